@@ -1,0 +1,160 @@
+//! Command-line definition (clap derive). Nothing here does work: each
+//! subcommand's arguments are handed to `commands::dispatch`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "embctl", version, about = "Build and run the Embox-style Rust kernel and its LKL toolchain")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// More log output (-v debug, -vv trace). EMBCTL_LOG=<filter> overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only warnings and errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Project root (default: the nearest parent directory holding docker/Dockerfile and kernel/).
+    #[arg(long, global = true, env = "EMBCTL_WORKSPACE", value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build the kernel (and LKL when the template enables it) inside the build image.
+    Build(BuildArgs),
+    /// Boot the kernel in QEMU inside a container; interactive, or scripted with --cmd.
+    Run(RunArgs),
+    /// Open a shell (or run a command) in the build image with the workspace at /ws.
+    Shell(ShellArgs),
+    /// Manage the emdocker-lkl build image.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Check the host: engine, disk, KVM, /dev/net/tun, privileges, debootstrap, image.
+    Doctor,
+    /// List the kernel configuration templates.
+    Templates,
+    /// LKL sources: fetch (download, verify, extract, patch) or pin a new archive digest.
+    #[command(subcommand)]
+    Lkl(LklCommand),
+    /// Show local changes in the LKL build tree against the clean patched tree.
+    LklDiff(LklDiffArgs),
+    /// Remove LKL build markers and run `make clean` in tools/lkl (--all: remove the tree).
+    CleanLkl(CleanLklArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BuildArgs {
+    /// Configuration template under kernel/templates/ (see `embctl templates`).
+    #[arg(long, short = 't', default_value = "x86/qemu")]
+    pub template: String,
+    #[command(flatten)]
+    pub lkl_source: LklSourceArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    #[arg(long, short = 't', default_value = "x86/qemu")]
+    pub template: String,
+    /// Never use KVM, even when the probe says it works.
+    #[arg(long)]
+    pub no_kvm: bool,
+    /// Wait for gdb on port 1234 before the first instruction (QEMU -s -S).
+    #[arg(long)]
+    pub gdb: bool,
+    /// Guest memory in MiB.
+    #[arg(short = 'm', long = "memory", default_value_t = 128, value_name = "MIB")]
+    pub memory_mib: u32,
+    /// Scripted mode: type this command at the `embox>` prompt (repeatable).
+    #[arg(long = "cmd", value_name = "CMD")]
+    pub commands: Vec<String>,
+    /// Scripted mode: seconds allowed for the prompt and for each command.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub timeout: u64,
+    /// Do not build first; boot the kernel already under build/.
+    #[arg(long)]
+    pub no_build: bool,
+    #[command(flatten)]
+    pub privileges: PrivilegeArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PrivilegeArgs {
+    /// How the QEMU container gets its privileges: `auto` uses --privileged when the
+    /// engine grants it, else NET_ADMIN plus /dev/kvm and /dev/net/tun.
+    #[arg(long, value_enum, default_value_t = PrivilegeMode::Auto)]
+    pub privileges: PrivilegeMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrivilegeMode {
+    Auto,
+    Privileged,
+    Devices,
+}
+
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    /// Command to run instead of an interactive shell (no TTY; its exit status is ours).
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Build the image if no image with the current content hash exists.
+    Build {
+        /// Rebuild even when an image with the current hash exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List this tool's images.
+    Ls,
+    /// Remove this tool's images (all, or the given tags).
+    Rm { tags: Vec<String> },
+    /// Remove this tool's images whose hash no longer matches docker/.
+    Prune,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LklCommand {
+    /// Download (or take --lkl-zip), verify, extract and patch the pinned LKL tree.
+    Fetch(LklSourceArgs),
+    /// Download the pinned archive, check its MD5 and write its SHA-256 into lkl.toml.
+    Pin(LklSourceArgs),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct LklSourceArgs {
+    /// Use this local LKL zip instead of downloading.
+    #[arg(long, env = "EMBCTL_LKL_ZIP", value_name = "PATH")]
+    pub lkl_zip: Option<PathBuf>,
+    /// Download from this URL instead of the pinned one (a mirror).
+    #[arg(long, env = "EMBCTL_LKL_MIRROR", value_name = "URL")]
+    pub lkl_mirror: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LklDiffArgs {
+    /// Print a diffstat instead of the diff.
+    #[arg(long)]
+    pub stat: bool,
+    /// Save the local changes as patches/lkl/NAME.patch and append it to the series.
+    #[arg(long, value_name = "NAME.patch")]
+    pub save: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanLklArgs {
+    /// Also remove the extracted LKL tree.
+    #[arg(long)]
+    pub all: bool,
+}

@@ -1,0 +1,43 @@
+//! Shared helpers for embctl's integration tests: they run the real `embctl`
+//! binary against the real Docker engine, and print everything on failure.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The checkout this test binary was built from.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("embctl/ has a parent").to_path_buf()
+}
+
+/// `embctl` with the workspace set explicitly, so tests do not depend on the cwd.
+pub fn embctl() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_embctl"));
+    cmd.arg("--workspace").arg(workspace_root());
+    cmd
+}
+
+/// Runs `cmd`, and returns its output; the whole output is echoed so a failing
+/// assertion later shows what the command said.
+pub fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
+    eprintln!("$ {cmd:?}\n--- exit: {:?}", out.status.code());
+    eprintln!("--- stdout:\n{}", String::from_utf8_lossy(&out.stdout));
+    eprintln!("--- stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// Runs `cmd` and panics with its output unless it exits 0.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = run(cmd);
+    assert!(out.status.success(), "command failed: {cmd:?}");
+    out
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Sets the host up and runs every test: embctl's unit and integration tests
+# (real Docker engine, real QEMU, loopback HTTP) and the kernel's host tests.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bash "$here/scripts/setup-host.sh"
+export PATH=$HOME/.cargo/bin:$PATH
+cd "$here"
+embctl=target/release/embctl
+
+echo "== build image and kernel (shared by the integration tests)"
+$embctl image build
+$embctl build
+
+echo "== kernel: host unit tests"
+cargo test --manifest-path kernel/Cargo.toml --target x86_64-unknown-linux-gnu --workspace --exclude embox --exclude embox-hal
+
+echo "== embctl: unit and integration tests"
+cargo test --release -p embctl

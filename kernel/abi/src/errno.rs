@@ -1,0 +1,125 @@
+//! Linux error numbers (`asm-generic/errno-base.h`, `asm-generic/errno.h`).
+//! A syscall fails by returning `-errno`; [`Errno::to_ret`] is the one place
+//! that conversion happens.
+
+/// A Linux error number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum Errno {
+    EPERM = 1,
+    ENOENT = 2,
+    ESRCH = 3,
+    EINTR = 4,
+    EIO = 5,
+    ENXIO = 6,
+    E2BIG = 7,
+    ENOEXEC = 8,
+    EBADF = 9,
+    ECHILD = 10,
+    EAGAIN = 11,
+    ENOMEM = 12,
+    EACCES = 13,
+    EFAULT = 14,
+    EBUSY = 16,
+    EEXIST = 17,
+    EXDEV = 18,
+    ENODEV = 19,
+    ENOTDIR = 20,
+    EISDIR = 21,
+    EINVAL = 22,
+    ENFILE = 23,
+    EMFILE = 24,
+    ENOTTY = 25,
+    EFBIG = 27,
+    ENOSPC = 28,
+    ESPIPE = 29,
+    EROFS = 30,
+    EMLINK = 31,
+    EPIPE = 32,
+    ERANGE = 34,
+    ENAMETOOLONG = 36,
+    ENOSYS = 38,
+    ENOTEMPTY = 39,
+    ELOOP = 40,
+    ENODATA = 61,
+    EOVERFLOW = 75,
+    EOPNOTSUPP = 95,
+    ETIMEDOUT = 110,
+}
+
+impl Errno {
+    /// The syscall return value for this error: `-errno` in EAX.
+    pub const fn to_ret(self) -> i32 {
+        -(self as i32)
+    }
+
+    /// The C name, for logs and strace-like output.
+    pub const fn name(self) -> &'static str {
+        use Errno::*;
+        match self {
+            EPERM => "EPERM",
+            ENOENT => "ENOENT",
+            ESRCH => "ESRCH",
+            EINTR => "EINTR",
+            EIO => "EIO",
+            ENXIO => "ENXIO",
+            E2BIG => "E2BIG",
+            ENOEXEC => "ENOEXEC",
+            EBADF => "EBADF",
+            ECHILD => "ECHILD",
+            EAGAIN => "EAGAIN",
+            ENOMEM => "ENOMEM",
+            EACCES => "EACCES",
+            EFAULT => "EFAULT",
+            EBUSY => "EBUSY",
+            EEXIST => "EEXIST",
+            EXDEV => "EXDEV",
+            ENODEV => "ENODEV",
+            ENOTDIR => "ENOTDIR",
+            EISDIR => "EISDIR",
+            EINVAL => "EINVAL",
+            ENFILE => "ENFILE",
+            EMFILE => "EMFILE",
+            ENOTTY => "ENOTTY",
+            EFBIG => "EFBIG",
+            ENOSPC => "ENOSPC",
+            ESPIPE => "ESPIPE",
+            EROFS => "EROFS",
+            EMLINK => "EMLINK",
+            EPIPE => "EPIPE",
+            ERANGE => "ERANGE",
+            ENAMETOOLONG => "ENAMETOOLONG",
+            ENOSYS => "ENOSYS",
+            ENOTEMPTY => "ENOTEMPTY",
+            ELOOP => "ELOOP",
+            ENODATA => "ENODATA",
+            EOVERFLOW => "EOVERFLOW",
+            EOPNOTSUPP => "EOPNOTSUPP",
+            ETIMEDOUT => "ETIMEDOUT",
+        }
+    }
+}
+
+/// What a syscall handler returns: a non-negative value or an error.
+pub type SysResult = Result<u32, Errno>;
+
+/// Folds a handler's result into the value left in EAX.
+pub fn to_eax(result: SysResult) -> u32 {
+    match result {
+        Ok(value) => value,
+        Err(errno) => errno.to_ret() as u32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_negative_in_eax() {
+        assert_eq!(to_eax(Err(Errno::ENOSYS)) as i32, -38);
+        assert_eq!(to_eax(Err(Errno::EFAULT)) as i32, -14);
+        assert_eq!(to_eax(Ok(7)), 7);
+        assert_eq!(Errno::ENOTTY.name(), "ENOTTY");
+    }
+}

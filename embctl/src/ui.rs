@@ -27,3 +27,38 @@ pub fn report_error(err: &anyhow::Error) {
         eprintln!("  caused by: {cause}");
     }
 }
+
+/// The terminal in raw mode (for an interactive container's TTY); restored on drop
+/// and by the signal handler (`restore_terminal`), so a killed session never leaves
+/// the user's terminal unusable.
+pub struct RawTerminal {
+    _private: (),
+}
+
+static RAW_MODE_ON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+impl RawTerminal {
+    pub fn enable() -> anyhow::Result<RawTerminal> {
+        crossterm::terminal::enable_raw_mode().map_err(|e| anyhow::anyhow!("cannot put the terminal in raw mode: {e}"))?;
+        RAW_MODE_ON.store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(RawTerminal { _private: () })
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+/// Leaves raw mode if we entered it; harmless otherwise.
+pub fn restore_terminal() {
+    if RAW_MODE_ON.swap(false, std::sync::atomic::Ordering::SeqCst) {
+        let _ = crossterm::terminal::disable_raw_mode();
+    }
+}
+
+/// The terminal size as (rows, cols), when stdout is a terminal.
+pub fn terminal_size() -> Option<(u16, u16)> {
+    crossterm::terminal::size().ok().map(|(cols, rows)| (rows, cols))
+}

@@ -1,0 +1,97 @@
+//! Removal of this process's containers on every way out: a registry of live
+//! containers, removed by the explicit path, by a drop guard, or — on SIGINT,
+//! SIGTERM or SIGHUP — by a signal task that then exits with 128+signal.
+
+use std::collections::BTreeSet;
+use std::sync::{Mutex, Once, OnceLock};
+use std::time::Duration;
+
+use bollard::query_parameters::RemoveContainerOptions;
+use bollard::Docker;
+
+/// Names of containers created and not yet removed.
+static LIVE: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+/// The engine client the signal task removes containers with.
+static CLIENT: OnceLock<Docker> = OnceLock::new();
+static HANDLERS: Once = Once::new();
+
+/// Records `name` as live *before* it is created, so a signal that arrives while
+/// the create request is in flight still removes it.
+pub(super) fn register(docker: &Docker, name: &str) {
+    let _ = CLIENT.set(docker.clone());
+    install_signal_handlers();
+    LIVE.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string());
+}
+
+pub(super) fn unregister(name: &str) {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner()).remove(name);
+}
+
+/// Force-removes `name` (also its anonymous volumes); a missing container is fine.
+pub(super) async fn remove(docker: &Docker, name: &str) -> Result<(), bollard::errors::Error> {
+    let opts = RemoveContainerOptions { force: true, v: true, link: false };
+    let res = match docker.remove_container(name, Some(opts)).await {
+        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
+        // 409: removal already in progress (e.g. the signal task got there first).
+        Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
+        other => other,
+    };
+    if res.is_ok() {
+        unregister(name);
+        tracing::trace!("removed container {name}");
+    }
+    res
+}
+
+/// Removal from a synchronous context (a `Drop`): a short-lived thread with its
+/// own runtime and connection, because the caller's runtime may be shutting down.
+pub(super) fn remove_blocking(name: &str, api_version: &str) {
+    let name = name.to_string();
+    let api_version = api_version.to_string();
+    let worker = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+        rt.block_on(async {
+            let docker = Docker::connect_with_defaults().ok()?;
+            let docker = if api_version.is_empty() { docker } else { docker.negotiate_version().await.ok()? };
+            tokio::time::timeout(Duration::from_secs(20), remove(&docker, &name)).await.ok()?.ok()
+        })
+    });
+    if worker.join().ok().flatten().is_none() {
+        tracing::warn!("could not remove a container on the way out; remove leftovers with `docker rm -f $(docker ps -aq --filter label={})`", super::MANAGED_LABEL);
+    }
+}
+
+fn install_signal_handlers() {
+    HANDLERS.call_once(|| {
+        use tokio::signal::unix::{signal, SignalKind};
+        // The streams are created here, synchronously, so the handlers are in place
+        // before the first container is created (not when the task is first polled).
+        let (Ok(mut int), Ok(mut term), Ok(mut hup)) =
+            (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
+        else {
+            tracing::warn!("cannot install signal handlers; an interrupted container may be left behind");
+            return;
+        };
+        tokio::spawn(async move {
+            let signo = tokio::select! {
+                _ = int.recv() => libc::SIGINT,
+                _ = term.recv() => libc::SIGTERM,
+                _ = hup.recv() => libc::SIGHUP,
+            };
+            crate::ui::restore_terminal();
+            remove_all_live().await;
+            std::process::exit(128 + signo);
+        });
+    });
+}
+
+async fn remove_all_live() {
+    let Some(docker) = CLIENT.get() else { return };
+    let names: Vec<String> = LIVE.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
+    if names.is_empty() {
+        return;
+    }
+    eprintln!("embctl: interrupted; removing {} container(s)", names.len());
+    let removals = names.iter().map(|n| remove(docker, n));
+    let _ = tokio::time::timeout(Duration::from_secs(20), futures_util::future::join_all(removals)).await;
+}

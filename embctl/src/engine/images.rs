@@ -1,0 +1,1 @@
+//! Image operations on the engine (inspect, list, remove, build, import).

@@ -5,6 +5,8 @@
 mod build;
 mod cli;
 mod commands;
+mod console;
+mod cpio;
 mod doctor;
 mod engine;
 mod image;

@@ -1,1 +1,277 @@
-//! (stub: filled in by its owner)
+//! QEMU as data: the `qemu-system-i386` command line for a kernel run, and
+//! what QEMU's exit status means. Pure functions, no I/O; `run` executes them.
+//!
+//! The kernel and QEMU agree on one exit protocol: an `isa-debug-exit` device
+//! at I/O port 0xf4. Writing `v` there makes QEMU exit with `(v << 1) | 1`, so
+//! the kernel's `poweroff` (0x10) shows as 33 and a kernel fault (0x11) as 35;
+//! neither can collide with QEMU's own 0 (clean shutdown / reset under
+//! `-no-reboot`) and 1 (QEMU itself failed).
+
+use std::fmt;
+
+/// The QEMU binary inside the build image.
+pub const QEMU_BINARY: &str = "qemu-system-i386";
+/// I/O port of the isa-debug-exit device (the kernel writes its status here).
+pub const DEBUG_EXIT_PORT: u16 = 0xf4;
+/// Value the kernel writes on `poweroff`.
+pub const DEBUG_EXIT_POWEROFF: u8 = 0x10;
+/// Value the kernel writes after a fatal kernel fault.
+pub const DEBUG_EXIT_FAULT: u8 = 0x11;
+/// TCP port of QEMU's gdb stub (`-s`).
+pub const GDB_PORT: u16 = 1234;
+
+/// Which accelerator QEMU uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    Kvm,
+    Tcg,
+}
+
+impl Accel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Accel::Kvm => "kvm",
+            Accel::Tcg => "tcg",
+        }
+    }
+}
+
+/// How the serial console is wired to QEMU's stdio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SerialConsole {
+    /// A user at a terminal: the QEMU monitor is multiplexed on stdio so
+    /// ctrl-a x quits and ctrl-a c reaches the monitor, as in plain QEMU.
+    Interactive,
+    /// A script drives the console: raw bytes both ways, no escape key, so
+    /// no byte the script types can be taken for a monitor command.
+    Scripted,
+}
+
+/// Everything that varies between kernel runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QemuRun {
+    /// Kernel image path as QEMU sees it (inside the container).
+    pub kernel: String,
+    /// Initramfs path as QEMU sees it; passed as the multiboot module.
+    pub initrd: String,
+    pub memory_mib: u32,
+    pub accel: Accel,
+    pub console: SerialConsole,
+    /// Start halted and wait for gdb on [`GDB_PORT`] (`-s -S`).
+    pub gdb: bool,
+}
+
+impl QemuRun {
+    /// The full argv, program name first.
+    pub fn argv(&self) -> Vec<String> {
+        let mut argv: Vec<String> = vec![QEMU_BINARY.into()];
+        let mut push = |args: &[&str]| argv.extend(args.iter().map(|a| a.to_string()));
+        push(&["-kernel", &self.kernel]);
+        push(&["-initrd", &self.initrd]);
+        push(&["-m", &self.memory_mib.to_string()]);
+        push(&["-accel", self.accel.as_str()]);
+        push(&[
+            "-serial",
+            match self.console {
+                SerialConsole::Interactive => "mon:stdio",
+                SerialConsole::Scripted => "stdio",
+            },
+        ]);
+        // No monitor of its own and no display: stdio carries only the serial
+        // console (plus the multiplexed monitor in interactive mode).
+        push(&["-display", "none", "-monitor", "none"]);
+        // A triple fault or a kernel reset ends the run instead of looping.
+        push(&["-no-reboot"]);
+        push(&["-device", &format!("isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04")]);
+        if self.gdb {
+            push(&["-s", "-S"]);
+        }
+        argv
+    }
+
+    /// The argv as one shell-quoted line, for logs and error messages.
+    pub fn command_line(&self) -> String {
+        shell_join(&self.argv())
+    }
+}
+
+/// What a QEMU exit status says about the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QemuExit {
+    /// The kernel powered off (`poweroff`, isa-debug-exit 0x10 → 33).
+    PowerOff,
+    /// The kernel reported a fatal fault (isa-debug-exit 0x11 → 35).
+    KernelFault,
+    /// QEMU exited 0: the guest reset (reboot, triple fault) under
+    /// `-no-reboot`, or the user quit with ctrl-a x.
+    Shutdown,
+    /// The kernel wrote another value to the debug-exit port.
+    DebugExit(u8),
+    /// QEMU itself failed (bad arguments, missing kernel image, no KVM…).
+    QemuError,
+    /// QEMU was killed by a signal (128 + signal, as the container reports it).
+    Killed(i32),
+    /// Any other status.
+    Other(i64),
+}
+
+impl QemuExit {
+    pub fn decode(status: i64) -> QemuExit {
+        match status {
+            0 => QemuExit::Shutdown,
+            1 => QemuExit::QemuError,
+            s if s == debug_exit_status(DEBUG_EXIT_POWEROFF) => QemuExit::PowerOff,
+            s if s == debug_exit_status(DEBUG_EXIT_FAULT) => QemuExit::KernelFault,
+            // The debug-exit statuses are odd numbers up to 255; 128+N for small N
+            // are also odd sometimes, but a signal death is far likelier there.
+            129..=159 => QemuExit::Killed((status - 128) as i32),
+            s if (3..=255).contains(&s) && s % 2 == 1 => QemuExit::DebugExit(((s - 1) / 2) as u8),
+            s => QemuExit::Other(s),
+        }
+    }
+
+    /// True when the run ended the way a user who asked for it expects.
+    pub fn is_success(self) -> bool {
+        matches!(self, QemuExit::PowerOff | QemuExit::Shutdown)
+    }
+
+    /// The exit code embctl itself returns for this run.
+    pub fn embctl_exit_code(self) -> u8 {
+        match self {
+            QemuExit::PowerOff | QemuExit::Shutdown => 0,
+            QemuExit::KernelFault => 2,
+            QemuExit::DebugExit(_) | QemuExit::QemuError | QemuExit::Other(_) => 1,
+            QemuExit::Killed(sig) => (128 + sig).clamp(1, 255) as u8,
+        }
+    }
+}
+
+impl fmt::Display for QemuExit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            QemuExit::PowerOff => write!(f, "the kernel powered off"),
+            QemuExit::KernelFault => write!(
+                f,
+                "kernel fault: the kernel stopped on a fatal exception (QEMU exit 35); its report is on the console above"
+            ),
+            QemuExit::Shutdown => write!(f, "QEMU exited normally (guest reset or ctrl-a x)"),
+            QemuExit::DebugExit(v) => write!(
+                f,
+                "the kernel wrote {v:#x} to the debug-exit port (QEMU exit {}), which is neither poweroff (0x10) nor fault (0x11)",
+                debug_exit_status(*v)
+            ),
+            QemuExit::QemuError => write!(
+                f,
+                "QEMU failed to start or run (exit 1); its message is above — check the kernel image with `embctl build`"
+            ),
+            QemuExit::Killed(sig) => write!(f, "QEMU was killed by signal {sig}"),
+            QemuExit::Other(s) => write!(f, "QEMU exited with unexpected status {s}"),
+        }
+    }
+}
+
+/// The status QEMU exits with when the guest writes `value` to isa-debug-exit.
+pub fn debug_exit_status(value: u8) -> i64 {
+    (i64::from(value) << 1) | 1
+}
+
+/// Joins argv into one line a POSIX shell would split back into the same words.
+pub fn shell_join(argv: &[String]) -> String {
+    argv.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")
+}
+
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> QemuRun {
+        QemuRun {
+            kernel: "/ws/build/base/bin/embox".into(),
+            initrd: "/ws/build/base/rootfs.cpio".into(),
+            memory_mib: 128,
+            accel: Accel::Tcg,
+            console: SerialConsole::Scripted,
+            gdb: false,
+        }
+    }
+
+    /// The value following `flag` in argv.
+    fn value_of<'a>(argv: &'a [String], flag: &str) -> Option<&'a str> {
+        argv.iter().position(|a| a == flag).map(|i| argv[i + 1].as_str())
+    }
+
+    #[test]
+    fn argv_has_kernel_initrd_memory_and_exit_device() {
+        let argv = sample().argv();
+        assert_eq!(argv[0], "qemu-system-i386");
+        assert_eq!(value_of(&argv, "-kernel"), Some("/ws/build/base/bin/embox"));
+        assert_eq!(value_of(&argv, "-initrd"), Some("/ws/build/base/rootfs.cpio"));
+        assert_eq!(value_of(&argv, "-m"), Some("128"));
+        assert_eq!(value_of(&argv, "-accel"), Some("tcg"));
+        assert_eq!(value_of(&argv, "-display"), Some("none"));
+        assert_eq!(value_of(&argv, "-device"), Some("isa-debug-exit,iobase=0xf4,iosize=0x04"));
+        assert!(argv.contains(&"-no-reboot".to_string()));
+        assert!(!argv.contains(&"-S".to_string()));
+    }
+
+    #[test]
+    fn console_mode_selects_serial_backend() {
+        let mut run = sample();
+        assert_eq!(value_of(&run.argv(), "-serial"), Some("stdio"));
+        run.console = SerialConsole::Interactive;
+        assert_eq!(value_of(&run.argv(), "-serial"), Some("mon:stdio"));
+    }
+
+    #[test]
+    fn kvm_and_gdb_flags() {
+        let mut run = sample();
+        run.accel = Accel::Kvm;
+        run.gdb = true;
+        run.memory_mib = 256;
+        let argv = run.argv();
+        assert_eq!(value_of(&argv, "-accel"), Some("kvm"));
+        assert_eq!(value_of(&argv, "-m"), Some("256"));
+        let s = argv.iter().position(|a| a == "-s").expect("-s present");
+        assert_eq!(argv[s + 1], "-S");
+    }
+
+    #[test]
+    fn exit_codes_decode_per_protocol() {
+        assert_eq!(debug_exit_status(DEBUG_EXIT_POWEROFF), 33);
+        assert_eq!(debug_exit_status(DEBUG_EXIT_FAULT), 35);
+        assert_eq!(QemuExit::decode(33), QemuExit::PowerOff);
+        assert_eq!(QemuExit::decode(35), QemuExit::KernelFault);
+        assert_eq!(QemuExit::decode(0), QemuExit::Shutdown);
+        assert_eq!(QemuExit::decode(1), QemuExit::QemuError);
+        assert_eq!(QemuExit::decode(137), QemuExit::Killed(9));
+        assert_eq!(QemuExit::decode(5), QemuExit::DebugExit(2));
+        assert_eq!(QemuExit::decode(2), QemuExit::Other(2));
+        assert_eq!(QemuExit::decode(-1), QemuExit::Other(-1));
+    }
+
+    #[test]
+    fn embctl_exit_codes() {
+        assert_eq!(QemuExit::PowerOff.embctl_exit_code(), 0);
+        assert_eq!(QemuExit::Shutdown.embctl_exit_code(), 0);
+        assert_ne!(QemuExit::KernelFault.embctl_exit_code(), 0);
+        assert_ne!(QemuExit::QemuError.embctl_exit_code(), 0);
+        assert_eq!(QemuExit::Killed(9).embctl_exit_code(), 137);
+        assert!(QemuExit::KernelFault.to_string().contains("kernel fault"));
+    }
+
+    #[test]
+    fn command_line_quotes_only_what_needs_it() {
+        let argv = vec!["gdb".to_string(), "-ex".into(), "target remote 1.2.3.4:1234".into(), "it's".into()];
+        assert_eq!(shell_join(&argv), r"gdb -ex 'target remote 1.2.3.4:1234' 'it'\''s'");
+    }
+}

@@ -1,0 +1,192 @@
+//! Kernel configuration templates, in Embox's spirit: each folder
+//! `kernel/templates/<name>/` with a `template.toml` is one configuration
+//! (`x86/qemu`, `x86/lkl-qemu`, …). The kernel's own build script reads the
+//! same file through `EMBOX_TEMPLATE_DIR`; embctl reads it for what it
+//! decides itself: cargo features, QEMU memory, whether LKL is built.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+use crate::workspace::Workspace;
+
+/// The template `embctl build` and `embctl run` use without `--template`.
+pub const DEFAULT_TEMPLATE: &str = "x86/qemu";
+const FILE_NAME: &str = "template.toml";
+
+/// One parsed `template.toml`. Unknown keys are allowed: they belong to the
+/// kernel's build script.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TemplateConfig {
+    pub description: String,
+    #[serde(default)]
+    pub kernel: KernelSection,
+    #[serde(default)]
+    pub qemu: QemuSection,
+    #[serde(default)]
+    pub lkl: LklSection,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct KernelSection {
+    pub heap_kib: Option<u32>,
+    pub timer_hz: Option<u32>,
+    /// Cargo features of the `embox` crate.
+    #[serde(default)]
+    pub features: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct QemuSection {
+    #[serde(default = "default_memory_mib")]
+    pub memory_mib: u32,
+}
+
+impl Default for QemuSection {
+    fn default() -> Self {
+        Self { memory_mib: default_memory_mib() }
+    }
+}
+
+fn default_memory_mib() -> u32 {
+    128
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LklSection {
+    #[serde(default)]
+    pub enabled: bool,
+}
+
+/// A template found in the workspace.
+#[derive(Debug, Clone)]
+pub struct Template {
+    /// `x86/qemu`: the folder under `kernel/templates/`.
+    pub name: String,
+    pub dir: PathBuf,
+    pub config: TemplateConfig,
+}
+
+impl Template {
+    /// The template directory as the build container sees it (workspace at /ws).
+    pub fn container_dir(&self) -> String {
+        format!("/ws/kernel/templates/{}", self.name)
+    }
+}
+
+pub fn templates_dir(ws: &Workspace) -> PathBuf {
+    ws.kernel_dir().join("templates")
+}
+
+/// Every template under `kernel/templates/`, sorted by name.
+pub fn discover(ws: &Workspace) -> Result<Vec<Template>> {
+    let root = templates_dir(ws);
+    if !root.is_dir() {
+        bail!("no templates folder at {}; the kernel's configurations live there as <name>/template.toml", root.display());
+    }
+    let mut found = Vec::new();
+    collect(&root, &root, &mut found)?;
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(found)
+}
+
+fn collect(root: &Path, dir: &Path, found: &mut Vec<Template>) -> Result<()> {
+    let file = dir.join(FILE_NAME);
+    if file.is_file() {
+        let name = dir
+            .strip_prefix(root)
+            .expect("walk stays under root")
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/");
+        found.push(Template { name, dir: dir.to_path_buf(), config: parse(&file)? });
+    }
+    for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            collect(root, &entry.path(), found)?;
+        }
+    }
+    Ok(())
+}
+
+fn parse(file: &Path) -> Result<TemplateConfig> {
+    let text = fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    toml::from_str(&text).with_context(|| format!("{} is not a valid template (expected description, [kernel], [qemu], [lkl])", file.display()))
+}
+
+/// The template called `name`, or an error that lists the available ones.
+pub fn find(ws: &Workspace, name: &str) -> Result<Template> {
+    let all = discover(ws)?;
+    let wanted = name.trim_matches('/');
+    if let Some(t) = all.iter().find(|t| t.name == wanted) {
+        return Ok(t.clone());
+    }
+    let names: Vec<_> = all.iter().map(|t| t.name.as_str()).collect();
+    bail!(
+        "unknown template {name:?}; available: {} (see `embctl templates`)",
+        if names.is_empty() { "none".to_string() } else { names.join(", ") }
+    )
+}
+
+/// `embctl templates`: one line per template, like Embox's `make confload`.
+pub fn list(ws: &Workspace) -> Result<()> {
+    let all = discover(ws)?;
+    let width = all.iter().map(|t| t.name.len()).max().unwrap_or(0);
+    for t in &all {
+        let mark = if t.name == DEFAULT_TEMPLATE { " (default)" } else { "" };
+        let lkl = if t.config.lkl.enabled { " [LKL]" } else { "" };
+        println!("{:width$}  {}{lkl}{mark}", t.name, t.config.description);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ws_with(templates: &[(&str, &str)]) -> (tempfile::TempDir, Workspace) {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, body) in templates {
+            let d = dir.path().join("kernel/templates").join(name);
+            fs::create_dir_all(&d).unwrap();
+            fs::write(d.join(FILE_NAME), body).unwrap();
+        }
+        let ws = Workspace { root: dir.path().to_path_buf() };
+        (dir, ws)
+    }
+
+    #[test]
+    fn discovers_nested_templates_sorted_with_defaults() {
+        let (_d, ws) = ws_with(&[
+            ("x86/qemu", "description = \"plain\"\n[kernel]\nheap_kib = 4096\ntimer_hz = 1000\nfeatures = []\n[qemu]\nmemory_mib = 64\n"),
+            ("x86/lkl-qemu", "description = \"with LKL\"\n[kernel]\nfeatures = [\"lkl\"]\n[lkl]\nenabled = true\nextra = 1\n"),
+        ]);
+        let all = discover(&ws).unwrap();
+        let names: Vec<_> = all.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["x86/lkl-qemu", "x86/qemu"]);
+        assert!(all[0].config.lkl.enabled);
+        assert_eq!(all[0].config.kernel.features, ["lkl"]);
+        assert_eq!(all[0].config.qemu.memory_mib, 128, "default memory");
+        assert_eq!(all[1].config.qemu.memory_mib, 64);
+        assert_eq!(all[1].container_dir(), "/ws/kernel/templates/x86/qemu");
+    }
+
+    #[test]
+    fn unknown_template_lists_available() {
+        let (_d, ws) = ws_with(&[("x86/qemu", "description = \"d\"\n")]);
+        let err = find(&ws, "arm/nope").unwrap_err().to_string();
+        assert!(err.contains("unknown template \"arm/nope\"") && err.contains("x86/qemu"), "{err}");
+        assert_eq!(find(&ws, "x86/qemu/").unwrap().name, "x86/qemu");
+    }
+
+    #[test]
+    fn bad_toml_names_the_file() {
+        let (_d, ws) = ws_with(&[("bad", "description = \n")]);
+        let err = format!("{:#}", discover(&ws).unwrap_err());
+        assert!(err.contains("bad/template.toml"), "{err}");
+    }
+}

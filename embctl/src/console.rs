@@ -1,0 +1,247 @@
+//! Scripted console sessions: the logic of `embctl run --cmd`, over bytes.
+//!
+//! A [`Script`] reads the kernel's serial output as it arrives, recognises
+//! the `embox> ` prompt, says what to type next (each command, then
+//! `poweroff`), and judges the run when QEMU exits or time runs out. It does
+//! no I/O and keeps no clock: the caller feeds bytes, types what it is told,
+//! and restarts its timer whenever the script moves to a new phase.
+
+use std::fmt;
+
+use crate::qemu::QemuExit;
+
+/// The kernel shell's prompt. It counts only at the start of a line, so a
+/// command that prints `embox> ` mid-line does not end the command early.
+pub const PROMPT: &[u8] = b"embox> ";
+/// Typed after the last command to end the run with QEMU exit 33.
+pub const POWEROFF: &str = "poweroff";
+
+/// Where the session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Waiting for the first prompt.
+    Booting,
+    /// Command `index` (0-based) was typed; waiting for the prompt to return.
+    Running(usize),
+    /// Every command finished; `poweroff` was typed.
+    PoweringOff,
+}
+
+/// A scripted session over one kernel run.
+#[derive(Debug)]
+pub struct Script {
+    commands: Vec<String>,
+    phase: Phase,
+    transcript: Vec<u8>,
+    /// Where to look for the next prompt: just past the last one found.
+    scan_from: usize,
+}
+
+impl Script {
+    pub fn new(commands: Vec<String>) -> Self {
+        Self { commands, phase: Phase::Booting, transcript: Vec::new(), scan_from: 0 }
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Takes console output. Returns the line to type (with its newline)
+    /// when a prompt arrived; the phase has then moved on.
+    pub fn feed(&mut self, bytes: &[u8]) -> Option<String> {
+        self.transcript.extend_from_slice(bytes);
+        let at = find_prompt(&self.transcript, self.scan_from)?;
+        self.scan_from = at + PROMPT.len();
+        let next = match self.phase {
+            Phase::Booting => 0,
+            Phase::Running(i) => i + 1,
+            // A prompt after poweroff: the kernel did not power off. Keep
+            // waiting; the timeout reports it.
+            Phase::PoweringOff => return None,
+        };
+        match self.commands.get(next) {
+            Some(cmd) => {
+                self.phase = Phase::Running(next);
+                Some(format!("{cmd}\n"))
+            }
+            None => {
+                self.phase = Phase::PoweringOff;
+                Some(format!("{POWEROFF}\n"))
+            }
+        }
+    }
+
+    /// What the session was waiting for, for a timeout message.
+    pub fn waiting_for(&self) -> String {
+        match self.phase {
+            Phase::Booting => format!("the first `{}` prompt", prompt_text()),
+            Phase::Running(i) => format!(
+                "command {}/{} `{}` to finish (the prompt to come back)",
+                i + 1,
+                self.commands.len(),
+                self.commands[i]
+            ),
+            Phase::PoweringOff => "the kernel to power off after `poweroff`".into(),
+        }
+    }
+
+    /// Judges the run. `exit` is QEMU's decoded status, or `None` when the
+    /// caller stopped it after a timeout of `timeout_secs`.
+    pub fn verdict(&self, exit: Option<QemuExit>, timeout_secs: u64) -> Verdict {
+        let Some(exit) = exit else {
+            return Verdict::Failed(format!("timed out after {timeout_secs} s waiting for {}", self.waiting_for()));
+        };
+        let last_command_is_final = |i: usize| {
+            i + 1 == self.commands.len() && matches!(self.commands[i].split_whitespace().next(), Some("poweroff" | "reboot"))
+        };
+        match (self.phase, exit) {
+            (Phase::PoweringOff, QemuExit::PowerOff) => Verdict::Passed,
+            // The script itself ended the run with its last command.
+            (Phase::Running(i), QemuExit::PowerOff | QemuExit::Shutdown) if last_command_is_final(i) => Verdict::Passed,
+            (Phase::PoweringOff, other) => {
+                Verdict::Failed(format!("every command finished, but `poweroff` did not end the run cleanly: {other}"))
+            }
+            (_, other) => Verdict::Failed(format!("the run ended while waiting for {}: {other}", self.waiting_for())),
+        }
+    }
+
+    /// The last `n` lines of console output, `\r` removed, for error reports.
+    pub fn tail(&self, n: usize) -> String {
+        let text = String::from_utf8_lossy(&self.transcript).replace('\r', "");
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+}
+
+/// The outcome of a scripted session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Passed,
+    Failed(String),
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Passed => write!(f, "all commands finished"),
+            Verdict::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
+fn prompt_text() -> &'static str {
+    std::str::from_utf8(PROMPT).expect("ASCII prompt").trim_end()
+}
+
+/// The offset of the first prompt at or after `from` that starts a line.
+fn find_prompt(transcript: &[u8], from: usize) -> Option<usize> {
+    let mut start = from;
+    while start + PROMPT.len() <= transcript.len() {
+        let rel = transcript[start..].windows(PROMPT.len()).position(|w| w == PROMPT)?;
+        let at = start + rel;
+        if at == 0 || matches!(transcript[at - 1], b'\n' | b'\r') {
+            return Some(at);
+        }
+        start = at + 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn script(cmds: &[&str]) -> Script {
+        Script::new(cmds.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn types_each_command_after_each_prompt_then_poweroff() {
+        let mut s = script(&["echo hi", "ls /"]);
+        assert_eq!(s.feed(b"[0.001] boot\r\n"), None);
+        assert_eq!(s.phase(), Phase::Booting);
+        assert_eq!(s.feed(b"embox> ").as_deref(), Some("echo hi\n"));
+        assert_eq!(s.phase(), Phase::Running(0));
+        assert_eq!(s.feed(b"echo hi\r\nhi\r\n"), None);
+        assert_eq!(s.feed(b"embox> ").as_deref(), Some("ls /\n"));
+        assert_eq!(s.feed(b"ls /\r\nbin\r\nembox> ").as_deref(), Some("poweroff\n"));
+        assert_eq!(s.phase(), Phase::PoweringOff);
+        assert_eq!(s.verdict(Some(QemuExit::PowerOff), 5), Verdict::Passed);
+    }
+
+    #[test]
+    fn prompt_split_across_reads_is_found_once() {
+        let mut s = script(&["a"]);
+        assert_eq!(s.feed(b"boot\nemb"), None);
+        assert_eq!(s.feed(b"ox"), None);
+        assert_eq!(s.feed(b"> ").as_deref(), Some("a\n"));
+        // The same prompt is not counted again.
+        assert_eq!(s.feed(b"a"), None);
+        assert_eq!(s.phase(), Phase::Running(0));
+    }
+
+    #[test]
+    fn prompt_mid_line_does_not_count() {
+        let mut s = script(&["echo 'embox> '", "true"]);
+        s.feed(b"embox> ").unwrap();
+        assert_eq!(s.feed(b"echo 'embox> '\r\n"), None, "the echoed command line is not a prompt");
+        assert_eq!(s.feed(b"x embox> \r\n"), None, "output containing the prompt mid-line is not a prompt");
+        assert_eq!(s.feed(b"embox> ").as_deref(), Some("true\n"));
+    }
+
+    #[test]
+    fn no_commands_means_boot_then_poweroff() {
+        let mut s = script(&[]);
+        assert_eq!(s.feed(b"\r\nembox> ").as_deref(), Some("poweroff\n"));
+        assert_eq!(s.verdict(Some(QemuExit::PowerOff), 5), Verdict::Passed);
+    }
+
+    #[test]
+    fn timeouts_name_what_was_awaited() {
+        let mut s = script(&["sleep 100"]);
+        let boot = s.verdict(None, 7).to_string();
+        assert!(boot.contains("timed out after 7 s") && boot.contains("first `embox>` prompt"), "{boot}");
+        s.feed(b"embox> ");
+        let cmd = s.verdict(None, 7).to_string();
+        assert!(cmd.contains("command 1/1 `sleep 100`"), "{cmd}");
+    }
+
+    #[test]
+    fn kernel_fault_mid_command_fails_with_reason() {
+        let mut s = script(&["crash", "echo after"]);
+        s.feed(b"embox> ");
+        s.feed(b"crash\r\nKERNEL PANIC: page fault\r\n");
+        let v = s.verdict(Some(QemuExit::KernelFault), 5);
+        let msg = v.to_string();
+        assert!(msg.contains("`crash`") && msg.contains("kernel fault"), "{msg}");
+        assert!(s.tail(1).contains("KERNEL PANIC"), "{}", s.tail(1));
+    }
+
+    #[test]
+    fn poweroff_as_last_command_passes_but_not_mid_script() {
+        let mut s = script(&["echo x", "poweroff"]);
+        s.feed(b"embox> ");
+        s.feed(b"x\nembox> ");
+        assert_eq!(s.verdict(Some(QemuExit::PowerOff), 5), Verdict::Passed);
+        let mut s = script(&["poweroff", "echo never"]);
+        s.feed(b"embox> ");
+        assert!(matches!(s.verdict(Some(QemuExit::PowerOff), 5), Verdict::Failed(_)));
+    }
+
+    #[test]
+    fn prompt_after_poweroff_is_not_success() {
+        let mut s = script(&[]);
+        s.feed(b"embox> ");
+        assert_eq!(s.feed(b"poweroff\r\nunknown command\r\nembox> "), None);
+        assert!(s.verdict(None, 3).to_string().contains("power off"));
+        assert!(matches!(s.verdict(Some(QemuExit::Shutdown), 3), Verdict::Failed(_)));
+    }
+
+    #[test]
+    fn tail_keeps_last_lines_without_carriage_returns() {
+        let mut s = script(&[]);
+        s.feed(b"one\r\ntwo\r\nthree\r\n");
+        assert_eq!(s.tail(2), "two\nthree");
+        assert_eq!(s.tail(10), "one\ntwo\nthree");
+    }
+}

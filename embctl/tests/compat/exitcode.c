@@ -1,0 +1,29 @@
+/* Exit statuses and fatal faults: `exitcode N` exits with N through exit();
+ * `exitcode segv|ill|fpe|cli` dies by the signal the fault raises, which a
+ * shell reports as status 128+signal. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	const char *what = argc > 1 ? argv[1] : "0";
+	fflush(stdout);
+	if (!strcmp(what, "segv"))
+		return *(volatile int *)0;
+	if (!strcmp(what, "kernel"))
+		return *(volatile int *)0xc0100000;
+	if (!strcmp(what, "ill"))
+		__asm__ volatile("ud2");
+	if (!strcmp(what, "fpe")) {
+		volatile int zero = 0;
+		return 1 / zero;
+	}
+	if (!strcmp(what, "cli"))
+		__asm__ volatile("cli");
+	if (!strcmp(what, "exit_group"))
+		_exit(atoi(argc > 2 ? argv[2] : "0"));
+	printf("exiting with %d\n", atoi(what));
+	exit(atoi(what));
+}

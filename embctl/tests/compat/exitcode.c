@@ -16,10 +16,8 @@ int main(int argc, char **argv)
 		return *(volatile int *)0xc0100000;
 	if (!strcmp(what, "ill"))
 		__asm__ volatile("ud2");
-	if (!strcmp(what, "fpe")) {
-		volatile int zero = 0;
-		return 1 / zero;
-	}
+	if (!strcmp(what, "fpe")) /* in assembly: gcc turns 1/x into compares */
+		__asm__ volatile("xor %%edx, %%edx\n\tmov $1, %%eax\n\tdiv %%ecx" ::"c"(0) : "eax", "edx");
 	if (!strcmp(what, "cli"))
 		__asm__ volatile("cli");
 	if (!strcmp(what, "exit_group"))

@@ -10,6 +10,7 @@ mod cpio;
 mod doctor;
 mod engine;
 mod image;
+mod kvm_probe;
 mod lkl;
 mod qemu;
 mod run;

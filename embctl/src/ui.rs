@@ -10,6 +10,7 @@ pub fn init_logging(verbose: u8, quiet: bool) {
         (false, 1) => "debug",
         (false, _) => "trace",
     };
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
     let filter = EnvFilter::try_from_env("EMBCTL_LOG").unwrap_or_else(|_| EnvFilter::new(format!("embctl={default},warn")));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -61,4 +62,60 @@ pub fn restore_terminal() {
 /// The terminal size as (rows, cols), when stdout is a terminal.
 pub fn terminal_size() -> Option<(u16, u16)> {
     crossterm::terminal::size().ok().map(|(cols, rows)| (rows, cols))
+}
+
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Long work (image build, debootstrap): on a terminal a spinner showing the
+/// current line, with `Step …` lines kept above it; otherwise (CI, pipes) plain
+/// lines on stderr. Silent with -q.
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    started: std::time::Instant,
+}
+
+impl Progress {
+    pub fn new(what: &str) -> Progress {
+        use std::io::IsTerminal;
+        let quiet = QUIET.load(std::sync::atomic::Ordering::Relaxed);
+        tracing::info!("{what}");
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        });
+        Progress { bar, started: std::time::Instant::now() }
+    }
+
+    /// One line of output from the work.
+    pub fn line(&self, line: &str) {
+        if QUIET.load(std::sync::atomic::Ordering::Relaxed) || line.trim().is_empty() {
+            return;
+        }
+        match &self.bar {
+            Some(bar) if line.starts_with("Step ") => bar.println(line),
+            Some(bar) => bar.set_message(line.trim().to_string()),
+            None => eprintln!("  {line}"),
+        }
+    }
+
+    /// Ends the display with a summary line (with the elapsed time).
+    pub fn finish(&self, summary: &str) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        tracing::info!("{summary} in {:.1}s", self.started.elapsed().as_secs_f64());
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }

@@ -8,6 +8,7 @@
 mod cleanup;
 mod container;
 pub mod images;
+pub mod privileges;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use bollard::Docker;
 
-pub use container::{AttachedContainer, Captured};
+pub use container::{AttachedContainer, Captured, ContainerInput, ContainerOutput};
 
 /// Label put on every container (and image) this tool creates, so leftovers can
 /// be found: `docker ps -a --filter label=org.embctl.managed=true`.

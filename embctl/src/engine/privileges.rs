@@ -1,0 +1,87 @@
+//! What the QEMU container may do. `--privileged` (as the original Embox recipe
+//! used) when the engine grants it; otherwise exactly NET_ADMIN plus the host
+//! devices QEMU opens (/dev/kvm, /dev/net/tun), the ones that exist.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use super::{ContainerSpec, Engine, Privileges};
+use crate::cli::PrivilegeMode;
+
+/// Host devices the QEMU container gets in device mode (when present).
+pub const QEMU_DEVICES: &[&str] = &["/dev/kvm", "/dev/net/tun"];
+
+/// The privileges for the QEMU container under `mode`; the decision is logged.
+pub async fn qemu_privileges(engine: &Engine, mode: PrivilegeMode) -> Result<Privileges> {
+    let devices = || Privileges::Devices {
+        cap_add: vec!["NET_ADMIN".into()],
+        devices: QEMU_DEVICES.iter().filter(|d| Path::new(d).exists()).map(|d| d.to_string()).collect(),
+    };
+    let chosen = match mode {
+        PrivilegeMode::Privileged => {
+            tracing::info!("QEMU container: --privileged (forced by --privileges privileged)");
+            Privileges::Privileged
+        }
+        PrivilegeMode::Devices => {
+            let p = devices();
+            tracing::info!("QEMU container: {p} (forced by --privileges devices)");
+            p
+        }
+        PrivilegeMode::Auto => match privileged_granted(engine).await? {
+            PrivilegedProbe::Granted => {
+                tracing::info!("QEMU container: --privileged (the engine grants it)");
+                Privileges::Privileged
+            }
+            PrivilegedProbe::Refused(why) => {
+                let p = devices();
+                tracing::info!("QEMU container: {p} (the engine refuses --privileged: {why})");
+                p
+            }
+        },
+    };
+    Ok(chosen)
+}
+
+pub enum PrivilegedProbe {
+    Granted,
+    /// The engine's reason, e.g. "unable to apply caps: operation not permitted".
+    Refused(String),
+}
+
+/// Starts a tiny `--privileged` container running `true` in one of this tool's
+/// images; the engine's refusal (at start) is the answer.
+pub async fn privileged_granted(engine: &Engine) -> Result<PrivilegedProbe> {
+    let image = probe_image(engine).await?;
+    let spec = ContainerSpec {
+        image,
+        cmd: vec!["true".into()],
+        privileges: Privileges::Privileged,
+        network_mode: Some("none".into()),
+        ..Default::default()
+    };
+    match engine.run_capture(&spec).await {
+        Ok(c) if c.exit_code == 0 => Ok(PrivilegedProbe::Granted),
+        Ok(c) => Ok(PrivilegedProbe::Refused(format!("`true` exited with {} in a privileged container", c.exit_code))),
+        Err(e) => {
+            let text = format!("{e:#}");
+            let why = text
+                .split("caps")
+                .next()
+                .filter(|_| text.contains("unable to apply caps"))
+                .map(|_| "unable to apply caps".to_string())
+                .unwrap_or_else(|| text.lines().last().unwrap_or("").to_string());
+            Ok(PrivilegedProbe::Refused(why))
+        }
+    }
+}
+
+/// Any local image of this tool (the build image, else its base): the probe needs
+/// something with `true` in it and must not pull.
+async fn probe_image(engine: &Engine) -> Result<String> {
+    let images = engine.images_with_label(crate::image::LABEL_IMAGE).await?;
+    images
+        .into_iter()
+        .find_map(|i| i.repo_tags.into_iter().next())
+        .context("no embctl image to probe privileges with; run `embctl image build` first")
+}

@@ -1,0 +1,191 @@
+//! The emdocker-lkl build image: content-addressed (a hash of `docker/` and the
+//! base image id), built through the Engine API from an in-memory context, reused
+//! when an image with the current hash exists. Also the container spec every
+//! workspace command runs with ([`workspace_spec`]).
+
+mod base;
+mod context;
+mod lock;
+mod spec;
+
+use std::collections::HashMap;
+
+use anyhow::{bail, Result};
+
+use crate::engine::{Engine, MANAGED_LABEL};
+use crate::ui::Progress;
+use crate::workspace::Workspace;
+
+pub use crate::engine::privileges::qemu_privileges;
+pub use crate::kvm_probe::{kvm_usable, KvmVerdict};
+pub use base::{base_tag, debootstrap_path, existing_base, host_mirror, short_id, PINNED_BASE};
+pub use spec::workspace_spec;
+
+/// Repository of the build image; tags are the first 16 hex digits of the content hash.
+pub const IMAGE_REPO: &str = "emdocker-lkl";
+/// Which of this tool's images an image is (`emdocker-lkl` or `emdocker-lkl-base`).
+pub const LABEL_IMAGE: &str = "org.embctl.image";
+/// Full content hash (docker/ files + base image id) the image was built from.
+pub const LABEL_HASH: &str = "org.embctl.context-hash";
+pub const LABEL_BASE: &str = "org.embctl.base";
+pub const LABEL_BASE_ID: &str = "org.embctl.base-id";
+/// How the base was made: "pull" or "debootstrap".
+pub const LABEL_BASE_SOURCE: &str = "org.embctl.base-source";
+
+/// The image reference to use for the workspace's current `docker/`: reused after
+/// an inspect of the base and one of the image; built when missing.
+pub async fn ensure(engine: &Engine, ws: &Workspace) -> Result<String> {
+    ensure_with(engine, ws, false).await
+}
+
+/// What `ensure` would use, without building: (tag, whether it exists).
+pub async fn current(engine: &Engine, ws: &Workspace) -> Result<Option<(String, bool)>> {
+    let Some(base) = base::existing_base(engine).await? else { return Ok(None) };
+    let ctx = context::BuildContext::read(&ws.docker_dir())?;
+    let tag = tag_for(&ctx.hash(&base.id));
+    let exists = engine.inspect_image(&tag).await?.is_some();
+    Ok(Some((tag, exists)))
+}
+
+fn tag_for(hash: &str) -> String {
+    format!("{IMAGE_REPO}:{}", &hash[..16])
+}
+
+async fn ensure_with(engine: &Engine, ws: &Workspace, force: bool) -> Result<String> {
+    let base = base::ensure_base(engine).await?;
+    let ctx = context::BuildContext::read(&ws.docker_dir())?;
+    let hash = ctx.hash(&base.id);
+    let tag = tag_for(&hash);
+    if !force && engine.inspect_image(&tag).await?.is_some() {
+        tracing::debug!("build image {tag} is current; reusing it");
+        return Ok(tag);
+    }
+    let labels = HashMap::from([
+        (MANAGED_LABEL.to_string(), "true".to_string()),
+        (LABEL_IMAGE.to_string(), IMAGE_REPO.to_string()),
+        (LABEL_HASH.to_string(), hash.clone()),
+        (LABEL_BASE.to_string(), base.reference.clone()),
+        (LABEL_BASE_ID.to_string(), base.id.clone()),
+        (LABEL_BASE_SOURCE.to_string(), base.source.clone()),
+    ]);
+    // FROM the base's id, not its tag: the hash covers exactly this base.
+    let build_args = HashMap::from([("BASE".to_string(), base.id.clone())]);
+    let progress = Progress::new(&format!(
+        "building {tag} from {} (base {} made by {})",
+        ws.docker_dir().join("Dockerfile").display(),
+        base.reference,
+        base.source
+    ));
+    engine.build_image(&tag, ctx.tar()?, build_args, labels, force, |line| progress.line(line)).await.map_err(|e| {
+        e.context(format!(
+            "the build image could not be built from {}; fix the Dockerfile or the network \
+             (apt-get inside the build must reach Debian) and run `embctl image build` again",
+            ws.docker_dir().join("Dockerfile").display()
+        ))
+    })?;
+    progress.finish(&format!("built {tag}"));
+    lock::record(engine, ws, &tag).await?;
+    Ok(tag)
+}
+
+/// `embctl image build`.
+pub async fn build(ws: &Workspace, force: bool) -> Result<()> {
+    let engine = Engine::connect().await?;
+    let tag = ensure_with(&engine, ws, force).await?;
+    println!("{tag}");
+    Ok(())
+}
+
+/// This tool's images, newest first.
+async fn ours(engine: &Engine) -> Result<Vec<bollard::models::ImageSummary>> {
+    let mut images = engine.images_with_label(LABEL_IMAGE).await?;
+    images.sort_by_key(|i| std::cmp::Reverse(i.created));
+    Ok(images)
+}
+
+/// `embctl image ls`.
+pub async fn list(ws: &Workspace) -> Result<()> {
+    let engine = Engine::connect().await?;
+    let current = current(&engine, ws).await?.map(|(tag, _)| tag);
+    let base = base_tag();
+    println!("{:<32} {:<14} {:>9}  {:<12} STATUS", "IMAGE", "ID", "SIZE", "BASE FROM");
+    for image in ours(&engine).await? {
+        let tags = if image.repo_tags.is_empty() { vec!["<untagged>".to_string()] } else { image.repo_tags.clone() };
+        for tag in tags {
+            let status = if Some(&tag) == current.as_ref() || tag == base {
+                "current"
+            } else if image.labels.get(LABEL_IMAGE).map(String::as_str) == Some(IMAGE_REPO) {
+                "stale (prune removes it)"
+            } else {
+                ""
+            };
+            println!(
+                "{:<32} {:<14} {:>9}  {:<12} {status}",
+                tag,
+                short_id(&image.id),
+                format!("{:.0} MB", image.size as f64 / 1e6),
+                image.labels.get(LABEL_BASE_SOURCE).map(String::as_str).unwrap_or("-"),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `embctl image rm [TAGS]`: the given tags, or every build image (the base is
+/// kept unless named: remaking it takes debootstrap).
+pub async fn remove(_ws: &Workspace, tags: &[String]) -> Result<()> {
+    let engine = Engine::connect().await?;
+    let targets: Vec<String> = if tags.is_empty() {
+        ours(&engine)
+            .await?
+            .into_iter()
+            .filter(|i| i.labels.get(LABEL_IMAGE).map(String::as_str) == Some(IMAGE_REPO))
+            .map(|i| i.repo_tags.first().cloned().unwrap_or(i.id))
+            .collect()
+    } else {
+        for tag in tags {
+            let Some(info) = engine.inspect_image(tag).await? else { bail!("no image {tag}; see `embctl image ls`") };
+            let labels = info.config.and_then(|c| c.labels).unwrap_or_default();
+            if !labels.contains_key(LABEL_IMAGE) {
+                bail!("{tag} is not an embctl image (no {LABEL_IMAGE} label); remove it with docker if you mean it");
+            }
+        }
+        tags.to_vec()
+    };
+    for tag in &targets {
+        engine.remove_image(tag, false).await?;
+        println!("removed {tag}");
+    }
+    if targets.is_empty() {
+        println!("no embctl build images");
+    }
+    Ok(())
+}
+
+/// `embctl image prune`: build images whose hash is not the current one.
+pub async fn prune(ws: &Workspace) -> Result<()> {
+    let engine = Engine::connect().await?;
+    let current_hash = match base::existing_base(&engine).await? {
+        Some(b) => Some(context::BuildContext::read(&ws.docker_dir())?.hash(&b.id)),
+        None => None,
+    };
+    let mut removed = 0;
+    for image in ours(&engine).await? {
+        if image.labels.get(LABEL_IMAGE).map(String::as_str) != Some(IMAGE_REPO) {
+            continue;
+        }
+        if image.labels.get(LABEL_HASH) == current_hash.as_ref() {
+            continue;
+        }
+        let name = image.repo_tags.first().cloned().unwrap_or_else(|| image.id.clone());
+        match engine.remove_image(&name, false).await {
+            Ok(()) => {
+                println!("removed {name}");
+                removed += 1;
+            }
+            Err(e) => tracing::warn!("{e:#}"),
+        }
+    }
+    println!("pruned {removed} stale image(s)");
+    Ok(())
+}

@@ -1,0 +1,221 @@
+//! Kernel execution contexts and the context switch.
+//!
+//! A [`Context`] is a kernel stack plus the saved stack pointer of a task
+//! that is not running. [`switch`] saves the callee-saved registers on the
+//! current stack, stores its stack pointer, and resumes another context. FPU
+//! and SSE registers are caller-saved in the i386 ABI, so a switch (a plain
+//! call) need not save them; a preempted task's FPU state was saved by the
+//! trap stub on its own kernel stack (see [`crate::idt`]).
+//!
+//! Per context, the switch also installs what the CPU needs for that task:
+//! the TSS `esp0` (its kernel stack top, for traps from ring 3), its page
+//! directory (CR3) and its three TLS descriptors.
+
+use crate::{cpu, gdt, paging};
+use alloc::boxed::Box;
+use core::arch::global_asm;
+use core::cell::{Cell, UnsafeCell};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+global_asm!(
+    r#"
+.section .text.context, "ax"
+.global embox_context_switch
+embox_context_switch:
+    mov eax, [esp + 4]
+    mov edx, [esp + 8]
+    push ebp
+    push ebx
+    push esi
+    push edi
+    mov [eax], esp
+    mov esp, edx
+    pop edi
+    pop esi
+    pop ebx
+    pop ebp
+    ret
+
+.global embox_thread_trampoline
+embox_thread_trampoline:
+    sti
+    push ebx
+    call {entry}
+    ud2
+"#,
+    entry = sym thread_entry,
+);
+
+extern "C" {
+    fn embox_context_switch(save_esp: *mut usize, new_esp: usize);
+    fn embox_thread_trampoline();
+}
+
+type ThreadBody = Box<dyn FnOnce() + Send>;
+
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+static EXIT_HOOK: crate::sync::IrqMutex<Option<fn() -> !>> = crate::sync::IrqMutex::new(None);
+
+/// Sets what runs when a thread body returns: the scheduler's exit, which
+/// switches away for good.
+pub fn set_thread_exit_hook(hook: fn() -> !) {
+    *EXIT_HOOK.lock() = Some(hook);
+}
+
+extern "C" fn thread_entry(body: *mut ThreadBody) -> ! {
+    // SAFETY: `Context::new` leaked exactly this box for this thread, and
+    // the trampoline passes it once.
+    let body = unsafe { Box::from_raw(body) };
+    body();
+    let hook = *EXIT_HOOK.lock();
+    match hook {
+        Some(exit) => exit(),
+        None => crate::trap::fatal(format_args!("a kernel thread returned and no exit hook is set")),
+    }
+}
+
+/// A task's kernel execution state.
+pub struct Context {
+    saved_esp: UnsafeCell<usize>,
+    /// Owned, never read: the stack memory must live as long as the context.
+    _stack: Option<Box<[u128]>>,
+    stack_top: usize,
+    directory: Cell<u64>,
+    tls: Cell<[u64; gdt::TLS_ENTRIES]>,
+    /// The body, until the first switch to this context starts it.
+    pending_body: Cell<Option<*mut ThreadBody>>,
+}
+
+// SAFETY: contexts are only touched by the scheduler with interrupts masked
+// on the one CPU.
+unsafe impl Send for Context {}
+// SAFETY: as above.
+unsafe impl Sync for Context {}
+
+impl Context {
+    /// The context of the code that is running now on the boot stack (it
+    /// becomes the idle task).
+    /// Call once.
+    pub fn boot() -> Box<Self> {
+        let (_, top) = crate::boot::boot_stack();
+        let ctx = Box::new(Self::bare(None, top));
+        CURRENT.store(&*ctx as *const _ as usize, Ordering::Relaxed);
+        gdt::set_kernel_stack(top);
+        ctx
+    }
+
+    fn bare(stack: Option<Box<[u128]>>, stack_top: usize) -> Self {
+        Self {
+            saved_esp: UnsafeCell::new(0),
+            _stack: stack,
+            stack_top,
+            directory: Cell::new(0),
+            tls: Cell::new([0; gdt::TLS_ENTRIES]),
+            pending_body: Cell::new(None),
+        }
+    }
+
+    /// A new kernel thread with a `stack_size`-byte stack that will run
+    /// `body` (with interrupts enabled) when first switched to.
+    /// Boxed, so the scheduler can track it by address.
+    pub fn new(stack_size: usize, body: ThreadBody) -> Box<Self> {
+        let words = stack_size.max(4096) / 16;
+        let stack: Box<[u128]> = alloc::vec![0u128; words].into_boxed_slice();
+        let top = stack.as_ptr() as usize + words * 16;
+        let ctx = Box::new(Self::bare(Some(stack), top));
+        let body = Box::into_raw(Box::new(body));
+        ctx.pending_body.set(Some(body));
+        // Initial frame popped by `embox_context_switch`: edi, esi, ebx
+        // (the body pointer), ebp, return address. The return address sits
+        // 16 bytes below the top so the trampoline's call is 16-byte aligned.
+        let frame: [usize; 5] = [0, 0, body as usize, 0, embox_thread_trampoline as usize];
+        let esp = top - 32;
+        // SAFETY: [top-32, top-12) lies inside the stack we own and nothing
+        // else refers to it yet.
+        unsafe { core::ptr::copy_nonoverlapping(frame.as_ptr(), esp as *mut usize, 5) };
+        // SAFETY: no one else can see `ctx` yet.
+        unsafe { *ctx.saved_esp.get() = esp };
+        ctx
+    }
+
+    /// Top of this context's kernel stack (the TSS esp0 while it runs).
+    pub fn stack_top(&self) -> usize {
+        self.stack_top
+    }
+
+    /// Uses this page directory (physical address; 0 = the kernel's) while
+    /// this context runs. Takes effect at the next switch to it, or now if it
+    /// is the current context.
+    pub fn set_page_directory(&self, directory: u64) {
+        self.directory.set(directory);
+        if self.is_current() {
+            load_directory(directory);
+        }
+    }
+
+    /// Sets a TLS descriptor of this context (installed in the GDT while it runs).
+    pub fn set_tls_descriptor(&self, slot: usize, descriptor: u64) -> u16 {
+        let mut tls = self.tls.get();
+        tls[slot] = descriptor;
+        self.tls.set(tls);
+        let selector = (gdt::TLS_FIRST_ENTRY + slot) << 3 | 3;
+        if self.is_current() {
+            gdt::set_tls_descriptor(slot, descriptor);
+        }
+        selector as u16
+    }
+
+    fn is_current(&self) -> bool {
+        CURRENT.load(Ordering::Relaxed) == self as *const _ as usize
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        assert!(!self.is_current(), "dropping the context that is running (its stack is in use)");
+        if let Some(body) = self.pending_body.take() {
+            // SAFETY: the thread never started, so the box was never taken back.
+            drop(unsafe { Box::from_raw(body) });
+        }
+    }
+}
+
+fn load_directory(directory: u64) {
+    let dir = if directory == 0 { paging::kernel_directory() } else { directory };
+    if cpu::cr3() as u64 != dir {
+        if directory == 0 {
+            paging::activate_kernel();
+        } else {
+            load_cr3(dir);
+        }
+    }
+}
+
+fn load_cr3(dir: u64) {
+    // SAFETY: user page directories are built by `paging::AddressSpace`,
+    // which copies the kernel mappings, so the kernel stays mapped.
+    unsafe { core::arch::asm!("mov cr3, {}", in(reg) dir as u32, options(nostack)) }
+}
+
+/// Saves the running context into `from` and resumes `to`. Returns when
+/// some later switch resumes `from`. `from` must be the running context.
+pub fn switch(from: &Context, to: &Context) {
+    if core::ptr::eq(from, to) {
+        return;
+    }
+    assert!(from.is_current(), "switch from a context that is not running");
+    cpu::without_interrupts(|| {
+        to.pending_body.set(None);
+        gdt::set_kernel_stack(to.stack_top);
+        load_directory(to.directory.get());
+        for (slot, d) in to.tls.get().iter().enumerate() {
+            gdt::set_tls_descriptor(slot, *d);
+        }
+        CURRENT.store(to as *const _ as usize, Ordering::Relaxed);
+        // SAFETY: `from` is the running context (checked above), so its
+        // saved_esp slot may be written; `to` is not running and its saved
+        // esp was stored by an earlier switch or built by `Context::new`,
+        // on a stack it still owns (a context is never dropped while current).
+        unsafe { embox_context_switch(from.saved_esp.get(), *to.saved_esp.get()) };
+    });
+}

@@ -1,0 +1,92 @@
+//! Single instructions: port I/O, interrupt flag, halt, control registers.
+
+use core::arch::asm;
+
+/// Writes a byte to an I/O port.
+pub fn outb(port: u16, value: u8) {
+    // SAFETY: port writes have no memory effects visible to Rust; the ports
+    // this kernel uses (COM1, PIC, PIT, debug-exit, reset) are owned by the hal.
+    unsafe { asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags)) }
+}
+
+/// Reads a byte from an I/O port.
+pub fn inb(port: u16) -> u8 {
+    let value: u8;
+    // SAFETY: as for `outb`.
+    unsafe { asm!("in al, dx", out("al") value, in("dx") port, options(nomem, nostack, preserves_flags)) }
+    value
+}
+
+/// Writes a 16-bit word to an I/O port.
+pub fn outw(port: u16, value: u16) {
+    // SAFETY: as for `outb`.
+    unsafe { asm!("out dx, ax", in("dx") port, in("ax") value, options(nomem, nostack, preserves_flags)) }
+}
+
+/// True when maskable interrupts are enabled (EFLAGS.IF).
+pub fn interrupts_enabled() -> bool {
+    let flags: u32;
+    // SAFETY: reads EFLAGS through the stack; no other effect.
+    unsafe { asm!("pushfd", "pop {}", out(reg) flags, options(nomem, preserves_flags)) }
+    flags & (1 << 9) != 0
+}
+
+pub fn enable_interrupts() {
+    // SAFETY: the IDT and PIC are set up by `crate::init` before anyone can call this.
+    unsafe { asm!("sti", options(nomem, nostack)) }
+}
+
+pub fn disable_interrupts() {
+    // SAFETY: masking interrupts cannot break memory safety.
+    unsafe { asm!("cli", options(nomem, nostack)) }
+}
+
+/// Enables interrupts and waits for the next one, atomically (no wake-up is
+/// lost between the two: `sti` takes effect after the following instruction).
+pub fn wait_for_interrupt() {
+    // SAFETY: as for `enable_interrupts`.
+    unsafe { asm!("sti", "hlt", options(nomem, nostack)) }
+}
+
+/// Stops the CPU for good.
+pub fn halt_forever() -> ! {
+    loop {
+        // SAFETY: with interrupts off, `hlt` just stops the CPU.
+        unsafe { asm!("cli", "hlt", options(nomem, nostack)) }
+    }
+}
+
+/// The faulting linear address of the last page fault.
+pub fn cr2() -> usize {
+    let v: usize;
+    // SAFETY: reading CR2 has no side effect.
+    unsafe { asm!("mov {}, cr2", out(reg) v, options(nomem, nostack, preserves_flags)) }
+    v
+}
+
+/// The physical address of the active page directory.
+pub fn cr3() -> usize {
+    let v: usize;
+    // SAFETY: reading CR3 has no side effect.
+    unsafe { asm!("mov {}, cr3", out(reg) v, options(nomem, nostack, preserves_flags)) }
+    v
+}
+
+/// Reads the time-stamp counter.
+pub fn rdtsc() -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: rdtsc only reads a counter.
+    unsafe { asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags)) }
+    (hi as u64) << 32 | lo as u64
+}
+
+/// Runs `f` with interrupts masked, restoring the previous state after.
+pub fn without_interrupts<R>(f: impl FnOnce() -> R) -> R {
+    let were_enabled = interrupts_enabled();
+    disable_interrupts();
+    let r = f();
+    if were_enabled {
+        enable_interrupts();
+    }
+    r
+}

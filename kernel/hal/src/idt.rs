@@ -1,0 +1,154 @@
+//! The IDT and the assembly trap entry stubs.
+//!
+//! Vectors 0..=31 (CPU exceptions), 32..=47 (PIC IRQs) and 0x80 have stubs;
+//! each pushes a uniform [`TrapFrame`](crate::trap::TrapFrame) and calls
+//! `crate::trap::dispatch`. The stub also saves the interrupted FPU/SSE state
+//! (`fxsave`) below the frame and restores it on the way out, so Rust code in
+//! handlers may use SSE freely and every task keeps its own FPU state on its
+//! kernel stack.
+//!
+//! All gates are ring-0 interrupt gates (IF cleared on entry) except those
+//! opened to user mode with [`set_user_gate`] (DPL 3): the syscall layer
+//! opens 0x80 that way.
+
+use core::arch::{asm, global_asm};
+use core::cell::UnsafeCell;
+
+/// Vector of the Linux syscall gate (left closed until the syscall layer opens it).
+pub const SYSCALL_VECTOR: u8 = 0x80;
+
+global_asm!(
+    r#"
+.macro TRAP_NOERR n
+.global embox_trap_\n
+embox_trap_\n:
+    push 0
+    push \n
+    jmp embox_trap_common
+.endm
+.macro TRAP_ERR n
+.global embox_trap_\n
+embox_trap_\n:
+    push \n
+    jmp embox_trap_common
+.endm
+
+.section .text.traps, "ax"
+.irp n, 0,1,2,3,4,5,6,7,9,15,16,18,19,20,22,23,24,25,26,27,28,31
+TRAP_NOERR \n
+.endr
+.irp n, 8,10,11,12,13,14,17,21,29,30
+TRAP_ERR \n
+.endr
+.irp n, 32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,128
+TRAP_NOERR \n
+.endr
+
+embox_trap_common:
+    pushad
+    push ds
+    push es
+    push fs
+    push gs
+    mov ax, 0x10
+    mov ds, ax
+    mov es, ax
+    cld
+    mov ebp, esp
+    sub esp, 512
+    and esp, 0xfffffff0
+    fxsave [esp]
+    sub esp, 12
+    push ebp
+    call {dispatch}
+    add esp, 16
+    fxrstor [esp]
+    mov esp, ebp
+.global embox_trap_return
+embox_trap_return:
+    pop gs
+    pop fs
+    pop es
+    pop ds
+    popad
+    add esp, 8
+    iretd
+
+.section .rodata.traps, "a"
+.balign 4
+.global embox_trap_table
+embox_trap_table:
+.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+.long embox_trap_\n
+.endr
+.irp n, 32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47
+.long embox_trap_\n
+.endr
+.long embox_trap_128
+"#,
+    dispatch = sym crate::trap::dispatch,
+);
+
+extern "C" {
+    /// Stub addresses for vectors 0..=47, then 0x80.
+    static embox_trap_table: [u32; 49];
+}
+
+#[repr(C, packed)]
+struct Pointer {
+    limit: u16,
+    base: u32,
+}
+
+struct Idt(UnsafeCell<[u64; 256]>);
+// SAFETY: written only at boot and with interrupts masked, on one CPU.
+unsafe impl Sync for Idt {}
+static IDT: Idt = Idt(UnsafeCell::new([0; 256]));
+
+fn gate(handler: u32, dpl: u8) -> u64 {
+    let type_attr: u64 = 0x8e | ((dpl as u64 & 3) << 5); // present, 32-bit interrupt gate
+    (handler as u64 & 0xffff)
+        | (crate::gdt::KERNEL_CODE as u64) << 16
+        | type_attr << 40
+        | ((handler as u64 >> 16) & 0xffff) << 48
+}
+
+fn stub(vector: u8) -> u32 {
+    let index = match vector {
+        0..=47 => vector as usize,
+        SYSCALL_VECTOR => 48,
+        _ => panic!("no trap stub for vector {vector:#x}"),
+    };
+    // SAFETY: the table is immutable data defined in the assembly above.
+    unsafe { embox_trap_table[index] }
+}
+
+pub(crate) fn init() {
+    for vector in 0..=47u8 {
+        set_gate(vector, stub(vector), 0);
+    }
+    let pointer = Pointer { limit: (256 * 8 - 1) as u16, base: IDT.0.get() as u32 };
+    // SAFETY: the IDT is static, so the CPU's pointer to it stays valid.
+    unsafe { asm!("lidt [{}]", in(reg) &pointer, options(readonly, nostack, preserves_flags)) }
+}
+
+fn set_gate(vector: u8, handler: u32, dpl: u8) {
+    let g = gate(handler, dpl);
+    crate::cpu::without_interrupts(|| {
+        // SAFETY: interrupts are masked on the one CPU while the entry changes.
+        unsafe { (*IDT.0.get())[vector as usize] = g }
+    });
+}
+
+/// Opens `vector` to `int n` from ring 3 (a DPL-3 interrupt gate). Only
+/// vectors with a stub (0x80, exceptions 3 and 4) are allowed.
+pub fn set_user_gate(vector: u8) {
+    set_gate(vector, stub(vector), 3);
+}
+
+/// Resets the CPU by loading an empty IDT and raising an exception.
+pub fn triple_fault() -> ! {
+    let pointer = Pointer { limit: 0, base: 0 };
+    // SAFETY: we want the machine to reset; nothing runs afterwards.
+    unsafe { asm!("lidt [{}]", "int3", in(reg) &pointer, options(noreturn)) }
+}

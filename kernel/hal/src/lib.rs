@@ -1,0 +1,60 @@
+//! The x86 (i386) hardware layer of the Embox kernel.
+//!
+//! `crate::…` here is the one surface the rest of the kernel sees of the
+//! machine: everything that touches ports, control registers, descriptor
+//! tables, page tables or raw memory lives in this crate, and nearly every
+//! `unsafe` block of the kernel is here, each with a `// SAFETY:` line.
+//! `embox-os` builds on the safe API below with `#![deny(unsafe_code)]`.
+//!
+//! Boot order (see [`init`]): serial → GDT/TSS → IDT → PIC → PIT → memory map
+//! → paging → heap → frame allocator. The multiboot entry point is in
+//! [`boot`]; the kernel binary provides `embox_main`, which the entry calls.
+#![no_std]
+
+extern crate alloc;
+
+pub mod boot;
+pub mod context;
+pub mod cpu;
+pub mod gdt;
+pub mod heap;
+pub mod idt;
+mod mem;
+pub mod memory;
+pub mod paging;
+pub mod pic;
+pub mod power;
+pub mod serial;
+pub mod sync;
+pub mod time;
+pub mod trap;
+pub mod usermode;
+
+pub use boot::BootInfo;
+
+/// Parameters of the hardware bring-up, chosen by the build template.
+#[derive(Debug, Clone, Copy)]
+pub struct HalConfig {
+    /// Kernel heap size in bytes.
+    pub heap_bytes: usize,
+    /// Timer interrupt rate.
+    pub timer_hz: u32,
+}
+
+/// Brings the machine up: console, descriptor tables, interrupt controller,
+/// timer, paging, heap, frame allocator. Interrupts stay disabled; the caller
+/// enables them with [`cpu::enable_interrupts`] once its handlers are set.
+///
+/// Must be called once, first thing, from `embox_main` with the values the
+/// boot entry passed in.
+pub fn init(magic: u32, info_phys: u32, config: &HalConfig) -> BootInfo {
+    serial::init();
+    time::init(config.timer_hz);
+    gdt::init();
+    idt::init();
+    pic::init();
+    let mut boot = boot::parse(magic, info_phys);
+    paging::init(boot.memory_top());
+    memory::init(&mut boot, config.heap_bytes);
+    boot
+}

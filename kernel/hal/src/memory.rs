@@ -1,0 +1,75 @@
+//! Physical memory at run time: the frame allocator, built at boot from the
+//! multiboot memory map minus low memory, the kernel image and the initramfs,
+//! after the kernel heap has been carved out.
+
+use crate::{boot::BootInfo, heap, paging, sync::IrqMutex};
+use embox_mm::{FrameAllocator, FrameStats, PhysRange};
+
+static FRAMES: IrqMutex<Option<FrameAllocator>> = IrqMutex::new(None);
+
+pub(crate) fn init(boot: &mut BootInfo, heap_bytes: usize) {
+    let image = crate::boot::kernel_image();
+    let mut free = boot.ram.clone();
+    free.remove(PhysRange::new(0, (paging::USER_START as u64).max(image.end)));
+    if let Some(initrd) = boot.initrd {
+        free.remove(initrd);
+    }
+    free.clamp(paging::PHYS_MAP_LIMIT);
+    let heap_range = match free.take(heap_bytes as u64, paging::PAGE_SIZE as u64) {
+        Some(r) => r,
+        None => crate::trap::fatal(format_args!(
+            "no room for a {} KiB kernel heap in {} KiB of free RAM; give QEMU more memory (-m) or lower heap_kib in the template",
+            heap_bytes / 1024,
+            free.total() / 1024
+        )),
+    };
+    heap::init(paging::phys_to_virt(heap_range.start), heap_bytes);
+    *FRAMES.lock() = Some(FrameAllocator::new(free.as_slice()));
+    if let Some(initrd) = boot.initrd {
+        let start = paging::phys_to_virt(initrd.start);
+        // SAFETY: the module's frames were removed from every allocator above,
+        // so nothing else writes them for the rest of the kernel's life, and
+        // the physical map covers them.
+        boot.initrd_bytes = Some(unsafe { core::slice::from_raw_parts(start as *const u8, initrd.len() as usize) });
+    }
+}
+
+/// Allocates a frame (contents undefined).
+pub fn alloc_frame() -> Option<u64> {
+    FRAMES.lock().as_mut()?.alloc()
+}
+
+/// Allocates a frame filled with zeros.
+pub fn alloc_zeroed_frame() -> Option<u64> {
+    let frame = alloc_frame()?;
+    // SAFETY: the frame was just allocated, so we own it; the physical map covers it.
+    unsafe { core::ptr::write_bytes(paging::phys_to_virt(frame) as *mut u8, 0, paging::PAGE_SIZE) };
+    Some(frame)
+}
+
+/// Returns a frame to the allocator. Freeing a frame that is not allocated is
+/// a kernel bug and panics.
+pub fn free_frame(frame: u64) {
+    let ok = FRAMES.lock().as_mut().is_some_and(|f| f.free(frame));
+    assert!(ok, "free of frame {frame:#x} that is not allocated");
+}
+
+/// Frame counts (total/free).
+pub fn frame_stats() -> FrameStats {
+    FRAMES.lock().as_ref().map_or(FrameStats { total: 0, free: 0 }, FrameAllocator::stats)
+}
+
+/// Copies `data` into frame `frame` at `offset`. Panics if it does not fit.
+pub fn write_frame(frame: u64, offset: usize, data: &[u8]) {
+    assert!(offset + data.len() <= paging::PAGE_SIZE, "write past the end of a frame");
+    // SAFETY: the range lies inside one frame of the physical map; callers
+    // pass frames they own (allocated and not yet freed).
+    unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), (paging::phys_to_virt(frame) + offset) as *mut u8, data.len()) }
+}
+
+/// Copies bytes out of frame `frame` at `offset`. Panics if it does not fit.
+pub fn read_frame(frame: u64, offset: usize, out: &mut [u8]) {
+    assert!(offset + out.len() <= paging::PAGE_SIZE, "read past the end of a frame");
+    // SAFETY: as for `write_frame`.
+    unsafe { core::ptr::copy_nonoverlapping((paging::phys_to_virt(frame) + offset) as *const u8, out.as_mut_ptr(), out.len()) }
+}

@@ -1,0 +1,273 @@
+//! Paging: the kernel's mappings and per-process address spaces.
+//!
+//! Virtual layout (every page directory shares the kernel parts):
+//!
+//! | range                      | what                                          |
+//! |----------------------------|-----------------------------------------------|
+//! | `0x0000_0000..0x0040_0000` | identity map of low memory and the kernel image (page 0 left unmapped to catch null pointers); supervisor only |
+//! | `0x0040_0000..0xc000_0000` | user space ([`USER_START`]..[`USER_END`]), 4 KiB pages, per address space |
+//! | `0xc000_0000..`            | all RAM (up to 1 GiB) at [`PHYS_MAP_BASE`]` + phys`, 4 MiB global pages; supervisor only |
+//!
+//! The kernel heap, kernel stacks, page tables and the initramfs are reached
+//! through the physical map. Kernel entries are global (CR4.PGE), so
+//! switching CR3 between address spaces keeps them in the TLB.
+
+use crate::memory;
+use core::arch::asm;
+use core::cell::UnsafeCell;
+
+pub const PAGE_SIZE: usize = 4096;
+/// Virtual address of physical address 0 in the physical map.
+pub const PHYS_MAP_BASE: usize = 0xc000_0000;
+/// Most physical memory the map covers (the rest of the 4 GiB space).
+pub const PHYS_MAP_LIMIT: u64 = 0x4000_0000;
+/// First user virtual address.
+pub const USER_START: usize = 0x0040_0000;
+/// End (exclusive) of user virtual addresses.
+pub const USER_END: usize = PHYS_MAP_BASE;
+
+const PRESENT: u32 = 1 << 0;
+const WRITABLE: u32 = 1 << 1;
+const USER: u32 = 1 << 2;
+const HUGE: u32 = 1 << 7;
+const GLOBAL: u32 = 1 << 8;
+const NO_FLAGS_MASK: u32 = 0xfff;
+
+/// Permissions of a user page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageFlags {
+    pub writable: bool,
+    pub user: bool,
+}
+
+impl PageFlags {
+    fn bits(self) -> u32 {
+        PRESENT | if self.writable { WRITABLE } else { 0 } | if self.user { USER } else { 0 }
+    }
+    fn from_bits(bits: u32) -> Self {
+        Self { writable: bits & WRITABLE != 0, user: bits & USER != 0 }
+    }
+}
+
+#[repr(C, align(4096))]
+struct Table([u32; 1024]);
+
+struct KernelTables {
+    directory: UnsafeCell<Table>,
+    low: UnsafeCell<Table>,
+}
+// SAFETY: written once at boot, before interrupts are enabled; read-only after.
+unsafe impl Sync for KernelTables {}
+
+static KERNEL: KernelTables = KernelTables {
+    directory: UnsafeCell::new(Table([0; 1024])),
+    low: UnsafeCell::new(Table([0; 1024])),
+};
+
+/// Virtual address of a physical address in the physical map.
+pub fn phys_to_virt(phys: u64) -> usize {
+    assert!(phys < PHYS_MAP_LIMIT, "physical address {phys:#x} beyond the physical map");
+    PHYS_MAP_BASE + phys as usize
+}
+
+/// Physical address of the kernel's page directory.
+pub fn kernel_directory() -> u64 {
+    KERNEL.directory.get() as u64
+}
+
+/// Builds the kernel mappings and turns paging on. `memory_top` is the end of
+/// RAM; the physical map covers it (capped at [`PHYS_MAP_LIMIT`]).
+pub(crate) fn init(memory_top: u64) {
+    let image = crate::boot::kernel_image();
+    if image.end > USER_START as u64 {
+        crate::trap::fatal(format_args!("kernel image ends at {:#x}, beyond the 4 MiB low map", image.end));
+    }
+    let top = memory_top.min(PHYS_MAP_LIMIT);
+    // SAFETY: boot is single-threaded with interrupts off and paging off; the
+    // tables are static and 4 KiB aligned, so their addresses are their
+    // physical addresses. The identity map covers all code and data in use
+    // (kernel image, boot stack, descriptor tables), so execution continues
+    // unchanged when CR0.PG is set.
+    unsafe {
+        let low = &mut *KERNEL.low.get();
+        for (i, entry) in low.0.iter_mut().enumerate().skip(1) {
+            *entry = (i * PAGE_SIZE) as u32 | PRESENT | WRITABLE | GLOBAL;
+        }
+        let dir = &mut *KERNEL.directory.get();
+        dir.0[0] = KERNEL.low.get() as u32 | PRESENT | WRITABLE;
+        let huge_pages = top.div_ceil(1 << 22) as usize;
+        for i in 0..huge_pages {
+            dir.0[PHYS_MAP_BASE / (1 << 22) + i] = (i << 22) as u32 | PRESENT | WRITABLE | HUGE | GLOBAL;
+        }
+        asm!(
+            "mov eax, cr4",
+            "or eax, 0x90", // PSE | PGE
+            "mov cr4, eax",
+            "mov cr3, {dir}",
+            "mov eax, cr0",
+            "or eax, 0x80010000", // PG | WP
+            "mov cr0, eax",
+            dir = in(reg) KERNEL.directory.get() as u32,
+            out("eax") _,
+            options(nostack)
+        );
+    }
+}
+
+/// Error from [`AddressSpace::map`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapError {
+    /// The address is not page aligned or not in user space.
+    BadAddress,
+    /// A page is already mapped there.
+    AlreadyMapped,
+    /// No frame left for a page table.
+    OutOfMemory,
+}
+
+/// A page directory: user mappings of its own, kernel mappings shared.
+pub struct AddressSpace {
+    directory: u64,
+}
+
+fn table_entries(phys: u64) -> *mut [u32; 1024] {
+    phys_to_virt(phys) as *mut [u32; 1024]
+}
+
+impl AddressSpace {
+    /// A new address space with no user mappings.
+    pub fn new() -> Option<Self> {
+        let directory = memory::alloc_zeroed_frame()?;
+        // SAFETY: `directory` is a fresh frame owned by this object; the
+        // kernel directory is only read (it is not written after boot).
+        unsafe {
+            let new = &mut *table_entries(directory);
+            let kernel = &*KERNEL.directory.get();
+            new[0] = kernel.0[0];
+            new[USER_END >> 22..].copy_from_slice(&kernel.0[USER_END >> 22..]);
+        }
+        Some(Self { directory })
+    }
+
+    /// Physical address of the page directory (the CR3 value).
+    pub fn directory(&self) -> u64 {
+        self.directory
+    }
+
+    /// Makes this the active address space.
+    pub fn activate(&self) {
+        // SAFETY: the directory maps the kernel exactly as the kernel
+        // directory does, so the running code and its stack stay mapped.
+        unsafe { asm!("mov cr3, {}", in(reg) self.directory as u32, options(nostack)) }
+    }
+
+    fn is_active(&self) -> bool {
+        crate::cpu::cr3() as u64 == self.directory
+    }
+
+    /// The page table entry for `virt`, creating the table if `create`.
+    fn entry(&mut self, virt: usize, create: bool) -> Result<*mut u32, MapError> {
+        if virt % PAGE_SIZE != 0 || !(USER_START..USER_END).contains(&virt) {
+            return Err(MapError::BadAddress);
+        }
+        // SAFETY: the directory frame belongs to this object.
+        let dir = unsafe { &mut *table_entries(self.directory) };
+        let pde = &mut dir[virt >> 22];
+        if *pde & PRESENT == 0 {
+            if !create {
+                return Err(MapError::BadAddress);
+            }
+            let table = memory::alloc_zeroed_frame().ok_or(MapError::OutOfMemory)?;
+            *pde = table as u32 | PRESENT | WRITABLE | USER;
+        }
+        let table = (*pde & !NO_FLAGS_MASK) as u64;
+        // SAFETY: user-range directory entries point at tables this object allocated.
+        Ok(unsafe { &mut (*table_entries(table))[(virt >> 12) & 1023] as *mut u32 })
+    }
+
+    /// Maps the page at `virt` (user space, page aligned) to frame `phys`.
+    pub fn map(&mut self, virt: usize, phys: u64, flags: PageFlags) -> Result<(), MapError> {
+        let entry = self.entry(virt, true)?;
+        // SAFETY: `entry` points into a page table owned by this object.
+        unsafe {
+            if *entry & PRESENT != 0 {
+                return Err(MapError::AlreadyMapped);
+            }
+            *entry = phys as u32 | flags.bits();
+        }
+        Ok(())
+    }
+
+    /// Changes the permissions of a mapped page.
+    pub fn protect(&mut self, virt: usize, flags: PageFlags) -> Result<(), MapError> {
+        let entry = self.entry(virt, false)?;
+        // SAFETY: as in `map`.
+        unsafe {
+            if *entry & PRESENT == 0 {
+                return Err(MapError::BadAddress);
+            }
+            *entry = (*entry & !NO_FLAGS_MASK) | flags.bits();
+        }
+        self.flush(virt);
+        Ok(())
+    }
+
+    /// Unmaps the page at `virt`, returning the frame it mapped.
+    pub fn unmap(&mut self, virt: usize) -> Option<u64> {
+        let entry = self.entry(virt, false).ok()?;
+        // SAFETY: as in `map`.
+        let old = unsafe { core::mem::replace(&mut *entry, 0) };
+        if old & PRESENT == 0 {
+            return None;
+        }
+        self.flush(virt);
+        Some((old & !NO_FLAGS_MASK) as u64)
+    }
+
+    /// The frame and permissions of the page holding `virt`.
+    pub fn translate(&self, virt: usize) -> Option<(u64, PageFlags)> {
+        if !(USER_START..USER_END).contains(&virt) {
+            return None;
+        }
+        // SAFETY: read-only walk of tables owned by this object.
+        unsafe {
+            let pde = (*table_entries(self.directory))[virt >> 22];
+            if pde & PRESENT == 0 {
+                return None;
+            }
+            let pte = (*table_entries((pde & !NO_FLAGS_MASK) as u64))[(virt >> 12) & 1023];
+            (pte & PRESENT != 0).then(|| ((pte & !NO_FLAGS_MASK) as u64, PageFlags::from_bits(pte)))
+        }
+    }
+
+    fn flush(&self, virt: usize) {
+        if self.is_active() {
+            // SAFETY: invalidating a TLB entry has no memory-safety effect.
+            unsafe { asm!("invlpg [{}]", in(reg) virt, options(nostack, preserves_flags)) }
+        }
+    }
+}
+
+impl Drop for AddressSpace {
+    /// Frees the directory and its user page tables (not the frames they map:
+    /// their owner unmaps and frees those first).
+    fn drop(&mut self) {
+        if self.is_active() {
+            activate_kernel();
+        }
+        // SAFETY: the directory frame belongs to this object and is no longer active.
+        let dir = unsafe { &*table_entries(self.directory) };
+        for pde in &dir[USER_START >> 22..USER_END >> 22] {
+            if pde & PRESENT != 0 {
+                memory::free_frame((pde & !NO_FLAGS_MASK) as u64);
+            }
+        }
+        memory::free_frame(self.directory);
+    }
+}
+
+/// Switches back to the kernel's own page directory.
+pub fn activate_kernel() {
+    // SAFETY: the kernel directory maps everything the kernel uses.
+    unsafe { asm!("mov cr3, {}", in(reg) kernel_directory() as u32, options(nostack)) }
+}

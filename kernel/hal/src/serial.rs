@@ -1,0 +1,128 @@
+//! The 16550 UART on COM1: the kernel console.
+//!
+//! Output polls the transmitter (QEMU's UART never makes us wait long).
+//! Input is interrupt-driven: IRQ 4 moves received bytes into a ring buffer
+//! and calls the input hook, which the OS uses to wake the reader.
+
+use crate::cpu::{inb, outb};
+use crate::sync::IrqMutex;
+use core::fmt;
+
+const COM1: u16 = 0x3f8;
+const DATA: u16 = COM1;
+const IER: u16 = COM1 + 1;
+const FCR: u16 = COM1 + 2;
+const LCR: u16 = COM1 + 3;
+const MCR: u16 = COM1 + 4;
+const LSR: u16 = COM1 + 5;
+const LSR_DATA_READY: u8 = 0x01;
+const LSR_THR_EMPTY: u8 = 0x20;
+
+/// IRQ line of COM1.
+pub const IRQ: u8 = 4;
+
+const RX_CAP: usize = 1024;
+
+struct RxRing {
+    buf: [u8; RX_CAP],
+    head: usize,
+    len: usize,
+}
+
+static RX: IrqMutex<RxRing> = IrqMutex::new(RxRing { buf: [0; RX_CAP], head: 0, len: 0 });
+static TX_LOCK: IrqMutex<()> = IrqMutex::new(());
+static INPUT_HOOK: IrqMutex<Option<fn()>> = IrqMutex::new(None);
+
+/// 115200 8N1, FIFOs on, receive interrupt on.
+pub fn init() {
+    outb(IER, 0x00);
+    outb(LCR, 0x80); // DLAB: set the divisor
+    outb(DATA, 0x01); // 115200 baud
+    outb(IER, 0x00);
+    outb(LCR, 0x03); // 8N1
+    outb(FCR, 0xc7); // FIFO on, cleared, 14-byte threshold
+    outb(MCR, 0x0b); // DTR, RTS, OUT2 (routes the IRQ to the PIC)
+    outb(IER, 0x01); // interrupt on received data
+}
+
+/// Sets the function called (in interrupt context) when input arrives.
+pub fn set_input_hook(hook: fn()) {
+    *INPUT_HOOK.lock() = Some(hook);
+}
+
+fn put_byte(b: u8) {
+    while inb(LSR) & LSR_THR_EMPTY == 0 {
+        core::hint::spin_loop();
+    }
+    outb(DATA, b);
+}
+
+/// Writes bytes, turning `\n` into `\r\n`. Whole calls are not interleaved.
+pub fn write_bytes(bytes: &[u8]) {
+    match TX_LOCK.try_lock() {
+        Some(_guard) => write_unlocked(bytes),
+        // Reentered (a fault while printing): print anyway.
+        None => write_unlocked(bytes),
+    }
+}
+
+/// Writes without taking the console lock: for fault reports.
+pub fn write_unlocked(bytes: &[u8]) {
+    for &b in bytes {
+        if b == b'\n' {
+            put_byte(b'\r');
+        }
+        put_byte(b);
+    }
+}
+
+/// A `fmt::Write` sink on the console.
+pub struct Console;
+
+impl fmt::Write for Console {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        write_bytes(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Like [`Console`], without the lock (fault reporting).
+pub struct RawConsole;
+
+impl fmt::Write for RawConsole {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        write_unlocked(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Takes the next received byte, if any.
+pub fn read_byte() -> Option<u8> {
+    let mut rx = RX.lock();
+    if rx.len == 0 {
+        return None;
+    }
+    let b = rx.buf[rx.head];
+    rx.head = (rx.head + 1) % RX_CAP;
+    rx.len -= 1;
+    Some(b)
+}
+
+/// IRQ 4: drain the UART into the ring (dropping bytes when it is full).
+pub(crate) fn handle_irq() {
+    {
+        let mut rx = RX.lock();
+        while inb(LSR) & LSR_DATA_READY != 0 {
+            let b = inb(DATA);
+            if rx.len < RX_CAP {
+                let tail = (rx.head + rx.len) % RX_CAP;
+                rx.buf[tail] = b;
+                rx.len += 1;
+            }
+        }
+    }
+    let hook = *INPUT_HOOK.lock();
+    if let Some(hook) = hook {
+        hook();
+    }
+}

@@ -1,0 +1,146 @@
+//! The physical frame allocator: one bit per 4 KiB frame of each usable range.
+
+use crate::{PhysRange, FRAME_SIZE};
+use alloc::vec::Vec;
+
+struct Zone {
+    first_frame: u64,
+    frames: u64,
+    /// Bit set = frame in use.
+    used: Vec<u64>,
+}
+
+/// Frame counts for `free`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameStats {
+    pub total: u64,
+    pub free: u64,
+}
+
+/// Allocates and frees 4 KiB physical frames, addressed by physical address.
+pub struct FrameAllocator {
+    zones: Vec<Zone>,
+    free: u64,
+    total: u64,
+    /// Zone and word where the last search stopped, to keep allocation O(1)
+    /// on average.
+    hint: (usize, usize),
+}
+
+impl FrameAllocator {
+    /// Tracks the whole frames inside `ranges`.
+    pub fn new(ranges: &[PhysRange]) -> Self {
+        let mut zones = Vec::new();
+        let mut total = 0;
+        for r in ranges {
+            let first = r.start.div_ceil(FRAME_SIZE);
+            let last = r.end / FRAME_SIZE;
+            if last <= first {
+                continue;
+            }
+            let frames = last - first;
+            let words = frames.div_ceil(64) as usize;
+            let mut used = alloc::vec![0u64; words];
+            // Mark the bits past the zone's end as used so they are never handed out.
+            let tail = frames % 64;
+            if tail != 0 {
+                used[words - 1] = !0u64 << tail;
+            }
+            zones.push(Zone { first_frame: first, frames, used });
+            total += frames;
+        }
+        Self { zones, free: total, total, hint: (0, 0) }
+    }
+
+    pub fn stats(&self) -> FrameStats {
+        FrameStats { total: self.total, free: self.free }
+    }
+
+    /// Returns the physical address of a free frame, now in use.
+    pub fn alloc(&mut self) -> Option<u64> {
+        if self.free == 0 {
+            return None;
+        }
+        let (hz, hw) = self.hint;
+        let nzones = self.zones.len();
+        for zi in (0..=nzones).map(|i| (hz + i) % nzones) {
+            let zone = &mut self.zones[zi];
+            let start_word = if zi == hz { hw } else { 0 };
+            for wi in start_word..zone.used.len() {
+                let word = zone.used[wi];
+                if word != !0 {
+                    let bit = (!word).trailing_zeros() as u64;
+                    zone.used[wi] |= 1 << bit;
+                    self.free -= 1;
+                    self.hint = (zi, wi);
+                    return Some((zone.first_frame + wi as u64 * 64 + bit) * FRAME_SIZE);
+                }
+            }
+        }
+        None
+    }
+
+    /// Gives back a frame from [`alloc`](Self::alloc). Returns false (and
+    /// changes nothing) for an address that is not an allocated frame.
+    pub fn free(&mut self, addr: u64) -> bool {
+        if addr % FRAME_SIZE != 0 {
+            return false;
+        }
+        let frame = addr / FRAME_SIZE;
+        for (zi, zone) in self.zones.iter_mut().enumerate() {
+            if frame >= zone.first_frame && frame < zone.first_frame + zone.frames {
+                let idx = frame - zone.first_frame;
+                let (wi, bit) = ((idx / 64) as usize, idx % 64);
+                if zone.used[wi] & (1 << bit) == 0 {
+                    return false;
+                }
+                zone.used[wi] &= !(1 << bit);
+                self.free += 1;
+                if (zi, wi) < self.hint {
+                    self.hint = (zi, wi);
+                }
+                return true;
+            }
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocates_every_frame_once_then_runs_out() {
+        let mut fa = FrameAllocator::new(&[
+            PhysRange::new(0x1000, 0x3800),       // 2 whole frames
+            PhysRange::new(0x10_0000, 0x10_0000 + 70 * FRAME_SIZE),
+        ]);
+        assert_eq!(fa.stats(), FrameStats { total: 72, free: 72 });
+        let mut got = Vec::new();
+        while let Some(f) = fa.alloc() {
+            got.push(f);
+        }
+        assert_eq!(got.len(), 72);
+        got.sort();
+        got.dedup();
+        assert_eq!(got.len(), 72);
+        assert_eq!(got[0], 0x1000);
+        assert_eq!(got[2], 0x10_0000);
+        assert_eq!(fa.stats().free, 0);
+    }
+
+    #[test]
+    fn freed_frames_are_reused_and_bad_frees_rejected() {
+        let mut fa = FrameAllocator::new(&[PhysRange::new(0, 4 * FRAME_SIZE)]);
+        let a = fa.alloc().unwrap();
+        let b = fa.alloc().unwrap();
+        assert!(fa.free(a));
+        assert!(!fa.free(a), "double free must be refused");
+        assert!(!fa.free(0x123), "unaligned");
+        assert!(!fa.free(100 * FRAME_SIZE), "outside every zone");
+        assert_eq!(fa.alloc(), Some(a));
+        assert_ne!(a, b);
+        assert_eq!(fa.stats().free, 2);
+    }
+}

@@ -1,1 +1,13 @@
+//! The shell's hardware-independent parts, unit-tested on the host: the
+//! [`LineEditor`] (what each typed byte does to the line and what to echo)
+//! and [`split_words`] (POSIX-style quoting and `$?`).
 #![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod line;
+mod words;
+
+pub use line::{Key, LineEditor};
+pub use words::{split_words, SplitError};

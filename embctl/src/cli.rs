@@ -130,6 +130,9 @@ pub enum LklCommand {
     Fetch(LklSourceArgs),
     /// Download the pinned archive, check its MD5 and write its SHA-256 into lkl.toml.
     Pin(LklSourceArgs),
+    /// Fetch if needed, then build liblkl.a in the build image and install it under
+    /// build/extbld/third_party/lkl/install (what `embctl build` does for LKL templates).
+    Build(LklSourceArgs),
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -154,7 +157,10 @@ pub struct LklDiffArgs {
 
 #[derive(Debug, Args)]
 pub struct CleanLklArgs {
-    /// Also remove the extracted LKL tree.
+    /// Also remove the extracted LKL tree (refused while it has local changes; see --force).
     #[arg(long)]
     pub all: bool,
+    /// With --all: remove the tree even when it has local changes (they are lost).
+    #[arg(long, requires = "all")]
+    pub force: bool,
 }

@@ -1,0 +1,327 @@
+//! LKL sources: the pinned archive (download, verification, cache), safe
+//! extraction, the patch series applied with diffy, the build of `liblkl.a`
+//! inside the build image, `lkl-diff` and `clean-lkl`.
+//!
+//! Layout under `build/extbld/third_party/lkl/` (as in Embox's extbld):
+//! `lib/linux-<commit>/` is the tree, `install/{include,lib/liblkl.a}` the
+//! installed library, and the markers `.patched` (which patches the tree
+//! holds), `.builded` and `.installed` make each step run once.
+
+mod build;
+mod diff;
+mod download;
+mod extract;
+mod patch;
+mod source;
+mod verify;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use tracing::info;
+
+pub use build::build_for_template;
+
+use crate::cli::{CleanLklArgs, LklDiffArgs, LklSourceArgs};
+use crate::workspace::Workspace;
+use patch::PatchFile;
+use source::Pin;
+
+/// Every path of the LKL pipeline for one workspace and pin.
+#[derive(Debug, Clone)]
+pub struct LklPaths {
+    pub patches: PathBuf,
+    pub excludes: PathBuf,
+    /// `build/extbld/third_party/lkl`
+    pub base: PathBuf,
+    /// `.../lib/linux-<commit>`
+    pub tree: PathBuf,
+    pub install: PathBuf,
+    pub patched_marker: PathBuf,
+    pub builded_marker: PathBuf,
+    pub installed_marker: PathBuf,
+}
+
+impl LklPaths {
+    pub fn new(ws: &Workspace, pin: &Pin) -> Self {
+        let base = ws.build_dir().join("extbld/third_party/lkl");
+        Self {
+            patches: ws.patches_dir().join("lkl"),
+            excludes: ws.third_party_dir().join("lkl/lkl-diff-excludes.txt"),
+            tree: base.join("lib").join(pin.tree_name()),
+            install: base.join("install"),
+            patched_marker: base.join(".patched"),
+            builded_marker: base.join(".builded"),
+            installed_marker: base.join(".installed"),
+            base,
+        }
+    }
+
+    /// The tree relative to the workspace root (how containers see it under /ws).
+    fn relative_to(&self, ws: &Workspace, path: &Path) -> String {
+        path.strip_prefix(&ws.root).unwrap_or(path).to_string_lossy().into_owned()
+    }
+
+    fn remove_build_markers(&self) -> Result<()> {
+        for marker in [&self.builded_marker, &self.installed_marker] {
+            remove_if_present(marker)?;
+        }
+        Ok(())
+    }
+}
+
+fn pin_file(ws: &Workspace) -> PathBuf {
+    ws.third_party_dir().join("lkl/lkl.toml")
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+            Err(err).with_context(|| format!("cannot remove {}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `embctl lkl fetch`: download (or take --lkl-zip), verify, extract, patch.
+pub async fn fetch(ws: &Workspace, src: &LklSourceArgs) -> Result<()> {
+    let pin = Pin::load(&pin_file(ws))?;
+    let paths = LklPaths::new(ws, &pin);
+    let archive = download::obtain(&pin, src).await?;
+    if !paths.tree.exists() {
+        extract_fresh(&pin, &paths, &archive.path)?;
+    } else {
+        info!("the LKL tree {} is already extracted", paths.tree.display());
+    }
+    apply_pending_patches(&paths)?;
+    println!("LKL sources ready: {}", paths.tree.display());
+    Ok(())
+}
+
+/// Makes sure the patched tree exists, touching the network only when it does not.
+pub(crate) async fn ensure_patched_tree(ws: &Workspace, src: &LklSourceArgs) -> Result<LklPaths> {
+    let pin = Pin::load(&pin_file(ws))?;
+    let paths = LklPaths::new(ws, &pin);
+    if !paths.tree.exists() {
+        let archive = download::obtain(&pin, src).await?;
+        extract_fresh(&pin, &paths, &archive.path)?;
+    }
+    apply_pending_patches(&paths)?;
+    Ok(paths)
+}
+
+fn extract_fresh(pin: &Pin, paths: &LklPaths, archive: &Path) -> Result<()> {
+    // Markers describe a tree; a new tree starts with none.
+    for marker in [&paths.patched_marker, &paths.builded_marker, &paths.installed_marker] {
+        remove_if_present(marker)?;
+    }
+    extract::extract_tree(archive, &pin.tree_name(), &paths.tree)
+}
+
+/// The `.patched` marker: one `sha256 name` line per patch the tree holds.
+fn read_patched_marker(paths: &LklPaths) -> Result<Vec<(String, String)>> {
+    let text = match fs::read_to_string(&paths.patched_marker) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(err).with_context(|| format!("cannot read {}", paths.patched_marker.display())),
+    };
+    Ok(text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.split_once(' ').map(|(sha, name)| (sha.to_string(), name.trim().to_string())))
+        .collect())
+}
+
+fn write_patched_marker(paths: &LklPaths, series: &[PatchFile]) -> Result<()> {
+    let mut text = String::from("# patches applied to this LKL tree, in order (written by embctl)\n");
+    for patch in series {
+        text.push_str(&format!("{} {}\n", patch.sha256, patch.name));
+    }
+    fs::write(&paths.patched_marker, text).with_context(|| format!("cannot write {}", paths.patched_marker.display()))
+}
+
+/// Applies the patches of the series the tree does not hold yet.
+fn apply_pending_patches(paths: &LklPaths) -> Result<()> {
+    let series = patch::read_series(&paths.patches)?;
+    let applied = read_patched_marker(paths)?;
+    let holds_prefix = applied.len() <= series.len()
+        && applied.iter().zip(&series).all(|((sha, name), p)| *sha == p.sha256 && *name == p.name);
+    if !holds_prefix {
+        bail!(
+            "the patch series {} changed since the tree {} was patched (it holds: {}). \
+             Save local work with `embctl lkl-diff --save NAME.patch` if you need it, then rebuild the \
+             tree with `embctl clean-lkl --all` and `embctl lkl fetch`",
+            paths.patches.join("series").display(),
+            paths.tree.display(),
+            applied.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let pending = &series[applied.len()..];
+    if pending.is_empty() {
+        if !paths.patched_marker.exists() {
+            write_patched_marker(paths, &series)?;
+        }
+        return Ok(());
+    }
+    let names: Vec<&str> = pending.iter().map(|p| p.name.as_str()).collect();
+    let files = patch::apply_series(&paths.tree, pending)?;
+    // The library no longer matches the sources.
+    paths.remove_build_markers()?;
+    write_patched_marker(paths, &series)?;
+    info!("applied {} ({files} files changed)", names.join(", "));
+    Ok(())
+}
+
+/// `embctl lkl build`: the LKL part of `embctl build`, on its own.
+pub async fn build(ws: &Workspace, src: &LklSourceArgs) -> Result<()> {
+    let engine = crate::engine::Engine::connect().await?;
+    let image = crate::image::ensure(&engine, ws).await?;
+    build_for_template(ws, &engine, &image, src).await?;
+    let paths = LklPaths::new(ws, &Pin::load(&pin_file(ws))?);
+    println!("LKL built: {}", paths.install.display());
+    Ok(())
+}
+
+/// `embctl lkl pin`: download, check the MD5, record the SHA-256 in lkl.toml.
+pub async fn pin(ws: &Workspace, src: &LklSourceArgs) -> Result<()> {
+    let mut pin = Pin::load(&pin_file(ws))?;
+    let pinned_before = pin.sha256.clone();
+    let archive = download::obtain(&pin, src).await?;
+    if pinned_before.is_empty() {
+        pin.write_sha256(&archive.digests.sha256)?;
+        println!("pinned sha256 {} in {}", archive.digests.sha256, pin.file.display());
+    } else {
+        println!("{} already pins sha256 {}, and the archive matches it", pin.file.display(), pinned_before);
+    }
+    Ok(())
+}
+
+/// Extracts the cached archive and applies the whole series in a temporary
+/// directory: the tree as `lkl fetch` would make it today.
+fn clean_patched_tree(ws: &Workspace, pin: &Pin) -> Result<(tempfile::TempDir, PathBuf)> {
+    let cached = download::cached_archive_path(pin)?;
+    if !cached.is_file() {
+        bail!(
+            "the cached LKL archive {} is missing, so the clean tree cannot be rebuilt; run `embctl lkl fetch` \
+             (with --lkl-zip PATH when offline)",
+            cached.display()
+        );
+    }
+    download::verify_local(pin, &cached)?;
+    let paths = LklPaths::new(ws, pin);
+    fs::create_dir_all(&paths.base).with_context(|| format!("cannot create {}", paths.base.display()))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".clean-tree-")
+        .tempdir_in(&paths.base)
+        .with_context(|| format!("cannot create a temporary directory in {}", paths.base.display()))?;
+    let tree = tmp.path().join(pin.tree_name());
+    extract::extract_tree(&cached, &pin.tree_name(), &tree)?;
+    patch::apply_series(&tree, &patch::read_series(&paths.patches)?)?;
+    Ok((tmp, tree))
+}
+
+fn local_changes(ws: &Workspace, pin: &Pin, paths: &LklPaths) -> Result<diff::TreeDiff> {
+    if !paths.tree.is_dir() {
+        bail!("there is no LKL tree at {}; run `embctl lkl fetch` first", paths.tree.display());
+    }
+    let (_tmp, clean) = clean_patched_tree(ws, pin)?;
+    let excludes = diff::Excludes::load(&paths.excludes)?;
+    diff::diff_trees(&clean, &paths.tree, &excludes)
+}
+
+/// `embctl lkl-diff`: the build tree against the clean patched tree.
+pub async fn lkl_diff(ws: &Workspace, args: &LklDiffArgs) -> Result<()> {
+    let pin = Pin::load(&pin_file(ws))?;
+    let paths = LklPaths::new(ws, &pin);
+    let changes = local_changes(ws, &pin, &paths)?;
+    for link in &changes.changed_links {
+        tracing::warn!("symlink {} differs; symlinks cannot be carried by a patch", link.display());
+    }
+    if let Some(name) = &args.save {
+        return save_patch(&paths, name, &changes);
+    }
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if args.stat {
+        if !changes.files.is_empty() {
+            out.write_all(changes.stat().as_bytes())?;
+        }
+    } else {
+        out.write_all(&changes.patch_text())?;
+    }
+    if changes.files.is_empty() {
+        info!("no local changes in {}", paths.tree.display());
+    }
+    Ok(())
+}
+
+fn save_patch(paths: &LklPaths, name: &str, changes: &diff::TreeDiff) -> Result<()> {
+    patch::check_patch_name(name)?;
+    if !name.ends_with(".patch") {
+        bail!("--save {name}: the name must end in .patch");
+    }
+    if changes.files.is_empty() {
+        bail!("no local changes in {}: nothing to save", paths.tree.display());
+    }
+    if let Some(binary) = changes.files.iter().find(|f| f.binary) {
+        bail!("{} is a binary file; embctl patches carry text only. Revert it or keep it outside the series", binary.path.display());
+    }
+    let target = paths.patches.join(name);
+    if target.exists() {
+        bail!("{} already exists; choose another name", target.display());
+    }
+    let series_file = paths.patches.join("series");
+    let series = patch::read_series(&paths.patches)?;
+    let text = changes.patch_text();
+    fs::create_dir_all(&paths.patches).with_context(|| format!("cannot create {}", paths.patches.display()))?;
+    fs::write(&target, &text).with_context(|| format!("cannot write {}", target.display()))?;
+    let mut listing = fs::read_to_string(&series_file).unwrap_or_default();
+    if !listing.is_empty() && !listing.ends_with('\n') {
+        listing.push('\n');
+    }
+    listing.push_str(name);
+    listing.push('\n');
+    fs::write(&series_file, listing).with_context(|| format!("cannot append to {}", series_file.display()))?;
+    // The tree already holds these changes: record the new patch as applied.
+    let mut applied = series;
+    applied.push(PatchFile::new(name, target.clone(), text));
+    write_patched_marker(paths, &applied)?;
+    println!("saved {} ({} files) and appended it to {}", target.display(), changes.files.len(), series_file.display());
+    Ok(())
+}
+
+/// `embctl clean-lkl`: markers and `make clean`; `--all` removes the tree.
+pub async fn clean_lkl(ws: &Workspace, args: &CleanLklArgs) -> Result<()> {
+    let pin = Pin::load(&pin_file(ws))?;
+    let paths = LklPaths::new(ws, &pin);
+    if args.all {
+        if paths.tree.exists() && !args.force {
+            let changes = local_changes(ws, &pin, &paths).context(
+                "cannot tell whether the LKL tree has local changes; pass --force to remove it anyway",
+            )?;
+            if !changes.is_empty() {
+                bail!(
+                    "the LKL tree {} has local changes in {} files (see `embctl lkl-diff --stat`); save them with \
+                     `embctl lkl-diff --save NAME.patch`, or pass --force to discard them",
+                    paths.tree.display(),
+                    changes.files.len() + changes.changed_links.len()
+                );
+            }
+        }
+        if paths.base.exists() {
+            fs::remove_dir_all(&paths.base).with_context(|| format!("cannot remove {}", paths.base.display()))?;
+        }
+        println!("removed {}", paths.base.display());
+        return Ok(());
+    }
+    paths.remove_build_markers()?;
+    if paths.tree.join("tools/lkl").is_dir() {
+        build::make_clean(ws, &paths).await?;
+    }
+    if paths.install.exists() {
+        fs::remove_dir_all(&paths.install).with_context(|| format!("cannot remove {}", paths.install.display()))?;
+    }
+    println!("LKL build cleaned (markers removed, make clean in tools/lkl); the sources stay in {}", paths.tree.display());
+    Ok(())
+}

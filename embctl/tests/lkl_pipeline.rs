@@ -1,0 +1,585 @@
+//! The LKL source pipeline end to end, without internet: each test builds an
+//! LKL-shaped archive (a `linux-<commit>/` tree whose tools/lkl/Makefile builds a
+//! small static liblkl.a), serves it from a real HTTP server on 127.0.0.1, and
+//! runs the real `embctl` against a scratch workspace and an isolated cache.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{Cursor, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use common::{run, stderr, stdout};
+use md5::Md5;
+use sha2::{Digest, Sha256};
+use zip::write::SimpleFileOptions;
+
+const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+// ---------------------------------------------------------------- archives
+
+/// What goes into a test archive besides the normal tree.
+#[derive(Default)]
+struct ArchiveSpec {
+    comment: Option<String>,
+    /// Extra raw entries (name, content) — e.g. a zip-slip path.
+    raw_files: Vec<(String, String)>,
+    /// Extra symlinks (name, target).
+    symlinks: Vec<(String, String)>,
+}
+
+const MAKEFILE: &str = "\
+# A stand-in for LKL's tools/lkl/Makefile: builds a small static liblkl.a.
+all: liblkl.a
+liblkl.a: lib/lkl.o
+\tar rcs $@ lib/lkl.o
+lib/lkl.o: lib/lkl.c include/lkl.h
+\t$(CC) $(CFLAGS) -Iinclude -c -o $@ lib/lkl.c
+clean:
+\trm -f lib/lkl.o liblkl.a
+.PHONY: all clean
+";
+
+/// The regular files of the test tree: path → (content, mode).
+fn tree_files() -> BTreeMap<String, (String, u32)> {
+    let mut files = BTreeMap::new();
+    let mut add = |path: &str, content: &str, mode: u32| {
+        files.insert(path.to_string(), (content.to_string(), mode));
+    };
+    add("README", "Linux kernel library (test tree)\nline two\nline three\n", 0o644);
+    add("scripts/gen.sh", "#!/bin/sh\necho generated\n", 0o755);
+    add("tools/lkl/Makefile", MAKEFILE, 0o644);
+    add("tools/lkl/include/lkl.h", "#ifndef LKL_H\n#define LKL_H\nint lkl_answer(void);\n#endif\n", 0o644);
+    add("tools/lkl/include/lkl_host.h", "struct lkl_host_operations { int unused; };\n", 0o644);
+    add("tools/lkl/lib/lkl.c", "#include <lkl.h>\nint lkl_answer(void) { return 42; }\n", 0o644);
+    add("tools/lkl/obsolete.txt", "to be deleted by a local change\n", 0o644);
+    files
+}
+
+fn make_archive(spec: &ArchiveSpec) -> Vec<u8> {
+    let top = format!("linux-{COMMIT}");
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let dir_options = SimpleFileOptions::default().unix_permissions(0o755);
+    zip.add_directory(format!("{top}/"), dir_options).unwrap();
+    for (path, (content, mode)) in tree_files() {
+        zip.start_file(format!("{top}/{path}"), SimpleFileOptions::default().unix_permissions(mode)).unwrap();
+        zip.write_all(content.as_bytes()).unwrap();
+    }
+    // An in-tree symlink, as the Linux tree has (must survive extraction).
+    zip.add_symlink(format!("{top}/tools/lkl/include/lkl-link.h"), "lkl.h", SimpleFileOptions::default()).unwrap();
+    for (name, content) in &spec.raw_files {
+        zip.start_file(name.as_str(), SimpleFileOptions::default()).unwrap();
+        zip.write_all(content.as_bytes()).unwrap();
+    }
+    for (name, target) in &spec.symlinks {
+        zip.add_symlink(name.as_str(), target.as_str(), SimpleFileOptions::default()).unwrap();
+    }
+    zip.set_comment(spec.comment.clone().unwrap_or_else(|| COMMIT.to_string())).unwrap();
+    zip.finish().unwrap().into_inner()
+}
+
+fn md5_hex(bytes: &[u8]) -> String {
+    hex::encode(Md5::digest(bytes))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+// ---------------------------------------------------------------- HTTP server
+
+#[derive(Clone, Copy)]
+enum Serve {
+    /// The whole archive.
+    Full,
+    /// Promise the whole length, send half, close.
+    Truncated,
+    /// Truncated for the first request, whole afterwards.
+    TruncatedOnce,
+}
+
+/// A real HTTP/1.1 server on 127.0.0.1 that counts the requests it answers.
+struct Server {
+    url: String,
+    requests: Arc<AtomicUsize>,
+}
+
+impl Server {
+    fn start(body: Vec<u8>, mode: Serve) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/lkl/archive/{COMMIT}.zip", listener.local_addr().unwrap());
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = requests.clone();
+        let body = Arc::new(body);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                let body = body.clone();
+                std::thread::spawn(move || answer(stream, &body, mode, n));
+            }
+        });
+        Server { url, requests }
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+fn answer(mut stream: TcpStream, body: &[u8], mode: Serve, index: usize) {
+    let mut request = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+    }
+    let truncate = matches!(mode, Serve::Truncated) || (matches!(mode, Serve::TruncatedOnce) && index == 0);
+    let sent = if truncate { &body[..body.len() / 2] } else { body };
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/zip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(sent);
+    let _ = stream.flush();
+    // Dropping the stream closes the connection (early, when truncated).
+}
+
+// ---------------------------------------------------------------- workspace
+
+/// A scratch workspace (copy of docker/, the real excludes list, a pin for the
+/// test archive) with its own cache directory.
+struct Scratch {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    cache: PathBuf,
+}
+
+impl Scratch {
+    fn new(url: &str, archive: &[u8]) -> Scratch {
+        Self::with_pin(url, &md5_hex(archive), &sha256_hex(archive))
+    }
+
+    fn with_pin(url: &str, md5: &str, sha256: &str) -> Scratch {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("ws");
+        let real = common::workspace_root();
+        copy_dir(&real.join("docker"), &root.join("docker"));
+        fs::create_dir_all(root.join("kernel")).unwrap();
+        fs::create_dir_all(root.join("third-party/lkl")).unwrap();
+        fs::copy(real.join("third-party/lkl/lkl-diff-excludes.txt"), root.join("third-party/lkl/lkl-diff-excludes.txt")).unwrap();
+        // The project's own patches: they only add files, so they apply to the test tree too.
+        copy_dir(&real.join("patches/lkl"), &root.join("patches/lkl"));
+        fs::write(
+            root.join("third-party/lkl/lkl.toml"),
+            format!("# test pin\ncommit = \"{COMMIT}\"\nurl = \"{url}\"\nmd5 = \"{md5}\"\nsha256 = \"{sha256}\"\n"),
+        )
+        .unwrap();
+        let cache = dir.path().join("cache");
+        Scratch { _dir: dir, root, cache }
+    }
+
+    fn embctl(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_embctl"));
+        cmd.arg("--workspace").arg(&self.root);
+        cmd.env("XDG_CACHE_HOME", &self.cache);
+        cmd.env("NO_PROXY", "127.0.0.1,localhost").env("no_proxy", "127.0.0.1,localhost");
+        for var in ["EMBCTL_LKL_ZIP", "EMBCTL_LKL_MIRROR", "EMBCTL_WORKSPACE", "EMBCTL_LOG"] {
+            cmd.env_remove(var);
+        }
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        run(self.embctl().args(args))
+    }
+
+    fn run_ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert!(out.status.success(), "embctl {args:?} failed");
+        out
+    }
+
+    fn base(&self) -> PathBuf {
+        self.root.join("build/extbld/third_party/lkl")
+    }
+
+    fn tree(&self) -> PathBuf {
+        self.base().join(format!("lib/linux-{COMMIT}"))
+    }
+
+    fn cached_archive(&self) -> PathBuf {
+        self.cache.join(format!("embctl/lkl/linux-{COMMIT}.zip"))
+    }
+
+    fn set_series(&self, names_and_texts: &[(&str, &str)]) {
+        let dir = self.root.join("patches/lkl");
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let mut series = String::new();
+        for (name, text) in names_and_texts {
+            fs::write(dir.join(name), text).unwrap();
+            series.push_str(name);
+            series.push('\n');
+        }
+        fs::write(dir.join("series"), series).unwrap();
+    }
+
+    /// Nothing extracted: no tree, no leftover temporary directory.
+    fn assert_nothing_extracted(&self) {
+        assert!(!self.tree().exists(), "a tree was left at {}", self.tree().display());
+        let lib = self.base().join("lib");
+        if lib.exists() {
+            let left: Vec<_> = fs::read_dir(&lib).unwrap().flatten().map(|e| e.file_name()).collect();
+            assert!(left.is_empty(), "leftovers in {}: {left:?}", lib.display());
+        }
+    }
+
+    fn cache_entries(&self) -> Vec<String> {
+        match fs::read_dir(self.cache.join("embctl/lkl")) {
+            Ok(dir) => dir.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn mode(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// A URL where nothing listens: proves a command made no request.
+fn dead_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}/nothing.zip", listener.local_addr().unwrap())
+}
+
+// ---------------------------------------------------------------- tests
+
+#[test]
+fn fetch_downloads_verifies_extracts_patches_and_reuses_the_cache() {
+    let archive = make_archive(&ArchiveSpec::default());
+    let server = Server::start(archive.clone(), Serve::Full);
+    let ws = Scratch::new(&server.url, &archive);
+
+    ws.run_ok(&["lkl", "fetch"]);
+    assert_eq!(server.requests(), 1);
+    let tree = ws.tree();
+    assert_eq!(fs::read_to_string(tree.join("README")).unwrap(), tree_files()["README"].0);
+    assert_eq!(mode(&tree.join("scripts/gen.sh")), 0o755, "unix modes are kept");
+    assert_eq!(fs::read_link(tree.join("tools/lkl/include/lkl-link.h")).unwrap(), PathBuf::from("lkl.h"));
+    // The project's own series was applied.
+    assert!(tree.join("tools/lkl/Makefile.embox-i386").is_file());
+    assert!(tree.join("tools/lkl/include/lkl_embox.h").is_file());
+    let marker = fs::read_to_string(ws.base().join(".patched")).unwrap();
+    assert!(marker.contains("lkl-i386-support.patch") && marker.contains("lkl-embox-support.patch"), "{marker}");
+    assert_eq!(fs::read(ws.cached_archive()).unwrap(), archive);
+    assert!(!ws.cache_entries().iter().any(|e| e.ends_with(".part")));
+
+    // Second fetch: the verified cached archive, no request.
+    let out = ws.run_ok(&["lkl", "fetch"]);
+    assert_eq!(server.requests(), 1, "the second fetch must not download");
+    assert!(stderr(&out).contains("cached"), "says it used the cache");
+}
+
+#[test]
+fn without_a_pinned_sha256_fetch_prints_it_and_pin_records_it() {
+    let archive = make_archive(&ArchiveSpec::default());
+    let server = Server::start(archive.clone(), Serve::Full);
+    let ws = Scratch::with_pin(&server.url, &md5_hex(&archive), "");
+    let sha = sha256_hex(&archive);
+
+    let out = ws.run_ok(&["lkl", "fetch"]);
+    assert!(stderr(&out).contains(&sha), "prints the computed SHA-256");
+    assert!(stderr(&out).contains("embctl lkl pin"), "says how to pin it");
+
+    let out = ws.run_ok(&["lkl", "pin"]);
+    assert!(stdout(&out).contains(&sha));
+    let pin = fs::read_to_string(ws.root.join("third-party/lkl/lkl.toml")).unwrap();
+    assert!(pin.contains(&format!("sha256 = \"{sha}\"")), "{pin}");
+    assert!(pin.starts_with("# test pin"), "comments kept");
+    assert_eq!(server.requests(), 1, "pin reused the cached archive");
+}
+
+#[test]
+fn wrong_checksum_is_refused_with_both_digests_and_nothing_extracted() {
+    let archive = make_archive(&ArchiveSpec::default());
+    let server = Server::start(archive.clone(), Serve::Full);
+    let wrong_md5 = md5_hex(b"some other archive");
+    let wrong_sha = sha256_hex(b"some other archive");
+    let ws = Scratch::with_pin(&server.url, &wrong_md5, &wrong_sha);
+
+    let out = ws.run(&["lkl", "fetch"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains(&wrong_md5) && err.contains(&md5_hex(&archive)), "both MD5s: {err}");
+    assert!(err.contains(&wrong_sha) && err.contains(&sha256_hex(&archive)), "both SHA-256s: {err}");
+    ws.assert_nothing_extracted();
+    assert!(ws.cache_entries().is_empty(), "nothing cached: {:?}", ws.cache_entries());
+}
+
+#[test]
+fn wrong_zip_comment_is_refused() {
+    let archive = make_archive(&ArchiveSpec { comment: Some("ffffffffffffffffffffffffffffffffffffffff".into()), ..Default::default() });
+    let server = Server::start(archive.clone(), Serve::Full);
+    let ws = Scratch::new(&server.url, &archive);
+
+    let out = ws.run(&["lkl", "fetch"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("zip comment"), "names the zip comment");
+    ws.assert_nothing_extracted();
+    assert!(ws.cache_entries().is_empty());
+}
+
+#[test]
+fn truncated_download_is_retried_then_refused_with_nothing_left() {
+    let archive = make_archive(&ArchiveSpec::default());
+    let server = Server::start(archive.clone(), Serve::Truncated);
+    let ws = Scratch::new(&server.url, &archive);
+
+    let out = ws.run(&["lkl", "fetch"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("attempts failed") && err.contains("--lkl-zip"), "{err}");
+    assert_eq!(server.requests(), 4, "retried");
+    ws.assert_nothing_extracted();
+    assert!(ws.cache_entries().is_empty(), "no .part left: {:?}", ws.cache_entries());
+}
+
+#[test]
+fn a_download_cut_once_succeeds_on_retry() {
+    let archive = make_archive(&ArchiveSpec::default());
+    let server = Server::start(archive.clone(), Serve::TruncatedOnce);
+    let ws = Scratch::new(&server.url, &archive);
+
+    ws.run_ok(&["lkl", "fetch"]);
+    assert_eq!(server.requests(), 2);
+    assert!(ws.tree().join("README").is_file());
+}
+
+#[test]
+fn offline_lkl_zip_and_env_variable_need_no_network() {
+    let archive = make_archive(&ArchiveSpec::default());
+    let ws = Scratch::new(&dead_url(), &archive);
+    let local = ws.root.join("downloaded.zip");
+    fs::write(&local, &archive).unwrap();
+
+    let out = run(ws.embctl().args(["lkl", "fetch"]).env("EMBCTL_LKL_ZIP", &local));
+    assert!(out.status.success());
+    assert!(ws.tree().join("tools/lkl/Makefile").is_file());
+    assert!(ws.cached_archive().is_file(), "--lkl-zip is copied into the cache for lkl-diff");
+}
+
+#[test]
+fn mirror_override_is_used() {
+    let archive = make_archive(&ArchiveSpec::default());
+    let mirror = Server::start(archive.clone(), Serve::Full);
+    let ws = Scratch::new(&dead_url(), &archive);
+
+    ws.run_ok(&["lkl", "fetch", "--lkl-mirror", &mirror.url]);
+    assert_eq!(mirror.requests(), 1);
+}
+
+#[test]
+fn zip_slip_archive_is_refused_with_no_tree_left() {
+    let top = format!("linux-{COMMIT}");
+    let archive = make_archive(&ArchiveSpec {
+        raw_files: vec![(format!("{top}/../../../zip-slip-escaped"), "owned\n".into())],
+        ..Default::default()
+    });
+    let ws = Scratch::new(&dead_url(), &archive);
+    let local = ws.root.join("evil.zip");
+    fs::write(&local, &archive).unwrap();
+
+    let out = ws.run(&["lkl", "fetch", "--lkl-zip", local.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("refused"), "{}", stderr(&out));
+    ws.assert_nothing_extracted();
+    assert!(!ws.root.join("zip-slip-escaped").exists() && !ws.root.join("build/zip-slip-escaped").exists());
+}
+
+#[test]
+fn symlink_escaping_the_tree_is_refused_with_no_tree_left() {
+    let top = format!("linux-{COMMIT}");
+    let archive = make_archive(&ArchiveSpec {
+        symlinks: vec![(format!("{top}/tools/escape"), "../../../../../../etc".into())],
+        ..Default::default()
+    });
+    let ws = Scratch::new(&dead_url(), &archive);
+    let local = ws.root.join("evil.zip");
+    fs::write(&local, &archive).unwrap();
+
+    let out = ws.run(&["lkl", "fetch", "--lkl-zip", local.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("symlink") && err.contains("outside"), "{err}");
+    ws.assert_nothing_extracted();
+}
+
+#[test]
+fn a_patch_that_does_not_apply_names_patch_file_and_hunk_and_leaves_the_tree_unchanged() {
+    let archive = make_archive(&ArchiveSpec::default());
+    let ws = Scratch::new(&dead_url(), &archive);
+    let local = ws.root.join("lkl.zip");
+    fs::write(&local, &archive).unwrap();
+    let good = "--- /dev/null\n+++ b/tools/lkl/added.h\n@@ -0,0 +1 @@\n+#define ADDED 1\n";
+    let bad = "--- a/README\n+++ b/README\n@@ -1,2 +1,2 @@\n Linux kernel library (test tree)\n-line 2\n+line II\n";
+    ws.set_series(&[("good.patch", good), ("bad.patch", bad)]);
+
+    let out = ws.run(&["lkl", "fetch", "--lkl-zip", local.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("bad.patch") && err.contains("README") && err.contains("hunk #1"), "{err}");
+    let tree = ws.tree();
+    assert_eq!(fs::read_to_string(tree.join("README")).unwrap(), tree_files()["README"].0);
+    assert!(!tree.join("tools/lkl/added.h").exists(), "the good patch was not written either");
+    assert!(!ws.base().join(".patched").exists());
+
+    // Fixed series: the next fetch patches the same tree.
+    let fixed = bad.replace("-line 2\n", "-line two\n");
+    ws.set_series(&[("good.patch", good), ("bad.patch", &fixed)]);
+    ws.run_ok(&["lkl", "fetch", "--lkl-zip", local.to_str().unwrap()]);
+    assert!(fs::read_to_string(tree.join("README")).unwrap().contains("line II"));
+    assert!(tree.join("tools/lkl/added.h").is_file());
+}
+
+/// Snapshot of a tree's regular files (path → content, mode), build artefacts included.
+fn snapshot(root: &Path) -> BTreeMap<String, (Vec<u8>, u32)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap().flatten() {
+            let meta = fs::symlink_metadata(entry.path()).unwrap();
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else if meta.is_file() {
+                let rel = entry.path().strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, (fs::read(entry.path()).unwrap(), meta.permissions().mode() & 0o777));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn lkl_diff_stat_and_save_round_trip() {
+    let archive = make_archive(&ArchiveSpec::default());
+    let ws = Scratch::new(&dead_url(), &archive);
+    let local = ws.root.join("lkl.zip");
+    fs::write(&local, &archive).unwrap();
+    ws.run_ok(&["lkl", "fetch", "--lkl-zip", local.to_str().unwrap()]);
+    let tree = ws.tree();
+
+    let out = ws.run_ok(&["lkl-diff"]);
+    assert!(stdout(&out).is_empty(), "a fresh tree has no local changes");
+
+    // Local work: an edit, a new executable script, a deletion, and a build artefact.
+    fs::write(tree.join("README"), "Linux kernel library (test tree)\nline 2, edited\nline three\n").unwrap();
+    fs::write(tree.join("tools/lkl/run.sh"), "#!/bin/sh\nexec make\n").unwrap();
+    fs::set_permissions(tree.join("tools/lkl/run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::remove_file(tree.join("tools/lkl/obsolete.txt")).unwrap();
+    fs::write(tree.join("tools/lkl/lib/lkl.o"), b"\x7fELF object").unwrap();
+
+    let diff = stdout(&ws.run_ok(&["lkl-diff"]));
+    assert!(diff.contains("--- a/README\n+++ b/README\n"), "{diff}");
+    assert!(diff.contains("-line two\n+line 2, edited\n"), "{diff}");
+    assert!(diff.contains("new file mode 100755\n--- /dev/null\n+++ b/tools/lkl/run.sh"), "{diff}");
+    assert!(diff.contains("deleted file mode 100644"), "{diff}");
+    assert!(!diff.contains("lkl.o"), "build artefacts are excluded: {diff}");
+
+    let stat = stdout(&ws.run_ok(&["lkl-diff", "--stat"]));
+    assert!(stat.contains("README") && stat.contains("tools/lkl/run.sh") && stat.contains("obsolete.txt"), "{stat}");
+    assert!(stat.contains("3 files changed, 3 insertions(+), 2 deletions(-)"), "{stat}");
+
+    // clean-lkl --all refuses to throw local work away.
+    let out = ws.run(&["clean-lkl", "--all"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("lkl-diff --save"));
+    assert!(tree.join("tools/lkl/run.sh").exists());
+
+    let edited = snapshot(&tree);
+    ws.run_ok(&["lkl-diff", "--save", "local-work.patch"]);
+    let series = fs::read_to_string(ws.root.join("patches/lkl/series")).unwrap();
+    assert!(series.trim_end().ends_with("local-work.patch"), "{series}");
+    assert_eq!(fs::read_to_string(ws.root.join("patches/lkl/local-work.patch")).unwrap(), diff);
+    assert!(stdout(&ws.run_ok(&["lkl-diff"])).is_empty(), "the saved patch is now part of the clean tree");
+
+    // Round trip: a fresh tree from archive + series equals the edited tree.
+    ws.run_ok(&["clean-lkl", "--all"]);
+    assert!(!tree.exists());
+    ws.run_ok(&["lkl", "fetch"]);
+    let mut rebuilt = snapshot(&tree);
+    let mut expected = edited;
+    expected.remove("tools/lkl/lib/lkl.o");
+    rebuilt.remove("tools/lkl/lib/lkl.o");
+    assert_eq!(rebuilt.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+    assert!(rebuilt == expected, "contents and modes match after the round trip");
+    assert!(stdout(&ws.run_ok(&["lkl-diff"])).is_empty());
+}
+
+#[test]
+fn lkl_diff_without_a_tree_says_what_to_do() {
+    let archive = make_archive(&ArchiveSpec::default());
+    let ws = Scratch::new(&dead_url(), &archive);
+    let out = ws.run(&["lkl-diff"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("embctl lkl fetch"), "{}", stderr(&out));
+}
+
+/// Needs the Docker engine and the build image (`embctl image build` makes it).
+#[test]
+fn build_in_the_image_runs_once_and_clean_lkl_undoes_it() {
+    let archive = make_archive(&ArchiveSpec::default());
+    let ws = Scratch::new(&dead_url(), &archive);
+    let local = ws.root.join("lkl.zip");
+    fs::write(&local, &archive).unwrap();
+    ws.run_ok(&["image", "build"]);
+
+    ws.run_ok(&["lkl", "build", "--lkl-zip", local.to_str().unwrap()]);
+    let install = ws.base().join("install");
+    let lib = install.join("lib/liblkl.a");
+    assert!(lib.is_file(), "liblkl.a installed");
+    assert!(install.join("include/lkl.h").is_file() && install.join("include/lkl_embox.h").is_file());
+    assert!(ws.base().join(".builded").exists() && ws.base().join(".installed").exists());
+    let uid = unsafe { libc::getuid() };
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&fs::metadata(&lib).unwrap()), uid, "not root-owned");
+    // The archive is i386 code from the image's compiler.
+    let ar = fs::read(&lib).unwrap();
+    assert!(ar.starts_with(b"!<arch>\n"));
+    let elf = ar.windows(4).position(|w| w == b"\x7fELF").expect("an ELF member");
+    assert_eq!(ar[elf + 4], 1, "ELFCLASS32");
+    assert_eq!(&ar[elf + 18..elf + 20], &[3, 0], "EM_386");
+    let before = fs::metadata(&lib).unwrap().modified().unwrap();
+
+    let out = ws.run_ok(&["lkl", "build"]);
+    assert!(stderr(&out).contains("already built"), "{}", stderr(&out));
+    assert_eq!(fs::metadata(&lib).unwrap().modified().unwrap(), before, "second build did nothing");
+
+    ws.run_ok(&["clean-lkl"]);
+    assert!(!ws.base().join(".builded").exists() && !ws.base().join(".installed").exists());
+    assert!(!ws.tree().join("tools/lkl/liblkl.a").exists(), "make clean ran");
+    assert!(!install.exists());
+    assert!(ws.tree().join("tools/lkl/Makefile").is_file(), "sources stay");
+
+    ws.run_ok(&["clean-lkl", "--all"]);
+    assert!(!ws.tree().exists());
+}

@@ -62,23 +62,28 @@ pub struct BuildArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
+    /// Configuration template under kernel/templates/ (see `embctl templates`).
     #[arg(long, short = 't', default_value = "x86/qemu")]
     pub template: String,
     /// Never use KVM, even when the probe says it works.
     #[arg(long)]
     pub no_kvm: bool,
-    /// Wait for gdb on port 1234 before the first instruction (QEMU -s -S).
+    /// Start halted and wait for gdb on port 1234 (QEMU -s -S); prints the command to attach.
     #[arg(long)]
     pub gdb: bool,
-    /// Guest memory in MiB.
-    #[arg(short = 'm', long = "memory", default_value_t = 128, value_name = "MIB")]
-    pub memory_mib: u32,
-    /// Scripted mode: type this command at the `embox>` prompt (repeatable).
+    /// Guest memory in MiB (default: the template's [qemu] memory_mib).
+    #[arg(short = 'm', long = "memory", value_name = "MIB", value_parser = clap::value_parser!(u32).range(8..=3072))]
+    pub memory_mib: Option<u32>,
+    /// Scripted mode: type this command at the `embox>` prompt (repeatable), then `poweroff`.
     #[arg(long = "cmd", value_name = "CMD")]
     pub commands: Vec<String>,
-    /// Scripted mode: seconds allowed for the prompt and for each command.
-    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    /// Scripted mode: seconds allowed for the first prompt and for each command.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
+    /// Add a host file (or directory) to this run's initramfs; default guest path
+    /// /bin/<basename> for a file, /<basename> for a directory (repeatable).
+    #[arg(long = "add", value_name = "HOSTPATH[:GUESTPATH]")]
+    pub add: Vec<String>,
     /// Do not build first; boot the kernel already under build/.
     #[arg(long)]
     pub no_build: bool,

@@ -77,6 +77,13 @@ impl Archive {
         self.add_tree_at(dir, "")
     }
 
+    /// Adds everything under host directory `dir` below `guest_dir`.
+    pub fn add_tree_under(&mut self, dir: &Path, guest_dir: &str) -> Result<()> {
+        let prefix = normalize(guest_dir)?;
+        self.insert(&prefix, Source::Directory)?;
+        self.add_tree_at(dir, &prefix)
+    }
+
     fn add_tree_at(&mut self, dir: &Path, prefix: &str) -> Result<()> {
         let mut children: Vec<_> = fs::read_dir(dir)
             .with_context(|| format!("cannot list {}", dir.display()))?

@@ -1,5 +1,299 @@
-//! (stub: filled in by its owner)
+//! `embctl run`: boot the kernel in QEMU inside a container of the build
+//! image — interactively (the serial console on the user's terminal), or
+//! scripted with `--cmd` (see `console`). The QEMU command line comes from
+//! `qemu`, the exit status is decoded there too; this module only wires the
+//! container's I/O.
+
+use std::path::PathBuf;
 use std::process::ExitCode;
-use anyhow::{bail, Result};
-use crate::{cli::RunArgs, workspace::Workspace};
-pub async fn run(_ws: &Workspace, _args: &RunArgs) -> Result<ExitCode> { bail!("embctl run is not implemented yet") }
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use futures_util::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::build::rootfs::{self, Extra};
+use crate::build::{self, container_path, template, Artefacts, KERNEL_TARGET};
+use crate::cli::RunArgs;
+use crate::console::{Script, Verdict};
+use crate::engine::{AttachedContainer, ContainerSpec, Engine, Privileges};
+use crate::qemu::{Accel, QemuExit, QemuRun, SerialConsole, GDB_PORT};
+use crate::workspace::Workspace;
+
+/// Console lines shown when a scripted run fails.
+const TAIL_LINES: usize = 20;
+
+pub async fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
+    let template = template::find(ws, &args.template)?;
+    let extras = args.add.iter().map(|spec| Extra::parse(spec)).collect::<Result<Vec<_>>>()?;
+    if args.no_build {
+        require_artefacts(ws)?;
+    }
+    let engine = Engine::connect().await?;
+    let image = crate::image::ensure(&engine, ws).await?;
+    if !args.no_build {
+        build::build_with(ws, &engine, &image, &template, &Default::default()).await?;
+    }
+
+    let accel = choose_accel(&engine, &image, args.no_kvm).await;
+    let privileges = crate::image::qemu_privileges(&engine, args.privileges.privileges).await?;
+    tracing::info!("QEMU container privileges: {privileges}");
+
+    let out = Artefacts::new(ws);
+    let initramfs = match extras.is_empty() {
+        true => TempInitramfs::Base(out.initramfs()),
+        false => TempInitramfs::write(ws, &extras)?,
+    };
+    let scripted = !args.commands.is_empty();
+    let interactive = !scripted && std::io::IsTerminal::is_terminal(&std::io::stdin());
+    let qemu = QemuRun {
+        kernel: container_path(ws, &out.kernel())?,
+        initrd: container_path(ws, initramfs.path())?,
+        memory_mib: args.memory_mib.unwrap_or(template.config.qemu.memory_mib),
+        accel,
+        console: if interactive { SerialConsole::Interactive } else { SerialConsole::Scripted },
+        gdb: args.gdb,
+    };
+    tracing::info!("$ {}", qemu.command_line());
+    let spec = qemu_container(ws, &image, &qemu, privileges, interactive);
+
+    let container = engine.start_attached(&spec).await?;
+    tracing::debug!("QEMU runs in container {}", container.name());
+    if args.gdb {
+        announce_gdb(&engine, &container, ws).await;
+    }
+    let exit = if scripted {
+        run_scripted(container, args).await?
+    } else if interactive {
+        run_interactive(container).await?
+    } else {
+        run_piped(container).await?
+    };
+    drop(initramfs);
+    Ok(exit)
+}
+
+/// `--no-build` needs a finished build.
+fn require_artefacts(ws: &Workspace) -> Result<()> {
+    let out = Artefacts::new(ws);
+    for path in [out.kernel(), out.initramfs()] {
+        if !path.is_file() {
+            bail!("--no-build: {} does not exist; run `embctl build` first (or drop --no-build)", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// KVM only when asked for and the probe shows it really works; TCG otherwise.
+async fn choose_accel(engine: &Engine, image: &str, no_kvm: bool) -> Accel {
+    if no_kvm {
+        tracing::info!("accelerator: TCG (--no-kvm)");
+        return Accel::Tcg;
+    }
+    match crate::image::kvm_usable(engine, image).await {
+        Ok(()) => {
+            tracing::info!("accelerator: KVM (the probe guest ran in ring 3 and came back)");
+            Accel::Kvm
+        }
+        Err(why) => {
+            tracing::info!("accelerator: TCG (KVM not usable: {why:#})");
+            Accel::Tcg
+        }
+    }
+}
+
+/// The QEMU container: the workspace read-only (QEMU writes nothing there, so
+/// running as root leaves no root-owned file and can open /dev/kvm).
+fn qemu_container(ws: &Workspace, image: &str, qemu: &QemuRun, privileges: Privileges, interactive: bool) -> ContainerSpec {
+    let mut spec = ContainerSpec {
+        image: image.to_string(),
+        cmd: qemu.argv(),
+        workdir: Some("/ws".into()),
+        binds: vec![format!("{}:/ws:ro", ws.root.display())],
+        tty: interactive,
+        open_stdin: true,
+        privileges,
+        init: true,
+        ..Default::default()
+    };
+    spec.labels.insert("org.embctl.role".into(), "qemu".into());
+    spec
+}
+
+/// A per-run initramfs (base + `--add` files), removed when the run ends.
+enum TempInitramfs {
+    Base(PathBuf),
+    Run(tempfile::TempPath),
+}
+
+impl TempInitramfs {
+    fn write(ws: &Workspace, extras: &[Extra]) -> Result<Self> {
+        let dir = Artefacts::new(ws).base.join("run");
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let archive = rootfs::run_archive(ws, extras)?;
+        let bytes = archive.to_bytes()?;
+        let mut file = tempfile::Builder::new()
+            .prefix("rootfs-")
+            .suffix(".cpio")
+            .tempfile_in(&dir)
+            .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+        std::io::Write::write_all(&mut file, &bytes).with_context(|| format!("cannot write {}", file.path().display()))?;
+        // The container reads it through a bind mount: make it world-readable.
+        std::fs::set_permissions(file.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .with_context(|| format!("cannot chmod {}", file.path().display()))?;
+        for extra in extras {
+            tracing::info!("added {} as {}", extra.host.display(), extra.guest);
+        }
+        Ok(TempInitramfs::Run(file.into_temp_path()))
+    }
+
+    fn path(&self) -> &std::path::Path {
+        match self {
+            TempInitramfs::Base(p) => p,
+            TempInitramfs::Run(p) => p,
+        }
+    }
+}
+
+/// Scripted mode: wait for the prompt, type each command, power off.
+async fn run_scripted(mut container: AttachedContainer, args: &RunArgs) -> Result<ExitCode> {
+    let timeout = Duration::from_secs(args.timeout);
+    let (mut input, mut output) = container.take_io();
+    let mut script = Script::new(args.commands.clone());
+    let mut stdout = tokio::io::stdout();
+    let mut deadline = tokio::time::Instant::now() + timeout;
+    let exit = loop {
+        tokio::select! {
+            chunk = output.next() => match chunk {
+                Some(chunk) => {
+                    let chunk = chunk?;
+                    stdout.write_all(&chunk).await.context("cannot write the console output")?;
+                    stdout.flush().await.context("cannot write the console output")?;
+                    if let Some(line) = script.feed(&chunk) {
+                        input.write_all(line.as_bytes()).await.context("cannot type into the QEMU console")?;
+                        input.flush().await.context("cannot type into the QEMU console")?;
+                        deadline = tokio::time::Instant::now() + timeout;
+                    }
+                }
+                None => break Some(QemuExit::decode(container.wait().await?)),
+            },
+            _ = tokio::time::sleep_until(deadline) => break None,
+        }
+    };
+    container.remove().await?;
+    println!();
+    match script.verdict(exit, args.timeout) {
+        Verdict::Passed => Ok(ExitCode::SUCCESS),
+        Verdict::Failed(why) => {
+            eprintln!("error: {why}");
+            eprintln!("last console lines:\n{}", indent(&script.tail(TAIL_LINES)));
+            Ok(ExitCode::from(exit.map(|e| e.embctl_exit_code()).filter(|c| *c != 0).unwrap_or(1)))
+        }
+    }
+}
+
+/// Interactive mode: the user's terminal in raw mode is the serial console;
+/// ctrl-a x quits (QEMU's mon:stdio), ctrl-a c reaches the monitor.
+async fn run_interactive(mut container: AttachedContainer) -> Result<ExitCode> {
+    eprintln!("QEMU console: ctrl-a x quits, ctrl-a c toggles the QEMU monitor, ctrl-a h lists the keys");
+    let (input, output) = container.take_io();
+    let raw = crate::ui::RawTerminal::enable()?;
+    if let Some((rows, cols)) = crate::ui::terminal_size() {
+        let _ = container.resize(rows, cols).await;
+    }
+    let exit = pump(&container, input, output, true).await;
+    drop(raw);
+    let code = exit?;
+    container.remove().await?;
+    Ok(finish(code))
+}
+
+/// No terminal and no --cmd: stdin and stdout are pipes, passed through.
+async fn run_piped(mut container: AttachedContainer) -> Result<ExitCode> {
+    let (input, output) = container.take_io();
+    let code = pump(&container, input, output, false).await?;
+    container.remove().await?;
+    Ok(finish(code))
+}
+
+/// Copies our stdin to the container and its output to our stdout until QEMU
+/// exits; forwards terminal resizes when `tty`. Returns QEMU's exit status.
+async fn pump<I, O>(container: &AttachedContainer, mut input: I, mut output: O, tty: bool) -> Result<i64>
+where
+    I: tokio::io::AsyncWrite + Unpin + Send + 'static,
+    O: futures_util::Stream<Item = Result<bytes::Bytes>> + Unpin,
+{
+    let stdin_task = tokio::spawn(async move {
+        let mut stdin = tokio::io::stdin();
+        let mut buf = [0u8; 1024];
+        loop {
+            match stdin.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if input.write_all(&buf[..n]).await.is_err() || input.flush().await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let mut winch = tty
+        .then(|| tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok())
+        .flatten();
+    let mut stdout = tokio::io::stdout();
+    loop {
+        tokio::select! {
+            chunk = output.next() => match chunk {
+                Some(chunk) => {
+                    stdout.write_all(&chunk?).await.context("cannot write the console output")?;
+                    stdout.flush().await.context("cannot write the console output")?;
+                }
+                None => break,
+            },
+            Some(()) = async { match winch.as_mut() { Some(w) => w.recv().await, None => std::future::pending().await } } => {
+                if let Some((rows, cols)) = crate::ui::terminal_size() {
+                    let _ = container.resize(rows, cols).await;
+                }
+            }
+        }
+    }
+    stdin_task.abort();
+    container.wait().await
+}
+
+/// Reports QEMU's exit and turns it into ours.
+fn finish(status: i64) -> ExitCode {
+    let exit = QemuExit::decode(status);
+    if exit.is_success() {
+        tracing::info!("{exit}");
+    } else {
+        eprintln!("error: {exit}");
+    }
+    ExitCode::from(exit.embctl_exit_code())
+}
+
+/// With --gdb: where the stub listens and the one-liner that attaches to it.
+async fn announce_gdb(engine: &Engine, container: &AttachedContainer, ws: &Workspace) {
+    let symbols = container_path(ws, &Artefacts::new(ws).cargo_kernel())
+        .map(|p| p.trim_start_matches("/ws/").to_string())
+        .unwrap_or_else(|_| format!("build/base/cargo/{KERNEL_TARGET}/release/embox"));
+    let ip = container_ip(engine, container.name()).await;
+    let address = match &ip {
+        Some(ip) => format!("{ip}:{GDB_PORT}"),
+        None => format!("QEMU_CONTAINER_IP:{GDB_PORT}"),
+    };
+    eprintln!("QEMU is halted, waiting for gdb on {address} (container {}). Attach with:", container.name());
+    eprintln!("  embctl shell -- gdb -q {symbols} -ex 'target remote {address}'");
+    eprintln!("(or from the host: gdb {symbols} -ex 'target remote {address}')");
+}
+
+/// The container's address on the engine's network (the gdb stub listens there).
+async fn container_ip(engine: &Engine, name: &str) -> Option<String> {
+    let info = engine.docker().inspect_container(name, None).await.ok()?;
+    let networks = info.network_settings?.networks?;
+    networks.values().filter_map(|n| n.ip_address.clone()).find(|ip| !ip.is_empty())
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  | {l}")).collect::<Vec<_>>().join("\n")
+}

@@ -1,14 +1,307 @@
-//! `embctl build`: turns a template into artefacts under `build/base/`.
+//! `embctl build`: a template becomes a plan of steps, each run inside the
+//! build image with the workspace at /ws as the invoking user, ending in
+//! artefacts under `build/base/`:
+//!
+//! - `bin/embox` — the kernel (ELF32, multiboot);
+//! - `rootfs-gen/` — user programs compiled from `third-party/`;
+//! - `rootfs.cpio` — the initramfs: `rootfs/` plus `rootfs-gen/` (newc).
+//!
+//! LKL, when the template enables it, is built first: the kernel links it.
+
+pub mod rootfs;
 pub mod template;
 
-use anyhow::{bail, Result};
-use crate::{cli::BuildArgs, workspace::Workspace};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
-pub async fn build(_ws: &Workspace, _args: &BuildArgs) -> Result<()> {
-    bail!("embctl build is not implemented yet")
+use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
+
+use crate::cli::{BuildArgs, LklSourceArgs};
+use crate::engine::Engine;
+use crate::qemu::shell_join;
+use crate::workspace::Workspace;
+use template::Template;
+
+/// The Rust target the kernel is compiled for (its linker script makes it a
+/// bare multiboot ELF; the target only selects the i386 code generator).
+pub const KERNEL_TARGET: &str = "i686-unknown-linux-gnu";
+
+/// Paths of the build's artefacts, on the host and in the container.
+#[derive(Debug, Clone)]
+pub struct Artefacts {
+    pub base: PathBuf,
+}
+
+impl Artefacts {
+    pub fn new(ws: &Workspace) -> Self {
+        Self { base: ws.build_dir().join("base") }
+    }
+    /// The kernel image the build publishes.
+    pub fn kernel(&self) -> PathBuf {
+        self.base.join("bin/embox")
+    }
+    /// Cargo's own output, with the kernel's symbols (for gdb).
+    pub fn cargo_kernel(&self) -> PathBuf {
+        self.base.join("cargo").join(KERNEL_TARGET).join("release/embox")
+    }
+    pub fn rootfs_gen(&self) -> PathBuf {
+        self.base.join("rootfs-gen")
+    }
+    pub fn initramfs(&self) -> PathBuf {
+        self.base.join("rootfs.cpio")
+    }
+}
+
+/// `/ws/…` for a path inside the workspace.
+pub fn container_path(ws: &Workspace, host: &Path) -> Result<String> {
+    let rel = host
+        .strip_prefix(&ws.root)
+        .with_context(|| format!("{} is outside the workspace {}; it is not visible in the container", host.display(), ws.root.display()))?;
+    Ok(format!("/ws/{}", rel.to_string_lossy()))
+}
+
+/// `embctl build`.
+pub async fn build(ws: &Workspace, args: &BuildArgs) -> Result<()> {
+    let template = template::find(ws, &args.template)?;
+    let engine = Engine::connect().await?;
+    let image = crate::image::ensure(&engine, ws).await?;
+    build_with(ws, &engine, &image, &template, &args.lkl_source).await
+}
+
+/// Runs the whole plan for `template` with an engine and image in hand
+/// (`embctl run` builds through here too).
+pub async fn build_with(ws: &Workspace, engine: &Engine, image: &str, template: &Template, lkl: &LklSourceArgs) -> Result<()> {
+    let plan = Plan::new(ws, template);
+    eprintln!("Building template {} ({}): {}", template.name, template.config.description, plan.summary());
+    let total = plan.steps.len();
+    for (i, step) in plan.steps.iter().enumerate() {
+        let n = i + 1;
+        eprintln!("[{n}/{total}] {}", step.title());
+        step.run(ws, engine, image, template, lkl)
+            .await
+            .with_context(|| format!("build step {n}/{total} ({}) failed", step.title()))?;
+    }
+    Ok(())
+}
+
+/// The steps a template needs, in order.
+struct Plan {
+    steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Lkl,
+    Kernel,
+    UserPrograms,
+    Initramfs,
+}
+
+impl Step {
+    fn title(self) -> &'static str {
+        match self {
+            Step::Lkl => "LKL (Linux as a library)",
+            Step::Kernel => "kernel",
+            Step::UserPrograms => "user programs (third-party/lkl)",
+            Step::Initramfs => "initramfs",
+        }
+    }
+
+    async fn run(self, ws: &Workspace, engine: &Engine, image: &str, template: &Template, lkl: &LklSourceArgs) -> Result<()> {
+        match self {
+            // Wired to crate::lkl::build_for_template once the LKL module lands.
+            Step::Lkl => {
+                let _ = lkl;
+                bail!("this template enables LKL, but the LKL build is not available in this embctl yet; use --template x86/qemu")
+            }
+            Step::Kernel => build_kernel(ws, engine, image, template).await,
+            Step::UserPrograms => build_user_programs(ws, engine, image).await,
+            Step::Initramfs => pack_initramfs(ws),
+        }
+    }
+}
+
+impl Plan {
+    fn new(ws: &Workspace, template: &Template) -> Self {
+        let mut steps = Vec::new();
+        if template.config.lkl.enabled {
+            steps.push(Step::Lkl);
+        }
+        steps.push(Step::Kernel);
+        if user_programs_makefile(ws).is_file() {
+            steps.push(Step::UserPrograms);
+        }
+        steps.push(Step::Initramfs);
+        Self { steps }
+    }
+
+    fn summary(&self) -> String {
+        self.steps.iter().map(|s| s.title()).collect::<Vec<_>>().join(" → ")
+    }
+}
+
+fn user_programs_makefile(ws: &Workspace) -> PathBuf {
+    ws.third_party_dir().join("lkl/Makefile")
+}
+
+/// The cargo command line for the kernel of `template`.
+fn kernel_cargo_argv(template: &Template) -> Vec<String> {
+    let mut argv: Vec<String> = ["cargo", "build", "--release", "--manifest-path", "kernel/Cargo.toml", "-p", "embox", "--target", KERNEL_TARGET]
+        .map(String::from)
+        .to_vec();
+    if !template.config.kernel.features.is_empty() {
+        argv.push("--features".into());
+        argv.push(template.config.kernel.features.join(","));
+    }
+    argv
+}
+
+async fn build_kernel(ws: &Workspace, engine: &Engine, image: &str, template: &Template) -> Result<()> {
+    let out = Artefacts::new(ws);
+    let cargo_out = out.cargo_kernel();
+    let before = fingerprint(&cargo_out);
+    let argv = kernel_cargo_argv(template);
+    let env = vec![
+        format!("EMBOX_TEMPLATE_DIR={}", template.container_dir()),
+        format!("CARGO_TARGET_DIR={}", container_path(ws, &out.base.join("cargo"))?),
+    ];
+    run_step(ws, engine, image, argv, env).await?;
+    let after = fingerprint(&cargo_out);
+    if after.is_none() {
+        bail!("cargo finished but {} does not exist; does kernel/ have a binary target named `embox`?", cargo_out.display());
+    }
+    let published = publish(&cargo_out, &out.kernel())?;
+    let bytes = fs::read(&published).with_context(|| format!("cannot read {}", published.display()))?;
+    let state = if before == after { "kernel up to date (nothing recompiled)" } else { "kernel rebuilt" };
+    eprintln!(
+        "      {state}: build/base/bin/embox {} bytes ({} KiB), sha256 {}",
+        bytes.len(),
+        bytes.len().div_ceil(1024),
+        hex::encode(Sha256::digest(&bytes))
+    );
+    Ok(())
+}
+
+async fn build_user_programs(ws: &Workspace, engine: &Engine, image: &str) -> Result<()> {
+    let out_dir = Artefacts::new(ws).rootfs_gen().join("bin");
+    fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let argv = vec!["make".into(), "-C".into(), "third-party/lkl".into(), format!("OUT={}", container_path(ws, &out_dir)?)];
+    run_step(ws, engine, image, argv, Vec::new()).await
+}
+
+fn pack_initramfs(ws: &Workspace) -> Result<()> {
+    let out = Artefacts::new(ws);
+    let archive = rootfs::base_archive(ws)?;
+    let changed = archive.write_to(&out.initramfs())?;
+    let size = fs::metadata(out.initramfs()).map(|m| m.len()).unwrap_or(0);
+    eprintln!(
+        "      build/base/rootfs.cpio: {} entries, {size} bytes{}",
+        archive.len(),
+        if changed { "" } else { " (unchanged)" }
+    );
+    Ok(())
+}
+
+/// Runs one build command in the image; a failure names the command and its status
+/// (its output, stderr included, has already been streamed to the user).
+async fn run_step(ws: &Workspace, engine: &Engine, image: &str, argv: Vec<String>, env: Vec<String>) -> Result<()> {
+    let line = shell_join(&argv);
+    tracing::info!("$ {line}");
+    let mut spec = crate::image::workspace_spec(ws, image, argv);
+    spec.env.extend(env);
+    let code = engine.run(&spec).await.with_context(|| format!("cannot run `{line}` in the build image"))?;
+    if code != 0 {
+        bail!("`{line}` exited with status {code}; its messages are above");
+    }
+    Ok(())
+}
+
+/// Size and mtime: cargo leaves a fresh output untouched.
+fn fingerprint(path: &Path) -> Option<(u64, SystemTime)> {
+    let meta = fs::metadata(path).ok()?;
+    Some((meta.len(), meta.modified().ok()?))
+}
+
+/// Copies `from` to `to` when the content differs (atomically), so an unchanged
+/// kernel keeps its mtime. Returns `to`.
+fn publish(from: &Path, to: &Path) -> Result<PathBuf> {
+    let new = fs::read(from).with_context(|| format!("cannot read {}", from.display()))?;
+    if fs::read(to).ok().as_deref() != Some(new.as_slice()) {
+        let dir = to.parent().context("kernel path has no parent")?;
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        // A unique temp name: two builds may publish at the same time.
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot create a file in {}", dir.display()))?;
+        std::io::Write::write_all(&mut tmp, &new).with_context(|| format!("cannot write {}", tmp.path().display()))?;
+        fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .with_context(|| format!("cannot chmod {}", tmp.path().display()))?;
+        tmp.persist(to).with_context(|| format!("cannot write {}", to.display()))?;
+    }
+    Ok(to.to_path_buf())
 }
 
 /// `embctl templates`.
 pub fn list_templates(ws: &Workspace) -> Result<()> {
     template::list(ws)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use template::{KernelSection, LklSection, QemuSection, TemplateConfig};
+
+    fn template(features: &[&str], lkl: bool) -> Template {
+        Template {
+            name: "x86/qemu".into(),
+            dir: PathBuf::from("/nowhere"),
+            config: TemplateConfig {
+                description: "t".into(),
+                kernel: KernelSection { heap_kib: None, timer_hz: None, features: features.iter().map(|s| s.to_string()).collect() },
+                qemu: QemuSection::default(),
+                lkl: LklSection { enabled: lkl },
+            },
+        }
+    }
+
+    #[test]
+    fn cargo_argv_adds_features_only_when_present() {
+        let plain = kernel_cargo_argv(&template(&[], false));
+        assert_eq!(shell_join(&plain), "cargo build --release --manifest-path kernel/Cargo.toml -p embox --target i686-unknown-linux-gnu");
+        let feat = kernel_cargo_argv(&template(&["lkl", "net"], true));
+        assert_eq!(&feat[feat.len() - 2..], ["--features", "lkl,net"]);
+    }
+
+    #[test]
+    fn plan_orders_lkl_first_and_skips_missing_makefile() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace { root: dir.path().to_path_buf() };
+        let plan = Plan::new(&ws, &template(&[], false));
+        assert_eq!(plan.steps, [Step::Kernel, Step::Initramfs]);
+        fs::create_dir_all(dir.path().join("third-party/lkl")).unwrap();
+        fs::write(dir.path().join("third-party/lkl/Makefile"), "all:\n").unwrap();
+        let plan = Plan::new(&ws, &template(&[], true));
+        assert_eq!(plan.steps, [Step::Lkl, Step::Kernel, Step::UserPrograms, Step::Initramfs]);
+        assert!(plan.summary().starts_with("LKL"));
+    }
+
+    #[test]
+    fn container_paths_are_under_ws() {
+        let ws = Workspace { root: PathBuf::from("/home/u/proj") };
+        assert_eq!(container_path(&ws, Path::new("/home/u/proj/build/base/cargo")).unwrap(), "/ws/build/base/cargo");
+        assert!(container_path(&ws, Path::new("/tmp/x")).is_err());
+    }
+
+    #[test]
+    fn publish_keeps_mtime_when_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("a"), dir.path().join("bin/embox"));
+        fs::write(&from, b"kernel").unwrap();
+        publish(&from, &to).unwrap();
+        let first = fingerprint(&to).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        publish(&from, &to).unwrap();
+        assert_eq!(fingerprint(&to).unwrap(), first);
+        assert_eq!(fs::read(&to).unwrap(), b"kernel");
+    }
 }

@@ -119,3 +119,25 @@ impl Drop for Progress {
         }
     }
 }
+
+/// Our stdin, read on a plain thread (a blocked read must not keep the runtime
+/// from shutting down when the session ends).
+pub fn stdin_chunks() -> tokio::sync::mpsc::Receiver<bytes::Bytes> {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut stdin = std::io::stdin();
+        let mut buf = [0u8; 4096];
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tx.blocking_send(bytes::Bytes::copy_from_slice(&buf[..n])).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    rx
+}

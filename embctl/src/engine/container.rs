@@ -102,6 +102,24 @@ impl AttachedContainer {
         wait_exit(&self.guard.engine, &self.guard.name).await
     }
 
+    /// Whether the container is still running (after the output ended: a detach).
+    pub async fn is_running(&self) -> Result<bool> {
+        let info = self
+            .guard
+            .engine
+            .docker
+            .inspect_container(&self.guard.name, None)
+            .await
+            .map_err(|e| engine_err(format!("cannot inspect container {}", self.guard.name), e))?;
+        Ok(info.state.and_then(|s| s.running).unwrap_or(false))
+    }
+
+    /// Leaves the container running and no longer removes it (after a detach).
+    pub fn keep(mut self) {
+        self.guard.removed = true;
+        cleanup::unregister(&self.guard.name);
+    }
+
     /// Stops (kills) and removes the container now.
     pub async fn remove(self) -> Result<()> {
         self.guard.remove().await
@@ -190,7 +208,7 @@ impl Engine {
             stderr: true,
             stream: true,
             logs: false,
-            detach_keys: None,
+            detach_keys: spec.detach_keys.clone(),
         };
         let attached = self
             .docker
@@ -280,8 +298,12 @@ async fn wait_exit(engine: &Engine, name: &str) -> Result<i64> {
 
 /// Copies our stdin to the container until EOF, then closes its stdin.
 async fn forward_stdin(mut input: ContainerInput) {
-    let mut stdin = tokio::io::stdin();
-    let _ = tokio::io::copy(&mut stdin, &mut input).await;
+    let mut chunks = crate::ui::stdin_chunks();
+    while let Some(bytes) = chunks.recv().await {
+        if input.write_all(&bytes).await.is_err() {
+            return;
+        }
+    }
     let _ = input.shutdown().await;
 }
 

@@ -102,6 +102,8 @@ pub struct ContainerSpec {
     pub init: bool,
     /// Network mode (e.g. "none", "host"); default: the engine's default bridge.
     pub network_mode: Option<String>,
+    /// Key sequence that detaches an attached client (e.g. "ctrl-_"); the engine handles it.
+    pub detach_keys: Option<String>,
 }
 
 /// What the container may do beyond an ordinary unprivileged container.

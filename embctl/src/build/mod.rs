@@ -111,11 +111,7 @@ impl Step {
 
     async fn run(self, ws: &Workspace, engine: &Engine, image: &str, template: &Template, lkl: &LklSourceArgs) -> Result<()> {
         match self {
-            // Wired to crate::lkl::build_for_template once the LKL module lands.
-            Step::Lkl => {
-                let _ = lkl;
-                bail!("this template enables LKL, but the LKL build is not available in this embctl yet; use --template x86/qemu")
-            }
+            Step::Lkl => crate::lkl::build_for_template(ws, engine, image, lkl).await,
             Step::Kernel => build_kernel(ws, engine, image, template).await,
             Step::UserPrograms => build_user_programs(ws, engine, image).await,
             Step::Initramfs => pack_initramfs(ws),

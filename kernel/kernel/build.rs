@@ -25,6 +25,7 @@ fn main() {
             &format!("-Wl,-T,{}", script.display()),
             "-Wl,--build-id=none",
             "-Wl,-n",
+            "-Wl,--no-warn-rwx-segments",
         ] {
             println!("cargo:rustc-link-arg-bins={arg}");
         }

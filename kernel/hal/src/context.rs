@@ -13,6 +13,7 @@
 
 use crate::{cpu, gdt, paging};
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use core::arch::global_asm;
 use core::cell::{Cell, UnsafeCell};
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -54,6 +55,8 @@ extern "C" {
 type ThreadBody = Box<dyn FnOnce() + Send>;
 
 static CURRENT: AtomicUsize = AtomicUsize::new(0);
+/// The context of a finished thread, kept until we are off its stack.
+static DEAD: crate::sync::IrqMutex<Option<Arc<Context>>> = crate::sync::IrqMutex::new(None);
 static EXIT_HOOK: crate::sync::IrqMutex<Option<fn() -> !>> = crate::sync::IrqMutex::new(None);
 
 /// Sets what runs when a thread body returns: the scheduler's exit, which
@@ -66,6 +69,7 @@ extern "C" fn thread_entry(body: *mut ThreadBody) -> ! {
     // SAFETY: `Context::new` leaked exactly this box for this thread, and
     // the trampoline passes it once.
     let body = unsafe { Box::from_raw(body) };
+    reap_dead();
     body();
     let hook = *EXIT_HOOK.lock();
     match hook {
@@ -96,9 +100,9 @@ impl Context {
     /// The context of the code that is running now on the boot stack (it
     /// becomes the idle task).
     /// Call once.
-    pub fn boot() -> Box<Self> {
+    pub fn boot() -> Arc<Self> {
         let (_, top) = crate::boot::boot_stack();
-        let ctx = Box::new(Self::bare(None, top));
+        let ctx = Arc::new(Self::bare(None, top));
         CURRENT.store(&*ctx as *const _ as usize, Ordering::Relaxed);
         gdt::set_kernel_stack(top);
         ctx
@@ -117,12 +121,12 @@ impl Context {
 
     /// A new kernel thread with a `stack_size`-byte stack that will run
     /// `body` (with interrupts enabled) when first switched to.
-    /// Boxed, so the scheduler can track it by address.
-    pub fn new(stack_size: usize, body: ThreadBody) -> Box<Self> {
+    /// Shared, so the scheduler can hold it while it runs.
+    pub fn new(stack_size: usize, body: ThreadBody) -> Arc<Self> {
         let words = stack_size.max(4096) / 16;
         let stack: Box<[u128]> = alloc::vec![0u128; words].into_boxed_slice();
         let top = stack.as_ptr() as usize + words * 16;
-        let ctx = Box::new(Self::bare(Some(stack), top));
+        let ctx = Arc::new(Self::bare(Some(stack), top));
         let body = Box::into_raw(Box::new(body));
         ctx.pending_body.set(Some(body));
         // Initial frame popped by `embox_context_switch`: edi, esi, ebx
@@ -204,18 +208,45 @@ pub fn switch(from: &Context, to: &Context) {
         return;
     }
     assert!(from.is_current(), "switch from a context that is not running");
-    cpu::without_interrupts(|| {
-        to.pending_body.set(None);
-        gdt::set_kernel_stack(to.stack_top);
-        load_directory(to.directory.get());
-        for (slot, d) in to.tls.get().iter().enumerate() {
-            gdt::set_tls_descriptor(slot, *d);
-        }
-        CURRENT.store(to as *const _ as usize, Ordering::Relaxed);
-        // SAFETY: `from` is the running context (checked above), so its
-        // saved_esp slot may be written; `to` is not running and its saved
-        // esp was stored by an earlier switch or built by `Context::new`,
-        // on a stack it still owns (a context is never dropped while current).
-        unsafe { embox_context_switch(from.saved_esp.get(), *to.saved_esp.get()) };
-    });
+    cpu::without_interrupts(|| raw_switch(from, to));
+    reap_dead();
+}
+
+/// Leaves the running context for good: `from` (the running context) is
+/// freed once execution is off its stack.
+pub fn exit_to(from: Arc<Context>, to: Arc<Context>) -> ! {
+    assert!(from.is_current(), "exit from a context that is not running");
+    cpu::disable_interrupts();
+    let from_ptr: *const Context = &*from;
+    let to_ptr: *const Context = &*to;
+    *DEAD.lock() = Some(from);
+    // The scheduler keeps `to` alive (it is a task in its table); drop our
+    // reference now, since this stack never resumes.
+    drop(to);
+    // SAFETY: DEAD holds `from` and the scheduler's table holds `to`, so both
+    // stay allocated through the switch; DEAD is dropped only after a later
+    // switch, when `from` is no longer current.
+    unsafe { raw_switch(&*from_ptr, &*to_ptr) };
+    unreachable!("a finished thread was resumed")
+}
+
+fn reap_dead() {
+    let dead = DEAD.lock().take();
+    drop(dead);
+}
+
+/// The switch itself; interrupts must be masked.
+fn raw_switch(from: &Context, to: &Context) {
+    to.pending_body.set(None);
+    gdt::set_kernel_stack(to.stack_top);
+    load_directory(to.directory.get());
+    for (slot, d) in to.tls.get().iter().enumerate() {
+        gdt::set_tls_descriptor(slot, *d);
+    }
+    CURRENT.store(to as *const _ as usize, Ordering::Relaxed);
+    // SAFETY: `from` is the running context (checked above), so its
+    // saved_esp slot may be written; `to` is not running and its saved
+    // esp was stored by an earlier switch or built by `Context::new`,
+    // on a stack it still owns (a context is never dropped while current).
+    unsafe { embox_context_switch(from.saved_esp.get(), *to.saved_esp.get()) };
 }

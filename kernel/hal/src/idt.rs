@@ -46,10 +46,12 @@ TRAP_NOERR \n
 
 embox_trap_common:
     pushad
-    push ds
-    push es
-    push fs
-    push gs
+    # 32-bit segment pushes (0x1e, 0x06, 0x0f 0xa0, 0x0f 0xa8): in Intel
+    # syntax LLVM assembles `push ds` as a 16-bit push.
+    .byte 0x1e
+    .byte 0x06
+    .byte 0x0f, 0xa0
+    .byte 0x0f, 0xa8
     mov ax, 0x10
     mov ds, ax
     mov es, ax
@@ -66,10 +68,11 @@ embox_trap_common:
     mov esp, ebp
 .global embox_trap_return
 embox_trap_return:
-    pop gs
-    pop fs
-    pop es
-    pop ds
+    # 32-bit pops of gs, fs, es, ds (see the pushes above).
+    .byte 0x0f, 0xa9
+    .byte 0x0f, 0xa1
+    .byte 0x07
+    .byte 0x1f
     popad
     add esp, 8
     iretd

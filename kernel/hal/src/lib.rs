@@ -56,5 +56,7 @@ pub fn init(magic: u32, info_phys: u32, config: &HalConfig) -> BootInfo {
     let mut boot = boot::parse(magic, info_phys);
     paging::init(boot.memory_top());
     memory::init(&mut boot, config.heap_bytes);
+    pic::unmask(time::IRQ);
+    pic::unmask(serial::IRQ);
     boot
 }

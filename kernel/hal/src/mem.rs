@@ -92,3 +92,17 @@ bcmp:
     ret
 "#
 );
+
+// The prebuilt `alloc` for this target was compiled for unwinding and still
+// names these two symbols, although the kernel aborts on panic and never
+// unwinds. Give them a body that traps, should that ever change.
+global_asm!(
+    r#"
+.section .text.mem, "ax"
+.global _Unwind_Resume
+_Unwind_Resume:
+.global rust_eh_personality
+rust_eh_personality:
+    ud2
+"#
+);

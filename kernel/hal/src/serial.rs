@@ -40,7 +40,10 @@ pub fn init() {
     outb(DATA, 0x01); // 115200 baud
     outb(IER, 0x00);
     outb(LCR, 0x03); // 8N1
-    outb(FCR, 0xc7); // FIFO on, cleared, 14-byte threshold
+    // FIFOs stay off: QEMU empties the receive FIFO whenever the FIFO is
+    // switched on, losing input typed ahead by scripted runs; without it,
+    // QEMU hands over one byte at a time and holds the rest until we read.
+    outb(FCR, 0x00);
     outb(MCR, 0x0b); // DTR, RTS, OUT2 (routes the IRQ to the PIC)
     outb(IER, 0x01); // interrupt on received data
 }
@@ -100,7 +103,8 @@ impl fmt::Write for RawConsole {
 pub fn read_byte() -> Option<u8> {
     let mut rx = RX.lock();
     if rx.len == 0 {
-        return None;
+        // Bytes that came before the interrupt was routed may still sit in the FIFO.
+        return (inb(LSR) & LSR_DATA_READY != 0).then(|| inb(DATA));
     }
     let b = rx.buf[rx.head];
     rx.head = (rx.head + 1) % RX_CAP;
@@ -108,21 +112,29 @@ pub fn read_byte() -> Option<u8> {
     Some(b)
 }
 
-/// IRQ 4: drain the UART into the ring (dropping bytes when it is full).
-pub(crate) fn handle_irq() {
-    {
-        let mut rx = RX.lock();
-        while inb(LSR) & LSR_DATA_READY != 0 {
-            let b = inb(DATA);
-            if rx.len < RX_CAP {
-                let tail = (rx.head + rx.len) % RX_CAP;
-                rx.buf[tail] = b;
-                rx.len += 1;
-            }
+/// Moves received bytes into the ring (dropping bytes when it is full).
+fn drain_receiver() {
+    let mut rx = RX.lock();
+    while inb(LSR) & LSR_DATA_READY != 0 {
+        let b = inb(DATA);
+        if rx.len < RX_CAP {
+            let tail = (rx.head + rx.len) % RX_CAP;
+            rx.buf[tail] = b;
+            rx.len += 1;
         }
     }
+}
+
+/// IRQ 4: input arrived.
+pub(crate) fn handle_irq() {
+    drain_receiver();
     let hook = *INPUT_HOOK.lock();
     if let Some(hook) = hook {
         hook();
     }
+}
+
+/// True if received bytes are waiting (without taking one).
+pub fn read_byte_pending() -> bool {
+    RX.lock().len > 0 || inb(LSR) & LSR_DATA_READY != 0
 }

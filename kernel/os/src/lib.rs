@@ -1,6 +1,6 @@
 //! The OS services of the Embox kernel, on top of the safe API of
-//! `embox-hal`: kernel log, tasks and scheduler, the root file system, the
-//! console tty and the shell.
+//! `embox-hal`: kernel log ([`klog`]), tasks and the scheduler ([`sched`]),
+//! the file tree ([`vfs`]), the console ([`tty`]) and the [`shell`].
 //!
 //! No `unsafe` here (`#![deny(unsafe_code)]`): whatever needs it belongs in
 //! the hal.
@@ -10,8 +10,15 @@
 extern crate alloc;
 
 pub mod klog;
+pub mod sched;
+pub mod shell;
+pub mod sysinfo;
+pub mod tty;
+pub mod vfs;
 
-use embox_hal as hal;
+pub use embox_hal as hal;
+
+use hal::sync::IrqMutex;
 
 /// Build-time configuration, from the template.
 #[derive(Debug, Clone, Copy)]
@@ -21,15 +28,46 @@ pub struct Config {
     pub template: &'static str,
 }
 
-/// Boots the kernel; never returns.
+static CONFIG: IrqMutex<Config> = IrqMutex::new(Config { heap_bytes: 0, timer_hz: 0, template: "" });
+
+/// The configuration the kernel was built with.
+pub fn config() -> Config {
+    *CONFIG.lock()
+}
+
+/// Boots the kernel: hardware, memory, file tree, scheduler, then the shell
+/// as a task; the boot context becomes the idle task. Never returns.
 pub fn start(magic: u32, info: u32, config: &Config) -> ! {
     let boot = hal::init(magic, info, &hal::HalConfig { heap_bytes: config.heap_bytes, timer_hz: config.timer_hz });
-    klog!("Embox {} (template {}), {} KiB RAM", env!("CARGO_PKG_VERSION"), config.template, boot.ram.total() / 1024);
-    klog!("initrd: {:?}", boot.initrd);
-    let v = alloc::vec![1u64, 2, 3];
-    klog!("heap ok: {}", v.iter().sum::<u64>() / 3);
+    *CONFIG.lock() = *config;
+    let frames = hal::memory::frame_stats();
+    klog!(
+        "Embox {} (template {}): {} MiB RAM, heap {} KiB, {} free frames, timer {} Hz",
+        env!("CARGO_PKG_VERSION"),
+        config.template,
+        boot.ram.total() >> 20,
+        config.heap_bytes / 1024,
+        frames.free,
+        hal::time::timer_hz()
+    );
+    if !boot.cmdline.as_str().is_empty() {
+        klog!("command line: {}", boot.cmdline.as_str());
+    }
+    vfs::init(boot.initrd_bytes);
+    sched::init();
+    tty::init();
+    sched::spawn("shell", shell_task);
+    hal::cpu::enable_interrupts();
+    sched::idle_loop()
+}
+
+fn shell_task() {
+    let motd = vfs::with(|fs| fs.lookup("/etc/motd").and_then(|id| fs.file_data(id)).map(alloc::vec::Vec::from));
+    if let Ok(text) = motd {
+        tty::write(&text);
+    }
     klog!("shell: ready");
-    hal::power::poweroff()
+    shell::Shell::new().run()
 }
 
 /// The kernel's panic handler: report and stop.

@@ -1,0 +1,161 @@
+//! A process's descriptor table. Descriptors point at open-file slots with a
+//! reference count, so `dup` and friends share the offset and status flags
+//! as on Linux, while `FD_CLOEXEC` stays per descriptor.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use embox_abi::Errno;
+use embox_fs::NodeId;
+
+/// Most descriptors a process may have (RLIMIT_NOFILE).
+pub const MAX_FDS: usize = 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// The serial console (a tty: TCGETS works, lseek and fsync succeed).
+    Console,
+    /// A regular file of the VFS.
+    File(NodeId),
+    /// A directory opened for getdents64; the offset counts entries.
+    Dir(NodeId),
+}
+
+#[derive(Clone, Debug)]
+pub struct OpenFile {
+    pub kind: FileKind,
+    /// Byte offset (files) or entry index (directories).
+    pub offset: u64,
+    /// Access mode and status flags (`O_APPEND`, `O_NONBLOCK`, ...).
+    pub flags: u32,
+    /// The path it was opened by, for fd-relative calls and messages.
+    pub path: String,
+}
+
+struct Slot {
+    file: OpenFile,
+    refs: u32,
+}
+
+#[derive(Clone, Copy)]
+struct Fd {
+    slot: usize,
+    cloexec: bool,
+}
+
+#[derive(Default)]
+pub struct FdTable {
+    fds: Vec<Option<Fd>>,
+    slots: Vec<Option<Slot>>,
+}
+
+impl FdTable {
+    /// Descriptors 0, 1 and 2 on the console, as a shell would leave them.
+    pub fn with_console() -> Self {
+        let mut t = FdTable::default();
+        let console = OpenFile { kind: FileKind::Console, offset: 0, flags: embox_abi::consts::open::O_RDWR, path: "/dev/console".into() };
+        let fd = t.open(console, false).expect("empty table has room");
+        t.dup_to(fd, 1, false).expect("fd 1");
+        t.dup_to(fd, 2, false).expect("fd 2");
+        t
+    }
+
+    fn lowest_free(&self, from: usize) -> Result<usize, Errno> {
+        (from..MAX_FDS).find(|&i| self.fds.get(i).is_none_or(Option::is_none)).ok_or(Errno::EMFILE)
+    }
+
+    fn set(&mut self, fd: usize, entry: Fd) {
+        if self.fds.len() <= fd {
+            self.fds.resize(fd + 1, None);
+        }
+        self.fds[fd] = Some(entry);
+    }
+
+    /// Installs a new open file at the lowest free descriptor.
+    pub fn open(&mut self, file: OpenFile, cloexec: bool) -> Result<u32, Errno> {
+        let fd = self.lowest_free(0)?;
+        let slot = match self.slots.iter().position(Option::is_none) {
+            Some(i) => i,
+            None => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+        };
+        self.slots[slot] = Some(Slot { file, refs: 1 });
+        self.set(fd, Fd { slot, cloexec });
+        Ok(fd as u32)
+    }
+
+    fn entry(&self, fd: u32) -> Result<Fd, Errno> {
+        self.fds.get(fd as usize).copied().flatten().ok_or(Errno::EBADF)
+    }
+
+    pub fn get(&self, fd: u32) -> Result<&OpenFile, Errno> {
+        let e = self.entry(fd)?;
+        Ok(&self.slots[e.slot].as_ref().expect("descriptor points at a live slot").file)
+    }
+
+    pub fn get_mut(&mut self, fd: u32) -> Result<&mut OpenFile, Errno> {
+        let e = self.entry(fd)?;
+        Ok(&mut self.slots[e.slot].as_mut().expect("descriptor points at a live slot").file)
+    }
+
+    /// Closes `fd`; returns the open file when this was its last descriptor
+    /// (the caller then releases the VFS node).
+    pub fn close(&mut self, fd: u32) -> Result<Option<OpenFile>, Errno> {
+        let e = self.entry(fd)?;
+        self.fds[fd as usize] = None;
+        let slot = self.slots[e.slot].as_mut().expect("live slot");
+        slot.refs -= 1;
+        if slot.refs == 0 {
+            return Ok(self.slots[e.slot].take().map(|s| s.file));
+        }
+        Ok(None)
+    }
+
+    /// `dup`/`F_DUPFD`: a new descriptor >= `min` for the same open file.
+    pub fn dup_from(&mut self, fd: u32, min: u32, cloexec: bool) -> Result<u32, Errno> {
+        let e = self.entry(fd)?;
+        let new = self.lowest_free(min as usize)?;
+        self.slots[e.slot].as_mut().expect("live slot").refs += 1;
+        self.set(new, Fd { slot: e.slot, cloexec });
+        Ok(new as u32)
+    }
+
+    /// `dup2`/`dup3`: makes `new` refer to `fd`'s open file, closing what
+    /// `new` referred to. Returns the file that lost its last descriptor.
+    pub fn dup_to(&mut self, fd: u32, new: u32, cloexec: bool) -> Result<Option<OpenFile>, Errno> {
+        let e = self.entry(fd)?;
+        if new as usize >= MAX_FDS {
+            return Err(Errno::EBADF);
+        }
+        if fd == new {
+            return Ok(None);
+        }
+        let released = if self.entry(new).is_ok() { self.close(new)? } else { None };
+        self.slots[e.slot].as_mut().expect("live slot").refs += 1;
+        self.set(new as usize, Fd { slot: e.slot, cloexec });
+        Ok(released)
+    }
+
+    pub fn cloexec(&self, fd: u32) -> Result<bool, Errno> {
+        Ok(self.entry(fd)?.cloexec)
+    }
+
+    pub fn set_cloexec(&mut self, fd: u32, on: bool) -> Result<(), Errno> {
+        let e = self.entry(fd)?;
+        self.set(fd as usize, Fd { cloexec: on, ..e });
+        Ok(())
+    }
+
+    /// Closes everything; returns the files whose last descriptor went.
+    pub fn close_all(&mut self) -> Vec<OpenFile> {
+        let mut released = Vec::new();
+        for fd in 0..self.fds.len() as u32 {
+            if let Ok(Some(f)) = self.close(fd) {
+                released.push(f);
+            }
+        }
+        released
+    }
+}

@@ -1,0 +1,432 @@
+//! A Linux process's address space: the page directory plus the list of
+//! areas (program segments, heap, mmap regions, stack) with their rights.
+//!
+//! Pages of an area are mapped on first touch: a user page fault inside an
+//! area, or a kernel copy to or from it ([`ProcessMemory::frame_for`]), maps a
+//! zeroed frame. So `brk`, `mmap2` and the 8 MiB stack cost only the pages
+//! the program uses. Rights map onto i386 page bits: writable areas get
+//! writable user pages, readable/executable ones read-only user pages, and
+//! `PROT_NONE` areas supervisor-only pages, which keeps their contents across
+//! `mprotect` while any user access faults. (Non-PAE i386 has no execute bit.)
+
+use alloc::vec::Vec;
+
+use embox_abi::Errno;
+use embox_elf::Perms;
+use embox_hal::memory;
+use embox_hal::paging::{AddressSpace, MapError, PageFlags, PAGE_SIZE, USER_END, USER_START};
+
+const PAGE: u32 = PAGE_SIZE as u32;
+/// Top of the user stack; one page below the kernel's half stays unmapped.
+pub const STACK_TOP: u32 = USER_END as u32 - PAGE;
+/// Stack reservation (RLIMIT_STACK).
+pub const STACK_SIZE: u32 = 8 << 20;
+/// Where a position-independent program's lowest page goes (as Linux i386 without ASLR).
+pub const PIE_BASE: u32 = 0x5655_5000;
+/// `mmap2` without a hint searches downwards from here.
+const MMAP_TOP: u32 = STACK_TOP - STACK_SIZE - 16 * PAGE;
+/// Address space kept free above the program break for `brk` to grow into.
+const HEAP_GAP: u32 = 64 << 20;
+
+pub const fn page_floor(a: u32) -> u32 {
+    a & !(PAGE - 1)
+}
+
+pub const fn page_ceil(a: u32) -> u32 {
+    page_floor(a.wrapping_add(PAGE - 1))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AreaKind {
+    Program,
+    Heap,
+    Mmap,
+    Stack,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Area {
+    pub start: u32,
+    pub end: u32,
+    pub perms: Perms,
+    pub kind: AreaKind,
+}
+
+fn flags_for(perms: Perms) -> PageFlags {
+    let any = perms.read || perms.write || perms.exec;
+    PageFlags { writable: perms.write, user: any }
+}
+
+/// What a page fault in user mode turned out to be.
+pub enum FaultResolution {
+    /// A page of an area was mapped: resume the program.
+    Mapped,
+    /// A real access violation: the program gets SIGSEGV.
+    Violation,
+}
+
+pub struct ProcessMemory {
+    space: AddressSpace,
+    /// Sorted by start, non-overlapping, page aligned.
+    areas: Vec<Area>,
+    brk_start: u32,
+    brk: u32,
+}
+
+impl ProcessMemory {
+    pub fn new() -> Result<Self, Errno> {
+        let space = AddressSpace::new().ok_or(Errno::ENOMEM)?;
+        Ok(Self { space, areas: Vec::new(), brk_start: 0, brk: 0 })
+    }
+
+    /// Physical address of the page directory, for the task's context.
+    pub fn directory(&self) -> u64 {
+        self.space.directory()
+    }
+
+    pub fn areas(&self) -> &[Area] {
+        &self.areas
+    }
+
+    fn overlaps(&self, start: u32, end: u32) -> bool {
+        self.areas.iter().any(|a| a.start < end && start < a.end)
+    }
+
+    /// Adds an area (page aligned, free) without mapping anything yet.
+    pub fn add_area(&mut self, start: u32, end: u32, perms: Perms, kind: AreaKind) -> Result<(), Errno> {
+        if start % PAGE != 0 || end % PAGE != 0 || start >= end || start < USER_START as u32 || end > STACK_TOP {
+            return Err(Errno::EINVAL);
+        }
+        if self.overlaps(start, end) {
+            return Err(Errno::EEXIST);
+        }
+        let at = self.areas.partition_point(|a| a.start < start);
+        self.areas.insert(at, Area { start, end, perms, kind });
+        Ok(())
+    }
+
+    fn area_at(&self, addr: u32) -> Option<&Area> {
+        self.areas.iter().find(|a| a.start <= addr && addr < a.end)
+    }
+
+    /// Sets up the stack area and the heap start (just above the program).
+    pub fn add_stack_and_heap(&mut self, brk_start: u32) -> Result<(), Errno> {
+        let rw = Perms { read: true, write: true, exec: false };
+        self.add_area(STACK_TOP - STACK_SIZE, STACK_TOP, rw, AreaKind::Stack)?;
+        self.brk_start = page_ceil(brk_start);
+        self.brk = self.brk_start;
+        Ok(())
+    }
+
+    /// The frame backing the page at `page` (page aligned), mapping a zeroed
+    /// one first if the page belongs to an area. `write` asks for a page
+    /// the program may write.
+    pub fn frame_for(&mut self, page: u32, write: bool) -> Result<u64, Errno> {
+        if let Some((frame, flags)) = self.space.translate(page as usize) {
+            return if flags.user && (flags.writable || !write) { Ok(frame) } else { Err(Errno::EFAULT) };
+        }
+        let area = *self.area_at(page).ok_or(Errno::EFAULT)?;
+        let flags = flags_for(area.perms);
+        if !flags.user || (write && !flags.writable) {
+            return Err(Errno::EFAULT);
+        }
+        self.map_zeroed(page, flags)
+    }
+
+    /// Frame for the loader: maps the page writable-or-not as its area says,
+    /// but always hands it out (the loader writes read-only text).
+    pub fn frame_for_load(&mut self, page: u32) -> Result<u64, Errno> {
+        if let Some((frame, _)) = self.space.translate(page as usize) {
+            return Ok(frame);
+        }
+        let area = *self.area_at(page).ok_or(Errno::EFAULT)?;
+        self.map_zeroed(page, flags_for(area.perms))
+    }
+
+    fn map_zeroed(&mut self, page: u32, flags: PageFlags) -> Result<u64, Errno> {
+        let frame = memory::alloc_zeroed_frame().ok_or(Errno::ENOMEM)?;
+        match self.space.map(page as usize, frame, flags) {
+            Ok(()) => Ok(frame),
+            Err(e) => {
+                memory::free_frame(frame);
+                Err(match e {
+                    MapError::OutOfMemory => Errno::ENOMEM,
+                    MapError::BadAddress | MapError::AlreadyMapped => Errno::EFAULT,
+                })
+            }
+        }
+    }
+
+    /// Handles a user page fault at `addr`: maps the page when it lies in an
+    /// area whose rights allow the access.
+    pub fn resolve_fault(&mut self, addr: u32, write: bool) -> FaultResolution {
+        let page = page_floor(addr);
+        if self.space.translate(page as usize).is_some() {
+            return FaultResolution::Violation; // present: a rights violation
+        }
+        match self.frame_for(page, write) {
+            Ok(_) => FaultResolution::Mapped,
+            Err(_) => FaultResolution::Violation,
+        }
+    }
+
+    /// Unmaps and frees every mapped page in `[start, end)`.
+    fn release_pages(&mut self, start: u32, end: u32) {
+        let mut page = start;
+        while page < end {
+            if let Some(frame) = self.space.unmap(page as usize) {
+                memory::free_frame(frame);
+            }
+            page += PAGE;
+        }
+    }
+
+    /// `brk(addr)`: moves the program break; returns the (new or unchanged) break.
+    pub fn set_brk(&mut self, addr: u32) -> u32 {
+        if addr < self.brk_start {
+            return self.brk;
+        }
+        let (old_end, new_end) = (page_ceil(self.brk), page_ceil(addr));
+        if new_end > old_end {
+            let rw = Perms { read: true, write: true, exec: false };
+            if new_end > MMAP_TOP || self.overlaps(old_end, new_end) {
+                return self.brk;
+            }
+            self.areas.retain(|a| a.kind != AreaKind::Heap);
+            self.add_area(self.brk_start, new_end, rw, AreaKind::Heap).ok();
+        } else if new_end < old_end {
+            self.release_pages(new_end, old_end);
+            self.areas.retain(|a| a.kind != AreaKind::Heap);
+            if new_end > self.brk_start {
+                let rw = Perms { read: true, write: true, exec: false };
+                self.add_area(self.brk_start, new_end, rw, AreaKind::Heap).ok();
+            }
+        }
+        self.brk = addr;
+        addr
+    }
+
+    /// Finds `len` free bytes (page multiple) for `mmap2`, top-down,
+    /// leaving [`HEAP_GAP`] above the break for the heap to grow.
+    fn find_free(&self, len: u32) -> Option<u32> {
+        let floor = page_ceil(self.brk).max(USER_START as u32).saturating_add(HEAP_GAP);
+        let mut top = MMAP_TOP;
+        loop {
+            let start = top.checked_sub(len)?;
+            if start < floor {
+                return None;
+            }
+            match self.areas.iter().rev().find(|a| a.start < top && start < a.end) {
+                None => return Some(start),
+                Some(blocking) => top = blocking.start,
+            }
+        }
+    }
+
+    /// Anonymous `mmap2`: returns the address of a fresh zero-filled area.
+    pub fn map_anonymous(&mut self, hint: u32, len: u32, perms: Perms, fixed: bool) -> Result<u32, Errno> {
+        if len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_ceil(len);
+        if len == 0 {
+            return Err(Errno::ENOMEM);
+        }
+        if fixed {
+            if hint % PAGE != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let end = hint.checked_add(len).ok_or(Errno::EINVAL)?;
+            self.unmap(hint, len)?;
+            self.add_area(hint, end, perms, AreaKind::Mmap)?;
+            return Ok(hint);
+        }
+        if hint != 0 && hint % PAGE == 0 {
+            if let Some(end) = hint.checked_add(len) {
+                if self.add_area(hint, end, perms, AreaKind::Mmap).is_ok() {
+                    return Ok(hint);
+                }
+            }
+        }
+        let start = self.find_free(len).ok_or(Errno::ENOMEM)?;
+        self.add_area(start, start + len, perms, AreaKind::Mmap)?;
+        Ok(start)
+    }
+
+    /// Splits areas so that `addr` is an area boundary.
+    fn split_at(&mut self, addr: u32) {
+        if let Some(i) = self.areas.iter().position(|a| a.start < addr && addr < a.end) {
+            let mut upper = self.areas[i];
+            upper.start = addr;
+            self.areas[i].end = addr;
+            self.areas.insert(i + 1, upper);
+        }
+    }
+
+    /// `munmap`: removes `[addr, addr+len)` from every area and frees its pages.
+    pub fn unmap(&mut self, addr: u32, len: u32) -> Result<(), Errno> {
+        if addr % PAGE != 0 || len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let end = addr.checked_add(page_ceil(len)).ok_or(Errno::EINVAL)?;
+        if addr < USER_START as u32 || end > STACK_TOP {
+            return Err(Errno::EINVAL);
+        }
+        self.split_at(addr);
+        self.split_at(end);
+        self.areas.retain(|a| !(addr <= a.start && a.end <= end));
+        self.release_pages(addr, end);
+        Ok(())
+    }
+
+    /// `mremap` with MREMAP_MAYMOVE: a new area of `new_len` bytes with the
+    /// rights of the old one; the old pages move there (no copying), the
+    /// rest is fresh zero pages. Returns the new address.
+    pub fn move_area(&mut self, old: u32, old_len: u32, new_len: u32) -> Result<u32, Errno> {
+        let perms = self.area_at(old).ok_or(Errno::EFAULT)?.perms;
+        let new = self.map_anonymous(0, new_len, perms, false)?;
+        let flags = flags_for(perms);
+        let mut offset = 0;
+        while offset < old_len {
+            if let Some(frame) = self.space.unmap((old + offset) as usize) {
+                if self.space.map((new + offset) as usize, frame, flags).is_err() {
+                    memory::free_frame(frame);
+                    return Err(Errno::ENOMEM);
+                }
+            }
+            offset += PAGE;
+        }
+        self.unmap(old, old_len)?;
+        Ok(new)
+    }
+
+    /// `mprotect`: changes the rights of `[addr, addr+len)`, which must be
+    /// covered by areas (ENOMEM otherwise, as on Linux).
+    pub fn protect(&mut self, addr: u32, len: u32, perms: Perms) -> Result<(), Errno> {
+        if addr % PAGE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let end = addr.checked_add(page_ceil(len)).ok_or(Errno::ENOMEM)?;
+        let mut covered = addr;
+        for a in self.areas.iter().filter(|a| a.end > addr && a.start < end) {
+            if a.start > covered {
+                return Err(Errno::ENOMEM);
+            }
+            covered = a.end;
+        }
+        if covered < end {
+            return Err(Errno::ENOMEM);
+        }
+        self.split_at(addr);
+        self.split_at(end);
+        for a in self.areas.iter_mut().filter(|a| addr <= a.start && a.end <= end) {
+            a.perms = perms;
+        }
+        let flags = flags_for(perms);
+        let mut page = addr;
+        while page < end {
+            // Pages not mapped yet get the new rights when first touched.
+            let _ = self.space.protect(page as usize, flags);
+            page += PAGE;
+        }
+        Ok(())
+    }
+
+    /// `madvise(MADV_DONTNEED)`: drops the pages; they read as zero again.
+    pub fn discard(&mut self, addr: u32, len: u32) -> Result<(), Errno> {
+        if addr % PAGE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let end = addr.checked_add(page_ceil(len)).ok_or(Errno::EINVAL)?;
+        self.release_pages(addr, end);
+        Ok(())
+    }
+
+    /// Copies `data` into user memory at `addr` as the loader does: ignoring
+    /// the page rights (program text is read-only to the program itself).
+    pub fn load_bytes(&mut self, addr: u32, data: &[u8]) -> Result<(), Errno> {
+        self.copy(addr, data.len(), None, |frame, offset, range| {
+            memory::write_frame(frame, offset, &data[range]);
+        })
+    }
+
+    /// Copies user memory at `addr` into `out`; EFAULT if any byte is not
+    /// readable by the program.
+    pub fn read(&mut self, addr: u32, out: &mut [u8]) -> Result<(), Errno> {
+        let len = out.len();
+        self.copy(addr, len, Some(false), |frame, offset, range| {
+            memory::read_frame(frame, offset, &mut out[range]);
+        })
+    }
+
+    /// Copies `data` to user memory at `addr`; EFAULT if any byte is not
+    /// writable by the program.
+    pub fn write(&mut self, addr: u32, data: &[u8]) -> Result<(), Errno> {
+        self.copy(addr, data.len(), Some(true), |frame, offset, range| {
+            memory::write_frame(frame, offset, &data[range]);
+        })
+    }
+
+    /// Walks `[addr, addr+len)` page by page. `access`: None = loader,
+    /// Some(write) = the program's rights are checked.
+    fn copy(
+        &mut self,
+        addr: u32,
+        len: usize,
+        access: Option<bool>,
+        mut each: impl FnMut(u64, usize, core::ops::Range<usize>),
+    ) -> Result<(), Errno> {
+        let end = (addr as u64) + len as u64;
+        if len == 0 {
+            return Ok(());
+        }
+        if (addr as usize) < USER_START || end > USER_END as u64 {
+            return Err(Errno::EFAULT);
+        }
+        let mut done = 0usize;
+        while done < len {
+            let at = addr + done as u32;
+            let page = page_floor(at);
+            let offset = (at - page) as usize;
+            let chunk = (PAGE_SIZE - offset).min(len - done);
+            let frame = match access {
+                None => self.frame_for_load(page)?,
+                Some(write) => self.frame_for(page, write)?,
+            };
+            each(frame, offset, done..done + chunk);
+            done += chunk;
+        }
+        Ok(())
+    }
+
+    /// Reads a NUL-terminated string of at most `max` bytes (without the NUL).
+    pub fn read_cstr(&mut self, addr: u32, max: usize) -> Result<Vec<u8>, Errno> {
+        let mut out = Vec::new();
+        let mut at = addr;
+        loop {
+            let page_left = (PAGE - (at % PAGE)) as usize;
+            let mut chunk = [0u8; 256];
+            let n = page_left.min(chunk.len());
+            self.read(at, &mut chunk[..n])?;
+            if let Some(nul) = chunk[..n].iter().position(|&b| b == 0) {
+                out.extend_from_slice(&chunk[..nul]);
+                return Ok(out);
+            }
+            out.extend_from_slice(&chunk[..n]);
+            if out.len() > max {
+                return Err(Errno::ENAMETOOLONG);
+            }
+            at = at.checked_add(n as u32).ok_or(Errno::EFAULT)?;
+        }
+    }
+}
+
+impl Drop for ProcessMemory {
+    fn drop(&mut self) {
+        let areas = core::mem::take(&mut self.areas);
+        for a in areas {
+            self.release_pages(a.start, a.end);
+        }
+        // The AddressSpace's own drop frees the page tables and directory.
+    }
+}

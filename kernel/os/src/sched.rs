@@ -1,0 +1,380 @@
+//! Tasks and the preemptive round-robin scheduler.
+//!
+//! Every task is a kernel thread with its own kernel stack
+//! ([`hal::context::Context`]). The timer tick preempts the running task when
+//! its time slice is over and another is ready; tasks also give up the CPU
+//! when they block (console input, [`sleep`], [`wait`]) or exit. The boot
+//! context becomes the idle task (pid 0), which halts until an interrupt
+//! whenever nothing else is ready.
+//!
+//! User programs (added by the Linux-compat layer) run as tasks too: their
+//! page directory and TLS descriptors hang off the task's context, so the
+//! switch installs them, and the TSS `esp0` points at the task's kernel stack.
+
+use crate::hal::{context::{self, Context}, cpu, sync::IrqMutex, time};
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::boxed::Box;
+use core::fmt::Write;
+use core::time::Duration;
+
+pub type Pid = u32;
+
+/// Kernel stack size of a new task.
+pub const DEFAULT_STACK: usize = 64 * 1024;
+/// Ticks a task may run before another ready task gets the CPU.
+const TIME_SLICE_TICKS: u32 = 10;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Running,
+    Ready,
+    /// Waiting for an event (input, a child's exit) or until a tick count.
+    Blocked { until_tick: Option<u64> },
+    /// Finished with this status, waiting to be reaped by [`wait`].
+    Zombie(i32),
+}
+
+impl State {
+    pub fn name(&self) -> &'static str {
+        match self {
+            State::Running => "running",
+            State::Ready => "ready",
+            State::Blocked { until_tick: Some(_) } => "sleeping",
+            State::Blocked { until_tick: None } => "blocked",
+            State::Zombie(_) => "zombie",
+        }
+    }
+}
+
+/// A task as `ps` and the rest of the kernel see it.
+pub struct Task {
+    pub pid: Pid,
+    pub name: String,
+    pub state: State,
+    /// The task may issue Linux syscalls (set by `load_app`).
+    pub lkl_task: bool,
+    /// The task's LKL thread-local-storage key, once LKL gives it one.
+    pub lkl_tls_key: Option<u32>,
+    /// Timer ticks spent running.
+    pub cpu_ticks: u64,
+    /// Tasks waiting in [`wait`] for this one.
+    waiter: Option<Pid>,
+    /// `None` once the task has exited.
+    context: Option<Arc<Context>>,
+}
+
+impl Task {
+    /// The task's execution context (page directory, TLS), while it lives.
+    pub fn context(&self) -> Option<&Context> {
+        self.context.as_deref()
+    }
+}
+
+struct Scheduler {
+    tasks: BTreeMap<Pid, Task>,
+    ready: VecDeque<Pid>,
+    current: Pid,
+    next_pid: Pid,
+    slice_left: u32,
+}
+
+static SCHED: IrqMutex<Option<Scheduler>> = IrqMutex::new(None);
+
+const IDLE: Pid = 0;
+
+/// Turns the running boot code into the idle task and installs the timer and
+/// exit hooks. Interrupts are still off.
+pub(crate) fn init() {
+    let idle = Task {
+        pid: IDLE,
+        name: String::from("idle"),
+        state: State::Running,
+        lkl_task: false,
+        lkl_tls_key: None,
+        cpu_ticks: 0,
+        waiter: None,
+        context: Some(Context::boot()),
+    };
+    let mut tasks = BTreeMap::new();
+    tasks.insert(IDLE, idle);
+    *SCHED.lock() = Some(Scheduler { tasks, ready: VecDeque::new(), current: IDLE, next_pid: 1, slice_left: TIME_SLICE_TICKS });
+    time::set_tick_hook(tick);
+    context::set_thread_exit_hook(|| exit(0));
+    crate::hal::trap::set_task_reporter(report_current);
+}
+
+fn with<R>(f: impl FnOnce(&mut Scheduler) -> R) -> R {
+    let mut guard = SCHED.lock();
+    f(guard.as_mut().expect("scheduler used before sched::init"))
+}
+
+/// Starts a kernel thread running `body`; returns its pid.
+pub fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Pid {
+    let ctx = Context::new(DEFAULT_STACK, Box::new(body));
+    with(|s| {
+        let pid = s.next_pid;
+        s.next_pid += 1;
+        s.tasks.insert(
+            pid,
+            Task {
+                pid,
+                name: String::from(name),
+                state: State::Ready,
+                lkl_task: false,
+                lkl_tls_key: None,
+                cpu_ticks: 0,
+                waiter: None,
+                context: Some(ctx),
+            },
+        );
+        s.ready.push_back(pid);
+        pid
+    })
+}
+
+/// The running task's pid.
+pub fn current_pid() -> Pid {
+    with(|s| s.current)
+}
+
+/// Runs `f` on the running task (to read or set its fields).
+pub fn with_current<R>(f: impl FnOnce(&mut Task) -> R) -> R {
+    with(|s| {
+        let pid = s.current;
+        f(s.tasks.get_mut(&pid).expect("current task missing"))
+    })
+}
+
+/// Runs `f` on task `pid`, if it exists.
+pub fn with_task<R>(pid: Pid, f: impl FnOnce(&mut Task) -> R) -> Option<R> {
+    with(|s| s.tasks.get_mut(&pid).map(f))
+}
+
+/// One line per task, for `ps`.
+#[derive(Debug, Clone)]
+pub struct TaskInfo {
+    pub pid: Pid,
+    pub name: String,
+    pub state: &'static str,
+    pub lkl_task: bool,
+    pub lkl_tls_key: Option<u32>,
+    pub cpu_ticks: u64,
+}
+
+pub fn tasks() -> alloc::vec::Vec<TaskInfo> {
+    with(|s| {
+        s.tasks
+            .values()
+            .map(|t| TaskInfo {
+                pid: t.pid,
+                name: t.name.clone(),
+                state: t.state.name(),
+                lkl_task: t.lkl_task,
+                lkl_tls_key: t.lkl_tls_key,
+                cpu_ticks: t.cpu_ticks,
+            })
+            .collect()
+    })
+}
+
+/// Picks the next task and switches to it. The caller has already set the
+/// current task's state (Ready tasks go back in the queue).
+fn schedule() {
+    let switch = cpu::without_interrupts(|| {
+        with(|s| {
+            let prev = s.current;
+            let prev_task = s.tasks.get_mut(&prev).expect("current task missing");
+            if prev_task.state == State::Running {
+                return None; // nothing changed: keep running
+            }
+            if prev_task.state == State::Ready && prev != IDLE {
+                s.ready.push_back(prev);
+            }
+            let next = s.ready.pop_front().unwrap_or(IDLE);
+            s.current = next;
+            s.slice_left = TIME_SLICE_TICKS;
+            let next_task = s.tasks.get_mut(&next).expect("ready task missing");
+            next_task.state = State::Running;
+            let to = next_task.context.clone().expect("ready task without context");
+            let from = s.tasks.get(&prev).and_then(|t| t.context.clone());
+            Some((from, to))
+        })
+    });
+    match switch {
+        None => {}
+        Some((Some(from), to)) => context::switch(&from, &to),
+        Some((None, to)) => {
+            // The previous task exited: its context was handed to exit().
+            drop(to);
+            unreachable!("schedule() from an exited task")
+        }
+    }
+}
+
+/// Gives the CPU to another ready task, if any.
+pub fn yield_now() {
+    let any_ready = with(|s| {
+        if s.ready.is_empty() {
+            return false;
+        }
+        let cur = s.current;
+        s.tasks.get_mut(&cur).expect("current task missing").state = State::Ready;
+        true
+    });
+    if any_ready {
+        schedule();
+    }
+}
+
+/// Blocks the running task until [`wake`] (or the tick `until_tick`).
+/// Call with interrupts masked after checking the condition, so a wake-up
+/// between the check and the block is not lost.
+pub fn block(until_tick: Option<u64>) {
+    with_current(|t| t.state = State::Blocked { until_tick });
+    schedule();
+}
+
+/// Makes a blocked task ready (no effect on other states).
+pub fn wake(pid: Pid) {
+    with(|s| wake_locked(s, pid));
+}
+
+fn wake_locked(s: &mut Scheduler, pid: Pid) {
+    if let Some(t) = s.tasks.get_mut(&pid) {
+        if let State::Blocked { .. } = t.state {
+            t.state = State::Ready;
+            if pid != IDLE {
+                s.ready.push_back(pid);
+            }
+        }
+    }
+}
+
+/// Sleeps for at least `duration` (rounded up to timer ticks).
+pub fn sleep(duration: Duration) {
+    let hz = time::timer_hz() as u128;
+    let ticks = (duration.as_nanos() * hz).div_ceil(1_000_000_000) as u64;
+    let until = time::ticks() + ticks.max(1);
+    while time::ticks() < until {
+        cpu::without_interrupts(|| block(Some(until)));
+    }
+}
+
+/// Ends the running task with `status`; a task in [`wait`] for it wakes.
+pub fn exit(status: i32) -> ! {
+    cpu::disable_interrupts();
+    let (from, to) = with(|s| {
+        let pid = s.current;
+        let task = s.tasks.get_mut(&pid).expect("current task missing");
+        assert!(pid != IDLE, "the idle task cannot exit");
+        task.state = State::Zombie(status);
+        let from = task.context.take().expect("running task without context");
+        if let Some(w) = task.waiter {
+            wake_locked(s, w);
+        }
+        let next = s.ready.pop_front().unwrap_or(IDLE);
+        s.current = next;
+        s.slice_left = TIME_SLICE_TICKS;
+        let next_task = s.tasks.get_mut(&next).expect("ready task missing");
+        next_task.state = State::Running;
+        (from, next_task.context.clone().expect("ready task without context"))
+    });
+    context::exit_to(from, to)
+}
+
+/// Waits for task `pid` to exit and returns its status (None: no such task).
+pub fn wait(pid: Pid) -> Option<i32> {
+    loop {
+        let done = cpu::without_interrupts(|| {
+            let me = current_pid();
+            let state = with(|s| {
+                let t = s.tasks.get_mut(&pid)?;
+                if let State::Zombie(status) = t.state {
+                    s.tasks.remove(&pid);
+                    return Some(Some(status));
+                }
+                t.waiter = Some(me);
+                Some(None)
+            });
+            match state {
+                None => Some(None),
+                Some(Some(status)) => Some(Some(status)),
+                Some(None) => {
+                    block(None);
+                    None
+                }
+            }
+        });
+        if let Some(result) = done {
+            return result;
+        }
+    }
+}
+
+/// Timer tick (interrupt context): wake sleepers whose time came, account
+/// the running task, preempt it when its slice is over.
+fn tick() {
+    let now = time::ticks();
+    let preempt = with(|s| {
+        let due: alloc::vec::Vec<Pid> = s
+            .tasks
+            .values()
+            .filter(|t| matches!(t.state, State::Blocked { until_tick: Some(u) } if u <= now))
+            .map(|t| t.pid)
+            .collect();
+        for pid in due {
+            wake_locked(s, pid);
+        }
+        let cur = s.current;
+        if let Some(t) = s.tasks.get_mut(&cur) {
+            t.cpu_ticks += 1;
+        }
+        s.slice_left = s.slice_left.saturating_sub(1);
+        let idle_with_work = cur == IDLE && !s.ready.is_empty();
+        if (s.slice_left == 0 || idle_with_work) && !s.ready.is_empty() {
+            if let Some(t) = s.tasks.get_mut(&cur) {
+                t.state = State::Ready;
+            }
+            true
+        } else {
+            false
+        }
+    });
+    if preempt {
+        schedule();
+    }
+}
+
+/// The idle task's body: halt until an interrupt, run whatever became ready.
+pub(crate) fn idle_loop() -> ! {
+    loop {
+        cpu::disable_interrupts();
+        let has_work = with(|s| !s.ready.is_empty());
+        if has_work {
+            with_current(|t| t.state = State::Ready);
+            schedule();
+            cpu::enable_interrupts();
+        } else {
+            cpu::wait_for_interrupt();
+        }
+    }
+}
+
+/// Fault reports: name the running task (without locking twice).
+fn report_current(out: &mut dyn Write) {
+    match SCHED.try_lock() {
+        Some(guard) => match guard.as_ref().and_then(|s| s.tasks.get(&s.current)) {
+            Some(t) => {
+                let _ = writeln!(out, "  task: {} (pid {}, lkl_task={})", t.name, t.pid, t.lkl_task);
+            }
+            None => {
+                let _ = writeln!(out, "  task: unknown");
+            }
+        },
+        None => {
+            let _ = writeln!(out, "  task: unknown (the fault hit inside the scheduler)");
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! The `embox>` shell on the console: reads a line with the line editor,
+//! splits it into words (quotes, `$?`), and runs the command from the
+//! registry. Built-in commands are in [`commands`]; other parts of the
+//! kernel add theirs with [`register`] (the Linux-compat layer adds
+//! `load_app` this way).
+
+mod commands;
+
+use crate::hal::sync::IrqMutex;
+use crate::{print, println, tty};
+use alloc::string::String;
+use alloc::vec::Vec;
+use embox_shell::{split_words, Key, LineEditor};
+
+/// The prompt, printed at the start of a line.
+pub const PROMPT: &str = "embox> ";
+
+/// Exit status of a command that does not exist (as in POSIX shells).
+pub const STATUS_NOT_FOUND: i32 = 127;
+/// Exit status of a usage error.
+pub const STATUS_USAGE: i32 = 2;
+
+/// A shell command: `run` gets the arguments after the command name and
+/// returns the exit status that `$?` will show.
+#[derive(Clone, Copy)]
+pub struct Command {
+    pub name: &'static str,
+    pub usage: &'static str,
+    pub summary: &'static str,
+    pub run: fn(&mut Shell, &[String]) -> i32,
+}
+
+static REGISTERED: IrqMutex<Vec<Command>> = IrqMutex::new(Vec::new());
+
+/// Adds a command (replacing a registered one of the same name).
+pub fn register(command: Command) {
+    let mut cmds = REGISTERED.lock();
+    cmds.retain(|c| c.name != command.name);
+    cmds.push(command);
+}
+
+/// Every command, built-in first, sorted by name within each group.
+pub fn all_commands() -> Vec<Command> {
+    let mut out: Vec<Command> = commands::BUILTINS.to_vec();
+    let mut extra = REGISTERED.lock().clone();
+    extra.sort_by_key(|c| c.name);
+    out.extend(extra);
+    out
+}
+
+fn find(name: &str) -> Option<Command> {
+    commands::BUILTINS.iter().copied().find(|c| c.name == name).or_else(|| REGISTERED.lock().iter().copied().find(|c| c.name == name))
+}
+
+/// The shell's state.
+pub struct Shell {
+    /// Status of the last command (`$?`).
+    pub last_status: i32,
+    /// Working directory for relative paths.
+    pub cwd: String,
+}
+
+impl Default for Shell {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Shell {
+    pub fn new() -> Self {
+        Self { last_status: 0, cwd: String::from("/") }
+    }
+
+    /// An absolute path for an argument.
+    pub fn path(&self, arg: &str) -> String {
+        embox_fs::normalize(&self.cwd, arg)
+    }
+
+    /// Runs one command line and records its status.
+    pub fn run_line(&mut self, line: &str) {
+        let words = match split_words(line, self.last_status) {
+            Ok(w) => w,
+            Err(e) => {
+                println!("embox: syntax error: {e}");
+                self.last_status = STATUS_USAGE;
+                return;
+            }
+        };
+        let Some((name, args)) = words.split_first() else {
+            return; // empty line: $? unchanged, as in sh
+        };
+        self.last_status = match find(name) {
+            Some(cmd) => (cmd.run)(self, args),
+            None => {
+                println!("embox: {name}: command not found (type 'help' for the list)");
+                STATUS_NOT_FOUND
+            }
+        };
+    }
+
+    /// Prompt, read, run, forever.
+    pub fn run(mut self) -> ! {
+        let mut editor = LineEditor::new();
+        loop {
+            print!("{PROMPT}");
+            let line = loop {
+                match editor.feed(tty::read_byte()) {
+                    Key::None => {}
+                    Key::Echo(bytes) => tty::write(&bytes),
+                    Key::Line(line) => break line,
+                }
+            };
+            println!();
+            self.run_line(&line);
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! Directories and names: getdents64, mkdir(at), rmdir, unlink(at),
+//! rename(at, at2), chdir, fchdir, getcwd.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use embox_abi::consts::at::{AT_FDCWD, AT_REMOVEDIR};
+use embox_abi::consts::mode::{DT_DIR, DT_LNK, DT_REG};
+use embox_abi::errno::SysResult;
+use embox_abi::types::write_dirent64;
+use embox_abi::Errno;
+use embox_fs::FileKind as NodeKind;
+
+use super::open::resolve_at;
+use super::user::{UserSlice, UserString};
+use super::Args;
+use crate::linux::env;
+use crate::linux::files::FileKind;
+use crate::linux::process::Process;
+
+fn dtype(kind: NodeKind) -> u8 {
+    match kind {
+        NodeKind::Directory => DT_DIR,
+        NodeKind::File => DT_REG,
+        NodeKind::Symlink => DT_LNK,
+    }
+}
+
+/// getdents64(fd, dirp, count): `.` and `..` first, then the entries by name.
+/// The descriptor's offset is the index of the next entry.
+pub fn getdents64(p: &mut Process, a: Args) -> SysResult {
+    let (fd, out) = (a[0], UserSlice::new(a[1], a[2]));
+    let (id, index) = match *p.files.get(fd)? {
+        crate::linux::files::OpenFile { kind: FileKind::Dir(id), offset, .. } => (id, offset as usize),
+        _ => return Err(Errno::ENOTDIR),
+    };
+    let entries: Vec<(u64, u8, alloc::string::String)> = env::with_vfs(|vfs| -> Result<_, embox_fs::FsError> {
+        let parent = vfs.parent(id);
+        let mut all = vec![(id as u64, DT_DIR, ".".into()), (parent as u64, DT_DIR, "..".into())];
+        all.extend(vfs.read_dir(id)?.into_iter().map(|e| (e.ino as u64, dtype(e.kind), e.name)));
+        Ok(all)
+    })
+    .map_err(env::fs_errno)?;
+    let mut buf = vec![0u8; (out.len as usize).min(64 * 1024)];
+    let mut used = 0;
+    let mut next = index;
+    for (ino, d_type, name) in entries.iter().skip(index) {
+        match write_dirent64(&mut buf[used..], *ino, (next + 1) as i64, *d_type, name.as_bytes()) {
+            Some(n) => {
+                used += n;
+                next += 1;
+            }
+            None if used == 0 => return Err(Errno::EINVAL),
+            None => break,
+        }
+    }
+    out.write_prefix(&mut p.memory, &buf[..used])?;
+    p.files.get_mut(fd)?.offset = next as u64;
+    Ok(used as u32)
+}
+
+fn path_at(p: &mut Process, dirfd: u32, addr: u32) -> Result<alloc::string::String, Errno> {
+    let path = UserString(addr).read_path(&mut p.memory)?;
+    resolve_at(p, dirfd, &path)
+}
+
+fn mkdir_at(p: &mut Process, dirfd: u32, addr: u32, mode: u32) -> SysResult {
+    let path = path_at(p, dirfd, addr)?;
+    env::with_vfs(|vfs| vfs.mkdir(&path, mode & 0o7777)).map_err(env::fs_errno)?;
+    Ok(0)
+}
+
+pub fn mkdir(p: &mut Process, a: Args) -> SysResult {
+    mkdir_at(p, AT_FDCWD as u32, a[0], a[1])
+}
+
+pub fn mkdirat(p: &mut Process, a: Args) -> SysResult {
+    mkdir_at(p, a[0], a[1], a[2])
+}
+
+pub fn rmdir(p: &mut Process, a: Args) -> SysResult {
+    let path = path_at(p, AT_FDCWD as u32, a[0])?;
+    env::with_vfs(|vfs| vfs.rmdir(&path)).map_err(env::fs_errno)?;
+    Ok(0)
+}
+
+pub fn unlink(p: &mut Process, a: Args) -> SysResult {
+    let path = path_at(p, AT_FDCWD as u32, a[0])?;
+    env::with_vfs(|vfs| vfs.unlink(&path)).map_err(env::fs_errno)?;
+    Ok(0)
+}
+
+/// unlinkat(dirfd, path, flags): AT_REMOVEDIR makes it rmdir.
+pub fn unlinkat(p: &mut Process, a: Args) -> SysResult {
+    let path = path_at(p, a[0], a[1])?;
+    if a[2] & AT_REMOVEDIR != 0 {
+        env::with_vfs(|vfs| vfs.rmdir(&path)).map_err(env::fs_errno)?;
+    } else {
+        env::with_vfs(|vfs| vfs.unlink(&path)).map_err(env::fs_errno)?;
+    }
+    Ok(0)
+}
+
+fn rename_at(p: &mut Process, olddir: u32, old: u32, newdir: u32, new: u32, flags: u32) -> SysResult {
+    if flags != 0 {
+        return Err(Errno::EINVAL); // RENAME_NOREPLACE/EXCHANGE/WHITEOUT not served
+    }
+    let from = path_at(p, olddir, old)?;
+    let to = path_at(p, newdir, new)?;
+    env::with_vfs(|vfs| vfs.rename(&from, &to)).map_err(env::fs_errno)?;
+    Ok(0)
+}
+
+pub fn rename(p: &mut Process, a: Args) -> SysResult {
+    rename_at(p, AT_FDCWD as u32, a[0], AT_FDCWD as u32, a[1], 0)
+}
+
+pub fn renameat(p: &mut Process, a: Args) -> SysResult {
+    rename_at(p, a[0], a[1], a[2], a[3], 0)
+}
+
+pub fn renameat2(p: &mut Process, a: Args) -> SysResult {
+    rename_at(p, a[0], a[1], a[2], a[3], a[4])
+}
+
+fn change_dir(p: &mut Process, path: alloc::string::String) -> SysResult {
+    let kind = env::with_vfs(|vfs| vfs.lookup(&path).map(|id| vfs.metadata(id).kind)).map_err(env::fs_errno)?;
+    if kind != NodeKind::Directory {
+        return Err(Errno::ENOTDIR);
+    }
+    p.cwd = path;
+    Ok(0)
+}
+
+pub fn chdir(p: &mut Process, a: Args) -> SysResult {
+    let path = path_at(p, AT_FDCWD as u32, a[0])?;
+    change_dir(p, path)
+}
+
+pub fn fchdir(p: &mut Process, a: Args) -> SysResult {
+    let f = p.files.get(a[0])?;
+    match f.kind {
+        FileKind::Dir(_) => {
+            let path = f.path.clone();
+            change_dir(p, path)
+        }
+        _ => Err(Errno::ENOTDIR),
+    }
+}
+
+/// getcwd(buf, size): the path with its NUL; ERANGE when it does not fit.
+pub fn getcwd(p: &mut Process, a: Args) -> SysResult {
+    let mut bytes = p.cwd.clone().into_bytes();
+    bytes.push(0);
+    if bytes.len() > a[1] as usize {
+        return Err(Errno::ERANGE);
+    }
+    p.memory.write(a[0], &bytes)?;
+    Ok(bytes.len() as u32)
+}

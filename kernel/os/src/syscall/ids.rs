@@ -1,0 +1,58 @@
+//! Identity: pids and ids. Every program runs as root (uid/gid 0), alone in
+//! its process group and session; its parent is the shell (pid 1).
+
+use embox_abi::errno::SysResult;
+
+use super::Args;
+use crate::linux::process::Process;
+
+/// The shell that started the program.
+const PARENT_PID: u32 = 1;
+
+pub fn getpid(p: &mut Process, _a: Args) -> SysResult {
+    Ok(p.pid)
+}
+
+pub fn gettid(p: &mut Process, _a: Args) -> SysResult {
+    Ok(p.pid)
+}
+
+pub fn getppid(_p: &mut Process, _a: Args) -> SysResult {
+    Ok(PARENT_PID)
+}
+
+pub fn getuid(_p: &mut Process, _a: Args) -> SysResult {
+    Ok(0)
+}
+
+pub fn geteuid(_p: &mut Process, _a: Args) -> SysResult {
+    Ok(0)
+}
+
+pub fn getgid(_p: &mut Process, _a: Args) -> SysResult {
+    Ok(0)
+}
+
+pub fn getegid(_p: &mut Process, _a: Args) -> SysResult {
+    Ok(0)
+}
+
+pub fn getpgrp(p: &mut Process, _a: Args) -> SysResult {
+    Ok(p.pid)
+}
+
+pub fn getpgid(p: &mut Process, _a: Args) -> SysResult {
+    Ok(p.pid)
+}
+
+pub fn getsid(p: &mut Process, _a: Args) -> SysResult {
+    Ok(p.pid)
+}
+
+pub fn setpgid(_p: &mut Process, _a: Args) -> SysResult {
+    Ok(0)
+}
+
+pub fn setsid(p: &mut Process, _a: Args) -> SysResult {
+    Ok(p.pid)
+}

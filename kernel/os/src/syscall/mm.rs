@@ -1,0 +1,118 @@
+//! Memory: brk, mmap2 (and the old struct-argument mmap), munmap, mprotect,
+//! madvise, mremap, msync. File mappings are private copies of the file
+//! (shared writable file mappings are not served: ENODEV).
+
+use alloc::vec;
+
+use embox_abi::consts::mman::*;
+use embox_abi::errno::SysResult;
+use embox_abi::Errno;
+use embox_elf::Perms;
+
+use super::Args;
+use crate::linux::env;
+use crate::linux::files::FileKind;
+use crate::linux::memory::page_ceil;
+use crate::linux::process::Process;
+
+const MADV_DONTNEED: u32 = 4;
+const MREMAP_MAYMOVE: u32 = 1;
+
+fn perms(prot: u32) -> Perms {
+    Perms { read: prot & PROT_READ != 0, write: prot & PROT_WRITE != 0, exec: prot & PROT_EXEC != 0 }
+}
+
+pub fn brk(p: &mut Process, a: Args) -> SysResult {
+    Ok(p.memory.set_brk(a[0]))
+}
+
+/// The common part of mmap2 and mmap: `offset` in bytes.
+fn map(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32, offset: u64) -> SysResult {
+    let kind = flags & (MAP_SHARED | MAP_PRIVATE);
+    if kind == 0 || kind == (MAP_SHARED | MAP_PRIVATE) || len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
+    if flags & MAP_ANONYMOUS != 0 {
+        return p.memory.map_anonymous(addr, len, perms(prot), fixed);
+    }
+    let id = match p.files.get(fd)?.kind {
+        FileKind::File(id) => id,
+        FileKind::Dir(_) | FileKind::Console => return Err(Errno::ENODEV),
+    };
+    if kind == MAP_SHARED && prot & PROT_WRITE != 0 {
+        return Err(Errno::ENODEV);
+    }
+    if offset % 4096 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let start = p.memory.map_anonymous(addr, len, perms(prot), fixed)?;
+    let mut chunk = vec![0u8; 4096];
+    let mut done = 0u32;
+    while done < len {
+        let n = env::with_vfs(|vfs| vfs.read_at(id, offset + done as u64, &mut chunk)).map_err(env::fs_errno)?;
+        if n == 0 {
+            break;
+        }
+        let n = n.min((len - done) as usize);
+        p.memory.load_bytes(start + done, &chunk[..n])?;
+        done += n as u32;
+    }
+    Ok(start)
+}
+
+/// mmap2(addr, len, prot, flags, fd, pgoff): offset in 4 KiB pages.
+pub fn mmap2(p: &mut Process, a: Args) -> SysResult {
+    map(p, a[0], a[1], a[2], a[3], a[4], a[5] as u64 * 4096)
+}
+
+/// The old mmap: one pointer to the six arguments, offset in bytes.
+pub fn old_mmap(p: &mut Process, a: Args) -> SysResult {
+    let mut raw = [0u8; 24];
+    p.memory.read(a[0], &mut raw)?;
+    let w = |i: usize| u32::from_le_bytes([raw[4 * i], raw[4 * i + 1], raw[4 * i + 2], raw[4 * i + 3]]);
+    map(p, w(0), w(1), w(2), w(3), w(4), w(5) as u64)
+}
+
+pub fn munmap(p: &mut Process, a: Args) -> SysResult {
+    p.memory.unmap(a[0], a[1]).map(|_| 0)
+}
+
+pub fn mprotect(p: &mut Process, a: Args) -> SysResult {
+    p.memory.protect(a[0], a[1], perms(a[2])).map(|_| 0)
+}
+
+/// madvise: MADV_DONTNEED drops the pages (they read as zero after);
+/// every other advice is accepted and ignored.
+pub fn madvise(p: &mut Process, a: Args) -> SysResult {
+    if a[0] % 4096 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if a[2] == MADV_DONTNEED {
+        p.memory.discard(a[0], a[1])?;
+    }
+    Ok(0)
+}
+
+/// mremap(old, old_len, new_len, flags, new_addr): shrinks in place, or
+/// moves the pages to a new area with MREMAP_MAYMOVE.
+pub fn mremap(p: &mut Process, a: Args) -> SysResult {
+    let (old, old_len, new_len, flags) = (a[0], page_ceil(a[1]), page_ceil(a[2]), a[3]);
+    if old % 4096 != 0 || new_len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if new_len <= old_len {
+        if new_len < old_len {
+            p.memory.unmap(old + new_len, old_len - new_len)?;
+        }
+        return Ok(old);
+    }
+    if flags & MREMAP_MAYMOVE == 0 {
+        return Err(Errno::ENOMEM);
+    }
+    p.memory.move_area(old, old_len, new_len)
+}
+
+pub fn msync(_p: &mut Process, _a: Args) -> SysResult {
+    Ok(0)
+}

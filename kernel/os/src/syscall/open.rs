@@ -1,0 +1,111 @@
+//! Opening and closing: open, openat, creat, close.
+
+use alloc::string::String;
+
+use embox_abi::consts::at::AT_FDCWD;
+use embox_abi::consts::open::*;
+use embox_abi::errno::SysResult;
+use embox_abi::Errno;
+use embox_fs::{FileKind as NodeKind, FsError};
+
+use super::user::UserString;
+use super::Args;
+use crate::linux::env;
+use crate::linux::files::{FileKind, OpenFile};
+use crate::linux::process::Process;
+
+/// The absolute path of `path` relative to directory descriptor `dirfd`
+/// (`AT_FDCWD` = the working directory), as the `*at` calls take them.
+pub(super) fn resolve_at(p: &mut Process, dirfd: u32, path: &str) -> Result<String, Errno> {
+    if path.starts_with('/') || dirfd as i32 == AT_FDCWD {
+        return Ok(p.absolute(path));
+    }
+    let f = p.files.get(dirfd)?;
+    match f.kind {
+        FileKind::Dir(_) => Ok(embox_fs::normalize(&f.path, path)),
+        _ => Err(Errno::ENOTDIR),
+    }
+}
+
+/// Names the console device can be opened by.
+fn is_console(path: &str) -> bool {
+    matches!(path, "/dev/console" | "/dev/tty" | "/dev/ttyS0" | "/dev/stdout" | "/dev/stderr" | "/dev/stdin")
+}
+
+fn open_path(p: &mut Process, path: String, flags: u32, mode: u32) -> SysResult {
+    let cloexec = flags & O_CLOEXEC != 0;
+    let status = flags & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
+    if is_console(&path) {
+        let file = OpenFile { kind: FileKind::Console, offset: 0, flags: status, path };
+        return p.files.open(file, cloexec);
+    }
+    let id = env::with_vfs(|vfs| -> Result<_, FsError> {
+        let id = if flags & O_CREAT != 0 {
+            match vfs.lookup(&path) {
+                Ok(_) if flags & O_EXCL != 0 => return Err(FsError::AlreadyExists),
+                Ok(id) => id,
+                Err(FsError::NotFound) => vfs.create_file(&path, mode & 0o7777, true)?,
+                Err(e) => return Err(e),
+            }
+        } else if flags & O_NOFOLLOW != 0 {
+            vfs.lookup_nofollow(&path)?
+        } else {
+            vfs.lookup(&path)?
+        };
+        Ok(id)
+    })
+    .map_err(env::fs_errno)?;
+    let kind = env::with_vfs(|vfs| vfs.metadata(id).kind);
+    let kind = match kind {
+        NodeKind::Directory => {
+            if flags & O_ACCMODE != O_RDONLY || flags & O_CREAT != 0 {
+                return Err(Errno::EISDIR);
+            }
+            FileKind::Dir(id)
+        }
+        NodeKind::File => {
+            if flags & O_DIRECTORY != 0 {
+                return Err(Errno::ENOTDIR);
+            }
+            if flags & O_TRUNC != 0 && flags & O_ACCMODE != O_RDONLY {
+                env::with_vfs(|vfs| vfs.truncate(id, 0)).map_err(env::fs_errno)?;
+            }
+            FileKind::File(id)
+        }
+        NodeKind::Symlink => return Err(Errno::ELOOP),
+    };
+    let file = OpenFile { kind, offset: 0, flags: status, path };
+    let fd = p.files.open(file, cloexec)?;
+    env::with_vfs(|vfs| vfs.open(id));
+    Ok(fd)
+}
+
+pub fn open(p: &mut Process, a: Args) -> SysResult {
+    let path = UserString(a[0]).read_path(&mut p.memory)?;
+    let path = p.absolute(&path);
+    open_path(p, path, a[1], a[2])
+}
+
+pub fn openat(p: &mut Process, a: Args) -> SysResult {
+    let path = UserString(a[1]).read_path(&mut p.memory)?;
+    let path = resolve_at(p, a[0], &path)?;
+    open_path(p, path, a[2], a[3])
+}
+
+pub fn creat(p: &mut Process, a: Args) -> SysResult {
+    let path = UserString(a[0]).read_path(&mut p.memory)?;
+    let path = p.absolute(&path);
+    open_path(p, path, O_CREAT | O_WRONLY | O_TRUNC, a[1])
+}
+
+/// Releases the VFS node of a file whose last descriptor was closed.
+pub(super) fn release(file: Option<OpenFile>) {
+    if let Some(OpenFile { kind: FileKind::File(id) | FileKind::Dir(id), .. }) = file {
+        env::with_vfs(|vfs| vfs.close(id));
+    }
+}
+
+pub fn close(p: &mut Process, a: Args) -> SysResult {
+    release(p.files.close(a[0])?);
+    Ok(0)
+}

@@ -1,0 +1,208 @@
+//! File status: stat64, lstat64, fstat64, fstatat64, statx, access,
+//! faccessat(2), readlink(at), and the permission calls (chmod family,
+//! umask), which succeed without enforcing anything: every program runs
+//! as root.
+
+use embox_abi::consts::at::{AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW};
+use embox_abi::consts::mode::S_IFCHR;
+use embox_abi::consts::statx::STATX_BASIC_STATS;
+use embox_abi::errno::SysResult;
+use embox_abi::types::{Stat64, Statx, StatxTimestamp};
+use embox_abi::Errno;
+use embox_fs::Metadata;
+
+use super::open::resolve_at;
+use super::user::{UserPtr, UserSlice, UserString};
+use super::Args;
+use crate::linux::env;
+use crate::linux::files::FileKind;
+use crate::linux::process::Process;
+
+/// Device number of the in-memory file system (major 0, minor 1, like a tmpfs).
+const FS_DEV: u64 = 1;
+/// The console's device number: major 5, minor 1 (`/dev/console`).
+const CONSOLE_RDEV: (u32, u32) = (5, 1);
+const CONSOLE_INO: u64 = 3;
+
+/// What stat reports, in one place for stat64 and statx.
+struct Status {
+    ino: u64,
+    mode: u32,
+    nlink: u32,
+    size: u64,
+    rdev: (u32, u32),
+    mtime: u64,
+}
+
+impl Status {
+    fn of(meta: &Metadata) -> Self {
+        Status { ino: meta.ino as u64, mode: meta.mode(), nlink: meta.nlink, size: meta.size, rdev: (0, 0), mtime: meta.mtime }
+    }
+
+    fn console() -> Self {
+        Status { ino: CONSOLE_INO, mode: S_IFCHR | 0o620, nlink: 1, size: 0, rdev: CONSOLE_RDEV, mtime: 0 }
+    }
+
+    fn stat64(&self) -> Stat64 {
+        let t = self.mtime as u32;
+        Stat64 {
+            st_dev: FS_DEV.into(),
+            __st_ino: self.ino as u32,
+            st_mode: self.mode,
+            st_nlink: self.nlink,
+            st_rdev: (((self.rdev.0 << 8) | self.rdev.1) as u64).into(),
+            st_size: (self.size as i64).into(),
+            st_blksize: 4096,
+            st_blocks: self.size.div_ceil(512).into(),
+            st_atime: t,
+            st_mtime: t,
+            st_ctime: t,
+            st_ino: self.ino.into(),
+            ..Stat64::default()
+        }
+    }
+
+    fn statx(&self) -> Statx {
+        let t = StatxTimestamp { tv_sec: (self.mtime as i64).into(), ..StatxTimestamp::default() };
+        Statx {
+            stx_mask: STATX_BASIC_STATS,
+            stx_blksize: 4096,
+            stx_nlink: self.nlink,
+            stx_mode: self.mode as u16,
+            stx_ino: self.ino.into(),
+            stx_size: self.size.into(),
+            stx_blocks: self.size.div_ceil(512).into(),
+            stx_atime: t,
+            stx_btime: t,
+            stx_ctime: t,
+            stx_mtime: t,
+            stx_rdev_major: self.rdev.0,
+            stx_rdev_minor: self.rdev.1,
+            stx_dev_major: 0,
+            stx_dev_minor: FS_DEV as u32,
+            ..Statx::default()
+        }
+    }
+}
+
+fn status_of_path(path: &str, follow: bool) -> Result<Status, Errno> {
+    if matches!(path, "/dev/console" | "/dev/tty" | "/dev/ttyS0") {
+        return Ok(Status::console());
+    }
+    env::with_vfs(|vfs| {
+        let id = if follow { vfs.lookup(path)? } else { vfs.lookup_nofollow(path)? };
+        Ok(Status::of(&vfs.metadata(id)))
+    })
+    .map_err(env::fs_errno)
+}
+
+fn status_of_fd(p: &Process, fd: u32) -> Result<Status, Errno> {
+    match p.files.get(fd)?.kind {
+        FileKind::Console => Ok(Status::console()),
+        FileKind::File(id) | FileKind::Dir(id) => Ok(env::with_vfs(|vfs| Status::of(&vfs.metadata(id)))),
+    }
+}
+
+/// The status `*at` calls ask about: a path relative to `dirfd`, or the
+/// descriptor itself with AT_EMPTY_PATH and an empty path.
+fn status_at(p: &mut Process, dirfd: u32, path_addr: u32, flags: u32) -> Result<Status, Errno> {
+    let path = UserString(path_addr).read_path_or_empty(&mut p.memory)?;
+    if path.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        return status_of_fd(p, dirfd);
+    }
+    let path = resolve_at(p, dirfd, &path)?;
+    status_of_path(&path, flags & AT_SYMLINK_NOFOLLOW == 0)
+}
+
+pub fn stat64(p: &mut Process, a: Args) -> SysResult {
+    let path = p.absolute(&UserString(a[0]).read_path(&mut p.memory)?);
+    let st = status_of_path(&path, true)?.stat64();
+    UserPtr::<Stat64>::new(a[1]).write(&mut p.memory, &st)?;
+    Ok(0)
+}
+
+pub fn lstat64(p: &mut Process, a: Args) -> SysResult {
+    let path = p.absolute(&UserString(a[0]).read_path(&mut p.memory)?);
+    let st = status_of_path(&path, false)?.stat64();
+    UserPtr::<Stat64>::new(a[1]).write(&mut p.memory, &st)?;
+    Ok(0)
+}
+
+pub fn fstat64(p: &mut Process, a: Args) -> SysResult {
+    let st = status_of_fd(p, a[0])?.stat64();
+    UserPtr::<Stat64>::new(a[1]).write(&mut p.memory, &st)?;
+    Ok(0)
+}
+
+/// fstatat64(dirfd, path, buf, flags)
+pub fn fstatat64(p: &mut Process, a: Args) -> SysResult {
+    let st = status_at(p, a[0], a[1], a[3])?.stat64();
+    UserPtr::<Stat64>::new(a[2]).write(&mut p.memory, &st)?;
+    Ok(0)
+}
+
+/// statx(dirfd, path, flags, mask, buf)
+pub fn statx(p: &mut Process, a: Args) -> SysResult {
+    let st = status_at(p, a[0], a[1], a[2])?.statx();
+    UserPtr::<Statx>::new(a[4]).write(&mut p.memory, &st)?;
+    Ok(0)
+}
+
+fn exists_at(p: &mut Process, dirfd: u32, path_addr: u32) -> SysResult {
+    let path = UserString(path_addr).read_path(&mut p.memory)?;
+    let path = resolve_at(p, dirfd, &path)?;
+    status_of_path(&path, true)?;
+    Ok(0)
+}
+
+pub fn access(p: &mut Process, a: Args) -> SysResult {
+    exists_at(p, embox_abi::consts::at::AT_FDCWD as u32, a[0])
+}
+
+pub fn faccessat(p: &mut Process, a: Args) -> SysResult {
+    exists_at(p, a[0], a[1])
+}
+
+pub fn faccessat2(p: &mut Process, a: Args) -> SysResult {
+    exists_at(p, a[0], a[1])
+}
+
+fn readlink_at(p: &mut Process, dirfd: u32, path_addr: u32, buf: UserSlice) -> SysResult {
+    let path = UserString(path_addr).read_path(&mut p.memory)?;
+    let path = resolve_at(p, dirfd, &path)?;
+    let target = env::with_vfs(|vfs| vfs.readlink(&path).map(alloc::string::String::from)).map_err(env::fs_errno)?;
+    let n = target.len().min(buf.len as usize);
+    buf.write_prefix(&mut p.memory, &target.as_bytes()[..n])?;
+    Ok(n as u32)
+}
+
+pub fn readlink(p: &mut Process, a: Args) -> SysResult {
+    readlink_at(p, embox_abi::consts::at::AT_FDCWD as u32, a[0], UserSlice::new(a[1], a[2]))
+}
+
+pub fn readlinkat(p: &mut Process, a: Args) -> SysResult {
+    readlink_at(p, a[0], a[1], UserSlice::new(a[2], a[3]))
+}
+
+pub fn chmod(p: &mut Process, a: Args) -> SysResult {
+    exists_at(p, embox_abi::consts::at::AT_FDCWD as u32, a[0])
+}
+
+pub fn fchmod(p: &mut Process, a: Args) -> SysResult {
+    p.files.get(a[0])?;
+    Ok(0)
+}
+
+pub fn fchmodat(p: &mut Process, a: Args) -> SysResult {
+    exists_at(p, a[0], a[1])
+}
+
+/// umask: remembered nowhere (files keep the mode they are created with);
+/// returns Linux's default 022.
+pub fn umask(_p: &mut Process, _a: Args) -> SysResult {
+    Ok(0o022)
+}
+

@@ -1,0 +1,114 @@
+//! System facts and per-process settings: uname, rlimits (getrlimit,
+//! ugetrlimit, prlimit64), getrusage, getrandom, and the calls libc makes
+//! at start-up: set_tid_address, set_robust_list, rseq.
+
+use alloc::vec;
+
+use embox_abi::consts::rlimit::*;
+use embox_abi::errno::SysResult;
+use embox_abi::types::{Rlimit32, Rlimit64, Utsname};
+use embox_abi::Errno;
+
+use super::user::{UserPtr, UserSlice};
+use super::Args;
+use crate::linux::files::MAX_FDS;
+use crate::linux::memory::STACK_SIZE;
+use crate::linux::process::Process;
+
+/// What uname reports. The release looks like a modern Linux so that libcs
+/// which check the kernel version ("FATAL: kernel too old") are satisfied.
+pub const SYSNAME: &str = "Linux";
+pub const NODENAME: &str = "embox";
+pub const RELEASE: &str = "6.1.0-embox";
+pub const VERSION: &str = "#1 Embox Rust kernel";
+pub const MACHINE: &str = "i686";
+
+pub fn uname(p: &mut Process, a: Args) -> SysResult {
+    let u = Utsname::new(SYSNAME, NODENAME, RELEASE, VERSION, MACHINE);
+    UserPtr::<Utsname>::new(a[0]).write(&mut p.memory, &u)?;
+    Ok(0)
+}
+
+/// The limits we enforce (or that describe what we give), by resource.
+fn limit(resource: u32) -> Result<(u64, u64), Errno> {
+    match resource {
+        RLIMIT_STACK => Ok((STACK_SIZE as u64, RLIM_INFINITY)),
+        RLIMIT_NOFILE => Ok((MAX_FDS as u64, MAX_FDS as u64)),
+        RLIMIT_CORE => Ok((0, RLIM_INFINITY)),
+        r if r < RLIM_NLIMITS => Ok((RLIM_INFINITY, RLIM_INFINITY)),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// getrlimit/ugetrlimit(resource, struct rlimit *): 32-bit values, infinity saturates.
+pub fn getrlimit(p: &mut Process, a: Args) -> SysResult {
+    let (cur, max) = limit(a[0])?;
+    let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+    UserPtr::<Rlimit32>::new(a[1]).write(&mut p.memory, &Rlimit32 { rlim_cur: clamp(cur), rlim_max: clamp(max) })?;
+    Ok(0)
+}
+
+/// prlimit64(pid, resource, new, old): new limits are accepted and not enforced.
+pub fn prlimit64(p: &mut Process, a: Args) -> SysResult {
+    if a[0] != 0 && a[0] != p.pid {
+        return Err(Errno::ESRCH);
+    }
+    let (cur, max) = limit(a[1])?;
+    let new = UserPtr::<Rlimit64>::new(a[2]).read_opt(&mut p.memory)?;
+    if let Some(new) = new {
+        if new.rlim_cur.get() > new.rlim_max.get() {
+            return Err(Errno::EINVAL);
+        }
+    }
+    UserPtr::<Rlimit64>::new(a[3]).write_opt(&mut p.memory, &Rlimit64 { rlim_cur: cur.into(), rlim_max: max.into() })?;
+    Ok(0)
+}
+
+/// getrusage(who, struct rusage *): all zero (72 bytes on i386).
+pub fn getrusage(p: &mut Process, a: Args) -> SysResult {
+    p.memory.write(a[1], &[0u8; 72])?;
+    Ok(0)
+}
+
+/// getrandom(buf, len, flags): bytes from the process's generator.
+pub fn getrandom(p: &mut Process, a: Args) -> SysResult {
+    let out = UserSlice::new(a[0], a[1].min(1 << 20));
+    if a[2] & !7 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut bytes = vec![0u8; out.len as usize];
+    for chunk in bytes.chunks_mut(8) {
+        let r = p.next_random().to_le_bytes();
+        chunk.copy_from_slice(&r[..chunk.len()]);
+    }
+    out.write_prefix(&mut p.memory, &bytes)?;
+    Ok(out.len)
+}
+
+pub fn set_tid_address(p: &mut Process, a: Args) -> SysResult {
+    p.clear_child_tid = a[0];
+    Ok(p.pid)
+}
+
+/// set_robust_list(head, len): recorded nowhere; one thread, nothing to clean.
+pub fn set_robust_list(_p: &mut Process, a: Args) -> SysResult {
+    if a[1] != 12 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+/// rseq(rseq, len, flags, sig): registration succeeds; the kernel writes
+/// CPU 0 into cpu_id_start/cpu_id once (one CPU, no migration, and no
+/// preemption inside critical sections can move it elsewhere).
+pub fn rseq(p: &mut Process, a: Args) -> SysResult {
+    const RSEQ_FLAG_UNREGISTER: u32 = 1;
+    if a[2] & RSEQ_FLAG_UNREGISTER != 0 {
+        return Ok(0);
+    }
+    if a[1] < 32 || a[0] % 32 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    p.memory.write(a[0], &[0u8; 8])?;
+    Ok(0)
+}

@@ -1,0 +1,62 @@
+//! Thread-local storage: set_thread_area and get_thread_area. A program
+//! gets the three GDT TLS entries 6..=8 (selectors 0x33, 0x3b, 0x43), as on
+//! Linux; the task's context reinstalls them on every switch to it.
+
+use embox_abi::errno::SysResult;
+use embox_abi::types::UserDesc;
+use embox_abi::Errno;
+use embox_hal::gdt::{descriptor, TLS_ENTRIES, TLS_FIRST_ENTRY};
+
+use super::user::UserPtr;
+use super::Args;
+use crate::linux::env;
+use crate::linux::process::Process;
+
+/// The GDT descriptor Linux's `fill_ldt` builds from a `user_desc`.
+fn to_descriptor(d: &UserDesc) -> u64 {
+    if d.is_empty() {
+        return 0;
+    }
+    let present = if d.seg_not_present() { 0 } else { 0x80 };
+    let kind = (d.contents() << 2) as u8 | if d.read_exec_only() { 0 } else { 2 };
+    let access = present | 0x60 /* DPL 3 */ | 0x10 /* code/data */ | kind;
+    let flags = u8::from(d.useable()) | (u8::from(d.seg_32bit()) << 2) | (u8::from(d.limit_in_pages()) << 3);
+    descriptor(d.base_addr, d.limit, access, flags)
+}
+
+/// set_thread_area(u_info): entry_number -1 picks a free entry and writes it back.
+pub fn set_thread_area(p: &mut Process, a: Args) -> SysResult {
+    let ptr = UserPtr::<UserDesc>::new(a[0]);
+    let mut desc = ptr.read(&mut p.memory)?;
+    let slot = if desc.entry_number == u32::MAX {
+        let free = p.tls.iter().position(Option::is_none).ok_or(Errno::ESRCH)?;
+        desc.entry_number = (TLS_FIRST_ENTRY + free) as u32;
+        ptr.write(&mut p.memory, &desc)?;
+        free
+    } else {
+        let entry = desc.entry_number as usize;
+        if !(TLS_FIRST_ENTRY..TLS_FIRST_ENTRY + TLS_ENTRIES).contains(&entry) {
+            return Err(Errno::EINVAL);
+        }
+        entry - TLS_FIRST_ENTRY
+    };
+    env::set_tls_descriptor(slot, to_descriptor(&desc));
+    p.tls[slot] = if desc.is_empty() { None } else { Some(desc) };
+    Ok(0)
+}
+
+/// get_thread_area(u_info): the `user_desc` last set for that entry.
+pub fn get_thread_area(p: &mut Process, a: Args) -> SysResult {
+    let ptr = UserPtr::<UserDesc>::new(a[0]);
+    let asked = ptr.read(&mut p.memory)?.entry_number as usize;
+    if !(TLS_FIRST_ENTRY..TLS_FIRST_ENTRY + TLS_ENTRIES).contains(&asked) {
+        return Err(Errno::EINVAL);
+    }
+    let desc = p.tls[asked - TLS_FIRST_ENTRY].unwrap_or(UserDesc {
+        entry_number: asked as u32,
+        flags: 8 | 32, // read_exec_only | seg_not_present: an empty entry
+        ..UserDesc::default()
+    });
+    ptr.write(&mut p.memory, &desc)?;
+    Ok(0)
+}

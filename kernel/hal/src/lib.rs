@@ -24,6 +24,7 @@ pub mod memory;
 pub mod paging;
 pub mod pic;
 pub mod power;
+pub mod rtc;
 pub mod serial;
 pub mod sync;
 pub mod time;

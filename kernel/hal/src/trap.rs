@@ -48,12 +48,24 @@ impl TrapFrame {
 pub type Handler = fn(&mut TrapFrame);
 
 static HANDLERS: IrqMutex<[Option<Handler>; 256]> = IrqMutex::new([None; 256]);
+/// Gets CPU exceptions raised in ring 3 (the compat layer kills the program).
+static USER_FAULT_HANDLER: IrqMutex<Option<Handler>> = IrqMutex::new(None);
 /// Writes a line about the current task into fault reports.
 static TASK_REPORTER: IrqMutex<Option<fn(&mut dyn Write)>> = IrqMutex::new(None);
 
-/// Registers the handler for an exception or software-interrupt vector.
+/// Registers the handler for a software-interrupt vector (0x80). CPU
+/// exceptions (vectors 0..32) are not dispatched here: see
+/// [`set_user_fault_handler`].
 pub fn set_handler(vector: u8, handler: Handler) {
+    assert!(vector >= 32, "exceptions go to set_user_fault_handler, not set_handler");
     HANDLERS.lock()[vector as usize] = Some(handler);
+}
+
+/// Registers the handler for CPU exceptions raised by user code. Exceptions
+/// in kernel mode are always fatal: the kernel never touches memory that
+/// can fault (user memory is checked against the page tables first).
+pub fn set_user_fault_handler(handler: Handler) {
+    *USER_FAULT_HANDLER.lock() = Some(handler);
 }
 
 /// Registers the function that describes the current task in fault reports.
@@ -81,7 +93,15 @@ pub(crate) extern "C" fn dispatch(frame: &mut TrapFrame) {
         handle_irq(vector - pic::IRQ_BASE);
         return;
     }
-    let handler = HANDLERS.lock()[vector as usize];
+    let handler = if vector < 32 {
+        if frame.from_user() {
+            *USER_FAULT_HANDLER.lock()
+        } else {
+            None
+        }
+    } else {
+        HANDLERS.lock()[vector as usize]
+    };
     match handler {
         Some(h) => h(frame),
         None => fatal_trap(frame),
@@ -152,7 +172,8 @@ fn frame_esp(f: &TrapFrame) -> u32 {
     }
 }
 
-fn fatal_trap(frame: &TrapFrame) -> ! {
+/// Ends the run after an unhandled trap: message, registers, current task.
+pub fn fatal_trap(frame: &TrapFrame) -> ! {
     let mut out = serial::RawConsole;
     let _ = writeln!(out, "\nkernel panic: {}", TrapDescription(frame));
     let _ = write_registers(&mut out, frame);
@@ -189,4 +210,42 @@ pub fn trigger_page_fault() -> ! {
     // so the compiler cannot treat the null read as undefined behaviour.
     unsafe { core::arch::asm!("mov {}, dword ptr [0]", out(reg) value, options(nostack, readonly)) };
     panic!("page 0 is mapped (read {value:#x})")
+}
+
+/// Leaves the kernel for ring 3 at `eip` with stack `esp`, with the user
+/// segments loaded, interrupts enabled, general registers and FPU state
+/// cleared. The current task's kernel stack (TSS esp0) takes its traps; the
+/// caller has activated the task's address space.
+pub fn enter_user(eip: u32, esp: u32) -> ! {
+    use crate::gdt::{USER_CODE, USER_DATA};
+    // SAFETY: builds an iret frame to ring 3 with the flat user segments;
+    // the user code can reach only user pages, and every trap comes back
+    // through the IDT onto this task's kernel stack.
+    unsafe {
+        core::arch::asm!(
+            "mov ds, {data:x}",
+            "mov es, {data:x}",
+            "mov fs, {data:x}",
+            "mov gs, {data:x}",
+            "push {data}",
+            "push {esp}",
+            "push 0x202",
+            "push {code}",
+            "push {eip}",
+            "fninit",
+            "xor eax, eax",
+            "xor ebx, ebx",
+            "xor ecx, ecx",
+            "xor edx, edx",
+            "xor esi, esi",
+            "xor edi, edi",
+            "xor ebp, ebp",
+            "iretd",
+            data = in(reg) USER_DATA as u32,
+            code = const USER_CODE as u32,
+            esp = in(reg) esp,
+            eip = in(reg) eip,
+            options(noreturn)
+        )
+    }
 }

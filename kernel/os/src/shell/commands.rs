@@ -21,6 +21,7 @@ pub(super) const BUILTINS: &[Command] = &[
     Command { name: "sleep", usage: "sleep SECONDS", summary: "wait (fractions allowed)", run: sleep },
     Command { name: "poweroff", usage: "poweroff", summary: "power the machine off", run: poweroff },
     Command { name: "reboot", usage: "reboot", summary: "reset the machine", run: reboot },
+    Command { name: "schedtest", usage: "schedtest", summary: "check preemption: busy kernel threads must all progress", run: schedtest },
     Command { name: "crash", usage: "crash", summary: "make a kernel page fault (tests fault reporting)", run: crash },
 ];
 
@@ -290,4 +291,40 @@ fn reboot(_: &mut Shell, _: &[String]) -> i32 {
 fn crash(_: &mut Shell, _: &[String]) -> i32 {
     klog!("crash: reading address 0 in kernel mode, on request");
     trap::trigger_page_fault()
+}
+
+/// Three threads spin without ever yielding while the shell sleeps 100 ms:
+/// the shell only wakes, and all three only progress, if the timer preempts.
+fn schedtest(_: &mut Shell, _: &[String]) -> i32 {
+    use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    static STOP: AtomicBool = AtomicBool::new(false);
+    static COUNTS: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+    STOP.store(false, Ordering::SeqCst);
+    let pids: alloc::vec::Vec<sched::Pid> = (0..3)
+        .map(|i| {
+            COUNTS[i].store(0, Ordering::SeqCst);
+            sched::spawn(&alloc::format!("spin{i}"), move || {
+                while !STOP.load(Ordering::Relaxed) {
+                    COUNTS[i].fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    let start = time::since_boot();
+    sched::sleep(core::time::Duration::from_millis(100));
+    let slept = time::since_boot() - start;
+    STOP.store(true, Ordering::SeqCst);
+    for pid in pids {
+        sched::wait(pid);
+    }
+    let counts: alloc::vec::Vec<u64> = COUNTS.iter().map(|c| c.load(Ordering::SeqCst)).collect();
+    let ok = counts.iter().all(|&c| c > 0);
+    println!(
+        "schedtest: {} busy threads, shell slept {} ms, iterations {:?}: {}",
+        counts.len(),
+        slept.as_millis(),
+        counts,
+        if ok { "ok" } else { "FAILED (a thread never ran)" }
+    );
+    if ok { 0 } else { 1 }
 }

@@ -1,0 +1,137 @@
+//! What the Linux layer uses of the rest of the kernel, in one place: the
+//! file tree, the console, clocks, sleeping, and the running task's TLS.
+
+use core::time::Duration;
+
+use embox_abi::types::{Termios, Winsize};
+use embox_abi::Errno;
+use embox_fs::{FsError, Vfs};
+
+use crate::hal::sync::IrqMutex;
+use crate::{sched, tty, vfs};
+
+/// Runs `f` on the file tree (interrupts are masked meanwhile: keep it short).
+pub fn with_vfs<R>(f: impl FnOnce(&mut Vfs) -> R) -> R {
+    vfs::with(f)
+}
+
+/// The errno for a file-system error.
+pub fn fs_errno(e: FsError) -> Errno {
+    match e {
+        FsError::NotFound => Errno::ENOENT,
+        FsError::NotADirectory => Errno::ENOTDIR,
+        FsError::IsADirectory => Errno::EISDIR,
+        FsError::AlreadyExists => Errno::EEXIST,
+        FsError::NotEmpty => Errno::ENOTEMPTY,
+        FsError::Invalid => Errno::EINVAL,
+        FsError::Loop => Errno::ELOOP,
+        FsError::NameTooLong => Errno::ENAMETOOLONG,
+    }
+}
+
+pub fn console_write(bytes: &[u8]) {
+    tty::write(bytes);
+}
+
+const CTRL_D: u8 = 4;
+const BACKSPACE: u8 = 8;
+const DELETE: u8 = 127;
+
+/// Reads a line from the console in cooked mode: echoes input, handles
+/// backspace, returns at newline (included) or when `buf` is full; Ctrl-D
+/// at the start of a line is end of file (0 bytes).
+pub fn console_read(buf: &mut [u8]) -> usize {
+    let echo = CONSOLE.lock().termios.c_lflag & 0o10 != 0; // ECHO
+    let mut n = 0;
+    while n < buf.len() {
+        let b = match tty::read_byte() {
+            b'\r' => b'\n',
+            b => b,
+        };
+        match b {
+            CTRL_D if n == 0 => return 0,
+            CTRL_D => return n,
+            BACKSPACE | DELETE => {
+                if n > 0 {
+                    n -= 1;
+                    if echo {
+                        tty::write(b"\x08 \x08");
+                    }
+                }
+            }
+            _ => {
+                buf[n] = b;
+                n += 1;
+                if echo {
+                    tty::write(if b == b'\n' { b"\r\n" } else { core::slice::from_ref(&buf[n - 1]) });
+                }
+                if b == b'\n' {
+                    break;
+                }
+            }
+        }
+    }
+    n
+}
+
+struct ConsoleState {
+    termios: Termios,
+}
+
+static CONSOLE: IrqMutex<ConsoleState> = IrqMutex::new(ConsoleState {
+    termios: Termios { c_iflag: 0, c_oflag: 0, c_cflag: 0, c_lflag: 0, c_line: 0, c_cc: [0; embox_abi::types::NCCS] },
+});
+
+/// Console termios (the Linux default for a serial console until a program sets one).
+pub fn console_termios() -> Termios {
+    let mut state = CONSOLE.lock();
+    if state.termios.c_cflag == 0 {
+        state.termios = Termios::console_default();
+    }
+    state.termios
+}
+
+pub fn set_console_termios(t: Termios) {
+    CONSOLE.lock().termios = t;
+}
+
+/// The serial console has no size of its own: report the classic 80x24.
+pub fn console_winsize() -> Winsize {
+    Winsize { ws_row: 24, ws_col: 80, ws_xpixel: 0, ws_ypixel: 0 }
+}
+
+pub fn monotonic() -> Duration {
+    crate::hal::time::since_boot()
+}
+
+static REALTIME_OFFSET_NS: IrqMutex<Option<u64>> = IrqMutex::new(None);
+
+/// Wall-clock time at boot in ns since the epoch (the RTC, read once).
+pub fn realtime_offset_ns() -> u64 {
+    if let Some(offset) = *REALTIME_OFFSET_NS.lock() {
+        return offset;
+    }
+    let now = crate::hal::rtc::unix_time() * 1_000_000_000;
+    let offset = now.saturating_sub(monotonic().as_nanos() as u64);
+    *REALTIME_OFFSET_NS.lock() = Some(offset);
+    offset
+}
+
+pub fn sleep(d: Duration) {
+    if !d.is_zero() {
+        sched::sleep(d);
+    }
+}
+
+pub fn yield_now() {
+    sched::yield_now();
+}
+
+/// Installs a TLS descriptor for the running task (kept across switches).
+pub fn set_tls_descriptor(slot: usize, descriptor: u64) {
+    sched::with_current(|t| {
+        if let Some(ctx) = t.context() {
+            ctx.set_tls_descriptor(slot, descriptor);
+        }
+    });
+}

@@ -1,0 +1,59 @@
+//! Faults in user mode. A page fault inside one of the program's areas maps
+//! the page (demand paging) and resumes; any other fault kills the program
+//! with the signal Linux would send, one log line naming the signal, the
+//! fault and the address, and status 128+signal. The kernel and the shell
+//! carry on. Faults in kernel mode stay fatal (the hal's report).
+
+use embox_abi::consts::signal::*;
+
+use crate::hal::trap::{TrapDescription, TrapFrame, PAGE_FAULT};
+use crate::klog;
+use crate::linux::memory::FaultResolution;
+use crate::linux::process::Process;
+
+/// CPU exceptions a user program can raise, with their signal.
+pub const USER_FAULTS: [(u8, u32); 13] = [
+    (0, SIGFPE),   // divide error
+    (1, SIGTRAP),  // debug
+    (3, SIGTRAP),  // breakpoint
+    (4, SIGSEGV),  // overflow (into)
+    (5, SIGSEGV),  // bound range exceeded
+    (6, SIGILL),   // invalid opcode
+    (10, SIGSEGV), // invalid TSS
+    (11, SIGBUS),  // segment not present
+    (12, SIGBUS),  // stack-segment fault
+    (13, SIGSEGV), // general protection: privileged instructions (cli, hlt, in/out), bad selectors
+    (14, SIGSEGV), // page fault
+    (16, SIGFPE),  // x87 error
+    (19, SIGFPE),  // SIMD floating-point
+];
+
+pub fn signal_for(vector: u32) -> u32 {
+    USER_FAULTS.iter().find(|(v, _)| *v as u32 == vector).map_or(SIGSEGV, |(_, s)| *s)
+}
+
+/// Tries to resolve a user page fault by demand paging.
+pub fn try_demand_page(p: &mut Process, frame: &TrapFrame) -> bool {
+    if frame.vector != PAGE_FAULT as u32 {
+        return false;
+    }
+    let addr = crate::hal::cpu::cr2() as u32;
+    let write = frame.error_code & 2 != 0;
+    matches!(p.memory.resolve_fault(addr, write), FaultResolution::Mapped)
+}
+
+/// Logs that `p` is killed by `sig` (with the fault, when there is one).
+pub fn report_signal(p: &Process, sig: u32, frame: Option<&TrapFrame>) {
+    match frame {
+        Some(f) => klog!(
+            "{}[{}]: killed by {}: {} ip {:#010x} sp {:#010x}",
+            p.name,
+            p.pid,
+            name(sig),
+            TrapDescription(f),
+            f.eip,
+            f.user_esp
+        ),
+        None => klog!("{}[{}]: killed by {} (raised by the program)", p.name, p.pid, name(sig)),
+    }
+}

@@ -14,6 +14,17 @@ static LIVE: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 /// The engine client the signal task removes containers with.
 static CLIENT: OnceLock<Docker> = OnceLock::new();
 static HANDLERS: Once = Once::new();
+/// Set when a signal started the removal: the main flow then sees its container
+/// die and must not exit with the container's status before the handler exits
+/// with 128+signal.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Parks the caller forever when a signal is being handled (the handler exits the process).
+pub(super) async fn park_if_interrupted() {
+    if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+        std::future::pending::<()>().await;
+    }
+}
 
 /// Records `name` as live *before* it is created, so a signal that arrives while
 /// the create request is in flight still removes it.
@@ -78,6 +89,7 @@ fn install_signal_handlers() {
                 _ = term.recv() => libc::SIGTERM,
                 _ = hup.recv() => libc::SIGHUP,
             };
+            INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
             crate::ui::restore_terminal();
             remove_all_live().await;
             std::process::exit(128 + signo);

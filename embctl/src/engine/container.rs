@@ -193,6 +193,7 @@ impl Engine {
             wait_exit(self, &container.0.name).await
         }
         .await;
+        cleanup::park_if_interrupted().await;
         let removed = container.0.remove().await;
         let code = result?;
         removed?;
@@ -287,6 +288,12 @@ impl Engine {
 /// Waits for `name` to stop; bollard reports a non-zero exit as an error, which is
 /// an exit code here, not a failure.
 async fn wait_exit(engine: &Engine, name: &str) -> Result<i64> {
+    let result = wait_exit_inner(engine, name).await;
+    cleanup::park_if_interrupted().await;
+    result
+}
+
+async fn wait_exit_inner(engine: &Engine, name: &str) -> Result<i64> {
     let mut waits = engine.docker.wait_container(name, Some(WaitContainerOptions { condition: "not-running".into() }));
     match waits.next().await {
         Some(Ok(resp)) => Ok(resp.status_code),

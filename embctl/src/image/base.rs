@@ -60,6 +60,11 @@ pub async fn ensure_base(engine: &Engine) -> Result<Base> {
         return Ok(base);
     }
     let tag = base_tag();
+    let _lock = super::lock_file::lock(&tag).await?;
+    if let Some(base) = existing_base(engine).await? {
+        tracing::info!("base image {} was made by another embctl meanwhile; using it", base.reference);
+        return Ok(base);
+    }
     if std::env::var_os("EMBCTL_OFFLINE").is_none() {
         tracing::info!("base image {tag} missing; trying to pull {PINNED_BASE}");
         match engine.pull_image(PINNED_BASE, PULL_DEADLINE).await {

@@ -6,6 +6,7 @@
 mod base;
 mod context;
 mod lock;
+mod lock_file;
 mod spec;
 
 use std::collections::HashMap;
@@ -58,6 +59,11 @@ async fn ensure_with(engine: &Engine, ws: &Workspace, force: bool) -> Result<Str
     let tag = tag_for(&hash);
     if !force && engine.inspect_image(&tag).await?.is_some() {
         tracing::debug!("build image {tag} is current; reusing it");
+        return Ok(tag);
+    }
+    let _lock = lock_file::lock(&tag).await?;
+    if !force && engine.inspect_image(&tag).await?.is_some() {
+        tracing::info!("build image {tag} was built by another embctl meanwhile; reusing it");
         return Ok(tag);
     }
     let labels = HashMap::from([

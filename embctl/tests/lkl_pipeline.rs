@@ -187,6 +187,14 @@ impl Scratch {
         Scratch { _dir: dir, root, cache }
     }
 
+    /// A workspace whose pinned URL is dead, with the archive saved as a local zip.
+    fn offline(archive: &[u8]) -> (Scratch, PathBuf) {
+        let ws = Scratch::new(&dead_url(), archive);
+        let local = ws.root.join("lkl.zip");
+        fs::write(&local, archive).unwrap();
+        (ws, local)
+    }
+
     fn embctl(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_embctl"));
         cmd.arg("--workspace").arg(&self.root);
@@ -379,12 +387,16 @@ fn a_download_cut_once_succeeds_on_retry() {
 #[test]
 fn offline_lkl_zip_and_env_variable_need_no_network() {
     let archive = make_archive(&ArchiveSpec::default());
-    let ws = Scratch::new(&dead_url(), &archive);
-    let local = ws.root.join("downloaded.zip");
-    fs::write(&local, &archive).unwrap();
+    let (ws, local) = Scratch::offline(&archive);
+
+    // What a killed extraction leaves: a temporary directory next to the tree, never the tree.
+    let stale = ws.base().join(format!("lib/.extract-killed/linux-{COMMIT}"));
+    fs::create_dir_all(&stale).unwrap();
+    fs::write(stale.join("half-written"), "x").unwrap();
 
     let out = run(ws.embctl().args(["lkl", "fetch"]).env("EMBCTL_LKL_ZIP", &local));
     assert!(out.status.success());
+    assert!(!ws.base().join("lib/.extract-killed").exists(), "leftovers of a killed extraction are removed");
     assert!(ws.tree().join("tools/lkl/Makefile").is_file());
     assert!(ws.cached_archive().is_file(), "--lkl-zip is copied into the cache for lkl-diff");
 }
@@ -399,48 +411,52 @@ fn mirror_override_is_used() {
     assert_eq!(mirror.requests(), 1);
 }
 
+/// Fetches a hostile archive (pinned, so only extraction can refuse it) and
+/// returns embctl's stderr after checking that nothing was extracted.
+fn fetch_refused(spec: ArchiveSpec) -> (Scratch, String) {
+    let archive = make_archive(&spec);
+    let (ws, local) = Scratch::offline(&archive);
+    let out = ws.run(&["lkl", "fetch", "--lkl-zip", local.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    ws.assert_nothing_extracted();
+    (ws, stderr(&out))
+}
+
 #[test]
 fn zip_slip_archive_is_refused_with_no_tree_left() {
     let top = format!("linux-{COMMIT}");
-    let archive = make_archive(&ArchiveSpec {
+    let (ws, err) = fetch_refused(ArchiveSpec {
         raw_files: vec![(format!("{top}/../../../zip-slip-escaped"), "owned\n".into())],
         ..Default::default()
     });
-    let ws = Scratch::new(&dead_url(), &archive);
-    let local = ws.root.join("evil.zip");
-    fs::write(&local, &archive).unwrap();
-
-    let out = ws.run(&["lkl", "fetch", "--lkl-zip", local.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("refused"), "{}", stderr(&out));
-    ws.assert_nothing_extracted();
+    assert!(err.contains("refused") && err.contains("escapes the archive"), "{err}");
     assert!(!ws.root.join("zip-slip-escaped").exists() && !ws.root.join("build/zip-slip-escaped").exists());
+}
+
+#[test]
+fn absolute_path_in_the_archive_is_refused() {
+    let (_ws, err) = fetch_refused(ArchiveSpec {
+        raw_files: vec![("/tmp/embctl-absolute-entry".into(), "owned\n".into())],
+        ..Default::default()
+    });
+    assert!(err.contains("refused"), "{err}");
+    assert!(!Path::new("/tmp/embctl-absolute-entry").exists());
 }
 
 #[test]
 fn symlink_escaping_the_tree_is_refused_with_no_tree_left() {
     let top = format!("linux-{COMMIT}");
-    let archive = make_archive(&ArchiveSpec {
+    let (_ws, err) = fetch_refused(ArchiveSpec {
         symlinks: vec![(format!("{top}/tools/escape"), "../../../../../../etc".into())],
         ..Default::default()
     });
-    let ws = Scratch::new(&dead_url(), &archive);
-    let local = ws.root.join("evil.zip");
-    fs::write(&local, &archive).unwrap();
-
-    let out = ws.run(&["lkl", "fetch", "--lkl-zip", local.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
     assert!(err.contains("symlink") && err.contains("outside"), "{err}");
-    ws.assert_nothing_extracted();
 }
 
 #[test]
 fn a_patch_that_does_not_apply_names_patch_file_and_hunk_and_leaves_the_tree_unchanged() {
     let archive = make_archive(&ArchiveSpec::default());
-    let ws = Scratch::new(&dead_url(), &archive);
-    let local = ws.root.join("lkl.zip");
-    fs::write(&local, &archive).unwrap();
+    let (ws, local) = Scratch::offline(&archive);
     let good = "--- /dev/null\n+++ b/tools/lkl/added.h\n@@ -0,0 +1 @@\n+#define ADDED 1\n";
     let bad = "--- a/README\n+++ b/README\n@@ -1,2 +1,2 @@\n Linux kernel library (test tree)\n-line 2\n+line II\n";
     ws.set_series(&[("good.patch", good), ("bad.patch", bad)]);
@@ -483,9 +499,7 @@ fn snapshot(root: &Path) -> BTreeMap<String, (Vec<u8>, u32)> {
 #[test]
 fn lkl_diff_stat_and_save_round_trip() {
     let archive = make_archive(&ArchiveSpec::default());
-    let ws = Scratch::new(&dead_url(), &archive);
-    let local = ws.root.join("lkl.zip");
-    fs::write(&local, &archive).unwrap();
+    let (ws, local) = Scratch::offline(&archive);
     ws.run_ok(&["lkl", "fetch", "--lkl-zip", local.to_str().unwrap()]);
     let tree = ws.tree();
 
@@ -523,6 +537,18 @@ fn lkl_diff_stat_and_save_round_trip() {
     assert_eq!(fs::read_to_string(ws.root.join("patches/lkl/local-work.patch")).unwrap(), diff);
     assert!(stdout(&ws.run_ok(&["lkl-diff"])).is_empty(), "the saved patch is now part of the clean tree");
 
+    // A series that grew behind the tree's back: lkl-diff asks for a fetch first
+    // instead of showing the new patch reversed.
+    let series_file = ws.root.join("patches/lkl/series");
+    let grown = "--- /dev/null\n+++ b/extra.txt\n@@ -0,0 +1 @@\n+extra\n";
+    fs::write(ws.root.join("patches/lkl/extra.patch"), grown).unwrap();
+    fs::write(&series_file, format!("{series}extra.patch\n")).unwrap();
+    let out = ws.run(&["lkl-diff"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("embctl lkl fetch"), "{}", stderr(&out));
+    fs::write(&series_file, &series).unwrap();
+    fs::remove_file(ws.root.join("patches/lkl/extra.patch")).unwrap();
+
     // Round trip: a fresh tree from archive + series equals the edited tree.
     ws.run_ok(&["clean-lkl", "--all"]);
     assert!(!tree.exists());
@@ -549,9 +575,7 @@ fn lkl_diff_without_a_tree_says_what_to_do() {
 #[test]
 fn build_in_the_image_runs_once_and_clean_lkl_undoes_it() {
     let archive = make_archive(&ArchiveSpec::default());
-    let ws = Scratch::new(&dead_url(), &archive);
-    let local = ws.root.join("lkl.zip");
-    fs::write(&local, &archive).unwrap();
+    let (ws, local) = Scratch::offline(&archive);
     ws.run_ok(&["image", "build"]);
 
     ws.run_ok(&["lkl", "build", "--lkl-zip", local.to_str().unwrap()]);

@@ -66,6 +66,7 @@ pub async fn obtain(pin: &Pin, src: &LklSourceArgs) -> Result<Archive> {
         }
     }
 
+    remove_stale_parts(&cache, &cached);
     let url = src.lkl_mirror.clone().unwrap_or_else(|| pin.url.clone());
     download_verified(pin, &url, &cached).await
 }
@@ -109,6 +110,21 @@ fn copy_into_cache(local: &Path, cached: &Path) -> Result<()> {
         .with_context(|| format!("cannot copy {} into the cache {}", local.display(), dir.display()))?;
     part.persist(cached).with_context(|| format!("cannot rename into {}", cached.display()))?;
     Ok(())
+}
+
+/// `.part` files of a killed embctl. A live download writes at least every
+/// READ_TIMEOUT, so a part untouched for twice that long is abandoned.
+fn remove_stale_parts(cache: &Path, cached: &Path) {
+    let prefix = format!("{}.", file_name(cached));
+    let Ok(entries) = std::fs::read_dir(cache) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let idle = entry.metadata().ok().and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok());
+        if name.starts_with(&prefix) && name.ends_with(".part") && idle.is_some_and(|d| d > READ_TIMEOUT * 2) {
+            debug!("removing the abandoned download {}", entry.path().display());
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn file_name(path: &Path) -> String {

@@ -10,7 +10,7 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use tracing::{debug, info};
+use tracing::debug;
 
 /// Prefix of the temporary directories; stale ones (after a kill) are removed
 /// before the next extraction.
@@ -35,7 +35,7 @@ pub fn extract_tree(archive: &Path, top: &str, dest: &Path) -> Result<()> {
         bail!("{} has no {top}/ directory: it is not an archive of the pinned LKL commit", archive.display());
     }
     fs::rename(&built, dest).with_context(|| format!("cannot move the extracted tree to {}", dest.display()))?;
-    info!("extracted {}", dest.display());
+    debug!("extracted {}", dest.display());
     Ok(())
     // `tmp` is dropped here and removes whatever is left of it.
 }
@@ -109,7 +109,7 @@ fn extract_into(archive: &Path, top: &str, root: &Path) -> Result<()> {
         std::os::unix::fs::symlink(&link, &path).with_context(|| format!("cannot create the symlink {}", path.display()))?;
     }
     // Directory modes last (deepest first), keeping them writable by their owner.
-    dir_modes.sort_by(|a, b| b.0.components().count().cmp(&a.0.components().count()));
+    dir_modes.sort_by_key(|(dir, _)| std::cmp::Reverse(dir.components().count()));
     for (dir, mode) in dir_modes {
         fs::set_permissions(&dir, fs::Permissions::from_mode(mode | 0o700))
             .with_context(|| format!("cannot set the mode of {}", dir.display()))?;

@@ -116,7 +116,9 @@ fn extract_fresh(pin: &Pin, paths: &LklPaths, archive: &Path) -> Result<()> {
     for marker in [&paths.patched_marker, &paths.builded_marker, &paths.installed_marker] {
         remove_if_present(marker)?;
     }
-    extract::extract_tree(archive, &pin.tree_name(), &paths.tree)
+    extract::extract_tree(archive, &pin.tree_name(), &paths.tree)?;
+    info!("extracted {}", paths.tree.display());
+    Ok(())
 }
 
 /// The `.patched` marker: one `sha256 name` line per patch the tree holds.
@@ -224,6 +226,21 @@ fn clean_patched_tree(ws: &Workspace, pin: &Pin) -> Result<(tempfile::TempDir, P
 fn local_changes(ws: &Workspace, pin: &Pin, paths: &LklPaths) -> Result<diff::TreeDiff> {
     if !paths.tree.is_dir() {
         bail!("there is no LKL tree at {}; run `embctl lkl fetch` first", paths.tree.display());
+    }
+    // The clean tree gets the whole series; so must the build tree, or the diff
+    // would show the missing patches reversed.
+    let series = patch::read_series(&paths.patches)?;
+    let applied = read_patched_marker(paths)?;
+    let in_step = applied.len() == series.len()
+        && applied.iter().zip(&series).all(|((sha, name), p)| *sha == p.sha256 && *name == p.name);
+    if !in_step {
+        bail!(
+            "the LKL tree {} does not hold the current patch series {} (it holds: {}); run `embctl lkl fetch` \
+             to apply the new patches first",
+            paths.tree.display(),
+            paths.patches.join("series").display(),
+            applied.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join(", ")
+        );
     }
     let (_tmp, clean) = clean_patched_tree(ws, pin)?;
     let excludes = diff::Excludes::load(&paths.excludes)?;

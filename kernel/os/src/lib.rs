@@ -10,8 +10,10 @@
 extern crate alloc;
 
 pub mod klog;
+pub mod linux;
 pub mod sched;
 pub mod shell;
+pub mod syscall;
 pub mod sysinfo;
 pub mod tty;
 pub mod vfs;
@@ -56,6 +58,7 @@ pub fn start(magic: u32, info: u32, config: &Config) -> ! {
     vfs::init(boot.initrd_bytes);
     sched::init();
     tty::init();
+    linux::init();
     sched::spawn("shell", shell_task);
     hal::cpu::enable_interrupts();
     sched::idle_loop()

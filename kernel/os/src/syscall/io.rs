@@ -215,7 +215,8 @@ pub fn sync(_p: &mut Process, _a: Args) -> SysResult {
 }
 
 fn truncate_path(p: &mut Process, path: u32, len: u64) -> SysResult {
-    let path = p.absolute(&UserString(path).read_path(&mut p.memory)?);
+    let path = UserString(path).read_path(&mut p.memory)?;
+    let path = p.absolute(&path);
     env::with_vfs(|vfs| {
         let id = vfs.lookup(&path)?;
         vfs.truncate(id, len)

@@ -245,3 +245,8 @@ fn unknown(process: &Process, nr: u32) -> SysResult {
     klog!("{}[{}]: unknown syscall {} ({}), returning -ENOSYS", process.name, process.pid, nr, name);
     Err(Errno::ENOSYS)
 }
+
+/// Releases what an open file holds in the file tree (its last descriptor is gone).
+pub fn release_file(file: crate::linux::files::OpenFile) {
+    open::release(Some(file));
+}

@@ -118,14 +118,16 @@ fn status_at(p: &mut Process, dirfd: u32, path_addr: u32, flags: u32) -> Result<
 }
 
 pub fn stat64(p: &mut Process, a: Args) -> SysResult {
-    let path = p.absolute(&UserString(a[0]).read_path(&mut p.memory)?);
+    let path = UserString(a[0]).read_path(&mut p.memory)?;
+    let path = p.absolute(&path);
     let st = status_of_path(&path, true)?.stat64();
     UserPtr::<Stat64>::new(a[1]).write(&mut p.memory, &st)?;
     Ok(0)
 }
 
 pub fn lstat64(p: &mut Process, a: Args) -> SysResult {
-    let path = p.absolute(&UserString(a[0]).read_path(&mut p.memory)?);
+    let path = UserString(a[0]).read_path(&mut p.memory)?;
+    let path = p.absolute(&path);
     let st = status_of_path(&path, false)?.stat64();
     UserPtr::<Stat64>::new(a[1]).write(&mut p.memory, &st)?;
     Ok(0)

@@ -24,7 +24,7 @@ pub struct UserPtr<T> {
     _t: PhantomData<T>,
 }
 
-impl<T: UserPod + Default> UserPtr<T> {
+impl<T: UserPod> UserPtr<T> {
     pub fn new(addr: u32) -> Self {
         UserPtr { addr, _t: PhantomData }
     }
@@ -34,7 +34,7 @@ impl<T: UserPod + Default> UserPtr<T> {
     }
 
     pub fn read(&self, mem: &mut ProcessMemory) -> Result<T, Errno> {
-        let mut value = T::default();
+        let mut value = T::new_zeroed();
         mem.read(self.addr, value.as_mut_bytes())?;
         Ok(value)
     }

@@ -1,0 +1,182 @@
+//! Running unmodified Linux i386 programs: `load_app` loads an ELF from the
+//! file tree into a fresh address space ([`loader`]), starts it in ring 3
+//! as a task of its own (`lkl_task = true`), serves its `int 0x80` calls
+//! ([`crate::syscall`]) and turns its faults into signals ([`fault`]).
+//!
+//! Each program's [`Process`] lives in [`PROCESSES`] keyed by task pid. A
+//! trap from the program takes it out for the duration of the call (so the
+//! handler runs with interrupts enabled and no lock held) and puts it back;
+//! only the program's own task ever touches it.
+
+pub mod env;
+pub mod fault;
+pub mod files;
+pub mod loader;
+pub mod memory;
+pub mod process;
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::hal::sync::IrqMutex;
+use crate::hal::trap::{self, TrapFrame};
+use crate::hal::{cpu, idt};
+use crate::shell::{self, Command, Shell};
+use crate::{println, sched};
+use process::Process;
+
+/// The running programs' state, by task pid. `None` while a trap of that
+/// program has it out.
+static PROCESSES: IrqMutex<Vec<(sched::Pid, Option<Box<Process>>)>> = IrqMutex::new(Vec::new());
+
+/// Exit status when the program cannot be found (as in POSIX shells).
+const STATUS_NOT_FOUND: i32 = 127;
+/// Exit status when the file is there but cannot be run.
+const STATUS_CANNOT_EXECUTE: i32 = 126;
+
+/// The environment every program starts with.
+const ENVIRONMENT: [&[u8]; 4] = [b"PATH=/bin:/", b"HOME=/", b"TERM=vt100", b"SHELL=/bin/sh"];
+
+/// Opens the syscall gate, takes the user-fault vectors, adds `load_app`.
+pub fn init() {
+    trap::set_handler(idt::SYSCALL_VECTOR, syscall_trap);
+    idt::set_user_gate(idt::SYSCALL_VECTOR);
+    trap::set_user_fault_handler(fault_trap);
+    shell::register(Command {
+        name: "load_app",
+        usage: "load_app PROGRAM [ARGS...]",
+        summary: "run a Linux i386 program (bare names are looked up in / and /bin)",
+        run: load_app_command,
+    });
+}
+
+fn take_current() -> Option<(sched::Pid, Box<Process>)> {
+    let pid = sched::current_pid();
+    let mut table = PROCESSES.lock();
+    let slot = table.iter_mut().find(|(p, _)| *p == pid)?;
+    slot.1.take().map(|p| (pid, p))
+}
+
+fn put_back(pid: sched::Pid, process: Box<Process>) {
+    let mut table = PROCESSES.lock();
+    if let Some(slot) = table.iter_mut().find(|(p, _)| *p == pid) {
+        slot.1 = Some(process);
+    }
+}
+
+/// `int 0x80` from ring 3.
+fn syscall_trap(frame: &mut TrapFrame) {
+    let Some((pid, mut process)) = take_current() else {
+        frame.eax = embox_abi::Errno::ENOSYS.to_ret() as u32;
+        return;
+    };
+    let args = [frame.ebx, frame.ecx, frame.edx, frame.esi, frame.edi, frame.ebp];
+    cpu::enable_interrupts();
+    let result = crate::syscall::dispatch(&mut process, frame.eax, args);
+    cpu::disable_interrupts();
+    frame.eax = result;
+    match process.exit_status {
+        Some(status) => finish(pid, process, status),
+        None => put_back(pid, process),
+    }
+}
+
+/// A CPU exception in ring 3: demand paging, or a fatal signal.
+fn fault_trap(frame: &mut TrapFrame) {
+    let Some((pid, mut process)) = take_current() else {
+        trap::fatal_trap(frame);
+    };
+    if fault::try_demand_page(&mut process, frame) {
+        put_back(pid, process);
+        return;
+    }
+    let sig = fault::signal_for(frame.vector);
+    fault::report_signal(&process, sig, Some(frame));
+    finish(pid, process, 128 + sig as i32)
+}
+
+/// Ends the running program: releases its files and memory, then the task.
+fn finish(pid: sched::Pid, mut process: Box<Process>, status: i32) -> ! {
+    for file in process.files.close_all() {
+        crate::syscall::release_file(file);
+    }
+    sched::with_current(|t| {
+        if let Some(ctx) = t.context() {
+            ctx.set_page_directory(0);
+            for slot in 0..crate::hal::gdt::TLS_ENTRIES {
+                ctx.set_tls_descriptor(slot, 0);
+            }
+        }
+    });
+    PROCESSES.lock().retain(|(p, _)| *p != pid);
+    drop(process);
+    sched::exit(status)
+}
+
+/// Finds the program: a path with a slash as given (relative to the shell's
+/// directory), a bare name in `/` and then `/bin`.
+fn resolve(sh: &Shell, name: &str) -> Option<String> {
+    let candidates: Vec<String> = if name.contains('/') {
+        alloc::vec![sh.path(name)]
+    } else {
+        alloc::vec![alloc::format!("/{name}"), alloc::format!("/bin/{name}")]
+    };
+    candidates.into_iter().find(|path| {
+        env::with_vfs(|vfs| vfs.lookup(path).map(|id| vfs.metadata(id).kind == embox_fs::FileKind::File).unwrap_or(false))
+    })
+}
+
+fn load_app_command(sh: &mut Shell, args: &[String]) -> i32 {
+    let Some(name) = args.first() else {
+        println!("usage: load_app PROGRAM [ARGS...]");
+        return shell::STATUS_USAGE;
+    };
+    let Some(path) = resolve(sh, name) else {
+        println!("load_app: {name}: not found in / or /bin");
+        return STATUS_NOT_FOUND;
+    };
+    match start(&path, args, &sh.cwd) {
+        Ok(pid) => sched::wait(pid).unwrap_or(STATUS_CANNOT_EXECUTE),
+        Err(reason) => {
+            println!("load_app: {path}: cannot run: {reason}");
+            STATUS_CANNOT_EXECUTE
+        }
+    }
+}
+
+/// CPUID.1:EDX for `AT_HWCAP`, as Linux reports it.
+fn hwcap() -> u32 {
+    crate::hal::usermode::hwcap()
+}
+
+/// Loads `path` and starts it as a new task; returns the task's pid.
+pub fn start(path: &str, args: &[String], cwd: &str) -> Result<sched::Pid, String> {
+    let image = env::with_vfs(|vfs| vfs.lookup(path).and_then(|id| vfs.file_data(id)).map(Vec::from))
+        .map_err(|e| alloc::format!("{e}"))?;
+    let seed = cpu::rdtsc();
+    let mut random = [0u8; 16];
+    random[..8].copy_from_slice(&seed.to_le_bytes());
+    random[8..].copy_from_slice(&(seed.rotate_left(29) ^ 0x9e37_79b9_7f4a_7c15).to_le_bytes());
+    let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    let loaded = loader::load(&image, path, &argv, &ENVIRONMENT, random, hwcap())?;
+    drop(image);
+    let (entry, stack, directory) = (loaded.entry, loaded.stack, loaded.memory.directory());
+    let name = args[0].rsplit('/').next().unwrap_or(&args[0]);
+    let started = env::monotonic().as_nanos() as u64;
+    let pid = cpu::without_interrupts(|| {
+        let pid = sched::spawn(name, move || trap::enter_user(entry, stack));
+        sched::with_task(pid, |t| {
+            t.lkl_task = true;
+            if let Some(ctx) = t.context() {
+                ctx.set_page_directory(directory);
+            }
+        });
+        let mut process = Process::new(pid, String::from(name), loaded.memory, seed ^ 0x5851_f42d_4c95_7f2d, started);
+        process.cwd = String::from(cwd);
+        PROCESSES.lock().push((pid, Some(Box::new(process))));
+        pid
+    });
+    Ok(pid)
+}
+

@@ -194,7 +194,7 @@ async fn kvm(r: &mut Report, engine: &Engine, image: Option<&str>) {
         r.line(Status::Warn, "kvm", format!("{dev}; not probed (needs the build image: `embctl image build`)"));
         return;
     };
-    match crate::image::kvm_usable(engine, image).await {
+    match crate::kvm_probe::kvm_probe_fresh(engine, image).await {
         Ok(()) => r.line(Status::Ok, "kvm", "usable: the probe guest entered ring 3 and came back under KVM"),
         Err(why) => r.line(Status::Warn, "kvm", format!("unusable: {why:#}; TCG will be used (works, slower)")),
     }

@@ -5,6 +5,7 @@
 //! hangs or QEMU reports a KVM internal error; we watch the console and decide as
 //! soon as either shows, bounded by [`PROBE_TIMEOUT`].
 
+mod cache;
 mod guest;
 
 use std::io::Write;
@@ -25,7 +26,9 @@ const EXIT_OK: i64 = 33;
 /// isa-debug-exit status when the guest took an unexpected exception.
 const EXIT_FAULT: i64 = 35;
 /// A working KVM boots, switches rings and exits in well under a second.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(4);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a verdict is trusted without probing again.
+const CACHE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Which accelerator the probe guest runs under (TCG is the control: the guest
 /// itself must pass there).
@@ -35,12 +38,42 @@ pub enum ProbeAccel {
     Tcg,
 }
 
-/// Runs the probe under KVM and gives the verdict.
+/// The verdict, from the cache when this host kernel and this image (its QEMU)
+/// were probed within [`CACHE_TTL`]; otherwise probed (a hang costs [`PROBE_TIMEOUT`]).
 pub async fn kvm_usable(engine: &Engine, image: &str) -> KvmVerdict {
     if !Path::new("/dev/kvm").exists() {
         bail!("/dev/kvm does not exist on this host (no hardware virtualisation, or the kvm module is not loaded)");
     }
-    run_probe(engine, image, ProbeAccel::Kvm).await
+    let key = cache_key(engine, image).await;
+    if let Some(cached) = key.as_deref().and_then(cache::read) {
+        tracing::debug!("KVM verdict from the cache (`embctl doctor` probes again)");
+        return cached.map_err(|why| anyhow!("{why} (cached; `embctl doctor` probes again)"));
+    }
+    probe_and_remember(engine, image, key).await
+}
+
+/// Probes now (doctor) and refreshes the cache.
+pub async fn kvm_probe_fresh(engine: &Engine, image: &str) -> KvmVerdict {
+    if !Path::new("/dev/kvm").exists() {
+        bail!("/dev/kvm does not exist on this host (no hardware virtualisation, or the kvm module is not loaded)");
+    }
+    let key = cache_key(engine, image).await;
+    probe_and_remember(engine, image, key).await
+}
+
+async fn probe_and_remember(engine: &Engine, image: &str, key: Option<String>) -> KvmVerdict {
+    let verdict = run_probe(engine, image, ProbeAccel::Kvm).await;
+    if let Some(key) = key {
+        cache::write(&key, verdict.as_ref().map(|_| ()).map_err(|e| format!("{e:#}")));
+    }
+    verdict
+}
+
+/// Host kernel release + image id (which fixes the QEMU version).
+async fn cache_key(engine: &Engine, image: &str) -> Option<String> {
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    let id = engine.inspect_image(image).await.ok()??.id?;
+    Some(format!("{} {id}", kernel.trim()))
 }
 
 /// Boots the probe guest under `accel` in `image`; Ok when it came back from ring 3.
@@ -104,4 +137,28 @@ pub async fn run_probe(engine: &Engine, image: &str, accel: ProbeAccel) -> Resul
     container.remove().await?;
     tracing::debug!("KVM probe under {accel_arg}: {:?} after {:.2}s", verdict.as_ref().map_err(|e| e.to_string()), started.elapsed().as_secs_f64());
     verdict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The control for the KVM verdict: the same guest must pass under TCG, or an
+    /// "unusable" KVM verdict would say nothing. Needs the engine and the build image.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn probe_guest_comes_back_from_ring3_under_tcg() {
+        let engine = Engine::connect().await.expect("a Docker engine (see README)");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let ws = crate::workspace::Workspace::locate(Some(root)).unwrap();
+        let image = crate::image::ensure(&engine, &ws).await.unwrap();
+        run_probe(&engine, &image, ProbeAccel::Tcg).await.expect("the probe guest passes under TCG");
+    }
+
+    #[test]
+    fn probe_guest_has_a_valid_multiboot_header() {
+        let word = |i: usize| u32::from_le_bytes(guest::PROBE_GUEST[i * 4..i * 4 + 4].try_into().unwrap());
+        assert_eq!(word(0), 0x1BAD_B002);
+        assert_eq!(word(0).wrapping_add(word(1)).wrapping_add(word(2)), 0, "checksum");
+        assert_eq!(word(5) as usize - 0x100000, guest::PROBE_GUEST.len(), "load_end_addr covers the file");
+    }
 }

@@ -55,6 +55,12 @@ embox_trap_common:
     mov ax, 0x10
     mov ds, ax
     mov es, ax
+    # fs/gs may hold a user TLS selector: the kernel runs with null ones, so
+    # a task switch never carries one task's TLS selector into another task
+    # (whose GDT TLS slots differ), where reloading it would fault.
+    xor eax, eax
+    mov fs, ax
+    mov gs, ax
     cld
     mov ebp, esp
     sub esp, 512

@@ -13,7 +13,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use common::{run, stderr, stdout};
 use md5::Md5;
@@ -108,6 +108,8 @@ enum Serve {
 struct Server {
     url: String,
     requests: Arc<AtomicUsize>,
+    /// First line of every request ("GET /path HTTP/1.1").
+    lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -115,16 +117,17 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/lkl/archive/{COMMIT}.zip", listener.local_addr().unwrap());
         let requests = Arc::new(AtomicUsize::new(0));
-        let counter = requests.clone();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (counter, seen) = (requests.clone(), lines.clone());
         let body = Arc::new(body);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let n = counter.fetch_add(1, Ordering::SeqCst);
-                let body = body.clone();
-                std::thread::spawn(move || answer(stream, &body, mode, n));
+                let (body, seen) = (body.clone(), seen.clone());
+                std::thread::spawn(move || answer(stream, &body, mode, n, &seen));
             }
         });
-        Server { url, requests }
+        Server { url, requests, lines }
     }
 
     fn requests(&self) -> usize {
@@ -132,7 +135,7 @@ impl Server {
     }
 }
 
-fn answer(mut stream: TcpStream, body: &[u8], mode: Serve, index: usize) {
+fn answer(mut stream: TcpStream, body: &[u8], mode: Serve, index: usize, seen: &Mutex<Vec<String>>) {
     let mut request = Vec::new();
     let mut buf = [0u8; 1024];
     while !request.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -141,6 +144,8 @@ fn answer(mut stream: TcpStream, body: &[u8], mode: Serve, index: usize) {
             Ok(n) => request.extend_from_slice(&buf[..n]),
         }
     }
+    let first_line = String::from_utf8_lossy(&request).lines().next().unwrap_or("").to_string();
+    seen.lock().unwrap().push(first_line);
     let truncate = matches!(mode, Serve::Truncated) || (matches!(mode, Serve::TruncatedOnce) && index == 0);
     let sent = if truncate { &body[..body.len() / 2] } else { body };
     let head = format!(
@@ -399,6 +404,20 @@ fn offline_lkl_zip_and_env_variable_need_no_network() {
     assert!(!ws.base().join("lib/.extract-killed").exists(), "leftovers of a killed extraction are removed");
     assert!(ws.tree().join("tools/lkl/Makefile").is_file());
     assert!(ws.cached_archive().is_file(), "--lkl-zip is copied into the cache for lkl-diff");
+}
+
+#[test]
+fn proxy_variables_are_honoured() {
+    let archive = make_archive(&ArchiveSpec::default());
+    let proxy = Server::start(archive.clone(), Serve::Full);
+    let proxy_addr = proxy.url.split('/').nth(2).unwrap().to_string();
+    // A host that does not resolve: only the proxy can fetch it.
+    let ws = Scratch::new(&format!("http://lkl-archive.invalid/linux-{COMMIT}.zip"), &archive);
+
+    let out = run(ws.embctl().args(["lkl", "fetch"]).env("HTTP_PROXY", format!("http://{proxy_addr}")).env("http_proxy", format!("http://{proxy_addr}")));
+    assert!(out.status.success());
+    let lines = proxy.lines.lock().unwrap().clone();
+    assert_eq!(lines, vec![format!("GET http://lkl-archive.invalid/linux-{COMMIT}.zip HTTP/1.1")], "went through the proxy");
 }
 
 #[test]

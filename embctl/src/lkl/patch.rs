@@ -198,8 +198,10 @@ fn apply_patch(overlay: &mut Overlay<'_>, patch: &PatchFile) -> Result<()> {
     Ok(())
 }
 
+/// A header path as text, without the timestamp `diff -u` appends after a tab.
 fn lossy(path: &[u8]) -> String {
-    String::from_utf8_lossy(path).trim_end_matches(['\r', '\t', ' ']).to_string()
+    let text = String::from_utf8_lossy(path);
+    text.split('\t').next().unwrap_or("").trim_end_matches(['\r', ' ']).to_string()
 }
 
 fn apply_hunks(name: &str, rel: &Path, base: &[u8], patch: &diffy::Patch<'_, [u8]>) -> Result<Vec<u8>> {
@@ -311,6 +313,19 @@ mod tests {
         let err = format!("{:#}", apply_series(dir.path(), &[good, bad]).unwrap_err());
         assert!(err.contains("bad.patch") && err.contains("tools/lkl/Makefile") && err.contains("hunk #1"), "{err}");
         assert_eq!(fs::read_to_string(dir.path().join("README")).unwrap(), "hello\n");
+    }
+
+    #[test]
+    fn embox_style_p0_patch_with_tree_prefix_and_timestamps() {
+        let dir = tree();
+        let p = patch(
+            "embox.patch",
+            "diff --git a/README b/README\nindex 1111111..2222222 100644\n\
+             --- linux-0123/README\t2020-01-01 00:00:00.000000000 +0000\n\
+             +++ linux-0123/README\t2020-01-02 00:00:00.000000000 +0000\n@@ -1 +1 @@\n-hello\n+hello, embox\n",
+        );
+        apply_series(dir.path(), &[p]).unwrap();
+        assert_eq!(fs::read_to_string(dir.path().join("README")).unwrap(), "hello, embox\n");
     }
 
     #[test]

@@ -117,9 +117,16 @@ pub fn realtime_offset_ns() -> u64 {
     offset
 }
 
+/// Sleeps at least `d` by the monotonic clock (the scheduler counts whole
+/// timer ticks, and the current tick may be nearly over when we start).
 pub fn sleep(d: Duration) {
-    if !d.is_zero() {
-        sched::sleep(d);
+    let deadline = monotonic() + d;
+    loop {
+        let now = monotonic();
+        if now >= deadline {
+            break;
+        }
+        sched::sleep(deadline - now);
     }
 }
 

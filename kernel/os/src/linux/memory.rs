@@ -181,7 +181,9 @@ impl ProcessMemory {
         }
     }
 
-    /// `brk(addr)`: moves the program break; returns the (new or unchanged) break.
+    /// `brk(addr)`: moves the program break; returns the (new or unchanged)
+    /// break. Growing adds an area for the new pages only (other mappings
+    /// may sit inside the heap, e.g. musl's guard pages); shrinking unmaps.
     pub fn set_brk(&mut self, addr: u32) -> u32 {
         if addr < self.brk_start {
             return self.brk;
@@ -189,18 +191,11 @@ impl ProcessMemory {
         let (old_end, new_end) = (page_ceil(self.brk), page_ceil(addr));
         if new_end > old_end {
             let rw = Perms { read: true, write: true, exec: false };
-            if new_end > MMAP_TOP || self.overlaps(old_end, new_end) {
+            if new_end > MMAP_TOP || self.add_area(old_end, new_end, rw, AreaKind::Heap).is_err() {
                 return self.brk;
             }
-            self.areas.retain(|a| a.kind != AreaKind::Heap);
-            self.add_area(self.brk_start, new_end, rw, AreaKind::Heap).ok();
-        } else if new_end < old_end {
-            self.release_pages(new_end, old_end);
-            self.areas.retain(|a| a.kind != AreaKind::Heap);
-            if new_end > self.brk_start {
-                let rw = Perms { read: true, write: true, exec: false };
-                self.add_area(self.brk_start, new_end, rw, AreaKind::Heap).ok();
-            }
+        } else if new_end < old_end && self.unmap(new_end, old_end - new_end).is_err() {
+            return self.brk;
         }
         self.brk = addr;
         addr

@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Cursor, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -135,7 +135,7 @@ impl Server {
     }
 }
 
-fn answer(mut stream: TcpStream, body: &[u8], mode: Serve, index: usize, seen: &Mutex<Vec<String>>) {
+fn answer(mut stream: impl Read + Write, body: &[u8], mode: Serve, index: usize, seen: &Mutex<Vec<String>>) {
     let mut request = Vec::new();
     let mut buf = [0u8; 1024];
     while !request.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -156,6 +156,43 @@ fn answer(mut stream: TcpStream, body: &[u8], mode: Serve, index: usize, seen: &
     let _ = stream.write_all(sent);
     let _ = stream.flush();
     // Dropping the stream closes the connection (early, when truncated).
+}
+
+/// An HTTPS server on 127.0.0.1 (name `localhost`) whose certificate is signed
+/// by a fresh test CA. Returns the archive URL and the CA's PEM.
+fn start_tls_server(body: Vec<u8>) -> (String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "embctl test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_string()]).unwrap().signed_by(&leaf_key, &ca).unwrap();
+    let key = rustls::pki_types::PrivatePkcs8KeyDer::from(leaf_key.serialize_der()).into();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone()], key)
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://localhost:{}/linux-{COMMIT}.zip", listener.local_addr().unwrap().port());
+    let body = Arc::new(body);
+    std::thread::spawn(move || {
+        for (index, stream) in listener.incoming().flatten().enumerate() {
+            let (config, body) = (config.clone(), body.clone());
+            std::thread::spawn(move || {
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, stream);
+                answer(&mut tls, &body, Serve::Full, index, &Mutex::new(Vec::new()));
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            });
+        }
+    });
+    (url, ca.pem())
 }
 
 // ---------------------------------------------------------------- workspace
@@ -418,6 +455,27 @@ fn proxy_variables_are_honoured() {
     assert!(out.status.success());
     let lines = proxy.lines.lock().unwrap().clone();
     assert_eq!(lines, vec![format!("GET http://lkl-archive.invalid/linux-{COMMIT}.zip HTTP/1.1")], "went through the proxy");
+}
+
+#[test]
+fn https_trusts_the_ca_bundle_named_by_ssl_cert_file() {
+    let archive = make_archive(&ArchiveSpec::default());
+    let (url, ca_pem) = start_tls_server(archive.clone());
+    let ws = Scratch::new(&url, &archive);
+    let bundle = ws.root.join("test-ca.pem");
+    fs::write(&bundle, ca_pem).unwrap();
+
+    // Without the test CA the server is not trusted ...
+    let system_bundle_only = run(ws.embctl().args(["lkl", "fetch"]).env_remove("SSL_CERT_FILE").env_remove("SSL_CERT_DIR"));
+    assert_eq!(system_bundle_only.status.code(), Some(1));
+    let err = stderr(&system_bundle_only);
+    assert!(err.contains("not trusted") && err.contains("SSL_CERT_FILE"), "{err}");
+    assert!(!err.contains("attempt 2"), "a trust failure is not retried: {err}");
+    ws.assert_nothing_extracted();
+    // ... with it (as behind a TLS-inspecting proxy) the download goes through.
+    let out = run(ws.embctl().args(["lkl", "fetch"]).env("SSL_CERT_FILE", &bundle));
+    assert!(out.status.success());
+    assert!(ws.tree().join("README").is_file());
 }
 
 #[test]

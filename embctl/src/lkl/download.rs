@@ -215,7 +215,19 @@ fn download_advice(pin: &Pin, url: &str) -> String {
 }
 
 async fn download_once(client: &reqwest::Client, url: &str, out: &mut std::fs::File) -> Result<Digests, Failure> {
-    let response = client.get(url).send().await.map_err(|e| Failure::Retry(anyhow!(e).context(format!("GET {url}"))))?;
+    let response = client.get(url).send().await.map_err(|e| {
+        let untrusted = error_chain_mentions(&e, "certificate");
+        let err = anyhow!(e).context(format!("GET {url}"));
+        if untrusted {
+            // Retrying cannot fix trust; say where trust comes from instead.
+            Failure::Fatal(err.context(
+                "the server's TLS certificate is not trusted; behind a TLS-inspecting proxy, point SSL_CERT_FILE \
+                 at a CA bundle that holds the proxy's CA (default /etc/ssl/certs/ca-certificates.crt)",
+            ))
+        } else {
+            Failure::Retry(err)
+        }
+    })?;
     let status = response.status();
     if !status.is_success() {
         let err = anyhow!("GET {url}: the server answered {status}");
@@ -247,6 +259,17 @@ async fn download_once(client: &reqwest::Client, url: &str, out: &mut std::fs::F
     let secs = started.elapsed().as_secs_f64().max(0.001);
     info!("downloaded {:.1} MiB in {secs:.1}s", received as f64 / (1 << 20) as f64);
     Ok(hasher.finish())
+}
+
+fn error_chain_mentions(err: &(dyn std::error::Error + 'static), needle: &str) -> bool {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if e.to_string().to_lowercase().contains(needle) {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }
 
 /// A byte progress bar on a terminal; hidden otherwise (the log lines above and

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::build::rootfs::{self, Extra};
 use crate::build::{self, container_path, template, Artefacts, KERNEL_TARGET};
@@ -37,7 +37,6 @@ pub async fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
 
     let accel = choose_accel(&engine, &image, args.no_kvm).await;
     let privileges = crate::image::qemu_privileges(&engine, args.privileges.privileges).await?;
-    tracing::info!("QEMU container privileges: {privileges}");
 
     let out = Artefacts::new(ws);
     let initramfs = match extras.is_empty() {
@@ -249,17 +248,11 @@ where
     I: tokio::io::AsyncWrite + Unpin + Send + 'static,
     O: futures_util::Stream<Item = Result<bytes::Bytes>> + Unpin,
 {
+    let mut keys = stdin_reader();
     let stdin_task = tokio::spawn(async move {
-        let mut stdin = tokio::io::stdin();
-        let mut buf = [0u8; 1024];
-        loop {
-            match stdin.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if input.write_all(&buf[..n]).await.is_err() || input.flush().await.is_err() {
-                        break;
-                    }
-                }
+        while let Some(bytes) = keys.recv().await {
+            if input.write_all(&bytes).await.is_err() || input.flush().await.is_err() {
+                break;
             }
         }
     });
@@ -285,6 +278,28 @@ where
     }
     stdin_task.abort();
     container.wait().await
+}
+
+/// Our stdin, read on a plain thread: tokio's stdin reads on its blocking pool,
+/// which keeps the runtime (and so embctl) alive after QEMU exits until the
+/// user presses a key or closes the pipe. A plain thread dies with the process.
+fn stdin_reader() -> tokio::sync::mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = [0u8; 1024];
+        loop {
+            match std::io::Read::read(&mut stdin, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tx.blocking_send(buf[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    rx
 }
 
 /// Reports QEMU's exit and turns it into ours.

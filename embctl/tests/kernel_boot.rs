@@ -1,0 +1,354 @@
+//! The kernel built and booted for real: `embctl build` in the build image,
+//! `embctl run` with QEMU (TCG; KVM where the probe allows) in a container,
+//! the serial console driven through `--cmd`. Needs a Docker engine and the
+//! build image; every failure prints the full console.
+
+mod common;
+
+use std::io::{BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use common::{embctl, run, run_ok, stderr, stdout, workspace_root};
+
+/// One `embctl build` per test binary; the tests then boot with `--no-build`.
+fn built() {
+    static BUILD: Once = Once::new();
+    BUILD.call_once(|| {
+        run_ok(embctl().arg("build"));
+    });
+}
+
+/// `embctl run --no-build --no-kvm --cmd …` plus `extra` arguments.
+fn run_cmds(cmds: &[&str], extra: &[&str]) -> Output {
+    built();
+    let mut cmd = embctl();
+    cmd.args(["run", "--no-build", "--no-kvm"]);
+    if !extra.contains(&"--timeout") {
+        cmd.args(["--timeout", "30"]);
+    }
+    for c in cmds {
+        cmd.args(["--cmd", c]);
+    }
+    cmd.args(extra);
+    run(&mut cmd)
+}
+
+/// Console lines, carriage returns removed.
+fn lines(out: &Output) -> Vec<String> {
+    stdout(out).replace('\r', "").lines().map(str::to_owned).collect()
+}
+
+fn has_line(out: &Output, want: &str) -> bool {
+    lines(out).iter().any(|l| l.trim_end() == want)
+}
+
+#[test]
+fn templates_are_listed_with_descriptions() {
+    let out = run_ok(embctl().arg("templates"));
+    let text = stdout(&out);
+    let qemu = text.lines().find(|l| l.starts_with("x86/qemu ")).expect("x86/qemu listed");
+    assert!(qemu.contains("(default)"), "{qemu}");
+    assert!(text.lines().any(|l| l.starts_with("x86/lkl-qemu ") && l.contains("LKL")), "{text}");
+}
+
+#[test]
+fn unknown_template_is_refused_with_the_available_ones() {
+    let out = run(embctl().args(["build", "--template", "arm/nope"]));
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("unknown template \"arm/nope\"") && err.contains("x86/qemu"), "{err}");
+}
+
+#[test]
+fn second_build_recompiles_nothing_and_says_so() {
+    built();
+    let out = run_ok(embctl().arg("build"));
+    let err = stderr(&out);
+    assert!(err.contains("kernel up to date"), "{err}");
+    // The printed digest is the published kernel's.
+    let kernel = std::fs::read(workspace_root().join("build/base/bin/embox")).unwrap();
+    assert!(err.contains(&sha256_hex(&kernel)), "sha256 of build/base/bin/embox not printed:\n{err}");
+    assert_eq!(&kernel[..4], b"\x7fELF");
+    assert_eq!(kernel[4], 1, "ELF32");
+}
+
+/// A clean build in a fresh copy of the sources gives the same bytes as the
+/// (incremental) build of this checkout: nothing of the checkout's path, time
+/// or history leaks into the kernel or the initramfs.
+#[test]
+fn clean_build_in_another_checkout_is_byte_identical() {
+    let copy = tempfile::Builder::new().prefix("embctl-repro-").tempdir().unwrap();
+    for dir in ["docker", "kernel", "rootfs", "third-party"] {
+        copy_tree(&workspace_root().join(dir), &copy.path().join(dir));
+    }
+    let out = run_ok(Command::new(env!("CARGO_BIN_EXE_embctl")).arg("--workspace").arg(copy.path()).arg("build"));
+    assert!(stderr(&out).contains("kernel rebuilt"), "the copy must build from scratch");
+    // Built after the copy, so both saw the same sources.
+    run_ok(embctl().arg("build"));
+    let ours = std::fs::read(workspace_root().join("build/base/bin/embox")).unwrap();
+    let theirs = std::fs::read(copy.path().join("build/base/bin/embox")).unwrap();
+    assert!(ours == theirs, "kernels differ: {} vs {}", sha256_hex(&ours), sha256_hex(&theirs));
+    let cpio = |root: &Path| std::fs::read(root.join("build/base/rootfs.cpio")).unwrap();
+    assert!(cpio(&workspace_root()) == cpio(copy.path()), "initramfs differs");
+}
+
+#[test]
+fn shell_commands_run_through_cmd() {
+    let out = run_cmds(&["echo hello from the test", "uname -a", "ls /", "cat /etc/hostname"], &[]);
+    assert!(out.status.success());
+    assert!(has_line(&out, "hello from the test"), "echo output missing");
+    assert!(lines(&out).iter().any(|l| l.starts_with("Embox ")), "uname -a output missing");
+    assert!(has_line(&out, "embox"), "cat /etc/hostname output missing");
+    let text = stdout(&out);
+    for entry in ["bin", "etc", "tmp"] {
+        assert!(text.contains(entry), "ls / does not show {entry}");
+    }
+}
+
+#[test]
+fn exit_status_is_in_dollar_question() {
+    let out = run_cmds(&["echo ok", "echo status=$?", "cat /no/such/file", "echo status=$?"], &[]);
+    assert!(out.status.success());
+    let statuses: Vec<String> = lines(&out).into_iter().filter(|l| l.starts_with("status=")).collect();
+    assert_eq!(statuses.len(), 2, "{statuses:?}");
+    assert_eq!(statuses[0].trim(), "status=0");
+    assert_ne!(statuses[1].trim(), "status=0", "cat of a missing file must fail");
+}
+
+#[test]
+fn added_host_file_appears_in_the_guest() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("greeting.txt");
+    std::fs::write(&file, "greetings from the host\n").unwrap();
+    let add = format!("{}:/etc/greeting", file.display());
+    let out = run_cmds(&["cat /etc/greeting", "ls /bin"], &["--add", &add, "--add", file.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(has_line(&out, "greetings from the host"));
+    assert!(stdout(&out).contains("greeting.txt"), "default guest path /bin/<basename>");
+}
+
+#[test]
+fn kernel_fault_ends_the_run_non_zero_with_its_message() {
+    let out = run_cmds(&["crash", "echo never reached"], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("kernel fault"), "{err}");
+    assert!(err.contains("`crash`"), "the failing command is named: {err}");
+    assert!(stdout(&out).to_lowercase().contains("page fault"), "the kernel's own report is on the console");
+    assert!(!has_line(&out, "never reached"));
+}
+
+#[test]
+fn command_that_never_returns_times_out_with_last_lines() {
+    let start = Instant::now();
+    let out = run_cmds(&["echo before", "sleep 1000"], &["--timeout", "3", "-v"]);
+    assert!(!out.status.success());
+    assert!(start.elapsed() < Duration::from_secs(60));
+    let err = stderr(&out);
+    assert!(err.contains("timed out after 3 s") && err.contains("`sleep 1000`"), "{err}");
+    assert!(err.contains("last console lines") && err.contains("before"), "{err}");
+    assert_container_gone(&err);
+}
+
+#[test]
+fn poweroff_as_the_last_command_is_success() {
+    let out = run_cmds(&["echo bye", "poweroff"], &[]);
+    assert!(out.status.success());
+}
+
+/// Without --cmd and without a terminal, stdin and stdout are passed through;
+/// QEMU's exit status is decoded (poweroff → 0).
+#[test]
+fn piped_console_powers_off_with_status_zero() {
+    built();
+    let mut child = spawn(embctl().args(["run", "--no-build", "--no-kvm"]));
+    let mut stdin = child.stdin.take().unwrap();
+    let console = Console::new(&mut child);
+    console.wait_for("embox> ", Duration::from_secs(30));
+    stdin.write_all(b"echo piped-ok\npoweroff\n").unwrap();
+    let status = wait_timeout(&mut child, Duration::from_secs(30));
+    let text = console.text();
+    assert!(text.contains("piped-ok"), "{text}");
+    assert_eq!(status, Some(0), "{text}");
+}
+
+/// The default accelerator choice: KVM only where the probe allows, else TCG.
+#[test]
+fn default_accelerator_follows_the_probe() {
+    built();
+    let out = run(embctl().args(["run", "--no-build", "--cmd", "echo accel-ok"]));
+    assert!(out.status.success());
+    assert!(has_line(&out, "accel-ok"));
+    let err = stderr(&out);
+    let decision = err.lines().find(|l| l.contains("accelerator:")).expect("the accelerator decision is logged");
+    eprintln!("decision: {decision}");
+    assert!(decision.contains("KVM") || decision.contains("TCG"));
+}
+
+#[test]
+fn sigint_removes_the_qemu_container() {
+    built();
+    let mut child = spawn(embctl().args(["-v", "run", "--no-build", "--no-kvm", "--timeout", "120", "--cmd", "sleep 1000"]));
+    let console = Console::new(&mut child);
+    console.wait_for("sleep 1000", Duration::from_secs(60));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = wait_timeout(&mut child, Duration::from_secs(30));
+    assert_ne!(status, Some(0));
+    assert_container_gone(&console.text());
+}
+
+/// `--gdb` halts QEMU until gdb attaches; the printed one-liner really attaches.
+#[test]
+fn gdb_attaches_with_the_printed_command() {
+    built();
+    let mut child = spawn(embctl().args(["run", "--no-build", "--no-kvm", "--gdb", "--timeout", "90", "--cmd", "echo after-gdb"]));
+    let console = Console::new(&mut child);
+    let line = console.wait_for("target remote ", Duration::from_secs(60));
+    let address = line.split("target remote ").nth(1).unwrap().split('\'').next().unwrap().to_string();
+    let gdb = run(embctl().args([
+        "shell",
+        "--",
+        "gdb",
+        "-q",
+        "-batch",
+        "-ex",
+        &format!("target remote {address}"),
+        "-ex",
+        "info registers eip",
+        "-ex",
+        "detach",
+    ]));
+    assert!(gdb.status.success());
+    assert!(stdout(&gdb).contains("eip"), "gdb read the registers");
+    let status = wait_timeout(&mut child, Duration::from_secs(60));
+    assert!(console.text().contains("after-gdb"), "the kernel ran after gdb detached");
+    assert_eq!(status, Some(0));
+}
+
+#[test]
+fn no_build_without_artefacts_says_what_to_do() {
+    let copy = tempfile::tempdir().unwrap();
+    for dir in ["docker", "kernel"] {
+        copy_tree(&workspace_root().join(dir), &copy.path().join(dir));
+    }
+    let out = run(Command::new(env!("CARGO_BIN_EXE_embctl")).arg("--workspace").arg(copy.path()).args(["run", "--no-build"]));
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("run `embctl build` first"), "{}", stderr(&out));
+}
+
+// ---- helpers ----
+
+fn spawn(cmd: &mut Command) -> Child {
+    eprintln!("$ {cmd:?}");
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn embctl")
+}
+
+fn wait_timeout(child: &mut Child, limit: Duration) -> Option<i32> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("embctl did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// stdout and stderr of a running child, merged, collected by reader threads.
+struct Console {
+    text: std::sync::Arc<std::sync::Mutex<String>>,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Console {
+    fn new(child: &mut Child) -> Self {
+        let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, lines) = mpsc::channel();
+        let out: Box<dyn Read + Send> = Box::new(child.stdout.take().unwrap());
+        let err: Box<dyn Read + Send> = Box::new(child.stderr.take().unwrap());
+        for stream in [out, err] {
+            let (text, tx) = (text.clone(), tx.clone());
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream);
+                let mut buf = Vec::new();
+                // Split on '\n' and also on the prompt, which ends without one.
+                loop {
+                    let mut byte = [0u8];
+                    match reader.read(&mut byte) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => buf.push(byte[0]),
+                    }
+                    if byte[0] == b'\n' || buf.ends_with(b"embox> ") {
+                        let line = String::from_utf8_lossy(&buf).into_owned();
+                        eprint!("{line}");
+                        text.lock().unwrap().push_str(&line);
+                        let _ = tx.send(line);
+                        buf.clear();
+                    }
+                }
+            });
+        }
+        Self { text, lines }
+    }
+
+    /// The first line containing `needle`; panics with everything so far after `limit`.
+    fn wait_for(&self, needle: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("no {needle:?} within {limit:?}; output so far:\n{}", self.text()),
+            }
+        }
+    }
+
+    fn text(&self) -> String {
+        self.text.lock().unwrap().clone()
+    }
+}
+
+/// With `-v`, embctl logs "QEMU runs in container NAME"; that container must be gone.
+fn assert_container_gone(log: &str) {
+    let name = log
+        .lines()
+        .find_map(|l| l.split("QEMU runs in container ").nth(1))
+        .map(|n| n.trim().to_string())
+        .expect("-v logs the QEMU container's name");
+    let out = Command::new("docker").args(["ps", "-aq", "--filter", &format!("name=^{name}$")]).output().expect("docker CLI");
+    assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty(), "container {name} is still there");
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "target" || name == ".git" {
+            continue;
+        }
+        let (src, dst): (PathBuf, PathBuf) = (entry.path(), to.join(&name));
+        let meta = std::fs::symlink_metadata(&src).unwrap();
+        if meta.is_dir() {
+            copy_tree(&src, &dst);
+        } else if meta.file_type().is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src).unwrap(), &dst).unwrap();
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}

@@ -45,7 +45,7 @@ pub fn init() {
     trap::set_user_fault_handler(fault_trap);
     shell::register(Command {
         name: "load_app",
-        usage: "load_app PROGRAM [ARGS...]",
+        usage: "load_app PROGRAM [ARGS...] [< INPUT] [> OUTPUT]",
         summary: "run a Linux i386 program (bare names are looked up in / and /bin)",
         run: load_app_command,
     });
@@ -127,16 +127,51 @@ fn resolve(sh: &Shell, name: &str) -> Option<String> {
     })
 }
 
-fn load_app_command(sh: &mut Shell, args: &[String]) -> i32 {
+/// Where a program's standard input and output go: the console, or files
+/// named by `< FILE` and `> FILE` at the end of the `load_app` line.
+#[derive(Default)]
+pub struct Redirects {
+    pub stdin: Option<String>,
+    pub stdout: Option<String>,
+}
+
+/// Splits `load_app` words into the program's argv and its redirections.
+fn split_redirects(sh: &Shell, words: &[String]) -> Result<(Vec<String>, Redirects), String> {
+    let mut argv = Vec::new();
+    let mut redirects = Redirects::default();
+    let mut words = words.iter();
+    while let Some(word) = words.next() {
+        let target = match word.as_str() {
+            "<" => &mut redirects.stdin,
+            ">" => &mut redirects.stdout,
+            _ => {
+                argv.push(word.clone());
+                continue;
+            }
+        };
+        let file = words.next().ok_or_else(|| alloc::format!("'{word}' needs a file name after it"))?;
+        *target = Some(sh.path(file));
+    }
+    Ok((argv, redirects))
+}
+
+fn load_app_command(sh: &mut Shell, words: &[String]) -> i32 {
+    let (args, redirects) = match split_redirects(sh, words) {
+        Ok(split) => split,
+        Err(e) => {
+            println!("load_app: {e}");
+            return shell::STATUS_USAGE;
+        }
+    };
     let Some(name) = args.first() else {
-        println!("usage: load_app PROGRAM [ARGS...]");
+        println!("usage: load_app PROGRAM [ARGS...] [< INPUT] [> OUTPUT]");
         return shell::STATUS_USAGE;
     };
     let Some(path) = resolve(sh, name) else {
         println!("load_app: {name}: not found in / or /bin");
         return STATUS_NOT_FOUND;
     };
-    match start(&path, args, &sh.cwd) {
+    match start(&path, &args, &sh.cwd, &redirects) {
         Ok(pid) => sched::wait(pid).unwrap_or(STATUS_CANNOT_EXECUTE),
         Err(reason) => {
             println!("load_app: {path}: cannot run: {reason}");
@@ -151,7 +186,7 @@ fn hwcap() -> u32 {
 }
 
 /// Loads `path` and starts it as a new task; returns the task's pid.
-pub fn start(path: &str, args: &[String], cwd: &str) -> Result<sched::Pid, String> {
+pub fn start(path: &str, args: &[String], cwd: &str, redirects: &Redirects) -> Result<sched::Pid, String> {
     let image = env::with_vfs(|vfs| vfs.lookup(path).and_then(|id| vfs.file_data(id)).map(Vec::from))
         .map_err(|e| alloc::format!("{e}"))?;
     let seed = cpu::rdtsc();
@@ -161,6 +196,13 @@ pub fn start(path: &str, args: &[String], cwd: &str) -> Result<sched::Pid, Strin
     let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
     let loaded = loader::load(&image, path, &argv, &ENVIRONMENT, random, hwcap())?;
     drop(image);
+    let mut files = files::FdTable::with_console();
+    if let Some(input) = &redirects.stdin {
+        redirect(&mut files, 0, input, embox_abi::consts::open::O_RDONLY)?;
+    }
+    if let Some(output) = &redirects.stdout {
+        redirect(&mut files, 1, output, embox_abi::consts::open::O_WRONLY | embox_abi::consts::open::O_CREAT | embox_abi::consts::open::O_TRUNC)?;
+    }
     let (entry, stack, directory) = (loaded.entry, loaded.stack, loaded.memory.directory());
     let name = args[0].rsplit('/').next().unwrap_or(&args[0]);
     let started = env::monotonic().as_nanos() as u64;
@@ -174,9 +216,35 @@ pub fn start(path: &str, args: &[String], cwd: &str) -> Result<sched::Pid, Strin
         });
         let mut process = Process::new(pid, String::from(name), loaded.memory, seed ^ 0x5851_f42d_4c95_7f2d, started);
         process.cwd = String::from(cwd);
+        process.files = files;
         PROCESSES.lock().push((pid, Some(Box::new(process))));
         pid
     });
     Ok(pid)
 }
 
+
+/// Points descriptor `fd` at the file `path` (opened with `flags`).
+fn redirect(files: &mut files::FdTable, fd: u32, path: &str, flags: u32) -> Result<(), String> {
+    use embox_abi::consts::open::{O_ACCMODE, O_CREAT, O_TRUNC};
+    let id = env::with_vfs(|vfs| {
+        let id = match vfs.lookup(path) {
+            Err(embox_fs::FsError::NotFound) if flags & O_CREAT != 0 => vfs.create_file(path, 0o644, false)?,
+            other => other?,
+        };
+        if vfs.metadata(id).kind != embox_fs::FileKind::File {
+            return Err(embox_fs::FsError::IsADirectory);
+        }
+        if flags & O_TRUNC != 0 {
+            vfs.truncate(id, 0)?;
+        }
+        vfs.open(id);
+        Ok(id)
+    })
+    .map_err(|e| alloc::format!("{path}: {e}"))?;
+    if let Ok(Some(old)) = files.close(fd) {
+        crate::syscall::release_file(old);
+    }
+    let file = files::OpenFile { kind: files::FileKind::File(id), offset: 0, flags: flags & O_ACCMODE, path: String::from(path) };
+    files.open(file, false).map(|_| ()).map_err(|e| alloc::format!("{path}: {}", e.name()))
+}

@@ -35,110 +35,112 @@ use crate::linux::process::Process;
 pub type Args = [u32; 6];
 pub type Handler = fn(&mut Process, Args) -> SysResult;
 
-/// Served syscalls, ordered by number. Gaps are the numbers we do not serve.
+/// Served syscalls, ordered by number. The comments between them list the
+/// numbers we do not serve (they return -ENOSYS and log one line).
 const TABLE: &[(u32, Handler)] = &[
     (EXIT, exit::exit),                                   // 1
-    // 2 fork: one task per program, no process creation
+    // 2: fork
     (READ, io::read),                                     // 3
     (WRITE, io::write),                                   // 4
     (OPEN, open::open),                                   // 5
     (CLOSE, open::close),                                 // 6
-    // 7 waitpid
+    // 7: waitpid
     (CREAT, open::creat),                                 // 8
-    // 9 link
+    // 9: link
     (UNLINK, dir::unlink),                                // 10
-    // 11 execve
+    // 11: execve
     (CHDIR, dir::chdir),                                  // 12
     (TIME, time::time),                                   // 13
-    // 14 mknod
+    // 14: mknod
     (CHMOD, stat::chmod),                                 // 15
-    // 16..=18 lchown, break, oldstat
+    // 16..=18: lchown, break, oldstat
     (LSEEK, io::lseek),                                   // 19
     (GETPID, ids::getpid),                                // 20
-    // 21..=23 mount, umount, setuid
+    // 21..=23: mount, umount, setuid
     (GETUID, ids::getuid),                                // 24
-    // 25..=32 stime .. gtty
+    // 25..=32: stime, ptrace, alarm, oldfstat, ...
     (ACCESS, stat::access),                               // 33
-    // 34..=35 nice, ftime
+    // 34..=35: nice, ftime
     (SYNC, io::sync),                                     // 36
     (KILL, signal::kill),                                 // 37
     (RENAME, dir::rename),                                // 38
     (MKDIR, dir::mkdir),                                  // 39
     (RMDIR, dir::rmdir),                                  // 40
     (DUP, fd::dup),                                       // 41
-    // 42 pipe
+    // 42: pipe
     (TIMES, time::times),                                 // 43
-    // 44 prof
+    // 44: prof
     (BRK, mm::brk),                                       // 45
-    // 46 setgid
+    // 46: setgid
     (GETGID, ids::getgid),                                // 47
-    // 48 signal
+    // 48: signal
     (GETEUID, ids::geteuid),                              // 49
     (GETEGID, ids::getegid),                              // 50
-    // 51..=53 acct, umount2, lock
+    // 51..=53: acct, umount2, lock
     (IOCTL, fd::ioctl),                                   // 54
     (FCNTL, fd::fcntl),                                   // 55
-    // 56 mpx
+    // 56: mpx
     (SETPGID, ids::setpgid),                              // 57
-    // 58..=59 ulimit, oldolduname
+    // 58..=59: ulimit, oldolduname
     (UMASK, stat::umask),                                 // 60
-    // 61..=62 chroot, ustat
+    // 61..=62: chroot, ustat
     (DUP2, fd::dup2),                                     // 63
     (GETPPID, ids::getppid),                              // 64
     (GETPGRP, ids::getpgrp),                              // 65
     (SETSID, ids::setsid),                                // 66
-    // 67..=75 sigaction .. setrlimit (old forms)
+    // 67..=75: sigaction, sgetmask, ssetmask, setreuid, ...
     (GETRLIMIT, system::getrlimit),                       // 76
     (GETRUSAGE, system::getrusage),                       // 77
     (GETTIMEOFDAY, time::gettimeofday),                   // 78
-    // 79..=84 settimeofday .. oldlstat
+    // 79..=84: settimeofday, getgroups, setgroups, select, ...
     (READLINK, stat::readlink),                           // 85
-    // 86..=89 uselib .. readdir
+    // 86..=89: uselib, swapon, reboot, readdir
     (MMAP, mm::old_mmap),                                 // 90
     (MUNMAP, mm::munmap),                                 // 91
     (TRUNCATE, io::truncate),                             // 92
     (FTRUNCATE, io::ftruncate),                           // 93
     (FCHMOD, stat::fchmod),                               // 94
-    // 95..=105 fchown .. getitimer
+    // 95..=105: fchown, getpriority, setpriority, profil, ...
     (STAT, stat::stat64),                                 // 106 (old struct stat: glibc never uses it; we answer with stat64's)
-    // 107..=117 lstat .. ipc
+    // 107..=117: lstat, fstat, olduname, iopl, ...
     (FSYNC, io::fsync),                                   // 118
-    // 119..=121 sigreturn, clone, setdomainname
+    // 119..=121: sigreturn, clone, setdomainname
     (UNAME, system::uname),                               // 122
-    // 123..=124 modify_ldt, adjtimex
+    // 123..=124: modify_ldt, adjtimex
     (MPROTECT, mm::mprotect),                             // 125
-    // 126..=131 sigprocmask .. quotactl
+    // 126..=131: sigprocmask, create_module, init_module, delete_module, ...
     (GETPGID, ids::getpgid),                              // 132
     (FCHDIR, dir::fchdir),                                // 133
-    // 134..=139 bdflush .. setfsgid
+    // 134..=139: bdflush, sysfs, personality, afs_syscall, ...
     (_LLSEEK, io::llseek),                                // 140
-    // 141 getdents
+    // 141: getdents
     (_NEWSELECT, io::select),                             // 142
-    // 143 flock
+    // 143: flock
     (MSYNC, mm::msync),                                   // 144
     (READV, io::readv),                                   // 145
     (WRITEV, io::writev),                                 // 146
     (GETSID, ids::getsid),                                // 147
     (FDATASYNC, io::fsync),                               // 148
-    // 149..=157 _sysctl .. sched_getscheduler
+    // 149..=157: _sysctl, mlock, munlock, mlockall, ...
     (SCHED_YIELD, time::sched_yield),                     // 158
-    // 159..=161 sched_get_priority_max .. sched_rr_get_interval
+    // 159..=161: sched_get_priority_max, sched_get_priority_min, sched_rr_get_interval
     (NANOSLEEP, time::nanosleep),                         // 162
     (MREMAP, mm::mremap),                                 // 163
-    // 164..=167 setresuid .. query_module
+    // 164..=167: setresuid, getresuid, vm86, query_module
     (POLL, io::poll),                                     // 168
-    // 169..=172 nfsservctl .. prctl
-    // 173 rt_sigreturn: we deliver no signals, so no frame to return from
+    // 169..=171: nfsservctl, setresgid, getresgid
+    (PRCTL, system::prctl),                               // 172
+    // 173: rt_sigreturn
     (RT_SIGACTION, signal::rt_sigaction),                 // 174
     (RT_SIGPROCMASK, signal::rt_sigprocmask),             // 175
-    // 176..=179 rt_sigpending .. rt_sigsuspend
+    // 176..=179: rt_sigpending, rt_sigtimedwait, rt_sigqueueinfo, rt_sigsuspend
     (PREAD64, io::pread64),                               // 180
     (PWRITE64, io::pwrite64),                             // 181
-    // 182 chown
+    // 182: chown
     (GETCWD, dir::getcwd),                                // 183
-    // 184..=185 capget, capset
+    // 184..=185: capget, capset
     (SIGALTSTACK, signal::sigaltstack),                   // 186
-    // 187..=190 sendfile .. vfork
+    // 187..=190: sendfile, getpmsg, putpmsg, vfork
     (UGETRLIMIT, system::getrlimit),                      // 191
     (MMAP2, mm::mmap2),                                   // 192
     (TRUNCATE64, io::truncate64),                         // 193
@@ -146,72 +148,71 @@ const TABLE: &[(u32, Handler)] = &[
     (STAT64, stat::stat64),                               // 195
     (LSTAT64, stat::lstat64),                             // 196
     (FSTAT64, stat::fstat64),                             // 197
-    // 198 lchown32
+    // 198: lchown32
     (GETUID32, ids::getuid),                              // 199
     (GETGID32, ids::getgid),                              // 200
     (GETEUID32, ids::geteuid),                            // 201
     (GETEGID32, ids::getegid),                            // 202
-    // 203..=218 setreuid32 .. mincore
+    // 203..=218: setreuid32, setregid32, getgroups32, setgroups32, ...
     (MADVISE, mm::madvise),                               // 219
     (GETDENTS64, dir::getdents64),                        // 220
     (FCNTL64, fd::fcntl),                                 // 221
-    // 222..=223 unassigned
+    // 222..=223: -, -
     (GETTID, ids::gettid),                                // 224
-    // 225..=239 readahead .. sendfile64
+    // 225..=239: readahead, setxattr, lsetxattr, fsetxattr, ...
     (FUTEX, time::futex),                                 // 240
-    // 241..=242 sched_setaffinity, sched_getaffinity
+    // 241..=242: sched_setaffinity, sched_getaffinity
     (SET_THREAD_AREA, tls::set_thread_area),              // 243
     (GET_THREAD_AREA, tls::get_thread_area),              // 244
-    // 245..=251 io_setup .. (251 unassigned)
+    // 245..=251: io_setup, io_destroy, io_getevents, io_submit, ...
     (EXIT_GROUP, exit::exit_group),                       // 252
-    // 253..=257 lookup_dcookie .. remap_file_pages
+    // 253..=257: lookup_dcookie, epoll_create, epoll_ctl, epoll_wait, ...
     (SET_TID_ADDRESS, system::set_tid_address),           // 258
-    // 259..=264 timer_create .. clock_settime
+    // 259..=264: timer_create, timer_settime, timer_gettime, timer_getoverrun, ...
     (CLOCK_GETTIME, time::clock_gettime32),               // 265
     (CLOCK_GETRES, time::clock_getres32),                 // 266
     (CLOCK_NANOSLEEP, time::clock_nanosleep32),           // 267
-    // 268..=269 statfs64, fstatfs64
+    // 268..=269: statfs64, fstatfs64
     (TGKILL, signal::tgkill),                             // 270
-    // 271..=294 utimes .. inotify_rm_watch
+    // 271..=294: utimes, fadvise64_64, vserver, mbind, ...
     (OPENAT, open::openat),                               // 295
     (MKDIRAT, dir::mkdirat),                              // 296
-    // 297..=299 mknodat, fchownat, futimesat
+    // 297..=299: mknodat, fchownat, futimesat
     (FSTATAT64, stat::fstatat64),                         // 300
     (UNLINKAT, dir::unlinkat),                            // 301
     (RENAMEAT, dir::renameat),                            // 302
-    // 303..=304 linkat, symlinkat
+    // 303..=304: linkat, symlinkat
     (READLINKAT, stat::readlinkat),                       // 305
     (FCHMODAT, stat::fchmodat),                           // 306
     (FACCESSAT, stat::faccessat),                         // 307
-    // 308 pselect6
+    // 308: pselect6
     (PPOLL, io::ppoll32),                                 // 309
-    // 310 unshare
+    // 310: unshare
     (SET_ROBUST_LIST, system::set_robust_list),           // 311
-    // 312..=329 get_robust_list .. dup3's neighbours
+    // 312..=329: get_robust_list, splice, sync_file_range, tee, ...
     (DUP3, fd::dup3),                                     // 330
-    // 331..=339 pipe2 .. prlimit64's neighbours
+    // 331..=339: pipe2, inotify_init1, preadv, pwritev, ...
     (PRLIMIT64, system::prlimit64),                       // 340
-    // 341..=352 name_to_handle_at .. sched_getattr
+    // 341..=352: name_to_handle_at, open_by_handle_at, clock_adjtime, syncfs, ...
     (RENAMEAT2, dir::renameat2),                          // 353
-    // 354 seccomp
+    // 354: seccomp
     (GETRANDOM, system::getrandom),                       // 355
-    // 356..=382 memfd_create .. pkey_free
+    // 356..=382: memfd_create, bpf, execveat, socket, ...
     (STATX, stat::statx),                                 // 383
-    // 384 arch_prctl
-    // 385 io_pgetevents
+    // 384..=385: arch_prctl, io_pgetevents
     (RSEQ, system::rseq),                                 // 386
-    // 387..=402 semget .. (time64 family starts at 403)
+    // 387..=402: -, -, -, -, ...
     (CLOCK_GETTIME64, time::clock_gettime64),             // 403
-    // 404 clock_settime64, 405 clock_adjtime64
+    // 404..=405: clock_settime64, clock_adjtime64
     (CLOCK_GETRES_TIME64, time::clock_getres64),          // 406
     (CLOCK_NANOSLEEP_TIME64, time::clock_nanosleep64),    // 407
-    // 408..=413 timer_*_time64 .. pselect6_time64
+    // 408..=413: timer_gettime64, timer_settime64, timerfd_gettime64, timerfd_settime64, ...
     (PPOLL_TIME64, io::ppoll64),                          // 414
-    // 415..=421 unassigned .. rt_sigtimedwait_time64
+    // 415..=421: -, io_pgetevents_time64, recvmmsg_time64, mq_timedsend_time64, ...
     (FUTEX_TIME64, time::futex),                          // 422
-    // 423..=438 sched_rr_get_interval_time64 .. pidfd_getfd
+    // 423..=438: sched_rr_get_interval_time64, pidfd_send_signal, io_uring_setup, io_uring_enter, ...
     (FACCESSAT2, stat::faccessat2),                       // 439
-    // 440.. process_madvise and later
+    // 440..=450: process_madvise, epoll_pwait2, mount_setattr, quotactl_fd, ...
 ];
 
 /// Highest syscall number plus one.

@@ -112,3 +112,25 @@ pub fn rseq(p: &mut Process, a: Args) -> SysResult {
     p.memory.write(a[0], &[0u8; 8])?;
     Ok(0)
 }
+
+/// prctl(option, ...): the task name (PR_SET_NAME/PR_GET_NAME, used by
+/// busybox); other options are not served (EINVAL, as for unknown options).
+pub fn prctl(p: &mut Process, a: Args) -> SysResult {
+    const PR_SET_NAME: u32 = 15;
+    const PR_GET_NAME: u32 = 16;
+    match a[0] {
+        PR_SET_NAME => {
+            let name = p.memory.read_cstr(a[1], 16).unwrap_or_default();
+            p.name = alloc::string::String::from_utf8_lossy(&name[..name.len().min(15)]).into_owned();
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            let mut out = [0u8; 16];
+            let n = p.name.len().min(15);
+            out[..n].copy_from_slice(&p.name.as_bytes()[..n]);
+            p.memory.write(a[1], &out)?;
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}

@@ -1,0 +1,250 @@
+//! The build image, `embctl shell` and `embctl doctor` against the real Docker
+//! engine. Tests that need the real image call `embctl image build`, which is
+//! idempotent (and serialised between processes), so it is built at most once.
+
+mod common;
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{embctl, run, run_ok, stderr, stdout, workspace_root};
+
+const MANAGED: &str = "org.embctl.managed=true";
+
+/// `docker …` output (trimmed stdout); the CLI is installed with the engine.
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().expect("the docker CLI");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The real image for this checkout, built once for all tests.
+fn real_image() -> String {
+    let out = run_ok(embctl().args(["image", "build"]));
+    stdout(&out).trim().to_string()
+}
+
+/// A scratch workspace: docker/ (copied from `docker_from`, or the given Dockerfile)
+/// and an empty kernel/, so `--workspace` accepts it.
+struct ScratchWorkspace {
+    dir: tempfile::TempDir,
+}
+
+impl ScratchWorkspace {
+    fn with_dockerfile(text: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("docker")).unwrap();
+        std::fs::create_dir_all(dir.path().join("kernel")).unwrap();
+        std::fs::write(dir.path().join("docker/Dockerfile"), text).unwrap();
+        ScratchWorkspace { dir }
+    }
+
+    /// Same docker/ as this checkout, so the real image (same content hash) is used.
+    fn like_checkout() -> Self {
+        let text = std::fs::read_to_string(workspace_root().join("docker/Dockerfile")).unwrap();
+        Self::with_dockerfile(&text)
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn embctl(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_embctl"));
+        cmd.arg("--workspace").arg(self.path());
+        cmd
+    }
+}
+
+/// Removes the images a test made, whatever happens.
+struct ImageCleanup(Vec<String>);
+
+impl Drop for ImageCleanup {
+    fn drop(&mut self) {
+        for image in &self.0 {
+            let _ = Command::new("docker").args(["rmi", "-f", image]).output();
+        }
+    }
+}
+
+const TINY_DOCKERFILE: &str = "ARG BASE\nFROM ${BASE}\n\
+    RUN mkdir -p /usr/share/emdocker-lkl && dpkg-query -W -f '${Package}=${Version}\\n' | sort > /usr/share/emdocker-lkl/packages.lock\n";
+
+#[test]
+fn image_is_built_from_nothing_on_the_offline_path_then_reused_and_rebuilt_on_change() {
+    let ws = ScratchWorkspace::with_dockerfile(TINY_DOCKERFILE);
+    // A base tag nobody has: the base must really be made by debootstrap now.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let base = format!("emdocker-lkl-base:test-{}-{nanos:x}", std::process::id());
+    let mut cleanup = ImageCleanup(vec![base.clone()]);
+
+    let first = run(ws.embctl().env("EMBCTL_BASE_TAG", &base).args(["image", "build"]));
+    assert!(first.status.success());
+    let log = stderr(&first);
+    assert!(log.contains("made by debootstrap and imported (offline path)"), "log must say which path was taken");
+    let tag = stdout(&first).trim().to_string();
+    cleanup.0.insert(0, tag.clone());
+    assert!(tag.starts_with("emdocker-lkl:"), "content-addressed tag, got {tag:?}");
+    // Engines record imports as the host's platform; the userland is what matters.
+    assert_eq!(docker(&["run", "--rm", &base, "dpkg", "--print-architecture"]), "i386", "an i386 base");
+    let labels = docker(&["image", "inspect", "-f", "{{json .Config.Labels}}", &tag]);
+    for key in ["org.embctl.context-hash", "org.embctl.base-id", "\"org.embctl.base-source\":\"debootstrap\""] {
+        assert!(labels.contains(key), "label {key} missing in {labels}");
+    }
+    let lock = std::fs::read_to_string(ws.path().join("docker/packages.lock")).unwrap();
+    assert!(lock.lines().any(|l| l.starts_with("dpkg=")), "packages.lock records versions:\n{lock}");
+
+    // Same inputs: reused, nothing built.
+    let started = Instant::now();
+    let again = run(ws.embctl().env("EMBCTL_BASE_TAG", &base).args(["-v", "image", "build"]));
+    assert!(again.status.success());
+    assert_eq!(stdout(&again).trim(), tag);
+    assert!(!stderr(&again).contains("building"), "no rebuild when the hash matches");
+    eprintln!("reuse took {:?}", started.elapsed());
+
+    // A changed Dockerfile: a new image.
+    std::fs::write(ws.path().join("docker/Dockerfile"), format!("{TINY_DOCKERFILE}RUN true\n")).unwrap();
+    let changed = run(ws.embctl().env("EMBCTL_BASE_TAG", &base).args(["image", "build"]));
+    assert!(changed.status.success());
+    let new_tag = stdout(&changed).trim().to_string();
+    cleanup.0.insert(0, new_tag.clone());
+    assert_ne!(new_tag, tag);
+    assert!(stderr(&changed).contains("building"), "the changed context is built");
+}
+
+#[test]
+fn shell_command_exits_with_the_command_status() {
+    real_image();
+    assert_eq!(run(embctl().args(["shell", "--", "false"])).status.code(), Some(1));
+    assert_eq!(run(embctl().args(["shell", "--", "sh", "-c", "exit 7"])).status.code(), Some(7));
+    let out = run_ok(embctl().args(["shell", "--", "sh", "-c", "pwd; echo to-stderr >&2"]));
+    assert_eq!(stdout(&out).trim(), "/ws");
+    assert!(stderr(&out).contains("to-stderr"));
+}
+
+#[test]
+fn shell_forwards_piped_stdin() {
+    real_image();
+    let mut child = embctl()
+        .args(["shell", "--", "wc", "-l"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"a\nb\nc\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "3");
+}
+
+/// The gid of the engine socket, so a non-root user can be given access to it.
+fn socket_gid() -> u32 {
+    let host = std::env::var("DOCKER_HOST").unwrap_or_default();
+    let path = host.strip_prefix("unix://").unwrap_or("/var/run/docker.sock").to_string();
+    std::fs::metadata(path).expect("the engine socket").gid()
+}
+
+fn chown_tree(path: &Path, uid: u32, gid: u32) {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).unwrap();
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            chown_tree(&entry.unwrap().path(), uid, gid);
+        }
+    }
+}
+
+fn files_not_owned_by(path: &Path, uid: u32) -> Vec<PathBuf> {
+    let mut bad = Vec::new();
+    if std::fs::symlink_metadata(path).unwrap().uid() != uid {
+        bad.push(path.to_path_buf());
+    }
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            bad.extend(files_not_owned_by(&entry.unwrap().path(), uid));
+        }
+    }
+    bad
+}
+
+#[test]
+fn file_created_in_ws_by_a_non_root_user_is_owned_by_that_user() {
+    real_image();
+    const UID: u32 = 1000;
+    let ws = ScratchWorkspace::like_checkout();
+    std::fs::create_dir_all(ws.path().join("home")).unwrap();
+    chown_tree(ws.path(), UID, UID);
+    std::fs::set_permissions(ws.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid", &UID.to_string(), "--regid", &UID.to_string(), "--groups", &socket_gid().to_string()])
+        .arg(env!("CARGO_BIN_EXE_embctl"))
+        .arg("--workspace")
+        .arg(ws.path())
+        .args(["shell", "--", "sh", "-c", "id -u; mkdir -p out && echo made > out/by-user"])
+        .env("HOME", ws.path().join("home"))
+        .env_remove("XDG_CACHE_HOME");
+    let out = run(&mut cmd);
+    assert!(out.status.success());
+    assert_eq!(stdout(&out).lines().next(), Some("1000"), "the command runs as the invoking uid");
+    let made = ws.path().join("out/by-user");
+    let meta = std::fs::metadata(&made).expect("the file was created");
+    assert_eq!((meta.uid(), meta.gid()), (UID, UID));
+    let bad = files_not_owned_by(ws.path(), UID);
+    assert!(bad.is_empty(), "files not owned by the user: {bad:?}");
+}
+
+#[test]
+fn doctor_without_an_engine_fails_with_the_address_and_what_to_do() {
+    let out = run(embctl().env("DOCKER_HOST", "unix:///nonexistent.sock").arg("doctor"));
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    let line = text.lines().find(|l| l.contains("engine")).expect("an engine line");
+    assert!(line.starts_with("FAIL"), "{line}");
+    assert!(line.contains("unix:///nonexistent.sock"), "names the address: {line}");
+    assert!(line.contains("start dockerd") && line.contains("DOCKER_HOST"), "says what to do: {line}");
+    assert!(!stderr(&out).contains("panicked"));
+
+    // Any other command: one error line, exit 1.
+    let out = run(embctl().env("DOCKER_HOST", "unix:///nonexistent.sock").args(["shell", "--", "true"]));
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.contains("cannot reach the Docker engine at unix:///nonexistent.sock"));
+}
+
+#[test]
+fn sigint_during_shell_command_leaves_no_container() {
+    real_image();
+    let child = embctl().args(["shell", "--", "sleep", "60"]).stdin(Stdio::null()).spawn().unwrap();
+    // Our containers are named embctl-<pid>-…: wait until this one runs.
+    let filter = format!("name=embctl-{}-", child.id());
+    let ours = || docker(&["ps", "-a", "-q", "--filter", &format!("label={MANAGED}"), "--filter", &filter]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ours().is_empty() {
+        assert!(Instant::now() < deadline, "the container never appeared");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SAFETY: kill(2) on the pid of a child we spawned and have not reaped.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "128 + SIGINT");
+    assert_eq!(ours(), "", "the container was removed");
+}
+
+#[test]
+fn doctor_reports_kvm_from_the_probe_and_privileges() {
+    real_image();
+    let out = run(embctl().arg("doctor"));
+    let text = stdout(&out);
+    for check in ["engine", "disk", "/dev/net/tun", "build image", "debootstrap", "kvm", "privileged"] {
+        assert!(text.lines().any(|l| l.contains(check)), "doctor checks {check}:\n{text}");
+    }
+    let kvm = text.lines().find(|l| l.contains(" kvm ")).unwrap();
+    // On these machines KVM hangs in ring 3: the probe must say so, not trust /dev/kvm.
+    if kvm.starts_with("warn") {
+        assert!(kvm.contains("TCG will be used"), "{kvm}");
+    }
+    assert!(out.status.success(), "warnings only on a healthy host");
+}

@@ -102,14 +102,17 @@ impl<'a> Overlay<'a> {
         matches!(self.read(rel), Ok(Some(_)))
     }
 
-    /// Writes every pending change. Each file is replaced atomically (written
-    /// beside it, then renamed over it).
+    /// Writes every pending change: all new contents are first written beside
+    /// their files, then renamed over them, then deletions happen; an
+    /// interruption can only fall into the short rename phase.
     pub fn commit(self) -> Result<usize> {
         let count = self.changes.len();
+        let mut staged = Vec::new();
+        let mut deletions = Vec::new();
         for (rel, change) in self.changes {
             let path = self.root.join(&rel);
             match change {
-                None => fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?,
+                None => deletions.push(path),
                 Some(data) => {
                     let dir = path.parent().expect("tree file has a parent");
                     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -120,9 +123,15 @@ impl<'a> Overlay<'a> {
                     fs::write(tmp.path(), &data.bytes).with_context(|| format!("cannot write {}", path.display()))?;
                     fs::set_permissions(tmp.path(), fs::Permissions::from_mode(data.mode))
                         .with_context(|| format!("cannot set the mode of {}", path.display()))?;
-                    tmp.persist(&path).with_context(|| format!("cannot replace {}", path.display()))?;
+                    staged.push((tmp, path));
                 }
             }
+        }
+        for (tmp, path) in staged {
+            tmp.persist(&path).with_context(|| format!("cannot replace {}", path.display()))?;
+        }
+        for path in deletions {
+            fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
         }
         Ok(count)
     }

@@ -85,3 +85,37 @@ async fn probe_image(engine: &Engine) -> Result<String> {
         .find_map(|i| i.repo_tags.into_iter().next())
         .context("no embctl image to probe privileges with; run `embctl image build` first")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whatever `auto` decides must actually start a container on this engine
+    /// (on these machines: --privileged is refused, the device set works).
+    #[tokio::test(flavor = "multi_thread")]
+    async fn auto_privileges_start_a_container_and_forced_modes_are_obeyed() {
+        let engine = Engine::connect().await.expect("a Docker engine (see README)");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let ws = crate::workspace::Workspace::locate(Some(root)).unwrap();
+        let image = crate::image::ensure(&engine, &ws).await.unwrap();
+
+        let auto = qemu_privileges(&engine, PrivilegeMode::Auto).await.unwrap();
+        if let Privileges::Devices { cap_add, devices } = &auto {
+            assert_eq!(cap_add, &["NET_ADMIN"]);
+            for d in devices {
+                assert!(QEMU_DEVICES.contains(&d.as_str()) && Path::new(d).exists(), "{d}");
+            }
+        }
+        let spec = ContainerSpec {
+            image,
+            cmd: vec!["sh".into(), "-c".into(), "for d in /dev/kvm /dev/net/tun; do [ ! -e $d ] || [ -c $d ] || exit 9; done".into()],
+            privileges: auto.clone(),
+            network_mode: Some("none".into()),
+            ..Default::default()
+        };
+        assert_eq!(engine.run_capture(&spec).await.unwrap().exit_code, 0, "{auto} starts and sees the devices");
+
+        assert_eq!(qemu_privileges(&engine, PrivilegeMode::Privileged).await.unwrap(), Privileges::Privileged);
+        assert!(matches!(qemu_privileges(&engine, PrivilegeMode::Devices).await.unwrap(), Privileges::Devices { .. }));
+    }
+}

@@ -7,6 +7,9 @@
 //!
 //! The TSS is only used for its `esp0`: the kernel stack the CPU switches to
 //! on a trap from ring 3. [`set_kernel_stack`] is called on every task switch.
+//! A second TSS (0x48) serves the double-fault task gate: a double fault
+//! (e.g. a kernel stack overflow) switches to its own stack and page
+//! directory, so it is reported instead of resetting the machine.
 
 use core::arch::asm;
 use core::cell::UnsafeCell;
@@ -21,7 +24,11 @@ pub const TSS_SELECTOR: u16 = 0x28;
 pub const TLS_FIRST_ENTRY: usize = 6;
 pub const TLS_ENTRIES: usize = 3;
 
-const ENTRIES: usize = TLS_FIRST_ENTRY + TLS_ENTRIES;
+/// Selector of the double-fault TSS.
+pub const DOUBLE_FAULT_TSS_SELECTOR: u16 = ((TLS_FIRST_ENTRY + TLS_ENTRIES) << 3) as u16;
+
+const ENTRIES: usize = TLS_FIRST_ENTRY + TLS_ENTRIES + 1;
+const DOUBLE_FAULT_STACK: usize = 8192;
 
 #[repr(C, packed)]
 struct Tss {
@@ -43,7 +50,13 @@ struct Pointer {
 struct Tables {
     gdt: UnsafeCell<[u64; ENTRIES]>,
     tss: UnsafeCell<Tss>,
+    double_fault_tss: UnsafeCell<Tss>,
 }
+
+struct Stack(UnsafeCell<[u128; DOUBLE_FAULT_STACK / 16]>);
+// SAFETY: used only by the CPU as the double-fault handler's stack.
+unsafe impl Sync for Stack {}
+static DOUBLE_FAULT_STACK_MEM: Stack = Stack(UnsafeCell::new([0; DOUBLE_FAULT_STACK / 16]));
 
 // SAFETY: one CPU; every write below happens with interrupts masked.
 unsafe impl Sync for Tables {}
@@ -58,7 +71,20 @@ static TABLES: Tables = Tables {
         trap: 0,
         iomap_base: size_of::<Tss>() as u16, // no I/O bitmap: ring 3 gets no ports
     }),
+    double_fault_tss: UnsafeCell::new(Tss { link: 0, esp0: 0, ss0: 0, rest: [0; 22], trap: 0, iomap_base: size_of::<Tss>() as u16 }),
 };
+
+// Indices into `Tss::rest` (the fields after ss0), as the CPU lays them out.
+const T_CR3: usize = 4;
+const T_EIP: usize = 5;
+const T_EFLAGS: usize = 6;
+const T_EAX: usize = 7;
+const T_ESP: usize = 11;
+const T_EBP: usize = 12;
+const T_ES: usize = 15;
+const T_CS: usize = 16;
+const T_SS: usize = 17;
+const T_DS: usize = 18;
 
 /// A segment descriptor from base, limit (20 bits) and access/flag bytes.
 pub const fn descriptor(base: u32, limit: u32, access: u8, flags: u8) -> u64 {
@@ -82,6 +108,7 @@ pub(crate) fn init() {
         0,
         0,
         0,
+        descriptor(TABLES.double_fault_tss.get() as u32, size_of::<Tss>() as u32 - 1, 0x89, 0x0),
     ];
     let pointer = Pointer { limit: (size_of::<[u64; ENTRIES]>() - 1) as u16, base: TABLES.gdt.get() as u32 };
     // SAFETY: boot runs single-threaded with interrupts off; the table is
@@ -138,4 +165,32 @@ pub fn tls_descriptor(slot: usize) -> u64 {
     assert!(slot < TLS_ENTRIES, "TLS slot {slot} out of range");
     // SAFETY: a plain read of a static table on one CPU.
     crate::cpu::without_interrupts(|| unsafe { (*TABLES.gdt.get())[TLS_FIRST_ENTRY + slot] })
+}
+
+/// Prepares the double-fault TSS; called once paging is on (it runs with
+/// the kernel page directory).
+pub(crate) fn init_double_fault(kernel_directory: u32, handler: extern "C" fn() -> !) {
+    let stack_top = DOUBLE_FAULT_STACK_MEM.0.get() as u32 + DOUBLE_FAULT_STACK as u32;
+    // SAFETY: boot, interrupts off; the CPU reads this TSS only on a double fault.
+    unsafe {
+        let tss = &mut *TABLES.double_fault_tss.get();
+        tss.rest[T_CR3] = kernel_directory;
+        tss.rest[T_EIP] = handler as usize as u32;
+        tss.rest[T_EFLAGS] = 0x2; // interrupts off
+        tss.rest[T_ESP] = stack_top - 20; // as after a call: esp + 4 is 16-byte aligned
+        tss.rest[T_EBP] = 0;
+        tss.rest[T_CS] = KERNEL_CODE as u32;
+        for seg in [T_ES, T_SS, T_DS] {
+            tss.rest[seg] = KERNEL_DATA as u32;
+        }
+    }
+}
+
+/// Where the CPU was when the double fault hit (saved in the main TSS by
+/// the task switch): eip, esp, eflags, cr3, eax..edi.
+pub(crate) fn double_fault_state() -> [u32; 4] {
+    // SAFETY: read after the task switch wrote the main TSS; one CPU, nothing runs concurrently.
+    let tss = unsafe { &*TABLES.tss.get() };
+    let rest = tss.rest;
+    [rest[T_EIP], rest[T_ESP], rest[T_EFLAGS], rest[T_EAX]]
 }

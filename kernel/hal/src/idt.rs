@@ -136,6 +136,11 @@ pub(crate) fn init() {
     for vector in 0..=47u8 {
         set_gate(vector, stub(vector), 0);
     }
+    // Double fault: a task gate to the double-fault TSS (own stack), so even
+    // a kernel stack overflow is reported instead of resetting the machine.
+    let task_gate = (crate::gdt::DOUBLE_FAULT_TSS_SELECTOR as u64) << 16 | 0x85u64 << 40;
+    // SAFETY: boot, interrupts off.
+    unsafe { (*IDT.0.get())[8] = task_gate };
     let pointer = Pointer { limit: (256 * 8 - 1) as u16, base: IDT.0.get() as u32 };
     // SAFETY: the IDT is static, so the CPU's pointer to it stays valid.
     unsafe { asm!("lidt [{}]", in(reg) &pointer, options(readonly, nostack, preserves_flags)) }

@@ -56,6 +56,7 @@ pub fn init(magic: u32, info_phys: u32, config: &HalConfig) -> BootInfo {
     pic::init();
     let mut boot = boot::parse(magic, info_phys);
     paging::init(boot.memory_top());
+    gdt::init_double_fault(paging::kernel_directory() as u32, trap::double_fault);
     memory::init(&mut boot, config.heap_bytes);
     pic::unmask(time::IRQ);
     pic::unmask(serial::IRQ);

@@ -180,6 +180,15 @@ pub fn fatal_trap(frame: &TrapFrame) -> ! {
     report_task_and_exit(&mut out)
 }
 
+/// Runs on the double-fault TSS's own stack (task gate, vector 8).
+pub(crate) extern "C" fn double_fault() -> ! {
+    let [eip, esp, eflags, eax] = crate::gdt::double_fault_state();
+    let mut out = serial::RawConsole;
+    let _ = writeln!(out, "\nkernel panic: double fault (a fault while handling a fault; often a kernel stack overflow)");
+    let _ = writeln!(out, "  eip={eip:08x} esp={esp:08x} eflags={eflags:08x} eax={eax:08x} cr2={:08x}", cpu::cr2());
+    report_task_and_exit(&mut out)
+}
+
 /// Ends the run after a fatal kernel error: prints `kernel panic: MESSAGE`,
 /// the current task, and exits QEMU with the fault status.
 pub fn fatal(message: fmt::Arguments<'_>) -> ! {
@@ -248,4 +257,12 @@ pub fn enter_user(eip: u32, esp: u32) -> ! {
             options(noreturn)
         )
     }
+}
+
+/// Makes a double fault on purpose: with the stack pointer on the unmapped
+/// page 0, the page fault cannot push its frame. For the test that even
+/// that ends the run with a report.
+pub fn trigger_double_fault() -> ! {
+    // SAFETY: not safe, on purpose: the fault handlers end the run.
+    unsafe { core::arch::asm!("mov esp, 0x1000", "push eax", "ud2", options(noreturn)) }
 }

@@ -22,7 +22,7 @@ pub(super) const BUILTINS: &[Command] = &[
     Command { name: "poweroff", usage: "poweroff", summary: "power the machine off", run: poweroff },
     Command { name: "reboot", usage: "reboot", summary: "reset the machine", run: reboot },
     Command { name: "schedtest", usage: "schedtest", summary: "check preemption: busy kernel threads must all progress", run: schedtest },
-    Command { name: "crash", usage: "crash", summary: "make a kernel page fault (tests fault reporting)", run: crash },
+    Command { name: "crash", usage: "crash [page|double]", summary: "make a kernel fault on purpose (tests fault reporting)", run: crash },
 ];
 
 fn help(_: &mut Shell, _: &[String]) -> i32 {
@@ -288,9 +288,21 @@ fn reboot(_: &mut Shell, _: &[String]) -> i32 {
     power::reboot()
 }
 
-fn crash(_: &mut Shell, _: &[String]) -> i32 {
-    klog!("crash: reading address 0 in kernel mode, on request");
-    trap::trigger_page_fault()
+fn crash(_: &mut Shell, args: &[String]) -> i32 {
+    match args.first().map(String::as_str) {
+        None | Some("page") => {
+            klog!("crash: reading address 0 in kernel mode, on request");
+            trap::trigger_page_fault()
+        }
+        Some("double") => {
+            klog!("crash: double fault (kernel stack on an unmapped page), on request");
+            trap::trigger_double_fault()
+        }
+        Some(other) => {
+            println!("crash: unknown kind '{other}' (page or double)");
+            STATUS_USAGE
+        }
+    }
 }
 
 /// Three threads spin without ever yielding while the shell sleeps 100 ms:

@@ -479,6 +479,21 @@ fn https_trusts_the_ca_bundle_named_by_ssl_cert_file() {
 }
 
 #[test]
+fn concurrent_fetches_on_one_workspace_take_turns() {
+    let archive = make_archive(&ArchiveSpec::default());
+    let (ws, local) = Scratch::offline(&archive);
+    let spawn = || ws.embctl().args(["lkl", "fetch", "--lkl-zip", local.to_str().unwrap()]).spawn().unwrap();
+    let (first, second) = (spawn(), spawn());
+    for child in [first, second] {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "both fetches succeed");
+    }
+    assert!(ws.tree().join("tools/lkl/include/lkl_embox.h").is_file());
+    let marker = fs::read_to_string(ws.base().join(".patched")).unwrap();
+    assert_eq!(marker.matches("lkl-embox-support.patch").count(), 1, "patched once: {marker}");
+}
+
+#[test]
 fn mirror_override_is_used() {
     let archive = make_archive(&ArchiveSpec::default());
     let mirror = Server::start(archive.clone(), Serve::Full);

@@ -18,7 +18,7 @@ const I386_MAKEFILE: &str = "Makefile.embox-i386";
 
 /// Called by `embctl build` when the template enables LKL (`[lkl] enabled = true`).
 pub async fn build_for_template(ws: &Workspace, engine: &Engine, image: &str, src: &LklSourceArgs) -> Result<()> {
-    let paths = super::ensure_patched_tree(ws, src).await?;
+    let (paths, _lock) = super::ensure_patched_tree(ws, src).await?;
     let tools = format!("/ws/{}/tools/lkl", paths.relative_to(ws, &paths.tree));
     if paths.builded_marker.exists() {
         info!("LKL already built ({} exists)", paths.builded_marker.display());

@@ -21,7 +21,7 @@ const TMP_PREFIX: &str = ".extract-";
 pub fn extract_tree(archive: &Path, top: &str, dest: &Path) -> Result<()> {
     let parent = dest.parent().expect("tree path has a parent");
     fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-    remove_stale_temporaries(parent)?;
+    remove_stale_temporaries(parent, TMP_PREFIX)?;
     if dest.exists() {
         bail!("{} already exists; remove it with `embctl clean-lkl --all` first", dest.display());
     }
@@ -40,10 +40,12 @@ pub fn extract_tree(archive: &Path, top: &str, dest: &Path) -> Result<()> {
     // `tmp` is dropped here and removes whatever is left of it.
 }
 
-fn remove_stale_temporaries(dir: &Path) -> Result<()> {
+/// Removes the temporary directories named `prefix*` in `dir` that a killed
+/// embctl left. Callers hold the tree lock, so none of them is in use.
+pub fn remove_stale_temporaries(dir: &Path, prefix: &str) -> Result<()> {
     for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
         let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
-        if entry.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
+        if entry.file_name().to_string_lossy().starts_with(prefix) {
             debug!("removing the leftover of an interrupted extraction: {}", entry.path().display());
             fs::remove_dir_all(entry.path()).with_context(|| format!("cannot remove {}", entry.path().display()))?;
         }

@@ -71,6 +71,36 @@ impl LklPaths {
     }
 }
 
+/// Serialises embctl runs on one workspace's LKL directory: extraction,
+/// patching, builds, diffs and cleaning never interleave, and the leftovers of
+/// a killed run can be removed safely. Released when dropped.
+struct TreeLock {
+    _file: fs::File,
+}
+
+impl TreeLock {
+    fn acquire(paths: &LklPaths) -> Result<Self> {
+        use std::os::fd::AsRawFd;
+        fs::create_dir_all(&paths.base).with_context(|| format!("cannot create {}", paths.base.display()))?;
+        let path = paths.base.join(".lock");
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+        // SAFETY: the descriptor belongs to `file`, which is open for both calls.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            info!("waiting for another embctl that is using {}", paths.base.display());
+            // SAFETY: as above.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                return Err(std::io::Error::last_os_error()).with_context(|| format!("cannot lock {}", path.display()));
+            }
+        }
+        Ok(Self { _file: file })
+    }
+}
+
 fn pin_file(ws: &Workspace) -> PathBuf {
     ws.third_party_dir().join("lkl/lkl.toml")
 }
@@ -89,6 +119,7 @@ pub async fn fetch(ws: &Workspace, src: &LklSourceArgs) -> Result<()> {
     let pin = Pin::load(&pin_file(ws))?;
     let paths = LklPaths::new(ws, &pin);
     let archive = download::obtain(&pin, src).await?;
+    let _lock = TreeLock::acquire(&paths)?;
     if !paths.tree.exists() {
         extract_fresh(&pin, &paths, &archive.path)?;
     } else {
@@ -99,16 +130,18 @@ pub async fn fetch(ws: &Workspace, src: &LklSourceArgs) -> Result<()> {
     Ok(())
 }
 
-/// Makes sure the patched tree exists, touching the network only when it does not.
-pub(crate) async fn ensure_patched_tree(ws: &Workspace, src: &LklSourceArgs) -> Result<LklPaths> {
+/// Makes sure the patched tree exists, touching the network only when it does
+/// not. The returned lock keeps other embctl runs off the tree until dropped.
+async fn ensure_patched_tree(ws: &Workspace, src: &LklSourceArgs) -> Result<(LklPaths, TreeLock)> {
     let pin = Pin::load(&pin_file(ws))?;
     let paths = LklPaths::new(ws, &pin);
+    let lock = TreeLock::acquire(&paths)?;
     if !paths.tree.exists() {
         let archive = download::obtain(&pin, src).await?;
         extract_fresh(&pin, &paths, &archive.path)?;
     }
     apply_pending_patches(&paths)?;
-    Ok(paths)
+    Ok((paths, lock))
 }
 
 fn extract_fresh(pin: &Pin, paths: &LklPaths, archive: &Path) -> Result<()> {
@@ -199,6 +232,8 @@ pub async fn pin(ws: &Workspace, src: &LklSourceArgs) -> Result<()> {
     Ok(())
 }
 
+const CLEAN_TREE_PREFIX: &str = ".clean-tree-";
+
 /// Extracts the cached archive and applies the whole series in a temporary
 /// directory: the tree as `lkl fetch` would make it today.
 fn clean_patched_tree(ws: &Workspace, pin: &Pin) -> Result<(tempfile::TempDir, PathBuf)> {
@@ -213,8 +248,9 @@ fn clean_patched_tree(ws: &Workspace, pin: &Pin) -> Result<(tempfile::TempDir, P
     download::verify_local(pin, &cached)?;
     let paths = LklPaths::new(ws, pin);
     fs::create_dir_all(&paths.base).with_context(|| format!("cannot create {}", paths.base.display()))?;
+    extract::remove_stale_temporaries(&paths.base, CLEAN_TREE_PREFIX)?;
     let tmp = tempfile::Builder::new()
-        .prefix(".clean-tree-")
+        .prefix(CLEAN_TREE_PREFIX)
         .tempdir_in(&paths.base)
         .with_context(|| format!("cannot create a temporary directory in {}", paths.base.display()))?;
     let tree = tmp.path().join(pin.tree_name());
@@ -251,6 +287,7 @@ fn local_changes(ws: &Workspace, pin: &Pin, paths: &LklPaths) -> Result<diff::Tr
 pub async fn lkl_diff(ws: &Workspace, args: &LklDiffArgs) -> Result<()> {
     let pin = Pin::load(&pin_file(ws))?;
     let paths = LklPaths::new(ws, &pin);
+    let _lock = TreeLock::acquire(&paths)?;
     let changes = local_changes(ws, &pin, &paths)?;
     for link in &changes.changed_links {
         tracing::warn!("symlink {} differs; symlinks cannot be carried by a patch", link.display());
@@ -312,6 +349,7 @@ fn save_patch(paths: &LklPaths, name: &str, changes: &diff::TreeDiff) -> Result<
 pub async fn clean_lkl(ws: &Workspace, args: &CleanLklArgs) -> Result<()> {
     let pin = Pin::load(&pin_file(ws))?;
     let paths = LklPaths::new(ws, &pin);
+    let _lock = TreeLock::acquire(&paths)?;
     if args.all {
         if paths.tree.exists() && !args.force {
             let changes = local_changes(ws, &pin, &paths).context(

@@ -11,7 +11,7 @@
 //! the TSS `esp0` (its kernel stack top, for traps from ring 3), its page
 //! directory (CR3) and its three TLS descriptors.
 
-use crate::{cpu, gdt, paging};
+use crate::{cpu, gdt, kstack::KernelStack, paging};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::arch::global_asm;
@@ -82,7 +82,7 @@ extern "C" fn thread_entry(body: *mut ThreadBody) -> ! {
 pub struct Context {
     saved_esp: UnsafeCell<usize>,
     /// Owned, never read: the stack memory must live as long as the context.
-    _stack: Option<Box<[u128]>>,
+    _stack: Option<KernelStack>,
     stack_top: usize,
     directory: Cell<u64>,
     tls: Cell<[u64; gdt::TLS_ENTRIES]>,
@@ -108,7 +108,7 @@ impl Context {
         ctx
     }
 
-    fn bare(stack: Option<Box<[u128]>>, stack_top: usize) -> Self {
+    fn bare(stack: Option<KernelStack>, stack_top: usize) -> Self {
         Self {
             saved_esp: UnsafeCell::new(0),
             _stack: stack,
@@ -119,13 +119,13 @@ impl Context {
         }
     }
 
-    /// A new kernel thread with a `stack_size`-byte stack that will run
-    /// `body` (with interrupts enabled) when first switched to.
-    /// Shared, so the scheduler can hold it while it runs.
-    pub fn new(stack_size: usize, body: ThreadBody) -> Arc<Self> {
-        let words = stack_size.max(4096) / 16;
-        let stack: Box<[u128]> = alloc::vec![0u128; words].into_boxed_slice();
-        let top = stack.as_ptr() as usize + words * 16;
+    /// A new kernel thread that will run `body` (with interrupts enabled)
+    /// when first switched to, on a [`KernelStack`] (`kstack::STACK_SIZE`
+    /// bytes below a guard page). Shared, so the scheduler can hold it while
+    /// it runs.
+    pub fn new(body: ThreadBody) -> Arc<Self> {
+        let stack = KernelStack::new();
+        let top = stack.top();
         let ctx = Arc::new(Self::bare(Some(stack), top));
         let body = Box::into_raw(Box::new(body));
         ctx.pending_body.set(Some(body));

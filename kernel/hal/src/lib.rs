@@ -19,6 +19,7 @@ pub mod cpu;
 pub mod gdt;
 pub mod heap;
 pub mod idt;
+pub mod kstack;
 mod mem;
 pub mod memory;
 pub mod paging;

@@ -6,7 +6,8 @@
 //! |----------------------------|-----------------------------------------------|
 //! | `0x0000_0000..0x0040_0000` | identity map of low memory and the kernel image (page 0 left unmapped to catch null pointers); supervisor only |
 //! | `0x0040_0000..0xc000_0000` | user space ([`USER_START`]..[`USER_END`]), 4 KiB pages, per address space |
-//! | `0xc000_0000..`            | all RAM (up to 1 GiB) at [`PHYS_MAP_BASE`]` + phys`, 4 MiB global pages; supervisor only |
+//! | `0xc000_0000..0xf000_0000` | all RAM (up to 768 MiB) at [`PHYS_MAP_BASE`]` + phys`, 4 MiB global pages; supervisor only |
+//! | `0xf000_0000..0xf100_0000` | kernel stacks with guard pages ([`crate::kstack`]); supervisor only |
 //!
 //! The kernel heap, kernel stacks, page tables and the initramfs are reached
 //! through the physical map. Kernel entries are global (CR4.PGE), so
@@ -19,8 +20,8 @@ use core::cell::UnsafeCell;
 pub const PAGE_SIZE: usize = 4096;
 /// Virtual address of physical address 0 in the physical map.
 pub const PHYS_MAP_BASE: usize = 0xc000_0000;
-/// Most physical memory the map covers (the rest of the 4 GiB space).
-pub const PHYS_MAP_LIMIT: u64 = 0x4000_0000;
+/// Most physical memory the map covers (above it: kernel stacks).
+pub const PHYS_MAP_LIMIT: u64 = 0x3000_0000;
 /// First user virtual address.
 pub const USER_START: usize = 0x0040_0000;
 /// End (exclusive) of user virtual addresses.
@@ -99,6 +100,7 @@ pub(crate) fn init(memory_top: u64) {
         for i in 0..huge_pages {
             dir.0[PHYS_MAP_BASE / (1 << 22) + i] = (i << 22) as u32 | PRESENT | WRITABLE | HUGE | GLOBAL;
         }
+        crate::kstack::init(&mut dir.0);
         asm!(
             "mov eax, cr4",
             "or eax, 0x90", // PSE | PGE

@@ -184,7 +184,11 @@ pub fn fatal_trap(frame: &TrapFrame) -> ! {
 pub(crate) extern "C" fn double_fault() -> ! {
     let [eip, esp, eflags, eax] = crate::gdt::double_fault_state();
     let mut out = serial::RawConsole;
-    let _ = writeln!(out, "\nkernel panic: double fault (a fault while handling a fault; often a kernel stack overflow)");
+    if crate::kstack::is_guard_page(cpu::cr2()) {
+        let _ = writeln!(out, "\nkernel panic: kernel stack overflow (double fault at the guard page {:#010x})", cpu::cr2());
+    } else {
+        let _ = writeln!(out, "\nkernel panic: double fault (a fault while handling a fault)");
+    }
     let _ = writeln!(out, "  eip={eip:08x} esp={esp:08x} eflags={eflags:08x} eax={eax:08x} cr2={:08x}", cpu::cr2());
     report_task_and_exit(&mut out)
 }

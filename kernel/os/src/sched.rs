@@ -21,8 +21,6 @@ use core::time::Duration;
 
 pub type Pid = u32;
 
-/// Kernel stack size of a new task.
-pub const DEFAULT_STACK: usize = 64 * 1024;
 /// Ticks a task may run before another ready task gets the CPU.
 const TIME_SLICE_TICKS: u32 = 10;
 
@@ -112,7 +110,7 @@ fn with<R>(f: impl FnOnce(&mut Scheduler) -> R) -> R {
 
 /// Starts a kernel thread running `body`; returns its pid.
 pub fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Pid {
-    let ctx = Context::new(DEFAULT_STACK, Box::new(body));
+    let ctx = Context::new(Box::new(body));
     with(|s| {
         let pid = s.next_pid;
         s.next_pid += 1;

@@ -22,7 +22,7 @@ pub(super) const BUILTINS: &[Command] = &[
     Command { name: "poweroff", usage: "poweroff", summary: "power the machine off", run: poweroff },
     Command { name: "reboot", usage: "reboot", summary: "reset the machine", run: reboot },
     Command { name: "schedtest", usage: "schedtest", summary: "check preemption: busy kernel threads must all progress", run: schedtest },
-    Command { name: "crash", usage: "crash [page|double]", summary: "make a kernel fault on purpose (tests fault reporting)", run: crash },
+    Command { name: "crash", usage: "crash [page|double|stack]", summary: "make a kernel fault on purpose (tests fault reporting)", run: crash },
 ];
 
 fn help(_: &mut Shell, _: &[String]) -> i32 {
@@ -298,11 +298,27 @@ fn crash(_: &mut Shell, args: &[String]) -> i32 {
             klog!("crash: double fault (kernel stack on an unmapped page), on request");
             trap::trigger_double_fault()
         }
+        Some("stack") => {
+            klog!("crash: kernel stack overflow by endless recursion, on request");
+            let depth = recurse(0);
+            println!("crash: recursion ended at depth {depth}?");
+            1
+        }
         Some(other) => {
-            println!("crash: unknown kind '{other}' (page or double)");
+            println!("crash: unknown kind '{other}' (page, double or stack)");
             STATUS_USAGE
         }
     }
+}
+
+/// Recurses with 512 bytes of stack per call until the guard page stops it.
+fn recurse(depth: u32) -> u32 {
+    let frame = [depth as u8; 512];
+    core::hint::black_box(&frame);
+    if depth == u32::MAX {
+        return 0;
+    }
+    recurse(depth + 1) + frame[1] as u32
 }
 
 /// Three threads spin without ever yielding while the shell sleeps 100 ms:

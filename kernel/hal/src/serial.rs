@@ -7,6 +7,7 @@
 use crate::cpu::{inb, outb};
 use crate::sync::IrqMutex;
 use core::fmt;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 const COM1: u16 = 0x3f8;
 const DATA: u16 = COM1;
@@ -32,6 +33,8 @@ struct RxRing {
 static RX: IrqMutex<RxRing> = IrqMutex::new(RxRing { buf: [0; RX_CAP], head: 0, len: 0 });
 static TX_LOCK: IrqMutex<()> = IrqMutex::new(());
 static INPUT_HOOK: IrqMutex<Option<fn()>> = IrqMutex::new(None);
+/// True when the last byte written was a newline (or nothing was written).
+static AT_LINE_START: AtomicBool = AtomicBool::new(true);
 
 /// 115200 8N1, FIFOs on, receive interrupt on.
 pub fn init() {
@@ -71,12 +74,21 @@ pub fn write_bytes(bytes: &[u8]) {
 
 /// Writes without taking the console lock: for fault reports.
 pub fn write_unlocked(bytes: &[u8]) {
+    if let Some(&last) = bytes.last() {
+        AT_LINE_START.store(last == b'\n', Ordering::Relaxed);
+    }
     for &b in bytes {
         if b == b'\n' {
             put_byte(b'\r');
         }
         put_byte(b);
     }
+}
+
+/// True when console output ends with a newline, so a prompt printed now
+/// starts a line.
+pub fn at_line_start() -> bool {
+    AT_LINE_START.load(Ordering::Relaxed)
 }
 
 /// A `fmt::Write` sink on the console.

@@ -102,6 +102,10 @@ impl Shell {
     pub fn run(mut self) -> ! {
         let mut editor = LineEditor::new();
         loop {
+            // The prompt starts a line even after output without a final newline.
+            if !crate::hal::serial::at_line_start() {
+                println!();
+            }
             print!("{PROMPT}");
             let line = loop {
                 match editor.feed(tty::read_byte()) {

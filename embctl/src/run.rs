@@ -248,7 +248,7 @@ where
     I: tokio::io::AsyncWrite + Unpin + Send + 'static,
     O: futures_util::Stream<Item = Result<bytes::Bytes>> + Unpin,
 {
-    let mut keys = stdin_reader();
+    let mut keys = crate::ui::stdin_chunks();
     let stdin_task = tokio::spawn(async move {
         while let Some(bytes) = keys.recv().await {
             if input.write_all(&bytes).await.is_err() || input.flush().await.is_err() {
@@ -278,28 +278,6 @@ where
     }
     stdin_task.abort();
     container.wait().await
-}
-
-/// Our stdin, read on a plain thread: tokio's stdin reads on its blocking pool,
-/// which keeps the runtime (and so embctl) alive after QEMU exits until the
-/// user presses a key or closes the pipe. A plain thread dies with the process.
-fn stdin_reader() -> tokio::sync::mpsc::Receiver<Vec<u8>> {
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    std::thread::spawn(move || {
-        let mut stdin = std::io::stdin().lock();
-        let mut buf = [0u8; 1024];
-        loop {
-            match std::io::Read::read(&mut stdin, &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if tx.blocking_send(buf[..n].to_vec()).is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-    });
-    rx
 }
 
 /// Reports QEMU's exit and turns it into ours.

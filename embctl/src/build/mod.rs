@@ -74,11 +74,11 @@ pub async fn build(ws: &Workspace, args: &BuildArgs) -> Result<()> {
 /// (`embctl run` builds through here too).
 pub async fn build_with(ws: &Workspace, engine: &Engine, image: &str, template: &Template, lkl: &LklSourceArgs) -> Result<()> {
     let plan = Plan::new(ws, template);
-    eprintln!("Building template {} ({}): {}", template.name, template.config.description, plan.summary());
+    tracing::info!("building template {} ({}): {}", template.name, template.config.description, plan.summary());
     let total = plan.steps.len();
     for (i, step) in plan.steps.iter().enumerate() {
         let n = i + 1;
-        eprintln!("[{n}/{total}] {}", step.title());
+        tracing::info!("[{n}/{total}] {}", step.title());
         step.run(ws, engine, image, template, lkl)
             .await
             .with_context(|| format!("build step {n}/{total} ({}) failed", step.title()))?;
@@ -171,8 +171,8 @@ async fn build_kernel(ws: &Workspace, engine: &Engine, image: &str, template: &T
     let published = publish(&cargo_out, &out.kernel())?;
     let bytes = fs::read(&published).with_context(|| format!("cannot read {}", published.display()))?;
     let state = if before == after { "kernel up to date (nothing recompiled)" } else { "kernel rebuilt" };
-    eprintln!(
-        "      {state}: build/base/bin/embox {} bytes ({} KiB), sha256 {}",
+    tracing::info!(
+        "{state}: build/base/bin/embox {} bytes ({} KiB), sha256 {}",
         bytes.len(),
         bytes.len().div_ceil(1024),
         hex::encode(Sha256::digest(&bytes))
@@ -192,24 +192,33 @@ fn pack_initramfs(ws: &Workspace) -> Result<()> {
     let archive = rootfs::base_archive(ws)?;
     let changed = archive.write_to(&out.initramfs())?;
     let size = fs::metadata(out.initramfs()).map(|m| m.len()).unwrap_or(0);
-    eprintln!(
-        "      build/base/rootfs.cpio: {} entries, {size} bytes{}",
+    tracing::info!(
+        "build/base/rootfs.cpio: {} entries, {size} bytes{}",
         archive.len(),
         if changed { "" } else { " (unchanged)" }
     );
     Ok(())
 }
 
-/// Runs one build command in the image; a failure names the command and its status
-/// (its output, stderr included, has already been streamed to the user).
+/// Runs one build command in the image. Its output is streamed; with -q it is
+/// captured instead and shown only when the command fails. A failure names the
+/// command and its status.
 async fn run_step(ws: &Workspace, engine: &Engine, image: &str, argv: Vec<String>, env: Vec<String>) -> Result<()> {
     let line = shell_join(&argv);
     tracing::info!("$ {line}");
     let mut spec = crate::image::workspace_spec(ws, image, argv);
     spec.env.extend(env);
-    let code = engine.run(&spec).await.with_context(|| format!("cannot run `{line}` in the build image"))?;
-    if code != 0 {
-        bail!("`{line}` exited with status {code}; its messages are above");
+    let cannot_run = || format!("cannot run `{line}` in the build image");
+    if tracing::enabled!(tracing::Level::INFO) {
+        let code = engine.run(&spec).await.with_context(cannot_run)?;
+        if code != 0 {
+            bail!("`{line}` exited with status {code}; its messages are above");
+        }
+    } else {
+        let out = engine.run_capture(&spec).await.with_context(cannot_run)?;
+        if out.exit_code != 0 {
+            bail!("`{line}` exited with status {}:\n{}{}", out.exit_code, out.stdout_str(), out.stderr_str());
+        }
     }
     Ok(())
 }

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Boot benchmark, run *inside* the build image by scripts/bench-boot.sh so the
+container's own start-up is not counted.
+
+Boots the kernel RUNS times with the QEMU command line embctl uses (passed in
+after `--`), and per run measures:
+  wall   QEMU process start -> `embox> ` on the serial console (host clock)
+  kernel kernel entry -> prompt: the last kernel-log timestamp before the
+         prompt ([ s.us ] lines count from the kernel's first instruction)
+then types `poweroff` and requires QEMU's exit status 33 (isa-debug-exit 0x10).
+"""
+import argparse, os, re, select, statistics, subprocess, sys, time
+
+PROMPT = b"embox> "
+STAMP = re.compile(rb"\[\s*(\d+\.\d+)\]")
+
+def boot_once(argv, timeout):
+    start = time.perf_counter()
+    qemu = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    console = b""
+    deadline = start + timeout
+    while PROMPT not in console:
+        left = deadline - time.perf_counter()
+        if left <= 0 or not select.select([qemu.stdout], [], [], left)[0]:
+            qemu.kill()
+            sys.exit(f"no prompt within {timeout}s; console:\n{console.decode(errors='replace')}")
+        chunk = os.read(qemu.stdout.fileno(), 65536)
+        if not chunk:
+            sys.exit(f"QEMU exited ({qemu.wait()}) before the prompt; console:\n{console.decode(errors='replace')}")
+        console += chunk
+    wall = time.perf_counter() - start
+    stamps = STAMP.findall(console[: console.index(PROMPT)])
+    kernel = float(stamps[-1]) if stamps else float("nan")
+    qemu.stdin.write(b"poweroff\n")
+    qemu.stdin.flush()
+    try:
+        status = qemu.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        qemu.kill()
+        sys.exit("`poweroff` did not end QEMU")
+    if status != 33:
+        sys.exit(f"QEMU exited with {status}, expected 33 (poweroff)")
+    return wall, kernel, time.perf_counter() - start
+
+def ms(values):
+    return "min {:7.1f}  median {:7.1f}  max {:7.1f} ms".format(
+        min(values) * 1e3, statistics.median(values) * 1e3, max(values) * 1e3)
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--label", default="")
+    ap.add_argument("--timeout", type=float, default=20)
+    ap.add_argument("argv", nargs=argparse.REMAINDER)
+    args = ap.parse_args()
+    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    boot_once(argv, args.timeout)  # warm the page cache; not counted
+    runs = [boot_once(argv, args.timeout) for _ in range(args.runs)]
+    print(f"{args.label}: {args.runs} boots")
+    print(f"  QEMU start -> embox> prompt (wall):   {ms([r[0] for r in runs])}")
+    print(f"  kernel entry -> prompt (kernel log):  {ms([r[1] for r in runs])}")
+    print(f"  QEMU start -> poweroff -> exit (wall): {ms([r[2] for r in runs])}")
+
+if __name__ == "__main__":
+    main()

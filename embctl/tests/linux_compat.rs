@@ -1,0 +1,350 @@
+//! Differential tests of Linux binary compatibility: the same i386 binary
+//! runs natively on the host (i386 runs on x86_64) and inside our kernel
+//! (`embctl run --add … --cmd 'load_app …'`), and both runs must print the
+//! same output and end with the same status.
+//!
+//! The binaries: the seed's raw-syscall programs (`third-party/lkl`), the
+//! corpus in `tests/compat/` built for static glibc (`gcc -m32 -static`) and
+//! static musl (`musl-gcc -static`) in the build image, and Debian's i386
+//! `busybox-static`, fetched with `apt-get download` inside the image at test
+//! time (never committed). Everything is built under `build/compat-test/`.
+//!
+//! Needs the Docker engine and the build image, like `kernel_boot.rs`. All
+//! cases share one kernel boot; every mismatch is reported with both outputs.
+
+mod common;
+
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use common::{embctl, run, run_ok, stdout, workspace_root};
+
+/// Where the test builds its binaries and data (inside the workspace, so the
+/// build image sees it at /ws).
+fn test_dir() -> PathBuf {
+    workspace_root().join("build/compat-test")
+}
+
+/// The input files, the same natively and in the guest's `/data`.
+const DATA: &[(&str, &str)] = &[
+    ("data.txt", "one\ntwo\nthree\ntwo\nfour five six\n"),
+    ("words.txt", "banana\napple\ncherry\napple\n"),
+];
+
+/// Builds the kernel, the corpus (glibc and musl), the seed programs, and
+/// fetches busybox, once per test binary. Returns the directory of binaries.
+fn prepared() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        run_ok(embctl().arg("build"));
+        let script = r#"set -e
+out=/ws/build/compat-test
+rm -rf "$out/bin" "$out/deb"
+mkdir -p "$out/bin" "$out/deb"
+cd /ws/embctl/tests/compat
+for f in *.c; do
+  n=${f%.c}
+  gcc -m32 -static -O2 -Wall -o "$out/bin/$n-glibc" "$f"
+  musl-gcc -static -O2 -Wall -o "$out/bin/$n-musl" "$f"
+done
+make -s -C /ws/third-party/lkl OUT="$out/bin"
+# Package lists in a directory of ours: works without root and without
+# touching the image's /var/lib/apt.
+apt="-o Dir::State::Lists=$out/apt/lists -o Dir::Cache=$out/apt/cache -o Debug::NoLocking=1"
+mkdir -p "$out/apt/lists/partial" "$out/apt/cache/archives/partial"
+apt-get $apt update -qq
+cd "$out/deb"
+apt-get $apt download busybox-static
+dpkg-deb -x busybox-static_*.deb x
+cp x/usr/bin/busybox "$out/bin/busybox"
+"#;
+        run_ok(embctl().args(["shell", "--", "sh", "-c", script]));
+        let data = test_dir().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        for (name, text) in DATA {
+            std::fs::write(data.join(name), text).unwrap();
+        }
+        test_dir().join("bin")
+    })
+}
+
+/// One program run: `load_app PROGRAM ARGS [< STDIN]` in the guest's /data,
+/// and the same binary natively in a copy of /data.
+#[derive(Clone, Debug)]
+struct Case {
+    program: &'static str,
+    args: Vec<String>,
+    stdin: Option<&'static str>,
+}
+
+fn case(program: &'static str, args: &[&str]) -> Case {
+    Case { program, args: args.iter().map(|s| s.to_string()).collect(), stdin: None }
+}
+
+impl Case {
+    fn with_stdin(mut self, file: &'static str) -> Self {
+        self.stdin = Some(file);
+        self
+    }
+
+    /// The shell line typed into the kernel (single quotes as in sh).
+    fn command_line(&self) -> String {
+        let mut line = format!("load_app {}", self.program);
+        for a in &self.args {
+            if a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=+%".contains(c)) {
+                line.push(' ');
+                line.push_str(a);
+            } else {
+                line.push_str(&format!(" '{}'", a.replace('\'', "'\\''")));
+            }
+        }
+        if let Some(input) = self.stdin {
+            line.push_str(&format!(" < {input}"));
+        }
+        line
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Outcome {
+    output: String,
+    status: i32,
+}
+
+/// Runs the case natively: argv[0] as in the guest, stdout and stderr into
+/// one pipe (like the console), status 128+signal for a signal death.
+fn run_native(bin: &Path, case: &Case) -> Outcome {
+    let scratch = tempfile::tempdir().unwrap();
+    for (name, text) in DATA {
+        std::fs::write(scratch.path().join(name), text).unwrap();
+    }
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    let mut cmd = Command::new(bin.join(case.program));
+    cmd.arg0(case.program).args(&case.args).current_dir(scratch.path());
+    cmd.stdout(writer.try_clone().unwrap()).stderr(writer);
+    cmd.stdin(match case.stdin {
+        Some(file) => Stdio::from(std::fs::File::open(scratch.path().join(file)).unwrap()),
+        None => Stdio::null(),
+    });
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {} natively: {e}", case.program));
+    drop(cmd);
+    let mut output = String::new();
+    reader.read_to_string(&mut output).unwrap();
+    let status = child.wait().unwrap();
+    let status = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    Outcome { output, status }
+}
+
+/// A kernel log line (`[    1.234567] …`): not program output.
+fn is_kernel_log(line: &str) -> bool {
+    let Some(rest) = line.strip_prefix('[') else { return false };
+    let Some((stamp, _)) = rest.split_once(']') else { return false };
+    let stamp = stamp.trim();
+    !stamp.is_empty() && stamp.chars().all(|c| c.is_ascii_digit() || c == '.')
+}
+
+const PROMPT: &str = "embox> ";
+const STATUS_MARK: &str = "@@status";
+
+/// Boots the kernel once with every binary added and runs every case;
+/// returns the console transcript and, per case, (output, kernel log lines, status).
+fn run_in_kernel(bin: &Path, cases: &[Case]) -> (String, Vec<(Outcome, Vec<String>)>) {
+    // One QEMU at a time: the tests of this file run in parallel threads.
+    static ONE_BOOT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _boot = ONE_BOOT.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cmd = embctl();
+    cmd.args(["run", "--no-build", "--no-kvm", "--timeout", "90"]);
+    let mut programs: Vec<&str> = cases.iter().map(|c| c.program).collect();
+    programs.sort();
+    programs.dedup();
+    for p in programs {
+        cmd.args(["--add", &format!("{}:/bin/{p}", bin.join(p).display())]);
+    }
+    for (name, _) in DATA {
+        cmd.args(["--add", &format!("{}:/data/{name}", test_dir().join("data").join(name).display())]);
+    }
+    cmd.args(["--cmd", "cd /data"]);
+    for c in cases {
+        cmd.args(["--cmd", &c.command_line(), "--cmd", &format!("echo {STATUS_MARK} $?")]);
+    }
+    let out = run(&mut cmd);
+    let transcript = stdout(&out).replace('\r', "");
+    assert!(out.status.success(), "embctl run failed (status {:?}); transcript above", out.status.code());
+
+    // Split the transcript at prompts: each piece starts with the typed command.
+    let pieces: Vec<&str> = transcript.split(PROMPT).collect();
+    let mut results = Vec::new();
+    let mut at = 0;
+    for c in cases {
+        let line = c.command_line();
+        let idx = (at..pieces.len())
+            .find(|&i| pieces[i].starts_with(&format!("{line}\n")))
+            .unwrap_or_else(|| panic!("command `{line}` not found in the transcript"));
+        let body = &pieces[idx][line.len() + 1..];
+        let (logs, output): (Vec<&str>, Vec<&str>) = body.split_inclusive('\n').partition(|l| is_kernel_log(l));
+        let status_piece = pieces.get(idx + 1).unwrap_or_else(|| panic!("no status after `{line}`"));
+        let status = status_piece
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{STATUS_MARK} ")))
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no `{STATUS_MARK} N` line after `{line}`: {status_piece:?}"));
+        results.push((Outcome { output: output.concat(), status }, logs.iter().map(|s| s.trim_end().to_string()).collect()));
+        at = idx + 1;
+    }
+    (transcript, results)
+}
+
+/// Runs `cases` both ways and fails with every difference.
+fn differential(cases: &[Case]) -> Vec<(Case, Vec<String>)> {
+    let bin = prepared();
+    let (_, kernel) = run_in_kernel(bin, cases);
+    let mut failures = Vec::new();
+    let mut logs = Vec::new();
+    for (c, (inside, log)) in cases.iter().zip(kernel) {
+        let native = run_native(bin, c);
+        if native != inside {
+            failures.push(format!(
+                "`{}`:\n  native (status {}):\n{}\n  embox (status {}):\n{}\n  kernel log: {:?}",
+                c.command_line(),
+                native.status,
+                indent(&native.output),
+                inside.status,
+                indent(&inside.output),
+                log
+            ));
+        }
+        logs.push((c.clone(), log));
+    }
+    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    logs
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("    | {l}")).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn seed_programs_match_linux() {
+    let cases = vec![
+        case("linux_echo", &["Hello, World!"]),
+        case("linux_echo", &[]),
+        case("linux_cat", &["data.txt"]),
+        case("linux_cat", &["/nonexistent"]),
+    ];
+    differential(&cases);
+}
+
+/// Cases that only make sense in our kernel: the seed's console calls
+/// (Linux refuses lseek/fsync on a pipe) and the listing of our /data.
+#[test]
+fn seed_console_calls_and_listing_in_the_kernel() {
+    let bin = prepared();
+    let cases = vec![case("linux_hello", &[]), case("linux_ls", &["/data"])];
+    let (transcript, results) = run_in_kernel(bin, &cases);
+    let (hello, ls) = (&results[0].0, &results[1].0);
+    assert_eq!(hello.output, "Hello from a Linux binary!\n", "{transcript}");
+    assert_eq!(hello.status, 0, "lseek(1,0,0) and fsync(1) must succeed on the console:\n{transcript}");
+    let listing: Vec<&str> = ls.output.lines().collect();
+    assert_eq!(listing, ["d .", "d ..", "- data.txt", "- words.txt"], "{transcript}");
+}
+
+fn libc_cases(libc: &'static str) -> Vec<Case> {
+    let name = |base: &str| -> &'static str { Box::leak(format!("{base}-{libc}").into_boxed_str()) };
+    vec![
+        case(name("hello"), &[libc, "two words"]),
+        case(name("files"), &[&format!("/tmp/embox-compat-files-{libc}")]),
+        case(name("dirs"), &[&format!("/tmp/embox-compat-dirs-{libc}")]),
+        case(name("memory"), &[]),
+        case(name("tls"), &[]),
+        case(name("timeclock"), &[]),
+        case(name("system"), &[]),
+        case(name("exitcode"), &["42"]),
+        case(name("exitcode"), &["exit_group", "3"]),
+    ]
+}
+
+#[test]
+fn static_glibc_programs_match_linux() {
+    differential(&libc_cases("glibc"));
+}
+
+#[test]
+fn static_musl_programs_match_linux() {
+    differential(&libc_cases("musl"));
+}
+
+/// A program that faults is killed with the signal Linux would send, the
+/// status a shell reports (128+signal), a log line naming the signal, and
+/// the kernel and shell carry on (the later cases run).
+#[test]
+fn faulting_programs_die_like_on_linux_and_the_kernel_carries_on() {
+    let cases = vec![
+        case("exitcode-glibc", &["segv"]),
+        case("exitcode-musl", &["kernel"]),
+        case("exitcode-glibc", &["ill"]),
+        case("exitcode-musl", &["fpe"]),
+        case("exitcode-glibc", &["cli"]),
+        case("exitcode-musl", &["0"]),
+    ];
+    let logs = differential(&cases);
+    let expect = [
+        ("SIGSEGV", "page fault at 0x00000000"),
+        ("SIGSEGV", "page fault at 0xc0100000"),
+        ("SIGILL", "invalid opcode"),
+        ("SIGFPE", "divide error"),
+        ("SIGSEGV", "general protection"),
+    ];
+    for ((c, log), (signal, what)) in logs.iter().zip(expect) {
+        assert!(
+            log.iter().any(|l| l.contains(&format!("killed by {signal}")) && l.contains(what) && l.contains(" ip 0x")),
+            "`{}`: no kernel line naming {signal} and {what}: {log:?}",
+            c.command_line()
+        );
+    }
+}
+
+#[test]
+fn busybox_applets_match_linux() {
+    let bb = |args: &[&str]| case("busybox", args);
+    let cases = vec![
+        bb(&["echo", "hello", "world"]),
+        bb(&["printf", "%s-%d|%5.2f\\n", "abc", "42", "3.14159"]),
+        bb(&["seq", "1", "5"]),
+        bb(&["seq", "10", "-3", "1"]),
+        bb(&["expr", "6", "*", "7"]),
+        bb(&["expr", "length", "hello"]),
+        bb(&["basename", "/a/b/c.txt", ".txt"]),
+        bb(&["dirname", "/a/b/c.txt"]),
+        bb(&["true"]),
+        bb(&["false"]),
+        bb(&["uname", "-s"]),
+        bb(&["cat", "data.txt", "words.txt"]),
+        bb(&["cat", "missing.txt"]),
+        bb(&["ls", "-1"]),
+        bb(&["wc", "data.txt"]),
+        bb(&["wc", "-l", "words.txt"]),
+        bb(&["head", "-n", "2", "data.txt"]),
+        bb(&["tail", "-n", "2", "data.txt"]),
+        bb(&["sort", "words.txt"]),
+        bb(&["sort", "-r", "data.txt"]),
+        bb(&["uniq", "-c"]).with_stdin("words.txt"),
+        bb(&["md5sum", "data.txt", "words.txt"]),
+        bb(&["sha256sum", "data.txt"]),
+        bb(&["tr", "a-z", "A-Z"]).with_stdin("data.txt"),
+        bb(&["cut", "-d", " ", "-f", "2", "data.txt"]),
+        bb(&["od", "-c", "words.txt"]),
+    ];
+    differential(&cases);
+}
+
+#[test]
+fn kernel_log_lines_are_recognised() {
+    assert!(is_kernel_log("[    1.234567] busybox[3]: unknown syscall 999\n"));
+    assert!(!is_kernel_log("[x] not a log line"));
+    assert!(!is_kernel_log("plain output"));
+    let c = case("busybox", &["printf", "%s\\n", "it's"]).with_stdin("data.txt");
+    assert_eq!(c.command_line(), r"load_app busybox printf '%s\n' 'it'\''s' < data.txt");
+}

@@ -13,7 +13,7 @@ $embctl image build
 $embctl build
 
 echo "== kernel: host unit tests"
-cargo test --manifest-path kernel/Cargo.toml --target x86_64-unknown-linux-gnu --workspace --exclude embox --exclude embox-hal
+cargo test --manifest-path kernel/Cargo.toml --target x86_64-unknown-linux-gnu --workspace --exclude embox --exclude embox-hal --exclude embox-os
 
 echo "== embctl: unit and integration tests"
 cargo test --release -p embctl

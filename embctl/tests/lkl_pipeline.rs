@@ -102,14 +102,16 @@ enum Serve {
     Truncated,
     /// Truncated for the first request, whole afterwards.
     TruncatedOnce,
+    /// As TruncatedOnce, from a server that ignores Range requests.
+    TruncatedOnceNoResume,
 }
 
 /// A real HTTP/1.1 server on 127.0.0.1 that counts the requests it answers.
 struct Server {
     url: String,
     requests: Arc<AtomicUsize>,
-    /// First line of every request ("GET /path HTTP/1.1").
-    lines: Arc<Mutex<Vec<String>>>,
+    /// The head (request line and headers) of every request.
+    heads: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -117,8 +119,8 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/lkl/archive/{COMMIT}.zip", listener.local_addr().unwrap());
         let requests = Arc::new(AtomicUsize::new(0));
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (counter, seen) = (requests.clone(), lines.clone());
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let (counter, seen) = (requests.clone(), heads.clone());
         let body = Arc::new(body);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
@@ -127,7 +129,7 @@ impl Server {
                 std::thread::spawn(move || answer(stream, &body, mode, n, &seen));
             }
         });
-        Server { url, requests, lines }
+        Server { url, requests, heads }
     }
 
     fn requests(&self) -> usize {
@@ -144,13 +146,25 @@ fn answer(mut stream: impl Read + Write, body: &[u8], mode: Serve, index: usize,
             Ok(n) => request.extend_from_slice(&buf[..n]),
         }
     }
-    let first_line = String::from_utf8_lossy(&request).lines().next().unwrap_or("").to_string();
-    seen.lock().unwrap().push(first_line);
-    let truncate = matches!(mode, Serve::Truncated) || (matches!(mode, Serve::TruncatedOnce) && index == 0);
-    let sent = if truncate { &body[..body.len() / 2] } else { body };
+    let head = String::from_utf8_lossy(&request).into_owned();
+    seen.lock().unwrap().push(head.clone());
+    // Honour `Range: bytes=N-` as GitHub's codeload does.
+    let start = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("range: bytes=").map(str::to_string))
+        .and_then(|r| r.trim_end_matches('-').parse::<usize>().ok())
+        .filter(|&n| n < body.len() && !matches!(mode, Serve::TruncatedOnceNoResume));
+    let rest = &body[start.unwrap_or(0)..];
+    let truncate = matches!(mode, Serve::Truncated)
+        || (matches!(mode, Serve::TruncatedOnce | Serve::TruncatedOnceNoResume) && index == 0);
+    let sent = if truncate { &rest[..rest.len() / 2] } else { rest };
+    let status = match start {
+        Some(n) => format!("206 Partial Content\r\nContent-Range: bytes {n}-{}/{}", body.len() - 1, body.len()),
+        None => "200 OK".to_string(),
+    };
     let head = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/zip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
+        "HTTP/1.1 {status}\r\nContent-Type: application/zip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        rest.len()
     );
     let _ = stream.write_all(head.as_bytes());
     let _ = stream.write_all(sent);
@@ -421,9 +435,26 @@ fn a_download_cut_once_succeeds_on_retry() {
     let server = Server::start(archive.clone(), Serve::TruncatedOnce);
     let ws = Scratch::new(&server.url, &archive);
 
-    ws.run_ok(&["lkl", "fetch"]);
+    let out = ws.run_ok(&["lkl", "fetch"]);
     assert_eq!(server.requests(), 2);
     assert!(ws.tree().join("README").is_file());
+    // The retry asked for the rest only.
+    let heads = server.heads.lock().unwrap().clone();
+    let half = archive.len() / 2;
+    assert!(heads[1].to_ascii_lowercase().contains(&format!("range: bytes={half}-")), "{}", heads[1]);
+    assert!(stderr(&out).contains(&format!("resuming after {half} bytes")));
+}
+
+#[test]
+fn a_server_that_cannot_resume_gets_a_fresh_download() {
+    let archive = make_archive(&ArchiveSpec::default());
+    let server = Server::start(archive.clone(), Serve::TruncatedOnceNoResume);
+    let ws = Scratch::new(&server.url, &archive);
+
+    let out = ws.run_ok(&["lkl", "fetch"]);
+    assert_eq!(server.requests(), 2);
+    assert!(stderr(&out).contains("starting over"), "{}", stderr(&out));
+    assert_eq!(fs::read(ws.cached_archive()).unwrap(), archive);
 }
 
 #[test]
@@ -453,8 +484,10 @@ fn proxy_variables_are_honoured() {
 
     let out = run(ws.embctl().args(["lkl", "fetch"]).env("HTTP_PROXY", format!("http://{proxy_addr}")).env("http_proxy", format!("http://{proxy_addr}")));
     assert!(out.status.success());
-    let lines = proxy.lines.lock().unwrap().clone();
-    assert_eq!(lines, vec![format!("GET http://lkl-archive.invalid/linux-{COMMIT}.zip HTTP/1.1")], "went through the proxy");
+    let heads = proxy.heads.lock().unwrap().clone();
+    assert_eq!(heads.len(), 1);
+    let wanted = format!("GET http://lkl-archive.invalid/linux-{COMMIT}.zip HTTP/1.1\r\n");
+    assert!(heads[0].starts_with(&wanted), "went through the proxy: {}", heads[0]);
 }
 
 #[test]

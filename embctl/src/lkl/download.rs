@@ -167,23 +167,44 @@ enum Failure {
     Fatal(anyhow::Error),
 }
 
+/// The bytes received so far, across attempts: a retry asks the server for
+/// the rest (HTTP Range) and starts over only when the server will not resume.
+struct Partial {
+    part: tempfile::NamedTempFile,
+    hasher: Hasher,
+    received: u64,
+}
+
+impl Partial {
+    fn restart(&mut self) -> std::io::Result<()> {
+        use std::io::Seek;
+        self.part.as_file_mut().set_len(0)?;
+        self.part.as_file_mut().rewind()?;
+        self.hasher = Hasher::default();
+        self.received = 0;
+        Ok(())
+    }
+}
+
 async fn download_verified(pin: &Pin, url: &str, cached: &Path) -> Result<Archive> {
     let client = http_client()?;
     let dir = cached.parent().expect("cache path has a parent");
+    // Removed on every error path when dropped.
+    let part = tempfile::Builder::new()
+        .prefix(&format!("{}.", file_name(cached)))
+        .suffix(".part")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a download file in {}", dir.display()))?;
+    let mut partial = Partial { part, hasher: Hasher::default(), received: 0 };
     let mut backoff = FIRST_BACKOFF;
     let mut last_error = None;
     for attempt in 1..=ATTEMPTS {
-        // A fresh .part per attempt: removed on every error path when dropped.
-        let mut part = tempfile::Builder::new()
-            .prefix(&format!("{}.", file_name(cached)))
-            .suffix(".part")
-            .tempfile_in(dir)
-            .with_context(|| format!("cannot create a download file in {}", dir.display()))?;
         info!("downloading {url} (attempt {attempt} of {ATTEMPTS})");
-        match download_once(&client, url, part.as_file_mut()).await {
-            Ok(digests) => {
-                let origin = url.to_string();
-                let strength = verify::check_digests(pin, &digests, &origin)?;
+        match download_once(&client, url, &mut partial).await {
+            Ok(()) => {
+                let Partial { part, hasher, .. } = partial;
+                let digests = hasher.finish();
+                let strength = verify::check_digests(pin, &digests, url)?;
                 verify::check_zip_comment(pin, part.path())?;
                 report_strength(pin, &digests, strength);
                 part.persist(cached).with_context(|| format!("cannot rename the download into {}", cached.display()))?;
@@ -214,8 +235,13 @@ fn download_advice(pin: &Pin, url: &str) -> String {
     )
 }
 
-async fn download_once(client: &reqwest::Client, url: &str, out: &mut std::fs::File) -> Result<Digests, Failure> {
-    let response = client.get(url).send().await.map_err(|e| {
+async fn download_once(client: &reqwest::Client, url: &str, partial: &mut Partial) -> Result<(), Failure> {
+    let disk = |e: std::io::Error| Failure::Fatal(anyhow!(e).context("cannot write the download (disk full?)"));
+    let mut request = client.get(url);
+    if partial.received > 0 {
+        request = request.header(reqwest::header::RANGE, format!("bytes={}-", partial.received));
+    }
+    let response = request.send().await.map_err(|e| {
         let untrusted = error_chain_mentions(&e, "certificate");
         let err = anyhow!(e).context(format!("GET {url}"));
         if untrusted {
@@ -229,36 +255,61 @@ async fn download_once(client: &reqwest::Client, url: &str, out: &mut std::fs::F
         }
     })?;
     let status = response.status();
-    if !status.is_success() {
-        let err = anyhow!("GET {url}: the server answered {status}");
-        let retryable = status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429;
-        return Err(if retryable { Failure::Retry(err) } else { Failure::Fatal(err) });
+    let resumed = status == reqwest::StatusCode::PARTIAL_CONTENT
+        && resume_offset(&response) == Some(partial.received)
+        && partial.received > 0;
+    if !resumed {
+        if status == reqwest::StatusCode::RANGE_NOT_SATISFIABLE || status == reqwest::StatusCode::PARTIAL_CONTENT {
+            partial.restart().map_err(disk)?;
+            return Err(Failure::Retry(anyhow!("GET {url}: the server could not resume the download")));
+        }
+        if !status.is_success() {
+            let err = anyhow!("GET {url}: the server answered {status}");
+            let retryable = status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429;
+            return Err(if retryable { Failure::Retry(err) } else { Failure::Fatal(err) });
+        }
+        if partial.received > 0 {
+            info!("the server does not resume downloads; starting over");
+        }
+        partial.restart().map_err(disk)?;
+    } else {
+        info!("resuming after {} bytes", partial.received);
     }
-    let expected_len = response.content_length();
+    let expected_len = response.content_length().map(|len| len + partial.received);
     let progress = progress_bar(expected_len);
+    progress.set_position(partial.received);
     let started = Instant::now();
-    let mut hasher = Hasher::default();
-    let mut received: u64 = 0;
+    let first_byte = partial.received;
     let mut body = response.bytes_stream();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| {
-            Failure::Retry(anyhow!(e).context(format!("connection to {url} broke after {received} bytes")))
+            Failure::Retry(anyhow!(e).context(format!("connection to {url} broke after {} bytes", partial.received)))
         })?;
-        out.write_all(&chunk).map_err(|e| Failure::Fatal(anyhow!(e).context("cannot write the download (disk full?)")))?;
-        hasher.update(&chunk);
-        received += chunk.len() as u64;
-        progress.set_position(received);
+        partial.part.as_file_mut().write_all(&chunk).map_err(disk)?;
+        partial.hasher.update(&chunk);
+        partial.received += chunk.len() as u64;
+        progress.set_position(partial.received);
     }
     progress.finish_and_clear();
     if let Some(expected) = expected_len {
-        if received != expected {
-            return Err(Failure::Retry(anyhow!("{url}: received {received} of {expected} bytes (truncated download)")));
+        if partial.received != expected {
+            return Err(Failure::Retry(anyhow!(
+                "{url}: received {} of {expected} bytes (truncated download)",
+                partial.received
+            )));
         }
     }
-    out.flush().and_then(|_| out.sync_all()).map_err(|e| Failure::Fatal(anyhow!(e).context("cannot write the download")))?;
+    let file = partial.part.as_file_mut();
+    file.flush().and_then(|_| file.sync_all()).map_err(disk)?;
     let secs = started.elapsed().as_secs_f64().max(0.001);
-    info!("downloaded {:.1} MiB in {secs:.1}s", received as f64 / (1 << 20) as f64);
-    Ok(hasher.finish())
+    info!("downloaded {:.1} MiB in {secs:.1}s", (partial.received - first_byte) as f64 / (1 << 20) as f64);
+    Ok(())
+}
+
+/// The first byte a 206 answer carries, from `Content-Range: bytes FIRST-LAST/TOTAL`.
+fn resume_offset(response: &reqwest::Response) -> Option<u64> {
+    let value = response.headers().get(reqwest::header::CONTENT_RANGE)?.to_str().ok()?;
+    value.strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
 }
 
 fn error_chain_mentions(err: &(dyn std::error::Error + 'static), needle: &str) -> bool {

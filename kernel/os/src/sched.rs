@@ -316,14 +316,14 @@ pub fn wait(pid: Pid) -> Option<i32> {
 fn tick() {
     let now = time::ticks();
     let preempt = with(|s| {
-        let due: alloc::vec::Vec<Pid> = s
-            .tasks
-            .values()
-            .filter(|t| matches!(t.state, State::Blocked { until_tick: Some(u) } if u <= now))
-            .map(|t| t.pid)
-            .collect();
-        for pid in due {
-            wake_locked(s, pid);
+        // Wake sleepers whose time came (no allocation: this runs every tick).
+        for t in s.tasks.values_mut() {
+            if matches!(t.state, State::Blocked { until_tick: Some(u) } if u <= now) {
+                t.state = State::Ready;
+                if t.pid != IDLE {
+                    s.ready.push_back(t.pid);
+                }
+            }
         }
         let cur = s.current;
         if let Some(t) = s.tasks.get_mut(&cur) {

@@ -13,6 +13,7 @@ pub mod klog;
 pub mod linux;
 pub mod sched;
 pub mod shell;
+pub mod sync;
 pub mod syscall;
 pub mod sysinfo;
 pub mod tty;

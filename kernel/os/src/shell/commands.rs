@@ -327,6 +327,7 @@ fn schedtest(_: &mut Shell, _: &[String]) -> i32 {
     use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     static STOP: AtomicBool = AtomicBool::new(false);
     static COUNTS: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+    static FINISHED: crate::sync::Semaphore = crate::sync::Semaphore::new(0);
     STOP.store(false, Ordering::SeqCst);
     let pids: alloc::vec::Vec<sched::Pid> = (0..3)
         .map(|i| {
@@ -335,6 +336,7 @@ fn schedtest(_: &mut Shell, _: &[String]) -> i32 {
                 while !STOP.load(Ordering::Relaxed) {
                     COUNTS[i].fetch_add(1, Ordering::Relaxed);
                 }
+                FINISHED.up();
             })
         })
         .collect();
@@ -342,6 +344,10 @@ fn schedtest(_: &mut Shell, _: &[String]) -> i32 {
     sched::sleep(core::time::Duration::from_millis(100));
     let slept = time::since_boot() - start;
     STOP.store(true, Ordering::SeqCst);
+    // Each thread signals the semaphore as it ends: the shell blocks on it.
+    for _ in &pids {
+        FINISHED.down();
+    }
     for pid in pids {
         sched::wait(pid);
     }

@@ -68,7 +68,9 @@ pub struct RunArgs {
     /// Never use KVM, even when the probe says it works.
     #[arg(long)]
     pub no_kvm: bool,
-    /// Start halted and wait for gdb on port 1234 (QEMU -s -S); prints the command to attach.
+    /// Start halted and wait for gdb on port 1234 (QEMU -s -S). Prints the one-liner
+    /// that attaches gdb from the build image with the kernel's symbols:
+    /// `embctl shell -- gdb -q build/base/cargo/i686-unknown-linux-gnu/release/embox -ex 'target remote ADDR:1234'`.
     #[arg(long)]
     pub gdb: bool,
     /// Guest memory in MiB (default: the template's [qemu] memory_mib).

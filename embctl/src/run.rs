@@ -141,6 +141,9 @@ fn qemu_container(ws: &Workspace, image: &str, qemu: &QemuRun, privileges: Privi
         init: true,
         ..Default::default()
     };
+    // Docker's default detach keys (ctrl-p ctrl-q) would swallow ctrl-p on its way
+    // to the guest; this sequence is practically never typed by accident.
+    spec.detach_keys = Some("ctrl-^,ctrl-^".into());
     spec.labels.insert("org.embctl.role".into(), "qemu".into());
     spec
 }
@@ -277,7 +280,12 @@ where
         }
     }
     stdin_task.abort();
-    container.wait().await
+    // The output ends when QEMU exits, or when the engine detached us (the
+    // detach keys below); a QEMU still running then is stopped, not waited for.
+    match tokio::time::timeout(Duration::from_secs(5), container.wait()).await {
+        Ok(status) => status,
+        Err(_) => bail!("the console was detached while QEMU kept running; QEMU is stopped and its container removed"),
+    }
 }
 
 /// Reports QEMU's exit and turns it into ours.

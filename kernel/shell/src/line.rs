@@ -1,6 +1,8 @@
 //! A line editor for a serial terminal: printable bytes are appended and
 //! echoed; Backspace (0x7f or 0x08) erases one character; Ctrl-U erases the
-//! line; Enter (CR or LF, and a CR LF pair counts once) ends it.
+//! line; Enter (CR or LF, and a CR LF pair counts once) ends it. Up and Down
+//! (`ESC [ A` / `ESC [ B`) walk the history of entered lines; other escape
+//! sequences (arrows, function keys) are swallowed rather than typed.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -17,12 +19,29 @@ pub enum Key {
 }
 
 const MAX_LINE: usize = 4096;
+const MAX_HISTORY: usize = 64;
+
+/// Where we are in an escape sequence.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Escape {
+    #[default]
+    None,
+    /// After ESC.
+    Start,
+    /// After `ESC [` (CSI) or `ESC O` (SS3): parameters until a final byte.
+    Sequence,
+}
 
 #[derive(Debug, Default)]
 pub struct LineEditor {
     /// Bytes typed so far (UTF-8 is kept whole when erasing).
     buf: Vec<u8>,
     last_was_cr: bool,
+    escape: Escape,
+    /// Entered lines, oldest first.
+    history: Vec<Vec<u8>>,
+    /// Index into `history` while browsing it (`history.len()` = the new line).
+    browsing: usize,
 }
 
 impl LineEditor {
@@ -38,12 +57,41 @@ impl LineEditor {
     /// Feeds one input byte.
     pub fn feed(&mut self, byte: u8) -> Key {
         let after_cr = core::mem::replace(&mut self.last_was_cr, byte == b'\r');
+        match self.escape {
+            Escape::Start => {
+                self.escape = if byte == b'[' || byte == b'O' { Escape::Sequence } else { Escape::None };
+                return Key::None;
+            }
+            Escape::Sequence => {
+                if (0x40..=0x7e).contains(&byte) {
+                    self.escape = Escape::None;
+                    return match byte {
+                        b'A' => self.recall(-1),
+                        b'B' => self.recall(1),
+                        _ => Key::None,
+                    };
+                }
+                return Key::None;
+            }
+            Escape::None => {}
+        }
         match byte {
             b'\n' if after_cr => Key::None,
             b'\r' | b'\n' => {
                 let line = String::from_utf8_lossy(&self.buf).into_owned();
-                self.buf.clear();
+                let entered = core::mem::take(&mut self.buf);
+                if !entered.iter().all(u8::is_ascii_whitespace) && self.history.last() != Some(&entered) {
+                    if self.history.len() == MAX_HISTORY {
+                        self.history.remove(0);
+                    }
+                    self.history.push(entered);
+                }
+                self.browsing = self.history.len();
                 Key::Line(line)
+            }
+            0x1b => {
+                self.escape = Escape::Start;
+                Key::None
             }
             0x7f | 0x08 => {
                 let n = self.erase_one();
@@ -58,6 +106,19 @@ impl LineEditor {
             0x00..=0x1f => Key::None,
             _ => self.insert(byte),
         }
+    }
+
+    /// Replaces the line with the previous (`-1`) or next (`1`) history entry.
+    fn recall(&mut self, step: isize) -> Key {
+        let target = self.browsing as isize + step;
+        if target < 0 || target as usize > self.history.len() {
+            return Key::Echo(alloc::vec![0x07]);
+        }
+        self.browsing = target as usize;
+        let mut out = erase_sequence(self.char_count());
+        self.buf = self.history.get(self.browsing).cloned().unwrap_or_default();
+        out.extend_from_slice(&self.buf);
+        Key::Echo(out)
     }
 
     fn insert(&mut self, byte: u8) -> Key {
@@ -139,6 +200,31 @@ mod tests {
         feed_all(&mut ed, b"echo hi");
         assert_eq!(ed.feed(0x15), Key::Echo(b"\x08 \x08".repeat(7)));
         assert_eq!(feed_all(&mut ed, b"ok\r").last(), Some(&Key::Line("ok".into())));
+    }
+
+    #[test]
+    fn up_and_down_walk_the_history() {
+        let mut ed = LineEditor::new();
+        feed_all(&mut ed, b"ls\recho hi\r\r");
+        assert_eq!(ed.feed_all_for_test(b"\x1b[A"), Some(Key::Echo(b"echo hi".to_vec())));
+        assert_eq!(ed.feed_all_for_test(b"\x1b[A"), Some(Key::Echo([b"\x08 \x08".repeat(7), b"ls".to_vec()].concat())));
+        assert_eq!(ed.feed_all_for_test(b"\x1b[A"), Some(Key::Echo(vec![0x07])), "bell at the oldest");
+        assert_eq!(ed.feed_all_for_test(b"\x1bOB"), Some(Key::Echo([b"\x08 \x08".repeat(2), b"echo hi".to_vec()].concat())));
+        assert_eq!(ed.feed(b'\r'), Key::Line("echo hi".into()));
+    }
+
+    #[test]
+    fn other_escape_sequences_are_swallowed() {
+        let mut ed = LineEditor::new();
+        feed_all(&mut ed, b"a\x1b[C\x1b[1;5Db\x1b[3~");
+        assert_eq!(ed.current(), b"ab");
+    }
+
+    impl LineEditor {
+        /// The last non-None key of a byte sequence.
+        fn feed_all_for_test(&mut self, bytes: &[u8]) -> Option<Key> {
+            bytes.iter().map(|&b| self.feed(b)).filter(|k| *k != Key::None).last()
+        }
     }
 
     #[test]

@@ -662,15 +662,24 @@ fn lkl_diff_stat_and_save_round_trip() {
     assert_eq!(fs::read_to_string(ws.root.join("patches/lkl/local-work.patch")).unwrap(), diff);
     assert!(stdout(&ws.run_ok(&["lkl-diff"])).is_empty(), "the saved patch is now part of the clean tree");
 
-    // A series that grew behind the tree's back: lkl-diff asks for a fetch first
-    // instead of showing the new patch reversed.
+    // A series that grew behind the tree's back: lkl-diff still compares with
+    // what the tree holds (not showing the new patch reversed); saving waits for a fetch.
     let series_file = ws.root.join("patches/lkl/series");
     let grown = "--- /dev/null\n+++ b/extra.txt\n@@ -0,0 +1 @@\n+extra\n";
     fs::write(ws.root.join("patches/lkl/extra.patch"), grown).unwrap();
     fs::write(&series_file, format!("{series}extra.patch\n")).unwrap();
-    let out = ws.run(&["lkl-diff"]);
+    assert!(stdout(&ws.run_ok(&["lkl-diff"])).is_empty());
+    let out = ws.run(&["lkl-diff", "--save", "more.patch"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("embctl lkl fetch"), "{}", stderr(&out));
+    // A held patch edited afterwards: the clean tree cannot be rebuilt, and lkl-diff says so.
+    let saved = ws.root.join("patches/lkl/local-work.patch");
+    let saved_text = fs::read_to_string(&saved).unwrap();
+    fs::write(&saved, format!("{saved_text}\n")).unwrap();
+    let out = ws.run(&["lkl-diff"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("local-work.patch") && stderr(&out).contains("changed"), "{}", stderr(&out));
+    fs::write(&saved, saved_text).unwrap();
     fs::write(&series_file, &series).unwrap();
     fs::remove_file(ws.root.join("patches/lkl/extra.patch")).unwrap();
 

@@ -185,8 +185,8 @@ fn apply_pending_patches(paths: &LklPaths) -> Result<()> {
     if !holds_prefix {
         bail!(
             "the patch series {} changed since the tree {} was patched (it holds: {}). \
-             Save local work with `embctl lkl-diff --save NAME.patch` if you need it, then rebuild the \
-             tree with `embctl clean-lkl --all` and `embctl lkl fetch`",
+             `embctl lkl-diff` still shows your local changes while the patches the tree holds are unchanged; \
+             then rebuild the tree with `embctl clean-lkl --all` and `embctl lkl fetch`",
             paths.patches.join("series").display(),
             paths.tree.display(),
             applied.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join(", ")
@@ -234,9 +234,29 @@ pub async fn pin(ws: &Workspace, src: &LklSourceArgs) -> Result<()> {
 
 const CLEAN_TREE_PREFIX: &str = ".clean-tree-";
 
-/// Extracts the cached archive and applies the whole series in a temporary
-/// directory: the tree as `lkl fetch` would make it today.
-fn clean_patched_tree(ws: &Workspace, pin: &Pin) -> Result<(tempfile::TempDir, PathBuf)> {
+/// The patches the tree holds (per `.patched`), read from patches/lkl/ and
+/// checked to be the very versions that were applied.
+fn held_patches(paths: &LklPaths) -> Result<Vec<PatchFile>> {
+    let mut held = Vec::new();
+    for (sha, name) in read_patched_marker(paths)? {
+        let path = paths.patches.join(&name);
+        let current = fs::read(&path).ok().map(|bytes| PatchFile::new(&name, path.clone(), bytes));
+        match current {
+            Some(patch) if patch.sha256 == sha => held.push(patch),
+            _ => bail!(
+                "the LKL tree was patched with {} as it was then, and that file has changed or gone since, so the \
+                 clean tree cannot be rebuilt. Restore that version (e.g. from git) to see or save your local \
+                 changes, or discard them with `embctl clean-lkl --all --force`",
+                path.display()
+            ),
+        }
+    }
+    Ok(held)
+}
+
+/// Extracts the cached archive and applies `patches` in a temporary directory:
+/// the tree as `lkl fetch` made it, before any local change.
+fn clean_patched_tree(ws: &Workspace, pin: &Pin, patches: &[PatchFile]) -> Result<(tempfile::TempDir, PathBuf)> {
     let cached = download::cached_archive_path(pin)?;
     if !cached.is_file() {
         bail!(
@@ -255,7 +275,7 @@ fn clean_patched_tree(ws: &Workspace, pin: &Pin) -> Result<(tempfile::TempDir, P
         .with_context(|| format!("cannot create a temporary directory in {}", paths.base.display()))?;
     let tree = tmp.path().join(pin.tree_name());
     extract::extract_tree(&cached, &pin.tree_name(), &tree)?;
-    patch::apply_series(&tree, &patch::read_series(&paths.patches)?)?;
+    patch::apply_series(&tree, patches)?;
     Ok((tmp, tree))
 }
 
@@ -263,22 +283,7 @@ fn local_changes(ws: &Workspace, pin: &Pin, paths: &LklPaths) -> Result<diff::Tr
     if !paths.tree.is_dir() {
         bail!("there is no LKL tree at {}; run `embctl lkl fetch` first", paths.tree.display());
     }
-    // The clean tree gets the whole series; so must the build tree, or the diff
-    // would show the missing patches reversed.
-    let series = patch::read_series(&paths.patches)?;
-    let applied = read_patched_marker(paths)?;
-    let in_step = applied.len() == series.len()
-        && applied.iter().zip(&series).all(|((sha, name), p)| *sha == p.sha256 && *name == p.name);
-    if !in_step {
-        bail!(
-            "the LKL tree {} does not hold the current patch series {} (it holds: {}); run `embctl lkl fetch` \
-             to apply the new patches first",
-            paths.tree.display(),
-            paths.patches.join("series").display(),
-            applied.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join(", ")
-        );
-    }
-    let (_tmp, clean) = clean_patched_tree(ws, pin)?;
+    let (_tmp, clean) = clean_patched_tree(ws, pin, &held_patches(paths)?)?;
     let excludes = diff::Excludes::load(&paths.excludes)?;
     diff::diff_trees(&clean, &paths.tree, &excludes)
 }
@@ -315,6 +320,15 @@ fn save_patch(paths: &LklPaths, name: &str, changes: &diff::TreeDiff) -> Result<
     if !name.ends_with(".patch") {
         bail!("--save {name}: the name must end in .patch");
     }
+    let series_file = paths.patches.join("series");
+    let series = patch::read_series(&paths.patches)?;
+    if series != held_patches(paths)? {
+        bail!(
+            "the tree does not hold the current series {} yet; run `embctl lkl fetch` to apply the new patches, \
+             then save (the new patch must follow them)",
+            series_file.display()
+        );
+    }
     if changes.files.is_empty() {
         bail!("no local changes in {}: nothing to save", paths.tree.display());
     }
@@ -325,8 +339,6 @@ fn save_patch(paths: &LklPaths, name: &str, changes: &diff::TreeDiff) -> Result<
     if target.exists() {
         bail!("{} already exists; choose another name", target.display());
     }
-    let series_file = paths.patches.join("series");
-    let series = patch::read_series(&paths.patches)?;
     let text = changes.patch_text();
     fs::create_dir_all(&paths.patches).with_context(|| format!("cannot create {}", paths.patches.display()))?;
     fs::write(&target, &text).with_context(|| format!("cannot write {}", target.display()))?;

@@ -50,6 +50,7 @@ for f in *.c; do
   gcc -m32 -static -O2 -Wall -o "$out/bin/$n-glibc" "$f"
   musl-gcc -static -O2 -Wall -o "$out/bin/$n-musl" "$f"
 done
+gcc -m32 -O2 -o "$out/bin/hello-dynamic" hello.c
 make -s -C /ws/third-party/lkl OUT="$out/bin"
 # Package lists in a directory of ours: works without root and without
 # touching the image's /var/lib/apt.
@@ -304,6 +305,54 @@ fn faulting_programs_die_like_on_linux_and_the_kernel_carries_on() {
             c.command_line()
         );
     }
+}
+
+/// Files that are not runnable i386 executables are refused with a clear
+/// reason and status 126; nothing runs, and the shell carries on.
+#[test]
+fn bad_executables_are_refused_with_the_reason() {
+    let bin = prepared();
+    let bad = test_dir().join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    let glibc = std::fs::read(bin.join("hello-glibc")).unwrap();
+    std::fs::write(bad.join("notelf"), "#!/bin/sh\necho hi\n").unwrap();
+    std::fs::write(bad.join("truncated"), &glibc[..100]).unwrap();
+    let mut elf64 = glibc.clone();
+    elf64[4] = 2; // ELFCLASS64
+    std::fs::write(bad.join("elf64"), elf64).unwrap();
+    let mut arm = glibc.clone();
+    arm[18] = 40; // EM_ARM
+    std::fs::write(bad.join("arm"), arm).unwrap();
+    let cases = [
+        ("notelf", "not an ELF file"),
+        ("truncated", "truncated"),
+        ("elf64", "not a 32-bit ELF"),
+        ("arm", "not i386"),
+        ("hello-dynamic", "dynamically linked"),
+    ];
+    let mut cmd = embctl();
+    cmd.args(["run", "--no-build", "--no-kvm", "--timeout", "60"]);
+    for (name, _) in &cases[..4] {
+        cmd.args(["--add", &format!("{}:/bin/{name}", bad.join(name).display())]);
+    }
+    cmd.args(["--add", &format!("{}:/bin/hello-dynamic", bin.join("hello-dynamic").display())]);
+    for (name, _) in &cases {
+        cmd.args(["--cmd", &format!("load_app {name}"), "--cmd", &format!("echo {STATUS_MARK} $?")]);
+    }
+    cmd.args(["--cmd", "load_app nosuchprogram", "--cmd", &format!("echo {STATUS_MARK} $?")]);
+    cmd.args(["--cmd", "load_app linux_echo 'still alive'"]);
+    let out = run(&mut cmd);
+    assert!(out.status.success(), "embctl run failed");
+    let text = stdout(&out).replace('\r', "");
+    for (name, reason) in cases {
+        let line = text.lines().find(|l| l.starts_with(&format!("load_app: /bin/{name}: cannot run:")));
+        assert!(line.is_some_and(|l| l.contains(reason)), "no refusal of {name} saying {reason:?}:\n{text}");
+    }
+    assert!(text.contains("load_app: nosuchprogram: not found in / or /bin"), "{text}");
+    let statuses: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix(&format!("{STATUS_MARK} "))).collect();
+    assert_eq!(statuses, ["126", "126", "126", "126", "126", "127"], "{text}");
+    assert!(!text.contains("hello from"), "a refused program ran:\n{text}");
+    assert!(text.lines().any(|l| l == "still alive"), "{text}");
 }
 
 #[test]

@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <termios.h>
 #include <unistd.h>
@@ -49,6 +50,15 @@ int main(void)
 	CHECK(sigaltstack(&ss, NULL) == 0);
 	CHECK(sigaltstack(NULL, &oss) == 0);
 	printf("sigaltstack size kept: %d\n", oss.ss_size == sizeof altstack);
+
+	/* Kernel memory (0xc0000000 and up on our kernel) is no user buffer. */
+	const char *volatile kernel = (const char *)0xc0100000;
+	report("write from kernel memory", write(1, kernel, 4) >= 0);
+	int zero = open("/tmp/compat-zero", O_CREAT | O_RDWR | O_TRUNC, 0644);
+	CHECK(zero >= 0 && write(zero, "abcd", 4) == 4 && lseek(zero, 0, SEEK_SET) == 0);
+	report("read into kernel memory", read(zero, (void *)kernel, 4) >= 0);
+	close(zero);
+	unlink("/tmp/compat-zero");
 
 	int fd = open("/tmp/compat-ioctl", O_CREAT | O_RDWR, 0644);
 	CHECK(fd >= 0);

@@ -306,3 +306,60 @@ pub fn ppoll32(p: &mut Process, a: Args) -> SysResult {
 pub fn ppoll64(p: &mut Process, a: Args) -> SysResult {
     poll(p, a)
 }
+
+/// sendfile64(out_fd, in_fd, loff_t *offset, count): copies from a file to
+/// any descriptor through a kernel buffer. With `offset`, reads there and
+/// updates it instead of the input's file offset.
+pub fn sendfile64(p: &mut Process, a: Args) -> SysResult {
+    let (out_fd, in_fd, offset_ptr, count) = (a[0], a[1], UserPtr::<I64>::new(a[2]), a[3] as usize);
+    let (id, file_offset, flags) = match *p.files.get(in_fd)? {
+        crate::linux::files::OpenFile { kind: FileKind::File(id), offset, flags, .. } => (id, offset, flags),
+        _ => return Err(Errno::EINVAL),
+    };
+    if !readable(flags) {
+        return Err(Errno::EBADF);
+    }
+    let out = p.files.get(out_fd)?;
+    if !writable(out.flags) {
+        return Err(Errno::EBADF);
+    }
+    let start = match offset_ptr.read_opt(&mut p.memory)? {
+        Some(off) if off.get() < 0 => return Err(Errno::EINVAL),
+        Some(off) => off.get() as u64,
+        None => file_offset,
+    };
+    let mut chunk = vec![0u8; count.min(CHUNK)];
+    let mut done = 0usize;
+    while done < count {
+        let want = chunk.len().min(count - done);
+        let n = env::with_vfs(|vfs| vfs.read_at(id, start + done as u64, &mut chunk[..want])).map_err(env::fs_errno)?;
+        if n == 0 {
+            break;
+        }
+        write_kernel_bytes(p, out_fd, &chunk[..n])?;
+        done += n;
+    }
+    match offset_ptr.is_null() {
+        true => p.files.get_mut(in_fd)?.offset = start + done as u64,
+        false => offset_ptr.write(&mut p.memory, &I64::new((start + done as u64) as i64))?,
+    }
+    Ok(done as u32)
+}
+
+/// Writes kernel bytes to `fd` at its offset (the console, or a file).
+fn write_kernel_bytes(p: &mut Process, fd: u32, data: &[u8]) -> Result<(), Errno> {
+    let (kind, offset, flags) = {
+        let f = p.files.get(fd)?;
+        (f.kind, f.offset, f.flags)
+    };
+    match kind {
+        FileKind::Console => env::console_write(data),
+        FileKind::Dir(_) => return Err(Errno::EISDIR),
+        FileKind::File(id) => {
+            let at = if flags & O_APPEND != 0 { env::with_vfs(|vfs| vfs.metadata(id).size) } else { offset };
+            env::with_vfs(|vfs| vfs.write_at(id, at, data)).map_err(env::fs_errno)?;
+            p.files.get_mut(fd)?.offset = at + data.len() as u64;
+        }
+    }
+    Ok(())
+}

@@ -159,7 +159,8 @@ const TABLE: &[(u32, Handler)] = &[
     (FCNTL64, fd::fcntl),                                 // 221
     // 222..=223: -, -
     (GETTID, ids::gettid),                                // 224
-    // 225..=239: readahead, setxattr, lsetxattr, fsetxattr, ...
+    // 225..=238: readahead, setxattr, lsetxattr, fsetxattr, ...
+    (SENDFILE64, io::sendfile64),                         // 239
     (FUTEX, time::futex),                                 // 240
     // 241..=242: sched_setaffinity, sched_getaffinity
     (SET_THREAD_AREA, tls::set_thread_area),              // 243

@@ -33,6 +33,8 @@ struct RxRing {
 static RX: IrqMutex<RxRing> = IrqMutex::new(RxRing { buf: [0; RX_CAP], head: 0, len: 0 });
 static TX_LOCK: IrqMutex<()> = IrqMutex::new(());
 static INPUT_HOOK: IrqMutex<Option<fn()>> = IrqMutex::new(None);
+/// Set when Ctrl-C (0x03) arrives; taken by [`take_interrupt`].
+static INTERRUPT: AtomicBool = AtomicBool::new(false);
 /// True when the last byte written was a newline (or nothing was written).
 static AT_LINE_START: AtomicBool = AtomicBool::new(true);
 
@@ -129,6 +131,9 @@ fn drain_receiver() {
     let mut rx = RX.lock();
     while inb(LSR) & LSR_DATA_READY != 0 {
         let b = inb(DATA);
+        if b == 0x03 {
+            INTERRUPT.store(true, Ordering::Relaxed);
+        }
         if rx.len < RX_CAP {
             let tail = (rx.head + rx.len) % RX_CAP;
             rx.buf[tail] = b;
@@ -144,6 +149,11 @@ pub(crate) fn handle_irq() {
     if let Some(hook) = hook {
         hook();
     }
+}
+
+/// True (once) if Ctrl-C arrived since the last call.
+pub fn take_interrupt() -> bool {
+    INTERRUPT.swap(false, Ordering::Relaxed)
 }
 
 /// True if received bytes are waiting (without taking one).

@@ -6,6 +6,14 @@ use crate::sched::{self, Pid};
 
 /// The task blocked in [`read_byte`], woken by the serial interrupt.
 static READER: IrqMutex<Option<Pid>> = IrqMutex::new(None);
+/// Called (in interrupt context) when Ctrl-C is typed: the compat layer
+/// uses it to interrupt the foreground program.
+static INTERRUPT_HOOK: IrqMutex<Option<fn()>> = IrqMutex::new(None);
+
+/// Sets what Ctrl-C does besides reaching the reader as byte 0x03.
+pub fn set_interrupt_hook(hook: fn()) {
+    *INTERRUPT_HOOK.lock() = Some(hook);
+}
 
 pub(crate) fn init() {
     serial::set_input_hook(on_input);
@@ -13,6 +21,12 @@ pub(crate) fn init() {
 
 /// Interrupt context: input arrived.
 fn on_input() {
+    if serial::take_interrupt() {
+        let hook = *INTERRUPT_HOOK.lock();
+        if let Some(hook) = hook {
+            hook();
+        }
+    }
     if let Some(pid) = READER.lock().take() {
         sched::wake(pid);
     }

@@ -1,8 +1,9 @@
 //! A line editor for a serial terminal: printable bytes are appended and
 //! echoed; Backspace (0x7f or 0x08) erases one character; Ctrl-U erases the
-//! line; Enter (CR or LF, and a CR LF pair counts once) ends it. Up and Down
-//! (`ESC [ A` / `ESC [ B`) walk the history of entered lines; other escape
-//! sequences (arrows, function keys) are swallowed rather than typed.
+//! line; Ctrl-C drops it; Enter (CR or LF, and a CR LF pair counts once)
+//! ends it. Up and Down (`ESC [ A` / `ESC [ B`) walk the history of entered
+//! lines; other escape sequences (arrows, function keys) are swallowed
+//! rather than typed.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -16,6 +17,8 @@ pub enum Key {
     Echo(Vec<u8>),
     /// The line is complete: echo a newline, then run it.
     Line(String),
+    /// Ctrl-C: the line is dropped (echo `^C` and a newline, prompt again).
+    Cancel,
 }
 
 const MAX_LINE: usize = 4096;
@@ -96,6 +99,11 @@ impl LineEditor {
             0x7f | 0x08 => {
                 let n = self.erase_one();
                 Key::Echo(erase_sequence(n))
+            }
+            0x03 => {
+                self.buf.clear();
+                self.browsing = self.history.len();
+                Key::Cancel
             }
             0x15 => {
                 let n = self.char_count();
@@ -225,6 +233,15 @@ mod tests {
         fn feed_all_for_test(&mut self, bytes: &[u8]) -> Option<Key> {
             bytes.iter().map(|&b| self.feed(b)).filter(|k| *k != Key::None).last()
         }
+    }
+
+    #[test]
+    fn ctrl_c_cancels_the_line() {
+        let mut ed = LineEditor::new();
+        feed_all(&mut ed, b"rm -rf");
+        assert_eq!(ed.feed(0x03), Key::Cancel);
+        assert_eq!(ed.current(), b"");
+        assert_eq!(feed_all(&mut ed, b"ls\r").last(), Some(&Key::Line("ls".into())));
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub const PROMPT: &str = "embox> ";
 
 /// Exit status of a command that does not exist (as in POSIX shells).
 pub const STATUS_NOT_FOUND: i32 = 127;
+/// Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+pub const STATUS_INTERRUPTED: i32 = 130;
 /// Exit status of a usage error.
 pub const STATUS_USAGE: i32 = 2;
 
@@ -112,6 +114,11 @@ impl Shell {
                     Key::None => {}
                     Key::Echo(bytes) => tty::write(&bytes),
                     Key::Line(line) => break line,
+                    Key::Cancel => {
+                        tty::write(b"^C");
+                        self.last_status = STATUS_INTERRUPTED;
+                        break String::new();
+                    }
                 }
             };
             println!();

@@ -53,6 +53,12 @@ pub fn start(magic: u32, info: u32, config: &Config) -> ! {
         frames.free,
         hal::time::timer_hz()
     );
+    if boot.memory_top() > hal::paging::PHYS_MAP_LIMIT {
+        klog!(
+            "memory: only the first {} MiB of RAM are used (the kernel's physical map ends there)",
+            hal::paging::PHYS_MAP_LIMIT >> 20
+        );
+    }
     if !boot.cmdline.as_str().is_empty() {
         klog!("command line: {}", boot.cmdline.as_str());
     }

@@ -158,6 +158,7 @@ impl TempInitramfs {
     fn write(ws: &Workspace, extras: &[Extra]) -> Result<Self> {
         let dir = Artefacts::new(ws).base.join("run");
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        remove_stale(&dir);
         let archive = rootfs::run_archive(ws, extras)?;
         let bytes = archive.to_bytes()?;
         let mut file = tempfile::Builder::new()
@@ -179,6 +180,23 @@ impl TempInitramfs {
         match self {
             TempInitramfs::Base(p) => p,
             TempInitramfs::Run(p) => p,
+        }
+    }
+}
+
+/// Per-run archives left by runs that were killed (a signal ends embctl without
+/// unwinding); an hour-old one belongs to no live run.
+fn remove_stale(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .map(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(3600))
+            .unwrap_or(false);
+        if old && name.to_string_lossy().starts_with("rootfs-") {
+            let _ = std::fs::remove_file(entry.path());
         }
     }
 }

@@ -91,6 +91,9 @@ pub struct RunArgs {
     pub no_build: bool,
     #[command(flatten)]
     pub privileges: PrivilegeArgs,
+    /// Where the build gets LKL from (templates with LKL only).
+    #[command(flatten)]
+    pub lkl_source: LklSourceArgs,
 }
 
 #[derive(Debug, Args, Clone)]

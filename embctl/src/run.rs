@@ -32,7 +32,7 @@ pub async fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
     let engine = Engine::connect().await?;
     let image = crate::image::ensure(&engine, ws).await?;
     if !args.no_build {
-        build::build_with(ws, &engine, &image, &template, &Default::default()).await?;
+        build::build_with(ws, &engine, &image, &template, &args.lkl_source).await?;
     }
 
     let accel = choose_accel(&engine, &image, args.no_kvm).await;

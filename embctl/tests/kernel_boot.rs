@@ -182,6 +182,22 @@ fn piped_console_powers_off_with_status_zero() {
     assert_eq!(status, Some(0), "{text}");
 }
 
+/// On a terminal: the serial console in raw mode, keys go to the guest, and
+/// ctrl-a x quits QEMU (as with plain QEMU) with status 0.
+#[test]
+fn interactive_console_on_a_terminal_quits_with_ctrl_a_x() {
+    built();
+    let (mut master, mut child) = spawn_on_pty(embctl().args(["run", "--no-build", "--no-kvm"]));
+    let mut seen = Vec::new();
+    read_until(&mut master, &mut seen, b"embox> ", Duration::from_secs(60));
+    // The quotes make the output differ from the echoed command line.
+    master.write_all(b"echo typed-at-\"\"the-terminal\r").unwrap();
+    read_until(&mut master, &mut seen, b"typed-at-the-terminal", Duration::from_secs(30));
+    master.write_all(b"\x01x").unwrap();
+    let status = wait_timeout(&mut child, Duration::from_secs(30));
+    assert_eq!(status, Some(0), "{}", String::from_utf8_lossy(&seen));
+}
+
 /// The default accelerator choice: KVM only where the probe allows, else TCG.
 #[test]
 fn default_accelerator_follows_the_probe() {
@@ -248,6 +264,56 @@ fn no_build_without_artefacts_says_what_to_do() {
 }
 
 // ---- helpers ----
+
+/// Runs `cmd` as a session leader with a new pseudo-terminal as its
+/// controlling terminal and stdio; returns the master side.
+fn spawn_on_pty(cmd: &mut Command) -> (std::fs::File, Child) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty writes two descriptors into the provided ints; the other
+    // arguments may be null.
+    let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+    assert_eq!(rc, 0, "openpty failed");
+    // SAFETY: both descriptors were just opened by openpty and are owned here.
+    let (master, slave) = unsafe { (std::fs::File::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let stdio = |fd: &OwnedFd| Stdio::from(fd.try_clone().unwrap());
+    cmd.stdin(stdio(&slave)).stdout(stdio(&slave)).stderr(stdio(&slave));
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    eprintln!("$ {cmd:?} (on a pty)");
+    let child = cmd.spawn().expect("spawn embctl on a pty");
+    drop(slave);
+    (master, child)
+}
+
+/// Reads the pty master into `seen` until it holds `needle`.
+fn read_until(master: &mut std::fs::File, seen: &mut Vec<u8>, needle: &[u8], limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while !seen.windows(needle.len()).any(|w| w == needle) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut poll = libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(master), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd for the duration of the call.
+        let ready = unsafe { libc::poll(&mut poll, 1, left.as_millis().min(1000) as i32) };
+        if ready > 0 {
+            let mut buf = [0u8; 4096];
+            match master.read(&mut buf) {
+                Ok(n) if n > 0 => seen.extend_from_slice(&buf[..n]),
+                _ => panic!("terminal closed before {:?}:\n{}", String::from_utf8_lossy(needle), String::from_utf8_lossy(seen)),
+            }
+        }
+        if Instant::now() >= deadline {
+            panic!("no {:?} within {limit:?}:\n{}", String::from_utf8_lossy(needle), String::from_utf8_lossy(seen));
+        }
+    }
+}
 
 fn spawn(cmd: &mut Command) -> Child {
     eprintln!("$ {cmd:?}");

@@ -630,6 +630,14 @@ fn lkl_diff_stat_and_save_round_trip() {
 
     let out = ws.run_ok(&["lkl-diff"]);
     assert!(stdout(&out).is_empty(), "a fresh tree has no local changes");
+    assert!(!stderr(&out).contains("symlink"), "the in-tree symlink is unchanged: {}", stderr(&out));
+    // A retargeted symlink is reported (a patch cannot carry it).
+    let link = tree.join("tools/lkl/include/lkl-link.h");
+    fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink("lkl_host.h", &link).unwrap();
+    assert!(stderr(&ws.run_ok(&["lkl-diff"])).contains("symlink tools/lkl/include/lkl-link.h differs"));
+    fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink("lkl.h", &link).unwrap();
 
     // Local work: an edit, a new executable script, a deletion, and a build artefact.
     fs::write(tree.join("README"), "Linux kernel library (test tree)\nline 2, edited\nline three\n").unwrap();

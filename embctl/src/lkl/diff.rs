@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use diffy::{DiffOptions, PatchFormatter};
 
+use super::archive::{ArchiveTree, Entry, Kind};
+use super::patch::Changes;
+
 /// Patterns from `lkl-diff-excludes.txt`: a pattern without `/` matches any
 /// file or directory name (as `diff -X` does); one with `/` matches a path
 /// relative to the tree root. `*` and `?` are wildcards.
@@ -40,6 +43,11 @@ impl Excludes {
             }
         }
         excludes
+    }
+
+    /// Whether `rel` or one of its parent directories is excluded.
+    pub fn excludes_path(&self, rel: &Path) -> bool {
+        rel.ancestors().filter(|a| !a.as_os_str().is_empty()).any(|a| self.matches(a))
     }
 
     pub fn matches(&self, rel: &Path) -> bool {
@@ -115,40 +123,90 @@ fn git_mode(mode: u32) -> &'static str {
     }
 }
 
-/// Diff from `clean` to `work`.
-pub fn diff_trees(clean: &Path, work: &Path, excludes: &Excludes) -> Result<TreeDiff> {
-    let (old_files, old_links) = walk(clean, excludes)?;
+/// Diff from the clean tree (the archive with `changes` from the held
+/// patches on top) to the work tree on disk.
+pub fn diff_against_archive(clean: &ArchiveTree, changes: &Changes, work: &Path, excludes: &Excludes) -> Result<TreeDiff> {
+    let mut old_files: BTreeMap<PathBuf, u32> = BTreeMap::new();
+    let mut old_links: BTreeMap<PathBuf, &Entry> = BTreeMap::new();
+    for (rel, entry) in &clean.entries {
+        if excludes.excludes_path(rel) {
+            continue;
+        }
+        match entry.kind {
+            Kind::File => {
+                old_files.insert(rel.clone(), entry.mode);
+            }
+            Kind::Symlink => {
+                old_links.insert(rel.clone(), entry);
+            }
+        }
+    }
+    for (rel, change) in changes {
+        match change {
+            Some(data) if !excludes.excludes_path(rel) => {
+                old_files.insert(rel.clone(), data.mode);
+            }
+            _ => {
+                old_files.remove(rel);
+            }
+        }
+    }
     let (new_files, new_links) = walk(work, excludes)?;
+
     let mut result = TreeDiff::default();
     let mut paths: Vec<&PathBuf> = old_files.keys().chain(new_files.keys()).collect();
     paths.sort();
     paths.dedup();
     for rel in paths {
-        let old = old_files.get(rel).map(|mode| (clean.join(rel), *mode));
-        let new = new_files.get(rel).map(|mode| (work.join(rel), *mode));
+        let new = match new_files.get(rel) {
+            Some(mode) => {
+                let path = work.join(rel);
+                Some((fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?, *mode))
+            }
+            None => None,
+        };
+        let old = match old_files.get(rel) {
+            None => None,
+            Some(mode) => match changes.get(rel) {
+                Some(Some(data)) => Some((data.bytes.clone(), *mode)),
+                _ => {
+                    let entry = &clean.entries[rel];
+                    // Fast path: same size, mode and CRC-32 as stored in the archive.
+                    if let Some((bytes, new_mode)) = &new {
+                        if bytes.len() as u64 == entry.size
+                            && git_mode(*new_mode) == git_mode(*mode)
+                            && crc32fast::hash(bytes) == entry.crc32
+                        {
+                            continue;
+                        }
+                    }
+                    Some((clean.read(entry)?, *mode))
+                }
+            },
+        };
         if let Some(file) = diff_file(rel, old, new)? {
             result.files.push(file);
         }
     }
-    let mut links: Vec<&PathBuf> = old_links.iter().chain(new_links.iter()).collect();
+    let mut links: Vec<&PathBuf> = old_links.keys().chain(new_links.iter()).collect();
     links.sort();
     links.dedup();
     for rel in links {
-        let target = |root: &Path| fs::read_link(root.join(rel)).ok();
-        if target(clean) != target(work) {
+        let old = old_links.get(rel).map(|entry| clean.read(entry)).transpose()?.map(|t| PathBuf::from(String::from_utf8_lossy(&t).into_owned()));
+        if old != fs::read_link(work.join(rel)).ok() {
             result.changed_links.push(rel.clone());
         }
     }
     Ok(result)
 }
 
-fn diff_file(rel: &Path, old: Option<(PathBuf, u32)>, new: Option<(PathBuf, u32)>) -> Result<Option<FileDiff>> {
-    let read = |p: &Path| fs::read(p).with_context(|| format!("cannot read {}", p.display()));
-    let old_bytes = old.as_ref().map(|(p, _)| read(p)).transpose()?;
-    let new_bytes = new.as_ref().map(|(p, _)| read(p)).transpose()?;
+fn diff_file(rel: &Path, old: Option<(Vec<u8>, u32)>, new: Option<(Vec<u8>, u32)>) -> Result<Option<FileDiff>> {
     let old_mode = old.as_ref().map(|(_, m)| git_mode(*m));
     let new_mode = new.as_ref().map(|(_, m)| git_mode(*m));
-    if old_bytes == new_bytes && old_mode == new_mode {
+    let (had_old, had_new) = (old.is_some(), new.is_some());
+    let old_bytes = old.map(|(b, _)| b).unwrap_or_default();
+    let new_bytes = new.map(|(b, _)| b).unwrap_or_default();
+    if had_old == had_new && old_bytes == new_bytes && old_mode == new_mode {
         return Ok(None);
     }
     let name = rel.to_string_lossy();
@@ -159,16 +217,14 @@ fn diff_file(rel: &Path, old: Option<(PathBuf, u32)>, new: Option<(PathBuf, u32)
         (Some(a), Some(b)) if a != b => writeln!(text, "old mode {a}\nnew mode {b}")?,
         _ => {}
     }
-    let old_bytes = old_bytes.unwrap_or_default();
-    let new_bytes = new_bytes.unwrap_or_default();
     let binary = old_bytes.contains(&0) || new_bytes.contains(&0);
     let (mut insertions, mut deletions) = (0, 0);
     if binary {
         writeln!(text, "Binary files a/{name} and b/{name} differ")?;
     } else if old_bytes != new_bytes {
         let mut options = DiffOptions::new();
-        options.set_original_filename(if old.is_some() { format!("a/{name}") } else { "/dev/null".into() });
-        options.set_modified_filename(if new.is_some() { format!("b/{name}") } else { "/dev/null".into() });
+        options.set_original_filename(if had_old { format!("a/{name}") } else { "/dev/null".into() });
+        options.set_modified_filename(if had_new { format!("b/{name}") } else { "/dev/null".into() });
         let patch = options.create_patch_bytes(&old_bytes, &new_bytes);
         for hunk in patch.hunks() {
             for line in hunk.lines() {

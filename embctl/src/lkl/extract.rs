@@ -68,12 +68,7 @@ fn extract_into(archive: &Path, top: &str, root: &Path) -> Result<()> {
     for index in 0..zip.len() {
         let mut entry = zip.by_index(index).with_context(|| format!("cannot read entry {index} of {}", archive.display()))?;
         let raw_name = String::from_utf8_lossy(entry.name_raw()).into_owned();
-        let name = entry
-            .enclosed_name()
-            .ok_or_else(|| refuse(format!("entry {raw_name:?} is an absolute path or escapes the archive")))?;
-        if name.components().next() != Some(Component::Normal(top.as_ref())) {
-            return Err(refuse(format!("entry {raw_name:?} is outside {top}/")));
-        }
+        let name = entry_path(&entry, top).map_err(refuse)?;
         let target = root.join(&name);
         let mode = entry.unix_mode().map(|m| m & 0o777);
         if entry.is_dir() {
@@ -118,6 +113,19 @@ fn extract_into(archive: &Path, top: &str, root: &Path) -> Result<()> {
     }
     progress.finish_and_clear();
     Ok(())
+}
+
+/// An entry's path, checked with `enclosed_name` (no absolute path, no
+/// escape) and required to lie under `top/`; the error says why not.
+pub fn entry_path(entry: &zip::read::ZipFile<'_, File>, top: &str) -> Result<PathBuf, String> {
+    let raw_name = String::from_utf8_lossy(entry.name_raw()).into_owned();
+    let name = entry
+        .enclosed_name()
+        .ok_or_else(|| format!("entry {raw_name:?} is an absolute path or escapes the archive"))?;
+    if name.components().next() != Some(Component::Normal(top.as_ref())) {
+        return Err(format!("entry {raw_name:?} is outside {top}/"));
+    }
+    Ok(name)
 }
 
 fn symlinked_ancestor(root: &Path, path: &Path) -> Option<PathBuf> {

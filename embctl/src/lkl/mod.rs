@@ -7,6 +7,7 @@
 //! installed library, and the markers `.patched` (which patches the tree
 //! holds), `.builded` and `.installed` make each step run once.
 
+mod archive;
 mod build;
 mod diff;
 mod download;
@@ -232,8 +233,6 @@ pub async fn pin(ws: &Workspace, src: &LklSourceArgs) -> Result<()> {
     Ok(())
 }
 
-const CLEAN_TREE_PREFIX: &str = ".clean-tree-";
-
 /// The patches the tree holds (per `.patched`), read from patches/lkl/ and
 /// checked to be the very versions that were applied.
 fn held_patches(paths: &LklPaths) -> Result<Vec<PatchFile>> {
@@ -254,9 +253,11 @@ fn held_patches(paths: &LklPaths) -> Result<Vec<PatchFile>> {
     Ok(held)
 }
 
-/// Extracts the cached archive and applies `patches` in a temporary directory:
-/// the tree as `lkl fetch` made it, before any local change.
-fn clean_patched_tree(ws: &Workspace, pin: &Pin, patches: &[PatchFile]) -> Result<(tempfile::TempDir, PathBuf)> {
+fn local_changes(pin: &Pin, paths: &LklPaths) -> Result<diff::TreeDiff> {
+    if !paths.tree.is_dir() {
+        bail!("there is no LKL tree at {}; run `embctl lkl fetch` first", paths.tree.display());
+    }
+    let held = held_patches(paths)?;
     let cached = download::cached_archive_path(pin)?;
     if !cached.is_file() {
         bail!(
@@ -266,26 +267,11 @@ fn clean_patched_tree(ws: &Workspace, pin: &Pin, patches: &[PatchFile]) -> Resul
         );
     }
     download::verify_local(pin, &cached)?;
-    let paths = LklPaths::new(ws, pin);
-    fs::create_dir_all(&paths.base).with_context(|| format!("cannot create {}", paths.base.display()))?;
-    extract::remove_stale_temporaries(&paths.base, CLEAN_TREE_PREFIX)?;
-    let tmp = tempfile::Builder::new()
-        .prefix(CLEAN_TREE_PREFIX)
-        .tempdir_in(&paths.base)
-        .with_context(|| format!("cannot create a temporary directory in {}", paths.base.display()))?;
-    let tree = tmp.path().join(pin.tree_name());
-    extract::extract_tree(&cached, &pin.tree_name(), &tree)?;
-    patch::apply_series(&tree, patches)?;
-    Ok((tmp, tree))
-}
-
-fn local_changes(ws: &Workspace, pin: &Pin, paths: &LklPaths) -> Result<diff::TreeDiff> {
-    if !paths.tree.is_dir() {
-        bail!("there is no LKL tree at {}; run `embctl lkl fetch` first", paths.tree.display());
-    }
-    let (_tmp, clean) = clean_patched_tree(ws, pin, &held_patches(paths)?)?;
+    // The clean tree is the archive read in place plus the held patches in memory.
+    let clean = archive::ArchiveTree::open(&cached, &pin.tree_name())?;
+    let changes = patch::patch_in_memory(&clean, &held, &cached)?;
     let excludes = diff::Excludes::load(&paths.excludes)?;
-    diff::diff_trees(&clean, &paths.tree, &excludes)
+    diff::diff_against_archive(&clean, &changes, &paths.tree, &excludes)
 }
 
 /// `embctl lkl-diff`: the build tree against the clean patched tree.
@@ -293,7 +279,7 @@ pub async fn lkl_diff(ws: &Workspace, args: &LklDiffArgs) -> Result<()> {
     let pin = Pin::load(&pin_file(ws))?;
     let paths = LklPaths::new(ws, &pin);
     let _lock = TreeLock::acquire(&paths)?;
-    let changes = local_changes(ws, &pin, &paths)?;
+    let changes = local_changes(&pin, &paths)?;
     for link in &changes.changed_links {
         tracing::warn!("symlink {} differs; symlinks cannot be carried by a patch", link.display());
     }
@@ -364,7 +350,7 @@ pub async fn clean_lkl(ws: &Workspace, args: &CleanLklArgs) -> Result<()> {
     let _lock = TreeLock::acquire(&paths)?;
     if args.all {
         if paths.tree.exists() && !args.force {
-            let changes = local_changes(ws, &pin, &paths).context(
+            let changes = local_changes(&pin, &paths).context(
                 "cannot tell whether the LKL tree has local changes; pass --force to remove it anyway",
             )?;
             if !changes.is_empty() {

@@ -71,22 +71,18 @@ pub struct FileData {
     pub mode: u32,
 }
 
-/// Pending changes on top of a tree on disk: `None` is a deletion.
-pub struct Overlay<'a> {
-    root: &'a Path,
-    changes: BTreeMap<PathBuf, Option<FileData>>,
+/// A tree patches read from: a directory, or an archive read in place.
+pub trait BaseTree {
+    /// A regular file's content and mode; `None` when there is no such file.
+    fn read_file(&self, rel: &Path) -> Result<Option<FileData>>;
 }
 
-impl<'a> Overlay<'a> {
-    pub fn new(root: &'a Path) -> Self {
-        Self { root, changes: BTreeMap::new() }
-    }
+/// A tree on disk.
+pub struct DirTree<'a>(pub &'a Path);
 
-    fn read(&self, rel: &Path) -> Result<Option<FileData>> {
-        if let Some(change) = self.changes.get(rel) {
-            return Ok(change.clone());
-        }
-        let path = self.root.join(rel);
+impl BaseTree for DirTree<'_> {
+    fn read_file(&self, rel: &Path) -> Result<Option<FileData>> {
+        let path = self.0.join(rel);
         match fs::symlink_metadata(&path) {
             Ok(meta) if meta.is_file() => {
                 let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -97,61 +93,85 @@ impl<'a> Overlay<'a> {
             Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
         }
     }
+}
+
+/// Pending changes on top of a base tree: `None` is a deletion.
+pub type Changes = BTreeMap<PathBuf, Option<FileData>>;
+
+struct Overlay<'a> {
+    base: &'a dyn BaseTree,
+    changes: Changes,
+}
+
+impl Overlay<'_> {
+    fn read(&self, rel: &Path) -> Result<Option<FileData>> {
+        match self.changes.get(rel) {
+            Some(change) => Ok(change.clone()),
+            None => self.base.read_file(rel),
+        }
+    }
 
     fn exists(&self, rel: &Path) -> bool {
         matches!(self.read(rel), Ok(Some(_)))
     }
-
-    /// Writes every pending change: all new contents are first written beside
-    /// their files, then renamed over them, then deletions happen; an
-    /// interruption can only fall into the short rename phase.
-    pub fn commit(self) -> Result<usize> {
-        let count = self.changes.len();
-        let mut staged = Vec::new();
-        let mut deletions = Vec::new();
-        for (rel, change) in self.changes {
-            let path = self.root.join(&rel);
-            match change {
-                None => deletions.push(path),
-                Some(data) => {
-                    let dir = path.parent().expect("tree file has a parent");
-                    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-                    let tmp = tempfile::Builder::new()
-                        .prefix(".embctl-patch-")
-                        .tempfile_in(dir)
-                        .with_context(|| format!("cannot write in {}", dir.display()))?;
-                    fs::write(tmp.path(), &data.bytes).with_context(|| format!("cannot write {}", path.display()))?;
-                    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(data.mode))
-                        .with_context(|| format!("cannot set the mode of {}", path.display()))?;
-                    staged.push((tmp, path));
-                }
-            }
-        }
-        for (tmp, path) in staged {
-            tmp.persist(&path).with_context(|| format!("cannot replace {}", path.display()))?;
-        }
-        for path in deletions {
-            fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
-        }
-        Ok(count)
-    }
 }
 
-/// Applies `patches` in order to the tree at `root`: all in memory first,
-/// then written. Returns the number of files changed.
-pub fn apply_series(root: &Path, patches: &[PatchFile]) -> Result<usize> {
-    let mut overlay = Overlay::new(root);
+/// Writes `changes` into the tree at `root`: all new contents are first
+/// written beside their files, then renamed over them, then deletions happen;
+/// an interruption can only fall into the short rename phase.
+fn commit(root: &Path, changes: Changes) -> Result<usize> {
+    let count = changes.len();
+    let mut staged = Vec::new();
+    let mut deletions = Vec::new();
+    for (rel, change) in changes {
+        let path = root.join(&rel);
+        match change {
+            None => deletions.push(path),
+            Some(data) => {
+                let dir = path.parent().expect("tree file has a parent");
+                fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                let tmp = tempfile::Builder::new()
+                    .prefix(".embctl-patch-")
+                    .tempfile_in(dir)
+                    .with_context(|| format!("cannot write in {}", dir.display()))?;
+                fs::write(tmp.path(), &data.bytes).with_context(|| format!("cannot write {}", path.display()))?;
+                fs::set_permissions(tmp.path(), fs::Permissions::from_mode(data.mode))
+                    .with_context(|| format!("cannot set the mode of {}", path.display()))?;
+                staged.push((tmp, path));
+            }
+        }
+    }
+    for (tmp, path) in staged {
+        tmp.persist(&path).with_context(|| format!("cannot replace {}", path.display()))?;
+    }
+    for path in deletions {
+        fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+    }
+    Ok(count)
+}
+
+/// Applies `patches` in order on top of `base`, in memory; `what` names the
+/// tree in errors. Returns the resulting changes.
+pub fn patch_in_memory(base: &dyn BaseTree, patches: &[PatchFile], what: &Path) -> Result<Changes> {
+    let mut overlay = Overlay { base, changes: Changes::new() };
     for patch in patches {
         apply_patch(&mut overlay, patch).map_err(|err| {
             err.context(format!(
                 "patch {} does not apply to {}; nothing was changed in the tree. Fix or remove the patch \
                  (patches/lkl/series), or run `embctl clean-lkl --all` and `embctl lkl fetch` for a fresh tree",
                 patch.path.display(),
-                root.display()
+                what.display()
             ))
         })?;
     }
-    overlay.commit()
+    Ok(overlay.changes)
+}
+
+/// Applies `patches` in order to the tree at `root`: all in memory first,
+/// then written. Returns the number of files changed.
+pub fn apply_series(root: &Path, patches: &[PatchFile]) -> Result<usize> {
+    let changes = patch_in_memory(&DirTree(root), patches, root)?;
+    commit(root, changes)
 }
 
 fn parse_options(bytes: &[u8]) -> ParseOptions {

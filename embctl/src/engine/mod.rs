@@ -13,9 +13,10 @@ pub mod privileges;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use bollard::Docker;
 
+#[allow(unused_imports)] // the engine API for the other operations, used or not yet
 pub use container::{AttachedContainer, Captured, ContainerInput, ContainerOutput};
 
 /// Label put on every container (and image) this tool creates, so leftovers can
@@ -160,15 +161,4 @@ pub(crate) fn engine_err(what: impl std::fmt::Display, err: bollard::errors::Err
 fn _assert_send() {
     fn is_send<T: Send + Sync>() {}
     is_send::<Engine>();
-}
-
-/// Fails with a clear message when `image` is not present.
-pub async fn require_image(engine: &Engine, image: &str) -> Result<()> {
-    match engine.docker.inspect_image(image).await {
-        Ok(_) => Ok(()),
-        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
-            bail!("image {image} does not exist; build it with `embctl image build`")
-        }
-        Err(e) => Err(engine_err(format!("cannot inspect image {image}"), e)),
-    }
 }

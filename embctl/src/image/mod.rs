@@ -18,8 +18,9 @@ use crate::ui::Progress;
 use crate::workspace::Workspace;
 
 pub use crate::engine::privileges::qemu_privileges;
+#[allow(unused_imports)] // KvmVerdict names kvm_usable's result for callers
 pub use crate::kvm_probe::{kvm_usable, KvmVerdict};
-pub use base::{base_tag, debootstrap_path, existing_base, host_mirror, short_id, PINNED_BASE};
+pub use base::{base_tag, debootstrap_path, existing_base, short_id, PINNED_BASE};
 pub use spec::workspace_spec;
 
 /// Repository of the build image; tags are the first 16 hex digits of the content hash.
@@ -30,6 +31,9 @@ pub const LABEL_IMAGE: &str = "org.embctl.image";
 pub const LABEL_HASH: &str = "org.embctl.context-hash";
 pub const LABEL_BASE: &str = "org.embctl.base";
 pub const LABEL_BASE_ID: &str = "org.embctl.base-id";
+/// The `docker/` directory an image was built from: prune only touches images of
+/// this checkout (other checkouts on the machine keep theirs).
+pub const LABEL_CONTEXT: &str = "org.embctl.context-dir";
 /// How the base was made: "pull" or "debootstrap".
 pub const LABEL_BASE_SOURCE: &str = "org.embctl.base-source";
 
@@ -73,6 +77,7 @@ async fn ensure_with(engine: &Engine, ws: &Workspace, force: bool) -> Result<Str
         (LABEL_BASE.to_string(), base.reference.clone()),
         (LABEL_BASE_ID.to_string(), base.id.clone()),
         (LABEL_BASE_SOURCE.to_string(), base.source.clone()),
+        (LABEL_CONTEXT.to_string(), ws.docker_dir().display().to_string()),
     ]);
     // FROM the base's id, not its tag: the hash covers exactly this base.
     let build_args = HashMap::from([("BASE".to_string(), base.id.clone())]);
@@ -106,6 +111,9 @@ pub async fn build(ws: &Workspace, force: bool) -> Result<()> {
 async fn ours(engine: &Engine) -> Result<Vec<bollard::models::ImageSummary>> {
     let mut images = engine.images_with_label(LABEL_IMAGE).await?;
     images.sort_by_key(|i| std::cmp::Reverse(i.created));
+    for image in &mut images {
+        image.repo_tags.retain(|t| t != "<none>:<none>");
+    }
     Ok(images)
 }
 
@@ -118,12 +126,16 @@ pub async fn list(ws: &Workspace) -> Result<()> {
     for image in ours(&engine).await? {
         let tags = if image.repo_tags.is_empty() { vec!["<untagged>".to_string()] } else { image.repo_tags.clone() };
         for tag in tags {
+            let this_checkout =
+                image.labels.get(LABEL_CONTEXT).map(String::as_str) == Some(&*ws.docker_dir().to_string_lossy());
             let status = if Some(&tag) == current.as_ref() || tag == base {
                 "current"
-            } else if image.labels.get(LABEL_IMAGE).map(String::as_str) == Some(IMAGE_REPO) {
+            } else if image.labels.get(LABEL_IMAGE).map(String::as_str) != Some(IMAGE_REPO) {
+                ""
+            } else if this_checkout || tag == "<untagged>" {
                 "stale (prune removes it)"
             } else {
-                ""
+                "other checkout or older embctl"
             };
             println!(
                 "{:<32} {:<14} {:>9}  {:<12} {status}",
@@ -168,7 +180,8 @@ pub async fn remove(_ws: &Workspace, tags: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// `embctl image prune`: build images whose hash is not the current one.
+/// `embctl image prune`: this checkout's build images whose hash is not the
+/// current one, and untagged (superseded) build images.
 pub async fn prune(ws: &Workspace) -> Result<()> {
     let engine = Engine::connect().await?;
     let current_hash = match base::existing_base(&engine).await? {
@@ -181,6 +194,10 @@ pub async fn prune(ws: &Workspace) -> Result<()> {
             continue;
         }
         if image.labels.get(LABEL_HASH) == current_hash.as_ref() {
+            continue;
+        }
+        let this_checkout = image.labels.get(LABEL_CONTEXT).map(String::as_str) == Some(&*ws.docker_dir().to_string_lossy());
+        if !this_checkout && !image.repo_tags.is_empty() {
             continue;
         }
         let name = image.repo_tags.first().cloned().unwrap_or_else(|| image.id.clone());

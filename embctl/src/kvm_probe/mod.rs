@@ -33,6 +33,7 @@ const CACHE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Which accelerator the probe guest runs under (TCG is the control: the guest
 /// itself must pass there).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(test), allow(dead_code))] // Tcg: the control in the tests
 pub enum ProbeAccel {
     Kvm,
     Tcg,

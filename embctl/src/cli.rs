@@ -79,6 +79,10 @@ pub struct RunArgs {
     /// Scripted mode: type this command at the `embox>` prompt (repeatable), then `poweroff`.
     #[arg(long = "cmd", value_name = "CMD")]
     pub commands: Vec<String>,
+    /// Scripted mode: after each command read its exit status (`echo $?`); the first
+    /// non-zero one powers off and fails the run.
+    #[arg(long, requires = "commands")]
+    pub check_status: bool,
     /// Scripted mode: seconds allowed for the first prompt and for each command.
     #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,

@@ -23,9 +23,14 @@ pub enum Phase {
     Booting,
     /// Command `index` (0-based) was typed; waiting for the prompt to return.
     Running(usize),
-    /// Every command finished; `poweroff` was typed.
+    /// With status checks: `echo $?` was typed after command `index`.
+    Status(usize),
+    /// Every command finished (or one failed its status check); `poweroff` was typed.
     PoweringOff,
 }
+
+/// Typed after a command when statuses are checked; its output is the status.
+const STATUS_PROBE: &str = "echo $?";
 
 /// A scripted session over one kernel run.
 #[derive(Debug)]
@@ -35,11 +40,22 @@ pub struct Script {
     transcript: Vec<u8>,
     /// Where to look for the next prompt: just past the last one found.
     scan_from: usize,
+    /// Read each command's exit status (`echo $?`) and stop at the first non-zero.
+    check_status: bool,
+    /// The command (index) that failed its status check, and its status.
+    failed: Option<(usize, i32)>,
 }
 
 impl Script {
     pub fn new(commands: Vec<String>) -> Self {
-        Self { commands, phase: Phase::Booting, transcript: Vec::new(), scan_from: 0 }
+        Self { commands, phase: Phase::Booting, transcript: Vec::new(), scan_from: 0, check_status: false, failed: None }
+    }
+
+    /// After each command, type `echo $?`; a non-zero status ends the run
+    /// (powers off) and fails it.
+    pub fn checking_status(mut self) -> Self {
+        self.check_status = true;
+        self
     }
 
     pub fn phase(&self) -> Phase {
@@ -51,10 +67,22 @@ impl Script {
     pub fn feed(&mut self, bytes: &[u8]) -> Option<String> {
         self.transcript.extend_from_slice(bytes);
         let at = find_prompt(&self.transcript, self.scan_from)?;
+        let output_start = self.scan_from;
         self.scan_from = at + PROMPT.len();
         let next = match self.phase {
             Phase::Booting => 0,
+            Phase::Running(i) if self.check_status => {
+                self.phase = Phase::Status(i);
+                return Some(format!("{STATUS_PROBE}\n"));
+            }
             Phase::Running(i) => i + 1,
+            Phase::Status(i) => match parse_status(&self.transcript[output_start..at]) {
+                Some(0) => i + 1,
+                status => {
+                    self.failed = Some((i, status.unwrap_or(-1)));
+                    self.commands.len()
+                }
+            },
             // A prompt after poweroff: the kernel did not power off. Keep
             // waiting; the timeout reports it.
             Phase::PoweringOff => return None,
@@ -81,6 +109,7 @@ impl Script {
                 self.commands.len(),
                 self.commands[i]
             ),
+            Phase::Status(i) => format!("the exit status of command {}/{} `{}`", i + 1, self.commands.len(), self.commands[i]),
             Phase::PoweringOff => "the kernel to power off after `poweroff`".into(),
         }
     }
@@ -95,7 +124,16 @@ impl Script {
             i + 1 == self.commands.len() && matches!(self.commands[i].split_whitespace().next(), Some("poweroff" | "reboot"))
         };
         match (self.phase, exit) {
-            (Phase::PoweringOff, QemuExit::PowerOff) => Verdict::Passed,
+            (Phase::PoweringOff, QemuExit::PowerOff) => match self.failed {
+                None => Verdict::Passed,
+                Some((i, status)) => Verdict::Failed(format!(
+                    "command {}/{} `{}` exited with status {}",
+                    i + 1,
+                    self.commands.len(),
+                    self.commands[i],
+                    if status < 0 { "?: `echo $?` printed no number".to_string() } else { status.to_string() }
+                )),
+            },
             // The script itself ended the run with its last command.
             (Phase::Running(i), QemuExit::PowerOff | QemuExit::Shutdown) if last_command_is_final(i) => Verdict::Passed,
             (Phase::PoweringOff, other) => {
@@ -131,6 +169,12 @@ impl fmt::Display for Verdict {
 
 fn prompt_text() -> &'static str {
     std::str::from_utf8(PROMPT).expect("ASCII prompt").trim_end()
+}
+
+/// The status in the output of `echo $?`: the last line that is a number
+/// (the first line is the echoed command).
+fn parse_status(output: &[u8]) -> Option<i32> {
+    String::from_utf8_lossy(output).lines().rev().find_map(|l| l.trim().parse().ok())
 }
 
 /// The offset of the first prompt at or after `from` that starts a line.
@@ -235,6 +279,30 @@ mod tests {
         assert_eq!(s.feed(b"poweroff\r\nunknown command\r\nembox> "), None);
         assert!(s.verdict(None, 3).to_string().contains("power off"));
         assert!(matches!(s.verdict(Some(QemuExit::Shutdown), 3), Verdict::Failed(_)));
+    }
+
+    #[test]
+    fn status_checks_probe_after_each_command_and_stop_at_failure() {
+        let mut s = script(&["true", "cat /nope", "echo never"]).checking_status();
+        assert_eq!(s.feed(b"embox> ").as_deref(), Some("true\n"));
+        assert_eq!(s.feed(b"true\r\nembox> ").as_deref(), Some("echo $?\n"));
+        assert_eq!(s.phase(), Phase::Status(0));
+        assert_eq!(s.feed(b"echo $?\r\n0\r\nembox> ").as_deref(), Some("cat /nope\n"));
+        assert_eq!(s.feed(b"cat /nope\r\ncat: /nope: not found\r\nembox> ").as_deref(), Some("echo $?\n"));
+        assert!(s.waiting_for().contains("exit status of command 2/3"));
+        assert_eq!(s.feed(b"echo $?\r\n1\r\nembox> ").as_deref(), Some("poweroff\n"));
+        let v = s.verdict(Some(QemuExit::PowerOff), 5).to_string();
+        assert_eq!(v, "command 2/3 `cat /nope` exited with status 1");
+    }
+
+    #[test]
+    fn status_checks_pass_when_all_zero() {
+        let mut s = script(&["true"]).checking_status();
+        assert_eq!(s.feed(b"embox> ").as_deref(), Some("true\n"));
+        assert_eq!(s.feed(b"\nembox> ").as_deref(), Some("echo $?\n"));
+        assert_eq!(s.feed(b"echo $?\n0\nembox> ").as_deref(), Some("poweroff\n"));
+        assert_eq!(s.verdict(Some(QemuExit::PowerOff), 5), Verdict::Passed);
+        assert_eq!(parse_status(b"echo $?\r\n"), None);
     }
 
     #[test]

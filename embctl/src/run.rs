@@ -206,6 +206,9 @@ async fn run_scripted(mut container: AttachedContainer, args: &RunArgs) -> Resul
     let timeout = Duration::from_secs(args.timeout);
     let (mut input, mut output) = container.take_io();
     let mut script = Script::new(args.commands.clone());
+    if args.check_status {
+        script = script.checking_status();
+    }
     let mut stdout = tokio::io::stdout();
     let mut deadline = tokio::time::Instant::now() + timeout;
     let exit = loop {

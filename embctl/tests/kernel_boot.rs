@@ -126,6 +126,17 @@ fn exit_status_is_in_dollar_question() {
 }
 
 #[test]
+fn check_status_fails_on_the_first_non_zero_status() {
+    let out = run_cmds(&["echo first", "cat /no/such/file", "echo never reached"], &["--check-status"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("command 2/3 `cat /no/such/file` exited with status"), "{err}");
+    assert!(!has_line(&out, "never reached"));
+    let ok = run_cmds(&["echo fine", "ls /"], &["--check-status"]);
+    assert!(ok.status.success());
+}
+
+#[test]
 fn added_host_file_appears_in_the_guest() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("greeting.txt");

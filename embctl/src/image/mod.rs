@@ -193,7 +193,7 @@ pub async fn prune(ws: &Workspace) -> Result<()> {
         if image.labels.get(LABEL_IMAGE).map(String::as_str) != Some(IMAGE_REPO) {
             continue;
         }
-        if image.labels.get(LABEL_HASH) == current_hash.as_ref() {
+        if image.labels.get(LABEL_HASH) == current_hash.as_ref() && !image.repo_tags.is_empty() {
             continue;
         }
         let this_checkout = image.labels.get(LABEL_CONTEXT).map(String::as_str) == Some(&*ws.docker_dir().to_string_lossy());

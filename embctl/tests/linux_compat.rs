@@ -79,15 +79,22 @@ struct Case {
     program: &'static str,
     args: Vec<String>,
     stdin: Option<&'static str>,
+    stdout: Option<&'static str>,
 }
 
 fn case(program: &'static str, args: &[&str]) -> Case {
-    Case { program, args: args.iter().map(|s| s.to_string()).collect(), stdin: None }
+    Case { program, args: args.iter().map(|s| s.to_string()).collect(), stdin: None, stdout: None }
 }
 
 impl Case {
     fn with_stdin(mut self, file: &'static str) -> Self {
         self.stdin = Some(file);
+        self
+    }
+
+    /// Kernel-only cases: standard output into a guest file.
+    fn with_stdout(mut self, file: &'static str) -> Self {
+        self.stdout = Some(file);
         self
     }
 
@@ -104,6 +111,9 @@ impl Case {
         }
         if let Some(input) = self.stdin {
             line.push_str(&format!(" < {input}"));
+        }
+        if let Some(output) = self.stdout {
+            line.push_str(&format!(" > {output}"));
         }
         line
     }
@@ -353,6 +363,23 @@ fn bad_executables_are_refused_with_the_reason() {
     assert_eq!(statuses, ["126", "126", "126", "126", "126", "127"], "{text}");
     assert!(!text.contains("hello from"), "a refused program ran:\n{text}");
     assert!(text.lines().any(|l| l == "still alive"), "{text}");
+}
+
+/// Regression: a program filling /tmp (kept in the kernel heap) made the
+/// kernel panic on a failed allocation. Now the write fails with ENOSPC, the
+/// program exits 1, and the space comes back when the file is removed.
+#[test]
+fn filling_tmp_is_enospc_not_a_kernel_panic() {
+    let bin = prepared();
+    let cases = vec![
+        case("busybox", &["yes"]).with_stdout("/tmp/fill"),
+        case("busybox", &["rm", "/tmp/fill"]),
+        case("busybox", &["echo", "alive"]),
+    ];
+    let (transcript, results) = run_in_kernel(bin, &cases);
+    assert!(results[0].0.output.contains("No space left on device"), "{transcript}");
+    assert_eq!(results[0].0.status, 1, "{transcript}");
+    assert_eq!((results[1].0.status, results[2].0.output.as_str()), (0, "alive\n"), "{transcript}");
 }
 
 #[test]

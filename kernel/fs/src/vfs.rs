@@ -39,6 +39,8 @@ pub enum FsError {
     /// Too many levels of symbolic links.
     Loop,
     NameTooLong,
+    /// The kernel heap cannot hold the file's new size.
+    NoSpace,
 }
 
 impl FsError {
@@ -53,6 +55,7 @@ impl FsError {
             FsError::Invalid => 22,
             FsError::Loop => 40,
             FsError::NameTooLong => 36,
+            FsError::NoSpace => 28,
         }
     }
 }
@@ -68,6 +71,7 @@ impl fmt::Display for FsError {
             FsError::Invalid => "Invalid argument",
             FsError::Loop => "Too many levels of symbolic links",
             FsError::NameTooLong => "File name too long",
+            FsError::NoSpace => "No space left on device",
         })
     }
 }
@@ -145,6 +149,17 @@ struct Node {
     /// Directory entries naming this node (0 once unlinked).
     links: u32,
     opens: u32,
+}
+
+/// Zero-extends `file` to `len` bytes, failing (instead of aborting the
+/// kernel) when the heap cannot hold it: a user program filling /tmp gets
+/// ENOSPC.
+fn grow(file: &mut Vec<u8>, len: usize) -> Result<(), FsError> {
+    if file.len() < len {
+        file.try_reserve(len - file.len()).map_err(|_| FsError::NoSpace)?;
+        file.resize(len, 0);
+    }
+    Ok(())
 }
 
 /// The file tree.
@@ -394,9 +409,7 @@ impl Vfs {
         let file = self.file_mut(id)?;
         let start = usize::try_from(offset).map_err(|_| FsError::Invalid)?;
         let end = start.checked_add(data.len()).ok_or(FsError::Invalid)?;
-        if file.len() < end {
-            file.resize(end, 0);
-        }
+        grow(file, end)?;
         file[start..end].copy_from_slice(data);
         Ok(data.len())
     }
@@ -404,7 +417,9 @@ impl Vfs {
     /// Sets a file's length (cutting or zero-extending).
     pub fn truncate(&mut self, id: NodeId, len: u64) -> Result<(), FsError> {
         let len = usize::try_from(len).map_err(|_| FsError::Invalid)?;
-        self.file_mut(id)?.resize(len, 0);
+        let file = self.file_mut(id)?;
+        grow(file, len)?;
+        file.truncate(len);
         Ok(())
     }
 

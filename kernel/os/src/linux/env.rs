@@ -26,6 +26,7 @@ pub fn fs_errno(e: FsError) -> Errno {
         FsError::Invalid => Errno::EINVAL,
         FsError::Loop => Errno::ELOOP,
         FsError::NameTooLong => Errno::ENAMETOOLONG,
+        FsError::NoSpace => Errno::ENOSPC,
     }
 }
 

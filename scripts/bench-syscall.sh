@@ -1,0 +1,70 @@
+#!/bin/sh
+# Syscall figures (printed, not checked): the same static i386 binary in our
+# kernel and in a Linux guest (Debian bookworm's linux-image-686, the binary
+# as init in an initramfs) under the same QEMU and accelerator (TCG):
+#   - null syscall (int $0x80 getpid) time per call, and the ratio;
+#   - write() throughput to /tmp in our kernel;
+#   - time from `load_app` to the program's first instruction.
+# Usage: scripts/bench-syscall.sh   (from anywhere; needs Docker and the build image)
+set -eu
+ws=$(cd "$(dirname "$0")/.." && pwd)
+embctl=${EMBCTL:-$ws/target/release/embctl}
+if [ -z "${EMBCTL:-}" ]; then (cd "$ws" && cargo build --release -q -p embctl); fi
+out="$ws/build/bench"
+mkdir -p "$out"
+CALLS=${CALLS:-1000000}
+WRITE_MIB=${WRITE_MIB:-4}
+
+echo "== building the kernel and the benchmark binaries (build image)"
+"$embctl" --workspace "$ws" build -q
+"$embctl" --workspace "$ws" shell -- sh -c '
+set -e
+cd /ws/scripts/bench-syscall
+out=/ws/build/bench
+gcc -m32 -static -O2 -o "$out/bench" bench.c
+gcc -m32 -nostdlib -emain -fpie -N -static -O2 -fno-stack-protector -ffreestanding -Wno-main \
+    -Wl,--no-warn-rwx-segments -o "$out/first" first.c
+if [ ! -f "$out/vmlinuz" ]; then
+  # Debian bookworm i386 kernel, with our own package lists (no root needed).
+  d=$out/apt
+  mkdir -p $d/lists/partial $d/cache/archives/partial
+  echo "deb http://deb.debian.org/debian bookworm main" > $d/sources.list
+  A="-o Dir::Etc::SourceList=$d/sources.list -o Dir::Etc::SourceParts=/nonexistent -o Dir::State::Lists=$d/lists -o Dir::Cache=$d/cache -o Debug::NoLocking=1 -o APT::Architecture=i386"
+  apt-get $A update -qq
+  pkg=$(apt-cache $A depends linux-image-686 | sed -n "s/.*Depends: \(linux-image-[0-9].*-686\)$/\1/p" | head -1)
+  cd "$out" && rm -rf deb && mkdir deb && cd deb
+  apt-get $A download "$pkg" >/dev/null
+  dpkg-deb -x linux-image-*.deb x
+  cp x/boot/vmlinuz-* "$out/vmlinuz"
+  echo "Linux guest kernel: $pkg"
+fi
+rm -rf "$out/initramfs" && mkdir -p "$out/initramfs"
+cp "$out/bench" "$out/initramfs/init"
+(cd "$out/initramfs" && echo init | cpio -o -H newc --quiet) > "$out/linux-initramfs.cpio"
+'
+
+echo "== Linux guest (TCG): $CALLS getpid calls"
+linux_log="$out/linux-guest.log"
+"$embctl" --workspace "$ws" shell -- timeout 600 qemu-system-i386 -accel tcg -m 256 -display none -serial stdio \
+    -no-reboot -kernel /ws/build/bench/vmlinuz -initrd /ws/build/bench/linux-initramfs.cpio \
+    -append "console=ttyS0 quiet panic=-1" > "$linux_log" 2>&1 || true
+linux_ns=$(sed -n 's/.*null syscall: .*: \([0-9.]*\) ns\/call.*/\1/p' "$linux_log" | head -1)
+[ -n "$linux_ns" ] || { echo "no figure from the Linux guest; its console:"; tail -20 "$linux_log"; exit 1; }
+
+echo "== our kernel (TCG)"
+ours_log="$out/embox.log"
+"$embctl" --workspace "$ws" run --no-build --no-kvm --timeout 300 \
+    --add "$out/bench:/bin/bench" --add "$out/first:/bin/first" \
+    --cmd "load_app bench null $CALLS" --cmd "load_app bench write $WRITE_MIB" \
+    --cmd "load_app first" --cmd "load_app first" > "$ours_log" 2>&1
+ours_ns=$(sed -n 's/.*null syscall: .*: \([0-9.]*\) ns\/call.*/\1/p' "$ours_log" | head -1)
+write=$(sed -n 's/.*write to \/tmp: \(.*\)/\1/p' "$ours_log" | tr -d '\r' | head -1)
+first=$(sed -n 's/.*load_app to first instruction: \([0-9]*\) us.*/\1/p' "$ours_log" | tr -d '\r' | tail -1)
+
+echo
+echo "null syscall (int 0x80 getpid), TCG, $CALLS calls:"
+echo "  Linux 6.1 guest (bookworm linux-image-686): $linux_ns ns/call"
+echo "  our kernel:                                 $ours_ns ns/call"
+awk -v o="$ours_ns" -v l="$linux_ns" 'BEGIN { printf "  ratio ours/Linux: %.2f (goal: at most 0.50)\n", o / l }'
+echo "write() to /tmp, 64 KiB writes: $write"
+echo "load_app to first instruction (second run, file cached): $first us"

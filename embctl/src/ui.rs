@@ -61,7 +61,7 @@ pub fn restore_terminal() {
 
 /// The terminal size as (rows, cols), when stdout is a terminal.
 pub fn terminal_size() -> Option<(u16, u16)> {
-    crossterm::terminal::size().ok().map(|(cols, rows)| (rows, cols))
+    crossterm::terminal::size().ok().filter(|&(cols, rows)| cols > 0 && rows > 0).map(|(cols, rows)| (rows, cols))
 }
 
 static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

@@ -248,3 +248,26 @@ fn doctor_reports_kvm_from_the_probe_and_privileges() {
     }
     assert!(out.status.success(), "warnings only on a healthy host");
 }
+
+#[test]
+fn interactive_shell_gets_a_tty_and_exits_with_the_shell_status() {
+    real_image();
+    // script(1) gives embctl a pseudo-terminal; the lines typed go to the shell.
+    let line = format!("{} --workspace {} shell", env!("CARGO_BIN_EXE_embctl"), workspace_root().display());
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"echo tty=$(tty) user=$(id -u)\nexit 3\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{text}");
+    assert!(text.contains("tty=/dev/pts/"), "the shell has a terminal");
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    assert!(text.contains(&format!("user={uid}")), "runs as the invoking uid");
+    assert_eq!(out.status.code(), Some(3));
+}

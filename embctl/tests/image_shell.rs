@@ -271,3 +271,13 @@ fn interactive_shell_gets_a_tty_and_exits_with_the_shell_status() {
     assert!(text.contains(&format!("user={uid}")), "runs as the invoking uid");
     assert_eq!(out.status.code(), Some(3));
 }
+
+#[test]
+fn cargo_in_the_image_reaches_the_crates_registry_with_host_trust() {
+    real_image();
+    // A fresh CARGO_HOME, so the index and the crate really come over TLS now.
+    let script = "set -e; export CARGO_HOME=$(mktemp -d); cd $(mktemp -d); cargo new -q probe; cd probe; \
+                  cargo add -q itoa@1; cargo fetch -q; ls $CARGO_HOME/registry/cache/*/ | grep itoa";
+    let out = run_ok(embctl().args(["shell", "--", "sh", "-c", script]));
+    assert!(stdout(&out).contains("itoa-1."), "the crate was downloaded");
+}

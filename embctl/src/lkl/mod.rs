@@ -287,13 +287,15 @@ pub async fn lkl_diff(ws: &Workspace, args: &LklDiffArgs) -> Result<()> {
         return save_patch(&paths, name, &changes);
     }
     use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    if args.stat {
-        if !changes.files.is_empty() {
-            out.write_all(changes.stat().as_bytes())?;
-        }
+    let text = if args.stat {
+        if changes.files.is_empty() { Vec::new() } else { changes.stat().into_bytes() }
     } else {
-        out.write_all(&changes.patch_text())?;
+        changes.patch_text()
+    };
+    match std::io::stdout().lock().write_all(&text) {
+        // `embctl lkl-diff | head` is not an error.
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+        other => other.context("cannot write the diff to stdout")?,
     }
     if changes.files.is_empty() {
         info!("no local changes in {}", paths.tree.display());

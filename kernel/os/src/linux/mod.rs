@@ -26,9 +26,15 @@ use crate::shell::{self, Command, Shell};
 use crate::{println, sched};
 use process::Process;
 
-/// The running programs' state, by task pid. `None` while a trap of that
-/// program has it out.
-static PROCESSES: IrqMutex<Vec<(sched::Pid, Option<Box<Process>>)>> = IrqMutex::new(Vec::new());
+/// A running program's state, `None` while a trap of that program has it out.
+struct Entry {
+    pid: sched::Pid,
+    /// Its page directory: CR3 tells whose trap this is without asking the scheduler.
+    directory: u64,
+    process: Option<Box<Process>>,
+}
+
+static PROCESSES: IrqMutex<Vec<Entry>> = IrqMutex::new(Vec::new());
 
 /// Exit status when the program cannot be found (as in POSIX shells).
 const STATUS_NOT_FOUND: i32 = 127;
@@ -52,26 +58,36 @@ pub fn init() {
 }
 
 fn take_current() -> Option<(sched::Pid, Box<Process>)> {
-    let pid = sched::current_pid();
+    let directory = cpu::cr3() as u64;
     let mut table = PROCESSES.lock();
-    let slot = table.iter_mut().find(|(p, _)| *p == pid)?;
-    slot.1.take().map(|p| (pid, p))
+    let entry = table.iter_mut().find(|e| e.directory == directory)?;
+    entry.process.take().map(|p| (entry.pid, p))
 }
 
 fn put_back(pid: sched::Pid, process: Box<Process>) {
     let mut table = PROCESSES.lock();
-    if let Some(slot) = table.iter_mut().find(|(p, _)| *p == pid) {
-        slot.1 = Some(process);
+    if let Some(entry) = table.iter_mut().find(|e| e.pid == pid) {
+        entry.process = Some(process);
     }
 }
 
 /// `int 0x80` from ring 3.
 fn syscall_trap(frame: &mut TrapFrame) {
+    let args = [frame.ebx, frame.ecx, frame.edx, frame.esi, frame.edi, frame.ebp];
+    if crate::syscall::is_quick(frame.eax) {
+        // Short calls that never block or exit: served in place, under one
+        // lock with interrupts masked (the null-syscall path).
+        let directory = cpu::cr3() as u64;
+        let mut table = PROCESSES.lock();
+        if let Some(process) = table.iter_mut().find(|e| e.directory == directory).and_then(|e| e.process.as_deref_mut()) {
+            frame.eax = crate::syscall::dispatch(process, frame.eax, args);
+            return;
+        }
+    }
     let Some((pid, mut process)) = take_current() else {
         frame.eax = embox_abi::Errno::ENOSYS.to_ret() as u32;
         return;
     };
-    let args = [frame.ebx, frame.ecx, frame.edx, frame.esi, frame.edi, frame.ebp];
     cpu::enable_interrupts();
     let result = crate::syscall::dispatch(&mut process, frame.eax, args);
     cpu::disable_interrupts();
@@ -109,7 +125,7 @@ fn finish(pid: sched::Pid, mut process: Box<Process>, status: i32) -> ! {
             }
         }
     });
-    PROCESSES.lock().retain(|(p, _)| *p != pid);
+    PROCESSES.lock().retain(|e| e.pid != pid);
     drop(process);
     sched::exit(status)
 }
@@ -219,7 +235,7 @@ pub fn start(path: &str, args: &[String], cwd: &str, redirects: &Redirects) -> R
         let mut process = Process::new(pid, String::from(name), loaded.memory, seed ^ 0x5851_f42d_4c95_7f2d, started);
         process.cwd = String::from(cwd);
         process.files = files;
-        PROCESSES.lock().push((pid, Some(Box::new(process))));
+        PROCESSES.lock().push(Entry { pid, directory, process: Some(Box::new(process)) });
         pid
     });
     Ok(pid)

@@ -58,6 +58,7 @@ impl Script {
         self
     }
 
+    #[cfg(test)]
     pub fn phase(&self) -> Phase {
         self.phase
     }

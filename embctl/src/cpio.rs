@@ -30,7 +30,8 @@ pub enum Source {
     Directory,
     /// A host file, read when the archive is written. `executable` picks 0755.
     File { path: PathBuf, executable: bool },
-    /// In-memory content (tests, generated files).
+    /// In-memory content (generated files; the tests use it).
+    #[cfg_attr(not(test), allow(dead_code))]
     Bytes { data: Vec<u8>, executable: bool },
     Symlink { target: String },
 }
@@ -116,6 +117,7 @@ impl Archive {
         self.entries.len()
     }
 
+    #[cfg(test)]
     pub fn paths(&self) -> impl Iterator<Item = &str> {
         self.entries.keys().map(String::as_str)
     }

@@ -259,7 +259,6 @@ mod tests {
     fn template(features: &[&str], lkl: bool) -> Template {
         Template {
             name: "x86/qemu".into(),
-            dir: PathBuf::from("/nowhere"),
             config: TemplateConfig {
                 description: "t".into(),
                 kernel: KernelSection { heap_kib: None, timer_hz: None, features: features.iter().map(|s| s.to_string()).collect() },

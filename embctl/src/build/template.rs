@@ -65,8 +65,26 @@ pub struct LklSection {
 pub struct Template {
     /// `x86/qemu`: the folder under `kernel/templates/`.
     pub name: String,
-    pub dir: PathBuf,
     pub config: TemplateConfig,
+}
+
+impl TemplateConfig {
+    /// The parameters in one line: `heap 8192 KiB, timer 1000 Hz, QEMU 128 MiB, LKL off`.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(kib) = self.kernel.heap_kib {
+            parts.push(format!("heap {kib} KiB"));
+        }
+        if let Some(hz) = self.kernel.timer_hz {
+            parts.push(format!("timer {hz} Hz"));
+        }
+        parts.push(format!("QEMU {} MiB", self.qemu.memory_mib));
+        parts.push(format!("LKL {}", if self.lkl.enabled { "on" } else { "off" }));
+        if !self.kernel.features.is_empty() {
+            parts.push(format!("features {}", self.kernel.features.join(",")));
+        }
+        parts.join(", ")
+    }
 }
 
 impl Template {
@@ -102,7 +120,7 @@ fn collect(root: &Path, dir: &Path, found: &mut Vec<Template>) -> Result<()> {
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect::<Vec<_>>()
             .join("/");
-        found.push(Template { name, dir: dir.to_path_buf(), config: parse(&file)? });
+        found.push(Template { name, config: parse(&file)? });
     }
     for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
         let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
@@ -138,8 +156,8 @@ pub fn list(ws: &Workspace) -> Result<()> {
     let width = all.iter().map(|t| t.name.len()).max().unwrap_or(0);
     for t in &all {
         let mark = if t.name == DEFAULT_TEMPLATE { " (default)" } else { "" };
-        let lkl = if t.config.lkl.enabled { " [LKL]" } else { "" };
-        println!("{:width$}  {}{lkl}{mark}", t.name, t.config.description);
+        println!("{:width$}  {}{mark}", t.name, t.config.description);
+        println!("{:width$}  {}", "", t.config.summary());
     }
     Ok(())
 }
@@ -173,6 +191,8 @@ mod tests {
         assert_eq!(all[0].config.qemu.memory_mib, 128, "default memory");
         assert_eq!(all[1].config.qemu.memory_mib, 64);
         assert_eq!(all[1].container_dir(), "/ws/kernel/templates/x86/qemu");
+        assert_eq!(all[1].config.summary(), "heap 4096 KiB, timer 1000 Hz, QEMU 64 MiB, LKL off");
+        assert_eq!(all[0].config.summary(), "QEMU 128 MiB, LKL on, features lkl");
     }
 
     #[test]

@@ -281,3 +281,43 @@ fn cargo_in_the_image_reaches_the_crates_registry_with_host_trust() {
     let out = run_ok(embctl().args(["shell", "--", "sh", "-c", script]));
     assert!(stdout(&out).contains("itoa-1."), "the crate was downloaded");
 }
+
+#[test]
+fn sigint_during_debootstrap_leaves_no_partial_tree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = ScratchWorkspace::with_dockerfile(TINY_DOCKERFILE);
+    let base = format!("emdocker-lkl-base:interrupted-{}", std::process::id());
+    let _cleanup = ImageCleanup(vec![base.clone()]);
+    let child = ws
+        .embctl()
+        .env("TMPDIR", tmp.path())
+        .env("EMBCTL_BASE_TAG", &base)
+        .env("EMBCTL_OFFLINE", "1")
+        .args(["image", "build"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let tree = || {
+        std::fs::read_dir(tmp.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .find(|e| e.file_name().to_string_lossy().starts_with("embctl-debootstrap-"))
+            .map(|e| e.path())
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let dir = loop {
+        match tree() {
+            Some(dir) if dir.join("rootfs").exists() => break dir,
+            _ => assert!(Instant::now() < deadline, "debootstrap never started"),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    // SAFETY: kill(2) on the pid of a child we spawned and have not reaped.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    eprintln!("{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(130));
+    assert!(!dir.exists(), "{} was removed", dir.display());
+    assert_eq!(docker(&["images", "-q", &base]), "", "no half-made base image");
+}

@@ -1,6 +1,8 @@
-//! Removal of this process's containers on every way out: a registry of live
-//! containers, removed by the explicit path, by a drop guard, or — on SIGINT,
-//! SIGTERM or SIGHUP — by a signal task that then exits with 128+signal.
+//! Removal of this process's containers (and temporary trees) on every way out:
+//! a registry of live containers, removed by the explicit path, by a drop guard,
+//! or — on SIGINT, SIGTERM or SIGHUP — by a signal task that then exits with
+//! 128+signal. The signal task is installed when the engine is connected, so an
+//! interrupt is never swallowed, whatever the command is doing.
 
 use std::collections::BTreeSet;
 use std::sync::{Mutex, Once, OnceLock};
@@ -26,11 +28,66 @@ pub(super) async fn park_if_interrupted() {
     }
 }
 
+/// Temporary directories (with the process filling them) to delete on a signal.
+static TREES: Mutex<Vec<(std::path::PathBuf, Option<u32>)>> = Mutex::new(Vec::new());
+
+/// Deletes `dir` if a signal ends the process while the guard lives (after
+/// killing `child` and unmounting anything below `dir`). Dropping the guard
+/// only forgets the directory: its owner removes it on the normal path.
+pub struct TreeGuard {
+    dir: std::path::PathBuf,
+}
+
+pub fn remove_tree_on_interrupt(dir: &std::path::Path, child: Option<u32>) -> TreeGuard {
+    TREES.lock().unwrap_or_else(|e| e.into_inner()).push((dir.to_path_buf(), child));
+    TreeGuard { dir: dir.to_path_buf() }
+}
+
+impl Drop for TreeGuard {
+    fn drop(&mut self) {
+        TREES.lock().unwrap_or_else(|e| e.into_inner()).retain(|(d, _)| d != &self.dir);
+    }
+}
+
+/// Unmounts whatever is mounted at or below `dir` (e.g. debootstrap's /proc), deepest first.
+pub fn unmount_below(dir: &std::path::Path) {
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else { return };
+    let prefix = dir.to_string_lossy().to_string();
+    let mut points: Vec<&str> = mounts
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .filter(|p| p.starts_with(&prefix))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for p in points {
+        let _ = std::process::Command::new("umount").arg("-l").arg(p).status();
+    }
+}
+
+fn remove_trees() {
+    let trees = std::mem::take(&mut *TREES.lock().unwrap_or_else(|e| e.into_inner()));
+    for (dir, child) in trees {
+        if let Some(pid) = child {
+            // SAFETY: kill(2) with a pid we spawned; at worst it fails with ESRCH.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        unmount_below(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        eprintln!("embctl: removed the unfinished {}", dir.display());
+    }
+}
+
+/// Makes `docker` the client the signal task uses and installs the task.
+pub(super) fn install(docker: &Docker) {
+    let _ = CLIENT.set(docker.clone());
+    install_signal_handlers();
+}
+
 /// Records `name` as live *before* it is created, so a signal that arrives while
 /// the create request is in flight still removes it.
 pub(super) fn register(docker: &Docker, name: &str) {
-    let _ = CLIENT.set(docker.clone());
-    install_signal_handlers();
+    install(docker);
     LIVE.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string());
 }
 
@@ -92,6 +149,7 @@ fn install_signal_handlers() {
             INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
             crate::ui::restore_terminal();
             remove_all_live().await;
+            remove_trees();
             std::process::exit(128 + signo);
         });
     });

@@ -5,7 +5,7 @@
 //! Invariant: every container this tool creates carries [`MANAGED_LABEL`] and is
 //! removed on every path out (normal exit, error, drop, SIGINT/SIGTERM/SIGHUP).
 
-mod cleanup;
+pub mod cleanup;
 mod container;
 pub mod images;
 pub mod privileges;
@@ -57,6 +57,7 @@ impl Engine {
         }
         let docker = docker.negotiate_version().await.map_err(|e| unreachable(root_cause(&e)))?;
         let api_version = docker.client_version().to_string();
+        cleanup::install(&docker);
         tracing::debug!("connected to the Docker engine at {address}, API {api_version}");
         Ok(Engine { docker, address, api_version })
     }

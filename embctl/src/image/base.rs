@@ -3,7 +3,6 @@
 //! imported through the Engine API. Either way it is tagged locally
 //! ([`base_tag`]) so it is made once.
 
-use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -117,6 +116,7 @@ async fn debootstrap_base(engine: &Engine, tag: &str) -> Result<String> {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("cannot start {}", debootstrap.display()))?;
+        let _on_interrupt = crate::engine::cleanup::remove_tree_on_interrupt(root.path(), child.id());
         let mut tail = Vec::new();
         let out = BufReader::new(child.stdout.take().expect("piped")).lines();
         let err = BufReader::new(child.stderr.take().expect("piped")).lines();
@@ -131,7 +131,7 @@ async fn debootstrap_base(engine: &Engine, tag: &str) -> Result<String> {
         }
         let status = child.wait().await.context("debootstrap did not finish")?;
         if !status.success() {
-            unmount_below(&target);
+            crate::engine::cleanup::unmount_below(&target);
             bail!(
                 "debootstrap --variant=minbase --arch=i386 {SUITE} from {mirror} failed ({status}); last output:\n{}\n\
                  check the mirror (set EMBCTL_DEBIAN_MIRROR to override) and the network",
@@ -141,7 +141,7 @@ async fn debootstrap_base(engine: &Engine, tag: &str) -> Result<String> {
         status
     };
     progress.finish(&format!("debootstrap done ({status})"));
-    unmount_below(&target);
+    crate::engine::cleanup::unmount_below(&target);
 
     let progress = Progress::new(&format!("importing the root filesystem as {tag}"));
     let mut tar = tokio::process::Command::new("tar")
@@ -152,6 +152,7 @@ async fn debootstrap_base(engine: &Engine, tag: &str) -> Result<String> {
         .kill_on_drop(true)
         .spawn()
         .context("cannot start tar to stream the debootstrap tree")?;
+    let _on_interrupt = crate::engine::cleanup::remove_tree_on_interrupt(root.path(), tar.id());
     let stdout = tar.stdout.take().expect("piped");
     let chunks = futures_util::stream::unfold(stdout, |mut out| async move {
         let mut buf = vec![0u8; 1 << 16];
@@ -186,22 +187,6 @@ fn tokio_lines<R: tokio::io::AsyncBufRead + Unpin + Send + 'static>(
     lines: tokio::io::Lines<R>,
 ) -> impl futures_util::Stream<Item = String> + Send {
     futures_util::stream::unfold(lines, |mut l| async move { l.next_line().await.ok().flatten().map(|s| (s, l)) })
-}
-
-/// debootstrap mounts /proc and /sys in the target while it works; make sure none
-/// is left before the temporary tree is deleted.
-fn unmount_below(target: &Path) {
-    let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else { return };
-    let prefix = target.to_string_lossy().to_string();
-    let mut points: Vec<&str> = mounts
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(1))
-        .filter(|p| p.starts_with(&prefix))
-        .collect();
-    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-    for p in points {
-        let _ = std::process::Command::new("umount").arg("-l").arg(p).status();
-    }
 }
 
 /// The Debian mirror the host's apt uses (first non-security `deb` source), so

@@ -29,8 +29,14 @@ embox_context_switch:
     push ebx
     push esi
     push edi
+    # fs and gs (32-bit push/pop encodings): each task keeps its own TLS
+    # selectors; the switch installed the next task's TLS descriptors first.
+    .byte 0x0f, 0xa0
+    .byte 0x0f, 0xa8
     mov [eax], esp
     mov esp, edx
+    .byte 0x0f, 0xa9
+    .byte 0x0f, 0xa1
     pop edi
     pop esi
     pop ebx
@@ -129,14 +135,15 @@ impl Context {
         let ctx = Arc::new(Self::bare(Some(stack), top));
         let body = Box::into_raw(Box::new(body));
         ctx.pending_body.set(Some(body));
-        // Initial frame popped by `embox_context_switch`: edi, esi, ebx
-        // (the body pointer), ebp, return address. The return address sits
-        // 16 bytes below the top so the trampoline's call is 16-byte aligned.
-        let frame: [usize; 5] = [0, 0, body as usize, 0, embox_thread_trampoline as usize];
-        let esp = top - 32;
-        // SAFETY: [top-32, top-12) lies inside the stack we own and nothing
+        // Initial frame popped by `embox_context_switch`: gs, fs (null),
+        // edi, esi, ebx (the body pointer), ebp, return address. The return
+        // address sits 16 bytes below the top so the trampoline's call is
+        // 16-byte aligned.
+        let frame: [usize; 7] = [0, 0, 0, 0, body as usize, 0, embox_thread_trampoline as usize];
+        let esp = top - 16 - 6 * 4;
+        // SAFETY: [esp, top-12) lies inside the stack we own and nothing
         // else refers to it yet.
-        unsafe { core::ptr::copy_nonoverlapping(frame.as_ptr(), esp as *mut usize, 5) };
+        unsafe { core::ptr::copy_nonoverlapping(frame.as_ptr(), esp as *mut usize, frame.len()) };
         // SAFETY: no one else can see `ctx` yet.
         unsafe { *ctx.saved_esp.get() = esp };
         ctx

@@ -33,6 +33,37 @@ embox_trap_\n:
     jmp embox_trap_common
 .endm
 
+# Loads the kernel data selector into \seg unless it holds a flat one.
+.macro LOAD_FLAT_DATA seg
+    mov eax, \seg
+    cmp ax, 0x10
+    je 81f
+    cmp ax, 0x23
+    je 81f
+    mov eax, 0x10
+    mov \seg, eax
+81:
+.endm
+# Reloads \seg from the frame slot at esp+\off, unless the register already
+# holds that selector and it is one whose descriptor never changes (null,
+# 0x10, 0x23). A TLS selector is always reloaded: set_thread_area may have
+# changed its descriptor, and the reload picks that up, as on Linux.
+.macro RESTORE_SEGMENT seg, off
+    movzx eax, word ptr [esp + \off]
+    mov ecx, \seg
+    cmp ax, cx
+    jne 82f
+    test eax, eax
+    je 83f
+    cmp eax, 0x10
+    je 83f
+    cmp eax, 0x23
+    je 83f
+82:
+    mov \seg, eax
+83:
+.endm
+
 .section .text.traps, "ax"
 .irp n, 0,1,2,3,4,5,6,7,9,15,16,18,19,20,22,23,24,25,26,27,28,31
 TRAP_NOERR \n
@@ -52,15 +83,13 @@ embox_trap_common:
     .byte 0x06
     .byte 0x0f, 0xa0
     .byte 0x0f, 0xa8
-    mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    # fs/gs may hold a user TLS selector: the kernel runs with null ones, so
-    # a task switch never carries one task's TLS selector into another task
-    # (whose GDT TLS slots differ), where reloading it would fault.
-    xor eax, eax
-    mov fs, ax
-    mov gs, ax
+    # Segment loads are costly under TCG, so only load what must change:
+    # ds/es stay if they hold a flat selector (kernel 0x10 or user 0x23,
+    # both base 0 and never rewritten). fs/gs keep the user's TLS selectors;
+    # the context switch saves and restores fs/gs per task, so no task ever
+    # runs with another task's TLS selector loaded.
+    LOAD_FLAT_DATA ds
+    LOAD_FLAT_DATA es
     cld
     mov ebp, esp
     sub esp, 512
@@ -74,11 +103,11 @@ embox_trap_common:
     mov esp, ebp
 .global embox_trap_return
 embox_trap_return:
-    # 32-bit pops of gs, fs, es, ds (see the pushes above).
-    .byte 0x0f, 0xa9
-    .byte 0x0f, 0xa1
-    .byte 0x07
-    .byte 0x1f
+    RESTORE_SEGMENT gs, 0
+    RESTORE_SEGMENT fs, 4
+    RESTORE_SEGMENT es, 8
+    RESTORE_SEGMENT ds, 12
+    add esp, 16
     popad
     add esp, 8
     iretd

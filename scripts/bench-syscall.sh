@@ -13,7 +13,8 @@ if [ -z "${EMBCTL:-}" ]; then (cd "$ws" && cargo build --release -q -p embctl); 
 out="$ws/build/bench"
 mkdir -p "$out"
 CALLS=${CALLS:-1000000}
-WRITE_MIB=${WRITE_MIB:-4}
+# /tmp lives in the kernel heap (8 MiB in x86/qemu): a 2 MiB file fits.
+WRITE_MIB=${WRITE_MIB:-2}
 
 echo "== building the kernel and the benchmark binaries (build image)"
 "$embctl" --workspace "$ws" build -q

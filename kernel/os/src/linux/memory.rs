@@ -25,6 +25,9 @@ pub const STACK_SIZE: u32 = 8 << 20;
 pub const PIE_BASE: u32 = 0x5655_5000;
 /// `mmap2` without a hint searches downwards from here.
 const MMAP_TOP: u32 = STACK_TOP - STACK_SIZE - 16 * PAGE;
+/// Most areas a process may have (Linux's vm.max_map_count is 65530; ours
+/// is smaller because the list lives in the kernel heap).
+const MAX_AREAS: usize = 4096;
 /// Address space kept free above the program break for `brk` to grow into.
 const HEAP_GAP: u32 = 64 << 20;
 
@@ -99,6 +102,9 @@ impl ProcessMemory {
         }
         if self.overlaps(start, end) {
             return Err(Errno::EEXIST);
+        }
+        if self.areas.len() >= MAX_AREAS {
+            return Err(Errno::ENOMEM);
         }
         let at = self.areas.partition_point(|a| a.start < start);
         self.areas.insert(at, Area { start, end, perms, kind });
@@ -249,13 +255,17 @@ impl ProcessMemory {
     }
 
     /// Splits areas so that `addr` is an area boundary.
-    fn split_at(&mut self, addr: u32) {
+    fn split_at(&mut self, addr: u32) -> Result<(), Errno> {
         if let Some(i) = self.areas.iter().position(|a| a.start < addr && addr < a.end) {
+            if self.areas.len() >= MAX_AREAS {
+                return Err(Errno::ENOMEM);
+            }
             let mut upper = self.areas[i];
             upper.start = addr;
             self.areas[i].end = addr;
             self.areas.insert(i + 1, upper);
         }
+        Ok(())
     }
 
     /// `munmap`: removes `[addr, addr+len)` from every area and frees its pages.
@@ -267,8 +277,8 @@ impl ProcessMemory {
         if addr < USER_START as u32 || end > STACK_TOP {
             return Err(Errno::EINVAL);
         }
-        self.split_at(addr);
-        self.split_at(end);
+        self.split_at(addr)?;
+        self.split_at(end)?;
         self.areas.retain(|a| !(addr <= a.start && a.end <= end));
         self.release_pages(addr, end);
         Ok(())
@@ -312,8 +322,8 @@ impl ProcessMemory {
         if covered < end {
             return Err(Errno::ENOMEM);
         }
-        self.split_at(addr);
-        self.split_at(end);
+        self.split_at(addr)?;
+        self.split_at(end)?;
         for a in self.areas.iter_mut().filter(|a| addr <= a.start && a.end <= end) {
             a.perms = perms;
         }

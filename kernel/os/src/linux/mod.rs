@@ -51,7 +51,7 @@ pub fn init() {
     trap::set_user_fault_handler(fault_trap);
     shell::register(Command {
         name: "load_app",
-        usage: "load_app PROGRAM [ARGS...] [< INPUT] [> OUTPUT]",
+        usage: "load_app [--strace] PROGRAM [ARGS...] [< INPUT] [> OUTPUT]",
         summary: "run a Linux i386 program (bare names are looked up in / and /bin)",
         run: load_app_command,
     });
@@ -151,6 +151,14 @@ pub struct Redirects {
     pub stdout: Option<String>,
 }
 
+/// How `load_app` starts a program.
+#[derive(Default)]
+pub struct Options {
+    pub redirects: Redirects,
+    /// `--strace`: log each syscall with its arguments and result.
+    pub trace: bool,
+}
+
 /// Splits `load_app` words into the program's argv and its redirections.
 fn split_redirects(sh: &Shell, words: &[String]) -> Result<(Vec<String>, Redirects), String> {
     let mut argv = Vec::new();
@@ -172,6 +180,8 @@ fn split_redirects(sh: &Shell, words: &[String]) -> Result<(Vec<String>, Redirec
 }
 
 fn load_app_command(sh: &mut Shell, words: &[String]) -> i32 {
+    let trace = words.first().is_some_and(|w| w == "--strace");
+    let words = if trace { &words[1..] } else { words };
     let (args, redirects) = match split_redirects(sh, words) {
         Ok(split) => split,
         Err(e) => {
@@ -180,14 +190,14 @@ fn load_app_command(sh: &mut Shell, words: &[String]) -> i32 {
         }
     };
     let Some(name) = args.first() else {
-        println!("usage: load_app PROGRAM [ARGS...] [< INPUT] [> OUTPUT]");
+        println!("usage: load_app [--strace] PROGRAM [ARGS...] [< INPUT] [> OUTPUT]");
         return shell::STATUS_USAGE;
     };
     let Some(path) = resolve(sh, name) else {
         println!("load_app: {name}: not found in / or /bin");
         return STATUS_NOT_FOUND;
     };
-    match start(&path, &args, &sh.cwd, &redirects) {
+    match start(&path, &args, &sh.cwd, &Options { redirects, trace }) {
         Ok(pid) => sched::wait(pid).unwrap_or(STATUS_CANNOT_EXECUTE),
         Err(reason) => {
             println!("load_app: {path}: cannot run: {reason}");
@@ -202,7 +212,8 @@ fn hwcap() -> u32 {
 }
 
 /// Loads `path` and starts it as a new task; returns the task's pid.
-pub fn start(path: &str, args: &[String], cwd: &str, redirects: &Redirects) -> Result<sched::Pid, String> {
+pub fn start(path: &str, args: &[String], cwd: &str, options: &Options) -> Result<sched::Pid, String> {
+    let redirects = &options.redirects;
     // CLOCK_PROCESS_CPUTIME_ID counts from here, so a program reading it
     // first thing measures load_app's own cost (the benchmark does).
     let started = env::monotonic().as_nanos() as u64;
@@ -235,6 +246,7 @@ pub fn start(path: &str, args: &[String], cwd: &str, redirects: &Redirects) -> R
         let mut process = Process::new(pid, String::from(name), loaded.memory, seed ^ 0x5851_f42d_4c95_7f2d, started);
         process.cwd = String::from(cwd);
         process.files = files;
+        process.trace = options.trace;
         PROCESSES.lock().push(Entry { pid, directory, process: Some(Box::new(process)) });
         pid
     });

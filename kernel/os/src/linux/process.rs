@@ -32,6 +32,8 @@ pub struct Process {
     pub exit_status: Option<i32>,
     /// xorshift state for `getrandom` and `AT_RANDOM`.
     pub rng: u64,
+    /// Log every syscall (`load_app --strace`).
+    pub trace: bool,
 }
 
 impl Process {
@@ -50,6 +52,7 @@ impl Process {
             started_ns,
             exit_status: None,
             rng: rng_seed | 1,
+            trace: false,
         }
     }
 

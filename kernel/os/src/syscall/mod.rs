@@ -260,7 +260,25 @@ pub fn dispatch(process: &mut Process, nr: u32, args: Args) -> u32 {
         Some(handler) => handler(process, args),
         None => unknown(process, nr),
     };
+    if process.trace {
+        trace(process, nr, &args, &result);
+    }
     to_eax(result)
+}
+
+/// `load_app --strace`: one log line per call, strace-like.
+fn trace(process: &Process, nr: u32, a: &Args, result: &SysResult) {
+    let name = embox_abi::nr::name(nr).unwrap_or("?");
+    match result {
+        Ok(v) => klog!(
+            "{}[{}]: {}({:#x}, {:#x}, {:#x}, {:#x}) = {:#x}",
+            process.name, process.pid, name, a[0], a[1], a[2], a[3], v
+        ),
+        Err(e) => klog!(
+            "{}[{}]: {}({:#x}, {:#x}, {:#x}, {:#x}) = -1 {}",
+            process.name, process.pid, name, a[0], a[1], a[2], a[3], e.name()
+        ),
+    }
 }
 
 fn unknown(process: &Process, nr: u32) -> SysResult {

@@ -226,8 +226,8 @@ pub fn trigger_page_fault() -> ! {
 }
 
 /// Leaves the kernel for ring 3 at `eip` with stack `esp`, with the user
-/// segments loaded, interrupts enabled, general registers and FPU state
-/// cleared. The current task's kernel stack (TSS esp0) takes its traps; the
+/// segments loaded, interrupts enabled, general registers, x87/SSE
+/// registers and MXCSR reset. The current task's kernel stack (TSS esp0) takes its traps; the
 /// caller has activated the task's address space.
 pub fn enter_user(eip: u32, esp: u32) -> ! {
     use crate::gdt::{USER_CODE, USER_DATA};
@@ -245,7 +245,20 @@ pub fn enter_user(eip: u32, esp: u32) -> ! {
             "push 0x202",
             "push {code}",
             "push {eip}",
+            // Fresh FPU state: nothing of the previous task's x87/SSE
+            // registers leaks in, and MXCSR is at its reset value.
             "fninit",
+            "push 0x1f80",
+            "ldmxcsr [esp]",
+            "add esp, 4",
+            "xorps xmm0, xmm0",
+            "xorps xmm1, xmm1",
+            "xorps xmm2, xmm2",
+            "xorps xmm3, xmm3",
+            "xorps xmm4, xmm4",
+            "xorps xmm5, xmm5",
+            "xorps xmm6, xmm6",
+            "xorps xmm7, xmm7",
             "xor eax, eax",
             "xor ebx, ebx",
             "xor ecx, ecx",

@@ -232,7 +232,10 @@ async fn run_scripted(mut container: AttachedContainer, args: &RunArgs) -> Resul
     container.remove().await?;
     println!();
     match script.verdict(exit, args.timeout) {
-        Verdict::Passed => Ok(ExitCode::SUCCESS),
+        Verdict::Passed => {
+            tracing::info!("{} command(s) finished; the kernel powered off", args.commands.len());
+            Ok(ExitCode::SUCCESS)
+        }
         Verdict::Failed(why) => {
             eprintln!("error: {why}");
             eprintln!("last console lines:\n{}", indent(&script.tail(TAIL_LINES)));

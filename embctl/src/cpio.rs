@@ -202,9 +202,7 @@ fn write_entry(out: &mut Vec<u8>, ino: u32, mode: u32, nlink: u32, name: &str, d
 }
 
 fn pad4(out: &mut Vec<u8>) {
-    while out.len() % 4 != 0 {
-        out.push(0);
-    }
+    out.resize(out.len().next_multiple_of(4), 0);
 }
 
 #[cfg(test)]

@@ -412,6 +412,14 @@ fn busybox_applets_match_linux() {
         bb(&["tr", "a-z", "A-Z"]).with_stdin("data.txt"),
         bb(&["cut", "-d", " ", "-f", "2", "data.txt"]),
         bb(&["od", "-c", "words.txt"]),
+        bb(&["grep", "-n", "two", "data.txt"]),
+        bb(&["grep", "-c", "apple", "words.txt"]),
+        bb(&["grep", "nothing", "data.txt"]),
+        bb(&["sed", "s/one/ONE/;3d", "data.txt"]),
+        bb(&["awk", "{ n += NF } END { print NR, n }", "data.txt"]),
+        bb(&["xxd", "words.txt"]),
+        bb(&["head", "-c", "5", "data.txt"]),
+        bb(&["seq", "-s", ",", "3"]),
     ];
     differential(&cases);
 }

@@ -34,6 +34,8 @@ pub struct Process {
     pub rng: u64,
     /// Log every syscall (`load_app --strace`).
     pub trace: bool,
+    /// File-creation mask (`umask`), applied by open/creat/mkdir.
+    pub umask: u32,
 }
 
 impl Process {
@@ -53,6 +55,7 @@ impl Process {
             exit_status: None,
             rng: rng_seed | 1,
             trace: false,
+            umask: 0o022,
         }
     }
 

@@ -66,7 +66,8 @@ fn path_at(p: &mut Process, dirfd: u32, addr: u32) -> Result<alloc::string::Stri
 
 fn mkdir_at(p: &mut Process, dirfd: u32, addr: u32, mode: u32) -> SysResult {
     let path = path_at(p, dirfd, addr)?;
-    env::with_vfs(|vfs| vfs.mkdir(&path, mode & 0o7777)).map_err(env::fs_errno)?;
+    let mode = mode & 0o7777 & !p.umask;
+    env::with_vfs(|vfs| vfs.mkdir(&path, mode)).map_err(env::fs_errno)?;
     Ok(0)
 }
 
@@ -157,4 +158,25 @@ pub fn getcwd(p: &mut Process, a: Args) -> SysResult {
     }
     p.memory.write(a[0], &bytes)?;
     Ok(bytes.len() as u32)
+}
+
+fn symlink_at(p: &mut Process, target: u32, dirfd: u32, addr: u32) -> SysResult {
+    let target = UserString(target).read_path(&mut p.memory)?;
+    let path = path_at(p, dirfd, addr)?;
+    env::with_vfs(|vfs| vfs.symlink(&target, &path)).map_err(env::fs_errno)?;
+    Ok(0)
+}
+
+pub fn symlink(p: &mut Process, a: Args) -> SysResult {
+    symlink_at(p, a[0], AT_FDCWD as u32, a[1])
+}
+
+pub fn symlinkat(p: &mut Process, a: Args) -> SysResult {
+    symlink_at(p, a[0], a[1], a[2])
+}
+
+/// link/linkat: the in-memory tree has no hard links (EPERM, as file
+/// systems without them answer).
+pub fn link(_p: &mut Process, _a: Args) -> SysResult {
+    Err(Errno::EPERM)
 }

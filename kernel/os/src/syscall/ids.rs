@@ -56,3 +56,8 @@ pub fn setpgid(_p: &mut Process, _a: Args) -> SysResult {
 pub fn setsid(p: &mut Process, _a: Args) -> SysResult {
     Ok(p.pid)
 }
+
+/// getgroups/getgroups32(size, list): no supplementary groups.
+pub fn getgroups(_p: &mut Process, _a: Args) -> SysResult {
+    Ok(0)
+}

@@ -46,14 +46,15 @@ const TABLE: &[(u32, Handler)] = &[
     (CLOSE, open::close),                                 // 6
     // 7: waitpid
     (CREAT, open::creat),                                 // 8
-    // 9: link
+    (LINK, dir::link),                                    // 9
     (UNLINK, dir::unlink),                                // 10
     // 11: execve
     (CHDIR, dir::chdir),                                  // 12
     (TIME, time::time),                                   // 13
     // 14: mknod
     (CHMOD, stat::chmod),                                 // 15
-    // 16..=18: lchown, break, oldstat
+    (LCHOWN, stat::chown),                                // 16
+    // 17..=18: break, oldstat
     (LSEEK, io::lseek),                                   // 19
     (GETPID, ids::getpid),                                // 20
     // 21..=23: mount, umount, setuid
@@ -92,7 +93,11 @@ const TABLE: &[(u32, Handler)] = &[
     (GETRLIMIT, system::getrlimit),                       // 76
     (GETRUSAGE, system::getrusage),                       // 77
     (GETTIMEOFDAY, time::gettimeofday),                   // 78
-    // 79..=84: settimeofday, getgroups, setgroups, select, ...
+    // 79: settimeofday
+    (GETGROUPS, ids::getgroups),                          // 80
+    // 81..=82: setgroups, select
+    (SYMLINK, dir::symlink),                              // 83
+    // 84: oldlstat
     (READLINK, stat::readlink),                           // 85
     // 86..=89: uselib, swapon, reboot, readdir
     (MMAP, mm::old_mmap),                                 // 90
@@ -100,9 +105,12 @@ const TABLE: &[(u32, Handler)] = &[
     (TRUNCATE, io::truncate),                             // 92
     (FTRUNCATE, io::ftruncate),                           // 93
     (FCHMOD, stat::fchmod),                               // 94
-    // 95..=105: fchown, getpriority, setpriority, profil, ...
+    (FCHOWN, stat::fchown),                               // 95
+    // 96..=105: getpriority, setpriority, profil, statfs, ...
     (STAT, stat::stat64),                                 // 106 (old struct stat: glibc never uses it; we answer with stat64's)
-    // 107..=117: lstat, fstat, olduname, iopl, ...
+    // 107..=115: lstat, fstat, olduname, iopl, ...
+    (SYSINFO, system::sysinfo),                           // 116
+    // 117: ipc
     (FSYNC, io::fsync),                                   // 118
     // 119..=121: sigreturn, clone, setdomainname
     (UNAME, system::uname),                               // 122
@@ -136,7 +144,7 @@ const TABLE: &[(u32, Handler)] = &[
     // 176..=179: rt_sigpending, rt_sigtimedwait, rt_sigqueueinfo, rt_sigsuspend
     (PREAD64, io::pread64),                               // 180
     (PWRITE64, io::pwrite64),                             // 181
-    // 182: chown
+    (CHOWN, stat::chown),                                 // 182
     (GETCWD, dir::getcwd),                                // 183
     // 184..=185: capget, capset
     (SIGALTSTACK, signal::sigaltstack),                   // 186
@@ -148,12 +156,18 @@ const TABLE: &[(u32, Handler)] = &[
     (STAT64, stat::stat64),                               // 195
     (LSTAT64, stat::lstat64),                             // 196
     (FSTAT64, stat::fstat64),                             // 197
-    // 198: lchown32
+    (LCHOWN32, stat::chown),                              // 198
     (GETUID32, ids::getuid),                              // 199
     (GETGID32, ids::getgid),                              // 200
     (GETEUID32, ids::geteuid),                            // 201
     (GETEGID32, ids::getegid),                            // 202
-    // 203..=218: setreuid32, setregid32, getgroups32, setgroups32, ...
+    // 203..=204: setreuid32, setregid32
+    (GETGROUPS32, ids::getgroups),                        // 205
+    // 206: setgroups32
+    (FCHOWN32, stat::fchown),                             // 207
+    // 208..=211: setresuid32, getresuid32, setresgid32, getresgid32
+    (CHOWN32, stat::chown),                               // 212
+    // 213..=218: setuid32, setgid32, setfsuid32, setfsgid32, ...
     (MADVISE, mm::madvise),                               // 219
     (GETDENTS64, dir::getdents64),                        // 220
     (FCNTL64, fd::fcntl),                                 // 221
@@ -162,7 +176,8 @@ const TABLE: &[(u32, Handler)] = &[
     // 225..=238: readahead, setxattr, lsetxattr, fsetxattr, ...
     (SENDFILE64, io::sendfile64),                         // 239
     (FUTEX, time::futex),                                 // 240
-    // 241..=242: sched_setaffinity, sched_getaffinity
+    // 241: sched_setaffinity
+    (SCHED_GETAFFINITY, system::sched_getaffinity),       // 242
     (SET_THREAD_AREA, tls::set_thread_area),              // 243
     (GET_THREAD_AREA, tls::get_thread_area),              // 244
     // 245..=251: io_setup, io_destroy, io_getevents, io_submit, ...
@@ -178,11 +193,14 @@ const TABLE: &[(u32, Handler)] = &[
     // 271..=294: utimes, fadvise64_64, vserver, mbind, ...
     (OPENAT, open::openat),                               // 295
     (MKDIRAT, dir::mkdirat),                              // 296
-    // 297..=299: mknodat, fchownat, futimesat
+    // 297: mknodat
+    (FCHOWNAT, stat::fchownat),                           // 298
+    // 299: futimesat
     (FSTATAT64, stat::fstatat64),                         // 300
     (UNLINKAT, dir::unlinkat),                            // 301
     (RENAMEAT, dir::renameat),                            // 302
-    // 303..=304: linkat, symlinkat
+    (LINKAT, dir::link),                                  // 303
+    (SYMLINKAT, dir::symlinkat),                          // 304
     (READLINKAT, stat::readlinkat),                       // 305
     (FCHMODAT, stat::fchmodat),                           // 306
     (FACCESSAT, stat::faccessat),                         // 307
@@ -190,7 +208,9 @@ const TABLE: &[(u32, Handler)] = &[
     (PPOLL, io::ppoll32),                                 // 309
     // 310: unshare
     (SET_ROBUST_LIST, system::set_robust_list),           // 311
-    // 312..=329: get_robust_list, splice, sync_file_range, tee, ...
+    // 312..=319: get_robust_list, splice, sync_file_range, tee, ...
+    (UTIMENSAT, stat::utimensat),                         // 320
+    // 321..=329: signalfd, timerfd_create, eventfd, fallocate, ...
     (DUP3, fd::dup3),                                     // 330
     // 331..=339: pipe2, inotify_init1, preadv, pwritev, ...
     (PRLIMIT64, system::prlimit64),                       // 340
@@ -207,7 +227,9 @@ const TABLE: &[(u32, Handler)] = &[
     // 404..=405: clock_settime64, clock_adjtime64
     (CLOCK_GETRES_TIME64, time::clock_getres64),          // 406
     (CLOCK_NANOSLEEP_TIME64, time::clock_nanosleep64),    // 407
-    // 408..=413: timer_gettime64, timer_settime64, timerfd_gettime64, timerfd_settime64, ...
+    // 408..=411: timer_gettime64, timer_settime64, timerfd_gettime64, timerfd_settime64
+    (UTIMENSAT_TIME64, stat::utimensat),                  // 412
+    // 413: pselect6_time64
     (PPOLL_TIME64, io::ppoll64),                          // 414
     // 415..=421: -, io_pgetevents_time64, recvmmsg_time64, mq_timedsend_time64, ...
     (FUTEX_TIME64, time::futex),                          // 422

@@ -39,12 +39,13 @@ fn open_path(p: &mut Process, path: String, flags: u32, mode: u32) -> SysResult 
         let file = OpenFile { kind: FileKind::Console, offset: 0, flags: status, path };
         return p.files.open(file, cloexec);
     }
+    let umask = p.umask;
     let id = env::with_vfs(|vfs| -> Result<_, FsError> {
         let id = if flags & O_CREAT != 0 {
             match vfs.lookup(&path) {
                 Ok(_) if flags & O_EXCL != 0 => return Err(FsError::AlreadyExists),
                 Ok(id) => id,
-                Err(FsError::NotFound) => vfs.create_file(&path, mode & 0o7777, true)?,
+                Err(FsError::NotFound) => vfs.create_file(&path, mode & 0o7777 & !umask, true)?,
                 Err(e) => return Err(e),
             }
         } else if flags & O_NOFOLLOW != 0 {

@@ -1,7 +1,7 @@
 //! File status: stat64, lstat64, fstat64, fstatat64, statx, access,
 //! faccessat(2), readlink(at), and the permission calls (chmod family,
-//! umask), which succeed without enforcing anything: every program runs
-//! as root.
+//! which succeed without enforcing anything: every program runs as root),
+//! umask, utimensat.
 
 use embox_abi::consts::at::{AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW};
 use embox_abi::consts::mode::S_IFCHR;
@@ -202,9 +202,32 @@ pub fn fchmodat(p: &mut Process, a: Args) -> SysResult {
     exists_at(p, a[0], a[1])
 }
 
-/// umask: remembered nowhere (files keep the mode they are created with);
-/// returns Linux's default 022.
-pub fn umask(_p: &mut Process, _a: Args) -> SysResult {
-    Ok(0o022)
+/// umask(mask): sets the file-creation mask, returns the old one.
+pub fn umask(p: &mut Process, a: Args) -> SysResult {
+    Ok(core::mem::replace(&mut p.umask, a[0] & 0o777))
 }
 
+
+/// utimensat(dirfd, path, times, flags): the file must exist; times are not
+/// kept (the in-memory tree records none after boot).
+pub fn utimensat(p: &mut Process, a: Args) -> SysResult {
+    if a[1] == 0 {
+        p.files.get(a[0])?;
+        return Ok(0);
+    }
+    exists_at(p, a[0], a[1])
+}
+
+/// chown family: everything belongs to root; the file must exist.
+pub fn chown(p: &mut Process, a: Args) -> SysResult {
+    exists_at(p, embox_abi::consts::at::AT_FDCWD as u32, a[0])
+}
+
+pub fn fchown(p: &mut Process, a: Args) -> SysResult {
+    p.files.get(a[0])?;
+    Ok(0)
+}
+
+pub fn fchownat(p: &mut Process, a: Args) -> SysResult {
+    exists_at(p, a[0], a[1])
+}

@@ -134,3 +134,35 @@ pub fn prctl(p: &mut Process, a: Args) -> SysResult {
         _ => Err(Errno::EINVAL),
     }
 }
+
+/// sched_getaffinity(pid, size, mask): one CPU, CPU 0. Returns the bytes written.
+pub fn sched_getaffinity(p: &mut Process, a: Args) -> SysResult {
+    if a[1] < 4 || a[1] % 4 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut mask = vec![0u8; a[1].min(128) as usize];
+    mask[0] = 1;
+    p.memory.write(a[2], &mask)?;
+    Ok(mask.len() as u32)
+}
+
+/// sysinfo(info): uptime and memory from the frame allocator (i386 layout, 64 bytes).
+pub fn sysinfo(p: &mut Process, a: Args) -> SysResult {
+    let frames = crate::hal::memory::frame_stats();
+    let uptime = crate::linux::env::monotonic().as_secs() as u32;
+    let words: [u32; 10] = [
+        uptime,
+        0, 0, 0, // load averages
+        frames.total as u32, // totalram, in pages (mem_unit below)
+        frames.free as u32,  // freeram
+        0, 0, 0, 0,          // shared, buffer, totalswap, freeswap
+    ];
+    let mut out = [0u8; 64];
+    for (i, w) in words.iter().enumerate() {
+        out[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
+    }
+    out[40..42].copy_from_slice(&1u16.to_le_bytes()); // procs
+    out[52..56].copy_from_slice(&4096u32.to_le_bytes()); // mem_unit
+    p.memory.write(a[0], &out)?;
+    Ok(0)
+}

@@ -89,42 +89,17 @@ async fn choose_accel(engine: &Engine, image: &str, no_kvm: bool) -> Accel {
         tracing::info!("accelerator: TCG (--no-kvm)");
         return Accel::Tcg;
     }
-    match kvm_verdict(engine, image).await {
+    // Cached per host kernel and image by the probe itself; `embctl doctor` probes afresh.
+    match crate::image::kvm_usable(engine, image).await {
         Ok(()) => {
             tracing::info!("accelerator: KVM (the probe guest ran in ring 3 and came back)");
             Accel::Kvm
         }
         Err(why) => {
-            tracing::info!("accelerator: TCG (KVM is not usable: {why})");
+            tracing::info!("accelerator: TCG (KVM is not usable: {why:#})");
             Accel::Tcg
         }
     }
-}
-
-/// The KVM probe's verdict, cached per host boot and image: a broken KVM hangs
-/// the probe until its timeout, which every run would otherwise pay.
-/// `embctl doctor` always probes afresh.
-async fn kvm_verdict(engine: &Engine, image: &str) -> std::result::Result<(), String> {
-    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
-    let key = format!("{} {image}", boot_id.trim());
-    let cache = dirs::cache_dir().map(|d| d.join("embctl").join("kvm-verdict"));
-    if let Some(text) = cache.as_ref().and_then(|c| std::fs::read_to_string(c).ok()) {
-        if let Some((cached_key, verdict)) = text.split_once('\n') {
-            if cached_key == key && !boot_id.is_empty() {
-                tracing::debug!("KVM verdict cached for this boot in {}", cache.as_ref().unwrap().display());
-                return match verdict.strip_prefix("usable") {
-                    Some(_) => Ok(()),
-                    None => Err(format!("{} (probed earlier in this boot; `embctl doctor` probes again)", verdict.trim())),
-                };
-            }
-        }
-    }
-    let verdict = crate::image::kvm_usable(engine, image).await.map_err(|e| format!("{e:#}"));
-    if let Some(cache) = cache {
-        let text = format!("{key}\n{}\n", verdict.as_ref().err().map(String::as_str).unwrap_or("usable"));
-        let _ = std::fs::create_dir_all(cache.parent().expect("has parent")).and_then(|_| std::fs::write(&cache, text));
-    }
-    verdict
 }
 
 /// The QEMU container: the workspace read-only (QEMU writes nothing there, so

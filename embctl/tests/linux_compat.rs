@@ -146,7 +146,16 @@ fn run_native(bin: &Path, case: &Case) -> Outcome {
     reader.read_to_string(&mut output).unwrap();
     let status = child.wait().unwrap();
     let status = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
-    Outcome { output, status }
+    Outcome { output: end_line(output), status }
+}
+
+/// Output with a final newline: the shell starts its prompt on a fresh line
+/// after a program whose last line was unterminated.
+fn end_line(mut output: String) -> String {
+    if !output.is_empty() && !output.ends_with('\n') {
+        output.push('\n');
+    }
+    output
 }
 
 /// A kernel log line (`[    1.234567] …`): not program output.
@@ -202,7 +211,7 @@ fn run_in_kernel(bin: &Path, cases: &[Case]) -> (String, Vec<(Outcome, Vec<Strin
             .find_map(|l| l.strip_prefix(&format!("{STATUS_MARK} ")))
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or_else(|| panic!("no `{STATUS_MARK} N` line after `{line}`: {status_piece:?}"));
-        results.push((Outcome { output: output.concat(), status }, logs.iter().map(|s| s.trim_end().to_string()).collect()));
+        results.push((Outcome { output: end_line(output.concat()), status }, logs.iter().map(|s| s.trim_end().to_string()).collect()));
         at = idx + 1;
     }
     (transcript, results)

@@ -39,6 +39,17 @@ fn backspace_and_ctrl_u_edit_the_line() {
 }
 
 #[test]
+fn ctrl_c_drops_the_line_and_up_recalls_history() {
+    let out = run_cmds(&["echo dropped\x03echo status=$?", "echo again", "\x1b[A\x1b[A"]);
+    assert!(out.status.success());
+    let lines = lines(&out);
+    assert!(!lines.iter().any(|l| l == "dropped" || l.starts_with("dropped")), "Ctrl-C must drop the line");
+    assert!(lines.iter().any(|l| l == "status=130"), "Ctrl-C sets $? to 130");
+    let recalled = lines.iter().filter(|l| l.starts_with("status=")).count();
+    assert_eq!(recalled, 2, "Up Up recalls `echo status=$?` and runs it again: {lines:?}");
+}
+
+#[test]
 fn words_are_quoted_as_in_a_posix_shell() {
     let out = run_cmds(&[r#"echo "a  b" 'c $? d' e\ f "$?""#, "nosuchcommand", "echo status=$?", "echo 'unterminated"]);
     assert!(out.status.success());

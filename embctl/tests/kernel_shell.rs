@@ -108,3 +108,8 @@ fn kernel_stack_overflow_is_reported_not_a_reset() {
 fn double_fault_is_reported_not_a_reset() {
     assert_fault("crash double", "kernel panic: double fault");
 }
+
+#[test]
+fn kernel_code_is_write_protected() {
+    assert_fault("crash readonly", "(write, protection violation, kernel mode)");
+}

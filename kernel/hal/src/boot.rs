@@ -74,6 +74,8 @@ extern "C" {
     static embox_boot_stack_top: u8;
     static __kernel_start: u8;
     static __kernel_end: u8;
+    static __readonly_start: u8;
+    static __readonly_end: u8;
 }
 
 /// Physical (= virtual, identity-mapped) range of the boot stack.
@@ -84,6 +86,11 @@ pub fn boot_stack() -> (usize, usize) {
 /// Physical range of the loaded kernel image, `.bss` included.
 pub fn kernel_image() -> PhysRange {
     PhysRange::new(&raw const __kernel_start as u64, &raw const __kernel_end as u64)
+}
+
+/// Physical range of the kernel's code and read-only data (mapped read-only).
+pub fn kernel_readonly() -> PhysRange {
+    PhysRange::new(&raw const __readonly_start as u64, &raw const __readonly_end as u64)
 }
 
 /// What the loader told us, copied out of its structures at boot.

@@ -4,7 +4,7 @@
 //!
 //! | range                      | what                                          |
 //! |----------------------------|-----------------------------------------------|
-//! | `0x0000_0000..0x0040_0000` | identity map of low memory and the kernel image (page 0 left unmapped to catch null pointers); supervisor only |
+//! | `0x0000_0000..0x0040_0000` | identity map of low memory and the kernel image (page 0 left unmapped to catch null pointers; code and read-only data read-only); supervisor only |
 //! | `0x0040_0000..0xc000_0000` | user space ([`USER_START`]..[`USER_END`]), 4 KiB pages, per address space |
 //! | `0xc000_0000..0xf000_0000` | all RAM (up to 768 MiB) at [`PHYS_MAP_BASE`]` + phys`, 4 MiB global pages; supervisor only |
 //! | `0xf000_0000..0xf100_0000` | kernel stacks with guard pages ([`crate::kstack`]); supervisor only |
@@ -90,9 +90,14 @@ pub(crate) fn init(memory_top: u64) {
     // (kernel image, boot stack, descriptor tables), so execution continues
     // unchanged when CR0.PG is set.
     unsafe {
+        // Kernel code and read-only data are mapped read-only (CR0.WP makes
+        // that hold in ring 0 too), so a stray write into them faults.
+        let readonly = crate::boot::kernel_readonly();
         let low = &mut *KERNEL.low.get();
         for (i, entry) in low.0.iter_mut().enumerate().skip(1) {
-            *entry = (i * PAGE_SIZE) as u32 | PRESENT | WRITABLE | GLOBAL;
+            let addr = (i * PAGE_SIZE) as u64;
+            let writable = if (readonly.start..readonly.end).contains(&addr) { 0 } else { WRITABLE };
+            *entry = addr as u32 | PRESENT | writable | GLOBAL;
         }
         let dir = &mut *KERNEL.directory.get();
         dir.0[0] = KERNEL.low.get() as u32 | PRESENT | WRITABLE;

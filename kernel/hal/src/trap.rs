@@ -283,3 +283,12 @@ pub fn trigger_double_fault() -> ! {
     // SAFETY: not safe, on purpose: the fault handlers end the run.
     unsafe { core::arch::asm!("mov esp, 0x1000", "push eax", "ud2", options(noreturn)) }
 }
+
+/// Writes into the kernel's own code on purpose: the page is read-only, so
+/// this faults. For the test that kernel code is write-protected.
+pub fn trigger_write_to_code() -> ! {
+    let target = trigger_write_to_code as usize;
+    // SAFETY: not safe, on purpose: the write faults and the run ends; were
+    // the page writable, the ud2 below would stop the run instead.
+    unsafe { core::arch::asm!("mov dword ptr [{}], 0", "ud2", in(reg) target, options(noreturn)) }
+}

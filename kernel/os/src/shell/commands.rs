@@ -22,7 +22,7 @@ pub(super) const BUILTINS: &[Command] = &[
     Command { name: "poweroff", usage: "poweroff", summary: "power the machine off", run: poweroff },
     Command { name: "reboot", usage: "reboot", summary: "reset the machine", run: reboot },
     Command { name: "schedtest", usage: "schedtest", summary: "check preemption: busy kernel threads must all progress", run: schedtest },
-    Command { name: "crash", usage: "crash [page|double|stack]", summary: "make a kernel fault on purpose (tests fault reporting)", run: crash },
+    Command { name: "crash", usage: "crash [page|double|stack|readonly]", summary: "make a kernel fault on purpose (tests fault reporting)", run: crash },
 ];
 
 fn help(_: &mut Shell, _: &[String]) -> i32 {
@@ -304,8 +304,12 @@ fn crash(_: &mut Shell, args: &[String]) -> i32 {
             println!("crash: recursion ended at depth {depth}?");
             1
         }
+        Some("readonly") => {
+            klog!("crash: writing into kernel code, on request");
+            trap::trigger_write_to_code()
+        }
         Some(other) => {
-            println!("crash: unknown kind '{other}' (page, double or stack)");
+            println!("crash: unknown kind '{other}' (page, double, stack or readonly)");
             STATUS_USAGE
         }
     }

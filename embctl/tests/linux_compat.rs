@@ -307,6 +307,8 @@ fn faulting_programs_die_like_on_linux_and_the_kernel_carries_on() {
         case("exitcode-glibc", &["ill"]),
         case("exitcode-musl", &["fpe"]),
         case("exitcode-glibc", &["cli"]),
+        case("exitcode-glibc", &["abort"]),
+        case("exitcode-musl", &["abort"]),
         case("exitcode-musl", &["0"]),
     ];
     let logs = differential(&cases);
@@ -316,10 +318,13 @@ fn faulting_programs_die_like_on_linux_and_the_kernel_carries_on() {
         ("SIGILL", "invalid opcode"),
         ("SIGFPE", "divide error"),
         ("SIGSEGV", "general protection"),
+        ("SIGABRT", "raised by the program"),
+        ("SIGABRT", "raised by the program"),
     ];
     for ((c, log), (signal, what)) in logs.iter().zip(expect) {
         assert!(
-            log.iter().any(|l| l.contains(&format!("killed by {signal}")) && l.contains(what) && l.contains(" ip 0x")),
+            log.iter().any(|l| l.contains(&format!("killed by {signal}")) && l.contains(what)
+                && (signal == "SIGABRT" || l.contains(" ip 0x"))),
             "`{}`: no kernel line naming {signal} and {what}: {log:?}",
             c.command_line()
         );

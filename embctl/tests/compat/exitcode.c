@@ -1,6 +1,6 @@
 /* Exit statuses and fatal faults: `exitcode N` exits with N through exit();
- * `exitcode segv|ill|fpe|cli` dies by the signal the fault raises, which a
- * shell reports as status 128+signal. */
+ * `exitcode segv|kernel|ill|fpe|cli|abort` dies by the signal the fault (or
+ * abort) raises, which a shell reports as status 128+signal. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +20,8 @@ int main(int argc, char **argv)
 		__asm__ volatile("xor %%edx, %%edx\n\tmov $1, %%eax\n\tdiv %%ecx" ::"c"(0) : "eax", "edx");
 	if (!strcmp(what, "cli"))
 		__asm__ volatile("cli");
+	if (!strcmp(what, "abort")) /* raise(SIGABRT) through tgkill */
+		abort();
 	if (!strcmp(what, "exit_group"))
 		_exit(atoi(argc > 2 ? argv[2] : "0"));
 	printf("exiting with %d\n", atoi(what));

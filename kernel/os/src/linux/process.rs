@@ -20,6 +20,8 @@ pub struct Process {
     pub cwd: String,
     pub sigactions: [KernelSigaction; 64],
     pub sigmask: u64,
+    /// Signals sent while blocked; acted on when unblocked.
+    pub pending: u64,
     pub altstack: StackT,
     /// `set_tid_address`: cleared (and futex-woken) at exit on Linux.
     pub clear_child_tid: u32,
@@ -48,6 +50,7 @@ impl Process {
             cwd: String::from("/"),
             sigactions: [KernelSigaction::default(); 64],
             sigmask: 0,
+            pending: 0,
             altstack: StackT { ss_sp: 0, ss_flags: embox_abi::consts::signal::SS_DISABLE, ss_size: 0 },
             clear_child_tid: 0,
             tls: [None; TLS_ENTRIES],

@@ -173,7 +173,8 @@ const TABLE: &[(u32, Handler)] = &[
     (FCNTL64, fd::fcntl),                                 // 221
     // 222..=223: -, -
     (GETTID, ids::gettid),                                // 224
-    // 225..=238: readahead, setxattr, lsetxattr, fsetxattr, ...
+    // 225..=237: readahead, setxattr, lsetxattr, fsetxattr, ...
+    (TKILL, signal::tkill),                               // 238
     (SENDFILE64, io::sendfile64),                         // 239
     (FUTEX, time::futex),                                 // 240
     // 241: sched_setaffinity
@@ -255,11 +256,11 @@ const HANDLERS: [Option<Handler>; NR_LIMIT] = {
     out
 };
 
-/// Calls that neither block, nor exit, nor run long: the trap serves them
+/// Calls that neither block, nor end the program, nor run long: the trap serves them
 /// with interrupts masked, without taking the process out of its table.
 const QUICK: &[u32] = &[
     GETPID, GETUID, GETGID, GETEUID, GETEGID, GETPPID, GETPGRP, GETUID32, GETGID32, GETEUID32, GETEGID32, GETTID,
-    GETTIMEOFDAY, TIME, CLOCK_GETTIME, CLOCK_GETTIME64, RT_SIGPROCMASK,
+    GETTIMEOFDAY, TIME, CLOCK_GETTIME, CLOCK_GETTIME64,
 ];
 
 const IS_QUICK: [bool; NR_LIMIT] = {

@@ -1,10 +1,11 @@
 //! Signals, as far as single-task programs need them: dispositions and the
 //! mask are recorded (rt_sigaction, rt_sigprocmask, sigaltstack) but no
 //! asynchronous signal is ever delivered. A signal a program sends itself
-//! (kill, tgkill: `abort()`, `raise()`) with the default action ends it
-//! with status 128+signal, as a shell reports it.
+//! (kill, tkill, tgkill: `abort()`, `raise()`) with the default action ends it
+//! with status 128+signal, as a shell reports it; one sent while blocked
+//! waits in `pending` until the mask lets it through.
 
-use embox_abi::consts::signal::{NSIG, SIGKILL, SIGSTOP, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, SS_DISABLE, SS_ONSTACK, MINSIGSTKSZ};
+use embox_abi::consts::signal::{MINSIGSTKSZ, NSIG, SIGKILL, SIGSTOP, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, SS_DISABLE, SS_ONSTACK};
 use embox_abi::errno::SysResult;
 use embox_abi::types::{KernelSigaction, StackT};
 use embox_abi::Errno;
@@ -59,8 +60,20 @@ pub fn rt_sigprocmask(p: &mut Process, a: Args) -> SysResult {
             SIG_SETMASK => new,
             _ => return Err(Errno::EINVAL),
         } & !(bit(SIGKILL) | bit(SIGSTOP));
+        deliver_pending(p);
     }
     Ok(0)
+}
+
+/// Acts on pending signals the mask no longer blocks (musl's `abort`
+/// raises SIGABRT with every signal blocked, then unblocks it).
+fn deliver_pending(p: &mut Process) {
+    let ready = p.pending & !p.sigmask;
+    if ready != 0 {
+        let sig = ready.trailing_zeros() + 1;
+        p.pending &= !bit(sig);
+        let _ = signal_self(p, sig);
+    }
 }
 
 /// sigaltstack(ss, old_ss)
@@ -90,9 +103,12 @@ fn signal_self(p: &mut Process, sig: u32) -> SysResult {
     }
     let handler = p.sigactions[sig as usize - 1].sa_handler;
     let blocked = p.sigmask & bit(sig) != 0 && sig != SIGKILL && sig != SIGSTOP;
-    if blocked || handler == SIG_IGN || IGNORED_BY_DEFAULT.contains(&sig) || handler > SIG_IGN {
-        // Ignored, blocked (stays pending forever), or caught: handlers are
-        // never run, so the call just succeeds.
+    if blocked {
+        p.pending |= bit(sig);
+        return Ok(0);
+    }
+    if handler == SIG_IGN || IGNORED_BY_DEFAULT.contains(&sig) || handler > SIG_IGN {
+        // Ignored, or caught: handlers are never run, so the call just succeeds.
         return Ok(0);
     }
     crate::linux::fault::report_signal(p, sig, None);
@@ -116,4 +132,12 @@ pub fn tgkill(p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::ESRCH);
     }
     signal_self(p, a[2])
+}
+
+/// tkill(tid, sig): musl's `raise`.
+pub fn tkill(p: &mut Process, a: Args) -> SysResult {
+    if a[0] != p.pid {
+        return Err(Errno::ESRCH);
+    }
+    signal_self(p, a[1])
 }

@@ -16,6 +16,7 @@ pub mod shell;
 pub mod sync;
 pub mod syscall;
 pub mod sysinfo;
+pub mod timer;
 pub mod tty;
 pub mod vfs;
 
@@ -66,6 +67,7 @@ pub fn start(magic: u32, info: u32, config: &Config) -> ! {
     sched::init();
     tty::init();
     linux::init();
+    timer::init();
     sched::spawn("shell", shell_task);
     hal::cpu::enable_interrupts();
     sched::idle_loop()

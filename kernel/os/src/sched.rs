@@ -325,6 +325,9 @@ fn tick() {
                 }
             }
         }
+        if let Some(pid) = crate::timer::tick(now) {
+            wake_locked(s, pid);
+        }
         let cur = s.current;
         if let Some(t) = s.tasks.get_mut(&cur) {
             t.cpu_ticks += 1;

@@ -325,8 +325,9 @@ fn recurse(depth: u32) -> u32 {
     recurse(depth + 1) + frame[1] as u32
 }
 
-/// Three threads spin without ever yielding while the shell sleeps 100 ms:
-/// the shell only wakes, and all three only progress, if the timer preempts.
+/// Three threads spin without ever yielding while the shell waits 100 ms for
+/// a one-shot timer: the timer service only runs, the shell only wakes, and
+/// all three only progress, if the timer interrupt preempts.
 fn schedtest(_: &mut Shell, _: &[String]) -> i32 {
     use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     static STOP: AtomicBool = AtomicBool::new(false);
@@ -345,7 +346,10 @@ fn schedtest(_: &mut Shell, _: &[String]) -> i32 {
         })
         .collect();
     let start = time::since_boot();
-    sched::sleep(core::time::Duration::from_millis(100));
+    // A one-shot timer wakes the shell (through a semaphore) after 100 ms.
+    static TIMER_FIRED: crate::sync::Semaphore = crate::sync::Semaphore::new(0);
+    crate::timer::after(core::time::Duration::from_millis(100), || TIMER_FIRED.up());
+    TIMER_FIRED.down();
     let slept = time::since_boot() - start;
     STOP.store(true, Ordering::SeqCst);
     // Each thread signals the semaphore as it ends: the shell blocks on it.

@@ -34,6 +34,7 @@ pub fn console_write(bytes: &[u8]) {
     tty::write(bytes);
 }
 
+const CTRL_C: u8 = 3;
 const CTRL_D: u8 = 4;
 const BACKSPACE: u8 = 8;
 const DELETE: u8 = 127;
@@ -50,6 +51,7 @@ pub fn console_read(buf: &mut [u8]) -> usize {
             b => b,
         };
         match b {
+            CTRL_C => return n, // the syscall's end stops the program (SIGINT)
             CTRL_D if n == 0 => return 0,
             CTRL_D => return n,
             BACKSPACE | DELETE => {
@@ -118,16 +120,19 @@ pub fn realtime_offset_ns() -> u64 {
     offset
 }
 
+const SLEEP_SLICE: Duration = Duration::from_millis(20);
+
 /// Sleeps at least `d` by the monotonic clock (the scheduler counts whole
 /// timer ticks, and the current tick may be nearly over when we start).
 pub fn sleep(d: Duration) {
     let deadline = monotonic() + d;
     loop {
         let now = monotonic();
-        if now >= deadline {
+        if now >= deadline || super::interrupted() {
             break;
         }
-        sched::sleep(deadline - now);
+        // In slices, so Ctrl-C ends a long sleep promptly.
+        sched::sleep((deadline - now).min(SLEEP_SLICE));
     }
 }
 

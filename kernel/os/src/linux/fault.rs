@@ -57,3 +57,8 @@ pub fn report_signal(p: &Process, sig: u32, frame: Option<&TrapFrame>) {
         None => klog!("{}[{}]: killed by {} (raised by the program)", p.name, p.pid, name(sig)),
     }
 }
+
+/// Logs that `p` is stopped by Ctrl-C.
+pub fn report_interrupt(p: &Process) {
+    klog!("{}[{}]: killed by SIGINT (Ctrl-C on the console)", p.name, p.pid);
+}

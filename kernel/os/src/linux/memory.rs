@@ -337,6 +337,21 @@ impl ProcessMemory {
         Ok(())
     }
 
+    /// Makes every mapped page supervisor-only, so the program's next user
+    /// access faults (how Ctrl-C stops a program spinning in ring 3).
+    pub fn revoke_user_access(&mut self) {
+        let revoked = PageFlags { writable: false, user: false };
+        for area in self.areas.clone() {
+            let mut page = area.start;
+            while page < area.end {
+                if self.space.translate(page as usize).is_some() {
+                    let _ = self.space.protect(page as usize, revoked);
+                }
+                page += PAGE;
+            }
+        }
+    }
+
     /// `madvise(MADV_DONTNEED)`: drops the pages; they read as zero again.
     pub fn discard(&mut self, addr: u32, len: u32) -> Result<(), Errno> {
         if addr % PAGE != 0 {

@@ -16,6 +16,7 @@ pub mod memory;
 pub mod process;
 
 use alloc::boxed::Box;
+use core::sync::atomic::{AtomicBool, Ordering};
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -36,6 +37,40 @@ struct Entry {
 
 static PROCESSES: IrqMutex<Vec<Entry>> = IrqMutex::new(Vec::new());
 
+/// Ctrl-C was typed: the foreground program ends (SIGINT, status 130) at
+/// its next entry into the kernel.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// True when Ctrl-C asks the running program to stop (sleeps end early).
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
+
+/// The tty's Ctrl-C hook (interrupt context). A program in a syscall sees
+/// the flag when the call ends; one running in ring 3 is made to fault at
+/// its next instruction by revoking its pages' user access.
+fn on_ctrl_c() {
+    let mut table = PROCESSES.lock();
+    if table.is_empty() {
+        return;
+    }
+    INTERRUPTED.store(true, Ordering::Relaxed);
+    for entry in table.iter_mut() {
+        if let Some(process) = entry.process.as_deref_mut() {
+            process.memory.revoke_user_access();
+        }
+    }
+}
+
+/// Ends the running program if Ctrl-C asked for it.
+fn stop_if_interrupted(pid: sched::Pid, process: Box<Process>) -> Box<Process> {
+    if INTERRUPTED.swap(false, Ordering::Relaxed) {
+        fault::report_interrupt(&process);
+        finish(pid, process, 128 + embox_abi::consts::signal::SIGINT as i32);
+    }
+    process
+}
+
 /// Exit status when the program cannot be found (as in POSIX shells).
 const STATUS_NOT_FOUND: i32 = 127;
 /// Exit status when the file is there but cannot be run.
@@ -49,6 +84,7 @@ pub fn init() {
     trap::set_handler(idt::SYSCALL_VECTOR, syscall_trap);
     idt::set_user_gate(idt::SYSCALL_VECTOR);
     trap::set_user_fault_handler(fault_trap);
+    crate::tty::set_interrupt_hook(on_ctrl_c);
     shell::register(Command {
         name: "load_app",
         usage: "load_app [--strace] PROGRAM [ARGS...] [< INPUT] [> OUTPUT]",
@@ -74,7 +110,7 @@ fn put_back(pid: sched::Pid, process: Box<Process>) {
 /// `int 0x80` from ring 3.
 fn syscall_trap(frame: &mut TrapFrame) {
     let args = [frame.ebx, frame.ecx, frame.edx, frame.esi, frame.edi, frame.ebp];
-    if crate::syscall::is_quick(frame.eax) {
+    if crate::syscall::is_quick(frame.eax) && !interrupted() {
         // Short calls that never block or exit: served in place, under one
         // lock with interrupts masked (the null-syscall path).
         let directory = cpu::cr3() as u64;
@@ -84,14 +120,16 @@ fn syscall_trap(frame: &mut TrapFrame) {
             return;
         }
     }
-    let Some((pid, mut process)) = take_current() else {
+    let Some((pid, process)) = take_current() else {
         frame.eax = embox_abi::Errno::ENOSYS.to_ret() as u32;
         return;
     };
+    let mut process = stop_if_interrupted(pid, process);
     cpu::enable_interrupts();
     let result = crate::syscall::dispatch(&mut process, frame.eax, args);
     cpu::disable_interrupts();
     frame.eax = result;
+    let process = stop_if_interrupted(pid, process);
     match process.exit_status {
         Some(status) => finish(pid, process, status),
         None => put_back(pid, process),
@@ -100,9 +138,10 @@ fn syscall_trap(frame: &mut TrapFrame) {
 
 /// A CPU exception in ring 3: demand paging, or a fatal signal.
 fn fault_trap(frame: &mut TrapFrame) {
-    let Some((pid, mut process)) = take_current() else {
+    let Some((pid, process)) = take_current() else {
         trap::fatal_trap(frame);
     };
+    let mut process = stop_if_interrupted(pid, process);
     if fault::try_demand_page(&mut process, frame) {
         put_back(pid, process);
         return;
@@ -126,6 +165,7 @@ fn finish(pid: sched::Pid, mut process: Box<Process>, status: i32) -> ! {
         }
     });
     PROCESSES.lock().retain(|e| e.pid != pid);
+    INTERRUPTED.store(false, Ordering::Relaxed);
     drop(process);
     sched::exit(status)
 }

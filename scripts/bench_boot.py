@@ -4,7 +4,8 @@ container's own start-up is not counted.
 
 Boots the kernel RUNS times with the QEMU command line embctl uses (passed in
 after `--`), and per run measures:
-  wall   QEMU process start -> `embox> ` on the serial console (host clock)
+  wall   QEMU process start -> `embox> ` on the serial console (host clock),
+         and -> the first console byte (QEMU's own start-up, for scale)
   kernel kernel entry -> prompt: the last kernel-log timestamp before the
          prompt ([ s.us ] lines count from the kernel's first instruction)
 then types `poweroff` and requires QEMU's exit status 33 (isa-debug-exit 0x10).
@@ -18,6 +19,7 @@ def boot_once(argv, timeout):
     start = time.perf_counter()
     qemu = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     console = b""
+    first_byte = None
     deadline = start + timeout
     while PROMPT not in console:
         left = deadline - time.perf_counter()
@@ -27,6 +29,8 @@ def boot_once(argv, timeout):
         chunk = os.read(qemu.stdout.fileno(), 65536)
         if not chunk:
             sys.exit(f"QEMU exited ({qemu.wait()}) before the prompt; console:\n{console.decode(errors='replace')}")
+        if first_byte is None:
+            first_byte = time.perf_counter() - start
         console += chunk
     wall = time.perf_counter() - start
     stamps = STAMP.findall(console[: console.index(PROMPT)])
@@ -40,7 +44,7 @@ def boot_once(argv, timeout):
         sys.exit("`poweroff` did not end QEMU")
     if status != 33:
         sys.exit(f"QEMU exited with {status}, expected 33 (poweroff)")
-    return wall, kernel, time.perf_counter() - start
+    return wall, kernel, time.perf_counter() - start, first_byte
 
 def ms(values):
     return "min {:7.1f}  median {:7.1f}  max {:7.1f} ms".format(
@@ -58,6 +62,7 @@ def main():
     runs = [boot_once(argv, args.timeout) for _ in range(args.runs)]
     print(f"{args.label}: {args.runs} boots")
     print(f"  QEMU start -> embox> prompt (wall):   {ms([r[0] for r in runs])}")
+    print(f"  QEMU start -> first console byte:     {ms([r[3] for r in runs])}  (QEMU's own start-up)")
     print(f"  kernel entry -> prompt (kernel log):  {ms([r[1] for r in runs])}")
     print(f"  QEMU start -> poweroff -> exit (wall): {ms([r[2] for r in runs])}")
 

@@ -14,7 +14,7 @@
 
 mod common;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -394,6 +394,53 @@ fn filling_tmp_is_enospc_not_a_kernel_panic() {
     assert!(results[0].0.output.contains("No space left on device"), "{transcript}");
     assert_eq!(results[0].0.status, 1, "{transcript}");
     assert_eq!((results[1].0.status, results[2].0.output.as_str()), (0, "alive\n"), "{transcript}");
+}
+
+/// Ctrl-C on the console stops a program spinning in ring 3 (no syscalls)
+/// with SIGINT, status 130, and the shell takes commands again.
+#[test]
+fn ctrl_c_stops_a_spinning_program() {
+    let bin = prepared();
+    let mut child = embctl()
+        .args(["run", "--no-build", "--no-kvm", "--add"])
+        .arg(format!("{}:/bin/exitcode-glibc", bin.join("exitcode-glibc").display()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn embctl run");
+    let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let sink = text.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let wait_for = |needle: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !text.lock().unwrap().contains(needle) {
+            assert!(std::time::Instant::now() < deadline, "no {needle:?}; console:\n{}", text.lock().unwrap());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    wait_for("embox> ");
+    stdin.write_all(b"load_app exitcode-glibc spin\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    stdin.write_all(b"\x03").unwrap();
+    wait_for("killed by SIGINT");
+    stdin.write_all(format!("echo {STATUS_MARK} $?\n").as_bytes()).unwrap();
+    wait_for(&format!("{STATUS_MARK} 130"));
+    stdin.write_all(b"poweroff\n").unwrap();
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    eprintln!("{}", text.lock().unwrap());
+    assert!(status.success(), "embctl run ended with {status:?}");
 }
 
 #[test]

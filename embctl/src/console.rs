@@ -10,8 +10,10 @@ use std::fmt;
 
 use crate::qemu::QemuExit;
 
-/// The kernel shell's prompt. It counts only at the start of a line, so a
-/// command that prints `embox> ` mid-line does not end the command early.
+/// The kernel shell's prompt. It counts at the start of a line, or when it is
+/// the last thing received (a program's output without a final newline runs
+/// into it); the echo of the line we typed is skipped, so a command that
+/// contains `embox> ` does not end itself.
 pub const PROMPT: &[u8] = b"embox> ";
 /// Typed after the last command to end the run with QEMU exit 33.
 pub const POWEROFF: &str = "poweroff";
@@ -40,6 +42,8 @@ pub struct Script {
     transcript: Vec<u8>,
     /// Where to look for the next prompt: just past the last one found.
     scan_from: usize,
+    /// A line was typed and its echo (up to the first newline) is not in yet.
+    awaiting_echo: bool,
     /// Read each command's exit status (`echo $?`) and stop at the first non-zero.
     check_status: bool,
     /// The command (index) that failed its status check, and its status.
@@ -48,7 +52,7 @@ pub struct Script {
 
 impl Script {
     pub fn new(commands: Vec<String>) -> Self {
-        Self { commands, phase: Phase::Booting, transcript: Vec::new(), scan_from: 0, check_status: false, failed: None }
+        Self { commands, phase: Phase::Booting, transcript: Vec::new(), scan_from: 0, awaiting_echo: false, check_status: false, failed: None }
     }
 
     /// After each command, type `echo $?`; a non-zero status ends the run
@@ -67,9 +71,15 @@ impl Script {
     /// when a prompt arrived; the phase has then moved on.
     pub fn feed(&mut self, bytes: &[u8]) -> Option<String> {
         self.transcript.extend_from_slice(bytes);
+        if self.awaiting_echo {
+            let newline = self.transcript[self.scan_from..].iter().position(|&b| b == b'\n')?;
+            self.scan_from += newline + 1;
+            self.awaiting_echo = false;
+        }
         let at = find_prompt(&self.transcript, self.scan_from)?;
         let output_start = self.scan_from;
         self.scan_from = at + PROMPT.len();
+        self.awaiting_echo = true;
         let next = match self.phase {
             Phase::Booting => 0,
             Phase::Running(i) if self.check_status => {
@@ -178,13 +188,15 @@ fn parse_status(output: &[u8]) -> Option<i32> {
     String::from_utf8_lossy(output).lines().rev().find_map(|l| l.trim().parse().ok())
 }
 
-/// The offset of the first prompt at or after `from` that starts a line.
+/// The offset of the first prompt at or after `from` that starts a line or
+/// ends the transcript.
 fn find_prompt(transcript: &[u8], from: usize) -> Option<usize> {
     let mut start = from;
     while start + PROMPT.len() <= transcript.len() {
         let rel = transcript[start..].windows(PROMPT.len()).position(|w| w == PROMPT)?;
         let at = start + rel;
-        if at == 0 || matches!(transcript[at - 1], b'\n' | b'\r') {
+        let line_start = at == 0 || matches!(transcript[at - 1], b'\n' | b'\r');
+        if line_start || at + PROMPT.len() == transcript.len() {
             return Some(at);
         }
         start = at + 1;
@@ -229,9 +241,19 @@ mod tests {
     fn prompt_mid_line_does_not_count() {
         let mut s = script(&["echo 'embox> '", "true"]);
         s.feed(b"embox> ").unwrap();
-        assert_eq!(s.feed(b"echo 'embox> '\r\n"), None, "the echoed command line is not a prompt");
+        // The echo of the typed line arrives in pieces; none of it is a prompt.
+        assert_eq!(s.feed(b"echo 'embox> "), None, "the echoed command line is not a prompt");
+        assert_eq!(s.feed(b"'\r\n"), None);
         assert_eq!(s.feed(b"x embox> \r\n"), None, "output containing the prompt mid-line is not a prompt");
         assert_eq!(s.feed(b"embox> ").as_deref(), Some("true\n"));
+    }
+
+    #[test]
+    fn prompt_after_output_without_newline_counts() {
+        let mut s = script(&["load_app printf_no_newline"]);
+        s.feed(b"embox> ").unwrap();
+        assert_eq!(s.feed(b"load_app printf_no_newline\r\n"), None);
+        assert_eq!(s.feed(b"no newline hereembox> ").as_deref(), Some("poweroff\n"));
     }
 
     #[test]

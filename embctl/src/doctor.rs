@@ -39,7 +39,7 @@ impl Report {
                 "FAIL"
             }
         };
-        println!("{tag}  {check:<13} {message}");
+        crate::ui::print_line(format_args!("{tag}  {check:<13} {message}"));
     }
 }
 

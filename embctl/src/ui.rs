@@ -143,3 +143,10 @@ pub fn stdin_chunks() -> tokio::sync::mpsc::Receiver<bytes::Bytes> {
     });
     rx
 }
+
+/// A line of a command's result on stdout. A closed pipe (`embctl image ls | head -1`)
+/// is not an error worth a panic: the reader has what it wanted.
+pub fn print_line(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}

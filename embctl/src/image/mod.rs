@@ -103,7 +103,7 @@ async fn ensure_with(engine: &Engine, ws: &Workspace, force: bool) -> Result<Str
 pub async fn build(ws: &Workspace, force: bool) -> Result<()> {
     let engine = Engine::connect().await?;
     let tag = ensure_with(&engine, ws, force).await?;
-    println!("{tag}");
+    crate::ui::print_line(format_args!("{tag}"));
     Ok(())
 }
 
@@ -122,7 +122,7 @@ pub async fn list(ws: &Workspace) -> Result<()> {
     let engine = Engine::connect().await?;
     let current = current(&engine, ws).await?.map(|(tag, _)| tag);
     let base = base_tag();
-    println!("{:<32} {:<14} {:>9}  {:<12} STATUS", "IMAGE", "ID", "SIZE", "BASE FROM");
+    crate::ui::print_line(format_args!("{:<32} {:<14} {:>9}  {:<12} STATUS", "IMAGE", "ID", "SIZE", "BASE FROM"));
     for image in ours(&engine).await? {
         let tags = if image.repo_tags.is_empty() { vec!["<untagged>".to_string()] } else { image.repo_tags.clone() };
         for tag in tags {
@@ -137,13 +137,13 @@ pub async fn list(ws: &Workspace) -> Result<()> {
             } else {
                 "other checkout or older embctl"
             };
-            println!(
+            crate::ui::print_line(format_args!(
                 "{:<32} {:<14} {:>9}  {:<12} {status}",
                 tag,
                 short_id(&image.id),
                 format!("{:.0} MB", image.size as f64 / 1e6),
                 image.labels.get(LABEL_BASE_SOURCE).map(String::as_str).unwrap_or("-"),
-            );
+            ));
         }
     }
     Ok(())
@@ -172,10 +172,10 @@ pub async fn remove(_ws: &Workspace, tags: &[String]) -> Result<()> {
     };
     for tag in &targets {
         engine.remove_image(tag, false).await?;
-        println!("removed {tag}");
+        crate::ui::print_line(format_args!("removed {tag}"));
     }
     if targets.is_empty() {
-        println!("no embctl build images");
+        crate::ui::print_line(format_args!("no embctl build images"));
     }
     Ok(())
 }
@@ -203,12 +203,12 @@ pub async fn prune(ws: &Workspace) -> Result<()> {
         let name = image.repo_tags.first().cloned().unwrap_or_else(|| image.id.clone());
         match engine.remove_image(&name, false).await {
             Ok(()) => {
-                println!("removed {name}");
+                crate::ui::print_line(format_args!("removed {name}"));
                 removed += 1;
             }
             Err(e) => tracing::warn!("{e:#}"),
         }
     }
-    println!("pruned {removed} stale image(s)");
+    crate::ui::print_line(format_args!("pruned {removed} stale image(s)"));
     Ok(())
 }

@@ -271,7 +271,7 @@ fn no_build_without_artefacts_says_what_to_do() {
 
 /// Runs `cmd` as a session leader with a new pseudo-terminal as its
 /// controlling terminal and stdio; returns the master side.
-fn spawn_on_pty(cmd: &mut Command) -> (std::fs::File, Child) {
+fn spawn_on_pty(cmd: &mut Command) -> (std::fs::File, Running) {
     use std::os::fd::{FromRawFd, OwnedFd};
     use std::os::unix::process::CommandExt;
     let (mut master, mut slave) = (0, 0);
@@ -279,6 +279,10 @@ fn spawn_on_pty(cmd: &mut Command) -> (std::fs::File, Child) {
     // arguments may be null.
     let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
     assert_eq!(rc, 0, "openpty failed");
+    // The child must not inherit the master: while it holds it, the terminal
+    // never hangs up, and a failed test would leave embctl (and QEMU) running.
+    // SAFETY: fcntl on a descriptor we own.
+    unsafe { libc::fcntl(master, libc::F_SETFD, libc::FD_CLOEXEC) };
     // SAFETY: both descriptors were just opened by openpty and are owned here.
     let (master, slave) = unsafe { (std::fs::File::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
     let stdio = |fd: &OwnedFd| Stdio::from(fd.try_clone().unwrap());
@@ -293,7 +297,7 @@ fn spawn_on_pty(cmd: &mut Command) -> (std::fs::File, Child) {
         });
     }
     eprintln!("$ {cmd:?} (on a pty)");
-    let child = cmd.spawn().expect("spawn embctl on a pty");
+    let child = Running(cmd.spawn().expect("spawn embctl on a pty"));
     drop(slave);
     (master, child)
 }
@@ -319,9 +323,36 @@ fn read_until(master: &mut std::fs::File, seen: &mut Vec<u8>, needle: &[u8], lim
     }
 }
 
-fn spawn(cmd: &mut Command) -> Child {
+fn spawn(cmd: &mut Command) -> Running {
     eprintln!("$ {cmd:?}");
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn embctl")
+    Running(cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn embctl"))
+}
+
+/// A running embctl that gets SIGTERM (so it removes its container) when a
+/// failing test drops it.
+struct Running(Child);
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+            let _ = self.0.wait();
+        }
+    }
 }
 
 fn wait_timeout(child: &mut Child, limit: Duration) -> Option<i32> {

@@ -42,8 +42,17 @@ pub fn try_demand_page(p: &mut Process, frame: &TrapFrame) -> bool {
     matches!(p.memory.resolve_fault(addr, write), FaultResolution::Mapped)
 }
 
+/// Ends the program's unterminated last line, so the kill message (a log
+/// line) starts a line of its own, as a shell's "Segmentation fault" does.
+fn fresh_line() {
+    if !crate::hal::serial::at_line_start() {
+        super::env::console_write(b"\n");
+    }
+}
+
 /// Logs that `p` is killed by `sig` (with the fault, when there is one).
 pub fn report_signal(p: &Process, sig: u32, frame: Option<&TrapFrame>) {
+    fresh_line();
     match frame {
         Some(f) => klog!(
             "{}[{}]: killed by {}: {} ip {:#010x} sp {:#010x}",
@@ -60,5 +69,6 @@ pub fn report_signal(p: &Process, sig: u32, frame: Option<&TrapFrame>) {
 
 /// Logs that `p` is stopped by Ctrl-C.
 pub fn report_interrupt(p: &Process) {
+    fresh_line();
     klog!("{}[{}]: killed by SIGINT (Ctrl-C on the console)", p.name, p.pid);
 }

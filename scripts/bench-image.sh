@@ -29,7 +29,7 @@ if [ "$skip_cold" = no ]; then
     t0=$(now)
     cold_tag=$(EMBCTL_BASE_TAG="$base" EMBCTL_OFFLINE=1 "$embctl" -q --workspace "$scratch" image build)
     t1=$(now)
-    echo "cold image build (offline path: debootstrap + import + Dockerfile): $(elapsed "$t0" "$t1") s  [$cold_tag]"
+    printf "cold image build (offline path: debootstrap + import + Dockerfile): %.1f s  [%s]\n" "$(elapsed "$t0" "$t1")" "$cold_tag"
 fi
 
 image=$("$embctl" -q image build)

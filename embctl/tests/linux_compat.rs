@@ -51,6 +51,9 @@ for f in *.c; do
   musl-gcc -static -O2 -Wall -o "$out/bin/$n-musl" "$f"
 done
 gcc -m32 -O2 -o "$out/bin/hello-dynamic" hello.c
+# Position-independent static programs (ET_DYN, relocating themselves).
+gcc -m32 -static-pie -O2 -o "$out/bin/hello-pie-glibc" hello.c
+musl-gcc -static-pie -O2 -o "$out/bin/hello-pie-musl" hello.c
 make -s -C /ws/third-party/lkl OUT="$out/bin"
 # Package lists in a directory of ours: works without root and without
 # touching the image's /var/lib/apt.
@@ -275,6 +278,7 @@ fn libc_cases(libc: &'static str) -> Vec<Case> {
     let name = |base: &str| -> &'static str { Box::leak(format!("{base}-{libc}").into_boxed_str()) };
     vec![
         case(name("hello"), &[libc, "two words"]),
+        case(name("hello-pie"), &[libc, "static-pie"]),
         case(name("files"), &[&format!("/tmp/embox-compat-files-{libc}")]),
         case(name("dirs"), &[&format!("/tmp/embox-compat-dirs-{libc}")]),
         case(name("memory"), &[]),

@@ -440,6 +440,34 @@ pub(crate) mod tests {
         assert!(ElfError::Dynamic.to_string().contains("-static"));
     }
 
+    /// The seed's layout: `-nostdlib -emain -fpie -N` puts code and data in
+    /// one RWX segment, not page aligned, without the headers.
+    #[test]
+    fn seed_flags_binary_plans() {
+        let dir = std::env::temp_dir().join(format!("embox-elf-seed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/../../third-party/lkl/linux_echo.c");
+        let exe = dir.join("linux_echo");
+        let built = std::process::Command::new("gcc")
+            .args(["-m32", "-nostdlib", "-emain", "-fpie", "-N", "-static", "-O2", "-fno-stack-protector", "-ffreestanding", "-o"])
+            .arg(&exe)
+            .arg(src)
+            .status();
+        if !matches!(built, Ok(s) if s.success()) {
+            eprintln!("skipped: no gcc -m32 here");
+            return;
+        }
+        let image = std::fs::read(&exe).unwrap();
+        let plan = plan(&image, &LIMITS).unwrap();
+        assert_eq!(plan.kind, ImageKind::Exec);
+        let exec: Vec<_> = plan.segments.iter().filter(|s| s.perms.exec).collect();
+        assert!(exec.iter().any(|s| s.perms.write), "-N makes text writable: {:?}", plan.segments);
+        // -N does not load the headers: no segment covers e_phoff, so AT_PHDR is 0.
+        assert_eq!(plan.phdr, 0);
+        assert!(plan.segments[0].vaddr <= plan.entry && plan.entry < plan.segments[0].end());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
     /// The real thing: a static binary the host compiler makes, when it can.
     #[test]
     fn host_gcc_static_binary_plans() {

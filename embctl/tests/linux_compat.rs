@@ -351,16 +351,31 @@ fn bad_executables_are_refused_with_the_reason() {
     let mut arm = glibc.clone();
     arm[18] = 40; // EM_ARM
     std::fs::write(bad.join("arm"), arm).unwrap();
+    // Move every PT_LOAD into the kernel half; then make two of them overlap.
+    let loads = load_vaddr_offsets(&glibc);
+    let mut kernel = glibc.clone();
+    for &at in &loads {
+        let v = u32::from_le_bytes(kernel[at..at + 4].try_into().unwrap()) + 0xb800_0000;
+        kernel[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        kernel[at + 4..at + 8].copy_from_slice(&v.to_le_bytes()); // p_paddr
+    }
+    std::fs::write(bad.join("kernelspace"), kernel).unwrap();
+    let mut overlap = glibc.clone();
+    let first = overlap[loads[0]..loads[0] + 4].to_vec();
+    overlap[loads[1]..loads[1] + 4].copy_from_slice(&first);
+    std::fs::write(bad.join("overlap"), overlap).unwrap();
     let cases = [
         ("notelf", "not an ELF file"),
         ("truncated", "truncated"),
         ("elf64", "not a 32-bit ELF"),
         ("arm", "not i386"),
+        ("kernelspace", "outside user space"),
+        ("overlap", "overlap"),
         ("hello-dynamic", "dynamically linked"),
     ];
     let mut cmd = embctl();
     cmd.args(["run", "--no-build", "--no-kvm", "--timeout", "60"]);
-    for (name, _) in &cases[..4] {
+    for (name, _) in &cases[..6] {
         cmd.args(["--add", &format!("{}:/bin/{name}", bad.join(name).display())]);
     }
     cmd.args(["--add", &format!("{}:/bin/hello-dynamic", bin.join("hello-dynamic").display())]);
@@ -378,7 +393,7 @@ fn bad_executables_are_refused_with_the_reason() {
     }
     assert!(text.contains("load_app: nosuchprogram: not found in / or /bin"), "{text}");
     let statuses: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix(&format!("{STATUS_MARK} "))).collect();
-    assert_eq!(statuses, ["126", "126", "126", "126", "126", "127"], "{text}");
+    assert_eq!(statuses, ["126", "126", "126", "126", "126", "126", "126", "127"], "{text}");
     assert!(!text.contains("hello from"), "a refused program ran:\n{text}");
     assert!(text.lines().any(|l| l == "still alive"), "{text}");
 }
@@ -445,6 +460,18 @@ fn ctrl_c_stops_a_spinning_program() {
     reader.join().unwrap();
     eprintln!("{}", text.lock().unwrap());
     assert!(status.success(), "embctl run ended with {status:?}");
+}
+
+/// File offsets of the `p_vaddr` fields of an ELF32 image's PT_LOAD headers.
+fn load_vaddr_offsets(elf: &[u8]) -> Vec<usize> {
+    let u16_at = |at: usize| u16::from_le_bytes([elf[at], elf[at + 1]]) as usize;
+    let phoff = u32::from_le_bytes(elf[28..32].try_into().unwrap()) as usize;
+    let (phentsize, phnum) = (u16_at(42), u16_at(44));
+    (0..phnum)
+        .map(|i| phoff + i * phentsize)
+        .filter(|&ph| u32::from_le_bytes(elf[ph..ph + 4].try_into().unwrap()) == 1)
+        .map(|ph| ph + 8)
+        .collect()
 }
 
 #[test]

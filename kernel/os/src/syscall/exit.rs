@@ -14,3 +14,8 @@ pub fn exit(p: &mut Process, a: Args) -> SysResult {
 pub fn exit_group(p: &mut Process, a: Args) -> SysResult {
     exit(p, a)
 }
+
+/// wait4/waitpid: a program started by load_app has no children.
+pub fn wait4(_p: &mut Process, _a: Args) -> SysResult {
+    Err(embox_abi::Errno::ECHILD)
+}

@@ -32,9 +32,8 @@ fn map(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off
     if kind == 0 || kind == (MAP_SHARED | MAP_PRIVATE) || len == 0 {
         return Err(Errno::EINVAL);
     }
-    let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
     if flags & MAP_ANONYMOUS != 0 {
-        return p.memory.map_anonymous(addr, len, perms(prot), fixed);
+        return place(p, addr, len, prot, flags);
     }
     let id = match p.files.get(fd)?.kind {
         FileKind::File(id) => id,
@@ -46,7 +45,7 @@ fn map(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off
     if offset % 4096 != 0 {
         return Err(Errno::EINVAL);
     }
-    let start = p.memory.map_anonymous(addr, len, perms(prot), fixed)?;
+    let start = place(p, addr, len, prot, flags)?;
     let mut chunk = vec![0u8; 4096];
     let mut done = 0u32;
     while done < len {
@@ -57,6 +56,21 @@ fn map(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off
         let n = n.min((len - done) as usize);
         p.memory.load_bytes(start + done, &chunk[..n])?;
         done += n as u32;
+    }
+    Ok(start)
+}
+
+/// A fresh zero-filled area: at `addr` (MAP_FIXED replaces what is there,
+/// MAP_FIXED_NOREPLACE fails with EEXIST instead), else near the hint or
+/// wherever there is room.
+fn place(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32) -> SysResult {
+    if flags & MAP_FIXED != 0 {
+        return p.memory.map_anonymous(addr, len, perms(prot), true);
+    }
+    let start = p.memory.map_anonymous(addr, len, perms(prot), false)?;
+    if flags & MAP_FIXED_NOREPLACE != 0 && start != addr {
+        p.memory.unmap(start, len)?;
+        return Err(Errno::EEXIST);
     }
     Ok(start)
 }

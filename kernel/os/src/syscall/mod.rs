@@ -44,7 +44,7 @@ const TABLE: &[(u32, Handler)] = &[
     (WRITE, io::write),                                   // 4
     (OPEN, open::open),                                   // 5
     (CLOSE, open::close),                                 // 6
-    // 7: waitpid
+    (WAITPID, exit::wait4),                               // 7
     (CREAT, open::creat),                                 // 8
     (LINK, dir::link),                                    // 9
     (UNLINK, dir::unlink),                                // 10
@@ -106,9 +106,9 @@ const TABLE: &[(u32, Handler)] = &[
     (FTRUNCATE, io::ftruncate),                           // 93
     (FCHMOD, stat::fchmod),                               // 94
     (FCHOWN, stat::fchown),                               // 95
-    // 96..=105: getpriority, setpriority, profil, statfs, ...
-    (STAT, stat::stat64),                                 // 106 (old struct stat: glibc never uses it; we answer with stat64's)
-    // 107..=115: lstat, fstat, olduname, iopl, ...
+    // 96..=113: getpriority, setpriority, profil, statfs, ...
+    (WAIT4, exit::wait4),                                 // 114
+    // 115: swapoff
     (SYSINFO, system::sysinfo),                           // 116
     // 117: ipc
     (FSYNC, io::fsync),                                   // 118

@@ -4,15 +4,16 @@
 //! 128+signal. The signal task is installed when the engine is connected, so an
 //! interrupt is never swallowed, whatever the command is doing.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::{Mutex, Once, OnceLock};
 use std::time::Duration;
 
 use bollard::query_parameters::RemoveContainerOptions;
 use bollard::Docker;
 
-/// Names of containers created and not yet removed.
-static LIVE: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+/// Names of containers being created or created, and not yet removed. The flag
+/// is false while the create request is in flight.
+static LIVE: Mutex<BTreeMap<String, bool>> = Mutex::new(BTreeMap::new());
 /// The engine client the signal task removes containers with.
 static CLIENT: OnceLock<Docker> = OnceLock::new();
 static HANDLERS: Once = Once::new();
@@ -88,7 +89,14 @@ pub(super) fn install(docker: &Docker) {
 /// the create request is in flight still removes it.
 pub(super) fn register(docker: &Docker, name: &str) {
     install(docker);
-    LIVE.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string());
+    LIVE.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), false);
+}
+
+/// The create request for `name` has returned (either way).
+pub(super) fn create_returned(name: &str) {
+    if let Some(done) = LIVE.lock().unwrap_or_else(|e| e.into_inner()).get_mut(name) {
+        *done = true;
+    }
 }
 
 pub(super) fn unregister(name: &str) {
@@ -101,7 +109,7 @@ pub(super) async fn remove(docker: &Docker, name: &str) -> Result<(), bollard::e
     let res = match docker.remove_container(name, Some(opts)).await {
         Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
         // 409: removal already in progress (e.g. the signal task got there first).
-        Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
+        Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, message }) if message.contains("in progress") => Ok(()),
         other => other,
     };
     if res.is_ok() {
@@ -157,11 +165,29 @@ fn install_signal_handlers() {
 
 async fn remove_all_live() {
     let Some(docker) = CLIENT.get() else { return };
-    let names: Vec<String> = LIVE.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
-    if names.is_empty() {
+    let live = || LIVE.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if live().is_empty() {
         return;
     }
-    eprintln!("embctl: interrupted; removing {} container(s)", names.len());
-    let removals = names.iter().map(|n| remove(docker, n));
-    let _ = tokio::time::timeout(Duration::from_secs(20), futures_util::future::join_all(removals)).await;
+    eprintln!("embctl: interrupted; removing {} container(s)", live().len());
+    // A container whose create request is in flight cannot be removed reliably
+    // yet (the engine may refuse, then finish creating it): let the requests land.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while live().values().any(|done| !done) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    for attempt in 0..5 {
+        let names: Vec<String> = live().into_keys().collect();
+        if names.is_empty() {
+            return;
+        }
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let removals = names.iter().map(|n| remove(docker, n));
+        let _ = tokio::time::timeout(Duration::from_secs(20), futures_util::future::join_all(removals)).await;
+    }
+    for name in live().keys() {
+        eprintln!("embctl: could not remove container {name}; remove it with `docker rm -f {name}`");
+    }
 }

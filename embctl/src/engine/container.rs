@@ -277,9 +277,9 @@ impl Engine {
             ..Default::default()
         };
         let opts = CreateContainerOptions { name: Some(guard.name.clone()), platform: String::new() };
-        self.docker.create_container(Some(opts), body).await.map_err(|e| {
-            engine_err(format!("cannot create a container from image {}", spec.image), e)
-        })?;
+        let created = self.docker.create_container(Some(opts), body).await;
+        cleanup::create_returned(&guard.name);
+        created.map_err(|e| engine_err(format!("cannot create a container from image {}", spec.image), e))?;
         tracing::debug!("created container {} from {}: {:?}", guard.name, spec.image, spec.cmd);
         Ok(guard)
     }

@@ -202,6 +202,15 @@ impl Engine {
 
     /// `start_attached` with bollard's raw output items (so stdout and stderr stay apart).
     async fn start_attached_raw(&self, spec: &ContainerSpec) -> Result<(ContainerGuard, Option<(ContainerInput, RawOutput)>)> {
+        let started = self.create_attach_start(spec).await;
+        if started.is_err() {
+            // The signal task removed the container under us: its exit code wins.
+            cleanup::park_if_interrupted().await;
+        }
+        started
+    }
+
+    async fn create_attach_start(&self, spec: &ContainerSpec) -> Result<(ContainerGuard, Option<(ContainerInput, RawOutput)>)> {
         let guard = self.create(spec).await?;
         let opts = AttachContainerOptions {
             stdin: spec.open_stdin,

@@ -127,7 +127,7 @@ pub(super) fn remove_blocking(name: &str, api_version: &str) {
     let worker = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
         rt.block_on(async {
-            let docker = Docker::connect_with_defaults().ok()?;
+            let docker = Docker::connect_with_host(&super::docker_host()).ok()?;
             let docker = if api_version.is_empty() { docker } else { docker.negotiate_version().await.ok()? };
             tokio::time::timeout(Duration::from_secs(20), remove(&docker, &name)).await.ok()?.ok()
         })

@@ -49,7 +49,7 @@ impl Engine {
                  to a running engine (unix:///path/to/docker.sock or tcp://HOST:PORT)"
             )
         };
-        let docker = Docker::connect_with_defaults().map_err(|e| unreachable(e.to_string()))?;
+        let docker = Docker::connect_with_host(&address).map_err(|e| unreachable(e.to_string()))?;
         match tokio::time::timeout(PING_TIMEOUT, docker.ping()).await {
             Err(_) => return Err(unreachable(format!("no answer within {}s", PING_TIMEOUT.as_secs()))),
             Ok(Err(e)) => return Err(unreachable(root_cause(&e))),
@@ -156,10 +156,4 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 /// An engine error with the container or image it concerns.
 pub(crate) fn engine_err(what: impl std::fmt::Display, err: bollard::errors::Error) -> anyhow::Error {
     anyhow::Error::new(err).context(what.to_string())
-}
-
-#[allow(dead_code)]
-fn _assert_send() {
-    fn is_send<T: Send + Sync>() {}
-    is_send::<Engine>();
 }

@@ -74,7 +74,12 @@ static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new
 pub struct Progress {
     bar: Option<indicatif::ProgressBar>,
     started: std::time::Instant,
+    /// The last lines, shown when the work fails (the spinner only showed one at a time).
+    tail: std::sync::Mutex<std::collections::VecDeque<String>>,
 }
+
+/// Lines of output kept for [`Progress::fail`].
+const PROGRESS_TAIL: usize = 25;
 
 impl Progress {
     pub fn new(what: &str) -> Progress {
@@ -90,13 +95,20 @@ impl Progress {
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
             bar
         });
-        Progress { bar, started: std::time::Instant::now() }
+        Progress { bar, started: std::time::Instant::now(), tail: Default::default() }
     }
 
     /// One line of output from the work.
     pub fn line(&self, line: &str) {
         if QUIET.load(std::sync::atomic::Ordering::Relaxed) || line.trim().is_empty() {
             return;
+        }
+        if self.bar.is_some() {
+            let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+            if tail.len() == PROGRESS_TAIL {
+                tail.pop_front();
+            }
+            tail.push_back(line.to_string());
         }
         match &self.bar {
             Some(bar) if line.starts_with("Step ") => bar.println(line),
@@ -111,6 +123,19 @@ impl Progress {
             bar.finish_and_clear();
         }
         tracing::info!("{summary} in {:.1}s", self.started.elapsed().as_secs_f64());
+    }
+}
+
+impl Progress {
+    /// Ends the display after a failure; on a terminal the last lines of output
+    /// are printed, so the error has its context.
+    pub fn fail(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+            for line in self.tail.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                eprintln!("  {line}");
+            }
+        }
     }
 }
 

@@ -131,6 +131,7 @@ async fn debootstrap_base(engine: &Engine, tag: &str) -> Result<String> {
         }
         let status = child.wait().await.context("debootstrap did not finish")?;
         if !status.success() {
+            progress.fail();
             crate::engine::cleanup::unmount_below(&target);
             bail!(
                 "debootstrap --variant=minbase --arch=i386 {SUITE} from {mirror} failed ({status}); last output:\n{}\n\

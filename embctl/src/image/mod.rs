@@ -87,7 +87,11 @@ async fn ensure_with(engine: &Engine, ws: &Workspace, force: bool) -> Result<Str
         base.reference,
         base.source
     ));
-    engine.build_image(&tag, ctx.tar()?, build_args, labels, force, |line| progress.line(line)).await.map_err(|e| {
+    let built = engine.build_image(&tag, ctx.tar()?, build_args, labels, force, |line| progress.line(line)).await;
+    if built.is_err() {
+        progress.fail();
+    }
+    built.map_err(|e| {
         e.context(format!(
             "the build image could not be built from {}; fix the Dockerfile or the network \
              (apt-get inside the build must reach Debian) and run `embctl image build` again",

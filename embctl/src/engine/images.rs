@@ -121,23 +121,24 @@ impl Engine {
         Ok(info.id.unwrap_or(reference))
     }
 
-    /// Pulls `reference`, giving up after `deadline` (no registry answers on
-    /// air-gapped machines; we do not want to wait for the engine's own timeout).
-    pub async fn pull_image(&self, reference: &str, deadline: Duration) -> Result<()> {
+    /// Pulls `reference`. Gives up when the registry has not answered within
+    /// `first_answer` (air-gapped machines: we do not wait for the engine's own
+    /// timeout); once it answers, the pull may take as long as it needs.
+    pub async fn pull_image(&self, reference: &str, first_answer: Duration) -> Result<()> {
         let opts = CreateImageOptions { from_image: Some(reference.into()), ..Default::default() };
-        let pull = async {
-            let mut stream = self.docker.create_image(Some(opts), None, None);
-            while let Some(item) = stream.next().await {
-                let info = item.map_err(|e| engine_err(format!("cannot pull {reference}"), e))?;
-                if let Some(status) = info.status {
-                    tracing::debug!("pull {reference}: {status}");
-                }
-            }
-            anyhow::Ok(())
+        let mut stream = self.docker.create_image(Some(opts), None, None);
+        let first = match tokio::time::timeout(first_answer, stream.next()).await {
+            Ok(first) => first,
+            Err(_) => bail!("no registry answered within {}s while pulling {reference}", first_answer.as_secs()),
         };
-        match tokio::time::timeout(deadline, pull).await {
-            Ok(res) => res,
-            Err(_) => bail!("no registry answered within {}s while pulling {reference}", deadline.as_secs()),
+        let mut next = first;
+        while let Some(item) = next {
+            let info = item.map_err(|e| engine_err(format!("cannot pull {reference}"), e))?;
+            if let Some(status) = info.status {
+                tracing::debug!("pull {reference}: {status}");
+            }
+            next = stream.next().await;
         }
+        Ok(())
     }
 }

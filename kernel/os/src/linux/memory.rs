@@ -14,6 +14,8 @@ use alloc::vec::Vec;
 use embox_abi::Errno;
 use embox_elf::Perms;
 use embox_hal::memory;
+pub use embox_uspace::{page_ceil, page_floor, Area, AreaKind};
+use embox_uspace::{AreaError, AreaMap};
 use embox_hal::paging::{AddressSpace, MapError, PageFlags, PAGE_SIZE, USER_END, USER_START};
 
 const PAGE: u32 = PAGE_SIZE as u32;
@@ -31,28 +33,12 @@ const MAX_AREAS: usize = 4096;
 /// Address space kept free above the program break for `brk` to grow into.
 const HEAP_GAP: u32 = 64 << 20;
 
-pub const fn page_floor(a: u32) -> u32 {
-    a & !(PAGE - 1)
-}
-
-pub const fn page_ceil(a: u32) -> u32 {
-    page_floor(a.wrapping_add(PAGE - 1))
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AreaKind {
-    Program,
-    Heap,
-    Mmap,
-    Stack,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub struct Area {
-    pub start: u32,
-    pub end: u32,
-    pub perms: Perms,
-    pub kind: AreaKind,
+fn errno(e: AreaError) -> Errno {
+    match e {
+        AreaError::Invalid => Errno::EINVAL,
+        AreaError::Exists => Errno::EEXIST,
+        AreaError::TooMany | AreaError::NotCovered => Errno::ENOMEM,
+    }
 }
 
 fn flags_for(perms: Perms) -> PageFlags {
@@ -70,8 +56,7 @@ pub enum FaultResolution {
 
 pub struct ProcessMemory {
     space: AddressSpace,
-    /// Sorted by start, non-overlapping, page aligned.
-    areas: Vec<Area>,
+    areas: AreaMap,
     brk_start: u32,
     brk: u32,
 }
@@ -79,7 +64,7 @@ pub struct ProcessMemory {
 impl ProcessMemory {
     pub fn new() -> Result<Self, Errno> {
         let space = AddressSpace::new().ok_or(Errno::ENOMEM)?;
-        Ok(Self { space, areas: Vec::new(), brk_start: 0, brk: 0 })
+        Ok(Self { space, areas: AreaMap::new(MAX_AREAS), brk_start: 0, brk: 0 })
     }
 
     /// Physical address of the page directory, for the task's context.
@@ -88,31 +73,19 @@ impl ProcessMemory {
     }
 
     pub fn areas(&self) -> &[Area] {
-        &self.areas
+        self.areas.areas()
     }
 
-    fn overlaps(&self, start: u32, end: u32) -> bool {
-        self.areas.iter().any(|a| a.start < end && start < a.end)
-    }
-
-    /// Adds an area (page aligned, free) without mapping anything yet.
+    /// Adds an area (page aligned, free, in user space) without mapping anything yet.
     pub fn add_area(&mut self, start: u32, end: u32, perms: Perms, kind: AreaKind) -> Result<(), Errno> {
-        if start % PAGE != 0 || end % PAGE != 0 || start >= end || start < USER_START as u32 || end > STACK_TOP {
+        if start < USER_START as u32 || end > STACK_TOP {
             return Err(Errno::EINVAL);
         }
-        if self.overlaps(start, end) {
-            return Err(Errno::EEXIST);
-        }
-        if self.areas.len() >= MAX_AREAS {
-            return Err(Errno::ENOMEM);
-        }
-        let at = self.areas.partition_point(|a| a.start < start);
-        self.areas.insert(at, Area { start, end, perms, kind });
-        Ok(())
+        self.areas.insert(start, end, perms, kind).map_err(errno)
     }
 
     fn area_at(&self, addr: u32) -> Option<&Area> {
-        self.areas.iter().find(|a| a.start <= addr && addr < a.end)
+        self.areas.find(addr)
     }
 
     /// Sets up the stack area and the heap start (just above the program).
@@ -211,17 +184,7 @@ impl ProcessMemory {
     /// leaving [`HEAP_GAP`] above the break for the heap to grow.
     fn find_free(&self, len: u32) -> Option<u32> {
         let floor = page_ceil(self.brk).max(USER_START as u32).saturating_add(HEAP_GAP);
-        let mut top = MMAP_TOP;
-        loop {
-            let start = top.checked_sub(len)?;
-            if start < floor {
-                return None;
-            }
-            match self.areas.iter().rev().find(|a| a.start < top && start < a.end) {
-                None => return Some(start),
-                Some(blocking) => top = blocking.start,
-            }
-        }
+        self.areas.find_free(len, floor, MMAP_TOP)
     }
 
     /// Anonymous `mmap2`: returns the address of a fresh zero-filled area.
@@ -254,20 +217,6 @@ impl ProcessMemory {
         Ok(start)
     }
 
-    /// Splits areas so that `addr` is an area boundary.
-    fn split_at(&mut self, addr: u32) -> Result<(), Errno> {
-        if let Some(i) = self.areas.iter().position(|a| a.start < addr && addr < a.end) {
-            if self.areas.len() >= MAX_AREAS {
-                return Err(Errno::ENOMEM);
-            }
-            let mut upper = self.areas[i];
-            upper.start = addr;
-            self.areas[i].end = addr;
-            self.areas.insert(i + 1, upper);
-        }
-        Ok(())
-    }
-
     /// `munmap`: removes `[addr, addr+len)` from every area and frees its pages.
     pub fn unmap(&mut self, addr: u32, len: u32) -> Result<(), Errno> {
         if addr % PAGE != 0 || len == 0 {
@@ -277,9 +226,7 @@ impl ProcessMemory {
         if addr < USER_START as u32 || end > STACK_TOP {
             return Err(Errno::EINVAL);
         }
-        self.split_at(addr)?;
-        self.split_at(end)?;
-        self.areas.retain(|a| !(addr <= a.start && a.end <= end));
+        self.areas.remove(addr, end).map_err(errno)?;
         self.release_pages(addr, end);
         Ok(())
     }
@@ -312,21 +259,7 @@ impl ProcessMemory {
             return Err(Errno::EINVAL);
         }
         let end = addr.checked_add(page_ceil(len)).ok_or(Errno::ENOMEM)?;
-        let mut covered = addr;
-        for a in self.areas.iter().filter(|a| a.end > addr && a.start < end) {
-            if a.start > covered {
-                return Err(Errno::ENOMEM);
-            }
-            covered = a.end;
-        }
-        if covered < end {
-            return Err(Errno::ENOMEM);
-        }
-        self.split_at(addr)?;
-        self.split_at(end)?;
-        for a in self.areas.iter_mut().filter(|a| addr <= a.start && a.end <= end) {
-            a.perms = perms;
-        }
+        self.areas.set_perms(addr, end, perms).map_err(errno)?;
         let flags = flags_for(perms);
         let mut page = addr;
         while page < end {
@@ -341,7 +274,7 @@ impl ProcessMemory {
     /// access faults (how Ctrl-C stops a program spinning in ring 3).
     pub fn revoke_user_access(&mut self) {
         let revoked = PageFlags { writable: false, user: false };
-        for area in self.areas.clone() {
+        for area in self.areas.areas().to_vec() {
             let mut page = area.start;
             while page < area.end {
                 if self.space.translate(page as usize).is_some() {
@@ -443,8 +376,7 @@ impl ProcessMemory {
 
 impl Drop for ProcessMemory {
     fn drop(&mut self) {
-        let areas = core::mem::take(&mut self.areas);
-        for a in areas {
+        for a in self.areas.areas().to_vec() {
             self.release_pages(a.start, a.end);
         }
         // The AddressSpace's own drop frees the page tables and directory.

@@ -1,0 +1,219 @@
+//! The areas of a user address space, as plain data: which ranges are
+//! reserved (program segments, heap, mmap regions, stack), with which rights,
+//! and where a new mapping fits. No page tables here: the kernel maps pages
+//! on demand inside these areas. Host-tested.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+
+pub use embox_elf::Perms;
+
+pub const PAGE: u32 = 4096;
+
+pub const fn page_floor(a: u32) -> u32 {
+    a & !(PAGE - 1)
+}
+
+pub const fn page_ceil(a: u32) -> u32 {
+    page_floor(a.wrapping_add(PAGE - 1))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AreaKind {
+    Program,
+    Heap,
+    Mmap,
+    Stack,
+}
+
+/// `[start, end)`, page aligned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Area {
+    pub start: u32,
+    pub end: u32,
+    pub perms: Perms,
+    pub kind: AreaKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AreaError {
+    /// Not page aligned, empty, or outside the allowed range.
+    Invalid,
+    /// The range overlaps an existing area.
+    Exists,
+    /// The map would exceed its area limit.
+    TooMany,
+    /// (`set_perms`) part of the range is not mapped.
+    NotCovered,
+}
+
+/// Sorted, non-overlapping areas, at most `limit` of them.
+#[derive(Clone, Debug)]
+pub struct AreaMap {
+    areas: Vec<Area>,
+    limit: usize,
+}
+
+impl AreaMap {
+    pub fn new(limit: usize) -> Self {
+        AreaMap { areas: Vec::new(), limit }
+    }
+
+    pub fn areas(&self) -> &[Area] {
+        &self.areas
+    }
+
+    /// The area holding `addr`.
+    pub fn find(&self, addr: u32) -> Option<&Area> {
+        self.areas.iter().find(|a| a.start <= addr && addr < a.end)
+    }
+
+    pub fn overlaps(&self, start: u32, end: u32) -> bool {
+        self.areas.iter().any(|a| a.start < end && start < a.end)
+    }
+
+    /// Adds `[start, end)` where nothing is mapped.
+    pub fn insert(&mut self, start: u32, end: u32, perms: Perms, kind: AreaKind) -> Result<(), AreaError> {
+        if start % PAGE != 0 || end % PAGE != 0 || start >= end {
+            return Err(AreaError::Invalid);
+        }
+        if self.overlaps(start, end) {
+            return Err(AreaError::Exists);
+        }
+        if self.areas.len() >= self.limit {
+            return Err(AreaError::TooMany);
+        }
+        let at = self.areas.partition_point(|a| a.start < start);
+        self.areas.insert(at, Area { start, end, perms, kind });
+        Ok(())
+    }
+
+    /// Makes `addr` an area boundary.
+    fn split_at(&mut self, addr: u32) -> Result<(), AreaError> {
+        if let Some(i) = self.areas.iter().position(|a| a.start < addr && addr < a.end) {
+            if self.areas.len() >= self.limit {
+                return Err(AreaError::TooMany);
+            }
+            let mut upper = self.areas[i];
+            upper.start = addr;
+            self.areas[i].end = addr;
+            self.areas.insert(i + 1, upper);
+        }
+        Ok(())
+    }
+
+    /// Removes `[start, end)` from every area (cutting areas that straddle it).
+    pub fn remove(&mut self, start: u32, end: u32) -> Result<(), AreaError> {
+        self.split_at(start)?;
+        self.split_at(end)?;
+        self.areas.retain(|a| !(start <= a.start && a.end <= end));
+        Ok(())
+    }
+
+    /// Gives `[start, end)` new rights; the whole range must be mapped.
+    pub fn set_perms(&mut self, start: u32, end: u32, perms: Perms) -> Result<(), AreaError> {
+        let mut covered = start;
+        for a in self.areas.iter().filter(|a| a.end > start && a.start < end) {
+            if a.start > covered {
+                return Err(AreaError::NotCovered);
+            }
+            covered = a.end;
+        }
+        if covered < end {
+            return Err(AreaError::NotCovered);
+        }
+        self.split_at(start)?;
+        self.split_at(end)?;
+        for a in self.areas.iter_mut().filter(|a| start <= a.start && a.end <= end) {
+            a.perms = perms;
+        }
+        Ok(())
+    }
+
+    /// The highest free `len` bytes (page multiple) inside `[floor, top)`.
+    pub fn find_free(&self, len: u32, floor: u32, top: u32) -> Option<u32> {
+        let mut top = top;
+        loop {
+            let start = top.checked_sub(len)?;
+            if start < floor {
+                return None;
+            }
+            match self.areas.iter().rev().find(|a| a.start < top && start < a.end) {
+                None => return Some(start),
+                Some(blocking) => top = blocking.start,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RW: Perms = Perms { read: true, write: true, exec: false };
+    const RX: Perms = Perms { read: true, write: false, exec: true };
+    const NONE: Perms = Perms { read: false, write: false, exec: false };
+
+    fn map() -> AreaMap {
+        let mut m = AreaMap::new(16);
+        m.insert(0x1000_0000, 0x1001_0000, RW, AreaKind::Mmap).unwrap();
+        m
+    }
+
+    #[test]
+    fn insert_keeps_order_and_refuses_overlap_and_misalignment() {
+        let mut m = map();
+        m.insert(0x0800_0000, 0x0800_2000, RX, AreaKind::Program).unwrap();
+        assert_eq!(m.areas()[0].start, 0x0800_0000);
+        assert_eq!(m.insert(0x1000_f000, 0x1002_0000, RW, AreaKind::Mmap), Err(AreaError::Exists));
+        assert_eq!(m.insert(0x2000_0001, 0x2000_2000, RW, AreaKind::Mmap), Err(AreaError::Invalid));
+        assert_eq!(m.insert(0x2000_2000, 0x2000_2000, RW, AreaKind::Mmap), Err(AreaError::Invalid));
+        assert_eq!(m.find(0x1000_8000).map(|a| a.kind), Some(AreaKind::Mmap));
+        assert!(m.find(0x1001_0000).is_none());
+    }
+
+    #[test]
+    fn removing_the_middle_splits_an_area() {
+        let mut m = map();
+        m.remove(0x1000_4000, 0x1000_8000).unwrap();
+        let ranges: Vec<_> = m.areas().iter().map(|a| (a.start, a.end)).collect();
+        assert_eq!(ranges, [(0x1000_0000, 0x1000_4000), (0x1000_8000, 0x1001_0000)]);
+        m.remove(0x0f00_0000, 0x2000_0000).unwrap();
+        assert!(m.areas().is_empty());
+    }
+
+    #[test]
+    fn set_perms_splits_and_needs_full_coverage() {
+        let mut m = map();
+        m.set_perms(0x1000_1000, 0x1000_2000, NONE).unwrap();
+        assert_eq!(m.areas().len(), 3);
+        assert_eq!(m.find(0x1000_1000).unwrap().perms, NONE);
+        assert_eq!(m.find(0x1000_2000).unwrap().perms, RW);
+        assert_eq!(m.set_perms(0x1000_f000, 0x1001_1000, RX), Err(AreaError::NotCovered));
+    }
+
+    #[test]
+    fn find_free_searches_down_from_the_top_around_areas() {
+        let m = map();
+        assert_eq!(m.find_free(0x1000, 0x0100_0000, 0x1001_0000), Some(0x0fff_f000));
+        assert_eq!(m.find_free(0x1000, 0x0100_0000, 0x2000_0000), Some(0x1fff_f000));
+        assert_eq!(m.find_free(0x1000_0000, 0x0800_0000, 0x1001_0000), None);
+    }
+
+    #[test]
+    fn the_limit_holds_for_inserts_and_splits() {
+        let mut m = AreaMap::new(2);
+        m.insert(0x1000, 0x5000, RW, AreaKind::Mmap).unwrap();
+        m.insert(0x8000, 0x9000, RW, AreaKind::Mmap).unwrap();
+        assert_eq!(m.insert(0xa000, 0xb000, RW, AreaKind::Mmap), Err(AreaError::TooMany));
+        assert_eq!(m.set_perms(0x2000, 0x3000, RX), Err(AreaError::TooMany));
+    }
+
+    #[test]
+    fn page_rounding() {
+        assert_eq!((page_floor(0x1234), page_ceil(0x1234), page_ceil(0x2000)), (0x1000, 0x2000, 0x2000));
+    }
+}

@@ -119,6 +119,7 @@ fn free_bytes(path: &str) -> Option<u64> {
     }
     // SAFETY: statvfs returned 0, so it filled `st`.
     let st = unsafe { st.assume_init() };
+    #[allow(clippy::unnecessary_cast)] // the field types differ between targets
     Some(st.f_bavail as u64 * st.f_frsize as u64)
 }
 

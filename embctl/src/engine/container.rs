@@ -59,8 +59,14 @@ impl Sink<'_> {
                 out.write_all(&other.into_bytes()).await?;
                 out.flush().await
             }
-            (Sink::Capture(c), LogOutput::StdErr { message }) => Ok(c.stderr.extend_from_slice(&message)),
-            (Sink::Capture(c), other) => Ok(c.stdout.extend_from_slice(&other.into_bytes())),
+            (Sink::Capture(c), LogOutput::StdErr { message }) => {
+                c.stderr.extend_from_slice(&message);
+                Ok(())
+            }
+            (Sink::Capture(c), other) => {
+                c.stdout.extend_from_slice(&other.into_bytes());
+                Ok(())
+            }
         }
     }
 }

@@ -131,7 +131,7 @@ pub async fn run_probe(engine: &Engine, image: &str, accel: ProbeAccel) -> Resul
             EXIT_FAULT => Err(anyhow!("the probe guest took an unexpected exception under {accel_arg}")),
             code => Err(anyhow!(
                 "qemu-system-i386 -accel {accel_arg} exited with {code}: {}",
-                console.lines().filter(|l| !l.contains("warning")).last().unwrap_or("no output").trim()
+                console.lines().rev().find(|l| !l.contains("warning")).unwrap_or("no output").trim()
             )),
         },
     };

@@ -48,7 +48,11 @@ pub async fn doctor(workspace: Option<&Path>) -> Result<ExitCode> {
     let engine = match Engine::connect().await {
         Ok(engine) => {
             let version = engine.server_version().await.unwrap_or_else(|_| "unknown".into());
-            r.line(Status::Ok, "engine", format!("Docker {version} at {}, API {}", engine.address(), engine.api_version()));
+            r.line(
+                Status::Ok,
+                "engine",
+                format!("Docker {version} at {}, API {}", engine.address(), engine.api_version()),
+            );
             Some(engine)
         }
         Err(e) => {
@@ -92,14 +96,22 @@ async fn disk(r: &mut Report, engine: Option<&Engine>) {
             root = info.docker_root_dir.unwrap_or(root);
         }
     }
-    let path = if Path::new(&root).exists() { root } else { "/".to_string() };
+    let path = if Path::new(&root).exists() {
+        root
+    } else {
+        "/".to_string()
+    };
     match free_bytes(&path) {
         Some(free) => {
             let gib = free as f64 / (1u64 << 30) as f64;
             if free < DISK_FAIL_BYTES {
                 r.line(Status::Fail, "disk", format!("{gib:.1} GiB free on {path}; free at least 10 GiB (`docker system prune`, `embctl image prune`)"));
             } else if free < DISK_WARN_BYTES {
-                r.line(Status::Warn, "disk", format!("{gib:.1} GiB free on {path}; an LKL build wants about 10 GiB"));
+                r.line(
+                    Status::Warn,
+                    "disk",
+                    format!("{gib:.1} GiB free on {path}; an LKL build wants about 10 GiB"),
+                );
             } else {
                 r.line(Status::Ok, "disk", format!("{gib:.1} GiB free on {path}"));
             }
@@ -126,7 +138,9 @@ fn free_bytes(path: &str) -> Option<u64> {
 fn dev_net_tun(r: &mut Report) {
     use std::os::unix::fs::FileTypeExt;
     match std::fs::metadata("/dev/net/tun") {
-        Ok(m) if m.file_type().is_char_device() => r.line(Status::Ok, "/dev/net/tun", "present (passed to the QEMU container)"),
+        Ok(m) if m.file_type().is_char_device() => {
+            r.line(Status::Ok, "/dev/net/tun", "present (passed to the QEMU container)")
+        }
         _ => r.line(
             Status::Warn,
             "/dev/net/tun",
@@ -138,15 +152,27 @@ fn dev_net_tun(r: &mut Report) {
 async fn build_image(r: &mut Report, engine: &Engine, ws: &Workspace) -> Option<String> {
     match crate::image::current(engine, ws).await {
         Ok(Some((tag, true))) => {
-            r.line(Status::Ok, "build image", format!("{tag} is current for {}", ws.docker_dir().display()));
+            r.line(
+                Status::Ok,
+                "build image",
+                format!("{tag} is current for {}", ws.docker_dir().display()),
+            );
             Some(tag)
         }
         Ok(Some((tag, false))) => {
-            r.line(Status::Warn, "build image", format!("{tag} (current docker/) not built yet; `embctl image build` builds it (~3 min)"));
+            r.line(
+                Status::Warn,
+                "build image",
+                format!("{tag} (current docker/) not built yet; `embctl image build` builds it (~3 min)"),
+            );
             any_image(engine).await
         }
         Ok(None) => {
-            r.line(Status::Warn, "build image", "no base image yet; `embctl image build` makes the base and the image");
+            r.line(
+                Status::Warn,
+                "build image",
+                "no base image yet; `embctl image build` makes the base and the image",
+            );
             None
         }
         Err(e) => {
@@ -158,7 +184,10 @@ async fn build_image(r: &mut Report, engine: &Engine, ws: &Workspace) -> Option<
 
 /// Some build image (maybe stale) to run probes in.
 async fn any_image(engine: &Engine) -> Option<String> {
-    let images = engine.images_with_label(&format!("{}={}", crate::image::LABEL_IMAGE, crate::image::IMAGE_REPO)).await.ok()?;
+    let images = engine
+        .images_with_label(&format!("{}={}", crate::image::LABEL_IMAGE, crate::image::IMAGE_REPO))
+        .await
+        .ok()?;
     images.into_iter().find_map(|i| i.repo_tags.into_iter().next())
 }
 
@@ -191,19 +220,39 @@ async fn debootstrap(r: &mut Report, engine: Option<&Engine>) {
 
 async fn kvm(r: &mut Report, engine: &Engine, image: Option<&str>) {
     let Some(image) = image else {
-        let dev = if Path::new("/dev/kvm").exists() { "/dev/kvm present" } else { "no /dev/kvm" };
-        r.line(Status::Warn, "kvm", format!("{dev}; not probed (needs the build image: `embctl image build`)"));
+        let dev = if Path::new("/dev/kvm").exists() {
+            "/dev/kvm present"
+        } else {
+            "no /dev/kvm"
+        };
+        r.line(
+            Status::Warn,
+            "kvm",
+            format!("{dev}; not probed (needs the build image: `embctl image build`)"),
+        );
         return;
     };
     match crate::kvm_probe::kvm_probe_fresh(engine, image).await {
-        Ok(()) => r.line(Status::Ok, "kvm", "usable: the probe guest entered ring 3 and came back under KVM"),
-        Err(why) => r.line(Status::Warn, "kvm", format!("unusable: {why:#}; TCG will be used (works, slower)")),
+        Ok(()) => r.line(
+            Status::Ok,
+            "kvm",
+            "usable: the probe guest entered ring 3 and came back under KVM",
+        ),
+        Err(why) => r.line(
+            Status::Warn,
+            "kvm",
+            format!("unusable: {why:#}; TCG will be used (works, slower)"),
+        ),
     }
 }
 
 async fn privileged(r: &mut Report, engine: &Engine) {
     match privileged_granted(engine).await {
-        Ok(PrivilegedProbe::Granted) => r.line(Status::Ok, "privileged", "granted; the QEMU container runs --privileged"),
+        Ok(PrivilegedProbe::Granted) => r.line(
+            Status::Ok,
+            "privileged",
+            "granted; the QEMU container runs --privileged",
+        ),
         Ok(PrivilegedProbe::Refused(why)) => r.line(
             Status::Warn,
             "privileged",

@@ -50,7 +50,10 @@ async fn interactive(engine: &Engine, ws: &Workspace, image: &str) -> Result<i64
     spec.tty = true;
     spec.open_stdin = true;
     spec.detach_keys = Some(DETACH_KEYS.into());
-    spec.env.push(format!("TERM={}", std::env::var("TERM").unwrap_or_else(|_| "xterm".into())));
+    spec.env.push(format!(
+        "TERM={}",
+        std::env::var("TERM").unwrap_or_else(|_| "xterm".into())
+    ));
     let mut container = engine.start_attached(&spec).await?;
     eprintln!("embctl: shell in {image}, workspace at /ws; `exit` ends it, {DETACH_KEYS} detaches");
     let raw = crate::ui::RawTerminal::enable()?;

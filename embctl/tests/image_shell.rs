@@ -75,25 +75,42 @@ const TINY_DOCKERFILE: &str = "ARG BASE\nFROM ${BASE}\n\
 fn image_is_built_from_nothing_on_the_offline_path_then_reused_and_rebuilt_on_change() {
     let ws = ScratchWorkspace::with_dockerfile(TINY_DOCKERFILE);
     // A base tag nobody has: the base must really be made by debootstrap now.
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
     let base = format!("emdocker-lkl-base:test-{}-{nanos:x}", std::process::id());
     let mut cleanup = ImageCleanup(vec![base.clone()]);
 
     let first = run(ws.embctl().env("EMBCTL_BASE_TAG", &base).args(["image", "build"]));
     assert!(first.status.success());
     let log = stderr(&first);
-    assert!(log.contains("made by debootstrap and imported (offline path)"), "log must say which path was taken");
+    assert!(
+        log.contains("made by debootstrap and imported (offline path)"),
+        "log must say which path was taken"
+    );
     let tag = stdout(&first).trim().to_string();
     cleanup.0.insert(0, tag.clone());
     assert!(tag.starts_with("emdocker-lkl:"), "content-addressed tag, got {tag:?}");
     // Engines record imports as the host's platform; the userland is what matters.
-    assert_eq!(docker(&["run", "--rm", &base, "dpkg", "--print-architecture"]), "i386", "an i386 base");
+    assert_eq!(
+        docker(&["run", "--rm", &base, "dpkg", "--print-architecture"]),
+        "i386",
+        "an i386 base"
+    );
     let labels = docker(&["image", "inspect", "-f", "{{json .Config.Labels}}", &tag]);
-    for key in ["org.embctl.context-hash", "org.embctl.base-id", "\"org.embctl.base-source\":\"debootstrap\""] {
+    for key in [
+        "org.embctl.context-hash",
+        "org.embctl.base-id",
+        "\"org.embctl.base-source\":\"debootstrap\"",
+    ] {
         assert!(labels.contains(key), "label {key} missing in {labels}");
     }
     let lock = std::fs::read_to_string(ws.path().join("docker/packages.lock")).unwrap();
-    assert!(lock.lines().any(|l| l.starts_with("dpkg=")), "packages.lock records versions:\n{lock}");
+    assert!(
+        lock.lines().any(|l| l.starts_with("dpkg=")),
+        "packages.lock records versions:\n{lock}"
+    );
 
     // Same inputs: reused, nothing built.
     let started = Instant::now();
@@ -104,7 +121,11 @@ fn image_is_built_from_nothing_on_the_offline_path_then_reused_and_rebuilt_on_ch
     eprintln!("reuse took {:?}", started.elapsed());
 
     // A changed Dockerfile: a new image.
-    std::fs::write(ws.path().join("docker/Dockerfile"), format!("{TINY_DOCKERFILE}RUN true\n")).unwrap();
+    std::fs::write(
+        ws.path().join("docker/Dockerfile"),
+        format!("{TINY_DOCKERFILE}RUN true\n"),
+    )
+    .unwrap();
     let changed = run(ws.embctl().env("EMBCTL_BASE_TAG", &base).args(["image", "build"]));
     assert!(changed.status.success());
     let new_tag = stdout(&changed).trim().to_string();
@@ -117,7 +138,10 @@ fn image_is_built_from_nothing_on_the_offline_path_then_reused_and_rebuilt_on_ch
 fn shell_command_exits_with_the_command_status() {
     real_image();
     assert_eq!(run(embctl().args(["shell", "--", "false"])).status.code(), Some(1));
-    assert_eq!(run(embctl().args(["shell", "--", "sh", "-c", "exit 7"])).status.code(), Some(7));
+    assert_eq!(
+        run(embctl().args(["shell", "--", "sh", "-c", "exit 7"])).status.code(),
+        Some(7)
+    );
     let out = run_ok(embctl().args(["shell", "--", "sh", "-c", "pwd; echo to-stderr >&2"]));
     assert_eq!(stdout(&out).trim(), "/ws");
     assert!(stderr(&out).contains("to-stderr"));
@@ -142,7 +166,10 @@ fn shell_forwards_piped_stdin() {
 /// The gid of the engine socket, so a non-root user can be given access to it.
 fn socket_gid() -> u32 {
     let host = std::env::var("DOCKER_HOST").unwrap_or_default();
-    let path = host.strip_prefix("unix://").unwrap_or("/var/run/docker.sock").to_string();
+    let path = host
+        .strip_prefix("unix://")
+        .unwrap_or("/var/run/docker.sock")
+        .to_string();
     std::fs::metadata(path).expect("the engine socket").gid()
 }
 
@@ -178,16 +205,33 @@ fn file_created_in_ws_by_a_non_root_user_is_owned_by_that_user() {
     std::fs::set_permissions(ws.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
 
     let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid", &UID.to_string(), "--regid", &UID.to_string(), "--groups", &socket_gid().to_string()])
-        .arg(env!("CARGO_BIN_EXE_embctl"))
-        .arg("--workspace")
-        .arg(ws.path())
-        .args(["shell", "--", "sh", "-c", "id -u; mkdir -p out && echo made > out/by-user"])
-        .env("HOME", ws.path().join("home"))
-        .env_remove("XDG_CACHE_HOME");
+    cmd.args([
+        "--reuid",
+        &UID.to_string(),
+        "--regid",
+        &UID.to_string(),
+        "--groups",
+        &socket_gid().to_string(),
+    ])
+    .arg(env!("CARGO_BIN_EXE_embctl"))
+    .arg("--workspace")
+    .arg(ws.path())
+    .args([
+        "shell",
+        "--",
+        "sh",
+        "-c",
+        "id -u; mkdir -p out && echo made > out/by-user",
+    ])
+    .env("HOME", ws.path().join("home"))
+    .env_remove("XDG_CACHE_HOME");
     let out = run(&mut cmd);
     assert!(out.status.success());
-    assert_eq!(stdout(&out).lines().next(), Some("1000"), "the command runs as the invoking uid");
+    assert_eq!(
+        stdout(&out).lines().next(),
+        Some("1000"),
+        "the command runs as the invoking uid"
+    );
     let made = ws.path().join("out/by-user");
     let meta = std::fs::metadata(&made).expect("the file was created");
     assert_eq!((meta.uid(), meta.gid()), (UID, UID));
@@ -203,11 +247,16 @@ fn doctor_without_an_engine_fails_with_the_address_and_what_to_do() {
     let line = text.lines().find(|l| l.contains("engine")).expect("an engine line");
     assert!(line.starts_with("FAIL"), "{line}");
     assert!(line.contains("unix:///nonexistent.sock"), "names the address: {line}");
-    assert!(line.contains("start dockerd") && line.contains("DOCKER_HOST"), "says what to do: {line}");
+    assert!(
+        line.contains("start dockerd") && line.contains("DOCKER_HOST"),
+        "says what to do: {line}"
+    );
     assert!(!stderr(&out).contains("panicked"));
 
     // Any other command: one error line, exit 1.
-    let out = run(embctl().env("DOCKER_HOST", "unix:///nonexistent.sock").args(["shell", "--", "true"]));
+    let out = run(embctl()
+        .env("DOCKER_HOST", "unix:///nonexistent.sock")
+        .args(["shell", "--", "true"]));
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "one line: {err}");
@@ -217,10 +266,24 @@ fn doctor_without_an_engine_fails_with_the_address_and_what_to_do() {
 #[test]
 fn sigint_during_shell_command_leaves_no_container() {
     real_image();
-    let child = embctl().args(["shell", "--", "sleep", "60"]).stdin(Stdio::null()).spawn().unwrap();
+    let child = embctl()
+        .args(["shell", "--", "sleep", "60"])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
     // Our containers are named embctl-<pid>-…: wait until this one runs.
     let filter = format!("name=embctl-{}-", child.id());
-    let ours = || docker(&["ps", "-a", "-q", "--filter", &format!("label={MANAGED}"), "--filter", &filter]);
+    let ours = || {
+        docker(&[
+            "ps",
+            "-a",
+            "-q",
+            "--filter",
+            &format!("label={MANAGED}"),
+            "--filter",
+            &filter,
+        ])
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     while ours().is_empty() {
         assert!(Instant::now() < deadline, "the container never appeared");
@@ -238,8 +301,19 @@ fn doctor_reports_kvm_from_the_probe_and_privileges() {
     real_image();
     let out = run(embctl().arg("doctor"));
     let text = stdout(&out);
-    for check in ["engine", "disk", "/dev/net/tun", "build image", "debootstrap", "kvm", "privileged"] {
-        assert!(text.lines().any(|l| l.contains(check)), "doctor checks {check}:\n{text}");
+    for check in [
+        "engine",
+        "disk",
+        "/dev/net/tun",
+        "build image",
+        "debootstrap",
+        "kvm",
+        "privileged",
+    ] {
+        assert!(
+            text.lines().any(|l| l.contains(check)),
+            "doctor checks {check}:\n{text}"
+        );
     }
     let kvm = text.lines().find(|l| l.contains(" kvm ")).unwrap();
     // On these machines KVM hangs in ring 3: the probe must say so, not trust /dev/kvm.
@@ -253,7 +327,11 @@ fn doctor_reports_kvm_from_the_probe_and_privileges() {
 fn interactive_shell_gets_a_tty_and_exits_with_the_shell_status() {
     real_image();
     // script(1) gives embctl a pseudo-terminal; the lines typed go to the shell.
-    let line = format!("{} --workspace {} shell", env!("CARGO_BIN_EXE_embctl"), workspace_root().display());
+    let line = format!(
+        "{} --workspace {} shell",
+        env!("CARGO_BIN_EXE_embctl"),
+        workspace_root().display()
+    );
     let mut child = Command::new("script")
         .args(["-qec", &line, "/dev/null"])
         .stdin(Stdio::piped())
@@ -261,7 +339,12 @@ fn interactive_shell_gets_a_tty_and_exits_with_the_shell_status() {
         .spawn()
         .expect("script(1) from util-linux");
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(b"echo tty=$(tty) user=$(id -u)\nexit 3\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"echo tty=$(tty) user=$(id -u)\nexit 3\n")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     eprintln!("{text}");

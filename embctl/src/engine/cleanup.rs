@@ -40,19 +40,27 @@ pub struct TreeGuard {
 }
 
 pub fn remove_tree_on_interrupt(dir: &std::path::Path, child: Option<u32>) -> TreeGuard {
-    TREES.lock().unwrap_or_else(|e| e.into_inner()).push((dir.to_path_buf(), child));
+    TREES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((dir.to_path_buf(), child));
     TreeGuard { dir: dir.to_path_buf() }
 }
 
 impl Drop for TreeGuard {
     fn drop(&mut self) {
-        TREES.lock().unwrap_or_else(|e| e.into_inner()).retain(|(d, _)| d != &self.dir);
+        TREES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(d, _)| d != &self.dir);
     }
 }
 
 /// Unmounts whatever is mounted at or below `dir` (e.g. debootstrap's /proc), deepest first.
 pub fn unmount_below(dir: &std::path::Path) {
-    let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else { return };
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else {
+        return;
+    };
     let prefix = dir.to_string_lossy().to_string();
     let mut points: Vec<&str> = mounts
         .lines()
@@ -89,7 +97,9 @@ pub(super) fn install(docker: &Docker) {
 /// the create request is in flight still removes it.
 pub(super) fn register(docker: &Docker, name: &str) {
     install(docker);
-    LIVE.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), false);
+    LIVE.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(name.to_string(), false);
 }
 
 /// The create request for `name` has returned (either way).
@@ -105,11 +115,18 @@ pub(super) fn unregister(name: &str) {
 
 /// Force-removes `name` (also its anonymous volumes); a missing container is fine.
 pub(super) async fn remove(docker: &Docker, name: &str) -> Result<(), bollard::errors::Error> {
-    let opts = RemoveContainerOptions { force: true, v: true, link: false };
+    let opts = RemoveContainerOptions {
+        force: true,
+        v: true,
+        link: false,
+    };
     let res = match docker.remove_container(name, Some(opts)).await {
         Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
         // 409: removal already in progress (e.g. the signal task got there first).
-        Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, message }) if message.contains("in progress") => Ok(()),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 409,
+            message,
+        }) if message.contains("in progress") => Ok(()),
         other => other,
     };
     if res.is_ok() {
@@ -125,11 +142,21 @@ pub(super) fn remove_blocking(name: &str, api_version: &str) {
     let name = name.to_string();
     let api_version = api_version.to_string();
     let worker = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
         rt.block_on(async {
             let docker = Docker::connect_with_host(&super::docker_host()).ok()?;
-            let docker = if api_version.is_empty() { docker } else { docker.negotiate_version().await.ok()? };
-            tokio::time::timeout(Duration::from_secs(20), remove(&docker, &name)).await.ok()?.ok()
+            let docker = if api_version.is_empty() {
+                docker
+            } else {
+                docker.negotiate_version().await.ok()?
+            };
+            tokio::time::timeout(Duration::from_secs(20), remove(&docker, &name))
+                .await
+                .ok()?
+                .ok()
         })
     });
     if worker.join().ok().flatten().is_none() {
@@ -142,9 +169,11 @@ fn install_signal_handlers() {
         use tokio::signal::unix::{signal, SignalKind};
         // The streams are created here, synchronously, so the handlers are in place
         // before the first container is created (not when the task is first polled).
-        let (Ok(mut int), Ok(mut term), Ok(mut hup)) =
-            (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
-        else {
+        let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
             tracing::warn!("cannot install signal handlers; an interrupted container may be left behind");
             return;
         };

@@ -94,7 +94,10 @@ impl AttachedContainer {
 
     /// Sets the container's TTY size (only meaningful with `tty: true`).
     pub async fn resize(&self, rows: u16, cols: u16) -> Result<()> {
-        let opts = ResizeContainerTTYOptions { h: rows.into(), w: cols.into() };
+        let opts = ResizeContainerTTYOptions {
+            h: rows.into(),
+            w: cols.into(),
+        };
         self.guard
             .engine
             .docker
@@ -180,7 +183,10 @@ impl Engine {
             item.map(LogOutput::into_bytes)
                 .map_err(|e| engine_err(format!("reading the output of container {name} failed"), e))
         }));
-        Ok(AttachedContainer { guard, io: Some((input, output)) })
+        Ok(AttachedContainer {
+            guard,
+            io: Some((input, output)),
+        })
     }
 
     /// Creates, attaches, starts; feeds each output chunk to `sink`; waits; removes.
@@ -190,7 +196,12 @@ impl Engine {
             let (input, mut output) = container.1.take().expect("fresh");
             let stdin_task = spec.open_stdin.then(|| tokio::spawn(forward_stdin(input)));
             while let Some(chunk) = output.next().await {
-                let chunk = chunk.map_err(|e| engine_err(format!("reading the output of container {} failed", container.0.name), e))?;
+                let chunk = chunk.map_err(|e| {
+                    engine_err(
+                        format!("reading the output of container {} failed", container.0.name),
+                        e,
+                    )
+                })?;
                 sink.write(chunk).await.context("cannot write the container's output")?;
             }
             if let Some(task) = stdin_task {
@@ -207,7 +218,10 @@ impl Engine {
     }
 
     /// `start_attached` with bollard's raw output items (so stdout and stderr stay apart).
-    async fn start_attached_raw(&self, spec: &ContainerSpec) -> Result<(ContainerGuard, Option<(ContainerInput, RawOutput)>)> {
+    async fn start_attached_raw(
+        &self,
+        spec: &ContainerSpec,
+    ) -> Result<(ContainerGuard, Option<(ContainerInput, RawOutput)>)> {
         let started = self.create_attach_start(spec).await;
         if started.is_err() {
             // The signal task removed the container under us: its exit code wins.
@@ -216,7 +230,10 @@ impl Engine {
         started
     }
 
-    async fn create_attach_start(&self, spec: &ContainerSpec) -> Result<(ContainerGuard, Option<(ContainerInput, RawOutput)>)> {
+    async fn create_attach_start(
+        &self,
+        spec: &ContainerSpec,
+    ) -> Result<(ContainerGuard, Option<(ContainerInput, RawOutput)>)> {
         let guard = self.create(spec).await?;
         let opts = AttachContainerOptions {
             stdin: spec.open_stdin,
@@ -246,7 +263,11 @@ impl Engine {
     async fn create(&self, spec: &ContainerSpec) -> Result<ContainerGuard> {
         let name = unique_name();
         cleanup::register(&self.docker, &name);
-        let guard = ContainerGuard { engine: self.clone(), name, removed: false };
+        let guard = ContainerGuard {
+            engine: self.clone(),
+            name,
+            removed: false,
+        };
         let mut labels = spec.labels.clone();
         labels.insert(MANAGED_LABEL.to_string(), "true".to_string());
         let (privileged, cap_add, devices) = match &spec.privileges {
@@ -291,7 +312,10 @@ impl Engine {
             }),
             ..Default::default()
         };
-        let opts = CreateContainerOptions { name: Some(guard.name.clone()), platform: String::new() };
+        let opts = CreateContainerOptions {
+            name: Some(guard.name.clone()),
+            platform: String::new(),
+        };
         let created = self.docker.create_container(Some(opts), body).await;
         cleanup::create_returned(&guard.name);
         created.map_err(|e| engine_err(format!("cannot create a container from image {}", spec.image), e))?;
@@ -309,7 +333,12 @@ async fn wait_exit(engine: &Engine, name: &str) -> Result<i64> {
 }
 
 async fn wait_exit_inner(engine: &Engine, name: &str) -> Result<i64> {
-    let mut waits = engine.docker.wait_container(name, Some(WaitContainerOptions { condition: "not-running".into() }));
+    let mut waits = engine.docker.wait_container(
+        name,
+        Some(WaitContainerOptions {
+            condition: "not-running".into(),
+        }),
+    );
     match waits.next().await {
         Some(Ok(resp)) => Ok(resp.status_code),
         Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
@@ -336,5 +365,10 @@ fn unique_name() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!("embctl-{}-{}-{:08x}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed), nanos)
+    format!(
+        "embctl-{}-{}-{:08x}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        nanos
+    )
 }

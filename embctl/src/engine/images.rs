@@ -25,7 +25,10 @@ impl Engine {
     /// Images carrying `label` (`key` or `key=value`).
     pub async fn images_with_label(&self, label: &str) -> Result<Vec<ImageSummary>> {
         let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
-        let opts = ListImagesOptions { filters: Some(filters), ..Default::default() };
+        let opts = ListImagesOptions {
+            filters: Some(filters),
+            ..Default::default()
+        };
         self.docker
             .list_images(Some(opts))
             .await
@@ -34,10 +37,17 @@ impl Engine {
 
     /// Removes an image by tag or id (untags only when other tags remain).
     pub async fn remove_image(&self, reference: &str, force: bool) -> Result<()> {
-        let opts = RemoveImageOptions { force, noprune: false, platforms: None };
+        let opts = RemoveImageOptions {
+            force,
+            noprune: false,
+            platforms: None,
+        };
         match self.docker.remove_image(reference, Some(opts), None).await {
             Ok(_) => Ok(()),
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, message }) => {
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409,
+                message,
+            }) => {
                 bail!("cannot remove image {reference}: {message}; remove the containers using it first")
             }
             Err(e) => Err(engine_err(format!("cannot remove image {reference}"), e)),
@@ -65,7 +75,9 @@ impl Engine {
             labels: Some(labels),
             ..Default::default()
         };
-        let mut stream = self.docker.build_image(opts, None, Some(bollard::body_full(Bytes::from(context_tar))));
+        let mut stream = self
+            .docker
+            .build_image(opts, None, Some(bollard::body_full(Bytes::from(context_tar))));
         let mut pending = String::new();
         while let Some(item) = stream.next().await {
             let info = match item {
@@ -105,7 +117,9 @@ impl Engine {
             changes,
             ..Default::default()
         };
-        let mut stream = self.docker.create_image(Some(opts), Some(bollard::body_stream(tar)), None);
+        let mut stream = self
+            .docker
+            .create_image(Some(opts), Some(bollard::body_stream(tar)), None);
         let mut last_status = String::new();
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| engine_err(format!("importing {repo}:{tag} failed"), e))?;
@@ -114,10 +128,9 @@ impl Engine {
             }
         }
         let reference = format!("{repo}:{tag}");
-        let info = self
-            .inspect_image(&reference)
-            .await?
-            .ok_or_else(|| anyhow!("the engine accepted the import of {reference} but has no such image ({last_status})"))?;
+        let info = self.inspect_image(&reference).await?.ok_or_else(|| {
+            anyhow!("the engine accepted the import of {reference} but has no such image ({last_status})")
+        })?;
         Ok(info.id.unwrap_or(reference))
     }
 
@@ -125,11 +138,17 @@ impl Engine {
     /// `first_answer` (air-gapped machines: we do not wait for the engine's own
     /// timeout); once it answers, the pull may take as long as it needs.
     pub async fn pull_image(&self, reference: &str, first_answer: Duration) -> Result<()> {
-        let opts = CreateImageOptions { from_image: Some(reference.into()), ..Default::default() };
+        let opts = CreateImageOptions {
+            from_image: Some(reference.into()),
+            ..Default::default()
+        };
         let mut stream = self.docker.create_image(Some(opts), None, None);
         let first = match tokio::time::timeout(first_answer, stream.next()).await {
             Ok(first) => first,
-            Err(_) => bail!("no registry answered within {}s while pulling {reference}", first_answer.as_secs()),
+            Err(_) => bail!(
+                "no registry answered within {}s while pulling {reference}",
+                first_answer.as_secs()
+            ),
         };
         let mut next = first;
         while let Some(item) = next {

@@ -55,11 +55,18 @@ impl Engine {
             Ok(Err(e)) => return Err(unreachable(root_cause(&e))),
             Ok(Ok(_)) => {}
         }
-        let docker = docker.negotiate_version().await.map_err(|e| unreachable(root_cause(&e)))?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|e| unreachable(root_cause(&e)))?;
         let api_version = docker.client_version().to_string();
         cleanup::install(&docker);
         tracing::debug!("connected to the Docker engine at {address}, API {api_version}");
-        Ok(Engine { docker, address, api_version })
+        Ok(Engine {
+            docker,
+            address,
+            api_version,
+        })
     }
 
     pub fn docker(&self) -> &Docker {

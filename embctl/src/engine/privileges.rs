@@ -16,7 +16,11 @@ pub const QEMU_DEVICES: &[&str] = &["/dev/kvm", "/dev/net/tun"];
 pub async fn qemu_privileges(engine: &Engine, mode: PrivilegeMode) -> Result<Privileges> {
     let devices = || Privileges::Devices {
         cap_add: vec!["NET_ADMIN".into()],
-        devices: QEMU_DEVICES.iter().filter(|d| Path::new(d).exists()).map(|d| d.to_string()).collect(),
+        devices: QEMU_DEVICES
+            .iter()
+            .filter(|d| Path::new(d).exists())
+            .map(|d| d.to_string())
+            .collect(),
     };
     let chosen = match mode {
         PrivilegeMode::Privileged => {
@@ -62,7 +66,10 @@ pub async fn privileged_granted(engine: &Engine) -> Result<PrivilegedProbe> {
     };
     match engine.run_capture(&spec).await {
         Ok(c) if c.exit_code == 0 => Ok(PrivilegedProbe::Granted),
-        Ok(c) => Ok(PrivilegedProbe::Refused(format!("`true` exited with {} in a privileged container", c.exit_code))),
+        Ok(c) => Ok(PrivilegedProbe::Refused(format!(
+            "`true` exited with {} in a privileged container",
+            c.exit_code
+        ))),
         Err(e) => {
             let text = format!("{e:#}");
             let why = text
@@ -108,14 +115,28 @@ mod tests {
         }
         let spec = ContainerSpec {
             image,
-            cmd: vec!["sh".into(), "-c".into(), "for d in /dev/kvm /dev/net/tun; do [ ! -e $d ] || [ -c $d ] || exit 9; done".into()],
+            cmd: vec![
+                "sh".into(),
+                "-c".into(),
+                "for d in /dev/kvm /dev/net/tun; do [ ! -e $d ] || [ -c $d ] || exit 9; done".into(),
+            ],
             privileges: auto.clone(),
             network_mode: Some("none".into()),
             ..Default::default()
         };
-        assert_eq!(engine.run_capture(&spec).await.unwrap().exit_code, 0, "{auto} starts and sees the devices");
+        assert_eq!(
+            engine.run_capture(&spec).await.unwrap().exit_code,
+            0,
+            "{auto} starts and sees the devices"
+        );
 
-        assert_eq!(qemu_privileges(&engine, PrivilegeMode::Privileged).await.unwrap(), Privileges::Privileged);
-        assert!(matches!(qemu_privileges(&engine, PrivilegeMode::Devices).await.unwrap(), Privileges::Devices { .. }));
+        assert_eq!(
+            qemu_privileges(&engine, PrivilegeMode::Privileged).await.unwrap(),
+            Privileges::Privileged
+        );
+        assert!(matches!(
+            qemu_privileges(&engine, PrivilegeMode::Devices).await.unwrap(),
+            Privileges::Devices { .. }
+        ));
     }
 }

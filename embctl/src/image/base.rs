@@ -35,7 +35,10 @@ pub struct Base {
 /// The local tag of the base: `EMBCTL_BASE_TAG` (tests force a fresh base with it)
 /// or `emdocker-lkl-base:trixie`.
 pub fn base_tag() -> String {
-    std::env::var("EMBCTL_BASE_TAG").ok().filter(|t| !t.is_empty()).unwrap_or_else(|| format!("{BASE_REPO}:{SUITE}"))
+    std::env::var("EMBCTL_BASE_TAG")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| format!("{BASE_REPO}:{SUITE}"))
 }
 
 /// The base when it exists locally (one inspect), without making it.
@@ -55,13 +58,21 @@ pub async fn existing_base(engine: &Engine) -> Result<Option<Base>> {
 /// The base, made when missing: pull first, debootstrap when no registry answers.
 pub async fn ensure_base(engine: &Engine) -> Result<Base> {
     if let Some(base) = existing_base(engine).await? {
-        tracing::debug!("base image {} ({}, made by {})", base.reference, short_id(&base.id), base.source);
+        tracing::debug!(
+            "base image {} ({}, made by {})",
+            base.reference,
+            short_id(&base.id),
+            base.source
+        );
         return Ok(base);
     }
     let tag = base_tag();
     let _lock = super::lock_file::lock(&tag).await?;
     if let Some(base) = existing_base(engine).await? {
-        tracing::info!("base image {} was made by another embctl meanwhile; using it", base.reference);
+        tracing::info!(
+            "base image {} was made by another embctl meanwhile; using it",
+            base.reference
+        );
         return Ok(base);
     }
     if std::env::var_os("EMBCTL_OFFLINE").is_none() {
@@ -69,18 +80,35 @@ pub async fn ensure_base(engine: &Engine) -> Result<Base> {
         match engine.pull_image(PINNED_BASE, PULL_DEADLINE).await {
             Ok(()) => {
                 let (repo, t) = tag.split_once(':').unwrap_or((tag.as_str(), "latest"));
-                let opts = bollard::query_parameters::TagImageOptions { repo: Some(repo.into()), tag: Some(t.into()) };
-                engine.docker().tag_image(PINNED_BASE, Some(opts)).await.with_context(|| format!("cannot tag {PINNED_BASE} as {tag}"))?;
+                let opts = bollard::query_parameters::TagImageOptions {
+                    repo: Some(repo.into()),
+                    tag: Some(t.into()),
+                };
+                engine
+                    .docker()
+                    .tag_image(PINNED_BASE, Some(opts))
+                    .await
+                    .with_context(|| format!("cannot tag {PINNED_BASE} as {tag}"))?;
                 tracing::info!("base image: pulled {PINNED_BASE} (registry path)");
                 let base = existing_base(engine).await?.context("the pulled base image vanished")?;
-                return Ok(Base { source: "pull".into(), ..base });
+                return Ok(Base {
+                    source: "pull".into(),
+                    ..base
+                });
             }
             Err(e) => tracing::info!("no registry: {e:#}; making the base with debootstrap (offline path)"),
         }
     }
     let id = debootstrap_base(engine, &tag).await?;
-    tracing::info!("base image: {tag} ({}) made by debootstrap and imported (offline path)", short_id(&id));
-    Ok(Base { reference: tag, id, source: "debootstrap".into() })
+    tracing::info!(
+        "base image: {tag} ({}) made by debootstrap and imported (offline path)",
+        short_id(&id)
+    );
+    Ok(Base {
+        reference: tag,
+        id,
+        source: "debootstrap".into(),
+    })
 }
 
 /// debootstrap --variant=minbase --arch=i386 trixie into a temporary directory,
@@ -187,7 +215,9 @@ async fn debootstrap_base(engine: &Engine, tag: &str) -> Result<String> {
 fn tokio_lines<R: tokio::io::AsyncBufRead + Unpin + Send + 'static>(
     lines: tokio::io::Lines<R>,
 ) -> impl futures_util::Stream<Item = String> + Send {
-    futures_util::stream::unfold(lines, |mut l| async move { l.next_line().await.ok().flatten().map(|s| (s, l)) })
+    futures_util::stream::unfold(lines, |mut l| async move {
+        l.next_line().await.ok().flatten().map(|s| (s, l))
+    })
 }
 
 /// The Debian mirror the host's apt uses (first non-security `deb` source), so
@@ -217,7 +247,13 @@ pub fn host_mirror() -> String {
     }
     texts
         .iter()
-        .flat_map(|(deb822, t)| if *deb822 { mirrors_deb822(t) } else { mirrors_one_line(t) })
+        .flat_map(|(deb822, t)| {
+            if *deb822 {
+                mirrors_deb822(t)
+            } else {
+                mirrors_one_line(t)
+            }
+        })
         .find(|m| !m.contains("security"))
         .unwrap_or_else(|| DEFAULT_MIRROR.to_string())
 }
@@ -233,7 +269,11 @@ fn mirrors_one_line(text: &str) -> Vec<String> {
         .filter(|l| l.starts_with("deb ") || l.starts_with("deb\t"))
         .filter_map(|l| {
             let rest = l[3..].trim_start();
-            let rest = if rest.starts_with('[') { rest.split_once(']').map(|(_, r)| r.trim_start())? } else { rest };
+            let rest = if rest.starts_with('[') {
+                rest.split_once(']').map(|(_, r)| r.trim_start())?
+            } else {
+                rest
+            };
             rest.split_whitespace().next().map(str::to_string)
         })
         .filter(|u| usable(u))
@@ -291,7 +331,8 @@ mod tests {
 
     #[test]
     fn deb822_sources_take_uris_of_enabled_deb_stanzas() {
-        let text = "Types: deb-src\nURIs: http://src.example/debian\n\nTypes: deb\nEnabled: no\nURIs: http://off.example/\n\n\
+        let text =
+            "Types: deb-src\nURIs: http://src.example/debian\n\nTypes: deb\nEnabled: no\nURIs: http://off.example/\n\n\
                     Types: deb\n# note\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n";
         assert_eq!(mirrors_deb822(text), vec!["http://deb.debian.org/debian"]);
     }

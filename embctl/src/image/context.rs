@@ -46,7 +46,9 @@ impl BuildContext {
             header.set_mode(if *exec { 0o755 } else { 0o644 });
             header.set_mtime(0);
             header.set_cksum();
-            builder.append_data(&mut header, path, data.as_slice()).with_context(|| format!("cannot add {path} to the build context"))?;
+            builder
+                .append_data(&mut header, path, data.as_slice())
+                .with_context(|| format!("cannot add {path} to the build context"))?;
         }
         builder.into_inner().context("cannot finish the build context tar")
     }
@@ -58,7 +60,11 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, bool, Vec<u8>)>) -> R
         let entry = entry.with_context(|| format!("cannot read the build context {}", dir.display()))?;
         let path: PathBuf = entry.path();
         let meta = std::fs::metadata(&path).with_context(|| format!("cannot stat {}", path.display()))?;
-        let rel = path.strip_prefix(root).expect("under root").to_string_lossy().into_owned();
+        let rel = path
+            .strip_prefix(root)
+            .expect("under root")
+            .to_string_lossy()
+            .into_owned();
         if EXCLUDED.contains(&rel.as_str()) {
             continue;
         }

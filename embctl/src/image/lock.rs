@@ -21,7 +21,10 @@ pub async fn record(engine: &Engine, ws: &Workspace, image: &str) -> Result<()> 
     };
     let out = engine.run_capture(&spec).await?;
     if out.exit_code != 0 {
-        tracing::warn!("{image} has no {IN_IMAGE} ({}); package versions not recorded", out.stderr_str().trim());
+        tracing::warn!(
+            "{image} has no {IN_IMAGE} ({}); package versions not recorded",
+            out.stderr_str().trim()
+        );
         return Ok(());
     }
     let path = ws.docker_dir().join("packages.lock");
@@ -33,21 +36,31 @@ pub async fn record(engine: &Engine, ws: &Workspace, image: &str) -> Result<()> 
     }
     let changes = drift(&old, &new);
     if !old.is_empty() {
-        tracing::warn!("package versions drifted since the last build ({} change(s)):", changes.len());
+        tracing::warn!(
+            "package versions drifted since the last build ({} change(s)):",
+            changes.len()
+        );
         for c in changes.iter().take(20) {
             tracing::warn!("  {c}");
         }
     }
     std::fs::write(&path, &new).with_context(|| format!("cannot write {}", path.display()))?;
     give_to_workspace_owner(ws, &path);
-    tracing::info!("recorded {} package versions in {}", new.lines().count(), path.display());
+    tracing::info!(
+        "recorded {} package versions in {}",
+        new.lines().count(),
+        path.display()
+    );
     Ok(())
 }
 
 /// `name: old -> new` lines for every package that changed, appeared or vanished.
 fn drift(old: &str, new: &str) -> Vec<String> {
     let parse = |t: &str| -> BTreeMap<String, String> {
-        t.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        t.lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     };
     let (old, new) = (parse(old), parse(new));
     let mut out = Vec::new();

@@ -14,7 +14,10 @@ pub struct HostLock {
 
 /// Takes the lock named `name` (one per image tag), waiting as long as it takes.
 pub async fn lock(name: &str) -> Result<HostLock> {
-    let safe: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    let safe: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .collect();
     let path = std::env::temp_dir().join(format!("embctl-{safe}.lock"));
     let file = File::options()
         .create(true)

@@ -45,7 +45,9 @@ pub async fn ensure(engine: &Engine, ws: &Workspace) -> Result<String> {
 
 /// What `ensure` would use, without building: (tag, whether it exists).
 pub async fn current(engine: &Engine, ws: &Workspace) -> Result<Option<(String, bool)>> {
-    let Some(base) = base::existing_base(engine).await? else { return Ok(None) };
+    let Some(base) = base::existing_base(engine).await? else {
+        return Ok(None);
+    };
     let ctx = context::BuildContext::read(&ws.docker_dir())?;
     let tag = tag_for(&ctx.hash(&base.id));
     let exists = engine.inspect_image(&tag).await?.is_some();
@@ -87,7 +89,9 @@ async fn ensure_with(engine: &Engine, ws: &Workspace, force: bool) -> Result<Str
         base.reference,
         base.source
     ));
-    let built = engine.build_image(&tag, ctx.tar()?, build_args, labels, force, |line| progress.line(line)).await;
+    let built = engine
+        .build_image(&tag, ctx.tar()?, build_args, labels, force, |line| progress.line(line))
+        .await;
     if built.is_err() {
         progress.fail();
     }
@@ -126,9 +130,16 @@ pub async fn list(ws: &Workspace) -> Result<()> {
     let engine = Engine::connect().await?;
     let current = current(&engine, ws).await?.map(|(tag, _)| tag);
     let base = base_tag();
-    crate::ui::print_line(format_args!("{:<32} {:<14} {:>9}  {:<12} STATUS", "IMAGE", "ID", "SIZE", "BASE FROM"));
+    crate::ui::print_line(format_args!(
+        "{:<32} {:<14} {:>9}  {:<12} STATUS",
+        "IMAGE", "ID", "SIZE", "BASE FROM"
+    ));
     for image in ours(&engine).await? {
-        let tags = if image.repo_tags.is_empty() { vec!["<untagged>".to_string()] } else { image.repo_tags.clone() };
+        let tags = if image.repo_tags.is_empty() {
+            vec!["<untagged>".to_string()]
+        } else {
+            image.repo_tags.clone()
+        };
         for tag in tags {
             let this_checkout =
                 image.labels.get(LABEL_CONTEXT).map(String::as_str) == Some(&*ws.docker_dir().to_string_lossy());
@@ -166,7 +177,9 @@ pub async fn remove(_ws: &Workspace, tags: &[String]) -> Result<()> {
             .collect()
     } else {
         for tag in tags {
-            let Some(info) = engine.inspect_image(tag).await? else { bail!("no image {tag}; see `embctl image ls`") };
+            let Some(info) = engine.inspect_image(tag).await? else {
+                bail!("no image {tag}; see `embctl image ls`")
+            };
             let labels = info.config.and_then(|c| c.labels).unwrap_or_default();
             if !labels.contains_key(LABEL_IMAGE) {
                 bail!("{tag} is not an embctl image (no {LABEL_IMAGE} label); remove it with docker if you mean it");
@@ -200,7 +213,8 @@ pub async fn prune(ws: &Workspace) -> Result<()> {
         if image.labels.get(LABEL_HASH) == current_hash.as_ref() && !image.repo_tags.is_empty() {
             continue;
         }
-        let this_checkout = image.labels.get(LABEL_CONTEXT).map(String::as_str) == Some(&*ws.docker_dir().to_string_lossy());
+        let this_checkout =
+            image.labels.get(LABEL_CONTEXT).map(String::as_str) == Some(&*ws.docker_dir().to_string_lossy());
         if !this_checkout && !image.repo_tags.is_empty() {
             continue;
         }

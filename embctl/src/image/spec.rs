@@ -12,7 +12,14 @@ pub const CONTAINER_WS: &str = "/ws";
 const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 /// Proxy settings pass by allow-list; nothing else from the host environment does.
 const FORWARDED_ENV: &[&str] = &[
-    "http_proxy", "https_proxy", "no_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
 ];
 
 /// Runs `cmd` in `image` with the workspace bind-mounted at /ws (working directory),
@@ -59,7 +66,10 @@ fn cargo_cache() -> Option<PathBuf> {
     match std::fs::create_dir_all(&dir) {
         Ok(()) => Some(dir),
         Err(e) => {
-            tracing::warn!("cannot create the cargo cache {}: {e}; crates will be fetched every time", dir.display());
+            tracing::warn!(
+                "cannot create the cargo cache {}: {e}; crates will be fetched every time",
+                dir.display()
+            );
             None
         }
     }

@@ -79,7 +79,10 @@ async fn cache_key(engine: &Engine, image: &str) -> Option<String> {
 
 /// Boots the probe guest under `accel` in `image`; Ok when it came back from ring 3.
 pub async fn run_probe(engine: &Engine, image: &str, accel: ProbeAccel) -> Result<()> {
-    let dir = tempfile::Builder::new().prefix("embctl-kvm-probe-").tempdir().context("cannot create a temporary directory for the KVM probe")?;
+    let dir = tempfile::Builder::new()
+        .prefix("embctl-kvm-probe-")
+        .tempdir()
+        .context("cannot create a temporary directory for the KVM probe")?;
     let guest_path = dir.path().join("guest.bin");
     std::fs::File::create(&guest_path)
         .and_then(|mut f| f.write_all(&guest::PROBE_GUEST))
@@ -87,13 +90,32 @@ pub async fn run_probe(engine: &Engine, image: &str, accel: ProbeAccel) -> Resul
     // The container's user must be able to read it whatever our umask.
     let _ = std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755));
     let (accel_arg, privileges) = match accel {
-        ProbeAccel::Kvm => ("kvm", Privileges::Devices { cap_add: vec![], devices: vec!["/dev/kvm".into()] }),
+        ProbeAccel::Kvm => (
+            "kvm",
+            Privileges::Devices {
+                cap_add: vec![],
+                devices: vec!["/dev/kvm".into()],
+            },
+        ),
         ProbeAccel::Tcg => ("tcg", Privileges::None),
     };
     let cmd = [
-        "qemu-system-i386", "-accel", accel_arg, "-m", "16", "-display", "none", "-monitor", "none",
-        "-serial", "stdio", "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-        "-kernel", "/probe/guest.bin",
+        "qemu-system-i386",
+        "-accel",
+        accel_arg,
+        "-m",
+        "16",
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-serial",
+        "stdio",
+        "-no-reboot",
+        "-device",
+        "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        "-kernel",
+        "/probe/guest.bin",
     ];
     let spec = ContainerSpec {
         image: image.to_string(),
@@ -128,15 +150,26 @@ pub async fn run_probe(engine: &Engine, image: &str, accel: ProbeAccel) -> Resul
         Ok(Ok(Some(why))) => Err(anyhow!(why)),
         Ok(Ok(None)) => match container.wait().await? {
             EXIT_OK if console.contains('K') => Ok(()),
-            EXIT_FAULT => Err(anyhow!("the probe guest took an unexpected exception under {accel_arg}")),
+            EXIT_FAULT => Err(anyhow!(
+                "the probe guest took an unexpected exception under {accel_arg}"
+            )),
             code => Err(anyhow!(
                 "qemu-system-i386 -accel {accel_arg} exited with {code}: {}",
-                console.lines().rev().find(|l| !l.contains("warning")).unwrap_or("no output").trim()
+                console
+                    .lines()
+                    .rev()
+                    .find(|l| !l.contains("warning"))
+                    .unwrap_or("no output")
+                    .trim()
             )),
         },
     };
     container.remove().await?;
-    tracing::debug!("KVM probe under {accel_arg}: {:?} after {:.2}s", verdict.as_ref().map_err(|e| e.to_string()), started.elapsed().as_secs_f64());
+    tracing::debug!(
+        "KVM probe under {accel_arg}: {:?} after {:.2}s",
+        verdict.as_ref().map_err(|e| e.to_string()),
+        started.elapsed().as_secs_f64()
+    );
     verdict
 }
 
@@ -152,7 +185,9 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let ws = crate::workspace::Workspace::locate(Some(root)).unwrap();
         let image = crate::image::ensure(&engine, &ws).await.unwrap();
-        run_probe(&engine, &image, ProbeAccel::Tcg).await.expect("the probe guest passes under TCG");
+        run_probe(&engine, &image, ProbeAccel::Tcg)
+            .await
+            .expect("the probe guest passes under TCG");
     }
 
     #[test]
@@ -160,6 +195,10 @@ mod tests {
         let word = |i: usize| u32::from_le_bytes(guest::PROBE_GUEST[i * 4..i * 4 + 4].try_into().unwrap());
         assert_eq!(word(0), 0x1BAD_B002);
         assert_eq!(word(0).wrapping_add(word(1)).wrapping_add(word(2)), 0, "checksum");
-        assert_eq!(word(5) as usize - 0x100000, guest::PROBE_GUEST.len(), "load_end_addr covers the file");
+        assert_eq!(
+            word(5) as usize - 0x100000,
+            guest::PROBE_GUEST.len(),
+            "load_end_addr covers the file"
+        );
     }
 }

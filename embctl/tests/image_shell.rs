@@ -203,6 +203,11 @@ fn file_created_in_ws_by_a_non_root_user_is_owned_by_that_user() {
     std::fs::create_dir_all(ws.path().join("home")).unwrap();
     chown_tree(ws.path(), UID, UID);
     std::fs::set_permissions(ws.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // A copy of embctl the user can execute (the target dir may be under /root).
+    let bin = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(bin.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let exe = bin.path().join("embctl");
+    std::fs::copy(env!("CARGO_BIN_EXE_embctl"), &exe).unwrap();
 
     let mut cmd = Command::new("setpriv");
     cmd.args([
@@ -213,7 +218,7 @@ fn file_created_in_ws_by_a_non_root_user_is_owned_by_that_user() {
         "--groups",
         &socket_gid().to_string(),
     ])
-    .arg(env!("CARGO_BIN_EXE_embctl"))
+    .arg(&exe)
     .arg("--workspace")
     .arg(ws.path())
     .args([

@@ -15,6 +15,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// More log output (-v debug, -vv trace). EMBCTL_LOG=<filter> overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

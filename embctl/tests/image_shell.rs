@@ -132,6 +132,156 @@ fn image_is_built_from_nothing_on_the_offline_path_then_reused_and_rebuilt_on_ch
     cleanup.0.insert(0, new_tag.clone());
     assert_ne!(new_tag, tag);
     assert!(stderr(&changed).contains("building"), "the changed context is built");
+
+    // A changed base (the base tag now names another image): a new image too.
+    // `image build` always inspects the base, and records its new id for the warm path.
+    docker(&["tag", &new_tag, &base]);
+    let rebased = run(ws.embctl().env("EMBCTL_BASE_TAG", &base).args(["image", "build"]));
+    assert!(rebased.status.success());
+    let rebased_tag = stdout(&rebased).trim().to_string();
+    cleanup.0.insert(0, rebased_tag.clone());
+    assert_ne!(rebased_tag, new_tag, "a changed base gives a new image");
+    assert!(
+        stderr(&rebased).contains("building"),
+        "the image is built on the new base"
+    );
+    assert_eq!(
+        docker(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{index .Config.Labels \"org.embctl.base-id\"}}",
+            &rebased_tag
+        ]),
+        docker(&["image", "inspect", "-f", "{{.Id}}", &new_tag]),
+        "the rebuilt image records the new base"
+    );
+    // The warm path of other commands uses the new base's image without building.
+    let warm = run(ws
+        .embctl()
+        .env("EMBCTL_BASE_TAG", &base)
+        .env("EMBCTL_LOG", "embctl=debug")
+        .args(["shell", "--", "true"]));
+    assert!(warm.status.success());
+    assert!(
+        stderr(&warm).contains(&format!("build image {rebased_tag} is current")),
+        "the warm path reuses the image on the new base"
+    );
+}
+
+/// A Unix-socket relay in front of the real engine that keeps every byte its
+/// clients send, so a test can count the API requests embctl really makes.
+struct EngineRelay {
+    dir: tempfile::TempDir,
+    /// What each connection sent, in order of connection.
+    sent: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+}
+
+impl EngineRelay {
+    fn start() -> Self {
+        use std::io::{Read, Write};
+        use std::os::unix::net::{UnixListener, UnixStream};
+        let dir = tempfile::tempdir().unwrap();
+        let listener = UnixListener::bind(dir.path().join("engine.sock")).unwrap();
+        let upstream = engine_socket();
+        let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
+        let log = sent.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(mut client) = client else { break };
+                let mut server = UnixStream::connect(&upstream).expect("the engine socket");
+                let (mut client_rx, mut server_rx) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let slot = {
+                    let mut log = log.lock().unwrap();
+                    log.push(Vec::new());
+                    log.len() - 1
+                };
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 65536];
+                    // Record before forwarding: the engine answers only what it received.
+                    while let Ok(n @ 1..) = client_rx.read(&mut buf) {
+                        log.lock().unwrap()[slot].extend_from_slice(&buf[..n]);
+                        if server.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = server.shutdown(std::net::Shutdown::Write);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut server_rx, &mut client);
+                    let _ = client.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        EngineRelay { dir, sent }
+    }
+
+    fn docker_host(&self) -> String {
+        format!("unix://{}", self.dir.path().join("engine.sock").display())
+    }
+
+    /// Request lines (`GET /v1.47/images/…/json HTTP/1.1`) sent so far.
+    fn requests(&self) -> Vec<String> {
+        let methods = ["GET ", "POST ", "PUT ", "DELETE ", "HEAD "];
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|bytes| {
+                String::from_utf8_lossy(bytes)
+                    .split("\r\n")
+                    .filter(|l| methods.iter().any(|m| l.starts_with(m)) && l.ends_with(" HTTP/1.1"))
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+}
+
+/// The engine's socket path (DOCKER_HOST when it is a unix socket).
+fn engine_socket() -> PathBuf {
+    let host = std::env::var("DOCKER_HOST").unwrap_or_default();
+    PathBuf::from(host.strip_prefix("unix://").unwrap_or("/var/run/docker.sock"))
+}
+
+#[test]
+fn a_current_image_is_reused_after_one_engine_call_for_images() {
+    real_image();
+    let relay = EngineRelay::start();
+    // The base id is recorded per engine address; `image build` (which always
+    // inspects the base) records it for the relay's address.
+    run_ok(
+        embctl()
+            .env("DOCKER_HOST", relay.docker_host())
+            .args(["image", "build"]),
+    );
+    let before = relay.requests().len();
+    run_ok(
+        embctl()
+            .env("DOCKER_HOST", relay.docker_host())
+            .args(["shell", "--", "true"]),
+    );
+    let requests = relay.requests().split_off(before);
+    eprintln!("engine requests of `embctl shell -- true`:\n{}", requests.join("\n"));
+    assert!(
+        requests.iter().any(|r| r.contains("/containers/create")),
+        "the relay saw the run: {requests:?}"
+    );
+    let image_requests: Vec<_> = requests
+        .iter()
+        .filter(|r| r.contains("/images") || r.contains("/build"))
+        .collect();
+    assert_eq!(
+        image_requests.len(),
+        1,
+        "one image call on the warm path: {image_requests:?}"
+    );
+    let only = image_requests[0];
+    assert!(
+        only.starts_with("GET ") && only.contains("/images/emdocker-lkl:") && only.contains("/json "),
+        "the one call inspects the build image: {only}"
+    );
 }
 
 #[test]

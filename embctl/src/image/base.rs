@@ -41,10 +41,11 @@ pub fn base_tag() -> String {
         .unwrap_or_else(|| format!("{BASE_REPO}:{SUITE}"))
 }
 
-/// The base when it exists locally (one inspect), without making it.
+/// The base when it exists locally (one inspect), without making it. Its id is
+/// recorded for the warm path of `ensure` (see [`super::base_record`]).
 pub async fn existing_base(engine: &Engine) -> Result<Option<Base>> {
     let tag = base_tag();
-    Ok(engine.inspect_image(&tag).await?.map(|info| Base {
+    let base = engine.inspect_image(&tag).await?.map(|info| Base {
         source: info
             .config
             .and_then(|c| c.labels)
@@ -52,7 +53,11 @@ pub async fn existing_base(engine: &Engine) -> Result<Option<Base>> {
             .unwrap_or_else(|| "local".into()),
         id: info.id.unwrap_or_default(),
         reference: tag,
-    }))
+    });
+    if let Some(base) = &base {
+        super::base_record::record(engine.address(), &base.reference, &base.id);
+    }
+    Ok(base)
 }
 
 /// The base, made when missing: pull first, debootstrap when no registry answers.
@@ -100,6 +105,8 @@ pub async fn ensure_base(engine: &Engine) -> Result<Base> {
         }
     }
     let id = debootstrap_base(engine, &tag).await?;
+    // A re-made base invalidates the id recorded for the old one.
+    super::base_record::record(engine.address(), &tag, &id);
     tracing::info!(
         "base image: {tag} ({}) made by debootstrap and imported (offline path)",
         short_id(&id)

@@ -1,9 +1,11 @@
 //! The emdocker-lkl build image: content-addressed (a hash of `docker/` and the
 //! base image id), built through the Engine API from an in-memory context, reused
-//! when an image with the current hash exists. Also the container spec every
+//! when an image with the current hash exists (one inspect call when the base id
+//! is recorded). Also the container spec every
 //! workspace command runs with ([`workspace_spec`]).
 
 mod base;
+mod base_record;
 mod context;
 mod lock;
 mod lock_file;
@@ -38,9 +40,43 @@ pub const LABEL_CONTEXT: &str = "org.embctl.context-dir";
 pub const LABEL_BASE_SOURCE: &str = "org.embctl.base-source";
 
 /// The image reference to use for the workspace's current `docker/`: reused after
-/// an inspect of the base and one of the image; built when missing.
+/// one inspect of the image when the base id is recorded (see [`base_record`]);
+/// otherwise the base is inspected (or made) first; built when missing.
 pub async fn ensure(engine: &Engine, ws: &Workspace) -> Result<String> {
-    ensure_with(engine, ws, false).await
+    let ctx = context::BuildContext::read(&ws.docker_dir())?;
+    if let Some(tag) = reusable(engine, &ctx).await? {
+        return Ok(tag);
+    }
+    ensure_with(engine, ws, ctx, false).await
+}
+
+/// The warm path: the image for `ctx` on the recorded base, when it exists and its
+/// label shows it was built from exactly this context and base. One engine call.
+async fn reusable(engine: &Engine, ctx: &context::BuildContext) -> Result<Option<String>> {
+    let base_tag = base_tag();
+    let Some(base_id) = base_record::recorded(engine.address(), &base_tag) else {
+        tracing::debug!("no recorded id for the base {base_tag}; inspecting it");
+        return Ok(None);
+    };
+    let hash = ctx.hash(&base_id);
+    let tag = tag_for(&hash);
+    let Some(info) = engine.inspect_image(&tag).await? else {
+        tracing::debug!(
+            "no image {tag} for the recorded base {base_tag} ({})",
+            short_id(&base_id)
+        );
+        return Ok(None);
+    };
+    let labels = info.config.and_then(|c| c.labels).unwrap_or_default();
+    if labels.get(LABEL_HASH) != Some(&hash) {
+        tracing::debug!("{tag} was not built from this context and base (label {LABEL_HASH} differs)");
+        return Ok(None);
+    }
+    tracing::debug!(
+        "build image {tag} is current (base {base_tag} {} as recorded); reusing it",
+        short_id(&base_id)
+    );
+    Ok(Some(tag))
 }
 
 /// What `ensure` would use, without building: (tag, whether it exists).
@@ -58,9 +94,9 @@ fn tag_for(hash: &str) -> String {
     format!("{IMAGE_REPO}:{}", &hash[..16])
 }
 
-async fn ensure_with(engine: &Engine, ws: &Workspace, force: bool) -> Result<String> {
+/// The full path: inspect (or make) the base, then reuse or build the image.
+async fn ensure_with(engine: &Engine, ws: &Workspace, ctx: context::BuildContext, force: bool) -> Result<String> {
     let base = base::ensure_base(engine).await?;
-    let ctx = context::BuildContext::read(&ws.docker_dir())?;
     let hash = ctx.hash(&base.id);
     let tag = tag_for(&hash);
     if !force && engine.inspect_image(&tag).await?.is_some() {
@@ -107,10 +143,12 @@ async fn ensure_with(engine: &Engine, ws: &Workspace, force: bool) -> Result<Str
     Ok(tag)
 }
 
-/// `embctl image build`.
+/// `embctl image build`: always inspects the base, so a base re-tagged behind
+/// embctl's back (which the warm path of [`ensure`] trusts the record for) is seen.
 pub async fn build(ws: &Workspace, force: bool) -> Result<()> {
     let engine = Engine::connect().await?;
-    let tag = ensure_with(&engine, ws, force).await?;
+    let ctx = context::BuildContext::read(&ws.docker_dir())?;
+    let tag = ensure_with(&engine, ws, ctx, force).await?;
     crate::ui::print_line(format_args!("{tag}"));
     Ok(())
 }

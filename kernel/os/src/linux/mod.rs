@@ -116,7 +116,7 @@ fn syscall_trap(frame: &mut TrapFrame) {
         let directory = cpu::cr3() as u64;
         let mut table = PROCESSES.lock();
         if let Some(process) = table.iter_mut().find(|e| e.directory == directory).and_then(|e| e.process.as_deref_mut()) {
-            frame.eax = crate::syscall::dispatch(process, frame.eax, args);
+            frame.eax = crate::syscall::dispatch(process, frame.eax, &args);
             return;
         }
     }
@@ -126,7 +126,7 @@ fn syscall_trap(frame: &mut TrapFrame) {
     };
     let mut process = stop_if_interrupted(pid, process);
     cpu::enable_interrupts();
-    let result = crate::syscall::dispatch(&mut process, frame.eax, args);
+    let result = crate::syscall::dispatch(&mut process, frame.eax, &args);
     cpu::disable_interrupts();
     frame.eax = result;
     let process = stop_if_interrupted(pid, process);

@@ -28,7 +28,7 @@ fn dtype(kind: NodeKind) -> u8 {
 
 /// getdents64(fd, dirp, count): `.` and `..` first, then the entries by name.
 /// The descriptor's offset is the index of the next entry.
-pub fn getdents64(p: &mut Process, a: Args) -> SysResult {
+pub fn getdents64(p: &mut Process, a: &Args) -> SysResult {
     let (fd, out) = (a[0], UserSlice::new(a[1], a[2]));
     let (id, index) = match *p.files.get(fd)? {
         crate::linux::files::OpenFile { kind: FileKind::Dir(id), offset, .. } => (id, offset as usize),
@@ -71,28 +71,28 @@ fn mkdir_at(p: &mut Process, dirfd: u32, addr: u32, mode: u32) -> SysResult {
     Ok(0)
 }
 
-pub fn mkdir(p: &mut Process, a: Args) -> SysResult {
+pub fn mkdir(p: &mut Process, a: &Args) -> SysResult {
     mkdir_at(p, AT_FDCWD as u32, a[0], a[1])
 }
 
-pub fn mkdirat(p: &mut Process, a: Args) -> SysResult {
+pub fn mkdirat(p: &mut Process, a: &Args) -> SysResult {
     mkdir_at(p, a[0], a[1], a[2])
 }
 
-pub fn rmdir(p: &mut Process, a: Args) -> SysResult {
+pub fn rmdir(p: &mut Process, a: &Args) -> SysResult {
     let path = path_at(p, AT_FDCWD as u32, a[0])?;
     env::with_vfs(|vfs| vfs.rmdir(&path)).map_err(env::fs_errno)?;
     Ok(0)
 }
 
-pub fn unlink(p: &mut Process, a: Args) -> SysResult {
+pub fn unlink(p: &mut Process, a: &Args) -> SysResult {
     let path = path_at(p, AT_FDCWD as u32, a[0])?;
     env::with_vfs(|vfs| vfs.unlink(&path)).map_err(env::fs_errno)?;
     Ok(0)
 }
 
 /// unlinkat(dirfd, path, flags): AT_REMOVEDIR makes it rmdir.
-pub fn unlinkat(p: &mut Process, a: Args) -> SysResult {
+pub fn unlinkat(p: &mut Process, a: &Args) -> SysResult {
     let path = path_at(p, a[0], a[1])?;
     if a[2] & AT_REMOVEDIR != 0 {
         env::with_vfs(|vfs| vfs.rmdir(&path)).map_err(env::fs_errno)?;
@@ -112,15 +112,15 @@ fn rename_at(p: &mut Process, olddir: u32, old: u32, newdir: u32, new: u32, flag
     Ok(0)
 }
 
-pub fn rename(p: &mut Process, a: Args) -> SysResult {
+pub fn rename(p: &mut Process, a: &Args) -> SysResult {
     rename_at(p, AT_FDCWD as u32, a[0], AT_FDCWD as u32, a[1], 0)
 }
 
-pub fn renameat(p: &mut Process, a: Args) -> SysResult {
+pub fn renameat(p: &mut Process, a: &Args) -> SysResult {
     rename_at(p, a[0], a[1], a[2], a[3], 0)
 }
 
-pub fn renameat2(p: &mut Process, a: Args) -> SysResult {
+pub fn renameat2(p: &mut Process, a: &Args) -> SysResult {
     rename_at(p, a[0], a[1], a[2], a[3], a[4])
 }
 
@@ -133,12 +133,12 @@ fn change_dir(p: &mut Process, path: alloc::string::String) -> SysResult {
     Ok(0)
 }
 
-pub fn chdir(p: &mut Process, a: Args) -> SysResult {
+pub fn chdir(p: &mut Process, a: &Args) -> SysResult {
     let path = path_at(p, AT_FDCWD as u32, a[0])?;
     change_dir(p, path)
 }
 
-pub fn fchdir(p: &mut Process, a: Args) -> SysResult {
+pub fn fchdir(p: &mut Process, a: &Args) -> SysResult {
     let f = p.files.get(a[0])?;
     match f.kind {
         FileKind::Dir(_) => {
@@ -150,7 +150,7 @@ pub fn fchdir(p: &mut Process, a: Args) -> SysResult {
 }
 
 /// getcwd(buf, size): the path with its NUL; ERANGE when it does not fit.
-pub fn getcwd(p: &mut Process, a: Args) -> SysResult {
+pub fn getcwd(p: &mut Process, a: &Args) -> SysResult {
     let mut bytes = p.cwd.clone().into_bytes();
     bytes.push(0);
     if bytes.len() > a[1] as usize {
@@ -167,16 +167,16 @@ fn symlink_at(p: &mut Process, target: u32, dirfd: u32, addr: u32) -> SysResult 
     Ok(0)
 }
 
-pub fn symlink(p: &mut Process, a: Args) -> SysResult {
+pub fn symlink(p: &mut Process, a: &Args) -> SysResult {
     symlink_at(p, a[0], AT_FDCWD as u32, a[1])
 }
 
-pub fn symlinkat(p: &mut Process, a: Args) -> SysResult {
+pub fn symlinkat(p: &mut Process, a: &Args) -> SysResult {
     symlink_at(p, a[0], a[1], a[2])
 }
 
 /// link/linkat: the in-memory tree has no hard links (EPERM, as file
 /// systems without them answer).
-pub fn link(_p: &mut Process, _a: Args) -> SysResult {
+pub fn link(_p: &mut Process, _a: &Args) -> SysResult {
     Err(Errno::EPERM)
 }

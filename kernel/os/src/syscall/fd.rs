@@ -14,16 +14,16 @@ use crate::linux::env;
 use crate::linux::files::FileKind;
 use crate::linux::process::Process;
 
-pub fn dup(p: &mut Process, a: Args) -> SysResult {
+pub fn dup(p: &mut Process, a: &Args) -> SysResult {
     p.files.dup_from(a[0], 0, false)
 }
 
-pub fn dup2(p: &mut Process, a: Args) -> SysResult {
+pub fn dup2(p: &mut Process, a: &Args) -> SysResult {
     release(p.files.dup_to(a[0], a[1], false)?);
     Ok(a[1])
 }
 
-pub fn dup3(p: &mut Process, a: Args) -> SysResult {
+pub fn dup3(p: &mut Process, a: &Args) -> SysResult {
     if a[0] == a[1] || a[2] & !O_CLOEXEC != 0 {
         return Err(Errno::EINVAL);
     }
@@ -32,7 +32,7 @@ pub fn dup3(p: &mut Process, a: Args) -> SysResult {
 }
 
 /// fcntl/fcntl64(fd, cmd, arg). Record locks are not served (EINVAL).
-pub fn fcntl(p: &mut Process, a: Args) -> SysResult {
+pub fn fcntl(p: &mut Process, a: &Args) -> SysResult {
     let (fd, cmd, arg) = (a[0], a[1], a[2]);
     match cmd {
         F_DUPFD => p.files.dup_from(fd, arg, false),
@@ -56,7 +56,7 @@ pub fn fcntl(p: &mut Process, a: Args) -> SysResult {
 
 /// ioctl(fd, request, arg): terminal requests on the console; ENOTTY for
 /// anything else, as Linux answers for regular files.
-pub fn ioctl(p: &mut Process, a: Args) -> SysResult {
+pub fn ioctl(p: &mut Process, a: &Args) -> SysResult {
     let (fd, request, arg) = (a[0], a[1], a[2]);
     if p.files.get(fd)?.kind != FileKind::Console {
         return Err(Errno::ENOTTY);

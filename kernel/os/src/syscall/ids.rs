@@ -9,55 +9,55 @@ use crate::linux::process::Process;
 /// The shell that started the program.
 const PARENT_PID: u32 = 1;
 
-pub fn getpid(p: &mut Process, _a: Args) -> SysResult {
+pub fn getpid(p: &mut Process, _a: &Args) -> SysResult {
     Ok(p.pid)
 }
 
-pub fn gettid(p: &mut Process, _a: Args) -> SysResult {
+pub fn gettid(p: &mut Process, _a: &Args) -> SysResult {
     Ok(p.pid)
 }
 
-pub fn getppid(_p: &mut Process, _a: Args) -> SysResult {
+pub fn getppid(_p: &mut Process, _a: &Args) -> SysResult {
     Ok(PARENT_PID)
 }
 
-pub fn getuid(_p: &mut Process, _a: Args) -> SysResult {
+pub fn getuid(_p: &mut Process, _a: &Args) -> SysResult {
     Ok(0)
 }
 
-pub fn geteuid(_p: &mut Process, _a: Args) -> SysResult {
+pub fn geteuid(_p: &mut Process, _a: &Args) -> SysResult {
     Ok(0)
 }
 
-pub fn getgid(_p: &mut Process, _a: Args) -> SysResult {
+pub fn getgid(_p: &mut Process, _a: &Args) -> SysResult {
     Ok(0)
 }
 
-pub fn getegid(_p: &mut Process, _a: Args) -> SysResult {
+pub fn getegid(_p: &mut Process, _a: &Args) -> SysResult {
     Ok(0)
 }
 
-pub fn getpgrp(p: &mut Process, _a: Args) -> SysResult {
+pub fn getpgrp(p: &mut Process, _a: &Args) -> SysResult {
     Ok(p.pid)
 }
 
-pub fn getpgid(p: &mut Process, _a: Args) -> SysResult {
+pub fn getpgid(p: &mut Process, _a: &Args) -> SysResult {
     Ok(p.pid)
 }
 
-pub fn getsid(p: &mut Process, _a: Args) -> SysResult {
+pub fn getsid(p: &mut Process, _a: &Args) -> SysResult {
     Ok(p.pid)
 }
 
-pub fn setpgid(_p: &mut Process, _a: Args) -> SysResult {
+pub fn setpgid(_p: &mut Process, _a: &Args) -> SysResult {
     Ok(0)
 }
 
-pub fn setsid(p: &mut Process, _a: Args) -> SysResult {
+pub fn setsid(p: &mut Process, _a: &Args) -> SysResult {
     Ok(p.pid)
 }
 
 /// getgroups/getgroups32(size, list): no supplementary groups.
-pub fn getgroups(_p: &mut Process, _a: Args) -> SysResult {
+pub fn getgroups(_p: &mut Process, _a: &Args) -> SysResult {
     Ok(0)
 }

@@ -114,11 +114,11 @@ fn write_from(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysR
     }
 }
 
-pub fn read(p: &mut Process, a: Args) -> SysResult {
+pub fn read(p: &mut Process, a: &Args) -> SysResult {
     read_into(p, a[0], UserSlice::new(a[1], a[2]), None)
 }
 
-pub fn write(p: &mut Process, a: Args) -> SysResult {
+pub fn write(p: &mut Process, a: &Args) -> SysResult {
     write_from(p, a[0], UserSlice::new(a[1], a[2]), None)
 }
 
@@ -131,12 +131,12 @@ fn offset64(lo: u32, hi: u32) -> Result<u64, Errno> {
 }
 
 /// pread64(fd, buf, count, offset_lo, offset_hi)
-pub fn pread64(p: &mut Process, a: Args) -> SysResult {
+pub fn pread64(p: &mut Process, a: &Args) -> SysResult {
     let at = offset64(a[3], a[4])?;
     read_into(p, a[0], UserSlice::new(a[1], a[2]), Some(at))
 }
 
-pub fn pwrite64(p: &mut Process, a: Args) -> SysResult {
+pub fn pwrite64(p: &mut Process, a: &Args) -> SysResult {
     let at = offset64(a[3], a[4])?;
     write_from(p, a[0], UserSlice::new(a[1], a[2]), Some(at))
 }
@@ -152,7 +152,7 @@ fn iovecs(p: &mut Process, addr: u32, count: u32) -> Result<alloc::vec::Vec<Iove
     Ok(out)
 }
 
-pub fn readv(p: &mut Process, a: Args) -> SysResult {
+pub fn readv(p: &mut Process, a: &Args) -> SysResult {
     let mut total = 0u32;
     for iov in iovecs(p, a[1], a[2])? {
         let n = read_into(p, a[0], UserSlice::new(iov.iov_base, iov.iov_len), None)?;
@@ -164,7 +164,7 @@ pub fn readv(p: &mut Process, a: Args) -> SysResult {
     Ok(total)
 }
 
-pub fn writev(p: &mut Process, a: Args) -> SysResult {
+pub fn writev(p: &mut Process, a: &Args) -> SysResult {
     let mut total = 0u32;
     for iov in iovecs(p, a[1], a[2])? {
         total += write_from(p, a[0], UserSlice::new(iov.iov_base, iov.iov_len), None)?;
@@ -191,13 +191,13 @@ fn seek(p: &mut Process, fd: u32, off: i64, whence: u32) -> Result<u64, Errno> {
     Ok(new as u64)
 }
 
-pub fn lseek(p: &mut Process, a: Args) -> SysResult {
+pub fn lseek(p: &mut Process, a: &Args) -> SysResult {
     let new = seek(p, a[0], a[1] as i32 as i64, a[2])?;
     u32::try_from(new).map_err(|_| Errno::EOVERFLOW)
 }
 
 /// _llseek(fd, offset_hi, offset_lo, loff_t *result, whence)
-pub fn llseek(p: &mut Process, a: Args) -> SysResult {
+pub fn llseek(p: &mut Process, a: &Args) -> SysResult {
     let off = ((a[1] as u64) << 32 | a[2] as u64) as i64;
     let new = seek(p, a[0], off, a[4])?;
     UserPtr::<I64>::new(a[3]).write(&mut p.memory, &I64::new(new as i64))?;
@@ -205,12 +205,12 @@ pub fn llseek(p: &mut Process, a: Args) -> SysResult {
 }
 
 /// fsync/fdatasync: everything is in memory, so any open descriptor is synced.
-pub fn fsync(p: &mut Process, a: Args) -> SysResult {
+pub fn fsync(p: &mut Process, a: &Args) -> SysResult {
     p.files.get(a[0])?;
     Ok(0)
 }
 
-pub fn sync(_p: &mut Process, _a: Args) -> SysResult {
+pub fn sync(_p: &mut Process, _a: &Args) -> SysResult {
     Ok(0)
 }
 
@@ -236,27 +236,27 @@ fn truncate_fd(p: &mut Process, fd: u32, len: u64) -> SysResult {
     }
 }
 
-pub fn truncate(p: &mut Process, a: Args) -> SysResult {
+pub fn truncate(p: &mut Process, a: &Args) -> SysResult {
     truncate_path(p, a[0], a[1] as i32 as i64 as u64)
 }
 
-pub fn ftruncate(p: &mut Process, a: Args) -> SysResult {
+pub fn ftruncate(p: &mut Process, a: &Args) -> SysResult {
     truncate_fd(p, a[0], a[1] as i32 as i64 as u64)
 }
 
-pub fn truncate64(p: &mut Process, a: Args) -> SysResult {
+pub fn truncate64(p: &mut Process, a: &Args) -> SysResult {
     let len = offset64(a[1], a[2])?;
     truncate_path(p, a[0], len)
 }
 
-pub fn ftruncate64(p: &mut Process, a: Args) -> SysResult {
+pub fn ftruncate64(p: &mut Process, a: &Args) -> SysResult {
     let len = offset64(a[1], a[2])?;
     truncate_fd(p, a[0], len)
 }
 
 /// select: every descriptor asked about is ready (files and the console
 /// never block for long here); returns the number of descriptors given.
-pub fn select(p: &mut Process, a: Args) -> SysResult {
+pub fn select(p: &mut Process, a: &Args) -> SysResult {
     let nfds = a[0].min(1024);
     let mut ready = 0;
     for set in [a[1], a[2]] {
@@ -275,7 +275,7 @@ pub fn select(p: &mut Process, a: Args) -> SysResult {
 }
 
 /// poll(fds, nfds, timeout): marks every valid descriptor ready for what it asked.
-pub fn poll(p: &mut Process, a: Args) -> SysResult {
+pub fn poll(p: &mut Process, a: &Args) -> SysResult {
     let (addr, n) = (a[0], a[1].min(1024));
     let mut ready = 0;
     for i in 0..n {
@@ -299,18 +299,18 @@ pub fn poll(p: &mut Process, a: Args) -> SysResult {
     Ok(ready)
 }
 
-pub fn ppoll32(p: &mut Process, a: Args) -> SysResult {
+pub fn ppoll32(p: &mut Process, a: &Args) -> SysResult {
     poll(p, a)
 }
 
-pub fn ppoll64(p: &mut Process, a: Args) -> SysResult {
+pub fn ppoll64(p: &mut Process, a: &Args) -> SysResult {
     poll(p, a)
 }
 
 /// sendfile64(out_fd, in_fd, loff_t *offset, count): copies from a file to
 /// any descriptor through a kernel buffer. With `offset`, reads there and
 /// updates it instead of the input's file offset.
-pub fn sendfile64(p: &mut Process, a: Args) -> SysResult {
+pub fn sendfile64(p: &mut Process, a: &Args) -> SysResult {
     let (out_fd, in_fd, offset_ptr, count) = (a[0], a[1], UserPtr::<I64>::new(a[2]), a[3] as usize);
     let (id, file_offset, flags) = match *p.files.get(in_fd)? {
         crate::linux::files::OpenFile { kind: FileKind::File(id), offset, flags, .. } => (id, offset, flags),

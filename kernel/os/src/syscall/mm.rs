@@ -22,7 +22,7 @@ fn perms(prot: u32) -> Perms {
     Perms { read: prot & PROT_READ != 0, write: prot & PROT_WRITE != 0, exec: prot & PROT_EXEC != 0 }
 }
 
-pub fn brk(p: &mut Process, a: Args) -> SysResult {
+pub fn brk(p: &mut Process, a: &Args) -> SysResult {
     Ok(p.memory.set_brk(a[0]))
 }
 
@@ -76,29 +76,29 @@ fn place(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32) -> SysResu
 }
 
 /// mmap2(addr, len, prot, flags, fd, pgoff): offset in 4 KiB pages.
-pub fn mmap2(p: &mut Process, a: Args) -> SysResult {
+pub fn mmap2(p: &mut Process, a: &Args) -> SysResult {
     map(p, a[0], a[1], a[2], a[3], a[4], a[5] as u64 * 4096)
 }
 
 /// The old mmap: one pointer to the six arguments, offset in bytes.
-pub fn old_mmap(p: &mut Process, a: Args) -> SysResult {
+pub fn old_mmap(p: &mut Process, a: &Args) -> SysResult {
     let mut raw = [0u8; 24];
     p.memory.read(a[0], &mut raw)?;
     let w = |i: usize| u32::from_le_bytes([raw[4 * i], raw[4 * i + 1], raw[4 * i + 2], raw[4 * i + 3]]);
     map(p, w(0), w(1), w(2), w(3), w(4), w(5) as u64)
 }
 
-pub fn munmap(p: &mut Process, a: Args) -> SysResult {
+pub fn munmap(p: &mut Process, a: &Args) -> SysResult {
     p.memory.unmap(a[0], a[1]).map(|_| 0)
 }
 
-pub fn mprotect(p: &mut Process, a: Args) -> SysResult {
+pub fn mprotect(p: &mut Process, a: &Args) -> SysResult {
     p.memory.protect(a[0], a[1], perms(a[2])).map(|_| 0)
 }
 
 /// madvise: MADV_DONTNEED drops the pages (they read as zero after);
 /// every other advice is accepted and ignored.
-pub fn madvise(p: &mut Process, a: Args) -> SysResult {
+pub fn madvise(p: &mut Process, a: &Args) -> SysResult {
     if a[0] % 4096 != 0 {
         return Err(Errno::EINVAL);
     }
@@ -110,7 +110,7 @@ pub fn madvise(p: &mut Process, a: Args) -> SysResult {
 
 /// mremap(old, old_len, new_len, flags, new_addr): shrinks in place, or
 /// moves the pages to a new area with MREMAP_MAYMOVE.
-pub fn mremap(p: &mut Process, a: Args) -> SysResult {
+pub fn mremap(p: &mut Process, a: &Args) -> SysResult {
     let (old, old_len, new_len, flags) = (a[0], page_ceil(a[1]), page_ceil(a[2]), a[3]);
     if old % 4096 != 0 || new_len == 0 {
         return Err(Errno::EINVAL);
@@ -127,6 +127,6 @@ pub fn mremap(p: &mut Process, a: Args) -> SysResult {
     p.memory.move_area(old, old_len, new_len)
 }
 
-pub fn msync(_p: &mut Process, _a: Args) -> SysResult {
+pub fn msync(_p: &mut Process, _a: &Args) -> SysResult {
     Ok(0)
 }

@@ -33,7 +33,10 @@ use crate::linux::process::Process;
 
 /// The six argument registers, in order.
 pub type Args = [u32; 6];
-pub type Handler = fn(&mut Process, Args) -> SysResult;
+/// Handlers borrow the arguments: passing the array by value made every call
+/// copy it with SSE moves, which would make the null syscall save the user's
+/// FPU state (see `hal::fpu`).
+pub type Handler = fn(&mut Process, &Args) -> SysResult;
 
 /// Served syscalls, ordered by number. The comments between them list the
 /// numbers we do not serve (they return -ENOSYS and log one line).
@@ -278,13 +281,13 @@ pub fn is_quick(nr: u32) -> bool {
 }
 
 /// Runs syscall `nr` for `process`; returns the value for EAX.
-pub fn dispatch(process: &mut Process, nr: u32, args: Args) -> u32 {
+pub fn dispatch(process: &mut Process, nr: u32, args: &Args) -> u32 {
     let result = match HANDLERS.get(nr as usize).copied().flatten() {
         Some(handler) => handler(process, args),
         None => unknown(process, nr),
     };
     if process.trace {
-        trace(process, nr, &args, &result);
+        trace(process, nr, args, &result);
     }
     to_eax(result)
 }

@@ -81,19 +81,19 @@ fn open_path(p: &mut Process, path: String, flags: u32, mode: u32) -> SysResult 
     Ok(fd)
 }
 
-pub fn open(p: &mut Process, a: Args) -> SysResult {
+pub fn open(p: &mut Process, a: &Args) -> SysResult {
     let path = UserString(a[0]).read_path(&mut p.memory)?;
     let path = p.absolute(&path);
     open_path(p, path, a[1], a[2])
 }
 
-pub fn openat(p: &mut Process, a: Args) -> SysResult {
+pub fn openat(p: &mut Process, a: &Args) -> SysResult {
     let path = UserString(a[1]).read_path(&mut p.memory)?;
     let path = resolve_at(p, a[0], &path)?;
     open_path(p, path, a[2], a[3])
 }
 
-pub fn creat(p: &mut Process, a: Args) -> SysResult {
+pub fn creat(p: &mut Process, a: &Args) -> SysResult {
     let path = UserString(a[0]).read_path(&mut p.memory)?;
     let path = p.absolute(&path);
     open_path(p, path, O_CREAT | O_WRONLY | O_TRUNC, a[1])
@@ -106,7 +106,7 @@ pub(super) fn release(file: Option<OpenFile>) {
     }
 }
 
-pub fn close(p: &mut Process, a: Args) -> SysResult {
+pub fn close(p: &mut Process, a: &Args) -> SysResult {
     release(p.files.close(a[0])?);
     Ok(0)
 }

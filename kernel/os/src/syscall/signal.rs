@@ -26,7 +26,7 @@ fn bit(sig: u32) -> u64 {
 }
 
 /// rt_sigaction(sig, act, oldact, sigsetsize)
-pub fn rt_sigaction(p: &mut Process, a: Args) -> SysResult {
+pub fn rt_sigaction(p: &mut Process, a: &Args) -> SysResult {
     let (sig, act, old) = (a[0], UserPtr::<KernelSigaction>::new(a[1]), UserPtr::<KernelSigaction>::new(a[2]));
     if a[3] != SIGSET_SIZE || sig == 0 || sig > NSIG {
         return Err(Errno::EINVAL);
@@ -45,7 +45,7 @@ pub fn rt_sigaction(p: &mut Process, a: Args) -> SysResult {
 }
 
 /// rt_sigprocmask(how, set, oldset, sigsetsize)
-pub fn rt_sigprocmask(p: &mut Process, a: Args) -> SysResult {
+pub fn rt_sigprocmask(p: &mut Process, a: &Args) -> SysResult {
     let (how, set, old) = (a[0], UserPtr::<U64>::new(a[1]), UserPtr::<U64>::new(a[2]));
     if a[3] != SIGSET_SIZE {
         return Err(Errno::EINVAL);
@@ -77,7 +77,7 @@ fn deliver_pending(p: &mut Process) {
 }
 
 /// sigaltstack(ss, old_ss)
-pub fn sigaltstack(p: &mut Process, a: Args) -> SysResult {
+pub fn sigaltstack(p: &mut Process, a: &Args) -> SysResult {
     let (ss, old) = (UserPtr::<StackT>::new(a[0]), UserPtr::<StackT>::new(a[1]));
     let new = ss.read_opt(&mut p.memory)?;
     old.write_opt(&mut p.memory, &p.altstack)?;
@@ -117,7 +117,7 @@ fn signal_self(p: &mut Process, sig: u32) -> SysResult {
 }
 
 /// kill(pid, sig): only the program itself (or its group) can be signalled.
-pub fn kill(p: &mut Process, a: Args) -> SysResult {
+pub fn kill(p: &mut Process, a: &Args) -> SysResult {
     let pid = a[0] as i32;
     if pid == p.pid as i32 || pid == 0 || pid == -1 || pid == -(p.pid as i32) {
         signal_self(p, a[1])
@@ -127,7 +127,7 @@ pub fn kill(p: &mut Process, a: Args) -> SysResult {
 }
 
 /// tgkill(tgid, tid, sig)
-pub fn tgkill(p: &mut Process, a: Args) -> SysResult {
+pub fn tgkill(p: &mut Process, a: &Args) -> SysResult {
     if a[0] != p.pid || a[1] != p.pid {
         return Err(Errno::ESRCH);
     }
@@ -135,7 +135,7 @@ pub fn tgkill(p: &mut Process, a: Args) -> SysResult {
 }
 
 /// tkill(tid, sig): musl's `raise`.
-pub fn tkill(p: &mut Process, a: Args) -> SysResult {
+pub fn tkill(p: &mut Process, a: &Args) -> SysResult {
     if a[0] != p.pid {
         return Err(Errno::ESRCH);
     }

@@ -117,7 +117,7 @@ fn status_at(p: &mut Process, dirfd: u32, path_addr: u32, flags: u32) -> Result<
     status_of_path(&path, flags & AT_SYMLINK_NOFOLLOW == 0)
 }
 
-pub fn stat64(p: &mut Process, a: Args) -> SysResult {
+pub fn stat64(p: &mut Process, a: &Args) -> SysResult {
     let path = UserString(a[0]).read_path(&mut p.memory)?;
     let path = p.absolute(&path);
     let st = status_of_path(&path, true)?.stat64();
@@ -125,7 +125,7 @@ pub fn stat64(p: &mut Process, a: Args) -> SysResult {
     Ok(0)
 }
 
-pub fn lstat64(p: &mut Process, a: Args) -> SysResult {
+pub fn lstat64(p: &mut Process, a: &Args) -> SysResult {
     let path = UserString(a[0]).read_path(&mut p.memory)?;
     let path = p.absolute(&path);
     let st = status_of_path(&path, false)?.stat64();
@@ -133,21 +133,21 @@ pub fn lstat64(p: &mut Process, a: Args) -> SysResult {
     Ok(0)
 }
 
-pub fn fstat64(p: &mut Process, a: Args) -> SysResult {
+pub fn fstat64(p: &mut Process, a: &Args) -> SysResult {
     let st = status_of_fd(p, a[0])?.stat64();
     UserPtr::<Stat64>::new(a[1]).write(&mut p.memory, &st)?;
     Ok(0)
 }
 
 /// fstatat64(dirfd, path, buf, flags)
-pub fn fstatat64(p: &mut Process, a: Args) -> SysResult {
+pub fn fstatat64(p: &mut Process, a: &Args) -> SysResult {
     let st = status_at(p, a[0], a[1], a[3])?.stat64();
     UserPtr::<Stat64>::new(a[2]).write(&mut p.memory, &st)?;
     Ok(0)
 }
 
 /// statx(dirfd, path, flags, mask, buf)
-pub fn statx(p: &mut Process, a: Args) -> SysResult {
+pub fn statx(p: &mut Process, a: &Args) -> SysResult {
     let st = status_at(p, a[0], a[1], a[2])?.statx();
     UserPtr::<Statx>::new(a[4]).write(&mut p.memory, &st)?;
     Ok(0)
@@ -160,15 +160,15 @@ fn exists_at(p: &mut Process, dirfd: u32, path_addr: u32) -> SysResult {
     Ok(0)
 }
 
-pub fn access(p: &mut Process, a: Args) -> SysResult {
+pub fn access(p: &mut Process, a: &Args) -> SysResult {
     exists_at(p, embox_abi::consts::at::AT_FDCWD as u32, a[0])
 }
 
-pub fn faccessat(p: &mut Process, a: Args) -> SysResult {
+pub fn faccessat(p: &mut Process, a: &Args) -> SysResult {
     exists_at(p, a[0], a[1])
 }
 
-pub fn faccessat2(p: &mut Process, a: Args) -> SysResult {
+pub fn faccessat2(p: &mut Process, a: &Args) -> SysResult {
     exists_at(p, a[0], a[1])
 }
 
@@ -181,36 +181,36 @@ fn readlink_at(p: &mut Process, dirfd: u32, path_addr: u32, buf: UserSlice) -> S
     Ok(n as u32)
 }
 
-pub fn readlink(p: &mut Process, a: Args) -> SysResult {
+pub fn readlink(p: &mut Process, a: &Args) -> SysResult {
     readlink_at(p, embox_abi::consts::at::AT_FDCWD as u32, a[0], UserSlice::new(a[1], a[2]))
 }
 
-pub fn readlinkat(p: &mut Process, a: Args) -> SysResult {
+pub fn readlinkat(p: &mut Process, a: &Args) -> SysResult {
     readlink_at(p, a[0], a[1], UserSlice::new(a[2], a[3]))
 }
 
-pub fn chmod(p: &mut Process, a: Args) -> SysResult {
+pub fn chmod(p: &mut Process, a: &Args) -> SysResult {
     exists_at(p, embox_abi::consts::at::AT_FDCWD as u32, a[0])
 }
 
-pub fn fchmod(p: &mut Process, a: Args) -> SysResult {
+pub fn fchmod(p: &mut Process, a: &Args) -> SysResult {
     p.files.get(a[0])?;
     Ok(0)
 }
 
-pub fn fchmodat(p: &mut Process, a: Args) -> SysResult {
+pub fn fchmodat(p: &mut Process, a: &Args) -> SysResult {
     exists_at(p, a[0], a[1])
 }
 
 /// umask(mask): sets the file-creation mask, returns the old one.
-pub fn umask(p: &mut Process, a: Args) -> SysResult {
+pub fn umask(p: &mut Process, a: &Args) -> SysResult {
     Ok(core::mem::replace(&mut p.umask, a[0] & 0o777))
 }
 
 
 /// utimensat(dirfd, path, times, flags): the file must exist; times are not
 /// kept (the in-memory tree records none after boot).
-pub fn utimensat(p: &mut Process, a: Args) -> SysResult {
+pub fn utimensat(p: &mut Process, a: &Args) -> SysResult {
     if a[1] == 0 {
         p.files.get(a[0])?;
         return Ok(0);
@@ -219,15 +219,15 @@ pub fn utimensat(p: &mut Process, a: Args) -> SysResult {
 }
 
 /// chown family: everything belongs to root; the file must exist.
-pub fn chown(p: &mut Process, a: Args) -> SysResult {
+pub fn chown(p: &mut Process, a: &Args) -> SysResult {
     exists_at(p, embox_abi::consts::at::AT_FDCWD as u32, a[0])
 }
 
-pub fn fchown(p: &mut Process, a: Args) -> SysResult {
+pub fn fchown(p: &mut Process, a: &Args) -> SysResult {
     p.files.get(a[0])?;
     Ok(0)
 }
 
-pub fn fchownat(p: &mut Process, a: Args) -> SysResult {
+pub fn fchownat(p: &mut Process, a: &Args) -> SysResult {
     exists_at(p, a[0], a[1])
 }

@@ -23,7 +23,7 @@ pub const RELEASE: &str = "6.1.0-embox";
 pub const VERSION: &str = "#1 Embox Rust kernel";
 pub const MACHINE: &str = "i686";
 
-pub fn uname(p: &mut Process, a: Args) -> SysResult {
+pub fn uname(p: &mut Process, a: &Args) -> SysResult {
     let u = Utsname::new(SYSNAME, NODENAME, RELEASE, VERSION, MACHINE);
     UserPtr::<Utsname>::new(a[0]).write(&mut p.memory, &u)?;
     Ok(0)
@@ -41,7 +41,7 @@ fn limit(resource: u32) -> Result<(u64, u64), Errno> {
 }
 
 /// getrlimit/ugetrlimit(resource, struct rlimit *): 32-bit values, infinity saturates.
-pub fn getrlimit(p: &mut Process, a: Args) -> SysResult {
+pub fn getrlimit(p: &mut Process, a: &Args) -> SysResult {
     let (cur, max) = limit(a[0])?;
     let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
     UserPtr::<Rlimit32>::new(a[1]).write(&mut p.memory, &Rlimit32 { rlim_cur: clamp(cur), rlim_max: clamp(max) })?;
@@ -49,7 +49,7 @@ pub fn getrlimit(p: &mut Process, a: Args) -> SysResult {
 }
 
 /// prlimit64(pid, resource, new, old): new limits are accepted and not enforced.
-pub fn prlimit64(p: &mut Process, a: Args) -> SysResult {
+pub fn prlimit64(p: &mut Process, a: &Args) -> SysResult {
     if a[0] != 0 && a[0] != p.pid {
         return Err(Errno::ESRCH);
     }
@@ -65,13 +65,13 @@ pub fn prlimit64(p: &mut Process, a: Args) -> SysResult {
 }
 
 /// getrusage(who, struct rusage *): all zero (72 bytes on i386).
-pub fn getrusage(p: &mut Process, a: Args) -> SysResult {
+pub fn getrusage(p: &mut Process, a: &Args) -> SysResult {
     p.memory.write(a[1], &[0u8; 72])?;
     Ok(0)
 }
 
 /// getrandom(buf, len, flags): bytes from the process's generator.
-pub fn getrandom(p: &mut Process, a: Args) -> SysResult {
+pub fn getrandom(p: &mut Process, a: &Args) -> SysResult {
     let out = UserSlice::new(a[0], a[1].min(1 << 20));
     if a[2] & !7 != 0 {
         return Err(Errno::EINVAL);
@@ -85,13 +85,13 @@ pub fn getrandom(p: &mut Process, a: Args) -> SysResult {
     Ok(out.len)
 }
 
-pub fn set_tid_address(p: &mut Process, a: Args) -> SysResult {
+pub fn set_tid_address(p: &mut Process, a: &Args) -> SysResult {
     p.clear_child_tid = a[0];
     Ok(p.pid)
 }
 
 /// set_robust_list(head, len): recorded nowhere; one thread, nothing to clean.
-pub fn set_robust_list(_p: &mut Process, a: Args) -> SysResult {
+pub fn set_robust_list(_p: &mut Process, a: &Args) -> SysResult {
     if a[1] != 12 {
         return Err(Errno::EINVAL);
     }
@@ -101,7 +101,7 @@ pub fn set_robust_list(_p: &mut Process, a: Args) -> SysResult {
 /// rseq(rseq, len, flags, sig): registration succeeds; the kernel writes
 /// CPU 0 into cpu_id_start/cpu_id once (one CPU, no migration, and no
 /// preemption inside critical sections can move it elsewhere).
-pub fn rseq(p: &mut Process, a: Args) -> SysResult {
+pub fn rseq(p: &mut Process, a: &Args) -> SysResult {
     const RSEQ_FLAG_UNREGISTER: u32 = 1;
     if a[2] & RSEQ_FLAG_UNREGISTER != 0 {
         return Ok(0);
@@ -115,7 +115,7 @@ pub fn rseq(p: &mut Process, a: Args) -> SysResult {
 
 /// prctl(option, ...): the task name (PR_SET_NAME/PR_GET_NAME, used by
 /// busybox); other options are not served (EINVAL, as for unknown options).
-pub fn prctl(p: &mut Process, a: Args) -> SysResult {
+pub fn prctl(p: &mut Process, a: &Args) -> SysResult {
     const PR_SET_NAME: u32 = 15;
     const PR_GET_NAME: u32 = 16;
     match a[0] {
@@ -136,7 +136,7 @@ pub fn prctl(p: &mut Process, a: Args) -> SysResult {
 }
 
 /// sched_getaffinity(pid, size, mask): one CPU, CPU 0. Returns the bytes written.
-pub fn sched_getaffinity(p: &mut Process, a: Args) -> SysResult {
+pub fn sched_getaffinity(p: &mut Process, a: &Args) -> SysResult {
     if a[1] < 4 || a[1] % 4 != 0 {
         return Err(Errno::EINVAL);
     }
@@ -147,7 +147,7 @@ pub fn sched_getaffinity(p: &mut Process, a: Args) -> SysResult {
 }
 
 /// sysinfo(info): uptime and memory from the frame allocator (i386 layout, 64 bytes).
-pub fn sysinfo(p: &mut Process, a: Args) -> SysResult {
+pub fn sysinfo(p: &mut Process, a: &Args) -> SysResult {
     let frames = crate::hal::memory::frame_stats();
     let uptime = crate::linux::env::monotonic().as_secs() as u32;
     let words: [u32; 10] = [

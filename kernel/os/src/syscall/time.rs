@@ -49,13 +49,13 @@ fn ns_of32(t: &Timespec32) -> Result<u64, Errno> {
     ns_of64(&Timespec64 { tv_sec: (t.tv_sec as i64).into(), tv_nsec: (t.tv_nsec as i64).into() })
 }
 
-pub fn time(p: &mut Process, a: Args) -> SysResult {
+pub fn time(p: &mut Process, a: &Args) -> SysResult {
     let secs = (now_ns(p, CLOCK_REALTIME)? / 1_000_000_000) as u32;
     UserPtr::<U32>::new(a[0]).write_opt(&mut p.memory, &secs.into())?;
     Ok(secs)
 }
 
-pub fn gettimeofday(p: &mut Process, a: Args) -> SysResult {
+pub fn gettimeofday(p: &mut Process, a: &Args) -> SysResult {
     let ns = now_ns(p, CLOCK_REALTIME)?;
     let tv = Timeval32 { tv_sec: (ns / 1_000_000_000) as i32, tv_usec: ((ns % 1_000_000_000) / 1000) as i32 };
     UserPtr::<Timeval32>::new(a[0]).write_opt(&mut p.memory, &tv)?;
@@ -63,7 +63,7 @@ pub fn gettimeofday(p: &mut Process, a: Args) -> SysResult {
 }
 
 /// times(buf): the process's time as user time, in clock ticks (100 Hz).
-pub fn times(p: &mut Process, a: Args) -> SysResult {
+pub fn times(p: &mut Process, a: &Args) -> SysResult {
     let ticks = |ns: u64| (ns / 10_000_000) as u32;
     let mono = env::monotonic().as_nanos() as u64;
     let tms = Tms { tms_utime: ticks(mono.saturating_sub(p.started_ns)), ..Tms::default() };
@@ -71,25 +71,25 @@ pub fn times(p: &mut Process, a: Args) -> SysResult {
     Ok(ticks(mono))
 }
 
-pub fn clock_gettime32(p: &mut Process, a: Args) -> SysResult {
+pub fn clock_gettime32(p: &mut Process, a: &Args) -> SysResult {
     let ns = now_ns(p, a[0])?;
     UserPtr::<Timespec32>::new(a[1]).write(&mut p.memory, &ts32(ns))?;
     Ok(0)
 }
 
-pub fn clock_gettime64(p: &mut Process, a: Args) -> SysResult {
+pub fn clock_gettime64(p: &mut Process, a: &Args) -> SysResult {
     let ns = now_ns(p, a[0])?;
     UserPtr::<Timespec64>::new(a[1]).write(&mut p.memory, &ts64(ns))?;
     Ok(0)
 }
 
-pub fn clock_getres32(p: &mut Process, a: Args) -> SysResult {
+pub fn clock_getres32(p: &mut Process, a: &Args) -> SysResult {
     now_ns(p, a[0])?;
     UserPtr::<Timespec32>::new(a[1]).write_opt(&mut p.memory, &ts32(RESOLUTION_NS))?;
     Ok(0)
 }
 
-pub fn clock_getres64(p: &mut Process, a: Args) -> SysResult {
+pub fn clock_getres64(p: &mut Process, a: &Args) -> SysResult {
     now_ns(p, a[0])?;
     UserPtr::<Timespec64>::new(a[1]).write_opt(&mut p.memory, &ts64(RESOLUTION_NS))?;
     Ok(0)
@@ -104,23 +104,23 @@ fn sleep(p: &Process, clock: u32, flags: u32, ns: u64) -> SysResult {
 }
 
 /// nanosleep(req, rem): never interrupted, so `rem` is left alone.
-pub fn nanosleep(p: &mut Process, a: Args) -> SysResult {
+pub fn nanosleep(p: &mut Process, a: &Args) -> SysResult {
     let ns = ns_of32(&UserPtr::<Timespec32>::new(a[0]).read(&mut p.memory)?)?;
     sleep(p, CLOCK_MONOTONIC, 0, ns)
 }
 
 /// clock_nanosleep(clock, flags, req, rem)
-pub fn clock_nanosleep32(p: &mut Process, a: Args) -> SysResult {
+pub fn clock_nanosleep32(p: &mut Process, a: &Args) -> SysResult {
     let ns = ns_of32(&UserPtr::<Timespec32>::new(a[2]).read(&mut p.memory)?)?;
     sleep(p, a[0], a[1], ns)
 }
 
-pub fn clock_nanosleep64(p: &mut Process, a: Args) -> SysResult {
+pub fn clock_nanosleep64(p: &mut Process, a: &Args) -> SysResult {
     let ns = ns_of64(&UserPtr::<Timespec64>::new(a[2]).read(&mut p.memory)?)?;
     sleep(p, a[0], a[1], ns)
 }
 
-pub fn sched_yield(_p: &mut Process, _a: Args) -> SysResult {
+pub fn sched_yield(_p: &mut Process, _a: &Args) -> SysResult {
     env::yield_now();
     Ok(0)
 }
@@ -128,7 +128,7 @@ pub fn sched_yield(_p: &mut Process, _a: Args) -> SysResult {
 /// futex(uaddr, op, val, timeout, ...): with one thread nobody else can
 /// wake a waiter, so WAIT returns EAGAIN when the value differs and
 /// otherwise sleeps out its timeout (ETIMEDOUT); WAKE wakes nobody.
-pub fn futex(p: &mut Process, a: Args) -> SysResult {
+pub fn futex(p: &mut Process, a: &Args) -> SysResult {
     const FUTEX_WAIT: u32 = 0;
     const FUTEX_WAKE: u32 = 1;
     const FUTEX_WAIT_BITSET: u32 = 9;

@@ -25,7 +25,7 @@ fn to_descriptor(d: &UserDesc) -> u64 {
 }
 
 /// set_thread_area(u_info): entry_number -1 picks a free entry and writes it back.
-pub fn set_thread_area(p: &mut Process, a: Args) -> SysResult {
+pub fn set_thread_area(p: &mut Process, a: &Args) -> SysResult {
     let ptr = UserPtr::<UserDesc>::new(a[0]);
     let mut desc = ptr.read(&mut p.memory)?;
     let slot = if desc.entry_number == u32::MAX {
@@ -46,7 +46,7 @@ pub fn set_thread_area(p: &mut Process, a: Args) -> SysResult {
 }
 
 /// get_thread_area(u_info): the `user_desc` last set for that entry.
-pub fn get_thread_area(p: &mut Process, a: Args) -> SysResult {
+pub fn get_thread_area(p: &mut Process, a: &Args) -> SysResult {
     let ptr = UserPtr::<UserDesc>::new(a[0]);
     let asked = ptr.read(&mut p.memory)?.entry_number as usize;
     if !(TLS_FIRST_ENTRY..TLS_FIRST_ENTRY + TLS_ENTRIES).contains(&asked) {

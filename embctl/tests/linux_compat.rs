@@ -283,6 +283,7 @@ fn libc_cases(libc: &'static str) -> Vec<Case> {
         case(name("dirs"), &[&format!("/tmp/embox-compat-dirs-{libc}")]),
         case(name("memory"), &[]),
         case(name("tls"), &[]),
+        case(name("fpu"), &[]),
         case(name("timeclock"), &[]),
         case(name("system"), &[]),
         case(name("exitcode"), &["42"]),

@@ -4,14 +4,16 @@
 //! that is not running. [`switch`] saves the callee-saved registers on the
 //! current stack, stores its stack pointer, and resumes another context. FPU
 //! and SSE registers are caller-saved in the i386 ABI, so a switch (a plain
-//! call) need not save them; a preempted task's FPU state was saved by the
-//! trap stub on its own kernel stack (see [`crate::idt`]).
+//! call) need not save them; a preempted kernel's FPU state was saved by the
+//! trap stub on its own kernel stack (see [`crate::idt`]), and a user
+//! program's lives in its context's [`FpuArea`], switched lazily (see
+//! [`crate::fpu`]).
 //!
 //! Per context, the switch also installs what the CPU needs for that task:
 //! the TSS `esp0` (its kernel stack top, for traps from ring 3), its page
 //! directory (CR3) and its three TLS descriptors.
 
-use crate::{cpu, gdt, kstack::KernelStack, paging};
+use crate::{cpu, fpu::FpuArea, gdt, kstack::KernelStack, paging};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::arch::global_asm;
@@ -94,6 +96,8 @@ pub struct Context {
     tls: Cell<[u64; gdt::TLS_ENTRIES]>,
     /// The body, until the first switch to this context starts it.
     pending_body: Cell<Option<*mut ThreadBody>>,
+    /// The user FPU/SSE state while another task has the registers.
+    fpu: FpuArea,
 }
 
 // SAFETY: contexts are only touched by the scheduler with interrupts masked
@@ -110,6 +114,7 @@ impl Context {
         let (_, top) = crate::boot::boot_stack();
         let ctx = Arc::new(Self::bare(None, top));
         CURRENT.store(&*ctx as *const _ as usize, Ordering::Relaxed);
+        ctx.fpu.make_current();
         gdt::set_kernel_stack(top);
         ctx
     }
@@ -122,6 +127,7 @@ impl Context {
             directory: Cell::new(0),
             tls: Cell::new([0; gdt::TLS_ENTRIES]),
             pending_body: Cell::new(None),
+            fpu: FpuArea::new(),
         }
     }
 
@@ -184,6 +190,7 @@ impl Context {
 impl Drop for Context {
     fn drop(&mut self) {
         assert!(!self.is_current(), "dropping the context that is running (its stack is in use)");
+        cpu::without_interrupts(|| self.fpu.disown());
         if let Some(body) = self.pending_body.take() {
             // SAFETY: the thread never started, so the box was never taken back.
             drop(unsafe { Box::from_raw(body) });
@@ -251,6 +258,8 @@ fn raw_switch(from: &Context, to: &Context) {
         gdt::set_tls_descriptor(slot, *d);
     }
     CURRENT.store(to as *const _ as usize, Ordering::Relaxed);
+    // A live user FPU state stays in the registers (CR0.TS guards it).
+    to.fpu.make_current();
     // SAFETY: `from` is the running context (checked above), so its
     // saved_esp slot may be written; `to` is not running and its saved
     // esp was stored by an earlier switch or built by `Context::new`,

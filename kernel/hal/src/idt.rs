@@ -2,10 +2,12 @@
 //!
 //! Vectors 0..=31 (CPU exceptions), 32..=47 (PIC IRQs) and 0x80 have stubs;
 //! each pushes a uniform [`TrapFrame`](crate::trap::TrapFrame) and calls
-//! `crate::trap::dispatch`. The stub also saves the interrupted FPU/SSE state
-//! (`fxsave`) below the frame and restores it on the way out, so Rust code in
-//! handlers may use SSE freely and every task keeps its own FPU state on its
-//! kernel stack.
+//! `crate::trap::dispatch`. A user program's FPU/SSE state is switched
+//! lazily (see [`crate::fpu`]): a trap from ring 3 leaves it in the registers
+//! and sets CR0.TS, so it is saved only if kernel code touches the FPU. A
+//! trap that interrupts kernel code using the FPU saves it (`fxsave`) below
+//! the frame and restores it on the way out, so Rust code in handlers may use
+//! SSE freely.
 //!
 //! All gates are ring-0 interrupt gates (IF cleared on entry) except those
 //! opened to user mode with [`set_user_gate`] (DPL 3): the syscall layer
@@ -65,7 +67,8 @@ embox_trap_\n:
 .endm
 
 .section .text.traps, "ax"
-.irp n, 0,1,2,3,4,5,6,7,9,15,16,18,19,20,22,23,24,25,26,27,28,31
+# Vector 7 (#NM) has its own stub: crate::fpu.
+.irp n, 0,1,2,3,4,5,6,9,15,16,18,19,20,22,23,24,25,26,27,28,31
 TRAP_NOERR \n
 .endr
 .irp n, 8,10,11,12,13,14,17,21,29,30
@@ -75,6 +78,7 @@ TRAP_ERR \n
 TRAP_NOERR \n
 .endr
 
+.global embox_trap_common
 embox_trap_common:
     pushad
     # 32-bit segment pushes (0x1e, 0x06, 0x0f 0xa0, 0x0f 0xa8): in Intel
@@ -92,6 +96,42 @@ embox_trap_common:
     LOAD_FLAT_DATA es
     cld
     mov ebp, esp
+    # The frame's cs (offset 60): which ring the trap came from.
+    test byte ptr [esp + 60], 3
+    jz 71f
+    # From ring 3: the user's FPU/SSE state stays in the registers (lazy
+    # switching, see crate::fpu); CR0.TS makes any kernel use of them raise
+    # #NM, whose stub saves the state first.
+    mov eax, cr0
+    or eax, 8
+    mov cr0, eax
+    and esp, 0xfffffff0
+    sub esp, 12
+    push ebp
+    call {dispatch}
+    mov esp, ebp
+    # Back to ring 3: the registers must hold this task's state, TS clear.
+    # (Handlers return with interrupts masked; make sure of it here.)
+    cli
+    mov eax, dword ptr [{fpu_owner}]
+    cmp eax, dword ptr [{fpu_current}]
+    jne 72f
+    clts
+    jmp embox_trap_return
+72:
+    # Another state took the registers (or was saved): restore ours.
+    call embox_fpu_claim
+    fxrstor [eax]
+    jmp embox_trap_return
+71:
+    # From kernel code. With CR0.TS set the interrupted code is not using
+    # the FPU (any use would have trapped), so there is nothing of its to
+    # save; with TS clear it may hold live SSE values: save them below the
+    # frame, so handlers may use SSE and every task keeps its kernel FPU
+    # state on its own kernel stack across preemption.
+    mov eax, cr0
+    test al, 8
+    jnz 73f
     sub esp, 512
     and esp, 0xfffffff0
     fxsave [esp]
@@ -99,7 +139,16 @@ embox_trap_common:
     push ebp
     call {dispatch}
     add esp, 16
+    # If TS got set meanwhile (another task entered the kernel from ring 3),
+    # this raises #NM, which saves that task's state first.
     fxrstor [esp]
+    mov esp, ebp
+    jmp embox_trap_return
+73:
+    and esp, 0xfffffff0
+    sub esp, 12
+    push ebp
+    call {dispatch}
     mov esp, ebp
 .global embox_trap_return
 embox_trap_return:
@@ -125,6 +174,8 @@ embox_trap_table:
 .long embox_trap_128
 "#,
     dispatch = sym crate::trap::dispatch,
+    fpu_owner = sym crate::fpu::OWNER,
+    fpu_current = sym crate::fpu::CURRENT,
 );
 
 extern "C" {

@@ -16,6 +16,7 @@ extern crate alloc;
 pub mod boot;
 pub mod context;
 pub mod cpu;
+pub mod fpu;
 pub mod gdt;
 pub mod heap;
 pub mod idt;

@@ -236,15 +236,20 @@ pub fn enter_user(eip: u32, esp: u32) -> ! {
     // through the IDT onto this task's kernel stack.
     unsafe {
         core::arch::asm!(
-            "mov ds, {data:x}",
-            "mov es, {data:x}",
-            "mov fs, {data:x}",
-            "mov gs, {data:x}",
-            "push {data}",
-            "push {esp}",
+            // The registers become this task's user FPU state (another
+            // task's live state is saved first); interrupts stay masked
+            // until the iret.
+            "cli",
+            "call embox_fpu_claim",
+            "mov ds, cx",
+            "mov es, cx",
+            "mov fs, cx",
+            "mov gs, cx",
+            "push ecx",
+            "push edx",
             "push 0x202",
             "push {code}",
-            "push {eip}",
+            "push edi",
             // Fresh FPU state: nothing of the previous task's x87/SSE
             // registers leaks in, and MXCSR is at its reset value.
             "fninit",
@@ -267,10 +272,11 @@ pub fn enter_user(eip: u32, esp: u32) -> ! {
             "xor edi, edi",
             "xor ebp, ebp",
             "iretd",
-            data = in(reg) USER_DATA as u32,
+            // Not eax: embox_fpu_claim uses it.
+            in("ecx") USER_DATA as u32,
             code = const USER_CODE as u32,
-            esp = in(reg) esp,
-            eip = in(reg) eip,
+            in("edx") esp,
+            in("edi") eip,
             options(noreturn)
         )
     }

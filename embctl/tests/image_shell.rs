@@ -43,7 +43,13 @@ impl ScratchWorkspace {
     /// Same docker/ as this checkout, so the real image (same content hash) is used.
     fn like_checkout() -> Self {
         let text = std::fs::read_to_string(workspace_root().join("docker/Dockerfile")).unwrap();
-        Self::with_dockerfile(&text)
+        let ws = Self::with_dockerfile(&text);
+        for entry in std::fs::read_dir(workspace_root().join("docker")).unwrap() {
+            let path = entry.unwrap().path();
+            // fs::copy keeps the mode, which the content hash covers.
+            std::fs::copy(&path, ws.path().join("docker").join(path.file_name().unwrap())).unwrap();
+        }
+        ws
     }
 
     fn path(&self) -> &Path {
@@ -359,28 +365,31 @@ fn file_created_in_ws_by_a_non_root_user_is_owned_by_that_user() {
     let exe = bin.path().join("embctl");
     std::fs::copy(env!("CARGO_BIN_EXE_embctl"), &exe).unwrap();
 
-    let mut cmd = Command::new("setpriv");
-    cmd.args([
-        "--reuid",
-        &UID.to_string(),
-        "--regid",
-        &UID.to_string(),
-        "--groups",
-        &socket_gid().to_string(),
-    ])
-    .arg(&exe)
-    .arg("--workspace")
-    .arg(ws.path())
-    .args([
+    let as_user = |args: &[&str]| {
+        let mut cmd = Command::new("setpriv");
+        cmd.args([
+            "--reuid",
+            &UID.to_string(),
+            "--regid",
+            &UID.to_string(),
+            "--groups",
+            &socket_gid().to_string(),
+        ])
+        .arg(&exe)
+        .arg("--workspace")
+        .arg(ws.path())
+        .args(args)
+        .env("HOME", ws.path().join("home"))
+        .env_remove("XDG_CACHE_HOME");
+        run(&mut cmd)
+    };
+    let out = as_user(&[
         "shell",
         "--",
         "sh",
         "-c",
         "id -u; mkdir -p out && echo made > out/by-user",
-    ])
-    .env("HOME", ws.path().join("home"))
-    .env_remove("XDG_CACHE_HOME");
-    let out = run(&mut cmd);
+    ]);
     assert!(out.status.success());
     assert_eq!(
         stdout(&out).lines().next(),
@@ -392,6 +401,25 @@ fn file_created_in_ws_by_a_non_root_user_is_owned_by_that_user() {
     assert_eq!((meta.uid(), meta.gid()), (UID, UID));
     let bad = files_not_owned_by(ws.path(), UID);
     assert!(bad.is_empty(), "files not owned by the user: {bad:?}");
+
+    // The uid has a name in the container (the image's entrypoint adds it), and
+    // the entrypoint keeps the command's exit status.
+    let out = as_user(&["shell", "--", "sh", "-c", "id -un; whoami; id -gn; getent passwd $(id -u) | cut -d: -f6,7"]);
+    assert!(out.status.success(), "whoami finds the user");
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(
+        !lines[0].is_empty() && !lines[0].chars().all(|c| c.is_ascii_digit()),
+        "a name: {text}"
+    );
+    assert_eq!(lines[1], lines[0], "whoami agrees with id -un");
+    assert!(
+        !lines[2].chars().all(|c| c.is_ascii_digit()),
+        "the gid has a name: {text}"
+    );
+    assert_eq!(lines[3], "/tmp/home:/bin/bash", "home and shell of the entry");
+    assert_eq!(as_user(&["shell", "--", "sh", "-c", "exit 7"]).status.code(), Some(7));
 }
 
 #[test]

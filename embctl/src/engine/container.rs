@@ -308,6 +308,7 @@ impl Engine {
                 devices,
                 init: spec.init.then_some(true),
                 network_mode: spec.network_mode.clone(),
+                security_opt: spec.no_new_privileges.then(|| vec!["no-new-privileges".to_string()]),
                 ..Default::default()
             }),
             ..Default::default()

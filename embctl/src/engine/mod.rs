@@ -113,6 +113,8 @@ pub struct ContainerSpec {
     pub network_mode: Option<String>,
     /// Key sequence that detaches an attached client (e.g. "ctrl-_"); the engine handles it.
     pub detach_keys: Option<String>,
+    /// `--security-opt no-new-privileges`: setuid programs in the container cannot raise privileges.
+    pub no_new_privileges: bool,
 }
 
 /// What the container may do beyond an ordinary unprivileged container.

@@ -30,6 +30,10 @@ pub fn workspace_spec(ws: &Workspace, image: &str, cmd: Vec<String>) -> Containe
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     let mut binds = vec![format!("{}:{CONTAINER_WS}", ws.root.display())];
     let mut env = vec!["HOME=/tmp/home".to_string()];
+    // The image's entrypoint gives a uid without a passwd entry one under this name.
+    if let Some(name) = user_name(uid) {
+        env.push(format!("EMBCTL_USER={name}"));
+    }
     if Path::new(HOST_CA_BUNDLE).is_file() {
         binds.push(format!("{HOST_CA_BUNDLE}:{HOST_CA_BUNDLE}:ro"));
         env.push(format!("SSL_CERT_FILE={HOST_CA_BUNDLE}"));
@@ -55,8 +59,38 @@ pub fn workspace_spec(ws: &Workspace, image: &str, cmd: Vec<String>) -> Containe
         binds,
         user: Some(format!("{uid}:{gid}")),
         init: true,
+        // The image's /etc/passwd is writable (for the entry above): no setuid way to root.
+        no_new_privileges: true,
         ..Default::default()
     }
+}
+
+/// The host's name for `uid` (its passwd entry, else `$USER`), when it is a
+/// plain user name that can go into the container's /etc/passwd unchanged.
+fn user_name(uid: libc::uid_t) -> Option<String> {
+    let name = passwd_name(uid).or_else(|| std::env::var("USER").ok())?;
+    let plain = !name.is_empty()
+        && name.len() <= 32
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    plain.then_some(name)
+}
+
+fn passwd_name(uid: libc::uid_t) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 4096];
+    // SAFETY: a zeroed passwd is a valid out-parameter (plain C struct of pointers and ints).
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r writes only into pwd and buf (whose length we pass) and sets result.
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: on success pw_name points to a NUL-terminated string inside buf, alive here.
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    name.to_str().ok().map(str::to_string)
 }
 
 /// `$XDG_CACHE_HOME/embctl/cargo` (or `~/.cache/...`), created by us as the

@@ -14,6 +14,7 @@
 use core::arch::asm;
 use core::cell::UnsafeCell;
 use core::mem::size_of;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 pub const KERNEL_CODE: u16 = 0x08;
 pub const KERNEL_DATA: u16 = 0x10;
@@ -147,6 +148,12 @@ pub fn set_kernel_stack(top: usize) {
     })
 }
 
+/// Set when a TLS descriptor changes; the trap stubs' return path then
+/// reloads segment registers even if their selector is unchanged (the CPU
+/// caches a descriptor when its selector is loaded), and clears it. While
+/// it is clear, a TLS selector that is already loaded need not be reloaded.
+pub(crate) static TLS_CHANGED: AtomicBool = AtomicBool::new(true);
+
 /// Installs a thread-local-storage descriptor (`slot` in 0..TLS_ENTRIES) and
 /// returns its selector (RPL 3). The caller reloads the segment register.
 pub fn set_tls_descriptor(slot: usize, descriptor: u64) -> u16 {
@@ -155,7 +162,11 @@ pub fn set_tls_descriptor(slot: usize, descriptor: u64) -> u16 {
     crate::cpu::without_interrupts(|| {
         // SAFETY: as in `set_kernel_stack`; a TLS slot is never the
         // descriptor of a segment register the kernel itself has loaded.
-        unsafe { (*TABLES.gdt.get())[index] = descriptor }
+        let entry = unsafe { &mut (*TABLES.gdt.get())[index] };
+        if *entry != descriptor {
+            *entry = descriptor;
+            TLS_CHANGED.store(true, Ordering::Relaxed);
+        }
     });
     (index as u16) << 3 | 3
 }

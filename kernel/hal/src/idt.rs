@@ -47,14 +47,17 @@ embox_trap_\n:
 81:
 .endm
 # Reloads \seg from the frame slot at esp+\off, unless the register already
-# holds that selector and it is one whose descriptor never changes (null,
-# 0x10, 0x23). A TLS selector is always reloaded: set_thread_area may have
-# changed its descriptor, and the reload picks that up, as on Linux.
+# holds that selector and its descriptor cannot have changed since it was
+# loaded: one that never changes (null, 0x10, 0x23), or any while no TLS
+# descriptor has changed (gdt::TLS_CHANGED). After set_thread_area the
+# reload picks up the new descriptor, as on Linux.
 .macro RESTORE_SEGMENT seg, off
     movzx eax, word ptr [esp + \off]
     mov ecx, \seg
     cmp ax, cx
     jne 82f
+    cmp byte ptr [{tls_changed}], 0
+    je 83f
     test eax, eax
     je 83f
     cmp eax, 0x10
@@ -108,7 +111,14 @@ embox_trap_common:
     and esp, 0xfffffff0
     sub esp, 12
     push ebp
+    # int 0x80 (only ring 3 can reach it) goes straight to the syscall layer.
+    cmp dword ptr [ebp + 48], 0x80
+    je 74f
     call {dispatch}
+    jmp 75f
+74:
+    call {dispatch_syscall}
+75:
     mov esp, ebp
     # Back to ring 3: the registers must hold this task's state, TS clear.
     # (Handlers return with interrupts masked; make sure of it here.)
@@ -156,6 +166,8 @@ embox_trap_return:
     RESTORE_SEGMENT fs, 4
     RESTORE_SEGMENT es, 8
     RESTORE_SEGMENT ds, 12
+    # Every segment register now caches its current descriptor.
+    mov byte ptr [{tls_changed}], 0
     add esp, 16
     popad
     add esp, 8
@@ -176,6 +188,8 @@ embox_trap_table:
     dispatch = sym crate::trap::dispatch,
     fpu_owner = sym crate::fpu::OWNER,
     fpu_current = sym crate::fpu::CURRENT,
+    tls_changed = sym crate::gdt::TLS_CHANGED,
+    dispatch_syscall = sym crate::trap::dispatch_syscall,
 );
 
 extern "C" {

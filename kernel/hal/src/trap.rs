@@ -8,6 +8,7 @@
 
 use crate::{cpu, pic, serial, sync::IrqMutex};
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// The registers a trap stub pushes, lowest address first. `user_esp` and
 /// `user_ss` exist only when the trap came from ring 3.
@@ -48,6 +49,8 @@ impl TrapFrame {
 pub type Handler = fn(&mut TrapFrame);
 
 static HANDLERS: IrqMutex<[Option<Handler>; 256]> = IrqMutex::new([None; 256]);
+/// The 0x80 handler, read without a lock on every syscall (0: none yet).
+static SYSCALL_HANDLER: AtomicUsize = AtomicUsize::new(0);
 /// Gets CPU exceptions raised in ring 3 (the compat layer kills the program).
 static USER_FAULT_HANDLER: IrqMutex<Option<Handler>> = IrqMutex::new(None);
 /// Writes a line about the current task into fault reports.
@@ -59,6 +62,9 @@ static TASK_REPORTER: IrqMutex<Option<fn(&mut dyn Write)>> = IrqMutex::new(None)
 pub fn set_handler(vector: u8, handler: Handler) {
     assert!(vector >= 32, "exceptions go to set_user_fault_handler, not set_handler");
     HANDLERS.lock()[vector as usize] = Some(handler);
+    if vector == crate::idt::SYSCALL_VECTOR {
+        SYSCALL_HANDLER.store(handler as usize, Ordering::Relaxed);
+    }
 }
 
 /// Registers the handler for CPU exceptions raised by user code. Exceptions
@@ -85,6 +91,19 @@ pub const EXCEPTION_NAMES: [&str; 32] = [
 ];
 
 pub const PAGE_FAULT: u8 = 14;
+
+/// Called by the assembly stubs for `int 0x80`, with interrupts masked: the
+/// syscall path skips the vector checks and the handler table's lock.
+pub(crate) extern "C" fn dispatch_syscall(frame: &mut TrapFrame) {
+    match SYSCALL_HANDLER.load(Ordering::Relaxed) {
+        0 => fatal_trap(frame),
+        handler => {
+            // SAFETY: only `set_handler` stores here, and it stores a `Handler`.
+            let handler: Handler = unsafe { core::mem::transmute::<usize, Handler>(handler) };
+            handler(frame)
+        }
+    }
+}
 
 /// Called by the assembly stubs with interrupts masked.
 pub(crate) extern "C" fn dispatch(frame: &mut TrapFrame) {

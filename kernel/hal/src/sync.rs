@@ -30,12 +30,14 @@ impl<T> IrqMutex<T> {
     ///
     /// Panics if the mutex is already held.
     #[track_caller]
+    #[inline]
     pub fn lock(&self) -> IrqGuard<'_, T> {
         self.try_lock().expect("IrqMutex locked twice (recursive lock)")
     }
 
     /// Locks unless the mutex is already held (used by fault reporting,
     /// which must not panic inside a panic).
+    #[inline]
     pub fn try_lock(&self) -> Option<IrqGuard<'_, T>> {
         let were_enabled = cpu::interrupts_enabled();
         cpu::disable_interrupts();
@@ -71,6 +73,7 @@ impl<T> DerefMut for IrqGuard<'_, T> {
 }
 
 impl<T> Drop for IrqGuard<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         self.mutex.locked.set(false);
         if self.were_enabled {

@@ -117,6 +117,14 @@ embox_trap_common:
     call {dispatch}
     jmp 75f
 74:
+    # The registered handler (crate::trap::set_syscall_handler), called
+    # directly; none yet: the trap is fatal.
+    mov eax, dword ptr [{syscall_handler}]
+    test eax, eax
+    jz 76f
+    call eax
+    jmp 75f
+76:
     call {dispatch_syscall}
 75:
     mov esp, ebp
@@ -190,6 +198,7 @@ embox_trap_table:
     fpu_current = sym crate::fpu::CURRENT,
     tls_changed = sym crate::gdt::TLS_CHANGED,
     dispatch_syscall = sym crate::trap::dispatch_syscall,
+    syscall_handler = sym crate::trap::SYSCALL_HANDLER,
 );
 
 extern "C" {

@@ -48,23 +48,32 @@ impl TrapFrame {
 /// value, or a different task's frame after a switch).
 pub type Handler = fn(&mut TrapFrame);
 
+/// The `int 0x80` handler: the trap stub calls it directly (C ABI), with
+/// interrupts masked, so a syscall takes no Rust dispatch layer.
+pub type SyscallHandler = extern "C" fn(&mut TrapFrame);
+
 static HANDLERS: IrqMutex<[Option<Handler>; 256]> = IrqMutex::new([None; 256]);
-/// The 0x80 handler, read without a lock on every syscall (0: none yet).
-static SYSCALL_HANDLER: AtomicUsize = AtomicUsize::new(0);
+/// The 0x80 handler, called by the trap stub without a lock on every
+/// syscall (0: none yet, the stub then calls [`dispatch_syscall`]).
+pub(crate) static SYSCALL_HANDLER: AtomicUsize = AtomicUsize::new(0);
 /// Gets CPU exceptions raised in ring 3 (the compat layer kills the program).
 static USER_FAULT_HANDLER: IrqMutex<Option<Handler>> = IrqMutex::new(None);
 /// Writes a line about the current task into fault reports.
 static TASK_REPORTER: IrqMutex<Option<fn(&mut dyn Write)>> = IrqMutex::new(None);
 
-/// Registers the handler for a software-interrupt vector (0x80). CPU
+/// Registers the handler for an interrupt vector (not 0x80: see
+/// [`set_syscall_handler`]). CPU
 /// exceptions (vectors 0..32) are not dispatched here: see
 /// [`set_user_fault_handler`].
 pub fn set_handler(vector: u8, handler: Handler) {
     assert!(vector >= 32, "exceptions go to set_user_fault_handler, not set_handler");
+    assert!(vector != crate::idt::SYSCALL_VECTOR, "int 0x80 goes to set_syscall_handler");
     HANDLERS.lock()[vector as usize] = Some(handler);
-    if vector == crate::idt::SYSCALL_VECTOR {
-        SYSCALL_HANDLER.store(handler as usize, Ordering::Relaxed);
-    }
+}
+
+/// Registers the `int 0x80` handler (see [`SyscallHandler`]).
+pub fn set_syscall_handler(handler: SyscallHandler) {
+    SYSCALL_HANDLER.store(handler as usize, Ordering::Relaxed);
 }
 
 /// Registers the handler for CPU exceptions raised by user code. Exceptions
@@ -92,17 +101,10 @@ pub const EXCEPTION_NAMES: [&str; 32] = [
 
 pub const PAGE_FAULT: u8 = 14;
 
-/// Called by the assembly stubs for `int 0x80`, with interrupts masked: the
-/// syscall path skips the vector checks and the handler table's lock.
+/// Called by the assembly stub for `int 0x80` while no syscall handler is
+/// registered: the trap is fatal.
 pub(crate) extern "C" fn dispatch_syscall(frame: &mut TrapFrame) {
-    match SYSCALL_HANDLER.load(Ordering::Relaxed) {
-        0 => fatal_trap(frame),
-        handler => {
-            // SAFETY: only `set_handler` stores here, and it stores a `Handler`.
-            let handler: Handler = unsafe { core::mem::transmute::<usize, Handler>(handler) };
-            handler(frame)
-        }
-    }
+    fatal_trap(frame)
 }
 
 /// Called by the assembly stubs with interrupts masked.

@@ -81,7 +81,7 @@ const ENVIRONMENT: [&[u8]; 4] = [b"PATH=/bin:/", b"HOME=/", b"TERM=vt100", b"SHE
 
 /// Opens the syscall gate, takes the user-fault vectors, adds `load_app`.
 pub fn init() {
-    trap::set_handler(idt::SYSCALL_VECTOR, syscall_trap);
+    trap::set_syscall_handler(syscall_trap);
     idt::set_user_gate(idt::SYSCALL_VECTOR);
     trap::set_user_fault_handler(fault_trap);
     crate::tty::set_interrupt_hook(on_ctrl_c);
@@ -107,8 +107,8 @@ fn put_back(pid: sched::Pid, process: Box<Process>) {
     }
 }
 
-/// `int 0x80` from ring 3.
-fn syscall_trap(frame: &mut TrapFrame) {
+/// `int 0x80` from ring 3 (called by the trap stub, interrupts masked).
+extern "C" fn syscall_trap(frame: &mut TrapFrame) {
     let args = [frame.ebx, frame.ecx, frame.edx, frame.esi, frame.edi, frame.ebp];
     if crate::syscall::is_quick(frame.eax) && !interrupted() {
         // Short calls that never block or exit: served in place, under one

@@ -38,6 +38,28 @@ pub struct StackInfo<'a> {
     pub clktck: u32,
 }
 
+impl<'a> StackInfo<'a> {
+    /// The facts of a program started by our kernel: every process runs as
+    /// root (uid/gid 0, not secure-exec) on an i686 CPU with a 100 Hz
+    /// `times` clock, as Linux i386 reports them.
+    pub fn root(args: &'a [&'a [u8]], env: &'a [&'a [u8]], execfn: &'a [u8], random: [u8; 16], hwcap: u32) -> Self {
+        StackInfo {
+            args,
+            env,
+            execfn,
+            platform: b"i686",
+            random,
+            hwcap,
+            uid: 0,
+            euid: 0,
+            gid: 0,
+            egid: 0,
+            secure: false,
+            clktck: 100,
+        }
+    }
+}
+
 /// The bytes of `[sp, top)`.
 #[derive(Clone, Debug)]
 pub struct StackImage {
@@ -186,20 +208,7 @@ mod tests {
     }
 
     fn info<'a>(args: &'a [&'a [u8]], env: &'a [&'a [u8]]) -> StackInfo<'a> {
-        StackInfo {
-            args,
-            env,
-            execfn: b"/bin/linux_echo",
-            platform: b"i686",
-            random: [7; 16],
-            hwcap: 0x0789_fbff,
-            uid: 0,
-            euid: 0,
-            gid: 0,
-            egid: 0,
-            secure: false,
-            clktck: 100,
-        }
+        StackInfo::root(args, env, b"/bin/linux_echo", [7; 16], 0x0789_fbff)
     }
 
     #[test]

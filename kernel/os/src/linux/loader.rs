@@ -43,20 +43,7 @@ pub fn load(image: &[u8], execfn: &str, args: &[&[u8]], env: &[&[u8]], random: [
     }
     memory.add_stack_and_heap(plan.brk).map_err(|e| alloc::format!("cannot set up the stack: {}", e.name()))?;
 
-    let info = StackInfo {
-        args,
-        env,
-        execfn: execfn.as_bytes(),
-        platform: b"i686",
-        random,
-        hwcap,
-        uid: 0,
-        euid: 0,
-        gid: 0,
-        egid: 0,
-        secure: false,
-        clktck: 100,
-    };
+    let info = StackInfo::root(args, env, execfn.as_bytes(), random, hwcap);
     let stack = build_stack(STACK_TOP, ARG_STACK_LIMIT, &plan, &info).map_err(|e| e.to_string())?;
     memory
         .load_bytes(stack.sp, &stack.bytes)

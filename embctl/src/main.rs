@@ -25,6 +25,9 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     ui::init_logging(cli.global.verbose, cli.global.quiet);
+    // reqwest is built without a TLS provider of its own (aws-lc-rs is a
+    // long C build); every HTTPS client in this process uses ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {

@@ -10,7 +10,8 @@
 use std::env;
 use std::fmt::Write as _;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -59,6 +60,7 @@ fn main() {
     };
     let heap_kib = int("heap_kib", 8192, 256..=524_288);
     let timer_hz = int("timer_hz", 1000, 19..=10_000);
+    let lkl_memory_mib = int("lkl_memory_mib", 64, 16..=512);
     // The template's name, as `embctl build --template` spells it.
     let templates_root = manifest_dir.join("../templates");
     let name = match (template_dir.canonicalize(), templates_root.canonicalize()) {
@@ -73,6 +75,92 @@ fn main() {
     writeln!(out, "pub const HEAP_BYTES: usize = {} * 1024;", heap_kib).unwrap();
     writeln!(out, "/// Timer interrupt rate, from `[kernel] timer_hz`.").unwrap();
     writeln!(out, "pub const TIMER_HZ: u32 = {timer_hz};").unwrap();
+    writeln!(out, "/// LKL's memory, from `[kernel] lkl_memory_mib` (used with the `lkl` feature).").unwrap();
+    writeln!(out, "pub const LKL_MEMORY_MIB: u32 = {lkl_memory_mib};").unwrap();
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
     fs::write(out_dir.join("config.rs"), out).unwrap();
+
+    if env::var_os("CARGO_FEATURE_LKL").is_some() {
+        link_lkl(&manifest_dir, &out_dir);
+    }
+}
+
+/// Optional members of `struct lkl_host_operations`: present in some LKL
+/// versions only (the 2019 tree lacks page_alloc/page_free and memcpy).
+const OPTIONAL_HOST_OPS: &[&str] = &["thread_self", "thread_equal", "page_alloc", "memcpy"];
+
+/// With the `lkl` feature: link `$EMBOX_LKL_DIR/lib/lkl.o` (LKL's kernel
+/// object, not its POSIX host library) and the host-ops table
+/// (`lkl/host_ops.c`) compiled against `$EMBOX_LKL_DIR/include`.
+fn link_lkl(manifest_dir: &Path, out_dir: &Path) {
+    println!("cargo:rerun-if-env-changed=EMBOX_LKL_DIR");
+    let Some(dir) = env::var_os("EMBOX_LKL_DIR").map(PathBuf::from) else {
+        panic!(
+            "the `lkl` feature needs EMBOX_LKL_DIR, an LKL install directory holding lib/lkl.o and include/ \
+             (embctl build -t x86/lkl-qemu sets it; or build LKL with `embctl lkl build`)"
+        )
+    };
+    let lkl_o = dir.join("lib/lkl.o");
+    let include = dir.join("include");
+    let header = include.join("lkl/asm/host_ops.h");
+    for (path, what) in [(&lkl_o, "LKL's kernel object"), (&header, "LKL's installed host_ops.h")] {
+        if !path.is_file() {
+            panic!(
+                "EMBOX_LKL_DIR={}: {what} {} is missing; point EMBOX_LKL_DIR at the install directory of an LKL build (lib/lkl.o, include/)",
+                dir.display(),
+                path.display()
+            );
+        }
+        println!("cargo:rerun-if-changed={}", path.display());
+    }
+    let source = manifest_dir.join("lkl/host_ops.c");
+    println!("cargo:rerun-if-changed={}", source.display());
+    let cc = env::var("EMBOX_LKL_CC").unwrap_or_else(|_| String::from("gcc"));
+    let base_flags = ["-m32", "-ffreestanding", "-fno-pic", "-fno-stack-protector", "-O2", "-Wall", "-Werror=incompatible-pointer-types", "-Werror=int-conversion"];
+
+    // Which optional members does this tree's struct have? Ask the compiler.
+    let mut has = String::new();
+    for op in OPTIONAL_HOST_OPS {
+        let probe = out_dir.join(format!("probe_{op}.c"));
+        fs::write(&probe, format!("#include <lkl/asm/host_ops.h>\nunsigned long probe = __builtin_offsetof(struct lkl_host_operations, {op});\n")).unwrap();
+        let ok = Command::new(&cc)
+            .args(base_flags)
+            .arg("-I")
+            .arg(&include)
+            .args(["-c", "-o"])
+            .arg(out_dir.join("probe.o"))
+            .arg(&probe)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run the C compiler `{cc}` for LKL's host-ops table: {e}"))
+            .success();
+        if ok {
+            writeln!(has, "#define EMBOX_LKL_HAS_{op} 1").unwrap();
+        }
+    }
+    let has_file = out_dir.join("lkl_host_ops_has.h");
+    fs::write(&has_file, &has).unwrap();
+
+    let object = out_dir.join("lkl_host_ops.o");
+    let output = Command::new(&cc)
+        .args(base_flags)
+        .arg("-I")
+        .arg(&include)
+        .arg("-include")
+        .arg(&has_file)
+        .args(["-c", "-o"])
+        .arg(&object)
+        .arg(&source)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the C compiler `{cc}`: {e}"));
+    if !output.status.success() {
+        panic!(
+            "compiling {} against {} failed (does this LKL tree's struct lkl_host_operations differ from the operations we implement?):\n{}",
+            source.display(),
+            include.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    println!("cargo:rustc-link-arg-bins={}", object.display());
+    println!("cargo:rustc-link-arg-bins={}", lkl_o.display());
 }

@@ -21,6 +21,7 @@ pub mod gdt;
 pub mod heap;
 pub mod idt;
 pub mod kstack;
+pub mod lkl;
 mod mem;
 pub mod memory;
 pub mod paging;

@@ -47,6 +47,20 @@ pub fn alloc_zeroed_frame() -> Option<u64> {
     Some(frame)
 }
 
+/// Allocates `count` physically contiguous frames (contents undefined);
+/// returns the first one's physical address.
+pub fn alloc_contiguous_frames(count: usize) -> Option<u64> {
+    FRAMES.lock().as_mut()?.alloc_contiguous(count as u64)
+}
+
+/// Returns `count` frames starting at `first` (from
+/// [`alloc_contiguous_frames`]) to the allocator.
+pub fn free_contiguous_frames(first: u64, count: usize) {
+    for i in 0..count as u64 {
+        free_frame(first + i * paging::PAGE_SIZE as u64);
+    }
+}
+
 /// Returns a frame to the allocator. Freeing a frame that is not allocated is
 /// a kernel bug and panics.
 pub fn free_frame(frame: u64) {

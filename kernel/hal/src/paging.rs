@@ -4,8 +4,8 @@
 //!
 //! | range                      | what                                          |
 //! |----------------------------|-----------------------------------------------|
-//! | `0x0000_0000..0x0040_0000` | identity map of low memory and the kernel image (page 0 left unmapped to catch null pointers; code and read-only data read-only); supervisor only |
-//! | `0x0040_0000..0xc000_0000` | user space ([`USER_START`]..[`USER_END`]), 4 KiB pages, per address space |
+//! | `0..USER_START` | identity map of low memory and the kernel image (page 0 left unmapped to catch null pointers; code and read-only data read-only); supervisor only. 4 MiB, or 16 MiB with the `lkl` feature (LKL's `lkl.o` makes the image ~8 MiB) |
+//! | `USER_START..0xc000_0000` | user space ([`USER_START`]..[`USER_END`]), 4 KiB pages, per address space |
 //! | `0xc000_0000..0xf000_0000` | all RAM (up to 768 MiB) at [`PHYS_MAP_BASE`]` + phys`, 4 MiB global pages; supervisor only |
 //! | `0xf000_0000..0xf100_0000` | kernel stacks with guard pages ([`crate::kstack`]); supervisor only |
 //!
@@ -22,8 +22,15 @@ pub const PAGE_SIZE: usize = 4096;
 pub const PHYS_MAP_BASE: usize = 0xc000_0000;
 /// Most physical memory the map covers (above it: kernel stacks).
 pub const PHYS_MAP_LIMIT: u64 = 0x3000_0000;
-/// First user virtual address.
+/// First user virtual address; below it, the identity-mapped kernel.
+#[cfg(not(feature = "lkl"))]
 pub const USER_START: usize = 0x0040_0000;
+/// First user virtual address; below it, the identity-mapped kernel (with
+/// LKL linked in, the image is about 8 MiB).
+#[cfg(feature = "lkl")]
+pub const USER_START: usize = 0x0100_0000;
+/// Page tables of the identity map (4 MiB each).
+const LOW_TABLES: usize = USER_START >> 22;
 /// End (exclusive) of user virtual addresses.
 pub const USER_END: usize = PHYS_MAP_BASE;
 
@@ -55,20 +62,26 @@ struct Table([u32; 1024]);
 
 struct KernelTables {
     directory: UnsafeCell<Table>,
-    low: UnsafeCell<Table>,
+    low: UnsafeCell<[Table; LOW_TABLES]>,
 }
 // SAFETY: written once at boot, before interrupts are enabled; read-only after.
 unsafe impl Sync for KernelTables {}
 
 static KERNEL: KernelTables = KernelTables {
     directory: UnsafeCell::new(Table([0; 1024])),
-    low: UnsafeCell::new(Table([0; 1024])),
+    low: UnsafeCell::new([const { Table([0; 1024]) }; LOW_TABLES]),
 };
 
 /// Virtual address of a physical address in the physical map.
 pub fn phys_to_virt(phys: u64) -> usize {
     assert!(phys < PHYS_MAP_LIMIT, "physical address {phys:#x} beyond the physical map");
     PHYS_MAP_BASE + phys as usize
+}
+
+/// The physical address of `virt`, an address in the physical map.
+pub fn virt_to_phys(virt: usize) -> u64 {
+    assert!((PHYS_MAP_BASE..PHYS_MAP_BASE + PHYS_MAP_LIMIT as usize).contains(&virt), "{virt:#x} is not in the physical map");
+    (virt - PHYS_MAP_BASE) as u64
 }
 
 /// Physical address of the kernel's page directory.
@@ -81,7 +94,7 @@ pub fn kernel_directory() -> u64 {
 pub(crate) fn init(memory_top: u64) {
     let image = crate::boot::kernel_image();
     if image.end > USER_START as u64 {
-        crate::trap::fatal(format_args!("kernel image ends at {:#x}, beyond the 4 MiB low map", image.end));
+        crate::trap::fatal(format_args!("kernel image ends at {:#x}, beyond the {} MiB low map", image.end, USER_START >> 20));
     }
     let top = memory_top.min(PHYS_MAP_LIMIT);
     // SAFETY: boot is single-threaded with interrupts off and paging off; the
@@ -94,13 +107,16 @@ pub(crate) fn init(memory_top: u64) {
         // that hold in ring 0 too), so a stray write into them faults.
         let readonly = crate::boot::kernel_readonly();
         let low = &mut *KERNEL.low.get();
-        for (i, entry) in low.0.iter_mut().enumerate().skip(1) {
+        let entries = low.iter_mut().flat_map(|t| t.0.iter_mut());
+        for (i, entry) in entries.enumerate().skip(1) {
             let addr = (i * PAGE_SIZE) as u64;
             let writable = if (readonly.start..readonly.end).contains(&addr) { 0 } else { WRITABLE };
             *entry = addr as u32 | PRESENT | writable | GLOBAL;
         }
         let dir = &mut *KERNEL.directory.get();
-        dir.0[0] = KERNEL.low.get() as u32 | PRESENT | WRITABLE;
+        for (i, table) in low.iter().enumerate() {
+            dir.0[i] = table as *const Table as u32 | PRESENT | WRITABLE;
+        }
         let huge_pages = top.div_ceil(1 << 22) as usize;
         for i in 0..huge_pages {
             dir.0[PHYS_MAP_BASE / (1 << 22) + i] = (i << 22) as u32 | PRESENT | WRITABLE | HUGE | GLOBAL;
@@ -150,7 +166,7 @@ impl AddressSpace {
         unsafe {
             let new = &mut *table_entries(directory);
             let kernel = &*KERNEL.directory.get();
-            new[0] = kernel.0[0];
+            new[..LOW_TABLES].copy_from_slice(&kernel.0[..LOW_TABLES]);
             new[USER_END >> 22..].copy_from_slice(&kernel.0[USER_END >> 22..]);
         }
         Some(Self { directory })

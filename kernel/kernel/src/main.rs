@@ -15,7 +15,12 @@ pub extern "C" fn embox_main(magic: u32, info: u32) -> ! {
     embox_os::start(
         magic,
         info,
-        &embox_os::Config { heap_bytes: config::HEAP_BYTES, timer_hz: config::TIMER_HZ, template: config::TEMPLATE },
+        &embox_os::Config {
+            heap_bytes: config::HEAP_BYTES,
+            timer_hz: config::TIMER_HZ,
+            template: config::TEMPLATE,
+            lkl_memory_mib: config::LKL_MEMORY_MIB,
+        },
     )
 }
 

@@ -80,6 +80,41 @@ impl FrameAllocator {
         None
     }
 
+    /// Allocates `count` physically contiguous frames (first fit, from the
+    /// top of the highest zone down, so the low frames that single-frame
+    /// allocations favour stay free); returns the first one's address.
+    /// For large one-off regions such as LKL's "physical" memory.
+    pub fn alloc_contiguous(&mut self, count: u64) -> Option<u64> {
+        if count == 0 || count > self.free {
+            return None;
+        }
+        for zone in self.zones.iter_mut().rev() {
+            if zone.frames < count {
+                continue;
+            }
+            let is_used = |used: &[u64], i: u64| used[(i / 64) as usize] & (1 << (i % 64)) != 0;
+            // Scan down from the zone's top; `run` counts free frames seen
+            // in a row, ending at `end` (exclusive).
+            let mut end = zone.frames;
+            let mut i = zone.frames;
+            while i > 0 {
+                i -= 1;
+                if is_used(&zone.used, i) {
+                    end = i;
+                    continue;
+                }
+                if end - i == count {
+                    for f in i..end {
+                        zone.used[(f / 64) as usize] |= 1 << (f % 64);
+                    }
+                    self.free -= count;
+                    return Some((zone.first_frame + i) * FRAME_SIZE);
+                }
+            }
+        }
+        None
+    }
+
     /// Gives back a frame from [`alloc`](Self::alloc). Returns false (and
     /// changes nothing) for an address that is not an allocated frame.
     pub fn free(&mut self, addr: u64) -> bool {
@@ -127,6 +162,33 @@ mod tests {
         assert_eq!(got.len(), 72);
         assert_eq!(got[0], 0x1000);
         assert_eq!(got[2], 0x10_0000);
+        assert_eq!(fa.stats().free, 0);
+    }
+
+    #[test]
+    fn contiguous_runs_skip_used_frames_and_free_frame_by_frame() {
+        let mut fa = FrameAllocator::new(&[
+            PhysRange::new(0, 8 * FRAME_SIZE),
+            PhysRange::new(0x100_0000, 0x100_0000 + 200 * FRAME_SIZE),
+        ]);
+        // Taken from the top of the highest zone.
+        let a = fa.alloc_contiguous(100).unwrap();
+        assert_eq!(a, 0x100_0000 + 100 * FRAME_SIZE);
+        assert_eq!(fa.stats().free, 108);
+        // A used frame in the middle splits the remaining run.
+        for f in 0..100 {
+            if f != 50 {
+                assert!(fa.free(a + f * FRAME_SIZE));
+            }
+        }
+        let b = fa.alloc_contiguous(100).unwrap();
+        assert_eq!(b, 0x100_0000 + 50 * FRAME_SIZE, "the run below the used frame");
+        assert_eq!(fa.alloc_contiguous(60), None, "runs of 50, 49 and 8 are left");
+        assert_eq!(fa.alloc_contiguous(49), Some(a + 51 * FRAME_SIZE));
+        assert_eq!(fa.alloc_contiguous(50), Some(0x100_0000));
+        assert_eq!(fa.alloc_contiguous(9), None);
+        assert_eq!(fa.alloc_contiguous(8), Some(0));
+        assert_eq!(fa.alloc_contiguous(0), None);
         assert_eq!(fa.stats().free, 0);
     }
 

@@ -26,11 +26,22 @@ impl Write for Ring {
 
 /// Writes one log line (used by [`klog!`]).
 pub fn log(args: fmt::Arguments<'_>) {
+    let line = stamped(args);
+    serial::write_bytes(line.as_bytes());
+    let _ = RING.lock().write_str(line.as_str());
+}
+
+fn stamped(args: fmt::Arguments<'_>) -> LineBuf {
     let t = time::since_boot();
     let mut line = LineBuf::new();
     let _ = write!(line, "[{:5}.{:06}] {}\n", t.as_secs(), t.subsec_micros(), args);
-    serial::write_bytes(line.as_bytes());
-    let _ = RING.lock().write_str(line.as_str());
+    line
+}
+
+/// Keeps a log line for `dmesg` without printing it on the console (for
+/// chatty sources such as LKL's boot messages).
+pub fn record(args: fmt::Arguments<'_>) {
+    let _ = RING.lock().write_str(stamped(args).as_str());
 }
 
 /// Calls `f` with the retained log text, oldest first (whole lines only).

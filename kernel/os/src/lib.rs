@@ -11,6 +11,7 @@ extern crate alloc;
 
 pub mod klog;
 pub mod linux;
+pub mod lkl;
 pub mod sched;
 pub mod shell;
 pub mod sync;
@@ -30,9 +31,11 @@ pub struct Config {
     pub heap_bytes: usize,
     pub timer_hz: u32,
     pub template: &'static str,
+    /// LKL's memory in MiB (template `[kernel] lkl_memory_mib`; used with the `lkl` feature).
+    pub lkl_memory_mib: u32,
 }
 
-static CONFIG: IrqMutex<Config> = IrqMutex::new(Config { heap_bytes: 0, timer_hz: 0, template: "" });
+static CONFIG: IrqMutex<Config> = IrqMutex::new(Config { heap_bytes: 0, timer_hz: 0, template: "", lkl_memory_mib: 0 });
 
 /// The configuration the kernel was built with.
 pub fn config() -> Config {
@@ -68,6 +71,7 @@ pub fn start(magic: u32, info: u32, config: &Config) -> ! {
     tty::init();
     linux::init();
     timer::init();
+    lkl::init(config.lkl_memory_mib);
     sched::spawn("shell", shell_task);
     hal::cpu::enable_interrupts();
     sched::idle_loop()
@@ -77,6 +81,9 @@ fn shell_task() {
     let motd = vfs::with(|fs| fs.lookup("/etc/motd").and_then(|id| fs.file_data(id)).map(alloc::vec::Vec::from));
     if let Ok(text) = motd {
         tty::write(&text);
+    }
+    if let lkl::State::Failed(e) = lkl::wait_booted() {
+        klog!("lkl: not running (error {e}); programs are served natively");
     }
     klog!("shell: ready");
     shell::Shell::new().run()

@@ -51,10 +51,14 @@ pub struct Task {
     pub pid: Pid,
     pub name: String,
     pub state: State,
-    /// The task may issue Linux syscalls (set by `load_app`).
-    pub lkl_task: bool,
-    /// The task's LKL thread-local-storage key, once LKL gives it one.
-    pub lkl_tls_key: Option<u32>,
+    /// The task is an LKL host thread: LKL created it (`thread_create`), or
+    /// it called into LKL and LKL keeps its host task in the task's TLS.
+    pub lkl_thread: bool,
+    /// The task's LKL host TLS: (key, value) pairs set by `tls_set`.
+    pub lkl_tls: alloc::vec::Vec<(usize, usize)>,
+    /// Reap at exit instead of keeping a zombie for [`wait`] (LKL's
+    /// `thread_detach`).
+    pub detached: bool,
     /// Timer ticks spent running.
     pub cpu_ticks: u64,
     /// Tasks waiting in [`wait`] for this one.
@@ -89,8 +93,9 @@ pub(crate) fn init() {
         pid: IDLE,
         name: String::from("idle"),
         state: State::Running,
-        lkl_task: false,
-        lkl_tls_key: None,
+        lkl_thread: false,
+        lkl_tls: alloc::vec::Vec::new(),
+        detached: false,
         cpu_ticks: 0,
         waiter: None,
         context: Some(Context::boot()),
@@ -120,8 +125,9 @@ pub fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Pid {
                 pid,
                 name: String::from(name),
                 state: State::Ready,
-                lkl_task: false,
-                lkl_tls_key: None,
+                lkl_thread: false,
+                lkl_tls: alloc::vec::Vec::new(),
+                detached: false,
                 cpu_ticks: 0,
                 waiter: None,
                 context: Some(ctx),
@@ -156,8 +162,10 @@ pub struct TaskInfo {
     pub pid: Pid,
     pub name: String,
     pub state: &'static str,
-    pub lkl_task: bool,
-    pub lkl_tls_key: Option<u32>,
+    /// An LKL host thread (see [`Task::lkl_thread`]).
+    pub lkl_thread: bool,
+    /// The LKL TLS keys the task has values for.
+    pub lkl_tls_keys: alloc::vec::Vec<usize>,
     pub cpu_ticks: u64,
 }
 
@@ -169,8 +177,8 @@ pub fn tasks() -> alloc::vec::Vec<TaskInfo> {
                 pid: t.pid,
                 name: t.name.clone(),
                 state: t.state.name(),
-                lkl_task: t.lkl_task,
-                lkl_tls_key: t.lkl_tls_key,
+                lkl_thread: t.lkl_thread || t.lkl_tls.iter().any(|(_, v)| *v != 0),
+                lkl_tls_keys: t.lkl_tls.iter().filter(|(_, v)| *v != 0).map(|(k, _)| *k).collect(),
                 cpu_ticks: t.cpu_ticks,
             })
             .collect()
@@ -261,7 +269,9 @@ pub fn sleep(duration: Duration) {
 }
 
 /// Ends the running task with `status`; a task in [`wait`] for it wakes.
+/// The task's LKL TLS destructors run first (in the task, as LKL expects).
 pub fn exit(status: i32) -> ! {
+    crate::lkl::host::run_tls_destructors();
     cpu::disable_interrupts();
     let (from, to) = with(|s| {
         let pid = s.current;
@@ -269,8 +279,12 @@ pub fn exit(status: i32) -> ! {
         assert!(pid != IDLE, "the idle task cannot exit");
         task.state = State::Zombie(status);
         let from = task.context.take().expect("running task without context");
-        if let Some(w) = task.waiter {
+        let (waiter, detached) = (task.waiter, task.detached);
+        if let Some(w) = waiter {
             wake_locked(s, w);
+        }
+        if detached && waiter.is_none() {
+            s.tasks.remove(&pid);
         }
         let next = s.ready.pop_front().unwrap_or(IDLE);
         s.current = next;
@@ -368,7 +382,7 @@ fn report_current(out: &mut dyn Write) {
     match SCHED.try_lock() {
         Some(guard) => match guard.as_ref().and_then(|s| s.tasks.get(&s.current)) {
             Some(t) => {
-                let _ = writeln!(out, "  task: {} (pid {}, lkl_task={})", t.name, t.pid, t.lkl_task);
+                let _ = writeln!(out, "  task: {} (pid {}, lkl_thread={})", t.name, t.pid, t.lkl_thread);
             }
             None => {
                 let _ = writeln!(out, "  task: unknown");

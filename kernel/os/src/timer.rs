@@ -38,7 +38,9 @@ fn ticks_for(delay: Duration) -> u64 {
 
 /// Runs `callback` once, at least `delay` from now.
 pub fn after(delay: Duration, callback: impl FnOnce() + Send + 'static) -> TimerId {
-    let deadline = time::ticks() + ticks_for(delay);
+    // +1: the current tick is partly over, so `ticks() + n` could come
+    // up to a tick early.
+    let deadline = time::ticks() + ticks_for(delay) + 1;
     let mut timers = TIMERS.lock();
     let id = TimerId(timers.next_id);
     timers.next_id += 1;

@@ -4,9 +4,16 @@ use crate::hal::sync::IrqMutex;
 use embox_fs::Vfs;
 
 static VFS: IrqMutex<Option<Vfs>> = IrqMutex::new(None);
+static INITRAMFS: IrqMutex<Option<&'static [u8]>> = IrqMutex::new(None);
+
+/// The initramfs archive the tree was mounted from (LKL's root gets a copy).
+pub fn initramfs() -> Option<&'static [u8]> {
+    *INITRAMFS.lock()
+}
 
 /// Mounts the initramfs (if the loader gave one) at `/`.
 pub(crate) fn init(initrd: Option<&'static [u8]>) {
+    *INITRAMFS.lock() = initrd;
     let mut vfs = Vfs::new();
     match initrd {
         Some(archive) => match vfs.mount_cpio(archive) {

@@ -1,6 +1,6 @@
 //! Running unmodified Linux i386 programs: `load_app` loads an ELF from the
 //! file tree into a fresh address space ([`loader`]), starts it in ring 3
-//! as a task of its own (`lkl_task = true`), serves its `int 0x80` calls
+//! as a task of its own, serves its `int 0x80` calls
 //! ([`crate::syscall`]) and turns its faults into signals ([`fault`]).
 //!
 //! Each program's [`Process`] lives in [`PROCESSES`] keyed by task pid. A
@@ -278,7 +278,6 @@ pub fn start(path: &str, args: &[String], cwd: &str, options: &Options) -> Resul
     let pid = cpu::without_interrupts(|| {
         let pid = sched::spawn(name, move || trap::enter_user(entry, stack));
         sched::with_task(pid, |t| {
-            t.lkl_task = true;
             if let Some(ctx) = t.context() {
                 ctx.set_page_directory(directory);
             }

@@ -202,13 +202,17 @@ fn ps(_: &mut Shell, _: &[String]) -> i32 {
     println!("{:>5} {:<9} {:>8} {:<4} {:<7} NAME", "PID", "STATE", "CPU(ms)", "LKL", "TLS-KEY");
     let hz = time::timer_hz().max(1) as u64;
     for t in sched::tasks() {
-        let tls = t.lkl_tls_key.map(|k| alloc::format!("{k}")).unwrap_or_else(|| String::from("-"));
+        let tls = if t.lkl_tls_keys.is_empty() {
+            String::from("-")
+        } else {
+            t.lkl_tls_keys.iter().map(|k| alloc::format!("{k}")).collect::<alloc::vec::Vec<_>>().join(",")
+        };
         println!(
             "{:>5} {:<9} {:>8} {:<4} {:<7} {}",
             t.pid,
             t.state,
             t.cpu_ticks * 1000 / hz,
-            if t.lkl_task { "yes" } else { "no" },
+            if t.lkl_thread { "yes" } else { "no" },
             tls,
             t.name
         );

@@ -1,0 +1,85 @@
+//! LKL inside the kernel, booted for real in QEMU (TCG) through `embctl run`.
+//!
+//! - The host operations LKL runs on are tested in every build: the
+//!   `lklhosttest` shell command drives threads, semaphores, recursive
+//!   mutexes, TLS with destructors, one-shot timers, memory and jump buffers
+//!   through the same C entry points LKL's table points at.
+//! - Booting a real LKL needs an LKL tree (CI has none): those tests run only
+//!   when `EMBCTL_LKL_TREE` names one, and otherwise print one `SKIPPED:` line
+//!   and return (a skip is never counted as a pass by the README's figures).
+
+mod common;
+
+use std::process::Output;
+use std::sync::Once;
+
+use common::{embctl, run, run_ok, stdout};
+
+fn lines(out: &Output) -> Vec<String> {
+    stdout(out).replace('\r', "").lines().map(str::to_owned).collect()
+}
+
+fn built_default() {
+    static BUILD: Once = Once::new();
+    BUILD.call_once(|| {
+        run_ok(embctl().arg("build"));
+    });
+}
+
+#[test]
+fn host_operations_self_test_passes_in_qemu() {
+    built_default();
+    let out = run(embctl().args([
+        "run", "--no-build", "--no-kvm", "--timeout", "120", "--check-status", "--cmd", "lklhosttest", "--cmd", "ps",
+    ]));
+    let text = stdout(&out);
+    assert!(out.status.success(), "lklhosttest failed:\n{text}\n{}", common::stderr(&out));
+    let all = lines(&out);
+    for area in ["threads", "semaphores", "mutexes", "tls", "timers", "memory", "jmp_buf", "time"] {
+        let want = format!("lklhosttest: {area}: ok");
+        assert!(all.iter().any(|l| l.trim_end() == want), "missing `{want}`:\n{text}");
+    }
+    assert!(all.iter().any(|l| l.trim_end() == "lklhosttest: all 8 areas passed"), "{text}");
+    // Threads the test created were joined or reaped: none is left over.
+    let ps: Vec<&String> = all.iter().skip_while(|l| !l.contains("PID STATE")).collect();
+    assert!(!ps.iter().any(|l| l.ends_with(" lkl")), "host threads left behind after the test:\n{text}");
+}
+
+/// The LKL tree named by EMBCTL_LKL_TREE, or None after printing why the
+/// test is skipped.
+fn lkl_tree(test: &str) -> Option<String> {
+    match std::env::var("EMBCTL_LKL_TREE") {
+        Ok(tree) if !tree.is_empty() => Some(tree),
+        _ => {
+            // Straight to stderr, past the test harness's capture, so the
+            // skip shows in every run.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: {test} needs a real LKL tree (set EMBCTL_LKL_TREE=/path/to/lkl to run it)"
+            );
+            None
+        }
+    }
+}
+
+#[test]
+fn lkl_boots_inside_the_kernel_and_the_shell_answers() {
+    let Some(tree) = lkl_tree("lkl_boots_inside_the_kernel_and_the_shell_answers") else { return };
+    run_ok(embctl().args(["build", "-t", "x86/lkl-qemu", "--lkl-tree", &tree]));
+    let out = run(embctl().args([
+        "run", "-t", "x86/lkl-qemu", "--lkl-tree", &tree, "--no-build", "--no-kvm", "--timeout", "180", "--check-status",
+        "--cmd", "dmesg", "--cmd", "echo still-here", "--cmd", "ps", "--cmd", "lklhosttest",
+    ]));
+    let text = stdout(&out);
+    assert!(out.status.success(), "run failed:\n{text}\n{}", common::stderr(&out));
+    let all = lines(&out);
+    assert!(all.iter().any(|l| l.contains("lkl: Linux version 6.0.0")), "no LKL banner in dmesg:\n{text}");
+    assert!(all.iter().any(|l| l.contains("lkl: booted in ")), "no LKL boot time:\n{text}");
+    assert!(all.iter().any(|l| l.contains("lkl: root file system: ") && l.contains("copied")), "initramfs not copied:\n{text}");
+    assert!(all.iter().any(|l| l.trim_end() == "still-here"), "the shell did not answer:\n{text}");
+    // LKL's kernel threads are host threads, shown as such by ps.
+    assert!(all.iter().any(|l| l.contains(" yes ") && l.ends_with(" lkl")), "no LKL host thread in ps:\n{text}");
+    // Its host operations still pass their self-test with LKL running beside it.
+    assert!(all.iter().any(|l| l.trim_end() == "lklhosttest: all 8 areas passed"), "{text}");
+}

@@ -1,0 +1,47 @@
+//! Starting LKL and calling its syscalls (only with the `lkl` feature, when
+//! `kernel/build.rs` links LKL's `lkl.o` and the C host-ops table).
+
+use super::Arg;
+use core::ffi::{c_char, c_int, c_long, c_ulong, CStr};
+
+extern "C" {
+    /// `kernel/kernel/lkl/host_ops.c`: `lkl_start_kernel(&embox_lkl_host_ops,
+    /// "mem=<mem_mib>M <extra>")`.
+    fn embox_lkl_start(mem_mib: c_ulong, extra: *const c_char) -> c_int;
+    /// LKL: runs syscall `no` (asm-generic numbering) with six arguments.
+    fn lkl_syscall(no: c_long, params: *mut c_long) -> c_long;
+}
+
+/// Boots LKL with `mem_mib` MiB of memory and `extra` on its command line.
+/// Returns once LKL's init has run (its kernel threads keep running as host
+/// threads); `Err(-errno)` if it could not start. Call once, from a task.
+pub fn start(mem_mib: u32, extra: &CStr) -> Result<(), i32> {
+    // SAFETY: the host operations are registered (os does that before
+    // calling us), `extra` is a valid C string for the call, and this is the
+    // only call (os guards it).
+    let ret = unsafe { embox_lkl_start(mem_mib as c_ulong, extra.as_ptr()) };
+    if ret < 0 {
+        Err(ret)
+    } else {
+        Ok(())
+    }
+}
+
+/// Runs LKL syscall `nr` in the calling task's own LKL host task; returns
+/// LKL's raw result (`-errno` on failure). At most six arguments.
+///
+/// Every pointer LKL sees is a kernel buffer borrowed from `args` for the
+/// call; the caller pairs each buffer with the length argument the syscall
+/// reads (LKL trusts lengths, as Linux trusts a process's own pointers).
+pub fn syscall(nr: u32, args: &mut [Arg<'_>]) -> isize {
+    assert!(args.len() <= 6, "an LKL syscall takes at most 6 arguments");
+    let mut params = [0 as c_long; 6];
+    for (p, a) in params.iter_mut().zip(args.iter_mut()) {
+        *p = a.as_long() as c_long;
+    }
+    // SAFETY: LKL is started (os calls this only when it is up); every
+    // pointer in `params` is a live kernel buffer borrowed mutably or
+    // immutably by `args` until we return, so LKL's reads and writes land in
+    // memory the caller handed over for exactly this call.
+    unsafe { lkl_syscall(nr as c_long, params.as_mut_ptr()) as isize }
+}

@@ -1,0 +1,134 @@
+//! Booting LKL (the `lkl-boot` task) and giving it our root file system.
+
+use super::{finish_boot, State};
+use crate::hal::lkl::{kernel, Arg};
+use crate::hal::time;
+use crate::klog;
+use alloc::ffi::CString;
+use alloc::string::String;
+use embox_fs::cpio;
+
+// LKL's syscall numbers (asm-generic, the same on every LKL architecture).
+const NR_MKDIRAT: u32 = 34;
+const NR_SYMLINKAT: u32 = 36;
+const NR_MOUNT: u32 = 40;
+const NR_OPENAT: u32 = 56;
+const NR_CLOSE: u32 = 57;
+const NR_WRITE: u32 = 64;
+const AT_FDCWD: isize = -100;
+const O_WRONLY_CREAT_TRUNC: isize = 0o1 | 0o100 | 0o1000;
+const EEXIST: isize = 17;
+
+pub(super) fn run(memory_mib: u32) {
+    let start = time::since_boot();
+    if let Err(e) = kernel::start(memory_mib, c"") {
+        klog!("lkl: lkl_start_kernel failed: error {e}; Linux syscalls will not be forwarded");
+        finish_boot(State::Failed(e));
+        return;
+    }
+    let booted = time::since_boot() - start;
+    klog!("lkl: booted in {}.{:03} ms ({} MiB of memory)", booted.as_millis(), booted.as_micros() % 1000, memory_mib);
+
+    let start = time::since_boot();
+    for (fs, dir) in [("proc", "/proc"), ("sysfs", "/sys"), ("devtmpfs", "/dev")] {
+        if let Err(e) = mount(fs, dir) {
+            klog!("lkl: mounting {fs} on {dir} failed: error {e}");
+        }
+    }
+    match crate::vfs::initramfs() {
+        Some(archive) => match copy_initramfs(archive) {
+            Ok((entries, bytes)) => {
+                let took = time::since_boot() - start;
+                klog!(
+                    "lkl: root file system: {} initramfs entries ({} KiB) copied in {}.{:03} ms",
+                    entries,
+                    bytes / 1024,
+                    took.as_millis(),
+                    took.as_micros() % 1000
+                );
+            }
+            Err(message) => klog!("lkl: copying the initramfs into LKL failed: {message}"),
+        },
+        None => klog!("lkl: no initramfs to copy; LKL's root holds only /proc, /sys, /dev"),
+    }
+    finish_boot(State::Up);
+}
+
+fn sys(nr: u32, args: &mut [Arg<'_>]) -> Result<isize, isize> {
+    let ret = kernel::syscall(nr, args);
+    if ret < 0 {
+        Err(-ret)
+    } else {
+        Ok(ret)
+    }
+}
+
+fn c_path(path: &str) -> CString {
+    CString::new(path).unwrap_or_else(|_| c"/.invalid-name".into())
+}
+
+fn mkdir(path: &str, mode: u32) -> Result<(), isize> {
+    let p = c_path(path);
+    match sys(NR_MKDIRAT, &mut [Arg::Int(AT_FDCWD), Arg::Str(&p), Arg::Int(mode as isize)]) {
+        Ok(_) | Err(EEXIST) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn mkdir_parents(path: &str) -> Result<(), isize> {
+    for (i, _) in path.match_indices('/').skip(1) {
+        mkdir(&path[..i], 0o755)?;
+    }
+    Ok(())
+}
+
+fn mount(fstype: &str, dir: &str) -> Result<(), isize> {
+    mkdir(dir, 0o755)?;
+    let (source, target, fstype) = (c_path(fstype), c_path(dir), c_path(fstype));
+    sys(NR_MOUNT, &mut [Arg::Str(&source), Arg::Str(&target), Arg::Str(&fstype), Arg::Int(0), Arg::Null]).map(|_| ())
+}
+
+/// Replays the newc archive into LKL's root (a ramfs): directories, files
+/// with their permission bits, symlinks. Returns (entries, file bytes).
+fn copy_initramfs(archive: &[u8]) -> Result<(usize, usize), String> {
+    let (mut entries, mut bytes) = (0, 0);
+    for entry in cpio::Reader::new(archive) {
+        let entry = entry.map_err(|e| alloc::format!("{e}"))?;
+        let path = embox_fs::normalize("/", entry.name);
+        if path == "/" {
+            continue;
+        }
+        let fail = |what: &str, e: isize| alloc::format!("{what} {path}: error {e}");
+        mkdir_parents(&path).map_err(|e| fail("mkdir parents of", e))?;
+        let permissions = (entry.mode & 0o7777) as isize;
+        let p = c_path(&path);
+        match entry.mode & cpio::S_IFMT {
+            cpio::S_IFDIR => mkdir(&path, entry.mode & 0o7777).map_err(|e| fail("mkdir", e))?,
+            cpio::S_IFLNK => {
+                let target = CString::new(entry.data).map_err(|_| fail("symlink target of", 22))?;
+                match sys(NR_SYMLINKAT, &mut [Arg::Str(&target), Arg::Int(AT_FDCWD), Arg::Str(&p)]) {
+                    Ok(_) | Err(EEXIST) => {}
+                    Err(e) => return Err(fail("symlink", e)),
+                }
+            }
+            cpio::S_IFREG => {
+                let fd = sys(NR_OPENAT, &mut [Arg::Int(AT_FDCWD), Arg::Str(&p), Arg::Int(O_WRONLY_CREAT_TRUNC), Arg::Int(permissions)])
+                    .map_err(|e| fail("create", e))?;
+                let mut rest = entry.data;
+                while !rest.is_empty() {
+                    let n = rest.len();
+                    let written = sys(NR_WRITE, &mut [Arg::Int(fd), Arg::In(rest), Arg::Int(n as isize)]).map_err(|e| fail("write", e))?;
+                    if written == 0 {
+                        return Err(fail("write (no progress)", 5));
+                    }
+                    rest = &rest[written as usize..];
+                }
+                let _ = sys(NR_CLOSE, &mut [Arg::Int(fd)]);
+                bytes += entry.data.len();
+            }
+            _ => continue, // device nodes, fifos: not in our initramfs
+        }
+        entries += 1;
+    }
+    Ok((entries, bytes))
+}

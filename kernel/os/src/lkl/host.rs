@@ -1,0 +1,246 @@
+//! LKL's host operations on our own primitives: host threads are scheduler
+//! tasks, semaphores are [`sync::Semaphore`], mutexes are built on them,
+//! thread-local storage lives in each [`sched::Task`], timers are
+//! [`timer::after`] one-shots run by the `timers` thread, time is the RTC at
+//! boot plus the PIT clock.
+
+use crate::hal::lkl::{self as hal_lkl, HostMutex, HostSem, HostTimer, ThreadBody, ThreadId, TimerCallback, TlsDestructor, TlsKey};
+use crate::hal::sync::IrqMutex;
+use crate::sched::{self, Pid};
+use crate::sync::Semaphore;
+use crate::timer::{self, TimerId};
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+pub(crate) struct Host;
+
+pub(crate) static HOST: Host = Host;
+
+/// LKL's console output, cut into lines for the kernel log.
+static PRINT_LINE: IrqMutex<Vec<u8>> = IrqMutex::new(Vec::new());
+
+/// TLS keys: key -> destructor.
+static TLS_KEYS: IrqMutex<BTreeMap<usize, Option<TlsDestructor>>> = IrqMutex::new(BTreeMap::new());
+static NEXT_TLS_KEY: IrqMutex<usize> = IrqMutex::new(1);
+
+fn current() -> ThreadId {
+    ThreadId::new(sched::current_pid() as usize).expect("LKL host operation called from the idle task")
+}
+
+impl HostSem for Semaphore {
+    fn up(&self) {
+        Semaphore::up(self)
+    }
+    fn down(&self) {
+        Semaphore::down(self)
+    }
+}
+
+/// A mutex on a binary semaphore; a recursive one counts its owner's locks.
+struct Mutex {
+    recursive: bool,
+    /// (owner, depth)
+    owner: IrqMutex<(Option<Pid>, u32)>,
+    sem: Semaphore,
+}
+
+impl HostMutex for Mutex {
+    fn lock(&self) {
+        let me = sched::current_pid();
+        if self.recursive {
+            let mut owner = self.owner.lock();
+            if owner.0 == Some(me) {
+                owner.1 += 1;
+                return;
+            }
+        }
+        self.sem.down();
+        *self.owner.lock() = (Some(me), 1);
+    }
+
+    fn unlock(&self) {
+        let release = {
+            let mut owner = self.owner.lock();
+            owner.1 = owner.1.saturating_sub(1);
+            if owner.1 == 0 {
+                owner.0 = None;
+                true
+            } else {
+                false
+            }
+        };
+        if release {
+            self.sem.up();
+        }
+    }
+}
+
+/// A one-shot timer: each `set_oneshot` arms a [`timer::after`] callback
+/// tagged with a generation, so re-arming or freeing cancels the old one.
+struct Timer {
+    shared: Arc<TimerShared>,
+}
+
+struct TimerShared {
+    callback: TimerCallback,
+    /// (generation, armed timer); generation u64::MAX = freed.
+    armed: IrqMutex<(u64, Option<TimerId>)>,
+}
+
+impl HostTimer for Timer {
+    fn set_oneshot(&self, delay_ns: u64) {
+        let shared = self.shared.clone();
+        let mut armed = self.shared.armed.lock();
+        if let Some(old) = armed.1.take() {
+            timer::cancel(old);
+        }
+        armed.0 += 1;
+        let generation = armed.0;
+        armed.1 = Some(timer::after(Duration::from_nanos(delay_ns), move || {
+            let current = {
+                let mut armed = shared.armed.lock();
+                let current = armed.0 == generation;
+                if current {
+                    armed.1 = None;
+                }
+                current
+            };
+            if current {
+                (shared.callback)()
+            }
+        }));
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        let mut armed = self.shared.armed.lock();
+        armed.0 = u64::MAX;
+        if let Some(old) = armed.1.take() {
+            timer::cancel(old);
+        }
+    }
+}
+
+impl hal_lkl::Host for Host {
+    fn print(&self, text: &[u8]) {
+        let mut line = PRINT_LINE.lock();
+        for &b in text {
+            if b == b'\n' {
+                let s = core::str::from_utf8(&line).unwrap_or("<not UTF-8>");
+                super::log_line(s);
+                line.clear();
+            } else {
+                line.push(b);
+            }
+        }
+    }
+
+    fn panic(&self) -> ! {
+        crate::hal::trap::fatal(format_args!("lkl: Linux panicked (see its messages above)"))
+    }
+
+    fn sem_alloc(&self, count: u32) -> Option<Box<dyn HostSem>> {
+        Some(Box::new(Semaphore::new(count)))
+    }
+
+    fn mutex_alloc(&self, recursive: bool) -> Option<Box<dyn HostMutex>> {
+        Some(Box::new(Mutex { recursive, owner: IrqMutex::new((None, 0)), sem: Semaphore::new(1) }))
+    }
+
+    fn thread_create(&self, body: ThreadBody) -> Option<ThreadId> {
+        let pid = crate::hal::cpu::without_interrupts(|| {
+            let pid = sched::spawn("lkl", body);
+            sched::with_task(pid, |t| t.lkl_thread = true);
+            pid
+        });
+        ThreadId::new(pid as usize)
+    }
+
+    fn thread_detach(&self) {
+        sched::with_current(|t| t.detached = true);
+    }
+
+    fn thread_exit(&self) -> ! {
+        sched::exit(0)
+    }
+
+    fn thread_join(&self, thread: ThreadId) -> bool {
+        sched::wait(thread.get() as Pid).is_some()
+    }
+
+    fn thread_self(&self) -> ThreadId {
+        current()
+    }
+
+    fn tls_alloc(&self, destructor: Option<TlsDestructor>) -> Option<TlsKey> {
+        let key = {
+            let mut next = NEXT_TLS_KEY.lock();
+            let key = *next;
+            *next += 1;
+            key
+        };
+        TLS_KEYS.lock().insert(key, destructor);
+        TlsKey::new(key)
+    }
+
+    fn tls_free(&self, key: TlsKey) {
+        TLS_KEYS.lock().remove(&key.get());
+        // Values other tasks hold for the key are forgotten lazily: a task's
+        // (key, value) pair for a freed key is never read or destroyed.
+    }
+
+    fn tls_set(&self, key: TlsKey, value: usize) -> bool {
+        if !TLS_KEYS.lock().contains_key(&key.get()) {
+            return false;
+        }
+        sched::with_current(|t| match t.lkl_tls.iter_mut().find(|(k, _)| *k == key.get()) {
+            Some(slot) => slot.1 = value,
+            None => t.lkl_tls.push((key.get(), value)),
+        });
+        true
+    }
+
+    fn tls_get(&self, key: TlsKey) -> usize {
+        sched::with_current(|t| t.lkl_tls.iter().find(|(k, _)| *k == key.get()).map_or(0, |(_, v)| *v))
+    }
+
+    fn time_ns(&self) -> u64 {
+        crate::linux::env::realtime_offset_ns() + crate::hal::time::since_boot().as_nanos() as u64
+    }
+
+    fn timer_alloc(&self, callback: TimerCallback) -> Option<Box<dyn HostTimer>> {
+        Some(Box::new(Timer { shared: Arc::new(TimerShared { callback, armed: IrqMutex::new((0, None)) }) }))
+    }
+
+    fn gettid(&self) -> i32 {
+        sched::current_pid() as i32
+    }
+}
+
+/// Runs the running task's TLS destructors (POSIX order: each non-zero value
+/// of a key that has a destructor, value cleared first), as the task exits.
+pub(crate) fn run_tls_destructors() {
+    // Destructors may set values again (LKL's del_host_task does not, but
+    // POSIX allows it): a few rounds, as pthreads does.
+    for _ in 0..4 {
+        let values = sched::with_current(|t| core::mem::take(&mut t.lkl_tls));
+        let mut ran = false;
+        for (key, value) in values {
+            if value == 0 {
+                continue;
+            }
+            let destructor = TLS_KEYS.lock().get(&key).copied().flatten();
+            if let Some(d) = destructor {
+                d.call(value);
+                ran = true;
+            }
+        }
+        if !ran {
+            return;
+        }
+    }
+}

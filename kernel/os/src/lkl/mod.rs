@@ -1,0 +1,107 @@
+//! LKL, the Linux kernel as a library, inside our kernel.
+//!
+//! With the `lkl` feature (template `x86/lkl-qemu`) `kernel/build.rs` links
+//! LKL's `lkl.o`; [`init`] boots it in the `lkl` task at start-up with the
+//! template's memory size, copies the initramfs into its root file system
+//! (so a forwarded `open("/bin/x")` sees the same files as the native VFS)
+//! and logs its banner and boot time. The shell waits for that
+//! ([`wait_booted`]) before its first prompt. [`syscall`] is how the rest of
+//! the kernel calls LKL (see /work/team/lkl-interface.md).
+//!
+//! The host operations LKL runs on are in [`host`], in every build: the
+//! `lklhosttest` command ([`selftest`]) drives them the way LKL does.
+
+pub(crate) mod host;
+mod selftest;
+
+use crate::hal::sync::IrqMutex;
+use crate::sync::WaitQueue;
+use embox_abi::Errno;
+
+pub use crate::hal::lkl::Arg;
+
+/// Where LKL is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// The kernel was built without LKL (template without `lkl`).
+    NotBuilt,
+    /// `lkl_start_kernel` is running.
+    Booting,
+    /// LKL runs; syscalls may be forwarded.
+    Up,
+    /// LKL could not start (`-errno` from `lkl_start_kernel`).
+    Failed(i32),
+}
+
+static STATE: IrqMutex<State> = IrqMutex::new(State::NotBuilt);
+static BOOTED: WaitQueue = WaitQueue::new();
+
+/// LKL's state now.
+pub fn state() -> State {
+    *STATE.lock()
+}
+
+/// True once LKL is up.
+pub fn is_up() -> bool {
+    state() == State::Up
+}
+
+/// Blocks until LKL's boot has finished (or returns at once if there is no
+/// LKL); returns the final state.
+pub fn wait_booted() -> State {
+    BOOTED.wait_until(|| !matches!(*STATE.lock(), State::Booting));
+    state()
+}
+
+/// Runs LKL syscall `nr` (LKL's asm-generic number) in the calling task's
+/// own LKL host task; returns LKL's result (>= 0, or -errno from Linux).
+/// `Err(ENOSYS)` when LKL is not built in or not up. See
+/// [`crate::hal::lkl::kernel::syscall`] for the buffer contract.
+pub fn syscall(nr: u32, args: &mut [Arg<'_>]) -> Result<isize, Errno> {
+    if !is_up() {
+        return Err(Errno::ENOSYS);
+    }
+    #[cfg(feature = "lkl")]
+    {
+        Ok(crate::hal::lkl::kernel::syscall(nr, args))
+    }
+    #[cfg(not(feature = "lkl"))]
+    {
+        let _ = (nr, args);
+        Err(Errno::ENOSYS)
+    }
+}
+
+/// One line of LKL's console: kept in dmesg; the banner and errors also go
+/// to the console.
+pub(crate) fn log_line(line: &str) {
+    let text = line.trim_start_matches(|c: char| c == '[' || c.is_ascii_digit() || c == '.' || c == ' ' || c == ']');
+    if text.starts_with("Linux version") || line.contains("error") || line.contains("BUG") || line.contains("panic") {
+        crate::klog!("lkl: {}", line);
+    } else {
+        crate::klog::record(format_args!("lkl: {}", line));
+    }
+}
+
+/// Registers the host operations and the `lklhosttest` command; with LKL
+/// built in, starts the `lkl` boot task.
+pub(crate) fn init(memory_mib: u32) {
+    crate::hal::lkl::set_host(&host::HOST);
+    selftest::register();
+    #[cfg(feature = "lkl")]
+    {
+        *STATE.lock() = State::Booting;
+        crate::sched::spawn("lkl-boot", move || boot::run(memory_mib));
+    }
+    #[cfg(not(feature = "lkl"))]
+    let _ = memory_mib;
+}
+
+#[cfg(feature = "lkl")]
+mod boot;
+
+#[cfg(feature = "lkl")]
+fn finish_boot(state: State) {
+    *STATE.lock() = state;
+    BOOTED.wake_all();
+}

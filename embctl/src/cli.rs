@@ -48,7 +48,7 @@ pub enum Command {
     Lkl(LklCommand),
     /// Show local changes in the LKL build tree against the clean patched tree.
     LklDiff(LklDiffArgs),
-    /// Remove LKL build markers and run `make clean` in tools/lkl (--all: remove the tree).
+    /// Remove LKL's out-of-tree build outputs (--all: also the extracted pinned tree).
     CleanLkl(CleanLklArgs),
 }
 
@@ -145,9 +145,19 @@ pub enum LklCommand {
     Fetch(LklSourceArgs),
     /// Download the pinned archive, check its MD5 and write its SHA-256 into lkl.toml.
     Pin(LklSourceArgs),
-    /// Fetch if needed, then build liblkl.a in the build image and install it under
-    /// build/extbld/third_party/lkl/install (what `embctl build` does for LKL templates).
-    Build(LklSourceArgs),
+    /// Fetch if needed, then build LKL out of tree in the build image and install
+    /// lib/lkl.o and include/ under build/extbld/third_party/lkl/out/<tree>/install
+    /// (what `embctl build` does for LKL templates).
+    Build(LklBuildArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct LklBuildArgs {
+    /// Template whose LKL config fragment (kernel/templates/<name>/lkl.config) is merged over LKL's defconfig.
+    #[arg(long, short = 't', default_value = "x86/lkl-qemu")]
+    pub template: String,
+    #[command(flatten)]
+    pub lkl_source: LklSourceArgs,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -158,6 +168,16 @@ pub struct LklSourceArgs {
     /// Download from this URL instead of the pinned one (a mirror).
     #[arg(long, env = "EMBCTL_LKL_MIRROR", value_name = "URL")]
     pub lkl_mirror: Option<String>,
+    #[command(flatten)]
+    pub tree: LklTreeArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct LklTreeArgs {
+    /// Use this local LKL source tree (unpinned) instead of the pinned archive. It is
+    /// only read: the build happens out of tree under build/extbld/third_party/lkl/out/.
+    #[arg(long, env = "EMBCTL_LKL_TREE", value_name = "DIR")]
+    pub lkl_tree: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -168,6 +188,9 @@ pub struct LklDiffArgs {
     /// Save the local changes as patches/lkl/NAME.patch and append it to the series.
     #[arg(long, value_name = "NAME.patch")]
     pub save: Option<String>,
+    /// Show the changes of this local LKL tree (a git work tree) against its HEAD instead.
+    #[command(flatten)]
+    pub tree: LklTreeArgs,
 }
 
 #[derive(Debug, Args)]

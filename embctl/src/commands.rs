@@ -26,7 +26,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Templates => crate::build::list_templates(&ws()?).map(|_| ExitCode::SUCCESS),
         Command::Lkl(LklCommand::Fetch(src)) => crate::lkl::fetch(&ws()?, &src).await.map(|_| ExitCode::SUCCESS),
         Command::Lkl(LklCommand::Pin(src)) => crate::lkl::pin(&ws()?, &src).await.map(|_| ExitCode::SUCCESS),
-        Command::Lkl(LklCommand::Build(src)) => crate::lkl::build(&ws()?, &src).await.map(|_| ExitCode::SUCCESS),
+        Command::Lkl(LklCommand::Build(args)) => crate::lkl::build(&ws()?, &args).await.map(|_| ExitCode::SUCCESS),
         Command::LklDiff(args) => crate::lkl::lkl_diff(&ws()?, &args).await.map(|_| ExitCode::SUCCESS),
         Command::CleanLkl(args) => crate::lkl::clean_lkl(&ws()?, &args).await.map(|_| ExitCode::SUCCESS),
     }

@@ -6,7 +6,8 @@
 //! - `rootfs-gen/` — user programs compiled from `third-party/`;
 //! - `rootfs.cpio` — the initramfs: `rootfs/` plus `rootfs-gen/` (newc).
 //!
-//! LKL, when the template enables it, is built first: the kernel links it.
+//! LKL, when the template enables it, is built first: the kernel links it,
+//! finding `lib/lkl.o` and `include/` through `EMBOX_LKL_DIR` (a container path).
 
 pub mod rootfs;
 pub mod template;
@@ -76,12 +77,17 @@ pub async fn build_with(ws: &Workspace, engine: &Engine, image: &str, template: 
     let plan = Plan::new(ws, template);
     tracing::info!("building template {} ({}): {}", template.name, template.config.description, plan.summary());
     let total = plan.steps.len();
+    let mut lkl_install = None;
     for (i, step) in plan.steps.iter().enumerate() {
         let n = i + 1;
         tracing::info!("[{n}/{total}] {}", step.title());
-        step.run(ws, engine, image, template, lkl)
-            .await
-            .with_context(|| format!("build step {n}/{total} ({}) failed", step.title()))?;
+        let failed = || format!("build step {n}/{total} ({}) failed", step.title());
+        match step {
+            Step::Lkl => lkl_install = Some(crate::lkl::build_for_template(ws, engine, image, lkl, template).await.with_context(failed)?),
+            Step::Kernel => build_kernel(ws, engine, image, template, lkl_install.as_ref()).await.with_context(failed)?,
+            Step::UserPrograms => build_user_programs(ws, engine, image).await.with_context(failed)?,
+            Step::Initramfs => pack_initramfs(ws).with_context(failed)?,
+        }
     }
     Ok(())
 }
@@ -106,15 +112,6 @@ impl Step {
             Step::Kernel => "kernel",
             Step::UserPrograms => "user programs (third-party/lkl)",
             Step::Initramfs => "initramfs",
-        }
-    }
-
-    async fn run(self, ws: &Workspace, engine: &Engine, image: &str, template: &Template, lkl: &LklSourceArgs) -> Result<()> {
-        match self {
-            Step::Lkl => crate::lkl::build_for_template(ws, engine, image, lkl).await,
-            Step::Kernel => build_kernel(ws, engine, image, template).await,
-            Step::UserPrograms => build_user_programs(ws, engine, image).await,
-            Step::Initramfs => pack_initramfs(ws),
         }
     }
 }
@@ -154,15 +151,19 @@ fn kernel_cargo_argv(template: &Template) -> Vec<String> {
     argv
 }
 
-async fn build_kernel(ws: &Workspace, engine: &Engine, image: &str, template: &Template) -> Result<()> {
+async fn build_kernel(ws: &Workspace, engine: &Engine, image: &str, template: &Template, lkl: Option<&crate::lkl::LklInstall>) -> Result<()> {
     let out = Artefacts::new(ws);
     let cargo_out = out.cargo_kernel();
     let before = fingerprint(&cargo_out);
     let argv = kernel_cargo_argv(template);
-    let env = vec![
+    let mut env = vec![
         format!("EMBOX_TEMPLATE_DIR={}", template.container_dir()),
         format!("CARGO_TARGET_DIR={}", container_path(ws, &out.base.join("cargo"))?),
     ];
+    if let Some(lkl) = lkl {
+        // kernel/build.rs links $EMBOX_LKL_DIR/lib/lkl.o and compiles against $EMBOX_LKL_DIR/include.
+        env.push(format!("EMBOX_LKL_DIR={}", lkl.container));
+    }
     run_step(ws, engine, image, argv, env).await?;
     let after = fingerprint(&cargo_out);
     if after.is_none() {

@@ -50,6 +50,20 @@ impl Excludes {
         rel.ancestors().filter(|a| !a.as_os_str().is_empty()).any(|a| self.matches(a))
     }
 
+    /// The same patterns as git `:(exclude)` pathspecs.
+    pub fn git_pathspecs(&self) -> Vec<String> {
+        let mut specs = Vec::new();
+        for name in &self.names {
+            specs.push(format!(":(exclude,glob)**/{name}"));
+            specs.push(format!(":(exclude,glob)**/{name}/**"));
+        }
+        for path in &self.paths {
+            specs.push(format!(":(exclude,glob){path}"));
+            specs.push(format!(":(exclude,glob){path}/**"));
+        }
+        specs
+    }
+
     pub fn matches(&self, rel: &Path) -> bool {
         let name = rel.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
         let full = rel.to_string_lossy();

@@ -1,17 +1,20 @@
 //! LKL sources: the pinned archive (download, verification, cache), safe
-//! extraction, the patch series applied with diffy, the build of `liblkl.a`
-//! inside the build image, `lkl-diff` and `clean-lkl`.
+//! extraction, the patch series applied with diffy, or a user's own tree
+//! (`--lkl-tree`); the out-of-tree build of `lkl.o` inside the build image,
+//! `lkl-diff` and `clean-lkl`.
 //!
 //! Layout under `build/extbld/third_party/lkl/` (as in Embox's extbld):
-//! `lib/linux-<commit>/` is the tree, `install/{include,lib/liblkl.a}` the
-//! installed library, and the markers `.patched` (which patches the tree
-//! holds), `.builded` and `.installed` make each step run once.
+//! `lib/linux-<commit>/` is the pinned tree and `.patched` records which
+//! patches it holds; `out/<tree id>/` holds everything a build of one source
+//! tree makes (Kbuild `O=`, tools/lkl `OUTPUT=`, `install/{lib/lkl.o,include}`),
+//! so source trees hold only sources and two trees never mix their outputs.
 
 mod archive;
 mod build;
 mod diff;
 mod download;
 mod extract;
+mod local;
 mod patch;
 mod source;
 mod verify;
@@ -22,9 +25,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use tracing::info;
 
-pub use build::build_for_template;
+pub use build::{build_for_template, LklInstall};
 
-use crate::cli::{CleanLklArgs, LklDiffArgs, LklSourceArgs};
+use crate::cli::{CleanLklArgs, LklBuildArgs, LklDiffArgs, LklSourceArgs};
 use crate::workspace::Workspace;
 use patch::PatchFile;
 use source::Pin;
@@ -38,10 +41,9 @@ pub struct LklPaths {
     pub base: PathBuf,
     /// `.../lib/linux-<commit>`
     pub tree: PathBuf,
-    pub install: PathBuf,
+    /// `.../out`: one output directory per source tree.
+    pub out_root: PathBuf,
     pub patched_marker: PathBuf,
-    pub builded_marker: PathBuf,
-    pub installed_marker: PathBuf,
 }
 
 impl LklPaths {
@@ -51,24 +53,15 @@ impl LklPaths {
             patches: ws.patches_dir().join("lkl"),
             excludes: ws.third_party_dir().join("lkl/lkl-diff-excludes.txt"),
             tree: base.join("lib").join(pin.tree_name()),
-            install: base.join("install"),
+            out_root: base.join("out"),
             patched_marker: base.join(".patched"),
-            builded_marker: base.join(".builded"),
-            installed_marker: base.join(".installed"),
             base,
         }
     }
 
-    /// The tree relative to the workspace root (how containers see it under /ws).
-    fn relative_to(&self, ws: &Workspace, path: &Path) -> String {
-        path.strip_prefix(&ws.root).unwrap_or(path).to_string_lossy().into_owned()
-    }
-
-    fn remove_build_markers(&self) -> Result<()> {
-        for marker in [&self.builded_marker, &self.installed_marker] {
-            remove_if_present(marker)?;
-        }
-        Ok(())
+    /// The output directory of the pinned tree.
+    pub fn pinned_out(&self, pin: &Pin) -> PathBuf {
+        self.out_root.join(pin.tree_name())
     }
 }
 
@@ -146,9 +139,11 @@ async fn ensure_patched_tree(ws: &Workspace, src: &LklSourceArgs) -> Result<(Lkl
 }
 
 fn extract_fresh(pin: &Pin, paths: &LklPaths, archive: &Path) -> Result<()> {
-    // Markers describe a tree; a new tree starts with none.
-    for marker in [&paths.patched_marker, &paths.builded_marker, &paths.installed_marker] {
-        remove_if_present(marker)?;
+    // The marker and the build outputs describe a tree; a new tree starts with none.
+    remove_if_present(&paths.patched_marker)?;
+    let out = paths.pinned_out(pin);
+    if out.exists() {
+        fs::remove_dir_all(&out).with_context(|| format!("cannot remove the old build outputs {}", out.display()))?;
     }
     extract::extract_tree(archive, &pin.tree_name(), &paths.tree)?;
     info!("extracted {}", paths.tree.display());
@@ -201,21 +196,46 @@ fn apply_pending_patches(paths: &LklPaths) -> Result<()> {
         return Ok(());
     }
     let names: Vec<&str> = pending.iter().map(|p| p.name.as_str()).collect();
+    // The out-of-tree build sees the patched files' new mtimes and rebuilds what they affect.
     let files = patch::apply_series(&paths.tree, pending)?;
-    // The library no longer matches the sources.
-    paths.remove_build_markers()?;
     write_patched_marker(paths, &series)?;
     info!("applied {} ({files} files changed)", names.join(", "));
     Ok(())
 }
 
+/// The source tree a build reads: the user's `--lkl-tree`, else the pinned
+/// tree (fetched and patched when needed). The lock keeps other embctl runs
+/// off the workspace's LKL directory until dropped.
+async fn prepare_tree(ws: &Workspace, src: &LklSourceArgs) -> Result<(build::BuildTree, TreeLock)> {
+    if let Some(dir) = &src.tree.lkl_tree {
+        if src.lkl_zip.is_some() || src.lkl_mirror.is_some() {
+            tracing::warn!("--lkl-tree (EMBCTL_LKL_TREE) wins: --lkl-zip and --lkl-mirror are ignored");
+        }
+        let local = local::LocalTree::open(dir)?;
+        let pin = Pin::load(&pin_file(ws))?;
+        let paths = LklPaths::new(ws, &pin);
+        let lock = TreeLock::acquire(&paths)?;
+        tracing::warn!(
+            "using the UNPINNED LKL tree {} (--lkl-tree / EMBCTL_LKL_TREE): it is not checked against \
+             third-party/lkl/lkl.toml and the patch series is not applied to it",
+            local.dir.display()
+        );
+        let out = paths.out_root.join(&local.id);
+        return Ok((build::BuildTree { source: local.dir, out, pinned: false }, lock));
+    }
+    let (paths, lock) = ensure_patched_tree(ws, src).await?;
+    let pin = Pin::load(&pin_file(ws))?;
+    local::check_not_built_in_tree(&paths.tree)?;
+    Ok((build::BuildTree { source: paths.tree.clone(), out: paths.pinned_out(&pin), pinned: true }, lock))
+}
+
 /// `embctl lkl build`: the LKL part of `embctl build`, on its own.
-pub async fn build(ws: &Workspace, src: &LklSourceArgs) -> Result<()> {
+pub async fn build(ws: &Workspace, args: &LklBuildArgs) -> Result<()> {
+    let template = crate::build::template::find(ws, &args.template)?;
     let engine = crate::engine::Engine::connect().await?;
     let image = crate::image::ensure(&engine, ws).await?;
-    build_for_template(ws, &engine, &image, src).await?;
-    let paths = LklPaths::new(ws, &Pin::load(&pin_file(ws))?);
-    println!("LKL built: {}", paths.install.display());
+    let install = build_for_template(ws, &engine, &image, &args.lkl_source, &template).await?;
+    println!("LKL built: {} (lib/lkl.o, include/)", install.host.display());
     Ok(())
 }
 
@@ -278,6 +298,9 @@ fn local_changes(pin: &Pin, paths: &LklPaths) -> Result<diff::TreeDiff> {
 pub async fn lkl_diff(ws: &Workspace, args: &LklDiffArgs) -> Result<()> {
     let pin = Pin::load(&pin_file(ws))?;
     let paths = LklPaths::new(ws, &pin);
+    if let Some(dir) = &args.tree.lkl_tree {
+        return local_tree_diff(&paths, dir, args);
+    }
     let _lock = TreeLock::acquire(&paths)?;
     let changes = local_changes(&pin, &paths)?;
     for link in &changes.changed_links {
@@ -286,19 +309,42 @@ pub async fn lkl_diff(ws: &Workspace, args: &LklDiffArgs) -> Result<()> {
     if let Some(name) = &args.save {
         return save_patch(&paths, name, &changes);
     }
-    use std::io::Write;
     let text = if args.stat {
         if changes.files.is_empty() { Vec::new() } else { changes.stat().into_bytes() }
     } else {
         changes.patch_text()
     };
-    match std::io::stdout().lock().write_all(&text) {
-        // `embctl lkl-diff | head` is not an error.
-        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
-        other => other.context("cannot write the diff to stdout")?,
-    }
+    write_stdout(&text)?;
     if changes.files.is_empty() {
         info!("no local changes in {}", paths.tree.display());
+    }
+    Ok(())
+}
+
+fn write_stdout(text: &[u8]) -> Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text) {
+        // `embctl lkl-diff | head` is not an error.
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write the diff to stdout"),
+    }
+}
+
+/// `embctl lkl-diff --lkl-tree DIR`: the user's tree against its git HEAD.
+fn local_tree_diff(paths: &LklPaths, dir: &Path, args: &LklDiffArgs) -> Result<()> {
+    let tree = local::LocalTree::open(dir)?;
+    if args.save.is_some() {
+        bail!(
+            "--save adds a patch to the series applied to the pinned tree; {} is your own (unpinned) tree, so \
+             record your changes there with git instead",
+            tree.dir.display()
+        );
+    }
+    let excludes = diff::Excludes::load(&paths.excludes)?;
+    let text = local::git_diff(&tree, &excludes, args.stat)?;
+    write_stdout(&text)?;
+    if text.is_empty() {
+        info!("no local changes in {} against its git HEAD", tree.dir.display());
     }
     Ok(())
 }
@@ -370,13 +416,14 @@ pub async fn clean_lkl(ws: &Workspace, args: &CleanLklArgs) -> Result<()> {
         println!("removed {}", paths.base.display());
         return Ok(());
     }
-    paths.remove_build_markers()?;
-    if paths.tree.join("tools/lkl").is_dir() {
-        build::make_clean(ws, &paths).await?;
+    let removed = build::clean_outputs(&paths)?;
+    if removed.is_empty() {
+        println!("no LKL build outputs under {}", paths.out_root.display());
+    } else {
+        for dir in &removed {
+            println!("removed {}", dir.display());
+        }
     }
-    if paths.install.exists() {
-        fs::remove_dir_all(&paths.install).with_context(|| format!("cannot remove {}", paths.install.display()))?;
-    }
-    println!("LKL build cleaned (markers removed, make clean in tools/lkl); the sources stay in {}", paths.tree.display());
+    println!("the next LKL build starts over; the sources stay (the pinned tree in {})", paths.tree.display());
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "embctl", version, about = "Build and run the Embox-style Rust kernel and its LKL toolchain")]
+#[command(name = "embctl", version = env!("EMBCTL_VERSION"), about = "Build and run the Embox-style Rust kernel and its LKL toolchain")]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -33,6 +33,7 @@ pub enum Command {
     /// Build the kernel (and LKL when the template enables it) inside the build image.
     Build(BuildArgs),
     /// Boot the kernel in QEMU inside a container; interactive, or scripted with --cmd.
+    #[command(after_help = crate::qemu::RUN_EXIT_STATUSES)]
     Run(RunArgs),
     /// Open a shell (or run a command) in the build image with the workspace at /ws.
     Shell(ShellArgs),
@@ -50,7 +51,19 @@ pub enum Command {
     LklDiff(LklDiffArgs),
     /// Remove LKL's out-of-tree build outputs (--all: also the extracted pinned tree).
     CleanLkl(CleanLklArgs),
+    /// Print the shell completion script (see the README for where to install it).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page embctl(1), or write one page per subcommand into --dir.
+    Man {
+        /// Write embctl.1, embctl-run.1, ... into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
+
 
 #[derive(Debug, Args, Clone)]
 pub struct BuildArgs {

@@ -29,5 +29,13 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Lkl(LklCommand::Build(args)) => crate::lkl::build(&ws()?, &args).await.map(|_| ExitCode::SUCCESS),
         Command::LklDiff(args) => crate::lkl::lkl_diff(&ws()?, &args).await.map(|_| ExitCode::SUCCESS),
         Command::CleanLkl(args) => crate::lkl::clean_lkl(&ws()?, &args).await.map(|_| ExitCode::SUCCESS),
+        Command::Completions { shell } => {
+            crate::cli_docs::completions(shell, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)
+        }
+        Command::Man { dir: None } => crate::cli_docs::man_page(&mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS),
+        Command::Man { dir: Some(dir) } => crate::cli_docs::man_pages_to(&dir).map(|pages| {
+            tracing::info!("wrote {} man pages into {}", pages.len(), dir.display());
+            ExitCode::SUCCESS
+        }),
     }
 }

@@ -4,6 +4,7 @@
 
 mod build;
 mod cli;
+mod cli_docs;
 mod commands;
 mod console;
 mod cpio;

@@ -146,6 +146,17 @@ impl QemuExit {
     }
 }
 
+/// `embctl run --help`'s exit-status section; `embctl_exit_code` and
+/// `run::run_scripted` produce exactly these (the unit test below checks).
+pub const RUN_EXIT_STATUSES: &str = "\
+Exit status:
+  0        the kernel powered off (every --cmd finished), or QEMU quit normally (ctrl-a x)
+  1        embctl failed (engine, image, build, bad flag value), a --cmd timed out,
+           --check-status saw a non-zero status, or QEMU itself failed
+  2        the kernel stopped on a fatal fault (its report is on the console);
+           also a command line clap refused (its message says which)
+  128+N    QEMU was killed by signal N";
+
 impl fmt::Display for QemuExit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -267,6 +278,25 @@ mod tests {
         assert_ne!(QemuExit::QemuError.embctl_exit_code(), 0);
         assert_eq!(QemuExit::Killed(9).embctl_exit_code(), 137);
         assert!(QemuExit::KernelFault.to_string().contains("kernel fault"));
+    }
+
+    #[test]
+    fn run_help_lists_every_exit_code() {
+        let documented = |code: u8| {
+            RUN_EXIT_STATUSES.lines().any(|l| l.trim_start().starts_with(&format!("{code} ")))
+                || (code > 128 && RUN_EXIT_STATUSES.contains("128+N"))
+        };
+        for exit in [
+            QemuExit::PowerOff,
+            QemuExit::Shutdown,
+            QemuExit::KernelFault,
+            QemuExit::QemuError,
+            QemuExit::DebugExit(3),
+            QemuExit::Other(7),
+            QemuExit::Killed(15),
+        ] {
+            assert!(documented(exit.embctl_exit_code()), "{exit:?} -> {} is not in RUN_EXIT_STATUSES", exit.embctl_exit_code());
+        }
     }
 
     #[test]

@@ -172,14 +172,39 @@ fn is_kernel_log(line: &str) -> bool {
 const PROMPT: &str = "embox> ";
 const STATUS_MARK: &str = "@@status";
 
+/// Which kernel the cases run in.
+#[derive(Clone, Copy)]
+enum Kernel<'a> {
+    /// x86/qemu: every syscall served natively.
+    Native,
+    /// x86/lkl-qemu built from this LKL tree: files, identity, uname,
+    /// /proc... forwarded to LKL.
+    Lkl(&'a Path),
+}
+
+impl Kernel<'_> {
+    fn run_args(self) -> Vec<String> {
+        match self {
+            Kernel::Native => vec![],
+            Kernel::Lkl(tree) => {
+                vec!["-t".into(), "x86/lkl-qemu".into(), "--lkl-tree".into(), tree.display().to_string()]
+            }
+        }
+    }
+}
+
 /// Boots the kernel once with every binary added and runs every case;
 /// returns the console transcript and, per case, (output, kernel log lines, status).
 fn run_in_kernel(bin: &Path, cases: &[Case]) -> (String, Vec<(Outcome, Vec<String>)>) {
+    run_in(Kernel::Native, bin, cases)
+}
+
+fn run_in(kernel: Kernel, bin: &Path, cases: &[Case]) -> (String, Vec<(Outcome, Vec<String>)>) {
     // One QEMU at a time: the tests of this file run in parallel threads.
     static ONE_BOOT: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _boot = ONE_BOOT.lock().unwrap_or_else(|e| e.into_inner());
     let mut cmd = embctl();
-    cmd.args(["run", "--no-build", "--no-kvm", "--timeout", "90"]);
+    cmd.args(["run", "--no-build", "--no-kvm", "--timeout", "90"]).args(kernel.run_args());
     let mut programs: Vec<&str> = cases.iter().map(|c| c.program).collect();
     programs.sort();
     programs.dedup();
@@ -222,8 +247,15 @@ fn run_in_kernel(bin: &Path, cases: &[Case]) -> (String, Vec<(Outcome, Vec<Strin
 
 /// Runs `cases` both ways and fails with every difference.
 fn differential(cases: &[Case]) -> Vec<(Case, Vec<String>)> {
+    differential_in(Kernel::Native, cases)
+}
+
+fn differential_in(kernel: Kernel, cases: &[Case]) -> Vec<(Case, Vec<String>)> {
     let bin = prepared();
-    let (_, kernel) = run_in_kernel(bin, cases);
+    if let Kernel::Lkl(tree) = kernel {
+        prepared_lkl(tree);
+    }
+    let (_, kernel) = run_in(kernel, bin, cases);
     let mut failures = Vec::new();
     let mut logs = Vec::new();
     for (c, (inside, log)) in cases.iter().zip(kernel) {
@@ -249,15 +281,18 @@ fn indent(text: &str) -> String {
     text.lines().map(|l| format!("    | {l}")).collect::<Vec<_>>().join("\n")
 }
 
-#[test]
-fn seed_programs_match_linux() {
-    let cases = vec![
+fn seed_cases() -> Vec<Case> {
+    vec![
         case("linux_echo", &["Hello, World!"]),
         case("linux_echo", &[]),
         case("linux_cat", &["data.txt"]),
         case("linux_cat", &["/nonexistent"]),
-    ];
-    differential(&cases);
+    ]
+}
+
+#[test]
+fn seed_programs_match_linux() {
+    differential(&seed_cases());
 }
 
 /// Cases that only make sense in our kernel: the seed's console calls
@@ -475,10 +510,9 @@ fn load_vaddr_offsets(elf: &[u8]) -> Vec<usize> {
         .collect()
 }
 
-#[test]
-fn busybox_applets_match_linux() {
+fn busybox_cases() -> Vec<Case> {
     let bb = |args: &[&str]| case("busybox", args);
-    let cases = vec![
+    vec![
         bb(&["echo", "hello", "world"]),
         bb(&["printf", "%s-%d|%5.2f\\n", "abc", "42", "3.14159"]),
         bb(&["seq", "1", "5"]),
@@ -513,8 +547,79 @@ fn busybox_applets_match_linux() {
         bb(&["xxd", "words.txt"]),
         bb(&["head", "-c", "5", "data.txt"]),
         bb(&["seq", "-s", ",", "3"]),
+    ]
+}
+
+#[test]
+fn busybox_applets_match_linux() {
+    differential(&busybox_cases());
+}
+
+/// The LKL tree the LKL tests build x86/lkl-qemu from (`EMBCTL_LKL_TREE`);
+/// `None` after printing why the calling test is skipped.
+fn lkl_tree(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("EMBCTL_LKL_TREE") {
+        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
+        _ => {
+            eprintln!("SKIPPED {test}: EMBCTL_LKL_TREE is not set (needs a real LKL tree to build x86/lkl-qemu; CI has none)");
+            None
+        }
+    }
+}
+
+/// Builds x86/lkl-qemu with LKL from `tree`, once per test binary.
+fn prepared_lkl(tree: &Path) {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        run_ok(embctl().args(["build", "-t", "x86/lkl-qemu", "--lkl-tree"]).arg(tree));
+    });
+}
+
+/// The whole differential corpus with its files, metadata and identity
+/// calls served by LKL: the same output and status as on the host.
+#[test]
+fn lkl_corpus_matches_linux() {
+    let Some(tree) = lkl_tree("lkl_corpus_matches_linux") else { return };
+    let mut cases = seed_cases();
+    cases.extend(libc_cases("glibc"));
+    cases.extend(libc_cases("musl"));
+    cases.extend(busybox_cases());
+    differential_in(Kernel::Lkl(&tree), &cases);
+}
+
+/// The release as the tree's Makefile sets it (`VERSION.PATCHLEVEL.SUBLEVEL`).
+fn tree_release(tree: &Path) -> String {
+    let makefile = std::fs::read_to_string(tree.join("Makefile")).unwrap();
+    let field = |name: &str| {
+        makefile
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|r| r.trim_start().strip_prefix('=')))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| panic!("{name} not in {}/Makefile", tree.display()))
+    };
+    format!("{}.{}.{}", field("VERSION"), field("PATCHLEVEL"), field("SUBLEVEL"))
+}
+
+/// What only LKL can answer: its release, its /proc; and the README's hello.
+#[test]
+fn lkl_serves_uname_and_proc() {
+    let Some(tree) = lkl_tree("lkl_serves_uname_and_proc") else { return };
+    let bin = prepared();
+    prepared_lkl(&tree);
+    let cases = vec![
+        case("linux_echo", &["Hello, World!"]),
+        case("busybox", &["uname", "-r"]),
+        case("busybox", &["cat", "/proc/version"]),
+        case("busybox", &["cat", "/proc/self/status"]),
     ];
-    differential(&cases);
+    let (transcript, results) = run_in(Kernel::Lkl(&tree), bin, &cases);
+    let outputs: Vec<&Outcome> = results.iter().map(|(o, _)| o).collect();
+    assert_eq!(outputs[0], &Outcome { output: "Hello, World!\n".into(), status: 0 }, "{transcript}");
+    let release = tree_release(&tree);
+    assert!(outputs[1].output.starts_with(&release), "uname -r should be LKL's {release}:\n{transcript}");
+    assert!(outputs[2].output.starts_with(&format!("Linux version {release}")), "{transcript}");
+    assert!(outputs[3].output.contains("\nPid:") && outputs[3].output.contains("State:"), "{transcript}");
+    assert!(outputs.iter().all(|o| o.status == 0), "{transcript}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 /* Syscall benchmark, one static i386 binary for our kernel and a Linux guest.
  *   bench null N    N getpid calls through int $0x80: ns per call
+ *   bench getuid N  N getuid32 calls (forwarded to LKL under x86/lkl-qemu)
  *   bench write MIB write MIB MiB to /tmp/bench.out in 64 KiB writes: MiB/s
  * As a Linux guest's init (pid 1, no arguments) it runs `null 1000000` and
  * powers the guest off. */
@@ -20,15 +21,21 @@ static double now(void)
 	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-static void null_calls(long n)
+/* n calls of syscall nr (no arguments) through int $0x80 */
+static void calls(const char *what, long nr, long n)
 {
 	double t0 = now();
 	for (long i = 0; i < n; i++) {
 		long r;
-		__asm__ volatile("int $0x80" : "=a"(r) : "0"(20L) : "memory");
+		__asm__ volatile("int $0x80" : "=a"(r) : "0"(nr) : "memory");
 	}
 	double t = now() - t0;
-	printf("null syscall: %ld calls in %.3f s: %.1f ns/call\n", n, t, t / n * 1e9);
+	printf("%s: %ld calls in %.3f s: %.1f ns/call\n", what, n, t, t / n * 1e9);
+}
+
+static void null_calls(long n)
+{
+	calls("null syscall", 20 /* getpid */, n);
 }
 
 static void write_throughput(long mib)
@@ -66,10 +73,12 @@ int main(int argc, char **argv)
 	}
 	if (argc == 3 && !strcmp(argv[1], "null"))
 		null_calls(atol(argv[2]));
+	else if (argc == 3 && !strcmp(argv[1], "getuid"))
+		calls("getuid32 syscall", 199, atol(argv[2]));
 	else if (argc == 3 && !strcmp(argv[1], "write"))
 		write_throughput(atol(argv[2]));
 	else {
-		fprintf(stderr, "usage: bench null N | bench write MIB\n");
+		fprintf(stderr, "usage: bench null N | bench getuid N | bench write MIB\n");
 		return 2;
 	}
 	return 0;

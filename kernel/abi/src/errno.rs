@@ -53,6 +53,54 @@ impl Errno {
         -(self as i32)
     }
 
+    /// The error with number `raw`, if it is one we name (errors from LKL
+    /// come back as raw numbers; the plain forwarded calls pass them as they are).
+    pub const fn from_raw(raw: i32) -> Option<Errno> {
+        use Errno::*;
+        Some(match raw {
+            1 => EPERM,
+            2 => ENOENT,
+            3 => ESRCH,
+            4 => EINTR,
+            5 => EIO,
+            6 => ENXIO,
+            7 => E2BIG,
+            8 => ENOEXEC,
+            9 => EBADF,
+            10 => ECHILD,
+            11 => EAGAIN,
+            12 => ENOMEM,
+            13 => EACCES,
+            14 => EFAULT,
+            16 => EBUSY,
+            17 => EEXIST,
+            18 => EXDEV,
+            19 => ENODEV,
+            20 => ENOTDIR,
+            21 => EISDIR,
+            22 => EINVAL,
+            23 => ENFILE,
+            24 => EMFILE,
+            25 => ENOTTY,
+            27 => EFBIG,
+            28 => ENOSPC,
+            29 => ESPIPE,
+            30 => EROFS,
+            31 => EMLINK,
+            32 => EPIPE,
+            34 => ERANGE,
+            36 => ENAMETOOLONG,
+            38 => ENOSYS,
+            39 => ENOTEMPTY,
+            40 => ELOOP,
+            61 => ENODATA,
+            75 => EOVERFLOW,
+            95 => EOPNOTSUPP,
+            110 => ETIMEDOUT,
+            _ => return None,
+        })
+    }
+
     /// The C name, for logs and strace-like output.
     pub const fn name(self) -> &'static str {
         use Errno::*;
@@ -121,5 +169,8 @@ mod tests {
         assert_eq!(to_eax(Err(Errno::EFAULT)) as i32, -14);
         assert_eq!(to_eax(Ok(7)), 7);
         assert_eq!(Errno::ENOTTY.name(), "ENOTTY");
+        assert_eq!(Errno::from_raw(2), Some(Errno::ENOENT));
+        assert_eq!(Errno::from_raw(110), Some(Errno::ETIMEDOUT));
+        assert_eq!(Errno::from_raw(111), None);
     }
 }

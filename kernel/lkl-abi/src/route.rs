@@ -54,10 +54,12 @@ pub enum Arg {
     /// `AT_FDCWD` for a call that has no directory argument.
     Cwd,
     /// A path (NUL-terminated, copied in, made absolute against our
-    /// working directory unless the preceding `DirFd` is a real descriptor).
+    /// working directory unless the preceding `DirFd` is a real descriptor;
+    /// an empty path passes as it is, for `AT_EMPTY_PATH`). NULL is EFAULT:
+    /// LKL would read address 0.
     Path(u8),
-    /// Like `Path`, but NULL passes as NULL (`utimensat` on the descriptor
-    /// itself) and an empty string is allowed (`AT_EMPTY_PATH`).
+    /// Like `Path`, but NULL passes as NULL: only for calls that test for
+    /// NULL before reading (`utimensat` on the descriptor itself).
     PathOpt(u8),
     /// A string copied in as it is (a symlink's target).
     Str(u8),
@@ -282,7 +284,7 @@ pub const fn route(nr: u32) -> Option<Forward> {
             lkl::STATX,
             &[
                 DirFd(0),
-                PathOpt(1),
+                Path(1),
                 Val(2),
                 Val(3),
                 OutFixed {

@@ -19,6 +19,9 @@ pub enum FileKind {
     File(NodeId),
     /// A directory opened for getdents64; the offset counts entries.
     Dir(NodeId),
+    /// A descriptor of LKL's (`x86/lkl-qemu`): file, directory, pipe or
+    /// socket; LKL keeps its offset and flags (`syscall/forward.rs`).
+    Lkl(i32),
 }
 
 #[derive(Clone, Debug)]

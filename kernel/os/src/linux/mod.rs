@@ -275,6 +275,7 @@ pub fn start(path: &str, args: &[String], cwd: &str, options: &Options) -> Resul
     }
     let (entry, stack, directory) = (loaded.entry, loaded.stack, loaded.memory.directory());
     let name = args[0].rsplit('/').next().unwrap_or(&args[0]);
+    let lkl = crate::syscall::lkl_forwarding();
     let pid = cpu::without_interrupts(|| {
         let pid = sched::spawn(name, move || trap::enter_user(entry, stack));
         sched::with_task(pid, |t| {
@@ -286,6 +287,7 @@ pub fn start(path: &str, args: &[String], cwd: &str, options: &Options) -> Resul
         process.cwd = String::from(cwd);
         process.files = files;
         process.trace = options.trace;
+        process.lkl = lkl;
         PROCESSES.lock().push(Entry { pid, directory, process: Some(Box::new(process)) });
         pid
     });

@@ -38,6 +38,9 @@ pub struct Process {
     pub trace: bool,
     /// File-creation mask (`umask`), applied by open/creat/mkdir.
     pub umask: u32,
+    /// Forward the `Lkl` rows of the syscall table to LKL (LKL was up
+    /// when the process started).
+    pub lkl: bool,
 }
 
 impl Process {
@@ -59,6 +62,7 @@ impl Process {
             rng: rng_seed | 1,
             trace: false,
             umask: 0o022,
+            lkl: false,
         }
     }
 

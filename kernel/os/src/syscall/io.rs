@@ -50,6 +50,8 @@ fn read_into(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysRe
             Ok(n as u32)
         }
         FileKind::Dir(_) => Err(Errno::EISDIR),
+        // Forwarded before it gets here (syscall/forward.rs).
+        FileKind::Lkl(_) => Err(Errno::EBADF),
         FileKind::File(id) => {
             let start = at.unwrap_or(offset);
             let mut done = 0usize;
@@ -93,6 +95,8 @@ fn write_from(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysR
             Ok(done as u32)
         }
         FileKind::Dir(_) => Err(Errno::EISDIR),
+        // Forwarded before it gets here (syscall/forward.rs).
+        FileKind::Lkl(_) => Err(Errno::EBADF),
         FileKind::File(id) => {
             let start = match at {
                 Some(pos) => pos,
@@ -347,7 +351,7 @@ pub fn sendfile64(p: &mut Process, a: &Args) -> SysResult {
 }
 
 /// Writes kernel bytes to `fd` at its offset (the console, or a file).
-fn write_kernel_bytes(p: &mut Process, fd: u32, data: &[u8]) -> Result<(), Errno> {
+pub(super) fn write_kernel_bytes(p: &mut Process, fd: u32, data: &[u8]) -> Result<(), Errno> {
     let (kind, offset, flags) = {
         let f = p.files.get(fd)?;
         (f.kind, f.offset, f.flags)
@@ -355,6 +359,7 @@ fn write_kernel_bytes(p: &mut Process, fd: u32, data: &[u8]) -> Result<(), Errno
     match kind {
         FileKind::Console => env::console_write(data),
         FileKind::Dir(_) => return Err(Errno::EISDIR),
+        FileKind::Lkl(_) => return Err(Errno::EBADF),
         FileKind::File(id) => {
             let at = if flags & O_APPEND != 0 { env::with_vfs(|vfs| vfs.metadata(id).size) } else { offset };
             env::with_vfs(|vfs| vfs.write_at(id, at, data)).map_err(env::fs_errno)?;

@@ -37,7 +37,8 @@ fn map(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off
     }
     let id = match p.files.get(fd)?.kind {
         FileKind::File(id) => id,
-        FileKind::Dir(_) | FileKind::Console => return Err(Errno::ENODEV),
+        // Mapping an LKL file would need its pages read through LKL: not yet.
+        FileKind::Dir(_) | FileKind::Console | FileKind::Lkl(_) => return Err(Errno::ENODEV),
     };
     if kind == MAP_SHARED && prot & PROT_WRITE != 0 {
         return Err(Errno::ENODEV);

@@ -2,18 +2,25 @@
 //! six arguments in EBX, ECX, EDX, ESI, EDI, EBP; the result (or `-errno`)
 //! goes back in EAX.
 //!
-//! [`TABLE`] is the coverage report: every served number, in order, with
-//! the unserved ranges between them as comments. Handlers live one family
-//! per file, take the process and the raw arguments, wrap pointers in
-//! [`user`] types and return `Result<u32, Errno>`; the only conversion to
-//! `-errno` is [`embox_abi::errno::to_eax`] in [`dispatch`]. An unknown
-//! number returns `-ENOSYS` and logs one line naming it and the program.
+//! [`TABLE`] is the coverage report and the one place that says how each
+//! call is served ([`Serve`]): natively, forwarded to LKL, or emulated.
+//! Every served number is there, in order, with the unserved ranges between
+//! them as comments. Under `x86/qemu` (or when LKL is not up) every call is
+//! native; a process started while LKL is up forwards the `Lkl` rows
+//! ([`forward`]). Handlers live one family per file, take the process and
+//! the raw arguments, wrap pointers in [`user`] types and return
+//! `Result<u32, Errno>`; the only conversion to `-errno` is
+//! [`embox_abi::errno::to_eax`] in [`dispatch`] (forwarded calls pass LKL's
+//! `-errno` through). An unknown number returns `-ENOSYS` and logs one line
+//! naming it and the program.
 
 pub mod user;
 
 mod dir;
 mod exit;
 mod fd;
+mod forward;
+mod lkl_door;
 mod ids;
 mod io;
 mod mm;
@@ -23,6 +30,8 @@ mod stat;
 mod system;
 mod time;
 mod tls;
+
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use embox_abi::errno::{to_eax, SysResult};
 use embox_abi::nr::*;
@@ -38,222 +47,313 @@ pub type Args = [u32; 6];
 /// FPU state (see `hal::fpu`).
 pub type Handler = fn(&mut Process, &Args) -> SysResult;
 
+/// How one syscall is served.
+#[derive(Clone, Copy)]
+enum Serve {
+    /// Ours under both templates: memory (brk, mmap, ...), process
+    /// lifecycle, signals, TLS, clocks, sleeping, scheduling, and our
+    /// per-process descriptor table, working directory and umask.
+    Native(Handler),
+    /// Forwarded to LKL as [`embox_lkl_abi::route::route`] says (files,
+    /// directories, metadata, identity, uname, sockets); the handler serves
+    /// it natively (x86/qemu, or a descriptor of ours such as the console).
+    Lkl(Handler),
+    /// Forwarded to LKL through a translating handler of [`forward`] (the
+    /// second); the first serves it natively.
+    LklVia(Handler, Handler),
+    /// Forwarded to LKL by its route; not served natively (-ENOSYS and the
+    /// unknown-syscall log line).
+    LklOnly,
+    /// Forwarded through a handler of [`forward`]; not served natively.
+    LklOnlyVia(Handler),
+    /// Neither ours nor LKL's: emulated the same way under both templates.
+    Emulated(Handler),
+}
+
+use Serve::*;
+
 /// Served syscalls, ordered by number. The comments between them list the
 /// numbers we do not serve (they return -ENOSYS and log one line).
-const TABLE: &[(u32, Handler)] = &[
-    (EXIT, exit::exit),                                   // 1
+const TABLE: &[(u32, Serve)] = &[
+    (EXIT, Native(exit::exit)),                               // 1
     // 2: fork
-    (READ, io::read),                                     // 3
-    (WRITE, io::write),                                   // 4
-    (OPEN, open::open),                                   // 5
-    (CLOSE, open::close),                                 // 6
-    (WAITPID, exit::wait4),                               // 7
-    (CREAT, open::creat),                                 // 8
-    (LINK, dir::link),                                    // 9
-    (UNLINK, dir::unlink),                                // 10
+    (READ, Lkl(io::read)),                                    // 3
+    (WRITE, Lkl(io::write)),                                  // 4
+    (OPEN, Lkl(open::open)),                                  // 5
+    (CLOSE, Native(open::close)),                             // 6
+    (WAITPID, Native(exit::wait4)),                           // 7
+    (CREAT, Lkl(open::creat)),                                // 8
+    (LINK, Lkl(dir::link)),                                   // 9
+    (UNLINK, Lkl(dir::unlink)),                               // 10
     // 11: execve
-    (CHDIR, dir::chdir),                                  // 12
-    (TIME, time::time),                                   // 13
-    // 14: mknod
-    (CHMOD, stat::chmod),                                 // 15
-    (LCHOWN, stat::chown),                                // 16
+    (CHDIR, LklVia(dir::chdir, forward::chdir)),              // 12
+    (TIME, Native(time::time)),                               // 13
+    (MKNOD, LklOnly),                                         // 14
+    (CHMOD, Lkl(stat::chmod)),                                // 15
+    (LCHOWN, Lkl(stat::chown)),                               // 16
     // 17..=18: break, oldstat
-    (LSEEK, io::lseek),                                   // 19
-    (GETPID, ids::getpid),                                // 20
-    // 21..=23: mount, umount, setuid
-    (GETUID, ids::getuid),                                // 24
+    (LSEEK, LklVia(io::lseek, forward::lseek)),               // 19
+    (GETPID, Native(ids::getpid)),                            // 20
+    // 21..=22: mount, umount
+    (SETUID, LklOnly),                                        // 23
+    (GETUID, Lkl(ids::getuid)),                               // 24
     // 25..=32: stime, ptrace, alarm, oldfstat, ...
-    (ACCESS, stat::access),                               // 33
+    (ACCESS, Lkl(stat::access)),                              // 33
     // 34..=35: nice, ftime
-    (SYNC, io::sync),                                     // 36
-    (KILL, signal::kill),                                 // 37
-    (RENAME, dir::rename),                                // 38
-    (MKDIR, dir::mkdir),                                  // 39
-    (RMDIR, dir::rmdir),                                  // 40
-    (DUP, fd::dup),                                       // 41
-    // 42: pipe
-    (TIMES, time::times),                                 // 43
+    (SYNC, Lkl(io::sync)),                                    // 36
+    (KILL, Native(signal::kill)),                             // 37
+    (RENAME, Lkl(dir::rename)),                               // 38
+    (MKDIR, Lkl(dir::mkdir)),                                 // 39
+    (RMDIR, Lkl(dir::rmdir)),                                 // 40
+    (DUP, Native(fd::dup)),                                   // 41
+    (PIPE, LklOnlyVia(forward::pipe)),                        // 42
+    (TIMES, Native(time::times)),                             // 43
     // 44: prof
-    (BRK, mm::brk),                                       // 45
-    // 46: setgid
-    (GETGID, ids::getgid),                                // 47
+    (BRK, Native(mm::brk)),                                   // 45
+    (SETGID, LklOnly),                                        // 46
+    (GETGID, Lkl(ids::getgid)),                               // 47
     // 48: signal
-    (GETEUID, ids::geteuid),                              // 49
-    (GETEGID, ids::getegid),                              // 50
+    (GETEUID, Lkl(ids::geteuid)),                             // 49
+    (GETEGID, Lkl(ids::getegid)),                             // 50
     // 51..=53: acct, umount2, lock
-    (IOCTL, fd::ioctl),                                   // 54
-    (FCNTL, fd::fcntl),                                   // 55
+    (IOCTL, LklVia(fd::ioctl, forward::ioctl)),               // 54
+    (FCNTL, LklVia(fd::fcntl, forward::fcntl)),               // 55
     // 56: mpx
-    (SETPGID, ids::setpgid),                              // 57
+    (SETPGID, Native(ids::setpgid)),                          // 57
     // 58..=59: ulimit, oldolduname
-    (UMASK, stat::umask),                                 // 60
+    (UMASK, Native(stat::umask)),                             // 60
     // 61..=62: chroot, ustat
-    (DUP2, fd::dup2),                                     // 63
-    (GETPPID, ids::getppid),                              // 64
-    (GETPGRP, ids::getpgrp),                              // 65
-    (SETSID, ids::setsid),                                // 66
-    // 67..=75: sigaction, sgetmask, ssetmask, setreuid, ...
-    (GETRLIMIT, system::getrlimit),                       // 76
-    (GETRUSAGE, system::getrusage),                       // 77
-    (GETTIMEOFDAY, time::gettimeofday),                   // 78
+    (DUP2, Native(fd::dup2)),                                 // 63
+    (GETPPID, Native(ids::getppid)),                          // 64
+    (GETPGRP, Native(ids::getpgrp)),                          // 65
+    (SETSID, Native(ids::setsid)),                            // 66
+    // 67..=73: sigaction, sgetmask, ssetmask, setreuid, ...
+    (SETHOSTNAME, LklOnly),                                   // 74
+    // 75: setrlimit
+    (GETRLIMIT, Native(system::getrlimit)),                   // 76
+    (GETRUSAGE, Native(system::getrusage)),                   // 77
+    (GETTIMEOFDAY, Native(time::gettimeofday)),               // 78
     // 79: settimeofday
-    (GETGROUPS, ids::getgroups),                          // 80
+    (GETGROUPS, Native(ids::getgroups)),                      // 80
     // 81..=82: setgroups, select
-    (SYMLINK, dir::symlink),                              // 83
+    (SYMLINK, Lkl(dir::symlink)),                             // 83
     // 84: oldlstat
-    (READLINK, stat::readlink),                           // 85
+    (READLINK, Lkl(stat::readlink)),                          // 85
     // 86..=89: uselib, swapon, reboot, readdir
-    (MMAP, mm::old_mmap),                                 // 90
-    (MUNMAP, mm::munmap),                                 // 91
-    (TRUNCATE, io::truncate),                             // 92
-    (FTRUNCATE, io::ftruncate),                           // 93
-    (FCHMOD, stat::fchmod),                               // 94
-    (FCHOWN, stat::fchown),                               // 95
-    // 96..=113: getpriority, setpriority, profil, statfs, ...
-    (WAIT4, exit::wait4),                                 // 114
+    (MMAP, Native(mm::old_mmap)),                             // 90
+    (MUNMAP, Native(mm::munmap)),                             // 91
+    (TRUNCATE, Lkl(io::truncate)),                            // 92
+    (FTRUNCATE, Lkl(io::ftruncate)),                          // 93
+    (FCHMOD, Lkl(stat::fchmod)),                              // 94
+    (FCHOWN, Lkl(stat::fchown)),                              // 95
+    // 96..=101: getpriority, setpriority, profil, statfs, ...
+    (SOCKETCALL, LklOnlyVia(forward::socketcall)),            // 102
+    // 103..=113: syslog, setitimer, getitimer, stat, ...
+    (WAIT4, Native(exit::wait4)),                             // 114
     // 115: swapoff
-    (SYSINFO, system::sysinfo),                           // 116
+    (SYSINFO, Native(system::sysinfo)),                       // 116
     // 117: ipc
-    (FSYNC, io::fsync),                                   // 118
+    (FSYNC, Lkl(io::fsync)),                                  // 118
     // 119..=121: sigreturn, clone, setdomainname
-    (UNAME, system::uname),                               // 122
+    (UNAME, Lkl(system::uname)),                              // 122
     // 123..=124: modify_ldt, adjtimex
-    (MPROTECT, mm::mprotect),                             // 125
+    (MPROTECT, Native(mm::mprotect)),                         // 125
     // 126..=131: sigprocmask, create_module, init_module, delete_module, ...
-    (GETPGID, ids::getpgid),                              // 132
-    (FCHDIR, dir::fchdir),                                // 133
+    (GETPGID, Native(ids::getpgid)),                          // 132
+    (FCHDIR, LklVia(dir::fchdir, forward::fchdir)),           // 133
     // 134..=139: bdflush, sysfs, personality, afs_syscall, ...
-    (_LLSEEK, io::llseek),                                // 140
-    // 141: getdents
-    (_NEWSELECT, io::select),                             // 142
-    // 143: flock
-    (MSYNC, mm::msync),                                   // 144
-    (READV, io::readv),                                   // 145
-    (WRITEV, io::writev),                                 // 146
-    (GETSID, ids::getsid),                                // 147
-    (FDATASYNC, io::fsync),                               // 148
+    (_LLSEEK, LklVia(io::llseek, forward::llseek_i386)),      // 140
+    (GETDENTS, LklOnlyVia(forward::getdents)),                // 141
+    (_NEWSELECT, Emulated(io::select)),                       // 142
+    (FLOCK, LklOnly),                                         // 143
+    (MSYNC, Native(mm::msync)),                               // 144
+    (READV, LklVia(io::readv, forward::readv)),               // 145
+    (WRITEV, LklVia(io::writev, forward::writev)),            // 146
+    (GETSID, Native(ids::getsid)),                            // 147
+    (FDATASYNC, Lkl(io::fsync)),                              // 148
     // 149..=157: _sysctl, mlock, munlock, mlockall, ...
-    (SCHED_YIELD, time::sched_yield),                     // 158
+    (SCHED_YIELD, Native(time::sched_yield)),                 // 158
     // 159..=161: sched_get_priority_max, sched_get_priority_min, sched_rr_get_interval
-    (NANOSLEEP, time::nanosleep),                         // 162
-    (MREMAP, mm::mremap),                                 // 163
+    (NANOSLEEP, Native(time::nanosleep)),                     // 162
+    (MREMAP, Native(mm::mremap)),                             // 163
     // 164..=167: setresuid, getresuid, vm86, query_module
-    (POLL, io::poll),                                     // 168
+    (POLL, Emulated(io::poll)),                               // 168
     // 169..=171: nfsservctl, setresgid, getresgid
-    (PRCTL, system::prctl),                               // 172
+    (PRCTL, Native(system::prctl)),                           // 172
     // 173: rt_sigreturn
-    (RT_SIGACTION, signal::rt_sigaction),                 // 174
-    (RT_SIGPROCMASK, signal::rt_sigprocmask),             // 175
+    (RT_SIGACTION, Native(signal::rt_sigaction)),             // 174
+    (RT_SIGPROCMASK, Native(signal::rt_sigprocmask)),         // 175
     // 176..=179: rt_sigpending, rt_sigtimedwait, rt_sigqueueinfo, rt_sigsuspend
-    (PREAD64, io::pread64),                               // 180
-    (PWRITE64, io::pwrite64),                             // 181
-    (CHOWN, stat::chown),                                 // 182
-    (GETCWD, dir::getcwd),                                // 183
+    (PREAD64, Lkl(io::pread64)),                              // 180
+    (PWRITE64, Lkl(io::pwrite64)),                            // 181
+    (CHOWN, Lkl(stat::chown)),                                // 182
+    (GETCWD, Native(dir::getcwd)),                            // 183
     // 184..=185: capget, capset
-    (SIGALTSTACK, signal::sigaltstack),                   // 186
+    (SIGALTSTACK, Native(signal::sigaltstack)),               // 186
     // 187..=190: sendfile, getpmsg, putpmsg, vfork
-    (UGETRLIMIT, system::getrlimit),                      // 191
-    (MMAP2, mm::mmap2),                                   // 192
-    (TRUNCATE64, io::truncate64),                         // 193
-    (FTRUNCATE64, io::ftruncate64),                       // 194
-    (STAT64, stat::stat64),                               // 195
-    (LSTAT64, stat::lstat64),                             // 196
-    (FSTAT64, stat::fstat64),                             // 197
-    (LCHOWN32, stat::chown),                              // 198
-    (GETUID32, ids::getuid),                              // 199
-    (GETGID32, ids::getgid),                              // 200
-    (GETEUID32, ids::geteuid),                            // 201
-    (GETEGID32, ids::getegid),                            // 202
-    // 203..=204: setreuid32, setregid32
-    (GETGROUPS32, ids::getgroups),                        // 205
-    // 206: setgroups32
-    (FCHOWN32, stat::fchown),                             // 207
-    // 208..=211: setresuid32, getresuid32, setresgid32, getresgid32
-    (CHOWN32, stat::chown),                               // 212
-    // 213..=218: setuid32, setgid32, setfsuid32, setfsgid32, ...
-    (MADVISE, mm::madvise),                               // 219
-    (GETDENTS64, dir::getdents64),                        // 220
-    (FCNTL64, fd::fcntl),                                 // 221
+    (UGETRLIMIT, Native(system::getrlimit)),                  // 191
+    (MMAP2, Native(mm::mmap2)),                               // 192
+    (TRUNCATE64, Lkl(io::truncate64)),                        // 193
+    (FTRUNCATE64, Lkl(io::ftruncate64)),                      // 194
+    (STAT64, LklVia(stat::stat64, forward::stat64)),          // 195
+    (LSTAT64, LklVia(stat::lstat64, forward::lstat64)),       // 196
+    (FSTAT64, LklVia(stat::fstat64, forward::fstat64)),       // 197
+    (LCHOWN32, Lkl(stat::chown)),                             // 198
+    (GETUID32, Lkl(ids::getuid)),                             // 199
+    (GETGID32, Lkl(ids::getgid)),                             // 200
+    (GETEUID32, Lkl(ids::geteuid)),                           // 201
+    (GETEGID32, Lkl(ids::getegid)),                           // 202
+    (SETREUID32, LklOnly),                                    // 203
+    (SETREGID32, LklOnly),                                    // 204
+    (GETGROUPS32, Lkl(ids::getgroups)),                       // 205
+    (SETGROUPS32, LklOnly),                                   // 206
+    (FCHOWN32, Lkl(stat::fchown)),                            // 207
+    (SETRESUID32, LklOnly),                                   // 208
+    (GETRESUID32, LklOnly),                                   // 209
+    (SETRESGID32, LklOnly),                                   // 210
+    (GETRESGID32, LklOnly),                                   // 211
+    (CHOWN32, Lkl(stat::chown)),                              // 212
+    (SETUID32, LklOnly),                                      // 213
+    (SETGID32, LklOnly),                                      // 214
+    (SETFSUID32, LklOnly),                                    // 215
+    (SETFSGID32, LklOnly),                                    // 216
+    // 217..=218: pivot_root, mincore
+    (MADVISE, Native(mm::madvise)),                           // 219
+    (GETDENTS64, Lkl(dir::getdents64)),                       // 220
+    (FCNTL64, LklVia(fd::fcntl, forward::fcntl)),             // 221
     // 222..=223: -, -
-    (GETTID, ids::gettid),                                // 224
+    (GETTID, Native(ids::gettid)),                            // 224
     // 225..=237: readahead, setxattr, lsetxattr, fsetxattr, ...
-    (TKILL, signal::tkill),                               // 238
-    (SENDFILE64, io::sendfile64),                         // 239
-    (FUTEX, time::futex),                                 // 240
+    (TKILL, Native(signal::tkill)),                           // 238
+    (SENDFILE64, LklVia(io::sendfile64, forward::sendfile64)),// 239
+    (FUTEX, Native(time::futex)),                             // 240
     // 241: sched_setaffinity
-    (SCHED_GETAFFINITY, system::sched_getaffinity),       // 242
-    (SET_THREAD_AREA, tls::set_thread_area),              // 243
-    (GET_THREAD_AREA, tls::get_thread_area),              // 244
+    (SCHED_GETAFFINITY, Native(system::sched_getaffinity)),   // 242
+    (SET_THREAD_AREA, Native(tls::set_thread_area)),          // 243
+    (GET_THREAD_AREA, Native(tls::get_thread_area)),          // 244
     // 245..=251: io_setup, io_destroy, io_getevents, io_submit, ...
-    (EXIT_GROUP, exit::exit_group),                       // 252
+    (EXIT_GROUP, Native(exit::exit_group)),                   // 252
     // 253..=257: lookup_dcookie, epoll_create, epoll_ctl, epoll_wait, ...
-    (SET_TID_ADDRESS, system::set_tid_address),           // 258
+    (SET_TID_ADDRESS, Native(system::set_tid_address)),       // 258
     // 259..=264: timer_create, timer_settime, timer_gettime, timer_getoverrun, ...
-    (CLOCK_GETTIME, time::clock_gettime32),               // 265
-    (CLOCK_GETRES, time::clock_getres32),                 // 266
-    (CLOCK_NANOSLEEP, time::clock_nanosleep32),           // 267
+    (CLOCK_GETTIME, Native(time::clock_gettime32)),           // 265
+    (CLOCK_GETRES, Native(time::clock_getres32)),             // 266
+    (CLOCK_NANOSLEEP, Native(time::clock_nanosleep32)),       // 267
     // 268..=269: statfs64, fstatfs64
-    (TGKILL, signal::tgkill),                             // 270
+    (TGKILL, Native(signal::tgkill)),                         // 270
     // 271..=294: utimes, fadvise64_64, vserver, mbind, ...
-    (OPENAT, open::openat),                               // 295
-    (MKDIRAT, dir::mkdirat),                              // 296
-    // 297: mknodat
-    (FCHOWNAT, stat::fchownat),                           // 298
+    (OPENAT, Lkl(open::openat)),                              // 295
+    (MKDIRAT, Lkl(dir::mkdirat)),                             // 296
+    (MKNODAT, LklOnly),                                       // 297
+    (FCHOWNAT, Lkl(stat::fchownat)),                          // 298
     // 299: futimesat
-    (FSTATAT64, stat::fstatat64),                         // 300
-    (UNLINKAT, dir::unlinkat),                            // 301
-    (RENAMEAT, dir::renameat),                            // 302
-    (LINKAT, dir::link),                                  // 303
-    (SYMLINKAT, dir::symlinkat),                          // 304
-    (READLINKAT, stat::readlinkat),                       // 305
-    (FCHMODAT, stat::fchmodat),                           // 306
-    (FACCESSAT, stat::faccessat),                         // 307
+    (FSTATAT64, LklVia(stat::fstatat64, forward::fstatat64)), // 300
+    (UNLINKAT, Lkl(dir::unlinkat)),                           // 301
+    (RENAMEAT, Lkl(dir::renameat)),                           // 302
+    (LINKAT, Lkl(dir::link)),                                 // 303
+    (SYMLINKAT, Lkl(dir::symlinkat)),                         // 304
+    (READLINKAT, Lkl(stat::readlinkat)),                      // 305
+    (FCHMODAT, Lkl(stat::fchmodat)),                          // 306
+    (FACCESSAT, Lkl(stat::faccessat)),                        // 307
     // 308: pselect6
-    (PPOLL, io::ppoll32),                                 // 309
+    (PPOLL, Emulated(io::ppoll32)),                           // 309
     // 310: unshare
-    (SET_ROBUST_LIST, system::set_robust_list),           // 311
+    (SET_ROBUST_LIST, Native(system::set_robust_list)),       // 311
     // 312..=319: get_robust_list, splice, sync_file_range, tee, ...
-    (UTIMENSAT, stat::utimensat),                         // 320
-    // 321..=329: signalfd, timerfd_create, eventfd, fallocate, ...
-    (DUP3, fd::dup3),                                     // 330
-    // 331..=339: pipe2, inotify_init1, preadv, pwritev, ...
-    (PRLIMIT64, system::prlimit64),                       // 340
-    // 341..=352: name_to_handle_at, open_by_handle_at, clock_adjtime, syncfs, ...
-    (RENAMEAT2, dir::renameat2),                          // 353
+    (UTIMENSAT, Lkl(stat::utimensat)),                        // 320
+    // 321..=323: signalfd, timerfd_create, eventfd
+    (FALLOCATE, LklOnly),                                     // 324
+    // 325..=329: timerfd_settime, timerfd_gettime, signalfd4, eventfd2, ...
+    (DUP3, Native(fd::dup3)),                                 // 330
+    (PIPE2, LklOnlyVia(forward::pipe2)),                      // 331
+    // 332..=339: inotify_init1, preadv, pwritev, rt_tgsigqueueinfo, ...
+    (PRLIMIT64, Native(system::prlimit64)),                   // 340
+    // 341..=343: name_to_handle_at, open_by_handle_at, clock_adjtime
+    (SYNCFS, LklOnly),                                        // 344
+    // 345..=352: sendmmsg, setns, process_vm_readv, process_vm_writev, ...
+    (RENAMEAT2, Lkl(dir::renameat2)),                         // 353
     // 354: seccomp
-    (GETRANDOM, system::getrandom),                       // 355
-    // 356..=382: memfd_create, bpf, execveat, socket, ...
-    (STATX, stat::statx),                                 // 383
+    (GETRANDOM, Native(system::getrandom)),                   // 355
+    // 356..=358: memfd_create, bpf, execveat
+    (SOCKET, LklOnly),                                        // 359
+    (SOCKETPAIR, LklOnlyVia(forward::socketpair)),            // 360
+    (BIND, LklOnly),                                          // 361
+    (CONNECT, LklOnly),                                       // 362
+    (LISTEN, LklOnly),                                        // 363
+    (ACCEPT4, LklOnly),                                       // 364
+    (GETSOCKOPT, LklOnly),                                    // 365
+    (SETSOCKOPT, LklOnly),                                    // 366
+    (GETSOCKNAME, LklOnly),                                   // 367
+    (GETPEERNAME, LklOnly),                                   // 368
+    (SENDTO, LklOnly),                                        // 369
+    // 370: sendmsg
+    (RECVFROM, LklOnly),                                      // 371
+    // 372: recvmsg
+    (SHUTDOWN, LklOnly),                                      // 373
+    // 374..=382: userfaultfd, membarrier, mlock2, copy_file_range, ...
+    (STATX, Lkl(stat::statx)),                                // 383
     // 384..=385: arch_prctl, io_pgetevents
-    (RSEQ, system::rseq),                                 // 386
+    (RSEQ, Native(system::rseq)),                             // 386
     // 387..=402: -, -, -, -, ...
-    (CLOCK_GETTIME64, time::clock_gettime64),             // 403
+    (CLOCK_GETTIME64, Native(time::clock_gettime64)),         // 403
     // 404..=405: clock_settime64, clock_adjtime64
-    (CLOCK_GETRES_TIME64, time::clock_getres64),          // 406
-    (CLOCK_NANOSLEEP_TIME64, time::clock_nanosleep64),    // 407
+    (CLOCK_GETRES_TIME64, Native(time::clock_getres64)),      // 406
+    (CLOCK_NANOSLEEP_TIME64, Native(time::clock_nanosleep64)),// 407
     // 408..=411: timer_gettime64, timer_settime64, timerfd_gettime64, timerfd_settime64
-    (UTIMENSAT_TIME64, stat::utimensat),                  // 412
+    (UTIMENSAT_TIME64, Lkl(stat::utimensat)),                 // 412
     // 413: pselect6_time64
-    (PPOLL_TIME64, io::ppoll64),                          // 414
+    (PPOLL_TIME64, Emulated(io::ppoll64)),                    // 414
     // 415..=421: -, io_pgetevents_time64, recvmmsg_time64, mq_timedsend_time64, ...
-    (FUTEX_TIME64, time::futex),                          // 422
+    (FUTEX_TIME64, Native(time::futex)),                      // 422
     // 423..=438: sched_rr_get_interval_time64, pidfd_send_signal, io_uring_setup, io_uring_enter, ...
-    (FACCESSAT2, stat::faccessat2),                       // 439
+    (FACCESSAT2, Lkl(stat::faccessat2)),                      // 439
     // 440..=450: process_madvise, epoll_pwait2, mount_setattr, quotactl_fd, ...
 ];
 
 /// Highest syscall number plus one.
 const NR_LIMIT: usize = 451;
 
-/// [`TABLE`] spread out by number, built at compile time (a direct index
-/// keeps the null-syscall path short). Also checks the table is sorted.
+/// [`TABLE`]'s native handlers spread out by number, built at compile time
+/// (a direct index keeps the null-syscall path short). Also checks the
+/// table is sorted.
 const HANDLERS: [Option<Handler>; NR_LIMIT] = {
     let mut out: [Option<Handler>; NR_LIMIT] = [None; NR_LIMIT];
     let mut i = 0;
     while i < TABLE.len() {
         let nr = TABLE[i].0;
         assert!(i == 0 || TABLE[i - 1].0 < nr, "syscall TABLE must be sorted by number, without duplicates");
-        out[nr as usize] = Some(TABLE[i].1);
+        out[nr as usize] = match TABLE[i].1 {
+            Native(h) | Lkl(h) | LklVia(h, _) | Emulated(h) => Some(h),
+            LklOnly | LklOnlyVia(_) => None,
+        };
+        i += 1;
+    }
+    out
+};
+
+/// How a process that forwards to LKL runs a call.
+#[derive(Clone, Copy)]
+enum LklEntry {
+    Handler(Handler),
+    /// The route, and the native handler for descriptors of ours.
+    Route(embox_lkl_abi::route::Forward, Handler),
+}
+
+/// [`TABLE`] for processes that forward to LKL. Checks at compile time that
+/// every `Lkl` row has a route, and that no other row has one.
+const LKL_HANDLERS: [Option<LklEntry>; NR_LIMIT] = {
+    let mut out: [Option<LklEntry>; NR_LIMIT] = [None; NR_LIMIT];
+    let mut i = 0;
+    while i < TABLE.len() {
+        let nr = TABLE[i].0;
+        let route = embox_lkl_abi::route::route(nr);
+        out[nr as usize] = Some(match (TABLE[i].1, route) {
+            (Lkl(native), Some(f)) => LklEntry::Route(f, native),
+            (LklOnly, Some(f)) => LklEntry::Route(f, forward::enosys),
+            (Lkl(_) | LklOnly, None) => panic!("an Lkl row of the syscall TABLE has no route in embox-lkl-abi"),
+            (_, Some(_)) => panic!("a syscall with an LKL route is not an Lkl row of the TABLE"),
+            (LklVia(_, h) | LklOnlyVia(h) | Native(h) | Emulated(h), None) => LklEntry::Handler(h),
+        });
         i += 1;
     }
     out
@@ -266,18 +366,39 @@ const QUICK: &[u32] = &[
     GETTIMEOFDAY, TIME, CLOCK_GETTIME, CLOCK_GETTIME64,
 ];
 
-const IS_QUICK: [bool; NR_LIMIT] = {
+/// `QUICK` by number; `forwarding`: without the calls that go to LKL
+/// (LKL may block, so they never run with interrupts masked).
+const fn quick_table(forwarding: bool) -> [bool; NR_LIMIT] {
     let mut out = [false; NR_LIMIT];
     let mut i = 0;
     while i < QUICK.len() {
-        out[QUICK[i] as usize] = true;
+        let nr = QUICK[i] as usize;
+        out[nr] = !(forwarding && matches!(LKL_HANDLERS[nr], Some(LklEntry::Route(..))));
         i += 1;
     }
     out
-};
+}
+
+const IS_QUICK: [bool; NR_LIMIT] = quick_table(false);
+const IS_QUICK_FORWARDING: [bool; NR_LIMIT] = quick_table(true);
+
+/// Set once a process forwards to LKL (LKL is up): from then on the quick
+/// path leaves the forwarded calls alone.
+static FORWARDING: AtomicBool = AtomicBool::new(false);
+
+/// Whether a process starting now forwards its `Lkl` calls: LKL is built
+/// in and up.
+pub fn lkl_forwarding() -> bool {
+    let up = lkl_door::is_up();
+    if up {
+        FORWARDING.store(true, Ordering::Relaxed);
+    }
+    up
+}
 
 pub fn is_quick(nr: u32) -> bool {
-    IS_QUICK.get(nr as usize).copied().unwrap_or(false)
+    let table = if FORWARDING.load(Ordering::Relaxed) { &IS_QUICK_FORWARDING } else { &IS_QUICK };
+    table.get(nr as usize).copied().unwrap_or(false)
 }
 
 /// Runs syscall `nr` for `process`; returns the value for EAX. Inlined into
@@ -285,29 +406,60 @@ pub fn is_quick(nr: u32) -> bool {
 /// stay out of line.
 #[inline]
 pub fn dispatch(process: &mut Process, nr: u32, args: &Args) -> u32 {
-    let result = match HANDLERS.get(nr as usize).copied().flatten() {
+    if process.lkl {
+        return dispatch_lkl(process, nr, args);
+    }
+    let result = to_eax(match HANDLERS.get(nr as usize).copied().flatten() {
         Some(handler) => handler(process, args),
         None => unknown(process, nr),
+    });
+    if process.trace {
+        trace(process, nr, args, result);
+    }
+    result
+}
+
+/// [`dispatch`] for a process that forwards to LKL.
+#[inline(never)]
+fn dispatch_lkl(process: &mut Process, nr: u32, args: &Args) -> u32 {
+    let result = match LKL_HANDLERS.get(nr as usize).copied().flatten() {
+        Some(LklEntry::Handler(handler)) => to_eax(handler(process, args)),
+        Some(LklEntry::Route(route, native)) => match forward::forward(process, &route, native, args) {
+            Ok(raw) => raw as u32,
+            Err(e) => e.to_ret() as u32,
+        },
+        None => to_eax(unknown(process, nr)),
     };
     if process.trace {
-        trace(process, nr, args, &result);
+        trace(process, nr, args, result);
     }
-    to_eax(result)
+    result
 }
 
 /// `load_app --strace`: one log line per call, strace-like.
 #[cold]
 #[inline(never)]
-fn trace(process: &Process, nr: u32, a: &Args, result: &SysResult) {
+fn trace(process: &Process, nr: u32, a: &Args, eax: u32) {
     let name = embox_abi::nr::name(nr).unwrap_or("?");
+    let errno = eax as i32;
+    let result = if (-4095..0).contains(&errno) { Err(-errno) } else { Ok(eax) };
+    let via = if process.lkl && matches!(LKL_HANDLERS.get(nr as usize), Some(Some(LklEntry::Route(..)))) { " [lkl]" } else { "" };
     match result {
         Ok(v) => klog!(
-            "{}[{}]: {}({:#x}, {:#x}, {:#x}, {:#x}) = {:#x}",
-            process.name, process.pid, name, a[0], a[1], a[2], a[3], v
+            "{}[{}]: {}({:#x}, {:#x}, {:#x}, {:#x}) = {:#x}{}",
+            process.name, process.pid, name, a[0], a[1], a[2], a[3], v, via
         ),
         Err(e) => klog!(
-            "{}[{}]: {}({:#x}, {:#x}, {:#x}, {:#x}) = -1 {}",
-            process.name, process.pid, name, a[0], a[1], a[2], a[3], e.name()
+            "{}[{}]: {}({:#x}, {:#x}, {:#x}, {:#x}) = -1 {}{}",
+            process.name,
+            process.pid,
+            name,
+            a[0],
+            a[1],
+            a[2],
+            a[3],
+            Errno::from_raw(e).map(Errno::name).unwrap_or("E?"),
+            via
         ),
     }
 }
@@ -323,4 +475,9 @@ fn unknown(process: &Process, nr: u32) -> SysResult {
 /// Releases what an open file holds in the file tree (its last descriptor is gone).
 pub fn release_file(file: crate::linux::files::OpenFile) {
     open::release(Some(file));
+}
+
+/// [`release_file`] for what `FdTable::close` returns.
+pub fn release_file_opt(file: Option<crate::linux::files::OpenFile>) {
+    open::release(file);
 }

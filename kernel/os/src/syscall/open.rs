@@ -28,7 +28,7 @@ pub(super) fn resolve_at(p: &mut Process, dirfd: u32, path: &str) -> Result<Stri
 }
 
 /// Names the console device can be opened by.
-fn is_console(path: &str) -> bool {
+pub(super) fn is_console(path: &str) -> bool {
     matches!(path, "/dev/console" | "/dev/tty" | "/dev/ttyS0" | "/dev/stdout" | "/dev/stderr" | "/dev/stdin")
 }
 
@@ -101,8 +101,10 @@ pub fn creat(p: &mut Process, a: &Args) -> SysResult {
 
 /// Releases the VFS node of a file whose last descriptor was closed.
 pub(super) fn release(file: Option<OpenFile>) {
-    if let Some(OpenFile { kind: FileKind::File(id) | FileKind::Dir(id), .. }) = file {
-        env::with_vfs(|vfs| vfs.close(id));
+    match file {
+        Some(OpenFile { kind: FileKind::File(id) | FileKind::Dir(id), .. }) => env::with_vfs(|vfs| vfs.close(id)),
+        Some(OpenFile { kind: FileKind::Lkl(fd), .. }) => super::forward::close_lkl(fd),
+        _ => {}
     }
 }
 

@@ -100,6 +100,8 @@ fn status_of_fd(p: &Process, fd: u32) -> Result<Status, Errno> {
     match p.files.get(fd)?.kind {
         FileKind::Console => Ok(Status::console()),
         FileKind::File(id) | FileKind::Dir(id) => Ok(env::with_vfs(|vfs| Status::of(&vfs.metadata(id)))),
+        // Forwarded before it gets here (syscall/forward.rs).
+        FileKind::Lkl(_) => Err(Errno::EBADF),
     }
 }
 

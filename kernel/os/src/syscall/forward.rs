@@ -1,0 +1,661 @@
+//! Syscalls forwarded to LKL (template `x86/lkl-qemu`, LKL up).
+//!
+//! LKL runs in ring 0 and dereferences whatever address it is given, so a
+//! user pointer never reaches it: every user buffer is copied through the
+//! checked user-memory layer ([`super::user`], bad pointer = EFAULT) into a
+//! bounded, fallibly allocated kernel buffer, LKL gets the kernel buffer,
+//! and results are copied back afterwards. How each call's arguments are
+//! built is data, [`embox_lkl_abi::route`]; the calls whose data must be
+//! rewritten (stat64, getdents, lseek, pipe, fcntl, ioctl, readv/writev,
+//! sendfile, socketcall, chdir) have handlers below.
+//!
+//! Descriptors: the process keeps its own table ([`crate::linux::files`]);
+//! an LKL file is `FileKind::Lkl(lkl_fd)`. Descriptors on the console (0, 1,
+//! 2 unless redirected) or on our own files are served by the native
+//! handler, so a program's stdio reaches our console in order and Ctrl-C
+//! stops it as under `x86/qemu`. LKL's host tasks share one descriptor table
+//! and one working directory (`CLONE_FILES | CLONE_FS` in
+//! `arch/lkl/kernel/syscalls.c`), so relative paths are made absolute
+//! against our per-process working directory, and creation modes get our
+//! per-process umask (LKL's is set to 0 once).
+
+use alloc::vec::Vec;
+use core::ffi::CStr;
+use core::mem::size_of;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use embox_abi::consts::at::AT_SYMLINK_NOFOLLOW;
+use embox_abi::consts::open::O_CLOEXEC;
+use embox_abi::errno::{to_eax, SysResult};
+use embox_abi::types::Stat64;
+use embox_abi::Errno;
+use embox_lkl_abi::route::{self, Arg, Forward, Ret, AT_FDCWD, MAX_IO, MAX_SOCKBUF};
+use embox_lkl_abi::{dirent, nr as lkl_nr, socketcall, stat};
+use zerocopy::FromBytes;
+
+use super::user::{UserPtr, UserSlice, PATH_MAX};
+use super::{Args, Handler};
+use crate::linux::files::{FileKind, OpenFile};
+use crate::linux::process::Process;
+use super::lkl_door::{self as lkl, Arg as LklArg};
+
+/// The raw result of a forwarded call: LKL's value (`>= 0`, or `-errno`
+/// passed through unchanged), or our own error from copying.
+pub type Raw = Result<i32, Errno>;
+
+/// A forwarded call's arguments while they are staged in kernel memory.
+enum Staged {
+    Int(isize),
+    In(Vec<u8>),
+    Out(Vec<u8>),
+    /// NUL-terminated.
+    Str(Vec<u8>),
+    Null,
+}
+
+/// A zeroed kernel buffer of `len` bytes; ENOMEM instead of a panic when
+/// the heap cannot give it (the size comes from a syscall argument).
+fn buffer(len: usize) -> Result<Vec<u8>, Errno> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| Errno::ENOMEM)?;
+    v.resize(len, 0);
+    Ok(v)
+}
+
+/// The LKL descriptor behind our `fd`, or `None` for one of our own files
+/// (console, native file tree): the native handler serves those.
+fn lkl_fd(p: &Process, fd: u32) -> Result<Option<i32>, Errno> {
+    Ok(match p.files.get(fd)?.kind {
+        FileKind::Lkl(n) => Some(n),
+        _ => None,
+    })
+}
+
+/// Runs LKL syscall `nr` with the staged arguments.
+fn call_staged(nr: u32, staged: &mut [Staged]) -> Raw {
+    let mut args: Vec<LklArg<'_>> = Vec::new();
+    args.try_reserve_exact(staged.len()).map_err(|_| Errno::ENOMEM)?;
+    for s in staged.iter_mut() {
+        args.push(match s {
+            Staged::Int(v) => LklArg::Int(*v),
+            Staged::In(b) => LklArg::In(b),
+            Staged::Out(b) => LklArg::Out(b),
+            Staged::Str(b) => LklArg::Str(CStr::from_bytes_with_nul(b).map_err(|_| Errno::EINVAL)?),
+            Staged::Null => LklArg::Null,
+        });
+    }
+    lkl::syscall(nr, &mut args).map(|r| r as i32)
+}
+
+/// An LKL call with plain numbers only.
+pub fn call_ints(nr: u32, ints: &[isize]) -> Raw {
+    let mut staged: Vec<Staged> = ints.iter().map(|&v| Staged::Int(v)).collect();
+    call_staged(nr, &mut staged)
+}
+
+/// Sets LKL's own umask to 0 once: creation modes arrive with the
+/// process's umask already applied.
+fn clear_lkl_umask() {
+    static DONE: AtomicBool = AtomicBool::new(false);
+    if !DONE.swap(true, Ordering::Relaxed) {
+        let _ = call_ints(lkl_nr::UMASK, &[0]);
+    }
+}
+
+/// Reads a path argument: the bytes, NUL-terminated, made absolute against
+/// the working directory when relative and `relative_to_cwd`.
+fn stage_path(p: &mut Process, addr: u32, relative_to_cwd: bool) -> Result<Vec<u8>, Errno> {
+    let raw = p.memory.read_cstr(addr, PATH_MAX)?;
+    let absolute = relative_to_cwd && !raw.is_empty() && raw[0] != b'/';
+    let mut out = Vec::new();
+    out.try_reserve_exact(raw.len() + p.cwd.len() + 2).map_err(|_| Errno::ENOMEM)?;
+    if absolute {
+        out.extend_from_slice(p.cwd.as_bytes());
+        if !p.cwd.ends_with('/') {
+            out.push(b'/');
+        }
+    }
+    out.extend_from_slice(&raw);
+    if out.len() >= PATH_MAX {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    out.push(0);
+    Ok(out)
+}
+
+/// Where an out-buffer goes back to, after the call.
+enum CopyBack {
+    /// LKL's result is the byte count (read, readlink, getdents64).
+    Counted { staged: usize, addr: u32 },
+    /// All of it, on success.
+    Whole { staged: usize, addr: u32 },
+    /// `count` ids, the result says how many (getgroups).
+    Ids { staged: usize, addr: u32 },
+    /// A socket address or option and its in/out length.
+    Sock { staged: usize, addr: u32, len_addr: u32 },
+}
+
+/// Forwards i386 call `a` as `f` says; `native` serves it when a descriptor
+/// argument is one of ours rather than LKL's.
+pub fn forward(p: &mut Process, f: &Forward, native: Handler, a: &Args) -> Raw {
+    let mut staged: Vec<Staged> = Vec::new();
+    staged.try_reserve_exact(6).map_err(|_| Errno::ENOMEM)?;
+    let mut back: Vec<CopyBack> = Vec::new();
+    // Whether the next path is relative to our working directory.
+    let mut at_cwd = true;
+    let mut opened_path: Option<Vec<u8>> = None;
+    // The path of a real directory descriptor, for the new file's own path.
+    let mut dir_path: Option<alloc::string::String> = None;
+    for arg in f.args {
+        let s = match *arg {
+            Arg::Val(i) => Staged::Int(a[i as usize] as i32 as isize),
+            Arg::Id16(i) => Staged::Int(route::id16_to_id32(a[i as usize]) as i32 as isize),
+            Arg::SignHigh(i) => Staged::Int(route::sign_high(a[i as usize]) as i32 as isize),
+            Arg::Const(v) => Staged::Int(v as i32 as isize),
+            Arg::Mode(i) => {
+                clear_lkl_umask();
+                Staged::Int((a[i as usize] & !p.umask) as isize)
+            }
+            Arg::Fd(i) => match lkl_fd(p, a[i as usize])? {
+                Some(n) => Staged::Int(n as isize),
+                None => return Ok(to_eax(native(p, a)) as i32),
+            },
+            Arg::DirFd(i) => {
+                let fd = a[i as usize];
+                at_cwd = fd == AT_FDCWD;
+                if at_cwd {
+                    Staged::Int(AT_FDCWD as i32 as isize)
+                } else {
+                    match lkl_fd(p, fd)? {
+                        Some(n) => {
+                            dir_path = Some(p.files.get(fd)?.path.clone());
+                            Staged::Int(n as isize)
+                        }
+                        None => return Ok(to_eax(native(p, a)) as i32),
+                    }
+                }
+            }
+            Arg::Cwd => {
+                at_cwd = true;
+                Staged::Int(AT_FDCWD as i32 as isize)
+            }
+            Arg::Path(i) => {
+                let path = stage_path(p, a[i as usize], at_cwd)?;
+                opened_path = Some(path.clone());
+                at_cwd = true;
+                Staged::Str(path)
+            }
+            Arg::PathOpt(i) if a[i as usize] == 0 => Staged::Null,
+            Arg::PathOpt(i) => Staged::Str(stage_path(p, a[i as usize], at_cwd)?),
+            Arg::Str(i) => Staged::Str(stage_path(p, a[i as usize], false)?),
+            Arg::In { ptr, len } => {
+                let len = a[len as usize].min(MAX_IO) as usize;
+                let mut b = buffer(len)?;
+                p.memory.read(a[ptr as usize], &mut b)?;
+                Staged::In(b)
+            }
+            Arg::Out { ptr, len } => {
+                back.push(CopyBack::Counted { staged: staged.len(), addr: a[ptr as usize] });
+                Staged::Out(buffer(a[len as usize].min(MAX_IO) as usize)?)
+            }
+            Arg::Len(i) => Staged::Int(a[i as usize].min(MAX_IO) as isize),
+            Arg::InFixed { ptr, nullable: true, .. } if a[ptr as usize] == 0 => Staged::Null,
+            Arg::InFixed { ptr, size, .. } => {
+                let mut b = buffer(size as usize)?;
+                p.memory.read(a[ptr as usize], &mut b)?;
+                Staged::In(b)
+            }
+            Arg::OutFixed { ptr, size } => {
+                if a[ptr as usize] == 0 {
+                    return Err(Errno::EFAULT);
+                }
+                back.push(CopyBack::Whole { staged: staged.len(), addr: a[ptr as usize] });
+                Staged::Out(buffer(size as usize)?)
+            }
+            Arg::OutIds { ptr, count } | Arg::InIds { ptr, count } => {
+                let count = a[count as usize] as usize;
+                if count > 65536 {
+                    return Err(Errno::EINVAL);
+                }
+                if count == 0 {
+                    Staged::Null
+                } else {
+                    let mut b = buffer(count * 4)?;
+                    if matches!(arg, Arg::InIds { .. }) {
+                        p.memory.read(a[ptr as usize], &mut b)?;
+                        Staged::In(b)
+                    } else {
+                        back.push(CopyBack::Ids { staged: staged.len(), addr: a[ptr as usize] });
+                        Staged::Out(b)
+                    }
+                }
+            }
+            Arg::SockBuf { ptr, len_ptr } => {
+                let (addr, len_addr) = (a[ptr as usize], a[len_ptr as usize]);
+                if addr == 0 {
+                    staged.push(Staged::Null);
+                    Staged::Null
+                } else {
+                    let len = UserPtr::<zerocopy::little_endian::U32>::new(len_addr).read(&mut p.memory)?.get();
+                    if (len as i32) < 0 {
+                        return Err(Errno::EINVAL);
+                    }
+                    back.push(CopyBack::Sock { staged: staged.len(), addr, len_addr });
+                    staged.push(Staged::Out(buffer(len.min(MAX_SOCKBUF) as usize)?));
+                    Staged::Out(len.min(MAX_SOCKBUF).to_le_bytes().to_vec())
+                }
+            }
+        };
+        staged.push(s);
+    }
+    // The console keeps being ours when a program opens it by name.
+    if matches!(f.ret, Ret::NewFd { .. }) && opened_path.as_deref().is_some_and(|b| is_console_path(&b[..b.len() - 1])) {
+        return Ok(to_eax(native(p, a)) as i32);
+    }
+    let ret = call_staged(f.lkl_nr, &mut staged)?;
+    if ret < 0 {
+        return Ok(ret);
+    }
+    for b in &back {
+        match *b {
+            CopyBack::Counted { staged: i, addr } => {
+                if let Staged::Out(buf) = &staged[i] {
+                    p.memory.write(addr, &buf[..(ret as usize).min(buf.len())])?;
+                }
+            }
+            CopyBack::Whole { staged: i, addr } => {
+                if let Staged::Out(buf) = &staged[i] {
+                    p.memory.write(addr, buf)?;
+                }
+            }
+            CopyBack::Ids { staged: i, addr } => {
+                if let Staged::Out(buf) = &staged[i] {
+                    p.memory.write(addr, &buf[..(ret as usize * 4).min(buf.len())])?;
+                }
+            }
+            CopyBack::Sock { staged: i, addr, len_addr } => {
+                if let (Staged::Out(buf), Staged::Out(len)) = (&staged[i], &staged[i + 1]) {
+                    let new_len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]);
+                    p.memory.write(addr, &buf[..(new_len as usize).min(buf.len())])?;
+                    p.memory.write(len_addr, &new_len.to_le_bytes())?;
+                }
+            }
+        }
+    }
+    match f.ret {
+        Ret::Value => Ok(ret),
+        Ret::Id16 => Ok(route::id32_to_id16(ret as u32) as i32),
+        Ret::NewFd { flags } => {
+            let flags = flags.map(|i| a[i as usize]).unwrap_or(0);
+            let path = opened_path.map(|b| alloc::string::String::from_utf8_lossy(&b[..b.len() - 1]).into_owned());
+            let path = match (path, dir_path) {
+                (Some(rel), Some(dir)) if !rel.starts_with('/') => embox_fs::normalize(&dir, &rel),
+                (path, _) => path.unwrap_or_default(),
+            };
+            install(p, ret, flags, path).map(|fd| fd as i32)
+        }
+    }
+}
+
+fn is_console_path(path: &[u8]) -> bool {
+    core::str::from_utf8(path).is_ok_and(super::open::is_console)
+}
+
+/// Puts LKL descriptor `lkl_fd` into the process's table; closes it in LKL
+/// when the table is full.
+fn install(p: &mut Process, lkl_fd: i32, flags: u32, path: alloc::string::String) -> Result<u32, Errno> {
+    let file = OpenFile { kind: FileKind::Lkl(lkl_fd), offset: 0, flags: flags & !O_CLOEXEC, path };
+    p.files.open(file, flags & O_CLOEXEC != 0).inspect_err(|_| close_lkl(lkl_fd))
+}
+
+/// Closes an LKL descriptor whose last reference in our table went.
+pub fn close_lkl(lkl_fd: i32) {
+    let _ = call_ints(lkl_nr::CLOSE, &[lkl_fd as isize]);
+}
+
+/// LKL's result as a `SysResult` for the handlers below. Error numbers our
+/// `Errno` does not name become EIO (the plain routes pass every value).
+fn sys(r: Raw) -> SysResult {
+    match r? {
+        v if v >= 0 => Ok(v as u32),
+        v => Err(Errno::from_raw(-v).unwrap_or(Errno::EIO)),
+    }
+}
+
+/// The staged path of an `*at` call: absolute when `dirfd` is AT_FDCWD,
+/// with the LKL descriptor otherwise. `None`: `dirfd` is one of ours.
+fn at_args(p: &mut Process, dirfd: u32, path: u32) -> Result<Option<(isize, Vec<u8>)>, Errno> {
+    if dirfd == AT_FDCWD {
+        return Ok(Some((AT_FDCWD as i32 as isize, stage_path(p, path, true)?)));
+    }
+    match lkl_fd(p, dirfd)? {
+        Some(n) => Ok(Some((n as isize, stage_path(p, path, false)?))),
+        None => Ok(None),
+    }
+}
+
+/// LKL's `fstatat64` into an i386 `stat64`.
+fn stat_at(p: &mut Process, dirfd: u32, path: u32, flags: u32, out: u32, native: Handler, a: &Args) -> SysResult {
+    let Some((dfd, path)) = at_args(p, dirfd, path)? else { return native(p, a) };
+    let mut st = [Staged::Int(dfd), Staged::Str(path), Staged::Out(buffer(size_of::<stat::LklStat64>())?), Staged::Int(flags as isize)];
+    sys(call_staged(lkl_nr::FSTATAT64, &mut st))?;
+    write_stat(p, &st[2], out)
+}
+
+fn write_stat(p: &mut Process, staged: &Staged, out: u32) -> SysResult {
+    let Staged::Out(buf) = staged else { return Err(Errno::EIO) };
+    let lkl = stat::LklStat64::read_from_bytes(buf).map_err(|_| Errno::EIO)?;
+    UserPtr::<Stat64>::new(out).write(&mut p.memory, &stat::to_i386(&lkl))?;
+    Ok(0)
+}
+
+pub fn stat64(p: &mut Process, a: &Args) -> SysResult {
+    stat_at(p, AT_FDCWD, a[0], 0, a[1], super::stat::stat64, a)
+}
+
+pub fn lstat64(p: &mut Process, a: &Args) -> SysResult {
+    stat_at(p, AT_FDCWD, a[0], AT_SYMLINK_NOFOLLOW, a[1], super::stat::lstat64, a)
+}
+
+pub fn fstatat64(p: &mut Process, a: &Args) -> SysResult {
+    stat_at(p, a[0], a[1], a[3], a[2], super::stat::fstatat64, a)
+}
+
+pub fn fstat64(p: &mut Process, a: &Args) -> SysResult {
+    let Some(fd) = lkl_fd(p, a[0])? else { return super::stat::fstat64(p, a) };
+    let mut st = [Staged::Int(fd as isize), Staged::Out(buffer(size_of::<stat::LklStat64>())?)];
+    sys(call_staged(lkl_nr::FSTAT64, &mut st))?;
+    write_stat(p, &st[1], a[1])
+}
+
+/// i386 `getdents` (old `linux_dirent`) from LKL's `getdents64`.
+pub fn getdents(p: &mut Process, a: &Args) -> SysResult {
+    let Some(fd) = lkl_fd(p, a[0])? else { return Err(Errno::ENOTDIR) };
+    let count = a[2].min(MAX_IO) as usize;
+    let mut st = [Staged::Int(fd as isize), Staged::Out(buffer(count)?), Staged::Int(count as isize)];
+    let n = sys(call_staged(lkl_nr::GETDENTS64, &mut st))? as usize;
+    let Staged::Out(src) = &st[1] else { return Err(Errno::EIO) };
+    let mut out = buffer(count)?;
+    let len = dirent::dirent64_to_old(&src[..n], &mut out).map_err(|e| match e {
+        dirent::DirentError::Overflow => Errno::EOVERFLOW,
+        dirent::DirentError::TooSmall => Errno::EINVAL,
+        dirent::DirentError::Malformed => Errno::EIO,
+    })?;
+    UserSlice::new(a[1], count as u32).write_prefix(&mut p.memory, &out[..len])?;
+    Ok(len as u32)
+}
+
+/// LKL's `llseek` (the only seek of a 32-bit asm-generic kernel); the new offset.
+fn llseek(fd: i32, offset: i64, whence: u32) -> Result<u64, Errno> {
+    let mut st = [
+        Staged::Int(fd as isize),
+        Staged::Int((offset >> 32) as i32 as isize),
+        Staged::Int(offset as i32 as isize),
+        Staged::Out(buffer(8)?),
+        Staged::Int(whence as isize),
+    ];
+    sys(call_staged(lkl_nr::LLSEEK, &mut st))?;
+    let Staged::Out(b) = &st[3] else { return Err(Errno::EIO) };
+    Ok(u64::from_le_bytes(b[..8].try_into().map_err(|_| Errno::EIO)?))
+}
+
+pub fn lseek(p: &mut Process, a: &Args) -> SysResult {
+    let Some(fd) = lkl_fd(p, a[0])? else { return super::io::lseek(p, a) };
+    let pos = llseek(fd, a[1] as i32 as i64, a[2])?;
+    u32::try_from(pos).ok().filter(|v| *v <= i32::MAX as u32).ok_or(Errno::EOVERFLOW)
+}
+
+pub fn llseek_i386(p: &mut Process, a: &Args) -> SysResult {
+    let Some(fd) = lkl_fd(p, a[0])? else { return super::io::llseek(p, a) };
+    let pos = llseek(fd, ((a[1] as u64) << 32 | a[2] as u64) as i64, a[4])?;
+    p.memory.write(a[3], &pos.to_le_bytes())?;
+    Ok(0)
+}
+
+/// fcntl/fcntl64: descriptor flags and duplication stay in our table;
+/// status flags and locks go to LKL for LKL files.
+pub fn fcntl(p: &mut Process, a: &Args) -> SysResult {
+    use embox_abi::consts::fcntl::*;
+    let Some(fd) = lkl_fd(p, a[0])? else { return super::fd::fcntl(p, a) };
+    match a[1] {
+        F_DUPFD | F_DUPFD_CLOEXEC | F_GETFD | F_SETFD => super::fd::fcntl(p, a),
+        F_GETFL | F_SETFL => sys(call_ints(lkl_nr::FCNTL64, &[fd as isize, a[1] as isize, a[2] as isize])),
+        // F_GETLK64/F_SETLK64/F_SETLKW64 (12..=14; asm-generic fcntl.h, same
+        // numbers and `struct flock64` layout on i386: 24 bytes, packed at 4).
+        12..=14 => {
+            let mut lock = buffer(24)?;
+            p.memory.read(a[2], &mut lock)?;
+            let mut st = [Staged::Int(fd as isize), Staged::Int(a[1] as isize), Staged::Out(lock)];
+            let r = sys(call_staged(lkl_nr::FCNTL64, &mut st))?;
+            if let Staged::Out(lock) = &st[2] {
+                p.memory.write(a[2], lock)?;
+            }
+            Ok(r)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// ioctl: the console's requests natively; for LKL files only the
+/// requests whose argument size we know.
+pub fn ioctl(p: &mut Process, a: &Args) -> SysResult {
+    use embox_abi::consts::ioctl::{FIONREAD, TCGETS, TIOCGWINSZ};
+    const FIONBIO: u32 = 0x5421;
+    let Some(fd) = lkl_fd(p, a[0])? else { return super::fd::ioctl(p, a) };
+    match a[1] {
+        FIONREAD | FIONBIO => {
+            let mut v = buffer(4)?;
+            p.memory.read(a[2], &mut v)?;
+            let mut st = [Staged::Int(fd as isize), Staged::Int(a[1] as isize), Staged::Out(v)];
+            let r = sys(call_staged(lkl_nr::IOCTL, &mut st))?;
+            if let Staged::Out(v) = &st[2] {
+                p.memory.write(a[2], v)?;
+            }
+            Ok(r)
+        }
+        TCGETS | TIOCGWINSZ => Err(Errno::ENOTTY),
+        _ => Err(Errno::ENOTTY),
+    }
+}
+
+/// pipe/pipe2: an LKL pipe, both ends in our table.
+pub fn pipe2(p: &mut Process, a: &Args) -> SysResult {
+    let flags = a.get(1).copied().unwrap_or(0);
+    let mut st = [Staged::Out(buffer(8)?), Staged::Int(flags as isize)];
+    sys(call_staged(lkl_nr::PIPE2, &mut st))?;
+    let (r, w) = fd_pair(&st[0])?;
+    let ours_r = install(p, r, flags, "pipe:".into()).inspect_err(|_| close_lkl(w))?;
+    let ours_w = match install(p, w, flags | 1, "pipe:".into()) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = p.files.close(ours_r).map(super::release_file_opt);
+            return Err(e);
+        }
+    };
+    write_fd_pair(p, a[0], ours_r, ours_w)
+}
+
+/// The two descriptors LKL wrote (pipe2, socketpair).
+fn fd_pair(staged: &Staged) -> Result<(i32, i32), Errno> {
+    let Staged::Out(fds) = staged else { return Err(Errno::EIO) };
+    let word = |at: usize| fds.get(at..at + 4).and_then(|b| b.try_into().ok()).map(i32::from_le_bytes).ok_or(Errno::EIO);
+    Ok((word(0)?, word(4)?))
+}
+
+/// Our two descriptors into the caller's `int[2]`.
+fn write_fd_pair(p: &mut Process, addr: u32, first: u32, second: u32) -> SysResult {
+    let mut out = [0u8; 8];
+    out[..4].copy_from_slice(&first.to_le_bytes());
+    out[4..].copy_from_slice(&second.to_le_bytes());
+    p.memory.write(addr, &out)?;
+    Ok(0)
+}
+
+pub fn pipe(p: &mut Process, a: &Args) -> SysResult {
+    pipe2(p, &[a[0], 0, 0, 0, 0, 0])
+}
+
+/// socketpair: both ends in our table.
+pub fn socketpair(p: &mut Process, a: &Args) -> SysResult {
+    let mut st = [Staged::Int(a[0] as isize), Staged::Int(a[1] as isize), Staged::Int(a[2] as isize), Staged::Out(buffer(8)?)];
+    sys(call_staged(lkl_nr::SOCKETPAIR, &mut st))?;
+    let (x, y) = fd_pair(&st[3])?;
+    let ours_x = install(p, x, a[1] & O_CLOEXEC | 2, "socket:".into()).inspect_err(|_| close_lkl(y))?;
+    let ours_y = install(p, y, a[1] & O_CLOEXEC | 2, "socket:".into())?;
+    write_fd_pair(p, a[3], ours_x, ours_y)
+}
+
+/// socketcall(call, args): the direct call it stands for.
+pub fn socketcall(p: &mut Process, a: &Args) -> SysResult {
+    let d = socketcall::demux(a[0]).ok_or(Errno::EINVAL)?;
+    let mut raw = [0u8; 24];
+    p.memory.read(a[1], &mut raw[..d.nargs * 4])?;
+    let words: Vec<u32> = raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let args = socketcall::args_of(&words[..d.nargs]);
+    if d.nr == embox_abi::nr::SOCKETPAIR {
+        return socketpair(p, &args);
+    }
+    match route::route(d.nr) {
+        Some(f) => sys(forward(p, &f, enosys, &args)),
+        None => Err(Errno::ENOSYS),
+    }
+}
+
+/// The native side of a call only LKL serves (reached when a descriptor
+/// of ours, such as the console, is given to it).
+pub fn enosys(_p: &mut Process, _a: &Args) -> SysResult {
+    Err(Errno::ENOSYS)
+}
+
+/// readv/writev on an LKL file: one kernel buffer for the whole vector (up
+/// to MAX_IO bytes), one LKL call, so the write stays one write.
+fn vector(p: &mut Process, a: &Args, write: bool) -> SysResult {
+    use embox_abi::types::Iovec;
+    let Some(fd) = lkl_fd(p, a[0])? else {
+        return if write { super::io::writev(p, a) } else { super::io::readv(p, a) };
+    };
+    if a[2] > 1024 {
+        return Err(Errno::EINVAL);
+    }
+    let mut iovs = Vec::new();
+    iovs.try_reserve_exact(a[2] as usize).map_err(|_| Errno::ENOMEM)?;
+    let mut total = 0usize;
+    for i in 0..a[2] {
+        let v = UserPtr::<Iovec>::new(a[1] + i * 8).read(&mut p.memory)?;
+        let take = (v.iov_len as usize).min(MAX_IO as usize - total);
+        iovs.push((v.iov_base, take));
+        total += take;
+    }
+    let mut buf = buffer(total)?;
+    if write {
+        let mut at = 0;
+        for &(base, len) in &iovs {
+            p.memory.read(base, &mut buf[at..at + len])?;
+            at += len;
+        }
+        let mut st = [Staged::Int(fd as isize), Staged::In(buf), Staged::Int(total as isize)];
+        sys(call_staged(lkl_nr::WRITE, &mut st))
+    } else {
+        let mut st = [Staged::Int(fd as isize), Staged::Out(buf), Staged::Int(total as isize)];
+        let n = sys(call_staged(lkl_nr::READ, &mut st))? as usize;
+        let Staged::Out(buf) = &st[1] else { return Err(Errno::EIO) };
+        let mut at = 0;
+        for &(base, len) in &iovs {
+            let take = len.min(n - at);
+            p.memory.write(base, &buf[at..at + take])?;
+            at += take;
+            if at == n {
+                break;
+            }
+        }
+        Ok(n as u32)
+    }
+}
+
+pub fn readv(p: &mut Process, a: &Args) -> SysResult {
+    vector(p, a, false)
+}
+
+pub fn writev(p: &mut Process, a: &Args) -> SysResult {
+    vector(p, a, true)
+}
+
+/// sendfile64(out, in, offset*, count) between any two descriptors: LKL
+/// reads, then the output's own write (the console natively).
+pub fn sendfile64(p: &mut Process, a: &Args) -> SysResult {
+    let (out_fd, in_fd, off_ptr, count) = (a[0], a[1], a[2], a[3]);
+    let Some(src) = lkl_fd(p, in_fd)? else { return super::io::sendfile64(p, a) };
+    let count = count.min(MAX_IO) as usize;
+    let mut offset = if off_ptr != 0 {
+        let mut b = [0u8; 8];
+        p.memory.read(off_ptr, &mut b)?;
+        Some(i64::from_le_bytes(b))
+    } else {
+        None
+    };
+    let mut st = [Staged::Int(src as isize), Staged::Out(buffer(count)?), Staged::Int(count as isize), Staged::Int(0), Staged::Int(0)];
+    let n = match offset {
+        Some(off) => {
+            st[3] = Staged::Int(off as i32 as isize);
+            st[4] = Staged::Int((off >> 32) as i32 as isize);
+            sys(call_staged(lkl_nr::PREAD64, &mut st))?
+        }
+        None => sys(call_staged(lkl_nr::READ, &mut st[..3]))?,
+    } as usize;
+    let Staged::Out(data) = &st[1] else { return Err(Errno::EIO) };
+    let written = write_data(p, out_fd, &data[..n])?;
+    if let Some(off) = offset.as_mut() {
+        *off += written as i64;
+        p.memory.write(off_ptr, &off.to_le_bytes())?;
+    }
+    Ok(written)
+}
+
+/// Writes kernel bytes to descriptor `fd`, whatever it is.
+fn write_data(p: &mut Process, fd: u32, data: &[u8]) -> SysResult {
+    match lkl_fd(p, fd)? {
+        Some(n) => {
+            let mut st = [Staged::Int(n as isize), Staged::In(data.to_vec()), Staged::Int(data.len() as isize)];
+            sys(call_staged(lkl_nr::WRITE, &mut st))
+        }
+        None => super::io::write_kernel_bytes(p, fd, data).map(|_| data.len() as u32),
+    }
+}
+
+/// chdir: LKL checks the directory; the process keeps the path.
+pub fn chdir(p: &mut Process, a: &Args) -> SysResult {
+    let path = stage_path(p, a[0], true)?;
+    enter_dir(p, path)
+}
+
+pub fn fchdir(p: &mut Process, a: &Args) -> SysResult {
+    let Some(fd) = lkl_fd(p, a[0])? else { return super::dir::fchdir(p, a) };
+    let mut st = [Staged::Int(fd as isize), Staged::Out(buffer(size_of::<stat::LklStat64>())?)];
+    sys(call_staged(lkl_nr::FSTAT64, &mut st))?;
+    check_dir(&st[1])?;
+    p.cwd = p.files.get(a[0])?.path.clone();
+    Ok(0)
+}
+
+fn check_dir(staged: &Staged) -> Result<(), Errno> {
+    let Staged::Out(buf) = staged else { return Err(Errno::EIO) };
+    let st = stat::LklStat64::read_from_bytes(buf).map_err(|_| Errno::EIO)?;
+    if st.st_mode & 0o170000 != 0o040000 {
+        return Err(Errno::ENOTDIR);
+    }
+    Ok(())
+}
+
+fn enter_dir(p: &mut Process, path: Vec<u8>) -> SysResult {
+    let text = core::str::from_utf8(&path[..path.len() - 1]).map_err(|_| Errno::ENOENT)?;
+    let normalized = embox_fs::normalize("/", text);
+    let mut st = [Staged::Int(AT_FDCWD as i32 as isize), Staged::Str(path), Staged::Out(buffer(size_of::<stat::LklStat64>())?), Staged::Int(0)];
+    sys(call_staged(lkl_nr::FSTATAT64, &mut st))?;
+    check_dir(&st[2])?;
+    let mut access = [Staged::Int(AT_FDCWD as i32 as isize), core::mem::replace(&mut st[1], Staged::Null), Staged::Int(1)];
+    sys(call_staged(lkl_nr::FACCESSAT, &mut access))?;
+    p.cwd = normalized;
+    Ok(0)
+}
+
+const _: () = assert!(size_of::<stat::LklStat64>() == 104);

@@ -92,6 +92,64 @@ mod tests {
         assert_eq!(offset_of!(LklStat64, __unused5), 100);
     }
 
+    /// The same offsets as `gcc -m32` computes them from the tree's own
+    /// header, when `EMBCTL_LKL_TREE` names a tree (and gcc can build i386).
+    #[test]
+    fn lkl_stat64_layout_matches_the_tree() {
+        let Some(tree) = std::env::var_os("EMBCTL_LKL_TREE") else {
+            eprintln!("SKIPPED lkl_stat64_layout_matches_the_tree: EMBCTL_LKL_TREE is not set (no asm-generic/stat.h to compile)");
+            return;
+        };
+        let dir = std::env::temp_dir().join(format!("lkl-abi-stat-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fields = ["st_ino", "st_mode", "st_nlink", "st_uid", "st_gid", "st_rdev", "st_size", "st_blksize", "st_blocks", "st_atime", "st_atime_nsec", "st_mtime", "st_mtime_nsec", "st_ctime", "st_ctime_nsec"];
+        let mut c = String::from("#include <stdio.h>\n#include <stddef.h>\n#include <asm-generic/stat.h>\nint main(void) {\n printf(\"size %zu\\n\", sizeof(struct stat64));\n");
+        for f in fields {
+            c.push_str(&format!(" printf(\"{f} %zu\\n\", offsetof(struct stat64, {f}));\n"));
+        }
+        c.push_str(" return 0;\n}\n");
+        std::fs::write(dir.join("t.c"), c).unwrap();
+        let include = std::path::Path::new(&tree).join("include/uapi");
+        let built = std::process::Command::new("gcc")
+            .args(["-m32", "-o"])
+            .arg(dir.join("t"))
+            .arg("-I")
+            .arg(&include)
+            .arg(dir.join("t.c"))
+            .status();
+        if !built.is_ok_and(|s| s.success()) {
+            eprintln!("SKIPPED lkl_stat64_layout_matches_the_tree: `gcc -m32` cannot build against {}", include.display());
+            return;
+        }
+        let out = std::process::Command::new(dir.join("t")).output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let value = |name: &str| -> usize {
+            text.lines().find_map(|l| l.strip_prefix(name)?.trim().parse().ok()).unwrap_or_else(|| panic!("{name} missing in {text}"))
+        };
+        assert_eq!(value("size "), size_of::<LklStat64>());
+        let ours = [
+            offset_of!(LklStat64, st_ino),
+            offset_of!(LklStat64, st_mode),
+            offset_of!(LklStat64, st_nlink),
+            offset_of!(LklStat64, st_uid),
+            offset_of!(LklStat64, st_gid),
+            offset_of!(LklStat64, st_rdev),
+            offset_of!(LklStat64, st_size),
+            offset_of!(LklStat64, st_blksize),
+            offset_of!(LklStat64, st_blocks),
+            offset_of!(LklStat64, st_atime),
+            offset_of!(LklStat64, st_atime_nsec),
+            offset_of!(LklStat64, st_mtime),
+            offset_of!(LklStat64, st_mtime_nsec),
+            offset_of!(LklStat64, st_ctime),
+            offset_of!(LklStat64, st_ctime_nsec),
+        ];
+        for (f, off) in fields.iter().zip(ours) {
+            assert_eq!(value(&format!("{f} ")), off, "{f}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn converts_every_field() {
         let lkl = LklStat64 {

@@ -7,7 +7,8 @@
 //! and results are copied back afterwards. How each call's arguments are
 //! built is data, [`embox_lkl_abi::route`]; the calls whose data must be
 //! rewritten (stat64, getdents, lseek, pipe, fcntl, ioctl, readv/writev,
-//! sendfile, socketcall, chdir) have handlers below.
+//! sendfile, socketcall, chdir) have handlers below; `mmap` of an LKL file
+//! reads its pages with [`pread`].
 //!
 //! Descriptors: the process keeps its own table ([`crate::linux::files`]);
 //! an LKL file is `FileKind::Lkl(lkl_fd)`. Descriptors on the console (0, 1,
@@ -383,6 +384,23 @@ pub fn getdents(p: &mut Process, a: &Args) -> SysResult {
     })?;
     UserSlice::new(a[1], count as u32).write_prefix(&mut p.memory, &out[..len])?;
     Ok(len as u32)
+}
+
+/// Reads LKL file `fd` at `offset` into a kernel buffer (mmap of an LKL
+/// file copies its pages this way); the bytes read.
+pub fn pread(fd: i32, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+    let mut st = [
+        Staged::Int(fd as isize),
+        Staged::Out(buffer(buf.len())?),
+        Staged::Int(buf.len() as isize),
+        Staged::Int(offset as u32 as i32 as isize),
+        Staged::Int((offset >> 32) as u32 as i32 as isize),
+    ];
+    let n = sys(call_staged(lkl_nr::PREAD64, &mut st))? as usize;
+    let Staged::Out(data) = &st[1] else { return Err(Errno::EIO) };
+    let n = n.min(buf.len());
+    buf[..n].copy_from_slice(&data[..n]);
+    Ok(n)
 }
 
 /// LKL's `llseek` (the only seek of a 32-bit asm-generic kernel); the new offset.

@@ -35,10 +35,11 @@ fn map(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off
     if flags & MAP_ANONYMOUS != 0 {
         return place(p, addr, len, prot, flags);
     }
-    let id = match p.files.get(fd)?.kind {
-        FileKind::File(id) => id,
-        // Mapping an LKL file would need its pages read through LKL: not yet.
-        FileKind::Dir(_) | FileKind::Console | FileKind::Lkl(_) => return Err(Errno::ENODEV),
+    // Private mappings are copies: the pages are read from our file tree,
+    // or through LKL for an LKL file.
+    let source = match p.files.get(fd)?.kind {
+        kind @ (FileKind::File(_) | FileKind::Lkl(_)) => kind,
+        FileKind::Dir(_) | FileKind::Console => return Err(Errno::ENODEV),
     };
     if kind == MAP_SHARED && prot & PROT_WRITE != 0 {
         return Err(Errno::ENODEV);
@@ -50,7 +51,11 @@ fn map(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off
     let mut chunk = vec![0u8; 4096];
     let mut done = 0u32;
     while done < len {
-        let n = env::with_vfs(|vfs| vfs.read_at(id, offset + done as u64, &mut chunk)).map_err(env::fs_errno)?;
+        let n = match source {
+            FileKind::File(id) => env::with_vfs(|vfs| vfs.read_at(id, offset + done as u64, &mut chunk)).map_err(env::fs_errno)?,
+            FileKind::Lkl(lkl_fd) => super::forward::pread(lkl_fd, offset + done as u64, &mut chunk)?,
+            FileKind::Dir(_) | FileKind::Console => 0,
+        };
         if n == 0 {
             break;
         }

@@ -119,16 +119,32 @@ static void put(struct out *o, char c)
 	o->len++;
 }
 
+/* *v /= base, returning the remainder: bit by bit, since there is no
+ * libgcc here for a 64-bit division on i386. */
+static unsigned divmod(unsigned long long *v, unsigned base)
+{
+	unsigned long long q = 0, r = 0;
+	for (int bit = 63; bit >= 0; bit--) {
+		r = r << 1 | ((*v >> bit) & 1);
+		q <<= 1;
+		if (r >= base) {
+			r -= base;
+			q |= 1;
+		}
+	}
+	*v = q;
+	return (unsigned)r;
+}
+
 static void put_num(struct out *o, unsigned long long v, int base, int neg)
 {
 	char digits[24];
 	int n = 0;
 	if (neg)
 		put(o, '-');
-	do {
-		digits[n++] = "0123456789abcdef"[v % base];
-		v /= base;
-	} while (v);
+	do
+		digits[n++] = "0123456789abcdef"[divmod(&v, base)];
+	while (v);
 	while (n)
 		put(o, digits[--n]);
 }

@@ -15,6 +15,25 @@ pub fn with_vfs<R>(f: impl FnOnce(&mut Vfs) -> R) -> R {
     vfs::with(f)
 }
 
+/// True if `path` is a regular file a program can be loaded from: in LKL's
+/// file system when LKL is up (the initramfs is copied there at boot), else
+/// in the native tree. `load_app` finds programs the same way under both
+/// templates.
+pub fn is_program_file(path: &str) -> bool {
+    if crate::lkl::is_up() {
+        return crate::lkl::fs::is_file(path);
+    }
+    vfs::with(|vfs| vfs.lookup(path).map(|id| vfs.metadata(id).kind == embox_fs::FileKind::File).unwrap_or(false))
+}
+
+/// The bytes of the program file `path` (from where [`is_program_file`] looks).
+pub fn read_program(path: &str) -> Result<alloc::vec::Vec<u8>, alloc::string::String> {
+    if crate::lkl::is_up() {
+        return crate::lkl::fs::read_file(path).map_err(|e| alloc::format!("LKL could not read it (errno {e})"));
+    }
+    vfs::with(|vfs| vfs.lookup(path).and_then(|id| vfs.file_data(id)).map(alloc::vec::Vec::from)).map_err(|e| alloc::format!("{e}"))
+}
+
 /// The errno for a file-system error.
 pub fn fs_errno(e: FsError) -> Errno {
     match e {

@@ -178,9 +178,7 @@ fn resolve(sh: &Shell, name: &str) -> Option<String> {
     } else {
         alloc::vec![alloc::format!("/{name}"), alloc::format!("/bin/{name}")]
     };
-    candidates.into_iter().find(|path| {
-        env::with_vfs(|vfs| vfs.lookup(path).map(|id| vfs.metadata(id).kind == embox_fs::FileKind::File).unwrap_or(false))
-    })
+    candidates.into_iter().find(|path| env::is_program_file(path))
 }
 
 /// Where a program's standard input and output go: the console, or files
@@ -257,8 +255,7 @@ pub fn start(path: &str, args: &[String], cwd: &str, options: &Options) -> Resul
     // CLOCK_PROCESS_CPUTIME_ID counts from here, so a program reading it
     // first thing measures load_app's own cost (the benchmark does).
     let started = env::monotonic().as_nanos() as u64;
-    let image = env::with_vfs(|vfs| vfs.lookup(path).and_then(|id| vfs.file_data(id)).map(Vec::from))
-        .map_err(|e| alloc::format!("{e}"))?;
+    let image = env::read_program(path)?;
     let seed = cpu::rdtsc();
     let mut random = [0u8; 16];
     random[..8].copy_from_slice(&seed.to_le_bytes());

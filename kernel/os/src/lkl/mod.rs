@@ -11,6 +11,7 @@
 //! The host operations LKL runs on are in [`host`], in every build: the
 //! `lklhosttest` command ([`selftest`]) drives them the way LKL does.
 
+pub mod fs;
 pub(crate) mod host;
 mod selftest;
 
@@ -91,7 +92,8 @@ pub(crate) fn init(memory_mib: u32) {
     #[cfg(feature = "lkl")]
     {
         *STATE.lock() = State::Booting;
-        crate::sched::spawn("lkl-boot", move || boot::run(memory_mib));
+        let pid = crate::sched::spawn("lkl-boot", move || boot::run(memory_mib));
+        crate::sched::with_task(pid, |t| t.detached = true);
     }
     #[cfg(not(feature = "lkl"))]
     let _ = memory_mib;

@@ -44,6 +44,7 @@ const KBUILD_MAKEFILE: &str = "\
 O ?= .
 KCONFIG_CONFIG ?= .config
 CFG := $(O)/$(KCONFIG_CONFIG)
+all: $(O)/lkl.o
 defconfig:
 \tmkdir -p $(O)/scripts/kconfig
 \tprintf '/* generated lexer */\\n' > $(O)/scripts/kconfig/lexer.lex.c
@@ -69,7 +70,7 @@ install: $(O)/lkl.o $(O)/usr/include/lkl/config.h
 \tmkdir -p $(INSTALL_PATH)/lib $(INSTALL_PATH)/include/lkl
 \tcp $(O)/lkl.o $(INSTALL_PATH)/lib/lkl.o
 \tcp $(O)/usr/include/lkl/config.h $(INSTALL_PATH)/include/lkl/config.h
-.PHONY: defconfig olddefconfig install
+.PHONY: all defconfig olddefconfig install
 ";
 
 /// A stand-in for LKL's tools/lkl/Makefile: `O=DIR` becomes `OUTPUT=DIR/tools/lkl/`

@@ -18,6 +18,7 @@ const NR_WRITE: u32 = 64;
 const AT_FDCWD: isize = -100;
 const O_WRONLY_CREAT_TRUNC: isize = 0o1 | 0o100 | 0o1000;
 const EEXIST: isize = 17;
+const ENODEV: isize = 19;
 
 pub(super) fn run(memory_mib: u32) {
     let start = time::since_boot();
@@ -31,8 +32,11 @@ pub(super) fn run(memory_mib: u32) {
 
     let start = time::since_boot();
     for (fs, dir) in [("proc", "/proc"), ("sysfs", "/sys"), ("devtmpfs", "/dev")] {
-        if let Err(e) = mount(fs, dir) {
-            klog!("lkl: mounting {fs} on {dir} failed: error {e}");
+        match mount(fs, dir) {
+            Ok(()) => {}
+            // Not configured into this LKL (e.g. no CONFIG_DEVTMPFS): dmesg only.
+            Err(ENODEV) => crate::klog::record(format_args!("lkl: {fs} is not built into this LKL; {dir} stays empty")),
+            Err(e) => klog!("lkl: mounting {fs} on {dir} failed: error {e}"),
         }
     }
     match crate::vfs::initramfs() {

@@ -26,7 +26,8 @@ kernel=build/base/bin/embox
 size_line() {  # size_line LABEL FILE
   local bytes stripped
   bytes=$(stat -c %s "$2")
-  stripped=$(strip -o /dev/stdout "$2" 2>/dev/null | wc -c)
+  local tmp; tmp=$(mktemp)
+  strip -o "$tmp" "$2" && stripped=$(stat -c %s "$tmp"); rm -f "$tmp"
   printf '%-22s %9d bytes (%d KiB), stripped %d KiB; %s\n' "$1" "$bytes" $(( (bytes + 1023) / 1024 )) \
     $(( (stripped + 1023) / 1024 )) "$(size -A "$2" | awk '/^\.text|^\.rodata|^\.data|^\.bss/ { printf "%s %d KiB  ", $1, ($2 + 1023) / 1024 }')"
 }

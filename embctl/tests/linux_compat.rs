@@ -138,6 +138,10 @@ fn run_native(bin: &Path, case: &Case) -> Outcome {
     let (mut reader, writer) = std::io::pipe().unwrap();
     let mut cmd = Command::new(bin.join(case.program));
     cmd.arg0(case.program).args(&case.args).current_dir(scratch.path());
+    // Programs that exec themselves by name find the corpus first, as the
+    // guest's PATH (/bin:/) finds it there.
+    let path = std::env::var("PATH").unwrap_or_default();
+    cmd.env("PATH", format!("{}:{path}", bin.display()));
     cmd.stdout(writer.try_clone().unwrap()).stderr(writer);
     cmd.stdin(match case.stdin {
         Some(file) => Stdio::from(std::fs::File::open(scratch.path().join(file)).unwrap()),
@@ -334,6 +338,44 @@ fn static_glibc_programs_match_linux() {
 #[test]
 fn static_musl_programs_match_linux() {
     differential(&libc_cases("musl"));
+}
+
+/// fork (copy on write), vfork, execve (argv/envp, close-on-exec, `#!`
+/// scripts, exec chains), wait4/waitpid/waitid with WNOHANG and signal
+/// deaths, getppid, orphans, kill: the same results as on Linux.
+#[test]
+fn processes_match_linux() {
+    differential(&[
+        case("procs-glibc", &["/tmp/embox-compat-procs-glibc"]),
+        case("procs-musl", &["/tmp/embox-compat-procs-musl"]),
+    ]);
+}
+
+/// A fork bomb stops at the process limit with EAGAIN; a fork with memory
+/// full fails with ENOMEM; every child is reaped, and the kernel carries on.
+/// (Kernel only: on the host, root is not bound by RLIMIT_NPROC.)
+#[test]
+fn fork_bomb_and_memory_exhaustion_leave_the_kernel_alive() {
+    let bin = prepared();
+    let cases = vec![
+        case("procs-musl", &["forkoom"]),
+        case("procs-glibc", &["forkbomb"]),
+        case("procs-glibc", &["forkbomb"]),
+        case("busybox", &["echo", "alive"]),
+    ];
+    let (transcript, results) = run_in_kernel(bin, &cases);
+    let bomb = "fork bomb: fork failed after 10 or more children with EAGAIN\nfork bomb: all the children reaped, killed by SIGKILL\n";
+    assert_eq!((results[1].0.output.as_str(), results[1].0.status), (bomb, 0), "{transcript}");
+    assert_eq!(
+        (results[0].0.output.as_str(), results[0].0.status),
+        (
+            "memory full: fork failed after 10 or more children with ENOMEM\nmemory full: all the children reaped, killed by SIGKILL\nmemory full: fork after the children ended: exited 2\n",
+            0
+        ),
+        "{transcript}"
+    );
+    assert_eq!((results[2].0.output.as_str(), results[2].0.status), (bomb, 0), "the limit is the same the second time:\n{transcript}");
+    assert_eq!(results[3].0.output, "alive\n", "{transcript}");
 }
 
 /// A program that faults is killed with the signal Linux would send, the

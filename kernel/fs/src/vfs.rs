@@ -333,6 +333,11 @@ impl Vfs {
 
     /// Opens or creates a regular file. With `exclusive`, an existing file
     /// is an error (`O_EXCL`).
+    /// `chmod`: sets the permission bits (`0o7777` part) of a node.
+    pub fn set_permissions(&mut self, id: NodeId, permissions: u32) {
+        self.node_mut(id).permissions = permissions & 0o7777;
+    }
+
     pub fn create_file(&mut self, path: &str, permissions: u32, exclusive: bool) -> Result<NodeId, FsError> {
         match self.lookup(path) {
             Ok(_) if exclusive => Err(FsError::AlreadyExists),

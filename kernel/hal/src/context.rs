@@ -136,7 +136,16 @@ impl Context {
     /// bytes below a guard page). Shared, so the scheduler can hold it while
     /// it runs.
     pub fn new(body: ThreadBody) -> Arc<Self> {
-        let stack = KernelStack::new();
+        Self::with_stack(KernelStack::new(), body)
+    }
+
+    /// As [`new`](Self::new), or None when no kernel stack can be had
+    /// (all slots used, or no frames).
+    pub fn try_new(body: ThreadBody) -> Option<Arc<Self>> {
+        Some(Self::with_stack(KernelStack::try_new()?, body))
+    }
+
+    fn with_stack(stack: KernelStack, body: ThreadBody) -> Arc<Self> {
         let top = stack.top();
         let ctx = Arc::new(Self::bare(Some(stack), top));
         let body = Box::into_raw(Box::new(body));
@@ -180,6 +189,11 @@ impl Context {
             gdt::set_tls_descriptor(slot, descriptor);
         }
         selector as u16
+    }
+
+    /// The three TLS descriptors of this context (a forked child starts with its parent's).
+    pub fn tls_descriptors(&self) -> [u64; gdt::TLS_ENTRIES] {
+        self.tls.get()
     }
 
     fn is_current(&self) -> bool {

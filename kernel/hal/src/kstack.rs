@@ -50,14 +50,27 @@ impl KernelStack {
     /// Maps a new stack. Panics when all slots or frames are used (a kernel
     /// with that many threads has a bug worth stopping for).
     pub fn new() -> Self {
-        let mut used = SLOTS_USED.lock();
-        let slot = (0..SLOTS).find(|s| used[s / 64] & (1 << (s % 64)) == 0).expect("out of kernel stack slots");
-        used[slot / 64] |= 1 << (slot % 64);
+        Self::try_new().expect("out of kernel stack slots or memory for a kernel stack")
+    }
+
+    /// Maps a new stack, or None when every slot or the frames are taken
+    /// (what a user program's fork or clone gets: EAGAIN / ENOMEM, never a panic).
+    pub fn try_new() -> Option<Self> {
+        let slot = {
+            let mut used = SLOTS_USED.lock();
+            let slot = (0..SLOTS).find(|s| used[s / 64] & (1 << (s % 64)) == 0)?;
+            used[slot / 64] |= 1 << (slot % 64);
+            slot
+        };
+        // From here the slot is ours: on a missing frame, dropping the
+        // stack frees the pages mapped so far and the slot.
+        let stack = Self { slot };
         for page in 1..PAGES_PER_SLOT {
-            let frame = memory::alloc_frame().expect("out of memory for a kernel stack");
+            let frame = memory::alloc_frame()?;
+            let _guard = SLOTS_USED.lock();
             set_entry(slot * PAGES_PER_SLOT + page, frame as u32 | 0x103); // present, writable, global
         }
-        Self { slot }
+        Some(stack)
     }
 
     /// One past the highest byte of the stack.
@@ -78,6 +91,9 @@ impl Drop for KernelStack {
         for page in 1..PAGES_PER_SLOT {
             let index = self.slot * PAGES_PER_SLOT + page;
             let old = set_entry(index, 0);
+            if old & 1 == 0 {
+                continue; // never mapped (try_new ran out of frames)
+            }
             let virt = REGION_BASE + index * paging::PAGE_SIZE;
             // SAFETY: invalidating a TLB entry has no memory-safety effect.
             unsafe { core::arch::asm!("invlpg [{}]", in(reg) virt, options(nostack, preserves_flags)) };

@@ -61,8 +61,35 @@ pub fn free_contiguous_frames(first: u64, count: usize) {
     }
 }
 
-/// Returns a frame to the allocator. Freeing a frame that is not allocated is
-/// a kernel bug and panics.
+/// Adds a reference to an allocated frame (copy-on-write sharing after
+/// fork). False when the frame's count is full: the caller copies instead.
+pub fn share_frame(frame: u64) -> bool {
+    FRAMES.lock().as_mut().is_some_and(|f| f.share(frame))
+}
+
+/// True while more than one reference holds the frame.
+pub fn frame_is_shared(frame: u64) -> bool {
+    FRAMES.lock().as_ref().is_some_and(|f| f.is_shared(frame))
+}
+
+/// A new frame holding a copy of frame `source`.
+pub fn copy_of_frame(source: u64) -> Option<u64> {
+    let frame = alloc_frame()?;
+    // SAFETY: `frame` was just allocated, so we own it; `source` is a frame
+    // the caller holds a reference to; the physical map covers both, and
+    // two distinct frames never overlap.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            paging::phys_to_virt(source) as *const u8,
+            paging::phys_to_virt(frame) as *mut u8,
+            paging::PAGE_SIZE,
+        )
+    };
+    Some(frame)
+}
+
+/// Drops a reference to a frame; the last one returns it to the allocator.
+/// Freeing a frame that is not allocated is a kernel bug and panics.
 pub fn free_frame(frame: u64) {
     let ok = FRAMES.lock().as_mut().is_some_and(|f| f.free(frame));
     assert!(ok, "free of frame {frame:#x} that is not allocated");

@@ -263,6 +263,27 @@ impl AddressSpace {
         }
     }
 
+    /// Calls `f(virt, frame, flags)` for every mapped page in `[start, end)`
+    /// (user space, page aligned), skipping page tables that do not exist.
+    pub fn for_each_mapped(&self, start: usize, end: usize, mut f: impl FnMut(usize, u64, PageFlags)) {
+        let (start, end) = (start.max(USER_START), end.min(USER_END));
+        let mut virt = start & !(PAGE_SIZE - 1);
+        while virt < end {
+            // SAFETY: read-only walk of tables owned by this object.
+            let pde = unsafe { (*table_entries(self.directory))[virt >> 22] };
+            if pde & PRESENT == 0 {
+                virt = ((virt >> 22) + 1) << 22;
+                continue;
+            }
+            // SAFETY: as above; user-range entries point at our tables.
+            let pte = unsafe { (*table_entries((pde & !NO_FLAGS_MASK) as u64))[(virt >> 12) & 1023] };
+            if pte & PRESENT != 0 {
+                f(virt, (pte & !NO_FLAGS_MASK) as u64, PageFlags::from_bits(pte));
+            }
+            virt += PAGE_SIZE;
+        }
+    }
+
     fn flush(&self, virt: usize) {
         if self.is_active() {
             // SAFETY: invalidating a TLB entry has no memory-safety effect.

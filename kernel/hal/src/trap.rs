@@ -251,28 +251,35 @@ pub fn trigger_page_fault() -> ! {
 /// registers and MXCSR reset. The current task's kernel stack (TSS esp0) takes its traps; the
 /// caller has activated the task's address space.
 pub fn enter_user(eip: u32, esp: u32) -> ! {
+    use crate::gdt::USER_DATA;
+    let data = USER_DATA as u32;
+    enter_user_frame(&TrapFrame { eip, user_esp: esp, fs: data, gs: data, eflags: 0x202, ..TrapFrame::default() })
+}
+
+/// Leaves the kernel for ring 3 with every register as `frame` holds it
+/// (a forked child resumes where its parent made the call; a signal
+/// handler starts with the registers the kernel built). x87/SSE registers
+/// and MXCSR are reset, as in [`enter_user`]. The caller has activated the
+/// task's address space and TLS descriptors; `frame` must be a ring-3 frame
+/// (user cs and ss, interrupts enabled in eflags).
+pub fn enter_user_frame(frame: &TrapFrame) -> ! {
     use crate::gdt::{USER_CODE, USER_DATA};
-    // SAFETY: builds an iret frame to ring 3 with the flat user segments;
-    // the user code can reach only user pages, and every trap comes back
-    // through the IDT onto this task's kernel stack.
+    let mut copy = *frame;
+    // Whatever the caller built, the CPU returns to ring 3 with user
+    // segments and interrupts on, never to kernel privilege.
+    copy.cs = USER_CODE as u32;
+    copy.user_ss = USER_DATA as u32;
+    copy.ds = USER_DATA as u32;
+    copy.es = USER_DATA as u32;
+    copy.eflags = (copy.eflags & 0x0000_0cd5) | 0x202;
+    // SAFETY: `copy` lies on this task's kernel stack above the stack
+    // pointer, laid out as the trap stubs push a frame, so the common trap
+    // return pops it and `iretd`s to ring 3 with the user selectors forced
+    // above; every later trap comes back through the IDT onto this stack.
     unsafe {
         core::arch::asm!(
-            // The registers become this task's user FPU state (another
-            // task's live state is saved first); interrupts stay masked
-            // until the iret.
             "cli",
             "call embox_fpu_claim",
-            "mov ds, cx",
-            "mov es, cx",
-            "mov fs, cx",
-            "mov gs, cx",
-            "push ecx",
-            "push edx",
-            "push 0x202",
-            "push {code}",
-            "push edi",
-            // Fresh FPU state: nothing of the previous task's x87/SSE
-            // registers leaks in, and MXCSR is at its reset value.
             "fninit",
             "push 0x1f80",
             "ldmxcsr [esp]",
@@ -285,19 +292,9 @@ pub fn enter_user(eip: u32, esp: u32) -> ! {
             "xorps xmm5, xmm5",
             "xorps xmm6, xmm6",
             "xorps xmm7, xmm7",
-            "xor eax, eax",
-            "xor ebx, ebx",
-            "xor ecx, ecx",
-            "xor edx, edx",
-            "xor esi, esi",
-            "xor edi, edi",
-            "xor ebp, ebp",
-            "iretd",
-            // Not eax: embox_fpu_claim uses it.
-            in("ecx") USER_DATA as u32,
-            code = const USER_CODE as u32,
-            in("edx") esp,
-            in("edi") eip,
+            "mov esp, edi",
+            "jmp embox_trap_return",
+            in("edi") &copy as *const TrapFrame,
             options(noreturn)
         )
     }

@@ -8,6 +8,9 @@ struct Zone {
     frames: u64,
     /// Bit set = frame in use.
     used: Vec<u64>,
+    /// References beyond the first, per frame (copy-on-write sharing after
+    /// fork): a frame is free again when its last reference is dropped.
+    extra_refs: Vec<u8>,
 }
 
 /// Frame counts for `free`.
@@ -46,7 +49,7 @@ impl FrameAllocator {
             if tail != 0 {
                 used[words - 1] = !0u64 << tail;
             }
-            zones.push(Zone { first_frame: first, frames, used });
+            zones.push(Zone { first_frame: first, frames, used, extra_refs: alloc::vec![0u8; frames as usize] });
             total += frames;
         }
         Self { zones, free: total, total, hint: (0, 0) }
@@ -115,29 +118,55 @@ impl FrameAllocator {
         None
     }
 
-    /// Gives back a frame from [`alloc`](Self::alloc). Returns false (and
-    /// changes nothing) for an address that is not an allocated frame.
-    pub fn free(&mut self, addr: u64) -> bool {
+    /// The zone index and frame index of an allocated frame.
+    fn locate(&self, addr: u64) -> Option<(usize, u64)> {
         if addr % FRAME_SIZE != 0 {
-            return false;
+            return None;
         }
         let frame = addr / FRAME_SIZE;
-        for (zi, zone) in self.zones.iter_mut().enumerate() {
-            if frame >= zone.first_frame && frame < zone.first_frame + zone.frames {
-                let idx = frame - zone.first_frame;
-                let (wi, bit) = ((idx / 64) as usize, idx % 64);
-                if zone.used[wi] & (1 << bit) == 0 {
-                    return false;
-                }
-                zone.used[wi] &= !(1 << bit);
-                self.free += 1;
-                if (zi, wi) < self.hint {
-                    self.hint = (zi, wi);
-                }
-                return true;
-            }
+        let zi = self.zones.iter().position(|z| frame >= z.first_frame && frame < z.first_frame + z.frames)?;
+        let idx = frame - self.zones[zi].first_frame;
+        let zone = &self.zones[zi];
+        (zone.used[(idx / 64) as usize] & (1 << (idx % 64)) != 0).then_some((zi, idx))
+    }
+
+    /// Adds a reference to an allocated frame (a second address space maps
+    /// it copy-on-write). False, changing nothing, for a frame that is not
+    /// allocated or already has the most references a count holds (the
+    /// caller then copies the page instead).
+    pub fn share(&mut self, addr: u64) -> bool {
+        let Some((zi, idx)) = self.locate(addr) else { return false };
+        let count = &mut self.zones[zi].extra_refs[idx as usize];
+        if *count == u8::MAX {
+            return false;
         }
-        false
+        *count += 1;
+        true
+    }
+
+    /// True when more than one reference holds the allocated frame `addr`.
+    pub fn is_shared(&self, addr: u64) -> bool {
+        self.locate(addr).is_some_and(|(zi, idx)| self.zones[zi].extra_refs[idx as usize] > 0)
+    }
+
+    /// Drops a reference to a frame from [`alloc`](Self::alloc); the last
+    /// one gives it back. Returns false (and changes nothing) for an address
+    /// that is not an allocated frame.
+    pub fn free(&mut self, addr: u64) -> bool {
+        let Some((zi, idx)) = self.locate(addr) else { return false };
+        let zone = &mut self.zones[zi];
+        let count = &mut zone.extra_refs[idx as usize];
+        if *count > 0 {
+            *count -= 1;
+            return true;
+        }
+        let (wi, bit) = ((idx / 64) as usize, idx % 64);
+        zone.used[wi] &= !(1 << bit);
+        self.free += 1;
+        if (zi, wi) < self.hint {
+            self.hint = (zi, wi);
+        }
+        true
     }
 }
 
@@ -204,5 +233,35 @@ mod tests {
         assert_eq!(fa.alloc(), Some(a));
         assert_ne!(a, b);
         assert_eq!(fa.stats().free, 2);
+    }
+
+    #[test]
+    fn a_shared_frame_is_free_after_its_last_reference() {
+        let mut fa = FrameAllocator::new(&[PhysRange::new(0, 2 * FRAME_SIZE)]);
+        let a = fa.alloc().unwrap();
+        assert!(!fa.is_shared(a));
+        assert!(fa.share(a) && fa.share(a));
+        assert!(fa.is_shared(a));
+        assert!(fa.free(a) && fa.free(a));
+        assert!(!fa.is_shared(a));
+        assert_eq!(fa.stats().free, 1, "one reference still holds it");
+        assert!(fa.free(a));
+        assert_eq!(fa.stats().free, 2);
+        assert!(!fa.share(a), "a free frame cannot be shared");
+        assert!(!fa.free(a));
+    }
+
+    #[test]
+    fn sharing_stops_at_the_counter_limit() {
+        let mut fa = FrameAllocator::new(&[PhysRange::new(0, FRAME_SIZE)]);
+        let a = fa.alloc().unwrap();
+        for _ in 0..u8::MAX {
+            assert!(fa.share(a));
+        }
+        assert!(!fa.share(a), "the count is full: the caller copies instead");
+        for _ in 0..=u8::MAX {
+            assert!(fa.free(a));
+        }
+        assert_eq!(fa.stats().free, 1);
     }
 }

@@ -115,7 +115,16 @@ fn with<R>(f: impl FnOnce(&mut Scheduler) -> R) -> R {
 
 /// Starts a kernel thread running `body`; returns its pid.
 pub fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Pid {
-    let ctx = Context::new(Box::new(body));
+    add_task(name, Context::new(Box::new(body)))
+}
+
+/// As [`spawn`], or None when no kernel stack is left (a user program's
+/// fork gets an error, the kernel carries on).
+pub fn try_spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Option<Pid> {
+    Some(add_task(name, Context::try_new(Box::new(body))?))
+}
+
+fn add_task(name: &str, ctx: Arc<Context>) -> Pid {
     with(|s| {
         let pid = s.next_pid;
         s.next_pid += 1;

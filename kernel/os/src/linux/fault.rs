@@ -32,14 +32,26 @@ pub fn signal_for(vector: u32) -> u32 {
     USER_FAULTS.iter().find(|(v, _)| *v as u32 == vector).map_or(SIGSEGV, |(_, s)| *s)
 }
 
-/// Tries to resolve a user page fault by demand paging.
-pub fn try_demand_page(p: &mut Process, frame: &TrapFrame) -> bool {
+/// Tries to resolve a user page fault by demand paging or copy on write.
+pub fn try_demand_page(p: &mut Process, frame: &TrapFrame) -> FaultResolution {
     if frame.vector != PAGE_FAULT as u32 {
-        return false;
+        return FaultResolution::Violation;
     }
     let addr = crate::hal::cpu::cr2() as u32;
     let write = frame.error_code & 2 != 0;
-    matches!(p.memory.resolve_fault(addr, write), FaultResolution::Mapped)
+    p.memory.resolve_fault(addr, write)
+}
+
+/// Logs that `p` is killed because no frame was left for a page it touched.
+pub fn report_out_of_memory(p: &Process, f: &TrapFrame) {
+    fresh_line();
+    klog!(
+        "{}[{}]: killed by SIGKILL: out of memory for a page at {:#010x} ip {:#010x}",
+        p.name,
+        p.pid,
+        crate::hal::cpu::cr2(),
+        f.eip
+    );
 }
 
 /// Ends the program's unterminated last line, so the kill message (a log
@@ -65,6 +77,12 @@ pub fn report_signal(p: &Process, sig: u32, frame: Option<&TrapFrame>) {
         ),
         None => klog!("{}[{}]: killed by {} (raised by the program)", p.name, p.pid, name(sig)),
     }
+}
+
+/// Logs that `p` is killed by a signal another process sent.
+pub fn report_killed(p: &Process, sig: u32) {
+    fresh_line();
+    klog!("{}[{}]: killed by {} (sent by another process)", p.name, p.pid, name(sig));
 }
 
 /// Logs that `p` is stopped by Ctrl-C.

@@ -35,6 +35,7 @@ pub struct OpenFile {
     pub path: String,
 }
 
+#[derive(Clone)]
 struct Slot {
     file: OpenFile,
     refs: u32,
@@ -46,7 +47,7 @@ struct Fd {
     cloexec: bool,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct FdTable {
     fds: Vec<Option<Fd>>,
     slots: Vec<Option<Slot>>,
@@ -149,6 +150,34 @@ impl FdTable {
         let e = self.entry(fd)?;
         self.set(fd as usize, Fd { cloexec: on, ..e });
         Ok(())
+    }
+
+    /// The table of a forked child: the same descriptors and flags; each
+    /// open file of the file tree is opened once more (the child closes it
+    /// on its own).
+    /// (Offsets are copied, not shared, until open files are shared objects.)
+    pub fn fork(&self) -> FdTable {
+        let child = self.clone();
+        for slot in child.slots.iter().flatten() {
+            if let FileKind::File(id) | FileKind::Dir(id) = slot.file.kind {
+                super::env::with_vfs(|vfs| vfs.open(id));
+            }
+        }
+        child
+    }
+
+    /// Closes the descriptors marked close-on-exec (execve); returns the
+    /// files whose last descriptor went.
+    pub fn close_on_exec(&mut self) -> Vec<OpenFile> {
+        let mut released = Vec::new();
+        for fd in 0..self.fds.len() as u32 {
+            if self.cloexec(fd) == Ok(true) {
+                if let Ok(Some(f)) = self.close(fd) {
+                    released.push(f);
+                }
+            }
+        }
+        released
     }
 
     /// Closes everything; returns the files whose last descriptor went.

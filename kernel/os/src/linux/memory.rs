@@ -52,6 +52,8 @@ pub enum FaultResolution {
     Mapped,
     /// A real access violation: the program gets SIGSEGV.
     Violation,
+    /// No frame for the page: the program is killed (SIGKILL, as Linux's OOM killer would).
+    OutOfMemory,
 }
 
 pub struct ProcessMemory {
@@ -102,6 +104,9 @@ impl ProcessMemory {
     /// the program may write.
     pub fn frame_for(&mut self, page: u32, write: bool) -> Result<u64, Errno> {
         if let Some((frame, flags)) = self.space.translate(page as usize) {
+            if flags.user && write && !flags.writable && self.is_copy_on_write(page) {
+                return self.break_copy_on_write(page, frame);
+            }
             return if flags.user && (flags.writable || !write) { Ok(frame) } else { Err(Errno::EFAULT) };
         }
         let area = *self.area_at(page).ok_or(Errno::EFAULT)?;
@@ -136,11 +141,97 @@ impl ProcessMemory {
         }
     }
 
+    /// True when `page` is mapped read-only although its area is writable:
+    /// its frame is (or was) shared with another process since a fork.
+    fn is_copy_on_write(&self, page: u32) -> bool {
+        self.area_at(page).is_some_and(|a| flags_for(a.perms).writable)
+    }
+
+    /// A write to a copy-on-write page: the process gets a frame of its own
+    /// (a copy while another process still shares the old one) mapped writable.
+    fn break_copy_on_write(&mut self, page: u32, frame: u64) -> Result<u64, Errno> {
+        let writable = PageFlags { writable: true, user: true };
+        if !memory::frame_is_shared(frame) {
+            self.space.protect(page as usize, writable).map_err(|_| Errno::EFAULT)?;
+            return Ok(frame);
+        }
+        let copy = memory::copy_of_frame(frame).ok_or(Errno::ENOMEM)?;
+        self.space.unmap(page as usize);
+        if self.space.map(page as usize, copy, writable).is_err() {
+            // Cannot happen (the entry was just cleared); keep the old frame.
+            memory::free_frame(copy);
+            let _ = self.space.map(page as usize, frame, PageFlags { writable: false, user: true });
+            return Err(Errno::ENOMEM);
+        }
+        memory::free_frame(frame); // this process's reference to the shared frame
+        Ok(copy)
+    }
+
+    /// The address space of a forked child: the same areas, every mapped
+    /// page shared copy-on-write (both sides map it read-only until one
+    /// writes). ENOMEM, with nothing of the child left, when frames for its
+    /// page tables (or page copies) run out.
+    pub fn fork(&mut self) -> Result<ProcessMemory, Errno> {
+        let mut child = ProcessMemory::new()?;
+        child.areas = self.areas.clone();
+        child.brk_start = self.brk_start;
+        child.brk = self.brk;
+        let mut failed = false;
+        for area in self.areas.areas() {
+            let parent = &self.space;
+            let child_space = &mut child.space;
+            parent.for_each_mapped(area.start as usize, area.end as usize, |virt, frame, flags| {
+                if failed {
+                    return;
+                }
+                let (child_frame, child_flags) = if memory::share_frame(frame) {
+                    (frame, PageFlags { writable: false, ..flags })
+                } else {
+                    match memory::copy_of_frame(frame) {
+                        Some(copy) => (copy, flags),
+                        None => {
+                            failed = true;
+                            return;
+                        }
+                    }
+                };
+                if child_space.map(virt, child_frame, child_flags).is_err() {
+                    memory::free_frame(child_frame);
+                    failed = true;
+                }
+            });
+        }
+        // The parent's writable pages that are now shared become read-only
+        // too (after the child got them all: on failure nothing changed for
+        // the parent but the sharing counts, which the child's drop undoes).
+        if failed {
+            return Err(Errno::ENOMEM);
+        }
+        for area in self.areas.areas().to_vec() {
+            let parent = &mut self.space;
+            child.space.for_each_mapped(area.start as usize, area.end as usize, |virt, frame, _| {
+                if let Some((own, flags)) = parent.translate(virt) {
+                    if own == frame && flags.writable {
+                        let _ = parent.protect(virt, PageFlags { writable: false, ..flags });
+                    }
+                }
+            });
+        }
+        Ok(child)
+    }
+
     /// Handles a user page fault at `addr`: maps the page when it lies in an
-    /// area whose rights allow the access.
+    /// area whose rights allow the access, or gives the process its own copy
+    /// of a copy-on-write page it writes.
     pub fn resolve_fault(&mut self, addr: u32, write: bool) -> FaultResolution {
         let page = page_floor(addr);
-        if self.space.translate(page as usize).is_some() {
+        if let Some((frame, flags)) = self.space.translate(page as usize) {
+            if write && flags.user && !flags.writable && self.is_copy_on_write(page) {
+                return match self.break_copy_on_write(page, frame) {
+                    Ok(_) => FaultResolution::Mapped,
+                    Err(_) => FaultResolution::OutOfMemory,
+                };
+            }
             return FaultResolution::Violation; // present: a rights violation
         }
         match self.frame_for(page, write) {
@@ -241,6 +332,7 @@ impl ProcessMemory {
         let mut offset = 0;
         while offset < old_len {
             if let Some(frame) = self.space.unmap((old + offset) as usize) {
+                let flags = PageFlags { writable: flags.writable && !memory::frame_is_shared(frame), ..flags };
                 if self.space.map((new + offset) as usize, frame, flags).is_err() {
                     memory::free_frame(frame);
                     return Err(Errno::ENOMEM);
@@ -263,8 +355,12 @@ impl ProcessMemory {
         let flags = flags_for(perms);
         let mut page = addr;
         while page < end {
-            // Pages not mapped yet get the new rights when first touched.
-            let _ = self.space.protect(page as usize, flags);
+            // Pages not mapped yet get the new rights when first touched;
+            // a frame shared since a fork stays read-only (copy on write).
+            if let Some((frame, _)) = self.space.translate(page as usize) {
+                let shared = flags.writable && memory::frame_is_shared(frame);
+                let _ = self.space.protect(page as usize, PageFlags { writable: flags.writable && !shared, ..flags });
+            }
             page += PAGE;
         }
         Ok(())

@@ -4,11 +4,41 @@
 
 use alloc::string::String;
 
+use embox_abi::Errno;
+use embox_hal::trap::TrapFrame;
+
 use embox_abi::types::{KernelSigaction, StackT, UserDesc};
 use embox_hal::gdt::TLS_ENTRIES;
 
 use super::files::FdTable;
 use super::memory::ProcessMemory;
+
+/// How a process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// `exit`/`exit_group` with this status (low 8 bits).
+    Exited(u8),
+    /// Killed by this signal.
+    Killed(u32),
+}
+
+impl Ending {
+    /// The status `wait4` reports (Linux's encoding).
+    pub fn wait_status(self) -> u32 {
+        match self {
+            Ending::Exited(code) => (code as u32) << 8,
+            Ending::Killed(sig) => sig & 0x7f,
+        }
+    }
+
+    /// The status a shell reports (`$?`): the code, or 128+signal.
+    pub fn shell_status(self) -> i32 {
+        match self {
+            Ending::Exited(code) => code as i32,
+            Ending::Killed(sig) => 128 + sig as i32,
+        }
+    }
+}
 
 pub struct Process {
     pub pid: u32,
@@ -29,9 +59,9 @@ pub struct Process {
     pub tls: [Option<UserDesc>; TLS_ENTRIES],
     /// Monotonic time at load, for the CPU-time clocks.
     pub started_ns: u64,
-    /// Set by `exit`/`exit_group` or a fatal fault: the task ends after the
-    /// current trap with this status.
-    pub exit_status: Option<i32>,
+    /// Set by `exit`/`exit_group` or a fatal signal: the task ends after the
+    /// current trap.
+    pub exit_status: Option<Ending>,
     /// xorshift state for `getrandom` and `AT_RANDOM`.
     pub rng: u64,
     /// Log every syscall (`load_app --strace`).
@@ -41,6 +71,10 @@ pub struct Process {
     /// Forward the `Lkl` rows of the syscall table to LKL (LKL was up
     /// when the process started).
     pub lkl: bool,
+    /// The user registers at the call, for the calls that need them (fork,
+    /// vfork, execve): set before the handler runs; what the handler leaves
+    /// here is what the program resumes with.
+    pub user_regs: Option<TrapFrame>,
 }
 
 impl Process {
@@ -63,7 +97,42 @@ impl Process {
             trace: false,
             umask: 0o022,
             lkl: false,
+            user_regs: None,
         }
+    }
+
+    /// The child of `fork`: a copy-on-write copy of the memory, the same
+    /// open files (sharing their offsets), working directory, handlers,
+    /// mask, alternate stack and TLS entries; nothing pending.
+    pub fn fork(&mut self, pid: u32, started_ns: u64) -> Result<Process, Errno> {
+        let memory = self.memory.fork()?;
+        let seed = self.next_random();
+        let mut child = Process::new(pid, self.name.clone(), memory, seed, started_ns);
+        child.files = self.files.fork();
+        child.cwd = self.cwd.clone();
+        child.sigactions = self.sigactions;
+        child.sigmask = self.sigmask;
+        child.altstack = self.altstack;
+        child.tls = self.tls;
+        child.trace = self.trace;
+        child.umask = self.umask;
+        child.lkl = self.lkl;
+        Ok(child)
+    }
+
+    /// What execve resets: caught signals go back to their default action
+    /// (ignored ones stay ignored), no alternate stack, no TLS entries, no
+    /// clear-child-tid address.
+    pub fn reset_for_exec(&mut self) {
+        const SIG_IGN: u32 = 1;
+        for action in self.sigactions.iter_mut() {
+            if action.sa_handler > SIG_IGN {
+                *action = KernelSigaction::default();
+            }
+        }
+        self.altstack = StackT { ss_sp: 0, ss_flags: embox_abi::consts::signal::SS_DISABLE, ss_size: 0 };
+        self.tls = [None; TLS_ENTRIES];
+        self.clear_child_tid = 0;
     }
 
     /// The next 64 pseudo-random bits (xorshift64*; seeded from the TSC).

@@ -1,13 +1,34 @@
-//! exit and exit_group: one task per program, so both end the program. The
-//! status lands in the shell's `$?` (low 8 bits, as on Linux).
+//! The process life cycle: fork, vfork, execve, exit, exit_group, and the
+//! wait calls. One task per process, so exit and exit_group both end it; the
+//! status lands in the parent's wait4 (or the shell's `$?`, low 8 bits).
+
+use alloc::vec::Vec;
 
 use embox_abi::errno::SysResult;
+use embox_abi::Errno;
 
+use super::user::{UserPtr, UserString};
 use super::Args;
-use crate::linux::process::Process;
+use crate::linux::process::{Ending, Process};
+use crate::linux::{self, ForkOptions, WaitFor, Waited};
+
+/// Most bytes of arguments and environment execve accepts (Linux's
+/// MAX_ARG_STRLEN is per string; our initial stack holds 128 KiB in all).
+const ARG_BYTES_MAX: usize = 128 * 1024;
+const WNOHANG: u32 = 1;
+const WEXITED: u32 = 4;
+const WNOWAIT: u32 = 0x0100_0000;
+const WUNTRACED: u32 = 2;
+const WCONTINUED: u32 = 8;
+const P_ALL: u32 = 0;
+const P_PID: u32 = 1;
+const P_PGID: u32 = 2;
+const SIGCHLD: u32 = 17;
+const CLD_EXITED: u32 = 1;
+const CLD_KILLED: u32 = 2;
 
 pub fn exit(p: &mut Process, a: &Args) -> SysResult {
-    p.exit_status = Some((a[0] & 0xff) as i32);
+    p.exit_status = Some(Ending::Exited(a[0] as u8));
     Ok(0)
 }
 
@@ -15,7 +36,146 @@ pub fn exit_group(p: &mut Process, a: &Args) -> SysResult {
     exit(p, a)
 }
 
-/// wait4/waitpid: a program started by load_app has no children.
-pub fn wait4(_p: &mut Process, _a: &Args) -> SysResult {
-    Err(embox_abi::Errno::ECHILD)
+pub fn fork(p: &mut Process, _a: &Args) -> SysResult {
+    linux::fork(p, ForkOptions::default())
+}
+
+pub fn vfork(p: &mut Process, _a: &Args) -> SysResult {
+    linux::fork(p, ForkOptions { vfork: true, ..ForkOptions::default() })
+}
+
+const CLONE_VM: u32 = 0x100;
+const CLONE_FS: u32 = 0x200;
+const CLONE_FILES: u32 = 0x400;
+const CLONE_SIGHAND: u32 = 0x800;
+const CLONE_VFORK: u32 = 0x4000;
+const CLONE_THREAD: u32 = 0x1_0000;
+const CLONE_SETTLS: u32 = 0x8_0000;
+const CLONE_PARENT_SETTID: u32 = 0x10_0000;
+const CLONE_CHILD_CLEARTID: u32 = 0x20_0000;
+const CLONE_CHILD_SETTID: u32 = 0x100_0000;
+
+/// clone(flags, newsp, parent_tid, tls, child_tid) for new processes (what
+/// glibc's fork and posix_spawn use). Memory is copy-on-write even with
+/// CLONE_VM|CLONE_VFORK (the parent sleeps until the child execs, so only a
+/// child writing to memory for its parent can tell). Threads are not served yet.
+pub fn clone(p: &mut Process, a: &Args) -> SysResult {
+    let (flags, stack, parent_tid, _tls, child_tid) = (a[0], a[1], a[2], a[3], a[4]);
+    let vm_vfork = flags & (CLONE_VM | CLONE_VFORK) == CLONE_VM | CLONE_VFORK;
+    if flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_FS | CLONE_FILES | CLONE_SETTLS) != 0 || (flags & CLONE_VM != 0 && !vm_vfork) {
+        crate::klog!("{}[{}]: clone({:#x}): threads are not supported yet", p.name, p.pid, flags);
+        return Err(Errno::ENOSYS);
+    }
+    let options = ForkOptions {
+        vfork: flags & CLONE_VFORK != 0,
+        stack,
+        child_settid: (flags & CLONE_CHILD_SETTID != 0).then_some(child_tid),
+        child_cleartid: (flags & CLONE_CHILD_CLEARTID != 0).then_some(child_tid),
+        parent_settid: (flags & CLONE_PARENT_SETTID != 0).then_some(parent_tid),
+    };
+    linux::fork(p, options)
+}
+
+/// Reads a NULL-terminated array of string pointers (argv, envp).
+fn read_strings(p: &mut Process, array: u32, total: &mut usize) -> Result<Vec<Vec<u8>>, Errno> {
+    let mut out = Vec::new();
+    if array == 0 {
+        return Ok(out);
+    }
+    for i in 0.. {
+        let at = array.checked_add(4 * i).ok_or(Errno::EFAULT)?;
+        let ptr = UserPtr::<u32>::new(at).read(&mut p.memory)?;
+        if ptr == 0 {
+            break;
+        }
+        let s = p.memory.read_cstr(ptr, ARG_BYTES_MAX).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::E2BIG } else { e })?;
+        *total += s.len() + 1 + 4;
+        if *total > ARG_BYTES_MAX {
+            return Err(Errno::E2BIG);
+        }
+        out.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// execve(path, argv, envp)
+pub fn execve(p: &mut Process, a: &Args) -> SysResult {
+    let path = UserString(a[0]).read_path(&mut p.memory)?;
+    let path = p.absolute(&path);
+    let mut total = 0;
+    let argv = read_strings(p, a[1], &mut total)?;
+    let envp = read_strings(p, a[2], &mut total)?;
+    linux::exec::execve(p, path, argv, envp)?;
+    Ok(0)
+}
+
+fn which_pid(pid: i32, me: u32) -> Result<WaitFor, Errno> {
+    match pid {
+        // Process groups are the caller's own (one group per job).
+        -1 | 0 => Ok(WaitFor::Any),
+        pid if pid < -1 => Ok(if (-pid) as u32 == me { WaitFor::Any } else { WaitFor::Pid(u32::MAX) }),
+        pid => Ok(WaitFor::Pid(pid as u32)),
+    }
+}
+
+/// wait4(pid, wstatus, options, rusage) and waitpid(pid, wstatus, options).
+pub fn wait4(p: &mut Process, a: &Args) -> SysResult {
+    let (pid, status, options) = (a[0] as i32, UserPtr::<u32>::new(a[1]), a[2]);
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED | 0x8000_0000 | 0x4000_0000 | 0x2000_0000) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    match linux::wait_child(p.pid, which_pid(pid, p.pid)?, options & WNOHANG != 0, false)? {
+        Waited::NothingYet => Ok(0),
+        Waited::Ended { pid, ending } => {
+            status.write_opt(&mut p.memory, &ending.wait_status())?;
+            // The child's resource usage is not accounted: all zero.
+            if a[3] != 0 {
+                p.memory.write(a[3], &[0u8; RUSAGE_SIZE])?;
+            }
+            Ok(pid)
+        }
+    }
+}
+
+/// waitpid(pid, wstatus, options): wait4 without the rusage argument.
+pub fn waitpid(p: &mut Process, a: &Args) -> SysResult {
+    wait4(p, &[a[0], a[1], a[2], 0, 0, 0])
+}
+
+/// Size of `struct rusage` on i386.
+const RUSAGE_SIZE: usize = 72;
+
+/// waitid(idtype, id, infop, options)
+pub fn waitid(p: &mut Process, a: &Args) -> SysResult {
+    let (idtype, id, info, options) = (a[0], a[1], a[2], a[3]);
+    if options & (WEXITED) == 0 || options & !(WNOHANG | WEXITED | WNOWAIT | WUNTRACED | WCONTINUED) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let which = match idtype {
+        P_ALL => WaitFor::Any,
+        P_PID => WaitFor::Pid(id),
+        P_PGID => which_pid(-(id as i32), p.pid)?,
+        _ => return Err(Errno::EINVAL),
+    };
+    let mut siginfo = [0u32; 32];
+    match linux::wait_child(p.pid, which, options & WNOHANG != 0, options & WNOWAIT != 0)? {
+        Waited::NothingYet => {}
+        Waited::Ended { pid, ending } => {
+            siginfo[0] = SIGCHLD;
+            let (code, status) = match ending {
+                Ending::Exited(code) => (CLD_EXITED, code as u32),
+                Ending::Killed(sig) => (CLD_KILLED, sig),
+            };
+            siginfo[2] = code;
+            siginfo[3] = pid;
+            siginfo[4] = 0; // uid
+            siginfo[5] = status;
+        }
+    }
+    if info != 0 {
+        let bytes: Vec<u8> = siginfo.iter().flat_map(|w| w.to_le_bytes()).collect();
+        p.memory.write(info, &bytes)?;
+    }
+    Ok(0)
 }

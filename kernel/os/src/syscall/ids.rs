@@ -1,13 +1,11 @@
 //! Identity: pids and ids. Every program runs as root (uid/gid 0), alone in
-//! its process group and session; its parent is the shell (pid 1).
+//! its process group and session; its parent is the process that forked it,
+//! or the shell (pid 1).
 
 use embox_abi::errno::SysResult;
 
 use super::Args;
 use crate::linux::process::Process;
-
-/// The shell that started the program.
-const PARENT_PID: u32 = 1;
 
 pub fn getpid(p: &mut Process, _a: &Args) -> SysResult {
     Ok(p.pid)
@@ -17,8 +15,10 @@ pub fn gettid(p: &mut Process, _a: &Args) -> SysResult {
     Ok(p.pid)
 }
 
-pub fn getppid(_p: &mut Process, _a: &Args) -> SysResult {
-    Ok(PARENT_PID)
+/// The parent: the process that forked this one, or the shell (pid 1) for
+/// the program `load_app` started and for orphans.
+pub fn getppid(p: &mut Process, _a: &Args) -> SysResult {
+    Ok(crate::linux::parent_of(p.pid))
 }
 
 pub fn getuid(_p: &mut Process, _a: &Args) -> SysResult {

@@ -76,16 +76,16 @@ use Serve::*;
 /// numbers we do not serve (they return -ENOSYS and log one line).
 const TABLE: &[(u32, Serve)] = &[
     (EXIT, Native(exit::exit)),                               // 1
-    // 2: fork
+    (FORK, Native(exit::fork)),                               // 2
     (READ, Lkl(io::read)),                                    // 3
     (WRITE, Lkl(io::write)),                                  // 4
     (OPEN, Lkl(open::open)),                                  // 5
     (CLOSE, Native(open::close)),                             // 6
-    (WAITPID, Native(exit::wait4)),                           // 7
+    (WAITPID, Native(exit::waitpid)),                         // 7
     (CREAT, Lkl(open::creat)),                                // 8
     (LINK, Lkl(dir::link)),                                   // 9
     (UNLINK, Lkl(dir::unlink)),                               // 10
-    // 11: execve
+    (EXECVE, Native(exit::execve)),                           // 11
     (CHDIR, LklVia(dir::chdir, forward::chdir)),              // 12
     (TIME, Native(time::time)),                               // 13
     (MKNOD, LklOnly),                                         // 14
@@ -154,7 +154,9 @@ const TABLE: &[(u32, Serve)] = &[
     (SYSINFO, Native(system::sysinfo)),                       // 116
     // 117: ipc
     (FSYNC, Lkl(io::fsync)),                                  // 118
-    // 119..=121: sigreturn, clone, setdomainname
+    // 119: sigreturn
+    (CLONE, Native(exit::clone)),                             // 120
+    // 121: setdomainname
     (UNAME, Lkl(system::uname)),                              // 122
     // 123..=124: modify_ldt, adjtimex
     (MPROTECT, Native(mm::mprotect)),                         // 125
@@ -190,7 +192,8 @@ const TABLE: &[(u32, Serve)] = &[
     (GETCWD, Native(dir::getcwd)),                            // 183
     // 184..=185: capget, capset
     (SIGALTSTACK, Native(signal::sigaltstack)),               // 186
-    // 187..=190: sendfile, getpmsg, putpmsg, vfork
+    // 187..=189: sendfile, getpmsg, putpmsg
+    (VFORK, Native(exit::vfork)),                             // 190
     (UGETRLIMIT, Native(system::getrlimit)),                  // 191
     (MMAP2, Native(mm::mmap2)),                               // 192
     (TRUNCATE64, Lkl(io::truncate64)),                        // 193
@@ -241,7 +244,9 @@ const TABLE: &[(u32, Serve)] = &[
     (CLOCK_NANOSLEEP, Native(time::clock_nanosleep32)),       // 267
     // 268..=269: statfs64, fstatfs64
     (TGKILL, Native(signal::tgkill)),                         // 270
-    // 271..=294: utimes, fadvise64_64, vserver, mbind, ...
+    // 271..=283: utimes, fadvise64_64, vserver, mbind, ...
+    (WAITID, Native(exit::waitid)),                           // 284
+    // 285..=294: -, add_key, request_key, keyctl, ...
     (OPENAT, Lkl(open::openat)),                              // 295
     (MKDIRAT, Lkl(dir::mkdirat)),                             // 296
     (MKNODAT, LklOnly),                                       // 297
@@ -362,7 +367,7 @@ const LKL_HANDLERS: [Option<LklEntry>; NR_LIMIT] = {
 /// Calls that neither block, nor end the program, nor run long: the trap serves them
 /// with interrupts masked, without taking the process out of its table.
 const QUICK: &[u32] = &[
-    GETPID, GETUID, GETGID, GETEUID, GETEGID, GETPPID, GETPGRP, GETUID32, GETGID32, GETEUID32, GETEGID32, GETTID,
+    GETPID, GETUID, GETGID, GETEUID, GETEGID, GETPGRP, GETUID32, GETGID32, GETEUID32, GETEGID32, GETTID,
     GETTIMEOFDAY, TIME, CLOCK_GETTIME, CLOCK_GETTIME64,
 ];
 
@@ -399,6 +404,11 @@ pub fn lkl_forwarding() -> bool {
 pub fn is_quick(nr: u32) -> bool {
     let table = if FORWARDING.load(Ordering::Relaxed) { &IS_QUICK_FORWARDING } else { &IS_QUICK };
     table.get(nr as usize).copied().unwrap_or(false)
+}
+
+/// Calls whose handlers read or replace the user registers (`Process::user_regs`).
+pub fn needs_registers(nr: u32) -> bool {
+    matches!(nr, FORK | VFORK | CLONE | EXECVE)
 }
 
 /// Runs syscall `nr` for `process`; returns the value for EAX. Inlined into

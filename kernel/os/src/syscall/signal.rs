@@ -112,15 +112,26 @@ fn signal_self(p: &mut Process, sig: u32) -> SysResult {
         return Ok(0);
     }
     crate::linux::fault::report_signal(p, sig, None);
-    p.exit_status = Some(128 + sig as i32);
+    p.exit_status = Some(crate::linux::process::Ending::Killed(sig));
     Ok(0)
 }
 
-/// kill(pid, sig): only the program itself (or its group) can be signalled.
+/// kill(pid, sig): the program itself (or its group), or another process,
+/// which ends (default actions only; signal 0 checks that it exists).
 pub fn kill(p: &mut Process, a: &Args) -> SysResult {
-    let pid = a[0] as i32;
+    let (pid, sig) = (a[0] as i32, a[1]);
     if pid == p.pid as i32 || pid == 0 || pid == -1 || pid == -(p.pid as i32) {
-        signal_self(p, a[1])
+        return signal_self(p, sig);
+    }
+    if sig > NSIG {
+        return Err(Errno::EINVAL);
+    }
+    let target = pid.unsigned_abs();
+    if sig == 0 || IGNORED_BY_DEFAULT.contains(&sig) {
+        return if crate::linux::exists(target) { Ok(0) } else { Err(Errno::ESRCH) };
+    }
+    if crate::linux::kill_other(target, sig) {
+        Ok(0)
     } else {
         Err(Errno::ESRCH)
     }

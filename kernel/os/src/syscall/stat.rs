@@ -191,17 +191,33 @@ pub fn readlinkat(p: &mut Process, a: &Args) -> SysResult {
     readlink_at(p, a[0], a[1], UserSlice::new(a[2], a[3]))
 }
 
-pub fn chmod(p: &mut Process, a: &Args) -> SysResult {
-    exists_at(p, embox_abi::consts::at::AT_FDCWD as u32, a[0])
+/// Sets the permission bits of the node at `path` (absolute).
+fn change_mode(path: &str, mode: u32) -> SysResult {
+    env::with_vfs(|vfs| {
+        let id = vfs.lookup(path)?;
+        vfs.set_permissions(id, mode);
+        Ok(0)
+    })
+    .map_err(env::fs_errno)
 }
 
+pub fn chmod(p: &mut Process, a: &Args) -> SysResult {
+    fchmodat(p, &[embox_abi::consts::at::AT_FDCWD as u32, a[0], a[1], 0, 0, 0])
+}
+
+/// fchmod(fd, mode): the file the descriptor was opened by.
 pub fn fchmod(p: &mut Process, a: &Args) -> SysResult {
-    p.files.get(a[0])?;
-    Ok(0)
+    let path = p.files.get(a[0])?.path.clone();
+    if !path.starts_with('/') || path.starts_with("/dev/") {
+        return Ok(0); // the console and other devices keep their modes
+    }
+    change_mode(&path, a[1])
 }
 
 pub fn fchmodat(p: &mut Process, a: &Args) -> SysResult {
-    exists_at(p, a[0], a[1])
+    let path = UserString(a[1]).read_path(&mut p.memory)?;
+    let path = resolve_at(p, a[0], &path)?;
+    change_mode(&path, a[2])
 }
 
 /// umask(mask): sets the file-creation mask, returns the old one.

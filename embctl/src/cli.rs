@@ -107,6 +107,15 @@ pub struct RunArgs {
     /// Do not build first; boot the kernel already under build/.
     #[arg(long)]
     pub no_build: bool,
+    /// Give the guest a virtio-net NIC: a TAP in the QEMU container with the host
+    /// side at 10.0.2.10 and the guest at 10.0.2.16 (user-mode networking where a
+    /// TAP is not allowed; the log says which).
+    #[arg(long)]
+    pub net: bool,
+    /// Forward 127.0.0.1:HOSTPORT on the host to the guest's GUESTPORT (TCP;
+    /// repeatable; implies --net), e.g. `--publish 2323:23` for telnet.
+    #[arg(long = "publish", short = 'p', value_name = "HOSTPORT:GUESTPORT")]
+    pub publish: Vec<String>,
     #[command(flatten)]
     pub privileges: PrivilegeArgs,
     /// Where the build gets LKL from (templates with LKL only).

@@ -13,6 +13,7 @@ mod engine;
 mod image;
 mod kvm_probe;
 mod lkl;
+mod net;
 mod qemu;
 mod run;
 mod shell;

@@ -26,6 +26,7 @@ const TAIL_LINES: usize = 20;
 pub async fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
     let template = template::find(ws, &args.template)?;
     let extras = args.add.iter().map(|spec| Extra::parse(spec)).collect::<Result<Vec<_>>>()?;
+    let network = network(args)?;
     if args.no_build {
         require_artefacts(ws)?;
     }
@@ -54,7 +55,10 @@ pub async fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
         gdb: args.gdb,
     };
     tracing::info!("$ {}", qemu.command_line());
-    let spec = qemu_container(ws, &image, &qemu, privileges, interactive);
+    let mut spec = qemu_container(ws, &image, &qemu, privileges, interactive);
+    if let Some(publish) = &network {
+        crate::net::apply(&mut spec, publish);
+    }
 
     let container = engine.start_attached(&spec).await?;
     tracing::debug!("QEMU runs in container {}", container.name());
@@ -70,6 +74,16 @@ pub async fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
     };
     drop(initramfs);
     Ok(exit)
+}
+
+/// `--net`/`--publish`: the ports to publish when the guest gets a network.
+fn network(args: &RunArgs) -> Result<Option<Vec<crate::net::Publish>>> {
+    if !args.net && args.publish.is_empty() {
+        return Ok(None);
+    }
+    let publish = args.publish.iter().map(|p| crate::net::Publish::parse(p)).collect::<Result<Vec<_>>>()?;
+    crate::net::check_publishes(&publish)?;
+    Ok(Some(publish))
 }
 
 /// `--no-build` needs a finished build.

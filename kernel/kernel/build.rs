@@ -77,6 +77,36 @@ fn main() {
     writeln!(out, "pub const TIMER_HZ: u32 = {timer_hz};").unwrap();
     writeln!(out, "/// LKL's memory, from `[kernel] lkl_memory_mib` (used with the `lkl` feature).").unwrap();
     writeln!(out, "pub const LKL_MEMORY_MIB: u32 = {lkl_memory_mib};").unwrap();
+    // [net]: the guest's static address (the seed's 10.0.2.16/24 behind the
+    // host's 10.0.2.10), or DHCP; the telnet port (0: no telnet server).
+    let net = template.get("net").and_then(|k| k.as_table()).cloned().unwrap_or_default();
+    let net_str = |key: &str, default: &str| -> String {
+        match net.get(key) {
+            None => default.to_string(),
+            Some(v) => v
+                .as_str()
+                .unwrap_or_else(|| panic!("{}: [net] {key} must be a string, found {v:?}", template_file.display()))
+                .to_string(),
+        }
+    };
+    let address = net_str("address", "10.0.2.16/24");
+    let gateway = net_str("gateway", "10.0.2.10");
+    let dhcp = match net.get("dhcp") {
+        None => false,
+        Some(v) => v.as_bool().unwrap_or_else(|| panic!("{}: [net] dhcp must be true or false", template_file.display())),
+    };
+    let telnet_port = match net.get("telnet_port") {
+        None => 23,
+        Some(v) => v
+            .as_integer()
+            .filter(|p| (0..=65535).contains(p))
+            .unwrap_or_else(|| panic!("{}: [net] telnet_port must be 0..=65535", template_file.display())),
+    };
+    writeln!(out, "/// Network settings, from `[net]`.").unwrap();
+    writeln!(out, "pub const NET_ADDRESS: &str = {address:?};").unwrap();
+    writeln!(out, "pub const NET_GATEWAY: &str = {gateway:?};").unwrap();
+    writeln!(out, "pub const NET_DHCP: bool = {dhcp};").unwrap();
+    writeln!(out, "pub const NET_TELNET_PORT: u16 = {telnet_port};").unwrap();
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
     fs::write(out_dir.join("config.rs"), out).unwrap();
 

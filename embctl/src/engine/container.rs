@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::{Context, Result};
 use bollard::container::LogOutput;
-use bollard::models::{ContainerCreateBody, DeviceMapping, HostConfig};
+use bollard::models::{ContainerCreateBody, DeviceMapping, HostConfig, PortBinding};
 use bollard::query_parameters::{
     AttachContainerOptions, CreateContainerOptions, ResizeContainerTTYOptions, WaitContainerOptions,
 };
@@ -309,8 +309,23 @@ impl Engine {
                 init: spec.init.then_some(true),
                 network_mode: spec.network_mode.clone(),
                 security_opt: spec.no_new_privileges.then(|| vec!["no-new-privileges".to_string()]),
+                port_bindings: (!spec.published_tcp.is_empty()).then(|| {
+                    spec.published_tcp
+                        .iter()
+                        .map(|(host, container)| {
+                            let binding = PortBinding {
+                                host_ip: Some("127.0.0.1".into()),
+                                host_port: Some(host.to_string()),
+                            };
+                            (format!("{container}/tcp"), Some(vec![binding]))
+                        })
+                        .collect()
+                }),
+                sysctls: (!spec.sysctls.is_empty()).then(|| spec.sysctls.clone().into_iter().collect()),
                 ..Default::default()
             }),
+            exposed_ports: (!spec.published_tcp.is_empty())
+                .then(|| spec.published_tcp.iter().map(|(_, container)| format!("{container}/tcp")).collect()),
             ..Default::default()
         };
         let opts = CreateContainerOptions {

@@ -115,6 +115,10 @@ pub struct ContainerSpec {
     pub detach_keys: Option<String>,
     /// `--security-opt no-new-privileges`: setuid programs in the container cannot raise privileges.
     pub no_new_privileges: bool,
+    /// TCP ports published on the host's 127.0.0.1 only: (host port, container port).
+    pub published_tcp: Vec<(u16, u16)>,
+    /// Namespaced sysctls of the container (e.g. `net.ipv4.ip_forward=0`).
+    pub sysctls: BTreeMap<String, String>,
 }
 
 /// What the container may do beyond an ordinary unprivileged container.

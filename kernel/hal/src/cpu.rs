@@ -23,6 +23,28 @@ pub fn outw(port: u16, value: u16) {
     unsafe { asm!("out dx, ax", in("dx") port, in("ax") value, options(nomem, nostack, preserves_flags)) }
 }
 
+/// Reads a 16-bit word from an I/O port.
+pub fn inw(port: u16) -> u16 {
+    let value: u16;
+    // SAFETY: as for `outb`.
+    unsafe { asm!("in ax, dx", out("ax") value, in("dx") port, options(nomem, nostack, preserves_flags)) }
+    value
+}
+
+/// Writes a 32-bit word to an I/O port.
+pub fn outl(port: u16, value: u32) {
+    // SAFETY: as for `outb`; the PCI and NIC ports are owned by `pci` and `virtio_net`.
+    unsafe { asm!("out dx, eax", in("dx") port, in("eax") value, options(nomem, nostack, preserves_flags)) }
+}
+
+/// Reads a 32-bit word from an I/O port.
+pub fn inl(port: u16) -> u32 {
+    let value: u32;
+    // SAFETY: as for `outb`.
+    unsafe { asm!("in eax, dx", out("eax") value, in("dx") port, options(nomem, nostack, preserves_flags)) }
+    value
+}
+
 /// True when maskable interrupts are enabled (EFLAGS.IF).
 pub fn interrupts_enabled() -> bool {
     let flags: u32;

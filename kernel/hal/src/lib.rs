@@ -25,6 +25,8 @@ pub mod lkl;
 mod mem;
 pub mod memory;
 pub mod paging;
+pub mod pci;
+pub mod netdev;
 pub mod pic;
 pub mod power;
 pub mod rtc;
@@ -33,6 +35,7 @@ pub mod sync;
 pub mod time;
 pub mod trap;
 pub mod usermode;
+pub mod virtio_net;
 
 pub use boot::BootInfo;
 

@@ -39,6 +39,15 @@ pub fn alloc_frame() -> Option<u64> {
     FRAMES.lock().as_mut()?.alloc()
 }
 
+/// Allocates `count` physically consecutive frames filled with zeros (device
+/// rings that the hardware reads as one block); returns the first frame.
+pub fn alloc_zeroed_contiguous(count: usize) -> Option<u64> {
+    let first = alloc_contiguous_frames(count)?;
+    // SAFETY: the frames were just allocated, so we own them; the physical map covers them.
+    unsafe { core::ptr::write_bytes(paging::phys_to_virt(first) as *mut u8, 0, count * paging::PAGE_SIZE) };
+    Some(first)
+}
+
 /// Allocates a frame filled with zeros.
 pub fn alloc_zeroed_frame() -> Option<u64> {
     let frame = alloc_frame()?;

@@ -56,6 +56,9 @@ static HANDLERS: IrqMutex<[Option<Handler>; 256]> = IrqMutex::new([None; 256]);
 /// The 0x80 handler, called by the trap stub without a lock on every
 /// syscall (0: none yet, the stub then calls [`dispatch_syscall`]).
 pub(crate) static SYSCALL_HANDLER: AtomicUsize = AtomicUsize::new(0);
+/// Drivers' handlers for the other IRQ lines (called in interrupt context,
+/// before the end-of-interrupt, so a level-triggered device is quiet by then).
+static IRQ_HANDLERS: IrqMutex<[Option<fn()>; 16]> = IrqMutex::new([None; 16]);
 /// Gets CPU exceptions raised in ring 3 (the compat layer kills the program).
 static USER_FAULT_HANDLER: IrqMutex<Option<Handler>> = IrqMutex::new(None);
 /// Writes a line about the current task into fault reports.
@@ -69,6 +72,14 @@ pub fn set_handler(vector: u8, handler: Handler) {
     assert!(vector >= 32, "exceptions go to set_user_fault_handler, not set_handler");
     assert!(vector != crate::idt::SYSCALL_VECTOR, "int 0x80 goes to set_syscall_handler");
     HANDLERS.lock()[vector as usize] = Some(handler);
+}
+
+/// Registers the handler of a device IRQ line (not the timer's or COM1's) and
+/// unmasks the line at the PIC. The handler must silence its device.
+pub fn set_irq_handler(irq: u8, handler: fn()) {
+    assert!(irq < 16 && irq != crate::time::IRQ && irq != serial::IRQ && irq != 2, "IRQ {irq} is not a device line");
+    IRQ_HANDLERS.lock()[irq as usize] = Some(handler);
+    pic::unmask(irq);
 }
 
 /// Registers the `int 0x80` handler (see [`SyscallHandler`]).
@@ -144,7 +155,13 @@ fn handle_irq(irq: u8) {
             serial::handle_irq();
             pic::end_of_interrupt(irq);
         }
-        _ => pic::end_of_interrupt(irq),
+        _ => {
+            let handler = IRQ_HANDLERS.lock()[irq as usize];
+            if let Some(handler) = handler {
+                handler();
+            }
+            pic::end_of_interrupt(irq);
+        }
     }
 }
 

@@ -12,6 +12,7 @@ extern crate alloc;
 pub mod klog;
 pub mod linux;
 pub mod lkl;
+pub mod net;
 pub mod sched;
 pub mod shell;
 pub mod sync;
@@ -33,9 +34,16 @@ pub struct Config {
     pub template: &'static str,
     /// LKL's memory in MiB (template `[kernel] lkl_memory_mib`; used with the `lkl` feature).
     pub lkl_memory_mib: u32,
+    pub net: net::NetConfig,
 }
 
-static CONFIG: IrqMutex<Config> = IrqMutex::new(Config { heap_bytes: 0, timer_hz: 0, template: "", lkl_memory_mib: 0 });
+static CONFIG: IrqMutex<Config> = IrqMutex::new(Config {
+    heap_bytes: 0,
+    timer_hz: 0,
+    template: "",
+    lkl_memory_mib: 0,
+    net: net::NetConfig { address: "", gateway: "", dhcp: false, telnet_port: 0 },
+});
 
 /// The configuration the kernel was built with.
 pub fn config() -> Config {
@@ -72,6 +80,7 @@ pub fn start(magic: u32, info: u32, config: &Config) -> ! {
     linux::init();
     timer::init();
     lkl::init(config.lkl_memory_mib);
+    net::init(&config.net);
     sched::spawn("shell", shell_task);
     hal::cpu::enable_interrupts();
     sched::idle_loop()

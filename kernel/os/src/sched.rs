@@ -125,7 +125,7 @@ pub fn try_spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Option<Pid
 }
 
 fn add_task(name: &str, ctx: Arc<Context>) -> Pid {
-    with(|s| {
+    let (parent, pid) = with(|s| {
         let pid = s.next_pid;
         s.next_pid += 1;
         s.tasks.insert(
@@ -143,8 +143,10 @@ fn add_task(name: &str, ctx: Arc<Context>) -> Pid {
             },
         );
         s.ready.push_back(pid);
-        pid
-    })
+        (s.current, pid)
+    });
+    crate::tty::inherit(parent, pid);
+    pid
 }
 
 /// The running task's pid.
@@ -281,6 +283,7 @@ pub fn sleep(duration: Duration) {
 /// The task's LKL TLS destructors run first (in the task, as LKL expects).
 pub fn exit(status: i32) -> ! {
     crate::lkl::host::run_tls_destructors();
+    drop(crate::tty::detach(current_pid()));
     cpu::disable_interrupts();
     let (from, to) = with(|s| {
         let pid = s.current;

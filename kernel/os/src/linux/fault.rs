@@ -57,7 +57,7 @@ pub fn report_out_of_memory(p: &Process, f: &TrapFrame) {
 /// Ends the program's unterminated last line, so the kill message (a log
 /// line) starts a line of its own, as a shell's "Segmentation fault" does.
 fn fresh_line() {
-    if !crate::hal::serial::at_line_start() {
+    if !crate::tty::at_line_start() {
         super::env::console_write(b"\n");
     }
 }

@@ -19,6 +19,8 @@ pub(super) const BUILTINS: &[Command] = &[
     Command { name: "uptime", usage: "uptime", summary: "time since boot", run: uptime },
     Command { name: "dmesg", usage: "dmesg", summary: "print the kernel log", run: dmesg },
     Command { name: "sleep", usage: "sleep SECONDS", summary: "wait (fractions allowed)", run: sleep },
+    Command { name: "exit", usage: "exit", summary: "end this shell session (telnet)", run: exit },
+    Command { name: "logout", usage: "logout", summary: "end this shell session (telnet)", run: exit },
     Command { name: "poweroff", usage: "poweroff", summary: "power the machine off", run: poweroff },
     Command { name: "reboot", usage: "reboot", summary: "reset the machine", run: reboot },
     Command { name: "schedtest", usage: "schedtest", summary: "check preemption: busy kernel threads must all progress", run: schedtest },
@@ -373,4 +375,9 @@ fn schedtest(_: &mut Shell, _: &[String]) -> i32 {
         if ok { "ok" } else { "FAILED (a thread never ran)" }
     );
     if ok { 0 } else { 1 }
+}
+
+fn exit(shell: &mut Shell, _args: &[String]) -> i32 {
+    shell.exit_requested = true;
+    shell.last_status
 }

@@ -60,6 +60,8 @@ pub struct Shell {
     pub last_status: i32,
     /// Working directory for relative paths.
     pub cwd: String,
+    /// Set by `exit`/`logout`: the session ends after this command.
+    pub exit_requested: bool,
 }
 
 impl Default for Shell {
@@ -70,7 +72,7 @@ impl Default for Shell {
 
 impl Shell {
     pub fn new() -> Self {
-        Self { last_status: 0, cwd: String::from("/") }
+        Self { last_status: 0, cwd: String::from("/"), exit_requested: false }
     }
 
     /// An absolute path for an argument.
@@ -100,17 +102,29 @@ impl Shell {
         };
     }
 
-    /// Prompt, read, run, forever.
+    /// Prompt, read, run, forever (the console's shell: `exit` does not end it).
     pub fn run(mut self) -> ! {
-        let mut editor = LineEditor::new();
         loop {
+            self.run_session();
+            if tty::on_console() {
+                println!("embox: this is the console shell; `poweroff` stops the kernel");
+                self.exit_requested = false;
+            }
+        }
+    }
+
+    /// Prompt, read, run, until the terminal closes or `exit` is typed.
+    pub fn run_session(&mut self) {
+        let mut editor = LineEditor::new();
+        while !self.exit_requested {
             // The prompt starts a line even after output without a final newline.
-            if !crate::hal::serial::at_line_start() {
+            if !tty::at_line_start() {
                 println!();
             }
             print!("{PROMPT}");
             let line = loop {
-                match editor.feed(tty::read_byte()) {
+                let Some(byte) = tty::read() else { return };
+                match editor.feed(byte) {
                     Key::None => {}
                     Key::Echo(bytes) => tty::write(&bytes),
                     Key::Line(line) => break line,

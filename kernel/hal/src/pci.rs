@@ -1,0 +1,138 @@
+//! PCI configuration space through the legacy mechanism #1 (ports 0xCF8 and
+//! 0xCFC), and a scan of bus 0..=255 for functions. Drivers find their device
+//! here, read its I/O BAR and interrupt line, and turn on I/O decoding and bus
+//! mastering (DMA).
+
+use crate::cpu::{inl, outl};
+use crate::sync::IrqMutex;
+use alloc::vec::Vec;
+
+const CONFIG_ADDRESS: u16 = 0xcf8;
+const CONFIG_DATA: u16 = 0xcfc;
+
+/// Offsets in the configuration header (type 0).
+const VENDOR_ID: u8 = 0x00;
+const COMMAND: u8 = 0x04;
+const CLASS_REV: u8 = 0x08;
+const HEADER_TYPE: u8 = 0x0c;
+const BAR0: u8 = 0x10;
+const INTERRUPT_LINE: u8 = 0x3c;
+/// Type 1 (bridge) header: the bus number behind the bridge.
+const SECONDARY_BUS: u8 = 0x19;
+
+const COMMAND_IO: u16 = 1 << 0;
+const COMMAND_BUS_MASTER: u16 = 1 << 2;
+
+/// Serialises the two-port address/data sequence.
+static CONFIG_LOCK: IrqMutex<()> = IrqMutex::new(());
+
+/// One PCI function: bus, device (slot) and function number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Address {
+    pub bus: u8,
+    pub device: u8,
+    pub function: u8,
+}
+
+impl Address {
+    fn config_address(self, offset: u8) -> u32 {
+        0x8000_0000
+            | u32::from(self.bus) << 16
+            | u32::from(self.device & 0x1f) << 11
+            | u32::from(self.function & 7) << 8
+            | u32::from(offset & 0xfc)
+    }
+
+    /// Reads the aligned configuration dword at `offset`.
+    pub fn read32(self, offset: u8) -> u32 {
+        let _guard = CONFIG_LOCK.lock();
+        outl(CONFIG_ADDRESS, self.config_address(offset));
+        inl(CONFIG_DATA)
+    }
+
+    /// Writes the aligned configuration dword at `offset`.
+    pub fn write32(self, offset: u8, value: u32) {
+        let _guard = CONFIG_LOCK.lock();
+        outl(CONFIG_ADDRESS, self.config_address(offset));
+        outl(CONFIG_DATA, value);
+    }
+
+    pub fn read16(self, offset: u8) -> u16 {
+        (self.read32(offset) >> ((offset & 2) * 8)) as u16
+    }
+
+    pub fn read8(self, offset: u8) -> u8 {
+        (self.read32(offset) >> ((offset & 3) * 8)) as u8
+    }
+}
+
+/// What the configuration header says about a function.
+#[derive(Debug, Clone, Copy)]
+pub struct Function {
+    pub address: Address,
+    pub vendor: u16,
+    pub device: u16,
+    pub class: u8,
+    pub subclass: u8,
+    /// The legacy (8259) interrupt line the firmware routed INTx to; 0xff = none.
+    pub irq_line: u8,
+}
+
+impl Function {
+    fn probe(address: Address) -> Option<Function> {
+        let id = address.read32(VENDOR_ID);
+        if id & 0xffff == 0xffff {
+            return None;
+        }
+        let class = address.read32(CLASS_REV);
+        Some(Function {
+            address,
+            vendor: id as u16,
+            device: (id >> 16) as u16,
+            class: (class >> 24) as u8,
+            subclass: (class >> 16) as u8,
+            irq_line: address.read8(INTERRUPT_LINE),
+        })
+    }
+
+    /// Base address register `n` as an I/O port base, if it is an I/O BAR.
+    pub fn io_bar(&self, n: u8) -> Option<u16> {
+        let bar = self.address.read32(BAR0 + 4 * n);
+        (bar & 1 == 1 && bar & !3 != 0).then_some((bar & 0xfffc) as u16)
+    }
+
+    /// Turns on I/O-space decoding and bus mastering (the device may DMA).
+    pub fn enable_io_and_dma(&self) {
+        let cmd = self.address.read32(COMMAND);
+        self.address.write32(COMMAND, cmd | u32::from(COMMAND_IO | COMMAND_BUS_MASTER));
+    }
+}
+
+/// Every function reachable from bus 0: the host bridge's bus, then the
+/// buses behind PCI-to-PCI bridges (class 06, subclass 04). Far fewer
+/// configuration reads than probing all 256 buses, which counts at boot.
+pub fn scan() -> Vec<Function> {
+    let mut found = Vec::new();
+    let mut buses = alloc::vec![0u8];
+    let mut seen = [false; 256];
+    while let Some(bus) = buses.pop() {
+        if core::mem::replace(&mut seen[usize::from(bus)], true) {
+            continue;
+        }
+        for device in 0..32u8 {
+            let first = Address { bus, device, function: 0 };
+            let Some(f0) = Function::probe(first) else { continue };
+            let functions = if first.read8(HEADER_TYPE) & 0x80 != 0 { 8 } else { 1 };
+            for function in 0..functions {
+                let Some(f) = (if function == 0 { Some(f0) } else { Function::probe(Address { bus, device, function }) }) else {
+                    continue;
+                };
+                if f.class == 0x06 && f.subclass == 0x04 {
+                    buses.push(f.address.read8(SECONDARY_BUS));
+                }
+                found.push(f);
+            }
+        }
+    }
+    found
+}

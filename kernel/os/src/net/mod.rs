@@ -1,0 +1,319 @@
+//! The kernel's own TCP/IP: smoltcp on the NIC the hal found.
+//!
+//! One [`Stack`] holds the Ethernet interface and the loopback interface
+//! (127.0.0.1/8), each with its own socket set (smoltcp dispatches a socket
+//! through whichever interface polls it first, so a set belongs to one
+//! interface), behind an `IrqMutex`. The `net`
+//! kernel thread polls it whenever the NIC interrupts, a task queued work
+//! ([`kick`]), or smoltcp's next timer is due; after each poll every task
+//! waiting on a socket re-checks its condition ([`wait_until`]).
+//!
+//! Shell commands: `ifconfig`, `ping`, `netstat` ([`commands`]); the telnet
+//! server gives further `embox>` sessions ([`telnet`]).
+
+mod commands;
+mod device;
+pub mod telnet;
+
+use crate::hal::{cpu, netdev::NetDevice, pci, sync::IrqMutex, time, trap, virtio_net};
+use crate::sched::{self, Pid};
+use crate::klog;
+use alloc::boxed::Box;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::net::Ipv4Addr;
+use core::sync::atomic::{AtomicBool, Ordering};
+use device::Nic;
+use smoltcp::iface::{Config as IfaceConfig, Interface, SocketHandle, SocketSet};
+use smoltcp::phy::{Loopback, Medium};
+use smoltcp::socket::dhcpv4;
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Cidr};
+
+/// Network settings from the build template (`[net]`).
+#[derive(Debug, Clone, Copy)]
+pub struct NetConfig {
+    /// Static IPv4 address with prefix (`10.0.2.16/24`); ignored with `dhcp`.
+    pub address: &'static str,
+    /// Default gateway (`10.0.2.10`); empty for none.
+    pub gateway: &'static str,
+    /// Ask a DHCP server instead of using `address`/`gateway`.
+    pub dhcp: bool,
+    /// TCP port of the telnet server; 0 turns it off.
+    pub telnet_port: u16,
+}
+
+/// The network stack: interfaces, their devices and the sockets.
+pub struct Stack {
+    pub iface: Interface,
+    pub nic: Nic,
+    pub lo: Interface,
+    pub lo_dev: Loopback,
+    /// Sockets on eth0.
+    pub sockets: SocketSet<'static>,
+    /// Sockets on lo (talking to 127.0.0.0/8).
+    pub lo_sockets: SocketSet<'static>,
+    pub gateway: Option<Ipv4Addr>,
+    dhcp: Option<SocketHandle>,
+    /// TCP sockets whose owner is gone (on lo?, handle); removed once closed.
+    orphans: Vec<(bool, SocketHandle)>,
+}
+
+static STACK: IrqMutex<Option<Stack>> = IrqMutex::new(None);
+/// Set by the NIC interrupt and by [`kick`]: the net thread must poll.
+static PENDING: AtomicBool = AtomicBool::new(false);
+/// The net thread, while it sleeps.
+static POLLER: IrqMutex<Option<Pid>> = IrqMutex::new(None);
+/// Tasks waiting for a socket to change.
+static WAITERS: IrqMutex<Vec<Pid>> = IrqMutex::new(Vec::new());
+
+/// smoltcp's clock: time since boot.
+pub fn now() -> Instant {
+    Instant::from_micros(time::since_boot().as_micros() as i64)
+}
+
+/// Runs `f` on the stack, if there is one.
+pub fn with_stack<R>(f: impl FnOnce(&mut Stack) -> R) -> Option<R> {
+    STACK.lock().as_mut().map(f)
+}
+
+/// True when a NIC was found and the stack is up.
+pub fn is_up() -> bool {
+    STACK.lock().is_some()
+}
+
+/// Asks the net thread to poll soon (after a socket was given work).
+pub fn kick() {
+    PENDING.store(true, Ordering::Release);
+    if let Some(pid) = POLLER.lock().take() {
+        sched::wake(pid);
+    }
+}
+
+/// Blocks the running task until `ready()` (checked after every poll).
+pub fn wait_until(mut ready: impl FnMut() -> bool) {
+    loop {
+        if wait_step(&mut ready, None) {
+            return;
+        }
+    }
+}
+
+/// Like [`wait_until`], giving up at `deadline` (time since boot). Returns
+/// whether `ready()` became true.
+pub fn wait_until_or(mut ready: impl FnMut() -> bool, deadline: core::time::Duration) -> bool {
+    loop {
+        let now = time::since_boot();
+        if now >= deadline {
+            return ready();
+        }
+        if wait_step(&mut ready, Some(time::ticks() + ticks_for(deadline - now))) {
+            return true;
+        }
+    }
+}
+
+/// Checks `ready` and, if false, sleeps until the next poll or `until_tick`.
+fn wait_step(ready: &mut impl FnMut() -> bool, until_tick: Option<u64>) -> bool {
+    cpu::without_interrupts(|| {
+        if ready() {
+            return true;
+        }
+        let me = sched::current_pid();
+        WAITERS.lock().push(me);
+        sched::block(until_tick);
+        WAITERS.lock().retain(|p| *p != me);
+        false
+    })
+}
+
+/// Wakes every task in [`wait_until`] (after a poll changed the sockets).
+fn wake_waiters() {
+    let waiters = core::mem::take(&mut *WAITERS.lock());
+    for pid in waiters {
+        sched::wake(pid);
+    }
+}
+
+fn ticks_for(d: core::time::Duration) -> u64 {
+    ((d.as_micros() as u64 * u64::from(time::timer_hz())).div_ceil(1_000_000)).max(1)
+}
+
+/// Interrupt context: the NIC raised its line.
+fn on_irq() {
+    if virtio_net::acknowledge_interrupt() {
+        kick();
+    }
+}
+
+/// Finds the NIC and starts the stack and the net thread; logs why not when
+/// there is no NIC (the kernel runs without network then).
+pub fn init(config: &NetConfig) {
+    commands::register();
+    let functions = pci::scan();
+    let dev = match virtio_net::VirtioNet::probe(&functions) {
+        Ok(dev) => dev,
+        Err(virtio_net::ProbeError::NotFound) => {
+            klog!("net: no NIC ({} PCI functions, none virtio-net); networking is off (embctl run --net adds one)", functions.len());
+            return;
+        }
+        Err(e) => {
+            klog!("net: {e}; networking is off");
+            return;
+        }
+    };
+    let mac = dev.mac();
+    let irq = dev.irq();
+    klog!(
+        "net: eth0 {} {} irq {} link {}",
+        dev.driver(),
+        EthernetAddress(mac),
+        irq,
+        if dev.link_up() { "up" } else { "down" }
+    );
+    let mut nic = Nic::new(Box::new(dev));
+    let mut iface_config = IfaceConfig::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
+    iface_config.random_seed = cpu::rdtsc();
+    let mut iface = Interface::new(iface_config, &mut nic, now());
+    let mut lo_dev = Loopback::new(Medium::Ip);
+    let mut lo = Interface::new(IfaceConfig::new(HardwareAddress::Ip), &mut lo_dev, now());
+    lo.update_ip_addrs(|a| {
+        let _ = a.push(IpCidr::new(IpAddress::v4(127, 0, 0, 1), 8));
+    });
+    let mut sockets = SocketSet::new(vec![]);
+    let mut gateway = None;
+    let mut dhcp = None;
+    if config.dhcp {
+        dhcp = Some(sockets.add(dhcpv4::Socket::new()));
+        klog!("net: eth0 asks DHCP for an address");
+    } else {
+        match parse_cidr(config.address) {
+            Some(cidr) => {
+                iface.update_ip_addrs(|a| {
+                    let _ = a.push(IpCidr::Ipv4(cidr));
+                });
+                klog!("net: eth0 {cidr} (static, from the template)");
+            }
+            None => klog!("net: template address {:?} is not ADDR/PREFIX; eth0 has no address", config.address),
+        }
+        if !config.gateway.is_empty() {
+            match config.gateway.parse::<Ipv4Addr>() {
+                Ok(gw) => {
+                    let _ = iface.routes_mut().add_default_ipv4_route(gw);
+                    gateway = Some(gw);
+                }
+                Err(_) => klog!("net: template gateway {:?} is not an IPv4 address; no default route", config.gateway),
+            }
+        }
+    }
+    *STACK.lock() = Some(Stack { iface, nic, lo, lo_dev, sockets, lo_sockets: SocketSet::new(vec![]), gateway, dhcp, orphans: Vec::new() });
+    trap::set_irq_handler(irq, on_irq);
+    sched::spawn("net", poll_loop);
+    if config.telnet_port != 0 {
+        telnet::start(config.telnet_port);
+    }
+}
+
+fn parse_cidr(text: &str) -> Option<Ipv4Cidr> {
+    let (addr, prefix) = text.split_once('/')?;
+    let addr: Ipv4Addr = addr.parse().ok()?;
+    let prefix: u8 = prefix.parse().ok().filter(|p| *p <= 32)?;
+    Some(Ipv4Cidr::new(addr, prefix))
+}
+
+impl Stack {
+    /// The socket set for traffic with `addr`: lo for 127.0.0.0/8.
+    pub fn sockets_for(&mut self, addr: Ipv4Addr) -> &mut SocketSet<'static> {
+        match addr.is_loopback() {
+            true => &mut self.lo_sockets,
+            false => &mut self.sockets,
+        }
+    }
+
+    /// One round: the NIC, loopback (twice: what it sends to itself is
+    /// received in the second pass), DHCP, orphaned sockets. Returns when the
+    /// next poll is due.
+    fn poll(&mut self) -> Option<smoltcp::time::Duration> {
+        let t = now();
+        self.iface.poll(t, &mut self.nic, &mut self.sockets);
+        self.lo.poll(t, &mut self.lo_dev, &mut self.lo_sockets);
+        self.lo.poll(t, &mut self.lo_dev, &mut self.lo_sockets);
+        self.poll_dhcp();
+        self.reap_orphans();
+        let a = self.iface.poll_delay(t, &self.sockets);
+        let b = self.lo.poll_delay(t, &self.lo_sockets);
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn poll_dhcp(&mut self) {
+        let Some(handle) = self.dhcp else { return };
+        let event = self.sockets.get_mut::<dhcpv4::Socket>(handle).poll();
+        match event {
+            None => {}
+            Some(dhcpv4::Event::Configured(config)) => {
+                self.iface.update_ip_addrs(|a| {
+                    a.clear();
+                    let _ = a.push(IpCidr::Ipv4(config.address));
+                });
+                self.iface.routes_mut().remove_default_ipv4_route();
+                self.gateway = config.router;
+                if let Some(router) = config.router {
+                    let _ = self.iface.routes_mut().add_default_ipv4_route(router);
+                }
+                klog!("net: DHCP gave eth0 {} (gateway {:?})", config.address, config.router);
+            }
+            Some(dhcpv4::Event::Deconfigured) => {
+                self.iface.update_ip_addrs(|a| a.clear());
+                self.iface.routes_mut().remove_default_ipv4_route();
+                self.gateway = None;
+                klog!("net: DHCP lease lost; eth0 has no address");
+            }
+        }
+    }
+
+    /// Drops a TCP socket its owner no longer uses once it has closed.
+    pub fn orphan(&mut self, on_lo: bool, handle: SocketHandle) {
+        self.orphans.push((on_lo, handle));
+    }
+
+    fn reap_orphans(&mut self) {
+        let (eth, lo) = (&mut self.sockets, &mut self.lo_sockets);
+        self.orphans.retain(|&(on_lo, h)| {
+            let sockets = if on_lo { &mut *lo } else { &mut *eth };
+            let closed = matches!(
+                sockets.get::<smoltcp::socket::tcp::Socket>(h).state(),
+                smoltcp::socket::tcp::State::Closed | smoltcp::socket::tcp::State::TimeWait
+            );
+            if closed {
+                sockets.remove(h);
+            }
+            !closed
+        });
+    }
+}
+
+/// The net thread: poll, wake socket waiters, sleep until the NIC
+/// interrupts, a task kicks, or smoltcp's next timer.
+fn poll_loop() {
+    loop {
+        PENDING.store(false, Ordering::Release);
+        let delay = with_stack(|s| s.poll()).flatten();
+        telnet::accept_sessions();
+        wake_waiters();
+        if delay.is_some_and(|d| d.total_micros() == 0) {
+            sched::yield_now();
+            continue;
+        }
+        let until = delay.map(|d| time::ticks() + ticks_for(core::time::Duration::from_micros(d.total_micros())));
+        cpu::without_interrupts(|| {
+            if !PENDING.load(Ordering::Acquire) {
+                *POLLER.lock() = Some(sched::current_pid());
+                sched::block(until);
+                POLLER.lock().take();
+            }
+        });
+    }
+}

@@ -22,6 +22,8 @@ pub enum FileKind {
     /// A descriptor of LKL's (`x86/lkl-qemu`): file, directory, pipe or
     /// socket; LKL keeps its offset and flags (`syscall/forward.rs`).
     Lkl(i32),
+    /// A socket of the kernel's TCP/IP (`crate::net::socket`).
+    Socket(crate::net::socket::SockId),
 }
 
 #[derive(Clone, Debug)]

@@ -13,6 +13,7 @@
 
 mod commands;
 mod device;
+pub mod socket;
 pub mod telnet;
 
 use crate::hal::{cpu, netdev::NetDevice, pci, sync::IrqMutex, time, trap, virtio_net};
@@ -55,8 +56,11 @@ pub struct Stack {
     pub lo_sockets: SocketSet<'static>,
     pub gateway: Option<Ipv4Addr>,
     dhcp: Option<SocketHandle>,
-    /// TCP sockets whose owner is gone (on lo?, handle); removed once closed.
-    orphans: Vec<(bool, SocketHandle)>,
+    /// Linux programs' sockets.
+    table: socket::Table,
+    /// Sockets whose owner is gone (on lo?, handle, UDP?); removed once closed (TCP)
+    /// or flushed (UDP).
+    orphans: Vec<(bool, SocketHandle, bool)>,
 }
 
 static STACK: IrqMutex<Option<Stack>> = IrqMutex::new(None);
@@ -206,7 +210,7 @@ pub fn init(config: &NetConfig) {
             }
         }
     }
-    *STACK.lock() = Some(Stack { iface, nic, lo, lo_dev, sockets, lo_sockets: SocketSet::new(vec![]), gateway, dhcp, orphans: Vec::new() });
+    *STACK.lock() = Some(Stack { iface, nic, lo, lo_dev, sockets, lo_sockets: SocketSet::new(vec![]), gateway, dhcp, table: socket::Table::default(), orphans: Vec::new() });
     trap::set_irq_handler(irq, on_irq);
     sched::spawn("net", poll_loop);
     if config.telnet_port != 0 {
@@ -276,21 +280,30 @@ impl Stack {
 
     /// Drops a TCP socket its owner no longer uses once it has closed.
     pub fn orphan(&mut self, on_lo: bool, handle: SocketHandle) {
-        self.orphans.push((on_lo, handle));
+        self.orphans.push((on_lo, handle, false));
+    }
+
+    /// Drops a UDP socket its owner closed once its queued datagrams are sent.
+    pub fn orphan_udp(&mut self, on_lo: bool, handle: SocketHandle) {
+        self.orphans.push((on_lo, handle, true));
     }
 
     fn reap_orphans(&mut self) {
         let (eth, lo) = (&mut self.sockets, &mut self.lo_sockets);
-        self.orphans.retain(|&(on_lo, h)| {
+        self.orphans.retain(|&(on_lo, h, udp)| {
             let sockets = if on_lo { &mut *lo } else { &mut *eth };
-            let closed = matches!(
-                sockets.get::<smoltcp::socket::tcp::Socket>(h).state(),
-                smoltcp::socket::tcp::State::Closed | smoltcp::socket::tcp::State::TimeWait
-            );
-            if closed {
+            let done = if udp {
+                sockets.get::<smoltcp::socket::udp::Socket>(h).send_queue() == 0
+            } else {
+                matches!(
+                    sockets.get::<smoltcp::socket::tcp::Socket>(h).state(),
+                    smoltcp::socket::tcp::State::Closed | smoltcp::socket::tcp::State::TimeWait
+                )
+            };
+            if done {
                 sockets.remove(h);
             }
-            !closed
+            !done
         });
     }
 }

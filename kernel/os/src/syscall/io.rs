@@ -1,6 +1,7 @@
 //! Reading and writing: read, write, readv, writev, pread64, pwrite64,
 //! lseek, _llseek, fsync/fdatasync/sync, truncate, and the readiness calls
-//! (select, poll, ppoll) that report every descriptor ready.
+//! (select, poll, ppoll: sockets report and wait for their real state, other
+//! descriptors are always ready).
 
 use alloc::vec;
 
@@ -52,6 +53,8 @@ fn read_into(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysRe
         FileKind::Dir(_) => Err(Errno::EISDIR),
         // Forwarded before it gets here (syscall/forward.rs).
         FileKind::Lkl(_) => Err(Errno::EBADF),
+        FileKind::Socket(_) if at.is_some() => Err(Errno::ESPIPE),
+        FileKind::Socket(_) => super::socket::read(p, fd, buf),
         FileKind::File(id) => {
             let start = at.unwrap_or(offset);
             let mut done = 0usize;
@@ -97,6 +100,8 @@ fn write_from(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysR
         FileKind::Dir(_) => Err(Errno::EISDIR),
         // Forwarded before it gets here (syscall/forward.rs).
         FileKind::Lkl(_) => Err(Errno::EBADF),
+        FileKind::Socket(_) if at.is_some() => Err(Errno::ESPIPE),
+        FileKind::Socket(_) => super::socket::write(p, fd, buf),
         FileKind::File(id) => {
             let start = match at {
                 Some(pos) => pos,
@@ -258,30 +263,117 @@ pub fn ftruncate64(p: &mut Process, a: &Args) -> SysResult {
     truncate_fd(p, a[0], len)
 }
 
-/// select: every descriptor asked about is ready (files and the console
-/// never block for long here); returns the number of descriptors given.
+/// select(nfds, readfds, writefds, exceptfds, timeval): sockets report their
+/// real state and a select over sockets waits up to the timeout for one;
+/// other descriptors are always ready (files and the console never block
+/// for long here). Returns the number of bits left set.
 pub fn select(p: &mut Process, a: &Args) -> SysResult {
     let nfds = a[0].min(1024);
-    let mut ready = 0;
-    for set in [a[1], a[2]] {
-        if set == 0 {
-            continue;
+    let timeout_ms = match a[4] {
+        0 => -1,
+        tv => {
+            let mut raw = [0u8; 8];
+            p.memory.read(tv, &mut raw)?;
+            let (sec, usec) = (i32::from_le_bytes(raw[..4].try_into().unwrap()), i32::from_le_bytes(raw[4..].try_into().unwrap()));
+            (i64::from(sec.max(0)) * 1000 + i64::from(usec.max(0)) / 1000).min(i64::from(i32::MAX)) as i32
         }
-        let mut bits = vec![0u8; nfds.div_ceil(8) as usize];
-        p.memory.read(set, &mut bits)?;
-        ready += bits.iter().map(|b| b.count_ones()).sum::<u32>();
+    };
+    let deadline = (timeout_ms >= 0).then(|| crate::hal::time::since_boot() + core::time::Duration::from_millis(timeout_ms as u64));
+    let words = nfds.div_ceil(8) as usize;
+    let mut asked = [vec![0u8; words], vec![0u8; words]];
+    for (set, bits) in [a[1], a[2]].into_iter().zip(asked.iter_mut()) {
+        if set != 0 {
+            p.memory.read(set, bits)?;
+        }
+    }
+    // (fd, socket id, in the read set?, in the write set?)
+    let mut sockets = alloc::vec::Vec::new();
+    for fd in 0..nfds {
+        let (r, w) = (asked[0][fd as usize / 8] & (1 << (fd % 8)) != 0, asked[1][fd as usize / 8] & (1 << (fd % 8)) != 0);
+        if let (true, Ok(FileKind::Socket(id))) = (r || w, p.files.get(fd).map(|f| f.kind)) {
+            sockets.push((fd, id, r, w));
+        }
+    }
+    let scan = |out: &mut [alloc::vec::Vec<u8>; 2]| -> u32 {
+        out[0].copy_from_slice(&asked[0]);
+        out[1].copy_from_slice(&asked[1]);
+        for &(fd, id, r, w) in &sockets {
+            let ready = super::socket::readiness(id);
+            let (i, bit) = (fd as usize / 8, 1u8 << (fd % 8));
+            if r && !(ready.readable || ready.hangup) {
+                out[0][i] &= !bit;
+            }
+            if w && !ready.writable {
+                out[1][i] &= !bit;
+            }
+        }
+        out.iter().flat_map(|b| b.iter()).map(|b| b.count_ones()).sum()
+    };
+    let mut out = [vec![0u8; words], vec![0u8; words]];
+    let mut ready = scan(&mut out);
+    if ready == 0 && timeout_ms != 0 && !sockets.is_empty() {
+        let mut probe = [vec![0u8; words], vec![0u8; words]];
+        let mut any = || scan(&mut probe) > 0;
+        match deadline {
+            Some(d) => {
+                crate::net::wait_until_or(&mut any, d);
+            }
+            None => crate::net::wait_until(&mut any),
+        }
+        ready = scan(&mut out);
+    }
+    for (set, bits) in [a[1], a[2]].into_iter().zip(out.iter()) {
+        if set != 0 {
+            p.memory.write(set, bits)?;
+        }
     }
     if a[3] != 0 {
-        let bits = vec![0u8; nfds.div_ceil(8) as usize];
-        p.memory.write(a[3], &bits)?;
+        p.memory.write(a[3], &vec![0u8; words])?;
     }
     Ok(ready)
 }
 
-/// poll(fds, nfds, timeout): marks every valid descriptor ready for what it asked.
+/// poll(fds, nfds, timeout): sockets report their real state (and a poll
+/// on sockets only waits up to `timeout` ms for one to become ready); every
+/// other valid descriptor is ready for what it asked.
 pub fn poll(p: &mut Process, a: &Args) -> SysResult {
-    let (addr, n) = (a[0], a[1].min(1024));
+    poll_for(p, a[0], a[1], a[2] as i32)
+}
+
+fn poll_for(p: &mut Process, addr: u32, n: u32, timeout: i32) -> SysResult {
+    let n = n.min(1024);
+    let deadline = (timeout >= 0).then(|| crate::hal::time::since_boot() + core::time::Duration::from_millis(timeout as u64));
+    loop {
+        let (ready, sockets) = poll_scan(p, addr, n)?;
+        if ready > 0 || timeout == 0 || sockets.is_empty() {
+            return Ok(ready);
+        }
+        let any_ready = || sockets.iter().any(|(id, events)| socket_revents(*id, *events) != 0);
+        match deadline {
+            Some(d) => {
+                if !crate::net::wait_until_or(any_ready, d) {
+                    return poll_scan(p, addr, n).map(|(r, _)| r);
+                }
+            }
+            None => crate::net::wait_until(any_ready),
+        }
+    }
+}
+
+const POLLIN: u16 = 0x1;
+const POLLOUT: u16 = 0x4;
+const POLLHUP: u16 = 0x10;
+
+fn socket_revents(id: crate::net::socket::SockId, events: u16) -> u16 {
+    let r = super::socket::readiness(id);
+    (if r.readable { POLLIN } else { 0 } | if r.writable { POLLOUT } else { 0 }) & events | if r.hangup { POLLHUP } else { 0 }
+}
+
+/// One pass over the pollfd array: writes revents; returns the ready count
+/// and the sockets asked about.
+fn poll_scan(p: &mut Process, addr: u32, n: u32) -> Result<(u32, alloc::vec::Vec<(u32, u16)>), Errno> {
     let mut ready = 0;
+    let mut sockets = alloc::vec::Vec::new();
     for i in 0..n {
         let at = addr + i * 8;
         let mut entry = [0u8; 8];
@@ -290,25 +382,52 @@ pub fn poll(p: &mut Process, a: &Args) -> SysResult {
         let events = u16::from_le_bytes([entry[4], entry[5]]);
         let revents: u16 = if fd < 0 {
             0
-        } else if p.files.get(fd as u32).is_err() {
-            0x20 // POLLNVAL
         } else {
-            events & (0x1 | 0x4) // POLLIN | POLLOUT
+            match p.files.get(fd as u32).map(|f| f.kind) {
+                Err(_) => 0x20, // POLLNVAL
+                Ok(FileKind::Socket(id)) => {
+                    sockets.push((id, events));
+                    socket_revents(id, events)
+                }
+                Ok(_) => events & (POLLIN | POLLOUT),
+            }
         };
         if revents != 0 {
             ready += 1;
         }
         p.memory.write(at + 6, &revents.to_le_bytes())?;
     }
-    Ok(ready)
+    Ok((ready, sockets))
 }
 
 pub fn ppoll32(p: &mut Process, a: &Args) -> SysResult {
-    poll(p, a)
+    let timeout = ppoll_timeout(p, a[2], false)?;
+    poll_for(p, a[0], a[1], timeout)
 }
 
 pub fn ppoll64(p: &mut Process, a: &Args) -> SysResult {
-    poll(p, a)
+    let timeout = ppoll_timeout(p, a[2], true)?;
+    poll_for(p, a[0], a[1], timeout)
+}
+
+/// A ppoll timespec (32- or 64-bit fields) in ms; NULL = -1 (forever).
+fn ppoll_timeout(p: &mut Process, ts: u32, wide: bool) -> Result<i32, Errno> {
+    if ts == 0 {
+        return Ok(-1);
+    }
+    let (sec, nsec) = if wide {
+        let mut raw = [0u8; 16];
+        p.memory.read(ts, &mut raw)?;
+        (i64::from_le_bytes(raw[..8].try_into().unwrap()), i64::from_le_bytes(raw[8..].try_into().unwrap()))
+    } else {
+        let mut raw = [0u8; 8];
+        p.memory.read(ts, &mut raw)?;
+        (i64::from(i32::from_le_bytes(raw[..4].try_into().unwrap())), i64::from(i32::from_le_bytes(raw[4..].try_into().unwrap())))
+    };
+    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok((sec * 1000 + nsec / 1_000_000).min(i64::from(i32::MAX)) as i32)
 }
 
 /// sendfile64(out_fd, in_fd, loff_t *offset, count): copies from a file to
@@ -360,6 +479,9 @@ pub(super) fn write_kernel_bytes(p: &mut Process, fd: u32, data: &[u8]) -> Resul
         FileKind::Console => env::console_write(data),
         FileKind::Dir(_) => return Err(Errno::EISDIR),
         FileKind::Lkl(_) => return Err(Errno::EBADF),
+        FileKind::Socket(id) => {
+            crate::net::socket::send(id, data, None, false)?;
+        }
         FileKind::File(id) => {
             let at = if flags & O_APPEND != 0 { env::with_vfs(|vfs| vfs.metadata(id).size) } else { offset };
             env::with_vfs(|vfs| vfs.write_at(id, at, data)).map_err(env::fs_errno)?;

@@ -39,7 +39,7 @@ fn map(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off
     // or through LKL for an LKL file.
     let source = match p.files.get(fd)?.kind {
         kind @ (FileKind::File(_) | FileKind::Lkl(_)) => kind,
-        FileKind::Dir(_) | FileKind::Console => return Err(Errno::ENODEV),
+        FileKind::Dir(_) | FileKind::Console | FileKind::Socket(_) => return Err(Errno::ENODEV),
     };
     if kind == MAP_SHARED && prot & PROT_WRITE != 0 {
         return Err(Errno::ENODEV);

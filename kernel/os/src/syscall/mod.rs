@@ -26,6 +26,7 @@ mod io;
 mod mm;
 mod open;
 mod signal;
+mod socket;
 mod stat;
 mod system;
 mod time;
@@ -147,7 +148,7 @@ const TABLE: &[(u32, Serve)] = &[
     (FCHMOD, Lkl(stat::fchmod)),                              // 94
     (FCHOWN, Lkl(stat::fchown)),                              // 95
     // 96..=101: getpriority, setpriority, profil, statfs, ...
-    (SOCKETCALL, LklOnlyVia(forward::socketcall)),            // 102
+    (SOCKETCALL, LklVia(socket::socketcall, forward::socketcall)), // 102
     // 103..=113: syslog, setitimer, getitimer, stat, ...
     (WAIT4, Native(exit::wait4)),                             // 114
     // 115: swapoff
@@ -280,21 +281,21 @@ const TABLE: &[(u32, Serve)] = &[
     // 354: seccomp
     (GETRANDOM, Native(system::getrandom)),                   // 355
     // 356..=358: memfd_create, bpf, execveat
-    (SOCKET, LklOnly),                                        // 359
-    (SOCKETPAIR, LklOnlyVia(forward::socketpair)),            // 360
-    (BIND, LklOnly),                                          // 361
-    (CONNECT, LklOnly),                                       // 362
-    (LISTEN, LklOnly),                                        // 363
-    (ACCEPT4, LklOnly),                                       // 364
-    (GETSOCKOPT, LklOnly),                                    // 365
-    (SETSOCKOPT, LklOnly),                                    // 366
-    (GETSOCKNAME, LklOnly),                                   // 367
-    (GETPEERNAME, LklOnly),                                   // 368
-    (SENDTO, LklOnly),                                        // 369
-    // 370: sendmsg
-    (RECVFROM, LklOnly),                                      // 371
-    // 372: recvmsg
-    (SHUTDOWN, LklOnly),                                      // 373
+    (SOCKET, Lkl(socket::socket)),                            // 359
+    (SOCKETPAIR, LklVia(socket::socketpair, forward::socketpair)), // 360
+    (BIND, Lkl(socket::bind)),                                // 361
+    (CONNECT, Lkl(socket::connect)),                          // 362
+    (LISTEN, Lkl(socket::listen)),                            // 363
+    (ACCEPT4, Lkl(socket::accept4)),                          // 364
+    (GETSOCKOPT, Lkl(socket::getsockopt)),                    // 365
+    (SETSOCKOPT, Lkl(socket::setsockopt)),                    // 366
+    (GETSOCKNAME, Lkl(socket::getsockname)),                  // 367
+    (GETPEERNAME, Lkl(socket::getpeername)),                  // 368
+    (SENDTO, Lkl(socket::sendto)),                            // 369
+    (SENDMSG, Native(socket::sendmsg)),                       // 370 (no LKL route yet)
+    (RECVFROM, Lkl(socket::recvfrom)),                        // 371
+    (RECVMSG, Native(socket::recvmsg)),                       // 372 (no LKL route yet)
+    (SHUTDOWN, Lkl(socket::shutdown)),                        // 373
     // 374..=382: userfaultfd, membarrier, mlock2, copy_file_range, ...
     (STATX, Lkl(stat::statx)),                                // 383
     // 384..=385: arch_prctl, io_pgetevents

@@ -104,6 +104,7 @@ pub(super) fn release(file: Option<OpenFile>) {
     match file {
         Some(OpenFile { kind: FileKind::File(id) | FileKind::Dir(id), .. }) => env::with_vfs(|vfs| vfs.close(id)),
         Some(OpenFile { kind: FileKind::Lkl(fd), .. }) => super::forward::close_lkl(fd),
+        Some(OpenFile { kind: FileKind::Socket(id), .. }) => crate::net::socket::close(id),
         _ => {}
     }
 }

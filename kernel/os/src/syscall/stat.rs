@@ -99,6 +99,8 @@ fn status_of_path(path: &str, follow: bool) -> Result<Status, Errno> {
 fn status_of_fd(p: &Process, fd: u32) -> Result<Status, Errno> {
     match p.files.get(fd)?.kind {
         FileKind::Console => Ok(Status::console()),
+        // S_IFSOCK, inode = socket id (as Linux's sockfs numbers them)
+        FileKind::Socket(id) => Ok(Status { ino: u64::from(id), mode: 0o140000 | 0o777, nlink: 1, size: 0, rdev: (0, 0), mtime: 0 }),
         FileKind::File(id) | FileKind::Dir(id) => Ok(env::with_vfs(|vfs| Status::of(&vfs.metadata(id)))),
         // Forwarded before it gets here (syscall/forward.rs).
         FileKind::Lkl(_) => Err(Errno::EBADF),

@@ -1,0 +1,386 @@
+//! Socket system calls for Linux programs: socketcall (102) and the direct
+//! calls i386 also has (359..=373), on the kernel's own TCP/IP
+//! (`crate::net::socket`). IPv4 TCP and UDP; `AF_INET` addresses only.
+//! User memory goes through the checked layer (`UserPtr`/`UserSlice`), so a
+//! bad pointer is EFAULT; buffers are sized by the call but copied in bounded
+//! chunks.
+
+use alloc::format;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::net::Ipv4Addr;
+
+use embox_abi::consts::open::{O_CLOEXEC, O_NONBLOCK, O_RDWR};
+use embox_abi::errno::SysResult;
+use embox_abi::Errno;
+use zerocopy::little_endian::U32;
+
+use super::user::{UserPtr, UserSlice};
+use super::Args;
+use crate::linux::files::{FileKind, OpenFile};
+use crate::linux::process::Process;
+use crate::net::socket::{self as net, Kind, SockId};
+
+const AF_INET: u16 = 2;
+const SOCK_STREAM: u32 = 1;
+const SOCK_DGRAM: u32 = 2;
+const SOCK_TYPE_MASK: u32 = 0xf;
+const IPPROTO_TCP: u32 = 6;
+const IPPROTO_UDP: u32 = 17;
+const SOL_SOCKET: u32 = 1;
+const SO_TYPE: u32 = 3;
+const SO_ERROR: u32 = 4;
+const SO_SNDBUF: u32 = 7;
+const SO_RCVBUF: u32 = 8;
+const TCP_NODELAY: u32 = 1;
+const MSG_PEEK: u32 = 2;
+const MSG_DONTWAIT: u32 = 0x40;
+/// Socket options accepted and ignored (SO_REUSEADDR, SO_BROADCAST,
+/// SO_KEEPALIVE, SO_LINGER, SO_REUSEPORT, SO_RCVTIMEO, SO_SNDTIMEO, ...).
+const SO_IGNORED: &[u32] = &[2, 6, 7, 8, 9, 13, 15, 20, 21];
+/// Bytes copied per step between user memory and a socket.
+const CHUNK: usize = 64 * 1024;
+
+/// The socket behind `fd`, and whether it is non-blocking.
+fn socket_of(p: &Process, fd: u32) -> Result<(SockId, bool), Errno> {
+    let f = p.files.get(fd)?;
+    match f.kind {
+        FileKind::Socket(id) => Ok((id, f.flags & O_NONBLOCK != 0)),
+        _ => Err(Errno::ENOTSOCK),
+    }
+}
+
+/// Reads a `sockaddr_in`.
+fn read_addr(p: &mut Process, addr: u32, len: u32) -> Result<(Ipv4Addr, u16), Errno> {
+    if len < 8 {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = [0u8; 8];
+    p.memory.read(addr, &mut raw)?;
+    if u16::from_le_bytes([raw[0], raw[1]]) != AF_INET {
+        return Err(Errno::EAFNOSUPPORT);
+    }
+    Ok((Ipv4Addr::new(raw[4], raw[5], raw[6], raw[7]), u16::from_be_bytes([raw[2], raw[3]])))
+}
+
+/// Writes a `sockaddr_in` to `addr` (if not NULL), truncated to `*len_ptr`,
+/// and the full length to `*len_ptr`.
+fn write_addr(p: &mut Process, addr: u32, len_ptr: u32, (ip, port): (Ipv4Addr, u16)) -> Result<(), Errno> {
+    if addr == 0 {
+        return Ok(());
+    }
+    let len_ptr = UserPtr::<U32>::new(len_ptr);
+    let room = len_ptr.read(&mut p.memory)?.get();
+    let mut raw = [0u8; 16];
+    raw[..2].copy_from_slice(&AF_INET.to_le_bytes());
+    raw[2..4].copy_from_slice(&port.to_be_bytes());
+    raw[4..8].copy_from_slice(&ip.octets());
+    p.memory.write(addr, &raw[..(room as usize).min(16)])?;
+    len_ptr.write(&mut p.memory, &U32::new(16))
+}
+
+fn install(p: &mut Process, id: SockId, flags: u32) -> SysResult {
+    let file = OpenFile { kind: FileKind::Socket(id), offset: 0, flags: O_RDWR | (flags & O_NONBLOCK), path: format!("socket:[{id}]") };
+    match p.files.open(file, flags & O_CLOEXEC != 0) {
+        Ok(fd) => Ok(fd),
+        Err(e) => {
+            net::close(id);
+            Err(e)
+        }
+    }
+}
+
+fn socket_call(p: &mut Process, domain: u32, ty: u32, protocol: u32) -> SysResult {
+    if domain != u32::from(AF_INET) {
+        return Err(Errno::EAFNOSUPPORT);
+    }
+    let kind = match (ty & SOCK_TYPE_MASK, protocol) {
+        (SOCK_STREAM, 0 | IPPROTO_TCP) => Kind::Stream,
+        (SOCK_DGRAM, 0 | IPPROTO_UDP) => Kind::Datagram,
+        (SOCK_STREAM | SOCK_DGRAM, _) => return Err(Errno::EPROTONOSUPPORT),
+        _ => return Err(Errno::EPROTONOSUPPORT),
+    };
+    let id = net::create(kind)?;
+    install(p, id, ty & !SOCK_TYPE_MASK)
+}
+
+fn bind_call(p: &mut Process, fd: u32, addr: u32, len: u32) -> SysResult {
+    let (id, _) = socket_of(p, fd)?;
+    let (ip, port) = read_addr(p, addr, len)?;
+    net::bind(id, ip, port).map(|()| 0)
+}
+
+fn connect_call(p: &mut Process, fd: u32, addr: u32, len: u32) -> SysResult {
+    let (id, nonblocking) = socket_of(p, fd)?;
+    let (ip, port) = read_addr(p, addr, len)?;
+    net::connect(id, ip, port, nonblocking).map(|()| 0)
+}
+
+fn listen_call(p: &mut Process, fd: u32, backlog: u32) -> SysResult {
+    let (id, _) = socket_of(p, fd)?;
+    net::listen(id, backlog).map(|()| 0)
+}
+
+fn accept_call(p: &mut Process, fd: u32, addr: u32, len_ptr: u32, flags: u32) -> SysResult {
+    let (id, nonblocking) = socket_of(p, fd)?;
+    if flags & !(O_NONBLOCK | O_CLOEXEC) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (new_id, peer) = net::accept(id, nonblocking)?;
+    let smoltcp::wire::IpAddress::Ipv4(ip) = peer.addr;
+    if let Err(e) = write_addr(p, addr, len_ptr, (ip, peer.port)) {
+        net::close(new_id);
+        return Err(e);
+    }
+    install(p, new_id, flags)
+}
+
+fn name_call(p: &mut Process, fd: u32, addr: u32, len_ptr: u32, peer: bool) -> SysResult {
+    let (id, _) = socket_of(p, fd)?;
+    let name = if peer { net::peer_name(id)? } else { net::local_name(id)? };
+    write_addr(p, addr, len_ptr, name).map(|()| 0)
+}
+
+/// Sends `buf` (optionally to an address), in bounded chunks.
+fn send_call(p: &mut Process, fd: u32, buf: UserSlice, flags: u32, to: Option<(u32, u32)>) -> SysResult {
+    let (id, nonblocking) = socket_of(p, fd)?;
+    let to = match to {
+        Some((addr, len)) if addr != 0 => Some(read_addr(p, addr, len)?),
+        _ => None,
+    };
+    let nonblocking = nonblocking || flags & MSG_DONTWAIT != 0;
+    let datagram = net::kind(id)? == Kind::Datagram;
+    let total = buf.len as usize;
+    let step = if datagram { total } else { total.min(CHUNK) };
+    let mut chunk = Vec::new();
+    chunk.try_reserve_exact(step).map_err(|_| Errno::ENOMEM)?;
+    chunk.resize(step, 0);
+    let mut done = 0usize;
+    loop {
+        let n = step.min(total - done);
+        p.memory.read(buf.addr + done as u32, &mut chunk[..n])?;
+        match net::send(id, &chunk[..n], to, nonblocking) {
+            Ok(sent) => done += sent,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+        if done >= total || datagram || nonblocking {
+            break;
+        }
+    }
+    Ok(done as u32)
+}
+
+/// Receives into `buf`; writes the sender's address when asked.
+fn recv_call(p: &mut Process, fd: u32, buf: UserSlice, flags: u32, from: Option<(u32, u32)>) -> SysResult {
+    let (id, nonblocking) = socket_of(p, fd)?;
+    let nonblocking = nonblocking || flags & MSG_DONTWAIT != 0;
+    let mut chunk = vec![0u8; (buf.len as usize).min(CHUNK)];
+    let (n, sender) = net::recv(id, &mut chunk, nonblocking, flags & MSG_PEEK != 0)?;
+    p.memory.write(buf.addr, &chunk[..n])?;
+    if let (Some((addr, len_ptr)), Some(sender)) = (from, sender) {
+        let smoltcp::wire::IpAddress::Ipv4(ip) = sender.addr;
+        write_addr(p, addr, len_ptr, (ip, sender.port))?;
+    }
+    Ok(n as u32)
+}
+
+/// `read` on a socket descriptor.
+pub(super) fn read(p: &mut Process, fd: u32, buf: UserSlice) -> SysResult {
+    recv_call(p, fd, buf, 0, None)
+}
+
+/// `write` on a socket descriptor.
+pub(super) fn write(p: &mut Process, fd: u32, buf: UserSlice) -> SysResult {
+    send_call(p, fd, buf, 0, None)
+}
+
+/// The readiness of a socket descriptor for poll/select.
+pub fn readiness(id: SockId) -> net::Readiness {
+    net::readiness(id).unwrap_or(net::Readiness { readable: true, writable: true, hangup: true })
+}
+
+fn shutdown_call(p: &mut Process, fd: u32, how: u32) -> SysResult {
+    let (id, _) = socket_of(p, fd)?;
+    net::shutdown(id, how).map(|()| 0)
+}
+
+fn setsockopt_call(p: &mut Process, fd: u32, level: u32, name: u32, val: u32, len: u32) -> SysResult {
+    let (id, _) = socket_of(p, fd)?;
+    let value = if len >= 4 && val != 0 { UserPtr::<U32>::new(val).read(&mut p.memory)?.get() } else { 0 };
+    match (level, name) {
+        (SOL_SOCKET, n) if SO_IGNORED.contains(&n) => Ok(0),
+        (IPPROTO_TCP, TCP_NODELAY) => net::set_nodelay(id, value != 0).map(|()| 0),
+        _ => Err(Errno::ENOPROTOOPT),
+    }
+}
+
+fn getsockopt_call(p: &mut Process, fd: u32, level: u32, name: u32, val: u32, len_ptr: u32) -> SysResult {
+    let (id, _) = socket_of(p, fd)?;
+    let value: u32 = match (level, name) {
+        (SOL_SOCKET, SO_TYPE) => match net::kind(id)? {
+            Kind::Stream => SOCK_STREAM,
+            Kind::Datagram => SOCK_DGRAM,
+        },
+        (SOL_SOCKET, SO_ERROR) => 0,
+        (SOL_SOCKET, SO_SNDBUF | SO_RCVBUF) => 64 * 1024,
+        (SOL_SOCKET, n) if SO_IGNORED.contains(&n) => 0,
+        (IPPROTO_TCP, TCP_NODELAY) => 0,
+        _ => return Err(Errno::ENOPROTOOPT),
+    };
+    let len = UserPtr::<U32>::new(len_ptr);
+    if len.read(&mut p.memory)?.get() < 4 {
+        return Err(Errno::EINVAL);
+    }
+    UserPtr::<U32>::new(val).write(&mut p.memory, &U32::new(value))?;
+    len.write(&mut p.memory, &U32::new(4)).map(|()| 0)
+}
+
+/// `struct msghdr` (i386): name, namelen, iov, iovlen, control, controllen, flags.
+fn read_msghdr(p: &mut Process, msg: u32) -> Result<[u32; 7], Errno> {
+    let mut raw = [0u8; 28];
+    p.memory.read(msg, &mut raw)?;
+    let mut out = [0u32; 7];
+    for (i, v) in out.iter_mut().enumerate() {
+        *v = u32::from_le_bytes(raw[i * 4..i * 4 + 4].try_into().unwrap());
+    }
+    Ok(out)
+}
+
+/// The iovecs of a msghdr as (addr, len) pairs.
+fn read_iovecs(p: &mut Process, iov: u32, count: u32) -> Result<Vec<UserSlice>, Errno> {
+    if count > 1024 {
+        return Err(Errno::EMSGSIZE);
+    }
+    let mut out = Vec::new();
+    for i in 0..count {
+        let mut raw = [0u8; 8];
+        p.memory.read(iov + 8 * i, &mut raw)?;
+        out.push(UserSlice::new(u32::from_le_bytes(raw[..4].try_into().unwrap()), u32::from_le_bytes(raw[4..].try_into().unwrap())));
+    }
+    Ok(out)
+}
+
+fn sendmsg_call(p: &mut Process, fd: u32, msg: u32, flags: u32) -> SysResult {
+    let (id, nonblocking) = socket_of(p, fd)?;
+    let [name, namelen, iov, iovlen, ..] = read_msghdr(p, msg)?;
+    let to = if name != 0 { Some(read_addr(p, name, namelen)?) } else { None };
+    let mut data = Vec::new();
+    for v in read_iovecs(p, iov, iovlen)? {
+        if data.len() + v.len as usize > 16 * CHUNK {
+            return Err(Errno::EMSGSIZE);
+        }
+        let start = data.len();
+        data.resize(start + v.len as usize, 0);
+        p.memory.read(v.addr, &mut data[start..])?;
+    }
+    net::send(id, &data, to, nonblocking || flags & MSG_DONTWAIT != 0).map(|n| n as u32)
+}
+
+fn recvmsg_call(p: &mut Process, fd: u32, msg: u32, flags: u32) -> SysResult {
+    let (id, nonblocking) = socket_of(p, fd)?;
+    let [name, _namelen, iov, iovlen, ..] = read_msghdr(p, msg)?;
+    let iovs = read_iovecs(p, iov, iovlen)?;
+    let total: usize = iovs.iter().map(|v| v.len as usize).sum::<usize>().min(CHUNK);
+    let mut buf = vec![0u8; total];
+    let (n, sender) = net::recv(id, &mut buf, nonblocking || flags & MSG_DONTWAIT != 0, flags & MSG_PEEK != 0)?;
+    let mut off = 0;
+    for v in iovs {
+        let take = (v.len as usize).min(n - off);
+        p.memory.write(v.addr, &buf[off..off + take])?;
+        off += take;
+        if off == n {
+            break;
+        }
+    }
+    if let (true, Some(sender)) = (name != 0, sender) {
+        let smoltcp::wire::IpAddress::Ipv4(ip) = sender.addr;
+        write_addr(p, name, msg + 4, (ip, sender.port))?;
+    }
+    // msg_controllen = 0, msg_flags = 0
+    p.memory.write(msg + 20, &[0u8; 8])?;
+    Ok(n as u32)
+}
+
+/// Arguments each socketcall number takes (index = call number).
+const SOCKETCALL_ARGS: [u32; 21] = [0, 3, 3, 3, 2, 3, 3, 3, 4, 4, 4, 6, 6, 2, 5, 5, 3, 3, 4, 5, 4];
+
+/// socketcall(call, args): the multiplexed form i386 glibc uses.
+pub fn socketcall(p: &mut Process, a: &Args) -> SysResult {
+    let call = a[0];
+    let count = *SOCKETCALL_ARGS.get(call as usize).filter(|n| **n > 0).ok_or(Errno::EINVAL)?;
+    let mut raw = [0u8; 24];
+    p.memory.read(a[1], &mut raw[..4 * count as usize])?;
+    let mut args: Args = [0; 6];
+    for (i, v) in args.iter_mut().enumerate() {
+        *v = u32::from_le_bytes(raw[i * 4..i * 4 + 4].try_into().unwrap());
+    }
+    let a = &args;
+    match call {
+        1 => socket_call(p, a[0], a[1], a[2]),
+        2 => bind_call(p, a[0], a[1], a[2]),
+        3 => connect_call(p, a[0], a[1], a[2]),
+        4 => listen_call(p, a[0], a[1]),
+        5 => accept_call(p, a[0], a[1], a[2], 0),
+        6 => name_call(p, a[0], a[1], a[2], false),
+        7 => name_call(p, a[0], a[1], a[2], true),
+        8 => Err(Errno::EOPNOTSUPP), // socketpair: AF_UNIX only
+        9 => send_call(p, a[0], UserSlice::new(a[1], a[2]), a[3], None),
+        10 => recv_call(p, a[0], UserSlice::new(a[1], a[2]), a[3], None),
+        11 => send_call(p, a[0], UserSlice::new(a[1], a[2]), a[3], Some((a[4], a[5]))),
+        12 => recv_call(p, a[0], UserSlice::new(a[1], a[2]), a[3], Some((a[4], a[5]))),
+        13 => shutdown_call(p, a[0], a[1]),
+        14 => setsockopt_call(p, a[0], a[1], a[2], a[3], a[4]),
+        15 => getsockopt_call(p, a[0], a[1], a[2], a[3], a[4]),
+        16 => sendmsg_call(p, a[0], a[1], a[2]),
+        17 => recvmsg_call(p, a[0], a[1], a[2]),
+        18 => accept_call(p, a[0], a[1], a[2], a[3]),
+        _ => Err(Errno::ENOSYS), // recvmmsg, sendmmsg
+    }
+}
+
+pub fn socket(p: &mut Process, a: &Args) -> SysResult {
+    socket_call(p, a[0], a[1], a[2])
+}
+pub fn socketpair(_p: &mut Process, _a: &Args) -> SysResult {
+    Err(Errno::EOPNOTSUPP)
+}
+pub fn bind(p: &mut Process, a: &Args) -> SysResult {
+    bind_call(p, a[0], a[1], a[2])
+}
+pub fn connect(p: &mut Process, a: &Args) -> SysResult {
+    connect_call(p, a[0], a[1], a[2])
+}
+pub fn listen(p: &mut Process, a: &Args) -> SysResult {
+    listen_call(p, a[0], a[1])
+}
+pub fn accept4(p: &mut Process, a: &Args) -> SysResult {
+    accept_call(p, a[0], a[1], a[2], a[3])
+}
+pub fn getsockopt(p: &mut Process, a: &Args) -> SysResult {
+    getsockopt_call(p, a[0], a[1], a[2], a[3], a[4])
+}
+pub fn setsockopt(p: &mut Process, a: &Args) -> SysResult {
+    setsockopt_call(p, a[0], a[1], a[2], a[3], a[4])
+}
+pub fn getsockname(p: &mut Process, a: &Args) -> SysResult {
+    name_call(p, a[0], a[1], a[2], false)
+}
+pub fn getpeername(p: &mut Process, a: &Args) -> SysResult {
+    name_call(p, a[0], a[1], a[2], true)
+}
+pub fn sendto(p: &mut Process, a: &Args) -> SysResult {
+    send_call(p, a[0], UserSlice::new(a[1], a[2]), a[3], Some((a[4], a[5])))
+}
+pub fn sendmsg(p: &mut Process, a: &Args) -> SysResult {
+    sendmsg_call(p, a[0], a[1], a[2])
+}
+pub fn recvfrom(p: &mut Process, a: &Args) -> SysResult {
+    recv_call(p, a[0], UserSlice::new(a[1], a[2]), a[3], Some((a[4], a[5])))
+}
+pub fn recvmsg(p: &mut Process, a: &Args) -> SysResult {
+    recvmsg_call(p, a[0], a[1], a[2])
+}
+pub fn shutdown(p: &mut Process, a: &Args) -> SysResult {
+    shutdown_call(p, a[0], a[1])
+}

@@ -44,9 +44,15 @@ struct GuestRun {
 impl GuestRun {
     /// Boots the guest; it stays up for `seconds` (a `sleep` at the prompt).
     fn start(publish: &[(u16, u16)], seconds: u32) -> GuestRun {
+        GuestRun::start_with(publish, seconds, &[])
+    }
+
+    /// Like [`GuestRun::start`], with more `embctl run` arguments (e.g. `--add`).
+    fn start_with(publish: &[(u16, u16)], seconds: u32, extra: &[String]) -> GuestRun {
         build_once();
         let mut cmd = embctl();
         cmd.args(["run", "--no-build", "--no-kvm", "--net", "--timeout", "120"]);
+        cmd.args(extra);
         for (host, guest) in publish {
             cmd.args(["--publish", &format!("{host}:{guest}")]);
         }
@@ -189,6 +195,10 @@ impl Telnet {
         }
     }
 
+    fn send_line(&mut self, line: &str) {
+        self.stream.write_all(format!("{line}\r\n").as_bytes()).unwrap();
+    }
+
     fn command(&mut self, line: &str) -> String {
         self.stream.write_all(format!("{line}\r\n").as_bytes()).unwrap();
         self.read_until("embox> ")
@@ -242,8 +252,9 @@ fn telnet_sessions_through_the_published_port() {
     let _ = a.stream.read_to_end(&mut rest);
     let console = run.finish();
     assert!(!console.contains("session-a-") && !console.contains("session-b-"), "session output leaked to the console");
-    assert_eq!(console.matches("telnet: session from").count(), 2);
-    assert_eq!(console.matches("ended").count(), 2, "both sessions ended");
+    let started = console.lines().filter(|l| l.contains("telnet: session from") && l.contains("(pid")).count();
+    let ended = console.lines().filter(|l| l.contains("telnet: session from") && l.trim_end().ends_with("ended")).count();
+    assert_eq!((started, ended), (2, 2), "two sessions started and both ended");
 }
 
 /// Random frames on the TAP (to the guest's MAC and to broadcast, some with
@@ -289,6 +300,86 @@ fn random_frames_and_a_port_scan_leave_the_kernel_alive() {
     let mut t = Telnet::connect(port);
     assert!(t.command("uname").contains("Embox"));
     t.stream.write_all(b"exit\r\n").unwrap();
+    let console = run.finish();
+    assert!(!console.contains("kernel panic"));
+}
+
+/// `embctl/tests/net/netprog.c`, static i386 glibc.
+fn netprog() -> std::path::PathBuf {
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("netprog");
+    let src = common::workspace_root().join("embctl/tests/net/netprog.c");
+    let status = Command::new("gcc")
+        .args(["-m32", "-static", "-O2", "-Wall", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .expect("run gcc (gcc-multilib is needed for -m32)");
+    assert!(status.success(), "gcc -m32 -static {} failed", src.display());
+    out
+}
+
+/// A TCP echo server in the QEMU container on 10.0.2.10:PORT, one connection.
+const CONTAINER_ECHO: &str = r#"
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.0.2.10", PORT)); s.listen(1)
+c, _ = s.accept()
+while True:
+    d = c.recv(65536)
+    if not d: break
+    c.sendall(d)
+c.close()
+"#;
+
+#[test]
+fn linux_programs_talk_tcp_and_udp() {
+    let (telnet, published) = (free_port(), free_port());
+    let extra = [String::from("--add"), netprog().display().to_string()];
+    let run = GuestRun::start_with(&[(telnet, 23), (published, 8080)], 60, &extra);
+    let mut a = Telnet::connect(telnet);
+    let mut b = Telnet::connect(telnet);
+
+    // A static glibc TCP echo pair over 127.0.0.1.
+    a.send_line("load_app netprog server 7777 1");
+    a.read_until("listening on port 7777");
+    let out = b.command("load_app netprog client 127.0.0.1 7777 hello 2000");
+    assert!(out.contains("echo ok: sent 10000, received 10000, 0 wrong"), "{out}");
+    let out = a.read_until("embox> ");
+    assert!(out.contains("connection from 127.0.0.1") && out.contains("served 10000 bytes"), "{out}");
+
+    // UDP over 127.0.0.1, the client waiting in poll().
+    a.send_line("load_app netprog udp-echo 7000 1");
+    a.read_until("udp on port 7000");
+    let out = b.command("load_app netprog udp-ping 127.0.0.1 7000 hi-udp");
+    assert!(out.contains("udp answer: hi-udp"), "{out}");
+    assert!(a.read_until("embox> ").contains("udp echoed 1"));
+
+    // The guest as a client of a server in the run container.
+    let container = run.container();
+    let status = Command::new("docker")
+        .args(["exec", "-d", &container, "python3", "-c", &CONTAINER_ECHO.replace("PORT", "9000")])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::thread::sleep(Duration::from_secs(1));
+    let out = b.command("load_app netprog client 10.0.2.10 9000 abcdefgh 4096");
+    assert!(out.contains("echo ok: sent 32768, received 32768, 0 wrong"), "{out}");
+
+    // The host as a client of a guest server, through --publish.
+    a.send_line("load_app netprog server 8080 1");
+    a.read_until("listening on port 8080");
+    let mut c = TcpStream::connect(("127.0.0.1", published)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    c.write_all(&data).unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut back = Vec::new();
+    c.read_to_end(&mut back).unwrap();
+    assert!(back == data, "the echo through --publish differs ({} of {} bytes)", back.len(), data.len());
+    assert!(a.read_until("embox> ").contains("served 200000 bytes"));
+
+    a.send_line("exit");
+    b.send_line("exit");
     let console = run.finish();
     assert!(!console.contains("kernel panic"));
 }

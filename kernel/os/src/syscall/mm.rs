@@ -54,7 +54,7 @@ fn map(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off
         let n = match source {
             FileKind::File(id) => env::with_vfs(|vfs| vfs.read_at(id, offset + done as u64, &mut chunk)).map_err(env::fs_errno)?,
             FileKind::Lkl(lkl_fd) => super::forward::pread(lkl_fd, offset + done as u64, &mut chunk)?,
-            FileKind::Dir(_) | FileKind::Console => 0,
+            FileKind::Dir(_) | FileKind::Console | FileKind::Socket(_) => 0,
         };
         if n == 0 {
             break;

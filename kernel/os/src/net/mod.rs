@@ -64,6 +64,8 @@ pub struct Stack {
 }
 
 static STACK: IrqMutex<Option<Stack>> = IrqMutex::new(None);
+/// Most polls of one interface in a round while smoltcp has more to send.
+const BURST_POLLS: usize = 32;
 /// Set by the NIC interrupt and by [`kick`]: the net thread must poll.
 static PENDING: AtomicBool = AtomicBool::new(false);
 /// The net thread, while it sleeps.
@@ -239,8 +241,21 @@ impl Stack {
     /// next poll is due.
     fn poll(&mut self) -> Option<smoltcp::time::Duration> {
         let t = now();
-        self.iface.poll(t, &mut self.nic, &mut self.sockets);
-        self.lo.poll(t, &mut self.lo_dev, &mut self.lo_sockets);
+        // smoltcp sends one segment per socket and poll: keep polling while
+        // it has more to send right now (a burst), rather than waking the
+        // writer between every two segments.
+        for _ in 0..BURST_POLLS {
+            self.iface.poll(t, &mut self.nic, &mut self.sockets);
+            if self.iface.poll_delay(t, &self.sockets) != Some(smoltcp::time::Duration::ZERO) || !self.nic.dev.can_send() {
+                break;
+            }
+        }
+        for _ in 0..BURST_POLLS {
+            self.lo.poll(t, &mut self.lo_dev, &mut self.lo_sockets);
+            if self.lo.poll_delay(t, &self.lo_sockets) != Some(smoltcp::time::Duration::ZERO) {
+                break;
+            }
+        }
         self.lo.poll(t, &mut self.lo_dev, &mut self.lo_sockets);
         self.poll_dhcp();
         self.reap_orphans();

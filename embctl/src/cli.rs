@@ -87,8 +87,9 @@ pub struct RunArgs {
     /// `embctl shell -- gdb -q build/base/cargo/i686-unknown-linux-gnu/release/embox -ex 'target remote ADDR:1234'`.
     #[arg(long)]
     pub gdb: bool,
-    /// Guest memory in MiB (default: the template's [qemu] memory_mib).
-    #[arg(short = 'm', long = "memory", value_name = "MIB", value_parser = clap::value_parser!(u32).range(8..=3072))]
+    /// Guest memory in MiB (default: the template's [qemu] memory_mib); at least the
+    /// kernel heap + 5 MiB + the initramfs, at most 2047 (qemu-system-i386's limit).
+    #[arg(short = 'm', long = "memory", value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..))]
     pub memory_mib: Option<u32>,
     /// Scripted mode: type this command at the `embox>` prompt (repeatable), then `poweroff`.
     #[arg(long = "cmd", value_name = "CMD")]

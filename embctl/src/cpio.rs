@@ -113,6 +113,12 @@ impl Archive {
         Ok(())
     }
 
+    /// Whether `guest_path` is a directory in the archive.
+    pub fn is_dir(&self, guest_path: &str) -> bool {
+        let is_root = guest_path.split('/').all(|p| p.is_empty() || p == ".");
+        is_root || normalize(guest_path).is_ok_and(|name| self.entries.get(&name) == Some(&Source::Directory))
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

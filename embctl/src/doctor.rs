@@ -53,6 +53,15 @@ pub async fn doctor(workspace: Option<&Path>) -> Result<ExitCode> {
                 "engine",
                 format!("Docker {version} at {}, API {}", engine.address(), engine.api_version()),
             );
+            match engine.reap_orphans(crate::run::QEMU_ROLE).await {
+                Ok(reaped) if !reaped.is_empty() => r.line(
+                    Status::Warn,
+                    "orphans",
+                    format!("removed {} QEMU container(s) left running by a killed embctl: {}", reaped.len(), reaped.join(", ")),
+                ),
+                Ok(_) => {}
+                Err(e) => r.line(Status::Warn, "orphans", format!("cannot look for QEMU containers of killed runs: {e:#}")),
+            }
             Some(engine)
         }
         Err(e) => {

@@ -95,6 +95,37 @@ impl QemuRun {
     }
 }
 
+/// qemu-system-i386 refuses more ("at most 2047 MB RAM can be simulated").
+pub const MAX_MEMORY_MIB: u32 = 2047;
+/// The kernel's default heap when the template sets no `heap_kib` (kernel/kernel/build.rs).
+pub const DEFAULT_HEAP_KIB: u32 = 8192;
+/// RAM the kernel needs besides its heap: the first MiB, the kernel image, its
+/// boot structures and first frames (measured: 12 MiB leaves 8064 KiB for an 8 MiB heap).
+const FIXED_MIB: u32 = 5;
+
+/// The least guest memory that boots a kernel with this heap and initramfs.
+pub fn min_memory_mib(heap_kib: u32, initramfs_bytes: u64) -> u32 {
+    heap_kib.div_ceil(1024) + FIXED_MIB + initramfs_bytes.div_ceil(1 << 20) as u32
+}
+
+/// Why `memory_mib` cannot boot, if it cannot; `source` says where the value came from.
+pub fn check_memory(memory_mib: u32, heap_kib: u32, initramfs_bytes: u64, source: &str) -> Result<(), String> {
+    let least = min_memory_mib(heap_kib, initramfs_bytes);
+    if memory_mib < least {
+        return Err(format!(
+            "{source} = {memory_mib} MiB is too little: the kernel needs at least {least} MiB \
+             ({heap_kib} KiB heap + {FIXED_MIB} MiB for the kernel + {} MiB initramfs); give -m {least} or more",
+            initramfs_bytes.div_ceil(1 << 20)
+        ));
+    }
+    if memory_mib > MAX_MEMORY_MIB {
+        return Err(format!(
+            "{source} = {memory_mib} MiB is too much: qemu-system-i386 simulates at most {MAX_MEMORY_MIB} MiB; give -m {MAX_MEMORY_MIB} or less"
+        ));
+    }
+    Ok(())
+}
+
 /// What a QEMU exit status says about the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QemuExit {
@@ -278,6 +309,19 @@ mod tests {
         assert_ne!(QemuExit::QemuError.embctl_exit_code(), 0);
         assert_eq!(QemuExit::Killed(9).embctl_exit_code(), 137);
         assert!(QemuExit::KernelFault.to_string().contains("kernel fault"));
+    }
+
+    #[test]
+    fn memory_below_the_heap_or_above_qemus_limit_is_refused() {
+        // Measured: -m 12 panics (no room for the 8 MiB heap), -m 16 boots, -m 2048 is refused by QEMU.
+        assert!(check_memory(12, 8192, 7324, "-m").unwrap_err().contains("at least 14 MiB"));
+        assert!(check_memory(8, 8192, 0, "-m").is_err());
+        assert!(check_memory(0, 8192, 0, "memory_mib").unwrap_err().starts_with("memory_mib = 0 MiB is too little"));
+        check_memory(16, 8192, 7324, "-m").unwrap();
+        check_memory(2047, 8192, 7324, "-m").unwrap();
+        assert!(check_memory(2048, 8192, 0, "-m").unwrap_err().contains("at most 2047 MiB"));
+        // A big --add needs room too.
+        assert!(check_memory(16, 8192, 40 << 20, "-m").is_err());
     }
 
     #[test]

@@ -20,6 +20,9 @@ use crate::engine::{AttachedContainer, ContainerSpec, Engine, Privileges};
 use crate::qemu::{Accel, QemuExit, QemuRun, SerialConsole, GDB_PORT};
 use crate::workspace::Workspace;
 
+/// The role label of QEMU containers (orphans of killed runs are reaped by it).
+pub const QEMU_ROLE: &str = "qemu";
+
 /// Console lines shown when a scripted run fails.
 const TAIL_LINES: usize = 20;
 
@@ -27,10 +30,15 @@ pub async fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
     let template = template::find(ws, &args.template)?;
     let extras = args.add.iter().map(|spec| Extra::parse(spec)).collect::<Result<Vec<_>>>()?;
     let network = network(args)?;
+    // Early, before a build: a flag or template that cannot boot fails now.
+    if let Some(mib) = args.memory_mib {
+        crate::qemu::check_memory(mib, template.config.heap_kib(), 0, "-m").map_err(anyhow::Error::msg)?;
+    }
     if args.no_build {
         require_artefacts(ws)?;
     }
     let engine = Engine::connect().await?;
+    reap_orphaned_qemu(&engine).await;
     let image = crate::image::ensure(&engine, ws).await?;
     if !args.no_build {
         build::build_with(ws, &engine, &image, &template, &args.lkl_source).await?;
@@ -44,12 +52,16 @@ pub async fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
         true => TempInitramfs::Base(out.initramfs()),
         false => TempInitramfs::write(ws, &extras)?,
     };
+    let memory_mib = args.memory_mib.unwrap_or(template.config.qemu.memory_mib);
+    let initramfs_bytes = std::fs::metadata(initramfs.path()).map(|m| m.len()).unwrap_or(0);
+    let source = if args.memory_mib.is_some() { "-m" } else { "the template's [qemu] memory_mib" };
+    crate::qemu::check_memory(memory_mib, template.config.heap_kib(), initramfs_bytes, source).map_err(anyhow::Error::msg)?;
     let scripted = !args.commands.is_empty();
     let interactive = !scripted && std::io::IsTerminal::is_terminal(&std::io::stdin());
     let qemu = QemuRun {
         kernel: container_path(ws, &out.kernel())?,
         initrd: container_path(ws, initramfs.path())?,
-        memory_mib: args.memory_mib.unwrap_or(template.config.qemu.memory_mib),
+        memory_mib,
         accel,
         console: if interactive { SerialConsole::Interactive } else { SerialConsole::Scripted },
         gdb: args.gdb,
@@ -84,6 +96,17 @@ fn network(args: &RunArgs) -> Result<Option<Vec<crate::net::Publish>>> {
     let publish = args.publish.iter().map(|p| crate::net::Publish::parse(p)).collect::<Result<Vec<_>>>()?;
     crate::net::check_publishes(&publish)?;
     Ok(Some(publish))
+}
+
+/// QEMU containers of runs whose embctl was killed (SIGKILL) run forever otherwise.
+pub async fn reap_orphaned_qemu(engine: &Engine) {
+    match engine.reap_orphans(QEMU_ROLE).await {
+        Ok(reaped) if !reaped.is_empty() => {
+            tracing::warn!("removed {} QEMU container(s) left running by a killed embctl", reaped.len())
+        }
+        Ok(_) => {}
+        Err(err) => tracing::warn!("cannot look for QEMU containers left by a killed embctl: {err:#}"),
+    }
 }
 
 /// `--no-build` needs a finished build.
@@ -133,14 +156,15 @@ fn qemu_container(ws: &Workspace, image: &str, qemu: &QemuRun, privileges: Privi
     // Docker's default detach keys (ctrl-p ctrl-q) would swallow ctrl-p on its way
     // to the guest; this sequence is practically never typed by accident.
     spec.detach_keys = Some("ctrl-^,ctrl-^".into());
-    spec.labels.insert("org.embctl.role".into(), "qemu".into());
+    spec.labels.insert(crate::engine::ROLE_LABEL.into(), QEMU_ROLE.into());
     spec
 }
 
-/// A per-run initramfs (base + `--add` files), removed when the run ends.
+/// A per-run initramfs (base + `--add` files), removed when the run ends,
+/// also when SIGINT, SIGTERM or SIGHUP ends embctl (the guard).
 enum TempInitramfs {
     Base(PathBuf),
-    Run(tempfile::TempPath),
+    Run { path: tempfile::TempPath, _on_interrupt: crate::engine::cleanup::TreeGuard },
 }
 
 impl TempInitramfs {
@@ -162,13 +186,16 @@ impl TempInitramfs {
         for extra in extras {
             tracing::info!("added {} as {}", extra.host.display(), extra.guest);
         }
-        Ok(TempInitramfs::Run(file.into_temp_path()))
+        let path = file.into_temp_path();
+        tracing::debug!("this run's initramfs: {}", path.display());
+        let guard = crate::engine::cleanup::remove_tree_on_interrupt(&path, None);
+        Ok(TempInitramfs::Run { path, _on_interrupt: guard })
     }
 
     fn path(&self) -> &std::path::Path {
         match self {
             TempInitramfs::Base(p) => p,
-            TempInitramfs::Run(p) => p,
+            TempInitramfs::Run { path, .. } => path,
         }
     }
 }
@@ -199,7 +226,12 @@ async fn run_scripted(mut container: AttachedContainer, args: &RunArgs) -> Resul
         script = script.checking_status();
     }
     let mut stdout = tokio::io::stdout();
-    let mut deadline = tokio::time::Instant::now() + timeout;
+    // `--timeout 18446744073709551615` means "no limit", not an overflow panic.
+    let deadline_after = |timeout| {
+        let now = tokio::time::Instant::now();
+        now.checked_add(timeout).unwrap_or(now + Duration::from_secs(100 * 365 * 86400))
+    };
+    let mut deadline = deadline_after(timeout);
     let exit = loop {
         tokio::select! {
             chunk = output.next() => match chunk {
@@ -210,7 +242,7 @@ async fn run_scripted(mut container: AttachedContainer, args: &RunArgs) -> Resul
                     if let Some(line) = script.feed(&chunk) {
                         input.write_all(line.as_bytes()).await.context("cannot type into the QEMU console")?;
                         input.flush().await.context("cannot type into the QEMU console")?;
-                        deadline = tokio::time::Instant::now() + timeout;
+                        deadline = deadline_after(timeout);
                     }
                 }
                 None => break Some(QemuExit::decode(container.wait().await?)),

@@ -459,3 +459,115 @@ fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+// --- embctl's holes (issue 11 part 5): each test is named after what it guards.
+
+/// `--timeout 18446744073709551615` panicked adding it to an Instant.
+#[test]
+fn timeout_of_u64_max_does_not_overflow() {
+    let out = run_cmds(&["true"], &["--timeout", "18446744073709551615"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}
+
+/// SIGINT, SIGTERM and SIGHUP left the per-run `build/base/run/rootfs-*.cpio` behind.
+#[test]
+fn signals_remove_the_temporary_initramfs() {
+    built();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("payload");
+    std::fs::write(&file, b"data").unwrap();
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        let mut child = spawn(embctl().args(["-vv", "run", "--no-build", "--no-kvm", "--timeout", "120", "--cmd", "sleep 1000", "--add"]).arg(&file));
+        let console = Console::new(&mut child);
+        console.wait_for("sleep 1000", Duration::from_secs(60));
+        let text = console.text();
+        let archive = text
+            .lines()
+            .find_map(|l| l.split("this run's initramfs: ").nth(1))
+            .map(|p| PathBuf::from(p.trim()))
+            .expect("-vv logs the per-run initramfs");
+        assert!(archive.is_file(), "{} exists while the run lives", archive.display());
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let status = wait_timeout(&mut child, Duration::from_secs(30));
+        assert_eq!(status, Some(128 + signal), "embctl exits 128+signal");
+        assert!(!archive.exists(), "signal {signal} left {}", archive.display());
+        assert_container_gone(&console.text());
+    }
+}
+
+/// After SIGKILL the QEMU container ran forever; the next run reaps it.
+#[test]
+fn qemu_container_of_a_killed_embctl_is_reaped_by_the_next_run() {
+    built();
+    let mut child = spawn(embctl().args(["-v", "run", "--no-build", "--no-kvm", "--timeout", "120", "--cmd", "sleep 1000"]));
+    let console = Console::new(&mut child);
+    console.wait_for("sleep 1000", Duration::from_secs(60));
+    let owner = child.id();
+    let containers = || {
+        let out = Command::new("docker")
+            .args(["ps", "-aq", "--filter", &format!("label=org.embctl.owner-pid={owner}"), "--filter", "label=org.embctl.role=qemu"])
+            .output()
+            .expect("docker CLI");
+        String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_owned).collect::<Vec<_>>()
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left = containers();
+    assert_eq!(left.len(), 1, "SIGKILL leaves the QEMU container (owner pid {owner} in its labels)");
+    let out = run_cmds(&["true"], &["-v"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(containers().is_empty(), "the next run did not reap {left:?}");
+    assert!(stderr(&out).contains("left running by a killed embctl"), "{}", stderr(&out));
+}
+
+/// `--add FIFO` hung and `--add /dev/zero` ate memory.
+#[test]
+fn add_of_a_fifo_or_device_is_refused() {
+    let out = run(embctl().args(["run", "--no-build", "--add", "/dev/zero:/bin/zero", "--cmd", "true"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("/dev/zero is a character device, not a regular file or directory"), "{}", stderr(&out));
+}
+
+/// `--add X:/bin` silently replaced the whole /bin with one file.
+#[test]
+fn add_of_a_file_over_a_directory_is_refused() {
+    built();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tool");
+    std::fs::write(&file, b"data").unwrap();
+    let out = run(embctl().args(["run", "--no-build", "--no-kvm", "--cmd", "true", "--add"]).arg(format!("{}:/bin", file.display())));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("/bin is a directory in the initramfs and a file cannot replace it"), "{}", stderr(&out));
+}
+
+/// `-m 8` and `-m 12` were accepted but could not boot; 2048 failed in QEMU with a wrong hint.
+#[test]
+fn memory_that_cannot_boot_is_refused_with_the_reason() {
+    for (mib, reason) in [("8", "is too little"), ("12", "is too little"), ("2048", "at most 2047 MiB")] {
+        let out = run(embctl().args(["run", "--no-build", "--no-kvm", "-m", mib, "--cmd", "true"]));
+        assert_eq!(out.status.code(), Some(1), "-m {mib}");
+        assert!(stderr(&out).contains(&format!("-m = {mib} MiB {reason}")) || stderr(&out).contains(reason), "{}", stderr(&out));
+    }
+    let out = run_cmds(&["true"], &["-m", "16"]);
+    assert_eq!(out.status.code(), Some(0), "-m 16 boots: {}", stderr(&out));
+}
+
+/// `image rm` must not remove images embctl did not make.
+#[test]
+fn image_rm_refuses_images_that_are_not_embctls() {
+    let tag = format!("embctl-test-foreign:{}", std::process::id());
+    let import = Command::new("sh")
+        .arg("-c")
+        .arg(format!("tar -cf - --files-from /dev/null | docker import - {tag}"))
+        .output()
+        .expect("docker CLI");
+    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    let out = run(embctl().args(["image", "rm", &tag]));
+    let still_there = Command::new("docker").args(["image", "inspect", &tag]).output().unwrap().status.success();
+    let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("is not an embctl image"), "{}", stderr(&out));
+    assert!(still_there, "embctl removed {tag}");
+}

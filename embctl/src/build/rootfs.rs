@@ -38,6 +38,14 @@ impl Extra {
         };
         let host = PathBuf::from(host);
         let meta = std::fs::metadata(&host).with_context(|| format!("--add {spec}: cannot read {}", host.display()))?;
+        // A FIFO would block the archive writer forever and /dev/zero would fill memory.
+        if !meta.is_file() && !meta.is_dir() {
+            bail!(
+                "--add {spec}: {} is a {}, not a regular file or directory; copy what you need into a file and add that",
+                host.display(),
+                file_kind(&meta)
+            );
+        }
         let base = host
             .file_name()
             .and_then(|n| n.to_str())
@@ -47,10 +55,39 @@ impl Extra {
     }
 }
 
+/// What a non-regular file is, for the refusal message.
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_fifo() {
+        "FIFO"
+    } else if t.is_char_device() {
+        "character device"
+    } else if t.is_block_device() {
+        "block device"
+    } else if t.is_socket() {
+        "socket"
+    } else {
+        "special file"
+    }
+}
+
 /// The base archive plus `extras`.
 pub fn run_archive(ws: &Workspace, extras: &[Extra]) -> Result<Archive> {
     let mut archive = base_archive(ws)?;
     for extra in extras {
+        if !extra.host.is_dir() && archive.is_dir(&extra.guest) {
+            bail!(
+                "--add {}:{}: {} is a directory in the initramfs and a file cannot replace it; \
+                 give a path inside it, e.g. {}:{}/{}",
+                extra.host.display(),
+                extra.guest,
+                extra.guest,
+                extra.host.display(),
+                extra.guest.trim_end_matches('/'),
+                extra.host.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "NAME".into())
+            );
+        }
         if extra.host.is_dir() {
             archive.add_tree_under(&extra.host, &extra.guest)?;
         } else {
@@ -100,5 +137,36 @@ mod tests {
         let archive = run_archive(&ws, &extras).unwrap();
         let paths: Vec<_> = archive.paths().collect();
         assert_eq!(paths, ["bin", "bin/tool", "etc", "etc/motd", "srv", "srv/data", "srv/data/a.txt"]);
+    }
+
+    #[test]
+    fn add_of_a_fifo_or_device_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo(3) on a NUL-terminated path in our temporary directory.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let err = format!("{:#}", Extra::parse(fifo.to_str().unwrap()).unwrap_err());
+        assert!(err.contains("is a FIFO, not a regular file or directory"), "{err}");
+        let err = format!("{:#}", Extra::parse("/dev/zero:/bin/zero").unwrap_err());
+        assert!(err.contains("is a character device"), "{err}");
+    }
+
+    #[test]
+    fn add_of_a_file_over_a_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace { root: dir.path().join("ws") };
+        std::fs::create_dir_all(ws.rootfs_dir().join("bin")).unwrap();
+        std::fs::write(ws.rootfs_dir().join("bin/sh"), b"sh").unwrap();
+        let tool = dir.path().join("tool");
+        std::fs::write(&tool, b"elf").unwrap();
+        for guest in ["/bin", "/bin/", "/"] {
+            let extra = Extra::parse(&format!("{}:{guest}", tool.display())).unwrap();
+            let err = format!("{:#}", run_archive(&ws, &[extra]).unwrap_err());
+            assert!(err.contains("is a directory in the initramfs and a file cannot replace it"), "{err}");
+        }
+        // Into the directory is fine.
+        let extra = Extra::parse(&format!("{}:/bin/tool", tool.display())).unwrap();
+        assert!(run_archive(&ws, &[extra]).unwrap().paths().any(|p| p == "bin/tool"));
     }
 }

@@ -136,11 +136,35 @@ fn parse(file: &Path) -> Result<TemplateConfig> {
     toml::from_str(&text).with_context(|| format!("{} is not a valid template (expected description, [kernel], [qemu], [lkl])", file.display()))
 }
 
-/// The template called `name`, or an error that lists the available ones.
+impl TemplateConfig {
+    /// The kernel's heap, as the kernel's build script resolves it.
+    pub fn heap_kib(&self) -> u32 {
+        self.kernel.heap_kib.unwrap_or(crate::qemu::DEFAULT_HEAP_KIB)
+    }
+
+    /// The ranges the kernel's build script accepts (kernel/kernel/build.rs), and
+    /// a QEMU memory that can hold the heap: checked here so a bad value gets a
+    /// reason instead of a panic inside cargo's output or a kernel that cannot boot.
+    fn validate(&self, file: &Path) -> Result<()> {
+        let check = |key: &str, value: Option<u32>, range: std::ops::RangeInclusive<u32>| match value {
+            Some(v) if !range.contains(&v) => {
+                bail!("{}: [kernel] {key} = {v} is out of range {}..={}", file.display(), range.start(), range.end())
+            }
+            _ => Ok(()),
+        };
+        check("heap_kib", self.kernel.heap_kib, 256..=524_288)?;
+        check("timer_hz", self.kernel.timer_hz, 19..=10_000)?;
+        crate::qemu::check_memory(self.qemu.memory_mib, self.heap_kib(), 0, "[qemu] memory_mib")
+            .map_err(|why| anyhow::anyhow!("{}: {why}", file.display()))
+    }
+}
+
+/// The template called `name` (validated), or an error that lists the available ones.
 pub fn find(ws: &Workspace, name: &str) -> Result<Template> {
     let all = discover(ws)?;
     let wanted = name.trim_matches('/');
     if let Some(t) = all.iter().find(|t| t.name == wanted) {
+        t.config.validate(&templates_dir(ws).join(&t.name).join("template.toml"))?;
         return Ok(t.clone());
     }
     let names: Vec<_> = all.iter().map(|t| t.name.as_str()).collect();
@@ -208,5 +232,19 @@ mod tests {
         let (_d, ws) = ws_with(&[("bad", "description = \n")]);
         let err = format!("{:#}", discover(&ws).unwrap_err());
         assert!(err.contains("bad/template.toml"), "{err}");
+    }
+
+    #[test]
+    fn template_values_that_cannot_build_or_boot_are_refused_with_the_reason() {
+        let file = Path::new("kernel/templates/x/template.toml");
+        let config = |text: &str| -> TemplateConfig { toml::from_str(text).unwrap() };
+        let err = |text: &str| format!("{:#}", config(text).validate(file).unwrap_err());
+        assert!(err("description = \"d\"\n[qemu]\nmemory_mib = 0\n").contains("memory_mib = 0 MiB is too little"));
+        assert!(err("description = \"d\"\n[qemu]\nmemory_mib = 12\n").contains("at least 13 MiB"));
+        assert!(err("description = \"d\"\n[kernel]\nheap_kib = 0\n").contains("[kernel] heap_kib = 0 is out of range 256..=524288"));
+        assert!(err("description = \"d\"\n[kernel]\ntimer_hz = 5\n").contains("timer_hz = 5 is out of range"));
+        assert!(err("description = \"d\"\n[qemu]\nmemory_mib = 4096\n").contains("at most 2047 MiB"));
+        assert!(err("description = \"d\"\n[kernel]\nheap_kib = 65536\n[qemu]\nmemory_mib = 64\n").contains("at least 69 MiB"));
+        config("description = \"d\"\n[kernel]\nheap_kib = 8192\n[qemu]\nmemory_mib = 128\n").validate(file).unwrap();
     }
 }

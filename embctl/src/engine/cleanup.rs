@@ -29,11 +29,11 @@ pub(super) async fn park_if_interrupted() {
     }
 }
 
-/// Temporary directories (with the process filling them) to delete on a signal.
+/// Temporary directories or files (with the process filling them) to delete on a signal.
 static TREES: Mutex<Vec<(std::path::PathBuf, Option<u32>)>> = Mutex::new(Vec::new());
 
-/// Deletes `dir` if a signal ends the process while the guard lives (after
-/// killing `child` and unmounting anything below `dir`). Dropping the guard
+/// Deletes `dir` (a directory or a file) if a signal ends the process while the
+/// guard lives (after killing `child` and unmounting anything below `dir`). Dropping the guard
 /// only forgets the directory: its owner removes it on the normal path.
 pub struct TreeGuard {
     dir: std::path::PathBuf,
@@ -81,8 +81,12 @@ fn remove_trees() {
             unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
             std::thread::sleep(Duration::from_millis(200));
         }
-        unmount_below(&dir);
-        let _ = std::fs::remove_dir_all(&dir);
+        if dir.is_dir() {
+            unmount_below(&dir);
+            let _ = std::fs::remove_dir_all(&dir);
+        } else {
+            let _ = std::fs::remove_file(&dir);
+        }
         eprintln!("embctl: removed the unfinished {}", dir.display());
     }
 }

@@ -270,6 +270,7 @@ impl Engine {
         };
         let mut labels = spec.labels.clone();
         labels.insert(MANAGED_LABEL.to_string(), "true".to_string());
+        labels.extend(super::orphans::owner_labels());
         let (privileged, cap_add, devices) = match &spec.privileges {
             Privileges::None => (None, None, None),
             Privileges::Privileged => (Some(true), None, None),

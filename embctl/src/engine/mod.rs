@@ -8,6 +8,7 @@
 pub mod cleanup;
 mod container;
 pub mod images;
+mod orphans;
 pub mod privileges;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use bollard::Docker;
 
 #[allow(unused_imports)] // the engine API for the other operations, used or not yet
 pub use container::{AttachedContainer, Captured, ContainerInput, ContainerOutput};
+pub use orphans::ROLE_LABEL;
 
 /// Label put on every container (and image) this tool creates, so leftovers can
 /// be found: `docker ps -a --filter label=org.embctl.managed=true`.

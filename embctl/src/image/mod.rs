@@ -239,6 +239,8 @@ pub async fn remove(_ws: &Workspace, tags: &[String]) -> Result<()> {
 /// current one, and untagged (superseded) build images.
 pub async fn prune(ws: &Workspace) -> Result<()> {
     let engine = Engine::connect().await?;
+    // Containers of killed runs hold their image; they go first.
+    crate::run::reap_orphaned_qemu(&engine).await;
     let current_hash = match base::existing_base(&engine).await? {
         Some(b) => Some(context::BuildContext::read(&ws.docker_dir())?.hash(&b.id)),
         None => None,

@@ -4,16 +4,20 @@
 //!
 //! The initramfs is mounted at `/` without copying: a file from the archive
 //! borrows its bytes from the archive (which the kernel keeps for its whole
-//! life) until it is first written. Everything is writable; `/tmp` always
-//! exists.
+//! life) until it is first written. Written file data lives in pages from a
+//! [`PageStore`] (page frames in the kernel), counted against the tree's
+//! size limit ([`Limits`]), as in a tmpfs. Everything is writable; `/tmp`
+//! always exists.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
 pub mod cpio;
+mod pages;
 mod path;
 mod vfs;
 
-pub use path::normalize;
-pub use vfs::{DirEntry, FileKind, FsError, Metadata, NodeId, Vfs};
+pub use path::{join, normalize};
+pub use pages::{HeapPages, PageId, PageStore, PAGE_SIZE};
+pub use vfs::{DirEntry, FileKind, FsError, Limits, Metadata, NodeId, Vfs};

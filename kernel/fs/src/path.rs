@@ -22,6 +22,22 @@ pub fn normalize(cwd: &str, path: &str) -> String {
     out
 }
 
+/// `path` made absolute against the absolute directory `cwd`, keeping its
+/// `.`, `..` and trailing slash for the tree to resolve: `..` after a
+/// symbolic link or a file is not the lexical parent, and `file/` is
+/// ENOTDIR (what system calls need; [`normalize`] is for the shell).
+pub fn join(cwd: &str, path: &str) -> String {
+    if path.starts_with('/') {
+        return String::from(path);
+    }
+    let mut out = String::from(cwd);
+    if !out.ends_with('/') {
+        out.push('/');
+    }
+    out.push_str(path);
+    out
+}
+
 /// Splits an absolute normalized path into parent and last component
 /// (`"/a/b"` → `("/a", "b")`; `"/"` → `None`).
 pub(crate) fn split_last(path: &str) -> Option<(&str, &str)> {
@@ -43,6 +59,13 @@ mod tests {
         assert_eq!(normalize("/tmp", "../etc//./motd"), "/etc/motd");
         assert_eq!(normalize("/", "/../.."), "/");
         assert_eq!(normalize("/a/b", ""), "/a/b");
+    }
+
+    #[test]
+    fn join_keeps_dots_and_trailing_slashes() {
+        assert_eq!(join("/", "a/../b/"), "/a/../b/");
+        assert_eq!(join("/tmp", "x"), "/tmp/x");
+        assert_eq!(join("/tmp", "/etc/"), "/etc/");
     }
 
     #[test]

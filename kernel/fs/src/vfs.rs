@@ -6,7 +6,9 @@
 //! ([`Vfs::open`]/[`Vfs::close`]), as in POSIX.
 
 use crate::cpio::{self, CpioError};
+use crate::pages::{HeapPages, PageStore, PagedData, PAGE_SIZE};
 use crate::path::split_last;
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -39,7 +41,7 @@ pub enum FsError {
     /// Too many levels of symbolic links.
     Loop,
     NameTooLong,
-    /// The kernel heap cannot hold the file's new size.
+    /// The tree's size or node limit is reached, or memory is exhausted.
     NoSpace,
 }
 
@@ -113,23 +115,15 @@ pub struct DirEntry {
 enum Data {
     /// Bytes of the initramfs, shared until the first write.
     Borrowed(&'static [u8]),
-    Owned(Vec<u8>),
+    /// Written data, in pages of the tree's [`PageStore`].
+    Paged(PagedData),
 }
 
 impl Data {
-    fn bytes(&self) -> &[u8] {
+    fn len(&self) -> u64 {
         match self {
-            Data::Borrowed(b) => b,
-            Data::Owned(v) => v,
-        }
-    }
-    fn make_owned(&mut self) -> &mut Vec<u8> {
-        if let Data::Borrowed(b) = self {
-            *self = Data::Owned(b.to_vec());
-        }
-        match self {
-            Data::Owned(v) => v,
-            Data::Borrowed(_) => unreachable!(),
+            Data::Borrowed(b) => b.len() as u64,
+            Data::Paged(p) => p.len,
         }
     }
 }
@@ -151,21 +145,30 @@ struct Node {
     opens: u32,
 }
 
-/// Zero-extends `file` to `len` bytes, failing (instead of aborting the
-/// kernel) when the heap cannot hold it: a user program filling /tmp gets
-/// ENOSPC.
-fn grow(file: &mut Vec<u8>, len: usize) -> Result<(), FsError> {
-    if file.len() < len {
-        file.try_reserve(len - file.len()).map_err(|_| FsError::NoSpace)?;
-        file.resize(len, 0);
-    }
-    Ok(())
+/// How much the tree may hold, like tmpfs's `size=` and `nr_inodes=`:
+/// beyond them creating a node or writing file data fails with ENOSPC
+/// instead of exhausting the kernel's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Pages of file data (a symbolic link counts as one page).
+    pub max_pages: usize,
+    /// Directories, files and links, `/` included.
+    pub max_nodes: usize,
+}
+
+impl Limits {
+    /// No limit but the memory of the page store.
+    pub const UNLIMITED: Limits = Limits { max_pages: usize::MAX, max_nodes: usize::MAX };
 }
 
 /// The file tree.
 pub struct Vfs {
     nodes: BTreeMap<NodeId, Node>,
     next_id: NodeId,
+    store: Box<dyn PageStore>,
+    limits: Limits,
+    /// Pages charged against `limits.max_pages`.
+    pages_used: usize,
 }
 
 impl Default for Vfs {
@@ -175,9 +178,15 @@ impl Default for Vfs {
 }
 
 impl Vfs {
-    /// An empty tree: `/` and a world-writable `/tmp`.
+    /// An empty tree: `/` and a world-writable `/tmp`, file data in the heap
+    /// and no limits (host tests).
     pub fn new() -> Self {
-        let mut vfs = Self { nodes: BTreeMap::new(), next_id: ROOT + 1 };
+        Self::with_store(Box::new(HeapPages::default()), Limits::UNLIMITED)
+    }
+
+    /// An empty tree whose file data lives in `store`, within `limits`.
+    pub fn with_store(store: Box<dyn PageStore>, limits: Limits) -> Self {
+        let mut vfs = Self { nodes: BTreeMap::new(), next_id: ROOT + 1, store, limits, pages_used: 0 };
         vfs.nodes.insert(
             ROOT,
             Node { content: Content::Dir(BTreeMap::new()), permissions: 0o755, mtime: 0, parent: ROOT, links: 1, opens: 0 },
@@ -266,14 +275,49 @@ impl Vfs {
         Ok(cur)
     }
 
-    /// Finds the node at an absolute path, following symbolic links.
+    /// Finds the node at an absolute path, following symbolic links. A
+    /// trailing slash asks for a directory (`file/` is NotADirectory).
     pub fn lookup(&self, path: &str) -> Result<NodeId, FsError> {
-        self.resolve_from(ROOT, path, true, &mut 0)
+        let id = self.resolve_from(ROOT, path, true, &mut 0)?;
+        self.check_trailing_slash(path, id)
     }
 
-    /// Like [`lookup`](Self::lookup) but a final symbolic link is not followed.
+    /// Like [`lookup`](Self::lookup) but a final symbolic link is not
+    /// followed (unless a trailing slash asks for its directory).
     pub fn lookup_nofollow(&self, path: &str) -> Result<NodeId, FsError> {
+        if path.len() > 1 && path.ends_with('/') {
+            return self.lookup(path);
+        }
         self.resolve_from(ROOT, path, false, &mut 0)
+    }
+
+    fn check_trailing_slash(&self, path: &str, id: NodeId) -> Result<NodeId, FsError> {
+        if path.ends_with('/') && !matches!(self.node(id).content, Content::Dir(_)) {
+            return Err(FsError::NotADirectory);
+        }
+        Ok(id)
+    }
+
+    /// The canonical absolute path of a node still linked in the tree (no
+    /// `.`, `..` or symbolic links), e.g. for `getcwd`.
+    pub fn path_of(&self, id: NodeId) -> Result<String, FsError> {
+        let mut names: Vec<&str> = Vec::new();
+        let mut cur = id;
+        while cur != ROOT {
+            let node = self.nodes.get(&cur).ok_or(FsError::NotFound)?;
+            let name = self.dir(node.parent)?.iter().find(|(_, &child)| child == cur).map(|(n, _)| n.as_str());
+            names.push(name.ok_or(FsError::NotFound)?);
+            cur = node.parent;
+        }
+        let mut out = String::new();
+        for name in names.iter().rev() {
+            out.push('/');
+            out.push_str(name);
+        }
+        if out.is_empty() {
+            out.push('/');
+        }
+        Ok(out)
     }
 
     /// The parent directory and the new name for creating `path`.
@@ -300,6 +344,11 @@ impl Vfs {
         if self.dir(parent)?.contains_key(name) {
             return Err(FsError::AlreadyExists);
         }
+        let charge = usize::from(matches!(content, Content::Symlink(_)));
+        if self.nodes.len() >= self.limits.max_nodes || self.pages_used + charge > self.limits.max_pages {
+            return Err(FsError::NoSpace);
+        }
+        self.pages_used += charge;
         let id = self.next_id;
         self.next_id += 1;
         self.nodes.insert(id, Node { content, permissions, mtime: 0, parent, links: 1, opens: 0 });
@@ -345,7 +394,8 @@ impl Vfs {
                 Content::Dir(_) => Err(FsError::IsADirectory),
                 _ => Ok(id),
             },
-            Err(FsError::NotFound) => self.insert(path, Content::File(Data::Owned(Vec::new())), permissions & 0o7777),
+            Err(FsError::NotFound) if path.ends_with('/') => Err(FsError::IsADirectory),
+            Err(FsError::NotFound) => self.insert(path, Content::File(Data::Paged(PagedData::default())), permissions & 0o7777),
             Err(e) => Err(e),
         }
     }
@@ -367,7 +417,7 @@ impl Vfs {
         let node = self.node(id);
         let (kind, size) = match &node.content {
             Content::Dir(d) => (FileKind::Directory, d.len() as u64),
-            Content::File(data) => (FileKind::File, data.bytes().len() as u64),
+            Content::File(data) => (FileKind::File, data.len()),
             Content::Symlink(t) => (FileKind::Symlink, t.len() as u64),
         };
         let nlink = if kind == FileKind::Directory { 2 + self.subdir_count(id) } else { node.links };
@@ -383,48 +433,176 @@ impl Vfs {
         self.node(id).parent
     }
 
-    /// The whole contents of a regular file.
-    pub fn file_data(&self, id: NodeId) -> Result<&[u8], FsError> {
+    fn data(&self, id: NodeId) -> Result<&Data, FsError> {
         match &self.node(id).content {
-            Content::File(d) => Ok(d.bytes()),
+            Content::File(d) => Ok(d),
             Content::Dir(_) => Err(FsError::IsADirectory),
             Content::Symlink(_) => Err(FsError::Invalid),
         }
+    }
+
+    /// The whole contents of a regular file of at most `max` bytes (a small
+    /// file the kernel itself reads, like `/etc/motd`); NoSpace if larger or
+    /// the heap cannot hold it.
+    pub fn read_all(&self, id: NodeId, max: usize) -> Result<Vec<u8>, FsError> {
+        let len = self.data(id)?.len();
+        if len > max as u64 {
+            return Err(FsError::NoSpace);
+        }
+        let mut out = Vec::new();
+        out.try_reserve_exact(len as usize).map_err(|_| FsError::NoSpace)?;
+        out.resize(len as usize, 0);
+        let n = self.read_at(id, 0, &mut out)?;
+        out.truncate(n);
+        Ok(out)
     }
 
     /// Reads from `offset`; returns the number of bytes read (0 at the end).
     pub fn read_at(&self, id: NodeId, offset: u64, buf: &mut [u8]) -> Result<usize, FsError> {
-        let data = self.file_data(id)?;
-        let start = (offset.min(data.len() as u64)) as usize;
-        let n = buf.len().min(data.len() - start);
-        buf[..n].copy_from_slice(&data[start..start + n]);
+        let data = self.data(id)?;
+        let start = offset.min(data.len());
+        let n = (buf.len() as u64).min(data.len() - start) as usize;
+        match data {
+            Data::Borrowed(b) => buf[..n].copy_from_slice(&b[start as usize..start as usize + n]),
+            Data::Paged(p) => {
+                let mut done = 0;
+                while done < n {
+                    let at = start + done as u64;
+                    let (index, off) = ((at / PAGE_SIZE as u64) as u32, (at % PAGE_SIZE as u64) as usize);
+                    let chunk = (PAGE_SIZE - off).min(n - done);
+                    match p.pages.get(&index) {
+                        Some(&page) => self.store.read(page, off, &mut buf[done..done + chunk]),
+                        None => buf[done..done + chunk].fill(0),
+                    }
+                    done += chunk;
+                }
+            }
+        }
         Ok(n)
     }
 
-    fn file_mut(&mut self, id: NodeId) -> Result<&mut Vec<u8>, FsError> {
+    /// The paged data of file `id`, copying the first `keep` bytes of
+    /// initramfs data into pages first (copy on write). On failure nothing
+    /// changes.
+    fn paged(&mut self, id: NodeId, keep: u64) -> Result<&mut PagedData, FsError> {
+        let borrowed = match &self.node(id).content {
+            Content::File(Data::Borrowed(b)) => Some(*b),
+            Content::File(Data::Paged(_)) => None,
+            Content::Dir(_) => return Err(FsError::IsADirectory),
+            Content::Symlink(_) => return Err(FsError::Invalid),
+        };
+        if let Some(bytes) = borrowed {
+            let bytes = &bytes[..(keep.min(bytes.len() as u64)) as usize];
+            let mut copy = PagedData { len: bytes.len() as u64, pages: BTreeMap::new() };
+            for (index, chunk) in bytes.chunks(PAGE_SIZE).enumerate() {
+                match self.new_page() {
+                    Ok(page) => {
+                        self.store.write(page, 0, chunk);
+                        copy.pages.insert(index as u32, page);
+                    }
+                    Err(e) => {
+                        self.free_pages(core::mem::take(&mut copy.pages));
+                        return Err(e);
+                    }
+                }
+            }
+            self.node_mut(id).content = Content::File(Data::Paged(copy));
+        }
         match &mut self.node_mut(id).content {
-            Content::File(d) => Ok(d.make_owned()),
-            Content::Dir(_) => Err(FsError::IsADirectory),
-            Content::Symlink(_) => Err(FsError::Invalid),
+            Content::File(Data::Paged(p)) => Ok(p),
+            _ => unreachable!("made paged above"),
         }
     }
 
-    /// Writes at `offset`, filling any gap with zeros; returns `data.len()`.
-    pub fn write_at(&mut self, id: NodeId, offset: u64, data: &[u8]) -> Result<usize, FsError> {
-        let file = self.file_mut(id)?;
-        let start = usize::try_from(offset).map_err(|_| FsError::Invalid)?;
-        let end = start.checked_add(data.len()).ok_or(FsError::Invalid)?;
-        grow(file, end)?;
-        file[start..end].copy_from_slice(data);
-        Ok(data.len())
+    /// A zeroed page charged against the size limit.
+    fn new_page(&mut self) -> Result<u64, FsError> {
+        if self.pages_used >= self.limits.max_pages {
+            return Err(FsError::NoSpace);
+        }
+        let page = self.store.alloc().ok_or(FsError::NoSpace)?;
+        self.pages_used += 1;
+        Ok(page)
     }
 
-    /// Sets a file's length (cutting or zero-extending).
+    fn free_pages(&mut self, pages: BTreeMap<u32, u64>) {
+        for (_, page) in pages {
+            self.store.free(page);
+            self.pages_used -= 1;
+        }
+    }
+
+    /// Writes at `offset`, leaving a hole (zeros) before it; returns the
+    /// number of bytes written: fewer than `data.len()` when the size limit
+    /// or memory runs out part way (NoSpace if not one byte fits).
+    pub fn write_at(&mut self, id: NodeId, offset: u64, data: &[u8]) -> Result<usize, FsError> {
+        let end = offset.checked_add(data.len() as u64).ok_or(FsError::Invalid)?;
+        if end / PAGE_SIZE as u64 > u32::MAX as u64 {
+            return Err(FsError::NoSpace);
+        }
+        let keep = self.data(id)?.len();
+        self.paged(id, keep)?;
+        let mut done = 0usize;
+        let mut error = None;
+        while done < data.len() {
+            let at = offset + done as u64;
+            let (index, off) = ((at / PAGE_SIZE as u64) as u32, (at % PAGE_SIZE as u64) as usize);
+            let chunk = (PAGE_SIZE - off).min(data.len() - done);
+            let existing = self.paged(id, keep)?.pages.get(&index).copied();
+            let page = match existing {
+                Some(page) => page,
+                None => match self.new_page() {
+                    Ok(page) => {
+                        self.paged(id, keep)?.pages.insert(index, page);
+                        page
+                    }
+                    Err(e) => {
+                        error = Some(e);
+                        break;
+                    }
+                },
+            };
+            self.store.write(page, off, &data[done..done + chunk]);
+            done += chunk;
+        }
+        let file = self.paged(id, keep)?;
+        file.len = file.len.max(offset + done as u64);
+        match error {
+            Some(e) if done == 0 && !data.is_empty() => Err(e),
+            _ => Ok(done),
+        }
+    }
+
+    /// Sets a file's length (cutting, or extending with a hole of zeros).
     pub fn truncate(&mut self, id: NodeId, len: u64) -> Result<(), FsError> {
-        let len = usize::try_from(len).map_err(|_| FsError::Invalid)?;
-        let file = self.file_mut(id)?;
-        grow(file, len)?;
-        file.truncate(len);
+        if len / PAGE_SIZE as u64 > u32::MAX as u64 {
+            return Err(FsError::NoSpace);
+        }
+        let old_len = self.paged(id, len)?.len;
+        // Pages wholly past the end go; the tail of the last one is zeroed
+        // so a later extension reads zeros there.
+        let first_gone = len.div_ceil(PAGE_SIZE as u64);
+        loop {
+            let file = self.paged(id, len)?;
+            let page = match file.pages.last_key_value() {
+                Some((&index, _)) if index as u64 >= first_gone => file.pages.pop_last().map(|(_, page)| page),
+                _ => None,
+            };
+            match page {
+                Some(page) => {
+                    self.store.free(page);
+                    self.pages_used -= 1;
+                }
+                None => break,
+            }
+        }
+        let tail = (len % PAGE_SIZE as u64) as usize;
+        let file = self.paged(id, len)?;
+        let last = if tail != 0 && len < old_len { file.pages.get(&((len / PAGE_SIZE as u64) as u32)).copied() } else { None };
+        file.len = len;
+        if let Some(page) = last {
+            const ZEROS: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
+            self.store.write(page, tail, &ZEROS[tail..]);
+        }
         Ok(())
     }
 
@@ -451,14 +629,27 @@ impl Vfs {
     fn free_if_unused(&mut self, id: NodeId) {
         if let Some(node) = self.nodes.get(&id) {
             if node.links == 0 && node.opens == 0 {
-                self.nodes.remove(&id);
+                if let Some(node) = self.nodes.remove(&id) {
+                    match node.content {
+                        Content::File(Data::Paged(data)) => self.free_pages(data.pages),
+                        Content::Symlink(_) => self.pages_used -= 1,
+                        _ => {}
+                    }
+                }
             }
         }
+    }
+
+    /// Pages of file data in use (symbolic links count one each) and the
+    /// limit, for `free` and the tests.
+    pub fn pages(&self) -> (usize, usize) {
+        (self.pages_used, self.limits.max_pages)
     }
 
     fn detach(&mut self, path: &str, want_dir: bool) -> Result<(), FsError> {
         let (parent, name) = self.parent_of(path)?;
         let id = *self.dir(parent)?.get(name).ok_or(FsError::NotFound)?;
+        self.check_trailing_slash(path, id)?;
         match (&self.node(id).content, want_dir) {
             (Content::Dir(d), true) if !d.is_empty() => return Err(FsError::NotEmpty),
             (Content::Dir(_), false) => return Err(FsError::IsADirectory),
@@ -489,8 +680,12 @@ impl Vfs {
     pub fn rename(&mut self, from: &str, to: &str) -> Result<(), FsError> {
         let (from_parent, from_name) = self.parent_of(from)?;
         let id = *self.dir(from_parent)?.get(from_name).ok_or(FsError::NotFound)?;
+        self.check_trailing_slash(from, id)?;
         let (to_parent, to_name) = self.parent_of(to)?;
         let is_dir = matches!(self.node(id).content, Content::Dir(_));
+        if to.ends_with('/') && !is_dir {
+            return Err(FsError::NotADirectory);
+        }
         // A directory cannot move below itself.
         let mut p = to_parent;
         loop {
@@ -548,7 +743,7 @@ mod tests {
         let vfs = mounted();
         assert_eq!(names(&vfs, "/"), ["bin", "etc", "tmp"]);
         let motd = vfs.lookup("/etc/motd").unwrap();
-        assert_eq!(vfs.file_data(motd).unwrap(), b"Welcome\n");
+        assert_eq!(vfs.read_all(motd, 100).unwrap(), b"Welcome\n");
         let meta = vfs.metadata(motd);
         assert_eq!((meta.kind, meta.size, meta.mode()), (FileKind::File, 8, 0o100644));
         assert_eq!(vfs.metadata(vfs.lookup("/bin").unwrap()).kind, FileKind::Directory);
@@ -569,12 +764,12 @@ mod tests {
         let mut vfs = mounted();
         let motd = vfs.lookup("/etc/motd").unwrap();
         vfs.write_at(motd, 10, b"!").unwrap();
-        assert_eq!(vfs.file_data(motd).unwrap(), b"Welcome\n\0\0!");
+        assert_eq!(vfs.read_all(motd, 100).unwrap(), b"Welcome\n\0\0!");
         let mut buf = [0u8; 4];
         assert_eq!(vfs.read_at(motd, 9, &mut buf).unwrap(), 2);
         assert_eq!(vfs.read_at(motd, 100, &mut buf).unwrap(), 0);
         vfs.truncate(motd, 3).unwrap();
-        assert_eq!(vfs.file_data(motd).unwrap(), b"Wel");
+        assert_eq!(vfs.read_all(motd, 100).unwrap(), b"Wel");
     }
 
     #[test]
@@ -605,9 +800,117 @@ mod tests {
         vfs.open(f);
         vfs.unlink("/tmp/x").unwrap();
         assert_eq!(vfs.lookup("/tmp/x"), Err(FsError::NotFound));
-        assert_eq!(vfs.file_data(f).unwrap(), b"data");
+        assert_eq!(vfs.read_all(f, 100).unwrap(), b"data");
         vfs.close(f);
         assert!(!vfs.nodes.contains_key(&f));
+    }
+
+    fn limited(max_pages: usize, max_nodes: usize) -> Vfs {
+        Vfs::with_store(Box::new(HeapPages::default()), Limits { max_pages, max_nodes })
+    }
+
+    #[test]
+    fn file_data_fills_pages_up_to_the_limit_then_short_write_then_enospc() {
+        let mut vfs = limited(3, 100);
+        let f = vfs.create_file("/tmp/f", 0o644, false).unwrap();
+        let block = [7u8; 5000];
+        assert_eq!(vfs.write_at(f, 0, &block), Ok(5000));
+        assert_eq!(vfs.pages(), (2, 3));
+        assert_eq!(vfs.write_at(f, 5000, &[8u8; 8000]), Ok(3 * 4096 - 5000), "a short write up to the limit");
+        assert_eq!(vfs.write_at(f, 3 * 4096, b"x"), Err(FsError::NoSpace));
+        assert_eq!(vfs.metadata(f).size, 3 * 4096);
+        // Rewriting pages that exist needs no new ones.
+        assert_eq!(vfs.write_at(f, 0, b"again"), Ok(5));
+        vfs.unlink("/tmp/f").unwrap();
+        assert_eq!(vfs.pages(), (0, 3), "pages come back when the file goes");
+        let g = vfs.create_file("/tmp/g", 0o644, false).unwrap();
+        assert_eq!(vfs.write_at(g, 0, &[1u8; 3 * 4096]), Ok(3 * 4096));
+    }
+
+    #[test]
+    fn holes_read_as_zero_and_cost_no_pages() {
+        let mut vfs = limited(4, 100);
+        let f = vfs.create_file("/tmp/sparse", 0o644, false).unwrap();
+        assert_eq!(vfs.write_at(f, 1 << 30, b"end"), Ok(3));
+        assert_eq!(vfs.pages().0, 1);
+        assert_eq!(vfs.metadata(f).size, (1 << 30) + 3);
+        let mut buf = [9u8; 8];
+        assert_eq!(vfs.read_at(f, (1 << 30) - 5, &mut buf), Ok(8));
+        assert_eq!(&buf, b"\0\0\0\0\0end");
+        assert_eq!(vfs.write_at(f, u64::MAX - 1, b"xx"), Err(FsError::Invalid));
+        assert_eq!(vfs.write_at(f, 1 << 50, b"x"), Err(FsError::NoSpace));
+    }
+
+    #[test]
+    fn truncate_frees_pages_and_zeroes_the_cut_tail() {
+        let mut vfs = limited(10, 100);
+        let f = vfs.create_file("/tmp/t", 0o644, false).unwrap();
+        vfs.write_at(f, 0, &[5u8; 3 * 4096]).unwrap();
+        vfs.truncate(f, 10).unwrap();
+        assert_eq!(vfs.pages().0, 1);
+        vfs.truncate(f, 4096).unwrap();
+        let mut buf = [1u8; 4];
+        assert_eq!(vfs.read_at(f, 10, &mut buf), Ok(4));
+        assert_eq!(buf, [0; 4], "bytes cut off come back as zeros");
+        assert_eq!(vfs.read_all(f, 1 << 20).unwrap()[..10], [5u8; 10]);
+        assert_eq!(vfs.read_all(f, 100), Err(FsError::NoSpace), "larger than asked for");
+    }
+
+    #[test]
+    fn initramfs_files_are_copied_on_write_within_the_limit() {
+        let a = archive(&[("big", S_IFREG | 0o644, &[3u8; 9000])]);
+        let mut vfs = limited(2, 100);
+        vfs.mount_cpio(Box::leak(a.into_boxed_slice())).unwrap();
+        let big = vfs.lookup("/big").unwrap();
+        assert_eq!(vfs.write_at(big, 0, b"x"), Err(FsError::NoSpace), "3 pages to copy, limit 2");
+        assert_eq!(vfs.read_all(big, 1 << 20).unwrap(), [3u8; 9000], "unchanged after the failed copy");
+        assert_eq!(vfs.pages().0, 0);
+        // O_TRUNC of a large initramfs file copies nothing.
+        vfs.truncate(big, 0).unwrap();
+        assert_eq!((vfs.metadata(big).size, vfs.pages().0), (0, 0));
+    }
+
+    #[test]
+    fn the_node_limit_is_enospc() {
+        let mut vfs = limited(100, 4);
+        vfs.create_file("/tmp/a", 0o644, false).unwrap();
+        vfs.mkdir("/tmp/d", 0o755).unwrap();
+        assert_eq!(vfs.create_file("/tmp/b", 0o644, false), Err(FsError::NoSpace));
+        assert_eq!(vfs.symlink("/x", "/tmp/l"), Err(FsError::NoSpace));
+        vfs.unlink("/tmp/a").unwrap();
+        vfs.symlink("/x", "/tmp/l").unwrap();
+        assert_eq!(vfs.pages().0, 1, "a link costs a page");
+        vfs.unlink("/tmp/l").unwrap();
+        assert_eq!(vfs.pages().0, 0);
+    }
+
+    #[test]
+    fn a_trailing_slash_wants_a_directory() {
+        let mut vfs = mounted();
+        assert_eq!(vfs.lookup("/bin/hello/"), Err(FsError::NotADirectory));
+        assert_eq!(vfs.lookup("/bin/"), vfs.lookup("/bin"));
+        assert_eq!(vfs.create_file("/tmp/new/", 0o644, false), Err(FsError::IsADirectory));
+        assert_eq!(vfs.unlink("/bin/hello/"), Err(FsError::NotADirectory));
+        assert_eq!(vfs.rename("/bin/hello/", "/tmp/x"), Err(FsError::NotADirectory));
+        assert_eq!(vfs.rename("/bin/hello", "/tmp/x/"), Err(FsError::NotADirectory));
+        assert!(vfs.lookup("/bin/hello").is_ok());
+    }
+
+    #[test]
+    fn dotdot_is_resolved_in_the_tree_not_lexically() {
+        let mut vfs = mounted();
+        vfs.mkdir("/tmp/a", 0o755).unwrap();
+        vfs.mkdir("/tmp/a/b", 0o755).unwrap();
+        vfs.symlink("/etc", "/tmp/a/link").unwrap();
+        // ".." after a link is the parent of its target.
+        assert_eq!(vfs.lookup("/tmp/a/link/.."), Ok(ROOT));
+        assert_eq!(vfs.lookup("/bin/hello/.."), Err(FsError::NotADirectory));
+        assert_eq!(vfs.lookup("/tmp/a/nothing/.."), Err(FsError::NotFound));
+        // Renaming "b/.." must not rename /tmp/a.
+        assert_eq!(vfs.rename("/tmp/a/b/..", "/tmp/c"), Err(FsError::Invalid));
+        assert!(vfs.lookup("/tmp/a/b").is_ok());
+        assert_eq!(vfs.path_of(vfs.lookup("/tmp/a/link/../etc/./").unwrap()).unwrap(), "/etc");
+        assert_eq!(vfs.path_of(ROOT).unwrap(), "/");
     }
 
     #[test]

@@ -87,7 +87,7 @@ pub fn start(magic: u32, info: u32, config: &Config) -> ! {
 }
 
 fn shell_task() {
-    let motd = vfs::with(|fs| fs.lookup("/etc/motd").and_then(|id| fs.file_data(id)).map(alloc::vec::Vec::from));
+    let motd = vfs::with(|fs| fs.lookup("/etc/motd").and_then(|id| fs.read_all(id, 64 * 1024)));
     if let Ok(text) = motd {
         tty::write(&text);
     }

@@ -15,9 +15,9 @@ pub struct Uname {
 pub fn uname() -> Uname {
     let nodename = crate::vfs::with(|vfs| {
         vfs.lookup("/etc/hostname")
-            .and_then(|id| vfs.file_data(id))
+            .and_then(|id| vfs.read_all(id, 256))
             .ok()
-            .and_then(|d| core::str::from_utf8(d).ok())
+            .and_then(|d| String::from_utf8(d).ok())
             .map(|s| String::from(s.trim()))
     })
     .filter(|s| !s.is_empty())

@@ -1,7 +1,10 @@
 //! The kernel's one file tree: the initramfs mounted at `/`, with `/tmp`.
 
+use alloc::boxed::Box;
+
+use crate::hal;
 use crate::hal::sync::IrqMutex;
-use embox_fs::Vfs;
+use embox_fs::{Limits, PageId, PageStore, Vfs};
 
 static VFS: IrqMutex<Option<Vfs>> = IrqMutex::new(None);
 static INITRAMFS: IrqMutex<Option<&'static [u8]>> = IrqMutex::new(None);
@@ -11,10 +14,38 @@ pub fn initramfs() -> Option<&'static [u8]> {
     *INITRAMFS.lock()
 }
 
+/// File data in page frames (never in the kernel heap).
+struct FramePages;
+
+impl PageStore for FramePages {
+    fn alloc(&mut self) -> Option<PageId> {
+        hal::memory::alloc_zeroed_frame()
+    }
+    fn free(&mut self, page: PageId) {
+        hal::memory::free_frame(page)
+    }
+    fn read(&self, page: PageId, offset: usize, out: &mut [u8]) {
+        hal::memory::read_frame(page, offset, out)
+    }
+    fn write(&mut self, page: PageId, offset: usize, data: &[u8]) {
+        hal::memory::write_frame(page, offset, data)
+    }
+}
+
+/// The tree's limits, like a tmpfs's defaults: file data may take half of
+/// the free frames, and nodes (each some hundred bytes of heap with its
+/// name) an eighth of the kernel heap at most.
+fn limits() -> Limits {
+    let frames = hal::memory::frame_stats().free as usize;
+    let heap = hal::heap::stats().size;
+    Limits { max_pages: frames / 2, max_nodes: heap / 2048 }
+}
+
 /// Mounts the initramfs (if the loader gave one) at `/`.
 pub(crate) fn init(initrd: Option<&'static [u8]>) {
     *INITRAMFS.lock() = initrd;
-    let mut vfs = Vfs::new();
+    let limits = limits();
+    let mut vfs = Vfs::with_store(Box::new(FramePages), limits);
     match initrd {
         Some(archive) => match vfs.mount_cpio(archive) {
             Ok(n) => crate::klog!("rootfs: {} entries from the initramfs ({} KiB) mounted at /", n, archive.len() / 1024),
@@ -22,6 +53,7 @@ pub(crate) fn init(initrd: Option<&'static [u8]>) {
         },
         None => crate::klog!("rootfs: no initramfs (boot with -initrd rootfs.cpio); / holds only /tmp"),
     }
+    crate::klog!("rootfs: file data up to {} KiB in page frames, {} nodes", limits.max_pages * 4, limits.max_nodes);
     *VFS.lock() = Some(vfs);
 }
 

@@ -75,6 +75,9 @@ pub struct Process {
     /// vfork, execve): set before the handler runs; what the handler leaves
     /// here is what the program resumes with.
     pub user_regs: Option<TrapFrame>,
+    /// Unknown syscall numbers already logged (one bit each; numbers past
+    /// the end share the last bit).
+    unknown_logged: [u64; 8],
 }
 
 impl Process {
@@ -98,6 +101,7 @@ impl Process {
             umask: 0o022,
             lkl: false,
             user_regs: None,
+            unknown_logged: [0; 8],
         }
     }
 
@@ -145,8 +149,18 @@ impl Process {
         x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    /// Resolves `path` against the working directory.
+    /// True the first time this program calls unknown syscall `nr`.
+    pub fn first_unknown(&mut self, nr: u32) -> bool {
+        let bit = (nr as usize).min(8 * 64 - 1);
+        let (word, mask) = (bit / 64, 1u64 << (bit % 64));
+        let first = self.unknown_logged[word] & mask == 0;
+        self.unknown_logged[word] |= mask;
+        first
+    }
+
+    /// `path` made absolute against the working directory; `.`, `..` and a
+    /// trailing slash stay for the file tree to resolve (not lexically).
     pub fn absolute(&self, path: &str) -> String {
-        embox_fs::normalize(&self.cwd, path)
+        embox_fs::join(&self.cwd, path)
     }
 }

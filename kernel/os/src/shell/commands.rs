@@ -229,6 +229,9 @@ fn free(_: &mut Shell, _: &[String]) -> i32 {
     println!("{:<8} {:>10} {:>10} {:>10}", "KiB", "total", "used", "free");
     println!("{:<8} {:>10} {:>10} {:>10}", "heap", h.size / 1024, h.used / 1024, (h.size - h.used) / 1024);
     println!("{:<8} {:>10} {:>10} {:>10}", "frames", kib(f.total), kib(f.total - f.free), kib(f.free));
+    // File data (in frames, counted above too) against the tree's limit.
+    let (used, limit) = crate::vfs::with(|vfs| vfs.pages());
+    println!("{:<8} {:>10} {:>10} {:>10}", "files", limit * 4, used * 4, limit.saturating_sub(used) * 4);
     0
 }
 

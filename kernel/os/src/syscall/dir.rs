@@ -41,7 +41,10 @@ pub fn getdents64(p: &mut Process, a: &Args) -> SysResult {
         Ok(all)
     })
     .map_err(env::fs_errno)?;
-    let mut buf = vec![0u8; (out.len as usize).min(64 * 1024)];
+    let mut buf = Vec::new();
+    let len = (out.len as usize).min(64 * 1024);
+    buf.try_reserve_exact(len).map_err(|_| Errno::ENOMEM)?;
+    buf.resize(len, 0);
     let mut used = 0;
     let mut next = index;
     for (ino, d_type, name) in entries.iter().skip(index) {
@@ -125,11 +128,16 @@ pub fn renameat2(p: &mut Process, a: &Args) -> SysResult {
 }
 
 fn change_dir(p: &mut Process, path: alloc::string::String) -> SysResult {
-    let kind = env::with_vfs(|vfs| vfs.lookup(&path).map(|id| vfs.metadata(id).kind)).map_err(env::fs_errno)?;
+    // The canonical path (no `..`, no links), as getcwd reports it.
+    let (kind, canonical) = env::with_vfs(|vfs| {
+        let id = vfs.lookup(&path)?;
+        Ok((vfs.metadata(id).kind, vfs.path_of(id)?))
+    })
+    .map_err(env::fs_errno)?;
     if kind != NodeKind::Directory {
         return Err(Errno::ENOTDIR);
     }
-    p.cwd = path;
+    p.cwd = canonical;
     Ok(0)
 }
 

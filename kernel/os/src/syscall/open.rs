@@ -22,7 +22,7 @@ pub(super) fn resolve_at(p: &mut Process, dirfd: u32, path: &str) -> Result<Stri
     }
     let f = p.files.get(dirfd)?;
     match f.kind {
-        FileKind::Dir(_) => Ok(embox_fs::normalize(&f.path, path)),
+        FileKind::Dir(_) => Ok(embox_fs::join(&f.path, path)),
         _ => Err(Errno::ENOTDIR),
     }
 }
@@ -74,6 +74,12 @@ fn open_path(p: &mut Process, path: String, flags: u32, mode: u32) -> SysResult 
             FileKind::File(id)
         }
         NodeKind::Symlink => return Err(Errno::ELOOP),
+    };
+    // A directory keeps its canonical path: the `*at` calls and fchdir
+    // resolve against it.
+    let path = match kind {
+        FileKind::Dir(id) => env::with_vfs(|vfs| vfs.path_of(id)).unwrap_or(path),
+        _ => path,
     };
     let file = OpenFile { kind, offset: 0, flags: status, path };
     let fd = p.files.open(file, cloexec)?;

@@ -108,23 +108,32 @@ pub struct LoadPlan {
 impl LoadPlan {
     /// The pages to map, in address order, with the union of rights where
     /// two segments share a page (common with `-N` and tightly packed links).
+    /// Computed per segment, not per page: a 1 GiB bss costs one run.
     pub fn page_runs(&self) -> Vec<PageRun> {
-        let mut pages: Vec<(u32, Perms)> = Vec::new();
-        for seg in &self.segments {
-            let mut page = page_floor(seg.vaddr);
-            while page < page_ceil(seg.end()) {
-                match pages.last_mut() {
-                    Some((last, perms)) if *last == page => *perms = perms.union(seg.perms),
-                    _ => pages.push((page, seg.perms)),
-                }
-                page += PAGE_SIZE;
+        fn push(runs: &mut Vec<PageRun>, start: u32, pages: u32, perms: Perms) {
+            match runs.last_mut() {
+                Some(run) if run.start + run.pages * PAGE_SIZE == start && run.perms == perms => run.pages += pages,
+                _ => runs.push(PageRun { start, pages, perms }),
             }
         }
         let mut runs: Vec<PageRun> = Vec::new();
-        for (page, perms) in pages {
-            match runs.last_mut() {
-                Some(run) if run.start + run.pages * PAGE_SIZE == page && run.perms == perms => run.pages += 1,
-                _ => runs.push(PageRun { start: page, pages: 1, perms }),
+        for seg in &self.segments {
+            let (mut start, end) = (page_floor(seg.vaddr), page_ceil(seg.end()));
+            // Segments are sorted and disjoint, so at most the first page of
+            // this one is the last page mapped so far: give it both rights.
+            if let Some(last) = runs.last_mut() {
+                if last.start + last.pages * PAGE_SIZE > start {
+                    let shared = last.perms.union(seg.perms);
+                    last.pages -= 1;
+                    if last.pages == 0 {
+                        runs.pop();
+                    }
+                    push(&mut runs, start, 1, shared);
+                    start += PAGE_SIZE;
+                }
+            }
+            if start < end {
+                push(&mut runs, start, (end - start) / PAGE_SIZE, seg.perms);
             }
         }
         runs
@@ -143,6 +152,7 @@ pub enum ElfError {
     Dynamic,
     NoLoadSegments,
     TooManySegments(usize),
+    BadPhentsize(u16),
     FileSizeOverMemSize { vaddr: u32 },
     SegmentOutsideFile { vaddr: u32 },
     AddressOverflow { vaddr: u32 },
@@ -164,6 +174,7 @@ impl fmt::Display for ElfError {
             Dynamic => write!(f, "dynamically linked (has PT_INTERP); link it statically (-static)"),
             NoLoadSegments => write!(f, "no PT_LOAD segment"),
             TooManySegments(n) => write!(f, "{n} PT_LOAD segments (at most {MAX_LOAD_SEGMENTS})"),
+            BadPhentsize(n) => write!(f, "program header entries of {n} bytes (ELF32 has 32)"),
             FileSizeOverMemSize { vaddr } => write!(f, "segment at {vaddr:#x} has p_filesz > p_memsz"),
             SegmentOutsideFile { vaddr } => write!(f, "segment at {vaddr:#x} reads past the end of the file"),
             AddressOverflow { vaddr } => write!(f, "segment at {vaddr:#x} wraps around the address space"),
@@ -203,6 +214,26 @@ fn check_ident(image: &[u8]) -> Result<(), ElfError> {
 
 /// Validates `image` and computes where each segment goes.
 pub fn plan(image: &[u8], limits: &UserLimits) -> Result<LoadPlan, ElfError> {
+    plan_head(image, image.len(), limits)
+}
+
+/// How many bytes from the start of a file [`plan_head`] needs: the ELF
+/// header and the program header table (from the 52-byte ELF header
+/// `ehdr`; the header alone when it is not a usable ELF header).
+pub fn head_len(ehdr: &[u8]) -> usize {
+    const EHDR: usize = 52;
+    if ehdr.len() < EHDR {
+        return EHDR;
+    }
+    let u16_at = |at: usize| u16::from_le_bytes([ehdr[at], ehdr[at + 1]]) as usize;
+    let phoff = u32::from_le_bytes([ehdr[28], ehdr[29], ehdr[30], ehdr[31]]) as usize;
+    EHDR.max(phoff.saturating_add(u16_at(42) * u16_at(44)))
+}
+
+/// [`plan`] from the first bytes of a file of `file_len` bytes (at least
+/// [`head_len`] of them, or all of a shorter file): the loader reads the
+/// segments from the file itself, so the image is never copied whole.
+pub fn plan_head(image: &[u8], file_len: usize, limits: &UserLimits) -> Result<LoadPlan, ElfError> {
     check_ident(image)?;
     let header = FileHeader32::<LE>::parse(image).map_err(|_| ElfError::Truncated("ELF header"))?;
     let endian = LE;
@@ -215,6 +246,9 @@ pub fn plan(image: &[u8], limits: &UserLimits) -> Result<LoadPlan, ElfError> {
         ET_DYN => ImageKind::Dyn,
         other => return Err(ElfError::WrongType(other)),
     };
+    if header.e_phnum(endian) > 0 && usize::from(header.e_phentsize(endian)) != core::mem::size_of::<ProgramHeader32<LE>>() {
+        return Err(ElfError::BadPhentsize(header.e_phentsize(endian)));
+    }
     let phdrs: &[ProgramHeader32<LE>] =
         header.program_headers(endian, image).map_err(|_| ElfError::Truncated("program header table"))?;
 
@@ -244,7 +278,7 @@ pub fn plan(image: &[u8], limits: &UserLimits) -> Result<LoadPlan, ElfError> {
             return Err(ElfError::FileSizeOverMemSize { vaddr: link_vaddr });
         }
         match file_offset.checked_add(file_size) {
-            Some(end) if end as usize <= image.len() => {}
+            Some(end) if end as usize <= file_len => {}
             _ => return Err(ElfError::SegmentOutsideFile { vaddr: link_vaddr }),
         }
         let vaddr = link_vaddr.checked_add(bias).ok_or(ElfError::AddressOverflow { vaddr: link_vaddr })?;
@@ -373,6 +407,33 @@ pub(crate) mod tests {
                 PageRun { start: 0x0804_a000, pages: 2, perms: rw },
             ]
         );
+    }
+
+    #[test]
+    fn a_huge_bss_is_one_run() {
+        let image = elf(ET_EXEC, 0x0804_8100, &[(0x0804_8000, 0, 0x1800, 0x1800, PF_R | PF_X), (0x0804_9800, 0x1800, 0x10, 0x4000_0000, PF_R | PF_W)], 0x1810);
+        let runs = plan(&image, &LIMITS).unwrap().page_runs();
+        assert_eq!(runs.len(), 3);
+        assert_eq!(runs[2], PageRun { start: 0x0804_a000, pages: 0x4000_0000 / PAGE_SIZE, perms: Perms { read: true, write: true, exec: false } });
+    }
+
+    #[test]
+    fn three_segments_in_one_page_share_it() {
+        let image = elf(ET_EXEC, 0x0804_8010, &[(0x0804_8000, 0, 0x10, 0x10, PF_R), (0x0804_8010, 0x10, 0x10, 0x10, PF_R | PF_X), (0x0804_8020, 0x20, 0x10, 0x2000, PF_R | PF_W)], 0x30);
+        let runs = plan(&image, &LIMITS).unwrap().page_runs();
+        let rwx = Perms { read: true, write: true, exec: true };
+        let rw = Perms { read: true, write: true, exec: false };
+        assert_eq!(runs, vec![PageRun { start: 0x0804_8000, pages: 1, perms: rwx }, PageRun { start: 0x0804_9000, pages: 2, perms: rw }]);
+    }
+
+    #[test]
+    fn plan_from_the_head_of_a_file_matches_the_whole_image() {
+        let image = static_exec();
+        let head = &image[..head_len(&image[..52]).min(image.len())];
+        let whole = plan(&image, &LIMITS).unwrap();
+        let from_head = plan_head(head, image.len(), &LIMITS).unwrap();
+        assert_eq!(whole.segments, from_head.segments);
+        assert_eq!(plan_head(head, 10, &LIMITS).unwrap_err(), ElfError::SegmentOutsideFile { vaddr: whole.segments[0].vaddr });
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! Loading a Linux i386 executable into a fresh address space: validate and
 //! plan with `embox-elf`, create one area per `PT_LOAD` segment (rights from
 //! `p_flags`, shared pages get both segments' rights), copy the file bytes
-//! (the rest of each area reads as zero: that is the bss), then build the
-//! Linux initial stack below [`STACK_TOP`].
+//! page by page from the file (never the whole file into the heap; the rest
+//! of each area reads as zero: that is the bss), then build the Linux
+//! initial stack below [`STACK_TOP`].
 
 use alloc::string::{String, ToString};
 
-use embox_elf::{build_stack, plan, LoadPlan, StackInfo, UserLimits};
+use alloc::vec::Vec;
+
+use embox_elf::{build_stack, head_len, plan_head, LoadPlan, StackInfo, UserLimits};
 use embox_hal::paging::USER_START;
 
 use super::memory::{AreaKind, ProcessMemory, PIE_BASE, STACK_TOP};
@@ -25,10 +28,52 @@ pub struct Loaded {
 /// Why a program could not be loaded, worded for the shell user.
 pub type LoadError = String;
 
+/// A program file the loader reads piece by piece.
+pub trait Image {
+    /// Its length in bytes.
+    fn len(&self) -> usize;
+    /// Fills `buf` from `offset`; returns how many bytes there were.
+    fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<usize, LoadError>;
+}
+
+impl Image for [u8] {
+    fn len(&self) -> usize {
+        <[u8]>::len(self)
+    }
+    fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<usize, LoadError> {
+        let rest = self.get(offset..).unwrap_or(&[]);
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        Ok(n)
+    }
+}
+
+/// Most bytes of ELF header and program headers we read (a real table is
+/// a few hundred bytes; more is a hostile file).
+const HEAD_LIMIT: usize = 64 * 1024;
+
+/// The first bytes of `image` that `plan_head` needs.
+fn read_head(image: &(impl Image + ?Sized)) -> Result<Vec<u8>, LoadError> {
+    let mut ehdr = [0u8; 52];
+    let n = image.read_at(0, &mut ehdr)?;
+    let end = head_len(&ehdr[..n]);
+    if end <= image.len() && end > HEAD_LIMIT {
+        return Err(alloc::format!("the program header table ends at byte {end}, past the first {HEAD_LIMIT} bytes"));
+    }
+    // Past the end of the file: the planner reports what is truncated.
+    let want = end.min(image.len()).min(HEAD_LIMIT);
+    let mut head = Vec::new();
+    head.try_reserve_exact(want).map_err(|_| "out of kernel memory for the ELF header".to_string())?;
+    head.resize(want, 0);
+    let n = image.read_at(0, &mut head)?;
+    head.truncate(n);
+    Ok(head)
+}
+
 /// Builds the address space of `image` and its initial stack.
-pub fn load(image: &[u8], execfn: &str, args: &[&[u8]], env: &[&[u8]], random: [u8; 16], hwcap: u32) -> Result<Loaded, LoadError> {
+pub fn load(image: &(impl Image + ?Sized), execfn: &str, args: &[&[u8]], env: &[&[u8]], random: [u8; 16], hwcap: u32) -> Result<Loaded, LoadError> {
     let limits = UserLimits { start: USER_START as u32, end: STACK_TOP - super::memory::STACK_SIZE, pie_base: PIE_BASE };
-    let plan = plan(image, &limits).map_err(|e| e.to_string())?;
+    let plan = plan_head(&read_head(image)?, image.len(), &limits).map_err(|e| e.to_string())?;
     let mut memory = ProcessMemory::new().map_err(|_| "out of memory for a page directory".to_string())?;
     for run in plan.page_runs() {
         let end = run.start + run.pages * embox_elf::PAGE_SIZE;
@@ -36,10 +81,20 @@ pub fn load(image: &[u8], execfn: &str, args: &[&[u8]], env: &[&[u8]], random: [
             .add_area(run.start, end, run.perms, AreaKind::Program)
             .map_err(|e| alloc::format!("cannot map {:#x}..{:#x}: {}", run.start, end, e.name()))?;
     }
+    let mut page = [0u8; embox_elf::PAGE_SIZE as usize];
     for seg in &plan.segments {
-        memory
-            .load_bytes(seg.vaddr, seg.file_bytes(image))
-            .map_err(|e| alloc::format!("cannot load segment at {:#x}: {}", seg.vaddr, e.name()))?;
+        let mut done = 0usize;
+        while done < seg.file_size as usize {
+            let want = page.len().min(seg.file_size as usize - done);
+            let got = image.read_at(seg.file_offset as usize + done, &mut page[..want])?;
+            if got != want {
+                return Err(alloc::format!("the file ended while loading the segment at {:#x}", seg.vaddr));
+            }
+            memory
+                .load_bytes(seg.vaddr + done as u32, &page[..want])
+                .map_err(|e| alloc::format!("cannot load segment at {:#x}: {}", seg.vaddr, e.name()))?;
+            done += want;
+        }
     }
     memory.add_stack_and_heap(plan.brk).map_err(|e| alloc::format!("cannot set up the stack: {}", e.name()))?;
 

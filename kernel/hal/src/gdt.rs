@@ -156,9 +156,16 @@ pub(crate) static TLS_CHANGED: AtomicBool = AtomicBool::new(true);
 
 /// Installs a thread-local-storage descriptor (`slot` in 0..TLS_ENTRIES) and
 /// returns its selector (RPL 3). The caller reloads the segment register.
+///
+/// A descriptor that cannot be loaded into a data segment register (empty,
+/// or not a present ring-3 data segment) also drops its selector from `fs`
+/// and `gs` if they hold it (the kernel keeps the user's fs/gs loaded, and
+/// the context switch reloads them): no later reload of a stale selector can
+/// fault in kernel mode. Linux's `loadsegment` fixup does the same.
 pub fn set_tls_descriptor(slot: usize, descriptor: u64) -> u16 {
     assert!(slot < TLS_ENTRIES, "TLS slot {slot} out of range");
     let index = TLS_FIRST_ENTRY + slot;
+    let selector = (index as u16) << 3;
     crate::cpu::without_interrupts(|| {
         // SAFETY: as in `set_kernel_stack`; a TLS slot is never the
         // descriptor of a segment register the kernel itself has loaded.
@@ -167,8 +174,48 @@ pub fn set_tls_descriptor(slot: usize, descriptor: u64) -> u16 {
             *entry = descriptor;
             TLS_CHANGED.store(true, Ordering::Relaxed);
         }
+        if !loadable(descriptor, false) {
+            let (fs, gs): (u32, u32);
+            // SAFETY: reading segment registers has no side effects.
+            unsafe { asm!("mov {0:e}, fs", "mov {1:e}, gs", out(reg) fs, out(reg) gs, options(nomem, nostack, preserves_flags)) };
+            // SAFETY: loading the null selector into fs/gs never faults and
+            // the kernel does not use fs/gs (it addresses through ds/ss).
+            unsafe {
+                if fs as u16 & !3 == selector {
+                    asm!("mov fs, {0:e}", in(reg) 0u32, options(nomem, nostack, preserves_flags));
+                }
+                if gs as u16 & !3 == selector {
+                    asm!("mov gs, {0:e}", in(reg) 0u32, options(nomem, nostack, preserves_flags));
+                }
+            }
+        }
     });
-    (index as u16) << 3 | 3
+    selector | 3
+}
+
+/// True when `descriptor` can be loaded from ring 3: present, DPL 3, a code
+/// or data segment; for a stack (`ss`), a writable data segment.
+const fn loadable(descriptor: u64, stack: bool) -> bool {
+    let access = (descriptor >> 40) as u8;
+    let present_dpl3_segment = access & 0xf0 == 0xf0;
+    let is_code = access & 0x08 != 0;
+    let writable = access & 0x02 != 0;
+    present_dpl3_segment && (!stack || (!is_code && writable)) && (stack || !is_code || writable)
+}
+
+/// Whether returning to ring 3 can reload segment `selector` (taken from a
+/// trap frame) without faulting. Only the TLS entries change under a
+/// running program (`set_thread_area`); any other selector in a frame was
+/// loaded by the program itself from a descriptor that never changes.
+/// `stack`: the selector is for `ss` (null is not allowed there).
+pub fn user_selector_loadable(selector: u32, stack: bool) -> bool {
+    let selector = selector as u16;
+    let index = (selector >> 3) as usize;
+    let in_gdt = selector & 4 == 0;
+    if !in_gdt || !(TLS_FIRST_ENTRY..TLS_FIRST_ENTRY + TLS_ENTRIES).contains(&index) {
+        return !(stack && index == 0);
+    }
+    loadable(tls_descriptor(index - TLS_FIRST_ENTRY), stack)
 }
 
 /// Reads back a TLS descriptor (for saving it across task switches).

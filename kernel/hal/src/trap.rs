@@ -42,6 +42,23 @@ impl TrapFrame {
     pub fn from_user(&self) -> bool {
         self.cs & 3 == 3
     }
+
+    /// Makes the return to ring 3 unable to fault in kernel mode after a
+    /// TLS descriptor changed under the program (`set_thread_area`): a data
+    /// segment register whose selector can no longer be loaded gets the
+    /// null selector (as Linux's return path does; the program's next
+    /// access through it faults in ring 3). Returns false when `ss` cannot
+    /// be reloaded: `iretd` would fault, so the program must not resume
+    /// (Linux sends SIGSEGV).
+    pub fn repair_user_segments(&mut self) -> bool {
+        use crate::gdt::user_selector_loadable;
+        for seg in [&mut self.gs, &mut self.fs, &mut self.es, &mut self.ds] {
+            if !user_selector_loadable(*seg, false) {
+                *seg = 0;
+            }
+        }
+        !self.from_user() || user_selector_loadable(self.user_ss, true)
+    }
 }
 
 /// Handler for a vector: gets the frame and may change it (syscall return

@@ -31,7 +31,7 @@ pub fn read_program(path: &str) -> Result<alloc::vec::Vec<u8>, alloc::string::St
     if crate::lkl::is_up() {
         return crate::lkl::fs::read_file(path).map_err(|e| alloc::format!("LKL could not read it (errno {e})"));
     }
-    vfs::with(|vfs| vfs.lookup(path).and_then(|id| vfs.file_data(id)).map(alloc::vec::Vec::from)).map_err(|e| alloc::format!("{e}"))
+    vfs::with(|vfs| vfs.lookup(path).and_then(|id| vfs.read_all(id, usize::MAX))).map_err(|e| alloc::format!("{e}"))
 }
 
 /// The errno for a file-system error.

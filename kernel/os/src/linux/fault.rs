@@ -85,6 +85,13 @@ pub fn report_killed(p: &Process, sig: u32) {
     klog!("{}[{}]: killed by {} (sent by another process)", p.name, p.pid, name(sig));
 }
 
+/// Logs that `p` is killed because its stack segment `ss` can no longer be
+/// loaded (it cleared the TLS descriptor its ss selects).
+pub fn report_bad_stack_segment(p: &Process, ss: u32) {
+    fresh_line();
+    klog!("{}[{}]: killed by SIGSEGV: its stack segment {:#x} lost its descriptor (set_thread_area)", p.name, p.pid, ss);
+}
+
 /// Logs that `p` is stopped by Ctrl-C.
 pub fn report_interrupt(p: &Process) {
     fresh_line();

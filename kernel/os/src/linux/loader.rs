@@ -48,6 +48,15 @@ impl Image for [u8] {
     }
 }
 
+impl Image for Vec<u8> {
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+    fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<usize, LoadError> {
+        self.as_slice().read_at(offset, buf)
+    }
+}
+
 /// Most bytes of ELF header and program headers we read (a real table is
 /// a few hundred bytes; more is a hostile file).
 const HEAD_LIMIT: usize = 64 * 1024;

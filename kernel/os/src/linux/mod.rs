@@ -145,6 +145,10 @@ const ENVIRONMENT: [&[u8]; 4] = [b"PATH=/bin:/", b"HOME=/", b"TERM=vt100", b"SHE
 pub fn init() {
     trap::set_syscall_handler(syscall_trap);
     idt::set_user_gate(idt::SYSCALL_VECTOR);
+    // int3 and into from ring 3 raise their own exceptions (SIGTRAP,
+    // SIGSEGV), as on Linux, instead of a general protection fault.
+    idt::set_user_gate(3);
+    idt::set_user_gate(4);
     trap::set_user_fault_handler(fault_trap);
     crate::tty::set_interrupt_hook(on_ctrl_c);
     shell::register(Command {
@@ -205,10 +209,15 @@ extern "C" fn syscall_trap(frame: &mut TrapFrame) {
     }
     frame.eax = result;
     let process = stop_if_killed(pid, process);
-    match process.exit_status {
-        Some(ending) => finish(pid, process, ending),
-        None => put_back(pid, process),
+    if let Some(ending) = process.exit_status {
+        finish(pid, process, ending);
     }
+    if !frame.repair_user_segments() {
+        // Its stack segment lost its descriptor: iretd would fault.
+        fault::report_bad_stack_segment(&process, frame.user_ss);
+        finish(pid, process, Ending::Killed(embox_abi::consts::signal::SIGSEGV));
+    }
+    put_back(pid, process);
 }
 
 /// A CPU exception in ring 3: demand paging, copy on write, or a fatal signal.
@@ -452,7 +461,11 @@ fn resolve(sh: &Shell, name: &str) -> Option<String> {
     } else {
         alloc::vec![alloc::format!("/{name}"), alloc::format!("/bin/{name}")]
     };
-    candidates.into_iter().find(|path| env::is_program_file(path))
+    // A program file first; else a directory of that name, which `start`
+    // refuses with "is a directory".
+    let file = candidates.iter().find(|path| env::is_program_file(path));
+    let exists = |path: &&String| env::with_vfs(|vfs| vfs.lookup(path).is_ok());
+    file.or_else(|| candidates.iter().find(exists)).cloned()
 }
 
 /// Where a program's standard input and output go: the console, or files
@@ -529,13 +542,19 @@ pub fn start(path: &str, args: &[String], cwd: &str, options: &Options) -> Resul
     // CLOCK_PROCESS_CPUTIME_ID counts from here, so a program reading it
     // first thing measures load_app's own cost (the benchmark does).
     let started = env::monotonic().as_nanos() as u64;
-    let image = env::read_program(path)?;
+    // Natively the loader reads the file a page at a time; LKL's file
+    // system hands over the whole file.
+    let image: alloc::boxed::Box<dyn loader::Image> = if crate::lkl::is_up() {
+        alloc::boxed::Box::new(env::read_program(path)?)
+    } else {
+        alloc::boxed::Box::new(ProgramFile::open(path)?)
+    };
     let seed = cpu::rdtsc();
     let mut random = [0u8; 16];
     random[..8].copy_from_slice(&seed.to_le_bytes());
     random[8..].copy_from_slice(&(seed.rotate_left(29) ^ 0x9e37_79b9_7f4a_7c15).to_le_bytes());
     let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    let loaded = loader::load(&image, path, &argv, &ENVIRONMENT, random, hwcap())?;
+    let loaded = loader::load(&*image, path, &argv, &ENVIRONMENT, random, hwcap())?;
     drop(image);
     let mut files = files::FdTable::with_console();
     if let Some(input) = &redirects.stdin {
@@ -573,6 +592,46 @@ pub fn start(path: &str, args: &[String], cwd: &str, options: &Options) -> Resul
     Ok(pid)
 }
 
+
+/// A program file in the VFS, held open while it loads and read a page at
+/// a time (a large program is never copied whole into the kernel heap).
+struct ProgramFile {
+    id: embox_fs::NodeId,
+    len: usize,
+}
+
+impl ProgramFile {
+    fn open(path: &str) -> Result<Self, String> {
+        env::with_vfs(|vfs| {
+            let id = vfs.lookup(path)?;
+            let meta = vfs.metadata(id);
+            if meta.kind == embox_fs::FileKind::Directory {
+                return Err(embox_fs::FsError::IsADirectory);
+            }
+            vfs.open(id);
+            Ok(ProgramFile { id, len: meta.size as usize })
+        })
+        .map_err(|e| match e {
+            embox_fs::FsError::IsADirectory => String::from("is a directory"),
+            e => alloc::format!("{e}"),
+        })
+    }
+}
+
+impl loader::Image for ProgramFile {
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<usize, String> {
+        env::with_vfs(|vfs| vfs.read_at(self.id, offset as u64, buf)).map_err(|e| alloc::format!("{e}"))
+    }
+}
+
+impl Drop for ProgramFile {
+    fn drop(&mut self) {
+        env::with_vfs(|vfs| vfs.close(self.id));
+    }
+}
 
 /// Points descriptor `fd` at the file `path` (opened with `flags`).
 fn redirect(files: &mut files::FdTable, fd: u32, path: &str, flags: u32) -> Result<(), String> {

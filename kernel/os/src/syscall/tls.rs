@@ -12,9 +12,21 @@ use super::Args;
 use crate::linux::env;
 use crate::linux::process::Process;
 
+/// Linux's `LDT_zero`: all zero but the entry number, also read as "clear".
+fn is_zero(d: &UserDesc) -> bool {
+    d.base_addr == 0 && d.limit == 0 && d.flags & 0x7f == 0
+}
+
+/// Linux's `tls_desc_okay`: only present 32-bit data segments (or a clear)
+/// may go into the GDT, so no TLS selector a program loads can make a
+/// segment reload fault in the kernel.
+fn acceptable(d: &UserDesc) -> bool {
+    d.is_empty() || is_zero(d) || (d.seg_32bit() && d.contents() <= 1 && !d.seg_not_present())
+}
+
 /// The GDT descriptor Linux's `fill_ldt` builds from a `user_desc`.
 fn to_descriptor(d: &UserDesc) -> u64 {
-    if d.is_empty() {
+    if d.is_empty() || is_zero(d) {
         return 0;
     }
     let present = if d.seg_not_present() { 0 } else { 0x80 };
@@ -28,6 +40,9 @@ fn to_descriptor(d: &UserDesc) -> u64 {
 pub fn set_thread_area(p: &mut Process, a: &Args) -> SysResult {
     let ptr = UserPtr::<UserDesc>::new(a[0]);
     let mut desc = ptr.read(&mut p.memory)?;
+    if !acceptable(&desc) {
+        return Err(Errno::EINVAL);
+    }
     let slot = if desc.entry_number == u32::MAX {
         let free = p.tls.iter().position(Option::is_none).ok_or(Errno::ESRCH)?;
         desc.entry_number = (TLS_FIRST_ENTRY + free) as u32;
@@ -41,7 +56,7 @@ pub fn set_thread_area(p: &mut Process, a: &Args) -> SysResult {
         entry - TLS_FIRST_ENTRY
     };
     env::set_tls_descriptor(slot, to_descriptor(&desc));
-    p.tls[slot] = if desc.is_empty() { None } else { Some(desc) };
+    p.tls[slot] = if desc.is_empty() || is_zero(&desc) { None } else { Some(desc) };
     Ok(0)
 }
 

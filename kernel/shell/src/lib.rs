@@ -9,5 +9,5 @@ extern crate alloc;
 mod line;
 mod words;
 
-pub use line::{Key, LineEditor};
+pub use line::{Key, LineEditor, MAX_LINE};
 pub use words::{split_words, SplitError};

@@ -19,9 +19,13 @@ pub enum Key {
     Line(String),
     /// Ctrl-C: the line is dropped (echo `^C` and a newline, prompt again).
     Cancel,
+    /// Enter after a line longer than [`MAX_LINE`] bytes: the line is
+    /// dropped, not run cut short (holds the length typed).
+    TooLong(usize),
 }
 
-const MAX_LINE: usize = 4096;
+/// Longest line the editor keeps, in bytes.
+pub const MAX_LINE: usize = 4096;
 const MAX_HISTORY: usize = 64;
 
 /// Where we are in an escape sequence.
@@ -45,6 +49,8 @@ pub struct LineEditor {
     history: Vec<Vec<u8>>,
     /// Index into `history` while browsing it (`history.len()` = the new line).
     browsing: usize,
+    /// Bytes typed past [`MAX_LINE`] on this line (dropped; the line is refused).
+    overflow: usize,
 }
 
 impl LineEditor {
@@ -80,6 +86,12 @@ impl LineEditor {
         }
         match byte {
             b'\n' if after_cr => Key::None,
+            b'\r' | b'\n' if self.overflow > 0 => {
+                let typed = self.buf.len() + core::mem::take(&mut self.overflow);
+                self.buf.clear();
+                self.browsing = self.history.len();
+                Key::TooLong(typed)
+            }
             b'\r' | b'\n' => {
                 let line = String::from_utf8_lossy(&self.buf).into_owned();
                 let entered = core::mem::take(&mut self.buf);
@@ -102,12 +114,14 @@ impl LineEditor {
             }
             0x03 => {
                 self.buf.clear();
+                self.overflow = 0;
                 self.browsing = self.history.len();
                 Key::Cancel
             }
             0x15 => {
                 let n = self.char_count();
                 self.buf.clear();
+                self.overflow = 0;
                 Key::Echo(erase_sequence(n))
             }
             b'\t' => self.insert(b' '),
@@ -131,7 +145,9 @@ impl LineEditor {
 
     fn insert(&mut self, byte: u8) -> Key {
         if self.buf.len() >= MAX_LINE {
-            return Key::Echo(alloc::vec![0x07]); // bell: line full
+            // Bell once: the line is full and will be refused at Enter.
+            self.overflow += 1;
+            return if self.overflow == 1 { Key::Echo(alloc::vec![0x07]) } else { Key::None };
         }
         self.buf.push(byte);
         Key::Echo(alloc::vec![byte])
@@ -233,6 +249,20 @@ mod tests {
         fn feed_all_for_test(&mut self, bytes: &[u8]) -> Option<Key> {
             bytes.iter().map(|&b| self.feed(b)).filter(|k| *k != Key::None).last()
         }
+    }
+
+    #[test]
+    fn a_line_over_the_limit_is_refused_not_cut_short() {
+        let mut ed = LineEditor::new();
+        let mut long = alloc::vec![b'x'; MAX_LINE + 10];
+        long.push(b'\r');
+        let keys = feed_all(&mut ed, &long);
+        assert_eq!(keys.iter().filter(|k| **k == Key::Echo(alloc::vec![0x07])).count(), 1, "one bell");
+        assert_eq!(keys.last(), Some(&Key::TooLong(MAX_LINE + 10)));
+        assert_eq!(feed_all(&mut ed, b"ok\r").last(), Some(&Key::Line("ok".into())), "the next line is fine");
+        let mut exact = alloc::vec![b'y'; MAX_LINE];
+        exact.push(b'\r');
+        assert!(matches!(feed_all(&mut ed, &exact).last(), Some(Key::Line(l)) if l.len() == MAX_LINE));
     }
 
     #[test]

@@ -133,6 +133,12 @@ impl Shell {
                         self.last_status = STATUS_INTERRUPTED;
                         break String::new();
                     }
+                    Key::TooLong(typed) => {
+                        println!();
+                        print!("embox: line of {typed} bytes refused (at most {}); nothing was run", embox_shell::MAX_LINE);
+                        self.last_status = STATUS_USAGE;
+                        break String::new();
+                    }
                 }
             };
             println!();

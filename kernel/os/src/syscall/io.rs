@@ -2,7 +2,6 @@
 //! lseek, _llseek, fsync/fdatasync/sync, truncate, and the readiness calls
 //! (select, poll, ppoll: sockets report and wait for their real state, other
 //! descriptors are always ready).
-
 use alloc::vec;
 
 use embox_abi::consts::open::{O_ACCMODE, O_APPEND, O_RDONLY, O_WRONLY};
@@ -45,8 +44,9 @@ fn read_into(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysRe
             if at.is_some() {
                 return Err(Errno::ESPIPE);
             }
-            let mut chunk = vec![0u8; (buf.len as usize).min(CHUNK)];
-            let n = env::console_read(&mut chunk);
+            let mut block = [0u8; CHUNK];
+            let chunk = &mut block[..(buf.len as usize).min(CHUNK)];
+            let n = env::console_read(chunk);
             p.memory.write(buf.addr, &chunk[..n])?;
             Ok(n as u32)
         }
@@ -58,7 +58,8 @@ fn read_into(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysRe
         FileKind::File(id) => {
             let start = at.unwrap_or(offset);
             let mut done = 0usize;
-            let mut chunk = vec![0u8; (buf.len as usize).min(CHUNK)];
+            let mut block = [0u8; CHUNK];
+            let chunk = &mut block[..(buf.len as usize).min(CHUNK)];
             while done < buf.len as usize {
                 let want = chunk.len().min(buf.len as usize - done);
                 let n = env::with_vfs(|vfs| vfs.read_at(id, start + done as u64, &mut chunk[..want])).map_err(env::fs_errno)?;
@@ -85,7 +86,8 @@ fn write_from(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysR
     if !writable(flags) {
         return Err(Errno::EBADF);
     }
-    let mut chunk = vec![0u8; (buf.len as usize).min(CHUNK)];
+    let mut block = [0u8; CHUNK];
+            let chunk = &mut block[..(buf.len as usize).min(CHUNK)];
     match kind {
         FileKind::Console => {
             let mut done = 0usize;
@@ -108,12 +110,24 @@ fn write_from(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysR
                 None if flags & O_APPEND != 0 => env::with_vfs(|vfs| vfs.metadata(id).size),
                 None => offset,
             };
+            // A fault or a full file system part way gives the count
+            // written so far, as on Linux; the error only when nothing was.
             let mut done = 0usize;
             while done < buf.len as usize {
                 let n = chunk.len().min(buf.len as usize - done);
-                p.memory.read(buf.addr + done as u32, &mut chunk[..n])?;
-                env::with_vfs(|vfs| vfs.write_at(id, start + done as u64, &chunk[..n])).map_err(env::fs_errno)?;
-                done += n;
+                let step = p.memory.read(buf.addr.wrapping_add(done as u32), &mut chunk[..n]).and_then(|()| {
+                    env::with_vfs(|vfs| vfs.write_at(id, start + done as u64, &chunk[..n])).map_err(env::fs_errno)
+                });
+                match step {
+                    Ok(written) => {
+                        done += written;
+                        if written < n {
+                            break;
+                        }
+                    }
+                    Err(e) if done == 0 => return Err(e),
+                    Err(_) => break,
+                }
             }
             if at.is_none() {
                 p.files.get_mut(fd)?.offset = start + done as u64;
@@ -451,7 +465,8 @@ pub fn sendfile64(p: &mut Process, a: &Args) -> SysResult {
         Some(off) => off.get() as u64,
         None => file_offset,
     };
-    let mut chunk = vec![0u8; count.min(CHUNK)];
+    let mut block = [0u8; CHUNK];
+    let chunk = &mut block[..count.min(CHUNK)];
     let mut done = 0usize;
     while done < count {
         let want = chunk.len().min(count - done);
@@ -484,8 +499,11 @@ pub(super) fn write_kernel_bytes(p: &mut Process, fd: u32, data: &[u8]) -> Resul
         }
         FileKind::File(id) => {
             let at = if flags & O_APPEND != 0 { env::with_vfs(|vfs| vfs.metadata(id).size) } else { offset };
-            env::with_vfs(|vfs| vfs.write_at(id, at, data)).map_err(env::fs_errno)?;
-            p.files.get_mut(fd)?.offset = at + data.len() as u64;
+            let written = env::with_vfs(|vfs| vfs.write_at(id, at, data)).map_err(env::fs_errno)?;
+            p.files.get_mut(fd)?.offset = at + written as u64;
+            if written < data.len() {
+                return Err(Errno::ENOSPC);
+            }
         }
     }
     Ok(())

@@ -2,7 +2,6 @@
 //! madvise, mremap, msync. File mappings are private copies of the file
 //! (shared writable file mappings are not served: ENODEV).
 
-use alloc::vec;
 
 use embox_abi::consts::mman::*;
 use embox_abi::errno::SysResult;
@@ -48,7 +47,7 @@ fn map(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off
         return Err(Errno::EINVAL);
     }
     let start = place(p, addr, len, prot, flags)?;
-    let mut chunk = vec![0u8; 4096];
+    let mut chunk = [0u8; 4096];
     let mut done = 0u32;
     while done < len {
         let n = match source {
@@ -118,8 +117,13 @@ pub fn madvise(p: &mut Process, a: &Args) -> SysResult {
 /// moves the pages to a new area with MREMAP_MAYMOVE.
 pub fn mremap(p: &mut Process, a: &Args) -> SysResult {
     let (old, old_len, new_len, flags) = (a[0], page_ceil(a[1]), page_ceil(a[2]), a[3]);
-    if old % 4096 != 0 || new_len == 0 {
+    if old % 4096 != 0 || new_len == 0 || old.checked_add(old_len).is_none() {
         return Err(Errno::EINVAL);
+    }
+    // The old range must start in a mapping (Linux: EFAULT). Without this,
+    // a kernel address plus a length wrapped around to the program's text.
+    if !p.memory.areas().iter().any(|area| area.start <= old && old < area.end) {
+        return Err(Errno::EFAULT);
     }
     if new_len <= old_len {
         if new_len < old_len {

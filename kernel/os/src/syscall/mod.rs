@@ -477,9 +477,13 @@ fn trace(process: &Process, nr: u32, a: &Args, eax: u32) {
 
 #[cold]
 #[inline(never)]
-fn unknown(process: &Process, nr: u32) -> SysResult {
-    let name = embox_abi::nr::name(nr).unwrap_or("unassigned");
-    klog!("{}[{}]: unknown syscall {} ({}), returning -ENOSYS", process.name, process.pid, nr, name);
+fn unknown(process: &mut Process, nr: u32) -> SysResult {
+    // One line per number and program: a program probing (or a fuzzer)
+    // must not flood the console.
+    if process.first_unknown(nr) {
+        let name = embox_abi::nr::name(nr).unwrap_or("unassigned");
+        klog!("{}[{}]: unknown syscall {} ({}), returning -ENOSYS", process.name, process.pid, nr, name);
+    }
     Err(Errno::ENOSYS)
 }
 

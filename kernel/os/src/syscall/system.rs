@@ -76,13 +76,24 @@ pub fn getrandom(p: &mut Process, a: &Args) -> SysResult {
     if a[2] & !7 != 0 {
         return Err(Errno::EINVAL);
     }
-    let mut bytes = vec![0u8; out.len as usize];
-    for chunk in bytes.chunks_mut(8) {
-        let r = p.next_random().to_le_bytes();
-        chunk.copy_from_slice(&r[..chunk.len()]);
+    // Through a small buffer on the stack: the length a program asks for
+    // never sizes a kernel allocation. A fault after some bytes gives the
+    // count written so far, as Linux does.
+    let mut block = [0u8; 256];
+    let mut done = 0u32;
+    while done < out.len {
+        let n = (out.len - done).min(block.len() as u32) as usize;
+        for chunk in block[..n].chunks_mut(8) {
+            let r = p.next_random().to_le_bytes();
+            chunk.copy_from_slice(&r[..chunk.len()]);
+        }
+        match p.memory.write(out.addr.wrapping_add(done), &block[..n]) {
+            Ok(()) => done += n as u32,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
     }
-    out.write_prefix(&mut p.memory, &bytes)?;
-    Ok(out.len)
+    Ok(done)
 }
 
 pub fn set_tid_address(p: &mut Process, a: &Args) -> SysResult {

@@ -1,5 +1,5 @@
 /* Exit statuses and fatal faults: `exitcode N` exits with N through exit();
- * `exitcode segv|kernel|ill|fpe|cli|abort` dies (`spin` loops) by the signal the fault (or
+ * `exitcode segv|kernel|ill|fpe|cli|int3|abort` dies (`spin` loops) by the signal the fault (or
  * abort) raises, which a shell reports as status 128+signal. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +20,8 @@ int main(int argc, char **argv)
 		__asm__ volatile("xor %%edx, %%edx\n\tmov $1, %%eax\n\tdiv %%ecx" ::"c"(0) : "eax", "edx");
 	if (!strcmp(what, "cli"))
 		__asm__ volatile("cli");
+	if (!strcmp(what, "int3")) /* a breakpoint: SIGTRAP, not SIGSEGV */
+		__asm__ volatile("int3");
 	if (!strcmp(what, "spin")) /* until Ctrl-C */
 		for (volatile unsigned long n = 0;; n++)
 			;

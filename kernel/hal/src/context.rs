@@ -60,7 +60,31 @@ extern "C" {
     fn embox_thread_trampoline();
 }
 
-type ThreadBody = Box<dyn FnOnce() + Send>;
+/// A thread's body, type-erased: `run` moves the closure out of its box
+/// onto the thread's stack (freeing the box) and calls it; `free` drops it
+/// unrun. Not a `Box<dyn FnOnce>`: calling one frees its box only when the
+/// call returns, and a body that never returns (a user program's entry)
+/// leaked it, 16 bytes per `load_app`.
+struct ThreadBody {
+    run: unsafe fn(*mut ()),
+    free: unsafe fn(*mut ()),
+    data: *mut (),
+}
+
+/// # Safety
+/// `data` comes from `Box::<F>::into_raw`, taken back once.
+unsafe fn run_body<F: FnOnce()>(data: *mut ()) {
+    // SAFETY: per the contract; the box is freed here, before the call.
+    let body: F = *unsafe { Box::from_raw(data as *mut F) };
+    body()
+}
+
+/// # Safety
+/// As for [`run_body`].
+unsafe fn free_body<F>(data: *mut ()) {
+    // SAFETY: per the contract.
+    drop(unsafe { Box::from_raw(data as *mut F) })
+}
 
 static CURRENT: AtomicUsize = AtomicUsize::new(0);
 /// The context of a finished thread, kept until we are off its stack.
@@ -76,9 +100,10 @@ pub fn set_thread_exit_hook(hook: fn() -> !) {
 extern "C" fn thread_entry(body: *mut ThreadBody) -> ! {
     // SAFETY: `Context::new` leaked exactly this box for this thread, and
     // the trampoline passes it once.
-    let body = unsafe { Box::from_raw(body) };
+    let body = *unsafe { Box::from_raw(body) };
     reap_dead();
-    body();
+    // SAFETY: `Context::new` made `data` for exactly this `run`, used once.
+    unsafe { (body.run)(body.data) };
     let hook = *EXIT_HOOK.lock();
     match hook {
         Some(exit) => exit(),
@@ -135,20 +160,21 @@ impl Context {
     /// when first switched to, on a [`KernelStack`] (`kstack::STACK_SIZE`
     /// bytes below a guard page). Shared, so the scheduler can hold it while
     /// it runs.
-    pub fn new(body: ThreadBody) -> Arc<Self> {
+    pub fn new<F: FnOnce() + Send + 'static>(body: F) -> Arc<Self> {
         Self::with_stack(KernelStack::new(), body)
     }
 
     /// As [`new`](Self::new), or None when no kernel stack can be had
     /// (all slots used, or no frames).
-    pub fn try_new(body: ThreadBody) -> Option<Arc<Self>> {
+    pub fn try_new<F: FnOnce() + Send + 'static>(body: F) -> Option<Arc<Self>> {
         Some(Self::with_stack(KernelStack::try_new()?, body))
     }
 
-    fn with_stack(stack: KernelStack, body: ThreadBody) -> Arc<Self> {
+    fn with_stack<F: FnOnce() + Send + 'static>(stack: KernelStack, body: F) -> Arc<Self> {
         let top = stack.top();
         let ctx = Arc::new(Self::bare(Some(stack), top));
-        let body = Box::into_raw(Box::new(body));
+        let data = Box::into_raw(Box::new(body)) as *mut ();
+        let body = Box::into_raw(Box::new(ThreadBody { run: run_body::<F>, free: free_body::<F>, data }));
         ctx.pending_body.set(Some(body));
         // Initial frame popped by `embox_context_switch`: gs, fs (null),
         // edi, esi, ebx (the body pointer), ebp, return address. The return
@@ -206,8 +232,10 @@ impl Drop for Context {
         assert!(!self.is_current(), "dropping the context that is running (its stack is in use)");
         cpu::without_interrupts(|| self.fpu.disown());
         if let Some(body) = self.pending_body.take() {
-            // SAFETY: the thread never started, so the box was never taken back.
-            drop(unsafe { Box::from_raw(body) });
+            // SAFETY: the thread never started, so the boxes were never taken back.
+            let body = *unsafe { Box::from_raw(body) };
+            // SAFETY: `free` matches `data` (made together in `Context::new`), used once.
+            unsafe { (body.free)(body.data) };
         }
     }
 }

@@ -15,7 +15,6 @@ use crate::hal::{context::{self, Context}, cpu, sync::IrqMutex, time};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::sync::Arc;
-use alloc::boxed::Box;
 use core::fmt::Write;
 use core::time::Duration;
 
@@ -115,13 +114,13 @@ fn with<R>(f: impl FnOnce(&mut Scheduler) -> R) -> R {
 
 /// Starts a kernel thread running `body`; returns its pid.
 pub fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Pid {
-    add_task(name, Context::new(Box::new(body)))
+    add_task(name, Context::new(body))
 }
 
 /// As [`spawn`], or None when no kernel stack is left (a user program's
 /// fork gets an error, the kernel carries on).
 pub fn try_spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Option<Pid> {
-    Some(add_task(name, Context::try_new(Box::new(body))?))
+    Some(add_task(name, Context::try_new(body)?))
 }
 
 fn add_task(name: &str, ctx: Arc<Context>) -> Pid {

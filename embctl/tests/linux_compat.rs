@@ -589,6 +589,32 @@ fn large_programs_and_files_are_not_a_kernel_panic() {
     assert_eq!(statuses, ["7", "0", "0", "0"], "{text}");
 }
 
+/// Heap and frames in use before and after many `load_app` runs: no
+/// growth (a thread body that never returns used to leak 16 bytes each).
+/// The same line each time, so the shell's history does not grow either.
+/// `EMBOX_LOAD_APP_RUNS` sets the count (the figure used 1000).
+#[test]
+fn load_app_leaves_no_heap_or_frames_behind() {
+    prepared();
+    let runs: usize = std::env::var("EMBOX_LOAD_APP_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    let mut cmd = embctl();
+    cmd.args(["run", "--no-build", "--no-kvm", "--timeout", "60"]);
+    cmd.args(["--cmd", "load_app linux_echo x", "--cmd", "free"]);
+    for _ in 0..runs {
+        cmd.args(["--cmd", "load_app linux_echo x"]);
+    }
+    cmd.args(["--cmd", "free"]);
+    let out = run(&mut cmd);
+    let text = stdout(&out).replace('\r', "");
+    assert!(out.status.success(), "embctl run failed:\n{text}");
+    let frees: Vec<&str> = text.split("embox> free\n").skip(1).map(|piece| piece.split("embox> ").next().unwrap_or("")).collect();
+    assert_eq!(frees.len(), 2, "{text}");
+    let (before, after) = (heap_and_frames_used(frees[0]), heap_and_frames_used(frees[1]));
+    eprintln!("load_app x{runs}: heap used {} -> {} KiB, frames used {} -> {} KiB", before.0, after.0, before.1, after.1);
+    assert_eq!(text.lines().filter(|l| *l == "x").count(), runs + 1, "{text}");
+    assert!(after.0 <= before.0 && after.1 <= before.1, "growth over {runs} runs: {before:?} -> {after:?} (heap, frames KiB)");
+}
+
 /// Calls the fuzzer makes in CI (over [`FUZZ_SEEDS`]); `EMBOX_FUZZ_CALLS`
 /// sets another total (the long mode: 10000000).
 const FUZZ_CALLS: u64 = 200_000;

@@ -12,7 +12,9 @@ echo "== build image and kernel (shared by the integration tests)"
 $embctl image build
 $embctl build
 
-echo "== kernel: host unit tests"
+echo "== kernel: host unit tests (and the fuzz targets: each replays its seed corpus in"
+echo "   src/__fuzz__/ and runs random inputs for BOLERO_RANDOM_TEST_TIME_MS)"
+export BOLERO_RANDOM_TEST_TIME_MS=${BOLERO_RANDOM_TEST_TIME_MS:-3000}
 cargo test --manifest-path kernel/Cargo.toml --target x86_64-unknown-linux-gnu --workspace --exclude embox --exclude embox-hal --exclude embox-os
 
 echo "== embctl: unit and integration tests"

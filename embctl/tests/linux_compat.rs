@@ -95,12 +95,6 @@ impl Case {
         self
     }
 
-    /// Kernel-only cases: standard output into a guest file.
-    fn with_stdout(mut self, file: &'static str) -> Self {
-        self.stdout = Some(file);
-        self
-    }
-
     /// The shell line typed into the kernel (single quotes as in sh).
     fn command_line(&self) -> String {
         let mut line = format!("load_app {}", self.program);

@@ -17,3 +17,6 @@ pub mod stack;
 
 pub use plan::{head_len, plan, plan_head, ElfError, ImageKind, LoadPlan, PageRun, Perms, Segment, UserLimits, PAGE_SIZE};
 pub use stack::{build_stack, StackError, StackImage, StackInfo};
+
+#[cfg(test)]
+mod fuzz;

@@ -21,3 +21,6 @@ mod vfs;
 pub use path::{join, normalize};
 pub use pages::{HeapPages, PageId, PageStore, PAGE_SIZE};
 pub use vfs::{DirEntry, FileKind, FsError, Limits, Metadata, NodeId, Vfs};
+
+#[cfg(test)]
+mod fuzz;

@@ -11,3 +11,6 @@ mod words;
 
 pub use line::{Key, LineEditor, MAX_LINE};
 pub use words::{split_words, SplitError};
+
+#[cfg(test)]
+mod fuzz;

@@ -58,6 +58,16 @@ int main(int argc, char **argv)
 	printf("after append: %ld\n", (long)st.st_size);
 
 	CHECK(rename("a.txt", "b.txt") == 0);
+	/* A trailing slash asks for a directory; ".." is resolved in the tree. */
+	report("open file with a trailing slash", open("b.txt/", O_RDONLY) >= 0);
+	report("open missing/..", open("missing/..", O_RDONLY) >= 0);
+	report("open file/..", open("b.txt/..", O_RDONLY) >= 0);
+	CHECK(mkdir("keep", 0755) == 0);
+	CHECK(mkdir("keep/inner", 0755) == 0);
+	report("rename keep/inner/.. fails", rename("keep/inner/..", "moved") != 0);
+	report("keep still there", stat("keep/inner", &st) == 0);
+	CHECK(rmdir("keep/inner") == 0);
+	CHECK(rmdir("keep") == 0);
 	report("open old name", open("a.txt", O_RDONLY) >= 0);
 	report("exclusive create", open("b.txt", O_CREAT | O_EXCL | O_WRONLY, 0644) >= 0);
 	CHECK(mkdir("sub", 0755) == 0);

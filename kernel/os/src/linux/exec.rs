@@ -30,11 +30,11 @@ fn read_executable(path: &str) -> Result<Vec<u8>, Errno> {
         if meta.kind != embox_fs::FileKind::File || meta.permissions & 0o111 == 0 {
             return Err(Errno::EACCES);
         }
-        let data = vfs.file_data(id).map_err(env::fs_errno)?;
-        let mut image = Vec::new();
-        image.try_reserve_exact(data.len()).map_err(|_| Errno::ENOMEM)?;
-        image.extend_from_slice(data);
-        Ok(image)
+        // Fallible: a file larger than the heap can hold is ENOMEM.
+        vfs.read_all(id, usize::MAX).map_err(|e| match e {
+            embox_fs::FsError::NoSpace => Errno::ENOMEM,
+            e => env::fs_errno(e),
+        })
     })
 }
 

@@ -105,7 +105,7 @@ fn session(handle: SocketHandle, peer: Option<IpEndpoint>) {
     stream.send_raw(&[IAC, WILL, OPT_ECHO, IAC, WILL, OPT_SGA]);
     tty::attach(sched::current_pid(), stream.clone());
     klog!("telnet: session from {} (pid {})", Peer(peer), sched::current_pid());
-    let motd = vfs::with(|fs| fs.lookup("/etc/motd").and_then(|id| fs.file_data(id)).map(Vec::from));
+    let motd = vfs::with(|fs| fs.lookup("/etc/motd").and_then(|id| fs.read_all(id, 64 * 1024)));
     if let Ok(text) = motd {
         tty::write(&text);
     }

@@ -606,7 +606,10 @@ fn load_app_leaves_no_heap_or_frames_behind() {
     let (before, after) = (heap_and_frames_used(frees[0]), heap_and_frames_used(frees[1]));
     eprintln!("load_app x{runs}: heap used {} -> {} KiB, frames used {} -> {} KiB", before.0, after.0, before.1, after.1);
     assert_eq!(text.lines().filter(|l| *l == "x").count(), runs + 1, "{text}");
-    assert!(after.0 <= before.0 && after.1 <= before.1, "growth over {runs} runs: {before:?} -> {after:?} (heap, frames KiB)");
+    // `free` rounds down to KiB and background services (the network
+    // stack) allocate a little meanwhile: 1 KiB of slack. The old leak was
+    // 16 bytes a run, 4.7 KiB over 300 runs.
+    assert!(after.0 <= before.0 + 1 && after.1 <= before.1, "growth over {runs} runs: {before:?} -> {after:?} (heap, frames KiB)");
 }
 
 /// Calls the fuzzer makes in CI (over [`FUZZ_SEEDS`]); `EMBOX_FUZZ_CALLS`

@@ -148,9 +148,9 @@ fn build_script(out: &str, fragment: Option<&str>, i386_makefile: bool) -> Strin
          {merge}\
          if cmp -s .config.wanted .config; then echo 'configuration unchanged'; else cp .config.wanted .config; echo 'configuration updated'; fi\n\
          echo '== LKL kernel (lkl.o and headers)'\n\
-         # The default goal first: Kbuild syncs include/config/auto.conf with .config for it, never for `install`.\n\
-         make -C \"$S\" ARCH=lkl O=\"$K\" -j\"$(nproc)\"\n\
-         make -C \"$S\" ARCH=lkl O=\"$K\" install INSTALL_PATH=\"$O/tools/lkl\"\n\
+         # `all install` in one run: for `install` alone Kbuild neither syncs include/config/auto.conf\n\
+         # with .config nor reads its compiler flags (Makefile.compiler), which would rebuild every object.\n\
+         make -C \"$S\" ARCH=lkl O=\"$K\" -j\"$(nproc)\" all install INSTALL_PATH=\"$O/tools/lkl\"\n\
          echo '== LKL host library and tools (tools/lkl)'\n\
          export CFLAGS={cflags}\n\
          # -o bin/stat: tools/lkl would create bin/stat in the source tree (a FreeBSD workaround).\n\

@@ -159,10 +159,15 @@ impl FdTable {
     /// on its own).
     /// (Offsets are copied, not shared, until open files are shared objects.)
     pub fn fork(&self) -> FdTable {
-        let child = self.clone();
-        for slot in child.slots.iter().flatten() {
-            if let FileKind::File(id) | FileKind::Dir(id) = slot.file.kind {
-                super::env::with_vfs(|vfs| vfs.open(id));
+        let mut child = self.clone();
+        for slot in child.slots.iter_mut().flatten() {
+            match slot.file.kind {
+                FileKind::File(id) | FileKind::Dir(id) => super::env::with_vfs(|vfs| vfs.open(id)),
+                // All processes share LKL's one descriptor table: the child
+                // gets its own LKL descriptor for the same open file, so its
+                // close does not close the parent's.
+                FileKind::Lkl(fd) => slot.file.kind = FileKind::Lkl(crate::syscall::dup_lkl_fd(fd)),
+                _ => {}
             }
         }
         child

@@ -492,6 +492,18 @@ pub fn release_file(file: crate::linux::files::OpenFile) {
     open::release(Some(file));
 }
 
+/// A second LKL descriptor for the open file of LKL descriptor `fd` (fork);
+/// `fd` itself when LKL cannot give one (logged).
+pub fn dup_lkl_fd(fd: i32) -> i32 {
+    match forward::call_ints(embox_lkl_abi::nr::DUP, &[fd as isize]) {
+        Ok(new) if new >= 0 => new,
+        other => {
+            klog!("lkl: dup({}) for a forked process failed ({:?}); parent and child share it", fd, other);
+            fd
+        }
+    }
+}
+
 /// [`release_file`] for what `FdTable::close` returns.
 pub fn release_file_opt(file: Option<crate::linux::files::OpenFile>) {
     open::release(file);

@@ -336,12 +336,15 @@ fn static_musl_programs_match_linux() {
 
 /// fork (copy on write), vfork, execve (argv/envp, close-on-exec, `#!`
 /// scripts, exec chains), wait4/waitpid/waitid with WNOHANG and signal
-/// deaths, getppid, orphans, kill: the same results as on Linux.
+/// deaths, getppid, orphans, kill; pipes between processes (EOF, PIPE_BUF
+/// atomicity, O_NONBLOCK, EPIPE/SIGPIPE, poll): the same results as on Linux.
 #[test]
 fn processes_match_linux() {
     differential(&[
         case("procs-glibc", &["/tmp/embox-compat-procs-glibc"]),
         case("procs-musl", &["/tmp/embox-compat-procs-musl"]),
+        case("pipes-glibc", &[]),
+        case("pipes-musl", &[]),
     ]);
 }
 

@@ -19,6 +19,10 @@ pub enum FileKind {
     File(NodeId),
     /// A directory opened for getdents64; the offset counts entries.
     Dir(NodeId),
+    /// The read end of a pipe ([`super::pipe`]).
+    PipeRead(u32),
+    /// The write end of a pipe.
+    PipeWrite(u32),
     /// A descriptor of LKL's (`x86/lkl-qemu`): file, directory, pipe or
     /// socket; LKL keeps its offset and flags (`syscall/forward.rs`).
     Lkl(i32),
@@ -167,7 +171,11 @@ impl FdTable {
                 // gets its own LKL descriptor for the same open file, so its
                 // close does not close the parent's.
                 FileKind::Lkl(fd) => slot.file.kind = FileKind::Lkl(crate::syscall::dup_lkl_fd(fd)),
-                _ => {}
+                FileKind::PipeRead(id) => super::pipe::add_ref(id, false),
+                FileKind::PipeWrite(id) => super::pipe::add_ref(id, true),
+                // Sockets are not reference-counted per table yet: the
+                // child shares them as they are.
+                FileKind::Console | FileKind::Socket(_) => {}
             }
         }
         child

@@ -14,6 +14,7 @@ pub mod fault;
 pub mod files;
 pub mod loader;
 pub mod memory;
+pub mod pipe;
 pub mod process;
 
 use alloc::boxed::Box;

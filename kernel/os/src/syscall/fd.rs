@@ -91,3 +91,44 @@ pub fn ioctl(p: &mut Process, a: &Args) -> SysResult {
         _ => Err(Errno::EINVAL),
     }
 }
+
+/// pipe2(fds, flags): a pipe; fds[0] reads, fds[1] writes. O_CLOEXEC and
+/// O_NONBLOCK apply to both ends.
+pub fn pipe2(p: &mut Process, a: &Args) -> SysResult {
+    use crate::linux::files::OpenFile;
+    use embox_abi::consts::open::{O_RDONLY, O_WRONLY};
+    let (fds, flags) = (UserPtr::<[u32; 2]>::new(a[0]), a[1]);
+    if flags & !(O_CLOEXEC | O_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let cloexec = flags & O_CLOEXEC != 0;
+    let id = crate::linux::pipe::create()?;
+    let end = |kind, access| OpenFile { kind, offset: 0, flags: access | (flags & O_NONBLOCK), path: "pipe:".into() };
+    let read = match p.files.open(end(FileKind::PipeRead(id), O_RDONLY), cloexec) {
+        Ok(fd) => fd,
+        Err(e) => {
+            crate::linux::pipe::release(id, false);
+            crate::linux::pipe::release(id, true);
+            return Err(e);
+        }
+    };
+    let write = match p.files.open(end(FileKind::PipeWrite(id), O_WRONLY), cloexec) {
+        Ok(fd) => fd,
+        Err(e) => {
+            release(p.files.close(read).ok().flatten());
+            crate::linux::pipe::release(id, true);
+            return Err(e);
+        }
+    };
+    if let Err(e) = fds.write(&mut p.memory, &[read, write]) {
+        release(p.files.close(read).ok().flatten());
+        release(p.files.close(write).ok().flatten());
+        return Err(e);
+    }
+    Ok(0)
+}
+
+/// pipe(fds): pipe2 without flags.
+pub fn pipe(p: &mut Process, a: &Args) -> SysResult {
+    pipe2(p, &[a[0], 0, 0, 0, 0, 0])
+}

@@ -4,7 +4,7 @@
 //! descriptors are always ready).
 use alloc::vec;
 
-use embox_abi::consts::open::{O_ACCMODE, O_APPEND, O_RDONLY, O_WRONLY};
+use embox_abi::consts::open::{O_ACCMODE, O_APPEND, O_NONBLOCK, O_RDONLY, O_WRONLY};
 use embox_abi::consts::seek::{SEEK_CUR, SEEK_END, SEEK_SET};
 use embox_abi::errno::SysResult;
 use embox_abi::types::Iovec;
@@ -13,7 +13,7 @@ use zerocopy::little_endian::I64;
 
 use super::user::{UserPtr, UserSlice, UserString};
 use super::Args;
-use crate::linux::env;
+use crate::linux::{env, pipe};
 use crate::linux::files::FileKind;
 use crate::linux::process::Process;
 
@@ -52,7 +52,15 @@ fn read_into(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysRe
         }
         FileKind::Dir(_) => Err(Errno::EISDIR),
         // Forwarded before it gets here (syscall/forward.rs).
-        FileKind::Lkl(_) => Err(Errno::EBADF),
+        FileKind::Lkl(_) | FileKind::PipeWrite(_) => Err(Errno::EBADF),
+        FileKind::PipeRead(id) => {
+            if at.is_some() {
+                return Err(Errno::ESPIPE);
+            }
+            let data = pipe::read(id, (buf.len as usize).min(pipe::CAPACITY), flags & O_NONBLOCK != 0)?;
+            p.memory.write(buf.addr, &data)?;
+            Ok(data.len() as u32)
+        }
         FileKind::Socket(_) if at.is_some() => Err(Errno::ESPIPE),
         FileKind::Socket(_) => super::socket::read(p, fd, buf),
         FileKind::File(id) => {
@@ -101,7 +109,20 @@ fn write_from(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysR
         }
         FileKind::Dir(_) => Err(Errno::EISDIR),
         // Forwarded before it gets here (syscall/forward.rs).
-        FileKind::Lkl(_) => Err(Errno::EBADF),
+        FileKind::Lkl(_) | FileKind::PipeRead(_) => Err(Errno::EBADF),
+        FileKind::PipeWrite(id) => {
+            if at.is_some() {
+                return Err(Errno::ESPIPE);
+            }
+            let data = buf.read_all(&mut p.memory)?;
+            match pipe::write(id, &data, flags & O_NONBLOCK != 0) {
+                Err(Errno::EPIPE) => {
+                    super::signal::raise(p, embox_abi::consts::signal::SIGPIPE);
+                    Err(Errno::EPIPE)
+                }
+                other => other.map(|n| n as u32),
+            }
+        }
         FileKind::Socket(_) if at.is_some() => Err(Errno::ESPIPE),
         FileKind::Socket(_) => super::socket::write(p, fd, buf),
         FileKind::File(id) => {
@@ -203,6 +224,7 @@ fn seek(p: &mut Process, fd: u32, off: i64, whence: u32) -> Result<u64, Errno> {
     };
     let base = match (whence, kind) {
         (_, FileKind::Console) => return Ok(0),
+        (_, FileKind::PipeRead(_) | FileKind::PipeWrite(_)) => return Err(Errno::ESPIPE),
         (SEEK_SET, _) => 0,
         (SEEK_CUR, _) => cur as i64,
         (SEEK_END, FileKind::File(id)) => env::with_vfs(|vfs| vfs.metadata(id).size) as i64,
@@ -347,9 +369,10 @@ pub fn select(p: &mut Process, a: &Args) -> SysResult {
     Ok(ready)
 }
 
-/// poll(fds, nfds, timeout): sockets report their real state (and a poll
-/// on sockets only waits up to `timeout` ms for one to become ready); every
-/// other valid descriptor is ready for what it asked.
+/// poll(fds, nfds, timeout): sockets and pipes report their real state (a
+/// poll on them waits up to `timeout` ms for one to become ready; on pipes
+/// in short sleeps, ending with EINTR when a signal is to end the caller);
+/// every other valid descriptor is ready for what it asked.
 pub fn poll(p: &mut Process, a: &Args) -> SysResult {
     poll_for(p, a[0], a[1], a[2] as i32)
 }
@@ -358,15 +381,25 @@ fn poll_for(p: &mut Process, addr: u32, n: u32, timeout: i32) -> SysResult {
     let n = n.min(1024);
     let deadline = (timeout >= 0).then(|| crate::hal::time::since_boot() + core::time::Duration::from_millis(timeout as u64));
     loop {
-        let (ready, sockets) = poll_scan(p, addr, n)?;
-        if ready > 0 || timeout == 0 || sockets.is_empty() {
+        let (ready, sockets, pipes) = poll_scan(p, addr, n)?;
+        if ready > 0 || timeout == 0 || (sockets.is_empty() && !pipes) {
             return Ok(ready);
+        }
+        if pipes {
+            if deadline.is_some_and(|d| crate::hal::time::since_boot() >= d) {
+                return Ok(0);
+            }
+            if crate::linux::interrupted() {
+                return Err(Errno::EINTR);
+            }
+            env::sleep(core::time::Duration::from_millis(1));
+            continue;
         }
         let any_ready = || sockets.iter().any(|(id, events)| socket_revents(*id, *events) != 0);
         match deadline {
             Some(d) => {
                 if !crate::net::wait_until_or(any_ready, d) {
-                    return poll_scan(p, addr, n).map(|(r, _)| r);
+                    return poll_scan(p, addr, n).map(|(r, _, _)| r);
                 }
             }
             None => crate::net::wait_until(any_ready),
@@ -383,11 +416,32 @@ fn socket_revents(id: crate::net::socket::SockId, events: u16) -> u16 {
     (if r.readable { POLLIN } else { 0 } | if r.writable { POLLOUT } else { 0 }) & events | if r.hangup { POLLHUP } else { 0 }
 }
 
-/// One pass over the pollfd array: writes revents; returns the ready count
-/// and the sockets asked about.
-fn poll_scan(p: &mut Process, addr: u32, n: u32) -> Result<(u32, alloc::vec::Vec<(u32, u16)>), Errno> {
+/// A pipe end's revents: POLLIN with data (or no writer left to wait
+/// for), POLLHUP once the writers are gone; POLLOUT with room for PIPE_BUF,
+/// POLLERR once the readers are gone.
+fn pipe_revents(kind: FileKind, events: u16) -> u16 {
+    const POLLERR: u16 = 0x8;
+    match kind {
+        FileKind::PipeRead(id) => {
+            let (readable, _, hangup, _) = pipe::state(id);
+            let has_data = pipe::available(id) > 0;
+            (if readable && (has_data || !hangup) { events & POLLIN } else { 0 }) | if hangup { POLLHUP } else { 0 }
+        }
+        FileKind::PipeWrite(id) => {
+            let (_, writable, _, error) = pipe::state(id);
+            (if writable { events & POLLOUT } else { 0 }) | if error { POLLERR } else { 0 }
+        }
+        _ => 0,
+    }
+}
+
+/// One pass over the pollfd array: writes revents; returns the ready
+/// count, the sockets asked about, and whether any pipe was.
+type PollScan = (u32, alloc::vec::Vec<(u32, u16)>, bool);
+fn poll_scan(p: &mut Process, addr: u32, n: u32) -> Result<PollScan, Errno> {
     let mut ready = 0;
     let mut sockets = alloc::vec::Vec::new();
+    let mut pipes = false;
     for i in 0..n {
         let at = addr + i * 8;
         let mut entry = [0u8; 8];
@@ -403,6 +457,10 @@ fn poll_scan(p: &mut Process, addr: u32, n: u32) -> Result<(u32, alloc::vec::Vec
                     sockets.push((id, events));
                     socket_revents(id, events)
                 }
+                Ok(kind @ (FileKind::PipeRead(_) | FileKind::PipeWrite(_))) => {
+                    pipes = true;
+                    pipe_revents(kind, events)
+                }
                 Ok(_) => events & (POLLIN | POLLOUT),
             }
         };
@@ -411,7 +469,7 @@ fn poll_scan(p: &mut Process, addr: u32, n: u32) -> Result<(u32, alloc::vec::Vec
         }
         p.memory.write(at + 6, &revents.to_le_bytes())?;
     }
-    Ok((ready, sockets))
+    Ok((ready, sockets, pipes))
 }
 
 pub fn ppoll32(p: &mut Process, a: &Args) -> SysResult {
@@ -493,7 +551,10 @@ pub(super) fn write_kernel_bytes(p: &mut Process, fd: u32, data: &[u8]) -> Resul
     match kind {
         FileKind::Console => env::console_write(data),
         FileKind::Dir(_) => return Err(Errno::EISDIR),
-        FileKind::Lkl(_) => return Err(Errno::EBADF),
+        FileKind::Lkl(_) | FileKind::PipeRead(_) => return Err(Errno::EBADF),
+        FileKind::PipeWrite(id) => {
+            pipe::write(id, data, flags & O_NONBLOCK != 0)?;
+        }
         FileKind::Socket(id) => {
             crate::net::socket::send(id, data, None, false)?;
         }

@@ -38,7 +38,7 @@ fn map(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off
     // or through LKL for an LKL file.
     let source = match p.files.get(fd)?.kind {
         kind @ (FileKind::File(_) | FileKind::Lkl(_)) => kind,
-        FileKind::Dir(_) | FileKind::Console | FileKind::Socket(_) => return Err(Errno::ENODEV),
+        FileKind::Dir(_) | FileKind::Console | FileKind::Socket(_) | FileKind::PipeRead(_) | FileKind::PipeWrite(_) => return Err(Errno::ENODEV),
     };
     if kind == MAP_SHARED && prot & PROT_WRITE != 0 {
         return Err(Errno::ENODEV);
@@ -53,7 +53,7 @@ fn map(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off
         let n = match source {
             FileKind::File(id) => env::with_vfs(|vfs| vfs.read_at(id, offset + done as u64, &mut chunk)).map_err(env::fs_errno)?,
             FileKind::Lkl(lkl_fd) => super::forward::pread(lkl_fd, offset + done as u64, &mut chunk)?,
-            FileKind::Dir(_) | FileKind::Console | FileKind::Socket(_) => 0,
+            _ => 0,
         };
         if n == 0 {
             break;

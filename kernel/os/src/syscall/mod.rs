@@ -107,7 +107,7 @@ const TABLE: &[(u32, Serve)] = &[
     (MKDIR, Lkl(dir::mkdir)),                                 // 39
     (RMDIR, Lkl(dir::rmdir)),                                 // 40
     (DUP, Native(fd::dup)),                                   // 41
-    (PIPE, LklOnlyVia(forward::pipe)),                        // 42
+    (PIPE, LklVia(fd::pipe, forward::pipe)),                  // 42
     (TIMES, Native(time::times)),                             // 43
     // 44: prof
     (BRK, Native(mm::brk)),                                   // 45
@@ -271,7 +271,7 @@ const TABLE: &[(u32, Serve)] = &[
     (FALLOCATE, LklOnly),                                     // 324
     // 325..=329: timerfd_settime, timerfd_gettime, signalfd4, eventfd2, ...
     (DUP3, Native(fd::dup3)),                                 // 330
-    (PIPE2, LklOnlyVia(forward::pipe2)),                      // 331
+    (PIPE2, LklVia(fd::pipe2, forward::pipe2)),               // 331
     // 332..=339: inotify_init1, preadv, pwritev, rt_tgsigqueueinfo, ...
     (PRLIMIT64, Native(system::prlimit64)),                   // 340
     // 341..=343: name_to_handle_at, open_by_handle_at, clock_adjtime

@@ -111,6 +111,8 @@ pub(super) fn release(file: Option<OpenFile>) {
         Some(OpenFile { kind: FileKind::File(id) | FileKind::Dir(id), .. }) => env::with_vfs(|vfs| vfs.close(id)),
         Some(OpenFile { kind: FileKind::Lkl(fd), .. }) => super::forward::close_lkl(fd),
         Some(OpenFile { kind: FileKind::Socket(id), .. }) => crate::net::socket::close(id),
+        Some(OpenFile { kind: FileKind::PipeRead(id), .. }) => crate::linux::pipe::release(id, false),
+        Some(OpenFile { kind: FileKind::PipeWrite(id), .. }) => crate::linux::pipe::release(id, true),
         _ => {}
     }
 }

@@ -93,6 +93,12 @@ pub fn sigaltstack(p: &mut Process, a: &Args) -> SysResult {
     Ok(0)
 }
 
+/// A signal the program sends itself (also SIGPIPE from a write to a pipe
+/// with no reader).
+pub(super) fn raise(p: &mut Process, sig: u32) {
+    let _ = signal_self(p, sig);
+}
+
 /// A signal the program sends itself.
 fn signal_self(p: &mut Process, sig: u32) -> SysResult {
     if sig == 0 {

@@ -4,7 +4,10 @@
 //! umask, utimensat.
 
 use embox_abi::consts::at::{AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW};
-use embox_abi::consts::mode::S_IFCHR;
+use embox_abi::consts::mode::{S_IFCHR, S_IFIFO};
+
+/// Pipes' inode numbers start here (far from the file tree's).
+const PIPE_INO_BASE: u64 = 0x4000_0000;
 use embox_abi::consts::statx::STATX_BASIC_STATS;
 use embox_abi::errno::SysResult;
 use embox_abi::types::{Stat64, Statx, StatxTimestamp};
@@ -37,6 +40,11 @@ struct Status {
 impl Status {
     fn of(meta: &Metadata) -> Self {
         Status { ino: meta.ino as u64, mode: meta.mode(), nlink: meta.nlink, size: meta.size, rdev: (0, 0), mtime: meta.mtime }
+    }
+
+    /// A pipe end: a FIFO with its own inode number, no size.
+    fn pipe(id: u32) -> Self {
+        Status { ino: PIPE_INO_BASE + id as u64, mode: S_IFIFO | 0o600, nlink: 1, size: 0, rdev: (0, 0), mtime: 0 }
     }
 
     fn console() -> Self {
@@ -101,6 +109,7 @@ fn status_of_fd(p: &Process, fd: u32) -> Result<Status, Errno> {
         FileKind::Console => Ok(Status::console()),
         // S_IFSOCK, inode = socket id (as Linux's sockfs numbers them)
         FileKind::Socket(id) => Ok(Status { ino: u64::from(id), mode: 0o140000 | 0o777, nlink: 1, size: 0, rdev: (0, 0), mtime: 0 }),
+        FileKind::PipeRead(id) | FileKind::PipeWrite(id) => Ok(Status::pipe(id)),
         FileKind::File(id) | FileKind::Dir(id) => Ok(env::with_vfs(|vfs| Status::of(&vfs.metadata(id)))),
         // Forwarded before it gets here (syscall/forward.rs).
         FileKind::Lkl(_) => Err(Errno::EBADF),

@@ -14,6 +14,13 @@ fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=EMBCTL_GIT_COMMIT");
+    // Tests that need a real LKL tree are `#[ignore]`d unless EMBCTL_LKL_TREE names
+    // one when they are compiled, so cargo reports them as ignored, never as passed.
+    println!("cargo:rustc-check-cfg=cfg(lkl_tree)");
+    println!("cargo:rerun-if-env-changed=EMBCTL_LKL_TREE");
+    if std::env::var_os("EMBCTL_LKL_TREE").is_some_and(|t| !t.is_empty()) {
+        println!("cargo:rustc-cfg=lkl_tree");
+    }
 
     let described = match std::env::var("EMBCTL_GIT_COMMIT") {
         Ok(commit) if !commit.trim().is_empty() => format!("commit {}", commit.trim()),

@@ -64,6 +64,7 @@ fn lkl_tree(test: &str) -> Option<String> {
 }
 
 #[test]
+#[cfg_attr(not(lkl_tree), ignore = "needs a real LKL tree: set EMBCTL_LKL_TREE=DIR when building the tests (CI has none)")]
 fn lkl_boots_inside_the_kernel_and_the_shell_answers() {
     let Some(tree) = lkl_tree("lkl_boots_inside_the_kernel_and_the_shell_answers") else { return };
     run_ok(embctl().args(["build", "-t", "x86/lkl-qemu", "--lkl-tree", &tree]));

@@ -853,6 +853,7 @@ fn prepared_lkl(tree: &Path) {
 /// The whole differential corpus with its files, metadata and identity
 /// calls served by LKL: the same output and status as on the host.
 #[test]
+#[cfg_attr(not(lkl_tree), ignore = "needs a real LKL tree: set EMBCTL_LKL_TREE=DIR when building the tests (CI has none)")]
 fn lkl_corpus_matches_linux() {
     let Some(tree) = lkl_tree("lkl_corpus_matches_linux") else { return };
     let mut cases = seed_cases();
@@ -877,6 +878,7 @@ fn tree_release(tree: &Path) -> String {
 
 /// What only LKL can answer: its release, its /proc; and the README's hello.
 #[test]
+#[cfg_attr(not(lkl_tree), ignore = "needs a real LKL tree: set EMBCTL_LKL_TREE=DIR when building the tests (CI has none)")]
 fn lkl_serves_uname_and_proc() {
     let Some(tree) = lkl_tree("lkl_serves_uname_and_proc") else { return };
     let bin = prepared();

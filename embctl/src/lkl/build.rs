@@ -150,6 +150,10 @@ fn build_script(out: &str, fragment: Option<&str>, i386_makefile: bool) -> Strin
          echo '== LKL kernel (lkl.o and headers)'\n\
          # `all install` in one run: for `install` alone Kbuild neither syncs include/config/auto.conf\n\
          # with .config nor reads its compiler flags (Makefile.compiler), which would rebuild every object.\n\
+         # LKL's arch/lkl/scripts/headers_install.py opens source headers by paths relative to its\n\
+         # working directory, which is $K in an O= build: without these links into the (read-only)\n\
+         # source tree it silently skips them and then fails (FileNotFoundError .../linux/ipv6.h).\n\
+         for d in include/uapi arch/lkl/include/uapi; do mkdir -p \"$K/${{d%/*}}\"; [ -e \"$K/$d\" ] || [ -L \"$K/$d\" ] || ln -s \"$S/$d\" \"$K/$d\"; done\n\
          make -C \"$S\" ARCH=lkl O=\"$K\" -j\"$(nproc)\" all install INSTALL_PATH=\"$O/tools/lkl\"\n\
          echo '== LKL host library and tools (tools/lkl)'\n\
          export CFLAGS={cflags}\n\

@@ -18,7 +18,10 @@ export BOLERO_RANDOM_TEST_TIME_MS=${BOLERO_RANDOM_TEST_TIME_MS:-3000}
 cargo test --manifest-path kernel/Cargo.toml --target x86_64-unknown-linux-gnu --workspace --exclude embox --exclude embox-hal --exclude embox-os
 
 echo "== embctl: unit and integration tests"
-cargo test --release -p embctl
+# One test at a time: QEMU under TCG keeps both cores busy anyway (kernel_boot took 110 s serially and
+# 116 s in parallel), and in parallel some kernel_boot runs stalled after the first typed command
+# (2-3 of 23, cause not yet found: see the README's known limits); serially 23 of 23 passed.
+cargo test --release -p embctl -- --test-threads=1
 
 if [[ -z ${EMBCTL_LKL_TREE:-} ]]; then
   echo "== SKIPPED, not passed: the tests that need a real LKL tree (lkl_pipeline real_lkl_tree_*, kernel_lkl lkl_boots_*,"

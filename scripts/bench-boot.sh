@@ -12,14 +12,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
 runs=${1:-10}
-embctl=${EMBCTL:-}
-if [[ -z $embctl ]]; then
-  for candidate in target/release/embctl target/debug/embctl; do
-    [[ -x $candidate ]] && { embctl=$candidate; break; }
-  done
-  [[ -n $embctl ]] || { cargo build -q --release -p embctl; embctl=target/release/embctl; }
-fi
-ec() { "$embctl" --workspace "$here" "$@"; }
+source "$here/scripts/lib/embctl.sh"
 
 ec -q build
 kernel=build/base/bin/embox

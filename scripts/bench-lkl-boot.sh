@@ -13,14 +13,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
 runs=${1:-5}
-embctl=${EMBCTL:-}
-if [[ -z $embctl ]]; then
-  for candidate in target/release/embctl target/debug/embctl; do
-    [[ -x $candidate ]] && { embctl=$candidate; break; }
-  done
-  [[ -n $embctl ]] || { cargo build -q --release -p embctl; embctl=target/release/embctl; }
-fi
-ec() { "$embctl" --workspace "$here" "$@"; }
+source "$here/scripts/lib/embctl.sh"
 
 kernel=build/base/bin/embox
 size_line() {  # size_line LABEL FILE

@@ -19,8 +19,8 @@ cargo test --manifest-path kernel/Cargo.toml --target x86_64-unknown-linux-gnu -
 
 echo "== embctl: unit and integration tests"
 # One test at a time: QEMU under TCG keeps both cores busy anyway (kernel_boot took 110 s serially and
-# 116 s in parallel), and in parallel some kernel_boot runs stalled after the first typed command
-# (2-3 of 23, cause not yet found: see the README's known limits); serially 23 of 23 passed.
+# 116 s in parallel), and serial runs keep each failure's console output readable. (The stalls once
+# seen in parallel runs were a kernel bug, a lost console wake-up, fixed in hal/src/cpu.rs.)
 cargo test --release -p embctl -- --test-threads=1
 
 if [[ -z ${EMBCTL_LKL_TREE:-} ]]; then

@@ -4,44 +4,46 @@ use core::arch::asm;
 
 /// Writes a byte to an I/O port.
 pub fn outb(port: u16, value: u8) {
-    // SAFETY: port writes have no memory effects visible to Rust; the ports
-    // this kernel uses (COM1, PIC, PIT, debug-exit, reset) are owned by the hal.
-    unsafe { asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags)) }
+    // SAFETY: the ports this kernel uses (COM1, PIC, PIT, PCI, virtio,
+    // debug-exit, reset) are owned by the hal. Not `nomem`: a port access can
+    // make a device read or write memory (a virtio notify reads the rings the
+    // code stored just before), so it is a compiler barrier like any call.
+    unsafe { asm!("out dx, al", in("dx") port, in("al") value, options(nostack, preserves_flags)) }
 }
 
 /// Reads a byte from an I/O port.
 pub fn inb(port: u16) -> u8 {
     let value: u8;
     // SAFETY: as for `outb`.
-    unsafe { asm!("in al, dx", out("al") value, in("dx") port, options(nomem, nostack, preserves_flags)) }
+    unsafe { asm!("in al, dx", out("al") value, in("dx") port, options(nostack, preserves_flags)) }
     value
 }
 
 /// Writes a 16-bit word to an I/O port.
 pub fn outw(port: u16, value: u16) {
     // SAFETY: as for `outb`.
-    unsafe { asm!("out dx, ax", in("dx") port, in("ax") value, options(nomem, nostack, preserves_flags)) }
+    unsafe { asm!("out dx, ax", in("dx") port, in("ax") value, options(nostack, preserves_flags)) }
 }
 
 /// Reads a 16-bit word from an I/O port.
 pub fn inw(port: u16) -> u16 {
     let value: u16;
     // SAFETY: as for `outb`.
-    unsafe { asm!("in ax, dx", out("ax") value, in("dx") port, options(nomem, nostack, preserves_flags)) }
+    unsafe { asm!("in ax, dx", out("ax") value, in("dx") port, options(nostack, preserves_flags)) }
     value
 }
 
 /// Writes a 32-bit word to an I/O port.
 pub fn outl(port: u16, value: u32) {
     // SAFETY: as for `outb`; the PCI and NIC ports are owned by `pci` and `virtio_net`.
-    unsafe { asm!("out dx, eax", in("dx") port, in("eax") value, options(nomem, nostack, preserves_flags)) }
+    unsafe { asm!("out dx, eax", in("dx") port, in("eax") value, options(nostack, preserves_flags)) }
 }
 
 /// Reads a 32-bit word from an I/O port.
 pub fn inl(port: u16) -> u32 {
     let value: u32;
     // SAFETY: as for `outb`.
-    unsafe { asm!("in eax, dx", out("eax") value, in("dx") port, options(nomem, nostack, preserves_flags)) }
+    unsafe { asm!("in eax, dx", out("eax") value, in("dx") port, options(nostack, preserves_flags)) }
     value
 }
 
@@ -49,32 +51,40 @@ pub fn inl(port: u16) -> u32 {
 pub fn interrupts_enabled() -> bool {
     let flags: u32;
     // SAFETY: reads EFLAGS through the stack; no other effect.
-    unsafe { asm!("pushfd", "pop {}", out(reg) flags, options(nomem, preserves_flags)) }
+    unsafe { asm!("pushfd", "pop {}", out(reg) flags, options(preserves_flags)) }
     flags & (1 << 9) != 0
 }
 
 pub fn enable_interrupts() {
     // SAFETY: the IDT and PIC are set up by `crate::init` before anyone can call this.
-    unsafe { asm!("sti", options(nomem, nostack)) }
+    // Not `nomem`: see `disable_interrupts`.
+    unsafe { asm!("sti", options(nostack)) }
 }
 
 pub fn disable_interrupts() {
     // SAFETY: masking interrupts cannot break memory safety.
-    unsafe { asm!("cli", options(nomem, nostack)) }
+    // Not `nomem`: `cli`/`sti` must be compiler barriers. Interrupt handlers
+    // change memory (the serial ring, the ready queue), so a value read before
+    // `cli` is stale after it. With `nomem` the compiler kept such a value in
+    // a register. The console reader then tested a stale "ring empty" under
+    // masked interrupts and blocked with a byte waiting: 1 boot in ~20 lost
+    // its input (regression test: kernel_boot.rs
+    // `thousands_of_typed_commands_lose_no_input`).
+    unsafe { asm!("cli", options(nostack)) }
 }
 
 /// Enables interrupts and waits for the next one, atomically (no wake-up is
 /// lost between the two: `sti` takes effect after the following instruction).
 pub fn wait_for_interrupt() {
     // SAFETY: as for `enable_interrupts`.
-    unsafe { asm!("sti", "hlt", options(nomem, nostack)) }
+    unsafe { asm!("sti", "hlt", options(nostack)) }
 }
 
 /// Stops the CPU for good.
 pub fn halt_forever() -> ! {
     loop {
         // SAFETY: with interrupts off, `hlt` just stops the CPU.
-        unsafe { asm!("cli", "hlt", options(nomem, nostack)) }
+        unsafe { asm!("cli", "hlt", options(nostack)) }
     }
 }
 

@@ -194,10 +194,11 @@ impl Kernel<'_> {
 /// Boots the kernel once with every binary added and runs every case;
 /// returns the console transcript and, per case, (output, kernel log lines, status).
 fn run_in_kernel(bin: &Path, cases: &[Case]) -> (String, Vec<(Outcome, Vec<String>)>) {
-    run_in(Kernel::Native, bin, cases)
+    run_in(Kernel::Native, bin, cases, &[])
 }
 
-fn run_in(kernel: Kernel, bin: &Path, cases: &[Case]) -> (String, Vec<(Outcome, Vec<String>)>) {
+/// `extra`: more files for the guest, (host file, guest path).
+fn run_in(kernel: Kernel, bin: &Path, cases: &[Case], extra: &[(PathBuf, String)]) -> (String, Vec<(Outcome, Vec<String>)>) {
     // One QEMU at a time: the tests of this file run in parallel threads.
     static ONE_BOOT: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _boot = ONE_BOOT.lock().unwrap_or_else(|e| e.into_inner());
@@ -211,6 +212,9 @@ fn run_in(kernel: Kernel, bin: &Path, cases: &[Case]) -> (String, Vec<(Outcome, 
     }
     for (name, _) in DATA {
         cmd.args(["--add", &format!("{}:/data/{name}", test_dir().join("data").join(name).display())]);
+    }
+    for (host, guest) in extra {
+        cmd.args(["--add", &format!("{}:{guest}", host.display())]);
     }
     cmd.args(["--cmd", "cd /data"]);
     for c in cases {
@@ -253,7 +257,12 @@ fn differential_in(kernel: Kernel, cases: &[Case]) -> Vec<(Case, Vec<String>)> {
     if let Kernel::Lkl(tree) = kernel {
         prepared_lkl(tree);
     }
-    let (_, kernel) = run_in(kernel, bin, cases);
+    differential_at(kernel, bin, cases, &[])
+}
+
+/// [`differential_in`] for the programs in `bin`, with `extra` files in the guest.
+fn differential_at(kernel: Kernel, bin: &Path, cases: &[Case], extra: &[(PathBuf, String)]) -> Vec<(Case, Vec<String>)> {
+    let (_, kernel) = run_in(kernel, bin, cases, extra);
     let mut failures = Vec::new();
     let mut logs = Vec::new();
     for (c, (inside, log)) in cases.iter().zip(kernel) {
@@ -460,8 +469,16 @@ fn bad_executables_are_refused_with_the_reason() {
     for (name, _) in &cases {
         cmd.args(["--add", &format!("{}:/bin/{name}", bad.join(name).display())]);
     }
-    cases.push(("hello-dynamic", "dynamically linked"));
+    // Dynamic programs whose interpreter is missing, is itself dynamic,
+    // is not an ELF, or whose PT_INTERP header is malformed.
+    cases.push(("hello-dynamic", "interpreter /lib/ld-linux.so.2: No such file or directory"));
     cmd.args(["--add", &format!("{}:/bin/hello-dynamic", bin.join("hello-dynamic").display())]);
+    let dynamic = std::fs::read(bin.join("hello-dynamic")).unwrap();
+    for (name, bytes, reason) in hostile_interpreters(&dynamic) {
+        std::fs::write(bad.join(name), bytes).unwrap();
+        cmd.args(["--add", &format!("{}:/bin/{name}", bad.join(name).display())]);
+        cases.push((name, reason));
+    }
     cmd.args(["--add", &format!("{}:/bin/adir/file", bad.join("notelf").display())]);
     cases.push(("adir", "is a directory"));
     for (name, _) in &cases {
@@ -730,6 +747,81 @@ fn ctrl_c_stops_a_spinning_program() {
     assert!(status.success(), "embctl run ended with {status:?}");
 }
 
+/// Dynamically linked programs built with the host's plain `gcc -m32` (PIE,
+/// Debian's default, and `-no-pie`) and the host libraries they load
+/// (ld-linux.so.2, libc.so.6, and libm.so.6 for dlopen), copied under
+/// `build/compat-test/host`. Returns that directory and the libraries as
+/// (host copy, guest path): the interpreter at its `PT_INTERP` path, the
+/// rest in the guest's `/lib`, where ld.so looks without a cache.
+fn host_dynamic() -> &'static (PathBuf, Vec<(PathBuf, String)>) {
+    static BUILT: OnceLock<(PathBuf, Vec<(PathBuf, String)>)> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        run_ok(embctl().arg("build"));
+        let dir = test_dir().join("host");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("lib")).unwrap();
+        let compat = workspace_root().join("embctl/tests/compat");
+        let builds: [(&str, &str, &[&str]); 3] = [
+            ("hello-dynamic-pie", "hello.c", &[]),
+            ("hello-dynamic-nopie", "hello.c", &["-no-pie"]),
+            ("dynamic", "dynamic/dynamic.c", &[]),
+        ];
+        for (name, src, flags) in builds {
+            run_ok(Command::new("gcc").args(["-m32", "-O2", "-Wall"]).args(flags).arg("-o").arg(dir.join(name)).arg(compat.join(src)));
+        }
+        // What ld.so would load: `ldd` lists `name => path` and the interpreter.
+        let mut libs: Vec<(PathBuf, String)> = Vec::new();
+        for (name, _, _) in builds {
+            let listing = stdout(&run_ok(Command::new("ldd").arg(dir.join(name))));
+            for line in listing.lines() {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                let (host, guest) = match words.as_slice() {
+                    [soname, "=>", path, ..] if path.starts_with('/') => (PathBuf::from(path), format!("/lib/{soname}")),
+                    [path, ..] if path.starts_with('/') => (PathBuf::from(path), path.to_string()),
+                    _ => continue, // linux-gate.so.1: the vDSO, not a file
+                };
+                if !libs.iter().any(|(_, g)| *g == guest) {
+                    libs.push((host, guest));
+                }
+            }
+        }
+        let libm = stdout(&run_ok(Command::new("gcc").args(["-m32", "-print-file-name=libm.so.6"]))).trim().to_string();
+        libs.push((PathBuf::from(libm), "/lib/libm.so.6".to_string()));
+        let copies = libs
+            .into_iter()
+            .map(|(host, guest)| {
+                let copy = dir.join("lib").join(guest.rsplit('/').next().unwrap());
+                std::fs::copy(&host, &copy).unwrap_or_else(|e| panic!("cannot copy {}: {e}", host.display()));
+                (copy, guest)
+            })
+            .collect();
+        (dir, copies)
+    })
+}
+
+/// A plain `gcc -m32` program from the host (a dynamically linked PIE), with
+/// the host's own ld-linux.so.2 and libc.so.6 in the guest's /lib, runs
+/// under `load_app` exactly as on the host: PT_INTERP, the auxv ld.so needs,
+/// file-backed mmap and mprotect of libraries, dlopen of libm, execve of a
+/// dynamic program, atexit. `-no-pie` (ET_EXEC with an interpreter) too.
+#[test]
+fn host_dynamic_programs_match_linux() {
+    let (bin, libs) = host_dynamic();
+    let guests: Vec<&str> = libs.iter().map(|(_, g)| g.as_str()).collect();
+    assert!(guests.contains(&"/lib/ld-linux.so.2") && guests.contains(&"/lib/libc.so.6"), "ldd found {guests:?}");
+    differential_at(
+        Kernel::Native,
+        bin,
+        &[
+            case("hello-dynamic-pie", &["glibc", "dynamic PIE"]),
+            case("hello-dynamic-nopie", &["glibc", "no-pie"]),
+            case("dynamic", &[]),
+            case("dynamic", &["exec"]),
+        ],
+        libs,
+    );
+}
+
 /// Hostile variants of a static i386 ELF: (name, bytes, the reason
 /// `load_app` must give).
 fn hostile_elves(elf: &[u8]) -> Vec<(&'static str, Vec<u8>, &'static str)> {
@@ -770,6 +862,34 @@ fn hostile_elves(elf: &[u8]) -> Vec<(&'static str, Vec<u8>, &'static str)> {
             let vaddr = u32::from_le_bytes(b[data + 8..data + 12].try_into().unwrap());
             put32(b, 24, vaddr);
         }), "entry point"),
+    ]
+}
+
+/// Variants of a dynamically linked i386 ELF (PT_INTERP /lib/ld-linux.so.2)
+/// with a bad interpreter: (name, bytes, the reason `load_app` must give).
+fn hostile_interpreters(elf: &[u8]) -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    let u16_at = |at: usize| u16::from_le_bytes([elf[at], elf[at + 1]]) as usize;
+    let u32_at = |at: usize| u32::from_le_bytes(elf[at..at + 4].try_into().unwrap()) as usize;
+    let phoff = u32_at(28);
+    let header = (0..u16_at(44)).map(|i| phoff + i * u16_at(42)).find(|&ph| u32_at(ph) == 3).expect("a PT_INTERP header");
+    let (path_at, path_len) = (u32_at(header + 4), u32_at(header + 16));
+    assert_eq!(&elf[path_at..path_at + path_len], b"/lib/ld-linux.so.2\0");
+    let with_path = |path: &[u8]| {
+        let mut b = elf.to_vec();
+        b[path_at..path_at + path_len].fill(0);
+        b[path_at..path_at + path.len()].copy_from_slice(path);
+        b
+    };
+    let mut unterminated = elf.to_vec();
+    unterminated[path_at + path_len - 1] = b'x';
+    let mut huge = elf.to_vec();
+    huge[header + 16..header + 20].copy_from_slice(&0x7fff_0000u32.to_le_bytes());
+    vec![
+        ("interp-dynamic", with_path(b"/bin/hello-dynamic"), "interpreter /bin/hello-dynamic: is itself dynamically linked"),
+        ("interp-notelf", with_path(b"/bin/notelf"), "interpreter /bin/notelf: not an ELF file"),
+        ("interp-directory", with_path(b"/bin"), "interpreter /bin: is a directory"),
+        ("interp-unterminated", unterminated, "does not end in a NUL byte"),
+        ("interp-filesz-huge", huge, "PT_INTERP header"),
     ]
 }
 
@@ -889,7 +1009,7 @@ fn lkl_serves_uname_and_proc() {
         case("busybox", &["cat", "/proc/version"]),
         case("busybox", &["cat", "/proc/self/status"]),
     ];
-    let (transcript, results) = run_in(Kernel::Lkl(&tree), bin, &cases);
+    let (transcript, results) = run_in(Kernel::Lkl(&tree), bin, &cases, &[]);
     let outputs: Vec<&Outcome> = results.iter().map(|(o, _)| o).collect();
     assert_eq!(outputs[0], &Outcome { output: "Hello, World!\n".into(), status: 0 }, "{transcript}");
     let release = tree_release(&tree);

@@ -15,7 +15,7 @@ extern crate alloc;
 pub mod plan;
 pub mod stack;
 
-pub use plan::{head_len, plan, plan_head, ElfError, ImageKind, LoadPlan, PageRun, Perms, Segment, UserLimits, PAGE_SIZE};
+pub use plan::{head_len, plan, plan_head, ElfError, ImageKind, Interp, INTERP_MAX, LoadPlan, PageRun, Perms, Segment, UserLimits, PAGE_SIZE};
 pub use stack::{build_stack, StackError, StackImage, StackInfo};
 
 #[cfg(test)]

@@ -87,6 +87,17 @@ pub enum ImageKind {
     Dyn,
 }
 
+/// Where a dynamically linked program names its interpreter (`PT_INTERP`):
+/// `len` bytes at `offset` in the file, a NUL-terminated path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interp {
+    pub offset: u32,
+    pub len: u32,
+}
+
+/// Longest interpreter path we read (Linux: PATH_MAX).
+pub const INTERP_MAX: u32 = 4096;
+
 /// Everything the kernel needs to map an image and start it.
 #[derive(Clone, Debug)]
 pub struct LoadPlan {
@@ -103,6 +114,8 @@ pub struct LoadPlan {
     pub segments: Vec<Segment>,
     /// First page above the highest segment: the initial program break.
     pub brk: u32,
+    /// `PT_INTERP`: the program is started through this interpreter.
+    pub interp: Option<Interp>,
 }
 
 impl LoadPlan {
@@ -149,7 +162,7 @@ pub enum ElfError {
     WrongMachine(u16),
     WrongType(u16),
     Truncated(&'static str),
-    Dynamic,
+    BadInterpreter,
     NoLoadSegments,
     TooManySegments(usize),
     BadPhentsize(u16),
@@ -171,7 +184,7 @@ impl fmt::Display for ElfError {
             WrongMachine(m) => write!(f, "built for machine {m}, not i386 (EM_386 = 3)"),
             WrongType(t) => write!(f, "ELF type {t} is not an executable (need ET_EXEC or ET_DYN)"),
             Truncated(what) => write!(f, "truncated: the {what} lies past the end of the file"),
-            Dynamic => write!(f, "dynamically linked (has PT_INTERP); link it statically (-static)"),
+            BadInterpreter => write!(f, "the PT_INTERP header is not a path inside the file (1 to {INTERP_MAX} bytes)"),
             NoLoadSegments => write!(f, "no PT_LOAD segment"),
             TooManySegments(n) => write!(f, "{n} PT_LOAD segments (at most {MAX_LOAD_SEGMENTS})"),
             BadPhentsize(n) => write!(f, "program header entries of {n} bytes (ELF32 has 32)"),
@@ -252,9 +265,17 @@ pub fn plan_head(image: &[u8], file_len: usize, limits: &UserLimits) -> Result<L
     let phdrs: &[ProgramHeader32<LE>] =
         header.program_headers(endian, image).map_err(|_| ElfError::Truncated("program header table"))?;
 
-    if phdrs.iter().any(|ph| ph.p_type(endian) == PT_INTERP) {
-        return Err(ElfError::Dynamic);
-    }
+    // Linux takes the first PT_INTERP; its path is read by the loader.
+    let interp = match phdrs.iter().find(|ph| ph.p_type(endian) == PT_INTERP) {
+        None => None,
+        Some(ph) => {
+            let (offset, len) = (ph.p_offset(endian), ph.p_filesz(endian));
+            if len < 2 || len > INTERP_MAX || offset.checked_add(len).is_none_or(|end| end as usize > file_len) {
+                return Err(ElfError::BadInterpreter);
+            }
+            Some(Interp { offset, len })
+        }
+    };
     let loads: Vec<&ProgramHeader32<LE>> =
         phdrs.iter().filter(|ph| ph.p_type(endian) == PT_LOAD && ph.p_memsz(endian) > 0).collect();
     if loads.is_empty() {
@@ -320,6 +341,7 @@ pub fn plan_head(image: &[u8], file_len: usize, limits: &UserLimits) -> Result<L
         phnum: phdrs.len() as u32,
         segments,
         brk,
+        interp,
     })
 }
 
@@ -487,18 +509,38 @@ pub(crate) mod tests {
         assert!(matches!(plan(&image, &LIMITS).unwrap_err(), ElfError::FileSizeOverMemSize { .. }));
     }
 
+    /// A PT_INTERP header (here over the first segment's header, so the
+    /// image keeps one PT_LOAD) is recorded, not refused; a path that is
+    /// not inside the file, or too long, is.
     #[test]
-    fn rejects_dynamic_programs() {
-        let mut image = static_exec();
-        image[52..56].copy_from_slice(&PT_INTERP.to_le_bytes());
-        assert_eq!(plan(&image, &LIMITS).unwrap_err(), ElfError::Dynamic);
+    fn records_the_interpreter() {
+        let mut image = elf(ET_DYN, 0x1100, &[(0, 0, 0x100, 0x100, PF_R), (0x1000, 0, 0x200, 0x200, PF_R | PF_X)], 0x200);
+        let put32 = |b: &mut Vec<u8>, at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        put32(&mut image, 52, PT_INTERP);
+        put32(&mut image, 56, 0x100);
+        put32(&mut image, 68, 19);
+        let dynamic = plan(&image, &LIMITS).unwrap();
+        assert_eq!(dynamic.interp, Some(Interp { offset: 0x100, len: 19 }));
+        assert_eq!(dynamic.segments.len(), 1);
+        put32(&mut image, 56, 0x1f0);
+        assert_eq!(plan_err(&image), ElfError::BadInterpreter);
+        put32(&mut image, 56, 0x100);
+        put32(&mut image, 68, INTERP_MAX + 1);
+        assert_eq!(plan_err(&image), ElfError::BadInterpreter);
+        put32(&mut image, 68, 1);
+        assert_eq!(plan_err(&image), ElfError::BadInterpreter);
+        assert!(plan(&static_exec(), &LIMITS).unwrap().interp.is_none());
+    }
+
+    fn plan_err(image: &[u8]) -> ElfError {
+        plan(image, &LIMITS).unwrap_err()
     }
 
     #[test]
     fn messages_say_what_is_wrong() {
         use alloc::string::ToString;
         assert!(ElfError::WrongClass(2).to_string().contains("32-bit"));
-        assert!(ElfError::Dynamic.to_string().contains("-static"));
+        assert!(ElfError::BadInterpreter.to_string().contains("PT_INTERP"));
     }
 
     /// The seed's layout: `-nostdlib -emain -fpie -N` puts code and data in

@@ -36,6 +36,8 @@ pub struct StackInfo<'a> {
     pub secure: bool,
     /// Clock ticks per second (`AT_CLKTCK`, used by `times`/`sysconf`).
     pub clktck: u32,
+    /// Where the interpreter (ld-linux.so.2) was loaded (`AT_BASE`); 0 without one.
+    pub interp_base: u32,
 }
 
 impl<'a> StackInfo<'a> {
@@ -56,6 +58,7 @@ impl<'a> StackInfo<'a> {
             egid: 0,
             secure: false,
             clktck: 100,
+            interp_base: 0,
         }
     }
 }
@@ -177,7 +180,7 @@ fn auxv_entries(plan: &LoadPlan, info: &StackInfo<'_>) -> [(u32, u32); 17] {
         (AT_PHENT, plan.phent),
         (AT_PHNUM, plan.phnum),
         // Static programs have no interpreter: Linux reports base 0.
-        (AT_BASE, 0),
+        (AT_BASE, info.interp_base),
         (AT_FLAGS, 0),
         (AT_ENTRY, plan.entry),
         (AT_UID, info.uid),
@@ -252,6 +255,23 @@ mod tests {
         for key in [AT_UID, AT_EUID, AT_GID, AT_EGID, AT_CLKTCK, AT_FLAGS] {
             assert!(auxv.contains_key(&key), "auxv has {key}");
         }
+    }
+
+    #[test]
+    fn a_dynamic_program_gets_its_interpreter_base() {
+        let plan = crate::plan(&static_exec(), &LIMITS).unwrap();
+        let args: [&[u8]; 1] = [b"prog"];
+        let info = StackInfo { interp_base: 0xb7f0_0000, ..info(&args, &[]) };
+        let img = build_stack(0xBFFF_F000, 128 * 1024, &plan, &info).unwrap();
+        let mut at = img.sp + 16; // argc, argv[0], NULL, (no env) NULL
+        let mut found = None;
+        while word(&img, at) != AT_NULL {
+            if word(&img, at) == AT_BASE {
+                found = Some(word(&img, at + 4));
+            }
+            at += 8;
+        }
+        assert_eq!(found, Some(0xb7f0_0000));
     }
 
     #[test]

@@ -85,8 +85,11 @@ pub fn execve(p: &mut Process, path: String, mut argv: Vec<Vec<u8>>, envp: Vec<V
     random[8..].copy_from_slice(&p.next_random().to_le_bytes());
     let args: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
     let env: Vec<&[u8]> = envp.iter().map(|e| e.as_slice()).collect();
-    let loaded = loader::load(&image, &path, &args, &env, random, super::hwcap()).map_err(|reason| {
-        if reason.contains("out of memory") || reason.contains("ENOMEM") {
+    let loaded = loader::load(&image, &path, &args, &env, random, super::hwcap(), &super::open_program).map_err(|reason| {
+        if reason.starts_with("interpreter ") && reason.ends_with("No such file or directory") {
+            // As Linux: a missing ld-linux.so.2 is ENOENT.
+            Errno::ENOENT
+        } else if reason.contains("out of memory") || reason.contains("ENOMEM") {
             Errno::ENOMEM
         } else if reason.contains("too long") || reason.contains("E2BIG") {
             Errno::E2BIG

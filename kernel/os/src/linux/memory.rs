@@ -25,6 +25,9 @@ pub const STACK_TOP: u32 = USER_END as u32 - PAGE;
 pub const STACK_SIZE: u32 = 8 << 20;
 /// Where a position-independent program's lowest page goes (as Linux i386 without ASLR).
 pub const PIE_BASE: u32 = 0x5655_5000;
+/// Where a position-independent interpreter (ld-linux.so.2) goes: below
+/// the top-down `mmap2` area, so the libraries it maps land above it.
+pub const INTERP_BASE: u32 = 0xb7f0_0000;
 /// `mmap2` without a hint searches downwards from here.
 const MMAP_TOP: u32 = STACK_TOP - STACK_SIZE - 16 * PAGE;
 /// Most areas a process may have (Linux's vm.max_map_count is 65530; ours

@@ -543,19 +543,13 @@ pub fn start(path: &str, args: &[String], cwd: &str, options: &Options) -> Resul
     // CLOCK_PROCESS_CPUTIME_ID counts from here, so a program reading it
     // first thing measures load_app's own cost (the benchmark does).
     let started = env::monotonic().as_nanos() as u64;
-    // Natively the loader reads the file a page at a time; LKL's file
-    // system hands over the whole file.
-    let image: alloc::boxed::Box<dyn loader::Image> = if crate::lkl::is_up() {
-        alloc::boxed::Box::new(env::read_program(path)?)
-    } else {
-        alloc::boxed::Box::new(ProgramFile::open(path)?)
-    };
+    let image = open_program(path)?;
     let seed = cpu::rdtsc();
     let mut random = [0u8; 16];
     random[..8].copy_from_slice(&seed.to_le_bytes());
     random[8..].copy_from_slice(&(seed.rotate_left(29) ^ 0x9e37_79b9_7f4a_7c15).to_le_bytes());
     let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    let loaded = loader::load(&*image, path, &argv, &ENVIRONMENT, random, hwcap())?;
+    let loaded = loader::load(&*image, path, &argv, &ENVIRONMENT, random, hwcap(), &open_program)?;
     drop(image);
     let mut files = files::FdTable::with_console();
     if let Some(input) = &redirects.stdin {
@@ -593,6 +587,16 @@ pub fn start(path: &str, args: &[String], cwd: &str, options: &Options) -> Resul
     Ok(pid)
 }
 
+/// Opens a program (or its interpreter) for the loader. Natively the
+/// loader reads the file a page at a time; LKL's file system hands over
+/// the whole file.
+pub fn open_program(path: &str) -> Result<Box<dyn loader::Image>, String> {
+    if crate::lkl::is_up() {
+        Ok(Box::new(env::read_program(path)?))
+    } else {
+        Ok(Box::new(ProgramFile::open(path)?))
+    }
+}
 
 /// A program file in the VFS, held open while it loads and read a page at
 /// a time (a large program is never copied whole into the kernel heap).

@@ -101,8 +101,8 @@ async fn disk(r: &mut Report, engine: Option<&Engine>) {
     // The engine's data root when we can see it (local engine), else /.
     let mut root = "/var/lib/docker".to_string();
     if let Some(engine) = engine {
-        if let Ok(info) = engine.docker().info().await {
-            root = info.docker_root_dir.unwrap_or(root);
+        if let Some(data_root) = engine.data_root().await {
+            root = data_root;
         }
     }
     let path = if Path::new(&root).exists() {

@@ -349,7 +349,7 @@ async fn announce_gdb(engine: &Engine, container: &AttachedContainer, ws: &Works
     let symbols = container_path(ws, &Artefacts::new(ws).cargo_kernel())
         .map(|p| p.trim_start_matches("/ws/").to_string())
         .unwrap_or_else(|_| format!("build/base/cargo/{KERNEL_TARGET}/release/embox"));
-    let ip = container_ip(engine, container.name()).await;
+    let ip = engine.container_ip(container.name()).await;
     let address = match &ip {
         Some(ip) => format!("{ip}:{GDB_PORT}"),
         None => format!("QEMU_CONTAINER_IP:{GDB_PORT}"),
@@ -357,13 +357,6 @@ async fn announce_gdb(engine: &Engine, container: &AttachedContainer, ws: &Works
     eprintln!("QEMU is halted, waiting for gdb on {address} (container {}). Attach with:", container.name());
     eprintln!("  embctl shell -- gdb -q {symbols} -ex 'target remote {address}'");
     eprintln!("(or from the host: gdb {symbols} -ex 'target remote {address}')");
-}
-
-/// The container's address on the engine's network (the gdb stub listens there).
-async fn container_ip(engine: &Engine, name: &str) -> Option<String> {
-    let info = engine.docker().inspect_container(name, None).await.ok()?;
-    let networks = info.network_settings?.networks?;
-    networks.values().filter_map(|n| n.ip_address.clone()).find(|ip| !ip.is_empty())
 }
 
 fn indent(text: &str) -> String {

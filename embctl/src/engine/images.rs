@@ -5,34 +5,78 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
-use bollard::models::{ImageInspect, ImageSummary};
-use bollard::query_parameters::{BuildImageOptions, CreateImageOptions, ListImagesOptions, RemoveImageOptions};
+use bollard::query_parameters::{BuildImageOptions, CreateImageOptions, ListImagesOptions, RemoveImageOptions, TagImageOptions};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
 use super::{engine_err, Engine};
 
+/// What embctl needs to know of one image (the engine's own types stay in `engine/`).
+#[derive(Debug, Clone, Default)]
+pub struct ImageInfo {
+    /// Full id (`sha256:...`); empty when the engine gave none.
+    pub id: String,
+    /// `repo:tag` references, without `<none>:<none>`.
+    pub repo_tags: Vec<String>,
+    pub labels: HashMap<String, String>,
+    /// Size in bytes.
+    pub size: i64,
+    /// Creation time, seconds since the epoch (from listings; 0 from `inspect_image`).
+    pub created: i64,
+}
+
 impl Engine {
     /// The image's metadata, or `None` when no image has that reference.
-    pub async fn inspect_image(&self, reference: &str) -> Result<Option<ImageInspect>> {
+    pub async fn inspect_image(&self, reference: &str) -> Result<Option<ImageInfo>> {
         match self.docker.inspect_image(reference).await {
-            Ok(info) => Ok(Some(info)),
+            Ok(info) => Ok(Some(ImageInfo {
+                id: info.id.unwrap_or_default(),
+                repo_tags: info.repo_tags.unwrap_or_default().into_iter().filter(|t| t != "<none>:<none>").collect(),
+                labels: info.config.and_then(|c| c.labels).unwrap_or_default(),
+                size: info.size.unwrap_or_default(),
+                // Inspect gives an RFC 3339 string; nothing needs it from here.
+                created: 0,
+            })),
             Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
             Err(e) => Err(engine_err(format!("cannot inspect image {reference}"), e)),
         }
     }
 
     /// Images carrying `label` (`key` or `key=value`).
-    pub async fn images_with_label(&self, label: &str) -> Result<Vec<ImageSummary>> {
+    pub async fn images_with_label(&self, label: &str) -> Result<Vec<ImageInfo>> {
         let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
         let opts = ListImagesOptions {
             filters: Some(filters),
             ..Default::default()
         };
-        self.docker
+        let images = self
+            .docker
             .list_images(Some(opts))
             .await
-            .map_err(|e| engine_err(format!("cannot list images labelled {label}"), e))
+            .map_err(|e| engine_err(format!("cannot list images labelled {label}"), e))?;
+        Ok(images
+            .into_iter()
+            .map(|i| ImageInfo {
+                id: i.id,
+                repo_tags: i.repo_tags.into_iter().filter(|t| t != "<none>:<none>").collect(),
+                labels: i.labels,
+                size: i.size,
+                created: i.created,
+            })
+            .collect())
+    }
+
+    /// Gives image `source` the extra reference `target` (`repo:tag`).
+    pub async fn tag_image(&self, source: &str, target: &str) -> Result<()> {
+        let (repo, tag) = target.split_once(':').unwrap_or((target, "latest"));
+        let opts = TagImageOptions {
+            repo: Some(repo.into()),
+            tag: Some(tag.into()),
+        };
+        self.docker
+            .tag_image(source, Some(opts))
+            .await
+            .map_err(|e| engine_err(format!("cannot tag {source} as {target}"), e))
     }
 
     /// Removes an image by tag or id (untags only when other tags remain).
@@ -131,7 +175,7 @@ impl Engine {
         let info = self.inspect_image(&reference).await?.ok_or_else(|| {
             anyhow!("the engine accepted the import of {reference} but has no such image ({last_status})")
         })?;
-        Ok(info.id.unwrap_or(reference))
+        Ok(if info.id.is_empty() { reference } else { info.id })
     }
 
     /// Pulls `reference`. Gives up when the registry has not answered within

@@ -19,6 +19,7 @@ use bollard::Docker;
 
 #[allow(unused_imports)] // the engine API for the other operations, used or not yet
 pub use container::{AttachedContainer, Captured, ContainerInput, ContainerOutput};
+pub use images::ImageInfo;
 pub use orphans::ROLE_LABEL;
 
 /// Label put on every container (and image) this tool creates, so leftovers can
@@ -71,8 +72,16 @@ impl Engine {
         })
     }
 
-    pub fn docker(&self) -> &Docker {
-        &self.docker
+    /// The engine's data root (`/var/lib/docker` unless configured), when it says.
+    pub async fn data_root(&self) -> Option<String> {
+        self.docker.info().await.ok()?.docker_root_dir
+    }
+
+    /// A container's address on the engine's network, when it has one.
+    pub async fn container_ip(&self, name: &str) -> Option<String> {
+        let info = self.docker.inspect_container(name, None).await.ok()?;
+        let networks = info.network_settings?.networks?;
+        networks.values().filter_map(|n| n.ip_address.clone()).find(|ip| !ip.is_empty())
     }
 
     /// The address this engine was reached at (for messages).

@@ -46,12 +46,8 @@ pub fn base_tag() -> String {
 pub async fn existing_base(engine: &Engine) -> Result<Option<Base>> {
     let tag = base_tag();
     let base = engine.inspect_image(&tag).await?.map(|info| Base {
-        source: info
-            .config
-            .and_then(|c| c.labels)
-            .and_then(|l| l.get(LABEL_BASE_SOURCE).cloned())
-            .unwrap_or_else(|| "local".into()),
-        id: info.id.unwrap_or_default(),
+        source: info.labels.get(LABEL_BASE_SOURCE).cloned().unwrap_or_else(|| "local".into()),
+        id: info.id,
         reference: tag,
     });
     if let Some(base) = &base {
@@ -84,16 +80,7 @@ pub async fn ensure_base(engine: &Engine) -> Result<Base> {
         tracing::info!("base image {tag} missing; trying to pull {PINNED_BASE}");
         match engine.pull_image(PINNED_BASE, PULL_DEADLINE).await {
             Ok(()) => {
-                let (repo, t) = tag.split_once(':').unwrap_or((tag.as_str(), "latest"));
-                let opts = bollard::query_parameters::TagImageOptions {
-                    repo: Some(repo.into()),
-                    tag: Some(t.into()),
-                };
-                engine
-                    .docker()
-                    .tag_image(PINNED_BASE, Some(opts))
-                    .await
-                    .with_context(|| format!("cannot tag {PINNED_BASE} as {tag}"))?;
+                engine.tag_image(PINNED_BASE, &tag).await?;
                 tracing::info!("base image: pulled {PINNED_BASE} (registry path)");
                 let base = existing_base(engine).await?.context("the pulled base image vanished")?;
                 return Ok(Base {

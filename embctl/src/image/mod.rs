@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use anyhow::{bail, Result};
 
-use crate::engine::{Engine, MANAGED_LABEL};
+use crate::engine::{Engine, ImageInfo, MANAGED_LABEL};
 use crate::ui::Progress;
 use crate::workspace::Workspace;
 
@@ -67,7 +67,7 @@ async fn reusable(engine: &Engine, ctx: &context::BuildContext) -> Result<Option
         );
         return Ok(None);
     };
-    let labels = info.config.and_then(|c| c.labels).unwrap_or_default();
+    let labels = info.labels;
     if labels.get(LABEL_HASH) != Some(&hash) {
         tracing::debug!("{tag} was not built from this context and base (label {LABEL_HASH} differs)");
         return Ok(None);
@@ -154,12 +154,9 @@ pub async fn build(ws: &Workspace, force: bool) -> Result<()> {
 }
 
 /// This tool's images, newest first.
-async fn ours(engine: &Engine) -> Result<Vec<bollard::models::ImageSummary>> {
+async fn ours(engine: &Engine) -> Result<Vec<ImageInfo>> {
     let mut images = engine.images_with_label(LABEL_IMAGE).await?;
     images.sort_by_key(|i| std::cmp::Reverse(i.created));
-    for image in &mut images {
-        image.repo_tags.retain(|t| t != "<none>:<none>");
-    }
     Ok(images)
 }
 
@@ -218,7 +215,7 @@ pub async fn remove(_ws: &Workspace, tags: &[String]) -> Result<()> {
             let Some(info) = engine.inspect_image(tag).await? else {
                 bail!("no image {tag}; see `embctl image ls`")
             };
-            let labels = info.config.and_then(|c| c.labels).unwrap_or_default();
+            let labels = info.labels;
             if !labels.contains_key(LABEL_IMAGE) {
                 bail!("{tag} is not an embctl image (no {LABEL_IMAGE} label); remove it with docker if you mean it");
             }

@@ -73,7 +73,10 @@ async fn probe_and_remember(engine: &Engine, image: &str, key: Option<String>) -
 /// Host kernel release + image id (which fixes the QEMU version).
 async fn cache_key(engine: &Engine, image: &str) -> Option<String> {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
-    let id = engine.inspect_image(image).await.ok()??.id?;
+    let id = engine.inspect_image(image).await.ok()??.id;
+    if id.is_empty() {
+        return None;
+    }
     Some(format!("{} {id}", kernel.trim()))
 }
 

@@ -1,0 +1,35 @@
+//! Boundaries the code promises in embctl/ARCHITECTURE.md, checked on the
+//! source tree so that a change crossing one fails here.
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display())) {
+        let path = entry.expect("directory entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn only_the_engine_module_calls_bollard() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let engine = src.join("engine");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    assert!(files.len() > 20, "expected embctl's sources under {}, found {}", src.display(), files.len());
+    assert!(files.iter().any(|f| f.starts_with(&engine)), "no src/engine/ files found");
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|f| !f.starts_with(&engine))
+        .filter(|f| std::fs::read_to_string(f).expect("source file").contains("bollard"))
+        .map(|f| f.strip_prefix(&src).unwrap_or(f).display().to_string())
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "these files reach the Docker engine past src/engine/ (give the engine a method instead): {offenders:?}"
+    );
+}

@@ -343,6 +343,15 @@ fn static_musl_programs_match_linux() {
     differential(&libc_cases("musl"));
 }
 
+/// The /dev and /proc files glibc and busybox need (`compat/devproc.c`):
+/// null, zero (with mmap), full, urandom, /proc/self/{exe,cwd,fd/N,maps},
+/// cpuinfo, meminfo, mounts. Native template only: under x86/lkl-qemu, LKL's
+/// own devtmpfs and procfs answer.
+#[test]
+fn dev_and_proc_files_match_linux() {
+    differential(&[case("devproc-glibc", &[]), case("devproc-musl", &[])]);
+}
+
 /// fork (copy on write), vfork, execve (argv/envp, close-on-exec, `#!`
 /// scripts, exec chains), wait4/waitpid/waitid with WNOHANG and signal
 /// deaths, getppid, orphans, kill; pipes between processes (EOF, PIPE_BUF

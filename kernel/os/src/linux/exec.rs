@@ -115,6 +115,7 @@ pub fn execve(p: &mut Process, path: String, mut argv: Vec<Vec<u8>>, envp: Vec<V
         crate::syscall::release_file(file);
     }
     p.reset_for_exec();
+    p.exe = path;
     if let Some(name) = argv.first().and_then(|a| core::str::from_utf8(a).ok()) {
         p.name = String::from(name.rsplit('/').next().unwrap_or(name));
     }

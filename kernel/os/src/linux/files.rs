@@ -28,6 +28,10 @@ pub enum FileKind {
     Lkl(i32),
     /// A socket of the kernel's TCP/IP (`crate::net::socket`).
     Socket(crate::net::socket::SockId),
+    /// `/dev/null`, `/dev/zero`, ... ([`super::devproc`]).
+    Device(super::devproc::Device),
+    /// A generated `/proc` file's snapshot ([`super::devproc`]).
+    Snapshot(u32),
 }
 
 #[derive(Clone, Debug)]
@@ -173,9 +177,10 @@ impl FdTable {
                 FileKind::Lkl(fd) => slot.file.kind = FileKind::Lkl(crate::syscall::dup_lkl_fd(fd)),
                 FileKind::PipeRead(id) => super::pipe::add_ref(id, false),
                 FileKind::PipeWrite(id) => super::pipe::add_ref(id, true),
+                FileKind::Snapshot(id) => super::devproc::add_snapshot_ref(id),
                 // Sockets are not reference-counted per table yet: the
                 // child shares them as they are.
-                FileKind::Console | FileKind::Socket(_) => {}
+                FileKind::Console | FileKind::Socket(_) | FileKind::Device(_) => {}
             }
         }
         child

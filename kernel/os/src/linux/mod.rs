@@ -8,6 +8,7 @@
 //! handler runs with interrupts enabled and no lock held) and puts it back;
 //! only the program's own task ever touches it.
 
+pub mod devproc;
 pub mod env;
 pub mod exec;
 pub mod fault;
@@ -570,6 +571,7 @@ pub fn start(path: &str, args: &[String], cwd: &str, options: &Options) -> Resul
         });
         let mut process = Process::new(pid, String::from(name), loaded.memory, seed ^ 0x5851_f42d_4c95_7f2d, started);
         process.cwd = String::from(cwd);
+        process.exe = String::from(path);
         process.files = files;
         process.trace = options.trace;
         process.lkl = lkl;

@@ -44,6 +44,8 @@ pub struct Process {
     pub pid: u32,
     /// The program's name as `load_app` was given it, for log lines.
     pub name: String,
+    /// The executable's absolute path (`/proc/self/exe`).
+    pub exe: String,
     pub memory: ProcessMemory,
     pub files: FdTable,
     /// Absolute, normalized.
@@ -85,6 +87,7 @@ impl Process {
         Process {
             pid,
             name,
+            exe: String::new(),
             memory,
             files: FdTable::with_console(),
             cwd: String::from("/"),
@@ -114,6 +117,7 @@ impl Process {
         let mut child = Process::new(pid, self.name.clone(), memory, seed, started_ns);
         child.files = self.files.fork();
         child.cwd = self.cwd.clone();
+        child.exe = self.exe.clone();
         child.sigactions = self.sigactions;
         child.sigmask = self.sigmask;
         child.altstack = self.altstack;

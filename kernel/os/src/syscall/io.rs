@@ -13,6 +13,7 @@ use zerocopy::little_endian::I64;
 
 use super::user::{UserPtr, UserSlice, UserString};
 use super::Args;
+use crate::linux::devproc::{self, Device};
 use crate::linux::{env, pipe};
 use crate::linux::files::FileKind;
 use crate::linux::process::Process;
@@ -63,6 +64,31 @@ fn read_into(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysRe
         }
         FileKind::Socket(_) if at.is_some() => Err(Errno::ESPIPE),
         FileKind::Socket(_) => super::socket::read(p, fd, buf),
+        FileKind::Device(Device::Null) => Ok(0),
+        FileKind::Device(device) => {
+            // Zeros or random bytes, a block at a time (a huge read is short,
+            // as Linux's are at most 2 GiB less a page).
+            let mut block = [0u8; CHUNK];
+            let n = (buf.len as usize).min(CHUNK);
+            if device == Device::Random {
+                for word in block[..n].chunks_mut(8) {
+                    let r = p.next_random().to_le_bytes();
+                    word.copy_from_slice(&r[..word.len()]);
+                }
+            }
+            p.memory.write(buf.addr, &block[..n])?;
+            Ok(n as u32)
+        }
+        FileKind::Snapshot(id) => {
+            let start = at.unwrap_or(offset);
+            let mut block = [0u8; CHUNK];
+            let n = devproc::read_snapshot(id, start, &mut block[..(buf.len as usize).min(CHUNK)]);
+            p.memory.write(buf.addr, &block[..n])?;
+            if at.is_none() {
+                p.files.get_mut(fd)?.offset = start + n as u64;
+            }
+            Ok(n as u32)
+        }
         FileKind::File(id) => {
             let start = at.unwrap_or(offset);
             let mut done = 0usize;
@@ -125,6 +151,11 @@ fn write_from(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysR
         }
         FileKind::Socket(_) if at.is_some() => Err(Errno::ESPIPE),
         FileKind::Socket(_) => super::socket::write(p, fd, buf),
+        FileKind::Device(Device::Full) => Err(Errno::ENOSPC),
+        // Written bytes vanish (urandom's are not mixed into anything).
+        FileKind::Device(_) => Ok(buf.len),
+        // Linux's read-only /proc files have no write method.
+        FileKind::Snapshot(_) => Err(Errno::EIO),
         FileKind::File(id) => {
             let start = match at {
                 Some(pos) => pos,
@@ -223,7 +254,8 @@ fn seek(p: &mut Process, fd: u32, off: i64, whence: u32) -> Result<u64, Errno> {
         (f.kind, f.offset)
     };
     let base = match (whence, kind) {
-        (_, FileKind::Console) => return Ok(0),
+        (_, FileKind::Console | FileKind::Device(_)) => return Ok(0),
+        (SEEK_END, FileKind::Snapshot(id)) => devproc::snapshot_len(id) as i64,
         (_, FileKind::PipeRead(_) | FileKind::PipeWrite(_)) => return Err(Errno::ESPIPE),
         (SEEK_SET, _) => 0,
         (SEEK_CUR, _) => cur as i64,
@@ -550,6 +582,9 @@ pub(super) fn write_kernel_bytes(p: &mut Process, fd: u32, data: &[u8]) -> Resul
     };
     match kind {
         FileKind::Console => env::console_write(data),
+        FileKind::Device(Device::Full) => return Err(Errno::ENOSPC),
+        FileKind::Device(_) => {}
+        FileKind::Snapshot(_) => return Err(Errno::EIO),
         FileKind::Dir(_) => return Err(Errno::EISDIR),
         FileKind::Lkl(_) | FileKind::PipeRead(_) => return Err(Errno::EBADF),
         FileKind::PipeWrite(id) => {

@@ -9,6 +9,7 @@ use embox_abi::Errno;
 use embox_elf::Perms;
 
 use super::Args;
+use crate::linux::devproc::Device;
 use crate::linux::env;
 use crate::linux::files::FileKind;
 use crate::linux::memory::page_ceil;
@@ -38,7 +39,16 @@ fn map(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off
     // or through LKL for an LKL file.
     let source = match p.files.get(fd)?.kind {
         kind @ (FileKind::File(_) | FileKind::Lkl(_)) => kind,
-        FileKind::Dir(_) | FileKind::Console | FileKind::Socket(_) | FileKind::PipeRead(_) | FileKind::PipeWrite(_) => return Err(Errno::ENODEV),
+        // A private mapping of /dev/zero is anonymous memory (old programs
+        // allocate that way).
+        FileKind::Device(Device::Zero) if kind == MAP_PRIVATE => return place(p, addr, len, prot, flags),
+        FileKind::Dir(_)
+        | FileKind::Console
+        | FileKind::Socket(_)
+        | FileKind::PipeRead(_)
+        | FileKind::PipeWrite(_)
+        | FileKind::Device(_)
+        | FileKind::Snapshot(_) => return Err(Errno::ENODEV),
     };
     if kind == MAP_SHARED && prot & PROT_WRITE != 0 {
         return Err(Errno::ENODEV);

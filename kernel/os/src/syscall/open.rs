@@ -10,6 +10,7 @@ use embox_fs::{FileKind as NodeKind, FsError};
 
 use super::user::UserString;
 use super::Args;
+use crate::linux::devproc::{self, Device};
 use crate::linux::env;
 use crate::linux::files::{FileKind, OpenFile};
 use crate::linux::process::Process;
@@ -38,6 +39,16 @@ fn open_path(p: &mut Process, path: String, flags: u32, mode: u32) -> SysResult 
     if is_console(&path) {
         let file = OpenFile { kind: FileKind::Console, offset: 0, flags: status, path };
         return p.files.open(file, cloexec);
+    }
+    if let Some(device) = Device::at(&path) {
+        let file = OpenFile { kind: FileKind::Device(device), offset: 0, flags: status, path };
+        return p.files.open(file, cloexec);
+    }
+    if let Some(snapshot) = devproc::open_snapshot(p, &path) {
+        // Root may open them for writing, as on Linux; writes give EIO.
+        let id = snapshot?;
+        let file = OpenFile { kind: FileKind::Snapshot(id), offset: 0, flags: status, path };
+        return p.files.open(file, cloexec).inspect_err(|_| devproc::release_snapshot(id));
     }
     let umask = p.umask;
     let id = env::with_vfs(|vfs| -> Result<_, FsError> {
@@ -113,6 +124,7 @@ pub(super) fn release(file: Option<OpenFile>) {
         Some(OpenFile { kind: FileKind::Socket(id), .. }) => crate::net::socket::close(id),
         Some(OpenFile { kind: FileKind::PipeRead(id), .. }) => crate::linux::pipe::release(id, false),
         Some(OpenFile { kind: FileKind::PipeWrite(id), .. }) => crate::linux::pipe::release(id, true),
+        Some(OpenFile { kind: FileKind::Snapshot(id), .. }) => devproc::release_snapshot(id),
         _ => {}
     }
 }

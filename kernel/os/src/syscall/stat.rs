@@ -4,7 +4,7 @@
 //! umask, utimensat.
 
 use embox_abi::consts::at::{AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW};
-use embox_abi::consts::mode::{S_IFCHR, S_IFIFO};
+use embox_abi::consts::mode::{S_IFCHR, S_IFIFO, S_IFLNK, S_IFREG};
 
 /// Pipes' inode numbers start here (far from the file tree's).
 const PIPE_INO_BASE: u64 = 0x4000_0000;
@@ -17,6 +17,7 @@ use embox_fs::Metadata;
 use super::open::resolve_at;
 use super::user::{UserPtr, UserSlice, UserString};
 use super::Args;
+use crate::linux::devproc::{self, Device};
 use crate::linux::env;
 use crate::linux::files::FileKind;
 use crate::linux::process::Process;
@@ -26,6 +27,10 @@ const FS_DEV: u64 = 1;
 /// The console's device number: major 5, minor 1 (`/dev/console`).
 const CONSOLE_RDEV: (u32, u32) = (5, 1);
 const CONSOLE_INO: u64 = 3;
+/// `devproc` devices' inode numbers: this plus the minor number.
+const DEVICE_INO_BASE: u64 = 0x3000_0000;
+/// Every generated /proc file's inode number.
+const PROC_INO: u64 = 0x3100_0000;
 
 /// What stat reports, in one place for stat64 and statx.
 struct Status {
@@ -49,6 +54,16 @@ impl Status {
 
     fn console() -> Self {
         Status { ino: CONSOLE_INO, mode: S_IFCHR | 0o620, nlink: 1, size: 0, rdev: CONSOLE_RDEV, mtime: 0 }
+    }
+
+    /// A device of `devproc`: character device, rw for everyone.
+    fn device(device: Device) -> Self {
+        Status { ino: DEVICE_INO_BASE + u64::from(device.rdev().1), mode: S_IFCHR | 0o666, nlink: 1, size: 0, rdev: device.rdev(), mtime: 0 }
+    }
+
+    /// A generated /proc file: read-only, size 0 (as Linux's /proc files).
+    fn generated() -> Self {
+        Status { ino: PROC_INO, mode: S_IFREG | 0o444, nlink: 1, size: 0, rdev: (0, 0), mtime: 0 }
     }
 
     fn stat64(&self) -> Stat64 {
@@ -93,9 +108,23 @@ impl Status {
     }
 }
 
-fn status_of_path(path: &str, follow: bool) -> Result<Status, Errno> {
+fn status_of_path(p: &Process, path: &str, follow: bool) -> Result<Status, Errno> {
     if matches!(path, "/dev/console" | "/dev/tty" | "/dev/ttyS0") {
         return Ok(Status::console());
+    }
+    if let Some(device) = Device::at(path) {
+        return Ok(Status::device(device));
+    }
+    if devproc::is_proc_file(p, path) {
+        return Ok(Status::generated());
+    }
+    if let Some(target) = devproc::proc_link(p, path) {
+        let target = target?;
+        if !follow {
+            return Ok(Status { ino: 0, mode: S_IFLNK | 0o777, nlink: 1, size: target.len() as u64, rdev: (0, 0), mtime: 0 });
+        }
+        // A descriptor's link may name a pipe or socket: not a path.
+        return if target.starts_with('/') { status_of_path(p, &target, true) } else { Err(Errno::ENOENT) };
     }
     env::with_vfs(|vfs| {
         let id = if follow { vfs.lookup(path)? } else { vfs.lookup_nofollow(path)? };
@@ -110,6 +139,8 @@ fn status_of_fd(p: &Process, fd: u32) -> Result<Status, Errno> {
         // S_IFSOCK, inode = socket id (as Linux's sockfs numbers them)
         FileKind::Socket(id) => Ok(Status { ino: u64::from(id), mode: 0o140000 | 0o777, nlink: 1, size: 0, rdev: (0, 0), mtime: 0 }),
         FileKind::PipeRead(id) | FileKind::PipeWrite(id) => Ok(Status::pipe(id)),
+        FileKind::Device(device) => Ok(Status::device(device)),
+        FileKind::Snapshot(_) => Ok(Status::generated()),
         FileKind::File(id) | FileKind::Dir(id) => Ok(env::with_vfs(|vfs| Status::of(&vfs.metadata(id)))),
         // Forwarded before it gets here (syscall/forward.rs).
         FileKind::Lkl(_) => Err(Errno::EBADF),
@@ -127,13 +158,13 @@ fn status_at(p: &mut Process, dirfd: u32, path_addr: u32, flags: u32) -> Result<
         return status_of_fd(p, dirfd);
     }
     let path = resolve_at(p, dirfd, &path)?;
-    status_of_path(&path, flags & AT_SYMLINK_NOFOLLOW == 0)
+    status_of_path(p, &path, flags & AT_SYMLINK_NOFOLLOW == 0)
 }
 
 pub fn stat64(p: &mut Process, a: &Args) -> SysResult {
     let path = UserString(a[0]).read_path(&mut p.memory)?;
     let path = p.absolute(&path);
-    let st = status_of_path(&path, true)?.stat64();
+    let st = status_of_path(p, &path, true)?.stat64();
     UserPtr::<Stat64>::new(a[1]).write(&mut p.memory, &st)?;
     Ok(0)
 }
@@ -141,7 +172,7 @@ pub fn stat64(p: &mut Process, a: &Args) -> SysResult {
 pub fn lstat64(p: &mut Process, a: &Args) -> SysResult {
     let path = UserString(a[0]).read_path(&mut p.memory)?;
     let path = p.absolute(&path);
-    let st = status_of_path(&path, false)?.stat64();
+    let st = status_of_path(p, &path, false)?.stat64();
     UserPtr::<Stat64>::new(a[1]).write(&mut p.memory, &st)?;
     Ok(0)
 }
@@ -169,7 +200,7 @@ pub fn statx(p: &mut Process, a: &Args) -> SysResult {
 fn exists_at(p: &mut Process, dirfd: u32, path_addr: u32) -> SysResult {
     let path = UserString(path_addr).read_path(&mut p.memory)?;
     let path = resolve_at(p, dirfd, &path)?;
-    status_of_path(&path, true)?;
+    status_of_path(p, &path, true)?;
     Ok(0)
 }
 
@@ -188,7 +219,10 @@ pub fn faccessat2(p: &mut Process, a: &Args) -> SysResult {
 fn readlink_at(p: &mut Process, dirfd: u32, path_addr: u32, buf: UserSlice) -> SysResult {
     let path = UserString(path_addr).read_path(&mut p.memory)?;
     let path = resolve_at(p, dirfd, &path)?;
-    let target = env::with_vfs(|vfs| vfs.readlink(&path).map(alloc::string::String::from)).map_err(env::fs_errno)?;
+    let target = match devproc::proc_link(p, &path) {
+        Some(target) => target?,
+        None => env::with_vfs(|vfs| vfs.readlink(&path).map(alloc::string::String::from)).map_err(env::fs_errno)?,
+    };
     let n = target.len().min(buf.len as usize);
     buf.write_prefix(&mut p.memory, &target.as_bytes()[..n])?;
     Ok(n as u32)

@@ -83,10 +83,14 @@ struct Case {
     args: Vec<String>,
     stdin: Option<&'static str>,
     stdout: Option<&'static str>,
+    /// Natively, run through this interpreter and its arguments (the
+    /// build image's ld-linux.so.2 for Debian's binaries) instead of the
+    /// host's.
+    native_via: Vec<String>,
 }
 
 fn case(program: &'static str, args: &[&str]) -> Case {
-    Case { program, args: args.iter().map(|s| s.to_string()).collect(), stdin: None, stdout: None }
+    Case { program, args: args.iter().map(|s| s.to_string()).collect(), stdin: None, stdout: None, native_via: Vec::new() }
 }
 
 impl Case {
@@ -130,7 +134,14 @@ fn run_native(bin: &Path, case: &Case) -> Outcome {
         std::fs::write(scratch.path().join(name), text).unwrap();
     }
     let (mut reader, writer) = std::io::pipe().unwrap();
-    let mut cmd = Command::new(bin.join(case.program));
+    let mut cmd = match case.native_via.split_first() {
+        Some((interpreter, args)) => {
+            let mut cmd = Command::new(interpreter);
+            cmd.args(args).args(["--argv0", case.program]).arg(bin.join(case.program));
+            cmd
+        }
+        None => Command::new(bin.join(case.program)),
+    };
     cmd.arg0(case.program).args(&case.args).current_dir(scratch.path());
     // Programs that exec themselves by name find the corpus first, as the
     // guest's PATH (/bin:/) finds it there.
@@ -872,6 +883,73 @@ fn hostile_elves(elf: &[u8]) -> Vec<(&'static str, Vec<u8>, &'static str)> {
             put32(b, 24, vaddr);
         }), "entry point"),
     ]
+}
+
+/// Debian's own dynamically linked i386 programs: `coreutils` and `bash`
+/// with every library they depend on (`apt-cache depends --recurse`),
+/// fetched with `apt-get download` in the build image (an i386 Debian) and
+/// unpacked under `build/compat-test/debroot` (never committed). Returns
+/// the directory of programs (`usr/bin`), the image's ld-linux.so.2 there
+/// (to run them natively with the same libraries) and the libraries as
+/// (host file, guest path) in the guest's /lib/i386-linux-gnu.
+fn debian_dynamic() -> &'static (PathBuf, PathBuf, Vec<(PathBuf, String)>) {
+    static FETCHED: OnceLock<(PathBuf, PathBuf, Vec<(PathBuf, String)>)> = OnceLock::new();
+    FETCHED.get_or_init(|| {
+        run_ok(embctl().arg("build"));
+        let script = r#"set -e
+out=/ws/build/compat-test
+apt="-o Dir::State::Lists=$out/apt/lists -o Dir::Cache=$out/apt/cache -o Debug::NoLocking=1"
+mkdir -p "$out/apt/lists/partial" "$out/apt/cache/archives/partial"
+ls "$out"/apt/lists/*Packages* >/dev/null 2>&1 || apt-get $apt update -qq
+rm -rf "$out/debroot" "$out/debdl"
+mkdir -p "$out/debroot" "$out/debdl"
+cd "$out/debdl"
+pkgs=$(apt-cache $apt depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances coreutils bash | grep '^[a-z0-9]' | sort -u)
+apt-get $apt download -qq $pkgs
+for d in *.deb; do dpkg-deb -x "$d" "$out/debroot"; done
+"#;
+        run_ok(embctl().args(["shell", "--", "sh", "-c", script]));
+        let root = test_dir().join("debroot");
+        let libdir = root.join("usr/lib/i386-linux-gnu");
+        let mut libs = Vec::new();
+        for entry in std::fs::read_dir(&libdir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            // Shared objects only (not the gconv or engines directories).
+            if name.contains(".so") && path.is_file() {
+                libs.push((path.canonicalize().unwrap(), format!("/lib/i386-linux-gnu/{name}")));
+            }
+        }
+        let interpreter = libdir.join("ld-linux.so.2");
+        assert!(interpreter.is_file(), "libc6 has no {}", interpreter.display());
+        libs.push((interpreter.canonicalize().unwrap(), "/lib/ld-linux.so.2".to_string()));
+        (root.join("usr/bin"), interpreter, libs)
+    })
+}
+
+/// Debian's dynamically linked i386 coreutils and bash (the same binaries
+/// and libraries both ways: natively through the image's ld-linux.so.2)
+/// run under `load_app` as on Linux.
+#[test]
+fn debian_dynamic_coreutils_and_bash_match_linux() {
+    let (bin, interpreter, libs) = debian_dynamic();
+    let libdir = interpreter.parent().unwrap().display().to_string();
+    let via = vec![interpreter.display().to_string(), "--library-path".to_string(), libdir];
+    let debian = |program: &'static str, args: &[&str]| Case { native_via: via.clone(), ..case(program, args) };
+    let cases = vec![
+        debian("cat", &["data.txt"]),
+        debian("sort", &["words.txt"]),
+        debian("sort", &["-u", "-r", "words.txt"]),
+        debian("wc", &["data.txt"]),
+        debian("head", &["-n", "2", "data.txt"]),
+        debian("tr", &["a-z", "A-Z"]).with_stdin("words.txt"),
+        debian("seq", &["3"]),
+        debian("basename", &["/a/b/c.txt", ".txt"]),
+        debian("bash", &["-c", "echo $((6 * 7)); for w in one two; do echo \"word $w\"; done; x=$(echo sub); echo \"got $x\"; exit 5"]),
+    ];
+    let sizes: u64 = libs.iter().map(|(host, _)| std::fs::metadata(host).unwrap().len()).sum();
+    eprintln!("Debian libraries added to the guest: {} files, {} KiB", libs.len(), sizes / 1024);
+    differential_at(Kernel::Native, bin, &cases, libs);
 }
 
 /// Variants of a dynamically linked i386 ELF (PT_INTERP /lib/ld-linux.so.2)

@@ -377,6 +377,48 @@ fn processes_match_linux() {
     ]);
 }
 
+/// Threads (static glibc pthreads through clone3 and clone, musl pthreads
+/// through clone): create/join/detach, mutexes, condition variables with
+/// timeouts, __thread TLS, 40 threads at once, the raw futex operations
+/// with EAGAIN/ETIMEDOUT/EINVAL/EFAULT, a thread exiting while others
+/// block; the first thread's pthread_exit (the last thread ends the
+/// process), exit() while threads block or spin (exit_group), and execve
+/// from a second thread: the same results as on Linux.
+#[test]
+fn threads_match_linux() {
+    differential(&[
+        case("threads-glibc", &[]),
+        case("threads-musl", &[]),
+        case("threads-glibc", &["mainexit"]),
+        case("threads-musl", &["mainexit"]),
+        case("threads-glibc", &["groupexit"]),
+        case("threads-musl", &["groupexit"]),
+        case("threads-glibc", &["execthread"]),
+        case("threads-musl", &["execthread"]),
+    ]);
+}
+
+/// A thread bomb stops at the process limit (threads count against it)
+/// with EAGAIN, every thread is joined, a new thread runs after, twice in
+/// a row, and the kernel carries on. (Kernel only: the host's limit is far
+/// higher.)
+#[test]
+fn thread_bomb_gives_eagain_and_the_kernel_lives() {
+    let bin = prepared();
+    let cases = vec![
+        case("threads-glibc", &["bomb"]),
+        case("threads-musl", &["bomb"]),
+        case("threads-glibc", &["bomb"]),
+        case("busybox", &["echo", "alive"]),
+    ];
+    let (transcript, results) = run_in_kernel(bin, &cases);
+    let bomb = "thread bomb: stopped after some threads with Resource temporarily unavailable\nthread bomb: all joined, a new thread runs again\n";
+    assert_eq!((results[0].0.output.as_str(), results[0].0.status), (bomb, 0), "{transcript}");
+    assert_eq!((results[1].0.output.as_str(), results[1].0.status), (bomb, 0), "{transcript}");
+    assert_eq!((results[2].0.output.as_str(), results[2].0.status), (bomb, 0), "the limit is the same the second time:\n{transcript}");
+    assert_eq!(results[3].0.output, "alive\n", "{transcript}");
+}
+
 /// A fork bomb stops at the process limit with EAGAIN; a fork with memory
 /// full fails with ENOMEM; every child is reaped, and the kernel carries on.
 /// (Kernel only: on the host, root is not bound by RLIMIT_NPROC.)

@@ -136,7 +136,7 @@ pub fn proc_link(p: &Process, path: &str) -> Option<Result<String, Errno>> {
     let tail = own_proc_path(p, path)?;
     Some(match tail {
         "exe" => Ok(p.exe.clone()),
-        "cwd" => Ok(p.cwd.clone()),
+        "cwd" => Ok(p.cwd.get()),
         _ => {
             let fd = tail.strip_prefix("fd/")?.parse::<u32>().ok()?;
             p.files.get(fd).map(|f| match f.kind {

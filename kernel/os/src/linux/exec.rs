@@ -104,6 +104,7 @@ pub fn execve(p: &mut Process, path: String, mut argv: Vec<Vec<u8>>, envp: Vec<V
     // until the return to ring 3 loads null ones: a context switch in
     // between reloads them); the new program's set_thread_area finds
     // every entry free and overwrites them.
+    super::end_threads_for_exec(p);
     let directory = loaded.memory.directory();
     sched::with_current(|t| {
         if let Some(ctx) = t.context() {
@@ -116,6 +117,10 @@ pub fn execve(p: &mut Process, path: String, mut argv: Vec<Vec<u8>>, envp: Vec<V
     }
     p.reset_for_exec();
     p.exe = path;
+    // The caller is the process's only thread now; on Linux it takes the
+    // process id as its thread id (another thread's task stays parked as
+    // the process's stand-in, see `end_threads_for_exec`).
+    p.tid = p.pid;
     if let Some(name) = argv.first().and_then(|a| core::str::from_utf8(a).ok()) {
         p.name = String::from(name.rsplit('/').next().unwrap_or(name));
     }
@@ -129,6 +134,6 @@ pub fn execve(p: &mut Process, path: String, mut argv: Vec<Vec<u8>>, envp: Vec<V
         eflags: 0x202,
         ..TrapFrame::default()
     });
-    super::exec_done(p.pid, directory);
+    super::exec_done(p.pid);
     Ok(())
 }

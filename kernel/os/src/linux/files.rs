@@ -3,10 +3,13 @@
 //! as on Linux, while `FD_CLOEXEC` stays per descriptor.
 
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use embox_abi::Errno;
 use embox_fs::NodeId;
+
+use crate::hal::sync::IrqMutex;
 
 /// Most descriptors a process may have (RLIMIT_NOFILE).
 pub const MAX_FDS: usize = 1024;
@@ -209,5 +212,90 @@ impl FdTable {
             }
         }
         released
+    }
+}
+
+/// A process's descriptor table as its threads hold it: one table shared by
+/// every thread of the group (`clone(CLONE_FILES)`), locked for one
+/// operation at a time. When the last thread lets go, every open file is
+/// released.
+pub struct Files {
+    table: Arc<IrqMutex<Owned>>,
+}
+
+/// The table behind [`Files`]: releasing its files is its drop.
+struct Owned(FdTable);
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        for file in self.0.close_all() {
+            crate::syscall::release_file(file);
+        }
+    }
+}
+
+impl Files {
+    pub fn new(table: FdTable) -> Self {
+        Files { table: Arc::new(IrqMutex::new(Owned(table))) }
+    }
+
+    /// The same table, for a new thread of the process.
+    pub fn share(&self) -> Files {
+        Files { table: self.table.clone() }
+    }
+
+    /// A forked child's table (see [`FdTable::fork`]).
+    pub fn fork(&self) -> Files {
+        let child = self.table.lock().0.fork();
+        Files::new(child)
+    }
+
+    pub fn open(&mut self, file: OpenFile, cloexec: bool) -> Result<u32, Errno> {
+        self.table.lock().0.open(file, cloexec)
+    }
+
+    /// A copy of the open file of `fd` (its offset as of now).
+    pub fn get(&self, fd: u32) -> Result<OpenFile, Errno> {
+        self.table.lock().0.get(fd).cloned()
+    }
+
+    /// What `fd` is, without copying the rest.
+    pub fn kind(&self, fd: u32) -> Result<FileKind, Errno> {
+        self.table.lock().0.get(fd).map(|f| f.kind)
+    }
+
+    /// Runs `f` on the open file of `fd` (to move its offset or change its
+    /// flags); `f` must not block.
+    pub fn update<R>(&mut self, fd: u32, f: impl FnOnce(&mut OpenFile) -> R) -> Result<R, Errno> {
+        let mut table = self.table.lock();
+        Ok(f(table.0.get_mut(fd)?))
+    }
+
+    pub fn set_offset(&mut self, fd: u32, offset: u64) -> Result<(), Errno> {
+        self.update(fd, |f| f.offset = offset)
+    }
+
+    pub fn close(&mut self, fd: u32) -> Result<Option<OpenFile>, Errno> {
+        self.table.lock().0.close(fd)
+    }
+
+    pub fn dup_from(&mut self, fd: u32, min: u32, cloexec: bool) -> Result<u32, Errno> {
+        self.table.lock().0.dup_from(fd, min, cloexec)
+    }
+
+    pub fn dup_to(&mut self, fd: u32, new: u32, cloexec: bool) -> Result<Option<OpenFile>, Errno> {
+        self.table.lock().0.dup_to(fd, new, cloexec)
+    }
+
+    pub fn cloexec(&self, fd: u32) -> Result<bool, Errno> {
+        self.table.lock().0.cloexec(fd)
+    }
+
+    pub fn set_cloexec(&mut self, fd: u32, on: bool) -> Result<(), Errno> {
+        self.table.lock().0.set_cloexec(fd, on)
+    }
+
+    pub fn close_on_exec(&mut self) -> Vec<OpenFile> {
+        self.table.lock().0.close_on_exec()
     }
 }

@@ -9,11 +9,13 @@
 //! `PROT_NONE` areas supervisor-only pages, which keeps their contents across
 //! `mprotect` while any user access faults. (Non-PAE i386 has no execute bit.)
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use embox_abi::Errno;
 use embox_elf::Perms;
 use embox_hal::memory;
+use embox_hal::sync::IrqMutex;
 pub use embox_uspace::{page_ceil, page_floor, Area, AreaKind};
 use embox_uspace::{AreaError, AreaMap};
 use embox_hal::paging::{AddressSpace, MapError, PageFlags, PAGE_SIZE, USER_END, USER_START};
@@ -59,15 +61,142 @@ pub enum FaultResolution {
     OutOfMemory,
 }
 
+/// A process's memory as its threads hold it: one address space shared by
+/// every thread of the group (`clone(CLONE_VM)`), each call taking its lock
+/// for the duration of one operation (interrupts are masked meanwhile, so
+/// on our one CPU no other thread runs inside it). Dropped with its last
+/// thread.
 pub struct ProcessMemory {
+    mm: Arc<IrqMutex<Mm>>,
+}
+
+impl ProcessMemory {
+    pub fn new() -> Result<Self, Errno> {
+        Ok(Self { mm: Arc::new(IrqMutex::new(Mm::new()?)) })
+    }
+
+    /// The same address space, for a new thread of the process.
+    pub fn share(&self) -> ProcessMemory {
+        ProcessMemory { mm: self.mm.clone() }
+    }
+
+    /// Threads using this address space.
+    pub fn users(&self) -> usize {
+        Arc::strong_count(&self.mm)
+    }
+
+    /// Names the address space while it lives (futex keys).
+    pub fn id(&self) -> usize {
+        Arc::as_ptr(&self.mm) as *const () as usize
+    }
+
+    /// Physical address of the page directory, for the task's context.
+    pub fn directory(&self) -> u64 {
+        self.mm.lock().directory()
+    }
+
+    /// A copy of the area list.
+    pub fn areas(&self) -> Vec<Area> {
+        self.mm.lock().areas().to_vec()
+    }
+
+    pub fn add_area(&mut self, start: u32, end: u32, perms: Perms, kind: AreaKind) -> Result<(), Errno> {
+        self.mm.lock().add_area(start, end, perms, kind)
+    }
+
+    pub fn add_stack_and_heap(&mut self, brk_start: u32) -> Result<(), Errno> {
+        self.mm.lock().add_stack_and_heap(brk_start)
+    }
+
+    pub fn frame_for(&mut self, page: u32, write: bool) -> Result<u64, Errno> {
+        self.mm.lock().frame_for(page, write)
+    }
+
+    pub fn frame_for_load(&mut self, page: u32) -> Result<u64, Errno> {
+        self.mm.lock().frame_for_load(page)
+    }
+
+    /// A forked child's copy-on-write copy (see [`Mm::fork`]).
+    pub fn fork(&mut self) -> Result<ProcessMemory, Errno> {
+        let child = self.mm.lock().fork()?;
+        Ok(ProcessMemory { mm: Arc::new(IrqMutex::new(child)) })
+    }
+
+    pub fn resolve_fault(&mut self, addr: u32, write: bool) -> FaultResolution {
+        self.mm.lock().resolve_fault(addr, write)
+    }
+
+    pub fn set_brk(&mut self, addr: u32) -> u32 {
+        self.mm.lock().set_brk(addr)
+    }
+
+    pub fn map_anonymous(&mut self, hint: u32, len: u32, perms: Perms, fixed: bool) -> Result<u32, Errno> {
+        self.mm.lock().map_anonymous(hint, len, perms, fixed)
+    }
+
+    pub fn unmap(&mut self, addr: u32, len: u32) -> Result<(), Errno> {
+        self.mm.lock().unmap(addr, len)
+    }
+
+    pub fn move_area(&mut self, old: u32, old_len: u32, new_len: u32) -> Result<u32, Errno> {
+        self.mm.lock().move_area(old, old_len, new_len)
+    }
+
+    pub fn protect(&mut self, addr: u32, len: u32, perms: Perms) -> Result<(), Errno> {
+        self.mm.lock().protect(addr, len, perms)
+    }
+
+    pub fn revoke_user_access(&mut self) {
+        self.mm.lock().revoke_user_access()
+    }
+
+    pub fn discard(&mut self, addr: u32, len: u32) -> Result<(), Errno> {
+        self.mm.lock().discard(addr, len)
+    }
+
+    pub fn load_bytes(&mut self, addr: u32, data: &[u8]) -> Result<(), Errno> {
+        self.mm.lock().load_bytes(addr, data)
+    }
+
+    pub fn read(&mut self, addr: u32, out: &mut [u8]) -> Result<(), Errno> {
+        self.mm.lock().read(addr, out)
+    }
+
+    pub fn write(&mut self, addr: u32, data: &[u8]) -> Result<(), Errno> {
+        self.mm.lock().write(addr, data)
+    }
+
+    pub fn read_cstr(&mut self, addr: u32, max: usize) -> Result<Vec<u8>, Errno> {
+        self.mm.lock().read_cstr(addr, max)
+    }
+
+    /// Reads the aligned 32-bit word at `addr`, runs `f` on it and writes
+    /// back what it returns, as one step no other thread can interleave with
+    /// (futex compare and FUTEX_WAKE_OP). EFAULT unless readable and
+    /// writable; EINVAL if not aligned.
+    pub fn update_u32(&mut self, addr: u32, f: impl FnOnce(u32) -> u32) -> Result<u32, Errno> {
+        if addr % 4 != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let mut mm = self.mm.lock();
+        let mut bytes = [0u8; 4];
+        mm.read(addr, &mut bytes)?;
+        let old = u32::from_le_bytes(bytes);
+        mm.write(addr, &f(old).to_le_bytes())?;
+        Ok(old)
+    }
+}
+
+/// The address space itself; threads share it through [`ProcessMemory`].
+pub struct Mm {
     space: AddressSpace,
     areas: AreaMap,
     brk_start: u32,
     brk: u32,
 }
 
-impl ProcessMemory {
-    pub fn new() -> Result<Self, Errno> {
+impl Mm {
+    fn new() -> Result<Self, Errno> {
         let space = AddressSpace::new().ok_or(Errno::ENOMEM)?;
         Ok(Self { space, areas: AreaMap::new(MAX_AREAS), brk_start: 0, brk: 0 })
     }
@@ -174,8 +303,8 @@ impl ProcessMemory {
     /// page shared copy-on-write (both sides map it read-only until one
     /// writes). ENOMEM, with nothing of the child left, when frames for its
     /// page tables (or page copies) run out.
-    pub fn fork(&mut self) -> Result<ProcessMemory, Errno> {
-        let mut child = ProcessMemory::new()?;
+    fn fork(&mut self) -> Result<Mm, Errno> {
+        let mut child = Mm::new()?;
         child.areas = self.areas.clone();
         child.brk_start = self.brk_start;
         child.brk = self.brk;
@@ -473,7 +602,7 @@ impl ProcessMemory {
     }
 }
 
-impl Drop for ProcessMemory {
+impl Drop for Mm {
     fn drop(&mut self) {
         for a in self.areas.areas().to_vec() {
             self.release_pages(a.start, a.end);

@@ -3,10 +3,21 @@
 //! as a task of its own, serves its `int 0x80` calls
 //! ([`crate::syscall`]) and turns its faults into signals ([`fault`]).
 //!
-//! Each program's [`Process`] lives in [`PROCESSES`] keyed by task pid. A
-//! trap from the program takes it out for the duration of the call (so the
-//! handler runs with interrupts enabled and no lock held) and puts it back;
-//! only the program's own task ever touches it.
+//! Each thread of each program has its [`Process`] in [`PROCESSES`], keyed
+//! by its task's pid (the tid). A trap from the thread takes it out for the
+//! duration of the call (so the handler runs with interrupts enabled and no
+//! lock held) and puts it back; only the thread's own task ever touches it.
+//! What threads share (memory, files, ...) sits behind locks of its own.
+//!
+//! Thread groups: the first thread (tid = pid) carries the process's
+//! bookkeeping (parent, zombie status, vfork). Another thread's `exit` just
+//! removes it; the first thread's `exit` waits, parked, until the others
+//! are gone, then ends the process. `exit_group`, a fatal signal or an
+//! execve marks every other thread `ending`: each ends quietly at its next
+//! entry into the kernel (user access to the shared memory is revoked, so
+//! a thread spinning in ring 3 faults at once; a blocked one is woken).
+
+pub mod futex;
 
 pub mod devproc;
 pub mod env;
@@ -31,15 +42,18 @@ use crate::shell::{self, Command, Shell};
 use crate::sync::WaitQueue;
 use crate::{println, sched};
 use memory::FaultResolution;
+use embox_abi::types::UserDesc;
 use process::{Ending, Process};
 
-/// A process in the table: running, or a zombie waiting for its parent.
+/// A thread in the table: running, or (the first thread of a process) a
+/// zombie waiting for its parent. The process-wide fields are the first
+/// thread's (`pid == tgid`).
 struct Entry {
+    /// The thread's id: its task's pid.
     pid: sched::Pid,
-    /// Its page directory: CR3 tells whose trap this is without asking the
-    /// scheduler (0 once it has ended).
-    directory: u64,
-    /// `None` while a trap of that program has it out, and once it ended.
+    /// Its process (thread group): the first thread's pid.
+    tgid: sched::Pid,
+    /// `None` while a trap of that thread has it out, and once it ended.
     process: Option<Box<Process>>,
     /// The parent: a process of this table, or (for the program `load_app`
     /// started, and orphans) a task that is not a Linux process.
@@ -50,6 +64,42 @@ struct Entry {
     kill: Option<u32>,
     /// A parent suspended in vfork until this child execs or ends.
     vfork_parent: Option<sched::Pid>,
+    /// Its group is going (exit_group, a fatal signal, execve in another
+    /// thread): the thread ends quietly at its next entry into the kernel.
+    ending: bool,
+    /// First thread: how the whole process ends, once exit_group or a
+    /// fatal signal said so (else the first thread's own exit status).
+    group_exit: Option<Ending>,
+    /// First thread: it ended and waits for the other threads to go.
+    parked: bool,
+}
+
+impl Entry {
+    fn new(pid: sched::Pid, tgid: sched::Pid, process: Box<Process>, ppid: sched::Pid) -> Self {
+        Entry {
+            pid,
+            tgid,
+            process: Some(process),
+            ppid,
+            zombie: None,
+            kill: None,
+            vfork_parent: None,
+            ending: false,
+            group_exit: None,
+            parked: false,
+        }
+    }
+
+    /// The first thread of its process, which stands for the process.
+    fn is_leader(&self) -> bool {
+        self.pid == self.tgid
+    }
+
+    /// The thread must end at its next entry into the kernel; blocking
+    /// calls end early.
+    fn must_stop(&self) -> bool {
+        self.kill.is_some() || self.ending
+    }
 }
 
 static PROCESSES: IrqMutex<Vec<Entry>> = IrqMutex::new(Vec::new());
@@ -57,36 +107,94 @@ static PROCESSES: IrqMutex<Vec<Entry>> = IrqMutex::new(Vec::new());
 /// Woken whenever a process ends or execs: parents in wait4/waitid and vfork.
 static CHILD_EVENTS: WaitQueue = WaitQueue::new();
 
-/// Most processes (running and zombies) at once, as RLIMIT_NPROC: past it
-/// fork fails with EAGAIN. Each needs a kernel stack (256 slots in all).
+/// Most threads (running, and zombie processes) at once, as RLIMIT_NPROC
+/// (which counts threads too): past it fork and clone fail with EAGAIN.
+/// Each needs a kernel stack (256 slots in all).
 pub const MAX_PROCESSES: usize = 64;
 
 /// The pid orphans are given as their parent (Linux's init; here the shell).
 pub const INIT_PID: sched::Pid = 1;
 
-/// True when a signal is waiting to end the running program (sleeps and
-/// blocking calls end early).
+/// True when the running thread is to end (a signal, or its group is
+/// going): sleeps and blocking calls (futex waits among them) end early
+/// with EINTR. The hook for signal delivery: a signal with a handler that
+/// should interrupt a blocking call makes this true too.
 pub fn interrupted() -> bool {
     let pid = sched::current_pid();
-    PROCESSES.lock().iter().any(|e| e.pid == pid && e.kill.is_some())
+    PROCESSES.lock().iter().any(|e| e.pid == pid && e.must_stop())
 }
 
 /// Asks process `pid` to end with `sig` at its next entry into the kernel:
-/// one running in ring 3 is made to fault at its next instruction by
-/// revoking its pages' user access; one blocked in a call is woken.
-/// False when there is no such (live) process.
+/// its first thread reports the signal, the others end quietly. Threads
+/// running in ring 3 are made to fault at their next instruction by
+/// revoking the pages' user access; blocked ones are woken. False when
+/// there is no such (live) process.
 fn post_kill(table: &mut [Entry], pid: sched::Pid, sig: u32) -> bool {
-    let Some(entry) = table.iter_mut().find(|e| e.pid == pid && e.zombie.is_none()) else {
+    let Some(leader) = table.iter_mut().find(|e| e.pid == pid && e.is_leader() && e.zombie.is_none()) else {
         return false;
     };
-    if entry.kill.is_none() {
-        entry.kill = Some(sig);
+    if leader.kill.is_none() && !leader.parked {
+        leader.kill = Some(sig);
     }
-    if let Some(process) = entry.process.as_deref_mut() {
-        process.memory.revoke_user_access();
+    leader.group_exit.get_or_insert(Ending::Killed(sig));
+    let mut revoked = false;
+    for thread in table.iter_mut().filter(|e| e.tgid == pid) {
+        if thread.pid != pid {
+            thread.ending = true;
+        }
+        if let (false, Some(process)) = (revoked, thread.process.as_deref_mut()) {
+            process.memory.revoke_user_access();
+            revoked = true;
+        }
+        sched::wake(thread.pid);
     }
-    sched::wake(pid);
     true
+}
+
+/// The group of `me` is ending with `ending` (exit_group, a fatal signal):
+/// every other thread ends quietly at its next entry into the kernel.
+fn end_group(me: &mut Process, ending: Ending) {
+    let others = cpu::without_interrupts(|| {
+        let mut table = PROCESSES.lock();
+        if let Some(leader) = table.iter_mut().find(|e| e.pid == me.pid) {
+            leader.group_exit.get_or_insert(ending);
+        }
+        end_other_threads(&mut table, me.pid, sched::current_pid())
+    });
+    if others {
+        me.memory.revoke_user_access();
+    }
+}
+
+/// Marks every thread of group `tgid` but `me` as ending and wakes it;
+/// true if there was one.
+fn end_other_threads(table: &mut [Entry], tgid: sched::Pid, me: sched::Pid) -> bool {
+    let mut any = false;
+    for thread in table.iter_mut().filter(|e| e.tgid == tgid && e.pid != me) {
+        thread.ending = true;
+        any = true;
+        sched::wake(thread.pid);
+    }
+    any
+}
+
+/// execve in a thread of a process with several: the other threads end
+/// first (the first thread, if it is not the caller, stays parked as the
+/// process's stand-in until the process ends). Returns when they are gone.
+pub fn end_threads_for_exec(me: &mut Process) {
+    if me.memory.users() == 1 {
+        return;
+    }
+    // The task's pid, not `me.tid`: after an execve in a second thread the
+    // two differ.
+    let (tgid, tid) = (me.pid, sched::current_pid());
+    if cpu::without_interrupts(|| end_other_threads(&mut PROCESSES.lock(), tgid, tid)) {
+        me.memory.revoke_user_access();
+    }
+    CHILD_EVENTS.wait_until(|| {
+        let table = PROCESSES.lock();
+        !table.iter().any(|e| e.tgid == tgid && e.pid != tid && !(e.is_leader() && e.parked))
+    });
 }
 
 /// `kill(pid, sig)` for another process (default action: it ends). False
@@ -99,7 +207,7 @@ pub fn kill_other(pid: sched::Pid, sig: u32) -> bool {
 
 /// True when a live process `pid` exists.
 pub fn exists(pid: sched::Pid) -> bool {
-    PROCESSES.lock().iter().any(|e| e.pid == pid && e.zombie.is_none())
+    PROCESSES.lock().iter().any(|e| e.pid == pid && e.is_leader() && e.zombie.is_none())
 }
 
 /// The parent of process `pid`.
@@ -111,28 +219,48 @@ pub fn parent_of(pid: sched::Pid) -> sched::Pid {
 /// SIGINT (the console's foreground job is all of them).
 fn on_ctrl_c() {
     let mut table = PROCESSES.lock();
-    let live: Vec<sched::Pid> = table.iter().filter(|e| e.zombie.is_none()).map(|e| e.pid).collect();
+    let live: Vec<sched::Pid> = table.iter().filter(|e| e.is_leader() && e.zombie.is_none()).map(|e| e.pid).collect();
     for pid in live {
         post_kill(&mut table, pid, embox_abi::consts::signal::SIGINT);
     }
 }
 
-/// The signal that should end `pid` now, if any (taken: reported once).
-fn take_kill(pid: sched::Pid) -> Option<u32> {
-    PROCESSES.lock().iter_mut().find(|e| e.pid == pid).and_then(|e| e.kill.take())
+/// Why the running thread must end now.
+enum Stop {
+    /// A signal ends its process (reported once, by the first thread).
+    Signal(u32),
+    /// Its group is going: it ends without a word.
+    Quietly,
 }
 
-/// Ends the running program if a signal asked for it.
-fn stop_if_killed(pid: sched::Pid, process: Box<Process>) -> Box<Process> {
-    if let Some(sig) = take_kill(pid) {
-        if sig == embox_abi::consts::signal::SIGINT {
-            fault::report_interrupt(&process);
-        } else {
-            fault::report_killed(&process, sig);
-        }
-        finish(pid, process, Ending::Killed(sig));
+/// What should end thread `pid` now, if anything (a signal is taken:
+/// reported once).
+fn take_stop(pid: sched::Pid) -> Option<Stop> {
+    let mut table = PROCESSES.lock();
+    let entry = table.iter_mut().find(|e| e.pid == pid)?;
+    match entry.kill.take() {
+        Some(sig) => Some(Stop::Signal(sig)),
+        None => entry.ending.then_some(Stop::Quietly),
     }
-    process
+}
+
+/// Ends the running thread if a signal or its group's end asked for it.
+fn stop_if_killed(pid: sched::Pid, process: Box<Process>) -> Box<Process> {
+    match take_stop(pid) {
+        None => process,
+        Some(Stop::Signal(sig)) => {
+            if sig == embox_abi::consts::signal::SIGINT {
+                fault::report_interrupt(&process);
+            } else {
+                fault::report_killed(&process, sig);
+            }
+            finish(pid, process, Ending::Killed(sig))
+        }
+        Some(Stop::Quietly) => {
+            let ending = process.exit_status.unwrap_or(Ending::Killed(embox_abi::consts::signal::SIGKILL));
+            finish_thread(pid, process, ending)
+        }
+    }
 }
 
 /// Exit status when the program cannot be found (as in POSIX shells).
@@ -162,17 +290,16 @@ pub fn init() {
 }
 
 fn take_current() -> Option<(sched::Pid, Box<Process>)> {
-    let directory = cpu::cr3() as u64;
+    let tid = sched::current_pid();
     let mut table = PROCESSES.lock();
-    let entry = table.iter_mut().find(|e| e.directory == directory && e.process.is_some())?;
+    let entry = table.iter_mut().find(|e| e.pid == tid && e.process.is_some())?;
     entry.process.take().map(|p| (entry.pid, p))
 }
 
-/// Puts the process back after its trap (its directory may be new: execve).
+/// Puts the thread's process back after its trap.
 fn put_back(pid: sched::Pid, process: Box<Process>) {
     let mut table = PROCESSES.lock();
     if let Some(entry) = table.iter_mut().find(|e| e.pid == pid) {
-        entry.directory = process.memory.directory();
         entry.process = Some(process);
     }
 }
@@ -183,9 +310,9 @@ extern "C" fn syscall_trap(frame: &mut TrapFrame) {
     if crate::syscall::is_quick(frame.eax) {
         // Short calls that never block or exit: served in place, under one
         // lock with interrupts masked (the null-syscall path).
-        let directory = cpu::cr3() as u64;
+        let tid = sched::current_pid();
         let mut table = PROCESSES.lock();
-        if let Some(entry) = table.iter_mut().find(|e| e.directory == directory && e.kill.is_none()) {
+        if let Some(entry) = table.iter_mut().find(|e| e.pid == tid && !e.must_stop()) {
             if let Some(process) = entry.process.as_deref_mut() {
                 frame.eax = crate::syscall::dispatch(process, frame.eax, &args);
                 return;
@@ -212,6 +339,9 @@ extern "C" fn syscall_trap(frame: &mut TrapFrame) {
     frame.eax = result;
     let process = stop_if_killed(pid, process);
     if let Some(ending) = process.exit_status {
+        if process.exit_thread_only {
+            finish_thread(pid, process, ending);
+        }
         finish(pid, process, ending);
     }
     if !frame.repair_user_segments() {
@@ -244,13 +374,28 @@ fn fault_trap(frame: &mut TrapFrame) {
     finish(pid, process, Ending::Killed(sig))
 }
 
-/// Ends the running program: releases its files and memory, leaves a
-/// zombie for its parent (or nothing, when the parent is not a Linux
-/// process), hands its children to [`INIT_PID`], then ends the task.
+/// Ends the running program's whole process with `ending` (exit_group, a
+/// fatal signal): the other threads end too, then [`finish_thread`].
 fn finish(pid: sched::Pid, mut process: Box<Process>, ending: Ending) -> ! {
-    for file in process.files.close_all() {
-        crate::syscall::release_file(file);
+    end_group(&mut process, ending);
+    finish_thread(pid, process, ending)
+}
+
+/// Ends the running thread (`exit`). Its clear-child-tid word is zeroed
+/// and a futex waiter on it woken (pthread_join). Another thread just goes;
+/// the first thread waits, parked, for the others, then ends the process:
+/// the last reference to its files and memory goes, a zombie is left for
+/// its parent (or nothing, when the parent is not a Linux process), its
+/// children go to [`INIT_PID`], and the task ends.
+fn finish_thread(pid: sched::Pid, process: Box<Process>, ending: Ending) -> ! {
+    let mut process = process;
+    if process.clear_child_tid != 0 && process.memory.users() > 1 {
+        let at = process.clear_child_tid;
+        if process.memory.write(at, &0u32.to_le_bytes()).is_ok() {
+            futex::wake(&process.memory, at, 1, futex::BITSET_ANY);
+        }
     }
+    let tgid = process.pid;
     // Back on the kernel's page directory before the memory goes. The TLS
     // descriptors stay: fs/gs may hold their selectors until the task's end.
     sched::with_current(|t| {
@@ -259,9 +404,23 @@ fn finish(pid: sched::Pid, mut process: Box<Process>, ending: Ending) -> ! {
         }
     });
     drop(process);
+    if pid != tgid {
+        cpu::disable_interrupts();
+        PROCESSES.lock().retain(|e| e.pid != pid);
+        CHILD_EVENTS.wake_all();
+        sched::exit(ending.shell_status());
+    }
+    cpu::without_interrupts(|| {
+        if let Some(leader) = PROCESSES.lock().iter_mut().find(|e| e.pid == pid) {
+            leader.parked = true;
+        }
+    });
+    CHILD_EVENTS.wake_all();
+    CHILD_EVENTS.wait_until(|| !PROCESSES.lock().iter().any(|e| e.tgid == tgid && e.pid != pid));
     // From here to the task's end nothing may run in between: a parent that
     // sees the zombie may count on the task being gone.
     cpu::disable_interrupts();
+    let ending = PROCESSES.lock().iter().find(|e| e.pid == pid).and_then(|e| e.group_exit).unwrap_or(ending);
     {
         let mut table = PROCESSES.lock();
         let ppid = table.iter().find(|e| e.pid == pid).map_or(INIT_PID, |e| e.ppid);
@@ -269,8 +428,8 @@ fn finish(pid: sched::Pid, mut process: Box<Process>, ending: Ending) -> ! {
         if parent_lives {
             if let Some(entry) = table.iter_mut().find(|e| e.pid == pid) {
                 entry.zombie = Some(ending);
-                entry.directory = 0;
                 entry.kill = None;
+                entry.ending = false;
                 entry.vfork_parent = None;
             }
         } else {
@@ -344,47 +503,102 @@ pub fn fork(parent: &mut Process, options: ForkOptions) -> Result<u32, Errno> {
         });
         let mut process = Box::new(child.take().expect("the child is built"));
         process.pid = pid;
+        process.tid = pid;
         if let Some(at) = options.child_cleartid {
             process.clear_child_tid = at;
         }
         if let Some(at) = options.child_settid {
             let _ = process.memory.write(at, &pid.to_le_bytes());
         }
-        PROCESSES.lock().push(Entry {
-            pid,
-            directory,
-            process: Some(process),
-            ppid: parent_pid,
-            zombie: None,
-            kill: None,
-            vfork_parent: vfork.then_some(parent_pid),
-        });
+        let mut entry = Entry::new(pid, pid, process, parent_pid);
+        entry.vfork_parent = vfork.then_some(parent_pid);
+        PROCESSES.lock().push(entry);
         Ok(pid)
     });
-    let pid = match spawned {
-        Ok(pid) => pid,
-        Err(e) => {
-            if let Some(mut child) = child {
-                for file in child.files.close_all() {
-                    crate::syscall::release_file(file);
-                }
-            }
-            return Err(e);
-        }
-    };
+    // On failure the unborn child's files and memory go with it.
+    let pid = spawned?;
     if let Some(at) = options.parent_settid {
         let _ = parent.memory.write(at, &pid.to_le_bytes());
     }
     if vfork {
         // The parent waits until the child execs or ends (Linux's vfork
         // contract; the memory is copy-on-write here, not shared).
+        let me = sched::current_pid();
         CHILD_EVENTS.wait_until(|| {
             let table = PROCESSES.lock();
             !table.iter().any(|e| e.pid == pid && e.vfork_parent == Some(parent_pid))
-                || table.iter().any(|e| e.pid == parent_pid && e.kill.is_some())
+                || table.iter().any(|e| e.pid == me && e.must_stop())
         });
     }
     Ok(pid)
+}
+
+/// How `clone(CLONE_THREAD)` asks for a new thread.
+#[derive(Default, Clone, Copy)]
+pub struct ThreadOptions {
+    /// The thread's stack pointer (clone's `newsp`; 0 = the caller's).
+    pub stack: u32,
+    /// CLONE_SETTLS: a TLS entry (slot, GDT descriptor, what
+    /// get_thread_area gives back) installed for the new thread only.
+    pub tls: Option<(usize, u64, Option<UserDesc>)>,
+    /// CLONE_CHILD_SETTID: the thread's tid is written there.
+    pub child_settid: Option<u32>,
+    /// CLONE_CHILD_CLEARTID: zeroed and futex-woken when the thread ends.
+    pub child_cleartid: Option<u32>,
+    /// CLONE_PARENT_SETTID: the thread's tid is written there (before
+    /// either runs on).
+    pub parent_settid: Option<u32>,
+}
+
+/// `clone(CLONE_VM|CLONE_THREAD|...)`: a new thread of the caller's
+/// process, resuming from the same call with 0 in EAX on its own stack.
+/// Returns its tid. EAGAIN past [`MAX_PROCESSES`] threads and processes or
+/// without a kernel stack slot, ENOMEM without frames for one.
+pub fn spawn_thread(parent: &mut Process, options: ThreadOptions) -> Result<u32, Errno> {
+    if PROCESSES.lock().len() >= MAX_PROCESSES {
+        return Err(Errno::EAGAIN);
+    }
+    let mut regs = parent.user_regs.ok_or(Errno::ENOSYS)?;
+    regs.eax = 0;
+    if options.stack != 0 {
+        regs.user_esp = options.stack;
+    }
+    let tls = sched::with_current(|t| t.context().map(|c| c.tls_descriptors())).unwrap_or_default();
+    let directory = parent.memory.directory();
+    let name = parent.name.clone();
+    let (tgid, ppid) = (parent.pid, parent_of(parent.pid));
+    let tid = cpu::without_interrupts(|| -> Result<sched::Pid, Errno> {
+        let no_stack = || if crate::hal::memory::frame_stats().free < 16 { Errno::ENOMEM } else { Errno::EAGAIN };
+        let tid = sched::try_spawn(&name, move || trap::enter_user_frame(&regs)).ok_or_else(no_stack)?;
+        let mut thread = Box::new(parent.new_thread(tid));
+        sched::with_task(tid, |t| {
+            t.detached = true;
+            if let Some(ctx) = t.context() {
+                ctx.set_page_directory(directory);
+                for (slot, d) in tls.iter().enumerate() {
+                    ctx.set_tls_descriptor(slot, *d);
+                }
+                if let Some((slot, descriptor, _)) = options.tls {
+                    ctx.set_tls_descriptor(slot, descriptor);
+                }
+            }
+        });
+        if let Some((slot, _, desc)) = options.tls {
+            thread.tls[slot] = desc;
+        }
+        if let Some(at) = options.child_cleartid {
+            thread.clear_child_tid = at;
+        }
+        // Both writes land before the thread can run (interrupts are
+        // masked): a thread that ends at once must find its tid there to
+        // clear, or pthread_join would wait for a tid written after.
+        for at in [options.parent_settid, options.child_settid].into_iter().flatten() {
+            let _ = thread.memory.write(at, &tid.to_le_bytes());
+        }
+        PROCESSES.lock().push(Entry::new(tid, tgid, thread, ppid));
+        Ok(tid)
+    })?;
+    Ok(tid)
 }
 
 /// Which children a wait call is for.
@@ -405,8 +619,10 @@ pub enum Waited {
 /// wait4/waitid: waits for a child of `parent` to end. ECHILD when it has
 /// none (that match), EINTR when a signal is to end the caller.
 pub fn wait_child(parent: sched::Pid, which: WaitFor, no_hang: bool, keep: bool) -> Result<Waited, Errno> {
+    let me = sched::current_pid();
     let matches = move |e: &Entry| {
         e.ppid == parent
+            && e.is_leader()
             && match which {
                 WaitFor::Any => true,
                 WaitFor::Pid(pid) => e.pid == pid,
@@ -428,7 +644,7 @@ pub fn wait_child(parent: sched::Pid, which: WaitFor, no_hang: bool, keep: bool)
             if no_hang {
                 return Some(Ok(Waited::NothingYet));
             }
-            if table.iter().any(|e| e.pid == parent && e.kill.is_some()) {
+            if table.iter().any(|e| e.pid == me && e.must_stop()) {
                 return Some(Err(Errno::EINTR));
             }
             None
@@ -438,18 +654,17 @@ pub fn wait_child(parent: sched::Pid, which: WaitFor, no_hang: bool, keep: bool)
         }
         CHILD_EVENTS.wait_until(|| {
             let table = PROCESSES.lock();
-            table.iter().any(|e| (matches(e) && e.zombie.is_some()) || (e.pid == parent && e.kill.is_some()))
+            table.iter().any(|e| (matches(e) && e.zombie.is_some()) || (e.pid == me && e.must_stop()))
                 || !table.iter().any(|e| matches(e))
         });
     }
 }
 
 /// A process called execve successfully: a parent waiting in vfork resumes.
-pub fn exec_done(pid: sched::Pid, directory: u64) {
+pub fn exec_done(pid: sched::Pid) {
     cpu::without_interrupts(|| {
         if let Some(entry) = PROCESSES.lock().iter_mut().find(|e| e.pid == pid) {
             entry.vfork_parent = None;
-            entry.directory = directory;
         }
     });
     CHILD_EVENTS.wake_all();
@@ -570,20 +785,12 @@ pub fn start(path: &str, args: &[String], cwd: &str, options: &Options) -> Resul
             }
         });
         let mut process = Process::new(pid, String::from(name), loaded.memory, seed ^ 0x5851_f42d_4c95_7f2d, started);
-        process.cwd = String::from(cwd);
+        process.cwd.set(String::from(cwd));
         process.exe = String::from(path);
-        process.files = files;
+        process.files = files::Files::new(files);
         process.trace = options.trace;
         process.lkl = lkl;
-        PROCESSES.lock().push(Entry {
-            pid,
-            directory,
-            process: Some(Box::new(process)),
-            ppid: sched::current_pid(),
-            zombie: None,
-            kill: None,
-            vfork_parent: None,
-        });
+        PROCESSES.lock().push(Entry::new(pid, pid, Box::new(process), sched::current_pid()));
         pid
     });
     Ok(pid)

@@ -1,8 +1,12 @@
-//! A Linux process as our kernel runs it: one task in ring 3 with its own
-//! address space, descriptor table, working directory, signal dispositions
-//! (recorded; we deliver no asynchronous signals) and TLS descriptors.
+//! A Linux process as our kernel runs it: a thread group. Each thread is a
+//! task in ring 3 with a [`Process`] of its own (its tid, signal mask, TLS
+//! descriptors, clear-child-tid address, registers at a call); the address
+//! space, descriptor table, working directory and signal dispositions are
+//! shared by every thread of the group (`clone(CLONE_VM|CLONE_FILES|
+//! CLONE_FS|CLONE_SIGHAND|CLONE_THREAD)`), each behind its own lock.
 
 use alloc::string::String;
+use alloc::sync::Arc;
 
 use embox_abi::Errno;
 use embox_hal::trap::TrapFrame;
@@ -10,7 +14,9 @@ use embox_hal::trap::TrapFrame;
 use embox_abi::types::{KernelSigaction, StackT, UserDesc};
 use embox_hal::gdt::TLS_ENTRIES;
 
-use super::files::FdTable;
+use crate::hal::sync::IrqMutex;
+
+use super::files::{FdTable, Files};
 use super::memory::ProcessMemory;
 
 /// How a process ended.
@@ -40,17 +46,50 @@ impl Ending {
     }
 }
 
+/// State the threads of a group share, behind a lock taken for one short
+/// step at a time (never across a block).
+pub struct Shared<T>(Arc<IrqMutex<T>>);
+
+impl<T: Clone + Send> Shared<T> {
+    pub fn new(value: T) -> Self {
+        Shared(Arc::new(IrqMutex::new(value)))
+    }
+
+    /// The same state, for another thread of the group.
+    pub fn share(&self) -> Self {
+        Shared(self.0.clone())
+    }
+
+    pub fn get(&self) -> T {
+        self.0.lock().clone()
+    }
+
+    pub fn set(&self, value: T) {
+        *self.0.lock() = value;
+    }
+
+    /// Runs `f` on the state (it must not block).
+    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        f(&mut self.0.lock())
+    }
+}
+
+/// One thread of a process (a thread group), with handles on what the
+/// group shares.
 pub struct Process {
+    /// The process id: the thread group's id (the first thread's tid).
     pub pid: u32,
+    /// This thread's id (its task's pid; `pid` for the first thread).
+    pub tid: u32,
     /// The program's name as `load_app` was given it, for log lines.
     pub name: String,
     /// The executable's absolute path (`/proc/self/exe`).
     pub exe: String,
     pub memory: ProcessMemory,
-    pub files: FdTable,
+    pub files: Files,
     /// Absolute, normalized.
-    pub cwd: String,
-    pub sigactions: [KernelSigaction; 64],
+    pub cwd: Shared<String>,
+    pub sigactions: Shared<[KernelSigaction; 64]>,
     pub sigmask: u64,
     /// Signals sent while blocked; acted on when unblocked.
     pub pending: u64,
@@ -64,6 +103,10 @@ pub struct Process {
     /// Set by `exit`/`exit_group` or a fatal signal: the task ends after the
     /// current trap.
     pub exit_status: Option<Ending>,
+    /// `exit` (not `exit_group`): only this thread ends.
+    pub exit_thread_only: bool,
+    /// `set_robust_list(head, len)`: stored, given back by get_robust_list.
+    pub robust_list: (u32, u32),
     /// xorshift state for `getrandom` and `AT_RANDOM`.
     pub rng: u64,
     /// Log every syscall (`load_app --strace`).
@@ -86,12 +129,13 @@ impl Process {
     pub fn new(pid: u32, name: String, memory: ProcessMemory, rng_seed: u64, started_ns: u64) -> Self {
         Process {
             pid,
+            tid: pid,
             name,
             exe: String::new(),
             memory,
-            files: FdTable::with_console(),
-            cwd: String::from("/"),
-            sigactions: [KernelSigaction::default(); 64],
+            files: Files::new(FdTable::with_console()),
+            cwd: Shared::new(String::from("/")),
+            sigactions: Shared::new([KernelSigaction::default(); 64]),
             sigmask: 0,
             pending: 0,
             altstack: StackT { ss_sp: 0, ss_flags: embox_abi::consts::signal::SS_DISABLE, ss_size: 0 },
@@ -99,6 +143,8 @@ impl Process {
             tls: [None; TLS_ENTRIES],
             started_ns,
             exit_status: None,
+            exit_thread_only: false,
+            robust_list: (0, 0),
             rng: rng_seed | 1,
             trace: false,
             umask: 0o022,
@@ -116,9 +162,9 @@ impl Process {
         let seed = self.next_random();
         let mut child = Process::new(pid, self.name.clone(), memory, seed, started_ns);
         child.files = self.files.fork();
-        child.cwd = self.cwd.clone();
+        child.cwd = Shared::new(self.cwd.get());
         child.exe = self.exe.clone();
-        child.sigactions = self.sigactions;
+        child.sigactions = Shared::new(self.sigactions.get());
         child.sigmask = self.sigmask;
         child.altstack = self.altstack;
         child.tls = self.tls;
@@ -128,16 +174,40 @@ impl Process {
         Ok(child)
     }
 
+    /// A new thread `tid` of this process (clone with CLONE_THREAD): the
+    /// same memory, files, working directory and dispositions; its own
+    /// copy of the signal mask, alternate stack and TLS entries; nothing
+    /// pending.
+    pub fn new_thread(&mut self, tid: u32) -> Process {
+        let seed = self.next_random();
+        let mut thread = Process::new(self.pid, self.name.clone(), self.memory.share(), seed, self.started_ns);
+        thread.tid = tid;
+        thread.exe = self.exe.clone();
+        thread.files = self.files.share();
+        thread.cwd = self.cwd.share();
+        thread.sigactions = self.sigactions.share();
+        thread.sigmask = self.sigmask;
+        thread.tls = self.tls;
+        thread.trace = self.trace;
+        thread.umask = self.umask;
+        thread.lkl = self.lkl;
+        thread
+    }
+
     /// What execve resets: caught signals go back to their default action
     /// (ignored ones stay ignored), no alternate stack, no TLS entries, no
     /// clear-child-tid address.
     pub fn reset_for_exec(&mut self) {
         const SIG_IGN: u32 = 1;
-        for action in self.sigactions.iter_mut() {
+        // The group has one thread left (execve ended the others), but the
+        // dispositions are no longer shared with anyone after exec.
+        let mut actions = self.sigactions.get();
+        for action in actions.iter_mut() {
             if action.sa_handler > SIG_IGN {
                 *action = KernelSigaction::default();
             }
         }
+        self.sigactions = Shared::new(actions);
         self.altstack = StackT { ss_sp: 0, ss_flags: embox_abi::consts::signal::SS_DISABLE, ss_size: 0 };
         self.tls = [None; TLS_ENTRIES];
         self.clear_child_tid = 0;
@@ -165,6 +235,6 @@ impl Process {
     /// `path` made absolute against the working directory; `.`, `..` and a
     /// trailing slash stay for the file tree to resolve (not lexically).
     pub fn absolute(&self, path: &str) -> String {
-        embox_fs::join(&self.cwd, path)
+        embox_fs::join(&self.cwd.get(), path)
     }
 }

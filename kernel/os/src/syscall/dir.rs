@@ -30,7 +30,7 @@ fn dtype(kind: NodeKind) -> u8 {
 /// The descriptor's offset is the index of the next entry.
 pub fn getdents64(p: &mut Process, a: &Args) -> SysResult {
     let (fd, out) = (a[0], UserSlice::new(a[1], a[2]));
-    let (id, index) = match *p.files.get(fd)? {
+    let (id, index) = match p.files.get(fd)? {
         crate::linux::files::OpenFile { kind: FileKind::Dir(id), offset, .. } => (id, offset as usize),
         _ => return Err(Errno::ENOTDIR),
     };
@@ -58,7 +58,7 @@ pub fn getdents64(p: &mut Process, a: &Args) -> SysResult {
         }
     }
     out.write_prefix(&mut p.memory, &buf[..used])?;
-    p.files.get_mut(fd)?.offset = next as u64;
+    p.files.set_offset(fd, next as u64)?;
     Ok(used as u32)
 }
 
@@ -137,7 +137,7 @@ fn change_dir(p: &mut Process, path: alloc::string::String) -> SysResult {
     if kind != NodeKind::Directory {
         return Err(Errno::ENOTDIR);
     }
-    p.cwd = canonical;
+    p.cwd.set(canonical);
     Ok(0)
 }
 
@@ -149,17 +149,14 @@ pub fn chdir(p: &mut Process, a: &Args) -> SysResult {
 pub fn fchdir(p: &mut Process, a: &Args) -> SysResult {
     let f = p.files.get(a[0])?;
     match f.kind {
-        FileKind::Dir(_) => {
-            let path = f.path.clone();
-            change_dir(p, path)
-        }
+        FileKind::Dir(_) => change_dir(p, f.path),
         _ => Err(Errno::ENOTDIR),
     }
 }
 
 /// getcwd(buf, size): the path with its NUL; ERANGE when it does not fit.
 pub fn getcwd(p: &mut Process, a: &Args) -> SysResult {
-    let mut bytes = p.cwd.clone().into_bytes();
+    let mut bytes = p.cwd.get().into_bytes();
     bytes.push(0);
     if bytes.len() > a[1] as usize {
         return Err(Errno::ERANGE);

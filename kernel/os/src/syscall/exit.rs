@@ -1,6 +1,7 @@
-//! The process life cycle: fork, vfork, execve, exit, exit_group, and the
-//! wait calls. One task per process, so exit and exit_group both end it; the
-//! status lands in the parent's wait4 (or the shell's `$?`, low 8 bits).
+//! The process life cycle: fork, vfork, clone and clone3 (processes and
+//! threads), execve, exit (one thread), exit_group (the whole process), and
+//! the wait calls. The status lands in the parent's wait4 (or the shell's
+//! `$?`, low 8 bits).
 
 use alloc::vec::Vec;
 
@@ -27,13 +28,18 @@ const SIGCHLD: u32 = 17;
 const CLD_EXITED: u32 = 1;
 const CLD_KILLED: u32 = 2;
 
+/// exit(status): ends the calling thread (the process, when it is the last).
 pub fn exit(p: &mut Process, a: &Args) -> SysResult {
     p.exit_status = Some(Ending::Exited(a[0] as u8));
+    p.exit_thread_only = true;
     Ok(0)
 }
 
+/// exit_group(status): ends every thread of the process.
 pub fn exit_group(p: &mut Process, a: &Args) -> SysResult {
-    exit(p, a)
+    p.exit_status = Some(Ending::Exited(a[0] as u8));
+    p.exit_thread_only = false;
+    Ok(0)
 }
 
 pub fn fork(p: &mut Process, _a: &Args) -> SysResult {
@@ -55,12 +61,16 @@ const CLONE_PARENT_SETTID: u32 = 0x10_0000;
 const CLONE_CHILD_CLEARTID: u32 = 0x20_0000;
 const CLONE_CHILD_SETTID: u32 = 0x100_0000;
 
-/// clone(flags, newsp, parent_tid, tls, child_tid) for new processes (what
-/// glibc's fork and posix_spawn use). Memory is copy-on-write even with
+/// clone(flags, newsp, parent_tid, tls, child_tid). With CLONE_THREAD a
+/// thread (pthread_create); else a new process (what glibc's fork and
+/// posix_spawn use): memory is copy-on-write even with
 /// CLONE_VM|CLONE_VFORK (the parent sleeps until the child execs, so only a
-/// child writing to memory for its parent can tell). Threads are not served yet.
+/// child writing to memory for its parent can tell).
 pub fn clone(p: &mut Process, a: &Args) -> SysResult {
-    let (flags, stack, parent_tid, _tls, child_tid) = (a[0], a[1], a[2], a[3], a[4]);
+    let (flags, stack, parent_tid, tls, child_tid) = (a[0], a[1], a[2], a[3], a[4]);
+    if flags & CLONE_THREAD != 0 {
+        return clone_thread(p, flags, stack, tls, parent_tid, child_tid);
+    }
     let vm_vfork = flags & (CLONE_VM | CLONE_VFORK) == CLONE_VM | CLONE_VFORK;
     if flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_FS | CLONE_FILES | CLONE_SETTLS) != 0 || (flags & CLONE_VM != 0 && !vm_vfork) {
         crate::klog!("{}[{}]: clone({:#x}): threads are not supported yet", p.name, p.pid, flags);
@@ -74,6 +84,59 @@ pub fn clone(p: &mut Process, a: &Args) -> SysResult {
         parent_settid: (flags & CLONE_PARENT_SETTID != 0).then_some(parent_tid),
     };
     linux::fork(p, options)
+}
+
+/// A thread of the caller's process. The new thread shares memory, files,
+/// working directory and dispositions whatever CLONE_FS/FILES say (glibc
+/// and musl always ask for all of them); Linux's own rules stand:
+/// CLONE_THREAD needs CLONE_SIGHAND, which needs CLONE_VM (EINVAL).
+/// CLONE_SETTLS passes a `struct user_desc *` on i386.
+fn clone_thread(p: &mut Process, flags: u32, stack: u32, tls: u32, parent_tid: u32, child_tid: u32) -> SysResult {
+    if flags & CLONE_SIGHAND == 0 || flags & CLONE_VM == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let tls = match flags & CLONE_SETTLS {
+        0 => None,
+        _ => Some(super::tls::entry_for_clone(p, tls)?),
+    };
+    let options = linux::ThreadOptions {
+        stack,
+        tls,
+        child_settid: (flags & CLONE_CHILD_SETTID != 0).then_some(child_tid),
+        child_cleartid: (flags & CLONE_CHILD_CLEARTID != 0).then_some(child_tid),
+        parent_settid: (flags & CLONE_PARENT_SETTID != 0).then_some(parent_tid),
+    };
+    linux::spawn_thread(p, options)
+}
+
+/// clone3(args, size): threads as clone does (glibc 2.34+ tries it first
+/// in pthread_create); new processes get ENOSYS, on which glibc falls back
+/// to clone.
+pub fn clone3(p: &mut Process, a: &Args) -> SysResult {
+    /// `struct clone_args` up to `tls` (CLONE_ARGS_SIZE_VER0 is 64 bytes).
+    const VER0: u32 = 64;
+    let size = a[1];
+    if size < VER0 || size > 4096 {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = [0u8; VER0 as usize];
+    p.memory.read(a[0], &mut raw)?;
+    let field = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    let (flags, child_tid, parent_tid, exit_signal, stack, stack_size, tls) =
+        (field(0), field(2), field(3), field(4), field(5), field(6), field(7));
+    let narrow = |v: u64| u32::try_from(v).map_err(|_| Errno::EINVAL);
+    if flags > u32::MAX as u64 || narrow(child_tid).is_err() || narrow(parent_tid).is_err() {
+        return Err(Errno::EINVAL);
+    }
+    let flags = flags as u32;
+    if flags & CLONE_THREAD == 0 {
+        return Err(Errno::ENOSYS);
+    }
+    if exit_signal != 0 || (stack == 0) != (stack_size == 0) {
+        return Err(Errno::EINVAL);
+    }
+    let top = narrow(stack.checked_add(stack_size).ok_or(Errno::EINVAL)?)?;
+    clone_thread(p, flags, top, narrow(tls)?, parent_tid as u32, child_tid as u32)
 }
 
 /// Reads a NULL-terminated array of string pointers (argv, envp).

@@ -41,10 +41,9 @@ pub fn fcntl(p: &mut Process, a: &Args) -> SysResult {
         F_SETFD => p.files.set_cloexec(fd, arg & FD_CLOEXEC != 0).map(|_| 0),
         F_GETFL => Ok(p.files.get(fd)?.flags),
         F_SETFL => {
-            let f = p.files.get_mut(fd)?;
             // Only these status flags may change; the access mode stays.
             let changeable = O_APPEND | O_NONBLOCK;
-            f.flags = (f.flags & (O_ACCMODE | !changeable)) | (arg & changeable);
+            p.files.update(fd, |f| f.flags = (f.flags & (O_ACCMODE | !changeable)) | (arg & changeable))?;
             Ok(0)
         }
         _ => {

@@ -109,10 +109,11 @@ fn stage_path(p: &mut Process, addr: u32, relative_to_cwd: bool) -> Result<Vec<u
     let raw = p.memory.read_cstr(addr, PATH_MAX)?;
     let absolute = relative_to_cwd && !raw.is_empty() && raw[0] != b'/';
     let mut out = Vec::new();
-    out.try_reserve_exact(raw.len() + p.cwd.len() + 2).map_err(|_| Errno::ENOMEM)?;
+    let cwd = p.cwd.get();
+    out.try_reserve_exact(raw.len() + cwd.len() + 2).map_err(|_| Errno::ENOMEM)?;
     if absolute {
-        out.extend_from_slice(p.cwd.as_bytes());
-        if !p.cwd.ends_with('/') {
+        out.extend_from_slice(cwd.as_bytes());
+        if !cwd.ends_with('/') {
             out.push(b'/');
         }
     }
@@ -651,7 +652,7 @@ pub fn fchdir(p: &mut Process, a: &Args) -> SysResult {
     let mut st = [Staged::Int(fd as isize), Staged::Out(buffer(size_of::<stat::LklStat64>())?)];
     sys(call_staged(lkl_nr::FSTAT64, &mut st))?;
     check_dir(&st[1])?;
-    p.cwd = p.files.get(a[0])?.path.clone();
+    p.cwd.set(p.files.get(a[0])?.path);
     Ok(0)
 }
 
@@ -672,7 +673,7 @@ fn enter_dir(p: &mut Process, path: Vec<u8>) -> SysResult {
     check_dir(&st[2])?;
     let mut access = [Staged::Int(AT_FDCWD as i32 as isize), core::mem::replace(&mut st[1], Staged::Null), Staged::Int(1)];
     sys(call_staged(lkl_nr::FACCESSAT, &mut access))?;
-    p.cwd = normalized;
+    p.cwd.set(normalized);
     Ok(0)
 }
 

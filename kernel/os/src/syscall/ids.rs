@@ -12,7 +12,7 @@ pub fn getpid(p: &mut Process, _a: &Args) -> SysResult {
 }
 
 pub fn gettid(p: &mut Process, _a: &Args) -> SysResult {
-    Ok(p.pid)
+    Ok(p.tid)
 }
 
 /// The parent: the process that forked this one, or the shell (pid 1) for

@@ -85,7 +85,7 @@ fn read_into(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysRe
             let n = devproc::read_snapshot(id, start, &mut block[..(buf.len as usize).min(CHUNK)]);
             p.memory.write(buf.addr, &block[..n])?;
             if at.is_none() {
-                p.files.get_mut(fd)?.offset = start + n as u64;
+                p.files.set_offset(fd, start + n as u64)?;
             }
             Ok(n as u32)
         }
@@ -104,7 +104,7 @@ fn read_into(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysRe
                 done += n;
             }
             if at.is_none() {
-                p.files.get_mut(fd)?.offset = start + done as u64;
+                p.files.set_offset(fd, start + done as u64)?;
             }
             Ok(done as u32)
         }
@@ -182,7 +182,7 @@ fn write_from(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysR
                 }
             }
             if at.is_none() {
-                p.files.get_mut(fd)?.offset = start + done as u64;
+                p.files.set_offset(fd, start + done as u64)?;
             }
             Ok(done as u32)
         }
@@ -264,7 +264,7 @@ fn seek(p: &mut Process, fd: u32, off: i64, whence: u32) -> Result<u64, Errno> {
         _ => return Err(Errno::EINVAL),
     };
     let new = base.checked_add(off).filter(|n| *n >= 0).ok_or(Errno::EINVAL)?;
-    p.files.get_mut(fd)?.offset = new as u64;
+    p.files.set_offset(fd, new as u64)?;
     Ok(new as u64)
 }
 
@@ -539,7 +539,7 @@ fn ppoll_timeout(p: &mut Process, ts: u32, wide: bool) -> Result<i32, Errno> {
 /// updates it instead of the input's file offset.
 pub fn sendfile64(p: &mut Process, a: &Args) -> SysResult {
     let (out_fd, in_fd, offset_ptr, count) = (a[0], a[1], UserPtr::<I64>::new(a[2]), a[3] as usize);
-    let (id, file_offset, flags) = match *p.files.get(in_fd)? {
+    let (id, file_offset, flags) = match p.files.get(in_fd)? {
         crate::linux::files::OpenFile { kind: FileKind::File(id), offset, flags, .. } => (id, offset, flags),
         _ => return Err(Errno::EINVAL),
     };
@@ -568,7 +568,7 @@ pub fn sendfile64(p: &mut Process, a: &Args) -> SysResult {
         done += n;
     }
     match offset_ptr.is_null() {
-        true => p.files.get_mut(in_fd)?.offset = start + done as u64,
+        true => p.files.set_offset(in_fd, start + done as u64)?,
         false => offset_ptr.write(&mut p.memory, &I64::new((start + done as u64) as i64))?,
     }
     Ok(done as u32)
@@ -596,7 +596,7 @@ pub(super) fn write_kernel_bytes(p: &mut Process, fd: u32, data: &[u8]) -> Resul
         FileKind::File(id) => {
             let at = if flags & O_APPEND != 0 { env::with_vfs(|vfs| vfs.metadata(id).size) } else { offset };
             let written = env::with_vfs(|vfs| vfs.write_at(id, at, data)).map_err(env::fs_errno)?;
-            p.files.get_mut(fd)?.offset = at + written as u64;
+            p.files.set_offset(fd, at + written as u64)?;
             if written < data.len() {
                 return Err(Errno::ENOSPC);
             }

@@ -20,6 +20,7 @@ mod dir;
 mod exit;
 mod fd;
 mod forward;
+mod futex;
 mod lkl_door;
 mod ids;
 mod io;
@@ -230,7 +231,7 @@ const TABLE: &[(u32, Serve)] = &[
     // 225..=237: readahead, setxattr, lsetxattr, fsetxattr, ...
     (TKILL, Native(signal::tkill)),                           // 238
     (SENDFILE64, LklVia(io::sendfile64, forward::sendfile64)),// 239
-    (FUTEX, Native(time::futex)),                             // 240
+    (FUTEX, Native(futex::futex32)),                           // 240
     // 241: sched_setaffinity
     (SCHED_GETAFFINITY, Native(system::sched_getaffinity)),   // 242
     (SET_THREAD_AREA, Native(tls::set_thread_area)),          // 243
@@ -265,7 +266,8 @@ const TABLE: &[(u32, Serve)] = &[
     (PPOLL, Emulated(io::ppoll32)),                           // 309
     // 310: unshare
     (SET_ROBUST_LIST, Native(system::set_robust_list)),       // 311
-    // 312..=319: get_robust_list, splice, sync_file_range, tee, ...
+    (GET_ROBUST_LIST, Native(system::get_robust_list)),       // 312
+    // 313..=319: splice, sync_file_range, tee, vmsplice, ...
     (UTIMENSAT, Lkl(stat::utimensat)),                        // 320
     // 321..=323: signalfd, timerfd_create, eventfd
     (FALLOCATE, LklOnly),                                     // 324
@@ -310,8 +312,10 @@ const TABLE: &[(u32, Serve)] = &[
     // 413: pselect6_time64
     (PPOLL_TIME64, Emulated(io::ppoll64)),                    // 414
     // 415..=421: -, io_pgetevents_time64, recvmmsg_time64, mq_timedsend_time64, ...
-    (FUTEX_TIME64, Native(time::futex)),                      // 422
-    // 423..=438: sched_rr_get_interval_time64, pidfd_send_signal, io_uring_setup, io_uring_enter, ...
+    (FUTEX_TIME64, Native(futex::futex64)),                   // 422
+    // 423..=434: sched_rr_get_interval_time64, pidfd_send_signal, io_uring_setup, io_uring_enter, ...
+    (CLONE3, Native(exit::clone3)),                           // 435
+    // 436..=438: close_range, openat2, pidfd_getfd
     (FACCESSAT2, Lkl(stat::faccessat2)),                      // 439
     // 440..=450: process_madvise, epoll_pwait2, mount_setattr, quotactl_fd, ...
 ];
@@ -409,7 +413,7 @@ pub fn is_quick(nr: u32) -> bool {
 
 /// Calls whose handlers read or replace the user registers (`Process::user_regs`).
 pub fn needs_registers(nr: u32) -> bool {
-    matches!(nr, FORK | VFORK | CLONE | EXECVE)
+    matches!(nr, FORK | VFORK | CLONE | CLONE3 | EXECVE)
 }
 
 /// Runs syscall `nr` for `process`; returns the value for EAX. Inlined into
@@ -458,12 +462,12 @@ fn trace(process: &Process, nr: u32, a: &Args, eax: u32) {
     match result {
         Ok(v) => klog!(
             "{}[{}]: {}({:#x}, {:#x}, {:#x}, {:#x}) = {:#x}{}",
-            process.name, process.pid, name, a[0], a[1], a[2], a[3], v, via
+            process.name, process.tid, name, a[0], a[1], a[2], a[3], v, via
         ),
         Err(e) => klog!(
             "{}[{}]: {}({:#x}, {:#x}, {:#x}, {:#x}) = -1 {}{}",
             process.name,
-            process.pid,
+            process.tid,
             name,
             a[0],
             a[1],

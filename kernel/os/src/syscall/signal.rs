@@ -35,11 +35,11 @@ pub fn rt_sigaction(p: &mut Process, a: &Args) -> SysResult {
     if new.is_some() && (sig == SIGKILL || sig == SIGSTOP) {
         return Err(Errno::EINVAL);
     }
-    let current = p.sigactions[sig as usize - 1];
+    let current = p.sigactions.with(|a| a[sig as usize - 1]);
     old.write_opt(&mut p.memory, &current)?;
     if let Some(mut new) = new {
         new.sa_mask = (new.sa_mask.get() & !(bit(SIGKILL) | bit(SIGSTOP))).into();
-        p.sigactions[sig as usize - 1] = new;
+        p.sigactions.with(|a| a[sig as usize - 1] = new);
     }
     Ok(0)
 }
@@ -107,7 +107,7 @@ fn signal_self(p: &mut Process, sig: u32) -> SysResult {
     if sig > NSIG {
         return Err(Errno::EINVAL);
     }
-    let handler = p.sigactions[sig as usize - 1].sa_handler;
+    let handler = p.sigactions.with(|a| a[sig as usize - 1].sa_handler);
     let blocked = p.sigmask & bit(sig) != 0 && sig != SIGKILL && sig != SIGSTOP;
     if blocked {
         p.pending |= bit(sig);

@@ -96,16 +96,36 @@ pub fn getrandom(p: &mut Process, a: &Args) -> SysResult {
     Ok(done)
 }
 
+/// set_tid_address(tidptr): the word zeroed and futex-woken when the
+/// thread ends; returns the caller's tid.
 pub fn set_tid_address(p: &mut Process, a: &Args) -> SysResult {
     p.clear_child_tid = a[0];
-    Ok(p.pid)
+    Ok(p.tid)
 }
 
-/// set_robust_list(head, len): recorded nowhere; one thread, nothing to clean.
-pub fn set_robust_list(_p: &mut Process, a: &Args) -> SysResult {
-    if a[1] != 12 {
+/// `sizeof(struct robust_list_head)` on i386.
+const ROBUST_LIST_HEAD_SIZE: u32 = 12;
+
+/// set_robust_list(head, len): stored for get_robust_list. The list is not
+/// walked when the thread dies (a mutex its owner left locked stays so,
+/// rather than reporting EOWNERDEAD).
+pub fn set_robust_list(p: &mut Process, a: &Args) -> SysResult {
+    if a[1] != ROBUST_LIST_HEAD_SIZE {
         return Err(Errno::EINVAL);
     }
+    p.robust_list = (a[0], a[1]);
+    Ok(0)
+}
+
+/// get_robust_list(tid, head_ptr, len_ptr): the caller's own (tid 0 or
+/// its own tid); another thread's: ESRCH (not kept where we can reach it).
+pub fn get_robust_list(p: &mut Process, a: &Args) -> SysResult {
+    if a[0] != 0 && a[0] != p.tid {
+        return Err(Errno::ESRCH);
+    }
+    let (head, len) = p.robust_list;
+    UserPtr::<u32>::new(a[1]).write(&mut p.memory, &head)?;
+    UserPtr::<u32>::new(a[2]).write(&mut p.memory, &if head == 0 { ROBUST_LIST_HEAD_SIZE } else { len })?;
     Ok(0)
 }
 

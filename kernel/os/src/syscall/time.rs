@@ -1,6 +1,6 @@
 //! Clocks and sleeping: time, gettimeofday, times, clock_gettime,
 //! clock_getres, nanosleep, clock_nanosleep (32-bit and time64 forms),
-//! sched_yield, and futex for single-threaded programs.
+//! sched_yield.
 
 use core::time::Duration;
 
@@ -37,7 +37,7 @@ fn ts32(ns: u64) -> Timespec32 {
     Timespec32 { tv_sec: (ns / 1_000_000_000) as i32, tv_nsec: (ns % 1_000_000_000) as i32 }
 }
 
-fn ns_of64(t: &Timespec64) -> Result<u64, Errno> {
+pub(super) fn ns_of64(t: &Timespec64) -> Result<u64, Errno> {
     let (s, n) = (t.tv_sec.get(), t.tv_nsec.get());
     if s < 0 || !(0..1_000_000_000).contains(&n) {
         return Err(Errno::EINVAL);
@@ -45,7 +45,7 @@ fn ns_of64(t: &Timespec64) -> Result<u64, Errno> {
     Ok((s as u64).saturating_mul(1_000_000_000).saturating_add(n as u64))
 }
 
-fn ns_of32(t: &Timespec32) -> Result<u64, Errno> {
+pub(super) fn ns_of32(t: &Timespec32) -> Result<u64, Errno> {
     ns_of64(&Timespec64 { tv_sec: (t.tv_sec as i64).into(), tv_nsec: (t.tv_nsec as i64).into() })
 }
 
@@ -123,25 +123,4 @@ pub fn clock_nanosleep64(p: &mut Process, a: &Args) -> SysResult {
 pub fn sched_yield(_p: &mut Process, _a: &Args) -> SysResult {
     env::yield_now();
     Ok(0)
-}
-
-/// futex(uaddr, op, val, timeout, ...): with one thread nobody else can
-/// wake a waiter, so WAIT returns EAGAIN when the value differs and
-/// otherwise sleeps out its timeout (ETIMEDOUT); WAKE wakes nobody.
-pub fn futex(p: &mut Process, a: &Args) -> SysResult {
-    const FUTEX_WAIT: u32 = 0;
-    const FUTEX_WAKE: u32 = 1;
-    const FUTEX_WAIT_BITSET: u32 = 9;
-    const FUTEX_WAKE_BITSET: u32 = 10;
-    match a[1] & 0x7f {
-        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
-            let current = UserPtr::<U32>::new(a[0]).read(&mut p.memory)?.get();
-            if current != a[2] {
-                return Err(Errno::EAGAIN);
-            }
-            Err(Errno::ETIMEDOUT)
-        }
-        FUTEX_WAKE | FUTEX_WAKE_BITSET => Ok(0),
-        _ => Err(Errno::ENOSYS),
-    }
 }

@@ -36,6 +36,20 @@ fn to_descriptor(d: &UserDesc) -> u64 {
     descriptor(d.base_addr, d.limit, access, flags)
 }
 
+/// The TLS entry `clone(CLONE_SETTLS)` installs for the new thread from
+/// the `user_desc` at `at`: (slot, GDT descriptor, the entry as
+/// get_thread_area gives it back). The entry must be named (Linux refuses
+/// -1 here: EINVAL).
+pub fn entry_for_clone(p: &mut Process, at: u32) -> Result<(usize, u64, Option<UserDesc>), Errno> {
+    let desc = UserPtr::<UserDesc>::new(at).read(&mut p.memory)?;
+    let entry = desc.entry_number as usize;
+    if !acceptable(&desc) || !(TLS_FIRST_ENTRY..TLS_FIRST_ENTRY + TLS_ENTRIES).contains(&entry) {
+        return Err(Errno::EINVAL);
+    }
+    let kept = if desc.is_empty() || is_zero(&desc) { None } else { Some(desc) };
+    Ok((entry - TLS_FIRST_ENTRY, to_descriptor(&desc), kept))
+}
+
 /// set_thread_area(u_info): entry_number -1 picks a free entry and writes it back.
 pub fn set_thread_area(p: &mut Process, a: &Args) -> SysResult {
     let ptr = UserPtr::<UserDesc>::new(a[0]);

@@ -1,0 +1,194 @@
+//! Futex wait queues: threads sleeping on a 32-bit word of user memory
+//! until another thread wakes that word (glibc's and musl's mutexes,
+//! condition variables, pthread_join and the clear-child-tid wake).
+//!
+//! A waiter is keyed by its address space ([`ProcessMemory::id`]) and the
+//! user address, so private and shared futexes of one process meet, and
+//! two processes never do (forked memory is copy-on-write, never shared).
+//! Checking the word and queueing happen with interrupts masked: on our one
+//! CPU no waker can slip in between, which is the futex contract (no lost
+//! wake-up).
+
+use alloc::vec::Vec;
+
+use embox_abi::Errno;
+
+use super::memory::ProcessMemory;
+use crate::hal::sync::IrqMutex;
+use crate::hal::{cpu, time};
+use crate::sched::{self, Pid};
+
+/// FUTEX_BITSET_MATCH_ANY: what plain WAIT and WAKE use.
+pub const BITSET_ANY: u32 = u32::MAX;
+
+struct Waiter {
+    space: usize,
+    addr: u32,
+    tid: Pid,
+    bitset: u32,
+}
+
+/// Every thread waiting on a futex. A woken waiter is taken out of it by
+/// its waker, so "no longer queued" means "woken".
+static WAITERS: IrqMutex<Vec<Waiter>> = IrqMutex::new(Vec::new());
+
+/// FUTEX_WAIT / FUTEX_WAIT_BITSET: sleeps while the word at `addr` holds
+/// `expected`, until a wake whose bitset meets `bitset`, the monotonic
+/// clock reaching `deadline_ns` (ETIMEDOUT), or the thread being
+/// interrupted (EINTR: [`super::interrupted`], the signal hook). EAGAIN at
+/// once when the word differs; EFAULT when it cannot be read; EINVAL when
+/// it is not aligned or `bitset` is 0.
+pub fn wait(memory: &mut ProcessMemory, addr: u32, expected: u32, bitset: u32, deadline_ns: Option<u64>) -> Result<(), Errno> {
+    if addr % 4 != 0 || bitset == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let space = memory.id();
+    let tid = sched::current_pid();
+    cpu::without_interrupts(|| -> Result<(), Errno> {
+        let mut word = [0u8; 4];
+        memory.read(addr, &mut word)?;
+        if u32::from_le_bytes(word) != expected {
+            return Err(Errno::EAGAIN);
+        }
+        let mut waiters = WAITERS.lock();
+        waiters.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+        waiters.push(Waiter { space, addr, tid, bitset });
+        Ok(())
+    })?;
+    loop {
+        let outcome = cpu::without_interrupts(|| {
+            let interrupted = super::interrupted();
+            let now = crate::hal::time::since_boot().as_nanos() as u64;
+            let mut waiters = WAITERS.lock();
+            let Some(at) = waiters.iter().position(|w| w.tid == tid) else {
+                return Some(Ok(()));
+            };
+            let timed_out = deadline_ns.is_some_and(|d| now >= d);
+            if timed_out || interrupted {
+                waiters.swap_remove(at);
+                return Some(Err(if timed_out { Errno::ETIMEDOUT } else { Errno::EINTR }));
+            }
+            drop(waiters);
+            sched::block(deadline_ns.map(|d| tick_at(d, now)));
+            None
+        });
+        if let Some(result) = outcome {
+            return result;
+        }
+    }
+}
+
+/// The timer tick at or after monotonic time `deadline` (now is `now`).
+fn tick_at(deadline: u64, now: u64) -> u64 {
+    let hz = time::timer_hz() as u64;
+    let ticks = ((deadline - now) as u128 * hz as u128).div_ceil(1_000_000_000) as u64;
+    time::ticks() + ticks.max(1)
+}
+
+/// FUTEX_WAKE / FUTEX_WAKE_BITSET: wakes up to `count` threads waiting on
+/// `addr` whose bitset meets `bitset`, oldest first; returns how many.
+pub fn wake(memory: &ProcessMemory, addr: u32, count: u32, bitset: u32) -> u32 {
+    let space = memory.id();
+    let woken = cpu::without_interrupts(|| take_waiters(space, addr, count, bitset));
+    woken.len() as u32
+}
+
+/// Takes up to `count` matching waiters out of the queue and wakes them
+/// (interrupts masked).
+fn take_waiters(space: usize, addr: u32, count: u32, bitset: u32) -> Vec<Pid> {
+    let mut woken = Vec::new();
+    let mut waiters = WAITERS.lock();
+    let mut i = 0;
+    while i < waiters.len() && (woken.len() as u32) < count {
+        let w = &waiters[i];
+        if w.space == space && w.addr == addr && w.bitset & bitset != 0 {
+            if woken.try_reserve(1).is_err() {
+                break;
+            }
+            woken.push(waiters.remove(i).tid);
+        } else {
+            i += 1;
+        }
+    }
+    drop(waiters);
+    for &tid in &woken {
+        sched::wake(tid);
+    }
+    woken
+}
+
+/// FUTEX_REQUEUE / FUTEX_CMP_REQUEUE: wakes up to `wake_count` waiters on
+/// `addr` and moves up to `requeue_count` more to wait on `addr2`; with
+/// `expected`, EAGAIN (nothing done) unless the word at `addr` holds it.
+/// Returns how many were woken or moved (as Linux does for both).
+pub fn requeue(memory: &mut ProcessMemory, addr: u32, wake_count: u32, requeue_count: u32, addr2: u32, expected: Option<u32>) -> Result<u32, Errno> {
+    if addr % 4 != 0 || addr2 % 4 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let space = memory.id();
+    cpu::without_interrupts(|| {
+        if let Some(expected) = expected {
+            let mut word = [0u8; 4];
+            memory.read(addr, &mut word)?;
+            if u32::from_le_bytes(word) != expected {
+                return Err(Errno::EAGAIN);
+            }
+        }
+        let woken = take_waiters(space, addr, wake_count, BITSET_ANY).len() as u32;
+        let mut moved = 0;
+        for w in WAITERS.lock().iter_mut() {
+            if moved == requeue_count {
+                break;
+            }
+            if w.space == space && w.addr == addr {
+                w.addr = addr2;
+                moved += 1;
+            }
+        }
+        Ok(woken + moved)
+    })
+}
+
+/// FUTEX_WAKE_OP: applies the operation `op` encodes to the word at
+/// `addr2` (one step), wakes up to `count` waiters on `addr`, and, if the
+/// word's old value passes `op`'s comparison, up to `count2` on `addr2`.
+pub fn wake_op(memory: &mut ProcessMemory, addr: u32, count: u32, addr2: u32, count2: u32, op: u32) -> Result<u32, Errno> {
+    let sign_extend_12 = |v: u32| ((v << 20) as i32 >> 20) as u32;
+    let (kind, cmp) = ((op >> 28) & 7, (op >> 24) & 15);
+    let mut oparg = sign_extend_12((op >> 12) & 0xfff);
+    let cmparg = sign_extend_12(op & 0xfff);
+    if op & (8 << 28) != 0 {
+        // FUTEX_OP_OPARG_SHIFT: the argument is a bit number.
+        if oparg > 31 {
+            return Err(Errno::EINVAL);
+        }
+        oparg = 1 << oparg;
+    }
+    let apply = match kind {
+        0 => |_old: u32, arg: u32| arg,          // FUTEX_OP_SET
+        1 => |old: u32, arg: u32| old.wrapping_add(arg), // FUTEX_OP_ADD
+        2 => |old: u32, arg: u32| old | arg,     // FUTEX_OP_OR
+        3 => |old: u32, arg: u32| old & !arg,    // FUTEX_OP_ANDN
+        4 => |old: u32, arg: u32| old ^ arg,     // FUTEX_OP_XOR
+        _ => return Err(Errno::ENOSYS),
+    };
+    let space = memory.id();
+    cpu::without_interrupts(|| {
+        let old = memory.update_u32(addr2, |old| apply(old, oparg))?;
+        let (a, b) = (old as i32, cmparg as i32);
+        let passes = match cmp {
+            0 => a == b,
+            1 => a != b,
+            2 => a < b,
+            3 => a <= b,
+            4 => a > b,
+            5 => a >= b,
+            _ => return Err(Errno::ENOSYS),
+        };
+        let mut woken = take_waiters(space, addr, count, BITSET_ANY).len() as u32;
+        if passes {
+            woken += take_waiters(space, addr2, count2, BITSET_ANY).len() as u32;
+        }
+        Ok(woken)
+    })
+}

@@ -469,19 +469,11 @@ pub struct ForkOptions {
 /// for the copy.
 pub fn fork(parent: &mut Process, options: ForkOptions) -> Result<u32, Errno> {
     let vfork = options.vfork;
-    if PROCESSES.lock().len() >= MAX_PROCESSES {
-        return Err(Errno::EAGAIN);
-    }
-    let mut regs = parent.user_regs.ok_or(Errno::ENOSYS)?;
-    regs.eax = 0;
-    if options.stack != 0 {
-        regs.user_esp = options.stack;
-    }
+    let regs = child_registers(parent, options.stack)?;
     let started = env::monotonic().as_nanos() as u64;
     // The pid is known only once the task exists: the child is built
     // first (with a placeholder) and named after.
     let child = parent.fork(0, started)?;
-    let tls = sched::with_current(|t| t.context().map(|c| c.tls_descriptors())).unwrap_or_default();
     let directory = child.memory.directory();
     let name = parent.name.clone();
     let parent_pid = parent.pid;
@@ -489,18 +481,7 @@ pub fn fork(parent: &mut Process, options: ForkOptions) -> Result<u32, Errno> {
     // (and trap) before the table knows it.
     let mut child = Some(child);
     let spawned = cpu::without_interrupts(|| -> Result<sched::Pid, Errno> {
-        // No kernel stack: all slots taken (EAGAIN) or no frames (ENOMEM).
-        let no_stack = || if crate::hal::memory::frame_stats().free < 16 { Errno::ENOMEM } else { Errno::EAGAIN };
-        let pid = sched::try_spawn(&name, move || trap::enter_user_frame(&regs)).ok_or_else(no_stack)?;
-        sched::with_task(pid, |t| {
-            t.detached = true;
-            if let Some(ctx) = t.context() {
-                ctx.set_page_directory(directory);
-                for (slot, d) in tls.iter().enumerate() {
-                    ctx.set_tls_descriptor(slot, *d);
-                }
-            }
-        });
+        let pid = start_user_task(&name, regs, directory, None)?;
         let mut process = Box::new(child.take().expect("the child is built"));
         process.pid = pid;
         process.tid = pid;
@@ -533,6 +514,45 @@ pub fn fork(parent: &mut Process, options: ForkOptions) -> Result<u32, Errno> {
     Ok(pid)
 }
 
+/// The registers a new process or thread starts with: the caller's at the
+/// call, 0 in EAX, and `stack` (unless 0) as its stack pointer. EAGAIN when
+/// the table is full (threads and processes count alike).
+fn child_registers(parent: &Process, stack: u32) -> Result<TrapFrame, Errno> {
+    if PROCESSES.lock().len() >= MAX_PROCESSES {
+        return Err(Errno::EAGAIN);
+    }
+    let mut regs = parent.user_regs.ok_or(Errno::ENOSYS)?;
+    regs.eax = 0;
+    if stack != 0 {
+        regs.user_esp = stack;
+    }
+    Ok(regs)
+}
+
+/// A detached task that enters ring 3 with `regs` on page directory
+/// `directory`, with the caller's TLS descriptors (and `tls`, a slot and
+/// descriptor, on top). No kernel stack: EAGAIN when all slots are taken,
+/// ENOMEM when frames ran out. Call with interrupts masked, and enter the
+/// task in the table before they are enabled again.
+fn start_user_task(name: &str, regs: TrapFrame, directory: u64, tls: Option<(usize, u64)>) -> Result<sched::Pid, Errno> {
+    let inherited = sched::with_current(|t| t.context().map(|c| c.tls_descriptors())).unwrap_or_default();
+    let no_stack = || if crate::hal::memory::frame_stats().free < 16 { Errno::ENOMEM } else { Errno::EAGAIN };
+    let pid = sched::try_spawn(name, move || trap::enter_user_frame(&regs)).ok_or_else(no_stack)?;
+    sched::with_task(pid, |t| {
+        t.detached = true;
+        if let Some(ctx) = t.context() {
+            ctx.set_page_directory(directory);
+            for (slot, d) in inherited.iter().enumerate() {
+                ctx.set_tls_descriptor(slot, *d);
+            }
+            if let Some((slot, d)) = tls {
+                ctx.set_tls_descriptor(slot, d);
+            }
+        }
+    });
+    Ok(pid)
+}
+
 /// How `clone(CLONE_THREAD)` asks for a new thread.
 #[derive(Default, Clone, Copy)]
 pub struct ThreadOptions {
@@ -555,34 +575,13 @@ pub struct ThreadOptions {
 /// Returns its tid. EAGAIN past [`MAX_PROCESSES`] threads and processes or
 /// without a kernel stack slot, ENOMEM without frames for one.
 pub fn spawn_thread(parent: &mut Process, options: ThreadOptions) -> Result<u32, Errno> {
-    if PROCESSES.lock().len() >= MAX_PROCESSES {
-        return Err(Errno::EAGAIN);
-    }
-    let mut regs = parent.user_regs.ok_or(Errno::ENOSYS)?;
-    regs.eax = 0;
-    if options.stack != 0 {
-        regs.user_esp = options.stack;
-    }
-    let tls = sched::with_current(|t| t.context().map(|c| c.tls_descriptors())).unwrap_or_default();
+    let regs = child_registers(parent, options.stack)?;
     let directory = parent.memory.directory();
     let name = parent.name.clone();
     let (tgid, ppid) = (parent.pid, parent_of(parent.pid));
     let tid = cpu::without_interrupts(|| -> Result<sched::Pid, Errno> {
-        let no_stack = || if crate::hal::memory::frame_stats().free < 16 { Errno::ENOMEM } else { Errno::EAGAIN };
-        let tid = sched::try_spawn(&name, move || trap::enter_user_frame(&regs)).ok_or_else(no_stack)?;
+        let tid = start_user_task(&name, regs, directory, options.tls.map(|(slot, d, _)| (slot, d)))?;
         let mut thread = Box::new(parent.new_thread(tid));
-        sched::with_task(tid, |t| {
-            t.detached = true;
-            if let Some(ctx) = t.context() {
-                ctx.set_page_directory(directory);
-                for (slot, d) in tls.iter().enumerate() {
-                    ctx.set_tls_descriptor(slot, *d);
-                }
-                if let Some((slot, descriptor, _)) = options.tls {
-                    ctx.set_tls_descriptor(slot, descriptor);
-                }
-            }
-        });
         if let Some((slot, _, desc)) = options.tls {
             thread.tls[slot] = desc;
         }

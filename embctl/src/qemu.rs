@@ -80,6 +80,15 @@ impl QemuRun {
         // No monitor of its own and no display: stdio carries only the serial
         // console (plus the multiplexed monitor in interactive mode).
         push(&["-display", "none", "-monitor", "none"]);
+        // Console output: the kernel prints through a virtio-serial port once it
+        // has started it (a virtqueue buffer per host write instead of one
+        // emulated UART write per byte), into QEMU's own stdout, so both
+        // streams reach the same terminal or pipe in order. Input stays on
+        // the serial port.
+        push(&["-device", "virtio-serial-pci", "-chardev", "file,id=console,path=/proc/self/fd/1"]);
+        // A port, not `virtconsole`: QEMU drops a virtconsole's output when
+        // stdout is full, while a port waits for it.
+        push(&["-device", "virtserialport,nr=1,chardev=console,name=embox.console"]);
         // A triple fault or a kernel reset ends the run instead of looping.
         push(&["-no-reboot"]);
         push(&["-device", &format!("isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04")]);
@@ -261,7 +270,10 @@ mod tests {
         assert_eq!(value_of(&argv, "-m"), Some("128"));
         assert_eq!(value_of(&argv, "-accel"), Some("tcg"));
         assert_eq!(value_of(&argv, "-display"), Some("none"));
-        assert_eq!(value_of(&argv, "-device"), Some("isa-debug-exit,iobase=0xf4,iosize=0x04"));
+        let devices: Vec<&str> = argv.iter().zip(&argv[1..]).filter(|(f, _)| *f == "-device").map(|(_, v)| v.as_str()).collect();
+        assert!(devices.contains(&"isa-debug-exit,iobase=0xf4,iosize=0x04"), "{devices:?}");
+        assert!(devices.contains(&"virtserialport,nr=1,chardev=console,name=embox.console"), "{devices:?}");
+        assert_eq!(value_of(&argv, "-chardev"), Some("file,id=console,path=/proc/self/fd/1"));
         assert!(argv.contains(&"-no-reboot".to_string()));
         assert!(!argv.contains(&"-S".to_string()));
     }

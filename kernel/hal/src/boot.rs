@@ -104,6 +104,9 @@ pub struct BootInfo {
     pub cmdline: heapless_str::Str256,
     /// Set by `memory::init`: the initramfs bytes, mapped.
     pub initrd_bytes: Option<&'static [u8]>,
+    /// Set by `init`: whether console output goes through virtio-serial
+    /// (else the UART, and why).
+    pub console: Result<(), crate::virtio_console::ProbeError>,
 }
 
 impl BootInfo {
@@ -178,7 +181,7 @@ pub(crate) fn parse(magic: u32, info_phys: u32) -> BootInfo {
             "not started by a multiboot loader (magic {magic:#x}); boot with qemu-system-i386 -kernel"
         ));
     }
-    let mut boot = BootInfo { ram: RegionList::new(), initrd: None, cmdline: heapless_str::Str256::new(), initrd_bytes: None };
+    let mut boot = BootInfo { ram: RegionList::new(), initrd: None, cmdline: heapless_str::Str256::new(), initrd_bytes: None, console: Err(crate::virtio_console::ProbeError::NotFound) };
     // SAFETY: a multiboot loader (checked by the magic) passes a valid info
     // structure; with paging off its physical address is directly readable.
     let info = unsafe { &*(info_phys as *const MultibootInfo) };

@@ -35,6 +35,8 @@ pub mod sync;
 pub mod time;
 pub mod trap;
 pub mod usermode;
+pub mod virtio;
+pub mod virtio_console;
 pub mod virtio_net;
 
 pub use boot::BootInfo;
@@ -64,6 +66,9 @@ pub fn init(magic: u32, info_phys: u32, config: &HalConfig) -> BootInfo {
     paging::init(boot.memory_top());
     gdt::init_double_fault(paging::kernel_directory() as u32, trap::double_fault);
     memory::init(&mut boot, config.heap_bytes);
+    // Console output leaves the UART as soon as frames for the rings exist
+    // (without the device, e.g. a plain `qemu -serial stdio`, the UART stays).
+    boot.console = virtio_console::start(&pci::scan());
     pic::unmask(time::IRQ);
     pic::unmask(serial::IRQ);
     boot

@@ -14,6 +14,8 @@ pub const EXIT_FAULT: u8 = 0x11;
 
 pub fn poweroff() -> ! {
     cpu::disable_interrupts();
+    // QEMU exits at the port write: what it has not written out yet is lost.
+    crate::virtio_console::flush();
     cpu::outb(DEBUG_EXIT_PORT, EXIT_POWEROFF);
     cpu::outw(0x604, 0x2000);
     cpu::halt_forever()
@@ -22,6 +24,7 @@ pub fn poweroff() -> ! {
 /// Ends the run as failed (after a kernel fault or panic).
 pub fn exit_failure() -> ! {
     cpu::disable_interrupts();
+    crate::virtio_console::flush();
     cpu::outb(DEBUG_EXIT_PORT, EXIT_FAULT);
     cpu::halt_forever()
 }
@@ -30,6 +33,7 @@ pub fn exit_failure() -> ! {
 /// `-no-reboot` exits with status 0 instead).
 pub fn reboot() -> ! {
     cpu::disable_interrupts();
+    crate::virtio_console::flush();
     // Wait until the controller's input buffer is empty, then pulse reset.
     for _ in 0..0x10000 {
         if cpu::inb(0x64) & 0x02 == 0 {

@@ -65,20 +65,33 @@ fn put_byte(b: u8) {
     outb(DATA, b);
 }
 
-/// Writes bytes, turning `\n` into `\r\n`. Whole calls are not interleaved.
+/// Writes bytes to the console, turning `\n` into `\r\n`: through
+/// virtio-console once it is started ([`crate::virtio_console`]), else on
+/// the UART. Whole calls are not interleaved.
 pub fn write_bytes(bytes: &[u8]) {
-    match TX_LOCK.try_lock() {
-        Some(_guard) => write_unlocked(bytes),
-        // Reentered (a fault while printing): print anyway.
-        None => write_unlocked(bytes),
+    let _guard = TX_LOCK.try_lock(); // None: reentered (a fault while printing), print anyway
+    note_line_start(bytes);
+    if !crate::virtio_console::write(bytes) {
+        write_uart(bytes);
     }
 }
 
-/// Writes without taking the console lock: for fault reports.
+/// Writes on the UART without taking the console lock: for fault reports
+/// (what was written through virtio-console before is flushed first, so the
+/// report comes after it).
 pub fn write_unlocked(bytes: &[u8]) {
+    crate::virtio_console::flush();
+    note_line_start(bytes);
+    write_uart(bytes);
+}
+
+fn note_line_start(bytes: &[u8]) {
     if let Some(&last) = bytes.last() {
         AT_LINE_START.store(last == b'\n', Ordering::Relaxed);
     }
+}
+
+fn write_uart(bytes: &[u8]) {
     for &b in bytes {
         if b == b'\n' {
             put_byte(b'\r');

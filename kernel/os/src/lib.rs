@@ -71,6 +71,11 @@ pub fn start(magic: u32, info: u32, config: &Config) -> ! {
             hal::paging::PHYS_MAP_LIMIT >> 20
         );
     }
+    match boot.console {
+        Ok(()) => klog!("console: output through virtio-serial port 1, input on COM1"),
+        Err(hal::virtio_console::ProbeError::NotFound) => klog!("console: COM1 (no virtio-serial device)"),
+        Err(e) => klog!("console: COM1 ({e})"),
+    }
     if !boot.cmdline.as_str().is_empty() {
         klog!("command line: {}", boot.cmdline.as_str());
     }

@@ -1,0 +1,253 @@
+//! Legacy (transitional) virtio-PCI transport shared by the drivers
+//! (`virtio_net`, `virtio_console`): the device's status handshake and
+//! feature negotiation over its I/O BAR, DMA blocks from the frame
+//! allocator, and split virtqueues whose descriptors each own one fixed-size
+//! buffer.
+//!
+//! Why legacy: its interface is all port I/O (no MMIO window to map), and
+//! QEMU's `virtio-*-pci` devices are transitional by default.
+//!
+//! Memory: each queue's ring is one physically contiguous block (the legacy
+//! device takes a single page frame number), and its buffers another block,
+//! owned by the driver for the device's lifetime.
+
+use crate::cpu::{inb, inl, inw, outb, outl, outw};
+use crate::paging::{phys_to_virt, PAGE_SIZE};
+use crate::pci::Function;
+use core::sync::atomic::{fence, Ordering};
+
+pub const VENDOR_VIRTIO: u16 = 0x1af4;
+
+// Legacy register offsets from BAR0.
+const REG_DEVICE_FEATURES: u16 = 0x00;
+const REG_GUEST_FEATURES: u16 = 0x04;
+const REG_QUEUE_PFN: u16 = 0x08;
+const REG_QUEUE_SIZE: u16 = 0x0c;
+const REG_QUEUE_SELECT: u16 = 0x0e;
+const REG_QUEUE_NOTIFY: u16 = 0x10;
+const REG_STATUS: u16 = 0x12;
+const REG_ISR: u16 = 0x13;
+/// Device-specific configuration (no MSI-X enabled, so it starts right after the header).
+pub const REG_DEVICE_CONFIG: u16 = 0x14;
+
+const STATUS_ACKNOWLEDGE: u8 = 1;
+const STATUS_DRIVER: u8 = 2;
+const STATUS_DRIVER_OK: u8 = 4;
+const STATUS_FAILED: u8 = 0x80;
+
+/// Descriptor flag: the device writes this buffer (receive side).
+pub const DESC_F_WRITE: u16 = 2;
+const USED_F_NO_NOTIFY: u16 = 1;
+const AVAIL_F_NO_INTERRUPT: u16 = 1;
+
+/// A legacy virtio device being started: reset, acknowledged, features
+/// negotiated. [`Legacy::ready`] or [`Legacy::fail`] ends the handshake.
+#[derive(Clone, Copy)]
+pub struct Legacy {
+    pub io: u16,
+}
+
+impl Legacy {
+    /// Resets the device behind `f` (its I/O BAR 0) and acknowledges it;
+    /// None when it has no legacy I/O BAR.
+    pub fn begin(f: &Function) -> Option<Legacy> {
+        let io = f.io_bar(0)?;
+        f.enable_io_and_dma();
+        outb(io + REG_STATUS, 0); // reset
+        outb(io + REG_STATUS, STATUS_ACKNOWLEDGE);
+        outb(io + REG_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
+        Some(Legacy { io })
+    }
+
+    /// Accepts the features of `wanted` the device offers; returns them.
+    pub fn negotiate(&self, wanted: u32) -> u32 {
+        let accepted = inl(self.io + REG_DEVICE_FEATURES) & wanted;
+        outl(self.io + REG_GUEST_FEATURES, accepted);
+        accepted
+    }
+
+    /// The driver is set up: the device may start using the queues.
+    pub fn ready(&self) {
+        outb(self.io + REG_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_DRIVER_OK);
+    }
+
+    /// The driver gives up on the device.
+    pub fn fail(&self) {
+        outb(self.io + REG_STATUS, STATUS_FAILED);
+    }
+
+    pub fn config8(&self, offset: u16) -> u8 {
+        inb(self.io + REG_DEVICE_CONFIG + offset)
+    }
+
+    pub fn config16(&self, offset: u16) -> u16 {
+        inw(self.io + REG_DEVICE_CONFIG + offset)
+    }
+
+    /// Reads (and so clears) the interrupt status; true when the device had
+    /// raised its (possibly shared) line.
+    pub fn acknowledge_interrupt(io: u16) -> bool {
+        io != 0 && inb(io + REG_ISR) & 3 != 0
+    }
+}
+
+/// A block of physically contiguous, zeroed frames owned by the driver
+/// forever (rings and buffers live as long as the device).
+struct Dma {
+    phys: u64,
+    virt: usize,
+    len: usize,
+}
+
+impl Dma {
+    fn alloc(bytes: usize) -> Option<Dma> {
+        let frames = bytes.div_ceil(PAGE_SIZE);
+        let phys = crate::memory::alloc_zeroed_contiguous(frames)?;
+        Some(Dma { phys, virt: phys_to_virt(phys), len: frames * PAGE_SIZE })
+    }
+
+    fn check(&self, offset: usize, len: usize) {
+        assert!(offset + len <= self.len, "DMA access past the end of its block");
+    }
+
+    fn read16(&self, offset: usize) -> u16 {
+        self.check(offset, 2);
+        // SAFETY: in bounds of a block this driver owns, mapped by the
+        // physical map, 2-aligned (every offset used is); volatile because
+        // the device writes it.
+        unsafe { core::ptr::read_volatile((self.virt + offset) as *const u16) }
+    }
+
+    fn read32(&self, offset: usize) -> u32 {
+        self.check(offset, 4);
+        // SAFETY: as for `read16`, 4-aligned.
+        unsafe { core::ptr::read_volatile((self.virt + offset) as *const u32) }
+    }
+
+    fn write16(&self, offset: usize, value: u16) {
+        self.check(offset, 2);
+        // SAFETY: as for `read16`.
+        unsafe { core::ptr::write_volatile((self.virt + offset) as *mut u16, value) }
+    }
+
+    fn write32(&self, offset: usize, value: u32) {
+        self.check(offset, 4);
+        // SAFETY: as for `read32`.
+        unsafe { core::ptr::write_volatile((self.virt + offset) as *mut u32, value) }
+    }
+
+    fn write64(&self, offset: usize, value: u64) {
+        self.write32(offset, value as u32);
+        self.write32(offset + 4, (value >> 32) as u32);
+    }
+
+    /// The bytes at `offset..offset + len`, for the CPU to fill or read while
+    /// the device does not own them.
+    fn bytes_mut(&mut self, offset: usize, len: usize) -> &mut [u8] {
+        self.check(offset, len);
+        // SAFETY: in bounds of the block, which `&mut self` borrows; the
+        // driver only hands out buffers the device does not own (not posted,
+        // or returned through the used ring).
+        unsafe { core::slice::from_raw_parts_mut((self.virt + offset) as *mut u8, len) }
+    }
+}
+
+/// One split virtqueue: descriptor table, available ring, used ring; each
+/// descriptor `id` owns buffer `id` of `buf_size` bytes.
+pub struct Queue {
+    index: u16,
+    size: u16,
+    ring: Dma,
+    buffers: Dma,
+    buf_size: usize,
+    avail_off: usize,
+    used_off: usize,
+    /// Our copy of avail.idx (next free slot).
+    avail_idx: u16,
+    /// Used entries consumed so far.
+    last_used: u16,
+}
+
+impl Queue {
+    /// Sets up queue `index` of `dev` with up to `buffers` buffers of
+    /// `buf_size` bytes; None when the device has no such queue or no
+    /// contiguous frames are left.
+    pub fn new(dev: &Legacy, index: u16, buffers: u16, buf_size: usize) -> Option<Queue> {
+        let io = dev.io;
+        outw(io + REG_QUEUE_SELECT, index);
+        let size = inw(io + REG_QUEUE_SIZE);
+        if size == 0 {
+            return None;
+        }
+        let n = usize::from(size);
+        let avail_off = 16 * n;
+        let used_off = (avail_off + 6 + 2 * n).next_multiple_of(PAGE_SIZE);
+        let ring = Dma::alloc(used_off + 6 + 8 * n)?;
+        let count = buffers.min(size);
+        let buffers = Dma::alloc(usize::from(count) * buf_size)?;
+        let queue = Queue { index, size, ring, buffers, buf_size, avail_off, used_off, avail_idx: 0, last_used: 0 };
+        for i in 0..count {
+            let d = 16 * usize::from(i);
+            queue.ring.write64(d, queue.buffers.phys + (usize::from(i) * buf_size) as u64);
+            queue.ring.write32(d + 8, buf_size as u32);
+            queue.ring.write16(d + 12, 0);
+        }
+        outl(io + REG_QUEUE_PFN, (queue.ring.phys / PAGE_SIZE as u64) as u32);
+        Some(queue)
+    }
+
+    /// Asks the device not to interrupt when it uses our buffers (a driver
+    /// that polls the used ring; an unacknowledged INTx line shared with
+    /// another device would otherwise storm).
+    pub fn suppress_interrupts(&self) {
+        self.ring.write16(self.avail_off, AVAIL_F_NO_INTERRUPT);
+    }
+
+    pub fn buffer_count(&self) -> u16 {
+        (self.buffers.len / self.buf_size).min(usize::from(self.size)) as u16
+    }
+
+    pub fn buf_size(&self) -> usize {
+        self.buf_size
+    }
+
+    /// Offers descriptor `id` (its buffer `len` bytes long) to the device.
+    pub fn post(&mut self, id: u16, len: usize, flags: u16) {
+        let d = 16 * usize::from(id);
+        self.ring.write32(d + 8, len as u32);
+        self.ring.write16(d + 12, flags);
+        let slot = usize::from(self.avail_idx % self.size);
+        self.ring.write16(self.avail_off + 4 + 2 * slot, id);
+        fence(Ordering::SeqCst); // the entry before the index
+        self.avail_idx = self.avail_idx.wrapping_add(1);
+        self.ring.write16(self.avail_off + 2, self.avail_idx);
+    }
+
+    /// Next used entry: (descriptor id, bytes written by the device).
+    pub fn take_used(&mut self) -> Option<(u16, usize)> {
+        let used_idx = self.ring.read16(self.used_off + 2);
+        if used_idx == self.last_used {
+            return None;
+        }
+        fence(Ordering::SeqCst); // the index before the entry
+        let slot = usize::from(self.last_used % self.size);
+        let id = self.ring.read32(self.used_off + 4 + 8 * slot) as u16;
+        let len = self.ring.read32(self.used_off + 8 + 8 * slot) as usize;
+        self.last_used = self.last_used.wrapping_add(1);
+        (id < self.buffer_count()).then_some((id, len))
+    }
+
+    /// Tells the device there is new work (unless it asked not to be told).
+    pub fn notify(&self, dev: &Legacy) {
+        fence(Ordering::SeqCst);
+        if self.ring.read16(self.used_off) & USED_F_NO_NOTIFY == 0 {
+            outw(dev.io + REG_QUEUE_NOTIFY, self.index);
+        }
+    }
+
+    /// Buffer `id`, for the CPU while the device does not hold it.
+    pub fn buffer(&mut self, id: u16) -> &mut [u8] {
+        let size = self.buf_size;
+        self.buffers.bytes_mut(usize::from(id) * size, size)
+    }
+}

@@ -251,15 +251,15 @@ async fn run_scripted(mut container: AttachedContainer, args: &RunArgs) -> Resul
         }
     };
     container.remove().await?;
-    println!();
+    crate::ui::print_line("");
     match script.verdict(exit, args.timeout) {
         Verdict::Passed => {
             tracing::info!("{} command(s) finished; the kernel powered off", args.commands.len());
             Ok(ExitCode::SUCCESS)
         }
         Verdict::Failed(why) => {
-            eprintln!("error: {why}");
-            eprintln!("last console lines:\n{}", indent(&script.tail(TAIL_LINES)));
+            crate::ui::note_line(format_args!("error: {why}"));
+            crate::ui::note_line(format_args!("last console lines:\n{}", indent(&script.tail(TAIL_LINES))));
             Ok(ExitCode::from(exit.map(|e| e.embctl_exit_code()).filter(|c| *c != 0).unwrap_or(1)))
         }
     }
@@ -268,7 +268,7 @@ async fn run_scripted(mut container: AttachedContainer, args: &RunArgs) -> Resul
 /// Interactive mode: the user's terminal in raw mode is the serial console;
 /// ctrl-a x quits (QEMU's mon:stdio), ctrl-a c reaches the monitor.
 async fn run_interactive(mut container: AttachedContainer) -> Result<ExitCode> {
-    eprintln!("QEMU console: ctrl-a x quits, ctrl-a c toggles the QEMU monitor, ctrl-a h lists the keys");
+    crate::ui::note_line(format_args!("QEMU console: ctrl-a x quits, ctrl-a c toggles the QEMU monitor, ctrl-a h lists the keys"));
     let (input, output) = container.take_io();
     let raw = crate::ui::RawTerminal::enable()?;
     if let Some((rows, cols)) = crate::ui::terminal_size() {
@@ -339,7 +339,7 @@ fn finish(status: i64) -> ExitCode {
     if exit.is_success() {
         tracing::info!("{exit}");
     } else {
-        eprintln!("error: {exit}");
+        crate::ui::note_line(format_args!("error: {exit}"));
     }
     ExitCode::from(exit.embctl_exit_code())
 }
@@ -354,9 +354,9 @@ async fn announce_gdb(engine: &Engine, container: &AttachedContainer, ws: &Works
         Some(ip) => format!("{ip}:{GDB_PORT}"),
         None => format!("QEMU_CONTAINER_IP:{GDB_PORT}"),
     };
-    eprintln!("QEMU is halted, waiting for gdb on {address} (container {}). Attach with:", container.name());
-    eprintln!("  embctl shell -- gdb -q {symbols} -ex 'target remote {address}'");
-    eprintln!("(or from the host: gdb {symbols} -ex 'target remote {address}')");
+    crate::ui::note_line(format_args!("QEMU is halted, waiting for gdb on {address} (container {}). Attach with:", container.name()));
+    crate::ui::note_line(format_args!("  embctl shell -- gdb -q {symbols} -ex 'target remote {address}'"));
+    crate::ui::note_line(format_args!("(or from the host: gdb {symbols} -ex 'target remote {address}')"));
 }
 
 fn indent(text: &str) -> String {

@@ -55,7 +55,7 @@ async fn interactive(engine: &Engine, ws: &Workspace, image: &str) -> Result<i64
         std::env::var("TERM").unwrap_or_else(|_| "xterm".into())
     ));
     let mut container = engine.start_attached(&spec).await?;
-    eprintln!("embctl: shell in {image}, workspace at /ws; `exit` ends it, {DETACH_KEYS} detaches");
+    crate::ui::note_line(format_args!("embctl: shell in {image}, workspace at /ws; `exit` ends it, {DETACH_KEYS} detaches"));
     let raw = crate::ui::RawTerminal::enable()?;
     let pumped = pump_tty(&mut container).await;
     drop(raw);
@@ -63,10 +63,10 @@ async fn interactive(engine: &Engine, ws: &Workspace, image: &str) -> Result<i64
     if container.is_running().await.unwrap_or(false) {
         let name = container.name().to_string();
         container.keep();
-        eprintln!(
+        crate::ui::note_line(format_args!(
             "embctl: detached; container {name} keeps running: `docker attach --detach-keys={DETACH_KEYS} {name}` \
              returns to it, `docker rm -f {name}` removes it"
-        );
+        ));
         return Ok(0);
     }
     let code = container.wait().await?;

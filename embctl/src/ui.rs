@@ -25,9 +25,9 @@ pub fn init_logging(verbose: u8, quiet: bool) {
 /// Prints an error with its chain of causes on one line each: what went wrong,
 /// where, and (from the context added at the failure site) what to do.
 pub fn report_error(err: &anyhow::Error) {
-    eprintln!("error: {err}");
+    note_line(format_args!("error: {err}"));
     for cause in err.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        note_line(format_args!("  caused by: {cause}"));
     }
 }
 
@@ -174,4 +174,12 @@ pub fn stdin_chunks() -> tokio::sync::mpsc::Receiver<bytes::Bytes> {
 pub fn print_line(line: impl std::fmt::Display) {
     use std::io::Write;
     let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
+/// A line for the user on stderr that is not a log record: an error's
+/// report, how to attach or quit, what a signal made us clean up. Written
+/// even when stderr is gone (a closed pipe is ignored, as for stdout).
+pub fn note_line(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }

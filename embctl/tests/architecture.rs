@@ -33,3 +33,23 @@ fn only_the_engine_module_calls_bollard() {
         "these files reach the Docker engine past src/engine/ (give the engine a method instead): {offenders:?}"
     );
 }
+
+#[test]
+fn only_ui_prints() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|f| !f.ends_with("ui.rs"))
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).expect("source file");
+            ["println!", "print!(", "eprint!(", "eprintln!"].iter().any(|m| text.contains(m))
+        })
+        .map(|f| f.strip_prefix(&src).unwrap_or(f).display().to_string())
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "these files print past src/ui.rs (use ui::print_line for results, ui::note_line for messages, tracing for logs): {offenders:?}"
+    );
+}

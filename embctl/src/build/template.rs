@@ -180,8 +180,8 @@ pub fn list(ws: &Workspace) -> Result<()> {
     let width = all.iter().map(|t| t.name.len()).max().unwrap_or(0);
     for t in &all {
         let mark = if t.name == DEFAULT_TEMPLATE { " (default)" } else { "" };
-        println!("{:width$}  {}{mark}", t.name, t.config.description);
-        println!("{:width$}  {}", "", t.config.summary());
+        crate::ui::print_line(format_args!("{:width$}  {}{mark}", t.name, t.config.description));
+        crate::ui::print_line(format_args!("{:width$}  {}", "", t.config.summary()));
     }
     Ok(())
 }

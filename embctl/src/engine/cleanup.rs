@@ -87,7 +87,7 @@ fn remove_trees() {
         } else {
             let _ = std::fs::remove_file(&dir);
         }
-        eprintln!("embctl: removed the unfinished {}", dir.display());
+        crate::ui::note_line(format_args!("embctl: removed the unfinished {}", dir.display()));
     }
 }
 
@@ -202,7 +202,7 @@ async fn remove_all_live() {
     if live().is_empty() {
         return;
     }
-    eprintln!("embctl: interrupted; removing {} container(s)", live().len());
+    crate::ui::note_line(format_args!("embctl: interrupted; removing {} container(s)", live().len()));
     // A container whose create request is in flight cannot be removed reliably
     // yet (the engine may refuse, then finish creating it): let the requests land.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -221,6 +221,6 @@ async fn remove_all_live() {
         let _ = tokio::time::timeout(Duration::from_secs(20), futures_util::future::join_all(removals)).await;
     }
     for name in live().keys() {
-        eprintln!("embctl: could not remove container {name}; remove it with `docker rm -f {name}`");
+        crate::ui::note_line(format_args!("embctl: could not remove container {name}; remove it with `docker rm -f {name}`"));
     }
 }

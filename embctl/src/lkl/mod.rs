@@ -120,7 +120,7 @@ pub async fn fetch(ws: &Workspace, src: &LklSourceArgs) -> Result<()> {
         info!("the LKL tree {} is already extracted", paths.tree.display());
     }
     apply_pending_patches(&paths)?;
-    println!("LKL sources ready: {}", paths.tree.display());
+    crate::ui::print_line(format_args!("LKL sources ready: {}", paths.tree.display()));
     Ok(())
 }
 
@@ -235,7 +235,7 @@ pub async fn build(ws: &Workspace, args: &LklBuildArgs) -> Result<()> {
     let engine = crate::engine::Engine::connect().await?;
     let image = crate::image::ensure(&engine, ws).await?;
     let install = build_for_template(ws, &engine, &image, &args.lkl_source, &template).await?;
-    println!("LKL built: {} (lib/lkl.o, include/)", install.host.display());
+    crate::ui::print_line(format_args!("LKL built: {} (lib/lkl.o, include/)", install.host.display()));
     Ok(())
 }
 
@@ -246,9 +246,9 @@ pub async fn pin(ws: &Workspace, src: &LklSourceArgs) -> Result<()> {
     let archive = download::obtain(&pin, src).await?;
     if pinned_before.is_empty() {
         pin.write_sha256(&archive.digests.sha256)?;
-        println!("pinned sha256 {} in {}", archive.digests.sha256, pin.file.display());
+        crate::ui::print_line(format_args!("pinned sha256 {} in {}", archive.digests.sha256, pin.file.display()));
     } else {
-        println!("{} already pins sha256 {}, and the archive matches it", pin.file.display(), pinned_before);
+        crate::ui::print_line(format_args!("{} already pins sha256 {}, and the archive matches it", pin.file.display(), pinned_before));
     }
     Ok(())
 }
@@ -387,7 +387,7 @@ fn save_patch(paths: &LklPaths, name: &str, changes: &diff::TreeDiff) -> Result<
     let mut applied = series;
     applied.push(PatchFile::new(name, target.clone(), text));
     write_patched_marker(paths, &applied)?;
-    println!("saved {} ({} files) and appended it to {}", target.display(), changes.files.len(), series_file.display());
+    crate::ui::print_line(format_args!("saved {} ({} files) and appended it to {}", target.display(), changes.files.len(), series_file.display()));
     Ok(())
 }
 
@@ -413,17 +413,17 @@ pub async fn clean_lkl(ws: &Workspace, args: &CleanLklArgs) -> Result<()> {
         if paths.base.exists() {
             fs::remove_dir_all(&paths.base).with_context(|| format!("cannot remove {}", paths.base.display()))?;
         }
-        println!("removed {}", paths.base.display());
+        crate::ui::print_line(format_args!("removed {}", paths.base.display()));
         return Ok(());
     }
     let removed = build::clean_outputs(&paths)?;
     if removed.is_empty() {
-        println!("no LKL build outputs under {}", paths.out_root.display());
+        crate::ui::print_line(format_args!("no LKL build outputs under {}", paths.out_root.display()));
     } else {
         for dir in &removed {
-            println!("removed {}", dir.display());
+            crate::ui::print_line(format_args!("removed {}", dir.display()));
         }
     }
-    println!("the next LKL build starts over; the sources stay (the pinned tree in {})", paths.tree.display());
+    crate::ui::print_line(format_args!("the next LKL build starts over; the sources stay (the pinned tree in {})", paths.tree.display()));
     Ok(())
 }

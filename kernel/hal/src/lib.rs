@@ -6,8 +6,10 @@
 //! `unsafe` block of the kernel is here, each with a `// SAFETY:` line.
 //! `embox-os` builds on the safe API below with `#![deny(unsafe_code)]`.
 //!
-//! Boot order (see [`init`]): serial → GDT/TSS → IDT → PIC → PIT → memory map
-//! → paging → heap → frame allocator. The multiboot entry point is in
+//! Boot order (see [`init`]): serial → PIT → GDT/TSS → IDT → PIC → multiboot
+//! memory map → paging → double-fault TSS → heap and frame allocator →
+//! virtio-serial console (output leaves the UART) → timer and serial IRQs
+//! unmasked. The multiboot entry point is in
 //! [`boot`]; the kernel binary provides `embox_main`, which the entry calls.
 #![no_std]
 

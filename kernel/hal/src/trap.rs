@@ -1,10 +1,14 @@
 //! Trap frames and the one Rust entry for every interrupt and exception.
 //!
-//! IRQs are acknowledged at the PIC and handed to their driver (timer,
-//! serial); other vectors go to a handler registered with [`set_handler`]
-//! (the syscall layer registers 0x80 and the user-fault handler). An
-//! exception nobody handles is fatal: [`fatal`] prints the message, the
-//! registers and the current task, and ends the run with the fault status.
+//! IRQs are handed to their driver (timer, serial, or a device handler
+//! registered with [`set_irq_handler`]) and then acknowledged at the PIC.
+//! `int 0x80` does not come through the table of handlers: the trap stub
+//! calls the function given to [`set_syscall_handler`] directly, without a
+//! lock. Exceptions from ring 3 go to the user-fault handler (the compat
+//! layer turns them into signals); other vectors go to a handler registered
+//! with [`set_handler`]. An exception nobody handles is fatal: [`fatal`]
+//! prints the message, the registers and the current task, and ends the run
+//! with the fault status.
 
 use crate::{cpu, pic, serial, sync::IrqMutex};
 use core::fmt::{self, Write};

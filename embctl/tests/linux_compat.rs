@@ -419,6 +419,19 @@ fn thread_bomb_gives_eagain_and_the_kernel_lives() {
     assert_eq!(results[3].0.output, "alive\n", "{transcript}");
 }
 
+/// Signals for real (`tests/compat/signals.c`, glibc and musl): handlers on
+/// Linux's i386 signal frames with sigreturn/rt_sigreturn, SA_SIGINFO,
+/// SA_NODEFER, SA_RESETHAND, SA_ONSTACK and sigaltstack, SA_RESTART vs
+/// EINTR, the mask, sigpending, sigsuspend, pause, kill to other
+/// processes, SIGCHLD (and no zombies when it is ignored), SIGPIPE, faults
+/// caught (siglongjmp out of SIGSEGV/SIGFPE/SIGILL), forged frames handed
+/// to sigreturn (SIGSEGV, the kernel lives), default actions as wait
+/// statuses: the same output and status as on Linux.
+#[test]
+fn signals_match_linux() {
+    differential(&[case("signals-glibc", &[]), case("signals-musl", &[])]);
+}
+
 /// A fork bomb stops at the process limit with EAGAIN; a fork with memory
 /// full fails with ENOMEM; every child is reaped, and the kernel carries on.
 /// (Kernel only: on the host, root is not bound by RLIMIT_NPROC.)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #define CHECK(cond)                                                                  \
 	do {                                                                         \
@@ -22,5 +23,16 @@ static inline void report(const char *what, int ok)
 		printf("%s: ok\n", what);
 	else
 		printf("%s: %s\n", what, strerror(errno));
+}
+
+/* Prints how a child ended, as a wait status says. */
+static inline void describe(const char *what, int status)
+{
+	if (WIFEXITED(status))
+		printf("%s: exited %d\n", what, WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		printf("%s: killed by signal %d\n", what, WTERMSIG(status));
+	else
+		printf("%s: status %#x\n", what, status);
 }
 #endif

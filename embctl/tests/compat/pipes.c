@@ -13,14 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static void describe(const char *what, int status)
-{
-	if (WIFEXITED(status))
-		printf("%s: exited %d\n", what, WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		printf("%s: killed by signal %d\n", what, WTERMSIG(status));
-}
-
 static ssize_t read_full(int fd, char *buf, size_t len)
 {
 	size_t done = 0;

@@ -26,16 +26,6 @@ static void nap_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-static void describe(const char *what, int status)
-{
-	if (WIFEXITED(status))
-		printf("%s: exited %d\n", what, WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		printf("%s: killed by signal %d\n", what, WTERMSIG(status));
-	else
-		printf("%s: status %#x\n", what, status);
-}
-
 /* This program's own path: /proc/self/exe, or argv[0] searched in PATH. */
 static void self_path(const char *argv0, char *out, size_t size)
 {

@@ -120,3 +120,75 @@ embox_fpu_claim:
     current = sym CURRENT,
     mxcsr = sym DEFAULT_MXCSR,
 );
+
+/// Size of an `fxsave` image.
+pub const FXSAVE_BYTES: usize = 512;
+
+/// The running task's user x87/SSE state as an `fxsave` image (what a
+/// signal frame saves). Interrupts are masked while it is read.
+pub fn read_user_state(out: &mut [u8; FXSAVE_BYTES]) {
+    crate::cpu::without_interrupts(|| {
+        let current = CURRENT.load(Ordering::Relaxed);
+        if current == 0 {
+            return;
+        }
+        if OWNER.load(Ordering::Relaxed) == current {
+            // SAFETY: the registers hold this task's live user state and
+            // `current` is its 16-byte aligned 512-byte area; TS is cleared
+            // only for the fxsave and set again, keeping the invariant that
+            // an owned state makes kernel FPU use raise #NM. The registers
+            // keep the state (the owner stays), the area gets a copy.
+            unsafe {
+                core::arch::asm!(
+                    "clts",
+                    "fxsave [{area}]",
+                    "mov {t}, cr0",
+                    "or {t}, 8",
+                    "mov cr0, {t}",
+                    area = in(reg) current,
+                    t = out(reg) _,
+                    options(nostack)
+                )
+            }
+        }
+        // SAFETY: `current` is the running context's FpuArea (512 bytes),
+        // which nothing else writes while interrupts are masked.
+        unsafe { core::ptr::copy_nonoverlapping(current as *const u8, out.as_mut_ptr(), FXSAVE_BYTES) }
+    })
+}
+
+/// Replaces the running task's user x87/SSE state (sigreturn, or the clean
+/// state a signal handler starts with); the return to ring 3 loads it.
+/// MXCSR is masked to the bits the CPU supports, so `fxrstor` cannot fault
+/// on a value that came from user memory.
+pub fn write_user_state(image: &[u8; FXSAVE_BYTES]) {
+    crate::cpu::without_interrupts(|| {
+        let current = CURRENT.load(Ordering::Relaxed);
+        if current == 0 {
+            return;
+        }
+        let mut copy = *image;
+        // SAFETY: reads the MXCSR_MASK field (offset 28) of the running
+        // context's area, last written by fxsave (0 there means 0xffbf).
+        let mask = unsafe { core::ptr::read((current as *const u8).add(28) as *const u32) };
+        let mask = if mask == 0 { 0xffbf } else { mask };
+        let mxcsr = u32::from_le_bytes([copy[24], copy[25], copy[26], copy[27]]) & mask;
+        copy[24..28].copy_from_slice(&mxcsr.to_le_bytes());
+        copy[28..32].copy_from_slice(&mask.to_le_bytes());
+        // SAFETY: `current` is the running context's 512-byte FpuArea; with
+        // interrupts masked nothing else reads or writes it meanwhile.
+        unsafe { core::ptr::copy_nonoverlapping(copy.as_ptr(), current as *mut u8, FXSAVE_BYTES) }
+        // The registers' copy is stale now: the return to ring 3 sees no
+        // owner and restores this area (embox_fpu_claim + fxrstor).
+        let _ = OWNER.compare_exchange(current, 0, Ordering::Relaxed, Ordering::Relaxed);
+    })
+}
+
+/// The state a program or signal handler starts with: x87 as after
+/// `fninit` (control word 0x37f, all registers empty), MXCSR 0x1f80.
+pub fn initial_user_state() -> [u8; FXSAVE_BYTES] {
+    let mut image = [0u8; FXSAVE_BYTES];
+    image[0..2].copy_from_slice(&0x037fu16.to_le_bytes());
+    image[24..28].copy_from_slice(&DEFAULT_MXCSR.to_le_bytes());
+    image
+}

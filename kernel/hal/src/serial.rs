@@ -7,7 +7,7 @@
 use crate::cpu::{inb, outb};
 use crate::sync::IrqMutex;
 use core::fmt;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 const COM1: u16 = 0x3f8;
 const DATA: u16 = COM1;
@@ -33,8 +33,11 @@ struct RxRing {
 static RX: IrqMutex<RxRing> = IrqMutex::new(RxRing { buf: [0; RX_CAP], head: 0, len: 0 });
 static TX_LOCK: IrqMutex<()> = IrqMutex::new(());
 static INPUT_HOOK: IrqMutex<Option<fn()>> = IrqMutex::new(None);
-/// Set when Ctrl-C (0x03) arrives; taken by [`take_interrupt`].
-static INTERRUPT: AtomicBool = AtomicBool::new(false);
+/// Set when Ctrl-C (0x03, bit [`CTRL_C`]) or Ctrl-\\ (0x1c, bit
+/// [`CTRL_BACKSLASH`]) arrives; taken by [`take_interrupt`].
+static INTERRUPT: AtomicU8 = AtomicU8::new(0);
+pub const CTRL_C: u8 = 1;
+pub const CTRL_BACKSLASH: u8 = 2;
 /// True when the last byte written was a newline (or nothing was written).
 static AT_LINE_START: AtomicBool = AtomicBool::new(true);
 
@@ -144,8 +147,14 @@ fn drain_receiver() {
     let mut rx = RX.lock();
     while inb(LSR) & LSR_DATA_READY != 0 {
         let b = inb(DATA);
-        if b == 0x03 {
-            INTERRUPT.store(true, Ordering::Relaxed);
+        match b {
+            0x03 => {
+                INTERRUPT.fetch_or(CTRL_C, Ordering::Relaxed);
+            }
+            0x1c => {
+                INTERRUPT.fetch_or(CTRL_BACKSLASH, Ordering::Relaxed);
+            }
+            _ => {}
         }
         if rx.len < RX_CAP {
             let tail = (rx.head + rx.len) % RX_CAP;
@@ -164,9 +173,10 @@ pub(crate) fn handle_irq() {
     }
 }
 
-/// True (once) if Ctrl-C arrived since the last call.
-pub fn take_interrupt() -> bool {
-    INTERRUPT.swap(false, Ordering::Relaxed)
+/// Which of Ctrl-C ([`CTRL_C`]) and Ctrl-\\ ([`CTRL_BACKSLASH`]) arrived
+/// since the last call (bits; taken).
+pub fn take_interrupt() -> u8 {
+    INTERRUPT.swap(0, Ordering::Relaxed)
 }
 
 /// True if received bytes are waiting (without taking one).

@@ -65,6 +65,49 @@ impl TrapFrame {
     }
 }
 
+/// The eflags bits a user program may set through a signal frame (Linux's
+/// FIX_EFLAGS without RF): CF, PF, AF, ZF, SF, TF, DF, OF, AC. IOPL, NT,
+/// VM and the rest never come from user memory. (TF makes the program's
+/// next instruction trap in ring 3: SIGTRAP, as on Linux.)
+const USER_EFLAGS: u32 = 0x0004_0dd5;
+
+impl TrapFrame {
+    /// Makes a frame whose registers came from user memory (a signal frame
+    /// handed back by sigreturn) safe to return to ring 3 with: cs must be
+    /// the user code segment, eflags keeps only the arithmetic flags (plus IF),
+    /// and a data segment register keeps its selector only if it is null,
+    /// the flat user data segment or a loadable TLS segment (the return
+    /// path loads them in ring 0, where a kernel selector must never
+    /// appear); others become null. Returns false when `cs` is not the user
+    /// code segment or `ss` not a loadable user stack segment: on Linux the
+    /// `iret` faults there; here the program must not resume (SIGSEGV).
+    pub fn sanitize_from_user(&mut self) -> bool {
+        use crate::gdt::{user_selector_loadable, TLS_ENTRIES, TLS_FIRST_ENTRY, USER_CODE, USER_DATA};
+        let tls = |selector: u32| {
+            let index = (selector >> 3) as usize;
+            selector & 7 == 3 && (TLS_FIRST_ENTRY..TLS_FIRST_ENTRY + TLS_ENTRIES).contains(&index)
+        };
+        let acceptable = |selector: u32, stack: bool| {
+            let selector = selector & 0xffff;
+            (selector == USER_DATA as u32 || tls(selector)) && user_selector_loadable(selector, stack)
+        };
+        let code_ok = (self.cs | 3) & 0xffff == USER_CODE as u32;
+        self.cs = USER_CODE as u32;
+        self.eflags = (self.eflags & USER_EFLAGS) | 0x202;
+        for seg in [&mut self.gs, &mut self.fs, &mut self.es, &mut self.ds] {
+            if !acceptable(*seg, false) {
+                *seg = 0;
+            }
+        }
+        if !acceptable(self.user_ss | 3, true) {
+            self.user_ss = USER_DATA as u32;
+            return false;
+        }
+        self.user_ss = (self.user_ss | 3) & 0xffff;
+        code_ok
+    }
+}
+
 /// Handler for a vector: gets the frame and may change it (syscall return
 /// value, or a different task's frame after a switch).
 pub type Handler = fn(&mut TrapFrame);
@@ -82,6 +125,9 @@ pub(crate) static SYSCALL_HANDLER: AtomicUsize = AtomicUsize::new(0);
 static IRQ_HANDLERS: IrqMutex<[Option<fn()>; 16]> = IrqMutex::new([None; 16]);
 /// Gets CPU exceptions raised in ring 3 (the compat layer kills the program).
 static USER_FAULT_HANDLER: IrqMutex<Option<Handler>> = IrqMutex::new(None);
+/// Called after an IRQ that interrupted ring 3, just before the return
+/// (the compat layer delivers signals there).
+static USER_RETURN_HOOK: IrqMutex<Option<Handler>> = IrqMutex::new(None);
 /// Writes a line about the current task into fault reports.
 static TASK_REPORTER: IrqMutex<Option<fn(&mut dyn Write)>> = IrqMutex::new(None);
 
@@ -115,6 +161,14 @@ pub fn set_user_fault_handler(handler: Handler) {
     *USER_FAULT_HANDLER.lock() = Some(handler);
 }
 
+/// Registers the function called after every IRQ that interrupted ring 3,
+/// with the frame the CPU returns with (it may rewrite it: a signal handler
+/// runs next). Called with interrupts masked, after the end-of-interrupt,
+/// so it may switch tasks or end the current one.
+pub fn set_user_return_hook(hook: Handler) {
+    *USER_RETURN_HOOK.lock() = Some(hook);
+}
+
 /// Registers the function that describes the current task in fault reports.
 pub fn set_task_reporter(reporter: fn(&mut dyn Write)) {
     *TASK_REPORTER.lock() = Some(reporter);
@@ -144,6 +198,12 @@ pub(crate) extern "C" fn dispatch(frame: &mut TrapFrame) {
     let vector = frame.vector as u8;
     if (pic::IRQ_BASE..pic::IRQ_BASE + 16).contains(&vector) {
         handle_irq(vector - pic::IRQ_BASE);
+        if frame.from_user() {
+            let hook = *USER_RETURN_HOOK.lock();
+            if let Some(hook) = hook {
+                hook(frame);
+            }
+        }
         return;
     }
     let handler = if vector < 32 {

@@ -59,12 +59,12 @@ pub fn on_console() -> bool {
 
 /// The task blocked in [`read_byte`], woken by the serial interrupt.
 static READER: IrqMutex<Option<Pid>> = IrqMutex::new(None);
-/// Called (in interrupt context) when Ctrl-C is typed: the compat layer
-/// uses it to interrupt the foreground program.
-static INTERRUPT_HOOK: IrqMutex<Option<fn()>> = IrqMutex::new(None);
+/// Called (in interrupt context) with SIGINT when Ctrl-C is typed and
+/// SIGQUIT for Ctrl-\\: the compat layer signals the foreground group.
+static INTERRUPT_HOOK: IrqMutex<Option<fn(u32)>> = IrqMutex::new(None);
 
-/// Sets what Ctrl-C does besides reaching the reader as byte 0x03.
-pub fn set_interrupt_hook(hook: fn()) {
+/// Sets what Ctrl-C and Ctrl-\\ do besides reaching the reader as bytes.
+pub fn set_interrupt_hook(hook: fn(u32)) {
     *INTERRUPT_HOOK.lock() = Some(hook);
 }
 
@@ -74,10 +74,16 @@ pub(crate) fn init() {
 
 /// Interrupt context: input arrived.
 fn on_input() {
-    if serial::take_interrupt() {
+    let keys = serial::take_interrupt();
+    if keys != 0 {
         let hook = *INTERRUPT_HOOK.lock();
         if let Some(hook) = hook {
-            hook();
+            if keys & serial::CTRL_C != 0 {
+                hook(2); // SIGINT
+            }
+            if keys & serial::CTRL_BACKSLASH != 0 {
+                hook(3); // SIGQUIT
+            }
         }
     }
     if let Some(pid) = READER.lock().take() {
@@ -102,13 +108,34 @@ pub fn read_byte() -> u8 {
 
 fn read_console_byte() -> u8 {
     loop {
-        if let Some(b) = serial::read_byte() {
+        if let Some(b) = read_console_byte_unless(&|| false) {
             return b;
+        }
+    }
+}
+
+/// Like [`read_byte`], but gives up (`None`) once `stop` says so: checked
+/// before blocking and after every wake-up (a signal for a program blocked
+/// in read wakes it). A stream terminal is read without the check.
+pub fn read_byte_unless(stop: fn() -> bool) -> Option<u8> {
+    match current_stream() {
+        Some(stream) => Some(stream.read_byte().unwrap_or(4)),
+        None => read_console_byte_unless(&stop),
+    }
+}
+
+fn read_console_byte_unless(stop: &dyn Fn() -> bool) -> Option<u8> {
+    loop {
+        if let Some(b) = serial::read_byte() {
+            return Some(b);
+        }
+        if stop() {
+            return None;
         }
         cpu::without_interrupts(|| {
             // Checked again with interrupts masked: a byte that arrived since
             // is not missed, and the wake-up cannot come before the block.
-            if serial::read_byte_pending() {
+            if serial::read_byte_pending() || stop() {
                 return;
             }
             *READER.lock() = Some(sched::current_pid());

@@ -61,18 +61,22 @@ const DELETE: u8 = 127;
 /// Reads a line from the console in cooked mode: echoes input, handles
 /// backspace, returns at newline (included) or when `buf` is full; Ctrl-D
 /// at the start of a line is end of file (0 bytes).
-pub fn console_read(buf: &mut [u8]) -> usize {
+/// `None`: a signal interrupted the read before any byte came (EINTR; a
+/// Ctrl-C drops the line typed so far, as the tty's ISIG does).
+pub fn console_read(buf: &mut [u8]) -> Option<usize> {
     let echo = CONSOLE.lock().termios.c_lflag & 0o10 != 0; // ECHO
     let mut n = 0;
     while n < buf.len() {
-        let b = match tty::read_byte() {
-            b'\r' => b'\n',
-            b => b,
+        let b = match tty::read_byte_unless(super::interrupted) {
+            None if n == 0 => return None,
+            None => return Some(n),
+            Some(b'\r') => b'\n',
+            Some(b) => b,
         };
         match b {
-            CTRL_C => return n, // the syscall's end stops the program (SIGINT)
-            CTRL_D if n == 0 => return 0,
-            CTRL_D => return n,
+            CTRL_C => return None, // SIGINT is posted: handled, or the program ends
+            CTRL_D if n == 0 => return Some(0),
+            CTRL_D => return Some(n),
             BACKSPACE | DELETE => {
                 if n > 0 {
                     n -= 1;
@@ -93,7 +97,7 @@ pub fn console_read(buf: &mut [u8]) -> usize {
             }
         }
     }
-    n
+    Some(n)
 }
 
 struct ConsoleState {
@@ -143,16 +147,30 @@ const SLEEP_SLICE: Duration = Duration::from_millis(20);
 
 /// Sleeps at least `d` by the monotonic clock (the scheduler counts whole
 /// timer ticks, and the current tick may be nearly over when we start).
-pub fn sleep(d: Duration) {
+/// Returns the time left when a signal ended it early (`None`: slept it out).
+pub fn sleep(d: Duration) -> Option<Duration> {
     let deadline = monotonic() + d;
     loop {
         let now = monotonic();
-        if now >= deadline || super::interrupted() {
-            break;
+        if now >= deadline {
+            return None;
+        }
+        if super::interrupted() {
+            return Some(deadline - now);
         }
         // In slices, so Ctrl-C ends a long sleep promptly.
         sched::sleep((deadline - now).min(SLEEP_SLICE));
     }
+}
+
+/// Blocks until a signal that interrupts the running program is posted
+/// (sigsuspend, pause).
+pub fn wait_for_signal() {
+    crate::hal::cpu::without_interrupts(|| {
+        if !super::interrupted() {
+            sched::block(None);
+        }
+    });
 }
 
 pub fn yield_now() {

@@ -10,6 +10,7 @@ use crate::hal::trap::{TrapDescription, TrapFrame, PAGE_FAULT};
 use crate::klog;
 use crate::linux::memory::FaultResolution;
 use crate::linux::process::Process;
+use crate::linux::signal::{SigInfo, FPE_INTDIV, ILL_ILLOPN, SEGV_ACCERR, SEGV_MAPERR};
 
 /// CPU exceptions a user program can raise, with their signal.
 pub const USER_FAULTS: [(u8, u32); 13] = [
@@ -92,8 +93,34 @@ pub fn report_bad_stack_segment(p: &Process, ss: u32) {
     klog!("{}[{}]: killed by SIGSEGV: its stack segment {:#x} lost its descriptor (set_thread_area)", p.name, p.pid, ss);
 }
 
-/// Logs that `p` is stopped by Ctrl-C.
-pub fn report_interrupt(p: &Process) {
+/// Logs that `p` is stopped by Ctrl-C (SIGINT) or Ctrl-\\ (SIGQUIT).
+pub fn report_interrupt(p: &Process, sig: u32) {
     fresh_line();
-    klog!("{}[{}]: killed by SIGINT (Ctrl-C on the console)", p.name, p.pid);
+    let key = if sig == SIGINT { "Ctrl-C" } else { "Ctrl-\\" };
+    klog!("{}[{}]: killed by {} ({} on the console)", p.name, p.pid, name(sig), key);
+}
+
+/// Logs that `p` is killed because its signal frame could not be written
+/// or what sigreturn found there was not a valid frame.
+pub fn report_bad_frame(p: &Process) {
+    fresh_line();
+    klog!("{}[{}]: killed by SIGSEGV: bad signal frame (stack not writable, or a forged frame at sigreturn)", p.name, p.pid);
+}
+
+/// The `siginfo` a fault gives its handler: the faulting address for page
+/// faults (SEGV_MAPERR outside the program's areas, SEGV_ACCERR inside one
+/// whose rights forbid the access), the instruction for traps Linux
+/// reports that way, else SI_KERNEL.
+pub fn siginfo_for(p: &Process, f: &TrapFrame) -> SigInfo {
+    match f.vector {
+        14 => {
+            let addr = crate::hal::cpu::cr2() as u32;
+            let mapped = p.memory.areas().iter().any(|a| (a.start..a.end).contains(&addr));
+            let code = if mapped { SEGV_ACCERR } else { SEGV_MAPERR };
+            SigInfo::fault(code, addr)
+        }
+        0 => SigInfo::fault(FPE_INTDIV, f.eip),
+        6 => SigInfo::fault(ILL_ILLOPN, f.eip),
+        _ => SigInfo::kernel(),
+    }
 }

@@ -146,10 +146,6 @@ impl ProcessMemory {
         self.mm.lock().protect(addr, len, perms)
     }
 
-    pub fn revoke_user_access(&mut self) {
-        self.mm.lock().revoke_user_access()
-    }
-
     pub fn discard(&mut self, addr: u32, len: u32) -> Result<(), Errno> {
         self.mm.lock().discard(addr, len)
     }
@@ -496,21 +492,6 @@ impl Mm {
             page += PAGE;
         }
         Ok(())
-    }
-
-    /// Makes every mapped page supervisor-only, so the program's next user
-    /// access faults (how Ctrl-C stops a program spinning in ring 3).
-    pub fn revoke_user_access(&mut self) {
-        let revoked = PageFlags { writable: false, user: false };
-        for area in self.areas.areas().to_vec() {
-            let mut page = area.start;
-            while page < area.end {
-                if self.space.translate(page as usize).is_some() {
-                    let _ = self.space.protect(page as usize, revoked);
-                }
-                page += PAGE;
-            }
-        }
     }
 
     /// `madvise(MADV_DONTNEED)`: drops the pages; they read as zero again.

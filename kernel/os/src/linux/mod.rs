@@ -14,8 +14,14 @@
 //! removes it; the first thread's `exit` waits, parked, until the others
 //! are gone, then ends the process. `exit_group`, a fatal signal or an
 //! execve marks every other thread `ending`: each ends quietly at its next
-//! entry into the kernel (user access to the shared memory is revoked, so
-//! a thread spinning in ring 3 faults at once; a blocked one is woken).
+//! entry into the kernel (a thread spinning in ring 3 at the next timer
+//! interrupt, a blocked one is woken).
+//!
+//! Signals ([`signal`]): one sent to a process is posted to the entry of
+//! one of its threads that does not block it (one sent to a thread, to
+//! that thread's); the thread takes it in on its way back to ring 3 (the
+//! end of its call, or an interrupt that caught it in user mode) and acts
+//! on it there: a handler's frame, or the end of the whole process.
 
 pub mod futex;
 
@@ -24,10 +30,12 @@ pub mod env;
 pub mod exec;
 pub mod fault;
 pub mod files;
+pub mod itimer;
 pub mod loader;
 pub mod memory;
 pub mod pipe;
 pub mod process;
+pub mod signal;
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -44,6 +52,7 @@ use crate::{println, sched};
 use memory::FaultResolution;
 use embox_abi::types::UserDesc;
 use process::{Ending, Process};
+use signal::{bit, SigInfo};
 
 /// A thread in the table: running, or (the first thread of a process) a
 /// zombie waiting for its parent. The process-wide fields are the first
@@ -60,8 +69,21 @@ struct Entry {
     ppid: sched::Pid,
     /// Set when it ended, until the parent reaps it with wait4/waitid.
     zombie: Option<Ending>,
-    /// A signal that ends it at its next entry into the kernel (Ctrl-C, kill).
-    kill: Option<u32>,
+    /// Signals sent to it (kill, the console, a child's end, a timer) and
+    /// not yet taken in: the thread takes them on its way back to ring 3.
+    posted: u64,
+    /// The `siginfo` of each posted signal.
+    posted_info: [SigInfo; 64],
+    /// The signals that end a blocking call of the thread (unblocked, not
+    /// ignored), as of its last trap ([`signal::interrupting`]); while the
+    /// process is in the table it is computed afresh.
+    interrupting: u64,
+    /// First thread: SIGCHLD is ignored or has SA_NOCLDWAIT (as of its
+    /// last trap): the process's children leave no zombie.
+    no_zombies: bool,
+    /// First thread: the process group and session.
+    pgid: sched::Pid,
+    sid: sched::Pid,
     /// A parent suspended in vfork until this child execs or ends.
     vfork_parent: Option<sched::Pid>,
     /// Its group is going (exit_group, a fatal signal, execve in another
@@ -75,19 +97,46 @@ struct Entry {
 }
 
 impl Entry {
-    fn new(pid: sched::Pid, tgid: sched::Pid, process: Box<Process>, ppid: sched::Pid) -> Self {
-        Entry {
+    fn new(pid: sched::Pid, tgid: sched::Pid, process: Box<Process>, ppid: sched::Pid, group: (sched::Pid, sched::Pid)) -> Self {
+        let mut entry = Entry {
             pid,
             tgid,
-            process: Some(process),
+            process: None,
             ppid,
             zombie: None,
-            kill: None,
+            posted: 0,
+            posted_info: [SigInfo::default(); 64],
+            interrupting: 0,
+            no_zombies: false,
+            pgid: group.0,
+            sid: group.1,
             vfork_parent: None,
             ending: false,
             group_exit: None,
             parked: false,
-        }
+        };
+        entry.mirror(&process);
+        entry.process = Some(process);
+        entry
+    }
+
+    /// Copies what others need to know of the thread's signal state while
+    /// a call of its has the process out of the table.
+    fn mirror(&mut self, process: &Process) {
+        self.interrupting = signal::interrupting(process);
+        let chld = process.sigactions.with(|all| all[signal::SIGCHLD as usize - 1]);
+        self.no_zombies = chld.sa_handler == signal::SIG_IGN || chld.sa_flags & signal::SA_NOCLDWAIT != 0;
+    }
+
+    /// The signals that end a blocking call of the thread now.
+    fn interrupting_now(&self) -> u64 {
+        self.process.as_deref().map_or(self.interrupting, signal::interrupting)
+    }
+
+    /// The thread must stop what it waits for: its group is going, or a
+    /// signal is posted that it does not block or ignore.
+    fn interrupted(&self) -> bool {
+        self.ending || (self.zombie.is_none() && self.posted != 0 && self.posted & self.interrupting_now() != 0)
     }
 
     /// The first thread of its process, which stands for the process.
@@ -98,7 +147,7 @@ impl Entry {
     /// The thread must end at its next entry into the kernel; blocking
     /// calls end early.
     fn must_stop(&self) -> bool {
-        self.kill.is_some() || self.ending
+        self.ending
     }
 }
 
@@ -115,55 +164,24 @@ pub const MAX_PROCESSES: usize = 64;
 /// The pid orphans are given as their parent (Linux's init; here the shell).
 pub const INIT_PID: sched::Pid = 1;
 
-/// True when the running thread is to end (a signal, or its group is
-/// going): sleeps and blocking calls (futex waits among them) end early
-/// with EINTR. The hook for signal delivery: a signal with a handler that
-/// should interrupt a blocking call makes this true too.
+/// True when the running thread is to stop waiting (its group is going,
+/// or a signal came that it neither blocks nor ignores): sleeps and
+/// blocking calls (futex waits among them) end early with EINTR.
 pub fn interrupted() -> bool {
     let pid = sched::current_pid();
-    PROCESSES.lock().iter().any(|e| e.pid == pid && e.must_stop())
-}
-
-/// Asks process `pid` to end with `sig` at its next entry into the kernel:
-/// its first thread reports the signal, the others end quietly. Threads
-/// running in ring 3 are made to fault at their next instruction by
-/// revoking the pages' user access; blocked ones are woken. False when
-/// there is no such (live) process.
-fn post_kill(table: &mut [Entry], pid: sched::Pid, sig: u32) -> bool {
-    let Some(leader) = table.iter_mut().find(|e| e.pid == pid && e.is_leader() && e.zombie.is_none()) else {
-        return false;
-    };
-    if leader.kill.is_none() && !leader.parked {
-        leader.kill = Some(sig);
-    }
-    leader.group_exit.get_or_insert(Ending::Killed(sig));
-    let mut revoked = false;
-    for thread in table.iter_mut().filter(|e| e.tgid == pid) {
-        if thread.pid != pid {
-            thread.ending = true;
-        }
-        if let (false, Some(process)) = (revoked, thread.process.as_deref_mut()) {
-            process.memory.revoke_user_access();
-            revoked = true;
-        }
-        sched::wake(thread.pid);
-    }
-    true
+    PROCESSES.lock().iter().any(|e| e.pid == pid && e.interrupted())
 }
 
 /// The group of `me` is ending with `ending` (exit_group, a fatal signal):
 /// every other thread ends quietly at its next entry into the kernel.
 fn end_group(me: &mut Process, ending: Ending) {
-    let others = cpu::without_interrupts(|| {
+    cpu::without_interrupts(|| {
         let mut table = PROCESSES.lock();
         if let Some(leader) = table.iter_mut().find(|e| e.pid == me.pid) {
             leader.group_exit.get_or_insert(ending);
         }
         end_other_threads(&mut table, me.pid, sched::current_pid())
     });
-    if others {
-        me.memory.revoke_user_access();
-    }
 }
 
 /// Marks every thread of group `tgid` but `me` as ending and wakes it;
@@ -188,21 +206,11 @@ pub fn end_threads_for_exec(me: &mut Process) {
     // The task's pid, not `me.tid`: after an execve in a second thread the
     // two differ.
     let (tgid, tid) = (me.pid, sched::current_pid());
-    if cpu::without_interrupts(|| end_other_threads(&mut PROCESSES.lock(), tgid, tid)) {
-        me.memory.revoke_user_access();
-    }
+    cpu::without_interrupts(|| end_other_threads(&mut PROCESSES.lock(), tgid, tid));
     CHILD_EVENTS.wait_until(|| {
         let table = PROCESSES.lock();
         !table.iter().any(|e| e.tgid == tgid && e.pid != tid && !(e.is_leader() && e.parked))
     });
-}
-
-/// `kill(pid, sig)` for another process (default action: it ends). False
-/// when there is no such process.
-pub fn kill_other(pid: sched::Pid, sig: u32) -> bool {
-    let found = post_kill(&mut PROCESSES.lock(), pid, sig);
-    CHILD_EVENTS.wake_all();
-    found
 }
 
 /// True when a live process `pid` exists.
@@ -215,52 +223,278 @@ pub fn parent_of(pid: sched::Pid) -> sched::Pid {
     PROCESSES.lock().iter().find(|e| e.pid == pid).map_or(INIT_PID, |e| e.ppid)
 }
 
-/// The tty's Ctrl-C hook (interrupt context): every program ends with
-/// SIGINT (the console's foreground job is all of them).
-fn on_ctrl_c() {
-    let mut table = PROCESSES.lock();
-    let live: Vec<sched::Pid> = table.iter().filter(|e| e.is_leader() && e.zombie.is_none()).map(|e| e.pid).collect();
-    for pid in live {
-        post_kill(&mut table, pid, embox_abi::consts::signal::SIGINT);
+/// Posts `sig` to the thread's entry: the thread takes it in on its way
+/// back to ring 3; a blocking call it would interrupt is woken.
+fn post_signal(entry: &mut Entry, sig: u32, info: SigInfo) {
+    if sig == 0 || sig > embox_abi::consts::signal::NSIG || entry.zombie.is_some() {
+        return;
+    }
+    if entry.posted & bit(sig) == 0 {
+        entry.posted_info[sig as usize - 1] = info;
+    }
+    entry.posted |= bit(sig);
+    if entry.interrupting_now() & bit(sig) != 0 {
+        sched::wake(entry.pid);
     }
 }
 
-/// Why the running thread must end now.
-enum Stop {
-    /// A signal ends its process (reported once, by the first thread).
-    Signal(u32),
-    /// Its group is going: it ends without a word.
-    Quietly,
-}
-
-/// What should end thread `pid` now, if anything (a signal is taken:
-/// reported once).
-fn take_stop(pid: sched::Pid) -> Option<Stop> {
-    let mut table = PROCESSES.lock();
-    let entry = table.iter_mut().find(|e| e.pid == pid)?;
-    match entry.kill.take() {
-        Some(sig) => Some(Stop::Signal(sig)),
-        None => entry.ending.then_some(Stop::Quietly),
+/// Posts a signal for process `tgid` to one of its threads: the first that
+/// neither blocks nor ignores it, else the first thread (or any that is
+/// still running). False when the process has no live thread.
+fn post_to_process(table: &mut [Entry], tgid: sched::Pid, sig: u32, info: SigInfo) -> bool {
+    let live = |e: &Entry| e.tgid == tgid && e.zombie.is_none() && !e.parked && !e.ending;
+    let chosen = table
+        .iter()
+        .position(|e| live(e) && e.interrupting_now() & bit(sig) != 0)
+        .or_else(|| table.iter().position(|e| live(e) && e.is_leader()))
+        .or_else(|| table.iter().position(live));
+    match chosen {
+        Some(i) => {
+            post_signal(&mut table[i], sig, info);
+            true
+        }
+        None => table.iter().any(|e| e.pid == tgid && e.is_leader() && e.zombie.is_none()),
     }
 }
 
-/// Ends the running thread if a signal or its group's end asked for it.
-fn stop_if_killed(pid: sched::Pid, process: Box<Process>) -> Box<Process> {
-    match take_stop(pid) {
-        None => process,
-        Some(Stop::Signal(sig)) => {
-            if sig == embox_abi::consts::signal::SIGINT {
-                fault::report_interrupt(&process);
-            } else {
-                fault::report_killed(&process, sig);
+/// Whether process `tgid` leaves no zombies (SIGCHLD ignored or
+/// SA_NOCLDWAIT): read from a thread in the table, else the first thread's
+/// mirror.
+fn ignores_children(table: &[Entry], tgid: sched::Pid) -> bool {
+    if let Some(p) = table.iter().filter(|e| e.tgid == tgid).find_map(|e| e.process.as_deref()) {
+        let chld = p.sigactions.with(|all| all[signal::SIGCHLD as usize - 1]);
+        return chld.sa_handler == signal::SIG_IGN || chld.sa_flags & signal::SA_NOCLDWAIT != 0;
+    }
+    table.iter().any(|e| e.pid == tgid && e.no_zombies)
+}
+
+/// Which processes a kill is for.
+#[derive(Clone, Copy)]
+pub enum Target {
+    Pid(sched::Pid),
+    Group(sched::Pid),
+    /// Every process but init and the sender.
+    All { except: sched::Pid },
+    /// One thread (tkill; tgkill names its process too).
+    Thread { tgid: Option<sched::Pid>, tid: sched::Pid },
+}
+
+/// Sends `sig` to what `target` names (signal 0 only checks that it
+/// exists). ESRCH when nothing matches.
+pub fn send_signal(target: Target, sig: u32, info: SigInfo) -> Result<(), Errno> {
+    let found = cpu::without_interrupts(|| {
+        let mut table = PROCESSES.lock();
+        if let Target::Thread { tgid, tid } = target {
+            let Some(entry) = table
+                .iter_mut()
+                .find(|e| e.pid == tid && tgid.is_none_or(|g| g == e.tgid) && e.zombie.is_none() && !e.parked)
+            else {
+                return false;
+            };
+            post_signal(entry, sig, info);
+            return true;
+        }
+        let processes: Vec<sched::Pid> = table
+            .iter()
+            .filter(|e| e.is_leader() && e.zombie.is_none())
+            .filter(|e| match target {
+                Target::Pid(pid) => e.pid == pid,
+                Target::Group(pgid) => e.pgid == pgid,
+                Target::All { except } => e.pid != except && e.pid != INIT_PID,
+                Target::Thread { .. } => false,
+            })
+            .map(|e| e.pid)
+            .collect();
+        for &tgid in &processes {
+            post_to_process(&mut table, tgid, sig, info);
+        }
+        !processes.is_empty()
+    });
+    CHILD_EVENTS.wake_all();
+    if found {
+        Ok(())
+    } else {
+        Err(Errno::ESRCH)
+    }
+}
+
+/// Takes the signals posted to thread `pid` into its pending set.
+fn collect(pid: sched::Pid, process: &mut Process) {
+    cpu::without_interrupts(|| {
+        let mut table = PROCESSES.lock();
+        if let Some(entry) = table.iter_mut().find(|e| e.pid == pid) {
+            let mut posted = core::mem::take(&mut entry.posted);
+            while posted != 0 {
+                let sig = posted.trailing_zeros() + 1;
+                posted &= posted - 1;
+                signal::post(process, sig, entry.posted_info[sig as usize - 1]);
             }
-            finish(pid, process, Ending::Killed(sig))
         }
-        Some(Stop::Quietly) => {
-            let ending = process.exit_status.unwrap_or(Ending::Killed(embox_abi::consts::signal::SIGKILL));
-            finish_thread(pid, process, ending)
+    });
+}
+
+/// [`collect`] for the running thread (sigsuspend, sigpending).
+pub fn collect_current(process: &mut Process) {
+    collect(sched::current_pid(), process);
+}
+
+/// Publishes the running thread's signal mask and dispositions (a call
+/// that blocks after changing them, such as sigsuspend).
+pub fn publish_signal_state(process: &Process) {
+    let pid = sched::current_pid();
+    cpu::without_interrupts(|| {
+        if let Some(entry) = PROCESSES.lock().iter_mut().find(|e| e.pid == pid) {
+            entry.mirror(process);
         }
+    });
+}
+
+/// The process group and session of process `pid`, in the table.
+fn group_in(table: &[Entry], pid: sched::Pid) -> Option<(sched::Pid, sched::Pid)> {
+    table.iter().find(|e| e.pid == pid && e.is_leader()).map(|e| (e.pgid, e.sid))
+}
+
+/// The process group and session of process `pid` (live or zombie).
+pub fn group_of(pid: sched::Pid) -> Option<(sched::Pid, sched::Pid)> {
+    cpu::without_interrupts(|| group_in(&PROCESSES.lock(), pid))
+}
+
+/// setpgid(pid, pgid) from process `caller`: `pid` is the caller or a
+/// child of it, in the caller's session and not a session leader; the
+/// group is its own pid or one that exists in that session.
+pub fn set_group(caller: sched::Pid, pid: sched::Pid, pgid: sched::Pid) -> Result<(), Errno> {
+    cpu::without_interrupts(|| {
+        let mut table = PROCESSES.lock();
+        let (_, caller_sid) = group_in(&table, caller).ok_or(Errno::ESRCH)?;
+        let target = table.iter().find(|e| e.pid == pid && e.is_leader() && e.zombie.is_none()).ok_or(Errno::ESRCH)?;
+        if pid != caller && target.ppid != caller {
+            return Err(Errno::ESRCH);
+        }
+        if target.sid != caller_sid || target.sid == pid {
+            return Err(Errno::EPERM);
+        }
+        let exists = table.iter().any(|e| e.is_leader() && e.pgid == pgid && e.sid == caller_sid && e.zombie.is_none());
+        if pgid != pid && !exists {
+            return Err(Errno::EPERM);
+        }
+        if let Some(entry) = table.iter_mut().find(|e| e.pid == pid && e.is_leader()) {
+            entry.pgid = pgid;
+        }
+        Ok(())
+    })
+}
+
+/// setsid() for process `pid`: EPERM when it leads a process group.
+pub fn new_session(pid: sched::Pid) -> Result<sched::Pid, Errno> {
+    cpu::without_interrupts(|| {
+        let mut table = PROCESSES.lock();
+        if table.iter().any(|e| e.is_leader() && e.pgid == pid && e.zombie.is_none()) {
+            return Err(Errno::EPERM);
+        }
+        let entry = table.iter_mut().find(|e| e.pid == pid && e.is_leader()).ok_or(Errno::ESRCH)?;
+        entry.pgid = pid;
+        entry.sid = pid;
+        Ok(pid)
+    })
+}
+
+/// The console's foreground process group: Ctrl-C and Ctrl-\ go to it.
+static FOREGROUND: IrqMutex<sched::Pid> = IrqMutex::new(0);
+
+/// tcgetpgrp on the console.
+pub fn foreground_group() -> sched::Pid {
+    *FOREGROUND.lock()
+}
+
+/// tcsetpgrp on the console from process `caller`: the group must exist
+/// (ESRCH) in the caller's session (EPERM).
+pub fn set_foreground_group(caller: sched::Pid, pgid: sched::Pid) -> Result<(), Errno> {
+    cpu::without_interrupts(|| {
+        let table = PROCESSES.lock();
+        let (_, sid) = group_in(&table, caller).ok_or(Errno::ESRCH)?;
+        let live_group = |e: &&Entry| e.is_leader() && e.pgid == pgid && e.zombie.is_none();
+        if !table.iter().any(|e| live_group(&e)) {
+            return Err(Errno::ESRCH);
+        }
+        if !table.iter().filter(live_group).any(|e| e.sid == sid) {
+            return Err(Errno::EPERM);
+        }
+        *FOREGROUND.lock() = pgid;
+        Ok(())
+    })
+}
+
+/// The tty's hook (interrupt context): Ctrl-C sends SIGINT and Ctrl-\
+/// SIGQUIT to the console's foreground process group.
+fn on_console_signal(sig: u32) {
+    let group = foreground_group();
+    let mut table = PROCESSES.lock();
+    let processes: Vec<sched::Pid> =
+        table.iter().filter(|e| e.is_leader() && e.pgid == group && e.zombie.is_none()).map(|e| e.pid).collect();
+    for tgid in processes {
+        post_to_process(&mut table, tgid, sig, SigInfo::kernel());
     }
+}
+
+/// Ends the running thread quietly if its group is going.
+fn stop_if_ending(pid: sched::Pid, process: Box<Process>) -> Box<Process> {
+    let ending = cpu::without_interrupts(|| PROCESSES.lock().iter().any(|e| e.pid == pid && e.ending));
+    if ending {
+        let status = process.exit_status.unwrap_or(Ending::Killed(embox_abi::consts::signal::SIGKILL));
+        finish_thread(pid, process, status)
+    }
+    process
+}
+
+/// Ends the process with the signal `fatal` names, with one log line
+/// saying why.
+fn die(pid: sched::Pid, process: Box<Process>, fatal: signal::Fatal, frame: Option<&TrapFrame>) -> ! {
+    use embox_abi::consts::signal::{SIGINT, SIGQUIT};
+    let info = fatal.info;
+    if fatal.bad_frame {
+        fault::report_bad_frame(&process);
+    } else if frame.is_some() {
+        fault::report_signal(&process, fatal.sig, frame);
+    } else if (info.code == signal::SI_USER || info.code == signal::SI_TKILL) && info.fields[0] == process.pid {
+        fault::report_signal(&process, fatal.sig, None);
+    } else if info.code == signal::SI_KERNEL && (fatal.sig == SIGINT || fatal.sig == SIGQUIT) {
+        fault::report_interrupt(&process, fatal.sig);
+    } else {
+        fault::report_killed(&process, fatal.sig);
+    }
+    finish(pid, process, Ending::Killed(fatal.sig))
+}
+
+/// Takes posted signals in and acts on them before `frame` returns to
+/// ring 3 (`syscall`: the call it returns from). Ends the process when a
+/// signal says so.
+fn deliver(pid: sched::Pid, mut process: Box<Process>, frame: &mut TrapFrame, syscall: Option<u32>) -> Box<Process> {
+    collect(pid, &mut process);
+    if process.pending == 0 && process.saved_mask.is_none() {
+        return process;
+    }
+    match signal::deliver(&mut process, frame, syscall) {
+        Ok(()) => process,
+        Err(fatal) => die(pid, process, fatal, None),
+    }
+}
+
+/// After an interrupt that caught a thread in ring 3: it ends if its group
+/// is going, and takes what was posted to it meanwhile (another process's
+/// kill, Ctrl-C, a timer).
+fn irq_return(frame: &mut TrapFrame) {
+    let tid = sched::current_pid();
+    let waiting = PROCESSES
+        .lock()
+        .iter()
+        .any(|e| e.pid == tid && e.process.is_some() && (e.ending || e.posted & e.interrupting_now() != 0));
+    if !waiting {
+        return;
+    }
+    let Some((pid, process)) = take_current() else { return };
+    let process = stop_if_ending(pid, process);
+    let process = deliver(pid, process, frame, None);
+    put_back(pid, process);
 }
 
 /// Exit status when the program cannot be found (as in POSIX shells).
@@ -280,7 +514,8 @@ pub fn init() {
     idt::set_user_gate(3);
     idt::set_user_gate(4);
     trap::set_user_fault_handler(fault_trap);
-    crate::tty::set_interrupt_hook(on_ctrl_c);
+    crate::tty::set_interrupt_hook(on_console_signal);
+    trap::set_user_return_hook(irq_return);
     shell::register(Command {
         name: "load_app",
         usage: "load_app [--strace] PROGRAM [ARGS...] [< INPUT] [> OUTPUT]",
@@ -300,6 +535,7 @@ fn take_current() -> Option<(sched::Pid, Box<Process>)> {
 fn put_back(pid: sched::Pid, process: Box<Process>) {
     let mut table = PROCESSES.lock();
     if let Some(entry) = table.iter_mut().find(|e| e.pid == pid) {
+        entry.mirror(&process);
         entry.process = Some(process);
     }
 }
@@ -312,7 +548,7 @@ extern "C" fn syscall_trap(frame: &mut TrapFrame) {
         // lock with interrupts masked (the null-syscall path).
         let tid = sched::current_pid();
         let mut table = PROCESSES.lock();
-        if let Some(entry) = table.iter_mut().find(|e| e.pid == tid && !e.must_stop()) {
+        if let Some(entry) = table.iter_mut().find(|e| e.pid == tid && !e.must_stop() && e.posted == 0) {
             if let Some(process) = entry.process.as_deref_mut() {
                 frame.eax = crate::syscall::dispatch(process, frame.eax, &args);
                 return;
@@ -323,13 +559,14 @@ extern "C" fn syscall_trap(frame: &mut TrapFrame) {
         frame.eax = embox_abi::Errno::ENOSYS.to_ret() as u32;
         return;
     };
-    let mut process = stop_if_killed(pid, process);
-    let needs_regs = crate::syscall::needs_registers(frame.eax);
+    let mut process = stop_if_ending(pid, process);
+    let nr = frame.eax;
+    let needs_regs = crate::syscall::needs_registers(nr);
     if needs_regs {
         process.user_regs = Some(*frame);
     }
     cpu::enable_interrupts();
-    let result = crate::syscall::dispatch(&mut process, frame.eax, &args);
+    let result = crate::syscall::dispatch(&mut process, nr, &args);
     cpu::disable_interrupts();
     if needs_regs {
         if let Some(regs) = process.user_regs.take() {
@@ -337,7 +574,7 @@ extern "C" fn syscall_trap(frame: &mut TrapFrame) {
         }
     }
     frame.eax = result;
-    let process = stop_if_killed(pid, process);
+    let process = stop_if_ending(pid, process);
     if let Some(ending) = process.exit_status {
         if process.exit_thread_only {
             finish_thread(pid, process, ending);
@@ -349,6 +586,7 @@ extern "C" fn syscall_trap(frame: &mut TrapFrame) {
         fault::report_bad_stack_segment(&process, frame.user_ss);
         finish(pid, process, Ending::Killed(embox_abi::consts::signal::SIGSEGV));
     }
+    let process = deliver(pid, process, frame, Some(nr));
     put_back(pid, process);
 }
 
@@ -357,7 +595,7 @@ fn fault_trap(frame: &mut TrapFrame) {
     let Some((pid, process)) = take_current() else {
         trap::fatal_trap(frame);
     };
-    let mut process = stop_if_killed(pid, process);
+    let mut process = stop_if_ending(pid, process);
     match fault::try_demand_page(&mut process, frame) {
         FaultResolution::Mapped => {
             put_back(pid, process);
@@ -370,8 +608,12 @@ fn fault_trap(frame: &mut TrapFrame) {
         FaultResolution::Violation => {}
     }
     let sig = fault::signal_for(frame.vector);
-    fault::report_signal(&process, sig, Some(frame));
-    finish(pid, process, Ending::Killed(sig))
+    let info = fault::siginfo_for(&process, frame);
+    if let Err(fatal) = signal::post_fault(&mut process, sig, info) {
+        die(pid, process, fatal, Some(frame));
+    }
+    let process = deliver(pid, process, frame, None);
+    put_back(pid, process);
 }
 
 /// Ends the running program's whole process with `ending` (exit_group, a
@@ -421,14 +663,23 @@ fn finish_thread(pid: sched::Pid, process: Box<Process>, ending: Ending) -> ! {
     // sees the zombie may count on the task being gone.
     cpu::disable_interrupts();
     let ending = PROCESSES.lock().iter().find(|e| e.pid == pid).and_then(|e| e.group_exit).unwrap_or(ending);
+    itimer::clear(pid);
     {
         let mut table = PROCESSES.lock();
         let ppid = table.iter().find(|e| e.pid == pid).map_or(INIT_PID, |e| e.ppid);
-        let parent_lives = table.iter().any(|e| e.pid == ppid && e.zombie.is_none());
+        let parent_lives = table.iter().any(|e| e.pid == ppid && e.is_leader() && e.zombie.is_none());
+        let keep_zombie = parent_lives && !ignores_children(&table, ppid);
         if parent_lives {
+            let (code, status) = match ending {
+                Ending::Exited(code) => (signal::CLD_EXITED, code as u32),
+                Ending::Killed(sig) => (signal::CLD_KILLED, sig),
+            };
+            post_to_process(&mut table, ppid, signal::SIGCHLD, SigInfo::child(pid, code, status));
+        }
+        if keep_zombie {
             if let Some(entry) = table.iter_mut().find(|e| e.pid == pid) {
                 entry.zombie = Some(ending);
-                entry.kill = None;
+                entry.posted = 0;
                 entry.ending = false;
                 entry.vfork_parent = None;
             }
@@ -491,9 +742,11 @@ pub fn fork(parent: &mut Process, options: ForkOptions) -> Result<u32, Errno> {
         if let Some(at) = options.child_settid {
             let _ = process.memory.write(at, &pid.to_le_bytes());
         }
-        let mut entry = Entry::new(pid, pid, process, parent_pid);
+        let mut table = PROCESSES.lock();
+        let group = group_in(&table, parent_pid).unwrap_or((pid, pid));
+        let mut entry = Entry::new(pid, pid, process, parent_pid, group);
         entry.vfork_parent = vfork.then_some(parent_pid);
-        PROCESSES.lock().push(entry);
+        table.push(entry);
         Ok(pid)
     });
     // On failure the unborn child's files and memory go with it.
@@ -508,7 +761,7 @@ pub fn fork(parent: &mut Process, options: ForkOptions) -> Result<u32, Errno> {
         CHILD_EVENTS.wait_until(|| {
             let table = PROCESSES.lock();
             !table.iter().any(|e| e.pid == pid && e.vfork_parent == Some(parent_pid))
-                || table.iter().any(|e| e.pid == me && e.must_stop())
+                || table.iter().any(|e| e.pid == me && e.interrupted())
         });
     }
     Ok(pid)
@@ -594,7 +847,9 @@ pub fn spawn_thread(parent: &mut Process, options: ThreadOptions) -> Result<u32,
         for at in [options.parent_settid, options.child_settid].into_iter().flatten() {
             let _ = thread.memory.write(at, &tid.to_le_bytes());
         }
-        PROCESSES.lock().push(Entry::new(tid, tgid, thread, ppid));
+        let mut table = PROCESSES.lock();
+        let group = group_in(&table, tgid).unwrap_or((tgid, tgid));
+        table.push(Entry::new(tid, tgid, thread, ppid, group));
         Ok(tid)
     })?;
     Ok(tid)
@@ -643,7 +898,7 @@ pub fn wait_child(parent: sched::Pid, which: WaitFor, no_hang: bool, keep: bool)
             if no_hang {
                 return Some(Ok(Waited::NothingYet));
             }
-            if table.iter().any(|e| e.pid == me && e.must_stop()) {
+            if table.iter().any(|e| e.pid == me && e.interrupted()) {
                 return Some(Err(Errno::EINTR));
             }
             None
@@ -653,7 +908,7 @@ pub fn wait_child(parent: sched::Pid, which: WaitFor, no_hang: bool, keep: bool)
         }
         CHILD_EVENTS.wait_until(|| {
             let table = PROCESSES.lock();
-            table.iter().any(|e| (matches(e) && e.zombie.is_some()) || (e.pid == me && e.must_stop()))
+            table.iter().any(|e| (matches(e) && e.zombie.is_some()) || (e.pid == me && e.interrupted()))
                 || !table.iter().any(|e| matches(e))
         });
     }
@@ -789,7 +1044,9 @@ pub fn start(path: &str, args: &[String], cwd: &str, options: &Options) -> Resul
         process.files = files::Files::new(files);
         process.trace = options.trace;
         process.lkl = lkl;
-        PROCESSES.lock().push(Entry::new(pid, pid, Box::new(process), sched::current_pid()));
+        PROCESSES.lock().push(Entry::new(pid, pid, Box::new(process), sched::current_pid(), (pid, pid)));
+        // The shell's job is the console's foreground group.
+        *FOREGROUND.lock() = pid;
         pid
     });
     Ok(pid)

@@ -4,6 +4,8 @@
 //! space, descriptor table, working directory and signal dispositions are
 //! shared by every thread of the group (`clone(CLONE_VM|CLONE_FILES|
 //! CLONE_FS|CLONE_SIGHAND|CLONE_THREAD)`), each behind its own lock.
+//! Signals: the mask and pending set are per thread, delivered by
+//! [`super::signal`].
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -91,8 +93,13 @@ pub struct Process {
     pub cwd: Shared<String>,
     pub sigactions: Shared<[KernelSigaction; 64]>,
     pub sigmask: u64,
-    /// Signals sent while blocked; acted on when unblocked.
+    /// Signals taken in and not yet acted on (blocked ones wait here).
     pub pending: u64,
+    /// The `siginfo` of each pending signal.
+    pub siginfo: [super::signal::SigInfo; 64],
+    /// The mask to restore once sigsuspend's temporary mask has let a
+    /// signal through (the handler's frame saves this one).
+    pub saved_mask: Option<u64>,
     pub altstack: StackT,
     /// `set_tid_address`: cleared (and futex-woken) at exit on Linux.
     pub clear_child_tid: u32,
@@ -138,6 +145,8 @@ impl Process {
             sigactions: Shared::new([KernelSigaction::default(); 64]),
             sigmask: 0,
             pending: 0,
+            siginfo: [super::signal::SigInfo::default(); 64],
+            saved_mask: None,
             altstack: StackT { ss_sp: 0, ss_flags: embox_abi::consts::signal::SS_DISABLE, ss_size: 0 },
             clear_child_tid: 0,
             tls: [None; TLS_ENTRIES],

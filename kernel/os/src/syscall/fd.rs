@@ -79,10 +79,17 @@ pub fn ioctl(p: &mut Process, a: &Args) -> SysResult {
             Ok(0)
         }
         TIOCGPGRP => {
-            UserPtr::<zerocopy::little_endian::U32>::new(arg).write(&mut p.memory, &p.pid.into())?;
+            let group = crate::linux::foreground_group();
+            UserPtr::<zerocopy::little_endian::U32>::new(arg).write(&mut p.memory, &group.into())?;
             Ok(0)
         }
-        TIOCSPGRP => Ok(0),
+        TIOCSPGRP => {
+            let group = UserPtr::<zerocopy::little_endian::U32>::new(arg).read(&mut p.memory)?.get();
+            if (group as i32) < 0 {
+                return Err(Errno::EINVAL);
+            }
+            crate::linux::set_foreground_group(p.pid, group).map(|()| 0)
+        }
         FIONREAD => {
             UserPtr::<zerocopy::little_endian::U32>::new(arg).write(&mut p.memory, &0.into())?;
             Ok(0)

@@ -1,8 +1,10 @@
-//! Identity: pids and ids. Every program runs as root (uid/gid 0), alone in
-//! its process group and session; its parent is the process that forked it,
-//! or the shell (pid 1).
+//! Identity: pids and ids. Every program runs as root (uid/gid 0); its
+//! parent is the process that forked it, or the shell (pid 1). The program
+//! `load_app` starts leads its own process group and session (the console's
+//! foreground group); children inherit both until setpgid/setsid.
 
 use embox_abi::errno::SysResult;
+use embox_abi::Errno;
 
 use super::Args;
 use crate::linux::process::Process;
@@ -38,23 +40,38 @@ pub fn getegid(_p: &mut Process, _a: &Args) -> SysResult {
 }
 
 pub fn getpgrp(p: &mut Process, _a: &Args) -> SysResult {
-    Ok(p.pid)
+    Ok(crate::linux::group_of(p.pid).map_or(p.pid, |g| g.0))
 }
 
-pub fn getpgid(p: &mut Process, _a: &Args) -> SysResult {
-    Ok(p.pid)
+/// The process named by a pid argument (0: the caller).
+fn who(p: &Process, pid: u32) -> u32 {
+    if pid == 0 {
+        p.pid
+    } else {
+        pid
+    }
 }
 
-pub fn getsid(p: &mut Process, _a: &Args) -> SysResult {
-    Ok(p.pid)
+pub fn getpgid(p: &mut Process, a: &Args) -> SysResult {
+    crate::linux::group_of(who(p, a[0])).map(|g| g.0).ok_or(Errno::ESRCH)
 }
 
-pub fn setpgid(_p: &mut Process, _a: &Args) -> SysResult {
-    Ok(0)
+pub fn getsid(p: &mut Process, a: &Args) -> SysResult {
+    crate::linux::group_of(who(p, a[0])).map(|g| g.1).ok_or(Errno::ESRCH)
+}
+
+/// setpgid(pid, pgid): 0 means the caller / the target's own pid.
+pub fn setpgid(p: &mut Process, a: &Args) -> SysResult {
+    if (a[1] as i32) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let pid = who(p, a[0]);
+    let pgid = if a[1] == 0 { pid } else { a[1] };
+    crate::linux::set_group(p.pid, pid, pgid).map(|()| 0)
 }
 
 pub fn setsid(p: &mut Process, _a: &Args) -> SysResult {
-    Ok(p.pid)
+    crate::linux::new_session(p.pid)
 }
 
 /// getgroups/getgroups32(size, list): no supplementary groups.

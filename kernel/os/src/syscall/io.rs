@@ -47,7 +47,7 @@ fn read_into(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysRe
             }
             let mut block = [0u8; CHUNK];
             let chunk = &mut block[..(buf.len as usize).min(CHUNK)];
-            let n = env::console_read(chunk);
+            let n = env::console_read(chunk).ok_or(Errno::EINTR)?;
             p.memory.write(buf.addr, &chunk[..n])?;
             Ok(n as u32)
         }
@@ -424,7 +424,7 @@ fn poll_for(p: &mut Process, addr: u32, n: u32, timeout: i32) -> SysResult {
             if crate::linux::interrupted() {
                 return Err(Errno::EINTR);
             }
-            env::sleep(core::time::Duration::from_millis(1));
+            let _ = env::sleep(core::time::Duration::from_millis(1));
             continue;
         }
         let any_ready = || sockets.iter().any(|(id, events)| socket_revents(*id, *events) != 0);

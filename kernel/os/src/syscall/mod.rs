@@ -99,7 +99,11 @@ const TABLE: &[(u32, Serve)] = &[
     // 21..=22: mount, umount
     (SETUID, LklOnly),                                        // 23
     (GETUID, Lkl(ids::getuid)),                               // 24
-    // 25..=32: stime, ptrace, alarm, oldfstat, ...
+    // 25..=26: stime, ptrace
+    (ALARM, Native(signal::alarm)),                           // 27
+    // 28: oldfstat
+    (PAUSE, Native(signal::pause)),                           // 29
+    // 30..=32: utime, stty, gtty
     (ACCESS, Lkl(stat::access)),                              // 33
     // 34..=35: nice, ftime
     (SYNC, Lkl(io::sync)),                                    // 36
@@ -150,13 +154,16 @@ const TABLE: &[(u32, Serve)] = &[
     (FCHOWN, Lkl(stat::fchown)),                              // 95
     // 96..=101: getpriority, setpriority, profil, statfs, ...
     (SOCKETCALL, LklVia(socket::socketcall, forward::socketcall)), // 102
-    // 103..=113: syslog, setitimer, getitimer, stat, ...
+    // 103: syslog
+    (SETITIMER, Native(signal::setitimer)),                   // 104
+    (GETITIMER, Native(signal::getitimer)),                   // 105
+    // 106..=113: stat, lstat, fstat, olduname, ...
     (WAIT4, Native(exit::wait4)),                             // 114
     // 115: swapoff
     (SYSINFO, Native(system::sysinfo)),                       // 116
     // 117: ipc
     (FSYNC, Lkl(io::fsync)),                                  // 118
-    // 119: sigreturn
+    (SIGRETURN, Native(signal::sigreturn)),                   // 119
     (CLONE, Native(exit::clone)),                             // 120
     // 121: setdomainname
     (UNAME, Lkl(system::uname)),                              // 122
@@ -184,10 +191,12 @@ const TABLE: &[(u32, Serve)] = &[
     (POLL, Emulated(io::poll)),                               // 168
     // 169..=171: nfsservctl, setresgid, getresgid
     (PRCTL, Native(system::prctl)),                           // 172
-    // 173: rt_sigreturn
+    (RT_SIGRETURN, Native(signal::rt_sigreturn)),             // 173
     (RT_SIGACTION, Native(signal::rt_sigaction)),             // 174
     (RT_SIGPROCMASK, Native(signal::rt_sigprocmask)),         // 175
-    // 176..=179: rt_sigpending, rt_sigtimedwait, rt_sigqueueinfo, rt_sigsuspend
+    (RT_SIGPENDING, Native(signal::rt_sigpending)),           // 176
+    // 177..=178: rt_sigtimedwait, rt_sigqueueinfo
+    (RT_SIGSUSPEND, Native(signal::rt_sigsuspend)),           // 179
     (PREAD64, Lkl(io::pread64)),                              // 180
     (PWRITE64, Lkl(io::pwrite64)),                            // 181
     (CHOWN, Lkl(stat::chown)),                                // 182
@@ -372,7 +381,7 @@ const LKL_HANDLERS: [Option<LklEntry>; NR_LIMIT] = {
 /// Calls that neither block, nor end the program, nor run long: the trap serves them
 /// with interrupts masked, without taking the process out of its table.
 const QUICK: &[u32] = &[
-    GETPID, GETUID, GETGID, GETEUID, GETEGID, GETPGRP, GETUID32, GETGID32, GETEUID32, GETEGID32, GETTID,
+    GETPID, GETUID, GETGID, GETEUID, GETEGID, GETUID32, GETGID32, GETEUID32, GETEGID32, GETTID,
     GETTIMEOFDAY, TIME, CLOCK_GETTIME, CLOCK_GETTIME64,
 ];
 
@@ -413,7 +422,7 @@ pub fn is_quick(nr: u32) -> bool {
 
 /// Calls whose handlers read or replace the user registers (`Process::user_regs`).
 pub fn needs_registers(nr: u32) -> bool {
-    matches!(nr, FORK | VFORK | CLONE | CLONE3 | EXECVE)
+    matches!(nr, FORK | VFORK | CLONE | CLONE3 | EXECVE | SIGRETURN | RT_SIGRETURN | SIGALTSTACK)
 }
 
 /// Runs syscall `nr` for `process`; returns the value for EAX. Inlined into

@@ -1,11 +1,13 @@
-//! Signals, as far as single-task programs need them: dispositions and the
-//! mask are recorded (rt_sigaction, rt_sigprocmask, sigaltstack) but no
-//! asynchronous signal is ever delivered. A signal a program sends itself
-//! (kill, tkill, tgkill: `abort()`, `raise()`) with the default action ends it
-//! with status 128+signal, as a shell reports it; one sent while blocked
-//! waits in `pending` until the mask lets it through.
+//! Signal calls: dispositions (rt_sigaction), the mask (rt_sigprocmask),
+//! pending signals (rt_sigpending), waiting for one (rt_sigsuspend,
+//! pause), sending (kill, tkill, tgkill), the alternate stack
+//! (sigaltstack) and the way back from a handler (sigreturn,
+//! rt_sigreturn). Delivery itself is [`crate::linux::signal`]: it runs on
+//! every return to ring 3.
 
-use embox_abi::consts::signal::{MINSIGSTKSZ, NSIG, SIGKILL, SIGSTOP, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, SS_DISABLE, SS_ONSTACK};
+use core::time::Duration;
+
+use embox_abi::consts::signal::{NSIG, SIGKILL, SIGSEGV, SIGSTOP, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK};
 use embox_abi::errno::SysResult;
 use embox_abi::types::{KernelSigaction, StackT};
 use embox_abi::Errno;
@@ -14,147 +16,254 @@ use zerocopy::little_endian::U64;
 use super::user::UserPtr;
 use super::Args;
 use crate::linux::process::Process;
+use crate::linux::signal::{self as sig, bit, SigInfo, SI_TKILL, SI_USER, UNBLOCKABLE};
+use crate::linux::{self, Target};
 
 /// The kernel's sigset is 64 bits on i386.
 const SIGSET_SIZE: u32 = 8;
-const SIG_IGN: u32 = 1;
-/// Signals whose default action is to do nothing.
-const IGNORED_BY_DEFAULT: [u32; 4] = [17, 18, 23, 28]; // SIGCHLD, SIGCONT, SIGURG, SIGWINCH
-
-fn bit(sig: u32) -> u64 {
-    1u64 << (sig - 1)
-}
 
 /// rt_sigaction(sig, act, oldact, sigsetsize)
 pub fn rt_sigaction(p: &mut Process, a: &Args) -> SysResult {
-    let (sig, act, old) = (a[0], UserPtr::<KernelSigaction>::new(a[1]), UserPtr::<KernelSigaction>::new(a[2]));
-    if a[3] != SIGSET_SIZE || sig == 0 || sig > NSIG {
+    let (signo, act, old) = (a[0], UserPtr::<KernelSigaction>::new(a[1]), UserPtr::<KernelSigaction>::new(a[2]));
+    if a[3] != SIGSET_SIZE || signo == 0 || signo > NSIG {
         return Err(Errno::EINVAL);
     }
     let new = act.read_opt(&mut p.memory)?;
-    if new.is_some() && (sig == SIGKILL || sig == SIGSTOP) {
+    if new.is_some() && (signo == SIGKILL || signo == SIGSTOP) {
         return Err(Errno::EINVAL);
     }
-    let current = p.sigactions.with(|a| a[sig as usize - 1]);
+    let current = p.sigactions.with(|all| all[signo as usize - 1]);
     old.write_opt(&mut p.memory, &current)?;
     if let Some(mut new) = new {
-        new.sa_mask = (new.sa_mask.get() & !(bit(SIGKILL) | bit(SIGSTOP))).into();
-        p.sigactions.with(|a| a[sig as usize - 1] = new);
+        new.sa_mask = (new.sa_mask.get() & !UNBLOCKABLE).into();
+        p.sigactions.with(|all| all[signo as usize - 1] = new);
+        // A pending signal that is now ignored is dropped (POSIX).
+        let ignored = new.sa_handler == sig::SIG_IGN
+            || (new.sa_handler == sig::SIG_DFL && sig::default_action(signo) == sig::DefaultAction::Ignore);
+        if ignored {
+            p.pending &= !bit(signo);
+        }
     }
     Ok(0)
 }
 
-/// rt_sigprocmask(how, set, oldset, sigsetsize)
+/// rt_sigprocmask(how, set, oldset, sigsetsize); signals it unblocks are
+/// delivered on the way back to ring 3.
 pub fn rt_sigprocmask(p: &mut Process, a: &Args) -> SysResult {
     let (how, set, old) = (a[0], UserPtr::<U64>::new(a[1]), UserPtr::<U64>::new(a[2]));
     if a[3] != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
     let new = set.read_opt(&mut p.memory)?;
+    if new.is_some() && how > SIG_SETMASK {
+        return Err(Errno::EINVAL);
+    }
     old.write_opt(&mut p.memory, &p.sigmask.into())?;
     if let Some(new) = new {
         let new = new.get();
         p.sigmask = match how {
             SIG_BLOCK => p.sigmask | new,
             SIG_UNBLOCK => p.sigmask & !new,
-            SIG_SETMASK => new,
-            _ => return Err(Errno::EINVAL),
-        } & !(bit(SIGKILL) | bit(SIGSTOP));
-        deliver_pending(p);
+            _ => new,
+        } & !UNBLOCKABLE;
     }
     Ok(0)
 }
 
-/// Acts on pending signals the mask no longer blocks (musl's `abort`
-/// raises SIGABRT with every signal blocked, then unblocks it).
-fn deliver_pending(p: &mut Process) {
-    let ready = p.pending & !p.sigmask;
-    if ready != 0 {
-        let sig = ready.trailing_zeros() + 1;
-        p.pending &= !bit(sig);
-        let _ = signal_self(p, sig);
+/// rt_sigpending(set, sigsetsize): the blocked signals waiting.
+pub fn rt_sigpending(p: &mut Process, a: &Args) -> SysResult {
+    if a[1] > SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    linux::collect_current(p);
+    let pending = p.pending & p.sigmask;
+    UserPtr::<U64>::new(a[0]).write(&mut p.memory, &pending.into())?;
+    Ok(0)
+}
+
+/// Waits until a signal that is not ignored arrives under `mask`; always
+/// EINTR (the handler runs on the way back; sigsuspend's frame saves the
+/// mask from before the call).
+fn suspend(p: &mut Process, mask: u64) -> SysResult {
+    p.saved_mask = Some(p.sigmask);
+    p.sigmask = mask & !UNBLOCKABLE;
+    linux::publish_signal_state(p);
+    loop {
+        linux::collect_current(p);
+        if p.pending & !p.sigmask & sig::interrupting(p) != 0 {
+            return Err(Errno::EINTR);
+        }
+        // Signals that end up ignored are dropped here, as delivery would.
+        p.pending &= !(!p.sigmask & !sig::interrupting(p));
+        linux::env::wait_for_signal();
     }
 }
 
-/// sigaltstack(ss, old_ss)
+/// rt_sigsuspend(mask, sigsetsize)
+pub fn rt_sigsuspend(p: &mut Process, a: &Args) -> SysResult {
+    if a[1] != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let mask = UserPtr::<U64>::new(a[0]).read(&mut p.memory)?.get();
+    suspend(p, mask)
+}
+
+/// pause()
+pub fn pause(p: &mut Process, _a: &Args) -> SysResult {
+    let mask = p.sigmask;
+    let r = suspend(p, mask);
+    p.saved_mask = None;
+    r
+}
+
+/// sigaltstack(ss, old_ss): needs the user stack pointer (EPERM while on
+/// the alternate stack; SS_ONSTACK in the old value).
 pub fn sigaltstack(p: &mut Process, a: &Args) -> SysResult {
     let (ss, old) = (UserPtr::<StackT>::new(a[0]), UserPtr::<StackT>::new(a[1]));
+    let sp = p.user_regs.map_or(0, |r| r.user_esp);
     let new = ss.read_opt(&mut p.memory)?;
-    old.write_opt(&mut p.memory, &p.altstack)?;
+    let current = StackT { ss_flags: sig::altstack_flags(p, sp), ..p.altstack };
+    old.write_opt(&mut p.memory, &current)?;
     if let Some(new) = new {
-        if new.ss_flags & !(SS_DISABLE | SS_ONSTACK) != 0 {
-            return Err(Errno::EINVAL);
-        }
-        if new.ss_flags & SS_DISABLE == 0 && new.ss_size < MINSIGSTKSZ {
-            return Err(Errno::ENOMEM);
-        }
-        p.altstack = if new.ss_flags & SS_DISABLE != 0 { StackT { ss_sp: 0, ss_flags: SS_DISABLE, ss_size: 0 } } else { new };
+        sig::set_altstack(p, sp, new.ss_sp, new.ss_flags, new.ss_size)?;
     }
     Ok(0)
 }
 
-/// A signal the program sends itself (also SIGPIPE from a write to a pipe
-/// with no reader).
-pub(super) fn raise(p: &mut Process, sig: u32) {
-    let _ = signal_self(p, sig);
+/// A signal the program sends itself (SIGPIPE from a write to a pipe with
+/// no reader; abort's and raise's kill/tkill).
+pub(super) fn raise(p: &mut Process, signo: u32) {
+    sig::post(p, signo, SigInfo::from_process(p.pid, SI_USER));
 }
 
-/// A signal the program sends itself.
-fn signal_self(p: &mut Process, sig: u32) -> SysResult {
-    if sig == 0 {
-        return Ok(0);
-    }
-    if sig > NSIG {
-        return Err(Errno::EINVAL);
-    }
-    let handler = p.sigactions.with(|a| a[sig as usize - 1].sa_handler);
-    let blocked = p.sigmask & bit(sig) != 0 && sig != SIGKILL && sig != SIGSTOP;
-    if blocked {
-        p.pending |= bit(sig);
-        return Ok(0);
-    }
-    if handler == SIG_IGN || IGNORED_BY_DEFAULT.contains(&sig) || handler > SIG_IGN {
-        // Ignored, or caught: handlers are never run, so the call just succeeds.
-        return Ok(0);
-    }
-    crate::linux::fault::report_signal(p, sig, None);
-    p.exit_status = Some(crate::linux::process::Ending::Killed(sig));
-    Ok(0)
-}
-
-/// kill(pid, sig): the program itself (or its group), or another process,
-/// which ends (default actions only; signal 0 checks that it exists).
-pub fn kill(p: &mut Process, a: &Args) -> SysResult {
-    let (pid, sig) = (a[0] as i32, a[1]);
-    if pid == p.pid as i32 || pid == 0 || pid == -1 || pid == -(p.pid as i32) {
-        return signal_self(p, sig);
-    }
-    if sig > NSIG {
-        return Err(Errno::EINVAL);
-    }
-    let target = pid.unsigned_abs();
-    if sig == 0 || IGNORED_BY_DEFAULT.contains(&sig) {
-        return if crate::linux::exists(target) { Ok(0) } else { Err(Errno::ESRCH) };
-    }
-    if crate::linux::kill_other(target, sig) {
-        Ok(0)
+fn check_signal(signo: u32) -> Result<(), Errno> {
+    if signo > NSIG {
+        Err(Errno::EINVAL)
     } else {
-        Err(Errno::ESRCH)
+        Ok(())
     }
+}
+
+/// kill(pid, sig): a process (pid > 0), the caller's group (0), every
+/// process but init and the caller (-1), or group -pid. Signal 0 checks.
+/// A process takes it in one of its threads that does not block it (the
+/// caller, at the end of this call, when it is one of them).
+pub fn kill(p: &mut Process, a: &Args) -> SysResult {
+    let (pid, signo) = (a[0] as i32, a[1]);
+    check_signal(signo)?;
+    let info = SigInfo::from_process(p.pid, SI_USER);
+    let target = match pid {
+        0 => Target::Group(linux::group_of(p.pid).map_or(p.pid, |g| g.0)),
+        -1 => Target::All { except: p.pid },
+        pid if pid < 0 => Target::Group(pid.unsigned_abs()),
+        pid => Target::Pid(pid as u32),
+    };
+    linux::send_signal(target, signo, info).map(|()| 0)
+}
+
+/// Sends `signo` to thread `tid` (of process `tgid`, when given).
+fn to_thread(p: &mut Process, tgid: Option<u32>, tid: u32, signo: u32) -> SysResult {
+    check_signal(signo)?;
+    if tid as i32 <= 0 || tgid.is_some_and(|g| g as i32 <= 0) {
+        return Err(Errno::EINVAL);
+    }
+    let info = SigInfo::from_process(p.pid, SI_TKILL);
+    if tid == p.tid && tgid.is_none_or(|g| g == p.pid) {
+        if signo != 0 {
+            sig::post(p, signo, info);
+        }
+        return Ok(0);
+    }
+    linux::send_signal(Target::Thread { tgid, tid }, signo, info).map(|()| 0)
 }
 
 /// tgkill(tgid, tid, sig)
 pub fn tgkill(p: &mut Process, a: &Args) -> SysResult {
-    if a[0] != p.pid || a[1] != p.pid {
-        return Err(Errno::ESRCH);
-    }
-    signal_self(p, a[2])
+    to_thread(p, Some(a[0]), a[1], a[2])
 }
 
 /// tkill(tid, sig): musl's `raise`.
 pub fn tkill(p: &mut Process, a: &Args) -> SysResult {
-    if a[0] != p.pid {
-        return Err(Errno::ESRCH);
+    to_thread(p, None, a[0], a[1])
+}
+
+/// A bad frame at sigreturn: the program ends with SIGSEGV (no handler
+/// can catch it: its registers are gone).
+fn bad_frame(p: &mut Process) -> SysResult {
+    crate::linux::fault::report_bad_frame(p);
+    p.exit_status = Some(crate::linux::process::Ending::Killed(SIGSEGV));
+    Ok(0)
+}
+
+/// sigreturn(): back from a handler of a non-SA_SIGINFO signal.
+pub fn sigreturn(p: &mut Process, _a: &Args) -> SysResult {
+    back_from_handler(p, sig::sigreturn)
+}
+
+/// rt_sigreturn(): back from a handler of an SA_SIGINFO signal.
+pub fn rt_sigreturn(p: &mut Process, _a: &Args) -> SysResult {
+    back_from_handler(p, sig::rt_sigreturn)
+}
+
+/// Restores the registers from the frame `restore` reads; the result is
+/// the restored eax (the trap puts the call's result there).
+fn back_from_handler(p: &mut Process, restore: fn(&mut Process, &mut crate::hal::trap::TrapFrame) -> Result<(), ()>) -> SysResult {
+    let Some(mut regs) = p.user_regs else { return Err(Errno::ENOSYS) };
+    if restore(p, &mut regs).is_err() {
+        return bad_frame(p);
     }
-    signal_self(p, a[1])
+    p.user_regs = Some(regs);
+    Ok(regs.eax)
+}
+
+const ITIMER_REAL: u32 = 0;
+
+/// `struct itimerval` as four words: interval (sec, usec), value (sec, usec).
+fn itimerval(interval: Duration, value: Duration) -> [u32; 4] {
+    [interval.as_secs() as u32, interval.subsec_micros(), value.as_secs() as u32, value.subsec_micros()]
+}
+
+fn duration_of(sec: u32, usec: u32) -> Result<Duration, Errno> {
+    if sec as i32 >= 0 && usec < 1_000_000 {
+        Ok(Duration::from_secs(sec as u64) + Duration::from_micros(usec as u64))
+    } else {
+        Err(Errno::EINVAL)
+    }
+}
+
+/// setitimer(which, new, old): ITIMER_REAL only (SIGALRM by the monotonic
+/// clock); the virtual and profiling timers are EINVAL here.
+pub fn setitimer(p: &mut Process, a: &Args) -> SysResult {
+    if a[0] != ITIMER_REAL {
+        return Err(Errno::EINVAL);
+    }
+    let new = UserPtr::<[u32; 4]>::new(a[1]).read_opt(&mut p.memory)?;
+    let (interval, value) = match new {
+        Some(v) => (duration_of(v[0], v[1])?, duration_of(v[2], v[3])?),
+        None => (Duration::ZERO, Duration::ZERO),
+    };
+    let (old_value, old_interval) = linux::itimer::set(p.pid, value, interval);
+    UserPtr::<[u32; 4]>::new(a[2]).write_opt(&mut p.memory, &itimerval(old_interval, old_value))?;
+    Ok(0)
+}
+
+/// getitimer(which, cur)
+pub fn getitimer(p: &mut Process, a: &Args) -> SysResult {
+    if a[0] != ITIMER_REAL {
+        return Err(Errno::EINVAL);
+    }
+    let (value, interval) = linux::itimer::get(p.pid);
+    UserPtr::<[u32; 4]>::new(a[1]).write(&mut p.memory, &itimerval(interval, value))?;
+    Ok(0)
+}
+
+/// alarm(seconds): the seconds left of the previous alarm (rounded to the
+/// nearest, at least 1 while one is armed), as Linux answers.
+pub fn alarm(p: &mut Process, a: &Args) -> SysResult {
+    let (old, _) = linux::itimer::set(p.pid, Duration::from_secs(a[0] as u64), Duration::ZERO);
+    if old.is_zero() {
+        return Ok(0);
+    }
+    let secs = old.as_secs() + u64::from(old.subsec_micros() >= 500_000);
+    Ok(secs.max(1) as u32)
 }

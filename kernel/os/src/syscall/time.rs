@@ -96,28 +96,48 @@ pub fn clock_getres64(p: &mut Process, a: &Args) -> SysResult {
 }
 
 /// Sleeps until `clock` reads `deadline_ns` (absolute) or for `ns` (relative).
-fn sleep(p: &Process, clock: u32, flags: u32, ns: u64) -> SysResult {
-    let now = now_ns(p, clock)?;
-    let wait = if flags & TIMER_ABSTIME != 0 { ns.saturating_sub(now) } else { ns };
-    env::sleep(Duration::from_nanos(wait));
-    Ok(0)
+/// Where a relative sleep writes the time left when a signal ends it.
+enum Remaining {
+    Time32(u32),
+    Time64(u32),
 }
 
-/// nanosleep(req, rem): never interrupted, so `rem` is left alone.
+/// Sleeps; EINTR when a signal ends it early (never restarted, as on
+/// Linux), with the time left written to `rem` for a relative sleep.
+fn sleep(p: &mut Process, clock: u32, flags: u32, ns: u64, rem: Remaining) -> SysResult {
+    let now = now_ns(p, clock)?;
+    let absolute = flags & TIMER_ABSTIME != 0;
+    let wait = if absolute { ns.saturating_sub(now) } else { ns };
+    let Some(left) = env::sleep(Duration::from_nanos(wait)) else { return Ok(0) };
+    if !absolute {
+        let (sec, nsec) = (left.as_secs(), left.subsec_nanos());
+        match rem {
+            Remaining::Time32(at) if at != 0 => {
+                UserPtr::<Timespec32>::new(at).write(&mut p.memory, &Timespec32 { tv_sec: sec as i32, tv_nsec: nsec as i32 })?
+            }
+            Remaining::Time64(at) if at != 0 => UserPtr::<Timespec64>::new(at)
+                .write(&mut p.memory, &Timespec64 { tv_sec: (sec as i64).into(), tv_nsec: (nsec as i64).into() })?,
+            _ => {}
+        }
+    }
+    Err(Errno::EINTR)
+}
+
+/// nanosleep(req, rem)
 pub fn nanosleep(p: &mut Process, a: &Args) -> SysResult {
     let ns = ns_of32(&UserPtr::<Timespec32>::new(a[0]).read(&mut p.memory)?)?;
-    sleep(p, CLOCK_MONOTONIC, 0, ns)
+    sleep(p, CLOCK_MONOTONIC, 0, ns, Remaining::Time32(a[1]))
 }
 
 /// clock_nanosleep(clock, flags, req, rem)
 pub fn clock_nanosleep32(p: &mut Process, a: &Args) -> SysResult {
     let ns = ns_of32(&UserPtr::<Timespec32>::new(a[2]).read(&mut p.memory)?)?;
-    sleep(p, a[0], a[1], ns)
+    sleep(p, a[0], a[1], ns, Remaining::Time32(a[3]))
 }
 
 pub fn clock_nanosleep64(p: &mut Process, a: &Args) -> SysResult {
     let ns = ns_of64(&UserPtr::<Timespec64>::new(a[2]).read(&mut p.memory)?)?;
-    sleep(p, a[0], a[1], ns)
+    sleep(p, a[0], a[1], ns, Remaining::Time64(a[3]))
 }
 
 pub fn sched_yield(_p: &mut Process, _a: &Args) -> SysResult {

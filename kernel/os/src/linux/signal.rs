@@ -1,0 +1,491 @@
+//! Signal delivery, as Linux i386 does it: on the way back to ring 3 (after
+//! a syscall, a fault, or an interrupt that caught the program in user
+//! mode) each pending signal the mask lets through is acted on. Ignored
+//! ones are dropped, a default action that ends the program ends it, and a
+//! handler runs on a signal frame built on the user stack (or the
+//! alternate stack) with Linux's layout (`struct sigframe` /
+//! `struct rt_sigframe`), so glibc's and musl's restorers return through
+//! sigreturn / rt_sigreturn, which restore the registers from that frame.
+//! Everything the kernel reads back from user memory is checked: a frame
+//! that cannot be written or read gives SIGSEGV, and restored registers go
+//! through `TrapFrame::sanitize_from_user` (user selectors only, sane
+//! eflags), so a forged frame can never reach ring 0.
+
+use embox_abi::consts::signal::*;
+use embox_abi::nr;
+use embox_abi::Errno;
+
+use crate::hal::fpu::{self, FXSAVE_BYTES};
+use crate::hal::gdt::{USER_CODE, USER_DATA};
+use crate::hal::trap::TrapFrame;
+
+use super::process::Process;
+
+pub const SIG_DFL: u32 = 0;
+pub const SIG_IGN: u32 = 1;
+
+pub const SA_NOCLDSTOP: u32 = 0x0000_0001;
+pub const SA_NOCLDWAIT: u32 = 0x0000_0002;
+pub const SA_SIGINFO: u32 = 0x0000_0004;
+pub const SA_RESTORER: u32 = 0x0400_0000;
+pub const SA_ONSTACK: u32 = 0x0800_0000;
+pub const SA_RESTART: u32 = 0x1000_0000;
+pub const SA_NODEFER: u32 = 0x4000_0000;
+pub const SA_RESETHAND: u32 = 0x8000_0000;
+
+pub const SIGUSR1: u32 = 10;
+pub const SIGUSR2: u32 = 12;
+pub const SIGALRM: u32 = 14;
+pub const SIGCHLD: u32 = 17;
+pub const SIGCONT: u32 = 18;
+pub const SIGTSTP: u32 = 20;
+pub const SIGTTIN: u32 = 21;
+pub const SIGTTOU: u32 = 22;
+
+/// `si_code` values.
+pub const SI_USER: i32 = 0;
+pub const SI_KERNEL: i32 = 0x80;
+pub const SI_TKILL: i32 = -6;
+pub const CLD_EXITED: i32 = 1;
+pub const CLD_KILLED: i32 = 2;
+pub const SEGV_MAPERR: i32 = 1;
+pub const SEGV_ACCERR: i32 = 2;
+pub const ILL_ILLOPN: i32 = 2;
+pub const FPE_INTDIV: i32 = 1;
+pub const BUS_ADRERR: i32 = 2;
+
+/// The one bit of `sig` in a 64-bit set.
+pub const fn bit(sig: u32) -> u64 {
+    1u64 << (sig - 1)
+}
+
+/// Signals no mask can block and no handler can catch.
+pub const UNBLOCKABLE: u64 = bit(SIGKILL) | bit(SIGSTOP);
+
+/// What a signal does when its disposition is SIG_DFL.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum DefaultAction {
+    Terminate,
+    /// Terminate (a core dump on Linux, when core files are enabled).
+    Core,
+    Ignore,
+    Stop,
+    Continue,
+}
+
+pub fn default_action(sig: u32) -> DefaultAction {
+    use DefaultAction::*;
+    match sig {
+        SIGQUIT | SIGILL | SIGTRAP | SIGABRT | SIGBUS | SIGFPE | SIGSEGV | 24 | 25 | 31 => Core,
+        SIGCHLD | 23 | 28 => Ignore, // SIGCHLD, SIGURG, SIGWINCH
+        SIGCONT => Continue,
+        SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU => Stop,
+        _ => Terminate,
+    }
+}
+
+/// The interesting fields of a `siginfo_t` (the union's first three words
+/// after signo/errno/code: pid and uid of a sender, plus a child's status;
+/// or the fault address).
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct SigInfo {
+    pub code: i32,
+    pub fields: [u32; 3],
+}
+
+impl SigInfo {
+    /// Sent by process `pid` (kill: SI_USER; tkill/tgkill: SI_TKILL).
+    pub fn from_process(pid: u32, code: i32) -> Self {
+        SigInfo { code, fields: [pid, 0, 0] }
+    }
+    /// Sent by the kernel (the console, a timer).
+    pub fn kernel() -> Self {
+        SigInfo { code: SI_KERNEL, fields: [0; 3] }
+    }
+    /// A fault at `addr`.
+    pub fn fault(code: i32, addr: u32) -> Self {
+        SigInfo { code, fields: [addr, 0, 0] }
+    }
+    /// SIGCHLD for child `pid` that exited with `status` (or was killed by it).
+    pub fn child(pid: u32, code: i32, status: u32) -> Self {
+        SigInfo { code, fields: [pid, 0, status] }
+    }
+
+    /// The 128-byte `siginfo_t` of i386.
+    fn bytes(&self, sig: u32) -> [u8; SIGINFO_BYTES] {
+        let mut out = [0u8; SIGINFO_BYTES];
+        put(&mut out, 0, sig);
+        put(&mut out, 8, self.code as u32);
+        for (i, v) in self.fields.iter().enumerate() {
+            put(&mut out, 12 + 4 * i, *v);
+        }
+        out
+    }
+}
+
+const SIGINFO_BYTES: usize = 128;
+/// `struct sigcontext` (i386): gs fs es ds edi esi ebp esp ebx edx ecx eax
+/// trapno err eip cs eflags esp_at_signal ss fpstate oldmask cr2.
+const SIGCONTEXT_BYTES: usize = 88;
+/// `struct _fpstate_32`: the legacy fsave header (112 bytes), then the
+/// `fxsave` image, then padding (624 bytes in all).
+const FPSTATE_BYTES: usize = 624;
+const FXSAVE_OFFSET: usize = 112;
+/// `struct sigframe`: pretcode, sig, sigcontext, an unused fpstate,
+/// extramask (the mask's high word), retcode.
+const SIGFRAME_SC: usize = 8;
+const SIGFRAME_EXTRAMASK: usize = SIGFRAME_SC + SIGCONTEXT_BYTES + FPSTATE_BYTES;
+const SIGFRAME_RETCODE: usize = SIGFRAME_EXTRAMASK + 4;
+const SIGFRAME_BYTES: usize = SIGFRAME_RETCODE + 8;
+/// `struct rt_sigframe`: pretcode, sig, pinfo, puc, siginfo, ucontext
+/// (flags, link, stack_t, sigcontext, 64-bit mask), retcode.
+const RT_INFO: usize = 16;
+const RT_UC: usize = RT_INFO + SIGINFO_BYTES;
+const RT_UC_STACK: usize = RT_UC + 8;
+const RT_UC_SC: usize = RT_UC_STACK + 12;
+const RT_UC_MASK: usize = RT_UC_SC + SIGCONTEXT_BYTES;
+const RT_RETCODE: usize = RT_UC_MASK + 8;
+const RT_SIGFRAME_BYTES: usize = RT_RETCODE + 8;
+/// `popl %eax; movl $__NR_sigreturn, %eax; int $0x80`
+const SIGRETURN_CODE: [u8; 8] = [0x58, 0xb8, nr::SIGRETURN as u8, 0, 0, 0, 0xcd, 0x80];
+/// `movl $__NR_rt_sigreturn, %eax; int $0x80`
+const RT_SIGRETURN_CODE: [u8; 8] = [0xb8, nr::RT_SIGRETURN as u8, 0, 0, 0, 0xcd, 0x80, 0];
+
+fn put(buf: &mut [u8], at: usize, v: u32) {
+    buf[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+fn get(buf: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]])
+}
+
+/// The registers as a `struct sigcontext`.
+fn sigcontext(f: &TrapFrame, fpstate: u32, oldmask: u32, cr2: u32) -> [u8; SIGCONTEXT_BYTES] {
+    let mut sc = [0u8; SIGCONTEXT_BYTES];
+    let words = [
+        f.gs & 0xffff, f.fs & 0xffff, f.es & 0xffff, f.ds & 0xffff, f.edi, f.esi, f.ebp, f.user_esp, f.ebx, f.edx, f.ecx,
+        f.eax, f.vector, f.error_code, f.eip, f.cs & 0xffff, f.eflags, f.user_esp, f.user_ss & 0xffff, fpstate, oldmask, cr2,
+    ];
+    for (i, w) in words.iter().enumerate() {
+        put(&mut sc, 4 * i, *w);
+    }
+    sc
+}
+
+/// The registers a `struct sigcontext` holds, into `f` (unchecked: the
+/// caller sanitizes).
+fn restore_sigcontext(f: &mut TrapFrame, sc: &[u8]) {
+    f.gs = get(sc, 0) & 0xffff;
+    f.fs = get(sc, 4) & 0xffff;
+    f.es = get(sc, 8) & 0xffff;
+    f.ds = get(sc, 12) & 0xffff;
+    f.edi = get(sc, 16);
+    f.esi = get(sc, 20);
+    f.ebp = get(sc, 24);
+    f.user_esp = get(sc, 28);
+    f.ebx = get(sc, 32);
+    f.edx = get(sc, 36);
+    f.ecx = get(sc, 40);
+    f.eax = get(sc, 44);
+    f.eip = get(sc, 56);
+    f.cs = get(sc, 60) & 0xffff;
+    f.eflags = get(sc, 64);
+    f.user_ss = get(sc, 72) & 0xffff;
+}
+
+/// The FPU state as a `struct _fpstate_32` (fsave header with the control,
+/// status and tag words and the x87 registers, magic 0 = FXSR, then the
+/// fxsave image).
+fn fpstate_bytes(fx: &[u8; FXSAVE_BYTES]) -> alloc::boxed::Box<[u8; FPSTATE_BYTES]> {
+    let mut out = alloc::boxed::Box::new([0u8; FPSTATE_BYTES]);
+    let fcw = u16::from_le_bytes([fx[0], fx[1]]) as u32;
+    let fsw = u16::from_le_bytes([fx[2], fx[3]]) as u32;
+    put(&mut out[..], 0, fcw | 0xffff_0000);
+    put(&mut out[..], 4, fsw | 0xffff_0000);
+    put(&mut out[..], 8, 0xffff_ffff); // tag: the fxsave image holds the real one
+    put(&mut out[..], 12, get(fx, 8)); // fpu ip
+    put(&mut out[..], 16, get(fx, 12) & 0xffff); // cs
+    put(&mut out[..], 20, get(fx, 16)); // operand pointer
+    put(&mut out[..], 24, get(fx, 20) & 0xffff);
+    for reg in 0..8 {
+        out[28 + reg * 10..38 + reg * 10].copy_from_slice(&fx[32 + reg * 16..42 + reg * 16]);
+    }
+    out[108..110].copy_from_slice(&fx[2..4]); // status
+    out[110..112].copy_from_slice(&0u16.to_le_bytes()); // magic: FXSR data follows
+    out[FXSAVE_OFFSET..FXSAVE_OFFSET + FXSAVE_BYTES].copy_from_slice(fx);
+    out
+}
+
+/// Why a program must end instead of resuming.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fatal {
+    pub sig: u32,
+    pub info: SigInfo,
+    /// The signal frame could not be written (or read back): SIGSEGV.
+    pub bad_frame: bool,
+}
+
+/// Which calls restart after a handler with SA_RESTART (Linux's
+/// -ERESTARTSYS ones); the others (sleeps, pause, sigsuspend, poll,
+/// select) fail with EINTR whenever a handler ran.
+fn restartable(nr: u32) -> bool {
+    use embox_abi::nr::*;
+    matches!(
+        nr,
+        READ | WRITE | READV | WRITEV | PREAD64 | PWRITE64 | OPEN | OPENAT | IOCTL | FCNTL | FCNTL64 | WAIT4 | WAITPID
+            | WAITID | SOCKETCALL | SENDTO | RECVFROM | SENDMSG | RECVMSG | ACCEPT4 | CONNECT | FLOCK | FUTEX | FUTEX_TIME64
+    )
+}
+
+/// The signals that end a blocking call of `p`: neither blocked nor
+/// ignored (SIGKILL always).
+pub fn interrupting(p: &Process) -> u64 {
+    let mut set = bit(SIGKILL);
+    let actions = p.sigactions.get();
+    for sig in 1..=NSIG {
+        let handler = actions[sig as usize - 1].sa_handler;
+        let ignored = handler == SIG_IGN
+            || (handler == SIG_DFL && matches!(default_action(sig), DefaultAction::Ignore | DefaultAction::Continue | DefaultAction::Stop));
+        if !ignored && p.sigmask & bit(sig) == 0 {
+            set |= bit(sig);
+        }
+    }
+    set
+}
+
+/// Makes `sig` pending for `p` (standard signals do not queue: a second
+/// one while pending is merged).
+pub fn post(p: &mut Process, sig: u32, info: SigInfo) {
+    if sig == 0 || sig > NSIG {
+        return;
+    }
+    if p.pending & bit(sig) == 0 {
+        p.siginfo[sig as usize - 1] = info;
+    }
+    p.pending |= bit(sig);
+}
+
+/// A fault raised `sig`: with a handler the program gets it (even if
+/// blocked or ignored Linux forces it: the handler is reset and the
+/// program dies); without one it ends.
+pub fn post_fault(p: &mut Process, sig: u32, info: SigInfo) -> Result<(), Fatal> {
+    let action = p.sigactions.with(|all| all[sig as usize - 1]);
+    if action.sa_handler <= SIG_IGN || p.sigmask & bit(sig) != 0 {
+        return Err(Fatal { sig, info, bad_frame: false });
+    }
+    post(p, sig, info);
+    Ok(())
+}
+
+/// Acts on every pending signal the mask lets through before `frame`
+/// returns to ring 3. `syscall`: the call this return ends (its result
+/// is in eax), for SA_RESTART. Handlers nest as on Linux: the signal
+/// set up last runs first.
+pub fn deliver(p: &mut Process, frame: &mut TrapFrame, mut syscall: Option<u32>) -> Result<(), Fatal> {
+    let eintr = Errno::EINTR.to_ret() as u32;
+    // After sigsuspend the first frame saves the mask from before the call.
+    let mut restore = p.saved_mask.take();
+    for _ in 0..NSIG {
+        let ready = p.pending & !(p.sigmask & !UNBLOCKABLE);
+        if ready == 0 {
+            break;
+        }
+        let sig = ready.trailing_zeros() + 1;
+        p.pending &= !bit(sig);
+        let info = p.siginfo[sig as usize - 1];
+        let action = p.sigactions.with(|all| all[sig as usize - 1]);
+        let caught = action.sa_handler > SIG_IGN && sig != SIGKILL && sig != SIGSTOP;
+        if !caught {
+            if action.sa_handler == SIG_IGN && sig != SIGKILL && sig != SIGSTOP {
+                continue;
+            }
+            match default_action(sig) {
+                DefaultAction::Ignore | DefaultAction::Continue | DefaultAction::Stop => continue,
+                DefaultAction::Terminate | DefaultAction::Core => return Err(Fatal { sig, info, bad_frame: false }),
+            }
+        }
+        if let Some(nr) = syscall.take() {
+            if frame.eax == eintr && restartable(nr) && action.sa_flags & SA_RESTART != 0 {
+                frame.eax = nr;
+                frame.eip = frame.eip.wrapping_sub(2);
+            }
+        }
+        let oldmask = restore.take().unwrap_or(p.sigmask);
+        setup_frame(p, frame, sig, &info, &action, oldmask).map_err(|_| Fatal { sig: SIGSEGV, info: SigInfo::kernel(), bad_frame: true })?;
+        let mut mask = p.sigmask | action.sa_mask.get();
+        if action.sa_flags & SA_NODEFER == 0 {
+            mask |= bit(sig);
+        }
+        p.sigmask = mask & !UNBLOCKABLE;
+        if action.sa_flags & SA_RESETHAND != 0 {
+            p.sigactions.with(|all| all[sig as usize - 1] = Default::default());
+        }
+    }
+    if let Some(mask) = restore {
+        p.sigmask = mask;
+    }
+    // A blocking call ended by a signal that was then not caught (it was
+    // ignored meanwhile, or stopped): the call starts again, as on Linux.
+    if let Some(nr) = syscall {
+        if frame.eax == eintr && restartable(nr) {
+            frame.eax = nr;
+            frame.eip = frame.eip.wrapping_sub(2);
+        }
+    }
+    Ok(())
+}
+
+/// True when `sp` lies on the alternate signal stack.
+fn on_altstack(p: &Process, sp: u32) -> bool {
+    p.altstack.ss_flags & SS_DISABLE == 0 && sp.wrapping_sub(p.altstack.ss_sp) < p.altstack.ss_size
+}
+
+/// `sigaltstack`'s view of the current stack: SS_ONSTACK while on it,
+/// SS_DISABLE without one, else 0.
+pub fn altstack_flags(p: &Process, sp: u32) -> u32 {
+    if p.altstack.ss_flags & SS_DISABLE != 0 {
+        SS_DISABLE
+    } else if on_altstack(p, sp) {
+        SS_ONSTACK
+    } else {
+        0
+    }
+}
+
+/// Builds the signal frame for `sig` and points the registers at the handler.
+fn setup_frame(p: &mut Process, frame: &mut TrapFrame, sig: u32, info: &SigInfo, action: &embox_abi::types::KernelSigaction, oldmask: u64) -> Result<(), Errno> {
+    let sp = frame.user_esp;
+    let nested = on_altstack(p, sp);
+    let mut top = sp;
+    let mut entering = false;
+    if action.sa_flags & SA_ONSTACK != 0 && p.altstack.ss_flags & SS_DISABLE == 0 && !nested {
+        top = p.altstack.ss_sp.wrapping_add(p.altstack.ss_size);
+        entering = true;
+    }
+    let rt = action.sa_flags & SA_SIGINFO != 0;
+    let size = if rt { RT_SIGFRAME_BYTES } else { SIGFRAME_BYTES } as u32;
+    let fp_at = top.checked_sub(FPSTATE_BYTES as u32).ok_or(Errno::EFAULT)? & !63;
+    let at = ((fp_at.checked_sub(size).ok_or(Errno::EFAULT)?.wrapping_add(4)) & !15).wrapping_sub(4);
+    if (nested || entering) && !on_altstack(p, at) {
+        return Err(Errno::EFAULT); // the alternate stack would overflow
+    }
+    let mut fx = [0u8; FXSAVE_BYTES];
+    fpu::read_user_state(&mut fx);
+    p.memory.write(fp_at, &fpstate_bytes(&fx)[..])?;
+    let restorer = |retcode: usize| if action.sa_flags & SA_RESTORER != 0 { action.sa_restorer } else { at + retcode as u32 };
+    let cr2 = if frame.vector == crate::hal::trap::PAGE_FAULT as u32 { info.fields[0] } else { 0 };
+    let sc = sigcontext(frame, fp_at, oldmask as u32, cr2);
+    if rt {
+        let mut buf = [0u8; RT_SIGFRAME_BYTES];
+        put(&mut buf, 0, restorer(RT_RETCODE));
+        put(&mut buf, 4, sig);
+        put(&mut buf, 8, at + RT_INFO as u32);
+        put(&mut buf, 12, at + RT_UC as u32);
+        buf[RT_INFO..RT_INFO + SIGINFO_BYTES].copy_from_slice(&info.bytes(sig));
+        put(&mut buf, RT_UC_STACK, p.altstack.ss_sp);
+        put(&mut buf, RT_UC_STACK + 4, altstack_flags(p, sp));
+        put(&mut buf, RT_UC_STACK + 8, p.altstack.ss_size);
+        buf[RT_UC_SC..RT_UC_SC + SIGCONTEXT_BYTES].copy_from_slice(&sc);
+        buf[RT_UC_MASK..RT_UC_MASK + 8].copy_from_slice(&oldmask.to_le_bytes());
+        buf[RT_RETCODE..RT_RETCODE + 8].copy_from_slice(&RT_SIGRETURN_CODE);
+        p.memory.write(at, &buf)?;
+        frame.edx = at + RT_INFO as u32;
+        frame.ecx = at + RT_UC as u32;
+    } else {
+        let mut buf = alloc::boxed::Box::new([0u8; SIGFRAME_BYTES]);
+        put(&mut buf[..], 0, restorer(SIGFRAME_RETCODE));
+        put(&mut buf[..], 4, sig);
+        buf[SIGFRAME_SC..SIGFRAME_SC + SIGCONTEXT_BYTES].copy_from_slice(&sc);
+        put(&mut buf[..], SIGFRAME_EXTRAMASK, (oldmask >> 32) as u32);
+        buf[SIGFRAME_RETCODE..SIGFRAME_RETCODE + 8].copy_from_slice(&SIGRETURN_CODE);
+        p.memory.write(at, &buf[..])?;
+        frame.edx = 0;
+        frame.ecx = 0;
+    }
+    frame.user_esp = at;
+    frame.eip = action.sa_handler;
+    frame.eax = sig;
+    frame.cs = USER_CODE as u32;
+    frame.user_ss = USER_DATA as u32;
+    frame.ds = USER_DATA as u32;
+    frame.es = USER_DATA as u32;
+    // No trap flag, direction flag clear, as the ABI wants at a call.
+    frame.eflags &= !(0x100 | 0x400 | 0x1_0000);
+    // The handler starts with a clean FPU; sigreturn brings the old one back.
+    fpu::write_user_state(&fpu::initial_user_state());
+    Ok(())
+}
+
+/// Reads back the FPU state a frame saved (none: the initial state).
+fn restore_fpstate(p: &mut Process, fp_at: u32) -> Result<(), Errno> {
+    let mut fx = [0u8; FXSAVE_BYTES];
+    if fp_at == 0 {
+        fx = fpu::initial_user_state();
+    } else {
+        p.memory.read(fp_at.checked_add(FXSAVE_OFFSET as u32).ok_or(Errno::EFAULT)?, &mut fx)?;
+    }
+    fpu::write_user_state(&fx);
+    Ok(())
+}
+
+/// `sigreturn` (119): the handler of a non-SA_SIGINFO signal returned
+/// through its restorer, which popped the signal number: the frame is at
+/// esp - 8. Restores the registers, FPU state and mask. Err: the frame is
+/// bad (SIGSEGV).
+pub fn sigreturn(p: &mut Process, regs: &mut TrapFrame) -> Result<(), ()> {
+    let at = regs.user_esp.wrapping_sub(8);
+    let mut sc = [0u8; SIGCONTEXT_BYTES];
+    p.memory.read(at.wrapping_add(SIGFRAME_SC as u32), &mut sc).map_err(|_| ())?;
+    let mut high = [0u8; 4];
+    p.memory.read(at.wrapping_add(SIGFRAME_EXTRAMASK as u32), &mut high).map_err(|_| ())?;
+    let mask = get(&sc, 80) as u64 | (u32::from_le_bytes(high) as u64) << 32;
+    finish_return(p, regs, &sc, mask)
+}
+
+/// `rt_sigreturn` (173): the frame is at esp - 4 (the handler's `ret`
+/// popped pretcode). Restores registers, FPU state, mask and the
+/// alternate stack.
+pub fn rt_sigreturn(p: &mut Process, regs: &mut TrapFrame) -> Result<(), ()> {
+    let at = regs.user_esp.wrapping_sub(4);
+    let mut uc = [0u8; RT_RETCODE - RT_UC];
+    p.memory.read(at.wrapping_add(RT_UC as u32), &mut uc).map_err(|_| ())?;
+    let base = RT_UC;
+    let stack = &uc[RT_UC_STACK - base..RT_UC_STACK - base + 12];
+    let sc: [u8; SIGCONTEXT_BYTES] = uc[RT_UC_SC - base..RT_UC_SC - base + SIGCONTEXT_BYTES].try_into().map_err(|_| ())?;
+    let mask = u64::from_le_bytes(uc[RT_UC_MASK - base..RT_UC_MASK - base + 8].try_into().map_err(|_| ())?);
+    let (ss_sp, ss_flags, ss_size) = (get(stack, 0), get(stack, 4), get(stack, 8));
+    finish_return(p, regs, &sc, mask)?;
+    // The alternate stack as the handler left it in uc_stack (errors
+    // ignored, as Linux's restore_altstack does).
+    let _ = set_altstack(p, regs.user_esp, ss_sp, ss_flags, ss_size);
+    Ok(())
+}
+
+fn finish_return(p: &mut Process, regs: &mut TrapFrame, sc: &[u8; SIGCONTEXT_BYTES], mask: u64) -> Result<(), ()> {
+    restore_sigcontext(regs, sc);
+    if !regs.sanitize_from_user() {
+        return Err(());
+    }
+    p.sigmask = mask & !UNBLOCKABLE;
+    restore_fpstate(p, get(sc, 76)).map_err(|_| ())
+}
+
+/// `sigaltstack`'s change: EPERM while running on it, EINVAL for unknown
+/// flags, ENOMEM below MINSIGSTKSZ.
+pub fn set_altstack(p: &mut Process, sp: u32, ss_sp: u32, ss_flags: u32, ss_size: u32) -> Result<(), Errno> {
+    if on_altstack(p, sp) {
+        return Err(Errno::EPERM);
+    }
+    if ss_flags & !(SS_DISABLE | SS_ONSTACK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if ss_flags & SS_DISABLE != 0 {
+        p.altstack = embox_abi::types::StackT { ss_sp: 0, ss_flags: SS_DISABLE, ss_size: 0 };
+        return Ok(());
+    }
+    if ss_size < MINSIGSTKSZ {
+        return Err(Errno::ENOMEM);
+    }
+    p.altstack = embox_abi::types::StackT { ss_sp, ss_flags: 0, ss_size };
+    Ok(())
+}

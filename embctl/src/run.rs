@@ -52,8 +52,8 @@ pub async fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
         true => TempInitramfs::Base(out.initramfs()),
         false => TempInitramfs::write(ws, &extras)?,
     };
-    let memory_mib = args.memory_mib.unwrap_or(template.config.qemu.memory_mib);
     let initramfs_bytes = std::fs::metadata(initramfs.path()).map(|m| m.len()).unwrap_or(0);
+    let memory_mib = args.memory_mib.unwrap_or_else(|| default_memory(template.config.qemu.memory_mib, template.config.heap_kib(), initramfs_bytes));
     let source = if args.memory_mib.is_some() { "-m" } else { "the template's [qemu] memory_mib" };
     crate::qemu::check_memory(memory_mib, template.config.heap_kib(), initramfs_bytes, source).map_err(anyhow::Error::msg)?;
     let scripted = !args.commands.is_empty();
@@ -158,6 +158,26 @@ fn qemu_container(ws: &Workspace, image: &str, qemu: &QemuRun, privileges: Privi
     spec.detach_keys = Some("ctrl-^,ctrl-^".into());
     spec.labels.insert(crate::engine::ROLE_LABEL.into(), QEMU_ROLE.into());
     spec
+}
+
+/// Room the guest keeps for programs beside a large initramfs (each
+/// dynamically linked program copies its libraries into its own pages).
+const PROGRAM_ROOM_MIB: u32 = 64;
+
+/// The guest memory without `-m`: the template's, grown when the initramfs
+/// (Debian packages, large `--add` files) leaves programs less than
+/// [`PROGRAM_ROOM_MIB`].
+fn default_memory(template_mib: u32, heap_kib: u32, initramfs_bytes: u64) -> u32 {
+    let roomy = crate::qemu::min_memory_mib(heap_kib, initramfs_bytes) + PROGRAM_ROOM_MIB;
+    if template_mib >= roomy {
+        return template_mib;
+    }
+    let grown = roomy.min(crate::qemu::MAX_MEMORY_MIB);
+    tracing::info!(
+        "guest memory {grown} MiB: the template's {template_mib} MiB leaves too little beside a {} MiB initramfs (-m overrides)",
+        initramfs_bytes.div_ceil(1 << 20)
+    );
+    grown
 }
 
 /// A per-run initramfs (base + `--add` files), removed when the run ends,
@@ -361,4 +381,17 @@ async fn announce_gdb(engine: &Engine, container: &AttachedContainer, ws: &Works
 
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("  | {l}")).collect::<Vec<_>>().join("\n")
+}
+
+#[cfg(test)]
+mod memory_tests {
+    use super::default_memory;
+
+    #[test]
+    fn default_memory_grows_only_for_a_large_initramfs() {
+        assert_eq!(default_memory(128, 8192, 10 << 10), 128);
+        let grown = default_memory(128, 8192, 60 << 20);
+        assert!(grown > 128 && grown >= crate::qemu::min_memory_mib(8192, 60 << 20) + 64, "{grown}");
+        assert_eq!(default_memory(512, 8192, 60 << 20), 512, "a roomy template stays");
+    }
 }

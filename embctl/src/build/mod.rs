@@ -4,11 +4,14 @@
 //!
 //! - `bin/embox` — the kernel (ELF32, multiboot);
 //! - `rootfs-gen/` — user programs compiled from `third-party/`;
-//! - `rootfs.cpio` — the initramfs: `rootfs/` plus `rootfs-gen/` (newc).
+//! - `packages/` — the template's Debian packages, unpacked (`packages.rs`);
+//! - `rootfs.cpio` — the initramfs: `rootfs/`, `rootfs-gen/` and the
+//!   unpacked packages (newc).
 //!
 //! LKL, when the template enables it, is built first: the kernel links it,
 //! finding `lib/lkl.o` and `include/` through `EMBOX_LKL_DIR` (a container path).
 
+pub mod packages;
 pub mod rootfs;
 pub mod template;
 
@@ -75,6 +78,10 @@ pub async fn build(ws: &Workspace, args: &BuildArgs) -> Result<()> {
 /// (`embctl run` builds through here too).
 pub async fn build_with(ws: &Workspace, engine: &Engine, image: &str, template: &Template, lkl: &LklSourceArgs) -> Result<()> {
     let plan = Plan::new(ws, template);
+    if template.config.rootfs.packages.is_empty() {
+        // The initramfs follows the template being built, like the kernel.
+        packages::forget(ws)?;
+    }
     tracing::info!("building template {} ({}): {}", template.name, template.config.description, plan.summary());
     let total = plan.steps.len();
     let mut lkl_install = None;
@@ -86,6 +93,7 @@ pub async fn build_with(ws: &Workspace, engine: &Engine, image: &str, template: 
             Step::Lkl => lkl_install = Some(crate::lkl::build_for_template(ws, engine, image, lkl, template).await.with_context(failed)?),
             Step::Kernel => build_kernel(ws, engine, image, template, lkl_install.as_ref()).await.with_context(failed)?,
             Step::UserPrograms => build_user_programs(ws, engine, image).await.with_context(failed)?,
+            Step::Packages => packages::fetch(ws, engine, image, &template.config.rootfs.packages).await.with_context(failed)?,
             Step::Initramfs => pack_initramfs(ws).with_context(failed)?,
         }
     }
@@ -102,6 +110,7 @@ enum Step {
     Lkl,
     Kernel,
     UserPrograms,
+    Packages,
     Initramfs,
 }
 
@@ -111,6 +120,7 @@ impl Step {
             Step::Lkl => "LKL (Linux as a library)",
             Step::Kernel => "kernel",
             Step::UserPrograms => "user programs (third-party/lkl)",
+            Step::Packages => "Debian packages",
             Step::Initramfs => "initramfs",
         }
     }
@@ -125,6 +135,9 @@ impl Plan {
         steps.push(Step::Kernel);
         if user_programs_makefile(ws).is_file() {
             steps.push(Step::UserPrograms);
+        }
+        if !template.config.rootfs.packages.is_empty() {
+            steps.push(Step::Packages);
         }
         steps.push(Step::Initramfs);
         Self { steps }
@@ -204,7 +217,7 @@ fn pack_initramfs(ws: &Workspace) -> Result<()> {
 /// Runs one build command in the image. Its output is streamed; with -q it is
 /// captured instead and shown only when the command fails. A failure names the
 /// command and its status.
-async fn run_step(ws: &Workspace, engine: &Engine, image: &str, argv: Vec<String>, env: Vec<String>) -> Result<()> {
+pub(crate) async fn run_step(ws: &Workspace, engine: &Engine, image: &str, argv: Vec<String>, env: Vec<String>) -> Result<()> {
     let line = shell_join(&argv);
     tracing::info!("$ {line}");
     let mut spec = crate::image::workspace_spec(ws, image, argv);
@@ -265,6 +278,7 @@ mod tests {
                 kernel: KernelSection { heap_kib: None, timer_hz: None, features: features.iter().map(|s| s.to_string()).collect() },
                 qemu: QemuSection::default(),
                 lkl: LklSection { enabled: lkl },
+                rootfs: Default::default(),
             },
         }
     }
@@ -288,6 +302,9 @@ mod tests {
         let plan = Plan::new(&ws, &template(&[], true));
         assert_eq!(plan.steps, [Step::Lkl, Step::Kernel, Step::UserPrograms, Step::Initramfs]);
         assert!(plan.summary().starts_with("LKL"));
+        let mut debian = template(&[], false);
+        debian.config.rootfs.packages = vec!["bash".into()];
+        assert_eq!(Plan::new(&ws, &debian).steps, [Step::Kernel, Step::UserPrograms, Step::Packages, Step::Initramfs]);
     }
 
     #[test]

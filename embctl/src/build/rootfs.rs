@@ -1,5 +1,6 @@
-//! The initramfs contents: `rootfs/` and the programs the build compiled into
-//! `build/base/rootfs-gen/` (later trees win), plus, for one run, the extra
+//! The initramfs contents: `rootfs/`, the programs the build compiled into
+//! `build/base/rootfs-gen/` and the template's unpacked Debian packages
+//! (`build/base/packages/root`; later trees win), plus, for one run, the extra
 //! files of `embctl run --add HOSTPATH[:GUESTPATH]`.
 
 use std::path::{Path, PathBuf};
@@ -15,6 +16,10 @@ pub fn base_archive(ws: &Workspace) -> Result<Archive> {
     let mut archive = Archive::new();
     archive.add_tree(&ws.rootfs_dir())?;
     archive.add_tree(&Artefacts::new(ws).rootfs_gen())?;
+    let packages = super::packages::root(ws);
+    if packages.is_dir() {
+        archive.add_tree(&packages)?;
+    }
     Ok(archive)
 }
 

@@ -27,6 +27,17 @@ pub struct TemplateConfig {
     pub qemu: QemuSection,
     #[serde(default)]
     pub lkl: LklSection,
+    #[serde(default)]
+    pub rootfs: RootfsSection,
+}
+
+/// `[rootfs]`: what goes into the initramfs besides `rootfs/`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RootfsSection {
+    /// Debian i386 packages, unpacked with their library dependencies
+    /// (`build::packages`).
+    #[serde(default)]
+    pub packages: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -80,6 +91,9 @@ impl TemplateConfig {
         }
         parts.push(format!("QEMU {} MiB", self.qemu.memory_mib));
         parts.push(format!("LKL {}", if self.lkl.enabled { "on" } else { "off" }));
+        if !self.rootfs.packages.is_empty() {
+            parts.push(format!("packages {}", self.rootfs.packages.join(",")));
+        }
         if !self.kernel.features.is_empty() {
             parts.push(format!("features {}", self.kernel.features.join(",")));
         }
@@ -153,6 +167,14 @@ impl TemplateConfig {
             _ => Ok(()),
         };
         check("heap_kib", self.kernel.heap_kib, 256..=524_288)?;
+        for name in &self.rootfs.packages {
+            if !super::packages::is_package_name(name) {
+                bail!(
+                    "{}: [rootfs] packages: {name:?} is not a Debian package name (lower-case letters, digits, + - .; e.g. \"coreutils\")",
+                    file.display()
+                );
+            }
+        }
         check("timer_hz", self.kernel.timer_hz, 19..=10_000)?;
         crate::qemu::check_memory(self.qemu.memory_mib, self.heap_kib(), 0, "[qemu] memory_mib")
             .map_err(|why| anyhow::anyhow!("{}: {why}", file.display()))

@@ -255,7 +255,9 @@ const TABLE: &[(u32, Serve)] = &[
     (CLOCK_NANOSLEEP, Native(time::clock_nanosleep32)),       // 267
     // 268..=269: statfs64, fstatfs64
     (TGKILL, Native(signal::tgkill)),                         // 270
-    // 271..=283: utimes, fadvise64_64, vserver, mbind, ...
+    // 271: utimes
+    (FADVISE64_64, Native(mm::fadvise64_64)),                 // 272
+    // 273..=283: vserver, mbind, ...
     (WAITID, Native(exit::waitid)),                           // 284
     // 285..=294: -, add_key, request_key, keyctl, ...
     (OPENAT, Lkl(open::openat)),                              // 295

@@ -775,126 +775,97 @@ fn syscall_fuzzer_leaves_the_kernel_alive_and_nothing_behind() {
     assert!(after.1 <= before.1, "frames in use grew: {before:?} -> {after:?} (heap, frames KiB)\n{text}");
 }
 
+/// An interactive `embctl run` with one program added: type into its
+/// console and wait for what it prints.
+struct Console {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    text: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Console {
+    fn start(program: &str) -> Console {
+        let bin = prepared();
+        let mut child = embctl()
+            .args(["run", "--no-build", "--no-kvm", "--add"])
+            .arg(format!("{}:/bin/{program}", bin.join(program).display()))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn embctl run");
+        let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut stdout = child.stdout.take().unwrap();
+        let sink = text.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let stdin = child.stdin.take().unwrap();
+        let console = Console { child, stdin, text, reader: Some(reader) };
+        console.wait_for("embox> ");
+        console
+    }
+
+    fn wait_for(&self, needle: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !self.text.lock().unwrap().contains(needle) {
+            assert!(std::time::Instant::now() < deadline, "no {needle:?}; console:\n{}", self.text.lock().unwrap());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    fn type_bytes(&mut self, bytes: &[u8]) {
+        self.stdin.write_all(bytes).unwrap();
+    }
+
+    /// `$?` must be `status`; then poweroff, and the run must succeed.
+    fn finish(mut self, status: i32) {
+        self.type_bytes(format!("echo {STATUS_MARK} $?\n").as_bytes());
+        self.wait_for(&format!("{STATUS_MARK} {status}"));
+        self.type_bytes(b"poweroff\n");
+        let exit = self.child.wait().unwrap();
+        self.reader.take().unwrap().join().unwrap();
+        eprintln!("{}", self.text.lock().unwrap());
+        assert!(exit.success(), "embctl run ended with {exit:?}");
+    }
+}
+
 /// Ctrl-C on the console stops a program spinning in ring 3 (no syscalls)
 /// with SIGINT, status 130, and the shell takes commands again.
 #[test]
 fn ctrl_c_stops_a_spinning_program() {
-    let bin = prepared();
-    let mut child = embctl()
-        .args(["run", "--no-build", "--no-kvm", "--add"])
-        .arg(format!("{}:/bin/exitcode-glibc", bin.join("exitcode-glibc").display()))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn embctl run");
-    let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let mut stdout = child.stdout.take().unwrap();
-    let sink = text.clone();
-    let reader = std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
-    let wait_for = |needle: &str| {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while !text.lock().unwrap().contains(needle) {
-            assert!(std::time::Instant::now() < deadline, "no {needle:?}; console:\n{}", text.lock().unwrap());
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    };
-    let mut stdin = child.stdin.take().unwrap();
-    wait_for("embox> ");
-    stdin.write_all(b"load_app exitcode-glibc spin\n").unwrap();
+    let mut console = Console::start("exitcode-glibc");
+    console.type_bytes(b"load_app exitcode-glibc spin\n");
     std::thread::sleep(std::time::Duration::from_secs(2));
-    stdin.write_all(b"\x03").unwrap();
-    wait_for("killed by SIGINT");
-    stdin.write_all(format!("echo {STATUS_MARK} $?\n").as_bytes()).unwrap();
-    wait_for(&format!("{STATUS_MARK} 130"));
-    stdin.write_all(b"poweroff\n").unwrap();
-    let status = child.wait().unwrap();
-    reader.join().unwrap();
-    eprintln!("{}", text.lock().unwrap());
-    assert!(status.success(), "embctl run ended with {status:?}");
+    console.type_bytes(b"\x03");
+    console.wait_for("killed by SIGINT");
+    console.finish(130);
 }
 
-/// Dynamically linked programs built with the host's plain `gcc -m32` (PIE,
-/// Debian's default, and `-no-pie`) and the host libraries they load
-/// (ld-linux.so.2, libc.so.6, and libm.so.6 for dlopen), copied under
-/// `build/compat-test/host`. Returns that directory and the libraries as
-/// (host copy, guest path): the interpreter at its `PT_INTERP` path, the
-/// rest in the guest's `/lib`, where ld.so looks without a cache.
-fn host_dynamic() -> &'static (PathBuf, Vec<(PathBuf, String)>) {
-    static BUILT: OnceLock<(PathBuf, Vec<(PathBuf, String)>)> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        run_ok(embctl().arg("build"));
-        let dir = test_dir().join("host");
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("lib")).unwrap();
-        let compat = workspace_root().join("embctl/tests/compat");
-        let builds: [(&str, &str, &[&str]); 3] = [
-            ("hello-dynamic-pie", "hello.c", &[]),
-            ("hello-dynamic-nopie", "hello.c", &["-no-pie"]),
-            ("dynamic", "dynamic/dynamic.c", &[]),
-        ];
-        for (name, src, flags) in builds {
-            run_ok(Command::new("gcc").args(["-m32", "-O2", "-Wall"]).args(flags).arg("-o").arg(dir.join(name)).arg(compat.join(src)));
-        }
-        // What ld.so would load: `ldd` lists `name => path` and the interpreter.
-        let mut libs: Vec<(PathBuf, String)> = Vec::new();
-        for (name, _, _) in builds {
-            let listing = stdout(&run_ok(Command::new("ldd").arg(dir.join(name))));
-            for line in listing.lines() {
-                let words: Vec<&str> = line.split_whitespace().collect();
-                let (host, guest) = match words.as_slice() {
-                    [soname, "=>", path, ..] if path.starts_with('/') => (PathBuf::from(path), format!("/lib/{soname}")),
-                    [path, ..] if path.starts_with('/') => (PathBuf::from(path), path.to_string()),
-                    _ => continue, // linux-gate.so.1: the vDSO, not a file
-                };
-                if !libs.iter().any(|(_, g)| *g == guest) {
-                    libs.push((host, guest));
-                }
-            }
-        }
-        let libm = stdout(&run_ok(Command::new("gcc").args(["-m32", "-print-file-name=libm.so.6"]))).trim().to_string();
-        libs.push((PathBuf::from(libm), "/lib/libm.so.6".to_string()));
-        let copies = libs
-            .into_iter()
-            .map(|(host, guest)| {
-                let copy = dir.join("lib").join(guest.rsplit('/').next().unwrap());
-                std::fs::copy(&host, &copy).unwrap_or_else(|e| panic!("cannot copy {}: {e}", host.display()));
-                (copy, guest)
-            })
-            .collect();
-        (dir, copies)
-    })
-}
-
-/// A plain `gcc -m32` program from the host (a dynamically linked PIE), with
-/// the host's own ld-linux.so.2 and libc.so.6 in the guest's /lib, runs
-/// under `load_app` exactly as on the host: PT_INTERP, the auxv ld.so needs,
-/// file-backed mmap and mprotect of libraries, dlopen of libm, execve of a
-/// dynamic program, atexit. `-no-pie` (ET_EXEC with an interpreter) too.
+/// The program `load_app` starts is the console's foreground process group
+/// (tcgetpgrp); Ctrl-C runs its SIGINT handler and ends a console read with
+/// EINTR; Ctrl-\ ends it with SIGQUIT (status 131), and the shell carries on.
 #[test]
-fn host_dynamic_programs_match_linux() {
-    let (bin, libs) = host_dynamic();
-    let guests: Vec<&str> = libs.iter().map(|(_, g)| g.as_str()).collect();
-    assert!(guests.contains(&"/lib/ld-linux.so.2") && guests.contains(&"/lib/libc.so.6"), "ldd found {guests:?}");
-    differential_at(
-        Kernel::Native,
-        bin,
-        &[
-            case("hello-dynamic-pie", &["glibc", "dynamic PIE"]),
-            case("hello-dynamic-nopie", &["glibc", "no-pie"]),
-            case("dynamic", &[]),
-            case("dynamic", &["exec"]),
-        ],
-        libs,
-    );
+fn ctrl_c_and_ctrl_backslash_signal_the_foreground_program() {
+    let mut console = Console::start("signals-glibc");
+    console.type_bytes(b"load_app signals-glibc console\n");
+    console.wait_for("console: foreground group is mine 1");
+    console.wait_for("console: type Ctrl-C");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    console.type_bytes(b"\x03");
+    console.wait_for("console: read -1 Interrupted system call, SIGINT handler ran 1");
+    console.wait_for("console: type Ctrl-\\");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    console.type_bytes(b"\x1c");
+    console.wait_for("killed by SIGQUIT");
+    console.finish(131);
 }
 
 /// Hostile variants of a static i386 ELF: (name, bytes, the reason

@@ -686,9 +686,118 @@ static void test_timers(void)
 	signal(SIGALRM, SIG_DFL);
 }
 
-int main(void)
+/* Process groups and sessions, relative to this process (its own group
+ * and session differ between a shell job and the test harness). */
+static void test_groups(void)
+{
+	int ready[2];
+	CHECK(pipe(ready) == 0);
+	pid_t a = fork();
+	CHECK(a >= 0);
+	if (a == 0) {
+		CHECK(setpgid(0, 0) == 0);
+		printf("child A: leads its group %d\n", getpgrp() == getpid());
+		CHECK(write(ready[1], "a", 1) == 1);
+		for (;;)
+			pause();
+	}
+	char c;
+	CHECK(read(ready[0], &c, 1) == 1);
+	printf("parent sees A's group: %d, parent's group unchanged: %d\n", getpgid(a) == a, getpgid(0) == getpgrp());
+	pid_t b = fork();
+	CHECK(b >= 0);
+	if (b == 0) {
+		CHECK(setpgid(0, a) == 0);
+		printf("child B: joined A's group %d\n", getpgrp() == a);
+		CHECK(write(ready[1], "b", 1) == 1);
+		for (;;)
+			pause();
+	}
+	CHECK(read(ready[0], &c, 1) == 1);
+	CHECK(kill(-a, SIGTERM) == 0);
+	int status;
+	CHECK(waitpid(a, &status, 0) == a);
+	describe("group kill: A", status);
+	CHECK(waitpid(b, &status, 0) == b);
+	describe("group kill: B", status);
+	CHECK(kill(-a, 0) < 0);
+	printf("kill of a group that is gone: %s\n", strerror(errno));
+	int r = getpgid(999999);
+	printf("getpgid(999999): %d %s\n", r, strerror(errno));
+	r = setpgid(0, 999999);
+	printf("setpgid into a group that does not exist: %d %s\n", r, strerror(errno));
+
+	pid_t s = fork();
+	CHECK(s >= 0);
+	if (s == 0) {
+		pid_t sid = setsid();
+		printf("setsid in a child: new session %d, leads group %d, getsid %d\n", sid == getpid(),
+		       getpgrp() == getpid(), getsid(0) == getpid());
+		r = setsid();
+		printf("setsid again: %d %s\n", r, strerror(errno));
+		r = setpgid(0, 0);
+		printf("setpgid of a session leader: %d %s\n", r, strerror(errno));
+		_exit(0);
+	}
+	CHECK(waitpid(s, &status, 0) == s);
+	describe("setsid child", status);
+
+	/* kill(0, sig) reaches the caller's own group: here a child that made
+	 * its own group and forked a grandchild into it. */
+	pid_t g = fork();
+	CHECK(g >= 0);
+	if (g == 0) {
+		setpgid(0, 0);
+		signal(SIGUSR1, SIG_DFL);
+		pid_t gc = fork();
+		if (gc == 0) {
+			for (;;)
+				pause();
+		}
+		signal(SIGUSR1, SIG_IGN);
+		nap_ms(200);
+		kill(0, SIGUSR1);
+		int st;
+		waitpid(gc, &st, 0);
+		describe("grandchild after kill(0, SIGUSR1)", st);
+		_exit(0);
+	}
+	CHECK(waitpid(g, &status, 0) == g);
+	describe("kill(0) child", status);
+	close(ready[0]);
+	close(ready[1]);
+}
+
+static volatile int got_int;
+static void on_int(int sig)
+{
+	(void)sig;
+	got_int++;
+}
+
+/* Kernel-only (needs the console): Ctrl-C interrupts a console read with
+ * EINTR and runs the handler; the program is the foreground group; then
+ * it waits for Ctrl-\ (SIGQUIT, default action). */
+static int console_mode(void)
+{
+	pid_t fg = tcgetpgrp(0);
+	printf("console: foreground group is mine %d\n", fg == getpgrp());
+	set_handler(SIGINT, on_int, 0);
+	printf("console: type Ctrl-C\n");
+	char buf[16];
+	ssize_t n = read(0, buf, sizeof buf);
+	printf("console: read %d %s, SIGINT handler ran %d\n", (int)n, n < 0 ? strerror(errno) : "", (int)got_int);
+	printf("console: type Ctrl-\\\n");
+	for (;;)
+		if (read(0, buf, sizeof buf) == 0)
+			return 0;
+}
+
+int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
+	if (argc > 1 && !strcmp(argv[1], "console"))
+		return console_mode();
 	test_basic_handler();
 	test_siginfo();
 	test_nodefer_resethand();
@@ -702,6 +811,7 @@ int main(void)
 	test_forged_frames();
 	test_default_actions();
 	test_timers();
+	test_groups();
 	printf("signals: done\n");
 	return 0;
 }

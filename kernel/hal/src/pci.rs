@@ -108,10 +108,25 @@ impl Function {
     }
 }
 
+/// The functions found by the first [`scan`] (drivers start at boot, and
+/// every configuration read is an emulated I/O exit: a scan costs
+/// milliseconds under TCG).
+static FOUND: IrqMutex<Option<Vec<Function>>> = IrqMutex::new(None);
+
 /// Every function reachable from bus 0: the host bridge's bus, then the
 /// buses behind PCI-to-PCI bridges (class 06, subclass 04). Far fewer
 /// configuration reads than probing all 256 buses, which counts at boot.
+/// Scanned once; later calls return the same list (no hot-plug here).
 pub fn scan() -> Vec<Function> {
+    if let Some(found) = FOUND.lock().as_ref() {
+        return found.clone();
+    }
+    let found = scan_buses();
+    *FOUND.lock() = Some(found.clone());
+    found
+}
+
+fn scan_buses() -> Vec<Function> {
     let mut found = Vec::new();
     let mut buses = alloc::vec![0u8];
     let mut seen = [false; 256];

@@ -3,6 +3,8 @@
 # kernel and in a Linux guest (Debian bookworm's linux-image-686, the binary
 # as init in an initramfs) under the same QEMU and accelerator (TCG):
 #   - null syscall (int $0x80 getpid) time per call, and the ratio;
+#   - signal delivery to a handler (kill to itself, the handler, sigreturn)
+#     per signal, and the ratio;
 #   - write() throughput to /tmp in our kernel;
 #   - time from `load_app` to the program's first instruction (read by the
 #     program from CLOCK_PROCESS_CPUTIME_ID, which the kernel counts from
@@ -18,6 +20,8 @@ mkdir -p "$out"
 CALLS=${CALLS:-1000000}
 # /tmp lives in the kernel heap (8 MiB in x86/qemu): a 2 MiB file fits.
 WRITE_MIB=${WRITE_MIB:-2}
+# The Linux guest's init sends itself 100000 (bench.c).
+SIGNALS=100000
 FIRST_RUNS=${FIRST_RUNS:-20}
 
 echo "== building the kernel and the benchmark binaries (build image)"
@@ -55,6 +59,8 @@ linux_log="$out/linux-guest.log"
     -append "console=ttyS0 quiet panic=-1" > "$linux_log" 2>&1 || true
 linux_ns=$(sed -n 's/.*null syscall: .*: \([0-9.]*\) ns\/call.*/\1/p' "$linux_log" | head -1)
 [ -n "$linux_ns" ] || { echo "no figure from the Linux guest; its console:"; tail -20 "$linux_log"; exit 1; }
+signal_figure='s/.*signal delivery: .*: \([0-9.]*\) ns\/signal.*/\1/p'
+linux_signal=$(sed -n "$signal_figure" "$linux_log" | head -1)
 
 echo "== our kernel (TCG)"
 ours_log="$out/embox.log"
@@ -63,9 +69,10 @@ first_cmds=()
 for _ in $(seq 0 "$FIRST_RUNS"); do first_cmds+=(--cmd "load_app first"); done
 "$embctl" --workspace "$ws" run --no-build --no-kvm --timeout 300 \
     --add "$out/bench:/bin/bench" --add "$out/first:/bin/first" \
-    --cmd "load_app bench null $CALLS" --cmd "load_app bench write $WRITE_MIB" \
+    --cmd "load_app bench null $CALLS" --cmd "load_app bench signal $SIGNALS" --cmd "load_app bench write $WRITE_MIB" \
     "${first_cmds[@]}" > "$ours_log" 2>&1
 ours_ns=$(sed -n 's/.*null syscall: .*: \([0-9.]*\) ns\/call.*/\1/p' "$ours_log" | head -1)
+ours_signal=$(sed -n "$signal_figure" "$ours_log" | head -1)
 write=$(sed -n 's/.*write to \/tmp: \(.*\)/\1/p' "$ours_log" | tr -d '\r' | head -1)
 firsts=$(sed -n 's/.*load_app to first instruction: \([0-9]*\) us.*/\1/p' "$ours_log" | tr -d '\r')
 
@@ -74,6 +81,10 @@ echo "null syscall (int 0x80 getpid), TCG, $CALLS calls:"
 echo "  Linux 6.1 guest (bookworm linux-image-686): $linux_ns ns/call"
 echo "  our kernel:                                 $ours_ns ns/call"
 awk -v o="$ours_ns" -v l="$linux_ns" 'BEGIN { printf "  ratio ours/Linux: %.2f (goal: at most 0.50)\n", o / l }'
+echo "signal delivery to a handler (kill to itself + handler + sigreturn), TCG, $SIGNALS signals:"
+echo "  Linux 6.1 guest (bookworm linux-image-686): ${linux_signal:-?} ns/signal"
+echo "  our kernel:                                 ${ours_signal:-?} ns/signal"
+awk -v o="$ours_signal" -v l="$linux_signal" 'BEGIN { if (o > 0 && l > 0) printf "  ratio ours/Linux: %.2f (goal: at most 0.50)\n", o / l }'
 echo "write() to /tmp, 64 KiB writes: $write"
 cold=$(echo "$firsts" | head -1)
 cached=$(echo "$firsts" | tail -n +2 | sort -n)

@@ -2,9 +2,12 @@
  *   bench null N    N getpid calls through int $0x80: ns per call
  *   bench getuid N  N getuid32 calls (forwarded to LKL under x86/lkl-qemu)
  *   bench write MIB write MIB MiB to /tmp/bench.out in 64 KiB writes: MiB/s
+ *   bench signal N  N SIGUSR1s sent to itself (kill through int $0x80), each
+ *                   delivered to a handler that returns through sigreturn
  * As a Linux guest's init (pid 1, no arguments) it runs `null 1000000` and
- * powers the guest off. */
+ * `signal 100000`, then powers the guest off. */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,38 @@ static void null_calls(long n)
 	calls("null syscall", 20 /* getpid */, n);
 }
 
+static volatile long handled;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	handled++;
+}
+
+/* n rounds of: kill(self, SIGUSR1) through int $0x80, the handler on a
+ * signal frame, sigreturn back: the cost of one delivered signal. */
+static void signal_delivery(long n)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_usr1;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR1, &sa, NULL) < 0) {
+		perror("sigaction");
+		exit(1);
+	}
+	long me = getpid();
+	handled = 0;
+	double t0 = now();
+	for (long i = 0; i < n; i++) {
+		long r;
+		__asm__ volatile("int $0x80" : "=a"(r) : "0"(37L /* kill */), "b"(me), "c"((long)SIGUSR1) : "memory");
+	}
+	double t = now() - t0;
+	printf("signal delivery: %ld signals in %.3f s: %.1f ns/signal%s\n", n, t, t / n * 1e9,
+	       handled == n ? "" : " (handler count wrong)");
+}
+
 static void write_throughput(long mib)
 {
 	static char buf[64 * 1024];
@@ -68,6 +103,7 @@ int main(int argc, char **argv)
 		int fd = open("/dev/console", O_RDWR);
 		dup2(fd, 0), dup2(fd, 1), dup2(fd, 2);
 		null_calls(1000000);
+		signal_delivery(100000);
 		reboot(RB_POWER_OFF);
 		return 0;
 	}
@@ -77,8 +113,10 @@ int main(int argc, char **argv)
 		calls("getuid32 syscall", 199, atol(argv[2]));
 	else if (argc == 3 && !strcmp(argv[1], "write"))
 		write_throughput(atol(argv[2]));
+	else if (argc == 3 && !strcmp(argv[1], "signal"))
+		signal_delivery(atol(argv[2]));
 	else {
-		fprintf(stderr, "usage: bench null N | bench getuid N | bench write MIB\n");
+		fprintf(stderr, "usage: bench null N | bench getuid N | bench write MIB | bench signal N\n");
 		return 2;
 	}
 	return 0;

@@ -10,6 +10,7 @@ use embox_fs::cpio;
 
 // LKL's syscall numbers (asm-generic, the same on every LKL architecture).
 const NR_MKDIRAT: u32 = 34;
+const NR_FCHMODAT: u32 = 53;
 const NR_SYMLINKAT: u32 = 36;
 const NR_MOUNT: u32 = 40;
 const NR_OPENAT: u32 = 56;
@@ -39,6 +40,12 @@ pub(super) fn run(memory_mib: u32) {
             Err(e) => klog!("lkl: mounting {fs} on {dir} failed: error {e}"),
         }
     }
+    // Our native tree always has a world-writable /tmp (programs and the
+    // corpus create their scratch directories there); LKL's root is an empty
+    // ramfs, so it gets the same /tmp unless the initramfs brings one.
+    if let Err(e) = mkdir("/tmp", 0o1777).and_then(|()| chmod("/tmp", 0o1777)) {
+        klog!("lkl: creating /tmp failed: error {e}");
+    }
     match crate::vfs::initramfs() {
         Some(archive) => match copy_initramfs(archive) {
             Ok((entries, bytes)) => {
@@ -53,7 +60,7 @@ pub(super) fn run(memory_mib: u32) {
             }
             Err(message) => klog!("lkl: copying the initramfs into LKL failed: {message}"),
         },
-        None => klog!("lkl: no initramfs to copy; LKL's root holds only /proc, /sys, /dev"),
+        None => klog!("lkl: no initramfs to copy; LKL's root holds only /proc, /sys, /dev, /tmp"),
     }
     finish_boot(State::Up);
 }
@@ -77,6 +84,13 @@ fn mkdir(path: &str, mode: u32) -> Result<(), isize> {
         Ok(_) | Err(EEXIST) => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// chmod: mkdirat's mode passes through LKL's umask, so sticky and
+/// world-writable bits are set afterwards.
+fn chmod(path: &str, mode: u32) -> Result<(), isize> {
+    let p = c_path(path);
+    sys(NR_FCHMODAT, &mut [Arg::Int(AT_FDCWD), Arg::Str(&p), Arg::Int(mode as isize)]).map(|_| ())
 }
 
 fn mkdir_parents(path: &str) -> Result<(), isize> {

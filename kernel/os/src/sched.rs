@@ -82,6 +82,10 @@ struct Scheduler {
 }
 
 static SCHED: IrqMutex<Option<Scheduler>> = IrqMutex::new(None);
+/// `Scheduler::current`, readable without the scheduler lock: LKL asks for
+/// it (thread_self) several times in every forwarded syscall. Written only
+/// with the lock held, next to `current`.
+static CURRENT: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(IDLE);
 
 const IDLE: Pid = 0;
 
@@ -150,7 +154,7 @@ fn add_task(name: &str, ctx: Arc<Context>) -> Pid {
 
 /// The running task's pid.
 pub fn current_pid() -> Pid {
-    with(|s| s.current)
+    CURRENT.load(core::sync::atomic::Ordering::Relaxed)
 }
 
 /// Runs `f` on the running task (to read or set its fields).
@@ -210,6 +214,7 @@ fn schedule() {
             }
             let next = s.ready.pop_front().unwrap_or(IDLE);
             s.current = next;
+            CURRENT.store(next, core::sync::atomic::Ordering::Relaxed);
             s.slice_left = TIME_SLICE_TICKS;
             let next_task = s.tasks.get_mut(&next).expect("ready task missing");
             next_task.state = State::Running;
@@ -299,6 +304,7 @@ pub fn exit(status: i32) -> ! {
         }
         let next = s.ready.pop_front().unwrap_or(IDLE);
         s.current = next;
+        CURRENT.store(next, core::sync::atomic::Ordering::Relaxed);
         s.slice_left = TIME_SLICE_TICKS;
         let next_task = s.tasks.get_mut(&next).expect("ready task missing");
         next_task.state = State::Running;

@@ -7,9 +7,9 @@
 //! [`ThreadBody`] closure, a [`TlsDestructor`]. The `SAFETY` comments state
 //! the contract of `lkl_host_operations` each conversion relies on.
 
-use crate::sync::IrqMutex;
 use alloc::boxed::Box;
 use core::ffi::{c_char, c_int, c_long, c_ulong, c_void};
+use core::sync::atomic::{AtomicPtr, Ordering};
 
 /// A host thread, as LKL names it (`lkl_thread_t`): never 0.
 pub type ThreadId = core::num::NonZeroUsize;
@@ -80,19 +80,25 @@ pub trait Host: Sync {
     fn gettid(&self) -> i32;
 }
 
-static HOST: IrqMutex<Option<&'static dyn Host>> = IrqMutex::new(None);
+/// The registered [`Host`] (a leaked box holding the fat pointer): read
+/// without a lock, since LKL calls host operations several times in every
+/// forwarded syscall.
+static HOST: AtomicPtr<&'static dyn Host> = AtomicPtr::new(core::ptr::null_mut());
 
-/// Registers the implementation of the host operations (once, at boot).
+/// Registers the implementation of the host operations (at boot; a later
+/// call replaces it and leaks the few bytes of the old registration).
 pub fn set_host(host: &'static dyn Host) {
-    *HOST.lock() = Some(host);
+    HOST.store(Box::into_raw(Box::new(host)), Ordering::Release);
 }
 
 fn host() -> &'static dyn Host {
-    let host = *HOST.lock();
-    match host {
-        Some(h) => h,
-        None => crate::trap::fatal(format_args!("lkl: host operation called before set_host")),
+    let host = HOST.load(Ordering::Acquire);
+    if host.is_null() {
+        crate::trap::fatal(format_args!("lkl: host operation called before set_host"));
     }
+    // SAFETY: non-null values of HOST come from Box::into_raw in set_host
+    // and are never freed.
+    unsafe { *host }
 }
 
 /// A raw pointer LKL handed us to pass to another thread or a callback.

@@ -13,6 +13,7 @@ use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
 use core::time::Duration;
 
 pub(crate) struct Host;
@@ -39,41 +40,55 @@ impl HostSem for Semaphore {
     }
 }
 
-/// A mutex on a binary semaphore; a recursive one counts its owner's locks.
+/// A mutex LKL allocated: taken with one atomic compare-and-swap when free
+/// (LKL takes and releases its CPU lock twice in every syscall), and only a
+/// contended lock sleeps, on a semaphore used as a wait queue (futex-style:
+/// `state` 0 free, 1 held, 2 held and maybe waited for). A recursive mutex
+/// counts its owner's locks.
 struct Mutex {
     recursive: bool,
-    /// (owner, depth)
-    owner: IrqMutex<(Option<Pid>, u32)>,
-    sem: Semaphore,
+    state: AtomicU32,
+    /// The holder's pid (0: none); only its holder writes it.
+    owner: AtomicU32,
+    /// The holder's lock depth; only its holder touches it.
+    depth: AtomicU32,
+    /// Up once per release of a waited-for lock. A wake-up that finds the
+    /// lock taken again just waits again; one that comes before its waiter
+    /// sleeps is kept as a count, so none is lost.
+    waiters: Semaphore,
+}
+
+impl Mutex {
+    fn new(recursive: bool) -> Self {
+        Self { recursive, state: AtomicU32::new(0), owner: AtomicU32::new(0), depth: AtomicU32::new(0), waiters: Semaphore::new(0) }
+    }
 }
 
 impl HostMutex for Mutex {
     fn lock(&self) {
         let me = sched::current_pid();
-        if self.recursive {
-            let mut owner = self.owner.lock();
-            if owner.0 == Some(me) {
-                owner.1 += 1;
-                return;
+        if self.recursive && self.owner.load(Ordering::Relaxed) == me {
+            self.depth.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if self.state.compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            while self.state.swap(2, Ordering::Acquire) != 0 {
+                self.waiters.down();
             }
         }
-        self.sem.down();
-        *self.owner.lock() = (Some(me), 1);
+        self.owner.store(me, Ordering::Relaxed);
+        self.depth.store(1, Ordering::Relaxed);
     }
 
     fn unlock(&self) {
-        let release = {
-            let mut owner = self.owner.lock();
-            owner.1 = owner.1.saturating_sub(1);
-            if owner.1 == 0 {
-                owner.0 = None;
-                true
-            } else {
-                false
-            }
-        };
-        if release {
-            self.sem.up();
+        if self.depth.load(Ordering::Relaxed) > 1 {
+            self.depth.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        self.depth.store(0, Ordering::Relaxed);
+        self.owner.store(0, Ordering::Relaxed);
+        if self.state.swap(0, Ordering::Release) == 2 {
+            self.waiters.up();
         }
     }
 }
@@ -148,7 +163,7 @@ impl hal_lkl::Host for Host {
     }
 
     fn mutex_alloc(&self, recursive: bool) -> Option<Box<dyn HostMutex>> {
-        Some(Box::new(Mutex { recursive, owner: IrqMutex::new((None, 0)), sem: Semaphore::new(1) }))
+        Some(Box::new(Mutex::new(recursive)))
     }
 
     fn thread_create(&self, body: ThreadBody) -> Option<ThreadId> {

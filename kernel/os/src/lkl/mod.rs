@@ -42,9 +42,12 @@ pub fn state() -> State {
     *STATE.lock()
 }
 
+/// [`State::Up`], readable without a lock (every forwarded call checks it).
+static UP: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
 /// True once LKL is up.
 pub fn is_up() -> bool {
-    state() == State::Up
+    UP.load(core::sync::atomic::Ordering::Acquire)
 }
 
 /// Blocks until LKL's boot has finished (or returns at once if there is no
@@ -105,5 +108,6 @@ mod boot;
 #[cfg(feature = "lkl")]
 fn finish_boot(state: State) {
     *STATE.lock() = state;
+    UP.store(state == State::Up, core::sync::atomic::Ordering::Release);
     BOOTED.wake_all();
 }

@@ -60,6 +60,7 @@ numbers! {
     WRITEV = 66, "__NR_writev";
     PREAD64 = 67, "__NR_pread64";
     PWRITE64 = 68, "__NR_pwrite64";
+    PPOLL = 73, "__NR_ppoll";
     READLINKAT = 78, "__NR_readlinkat";
     FSTATAT64 = 79, "__NR3264_fstatat";
     FSTAT64 = 80, "__NR3264_fstat";
@@ -98,6 +99,8 @@ numbers! {
     SETSOCKOPT = 208, "__NR_setsockopt";
     GETSOCKOPT = 209, "__NR_getsockopt";
     SHUTDOWN = 210, "__NR_shutdown";
+    SENDMSG = 211, "__NR_sendmsg";
+    RECVMSG = 212, "__NR_recvmsg";
     ACCEPT4 = 242, "__NR_accept4";
     SYNCFS = 267, "__NR_syncfs";
     RENAMEAT2 = 276, "__NR_renameat2";

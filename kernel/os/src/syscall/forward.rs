@@ -7,7 +7,7 @@
 //! and results are copied back afterwards. How each call's arguments are
 //! built is data, [`embox_lkl_abi::route`]; the calls whose data must be
 //! rewritten (stat64, getdents, lseek, pipe, fcntl, ioctl, readv/writev,
-//! sendfile, socketcall, chdir) have handlers below; `mmap` of an LKL file
+//! sendfile, socketcall, sendmsg/recvmsg, chdir) have handlers below; `mmap` of an LKL file
 //! reads its pages with [`pread`].
 //!
 //! Descriptors: the process keeps its own table ([`crate::linux::files`]);
@@ -74,18 +74,22 @@ fn lkl_fd(p: &Process, fd: u32) -> Result<Option<i32>, Errno> {
 
 /// Runs LKL syscall `nr` with the staged arguments.
 fn call_staged(nr: u32, staged: &mut [Staged]) -> Raw {
-    let mut args: Vec<LklArg<'_>> = Vec::new();
-    args.try_reserve_exact(staged.len()).map_err(|_| Errno::ENOMEM)?;
-    for s in staged.iter_mut() {
-        args.push(match s {
+    // On the stack: no heap allocation on the path of every forwarded call.
+    let mut args: [LklArg<'_>; 6] = core::array::from_fn(|_| LklArg::Null);
+    let n = staged.len();
+    if n > args.len() {
+        return Err(Errno::EINVAL);
+    }
+    for (arg, s) in args.iter_mut().zip(staged.iter_mut()) {
+        *arg = match s {
             Staged::Int(v) => LklArg::Int(*v),
             Staged::In(b) => LklArg::In(b),
             Staged::Out(b) => LklArg::Out(b),
             Staged::Str(b) => LklArg::Str(CStr::from_bytes_with_nul(b).map_err(|_| Errno::EINVAL)?),
             Staged::Null => LklArg::Null,
-        });
+        };
     }
-    lkl::syscall(nr, &mut args).map(|r| r as i32)
+    lkl::syscall(nr, &mut args[..n]).map(|r| r as i32)
 }
 
 /// An LKL call with plain numbers only.
@@ -141,7 +145,7 @@ enum CopyBack {
 /// argument is one of ours rather than LKL's.
 pub fn forward(p: &mut Process, f: &Forward, native: Handler, a: &Args) -> Raw {
     let mut staged: Vec<Staged> = Vec::new();
-    staged.try_reserve_exact(6).map_err(|_| Errno::ENOMEM)?;
+    staged.try_reserve_exact(f.args.len()).map_err(|_| Errno::ENOMEM)?;
     let mut back: Vec<CopyBack> = Vec::new();
     // Whether the next path is relative to our working directory.
     let mut at_cwd = true;
@@ -387,6 +391,21 @@ pub fn getdents(p: &mut Process, a: &Args) -> SysResult {
     Ok(len as u32)
 }
 
+/// The poll(2) revents of LKL descriptor `fd` for `events`, now (LKL's
+/// ppoll with a zero timeout); POLLNVAL (0x20) if LKL cannot answer.
+pub fn poll_now(fd: i32, events: u16) -> u16 {
+    let mut pollfd = [0u8; 8];
+    pollfd[..4].copy_from_slice(&fd.to_le_bytes());
+    pollfd[4..6].copy_from_slice(&events.to_le_bytes());
+    // Zero seconds, zero nanoseconds (LKL reads 8 bytes on 32-bit builds).
+    let zero = [0u8; 16];
+    let mut args = [LklArg::Out(&mut pollfd), LklArg::Int(1), LklArg::In(&zero), LklArg::Null, LklArg::Int(8)];
+    match lkl::syscall(lkl_nr::PPOLL, &mut args) {
+        Ok(r) if r >= 0 => u16::from_le_bytes([pollfd[6], pollfd[7]]),
+        _ => 0x20,
+    }
+}
+
 /// Reads LKL file `fd` at `offset` into a kernel buffer (mmap of an LKL
 /// file copies its pages this way); the bytes read.
 pub fn pread(fd: i32, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
@@ -531,8 +550,11 @@ pub fn socketcall(p: &mut Process, a: &Args) -> SysResult {
     p.memory.read(a[1], &mut raw[..d.nargs * 4])?;
     let words: Vec<u32> = raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     let args = socketcall::args_of(&words[..d.nargs]);
-    if d.nr == embox_abi::nr::SOCKETPAIR {
-        return socketpair(p, &args);
+    match d.nr {
+        embox_abi::nr::SOCKETPAIR => return socketpair(p, &args),
+        embox_abi::nr::SENDMSG => return sendmsg(p, &args),
+        embox_abi::nr::RECVMSG => return recvmsg(p, &args),
+        _ => {}
     }
     match route::route(d.nr) {
         Some(f) => sys(forward(p, &f, enosys, &args)),
@@ -678,3 +700,170 @@ fn enter_dir(p: &mut Process, path: Vec<u8>) -> SysResult {
 }
 
 const _: () = assert!(size_of::<stat::LklStat64>() == 104);
+
+/// An i386 `struct msghdr` (28 bytes; LKL's 32-bit `user_msghdr` has the
+/// same layout): name, namelen, iov, iovlen, control, controllen, flags.
+struct MsgHdr([u32; 7]);
+
+impl MsgHdr {
+    fn read(p: &mut Process, addr: u32) -> Result<Self, Errno> {
+        let mut raw = [0u8; 28];
+        p.memory.read(addr, &mut raw)?;
+        let mut words = [0u32; 7];
+        for (w, c) in words.iter_mut().zip(raw.chunks_exact(4)) {
+            *w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        }
+        Ok(Self(words))
+    }
+
+    /// The header LKL gets: the same fields with kernel buffers.
+    fn for_lkl(&self, name: &mut [u8], iov: &mut [u8; 8], control: &mut [u8]) -> [u8; 28] {
+        let ptr = |b: &mut [u8]| if b.is_empty() { 0 } else { b.as_mut_ptr() as usize as u32 };
+        let words = [ptr(name), name.len() as u32, iov.as_mut_ptr() as usize as u32, 1, ptr(control), control.len() as u32, 0];
+        let mut out = [0u8; 28];
+        for (c, w) in out.chunks_exact_mut(4).zip(words) {
+            c.copy_from_slice(&w.to_le_bytes());
+        }
+        out
+    }
+}
+
+/// Longest socket address and control data a msghdr may carry (Linux:
+/// sizeof(sockaddr_storage); net.core.optmem_max's default).
+const MAX_MSG_NAME: u32 = 128;
+const MAX_MSG_CONTROL: u32 = 20480;
+const SOL_SOCKET: u32 = 1;
+const SCM_RIGHTS: u32 = 1;
+const MSG_CMSG_CLOEXEC: u32 = 0x4000_0000;
+
+/// The user's iovecs (base, length), their total capped at MAX_IO.
+fn msg_iovs(p: &mut Process, m: &MsgHdr) -> Result<(Vec<(u32, usize)>, usize), Errno> {
+    use embox_abi::types::Iovec;
+    if m.0[3] > 1024 {
+        return Err(Errno::EMSGSIZE);
+    }
+    let mut iovs = Vec::new();
+    iovs.try_reserve_exact(m.0[3] as usize).map_err(|_| Errno::ENOMEM)?;
+    let mut total = 0usize;
+    for i in 0..m.0[3] {
+        let v = UserPtr::<Iovec>::new(m.0[2].wrapping_add(i * 8)).read(&mut p.memory)?;
+        let take = (v.iov_len as usize).min(MAX_IO as usize - total);
+        iovs.push((v.iov_base, take));
+        total += take;
+    }
+    Ok((iovs, total))
+}
+
+/// Rewrites the descriptors of SCM_RIGHTS messages in `control` with `map`.
+fn map_rights(control: &mut [u8], mut map: impl FnMut(i32) -> Result<i32, Errno>) -> Result<(), Errno> {
+    let mut at = 0usize;
+    while at + 12 <= control.len() {
+        let word = |i: usize| u32::from_le_bytes([control[i], control[i + 1], control[i + 2], control[i + 3]]);
+        let (len, level, kind) = (word(at) as usize, word(at + 4), word(at + 8));
+        if len < 12 || at + len > control.len() {
+            break;
+        }
+        if level == SOL_SOCKET && kind == SCM_RIGHTS {
+            for fd_at in (at + 12..at + len).step_by(4).filter(|i| i + 4 <= at + len) {
+                let fd = i32::from_le_bytes([control[fd_at], control[fd_at + 1], control[fd_at + 2], control[fd_at + 3]]);
+                control[fd_at..fd_at + 4].copy_from_slice(&map(fd)?.to_le_bytes());
+            }
+        }
+        at += (len + 3) & !3;
+    }
+    Ok(())
+}
+
+/// sendmsg on an LKL socket: the name, the data of every iovec (gathered
+/// into one kernel buffer, so it stays one message) and the control data
+/// are copied in; SCM_RIGHTS carries our descriptors as LKL's.
+pub fn sendmsg(p: &mut Process, a: &Args) -> SysResult {
+    let Some(fd) = lkl_fd(p, a[0])? else { return super::socket::sendmsg(p, a) };
+    let m = MsgHdr::read(p, a[1])?;
+    let mut name = if m.0[0] != 0 && m.0[1] != 0 {
+        if m.0[1] > MAX_MSG_NAME {
+            return Err(Errno::EINVAL);
+        }
+        let mut b = buffer(m.0[1] as usize)?;
+        p.memory.read(m.0[0], &mut b)?;
+        b
+    } else {
+        Vec::new()
+    };
+    let (iovs, total) = msg_iovs(p, &m)?;
+    let mut data = buffer(total)?;
+    let mut at = 0;
+    for &(base, len) in &iovs {
+        p.memory.read(base, &mut data[at..at + len])?;
+        at += len;
+    }
+    let mut control = if m.0[4] != 0 && m.0[5] != 0 {
+        if m.0[5] > MAX_MSG_CONTROL {
+            return Err(Errno::ENOMEM);
+        }
+        let mut b = buffer(m.0[5] as usize)?;
+        p.memory.read(m.0[4], &mut b)?;
+        map_rights(&mut b, |ours| match lkl_fd(p, ours as u32) {
+            Ok(Some(n)) => Ok(n),
+            _ => Err(Errno::EBADF),
+        })?;
+        b
+    } else {
+        Vec::new()
+    };
+    let mut iov = [0u8; 8];
+    iov[..4].copy_from_slice(&(data.as_mut_ptr() as usize as u32).to_le_bytes());
+    iov[4..].copy_from_slice(&(total as u32).to_le_bytes());
+    // LKL follows the pointers inside the header to `name`, `iov`, `data`
+    // and `control`: kernel buffers that live until the call returns.
+    let header = m.for_lkl(&mut name, &mut iov, &mut control);
+    let mut st = [Staged::Int(fd as isize), Staged::In(header.to_vec()), Staged::Int(a[2] as isize)];
+    sys(call_staged(lkl_nr::SENDMSG, &mut st))
+}
+
+/// recvmsg on an LKL socket: LKL fills kernel buffers, which are scattered
+/// back into the iovecs; the name, the control data (SCM_RIGHTS
+/// descriptors become ours) and their lengths and the flags are written back.
+pub fn recvmsg(p: &mut Process, a: &Args) -> SysResult {
+    let Some(fd) = lkl_fd(p, a[0])? else { return super::socket::recvmsg(p, a) };
+    let m = MsgHdr::read(p, a[1])?;
+    let mut name = buffer(if m.0[0] != 0 { m.0[1].min(MAX_MSG_NAME) as usize } else { 0 })?;
+    let (iovs, total) = msg_iovs(p, &m)?;
+    let mut data = buffer(total)?;
+    let mut control = buffer(if m.0[4] != 0 { m.0[5].min(MAX_MSG_CONTROL) as usize } else { 0 })?;
+    let mut iov = [0u8; 8];
+    iov[..4].copy_from_slice(&(data.as_mut_ptr() as usize as u32).to_le_bytes());
+    iov[4..].copy_from_slice(&(total as u32).to_le_bytes());
+    // As in sendmsg: LKL writes through the header's pointers into these
+    // kernel buffers, which live until the call returns.
+    let header = m.for_lkl(&mut name, &mut iov, &mut control);
+    let mut st = [Staged::Int(fd as isize), Staged::Out(header.to_vec()), Staged::Int(a[2] as isize)];
+    let n = sys(call_staged(lkl_nr::RECVMSG, &mut st))? as usize;
+    let Staged::Out(back) = &st[1] else { return Err(Errno::EIO) };
+    let field = |i: usize| u32::from_le_bytes([back[i * 4], back[i * 4 + 1], back[i * 4 + 2], back[i * 4 + 3]]);
+    let (name_len, control_len, flags) = (field(1), field(5) as usize, field(6));
+    let mut at = 0;
+    for &(base, len) in &iovs {
+        if at == n {
+            break;
+        }
+        let take = len.min(n - at);
+        p.memory.write(base, &data[at..at + take])?;
+        at += take;
+    }
+    if !name.is_empty() {
+        p.memory.write(m.0[0], &name[..(name_len as usize).min(name.len())])?;
+    }
+    if m.0[0] != 0 {
+        p.memory.write(a[1] + 4, &name_len.to_le_bytes())?;
+    }
+    let control_len = control_len.min(control.len());
+    if control_len > 0 {
+        let flags_rights = if a[2] & MSG_CMSG_CLOEXEC != 0 { O_CLOEXEC | 2 } else { 2 };
+        map_rights(&mut control[..control_len], |theirs| install(p, theirs, flags_rights, "socket:".into()).map(|n| n as i32))?;
+        p.memory.write(m.0[4], &control[..control_len])?;
+    }
+    p.memory.write(a[1] + 20, &(control_len as u32).to_le_bytes())?;
+    p.memory.write(a[1] + 24, &flags.to_le_bytes())?;
+    Ok(n as u32)
+}

@@ -336,7 +336,6 @@ pub fn ftruncate64(p: &mut Process, a: &Args) -> SysResult {
 /// other descriptors are always ready (files and the console never block
 /// for long here). Returns the number of bits left set.
 pub fn select(p: &mut Process, a: &Args) -> SysResult {
-    let nfds = a[0].min(1024);
     let timeout_ms = match a[4] {
         0 => -1,
         tv => {
@@ -346,6 +345,26 @@ pub fn select(p: &mut Process, a: &Args) -> SysResult {
             (i64::from(sec.max(0)) * 1000 + i64::from(usec.max(0)) / 1000).min(i64::from(i32::MAX)) as i32
         }
     };
+    select_for(p, a, timeout_ms)
+}
+
+/// pselect6(nfds, readfds, writefds, exceptfds, timespec, sigmask): select
+/// with a timespec (glibc's select); the signal mask argument is not applied.
+pub fn pselect6(p: &mut Process, a: &Args) -> SysResult {
+    let timeout_ms = ppoll_timeout(p, a[4], false)?;
+    select_for(p, a, timeout_ms)
+}
+
+/// pselect6_time64: pselect6 with a 64-bit timespec.
+pub fn pselect6_time64(p: &mut Process, a: &Args) -> SysResult {
+    let timeout_ms = ppoll_timeout(p, a[4], true)?;
+    select_for(p, a, timeout_ms)
+}
+
+/// The select family with the timeout in ms (-1: none); `a[0..4]` are
+/// nfds and the three sets.
+fn select_for(p: &mut Process, a: &Args, timeout_ms: i32) -> SysResult {
+    let nfds = a[0].min(1024);
     let deadline = (timeout_ms >= 0).then(|| crate::hal::time::since_boot() + core::time::Duration::from_millis(timeout_ms as u64));
     let words = nfds.div_ceil(8) as usize;
     let mut asked = [vec![0u8; words], vec![0u8; words]];
@@ -356,22 +375,33 @@ pub fn select(p: &mut Process, a: &Args) -> SysResult {
     }
     // (fd, socket id, in the read set?, in the write set?)
     let mut sockets = alloc::vec::Vec::new();
+    // (fd, LKL descriptor, in the read set?, in the write set?)
+    let mut lkl_fds = alloc::vec::Vec::new();
     for fd in 0..nfds {
         let (r, w) = (asked[0][fd as usize / 8] & (1 << (fd % 8)) != 0, asked[1][fd as usize / 8] & (1 << (fd % 8)) != 0);
-        if let (true, Ok(FileKind::Socket(id))) = (r || w, p.files.get(fd).map(|f| f.kind)) {
-            sockets.push((fd, id, r, w));
+        match (r || w, p.files.get(fd).map(|f| f.kind)) {
+            (true, Ok(FileKind::Socket(id))) => sockets.push((fd, id, r, w)),
+            (true, Ok(FileKind::Lkl(n))) => lkl_fds.push((fd, n, r, w)),
+            _ => {}
         }
     }
     let scan = |out: &mut [alloc::vec::Vec<u8>; 2]| -> u32 {
         out[0].copy_from_slice(&asked[0]);
         out[1].copy_from_slice(&asked[1]);
-        for &(fd, id, r, w) in &sockets {
+        let readiness = sockets.iter().map(|&(fd, id, r, w)| {
             let ready = super::socket::readiness(id);
+            (fd, r, w, ready.readable || ready.hangup, ready.writable)
+        });
+        let lkl_readiness = lkl_fds.iter().map(|&(fd, n, r, w)| {
+            let revents = super::forward::poll_now(n, POLLIN | POLLOUT);
+            (fd, r, w, revents & (POLLIN | POLLHUP | POLLERR) != 0, revents & (POLLOUT | POLLERR) != 0)
+        });
+        for (fd, r, w, readable, writable) in readiness.chain(lkl_readiness) {
             let (i, bit) = (fd as usize / 8, 1u8 << (fd % 8));
-            if r && !(ready.readable || ready.hangup) {
+            if r && !readable {
                 out[0][i] &= !bit;
             }
-            if w && !ready.writable {
+            if w && !writable {
                 out[1][i] &= !bit;
             }
         }
@@ -379,7 +409,20 @@ pub fn select(p: &mut Process, a: &Args) -> SysResult {
     };
     let mut out = [vec![0u8; words], vec![0u8; words]];
     let mut ready = scan(&mut out);
-    if ready == 0 && timeout_ms != 0 && !sockets.is_empty() {
+    // LKL descriptors are asked again every millisecond (LKL tells us no
+    // readiness changes), until one is ready, the time is up or a signal
+    // is to end the call.
+    while ready == 0 && timeout_ms != 0 && !lkl_fds.is_empty() {
+        if deadline.is_some_and(|d| crate::hal::time::since_boot() >= d) {
+            break;
+        }
+        if crate::linux::interrupted() {
+            return Err(Errno::EINTR);
+        }
+        env::sleep(core::time::Duration::from_millis(1));
+        ready = scan(&mut out);
+    }
+    if ready == 0 && timeout_ms != 0 && !sockets.is_empty() && lkl_fds.is_empty() {
         let mut probe = [vec![0u8; words], vec![0u8; words]];
         let mut any = || scan(&mut probe) > 0;
         match deadline {
@@ -401,9 +444,10 @@ pub fn select(p: &mut Process, a: &Args) -> SysResult {
     Ok(ready)
 }
 
-/// poll(fds, nfds, timeout): sockets and pipes report their real state (a
-/// poll on them waits up to `timeout` ms for one to become ready; on pipes
-/// in short sleeps, ending with EINTR when a signal is to end the caller);
+/// poll(fds, nfds, timeout): sockets, pipes and LKL's descriptors report
+/// their real state (a poll on them waits up to `timeout` ms for one to
+/// become ready; on pipes and LKL descriptors in short sleeps, ending with
+/// EINTR when a signal is to end the caller);
 /// every other valid descriptor is ready for what it asked.
 pub fn poll(p: &mut Process, a: &Args) -> SysResult {
     poll_for(p, a[0], a[1], a[2] as i32)
@@ -442,6 +486,7 @@ fn poll_for(p: &mut Process, addr: u32, n: u32, timeout: i32) -> SysResult {
 const POLLIN: u16 = 0x1;
 const POLLOUT: u16 = 0x4;
 const POLLHUP: u16 = 0x10;
+const POLLERR: u16 = 0x8;
 
 fn socket_revents(id: crate::net::socket::SockId, events: u16) -> u16 {
     let r = super::socket::readiness(id);
@@ -452,7 +497,6 @@ fn socket_revents(id: crate::net::socket::SockId, events: u16) -> u16 {
 /// for), POLLHUP once the writers are gone; POLLOUT with room for PIPE_BUF,
 /// POLLERR once the readers are gone.
 fn pipe_revents(kind: FileKind, events: u16) -> u16 {
-    const POLLERR: u16 = 0x8;
     match kind {
         FileKind::PipeRead(id) => {
             let (readable, _, hangup, _) = pipe::state(id);
@@ -492,6 +536,12 @@ fn poll_scan(p: &mut Process, addr: u32, n: u32) -> Result<PollScan, Errno> {
                 Ok(kind @ (FileKind::PipeRead(_) | FileKind::PipeWrite(_))) => {
                     pipes = true;
                     pipe_revents(kind, events)
+                }
+                // LKL's pipes, sockets and files: asked now, and again
+                // every millisecond while the call waits (like our pipes).
+                Ok(FileKind::Lkl(n)) => {
+                    pipes = true;
+                    super::forward::poll_now(n, events)
                 }
                 Ok(_) => events & (POLLIN | POLLOUT),
             }

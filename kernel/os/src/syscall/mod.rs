@@ -273,7 +273,7 @@ const TABLE: &[(u32, Serve)] = &[
     (READLINKAT, Lkl(stat::readlinkat)),                      // 305
     (FCHMODAT, Lkl(stat::fchmodat)),                          // 306
     (FACCESSAT, Lkl(stat::faccessat)),                        // 307
-    // 308: pselect6
+    (PSELECT6, Emulated(io::pselect6)),                       // 308
     (PPOLL, Emulated(io::ppoll32)),                           // 309
     // 310: unshare
     (SET_ROBUST_LIST, Native(system::set_robust_list)),       // 311
@@ -305,9 +305,9 @@ const TABLE: &[(u32, Serve)] = &[
     (GETSOCKNAME, Lkl(socket::getsockname)),                  // 367
     (GETPEERNAME, Lkl(socket::getpeername)),                  // 368
     (SENDTO, Lkl(socket::sendto)),                            // 369
-    (SENDMSG, Native(socket::sendmsg)),                       // 370 (no LKL route yet)
+    (SENDMSG, LklVia(socket::sendmsg, forward::sendmsg)), // 370
     (RECVFROM, Lkl(socket::recvfrom)),                        // 371
-    (RECVMSG, Native(socket::recvmsg)),                       // 372 (no LKL route yet)
+    (RECVMSG, LklVia(socket::recvmsg, forward::recvmsg)), // 372
     (SHUTDOWN, Lkl(socket::shutdown)),                        // 373
     // 374..=382: userfaultfd, membarrier, mlock2, copy_file_range, ...
     (STATX, Lkl(stat::statx)),                                // 383
@@ -320,7 +320,7 @@ const TABLE: &[(u32, Serve)] = &[
     (CLOCK_NANOSLEEP_TIME64, Native(time::clock_nanosleep64)),// 407
     // 408..=411: timer_gettime64, timer_settime64, timerfd_gettime64, timerfd_settime64
     (UTIMENSAT_TIME64, Lkl(stat::utimensat)),                 // 412
-    // 413: pselect6_time64
+    (PSELECT6_TIME64, Emulated(io::pselect6_time64)),         // 413
     (PPOLL_TIME64, Emulated(io::ppoll64)),                    // 414
     // 415..=421: -, io_pgetevents_time64, recvmmsg_time64, mq_timedsend_time64, ...
     (FUTEX_TIME64, Native(futex::futex64)),                   // 422

@@ -3,6 +3,8 @@
 # kernel and in a Linux guest (Debian bookworm's linux-image-686, the binary
 # as init in an initramfs) under the same QEMU and accelerator (TCG):
 #   - null syscall (int $0x80 getpid) time per call, and the ratio;
+#   - a context switch between two threads (sched_yield ping-pong) and a
+#     futex wake round trip between two threads, and the ratios;
 #   - signal delivery to a handler (kill to itself, the handler, sigreturn)
 #     per signal, and the ratio;
 #   - write() throughput to /tmp in our kernel;
@@ -18,6 +20,8 @@ if [ -z "${EMBCTL:-}" ]; then (cd "$ws" && cargo build --release -q -p embctl); 
 out="$ws/build/bench"
 mkdir -p "$out"
 CALLS=${CALLS:-1000000}
+# The thread figures: the Linux guest's init always runs 100000 of each.
+TRIPS=100000
 # /tmp lives in the kernel heap (8 MiB in x86/qemu): a 2 MiB file fits.
 WRITE_MIB=${WRITE_MIB:-2}
 # The Linux guest's init sends itself 100000 (bench.c).
@@ -70,7 +74,10 @@ for _ in $(seq 0 "$FIRST_RUNS"); do first_cmds+=(--cmd "load_app first"); done
 "$embctl" --workspace "$ws" run --no-build --no-kvm --timeout 300 \
     --add "$out/bench:/bin/bench" --add "$out/first:/bin/first" \
     --cmd "load_app bench null $CALLS" --cmd "load_app bench signal $SIGNALS" --cmd "load_app bench write $WRITE_MIB" \
+    --cmd "load_app bench switch $TRIPS" --cmd "load_app bench futex $TRIPS" \
     "${first_cmds[@]}" > "$ours_log" 2>&1
+# figure NAME LOG: the ns figure of the line that starts with NAME.
+figure() { sed -n "s/.*$1: .*: \([0-9.]*\) ns\/.*/\1/p" "$2" | tr -d '\r' | head -1; }
 ours_ns=$(sed -n 's/.*null syscall: .*: \([0-9.]*\) ns\/call.*/\1/p' "$ours_log" | head -1)
 ours_signal=$(sed -n "$signal_figure" "$ours_log" | head -1)
 write=$(sed -n 's/.*write to \/tmp: \(.*\)/\1/p' "$ours_log" | tr -d '\r' | head -1)
@@ -90,3 +97,11 @@ cold=$(echo "$firsts" | head -1)
 cached=$(echo "$firsts" | tail -n +2 | sort -n)
 n=$(echo "$cached" | wc -l)
 echo "load_app to first instruction (TSC clock): cold $cold us; cached, $n runs: min $(echo "$cached" | head -1) us, median $(echo "$cached" | sed -n "$(( (n + 1) / 2 ))p") us"
+for what in "thread switch" "futex wake round trip"; do
+  l=$(figure "$what" "$linux_log"); o=$(figure "$what" "$ours_log")
+  echo "$what (two threads of one process, TCG, $TRIPS):"
+  echo "  Linux guest: ${l:-none} ns   our kernel: ${o:-none} ns"
+  if [ -n "$l" ] && [ -n "$o" ]; then
+    awk -v o="$o" -v l="$l" 'BEGIN { printf "  ratio ours/Linux: %.2f (goal: at most 0.50)\n", o / l }'
+  fi
+done

@@ -89,30 +89,25 @@ fn tick_at(deadline: u64, now: u64) -> u64 {
 /// `addr` whose bitset meets `bitset`, oldest first; returns how many.
 pub fn wake(memory: &ProcessMemory, addr: u32, count: u32, bitset: u32) -> u32 {
     let space = memory.id();
-    let woken = cpu::without_interrupts(|| take_waiters(space, addr, count, bitset));
-    woken.len() as u32
+    cpu::without_interrupts(|| take_waiters(space, addr, count, bitset))
 }
 
 /// Takes up to `count` matching waiters out of the queue and wakes them
-/// (interrupts masked).
-fn take_waiters(space: usize, addr: u32, count: u32, bitset: u32) -> Vec<Pid> {
-    let mut woken = Vec::new();
+/// (interrupts masked); returns how many. No allocation: this is the
+/// round trip's hot path.
+fn take_waiters(space: usize, addr: u32, count: u32, bitset: u32) -> u32 {
+    let mut woken = 0;
     let mut waiters = WAITERS.lock();
     let mut i = 0;
-    while i < waiters.len() && (woken.len() as u32) < count {
+    while i < waiters.len() && woken < count {
         let w = &waiters[i];
         if w.space == space && w.addr == addr && w.bitset & bitset != 0 {
-            if woken.try_reserve(1).is_err() {
-                break;
-            }
-            woken.push(waiters.remove(i).tid);
+            // The scheduler's lock nests inside ours (never the other way).
+            sched::wake(waiters.remove(i).tid);
+            woken += 1;
         } else {
             i += 1;
         }
-    }
-    drop(waiters);
-    for &tid in &woken {
-        sched::wake(tid);
     }
     woken
 }
@@ -134,7 +129,7 @@ pub fn requeue(memory: &mut ProcessMemory, addr: u32, wake_count: u32, requeue_c
                 return Err(Errno::EAGAIN);
             }
         }
-        let woken = take_waiters(space, addr, wake_count, BITSET_ANY).len() as u32;
+        let woken = take_waiters(space, addr, wake_count, BITSET_ANY);
         let mut moved = 0;
         for w in WAITERS.lock().iter_mut() {
             if moved == requeue_count {
@@ -185,9 +180,9 @@ pub fn wake_op(memory: &mut ProcessMemory, addr: u32, count: u32, addr2: u32, co
             5 => a >= b,
             _ => return Err(Errno::ENOSYS),
         };
-        let mut woken = take_waiters(space, addr, count, BITSET_ANY).len() as u32;
+        let mut woken = take_waiters(space, addr, count, BITSET_ANY);
         if passes {
-            woken += take_waiters(space, addr2, count2, BITSET_ANY).len() as u32;
+            woken += take_waiters(space, addr2, count2, BITSET_ANY);
         }
         Ok(woken)
     })

@@ -3,7 +3,9 @@
  * /proc/self/exe, /proc/self/fd/N, /proc/self/cwd, /proc/self/maps,
  * /proc/cpuinfo, /proc/meminfo, /proc/mounts. Only facts that hold on any
  * Linux are printed (no sizes, addresses or CPU names). */
+#include <dirent.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -99,7 +101,27 @@ int main(int argc, char **argv)
 	link[n] = 0;
 	printf("/proc/self/fd/N of /dev/null: %s\n", link);
 	close(fd);
+	/* /proc/self/fd lists every descriptor, its own included. */
+	int nullfd = open("/dev/null", O_RDONLY);
+	DIR *fds = opendir("/proc/self/fd");
+	CHECK(fds != NULL);
+	int seen = 0, count = 0;
+	struct dirent *e;
+	while ((e = readdir(fds)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		int n = atoi(e->d_name);
+		count++;
+		if (n <= 2 || n == nullfd || n == dirfd(fds))
+			seen |= n == nullfd ? 8 : n == dirfd(fds) ? 16 : 1 << n;
+	}
+	closedir(fds);
+	close(nullfd);
+	/* Not the count: a host's test runner may pass down descriptors. */
+	printf("/proc/self/fd: lists 0 1 2 %s, an open fd %s, its own %s, entries %s\n", (seen & 7) == 7 ? "yes" : "no",
+	       seen & 8 ? "yes" : "no", seen & 16 ? "yes" : "no", count >= 5 ? "5 or more" : "too few");
 	struct stat st;
+	CHECK(stat("/proc/self/fd", &st) == 0 && S_ISDIR(st.st_mode));
 	CHECK(stat("/proc/self/exe", &st) == 0);
 	printf("stat /proc/self/exe: regular %s\n", S_ISREG(st.st_mode) ? "yes" : "no");
 	CHECK(lstat("/proc/self/exe", &st) == 0);

@@ -7,7 +7,8 @@
 //! - `/proc` snapshots, generated at open as Linux's seq files are:
 //!   `/proc/cpuinfo`, `/proc/meminfo`, `/proc/mounts`, `/proc/self/maps`
 //!   (and `/proc/PID/...` for the caller's own pid);
-//! - `/proc/self` links for readlink and stat: `exe`, `cwd`, `fd/N`.
+//! - `/proc/self` links for readlink and stat: `exe`, `cwd`, `fd/N`, and
+//!   the `/proc/self/fd` directory listing them.
 //!
 //! A snapshot's bytes live in [`SNAPSHOTS`] while a descriptor refers to it.
 
@@ -171,6 +172,36 @@ fn generate(p: &Process, path: &str) -> Option<String> {
 /// is not one of them.
 pub fn open_snapshot(p: &Process, path: &str) -> Option<Result<u32, Errno>> {
     generate(p, path).map(|text| keep(text.into_bytes()))
+}
+
+/// Opens a generated `/proc` directory (`/proc/self/fd`): a snapshot of
+/// its entry names, one per line; None when `path` is not one.
+pub fn open_proc_dir(p: &Process, path: &str) -> Option<Result<u32, Errno>> {
+    is_proc_dir(p, path).then(|| {
+        // The directory's own descriptor is listed too, as on Linux: it
+        // gets the lowest free number.
+        let mut fds = p.files.open_fds();
+        let own = (0..).find(|n| !fds.contains(n)).unwrap_or(0);
+        fds.push(own);
+        fds.sort_unstable();
+        let mut names = String::new();
+        for fd in fds {
+            let _ = writeln!(names, "{fd}");
+        }
+        keep(names.into_bytes())
+    })
+}
+
+/// True when `path` is a generated `/proc` directory.
+pub fn is_proc_dir(p: &Process, path: &str) -> bool {
+    own_proc_path(p, path.trim_end_matches('/')) == Some("fd")
+}
+
+/// The entry names of a generated directory's snapshot.
+pub fn proc_dir_entries(id: u32) -> Vec<String> {
+    let table = SNAPSHOTS.lock();
+    let Some(Some(s)) = table.get(id as usize) else { return Vec::new() };
+    core::str::from_utf8(&s.bytes).unwrap_or("").lines().map(String::from).collect()
 }
 
 /// True when `path` names a file of this module (for stat and access).

@@ -35,6 +35,9 @@ pub enum FileKind {
     Device(super::devproc::Device),
     /// A generated `/proc` file's snapshot ([`super::devproc`]).
     Snapshot(u32),
+    /// A generated `/proc` directory (`/proc/self/fd`): its snapshot holds
+    /// one entry name per line ([`super::devproc`]).
+    ProcDir(u32),
 }
 
 #[derive(Clone, Debug)]
@@ -112,6 +115,11 @@ impl FdTable {
         Ok(&self.slots[e.slot].as_ref().expect("descriptor points at a live slot").file)
     }
 
+    /// The open descriptors, lowest first (`/proc/self/fd`).
+    pub fn open_fds(&self) -> Vec<u32> {
+        (0..self.fds.len() as u32).filter(|&fd| self.entry(fd).is_ok()).collect()
+    }
+
     pub fn get_mut(&mut self, fd: u32) -> Result<&mut OpenFile, Errno> {
         let e = self.entry(fd)?;
         Ok(&mut self.slots[e.slot].as_mut().expect("descriptor points at a live slot").file)
@@ -180,7 +188,7 @@ impl FdTable {
                 FileKind::Lkl(fd) => slot.file.kind = FileKind::Lkl(crate::syscall::dup_lkl_fd(fd)),
                 FileKind::PipeRead(id) => super::pipe::add_ref(id, false),
                 FileKind::PipeWrite(id) => super::pipe::add_ref(id, true),
-                FileKind::Snapshot(id) => super::devproc::add_snapshot_ref(id),
+                FileKind::Snapshot(id) | FileKind::ProcDir(id) => super::devproc::add_snapshot_ref(id),
                 // Sockets are not reference-counted per table yet: the
                 // child shares them as they are.
                 FileKind::Console | FileKind::Socket(_) | FileKind::Device(_) => {}
@@ -257,6 +265,11 @@ impl Files {
     /// A copy of the open file of `fd` (its offset as of now).
     pub fn get(&self, fd: u32) -> Result<OpenFile, Errno> {
         self.table.lock().0.get(fd).cloned()
+    }
+
+    /// The open descriptors, lowest first.
+    pub fn open_fds(&self) -> Vec<u32> {
+        self.table.lock().0.open_fds()
     }
 
     /// What `fd` is, without copying the rest.

@@ -14,7 +14,7 @@ use embox_fs::FileKind as NodeKind;
 use super::open::resolve_at;
 use super::user::{UserSlice, UserString};
 use super::Args;
-use crate::linux::env;
+use crate::linux::{devproc, env};
 use crate::linux::files::FileKind;
 use crate::linux::process::Process;
 
@@ -30,17 +30,24 @@ fn dtype(kind: NodeKind) -> u8 {
 /// The descriptor's offset is the index of the next entry.
 pub fn getdents64(p: &mut Process, a: &Args) -> SysResult {
     let (fd, out) = (a[0], UserSlice::new(a[1], a[2]));
-    let (id, index) = match p.files.get(fd)? {
-        crate::linux::files::OpenFile { kind: FileKind::Dir(id), offset, .. } => (id, offset as usize),
+    let file = p.files.get(fd)?;
+    let index = file.offset as usize;
+    let entries: Vec<(u64, u8, alloc::string::String)> = match file.kind {
+        FileKind::Dir(id) => env::with_vfs(|vfs| -> Result<_, embox_fs::FsError> {
+            let parent = vfs.parent(id);
+            let mut all = vec![(id as u64, DT_DIR, ".".into()), (parent as u64, DT_DIR, "..".into())];
+            all.extend(vfs.read_dir(id)?.into_iter().map(|e| (e.ino as u64, dtype(e.kind), e.name)));
+            Ok(all)
+        })
+        .map_err(env::fs_errno)?,
+        // /proc/self/fd: one link per descriptor (inode numbers made up).
+        FileKind::ProcDir(id) => {
+            let mut all = vec![(1, DT_DIR, ".".into()), (2, DT_DIR, "..".into())];
+            all.extend(devproc::proc_dir_entries(id).into_iter().enumerate().map(|(i, name)| (3 + i as u64, DT_LNK, name)));
+            all
+        }
         _ => return Err(Errno::ENOTDIR),
     };
-    let entries: Vec<(u64, u8, alloc::string::String)> = env::with_vfs(|vfs| -> Result<_, embox_fs::FsError> {
-        let parent = vfs.parent(id);
-        let mut all = vec![(id as u64, DT_DIR, ".".into()), (parent as u64, DT_DIR, "..".into())];
-        all.extend(vfs.read_dir(id)?.into_iter().map(|e| (e.ino as u64, dtype(e.kind), e.name)));
-        Ok(all)
-    })
-    .map_err(env::fs_errno)?;
     let mut buf = Vec::new();
     let len = (out.len as usize).min(64 * 1024);
     buf.try_reserve_exact(len).map_err(|_| Errno::ENOMEM)?;

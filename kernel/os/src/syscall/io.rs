@@ -51,7 +51,7 @@ fn read_into(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysRe
             p.memory.write(buf.addr, &chunk[..n])?;
             Ok(n as u32)
         }
-        FileKind::Dir(_) => Err(Errno::EISDIR),
+        FileKind::Dir(_) | FileKind::ProcDir(_) => Err(Errno::EISDIR),
         // Forwarded before it gets here (syscall/forward.rs).
         FileKind::Lkl(_) | FileKind::PipeWrite(_) => Err(Errno::EBADF),
         FileKind::PipeRead(id) => {
@@ -133,7 +133,7 @@ fn write_from(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysR
             }
             Ok(done as u32)
         }
-        FileKind::Dir(_) => Err(Errno::EISDIR),
+        FileKind::Dir(_) | FileKind::ProcDir(_) => Err(Errno::EISDIR),
         // Forwarded before it gets here (syscall/forward.rs).
         FileKind::Lkl(_) | FileKind::PipeRead(_) => Err(Errno::EBADF),
         FileKind::PipeWrite(id) => {
@@ -635,7 +635,7 @@ pub(super) fn write_kernel_bytes(p: &mut Process, fd: u32, data: &[u8]) -> Resul
         FileKind::Device(Device::Full) => return Err(Errno::ENOSPC),
         FileKind::Device(_) => {}
         FileKind::Snapshot(_) => return Err(Errno::EIO),
-        FileKind::Dir(_) => return Err(Errno::EISDIR),
+        FileKind::Dir(_) | FileKind::ProcDir(_) => return Err(Errno::EISDIR),
         FileKind::Lkl(_) | FileKind::PipeRead(_) => return Err(Errno::EBADF),
         FileKind::PipeWrite(id) => {
             pipe::write(id, data, flags & O_NONBLOCK != 0)?;

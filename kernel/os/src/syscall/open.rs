@@ -44,6 +44,14 @@ fn open_path(p: &mut Process, path: String, flags: u32, mode: u32) -> SysResult 
         let file = OpenFile { kind: FileKind::Device(device), offset: 0, flags: status, path };
         return p.files.open(file, cloexec);
     }
+    if let Some(listing) = devproc::open_proc_dir(p, &path) {
+        if flags & O_ACCMODE != O_RDONLY || flags & O_CREAT != 0 {
+            return Err(Errno::EISDIR);
+        }
+        let id = listing?;
+        let file = OpenFile { kind: FileKind::ProcDir(id), offset: 0, flags: status, path };
+        return p.files.open(file, cloexec).inspect_err(|_| devproc::release_snapshot(id));
+    }
     if let Some(snapshot) = devproc::open_snapshot(p, &path) {
         // Root may open them for writing, as on Linux; writes give EIO.
         let id = snapshot?;
@@ -124,7 +132,7 @@ pub(super) fn release(file: Option<OpenFile>) {
         Some(OpenFile { kind: FileKind::Socket(id), .. }) => crate::net::socket::close(id),
         Some(OpenFile { kind: FileKind::PipeRead(id), .. }) => crate::linux::pipe::release(id, false),
         Some(OpenFile { kind: FileKind::PipeWrite(id), .. }) => crate::linux::pipe::release(id, true),
-        Some(OpenFile { kind: FileKind::Snapshot(id), .. }) => devproc::release_snapshot(id),
+        Some(OpenFile { kind: FileKind::Snapshot(id) | FileKind::ProcDir(id), .. }) => devproc::release_snapshot(id),
         _ => {}
     }
 }

@@ -4,7 +4,7 @@
 //! umask, utimensat.
 
 use embox_abi::consts::at::{AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW};
-use embox_abi::consts::mode::{S_IFCHR, S_IFIFO, S_IFLNK, S_IFREG};
+use embox_abi::consts::mode::{S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG};
 
 /// Pipes' inode numbers start here (far from the file tree's).
 const PIPE_INO_BASE: u64 = 0x4000_0000;
@@ -66,6 +66,11 @@ impl Status {
         Status { ino: PROC_INO, mode: S_IFREG | 0o444, nlink: 1, size: 0, rdev: (0, 0), mtime: 0 }
     }
 
+    /// A generated /proc directory: r-x for everyone.
+    fn generated_dir() -> Self {
+        Status { ino: PROC_INO + 1, mode: S_IFDIR | 0o555, nlink: 2, size: 0, rdev: (0, 0), mtime: 0 }
+    }
+
     fn stat64(&self) -> Stat64 {
         let t = self.mtime as u32;
         Stat64 {
@@ -118,6 +123,9 @@ fn status_of_path(p: &Process, path: &str, follow: bool) -> Result<Status, Errno
     if devproc::is_proc_file(p, path) {
         return Ok(Status::generated());
     }
+    if devproc::is_proc_dir(p, path) {
+        return Ok(Status::generated_dir());
+    }
     if let Some(target) = devproc::proc_link(p, path) {
         let target = target?;
         if !follow {
@@ -141,6 +149,7 @@ fn status_of_fd(p: &Process, fd: u32) -> Result<Status, Errno> {
         FileKind::PipeRead(id) | FileKind::PipeWrite(id) => Ok(Status::pipe(id)),
         FileKind::Device(device) => Ok(Status::device(device)),
         FileKind::Snapshot(_) => Ok(Status::generated()),
+        FileKind::ProcDir(_) => Ok(Status::generated_dir()),
         FileKind::File(id) | FileKind::Dir(id) => Ok(env::with_vfs(|vfs| Status::of(&vfs.metadata(id)))),
         // Forwarded before it gets here (syscall/forward.rs).
         FileKind::Lkl(_) => Err(Errno::EBADF),

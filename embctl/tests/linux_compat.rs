@@ -911,6 +911,81 @@ fn hostile_elves(elf: &[u8]) -> Vec<(&'static str, Vec<u8>, &'static str)> {
     ]
 }
 
+/// Dynamically linked programs built with the host's plain `gcc -m32` (PIE,
+/// Debian's default, and `-no-pie`) and the host libraries they load
+/// (ld-linux.so.2, libc.so.6, and libm.so.6 for dlopen), copied under
+/// `build/compat-test/host`. Returns that directory and the libraries as
+/// (host copy, guest path): the interpreter at its `PT_INTERP` path, the
+/// rest in the guest's `/lib`, where ld.so looks without a cache.
+fn host_dynamic() -> &'static (PathBuf, Vec<(PathBuf, String)>) {
+    static BUILT: OnceLock<(PathBuf, Vec<(PathBuf, String)>)> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        run_ok(embctl().arg("build"));
+        let dir = test_dir().join("host");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("lib")).unwrap();
+        let compat = workspace_root().join("embctl/tests/compat");
+        let builds: [(&str, &str, &[&str]); 3] = [
+            ("hello-dynamic-pie", "hello.c", &[]),
+            ("hello-dynamic-nopie", "hello.c", &["-no-pie"]),
+            ("dynamic", "dynamic/dynamic.c", &[]),
+        ];
+        for (name, src, flags) in builds {
+            run_ok(Command::new("gcc").args(["-m32", "-O2", "-Wall"]).args(flags).arg("-o").arg(dir.join(name)).arg(compat.join(src)));
+        }
+        // What ld.so would load: `ldd` lists `name => path` and the interpreter.
+        let mut libs: Vec<(PathBuf, String)> = Vec::new();
+        for (name, _, _) in builds {
+            let listing = stdout(&run_ok(Command::new("ldd").arg(dir.join(name))));
+            for line in listing.lines() {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                let (host, guest) = match words.as_slice() {
+                    [soname, "=>", path, ..] if path.starts_with('/') => (PathBuf::from(path), format!("/lib/{soname}")),
+                    [path, ..] if path.starts_with('/') => (PathBuf::from(path), path.to_string()),
+                    _ => continue, // linux-gate.so.1: the vDSO, not a file
+                };
+                if !libs.iter().any(|(_, g)| *g == guest) {
+                    libs.push((host, guest));
+                }
+            }
+        }
+        let libm = stdout(&run_ok(Command::new("gcc").args(["-m32", "-print-file-name=libm.so.6"]))).trim().to_string();
+        libs.push((PathBuf::from(libm), "/lib/libm.so.6".to_string()));
+        let copies = libs
+            .into_iter()
+            .map(|(host, guest)| {
+                let copy = dir.join("lib").join(guest.rsplit('/').next().unwrap());
+                std::fs::copy(&host, &copy).unwrap_or_else(|e| panic!("cannot copy {}: {e}", host.display()));
+                (copy, guest)
+            })
+            .collect();
+        (dir, copies)
+    })
+}
+
+/// A plain `gcc -m32` program from the host (a dynamically linked PIE), with
+/// the host's own ld-linux.so.2 and libc.so.6 in the guest's /lib, runs
+/// under `load_app` exactly as on the host: PT_INTERP, the auxv ld.so needs,
+/// file-backed mmap and mprotect of libraries, dlopen of libm, execve of a
+/// dynamic program, atexit. `-no-pie` (ET_EXEC with an interpreter) too.
+#[test]
+fn host_dynamic_programs_match_linux() {
+    let (bin, libs) = host_dynamic();
+    let guests: Vec<&str> = libs.iter().map(|(_, g)| g.as_str()).collect();
+    assert!(guests.contains(&"/lib/ld-linux.so.2") && guests.contains(&"/lib/libc.so.6"), "ldd found {guests:?}");
+    differential_at(
+        Kernel::Native,
+        bin,
+        &[
+            case("hello-dynamic-pie", &["glibc", "dynamic PIE"]),
+            case("hello-dynamic-nopie", &["glibc", "no-pie"]),
+            case("dynamic", &[]),
+            case("dynamic", &["exec"]),
+        ],
+        libs,
+    );
+}
+
 /// Debian's own dynamically linked i386 programs: `coreutils` and `bash`
 /// with every library they depend on (`apt-cache depends --recurse`),
 /// fetched with `apt-get download` in the build image (an i386 Debian) and

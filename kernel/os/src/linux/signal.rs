@@ -237,20 +237,27 @@ fn restartable(nr: u32) -> bool {
     )
 }
 
+/// Signals whose default action does nothing a blocked call would notice:
+/// ignore (SIGCHLD, SIGURG, SIGWINCH), continue, stop (not implemented:
+/// acts as ignore).
+const QUIET_BY_DEFAULT: u64 =
+    bit(SIGCHLD) | bit(23) | bit(28) | bit(SIGCONT) | bit(SIGSTOP) | bit(SIGTSTP) | bit(SIGTTIN) | bit(SIGTTOU);
+
 /// The signals that end a blocking call of `p`: neither blocked nor
-/// ignored (SIGKILL always).
+/// ignored (SIGKILL always). Runs on every slow syscall's way out, so it
+/// reads the shared dispositions in place, under their lock.
 pub fn interrupting(p: &Process) -> u64 {
-    let mut set = bit(SIGKILL);
-    let actions = p.sigactions.get();
-    for sig in 1..=NSIG {
-        let handler = actions[sig as usize - 1].sa_handler;
-        let ignored = handler == SIG_IGN
-            || (handler == SIG_DFL && matches!(default_action(sig), DefaultAction::Ignore | DefaultAction::Continue | DefaultAction::Stop));
-        if !ignored && p.sigmask & bit(sig) == 0 {
-            set |= bit(sig);
+    let ignored = p.sigactions.with(|all| {
+        let mut ignored = 0u64;
+        for (i, action) in all.iter().enumerate() {
+            let sig_bit = 1u64 << i;
+            if action.sa_handler == SIG_IGN || (action.sa_handler == SIG_DFL && QUIET_BY_DEFAULT & sig_bit != 0) {
+                ignored |= sig_bit;
+            }
         }
-    }
-    set
+        ignored
+    });
+    (!ignored & !p.sigmask) | bit(SIGKILL)
 }
 
 /// Makes `sig` pending for `p` (standard signals do not queue: a second

@@ -7,7 +7,9 @@
 //! - telnet sessions through the published port: `uname -a`, two sessions at
 //!   once that do not see each other's output, `exit` logs out;
 //! - bad input: random frames injected on the TAP and a port scan leave the
-//!   kernel answering and the run ends with `poweroff`.
+//!   kernel answering and the run ends with `poweroff`;
+//! - Debian's busybox in the guest: `wget` fetches a file from an HTTP server
+//!   in the container, `nc` talks to an echo server there.
 //!
 //! Needs a Docker engine that grants NET_ADMIN and /dev/net/tun (the run
 //! falls back to user-mode networking otherwise, and these tests say so and
@@ -380,6 +382,58 @@ fn linux_programs_talk_tcp_and_udp() {
 
     a.send_line("exit");
     b.send_line("exit");
+    let console = run.finish();
+    assert!(!console.contains("kernel panic"));
+}
+
+/// An HTTP server in the QEMU container on 10.0.2.10:8000 serving
+/// /tmp/www/data.bin (300 000 bytes of a fixed pattern); prints nothing.
+const CONTAINER_HTTP: &str = r#"
+import functools, http.server, os
+os.makedirs("/tmp/www", exist_ok=True)
+with open("/tmp/www/data.bin", "wb") as f:
+    f.write(bytes((i * 7 + 3) % 256 for i in range(300000)))
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory="/tmp/www")
+http.server.ThreadingHTTPServer(("10.0.2.10", 8000), handler).serve_forever()
+"#;
+
+#[test]
+fn busybox_wget_and_nc_talk_to_the_container() {
+    let busybox = common::debian_busybox("net-test");
+    let dir = tempfile::tempdir().unwrap();
+    let message = dir.path().join("message.txt");
+    std::fs::write(&message, "hello from busybox nc\n").unwrap();
+    let telnet = free_port();
+    let extra = [
+        String::from("--add"),
+        format!("{}:/bin/busybox", busybox.display()),
+        String::from("--add"),
+        format!("{}:/etc/message.txt", message.display()),
+    ];
+    let run = GuestRun::start_with(&[(telnet, 23)], 60, &extra);
+    let container = run.container();
+    for (code, port) in [(CONTAINER_HTTP, "8000"), (CONTAINER_ECHO, "9000")] {
+        let status = Command::new("docker")
+            .args(["exec", "-d", &container, "python3", "-c", &code.replace("PORT", port)])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let data: Vec<u8> = (0..300_000u32).map(|i| ((i * 7 + 3) % 256) as u8).collect();
+    let want: String = {
+        use md5::Digest;
+        md5::Md5::digest(&data).iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let mut t = Telnet::connect(telnet);
+    let out = t.command("load_app busybox wget -q -O /tmp/data.bin http://10.0.2.10:8000/data.bin");
+    let status = t.command("echo wget=$?");
+    assert!(status.contains("wget=0"), "busybox wget failed: {out}{status}");
+    let out = t.command("load_app busybox md5sum /tmp/data.bin");
+    assert!(out.contains(&want), "the fetched file differs from the served one (md5 {want}): {out}");
+    let out = t.command("load_app busybox nc -w 5 10.0.2.10 9000 < /etc/message.txt");
+    assert!(out.contains("hello from busybox nc"), "no echo through busybox nc: {out}");
+    t.stream.write_all(b"exit\r\n").unwrap();
     let console = run.finish();
     assert!(!console.contains("kernel panic"));
 }

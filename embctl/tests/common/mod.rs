@@ -41,3 +41,24 @@ pub fn stdout(out: &Output) -> String {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// Debian's i386 `busybox-static`, fetched with `apt-get download` inside the
+/// build image (package lists in a directory of ours: no root, nothing
+/// touched in the image) into `build/<dir>/busybox`. Returns its host path.
+pub fn debian_busybox(dir: &str) -> PathBuf {
+    let script = format!(
+        r#"set -e
+out=/ws/build/{dir}
+apt="-o Dir::State::Lists=$out/apt/lists -o Dir::Cache=$out/apt/cache -o Debug::NoLocking=1"
+mkdir -p "$out/apt/lists/partial" "$out/apt/cache/archives/partial" "$out/deb"
+[ -x "$out/busybox" ] && exit 0
+apt-get $apt update -qq
+cd "$out/deb"
+apt-get $apt download busybox-static
+dpkg-deb -x busybox-static_*.deb x
+cp x/usr/bin/busybox "$out/busybox"
+"#
+    );
+    run_ok(embctl().args(["shell", "--", "sh", "-c", &script]));
+    workspace_root().join("build").join(dir).join("busybox")
+}

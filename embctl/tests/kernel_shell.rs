@@ -59,6 +59,30 @@ fn words_are_quoted_as_in_a_posix_shell() {
     assert!(lines.iter().any(|l| l.contains("unterminated single quote")));
 }
 
+/// Only unquoted `<` and `>` redirect (issue 9: `load_app` took quoted ones
+/// as redirections); a built-in refuses a redirection instead of ignoring it.
+#[test]
+fn quoted_angle_brackets_are_arguments_not_redirections() {
+    let out = run_cmds(&[
+        "load_app linux_echo '>'",
+        r#"load_app linux_echo "<""#,
+        "load_app linux_echo redirected > /tmp/out",
+        "cat /tmp/out",
+        "echo x > /tmp/other",
+        "echo status=$?",
+        "load_app linux_echo <",
+        "echo status=$?",
+    ]);
+    assert!(out.status.success());
+    let lines = lines(&out);
+    assert!(lines.iter().any(|l| l == ">"), "a quoted > is an argument");
+    assert!(lines.iter().any(|l| l == "<"), "a quoted < is an argument");
+    assert!(lines.iter().any(|l| l == "redirected"), "an unquoted > still redirects: {lines:?}");
+    assert!(lines.iter().any(|l| l.contains("echo: takes no < or > redirection")), "a built-in refuses it");
+    assert!(lines.iter().any(|l| l.contains("'<' needs a file name after it")));
+    assert_eq!(lines.iter().filter(|l| *l == "status=2").count(), 2, "both refusals set $? to 2: {lines:?}");
+}
+
 #[test]
 fn output_without_newline_still_gets_a_prompt_on_its_own_line() {
     let out = run_cmds(&["echo -n no-newline", "echo next"]);

@@ -1,6 +1,7 @@
 //! The shell's hardware-independent parts, unit-tested on the host: the
 //! [`LineEditor`] (what each typed byte does to the line and what to echo)
-//! and [`split_words`] (POSIX-style quoting and `$?`).
+//! and [`parse_line`]/[`split_words`] (POSIX-style quoting, `$?`, and
+//! unquoted `<`/`>` redirections).
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
@@ -10,7 +11,7 @@ mod line;
 mod words;
 
 pub use line::{Key, LineEditor, MAX_LINE};
-pub use words::{split_words, SplitError};
+pub use words::{parse_line, split_words, Line, SplitError};
 
 #[cfg(test)]
 mod fuzz;

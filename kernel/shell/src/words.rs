@@ -3,6 +3,9 @@
 //! literally; `"…"` keeps blanks and lets `\` escape `$ \` " and newline;
 //! `\` outside quotes escapes any character; `$?` expands to the last exit
 //! status outside single quotes; `#` at the start of a word starts a comment.
+//! [`parse_line`] also takes redirections: an unquoted `<` or `>` word
+//! names the file in the next word; a quoted one (`">"`, `'<'`, `\>`) is
+//! an ordinary argument, as in sh.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -13,36 +16,81 @@ pub enum SplitError {
     UnterminatedSingleQuote,
     UnterminatedDoubleQuote,
     TrailingBackslash,
+    /// `<` or `>` (the operator given) with no file name after it.
+    MissingRedirectTarget(char),
 }
 
 impl fmt::Display for SplitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let SplitError::MissingRedirectTarget(op) = self {
+            return write!(f, "'{op}' needs a file name after it");
+        }
         f.write_str(match self {
             SplitError::UnterminatedSingleQuote => "unterminated single quote",
             SplitError::UnterminatedDoubleQuote => "unterminated double quote",
             SplitError::TrailingBackslash => "backslash at the end of the line",
+            SplitError::MissingRedirectTarget(_) => unreachable!(),
         })
     }
 }
 
-/// Splits `line` into words, expanding `$?` to `last_status`.
+/// A command line: its words, and the files its unquoted `< FILE` and
+/// `> FILE` name (the last of each wins, as in sh).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Line {
+    pub words: Vec<String>,
+    pub stdin: Option<String>,
+    pub stdout: Option<String>,
+}
+
+/// Splits `line` into words, expanding `$?` to `last_status`; `<` and `>`
+/// stay words whether quoted or not (see [`parse_line`] for redirections).
 pub fn split_words(line: &str, last_status: i32) -> Result<Vec<String>, SplitError> {
+    Ok(tokens(line, last_status)?.into_iter().map(|(word, _)| word).collect())
+}
+
+/// Splits `line` into words and redirections, expanding `$?`.
+pub fn parse_line(line: &str, last_status: i32) -> Result<Line, SplitError> {
+    let mut parsed = Line::default();
+    let mut tokens = tokens(line, last_status)?.into_iter();
+    while let Some((word, quoted)) = tokens.next() {
+        let target = match word.as_str() {
+            "<" if !quoted => &mut parsed.stdin,
+            ">" if !quoted => &mut parsed.stdout,
+            _ => {
+                parsed.words.push(word);
+                continue;
+            }
+        };
+        let op = word.chars().next().unwrap_or('>');
+        let (file, _) = tokens.next().ok_or(SplitError::MissingRedirectTarget(op))?;
+        *target = Some(file);
+    }
+    Ok(parsed)
+}
+
+/// The words of `line`, each with whether any part of it was quoted or
+/// escaped.
+fn tokens(line: &str, last_status: i32) -> Result<Vec<(String, bool)>, SplitError> {
     let mut words = Vec::new();
     let mut word = String::new();
     // A word exists once any character or quote was seen ("" is a word).
     let mut in_word = false;
+    let mut quoted = false;
     let mut chars = line.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             ' ' | '\t' | '\n' => {
                 if in_word {
-                    words.push(core::mem::take(&mut word));
+                    words.push((core::mem::take(&mut word), quoted));
                     in_word = false;
+                    quoted = false;
                 }
             }
             '#' if !in_word => break,
             '\'' => {
                 in_word = true;
+                quoted = true;
                 loop {
                     match chars.next() {
                         Some('\'') => break,
@@ -53,6 +101,7 @@ pub fn split_words(line: &str, last_status: i32) -> Result<Vec<String>, SplitErr
             }
             '"' => {
                 in_word = true;
+                quoted = true;
                 loop {
                     match chars.next() {
                         Some('"') => break,
@@ -76,6 +125,7 @@ pub fn split_words(line: &str, last_status: i32) -> Result<Vec<String>, SplitErr
             }
             '\\' => {
                 in_word = true;
+                quoted = true;
                 match chars.next() {
                     Some('\n') => {}
                     Some(c) => word.push(c),
@@ -94,7 +144,7 @@ pub fn split_words(line: &str, last_status: i32) -> Result<Vec<String>, SplitErr
         }
     }
     if in_word {
-        words.push(word);
+        words.push((word, quoted));
     }
     Ok(words)
 }
@@ -132,6 +182,19 @@ mod tests {
     #[test]
     fn dollar_question_expands_except_in_single_quotes() {
         assert_eq!(split_words(r#"echo $? "[$?]" '$?' $x"#, 42).unwrap(), ["echo", "42", "[42]", "$?", "$x"]);
+    }
+
+    #[test]
+    fn only_unquoted_angle_brackets_redirect() {
+        let line = parse_line(r#"load_app prog ">" '<' \> "a > b" < in.txt > out.txt"#, 0).unwrap();
+        assert_eq!(line.words, ["load_app", "prog", ">", "<", ">", "a > b"]);
+        assert_eq!(line.stdin.as_deref(), Some("in.txt"));
+        assert_eq!(line.stdout.as_deref(), Some("out.txt"));
+        let line = parse_line("prog > first > second", 0).unwrap();
+        assert_eq!(line.stdout.as_deref(), Some("second"), "the last one wins");
+        assert_eq!(parse_line("prog >", 0), Err(SplitError::MissingRedirectTarget('>')));
+        assert_eq!(parse_line("prog < ", 0).unwrap_err().to_string(), "'<' needs a file name after it");
+        assert_eq!(parse_line(r#"prog ">""#, 0).unwrap().stdout, None);
     }
 
     #[test]

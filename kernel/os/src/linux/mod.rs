@@ -46,7 +46,7 @@ use embox_abi::Errno;
 use crate::hal::sync::IrqMutex;
 use crate::hal::trap::{self, TrapFrame};
 use crate::hal::{cpu, idt};
-use crate::shell::{self, Command, Shell};
+use crate::shell::{self, Command, Redirects, Shell};
 use crate::sync::WaitQueue;
 use crate::{println, sched};
 use memory::FaultResolution;
@@ -520,6 +520,7 @@ pub fn init() {
         name: "load_app",
         usage: "load_app [--strace] PROGRAM [ARGS...] [< INPUT] [> OUTPUT]",
         summary: "run a Linux i386 program (bare names are looked up in / and /bin)",
+        redirects: true,
         run: load_app_command,
     });
 }
@@ -939,52 +940,21 @@ fn resolve(sh: &Shell, name: &str) -> Option<String> {
     file.or_else(|| candidates.iter().find(exists)).cloned()
 }
 
-/// Where a program's standard input and output go: the console, or files
-/// named by `< FILE` and `> FILE` at the end of the `load_app` line.
-#[derive(Default)]
-pub struct Redirects {
-    pub stdin: Option<String>,
-    pub stdout: Option<String>,
-}
-
 /// How `load_app` starts a program.
 #[derive(Default)]
 pub struct Options {
+    /// Standard input and output: the console, or the files the shell line's
+    /// `< FILE` and `> FILE` named.
     pub redirects: Redirects,
     /// `--strace`: log each syscall with its arguments and result.
     pub trace: bool,
 }
 
-/// Splits `load_app` words into the program's argv and its redirections.
-fn split_redirects(sh: &Shell, words: &[String]) -> Result<(Vec<String>, Redirects), String> {
-    let mut argv = Vec::new();
-    let mut redirects = Redirects::default();
-    let mut words = words.iter();
-    while let Some(word) = words.next() {
-        let target = match word.as_str() {
-            "<" => &mut redirects.stdin,
-            ">" => &mut redirects.stdout,
-            _ => {
-                argv.push(word.clone());
-                continue;
-            }
-        };
-        let file = words.next().ok_or_else(|| alloc::format!("'{word}' needs a file name after it"))?;
-        *target = Some(sh.path(file));
-    }
-    Ok((argv, redirects))
-}
-
 fn load_app_command(sh: &mut Shell, words: &[String]) -> i32 {
     let trace = words.first().is_some_and(|w| w == "--strace");
     let words = if trace { &words[1..] } else { words };
-    let (args, redirects) = match split_redirects(sh, words) {
-        Ok(split) => split,
-        Err(e) => {
-            println!("load_app: {e}");
-            return shell::STATUS_USAGE;
-        }
-    };
+    let args = words.to_vec();
+    let redirects = core::mem::take(&mut sh.redirects);
     let Some(name) = args.first() else {
         println!("usage: load_app [--strace] PROGRAM [ARGS...] [< INPUT] [> OUTPUT]");
         return shell::STATUS_USAGE;

@@ -19,6 +19,7 @@ pub(super) fn register() {
         name: "lklhosttest",
         usage: "lklhosttest",
         summary: "self-test of LKL's host operations (threads, semaphores, mutexes, TLS, timers, memory, jmp_buf)",
+        redirects: false,
         run,
     });
 }

@@ -13,9 +13,9 @@ use smoltcp::socket::{icmp, tcp, Socket};
 use smoltcp::wire::{IpAddress, Icmpv4Packet, Icmpv4Repr};
 
 pub(super) fn register() {
-    shell::register(Command { name: "ifconfig", usage: "ifconfig", summary: "show the network interfaces", run: ifconfig });
-    shell::register(Command { name: "ping", usage: "ping HOST [-c COUNT] [-s SIZE]", summary: "send ICMP echo requests", run: ping });
-    shell::register(Command { name: "netstat", usage: "netstat", summary: "list the sockets of the kernel's TCP/IP", run: netstat });
+    shell::register(Command { name: "ifconfig", usage: "ifconfig", summary: "show the network interfaces", redirects: false, run: ifconfig });
+    shell::register(Command { name: "ping", usage: "ping HOST [-c COUNT] [-s SIZE]", summary: "send ICMP echo requests", redirects: false, run: ping });
+    shell::register(Command { name: "netstat", usage: "netstat", summary: "list the sockets of the kernel's TCP/IP", redirects: false, run: netstat });
 }
 
 fn no_network() -> i32 {

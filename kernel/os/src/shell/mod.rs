@@ -10,7 +10,7 @@ use crate::hal::sync::IrqMutex;
 use crate::{print, println, tty};
 use alloc::string::String;
 use alloc::vec::Vec;
-use embox_shell::{split_words, Key, LineEditor};
+use embox_shell::{parse_line, Key, LineEditor};
 
 /// The prompt, printed at the start of a line.
 pub const PROMPT: &str = "embox> ";
@@ -29,7 +29,18 @@ pub struct Command {
     pub name: &'static str,
     pub usage: &'static str,
     pub summary: &'static str,
+    /// True when the command takes the line's `< FILE`/`> FILE` from
+    /// [`Shell::redirects`]; for the others the shell refuses them.
+    pub redirects: bool,
     pub run: fn(&mut Shell, &[String]) -> i32,
+}
+
+/// The files a command line's unquoted `< FILE` and `> FILE` name, as
+/// absolute paths.
+#[derive(Debug, Clone, Default)]
+pub struct Redirects {
+    pub stdin: Option<String>,
+    pub stdout: Option<String>,
 }
 
 static REGISTERED: IrqMutex<Vec<Command>> = IrqMutex::new(Vec::new());
@@ -62,6 +73,8 @@ pub struct Shell {
     pub cwd: String,
     /// Set by `exit`/`logout`: the session ends after this command.
     pub exit_requested: bool,
+    /// The running command line's redirections (for commands that take them).
+    pub redirects: Redirects,
 }
 
 impl Default for Shell {
@@ -72,7 +85,7 @@ impl Default for Shell {
 
 impl Shell {
     pub fn new() -> Self {
-        Self { last_status: 0, cwd: String::from("/"), exit_requested: false }
+        Self { last_status: 0, cwd: String::from("/"), exit_requested: false, redirects: Redirects::default() }
     }
 
     /// An absolute path for an argument.
@@ -82,18 +95,28 @@ impl Shell {
 
     /// Runs one command line and records its status.
     pub fn run_line(&mut self, line: &str) {
-        let words = match split_words(line, self.last_status) {
-            Ok(w) => w,
+        let parsed = match parse_line(line, self.last_status) {
+            Ok(parsed) => parsed,
             Err(e) => {
                 println!("embox: syntax error: {e}");
                 self.last_status = STATUS_USAGE;
                 return;
             }
         };
-        let Some((name, args)) = words.split_first() else {
+        let Some((name, args)) = parsed.words.split_first() else {
+            if parsed.stdin.is_some() || parsed.stdout.is_some() {
+                println!("embox: syntax error: a redirection needs a command");
+                self.last_status = STATUS_USAGE;
+            }
             return; // empty line: $? unchanged, as in sh
         };
+        let redirected = parsed.stdin.is_some() || parsed.stdout.is_some();
+        self.redirects = Redirects { stdin: parsed.stdin.map(|f| self.path(&f)), stdout: parsed.stdout.map(|f| self.path(&f)) };
         self.last_status = match find(name) {
+            Some(cmd) if redirected && !cmd.redirects => {
+                println!("embox: {name}: takes no < or > redirection (load_app does; quote '<' or '>' to pass it as an argument)");
+                STATUS_USAGE
+            }
             Some(cmd) => (cmd.run)(self, args),
             None => {
                 println!("embox: {name}: command not found (type 'help' for the list)");

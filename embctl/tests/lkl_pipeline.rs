@@ -924,7 +924,8 @@ fn local_tree_builds_out_of_tree_and_stays_untouched() {
 
 /// With `EMBCTL_LKL_TREE` naming a real LKL tree, the real round trip: built out
 /// of tree (in this checkout's build/, so a second run is incremental), the tree
-/// stays clean, and lkl.o is an i386 relocatable object. Without it, skipped.
+/// stays clean, lkl.o is an i386 relocatable object, and `lkl-diff` on the
+/// built tree shows no changes when there were none. Without it, skipped.
 #[test]
 #[cfg_attr(not(lkl_tree), ignore = "needs a real LKL tree: set EMBCTL_LKL_TREE=DIR when building the tests (CI has none)")]
 fn real_lkl_tree_builds_out_of_tree() {
@@ -953,4 +954,15 @@ fn real_lkl_tree_builds_out_of_tree() {
         .unwrap_or_else(|| panic!("no installed lkl.o named in the log: {log}"));
     assert_elf32_i386_relocatable(&install);
     assert!(install.parent().unwrap().parent().unwrap().join("include/lkl.h").is_file());
+    // And lkl-diff on the built tree shows only the user's own edits: none
+    // here when the tree was clean before (the build wrote nothing into it).
+    if status_before.stdout.is_empty() {
+        let diff = run(Command::new(env!("CARGO_BIN_EXE_embctl"))
+            .arg("--workspace")
+            .arg(common::workspace_root())
+            .args(["lkl-diff", "--stat", "--lkl-tree"])
+            .arg(&tree));
+        assert!(diff.status.success(), "lkl-diff failed on the built tree");
+        assert!(stderr(&diff).contains("no local changes"), "lkl-diff shows changes after a build of a clean tree");
+    }
 }

@@ -55,17 +55,11 @@ gcc -m32 -O2 -o "$out/bin/hello-dynamic" hello.c
 gcc -m32 -static-pie -O2 -o "$out/bin/hello-pie-glibc" hello.c
 musl-gcc -static-pie -O2 -o "$out/bin/hello-pie-musl" hello.c
 make -s -C /ws/third-party/lkl OUT="$out/bin"
-# Package lists in a directory of ours: works without root and without
-# touching the image's /var/lib/apt.
-apt="-o Dir::State::Lists=$out/apt/lists -o Dir::Cache=$out/apt/cache -o Debug::NoLocking=1"
-mkdir -p "$out/apt/lists/partial" "$out/apt/cache/archives/partial"
-apt-get $apt update -qq
-cd "$out/deb"
-apt-get $apt download busybox-static
-dpkg-deb -x busybox-static_*.deb x
-cp x/usr/bin/busybox "$out/bin/busybox"
 "#;
         run_ok(embctl().args(["shell", "--", "sh", "-c", script]));
+        // Same package lists (build/compat-test/apt) as the Debian packages below.
+        let busybox = common::debian_busybox("compat-test");
+        std::fs::copy(&busybox, test_dir().join("bin/busybox")).expect("copy busybox into the test's bin");
         let data = test_dir().join("data");
         std::fs::create_dir_all(&data).unwrap();
         for (name, text) in DATA {

@@ -128,12 +128,12 @@ pub struct RunArgs {
 pub struct PrivilegeArgs {
     /// How the QEMU container gets its privileges: `auto` uses --privileged when the
     /// engine grants it, else NET_ADMIN plus /dev/kvm and /dev/net/tun.
-    #[arg(long, value_enum, default_value_t = PrivilegeMode::Auto)]
-    pub privileges: PrivilegeMode,
+    #[arg(long, value_enum, default_value_t = PrivilegeArg::Auto)]
+    pub privileges: PrivilegeArg,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PrivilegeMode {
+pub enum PrivilegeArg {
     Auto,
     Privileged,
     Devices,

@@ -11,6 +11,7 @@ mod cpio;
 mod doctor;
 mod engine;
 mod image;
+mod interrupt;
 mod kvm_probe;
 mod lkl;
 mod net;

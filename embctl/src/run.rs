@@ -14,9 +14,10 @@ use tokio::io::AsyncWriteExt;
 
 use crate::build::rootfs::{self, Extra};
 use crate::build::{self, container_path, template, Artefacts, KERNEL_TARGET};
-use crate::cli::RunArgs;
 use crate::console::{Script, Verdict};
 use crate::engine::{AttachedContainer, ContainerSpec, Engine, Privileges};
+use crate::image::PrivilegeMode;
+use crate::lkl::LklSource;
 use crate::qemu::{Accel, QemuExit, QemuRun, SerialConsole, GDB_PORT};
 use crate::workspace::Workspace;
 
@@ -26,26 +27,56 @@ pub const QEMU_ROLE: &str = "qemu";
 /// Console lines shown when a scripted run fails.
 const TAIL_LINES: usize = 20;
 
-pub async fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
-    let template = template::find(ws, &args.template)?;
-    let extras = args.add.iter().map(|spec| Extra::parse(spec)).collect::<Result<Vec<_>>>()?;
-    let network = network(args)?;
+/// `embctl run`.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// A template under kernel/templates/.
+    pub template: String,
+    /// Never KVM, even when the probe says it works.
+    pub no_kvm: bool,
+    /// Start halted, waiting for gdb.
+    pub gdb: bool,
+    /// Guest memory; the template's (grown for a large initramfs) when `None`.
+    pub memory_mib: Option<u32>,
+    /// Scripted mode: commands typed at the `embox>` prompt, then `poweroff`.
+    pub commands: Vec<String>,
+    /// Scripted mode: the first command with a non-zero status fails the run.
+    pub check_status: bool,
+    /// Scripted mode: seconds allowed for the first prompt and for each command.
+    pub timeout: u64,
+    /// `HOSTPATH[:GUESTPATH]` added to this run's initramfs.
+    pub add: Vec<String>,
+    /// Boot what is already built.
+    pub no_build: bool,
+    /// A virtio-net NIC for the guest.
+    pub net: bool,
+    /// `HOSTPORT:GUESTPORT` forwarded to the guest (implies `net`).
+    pub publish: Vec<String>,
+    pub privileges: PrivilegeMode,
+    /// Where the build gets LKL from (templates with LKL only).
+    pub lkl: LklSource,
+}
+
+pub async fn run(ws: &Workspace, opts: &RunOptions) -> Result<ExitCode> {
+    let template = template::find(ws, &opts.template)?;
+    let extras = opts.add.iter().map(|spec| Extra::parse(spec)).collect::<Result<Vec<_>>>()?;
+    let network = network(opts)?;
     // Early, before a build: a flag or template that cannot boot fails now.
-    if let Some(mib) = args.memory_mib {
+    if let Some(mib) = opts.memory_mib {
         crate::qemu::check_memory(mib, template.config.heap_kib(), 0, "-m").map_err(anyhow::Error::msg)?;
     }
-    if args.no_build {
+    if opts.no_build {
         require_artefacts(ws)?;
     }
     let engine = Engine::connect().await?;
     reap_orphaned_qemu(&engine).await;
     let image = crate::image::ensure(&engine, ws).await?;
-    if !args.no_build {
-        build::build_with(ws, &engine, &image, &template, &args.lkl_source).await?;
+    if !opts.no_build {
+        build::build_with(ws, &engine, &image, &template, &opts.lkl).await?;
     }
 
-    let accel = choose_accel(&engine, &image, args.no_kvm).await;
-    let privileges = crate::image::qemu_privileges(&engine, args.privileges.privileges).await?;
+    let accel = choose_accel(&engine, &image, opts.no_kvm).await;
+    let privileges = crate::image::qemu_privileges(&engine, opts.privileges).await?;
 
     let out = Artefacts::new(ws);
     let initramfs = match extras.is_empty() {
@@ -53,10 +84,10 @@ pub async fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
         false => TempInitramfs::write(ws, &extras)?,
     };
     let initramfs_bytes = std::fs::metadata(initramfs.path()).map(|m| m.len()).unwrap_or(0);
-    let memory_mib = args.memory_mib.unwrap_or_else(|| default_memory(template.config.qemu.memory_mib, template.config.heap_kib(), initramfs_bytes));
-    let source = if args.memory_mib.is_some() { "-m" } else { "the template's [qemu] memory_mib" };
+    let memory_mib = opts.memory_mib.unwrap_or_else(|| default_memory(template.config.qemu.memory_mib, template.config.heap_kib(), initramfs_bytes));
+    let source = if opts.memory_mib.is_some() { "-m" } else { "the template's [qemu] memory_mib" };
     crate::qemu::check_memory(memory_mib, template.config.heap_kib(), initramfs_bytes, source).map_err(anyhow::Error::msg)?;
-    let scripted = !args.commands.is_empty();
+    let scripted = !opts.commands.is_empty();
     let interactive = !scripted && std::io::IsTerminal::is_terminal(&std::io::stdin());
     let qemu = QemuRun {
         kernel: container_path(ws, &out.kernel())?,
@@ -64,7 +95,7 @@ pub async fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
         memory_mib,
         accel,
         console: if interactive { SerialConsole::Interactive } else { SerialConsole::Scripted },
-        gdb: args.gdb,
+        gdb: opts.gdb,
     };
     tracing::info!("$ {}", qemu.command_line());
     let mut spec = qemu_container(ws, &image, &qemu, privileges, interactive);
@@ -74,11 +105,11 @@ pub async fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
 
     let container = engine.start_attached(&spec).await?;
     tracing::debug!("QEMU runs in container {}", container.name());
-    if args.gdb {
+    if opts.gdb {
         announce_gdb(&engine, &container, ws).await;
     }
     let exit = if scripted {
-        run_scripted(container, args).await?
+        run_scripted(container, opts).await?
     } else if interactive {
         run_interactive(container).await?
     } else {
@@ -89,11 +120,11 @@ pub async fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
 }
 
 /// `--net`/`--publish`: the ports to publish when the guest gets a network.
-fn network(args: &RunArgs) -> Result<Option<Vec<crate::net::Publish>>> {
-    if !args.net && args.publish.is_empty() {
+fn network(opts: &RunOptions) -> Result<Option<Vec<crate::net::Publish>>> {
+    if !opts.net && opts.publish.is_empty() {
         return Ok(None);
     }
-    let publish = args.publish.iter().map(|p| crate::net::Publish::parse(p)).collect::<Result<Vec<_>>>()?;
+    let publish = opts.publish.iter().map(|p| crate::net::Publish::parse(p)).collect::<Result<Vec<_>>>()?;
     crate::net::check_publishes(&publish)?;
     Ok(Some(publish))
 }
@@ -184,7 +215,7 @@ fn default_memory(template_mib: u32, heap_kib: u32, initramfs_bytes: u64) -> u32
 /// also when SIGINT, SIGTERM or SIGHUP ends embctl (the guard).
 enum TempInitramfs {
     Base(PathBuf),
-    Run { path: tempfile::TempPath, _on_interrupt: crate::engine::cleanup::TreeGuard },
+    Run { path: tempfile::TempPath, _on_interrupt: crate::interrupt::TreeGuard },
 }
 
 impl TempInitramfs {
@@ -208,7 +239,7 @@ impl TempInitramfs {
         }
         let path = file.into_temp_path();
         tracing::debug!("this run's initramfs: {}", path.display());
-        let guard = crate::engine::cleanup::remove_tree_on_interrupt(&path, None);
+        let guard = crate::interrupt::remove_tree_on_interrupt(&path, None);
         Ok(TempInitramfs::Run { path, _on_interrupt: guard })
     }
 
@@ -238,11 +269,11 @@ fn remove_stale(dir: &std::path::Path) {
 }
 
 /// Scripted mode: wait for the prompt, type each command, power off.
-async fn run_scripted(mut container: AttachedContainer, args: &RunArgs) -> Result<ExitCode> {
-    let timeout = Duration::from_secs(args.timeout);
+async fn run_scripted(mut container: AttachedContainer, opts: &RunOptions) -> Result<ExitCode> {
+    let timeout = Duration::from_secs(opts.timeout);
     let (mut input, mut output) = container.take_io();
-    let mut script = Script::new(args.commands.clone());
-    if args.check_status {
+    let mut script = Script::new(opts.commands.clone());
+    if opts.check_status {
         script = script.checking_status();
     }
     let mut stdout = tokio::io::stdout();
@@ -272,9 +303,9 @@ async fn run_scripted(mut container: AttachedContainer, args: &RunArgs) -> Resul
     };
     container.remove().await?;
     crate::ui::print_line("");
-    match script.verdict(exit, args.timeout) {
+    match script.verdict(exit, opts.timeout) {
         Verdict::Passed => {
-            tracing::info!("{} command(s) finished; the kernel powered off", args.commands.len());
+            tracing::info!("{} command(s) finished; the kernel powered off", opts.commands.len());
             Ok(ExitCode::SUCCESS)
         }
         Verdict::Failed(why) => {

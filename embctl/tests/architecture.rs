@@ -53,3 +53,46 @@ fn only_ui_prints() {
         "these files print past src/ui.rs (use ui::print_line for results, ui::note_line for messages, tracing for logs): {offenders:?}"
     );
 }
+
+/// Files other than these see only option structs, never clap's types.
+const CLI_FILES: &[&str] = &["cli.rs", "cli_docs.rs", "commands.rs", "main.rs"];
+
+#[test]
+fn operations_take_options_not_clap_types() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|f| !CLI_FILES.iter().any(|c| f.strip_prefix(&src).is_ok_and(|rel| rel == Path::new(c))))
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).expect("source file");
+            ["clap::", "use clap", "clap_complete", "clap_mangen", "crate::cli", "super::cli"].iter().any(|m| text.contains(m))
+        })
+        .map(|f| f.strip_prefix(&src).unwrap_or(f).display().to_string())
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "these operations name clap or the cli module's types (give them an options struct, converted in src/commands.rs): {offenders:?}"
+    );
+}
+
+#[test]
+fn the_engine_leaves_signals_temp_trees_and_the_terminal_to_interrupt_rs() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src.join("engine"), &mut files);
+    assert!(files.len() > 3, "no src/engine/ files found");
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).expect("source file");
+            ["tokio::signal", "libc::kill", "umount", "restore_terminal", "remove_dir_all", "TreeGuard"].iter().any(|m| text.contains(m))
+        })
+        .map(|f| f.strip_prefix(&src).unwrap_or(f).display().to_string())
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "src/engine/ is only the Docker Engine API boundary; signals, temporary trees, unmounting and the terminal belong in src/interrupt.rs: {offenders:?}"
+    );
+}

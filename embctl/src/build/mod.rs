@@ -22,8 +22,8 @@ use std::time::SystemTime;
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 
-use crate::cli::{BuildArgs, LklSourceArgs};
 use crate::engine::Engine;
+use crate::lkl::LklSource;
 use crate::qemu::shell_join;
 use crate::workspace::Workspace;
 use template::Template;
@@ -67,16 +67,25 @@ pub fn container_path(ws: &Workspace, host: &Path) -> Result<String> {
 }
 
 /// `embctl build`.
-pub async fn build(ws: &Workspace, args: &BuildArgs) -> Result<()> {
-    let template = template::find(ws, &args.template)?;
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// A template under kernel/templates/ (see `embctl templates`).
+    pub template: String,
+    /// Where LKL comes from (templates with LKL only).
+    pub lkl: LklSource,
+}
+
+/// `embctl build`.
+pub async fn build(ws: &Workspace, opts: &BuildOptions) -> Result<()> {
+    let template = template::find(ws, &opts.template)?;
     let engine = Engine::connect().await?;
     let image = crate::image::ensure(&engine, ws).await?;
-    build_with(ws, &engine, &image, &template, &args.lkl_source).await
+    build_with(ws, &engine, &image, &template, &opts.lkl).await
 }
 
 /// Runs the whole plan for `template` with an engine and image in hand
 /// (`embctl run` builds through here too).
-pub async fn build_with(ws: &Workspace, engine: &Engine, image: &str, template: &Template, lkl: &LklSourceArgs) -> Result<()> {
+pub async fn build_with(ws: &Workspace, engine: &Engine, image: &str, template: &Template, lkl: &LklSource) -> Result<()> {
     let plan = Plan::new(ws, template);
     if template.config.rootfs.packages.is_empty() {
         // The initramfs follows the template being built, like the kernel.

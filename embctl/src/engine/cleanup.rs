@@ -1,11 +1,12 @@
-//! Removal of this process's containers (and temporary trees) on every way out:
-//! a registry of live containers, removed by the explicit path, by a drop guard,
-//! or — on SIGINT, SIGTERM or SIGHUP — by a signal task that then exits with
-//! 128+signal. The signal task is installed when the engine is connected, so an
-//! interrupt is never swallowed, whatever the command is doing.
+//! Removal of this process's containers on every way out: a registry of live
+//! containers, removed by the explicit path, by a drop guard, or — on SIGINT,
+//! SIGTERM or SIGHUP — by a hook the signal task in `crate::interrupt` runs
+//! before it exits with 128+signal. The hook is registered when the engine is
+//! connected, so an interrupt is never swallowed, whatever the command is doing.
+//! Temporary trees, unmounting and the terminal are `crate::interrupt`'s.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, Once, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use bollard::query_parameters::RemoveContainerOptions;
@@ -14,87 +15,18 @@ use bollard::Docker;
 /// Names of containers being created or created, and not yet removed. The flag
 /// is false while the create request is in flight.
 static LIVE: Mutex<BTreeMap<String, bool>> = Mutex::new(BTreeMap::new());
-/// The engine client the signal task removes containers with.
+/// The engine client the signal hook removes containers with.
 static CLIENT: OnceLock<Docker> = OnceLock::new();
-static HANDLERS: Once = Once::new();
-/// Set when a signal started the removal: the main flow then sees its container
-/// die and must not exit with the container's status before the handler exits
-/// with 128+signal.
-static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Parks the caller forever when a signal is being handled (the handler exits the process).
 pub(super) async fn park_if_interrupted() {
-    if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
-        std::future::pending::<()>().await;
-    }
+    crate::interrupt::park_if_interrupted().await
 }
 
-/// Temporary directories or files (with the process filling them) to delete on a signal.
-static TREES: Mutex<Vec<(std::path::PathBuf, Option<u32>)>> = Mutex::new(Vec::new());
-
-/// Deletes `dir` (a directory or a file) if a signal ends the process while the
-/// guard lives (after killing `child` and unmounting anything below `dir`). Dropping the guard
-/// only forgets the directory: its owner removes it on the normal path.
-pub struct TreeGuard {
-    dir: std::path::PathBuf,
-}
-
-pub fn remove_tree_on_interrupt(dir: &std::path::Path, child: Option<u32>) -> TreeGuard {
-    TREES
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push((dir.to_path_buf(), child));
-    TreeGuard { dir: dir.to_path_buf() }
-}
-
-impl Drop for TreeGuard {
-    fn drop(&mut self) {
-        TREES
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|(d, _)| d != &self.dir);
-    }
-}
-
-/// Unmounts whatever is mounted at or below `dir` (e.g. debootstrap's /proc), deepest first.
-pub fn unmount_below(dir: &std::path::Path) {
-    let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else {
-        return;
-    };
-    let prefix = dir.to_string_lossy().to_string();
-    let mut points: Vec<&str> = mounts
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(1))
-        .filter(|p| p.starts_with(&prefix))
-        .collect();
-    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-    for p in points {
-        let _ = std::process::Command::new("umount").arg("-l").arg(p).status();
-    }
-}
-
-fn remove_trees() {
-    let trees = std::mem::take(&mut *TREES.lock().unwrap_or_else(|e| e.into_inner()));
-    for (dir, child) in trees {
-        if let Some(pid) = child {
-            // SAFETY: kill(2) with a pid we spawned; at worst it fails with ESRCH.
-            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        if dir.is_dir() {
-            unmount_below(&dir);
-            let _ = std::fs::remove_dir_all(&dir);
-        } else {
-            let _ = std::fs::remove_file(&dir);
-        }
-        crate::ui::note_line(format_args!("embctl: removed the unfinished {}", dir.display()));
-    }
-}
-
-/// Makes `docker` the client the signal task uses and installs the task.
+/// Makes `docker` the client the signal hook uses and registers the hook.
 pub(super) fn install(docker: &Docker) {
     let _ = CLIENT.set(docker.clone());
-    install_signal_handlers();
+    crate::interrupt::on_interrupt(|| Box::pin(remove_all_live()));
 }
 
 /// Records `name` as live *before* it is created, so a signal that arrives while
@@ -166,34 +98,6 @@ pub(super) fn remove_blocking(name: &str, api_version: &str) {
     if worker.join().ok().flatten().is_none() {
         tracing::warn!("could not remove a container on the way out; remove leftovers with `docker rm -f $(docker ps -aq --filter label={})`", super::MANAGED_LABEL);
     }
-}
-
-fn install_signal_handlers() {
-    HANDLERS.call_once(|| {
-        use tokio::signal::unix::{signal, SignalKind};
-        // The streams are created here, synchronously, so the handlers are in place
-        // before the first container is created (not when the task is first polled).
-        let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-        ) else {
-            tracing::warn!("cannot install signal handlers; an interrupted container may be left behind");
-            return;
-        };
-        tokio::spawn(async move {
-            let signo = tokio::select! {
-                _ = int.recv() => libc::SIGINT,
-                _ = term.recv() => libc::SIGTERM,
-                _ = hup.recv() => libc::SIGHUP,
-            };
-            INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
-            crate::ui::restore_terminal();
-            remove_all_live().await;
-            remove_trees();
-            std::process::exit(128 + signo);
-        });
-    });
 }
 
 async fn remove_all_live() {

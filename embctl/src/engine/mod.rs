@@ -5,7 +5,7 @@
 //! Invariant: every container this tool creates carries [`MANAGED_LABEL`] and is
 //! removed on every path out (normal exit, error, drop, SIGINT/SIGTERM/SIGHUP).
 
-pub mod cleanup;
+mod cleanup;
 mod container;
 pub mod images;
 mod orphans;

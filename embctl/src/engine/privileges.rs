@@ -7,7 +7,17 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use super::{ContainerSpec, Engine, Privileges};
-use crate::cli::PrivilegeMode;
+
+/// How the QEMU container gets its privileges (`embctl run --privileges`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PrivilegeMode {
+    /// `--privileged` when the engine grants it, else [`PrivilegeMode::Devices`].
+    #[default]
+    Auto,
+    Privileged,
+    /// NET_ADMIN plus the host devices QEMU opens.
+    Devices,
+}
 
 /// Host devices the QEMU container gets in device mode (when present).
 pub const QEMU_DEVICES: &[&str] = &["/dev/kvm", "/dev/net/tun"];

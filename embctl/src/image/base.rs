@@ -138,7 +138,7 @@ async fn debootstrap_base(engine: &Engine, tag: &str) -> Result<String> {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("cannot start {}", debootstrap.display()))?;
-        let _on_interrupt = crate::engine::cleanup::remove_tree_on_interrupt(root.path(), child.id());
+        let _on_interrupt = crate::interrupt::remove_tree_on_interrupt(root.path(), child.id());
         let mut tail = Vec::new();
         let out = BufReader::new(child.stdout.take().expect("piped")).lines();
         let err = BufReader::new(child.stderr.take().expect("piped")).lines();
@@ -154,7 +154,7 @@ async fn debootstrap_base(engine: &Engine, tag: &str) -> Result<String> {
         let status = child.wait().await.context("debootstrap did not finish")?;
         if !status.success() {
             progress.fail();
-            crate::engine::cleanup::unmount_below(&target);
+            crate::interrupt::unmount_below(&target);
             bail!(
                 "debootstrap --variant=minbase --arch=i386 {SUITE} from {mirror} failed ({status}); last output:\n{}\n\
                  check the mirror (set EMBCTL_DEBIAN_MIRROR to override) and the network",
@@ -164,7 +164,7 @@ async fn debootstrap_base(engine: &Engine, tag: &str) -> Result<String> {
         status
     };
     progress.finish(&format!("debootstrap done ({status})"));
-    crate::engine::cleanup::unmount_below(&target);
+    crate::interrupt::unmount_below(&target);
 
     let progress = Progress::new(&format!("importing the root filesystem as {tag}"));
     let mut tar = tokio::process::Command::new("tar")
@@ -175,7 +175,7 @@ async fn debootstrap_base(engine: &Engine, tag: &str) -> Result<String> {
         .kill_on_drop(true)
         .spawn()
         .context("cannot start tar to stream the debootstrap tree")?;
-    let _on_interrupt = crate::engine::cleanup::remove_tree_on_interrupt(root.path(), tar.id());
+    let _on_interrupt = crate::interrupt::remove_tree_on_interrupt(root.path(), tar.id());
     let stdout = tar.stdout.take().expect("piped");
     let chunks = futures_util::stream::unfold(stdout, |mut out| async move {
         let mut buf = vec![0u8; 1 << 16];

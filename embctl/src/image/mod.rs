@@ -19,7 +19,7 @@ use crate::engine::{Engine, ImageInfo, MANAGED_LABEL};
 use crate::ui::Progress;
 use crate::workspace::Workspace;
 
-pub use crate::engine::privileges::qemu_privileges;
+pub use crate::engine::privileges::{qemu_privileges, PrivilegeMode};
 #[allow(unused_imports)] // KvmVerdict names kvm_usable's result for callers
 pub use crate::kvm_probe::{kvm_usable, KvmVerdict};
 pub use base::{base_tag, debootstrap_path, existing_base, short_id, PINNED_BASE};

@@ -27,9 +27,8 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
-use super::LklPaths;
+use super::{LklPaths, LklSource};
 use crate::build::template::Template;
-use crate::cli::LklSourceArgs;
 use crate::engine::{ContainerSpec, Engine};
 use crate::workspace::Workspace;
 
@@ -79,7 +78,7 @@ pub async fn build_for_template(
     ws: &Workspace,
     engine: &Engine,
     image: &str,
-    src: &LklSourceArgs,
+    src: &LklSource,
     template: &Template,
 ) -> Result<LklInstall> {
     let (tree, _lock) = super::prepare_tree(ws, src).await?;

@@ -14,7 +14,7 @@ use tracing::{debug, info, warn};
 
 use super::source::Pin;
 use super::verify::{self, Digests, Hasher, Strength};
-use crate::cli::LklSourceArgs;
+use super::LklSource;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest silence tolerated inside one download before the attempt is abandoned.
@@ -40,12 +40,12 @@ pub fn cached_archive_path(pin: &Pin) -> Result<PathBuf> {
 }
 
 /// Returns the verified archive, taking it from `--lkl-zip`, the cache or the network.
-pub async fn obtain(pin: &Pin, src: &LklSourceArgs) -> Result<Archive> {
+pub async fn obtain(pin: &Pin, src: &LklSource) -> Result<Archive> {
     let cached = cached_archive_path(pin)?;
     let cache = cached.parent().expect("cache path has a parent").to_path_buf();
     std::fs::create_dir_all(&cache).with_context(|| format!("cannot create the cache directory {}", cache.display()))?;
 
-    if let Some(local) = &src.lkl_zip {
+    if let Some(local) = &src.zip {
         let archive = verify_local(pin, local)?;
         copy_into_cache(local, &cached)?;
         info!("verified {} and stored it in the cache {}", local.display(), cached.display());
@@ -67,7 +67,7 @@ pub async fn obtain(pin: &Pin, src: &LklSourceArgs) -> Result<Archive> {
     }
 
     remove_stale_parts(&cache, &cached);
-    let url = src.lkl_mirror.clone().unwrap_or_else(|| pin.url.clone());
+    let url = src.mirror.clone().unwrap_or_else(|| pin.url.clone());
     download_verified(pin, &url, &cached).await
 }
 

@@ -27,10 +27,49 @@ use tracing::info;
 
 pub use build::{build_for_template, LklInstall};
 
-use crate::cli::{CleanLklArgs, LklBuildArgs, LklDiffArgs, LklSourceArgs};
 use crate::workspace::Workspace;
 use patch::PatchFile;
 use source::Pin;
+
+/// Where a build gets LKL from: the user's own tree (unpinned) wins over a
+/// local zip, which wins over the pinned URL (or a mirror of it).
+#[derive(Debug, Clone, Default)]
+pub struct LklSource {
+    /// A local copy of the pinned archive (`--lkl-zip`).
+    pub zip: Option<PathBuf>,
+    /// A mirror URL instead of the pinned one (`--lkl-mirror`).
+    pub mirror: Option<String>,
+    /// The user's own LKL tree, only read (`--lkl-tree`).
+    pub tree: Option<PathBuf>,
+}
+
+/// `embctl lkl build`.
+#[derive(Debug, Clone)]
+pub struct LklBuildOptions {
+    /// The template whose `lkl.config` fragment is merged over LKL's defconfig.
+    pub template: String,
+    pub source: LklSource,
+}
+
+/// `embctl lkl-diff`.
+#[derive(Debug, Clone, Default)]
+pub struct DiffOptions {
+    /// A diffstat instead of the diff.
+    pub stat: bool,
+    /// Save the changes as `patches/lkl/NAME.patch` and append it to the series.
+    pub save: Option<String>,
+    /// Diff this git work tree against its HEAD instead of the pinned tree.
+    pub tree: Option<PathBuf>,
+}
+
+/// `embctl clean-lkl`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CleanOptions {
+    /// Also remove the extracted pinned tree.
+    pub all: bool,
+    /// With `all`: even when it has local changes.
+    pub force: bool,
+}
 
 /// Every path of the LKL pipeline for one workspace and pin.
 #[derive(Debug, Clone)]
@@ -109,7 +148,7 @@ fn remove_if_present(path: &Path) -> Result<()> {
 }
 
 /// `embctl lkl fetch`: download (or take --lkl-zip), verify, extract, patch.
-pub async fn fetch(ws: &Workspace, src: &LklSourceArgs) -> Result<()> {
+pub async fn fetch(ws: &Workspace, src: &LklSource) -> Result<()> {
     let pin = Pin::load(&pin_file(ws))?;
     let paths = LklPaths::new(ws, &pin);
     let archive = download::obtain(&pin, src).await?;
@@ -126,7 +165,7 @@ pub async fn fetch(ws: &Workspace, src: &LklSourceArgs) -> Result<()> {
 
 /// Makes sure the patched tree exists, touching the network only when it does
 /// not. The returned lock keeps other embctl runs off the tree until dropped.
-async fn ensure_patched_tree(ws: &Workspace, src: &LklSourceArgs) -> Result<(LklPaths, TreeLock)> {
+async fn ensure_patched_tree(ws: &Workspace, src: &LklSource) -> Result<(LklPaths, TreeLock)> {
     let pin = Pin::load(&pin_file(ws))?;
     let paths = LklPaths::new(ws, &pin);
     let lock = TreeLock::acquire(&paths)?;
@@ -206,9 +245,9 @@ fn apply_pending_patches(paths: &LklPaths) -> Result<()> {
 /// The source tree a build reads: the user's `--lkl-tree`, else the pinned
 /// tree (fetched and patched when needed). The lock keeps other embctl runs
 /// off the workspace's LKL directory until dropped.
-async fn prepare_tree(ws: &Workspace, src: &LklSourceArgs) -> Result<(build::BuildTree, TreeLock)> {
-    if let Some(dir) = &src.tree.lkl_tree {
-        if src.lkl_zip.is_some() || src.lkl_mirror.is_some() {
+async fn prepare_tree(ws: &Workspace, src: &LklSource) -> Result<(build::BuildTree, TreeLock)> {
+    if let Some(dir) = &src.tree {
+        if src.zip.is_some() || src.mirror.is_some() {
             tracing::warn!("--lkl-tree (EMBCTL_LKL_TREE) wins: --lkl-zip and --lkl-mirror are ignored");
         }
         let local = local::LocalTree::open(dir)?;
@@ -230,17 +269,17 @@ async fn prepare_tree(ws: &Workspace, src: &LklSourceArgs) -> Result<(build::Bui
 }
 
 /// `embctl lkl build`: the LKL part of `embctl build`, on its own.
-pub async fn build(ws: &Workspace, args: &LklBuildArgs) -> Result<()> {
-    let template = crate::build::template::find(ws, &args.template)?;
+pub async fn build(ws: &Workspace, opts: &LklBuildOptions) -> Result<()> {
+    let template = crate::build::template::find(ws, &opts.template)?;
     let engine = crate::engine::Engine::connect().await?;
     let image = crate::image::ensure(&engine, ws).await?;
-    let install = build_for_template(ws, &engine, &image, &args.lkl_source, &template).await?;
+    let install = build_for_template(ws, &engine, &image, &opts.source, &template).await?;
     crate::ui::print_line(format_args!("LKL built: {} (lib/lkl.o, include/)", install.host.display()));
     Ok(())
 }
 
 /// `embctl lkl pin`: download, check the MD5, record the SHA-256 in lkl.toml.
-pub async fn pin(ws: &Workspace, src: &LklSourceArgs) -> Result<()> {
+pub async fn pin(ws: &Workspace, src: &LklSource) -> Result<()> {
     let mut pin = Pin::load(&pin_file(ws))?;
     let pinned_before = pin.sha256.clone();
     let archive = download::obtain(&pin, src).await?;
@@ -295,21 +334,21 @@ fn local_changes(pin: &Pin, paths: &LklPaths) -> Result<diff::TreeDiff> {
 }
 
 /// `embctl lkl-diff`: the build tree against the clean patched tree.
-pub async fn lkl_diff(ws: &Workspace, args: &LklDiffArgs) -> Result<()> {
+pub async fn lkl_diff(ws: &Workspace, opts: &DiffOptions) -> Result<()> {
     let pin = Pin::load(&pin_file(ws))?;
     let paths = LklPaths::new(ws, &pin);
-    if let Some(dir) = &args.tree.lkl_tree {
-        return local_tree_diff(&paths, dir, args);
+    if let Some(dir) = &opts.tree {
+        return local_tree_diff(&paths, dir, opts);
     }
     let _lock = TreeLock::acquire(&paths)?;
     let changes = local_changes(&pin, &paths)?;
     for link in &changes.changed_links {
         tracing::warn!("symlink {} differs; symlinks cannot be carried by a patch", link.display());
     }
-    if let Some(name) = &args.save {
+    if let Some(name) = &opts.save {
         return save_patch(&paths, name, &changes);
     }
-    let text = if args.stat {
+    let text = if opts.stat {
         if changes.files.is_empty() { Vec::new() } else { changes.stat().into_bytes() }
     } else {
         changes.patch_text()
@@ -331,9 +370,9 @@ fn write_stdout(text: &[u8]) -> Result<()> {
 }
 
 /// `embctl lkl-diff --lkl-tree DIR`: the user's tree against its git HEAD.
-fn local_tree_diff(paths: &LklPaths, dir: &Path, args: &LklDiffArgs) -> Result<()> {
+fn local_tree_diff(paths: &LklPaths, dir: &Path, opts: &DiffOptions) -> Result<()> {
     let tree = local::LocalTree::open(dir)?;
-    if args.save.is_some() {
+    if opts.save.is_some() {
         bail!(
             "--save adds a patch to the series applied to the pinned tree; {} is your own (unpinned) tree, so \
              record your changes there with git instead",
@@ -341,7 +380,7 @@ fn local_tree_diff(paths: &LklPaths, dir: &Path, args: &LklDiffArgs) -> Result<(
         );
     }
     let excludes = diff::Excludes::load(&paths.excludes)?;
-    let text = local::git_diff(&tree, &excludes, args.stat)?;
+    let text = local::git_diff(&tree, &excludes, opts.stat)?;
     write_stdout(&text)?;
     if text.is_empty() {
         info!("no local changes in {} against its git HEAD", tree.dir.display());
@@ -392,12 +431,12 @@ fn save_patch(paths: &LklPaths, name: &str, changes: &diff::TreeDiff) -> Result<
 }
 
 /// `embctl clean-lkl`: markers and `make clean`; `--all` removes the tree.
-pub async fn clean_lkl(ws: &Workspace, args: &CleanLklArgs) -> Result<()> {
+pub async fn clean_lkl(ws: &Workspace, opts: CleanOptions) -> Result<()> {
     let pin = Pin::load(&pin_file(ws))?;
     let paths = LklPaths::new(ws, &pin);
     let _lock = TreeLock::acquire(&paths)?;
-    if args.all {
-        if paths.tree.exists() && !args.force {
+    if opts.all {
+        if paths.tree.exists() && !opts.force {
             let changes = local_changes(&pin, &paths).context(
                 "cannot tell whether the LKL tree has local changes; pass --force to remove it anyway",
             )?;

@@ -14,20 +14,33 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// The `.rs` files under `src/<below>` (relative to `src/`) that are not
+/// `allowed` and contain one of `markers`.
+fn files_mentioning(below: &str, allowed: impl Fn(&Path) -> bool, markers: &[&str]) -> Vec<String> {
+    let src = src();
+    let mut files = Vec::new();
+    rust_files(&src.join(below), &mut files);
+    assert!(files.len() > 3, "expected embctl's sources under {}/{below}, found {}", src.display(), files.len());
+    files
+        .iter()
+        .map(|f| f.strip_prefix(&src).expect("under src/").to_path_buf())
+        .filter(|rel| !allowed(rel))
+        .filter(|rel| {
+            let text = std::fs::read_to_string(src.join(rel)).expect("source file");
+            markers.iter().any(|m| text.contains(m))
+        })
+        .map(|rel| rel.display().to_string())
+        .collect()
+}
+
 #[test]
 fn only_the_engine_module_calls_bollard() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let engine = src.join("engine");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
-    assert!(files.len() > 20, "expected embctl's sources under {}, found {}", src.display(), files.len());
-    assert!(files.iter().any(|f| f.starts_with(&engine)), "no src/engine/ files found");
-    let offenders: Vec<String> = files
-        .iter()
-        .filter(|f| !f.starts_with(&engine))
-        .filter(|f| std::fs::read_to_string(f).expect("source file").contains("bollard"))
-        .map(|f| f.strip_prefix(&src).unwrap_or(f).display().to_string())
-        .collect();
+    assert!(src().join("engine/mod.rs").is_file(), "no src/engine/ found");
+    let offenders = files_mentioning("", |rel| rel.starts_with("engine"), &["bollard"]);
     assert!(
         offenders.is_empty(),
         "these files reach the Docker engine past src/engine/ (give the engine a method instead): {offenders:?}"
@@ -36,18 +49,7 @@ fn only_the_engine_module_calls_bollard() {
 
 #[test]
 fn only_ui_prints() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
-    let offenders: Vec<String> = files
-        .iter()
-        .filter(|f| !f.ends_with("ui.rs"))
-        .filter(|f| {
-            let text = std::fs::read_to_string(f).expect("source file");
-            ["println!", "print!(", "eprint!(", "eprintln!"].iter().any(|m| text.contains(m))
-        })
-        .map(|f| f.strip_prefix(&src).unwrap_or(f).display().to_string())
-        .collect();
+    let offenders = files_mentioning("", |rel| rel == Path::new("ui.rs"), &["println!", "print!(", "eprint!(", "eprintln!"]);
     assert!(
         offenders.is_empty(),
         "these files print past src/ui.rs (use ui::print_line for results, ui::note_line for messages, tracing for logs): {offenders:?}"
@@ -59,18 +61,11 @@ const CLI_FILES: &[&str] = &["cli.rs", "cli_docs.rs", "commands.rs", "main.rs"];
 
 #[test]
 fn operations_take_options_not_clap_types() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
-    let offenders: Vec<String> = files
-        .iter()
-        .filter(|f| !CLI_FILES.iter().any(|c| f.strip_prefix(&src).is_ok_and(|rel| rel == Path::new(c))))
-        .filter(|f| {
-            let text = std::fs::read_to_string(f).expect("source file");
-            ["clap::", "use clap", "clap_complete", "clap_mangen", "crate::cli", "super::cli"].iter().any(|m| text.contains(m))
-        })
-        .map(|f| f.strip_prefix(&src).unwrap_or(f).display().to_string())
-        .collect();
+    let offenders = files_mentioning(
+        "",
+        |rel| CLI_FILES.iter().any(|c| rel == Path::new(c)),
+        &["clap::", "use clap", "clap_complete", "clap_mangen", "crate::cli", "super::cli"],
+    );
     assert!(
         offenders.is_empty(),
         "these operations name clap or the cli module's types (give them an options struct, converted in src/commands.rs): {offenders:?}"
@@ -79,18 +74,11 @@ fn operations_take_options_not_clap_types() {
 
 #[test]
 fn the_engine_leaves_signals_temp_trees_and_the_terminal_to_interrupt_rs() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    rust_files(&src.join("engine"), &mut files);
-    assert!(files.len() > 3, "no src/engine/ files found");
-    let offenders: Vec<String> = files
-        .iter()
-        .filter(|f| {
-            let text = std::fs::read_to_string(f).expect("source file");
-            ["tokio::signal", "libc::kill", "umount", "restore_terminal", "remove_dir_all", "TreeGuard"].iter().any(|m| text.contains(m))
-        })
-        .map(|f| f.strip_prefix(&src).unwrap_or(f).display().to_string())
-        .collect();
+    let offenders = files_mentioning(
+        "engine",
+        |_| false,
+        &["tokio::signal", "libc::kill", "umount", "restore_terminal", "remove_dir_all", "TreeGuard"],
+    );
     assert!(
         offenders.is_empty(),
         "src/engine/ is only the Docker Engine API boundary; signals, temporary trees, unmounting and the terminal belong in src/interrupt.rs: {offenders:?}"

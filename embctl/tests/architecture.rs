@@ -84,3 +84,62 @@ fn the_engine_leaves_signals_temp_trees_and_the_terminal_to_interrupt_rs() {
         "src/engine/ is only the Docker Engine API boundary; signals, temporary trees, unmounting and the terminal belong in src/interrupt.rs: {offenders:?}"
     );
 }
+
+/// Where `text` indexes a raw syscall argument array: `a[N]` with a digit
+/// (the registers before the table decoded them), as (line, text) pairs.
+fn raw_argument_indexing(text: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("");
+        let bytes = code.as_bytes();
+        for i in 0..bytes.len().saturating_sub(2) {
+            let starts_word = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+            if starts_word && bytes[i] == b'a' && bytes[i + 1] == b'[' && bytes[i + 2].is_ascii_digit() {
+                found.push((n + 1, line.trim().to_string()));
+                break;
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn raw_argument_indexing_is_recognised() {
+    assert_eq!(raw_argument_indexing("let fd = a[0];\nlet x = data[1];\n// a[2] in a comment\n").len(), 1);
+    assert!(raw_argument_indexing("let (fd, buf) = (a[0], UserSlice::new(a[1], a[2]));").len() == 1);
+    assert!(raw_argument_indexing("fn read(p: &mut Process, fd: Fd, buf: UserSlice)").is_empty());
+}
+
+/// kernel/ARCHITECTURE.md: syscall handlers take typed arguments (`Fd`,
+/// `UserPtr`/`UserSlice`/`UserString`, integers) that the table decodes once
+/// (`syscall/args.rs`); none indexes the raw registers. forward.rs (the LKL
+/// forwarding layer, which stages raw words for LKL) is the one file still
+/// to convert.
+#[test]
+fn syscall_handlers_do_not_index_raw_arguments() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kernel/os/src/syscall");
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    assert!(files.len() > 10, "expected the syscall handlers under {}, found {}", dir.display(), files.len());
+    const NOT_YET_CONVERTED: &[&str] = &["forward.rs"];
+    let mut offenders = Vec::new();
+    for file in &files {
+        let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if NOT_YET_CONVERTED.contains(&name) {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).expect("source file");
+        for (line, code) in raw_argument_indexing(&text) {
+            offenders.push(format!("{name}:{line}: {code}"));
+        }
+        if text.contains("a: &Args)") {
+            offenders.push(format!("{name}: a handler takes the raw `&Args` (name its arguments' types instead)"));
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "syscall handlers index raw argument registers; give the handler typed parameters \
+         (Fd, UserPtr<T>, UserSlice, UserString, u32/i32/usize, Off64) and wrap it in sys!(...) in the table:\n{}",
+        offenders.join("\n")
+    );
+}

@@ -4,7 +4,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use embox_abi::consts::at::{AT_FDCWD, AT_REMOVEDIR};
+use embox_abi::consts::at::AT_REMOVEDIR;
 use embox_abi::consts::mode::{DT_DIR, DT_LNK, DT_REG};
 use embox_abi::errno::SysResult;
 use embox_abi::types::write_dirent64;
@@ -12,8 +12,8 @@ use embox_abi::Errno;
 use embox_fs::FileKind as NodeKind;
 
 use super::open::resolve_at;
+use super::args::Fd;
 use super::user::{UserSlice, UserString};
-use super::Args;
 use crate::linux::{devproc, env};
 use crate::linux::files::FileKind;
 use crate::linux::process::Process;
@@ -28,8 +28,8 @@ fn dtype(kind: NodeKind) -> u8 {
 
 /// getdents64(fd, dirp, count): `.` and `..` first, then the entries by name.
 /// The descriptor's offset is the index of the next entry.
-pub fn getdents64(p: &mut Process, a: &Args) -> SysResult {
-    let (fd, out) = (a[0], UserSlice::new(a[1], a[2]));
+pub fn getdents64(p: &mut Process, fd: Fd, out: UserSlice) -> SysResult {
+    let fd = fd.0;
     let file = p.files.get(fd)?;
     let index = file.offset as usize;
     let entries: Vec<(u64, u8, alloc::string::String)> = match file.kind {
@@ -69,42 +69,46 @@ pub fn getdents64(p: &mut Process, a: &Args) -> SysResult {
     Ok(used as u32)
 }
 
-fn path_at(p: &mut Process, dirfd: u32, addr: u32) -> Result<alloc::string::String, Errno> {
-    let path = UserString(addr).read_path(&mut p.memory)?;
+fn path_at(p: &mut Process, dirfd: Fd, path: UserString) -> Result<alloc::string::String, Errno> {
+    let path = path.read_path(&mut p.memory)?;
     resolve_at(p, dirfd, &path)
 }
 
-fn mkdir_at(p: &mut Process, dirfd: u32, addr: u32, mode: u32) -> SysResult {
-    let path = path_at(p, dirfd, addr)?;
+fn mkdir_at(p: &mut Process, dirfd: Fd, path: UserString, mode: u32) -> SysResult {
+    let path = path_at(p, dirfd, path)?;
     let mode = mode & 0o7777 & !p.umask;
     env::with_vfs(|vfs| vfs.mkdir(&path, mode)).map_err(env::fs_errno)?;
     Ok(0)
 }
 
-pub fn mkdir(p: &mut Process, a: &Args) -> SysResult {
-    mkdir_at(p, AT_FDCWD as u32, a[0], a[1])
+/// mkdir(path, mode)
+pub fn mkdir(p: &mut Process, path: UserString, mode: u32) -> SysResult {
+    mkdir_at(p, Fd::CWD, path, mode)
 }
 
-pub fn mkdirat(p: &mut Process, a: &Args) -> SysResult {
-    mkdir_at(p, a[0], a[1], a[2])
+/// mkdirat(dirfd, path, mode)
+pub fn mkdirat(p: &mut Process, dirfd: Fd, path: UserString, mode: u32) -> SysResult {
+    mkdir_at(p, dirfd, path, mode)
 }
 
-pub fn rmdir(p: &mut Process, a: &Args) -> SysResult {
-    let path = path_at(p, AT_FDCWD as u32, a[0])?;
+/// rmdir(path)
+pub fn rmdir(p: &mut Process, path: UserString) -> SysResult {
+    let path = path_at(p, Fd::CWD, path)?;
     env::with_vfs(|vfs| vfs.rmdir(&path)).map_err(env::fs_errno)?;
     Ok(0)
 }
 
-pub fn unlink(p: &mut Process, a: &Args) -> SysResult {
-    let path = path_at(p, AT_FDCWD as u32, a[0])?;
+/// unlink(path)
+pub fn unlink(p: &mut Process, path: UserString) -> SysResult {
+    let path = path_at(p, Fd::CWD, path)?;
     env::with_vfs(|vfs| vfs.unlink(&path)).map_err(env::fs_errno)?;
     Ok(0)
 }
 
 /// unlinkat(dirfd, path, flags): AT_REMOVEDIR makes it rmdir.
-pub fn unlinkat(p: &mut Process, a: &Args) -> SysResult {
-    let path = path_at(p, a[0], a[1])?;
-    if a[2] & AT_REMOVEDIR != 0 {
+pub fn unlinkat(p: &mut Process, dirfd: Fd, path: UserString, flags: u32) -> SysResult {
+    let path = path_at(p, dirfd, path)?;
+    if flags & AT_REMOVEDIR != 0 {
         env::with_vfs(|vfs| vfs.rmdir(&path)).map_err(env::fs_errno)?;
     } else {
         env::with_vfs(|vfs| vfs.unlink(&path)).map_err(env::fs_errno)?;
@@ -112,7 +116,7 @@ pub fn unlinkat(p: &mut Process, a: &Args) -> SysResult {
     Ok(0)
 }
 
-fn rename_at(p: &mut Process, olddir: u32, old: u32, newdir: u32, new: u32, flags: u32) -> SysResult {
+fn rename_at(p: &mut Process, olddir: Fd, old: UserString, newdir: Fd, new: UserString, flags: u32) -> SysResult {
     if flags != 0 {
         return Err(Errno::EINVAL); // RENAME_NOREPLACE/EXCHANGE/WHITEOUT not served
     }
@@ -122,16 +126,19 @@ fn rename_at(p: &mut Process, olddir: u32, old: u32, newdir: u32, new: u32, flag
     Ok(0)
 }
 
-pub fn rename(p: &mut Process, a: &Args) -> SysResult {
-    rename_at(p, AT_FDCWD as u32, a[0], AT_FDCWD as u32, a[1], 0)
+/// rename(old, new)
+pub fn rename(p: &mut Process, old: UserString, new: UserString) -> SysResult {
+    rename_at(p, Fd::CWD, old, Fd::CWD, new, 0)
 }
 
-pub fn renameat(p: &mut Process, a: &Args) -> SysResult {
-    rename_at(p, a[0], a[1], a[2], a[3], 0)
+/// renameat(olddirfd, old, newdirfd, new)
+pub fn renameat(p: &mut Process, olddir: Fd, old: UserString, newdir: Fd, new: UserString) -> SysResult {
+    rename_at(p, olddir, old, newdir, new, 0)
 }
 
-pub fn renameat2(p: &mut Process, a: &Args) -> SysResult {
-    rename_at(p, a[0], a[1], a[2], a[3], a[4])
+/// renameat2(olddirfd, old, newdirfd, new, flags)
+pub fn renameat2(p: &mut Process, olddir: Fd, old: UserString, newdir: Fd, new: UserString, flags: u32) -> SysResult {
+    rename_at(p, olddir, old, newdir, new, flags)
 }
 
 fn change_dir(p: &mut Process, path: alloc::string::String) -> SysResult {
@@ -148,13 +155,15 @@ fn change_dir(p: &mut Process, path: alloc::string::String) -> SysResult {
     Ok(0)
 }
 
-pub fn chdir(p: &mut Process, a: &Args) -> SysResult {
-    let path = path_at(p, AT_FDCWD as u32, a[0])?;
+/// chdir(path)
+pub fn chdir(p: &mut Process, path: UserString) -> SysResult {
+    let path = path_at(p, Fd::CWD, path)?;
     change_dir(p, path)
 }
 
-pub fn fchdir(p: &mut Process, a: &Args) -> SysResult {
-    let f = p.files.get(a[0])?;
+/// fchdir(fd)
+pub fn fchdir(p: &mut Process, fd: Fd) -> SysResult {
+    let f = p.files.get(fd.0)?;
     match f.kind {
         FileKind::Dir(_) => change_dir(p, f.path),
         _ => Err(Errno::ENOTDIR),
@@ -162,33 +171,35 @@ pub fn fchdir(p: &mut Process, a: &Args) -> SysResult {
 }
 
 /// getcwd(buf, size): the path with its NUL; ERANGE when it does not fit.
-pub fn getcwd(p: &mut Process, a: &Args) -> SysResult {
+pub fn getcwd(p: &mut Process, buf: UserSlice) -> SysResult {
     let mut bytes = p.cwd.get().into_bytes();
     bytes.push(0);
-    if bytes.len() > a[1] as usize {
+    if bytes.len() > buf.len as usize {
         return Err(Errno::ERANGE);
     }
-    p.memory.write(a[0], &bytes)?;
+    buf.write_prefix(&mut p.memory, &bytes)?;
     Ok(bytes.len() as u32)
 }
 
-fn symlink_at(p: &mut Process, target: u32, dirfd: u32, addr: u32) -> SysResult {
-    let target = UserString(target).read_path(&mut p.memory)?;
-    let path = path_at(p, dirfd, addr)?;
+fn symlink_at(p: &mut Process, target: UserString, dirfd: Fd, path: UserString) -> SysResult {
+    let target = target.read_path(&mut p.memory)?;
+    let path = path_at(p, dirfd, path)?;
     env::with_vfs(|vfs| vfs.symlink(&target, &path)).map_err(env::fs_errno)?;
     Ok(0)
 }
 
-pub fn symlink(p: &mut Process, a: &Args) -> SysResult {
-    symlink_at(p, a[0], AT_FDCWD as u32, a[1])
+/// symlink(target, path)
+pub fn symlink(p: &mut Process, target: UserString, path: UserString) -> SysResult {
+    symlink_at(p, target, Fd::CWD, path)
 }
 
-pub fn symlinkat(p: &mut Process, a: &Args) -> SysResult {
-    symlink_at(p, a[0], a[1], a[2])
+/// symlinkat(target, dirfd, path)
+pub fn symlinkat(p: &mut Process, target: UserString, dirfd: Fd, path: UserString) -> SysResult {
+    symlink_at(p, target, dirfd, path)
 }
 
 /// link/linkat: the in-memory tree has no hard links (EPERM, as file
 /// systems without them answer).
-pub fn link(_p: &mut Process, _a: &Args) -> SysResult {
+pub fn link(_p: &mut Process) -> SysResult {
     Err(Errno::EPERM)
 }

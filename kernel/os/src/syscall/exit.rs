@@ -8,8 +8,9 @@ use alloc::vec::Vec;
 use embox_abi::errno::SysResult;
 use embox_abi::Errno;
 
+use embox_abi::types::UserDesc;
+
 use super::user::{UserPtr, UserString};
-use super::Args;
 use crate::linux::process::{Ending, Process};
 use crate::linux::{self, ForkOptions, WaitFor, Waited};
 
@@ -29,24 +30,24 @@ const CLD_EXITED: u32 = 1;
 const CLD_KILLED: u32 = 2;
 
 /// exit(status): ends the calling thread (the process, when it is the last).
-pub fn exit(p: &mut Process, a: &Args) -> SysResult {
-    p.exit_status = Some(Ending::Exited(a[0] as u8));
+pub fn exit(p: &mut Process, status: u32) -> SysResult {
+    p.exit_status = Some(Ending::Exited(status as u8));
     p.exit_thread_only = true;
     Ok(0)
 }
 
 /// exit_group(status): ends every thread of the process.
-pub fn exit_group(p: &mut Process, a: &Args) -> SysResult {
-    p.exit_status = Some(Ending::Exited(a[0] as u8));
+pub fn exit_group(p: &mut Process, status: u32) -> SysResult {
+    p.exit_status = Some(Ending::Exited(status as u8));
     p.exit_thread_only = false;
     Ok(0)
 }
 
-pub fn fork(p: &mut Process, _a: &Args) -> SysResult {
+pub fn fork(p: &mut Process) -> SysResult {
     linux::fork(p, ForkOptions::default())
 }
 
-pub fn vfork(p: &mut Process, _a: &Args) -> SysResult {
+pub fn vfork(p: &mut Process) -> SysResult {
     linux::fork(p, ForkOptions { vfork: true, ..ForkOptions::default() })
 }
 
@@ -66,8 +67,15 @@ const CLONE_CHILD_SETTID: u32 = 0x100_0000;
 /// posix_spawn use): memory is copy-on-write even with
 /// CLONE_VM|CLONE_VFORK (the parent sleeps until the child execs, so only a
 /// child writing to memory for its parent can tell).
-pub fn clone(p: &mut Process, a: &Args) -> SysResult {
-    let (flags, stack, parent_tid, tls, child_tid) = (a[0], a[1], a[2], a[3], a[4]);
+pub fn clone(
+    p: &mut Process,
+    flags: u32,
+    stack: u32,
+    parent_tid: UserPtr<u32>,
+    tls: UserPtr<UserDesc>,
+    child_tid: UserPtr<u32>,
+) -> SysResult {
+    let (parent_tid, child_tid) = (parent_tid.addr, child_tid.addr);
     if flags & CLONE_THREAD != 0 {
         return clone_thread(p, flags, stack, tls, parent_tid, child_tid);
     }
@@ -91,7 +99,7 @@ pub fn clone(p: &mut Process, a: &Args) -> SysResult {
 /// and musl always ask for all of them); Linux's own rules stand:
 /// CLONE_THREAD needs CLONE_SIGHAND, which needs CLONE_VM (EINVAL).
 /// CLONE_SETTLS passes a `struct user_desc *` on i386.
-fn clone_thread(p: &mut Process, flags: u32, stack: u32, tls: u32, parent_tid: u32, child_tid: u32) -> SysResult {
+fn clone_thread(p: &mut Process, flags: u32, stack: u32, tls: UserPtr<UserDesc>, parent_tid: u32, child_tid: u32) -> SysResult {
     if flags & CLONE_SIGHAND == 0 || flags & CLONE_VM == 0 {
         return Err(Errno::EINVAL);
     }
@@ -112,18 +120,15 @@ fn clone_thread(p: &mut Process, flags: u32, stack: u32, tls: u32, parent_tid: u
 /// clone3(args, size): threads as clone does (glibc 2.34+ tries it first
 /// in pthread_create); new processes get ENOSYS, on which glibc falls back
 /// to clone.
-pub fn clone3(p: &mut Process, a: &Args) -> SysResult {
+pub fn clone3(p: &mut Process, args: UserPtr<CloneArgsVer0>, size: u32) -> SysResult {
     /// `struct clone_args` up to `tls` (CLONE_ARGS_SIZE_VER0 is 64 bytes).
-    const VER0: u32 = 64;
-    let size = a[1];
+    const VER0: u32 = core::mem::size_of::<CloneArgsVer0>() as u32;
     if size < VER0 || size > 4096 {
         return Err(Errno::EINVAL);
     }
-    let mut raw = [0u8; VER0 as usize];
-    p.memory.read(a[0], &mut raw)?;
-    let field = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    let field = args.read(&mut p.memory)?;
     let (flags, child_tid, parent_tid, exit_signal, stack, stack_size, tls) =
-        (field(0), field(2), field(3), field(4), field(5), field(6), field(7));
+        (field[0], field[2], field[3], field[4], field[5], field[6], field[7]);
     let narrow = |v: u64| u32::try_from(v).map_err(|_| Errno::EINVAL);
     if flags > u32::MAX as u64 || narrow(child_tid).is_err() || narrow(parent_tid).is_err() {
         return Err(Errno::EINVAL);
@@ -136,17 +141,21 @@ pub fn clone3(p: &mut Process, a: &Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let top = narrow(stack.checked_add(stack_size).ok_or(Errno::EINVAL)?)?;
-    clone_thread(p, flags, top, narrow(tls)?, parent_tid as u32, child_tid as u32)
+    clone_thread(p, flags, top, UserPtr::new(narrow(tls)?), parent_tid as u32, child_tid as u32)
 }
 
+/// `struct clone_args` up to `tls`: eight 64-bit fields (flags, pidfd,
+/// child_tid, parent_tid, exit_signal, stack, stack_size, tls).
+type CloneArgsVer0 = [u64; 8];
+
 /// Reads a NULL-terminated array of string pointers (argv, envp).
-fn read_strings(p: &mut Process, array: u32, total: &mut usize) -> Result<Vec<Vec<u8>>, Errno> {
+fn read_strings(p: &mut Process, array: UserPtr<u32>, total: &mut usize) -> Result<Vec<Vec<u8>>, Errno> {
     let mut out = Vec::new();
-    if array == 0 {
+    if array.is_null() {
         return Ok(out);
     }
     for i in 0.. {
-        let at = array.checked_add(4 * i).ok_or(Errno::EFAULT)?;
+        let at = array.addr.checked_add(4 * i).ok_or(Errno::EFAULT)?;
         let ptr = UserPtr::<u32>::new(at).read(&mut p.memory)?;
         if ptr == 0 {
             break;
@@ -163,12 +172,12 @@ fn read_strings(p: &mut Process, array: u32, total: &mut usize) -> Result<Vec<Ve
 }
 
 /// execve(path, argv, envp)
-pub fn execve(p: &mut Process, a: &Args) -> SysResult {
-    let path = UserString(a[0]).read_path(&mut p.memory)?;
+pub fn execve(p: &mut Process, path: UserString, argv: UserPtr<u32>, envp: UserPtr<u32>) -> SysResult {
+    let path = path.read_path(&mut p.memory)?;
     let path = p.absolute(&path);
     let mut total = 0;
-    let argv = read_strings(p, a[1], &mut total)?;
-    let envp = read_strings(p, a[2], &mut total)?;
+    let argv = read_strings(p, argv, &mut total)?;
+    let envp = read_strings(p, envp, &mut total)?;
     linux::exec::execve(p, path, argv, envp)?;
     Ok(0)
 }
@@ -183,8 +192,7 @@ fn which_pid(pid: i32, me: u32) -> Result<WaitFor, Errno> {
 }
 
 /// wait4(pid, wstatus, options, rusage) and waitpid(pid, wstatus, options).
-pub fn wait4(p: &mut Process, a: &Args) -> SysResult {
-    let (pid, status, options) = (a[0] as i32, UserPtr::<u32>::new(a[1]), a[2]);
+pub fn wait4(p: &mut Process, pid: i32, status: UserPtr<u32>, options: u32, rusage: UserPtr<[u8; RUSAGE_SIZE]>) -> SysResult {
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | 0x8000_0000 | 0x4000_0000 | 0x2000_0000) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -193,25 +201,22 @@ pub fn wait4(p: &mut Process, a: &Args) -> SysResult {
         Waited::Ended { pid, ending } => {
             status.write_opt(&mut p.memory, &ending.wait_status())?;
             // The child's resource usage is not accounted: all zero.
-            if a[3] != 0 {
-                p.memory.write(a[3], &[0u8; RUSAGE_SIZE])?;
-            }
+            rusage.write_opt(&mut p.memory, &[0u8; RUSAGE_SIZE])?;
             Ok(pid)
         }
     }
 }
 
 /// waitpid(pid, wstatus, options): wait4 without the rusage argument.
-pub fn waitpid(p: &mut Process, a: &Args) -> SysResult {
-    wait4(p, &[a[0], a[1], a[2], 0, 0, 0])
+pub fn waitpid(p: &mut Process, pid: i32, status: UserPtr<u32>, options: u32) -> SysResult {
+    wait4(p, pid, status, options, UserPtr::new(0))
 }
 
 /// Size of `struct rusage` on i386.
 const RUSAGE_SIZE: usize = 72;
 
 /// waitid(idtype, id, infop, options)
-pub fn waitid(p: &mut Process, a: &Args) -> SysResult {
-    let (idtype, id, info, options) = (a[0], a[1], a[2], a[3]);
+pub fn waitid(p: &mut Process, idtype: u32, id: u32, info: UserPtr<[u32; 32]>, options: u32) -> SysResult {
     if options & (WEXITED) == 0 || options & !(WNOHANG | WEXITED | WNOWAIT | WUNTRACED | WCONTINUED) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -236,9 +241,6 @@ pub fn waitid(p: &mut Process, a: &Args) -> SysResult {
             siginfo[5] = status;
         }
     }
-    if info != 0 {
-        let bytes: Vec<u8> = siginfo.iter().flat_map(|w| w.to_le_bytes()).collect();
-        p.memory.write(info, &bytes)?;
-    }
+    info.write_opt(&mut p.memory, &siginfo)?;
     Ok(0)
 }

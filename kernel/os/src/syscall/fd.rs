@@ -8,32 +8,33 @@ use embox_abi::types::{Termios, Winsize};
 use embox_abi::Errno;
 
 use super::open::release;
+use super::args::Fd;
 use super::user::UserPtr;
-use super::Args;
 use crate::linux::env;
 use crate::linux::files::FileKind;
 use crate::linux::process::Process;
 
-pub fn dup(p: &mut Process, a: &Args) -> SysResult {
-    p.files.dup_from(a[0], 0, false)
+pub fn dup(p: &mut Process, fd: Fd) -> SysResult {
+    p.files.dup_from(fd.0, 0, false)
 }
 
-pub fn dup2(p: &mut Process, a: &Args) -> SysResult {
-    release(p.files.dup_to(a[0], a[1], false)?);
-    Ok(a[1])
+pub fn dup2(p: &mut Process, old: Fd, new: Fd) -> SysResult {
+    release(p.files.dup_to(old.0, new.0, false)?);
+    Ok(new.0)
 }
 
-pub fn dup3(p: &mut Process, a: &Args) -> SysResult {
-    if a[0] == a[1] || a[2] & !O_CLOEXEC != 0 {
+pub fn dup3(p: &mut Process, old: Fd, new: Fd, flags: u32) -> SysResult {
+    if old == new || flags & !O_CLOEXEC != 0 {
         return Err(Errno::EINVAL);
     }
-    release(p.files.dup_to(a[0], a[1], a[2] & O_CLOEXEC != 0)?);
-    Ok(a[1])
+    release(p.files.dup_to(old.0, new.0, flags & O_CLOEXEC != 0)?);
+    Ok(new.0)
 }
 
 /// fcntl/fcntl64(fd, cmd, arg). Record locks are not served (EINVAL).
-pub fn fcntl(p: &mut Process, a: &Args) -> SysResult {
-    let (fd, cmd, arg) = (a[0], a[1], a[2]);
+/// fcntl(fd, cmd, arg): `arg` is a number for every command served.
+pub fn fcntl(p: &mut Process, fd: Fd, cmd: u32, arg: u32) -> SysResult {
+    let fd = fd.0;
     match cmd {
         F_DUPFD => p.files.dup_from(fd, arg, false),
         F_DUPFD_CLOEXEC => p.files.dup_from(fd, arg, true),
@@ -55,8 +56,10 @@ pub fn fcntl(p: &mut Process, a: &Args) -> SysResult {
 
 /// ioctl(fd, request, arg): terminal requests on the console; ENOTTY for
 /// anything else, as Linux answers for regular files.
-pub fn ioctl(p: &mut Process, a: &Args) -> SysResult {
-    let (fd, request, arg) = (a[0], a[1], a[2]);
+/// ioctl(fd, request, arg): `arg` is a pointer whose type the request
+/// says, so each arm makes its own `UserPtr`.
+pub fn ioctl(p: &mut Process, fd: Fd, request: u32, arg: u32) -> SysResult {
+    let fd = fd.0;
     if p.files.get(fd)?.kind != FileKind::Console {
         return Err(Errno::ENOTTY);
     }
@@ -100,10 +103,9 @@ pub fn ioctl(p: &mut Process, a: &Args) -> SysResult {
 
 /// pipe2(fds, flags): a pipe; fds[0] reads, fds[1] writes. O_CLOEXEC and
 /// O_NONBLOCK apply to both ends.
-pub fn pipe2(p: &mut Process, a: &Args) -> SysResult {
+pub fn pipe2(p: &mut Process, fds: UserPtr<[u32; 2]>, flags: u32) -> SysResult {
     use crate::linux::files::OpenFile;
     use embox_abi::consts::open::{O_RDONLY, O_WRONLY};
-    let (fds, flags) = (UserPtr::<[u32; 2]>::new(a[0]), a[1]);
     if flags & !(O_CLOEXEC | O_NONBLOCK) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -135,6 +137,6 @@ pub fn pipe2(p: &mut Process, a: &Args) -> SysResult {
 }
 
 /// pipe(fds): pipe2 without flags.
-pub fn pipe(p: &mut Process, a: &Args) -> SysResult {
-    pipe2(p, &[a[0], 0, 0, 0, 0, 0])
+pub fn pipe(p: &mut Process, fds: UserPtr<[u32; 2]>) -> SysResult {
+    pipe2(p, fds, 0)
 }

@@ -34,6 +34,7 @@ use embox_lkl_abi::route::{self, Arg, Forward, Ret, AT_FDCWD, MAX_IO, MAX_SOCKBU
 use embox_lkl_abi::{dirent, nr as lkl_nr, socketcall, stat};
 use zerocopy::FromBytes;
 
+use super::args::SyscallFn;
 use super::user::{UserPtr, UserSlice, PATH_MAX};
 use super::{Args, Handler};
 use crate::linux::files::{FileKind, OpenFile};
@@ -356,19 +357,19 @@ fn write_stat(p: &mut Process, staged: &Staged, out: u32) -> SysResult {
 }
 
 pub fn stat64(p: &mut Process, a: &Args) -> SysResult {
-    stat_at(p, AT_FDCWD, a[0], 0, a[1], super::stat::stat64, a)
+    stat_at(p, AT_FDCWD, a[0], 0, a[1], super::sys!(super::stat::stat64), a)
 }
 
 pub fn lstat64(p: &mut Process, a: &Args) -> SysResult {
-    stat_at(p, AT_FDCWD, a[0], AT_SYMLINK_NOFOLLOW, a[1], super::stat::lstat64, a)
+    stat_at(p, AT_FDCWD, a[0], AT_SYMLINK_NOFOLLOW, a[1], super::sys!(super::stat::lstat64), a)
 }
 
 pub fn fstatat64(p: &mut Process, a: &Args) -> SysResult {
-    stat_at(p, a[0], a[1], a[3], a[2], super::stat::fstatat64, a)
+    stat_at(p, a[0], a[1], a[3], a[2], super::sys!(super::stat::fstatat64), a)
 }
 
 pub fn fstat64(p: &mut Process, a: &Args) -> SysResult {
-    let Some(fd) = lkl_fd(p, a[0])? else { return super::stat::fstat64(p, a) };
+    let Some(fd) = lkl_fd(p, a[0])? else { return SyscallFn::call(super::stat::fstat64, p, a) };
     let mut st = [Staged::Int(fd as isize), Staged::Out(buffer(size_of::<stat::LklStat64>())?)];
     sys(call_staged(lkl_nr::FSTAT64, &mut st))?;
     write_stat(p, &st[1], a[1])
@@ -438,13 +439,13 @@ fn llseek(fd: i32, offset: i64, whence: u32) -> Result<u64, Errno> {
 }
 
 pub fn lseek(p: &mut Process, a: &Args) -> SysResult {
-    let Some(fd) = lkl_fd(p, a[0])? else { return super::io::lseek(p, a) };
+    let Some(fd) = lkl_fd(p, a[0])? else { return SyscallFn::call(super::io::lseek, p, a) };
     let pos = llseek(fd, a[1] as i32 as i64, a[2])?;
     u32::try_from(pos).ok().filter(|v| *v <= i32::MAX as u32).ok_or(Errno::EOVERFLOW)
 }
 
 pub fn llseek_i386(p: &mut Process, a: &Args) -> SysResult {
-    let Some(fd) = lkl_fd(p, a[0])? else { return super::io::llseek(p, a) };
+    let Some(fd) = lkl_fd(p, a[0])? else { return SyscallFn::call(super::io::llseek, p, a) };
     let pos = llseek(fd, ((a[1] as u64) << 32 | a[2] as u64) as i64, a[4])?;
     p.memory.write(a[3], &pos.to_le_bytes())?;
     Ok(0)
@@ -454,9 +455,9 @@ pub fn llseek_i386(p: &mut Process, a: &Args) -> SysResult {
 /// status flags and locks go to LKL for LKL files.
 pub fn fcntl(p: &mut Process, a: &Args) -> SysResult {
     use embox_abi::consts::fcntl::*;
-    let Some(fd) = lkl_fd(p, a[0])? else { return super::fd::fcntl(p, a) };
+    let Some(fd) = lkl_fd(p, a[0])? else { return SyscallFn::call(super::fd::fcntl, p, a) };
     match a[1] {
-        F_DUPFD | F_DUPFD_CLOEXEC | F_GETFD | F_SETFD => super::fd::fcntl(p, a),
+        F_DUPFD | F_DUPFD_CLOEXEC | F_GETFD | F_SETFD => SyscallFn::call(super::fd::fcntl, p, a),
         F_GETFL | F_SETFL => sys(call_ints(lkl_nr::FCNTL64, &[fd as isize, a[1] as isize, a[2] as isize])),
         // F_GETLK64/F_SETLK64/F_SETLKW64 (12..=14; asm-generic fcntl.h, same
         // numbers and `struct flock64` layout on i386: 24 bytes, packed at 4).
@@ -479,7 +480,7 @@ pub fn fcntl(p: &mut Process, a: &Args) -> SysResult {
 pub fn ioctl(p: &mut Process, a: &Args) -> SysResult {
     use embox_abi::consts::ioctl::{FIONREAD, TCGETS, TIOCGWINSZ};
     const FIONBIO: u32 = 0x5421;
-    let Some(fd) = lkl_fd(p, a[0])? else { return super::fd::ioctl(p, a) };
+    let Some(fd) = lkl_fd(p, a[0])? else { return SyscallFn::call(super::fd::ioctl, p, a) };
     match a[1] {
         FIONREAD | FIONBIO => {
             let mut v = buffer(4)?;
@@ -573,7 +574,7 @@ pub fn enosys(_p: &mut Process, _a: &Args) -> SysResult {
 fn vector(p: &mut Process, a: &Args, write: bool) -> SysResult {
     use embox_abi::types::Iovec;
     let Some(fd) = lkl_fd(p, a[0])? else {
-        return if write { super::io::writev(p, a) } else { super::io::readv(p, a) };
+        return if write { SyscallFn::call(super::io::writev, p, a) } else { SyscallFn::call(super::io::readv, p, a) };
     };
     if a[2] > 1024 {
         return Err(Errno::EINVAL);
@@ -625,7 +626,7 @@ pub fn writev(p: &mut Process, a: &Args) -> SysResult {
 /// reads, then the output's own write (the console natively).
 pub fn sendfile64(p: &mut Process, a: &Args) -> SysResult {
     let (out_fd, in_fd, off_ptr, count) = (a[0], a[1], a[2], a[3]);
-    let Some(src) = lkl_fd(p, in_fd)? else { return super::io::sendfile64(p, a) };
+    let Some(src) = lkl_fd(p, in_fd)? else { return SyscallFn::call(super::io::sendfile64, p, a) };
     let count = count.min(MAX_IO) as usize;
     let mut offset = if off_ptr != 0 {
         let mut b = [0u8; 8];
@@ -670,7 +671,7 @@ pub fn chdir(p: &mut Process, a: &Args) -> SysResult {
 }
 
 pub fn fchdir(p: &mut Process, a: &Args) -> SysResult {
-    let Some(fd) = lkl_fd(p, a[0])? else { return super::dir::fchdir(p, a) };
+    let Some(fd) = lkl_fd(p, a[0])? else { return SyscallFn::call(super::dir::fchdir, p, a) };
     let mut st = [Staged::Int(fd as isize), Staged::Out(buffer(size_of::<stat::LklStat64>())?)];
     sys(call_staged(lkl_nr::FSTAT64, &mut st))?;
     check_dir(&st[1])?;
@@ -778,7 +779,7 @@ fn map_rights(control: &mut [u8], mut map: impl FnMut(i32) -> Result<i32, Errno>
 /// into one kernel buffer, so it stays one message) and the control data
 /// are copied in; SCM_RIGHTS carries our descriptors as LKL's.
 pub fn sendmsg(p: &mut Process, a: &Args) -> SysResult {
-    let Some(fd) = lkl_fd(p, a[0])? else { return super::socket::sendmsg(p, a) };
+    let Some(fd) = lkl_fd(p, a[0])? else { return SyscallFn::call(super::socket::sendmsg, p, a) };
     let m = MsgHdr::read(p, a[1])?;
     let mut name = if m.0[0] != 0 && m.0[1] != 0 {
         if m.0[1] > MAX_MSG_NAME {
@@ -825,7 +826,7 @@ pub fn sendmsg(p: &mut Process, a: &Args) -> SysResult {
 /// back into the iovecs; the name, the control data (SCM_RIGHTS
 /// descriptors become ours) and their lengths and the flags are written back.
 pub fn recvmsg(p: &mut Process, a: &Args) -> SysResult {
-    let Some(fd) = lkl_fd(p, a[0])? else { return super::socket::recvmsg(p, a) };
+    let Some(fd) = lkl_fd(p, a[0])? else { return SyscallFn::call(super::socket::recvmsg, p, a) };
     let m = MsgHdr::read(p, a[1])?;
     let mut name = buffer(if m.0[0] != 0 { m.0[1].min(MAX_MSG_NAME) as usize } else { 0 })?;
     let (iovs, total) = msg_iovs(p, &m)?;

@@ -11,7 +11,6 @@ use embox_abi::Errno;
 
 use super::time::{ns_of32, ns_of64};
 use super::user::UserPtr;
-use super::Args;
 use crate::linux::env;
 use crate::linux::futex;
 use crate::linux::process::Process;
@@ -27,17 +26,30 @@ const FUTEX_PRIVATE_FLAG: u32 = 128;
 const FUTEX_CLOCK_REALTIME: u32 = 256;
 
 /// futex(uaddr, op, val, timeout or val2, uaddr2, val3) with a `timespec32`.
-pub fn futex32(p: &mut Process, a: &Args) -> SysResult {
-    futex(p, a, |p, at| ns_of32(&UserPtr::<Timespec32>::new(at).read(&mut p.memory)?))
+pub fn futex32(p: &mut Process, uaddr: UserPtr<u32>, op: u32, val: u32, timeout: u32, uaddr2: UserPtr<u32>, val3: u32) -> SysResult {
+    let call = Call { addr: uaddr.addr, op, val, timeout, addr2: uaddr2.addr, val3 };
+    futex(p, call, |p, at| ns_of32(&UserPtr::<Timespec32>::new(at).read(&mut p.memory)?))
 }
 
 /// futex_time64: the same with a 64-bit `timespec`.
-pub fn futex64(p: &mut Process, a: &Args) -> SysResult {
-    futex(p, a, |p, at| ns_of64(&UserPtr::<Timespec64>::new(at).read(&mut p.memory)?))
+pub fn futex64(p: &mut Process, uaddr: UserPtr<u32>, op: u32, val: u32, timeout: u32, uaddr2: UserPtr<u32>, val3: u32) -> SysResult {
+    let call = Call { addr: uaddr.addr, op, val, timeout, addr2: uaddr2.addr, val3 };
+    futex(p, call, |p, at| ns_of64(&UserPtr::<Timespec64>::new(at).read(&mut p.memory)?))
 }
 
-fn futex(p: &mut Process, a: &Args, read_timespec: fn(&mut Process, u32) -> Result<u64, Errno>) -> SysResult {
-    let (addr, op, val, timeout, addr2, val3) = (a[0], a[1], a[2], a[3], a[4], a[5]);
+/// One futex call's arguments. `timeout` is a pointer to a timespec for the
+/// waits and a count (val2) for the requeues, so it stays a number here.
+struct Call {
+    addr: u32,
+    op: u32,
+    val: u32,
+    timeout: u32,
+    addr2: u32,
+    val3: u32,
+}
+
+fn futex(p: &mut Process, call: Call, read_timespec: fn(&mut Process, u32) -> Result<u64, Errno>) -> SysResult {
+    let Call { addr, op, val, timeout, addr2, val3 } = call;
     let realtime = op & FUTEX_CLOCK_REALTIME != 0;
     let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
     if realtime && cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET {

@@ -6,40 +6,39 @@
 use embox_abi::errno::SysResult;
 use embox_abi::Errno;
 
-use super::Args;
 use crate::linux::process::Process;
 
-pub fn getpid(p: &mut Process, _a: &Args) -> SysResult {
+pub fn getpid(p: &mut Process) -> SysResult {
     Ok(p.pid)
 }
 
-pub fn gettid(p: &mut Process, _a: &Args) -> SysResult {
+pub fn gettid(p: &mut Process) -> SysResult {
     Ok(p.tid)
 }
 
 /// The parent: the process that forked this one, or the shell (pid 1) for
 /// the program `load_app` started and for orphans.
-pub fn getppid(p: &mut Process, _a: &Args) -> SysResult {
+pub fn getppid(p: &mut Process) -> SysResult {
     Ok(crate::linux::parent_of(p.pid))
 }
 
-pub fn getuid(_p: &mut Process, _a: &Args) -> SysResult {
+pub fn getuid(_p: &mut Process) -> SysResult {
     Ok(0)
 }
 
-pub fn geteuid(_p: &mut Process, _a: &Args) -> SysResult {
+pub fn geteuid(_p: &mut Process) -> SysResult {
     Ok(0)
 }
 
-pub fn getgid(_p: &mut Process, _a: &Args) -> SysResult {
+pub fn getgid(_p: &mut Process) -> SysResult {
     Ok(0)
 }
 
-pub fn getegid(_p: &mut Process, _a: &Args) -> SysResult {
+pub fn getegid(_p: &mut Process) -> SysResult {
     Ok(0)
 }
 
-pub fn getpgrp(p: &mut Process, _a: &Args) -> SysResult {
+pub fn getpgrp(p: &mut Process) -> SysResult {
     Ok(crate::linux::group_of(p.pid).map_or(p.pid, |g| g.0))
 }
 
@@ -52,29 +51,29 @@ fn who(p: &Process, pid: u32) -> u32 {
     }
 }
 
-pub fn getpgid(p: &mut Process, a: &Args) -> SysResult {
-    crate::linux::group_of(who(p, a[0])).map(|g| g.0).ok_or(Errno::ESRCH)
+pub fn getpgid(p: &mut Process, pid: u32) -> SysResult {
+    crate::linux::group_of(who(p, pid)).map(|g| g.0).ok_or(Errno::ESRCH)
 }
 
-pub fn getsid(p: &mut Process, a: &Args) -> SysResult {
-    crate::linux::group_of(who(p, a[0])).map(|g| g.1).ok_or(Errno::ESRCH)
+pub fn getsid(p: &mut Process, pid: u32) -> SysResult {
+    crate::linux::group_of(who(p, pid)).map(|g| g.1).ok_or(Errno::ESRCH)
 }
 
 /// setpgid(pid, pgid): 0 means the caller / the target's own pid.
-pub fn setpgid(p: &mut Process, a: &Args) -> SysResult {
-    if (a[1] as i32) < 0 {
+pub fn setpgid(p: &mut Process, pid: u32, pgid: i32) -> SysResult {
+    if pgid < 0 {
         return Err(Errno::EINVAL);
     }
-    let pid = who(p, a[0]);
-    let pgid = if a[1] == 0 { pid } else { a[1] };
+    let pid = who(p, pid);
+    let pgid = if pgid == 0 { pid } else { pgid as u32 };
     crate::linux::set_group(p.pid, pid, pgid).map(|()| 0)
 }
 
-pub fn setsid(p: &mut Process, _a: &Args) -> SysResult {
+pub fn setsid(p: &mut Process) -> SysResult {
     crate::linux::new_session(p.pid)
 }
 
 /// getgroups/getgroups32(size, list): no supplementary groups.
-pub fn getgroups(_p: &mut Process, _a: &Args) -> SysResult {
+pub fn getgroups(_p: &mut Process) -> SysResult {
     Ok(0)
 }

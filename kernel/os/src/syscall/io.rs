@@ -7,12 +7,12 @@ use alloc::vec;
 use embox_abi::consts::open::{O_ACCMODE, O_APPEND, O_NONBLOCK, O_RDONLY, O_WRONLY};
 use embox_abi::consts::seek::{SEEK_CUR, SEEK_END, SEEK_SET};
 use embox_abi::errno::SysResult;
-use embox_abi::types::Iovec;
+use embox_abi::types::{Iovec, Timespec32, Timespec64, Timeval32};
 use embox_abi::Errno;
 use zerocopy::little_endian::I64;
 
+use super::args::{Fd, Off64, Off64Hi};
 use super::user::{UserPtr, UserSlice, UserString};
-use super::Args;
 use crate::linux::devproc::{self, Device};
 use crate::linux::{env, pipe};
 use crate::linux::files::FileKind;
@@ -189,48 +189,52 @@ fn write_from(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysR
     }
 }
 
-pub fn read(p: &mut Process, a: &Args) -> SysResult {
-    read_into(p, a[0], UserSlice::new(a[1], a[2]), None)
+/// read(fd, buf, count)
+pub fn read(p: &mut Process, fd: Fd, buf: UserSlice) -> SysResult {
+    read_into(p, fd.0, buf, None)
 }
 
-pub fn write(p: &mut Process, a: &Args) -> SysResult {
-    write_from(p, a[0], UserSlice::new(a[1], a[2]), None)
+/// write(fd, buf, count)
+pub fn write(p: &mut Process, fd: Fd, buf: UserSlice) -> SysResult {
+    write_from(p, fd.0, buf, None)
 }
 
-fn offset64(lo: u32, hi: u32) -> Result<u64, Errno> {
-    let off = ((hi as u64) << 32 | lo as u64) as i64;
-    if off < 0 {
+/// A file offset or length: negative ones are EINVAL.
+fn offset64(off: Off64) -> Result<u64, Errno> {
+    if (off.0 as i64) < 0 {
         return Err(Errno::EINVAL);
     }
-    Ok(off as u64)
+    Ok(off.0)
 }
 
 /// pread64(fd, buf, count, offset_lo, offset_hi)
-pub fn pread64(p: &mut Process, a: &Args) -> SysResult {
-    let at = offset64(a[3], a[4])?;
-    read_into(p, a[0], UserSlice::new(a[1], a[2]), Some(at))
+pub fn pread64(p: &mut Process, fd: Fd, buf: UserSlice, at: Off64) -> SysResult {
+    let at = offset64(at)?;
+    read_into(p, fd.0, buf, Some(at))
 }
 
-pub fn pwrite64(p: &mut Process, a: &Args) -> SysResult {
-    let at = offset64(a[3], a[4])?;
-    write_from(p, a[0], UserSlice::new(a[1], a[2]), Some(at))
+/// pwrite64(fd, buf, count, offset_lo, offset_hi)
+pub fn pwrite64(p: &mut Process, fd: Fd, buf: UserSlice, at: Off64) -> SysResult {
+    let at = offset64(at)?;
+    write_from(p, fd.0, buf, Some(at))
 }
 
-fn iovecs(p: &mut Process, addr: u32, count: u32) -> Result<alloc::vec::Vec<Iovec>, Errno> {
+fn iovecs(p: &mut Process, iov: UserPtr<Iovec>, count: u32) -> Result<alloc::vec::Vec<Iovec>, Errno> {
     if count > IOV_MAX {
         return Err(Errno::EINVAL);
     }
     let mut out = alloc::vec::Vec::with_capacity(count as usize);
     for i in 0..count {
-        out.push(UserPtr::<Iovec>::new(addr + i * 8).read(&mut p.memory)?);
+        out.push(iov.at(i).read(&mut p.memory)?);
     }
     Ok(out)
 }
 
-pub fn readv(p: &mut Process, a: &Args) -> SysResult {
+/// readv(fd, iov, iovcnt)
+pub fn readv(p: &mut Process, fd: Fd, iov: UserPtr<Iovec>, count: u32) -> SysResult {
     let mut total = 0u32;
-    for iov in iovecs(p, a[1], a[2])? {
-        let n = read_into(p, a[0], UserSlice::new(iov.iov_base, iov.iov_len), None)?;
+    for iov in iovecs(p, iov, count)? {
+        let n = read_into(p, fd.0, UserSlice::new(iov.iov_base, iov.iov_len), None)?;
         total += n;
         if n < iov.iov_len {
             break;
@@ -239,10 +243,11 @@ pub fn readv(p: &mut Process, a: &Args) -> SysResult {
     Ok(total)
 }
 
-pub fn writev(p: &mut Process, a: &Args) -> SysResult {
+/// writev(fd, iov, iovcnt)
+pub fn writev(p: &mut Process, fd: Fd, iov: UserPtr<Iovec>, count: u32) -> SysResult {
     let mut total = 0u32;
-    for iov in iovecs(p, a[1], a[2])? {
-        total += write_from(p, a[0], UserSlice::new(iov.iov_base, iov.iov_len), None)?;
+    for iov in iovecs(p, iov, count)? {
+        total += write_from(p, fd.0, UserSlice::new(iov.iov_base, iov.iov_len), None)?;
     }
     Ok(total)
 }
@@ -268,31 +273,31 @@ fn seek(p: &mut Process, fd: u32, off: i64, whence: u32) -> Result<u64, Errno> {
     Ok(new as u64)
 }
 
-pub fn lseek(p: &mut Process, a: &Args) -> SysResult {
-    let new = seek(p, a[0], a[1] as i32 as i64, a[2])?;
+/// lseek(fd, offset, whence)
+pub fn lseek(p: &mut Process, fd: Fd, off: i32, whence: u32) -> SysResult {
+    let new = seek(p, fd.0, off as i64, whence)?;
     u32::try_from(new).map_err(|_| Errno::EOVERFLOW)
 }
 
 /// _llseek(fd, offset_hi, offset_lo, loff_t *result, whence)
-pub fn llseek(p: &mut Process, a: &Args) -> SysResult {
-    let off = ((a[1] as u64) << 32 | a[2] as u64) as i64;
-    let new = seek(p, a[0], off, a[4])?;
-    UserPtr::<I64>::new(a[3]).write(&mut p.memory, &I64::new(new as i64))?;
+pub fn llseek(p: &mut Process, fd: Fd, off: Off64Hi, result: UserPtr<I64>, whence: u32) -> SysResult {
+    let new = seek(p, fd.0, off.0 as i64, whence)?;
+    result.write(&mut p.memory, &I64::new(new as i64))?;
     Ok(0)
 }
 
 /// fsync/fdatasync: everything is in memory, so any open descriptor is synced.
-pub fn fsync(p: &mut Process, a: &Args) -> SysResult {
-    p.files.get(a[0])?;
+pub fn fsync(p: &mut Process, fd: Fd) -> SysResult {
+    p.files.get(fd.0)?;
     Ok(0)
 }
 
-pub fn sync(_p: &mut Process, _a: &Args) -> SysResult {
+pub fn sync(_p: &mut Process) -> SysResult {
     Ok(0)
 }
 
-fn truncate_path(p: &mut Process, path: u32, len: u64) -> SysResult {
-    let path = UserString(path).read_path(&mut p.memory)?;
+fn truncate_path(p: &mut Process, path: UserString, len: u64) -> SysResult {
+    let path = path.read_path(&mut p.memory)?;
     let path = p.absolute(&path);
     env::with_vfs(|vfs| {
         let id = vfs.lookup(&path)?;
@@ -313,64 +318,66 @@ fn truncate_fd(p: &mut Process, fd: u32, len: u64) -> SysResult {
     }
 }
 
-pub fn truncate(p: &mut Process, a: &Args) -> SysResult {
-    truncate_path(p, a[0], a[1] as i32 as i64 as u64)
+/// truncate(path, length)
+pub fn truncate(p: &mut Process, path: UserString, len: i32) -> SysResult {
+    truncate_path(p, path, len as i64 as u64)
 }
 
-pub fn ftruncate(p: &mut Process, a: &Args) -> SysResult {
-    truncate_fd(p, a[0], a[1] as i32 as i64 as u64)
+/// ftruncate(fd, length)
+pub fn ftruncate(p: &mut Process, fd: Fd, len: i32) -> SysResult {
+    truncate_fd(p, fd.0, len as i64 as u64)
 }
 
-pub fn truncate64(p: &mut Process, a: &Args) -> SysResult {
-    let len = offset64(a[1], a[2])?;
-    truncate_path(p, a[0], len)
+/// truncate64(path, length_lo, length_hi)
+pub fn truncate64(p: &mut Process, path: UserString, len: Off64) -> SysResult {
+    let len = offset64(len)?;
+    truncate_path(p, path, len)
 }
 
-pub fn ftruncate64(p: &mut Process, a: &Args) -> SysResult {
-    let len = offset64(a[1], a[2])?;
-    truncate_fd(p, a[0], len)
+/// ftruncate64(fd, length_lo, length_hi)
+pub fn ftruncate64(p: &mut Process, fd: Fd, len: Off64) -> SysResult {
+    let len = offset64(len)?;
+    truncate_fd(p, fd.0, len)
 }
 
 /// select(nfds, readfds, writefds, exceptfds, timeval): sockets report their
 /// real state and a select over sockets waits up to the timeout for one;
 /// other descriptors are always ready (files and the console never block
 /// for long here). Returns the number of bits left set.
-pub fn select(p: &mut Process, a: &Args) -> SysResult {
-    let timeout_ms = match a[4] {
-        0 => -1,
-        tv => {
-            let mut raw = [0u8; 8];
-            p.memory.read(tv, &mut raw)?;
-            let (sec, usec) = (i32::from_le_bytes(raw[..4].try_into().unwrap()), i32::from_le_bytes(raw[4..].try_into().unwrap()));
-            (i64::from(sec.max(0)) * 1000 + i64::from(usec.max(0)) / 1000).min(i64::from(i32::MAX)) as i32
-        }
+pub fn select(p: &mut Process, nfds: u32, read: FdSet, write: FdSet, except: FdSet, timeout: UserPtr<Timeval32>) -> SysResult {
+    let timeout_ms = match timeout.read_opt(&mut p.memory)? {
+        None => -1,
+        Some(tv) => (i64::from(tv.tv_sec.max(0)) * 1000 + i64::from(tv.tv_usec.max(0)) / 1000).min(i64::from(i32::MAX)) as i32,
     };
-    select_for(p, a, timeout_ms)
+    select_for(p, nfds, [read, write, except], timeout_ms)
 }
+
+/// An `fd_set` in user memory: `nfds` bits, rounded up to bytes.
+type FdSet = UserPtr<u8>;
 
 /// pselect6(nfds, readfds, writefds, exceptfds, timespec, sigmask): select
 /// with a timespec (glibc's select); the signal mask argument is not applied.
-pub fn pselect6(p: &mut Process, a: &Args) -> SysResult {
-    let timeout_ms = ppoll_timeout(p, a[4], false)?;
-    select_for(p, a, timeout_ms)
+pub fn pselect6(p: &mut Process, nfds: u32, read: FdSet, write: FdSet, except: FdSet, timeout: UserPtr<Timespec32>) -> SysResult {
+    let timeout_ms = ppoll_timeout32(p, timeout)?;
+    select_for(p, nfds, [read, write, except], timeout_ms)
 }
 
 /// pselect6_time64: pselect6 with a 64-bit timespec.
-pub fn pselect6_time64(p: &mut Process, a: &Args) -> SysResult {
-    let timeout_ms = ppoll_timeout(p, a[4], true)?;
-    select_for(p, a, timeout_ms)
+pub fn pselect6_time64(p: &mut Process, nfds: u32, read: FdSet, write: FdSet, except: FdSet, timeout: UserPtr<Timespec64>) -> SysResult {
+    let timeout_ms = ppoll_timeout64(p, timeout)?;
+    select_for(p, nfds, [read, write, except], timeout_ms)
 }
 
-/// The select family with the timeout in ms (-1: none); `a[0..4]` are
-/// nfds and the three sets.
-fn select_for(p: &mut Process, a: &Args, timeout_ms: i32) -> SysResult {
-    let nfds = a[0].min(1024);
+/// The select family with the timeout in ms (-1: none); `sets` are the
+/// read, write and exception sets.
+fn select_for(p: &mut Process, nfds: u32, sets: [FdSet; 3], timeout_ms: i32) -> SysResult {
+    let nfds = nfds.min(1024);
     let deadline = (timeout_ms >= 0).then(|| crate::hal::time::since_boot() + core::time::Duration::from_millis(timeout_ms as u64));
     let words = nfds.div_ceil(8) as usize;
     let mut asked = [vec![0u8; words], vec![0u8; words]];
-    for (set, bits) in [a[1], a[2]].into_iter().zip(asked.iter_mut()) {
-        if set != 0 {
-            p.memory.read(set, bits)?;
+    for (set, bits) in sets[..2].iter().zip(asked.iter_mut()) {
+        if !set.is_null() {
+            p.memory.read(set.addr, bits)?;
         }
     }
     // (fd, socket id, in the read set?, in the write set?)
@@ -433,13 +440,13 @@ fn select_for(p: &mut Process, a: &Args, timeout_ms: i32) -> SysResult {
         }
         ready = scan(&mut out);
     }
-    for (set, bits) in [a[1], a[2]].into_iter().zip(out.iter()) {
-        if set != 0 {
-            p.memory.write(set, bits)?;
+    for (set, bits) in sets[..2].iter().zip(out.iter()) {
+        if !set.is_null() {
+            p.memory.write(set.addr, bits)?;
         }
     }
-    if a[3] != 0 {
-        p.memory.write(a[3], &vec![0u8; words])?;
+    if !sets[2].is_null() {
+        p.memory.write(sets[2].addr, &vec![0u8; words])?;
     }
     Ok(ready)
 }
@@ -449,15 +456,18 @@ fn select_for(p: &mut Process, a: &Args, timeout_ms: i32) -> SysResult {
 /// become ready; on pipes and LKL descriptors in short sleeps, ending with
 /// EINTR when a signal is to end the caller);
 /// every other valid descriptor is ready for what it asked.
-pub fn poll(p: &mut Process, a: &Args) -> SysResult {
-    poll_for(p, a[0], a[1], a[2] as i32)
+pub fn poll(p: &mut Process, fds: UserPtr<PollFd>, n: u32, timeout: i32) -> SysResult {
+    poll_for(p, fds, n, timeout)
 }
 
-fn poll_for(p: &mut Process, addr: u32, n: u32, timeout: i32) -> SysResult {
+/// A `struct pollfd` (fd, events, revents), as bytes.
+type PollFd = [u8; 8];
+
+fn poll_for(p: &mut Process, fds: UserPtr<PollFd>, n: u32, timeout: i32) -> SysResult {
     let n = n.min(1024);
     let deadline = (timeout >= 0).then(|| crate::hal::time::since_boot() + core::time::Duration::from_millis(timeout as u64));
     loop {
-        let (ready, sockets, pipes) = poll_scan(p, addr, n)?;
+        let (ready, sockets, pipes) = poll_scan(p, fds, n)?;
         if ready > 0 || timeout == 0 || (sockets.is_empty() && !pipes) {
             return Ok(ready);
         }
@@ -475,7 +485,7 @@ fn poll_for(p: &mut Process, addr: u32, n: u32, timeout: i32) -> SysResult {
         match deadline {
             Some(d) => {
                 if !crate::net::wait_until_or(any_ready, d) {
-                    return poll_scan(p, addr, n).map(|(r, _, _)| r);
+                    return poll_scan(p, fds, n).map(|(r, _, _)| r);
                 }
             }
             None => crate::net::wait_until(any_ready),
@@ -514,14 +524,13 @@ fn pipe_revents(kind: FileKind, events: u16) -> u16 {
 /// One pass over the pollfd array: writes revents; returns the ready
 /// count, the sockets asked about, and whether any pipe was.
 type PollScan = (u32, alloc::vec::Vec<(u32, u16)>, bool);
-fn poll_scan(p: &mut Process, addr: u32, n: u32) -> Result<PollScan, Errno> {
+fn poll_scan(p: &mut Process, fds: UserPtr<PollFd>, n: u32) -> Result<PollScan, Errno> {
     let mut ready = 0;
     let mut sockets = alloc::vec::Vec::new();
     let mut pipes = false;
     for i in 0..n {
-        let at = addr + i * 8;
-        let mut entry = [0u8; 8];
-        p.memory.read(at, &mut entry)?;
+        let at = fds.at(i);
+        let entry = at.read(&mut p.memory)?;
         let fd = i32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]);
         let events = u16::from_le_bytes([entry[4], entry[5]]);
         let revents: u16 = if fd < 0 {
@@ -549,34 +558,37 @@ fn poll_scan(p: &mut Process, addr: u32, n: u32) -> Result<PollScan, Errno> {
         if revents != 0 {
             ready += 1;
         }
-        p.memory.write(at + 6, &revents.to_le_bytes())?;
+        p.memory.write(at.addr.wrapping_add(6), &revents.to_le_bytes())?;
     }
     Ok((ready, sockets, pipes))
 }
 
-pub fn ppoll32(p: &mut Process, a: &Args) -> SysResult {
-    let timeout = ppoll_timeout(p, a[2], false)?;
-    poll_for(p, a[0], a[1], timeout)
+/// ppoll(fds, nfds, timespec, sigmask, sigsetsize); the mask is not applied.
+pub fn ppoll32(p: &mut Process, fds: UserPtr<PollFd>, n: u32, timeout: UserPtr<Timespec32>) -> SysResult {
+    let timeout = ppoll_timeout32(p, timeout)?;
+    poll_for(p, fds, n, timeout)
 }
 
-pub fn ppoll64(p: &mut Process, a: &Args) -> SysResult {
-    let timeout = ppoll_timeout(p, a[2], true)?;
-    poll_for(p, a[0], a[1], timeout)
+/// ppoll_time64: ppoll with a 64-bit timespec.
+pub fn ppoll64(p: &mut Process, fds: UserPtr<PollFd>, n: u32, timeout: UserPtr<Timespec64>) -> SysResult {
+    let timeout = ppoll_timeout64(p, timeout)?;
+    poll_for(p, fds, n, timeout)
 }
 
-/// A ppoll timespec (32- or 64-bit fields) in ms; NULL = -1 (forever).
-fn ppoll_timeout(p: &mut Process, ts: u32, wide: bool) -> Result<i32, Errno> {
-    if ts == 0 {
+fn ppoll_timeout32(p: &mut Process, ts: UserPtr<Timespec32>) -> Result<i32, Errno> {
+    let ts = ts.read_opt(&mut p.memory)?;
+    timeout_ms(ts.map(|ts| (i64::from(ts.tv_sec), i64::from(ts.tv_nsec))))
+}
+
+fn ppoll_timeout64(p: &mut Process, ts: UserPtr<Timespec64>) -> Result<i32, Errno> {
+    let ts = ts.read_opt(&mut p.memory)?;
+    timeout_ms(ts.map(|ts| (ts.tv_sec.get(), ts.tv_nsec.get())))
+}
+
+/// A ppoll/pselect timespec (seconds, nanoseconds) in ms; NULL = -1 (forever).
+fn timeout_ms(ts: Option<(i64, i64)>) -> Result<i32, Errno> {
+    let Some((sec, nsec)) = ts else {
         return Ok(-1);
-    }
-    let (sec, nsec) = if wide {
-        let mut raw = [0u8; 16];
-        p.memory.read(ts, &mut raw)?;
-        (i64::from_le_bytes(raw[..8].try_into().unwrap()), i64::from_le_bytes(raw[8..].try_into().unwrap()))
-    } else {
-        let mut raw = [0u8; 8];
-        p.memory.read(ts, &mut raw)?;
-        (i64::from(i32::from_le_bytes(raw[..4].try_into().unwrap())), i64::from(i32::from_le_bytes(raw[4..].try_into().unwrap())))
     };
     if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
         return Err(Errno::EINVAL);
@@ -587,8 +599,8 @@ fn ppoll_timeout(p: &mut Process, ts: u32, wide: bool) -> Result<i32, Errno> {
 /// sendfile64(out_fd, in_fd, loff_t *offset, count): copies from a file to
 /// any descriptor through a kernel buffer. With `offset`, reads there and
 /// updates it instead of the input's file offset.
-pub fn sendfile64(p: &mut Process, a: &Args) -> SysResult {
-    let (out_fd, in_fd, offset_ptr, count) = (a[0], a[1], UserPtr::<I64>::new(a[2]), a[3] as usize);
+pub fn sendfile64(p: &mut Process, out_fd: Fd, in_fd: Fd, offset_ptr: UserPtr<I64>, count: usize) -> SysResult {
+    let (out_fd, in_fd) = (out_fd.0, in_fd.0);
     let (id, file_offset, flags) = match p.files.get(in_fd)? {
         crate::linux::files::OpenFile { kind: FileKind::File(id), offset, flags, .. } => (id, offset, flags),
         _ => return Err(Errno::EINVAL),

@@ -8,7 +8,8 @@ use embox_abi::errno::SysResult;
 use embox_abi::Errno;
 use embox_elf::Perms;
 
-use super::Args;
+use super::args::Fd;
+use super::user::UserPtr;
 use crate::linux::devproc::Device;
 use crate::linux::env;
 use crate::linux::files::FileKind;
@@ -22,8 +23,10 @@ fn perms(prot: u32) -> Perms {
     Perms { read: prot & PROT_READ != 0, write: prot & PROT_WRITE != 0, exec: prot & PROT_EXEC != 0 }
 }
 
-pub fn brk(p: &mut Process, a: &Args) -> SysResult {
-    Ok(p.memory.set_brk(a[0]))
+/// brk(addr). Addresses of areas (here, and mmap's, munmap's, ...) are
+/// plain numbers: the kernel never copies through them.
+pub fn brk(p: &mut Process, addr: u32) -> SysResult {
+    Ok(p.memory.set_brk(addr))
 }
 
 /// The common part of mmap2 and mmap: `offset` in bytes.
@@ -92,42 +95,42 @@ fn place(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32) -> SysResu
 }
 
 /// mmap2(addr, len, prot, flags, fd, pgoff): offset in 4 KiB pages.
-pub fn mmap2(p: &mut Process, a: &Args) -> SysResult {
-    map(p, a[0], a[1], a[2], a[3], a[4], a[5] as u64 * 4096)
+pub fn mmap2(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: Fd, pgoff: u32) -> SysResult {
+    map(p, addr, len, prot, flags, fd.0, pgoff as u64 * 4096)
 }
 
 /// The old mmap: one pointer to the six arguments, offset in bytes.
-pub fn old_mmap(p: &mut Process, a: &Args) -> SysResult {
-    let mut raw = [0u8; 24];
-    p.memory.read(a[0], &mut raw)?;
-    let w = |i: usize| u32::from_le_bytes([raw[4 * i], raw[4 * i + 1], raw[4 * i + 2], raw[4 * i + 3]]);
-    map(p, w(0), w(1), w(2), w(3), w(4), w(5) as u64)
+pub fn old_mmap(p: &mut Process, args: UserPtr<[u32; 6]>) -> SysResult {
+    let [addr, len, prot, flags, fd, offset] = args.read(&mut p.memory)?;
+    map(p, addr, len, prot, flags, fd, offset as u64)
 }
 
-pub fn munmap(p: &mut Process, a: &Args) -> SysResult {
-    p.memory.unmap(a[0], a[1]).map(|_| 0)
+/// munmap(addr, len)
+pub fn munmap(p: &mut Process, addr: u32, len: u32) -> SysResult {
+    p.memory.unmap(addr, len).map(|_| 0)
 }
 
-pub fn mprotect(p: &mut Process, a: &Args) -> SysResult {
-    p.memory.protect(a[0], a[1], perms(a[2])).map(|_| 0)
+/// mprotect(addr, len, prot)
+pub fn mprotect(p: &mut Process, addr: u32, len: u32, prot: u32) -> SysResult {
+    p.memory.protect(addr, len, perms(prot)).map(|_| 0)
 }
 
 /// madvise: MADV_DONTNEED drops the pages (they read as zero after);
 /// every other advice is accepted and ignored.
-pub fn madvise(p: &mut Process, a: &Args) -> SysResult {
-    if a[0] % 4096 != 0 {
+pub fn madvise(p: &mut Process, addr: u32, len: u32, advice: u32) -> SysResult {
+    if addr % 4096 != 0 {
         return Err(Errno::EINVAL);
     }
-    if a[2] == MADV_DONTNEED {
-        p.memory.discard(a[0], a[1])?;
+    if advice == MADV_DONTNEED {
+        p.memory.discard(addr, len)?;
     }
     Ok(0)
 }
 
 /// mremap(old, old_len, new_len, flags, new_addr): shrinks in place, or
 /// moves the pages to a new area with MREMAP_MAYMOVE.
-pub fn mremap(p: &mut Process, a: &Args) -> SysResult {
-    let (old, old_len, new_len, flags) = (a[0], page_ceil(a[1]), page_ceil(a[2]), a[3]);
+pub fn mremap(p: &mut Process, old: u32, old_len: u32, new_len: u32, flags: u32) -> SysResult {
+    let (old_len, new_len) = (page_ceil(old_len), page_ceil(new_len));
     if old % 4096 != 0 || new_len == 0 || old.checked_add(old_len).is_none() {
         return Err(Errno::EINVAL);
     }
@@ -151,11 +154,11 @@ pub fn mremap(p: &mut Process, a: &Args) -> SysResult {
 /// fadvise64_64(fd, offset, len, advice): advice only (coreutils' sort,
 /// wc and cat give it); accepted for any open descriptor, as Linux does
 /// for files whose cache it does not tune.
-pub fn fadvise64_64(p: &mut Process, a: &Args) -> SysResult {
-    p.files.get(a[0])?;
+pub fn fadvise64_64(p: &mut Process, fd: Fd) -> SysResult {
+    p.files.get(fd.0)?;
     Ok(0)
 }
 
-pub fn msync(_p: &mut Process, _a: &Args) -> SysResult {
+pub fn msync(_p: &mut Process) -> SysResult {
     Ok(0)
 }

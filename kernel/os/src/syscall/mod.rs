@@ -14,6 +14,7 @@
 //! `-errno` through). An unknown number returns `-ENOSYS` and logs one line
 //! naming it and the program.
 
+pub mod args;
 pub mod user;
 
 mod dir;
@@ -74,260 +75,272 @@ enum Serve {
 
 use Serve::*;
 
+/// A table [`Handler`] from a handler with typed arguments
+/// ([`args::SyscallFn`]): decodes the registers into its argument types,
+/// then calls it (inlined: no extra call layer).
+macro_rules! sys {
+    ($f:path) => {
+        |p: &mut $crate::linux::process::Process, regs: &$crate::syscall::Args| -> embox_abi::errno::SysResult {
+            $crate::syscall::args::SyscallFn::call($f, p, regs)
+        }
+    };
+}
+pub(crate) use sys;
+
 /// Served syscalls, ordered by number. The comments between them list the
 /// numbers we do not serve (they return -ENOSYS and log one line).
 const TABLE: &[(u32, Serve)] = &[
-    (EXIT, Native(exit::exit)),                               // 1
-    (FORK, Native(exit::fork)),                               // 2
-    (READ, Lkl(io::read)),                                    // 3
-    (WRITE, Lkl(io::write)),                                  // 4
-    (OPEN, Lkl(open::open)),                                  // 5
-    (CLOSE, Native(open::close)),                             // 6
-    (WAITPID, Native(exit::waitpid)),                         // 7
-    (CREAT, Lkl(open::creat)),                                // 8
-    (LINK, Lkl(dir::link)),                                   // 9
-    (UNLINK, Lkl(dir::unlink)),                               // 10
-    (EXECVE, Native(exit::execve)),                           // 11
-    (CHDIR, LklVia(dir::chdir, forward::chdir)),              // 12
-    (TIME, Native(time::time)),                               // 13
-    (MKNOD, LklOnly),                                         // 14
-    (CHMOD, Lkl(stat::chmod)),                                // 15
-    (LCHOWN, Lkl(stat::chown)),                               // 16
+    (EXIT, Native(sys!(exit::exit))),                          // 1
+    (FORK, Native(sys!(exit::fork))),                          // 2
+    (READ, Lkl(sys!(io::read))),                               // 3
+    (WRITE, Lkl(sys!(io::write))),                             // 4
+    (OPEN, Lkl(sys!(open::open))),                             // 5
+    (CLOSE, Native(sys!(open::close))),                        // 6
+    (WAITPID, Native(sys!(exit::waitpid))),                    // 7
+    (CREAT, Lkl(sys!(open::creat))),                           // 8
+    (LINK, Lkl(sys!(dir::link))),                              // 9
+    (UNLINK, Lkl(sys!(dir::unlink))),                          // 10
+    (EXECVE, Native(sys!(exit::execve))),                      // 11
+    (CHDIR, LklVia(sys!(dir::chdir), forward::chdir)),         // 12
+    (TIME, Native(sys!(time::time))),                          // 13
+    (MKNOD, LklOnly),                                          // 14
+    (CHMOD, Lkl(sys!(stat::chmod))),                           // 15
+    (LCHOWN, Lkl(sys!(stat::chown))),                          // 16
     // 17..=18: break, oldstat
-    (LSEEK, LklVia(io::lseek, forward::lseek)),               // 19
-    (GETPID, Native(ids::getpid)),                            // 20
+    (LSEEK, LklVia(sys!(io::lseek), forward::lseek)),          // 19
+    (GETPID, Native(sys!(ids::getpid))),                       // 20
     // 21..=22: mount, umount
-    (SETUID, LklOnly),                                        // 23
-    (GETUID, Lkl(ids::getuid)),                               // 24
+    (SETUID, LklOnly),                                         // 23
+    (GETUID, Lkl(sys!(ids::getuid))),                          // 24
     // 25..=26: stime, ptrace
-    (ALARM, Native(signal::alarm)),                           // 27
+    (ALARM, Native(sys!(signal::alarm))),                      // 27
     // 28: oldfstat
-    (PAUSE, Native(signal::pause)),                           // 29
+    (PAUSE, Native(sys!(signal::pause))),                      // 29
     // 30..=32: utime, stty, gtty
-    (ACCESS, Lkl(stat::access)),                              // 33
+    (ACCESS, Lkl(sys!(stat::access))),                         // 33
     // 34..=35: nice, ftime
-    (SYNC, Lkl(io::sync)),                                    // 36
-    (KILL, Native(signal::kill)),                             // 37
-    (RENAME, Lkl(dir::rename)),                               // 38
-    (MKDIR, Lkl(dir::mkdir)),                                 // 39
-    (RMDIR, Lkl(dir::rmdir)),                                 // 40
-    (DUP, Native(fd::dup)),                                   // 41
-    (PIPE, LklVia(fd::pipe, forward::pipe)),                  // 42
-    (TIMES, Native(time::times)),                             // 43
+    (SYNC, Lkl(sys!(io::sync))),                               // 36
+    (KILL, Native(sys!(signal::kill))),                        // 37
+    (RENAME, Lkl(sys!(dir::rename))),                          // 38
+    (MKDIR, Lkl(sys!(dir::mkdir))),                            // 39
+    (RMDIR, Lkl(sys!(dir::rmdir))),                            // 40
+    (DUP, Native(sys!(fd::dup))),                              // 41
+    (PIPE, LklVia(sys!(fd::pipe), forward::pipe)),             // 42
+    (TIMES, Native(sys!(time::times))),                        // 43
     // 44: prof
-    (BRK, Native(mm::brk)),                                   // 45
-    (SETGID, LklOnly),                                        // 46
-    (GETGID, Lkl(ids::getgid)),                               // 47
+    (BRK, Native(sys!(mm::brk))),                              // 45
+    (SETGID, LklOnly),                                         // 46
+    (GETGID, Lkl(sys!(ids::getgid))),                          // 47
     // 48: signal
-    (GETEUID, Lkl(ids::geteuid)),                             // 49
-    (GETEGID, Lkl(ids::getegid)),                             // 50
+    (GETEUID, Lkl(sys!(ids::geteuid))),                        // 49
+    (GETEGID, Lkl(sys!(ids::getegid))),                        // 50
     // 51..=53: acct, umount2, lock
-    (IOCTL, LklVia(fd::ioctl, forward::ioctl)),               // 54
-    (FCNTL, LklVia(fd::fcntl, forward::fcntl)),               // 55
+    (IOCTL, LklVia(sys!(fd::ioctl), forward::ioctl)),          // 54
+    (FCNTL, LklVia(sys!(fd::fcntl), forward::fcntl)),          // 55
     // 56: mpx
-    (SETPGID, Native(ids::setpgid)),                          // 57
+    (SETPGID, Native(sys!(ids::setpgid))),                     // 57
     // 58..=59: ulimit, oldolduname
-    (UMASK, Native(stat::umask)),                             // 60
+    (UMASK, Native(sys!(stat::umask))),                        // 60
     // 61..=62: chroot, ustat
-    (DUP2, Native(fd::dup2)),                                 // 63
-    (GETPPID, Native(ids::getppid)),                          // 64
-    (GETPGRP, Native(ids::getpgrp)),                          // 65
-    (SETSID, Native(ids::setsid)),                            // 66
+    (DUP2, Native(sys!(fd::dup2))),                            // 63
+    (GETPPID, Native(sys!(ids::getppid))),                     // 64
+    (GETPGRP, Native(sys!(ids::getpgrp))),                     // 65
+    (SETSID, Native(sys!(ids::setsid))),                       // 66
     // 67..=73: sigaction, sgetmask, ssetmask, setreuid, ...
-    (SETHOSTNAME, LklOnly),                                   // 74
+    (SETHOSTNAME, LklOnly),                                    // 74
     // 75: setrlimit
-    (GETRLIMIT, Native(system::getrlimit)),                   // 76
-    (GETRUSAGE, Native(system::getrusage)),                   // 77
-    (GETTIMEOFDAY, Native(time::gettimeofday)),               // 78
+    (GETRLIMIT, Native(sys!(system::getrlimit))),              // 76
+    (GETRUSAGE, Native(sys!(system::getrusage))),              // 77
+    (GETTIMEOFDAY, Native(sys!(time::gettimeofday))),          // 78
     // 79: settimeofday
-    (GETGROUPS, Native(ids::getgroups)),                      // 80
+    (GETGROUPS, Native(sys!(ids::getgroups))),                 // 80
     // 81..=82: setgroups, select
-    (SYMLINK, Lkl(dir::symlink)),                             // 83
+    (SYMLINK, Lkl(sys!(dir::symlink))),                        // 83
     // 84: oldlstat
-    (READLINK, Lkl(stat::readlink)),                          // 85
+    (READLINK, Lkl(sys!(stat::readlink))),                     // 85
     // 86..=89: uselib, swapon, reboot, readdir
-    (MMAP, Native(mm::old_mmap)),                             // 90
-    (MUNMAP, Native(mm::munmap)),                             // 91
-    (TRUNCATE, Lkl(io::truncate)),                            // 92
-    (FTRUNCATE, Lkl(io::ftruncate)),                          // 93
-    (FCHMOD, Lkl(stat::fchmod)),                              // 94
-    (FCHOWN, Lkl(stat::fchown)),                              // 95
+    (MMAP, Native(sys!(mm::old_mmap))),                        // 90
+    (MUNMAP, Native(sys!(mm::munmap))),                        // 91
+    (TRUNCATE, Lkl(sys!(io::truncate))),                       // 92
+    (FTRUNCATE, Lkl(sys!(io::ftruncate))),                     // 93
+    (FCHMOD, Lkl(sys!(stat::fchmod))),                         // 94
+    (FCHOWN, Lkl(sys!(stat::fchown))),                         // 95
     // 96..=101: getpriority, setpriority, profil, statfs, ...
-    (SOCKETCALL, LklVia(socket::socketcall, forward::socketcall)), // 102
+    (SOCKETCALL, LklVia(sys!(socket::socketcall), forward::socketcall)), // 102
     // 103: syslog
-    (SETITIMER, Native(signal::setitimer)),                   // 104
-    (GETITIMER, Native(signal::getitimer)),                   // 105
+    (SETITIMER, Native(sys!(signal::setitimer))),              // 104
+    (GETITIMER, Native(sys!(signal::getitimer))),              // 105
     // 106..=113: stat, lstat, fstat, olduname, ...
-    (WAIT4, Native(exit::wait4)),                             // 114
+    (WAIT4, Native(sys!(exit::wait4))),                        // 114
     // 115: swapoff
-    (SYSINFO, Native(system::sysinfo)),                       // 116
+    (SYSINFO, Native(sys!(system::sysinfo))),                  // 116
     // 117: ipc
-    (FSYNC, Lkl(io::fsync)),                                  // 118
-    (SIGRETURN, Native(signal::sigreturn)),                   // 119
-    (CLONE, Native(exit::clone)),                             // 120
+    (FSYNC, Lkl(sys!(io::fsync))),                             // 118
+    (SIGRETURN, Native(sys!(signal::sigreturn))),              // 119
+    (CLONE, Native(sys!(exit::clone))),                        // 120
     // 121: setdomainname
-    (UNAME, Lkl(system::uname)),                              // 122
+    (UNAME, Lkl(sys!(system::uname))),                         // 122
     // 123..=124: modify_ldt, adjtimex
-    (MPROTECT, Native(mm::mprotect)),                         // 125
+    (MPROTECT, Native(sys!(mm::mprotect))),                    // 125
     // 126..=131: sigprocmask, create_module, init_module, delete_module, ...
-    (GETPGID, Native(ids::getpgid)),                          // 132
-    (FCHDIR, LklVia(dir::fchdir, forward::fchdir)),           // 133
+    (GETPGID, Native(sys!(ids::getpgid))),                     // 132
+    (FCHDIR, LklVia(sys!(dir::fchdir), forward::fchdir)),      // 133
     // 134..=139: bdflush, sysfs, personality, afs_syscall, ...
-    (_LLSEEK, LklVia(io::llseek, forward::llseek_i386)),      // 140
-    (GETDENTS, LklOnlyVia(forward::getdents)),                // 141
-    (_NEWSELECT, Emulated(io::select)),                       // 142
-    (FLOCK, LklOnly),                                         // 143
-    (MSYNC, Native(mm::msync)),                               // 144
-    (READV, LklVia(io::readv, forward::readv)),               // 145
-    (WRITEV, LklVia(io::writev, forward::writev)),            // 146
-    (GETSID, Native(ids::getsid)),                            // 147
-    (FDATASYNC, Lkl(io::fsync)),                              // 148
+    (_LLSEEK, LklVia(sys!(io::llseek), forward::llseek_i386)), // 140
+    (GETDENTS, LklOnlyVia(forward::getdents)),                 // 141
+    (_NEWSELECT, Emulated(sys!(io::select))),                  // 142
+    (FLOCK, LklOnly),                                          // 143
+    (MSYNC, Native(sys!(mm::msync))),                          // 144
+    (READV, LklVia(sys!(io::readv), forward::readv)),          // 145
+    (WRITEV, LklVia(sys!(io::writev), forward::writev)),       // 146
+    (GETSID, Native(sys!(ids::getsid))),                       // 147
+    (FDATASYNC, Lkl(sys!(io::fsync))),                         // 148
     // 149..=157: _sysctl, mlock, munlock, mlockall, ...
-    (SCHED_YIELD, Native(time::sched_yield)),                 // 158
+    (SCHED_YIELD, Native(sys!(time::sched_yield))),            // 158
     // 159..=161: sched_get_priority_max, sched_get_priority_min, sched_rr_get_interval
-    (NANOSLEEP, Native(time::nanosleep)),                     // 162
-    (MREMAP, Native(mm::mremap)),                             // 163
+    (NANOSLEEP, Native(sys!(time::nanosleep))),                // 162
+    (MREMAP, Native(sys!(mm::mremap))),                        // 163
     // 164..=167: setresuid, getresuid, vm86, query_module
-    (POLL, Emulated(io::poll)),                               // 168
+    (POLL, Emulated(sys!(io::poll))),                          // 168
     // 169..=171: nfsservctl, setresgid, getresgid
-    (PRCTL, Native(system::prctl)),                           // 172
-    (RT_SIGRETURN, Native(signal::rt_sigreturn)),             // 173
-    (RT_SIGACTION, Native(signal::rt_sigaction)),             // 174
-    (RT_SIGPROCMASK, Native(signal::rt_sigprocmask)),         // 175
-    (RT_SIGPENDING, Native(signal::rt_sigpending)),           // 176
+    (PRCTL, Native(sys!(system::prctl))),                      // 172
+    (RT_SIGRETURN, Native(sys!(signal::rt_sigreturn))),        // 173
+    (RT_SIGACTION, Native(sys!(signal::rt_sigaction))),        // 174
+    (RT_SIGPROCMASK, Native(sys!(signal::rt_sigprocmask))),    // 175
+    (RT_SIGPENDING, Native(sys!(signal::rt_sigpending))),      // 176
     // 177..=178: rt_sigtimedwait, rt_sigqueueinfo
-    (RT_SIGSUSPEND, Native(signal::rt_sigsuspend)),           // 179
-    (PREAD64, Lkl(io::pread64)),                              // 180
-    (PWRITE64, Lkl(io::pwrite64)),                            // 181
-    (CHOWN, Lkl(stat::chown)),                                // 182
-    (GETCWD, Native(dir::getcwd)),                            // 183
+    (RT_SIGSUSPEND, Native(sys!(signal::rt_sigsuspend))),      // 179
+    (PREAD64, Lkl(sys!(io::pread64))),                         // 180
+    (PWRITE64, Lkl(sys!(io::pwrite64))),                       // 181
+    (CHOWN, Lkl(sys!(stat::chown))),                           // 182
+    (GETCWD, Native(sys!(dir::getcwd))),                       // 183
     // 184..=185: capget, capset
-    (SIGALTSTACK, Native(signal::sigaltstack)),               // 186
+    (SIGALTSTACK, Native(sys!(signal::sigaltstack))),          // 186
     // 187..=189: sendfile, getpmsg, putpmsg
-    (VFORK, Native(exit::vfork)),                             // 190
-    (UGETRLIMIT, Native(system::getrlimit)),                  // 191
-    (MMAP2, Native(mm::mmap2)),                               // 192
-    (TRUNCATE64, Lkl(io::truncate64)),                        // 193
-    (FTRUNCATE64, Lkl(io::ftruncate64)),                      // 194
-    (STAT64, LklVia(stat::stat64, forward::stat64)),          // 195
-    (LSTAT64, LklVia(stat::lstat64, forward::lstat64)),       // 196
-    (FSTAT64, LklVia(stat::fstat64, forward::fstat64)),       // 197
-    (LCHOWN32, Lkl(stat::chown)),                             // 198
-    (GETUID32, Lkl(ids::getuid)),                             // 199
-    (GETGID32, Lkl(ids::getgid)),                             // 200
-    (GETEUID32, Lkl(ids::geteuid)),                           // 201
-    (GETEGID32, Lkl(ids::getegid)),                           // 202
-    (SETREUID32, LklOnly),                                    // 203
-    (SETREGID32, LklOnly),                                    // 204
-    (GETGROUPS32, Lkl(ids::getgroups)),                       // 205
-    (SETGROUPS32, LklOnly),                                   // 206
-    (FCHOWN32, Lkl(stat::fchown)),                            // 207
-    (SETRESUID32, LklOnly),                                   // 208
-    (GETRESUID32, LklOnly),                                   // 209
-    (SETRESGID32, LklOnly),                                   // 210
-    (GETRESGID32, LklOnly),                                   // 211
-    (CHOWN32, Lkl(stat::chown)),                              // 212
-    (SETUID32, LklOnly),                                      // 213
-    (SETGID32, LklOnly),                                      // 214
-    (SETFSUID32, LklOnly),                                    // 215
-    (SETFSGID32, LklOnly),                                    // 216
+    (VFORK, Native(sys!(exit::vfork))),                        // 190
+    (UGETRLIMIT, Native(sys!(system::getrlimit))),             // 191
+    (MMAP2, Native(sys!(mm::mmap2))),                          // 192
+    (TRUNCATE64, Lkl(sys!(io::truncate64))),                   // 193
+    (FTRUNCATE64, Lkl(sys!(io::ftruncate64))),                 // 194
+    (STAT64, LklVia(sys!(stat::stat64), forward::stat64)),     // 195
+    (LSTAT64, LklVia(sys!(stat::lstat64), forward::lstat64)),  // 196
+    (FSTAT64, LklVia(sys!(stat::fstat64), forward::fstat64)),  // 197
+    (LCHOWN32, Lkl(sys!(stat::chown))),                        // 198
+    (GETUID32, Lkl(sys!(ids::getuid))),                        // 199
+    (GETGID32, Lkl(sys!(ids::getgid))),                        // 200
+    (GETEUID32, Lkl(sys!(ids::geteuid))),                      // 201
+    (GETEGID32, Lkl(sys!(ids::getegid))),                      // 202
+    (SETREUID32, LklOnly),                                     // 203
+    (SETREGID32, LklOnly),                                     // 204
+    (GETGROUPS32, Lkl(sys!(ids::getgroups))),                  // 205
+    (SETGROUPS32, LklOnly),                                    // 206
+    (FCHOWN32, Lkl(sys!(stat::fchown))),                       // 207
+    (SETRESUID32, LklOnly),                                    // 208
+    (GETRESUID32, LklOnly),                                    // 209
+    (SETRESGID32, LklOnly),                                    // 210
+    (GETRESGID32, LklOnly),                                    // 211
+    (CHOWN32, Lkl(sys!(stat::chown))),                         // 212
+    (SETUID32, LklOnly),                                       // 213
+    (SETGID32, LklOnly),                                       // 214
+    (SETFSUID32, LklOnly),                                     // 215
+    (SETFSGID32, LklOnly),                                     // 216
     // 217..=218: pivot_root, mincore
-    (MADVISE, Native(mm::madvise)),                           // 219
-    (GETDENTS64, Lkl(dir::getdents64)),                       // 220
-    (FCNTL64, LklVia(fd::fcntl, forward::fcntl)),             // 221
+    (MADVISE, Native(sys!(mm::madvise))),                      // 219
+    (GETDENTS64, Lkl(sys!(dir::getdents64))),                  // 220
+    (FCNTL64, LklVia(sys!(fd::fcntl), forward::fcntl)),        // 221
     // 222..=223: -, -
-    (GETTID, Native(ids::gettid)),                            // 224
+    (GETTID, Native(sys!(ids::gettid))),                       // 224
     // 225..=237: readahead, setxattr, lsetxattr, fsetxattr, ...
-    (TKILL, Native(signal::tkill)),                           // 238
-    (SENDFILE64, LklVia(io::sendfile64, forward::sendfile64)),// 239
-    (FUTEX, Native(futex::futex32)),                           // 240
+    (TKILL, Native(sys!(signal::tkill))),                      // 238
+    (SENDFILE64, LklVia(sys!(io::sendfile64), forward::sendfile64)), // 239
+    (FUTEX, Native(sys!(futex::futex32))),                     // 240
     // 241: sched_setaffinity
-    (SCHED_GETAFFINITY, Native(system::sched_getaffinity)),   // 242
-    (SET_THREAD_AREA, Native(tls::set_thread_area)),          // 243
-    (GET_THREAD_AREA, Native(tls::get_thread_area)),          // 244
+    (SCHED_GETAFFINITY, Native(sys!(system::sched_getaffinity))), // 242
+    (SET_THREAD_AREA, Native(sys!(tls::set_thread_area))),     // 243
+    (GET_THREAD_AREA, Native(sys!(tls::get_thread_area))),     // 244
     // 245..=251: io_setup, io_destroy, io_getevents, io_submit, ...
-    (EXIT_GROUP, Native(exit::exit_group)),                   // 252
+    (EXIT_GROUP, Native(sys!(exit::exit_group))),              // 252
     // 253..=257: lookup_dcookie, epoll_create, epoll_ctl, epoll_wait, ...
-    (SET_TID_ADDRESS, Native(system::set_tid_address)),       // 258
+    (SET_TID_ADDRESS, Native(sys!(system::set_tid_address))),  // 258
     // 259..=264: timer_create, timer_settime, timer_gettime, timer_getoverrun, ...
-    (CLOCK_GETTIME, Native(time::clock_gettime32)),           // 265
-    (CLOCK_GETRES, Native(time::clock_getres32)),             // 266
-    (CLOCK_NANOSLEEP, Native(time::clock_nanosleep32)),       // 267
+    (CLOCK_GETTIME, Native(sys!(time::clock_gettime32))),      // 265
+    (CLOCK_GETRES, Native(sys!(time::clock_getres32))),        // 266
+    (CLOCK_NANOSLEEP, Native(sys!(time::clock_nanosleep32))),  // 267
     // 268..=269: statfs64, fstatfs64
-    (TGKILL, Native(signal::tgkill)),                         // 270
+    (TGKILL, Native(sys!(signal::tgkill))),                    // 270
     // 271: utimes
-    (FADVISE64_64, Native(mm::fadvise64_64)),                 // 272
+    (FADVISE64_64, Native(sys!(mm::fadvise64_64))),            // 272
     // 273..=283: vserver, mbind, ...
-    (WAITID, Native(exit::waitid)),                           // 284
+    (WAITID, Native(sys!(exit::waitid))),                      // 284
     // 285..=294: -, add_key, request_key, keyctl, ...
-    (OPENAT, Lkl(open::openat)),                              // 295
-    (MKDIRAT, Lkl(dir::mkdirat)),                             // 296
-    (MKNODAT, LklOnly),                                       // 297
-    (FCHOWNAT, Lkl(stat::fchownat)),                          // 298
+    (OPENAT, Lkl(sys!(open::openat))),                         // 295
+    (MKDIRAT, Lkl(sys!(dir::mkdirat))),                        // 296
+    (MKNODAT, LklOnly),                                        // 297
+    (FCHOWNAT, Lkl(sys!(stat::fchownat))),                     // 298
     // 299: futimesat
-    (FSTATAT64, LklVia(stat::fstatat64, forward::fstatat64)), // 300
-    (UNLINKAT, Lkl(dir::unlinkat)),                           // 301
-    (RENAMEAT, Lkl(dir::renameat)),                           // 302
-    (LINKAT, Lkl(dir::link)),                                 // 303
-    (SYMLINKAT, Lkl(dir::symlinkat)),                         // 304
-    (READLINKAT, Lkl(stat::readlinkat)),                      // 305
-    (FCHMODAT, Lkl(stat::fchmodat)),                          // 306
-    (FACCESSAT, Lkl(stat::faccessat)),                        // 307
-    (PSELECT6, Emulated(io::pselect6)),                       // 308
-    (PPOLL, Emulated(io::ppoll32)),                           // 309
+    (FSTATAT64, LklVia(sys!(stat::fstatat64), forward::fstatat64)), // 300
+    (UNLINKAT, Lkl(sys!(dir::unlinkat))),                      // 301
+    (RENAMEAT, Lkl(sys!(dir::renameat))),                      // 302
+    (LINKAT, Lkl(sys!(dir::link))),                            // 303
+    (SYMLINKAT, Lkl(sys!(dir::symlinkat))),                    // 304
+    (READLINKAT, Lkl(sys!(stat::readlinkat))),                 // 305
+    (FCHMODAT, Lkl(sys!(stat::fchmodat))),                     // 306
+    (FACCESSAT, Lkl(sys!(stat::faccessat))),                   // 307
+    (PSELECT6, Emulated(sys!(io::pselect6))),                  // 308
+    (PPOLL, Emulated(sys!(io::ppoll32))),                      // 309
     // 310: unshare
-    (SET_ROBUST_LIST, Native(system::set_robust_list)),       // 311
-    (GET_ROBUST_LIST, Native(system::get_robust_list)),       // 312
+    (SET_ROBUST_LIST, Native(sys!(system::set_robust_list))),  // 311
+    (GET_ROBUST_LIST, Native(sys!(system::get_robust_list))),  // 312
     // 313..=319: splice, sync_file_range, tee, vmsplice, ...
-    (UTIMENSAT, Lkl(stat::utimensat)),                        // 320
+    (UTIMENSAT, Lkl(sys!(stat::utimensat))),                   // 320
     // 321..=323: signalfd, timerfd_create, eventfd
-    (FALLOCATE, LklOnly),                                     // 324
+    (FALLOCATE, LklOnly),                                      // 324
     // 325..=329: timerfd_settime, timerfd_gettime, signalfd4, eventfd2, ...
-    (DUP3, Native(fd::dup3)),                                 // 330
-    (PIPE2, LklVia(fd::pipe2, forward::pipe2)),               // 331
+    (DUP3, Native(sys!(fd::dup3))),                            // 330
+    (PIPE2, LklVia(sys!(fd::pipe2), forward::pipe2)),          // 331
     // 332..=339: inotify_init1, preadv, pwritev, rt_tgsigqueueinfo, ...
-    (PRLIMIT64, Native(system::prlimit64)),                   // 340
+    (PRLIMIT64, Native(sys!(system::prlimit64))),              // 340
     // 341..=343: name_to_handle_at, open_by_handle_at, clock_adjtime
-    (SYNCFS, LklOnly),                                        // 344
+    (SYNCFS, LklOnly),                                         // 344
     // 345..=352: sendmmsg, setns, process_vm_readv, process_vm_writev, ...
-    (RENAMEAT2, Lkl(dir::renameat2)),                         // 353
+    (RENAMEAT2, Lkl(sys!(dir::renameat2))),                    // 353
     // 354: seccomp
-    (GETRANDOM, Native(system::getrandom)),                   // 355
+    (GETRANDOM, Native(sys!(system::getrandom))),              // 355
     // 356..=358: memfd_create, bpf, execveat
-    (SOCKET, Lkl(socket::socket)),                            // 359
-    (SOCKETPAIR, LklVia(socket::socketpair, forward::socketpair)), // 360
-    (BIND, Lkl(socket::bind)),                                // 361
-    (CONNECT, Lkl(socket::connect)),                          // 362
-    (LISTEN, Lkl(socket::listen)),                            // 363
-    (ACCEPT4, Lkl(socket::accept4)),                          // 364
-    (GETSOCKOPT, Lkl(socket::getsockopt)),                    // 365
-    (SETSOCKOPT, Lkl(socket::setsockopt)),                    // 366
-    (GETSOCKNAME, Lkl(socket::getsockname)),                  // 367
-    (GETPEERNAME, Lkl(socket::getpeername)),                  // 368
-    (SENDTO, Lkl(socket::sendto)),                            // 369
-    (SENDMSG, LklVia(socket::sendmsg, forward::sendmsg)), // 370
-    (RECVFROM, Lkl(socket::recvfrom)),                        // 371
-    (RECVMSG, LklVia(socket::recvmsg, forward::recvmsg)), // 372
-    (SHUTDOWN, Lkl(socket::shutdown)),                        // 373
+    (SOCKET, Lkl(sys!(socket::socket))),                       // 359
+    (SOCKETPAIR, LklVia(sys!(socket::socketpair), forward::socketpair)), // 360
+    (BIND, Lkl(sys!(socket::bind))),                           // 361
+    (CONNECT, Lkl(sys!(socket::connect))),                     // 362
+    (LISTEN, Lkl(sys!(socket::listen))),                       // 363
+    (ACCEPT4, Lkl(sys!(socket::accept4))),                     // 364
+    (GETSOCKOPT, Lkl(sys!(socket::getsockopt))),               // 365
+    (SETSOCKOPT, Lkl(sys!(socket::setsockopt))),               // 366
+    (GETSOCKNAME, Lkl(sys!(socket::getsockname))),             // 367
+    (GETPEERNAME, Lkl(sys!(socket::getpeername))),             // 368
+    (SENDTO, Lkl(sys!(socket::sendto))),                       // 369
+    (SENDMSG, LklVia(sys!(socket::sendmsg), forward::sendmsg)), // 370
+    (RECVFROM, Lkl(sys!(socket::recvfrom))),                   // 371
+    (RECVMSG, LklVia(sys!(socket::recvmsg), forward::recvmsg)), // 372
+    (SHUTDOWN, Lkl(sys!(socket::shutdown))),                   // 373
     // 374..=382: userfaultfd, membarrier, mlock2, copy_file_range, ...
-    (STATX, Lkl(stat::statx)),                                // 383
+    (STATX, Lkl(sys!(stat::statx))),                           // 383
     // 384..=385: arch_prctl, io_pgetevents
-    (RSEQ, Native(system::rseq)),                             // 386
+    (RSEQ, Native(sys!(system::rseq))),                        // 386
     // 387..=402: -, -, -, -, ...
-    (CLOCK_GETTIME64, Native(time::clock_gettime64)),         // 403
+    (CLOCK_GETTIME64, Native(sys!(time::clock_gettime64))),    // 403
     // 404..=405: clock_settime64, clock_adjtime64
-    (CLOCK_GETRES_TIME64, Native(time::clock_getres64)),      // 406
-    (CLOCK_NANOSLEEP_TIME64, Native(time::clock_nanosleep64)),// 407
+    (CLOCK_GETRES_TIME64, Native(sys!(time::clock_getres64))), // 406
+    (CLOCK_NANOSLEEP_TIME64, Native(sys!(time::clock_nanosleep64))), // 407
     // 408..=411: timer_gettime64, timer_settime64, timerfd_gettime64, timerfd_settime64
-    (UTIMENSAT_TIME64, Lkl(stat::utimensat)),                 // 412
-    (PSELECT6_TIME64, Emulated(io::pselect6_time64)),         // 413
-    (PPOLL_TIME64, Emulated(io::ppoll64)),                    // 414
+    (UTIMENSAT_TIME64, Lkl(sys!(stat::utimensat))),            // 412
+    (PSELECT6_TIME64, Emulated(sys!(io::pselect6_time64))),    // 413
+    (PPOLL_TIME64, Emulated(sys!(io::ppoll64))),               // 414
     // 415..=421: -, io_pgetevents_time64, recvmmsg_time64, mq_timedsend_time64, ...
-    (FUTEX_TIME64, Native(futex::futex64)),                   // 422
+    (FUTEX_TIME64, Native(sys!(futex::futex64))),              // 422
     // 423..=434: sched_rr_get_interval_time64, pidfd_send_signal, io_uring_setup, io_uring_enter, ...
-    (CLONE3, Native(exit::clone3)),                           // 435
+    (CLONE3, Native(sys!(exit::clone3))),                      // 435
     // 436..=438: close_range, openat2, pidfd_getfd
-    (FACCESSAT2, Lkl(stat::faccessat2)),                      // 439
+    (FACCESSAT2, Lkl(sys!(stat::faccessat2))),                 // 439
     // 440..=450: process_madvise, epoll_pwait2, mount_setattr, quotactl_fd, ...
 ];
 
@@ -465,7 +478,8 @@ fn dispatch_lkl(process: &mut Process, nr: u32, args: &Args) -> u32 {
 /// `load_app --strace`: one log line per call, strace-like.
 #[cold]
 #[inline(never)]
-fn trace(process: &Process, nr: u32, a: &Args, eax: u32) {
+fn trace(process: &Process, nr: u32, regs: &Args, eax: u32) {
+    let [a0, a1, a2, a3, ..] = *regs;
     let name = embox_abi::nr::name(nr).unwrap_or("?");
     let errno = eax as i32;
     let result = if (-4095..0).contains(&errno) { Err(-errno) } else { Ok(eax) };
@@ -473,17 +487,17 @@ fn trace(process: &Process, nr: u32, a: &Args, eax: u32) {
     match result {
         Ok(v) => klog!(
             "{}[{}]: {}({:#x}, {:#x}, {:#x}, {:#x}) = {:#x}{}",
-            process.name, process.tid, name, a[0], a[1], a[2], a[3], v, via
+            process.name, process.tid, name, a0, a1, a2, a3, v, via
         ),
         Err(e) => klog!(
             "{}[{}]: {}({:#x}, {:#x}, {:#x}, {:#x}) = -1 {}{}",
             process.name,
             process.tid,
             name,
-            a[0],
-            a[1],
-            a[2],
-            a[3],
+            a0,
+            a1,
+            a2,
+            a3,
             Errno::from_raw(e).map(Errno::name).unwrap_or("E?"),
             via
         ),

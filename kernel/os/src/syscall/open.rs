@@ -8,8 +8,8 @@ use embox_abi::errno::SysResult;
 use embox_abi::Errno;
 use embox_fs::{FileKind as NodeKind, FsError};
 
+use super::args::Fd;
 use super::user::UserString;
-use super::Args;
 use crate::linux::devproc::{self, Device};
 use crate::linux::env;
 use crate::linux::files::{FileKind, OpenFile};
@@ -17,11 +17,11 @@ use crate::linux::process::Process;
 
 /// The absolute path of `path` relative to directory descriptor `dirfd`
 /// (`AT_FDCWD` = the working directory), as the `*at` calls take them.
-pub(super) fn resolve_at(p: &mut Process, dirfd: u32, path: &str) -> Result<String, Errno> {
-    if path.starts_with('/') || dirfd as i32 == AT_FDCWD {
+pub(super) fn resolve_at(p: &mut Process, dirfd: Fd, path: &str) -> Result<String, Errno> {
+    if path.starts_with('/') || dirfd.0 as i32 == AT_FDCWD {
         return Ok(p.absolute(path));
     }
-    let f = p.files.get(dirfd)?;
+    let f = p.files.get(dirfd.0)?;
     match f.kind {
         FileKind::Dir(_) => Ok(embox_fs::join(&f.path, path)),
         _ => Err(Errno::ENOTDIR),
@@ -106,22 +106,25 @@ fn open_path(p: &mut Process, path: String, flags: u32, mode: u32) -> SysResult 
     Ok(fd)
 }
 
-pub fn open(p: &mut Process, a: &Args) -> SysResult {
-    let path = UserString(a[0]).read_path(&mut p.memory)?;
+/// open(path, flags, mode)
+pub fn open(p: &mut Process, path: UserString, flags: u32, mode: u32) -> SysResult {
+    let path = path.read_path(&mut p.memory)?;
     let path = p.absolute(&path);
-    open_path(p, path, a[1], a[2])
+    open_path(p, path, flags, mode)
 }
 
-pub fn openat(p: &mut Process, a: &Args) -> SysResult {
-    let path = UserString(a[1]).read_path(&mut p.memory)?;
-    let path = resolve_at(p, a[0], &path)?;
-    open_path(p, path, a[2], a[3])
+/// openat(dirfd, path, flags, mode)
+pub fn openat(p: &mut Process, dirfd: Fd, path: UserString, flags: u32, mode: u32) -> SysResult {
+    let path = path.read_path(&mut p.memory)?;
+    let path = resolve_at(p, dirfd, &path)?;
+    open_path(p, path, flags, mode)
 }
 
-pub fn creat(p: &mut Process, a: &Args) -> SysResult {
-    let path = UserString(a[0]).read_path(&mut p.memory)?;
+/// creat(path, mode)
+pub fn creat(p: &mut Process, path: UserString, mode: u32) -> SysResult {
+    let path = path.read_path(&mut p.memory)?;
     let path = p.absolute(&path);
-    open_path(p, path, O_CREAT | O_WRONLY | O_TRUNC, a[1])
+    open_path(p, path, O_CREAT | O_WRONLY | O_TRUNC, mode)
 }
 
 /// Releases the VFS node of a file whose last descriptor was closed.
@@ -137,7 +140,7 @@ pub(super) fn release(file: Option<OpenFile>) {
     }
 }
 
-pub fn close(p: &mut Process, a: &Args) -> SysResult {
-    release(p.files.close(a[0])?);
+pub fn close(p: &mut Process, fd: Fd) -> SysResult {
+    release(p.files.close(fd.0)?);
     Ok(0)
 }

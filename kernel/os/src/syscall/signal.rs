@@ -14,7 +14,6 @@ use embox_abi::Errno;
 use zerocopy::little_endian::U64;
 
 use super::user::UserPtr;
-use super::Args;
 use crate::linux::process::Process;
 use crate::linux::signal::{self as sig, bit, SigInfo, SI_TKILL, SI_USER, UNBLOCKABLE};
 use crate::linux::{self, Target};
@@ -23,9 +22,8 @@ use crate::linux::{self, Target};
 const SIGSET_SIZE: u32 = 8;
 
 /// rt_sigaction(sig, act, oldact, sigsetsize)
-pub fn rt_sigaction(p: &mut Process, a: &Args) -> SysResult {
-    let (signo, act, old) = (a[0], UserPtr::<KernelSigaction>::new(a[1]), UserPtr::<KernelSigaction>::new(a[2]));
-    if a[3] != SIGSET_SIZE || signo == 0 || signo > NSIG {
+pub fn rt_sigaction(p: &mut Process, signo: u32, act: UserPtr<KernelSigaction>, old: UserPtr<KernelSigaction>, setsize: u32) -> SysResult {
+    if setsize != SIGSET_SIZE || signo == 0 || signo > NSIG {
         return Err(Errno::EINVAL);
     }
     let new = act.read_opt(&mut p.memory)?;
@@ -49,9 +47,8 @@ pub fn rt_sigaction(p: &mut Process, a: &Args) -> SysResult {
 
 /// rt_sigprocmask(how, set, oldset, sigsetsize); signals it unblocks are
 /// delivered on the way back to ring 3.
-pub fn rt_sigprocmask(p: &mut Process, a: &Args) -> SysResult {
-    let (how, set, old) = (a[0], UserPtr::<U64>::new(a[1]), UserPtr::<U64>::new(a[2]));
-    if a[3] != SIGSET_SIZE {
+pub fn rt_sigprocmask(p: &mut Process, how: u32, set: UserPtr<U64>, old: UserPtr<U64>, setsize: u32) -> SysResult {
+    if setsize != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
     let new = set.read_opt(&mut p.memory)?;
@@ -71,13 +68,13 @@ pub fn rt_sigprocmask(p: &mut Process, a: &Args) -> SysResult {
 }
 
 /// rt_sigpending(set, sigsetsize): the blocked signals waiting.
-pub fn rt_sigpending(p: &mut Process, a: &Args) -> SysResult {
-    if a[1] > SIGSET_SIZE {
+pub fn rt_sigpending(p: &mut Process, set: UserPtr<U64>, setsize: u32) -> SysResult {
+    if setsize > SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
     linux::collect_current(p);
     let pending = p.pending & p.sigmask;
-    UserPtr::<U64>::new(a[0]).write(&mut p.memory, &pending.into())?;
+    set.write(&mut p.memory, &pending.into())?;
     Ok(0)
 }
 
@@ -100,16 +97,16 @@ fn suspend(p: &mut Process, mask: u64) -> SysResult {
 }
 
 /// rt_sigsuspend(mask, sigsetsize)
-pub fn rt_sigsuspend(p: &mut Process, a: &Args) -> SysResult {
-    if a[1] != SIGSET_SIZE {
+pub fn rt_sigsuspend(p: &mut Process, mask: UserPtr<U64>, setsize: u32) -> SysResult {
+    if setsize != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let mask = UserPtr::<U64>::new(a[0]).read(&mut p.memory)?.get();
+    let mask = mask.read(&mut p.memory)?.get();
     suspend(p, mask)
 }
 
 /// pause()
-pub fn pause(p: &mut Process, _a: &Args) -> SysResult {
+pub fn pause(p: &mut Process) -> SysResult {
     let mask = p.sigmask;
     let r = suspend(p, mask);
     p.saved_mask = None;
@@ -118,8 +115,7 @@ pub fn pause(p: &mut Process, _a: &Args) -> SysResult {
 
 /// sigaltstack(ss, old_ss): needs the user stack pointer (EPERM while on
 /// the alternate stack; SS_ONSTACK in the old value).
-pub fn sigaltstack(p: &mut Process, a: &Args) -> SysResult {
-    let (ss, old) = (UserPtr::<StackT>::new(a[0]), UserPtr::<StackT>::new(a[1]));
+pub fn sigaltstack(p: &mut Process, ss: UserPtr<StackT>, old: UserPtr<StackT>) -> SysResult {
     let sp = p.user_regs.map_or(0, |r| r.user_esp);
     let new = ss.read_opt(&mut p.memory)?;
     let current = StackT { ss_flags: sig::altstack_flags(p, sp), ..p.altstack };
@@ -148,8 +144,7 @@ fn check_signal(signo: u32) -> Result<(), Errno> {
 /// process but init and the caller (-1), or group -pid. Signal 0 checks.
 /// A process takes it in one of its threads that does not block it (the
 /// caller, at the end of this call, when it is one of them).
-pub fn kill(p: &mut Process, a: &Args) -> SysResult {
-    let (pid, signo) = (a[0] as i32, a[1]);
+pub fn kill(p: &mut Process, pid: i32, signo: u32) -> SysResult {
     check_signal(signo)?;
     let info = SigInfo::from_process(p.pid, SI_USER);
     let target = match pid {
@@ -178,13 +173,13 @@ fn to_thread(p: &mut Process, tgid: Option<u32>, tid: u32, signo: u32) -> SysRes
 }
 
 /// tgkill(tgid, tid, sig)
-pub fn tgkill(p: &mut Process, a: &Args) -> SysResult {
-    to_thread(p, Some(a[0]), a[1], a[2])
+pub fn tgkill(p: &mut Process, tgid: u32, tid: u32, signo: u32) -> SysResult {
+    to_thread(p, Some(tgid), tid, signo)
 }
 
 /// tkill(tid, sig): musl's `raise`.
-pub fn tkill(p: &mut Process, a: &Args) -> SysResult {
-    to_thread(p, None, a[0], a[1])
+pub fn tkill(p: &mut Process, tid: u32, signo: u32) -> SysResult {
+    to_thread(p, None, tid, signo)
 }
 
 /// A bad frame at sigreturn: the program ends with SIGSEGV (no handler
@@ -196,12 +191,12 @@ fn bad_frame(p: &mut Process) -> SysResult {
 }
 
 /// sigreturn(): back from a handler of a non-SA_SIGINFO signal.
-pub fn sigreturn(p: &mut Process, _a: &Args) -> SysResult {
+pub fn sigreturn(p: &mut Process) -> SysResult {
     back_from_handler(p, sig::sigreturn)
 }
 
 /// rt_sigreturn(): back from a handler of an SA_SIGINFO signal.
-pub fn rt_sigreturn(p: &mut Process, _a: &Args) -> SysResult {
+pub fn rt_sigreturn(p: &mut Process) -> SysResult {
     back_from_handler(p, sig::rt_sigreturn)
 }
 
@@ -219,7 +214,9 @@ fn back_from_handler(p: &mut Process, restore: fn(&mut Process, &mut crate::hal:
 const ITIMER_REAL: u32 = 0;
 
 /// `struct itimerval` as four words: interval (sec, usec), value (sec, usec).
-fn itimerval(interval: Duration, value: Duration) -> [u32; 4] {
+type Itimerval = [u32; 4];
+
+fn itimerval(interval: Duration, value: Duration) -> Itimerval {
     [interval.as_secs() as u32, interval.subsec_micros(), value.as_secs() as u32, value.subsec_micros()]
 }
 
@@ -233,34 +230,34 @@ fn duration_of(sec: u32, usec: u32) -> Result<Duration, Errno> {
 
 /// setitimer(which, new, old): ITIMER_REAL only (SIGALRM by the monotonic
 /// clock); the virtual and profiling timers are EINVAL here.
-pub fn setitimer(p: &mut Process, a: &Args) -> SysResult {
-    if a[0] != ITIMER_REAL {
+pub fn setitimer(p: &mut Process, which: u32, new: UserPtr<Itimerval>, old: UserPtr<Itimerval>) -> SysResult {
+    if which != ITIMER_REAL {
         return Err(Errno::EINVAL);
     }
-    let new = UserPtr::<[u32; 4]>::new(a[1]).read_opt(&mut p.memory)?;
+    let new = new.read_opt(&mut p.memory)?;
     let (interval, value) = match new {
         Some(v) => (duration_of(v[0], v[1])?, duration_of(v[2], v[3])?),
         None => (Duration::ZERO, Duration::ZERO),
     };
     let (old_value, old_interval) = linux::itimer::set(p.pid, value, interval);
-    UserPtr::<[u32; 4]>::new(a[2]).write_opt(&mut p.memory, &itimerval(old_interval, old_value))?;
+    old.write_opt(&mut p.memory, &itimerval(old_interval, old_value))?;
     Ok(0)
 }
 
 /// getitimer(which, cur)
-pub fn getitimer(p: &mut Process, a: &Args) -> SysResult {
-    if a[0] != ITIMER_REAL {
+pub fn getitimer(p: &mut Process, which: u32, cur: UserPtr<Itimerval>) -> SysResult {
+    if which != ITIMER_REAL {
         return Err(Errno::EINVAL);
     }
     let (value, interval) = linux::itimer::get(p.pid);
-    UserPtr::<[u32; 4]>::new(a[1]).write(&mut p.memory, &itimerval(interval, value))?;
+    cur.write(&mut p.memory, &itimerval(interval, value))?;
     Ok(0)
 }
 
 /// alarm(seconds): the seconds left of the previous alarm (rounded to the
 /// nearest, at least 1 while one is armed), as Linux answers.
-pub fn alarm(p: &mut Process, a: &Args) -> SysResult {
-    let (old, _) = linux::itimer::set(p.pid, Duration::from_secs(a[0] as u64), Duration::ZERO);
+pub fn alarm(p: &mut Process, seconds: u32) -> SysResult {
+    let (old, _) = linux::itimer::set(p.pid, Duration::from_secs(seconds as u64), Duration::ZERO);
     if old.is_zero() {
         return Ok(0);
     }

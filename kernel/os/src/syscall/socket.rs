@@ -15,6 +15,7 @@ use embox_abi::errno::SysResult;
 use embox_abi::Errno;
 use zerocopy::little_endian::U32;
 
+use super::args::{Fd, SyscallFn};
 use super::user::{UserPtr, UserSlice};
 use super::Args;
 use crate::linux::files::{FileKind, OpenFile};
@@ -305,82 +306,100 @@ fn recvmsg_call(p: &mut Process, fd: u32, msg: u32, flags: u32) -> SysResult {
 /// Arguments each socketcall number takes (index = call number).
 const SOCKETCALL_ARGS: [u32; 21] = [0, 3, 3, 3, 2, 3, 3, 3, 4, 4, 4, 6, 6, 2, 5, 5, 3, 3, 4, 5, 4];
 
-/// socketcall(call, args): the multiplexed form i386 glibc uses.
-pub fn socketcall(p: &mut Process, a: &Args) -> SysResult {
-    let call = a[0];
+/// socketcall(call, args): the multiplexed form i386 glibc uses. The
+/// arguments, read from user memory, are decoded as the direct calls'
+/// registers are (words past a call's count read as zero: send and recv are
+/// sendto and recvfrom without an address, accept is accept4 without flags).
+pub fn socketcall(p: &mut Process, call: u32, args: UserPtr<u32>) -> SysResult {
     let count = *SOCKETCALL_ARGS.get(call as usize).filter(|n| **n > 0).ok_or(Errno::EINVAL)?;
     let mut raw = [0u8; 24];
-    p.memory.read(a[1], &mut raw[..4 * count as usize])?;
-    let mut args: Args = [0; 6];
-    for (i, v) in args.iter_mut().enumerate() {
-        *v = u32::from_le_bytes(raw[i * 4..i * 4 + 4].try_into().unwrap());
+    p.memory.read(args.addr, &mut raw[..4 * count as usize])?;
+    let mut regs: Args = [0; 6];
+    for (v, word) in regs.iter_mut().zip(raw.chunks_exact(4)) {
+        *v = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
     }
-    let a = &args;
+    let regs = &regs;
     match call {
-        1 => socket_call(p, a[0], a[1], a[2]),
-        2 => bind_call(p, a[0], a[1], a[2]),
-        3 => connect_call(p, a[0], a[1], a[2]),
-        4 => listen_call(p, a[0], a[1]),
-        5 => accept_call(p, a[0], a[1], a[2], 0),
-        6 => name_call(p, a[0], a[1], a[2], false),
-        7 => name_call(p, a[0], a[1], a[2], true),
+        1 => SyscallFn::call(socket, p, regs),
+        2 => SyscallFn::call(bind, p, regs),
+        3 => SyscallFn::call(connect, p, regs),
+        4 => SyscallFn::call(listen, p, regs),
+        5 | 18 => SyscallFn::call(accept4, p, regs),
+        6 => SyscallFn::call(getsockname, p, regs),
+        7 => SyscallFn::call(getpeername, p, regs),
         8 => Err(Errno::EOPNOTSUPP), // socketpair: AF_UNIX only
-        9 => send_call(p, a[0], UserSlice::new(a[1], a[2]), a[3], None),
-        10 => recv_call(p, a[0], UserSlice::new(a[1], a[2]), a[3], None),
-        11 => send_call(p, a[0], UserSlice::new(a[1], a[2]), a[3], Some((a[4], a[5]))),
-        12 => recv_call(p, a[0], UserSlice::new(a[1], a[2]), a[3], Some((a[4], a[5]))),
-        13 => shutdown_call(p, a[0], a[1]),
-        14 => setsockopt_call(p, a[0], a[1], a[2], a[3], a[4]),
-        15 => getsockopt_call(p, a[0], a[1], a[2], a[3], a[4]),
-        16 => sendmsg_call(p, a[0], a[1], a[2]),
-        17 => recvmsg_call(p, a[0], a[1], a[2]),
-        18 => accept_call(p, a[0], a[1], a[2], a[3]),
+        9 | 11 => SyscallFn::call(sendto, p, regs),
+        10 | 12 => SyscallFn::call(recvfrom, p, regs),
+        13 => SyscallFn::call(shutdown, p, regs),
+        14 => SyscallFn::call(setsockopt, p, regs),
+        15 => SyscallFn::call(getsockopt, p, regs),
+        16 => SyscallFn::call(sendmsg, p, regs),
+        17 => SyscallFn::call(recvmsg, p, regs),
         _ => Err(Errno::ENOSYS), // recvmmsg, sendmmsg
     }
 }
 
-pub fn socket(p: &mut Process, a: &Args) -> SysResult {
-    socket_call(p, a[0], a[1], a[2])
+/// A `struct sockaddr` in user memory (its first 16 bytes: `sockaddr_in`).
+type SockAddr = [u8; 16];
+/// A `struct msghdr` (i386): name, namelen, iov, iovlen, control, controllen, flags.
+type MsgHdr = [u32; 7];
+
+/// socket(domain, type, protocol)
+pub fn socket(p: &mut Process, domain: u32, ty: u32, protocol: u32) -> SysResult {
+    socket_call(p, domain, ty, protocol)
 }
-pub fn socketpair(_p: &mut Process, _a: &Args) -> SysResult {
+pub fn socketpair(_p: &mut Process) -> SysResult {
     Err(Errno::EOPNOTSUPP)
 }
-pub fn bind(p: &mut Process, a: &Args) -> SysResult {
-    bind_call(p, a[0], a[1], a[2])
+/// bind(fd, addr, addrlen)
+pub fn bind(p: &mut Process, fd: Fd, addr: UserSlice) -> SysResult {
+    bind_call(p, fd.0, addr.addr, addr.len)
 }
-pub fn connect(p: &mut Process, a: &Args) -> SysResult {
-    connect_call(p, a[0], a[1], a[2])
+/// connect(fd, addr, addrlen)
+pub fn connect(p: &mut Process, fd: Fd, addr: UserSlice) -> SysResult {
+    connect_call(p, fd.0, addr.addr, addr.len)
 }
-pub fn listen(p: &mut Process, a: &Args) -> SysResult {
-    listen_call(p, a[0], a[1])
+/// listen(fd, backlog)
+pub fn listen(p: &mut Process, fd: Fd, backlog: u32) -> SysResult {
+    listen_call(p, fd.0, backlog)
 }
-pub fn accept4(p: &mut Process, a: &Args) -> SysResult {
-    accept_call(p, a[0], a[1], a[2], a[3])
+/// accept4(fd, addr, addrlen_ptr, flags)
+pub fn accept4(p: &mut Process, fd: Fd, addr: UserPtr<SockAddr>, len: UserPtr<U32>, flags: u32) -> SysResult {
+    accept_call(p, fd.0, addr.addr, len.addr, flags)
 }
-pub fn getsockopt(p: &mut Process, a: &Args) -> SysResult {
-    getsockopt_call(p, a[0], a[1], a[2], a[3], a[4])
+/// getsockopt(fd, level, name, value, len_ptr)
+pub fn getsockopt(p: &mut Process, fd: Fd, level: u32, name: u32, value: UserPtr<U32>, len: UserPtr<U32>) -> SysResult {
+    getsockopt_call(p, fd.0, level, name, value.addr, len.addr)
 }
-pub fn setsockopt(p: &mut Process, a: &Args) -> SysResult {
-    setsockopt_call(p, a[0], a[1], a[2], a[3], a[4])
+/// setsockopt(fd, level, name, value, len)
+pub fn setsockopt(p: &mut Process, fd: Fd, level: u32, name: u32, value: UserSlice) -> SysResult {
+    setsockopt_call(p, fd.0, level, name, value.addr, value.len)
 }
-pub fn getsockname(p: &mut Process, a: &Args) -> SysResult {
-    name_call(p, a[0], a[1], a[2], false)
+/// getsockname(fd, addr, addrlen_ptr)
+pub fn getsockname(p: &mut Process, fd: Fd, addr: UserPtr<SockAddr>, len: UserPtr<U32>) -> SysResult {
+    name_call(p, fd.0, addr.addr, len.addr, false)
 }
-pub fn getpeername(p: &mut Process, a: &Args) -> SysResult {
-    name_call(p, a[0], a[1], a[2], true)
+/// getpeername(fd, addr, addrlen_ptr)
+pub fn getpeername(p: &mut Process, fd: Fd, addr: UserPtr<SockAddr>, len: UserPtr<U32>) -> SysResult {
+    name_call(p, fd.0, addr.addr, len.addr, true)
 }
-pub fn sendto(p: &mut Process, a: &Args) -> SysResult {
-    send_call(p, a[0], UserSlice::new(a[1], a[2]), a[3], Some((a[4], a[5])))
+/// sendto(fd, buf, len, flags, dest, addrlen); no address (NULL) for send.
+pub fn sendto(p: &mut Process, fd: Fd, buf: UserSlice, flags: u32, to: UserSlice) -> SysResult {
+    send_call(p, fd.0, buf, flags, Some((to.addr, to.len)))
 }
-pub fn sendmsg(p: &mut Process, a: &Args) -> SysResult {
-    sendmsg_call(p, a[0], a[1], a[2])
+/// sendmsg(fd, msg, flags)
+pub fn sendmsg(p: &mut Process, fd: Fd, msg: UserPtr<MsgHdr>, flags: u32) -> SysResult {
+    sendmsg_call(p, fd.0, msg.addr, flags)
 }
-pub fn recvfrom(p: &mut Process, a: &Args) -> SysResult {
-    recv_call(p, a[0], UserSlice::new(a[1], a[2]), a[3], Some((a[4], a[5])))
+/// recvfrom(fd, buf, len, flags, src, addrlen_ptr); no address (NULL) for recv.
+pub fn recvfrom(p: &mut Process, fd: Fd, buf: UserSlice, flags: u32, from: UserPtr<SockAddr>, len: UserPtr<U32>) -> SysResult {
+    recv_call(p, fd.0, buf, flags, Some((from.addr, len.addr)))
 }
-pub fn recvmsg(p: &mut Process, a: &Args) -> SysResult {
-    recvmsg_call(p, a[0], a[1], a[2])
+/// recvmsg(fd, msg, flags)
+pub fn recvmsg(p: &mut Process, fd: Fd, msg: UserPtr<MsgHdr>, flags: u32) -> SysResult {
+    recvmsg_call(p, fd.0, msg.addr, flags)
 }
-pub fn shutdown(p: &mut Process, a: &Args) -> SysResult {
-    shutdown_call(p, a[0], a[1])
+/// shutdown(fd, how)
+pub fn shutdown(p: &mut Process, fd: Fd, how: u32) -> SysResult {
+    shutdown_call(p, fd.0, how)
 }

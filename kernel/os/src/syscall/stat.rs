@@ -15,8 +15,8 @@ use embox_abi::Errno;
 use embox_fs::Metadata;
 
 use super::open::resolve_at;
+use super::args::Fd;
 use super::user::{UserPtr, UserSlice, UserString};
-use super::Args;
 use crate::linux::devproc::{self, Device};
 use crate::linux::env;
 use crate::linux::files::FileKind;
@@ -158,75 +158,81 @@ fn status_of_fd(p: &Process, fd: u32) -> Result<Status, Errno> {
 
 /// The status `*at` calls ask about: a path relative to `dirfd`, or the
 /// descriptor itself with AT_EMPTY_PATH and an empty path.
-fn status_at(p: &mut Process, dirfd: u32, path_addr: u32, flags: u32) -> Result<Status, Errno> {
-    let path = UserString(path_addr).read_path_or_empty(&mut p.memory)?;
+fn status_at(p: &mut Process, dirfd: Fd, path: UserString, flags: u32) -> Result<Status, Errno> {
+    let path = path.read_path_or_empty(&mut p.memory)?;
     if path.is_empty() {
         if flags & AT_EMPTY_PATH == 0 {
             return Err(Errno::ENOENT);
         }
-        return status_of_fd(p, dirfd);
+        return status_of_fd(p, dirfd.0);
     }
     let path = resolve_at(p, dirfd, &path)?;
     status_of_path(p, &path, flags & AT_SYMLINK_NOFOLLOW == 0)
 }
 
-pub fn stat64(p: &mut Process, a: &Args) -> SysResult {
-    let path = UserString(a[0]).read_path(&mut p.memory)?;
+/// stat64(path, buf)
+pub fn stat64(p: &mut Process, path: UserString, buf: UserPtr<Stat64>) -> SysResult {
+    let path = path.read_path(&mut p.memory)?;
     let path = p.absolute(&path);
     let st = status_of_path(p, &path, true)?.stat64();
-    UserPtr::<Stat64>::new(a[1]).write(&mut p.memory, &st)?;
+    buf.write(&mut p.memory, &st)?;
     Ok(0)
 }
 
-pub fn lstat64(p: &mut Process, a: &Args) -> SysResult {
-    let path = UserString(a[0]).read_path(&mut p.memory)?;
+/// lstat64(path, buf)
+pub fn lstat64(p: &mut Process, path: UserString, buf: UserPtr<Stat64>) -> SysResult {
+    let path = path.read_path(&mut p.memory)?;
     let path = p.absolute(&path);
     let st = status_of_path(p, &path, false)?.stat64();
-    UserPtr::<Stat64>::new(a[1]).write(&mut p.memory, &st)?;
+    buf.write(&mut p.memory, &st)?;
     Ok(0)
 }
 
-pub fn fstat64(p: &mut Process, a: &Args) -> SysResult {
-    let st = status_of_fd(p, a[0])?.stat64();
-    UserPtr::<Stat64>::new(a[1]).write(&mut p.memory, &st)?;
+/// fstat64(fd, buf)
+pub fn fstat64(p: &mut Process, fd: Fd, buf: UserPtr<Stat64>) -> SysResult {
+    let st = status_of_fd(p, fd.0)?.stat64();
+    buf.write(&mut p.memory, &st)?;
     Ok(0)
 }
 
 /// fstatat64(dirfd, path, buf, flags)
-pub fn fstatat64(p: &mut Process, a: &Args) -> SysResult {
-    let st = status_at(p, a[0], a[1], a[3])?.stat64();
-    UserPtr::<Stat64>::new(a[2]).write(&mut p.memory, &st)?;
+pub fn fstatat64(p: &mut Process, dirfd: Fd, path: UserString, buf: UserPtr<Stat64>, flags: u32) -> SysResult {
+    let st = status_at(p, dirfd, path, flags)?.stat64();
+    buf.write(&mut p.memory, &st)?;
     Ok(0)
 }
 
 /// statx(dirfd, path, flags, mask, buf)
-pub fn statx(p: &mut Process, a: &Args) -> SysResult {
-    let st = status_at(p, a[0], a[1], a[2])?.statx();
-    UserPtr::<Statx>::new(a[4]).write(&mut p.memory, &st)?;
+pub fn statx(p: &mut Process, dirfd: Fd, path: UserString, flags: u32, _mask: u32, buf: UserPtr<Statx>) -> SysResult {
+    let st = status_at(p, dirfd, path, flags)?.statx();
+    buf.write(&mut p.memory, &st)?;
     Ok(0)
 }
 
-fn exists_at(p: &mut Process, dirfd: u32, path_addr: u32) -> SysResult {
-    let path = UserString(path_addr).read_path(&mut p.memory)?;
+fn exists_at(p: &mut Process, dirfd: Fd, path: UserString) -> SysResult {
+    let path = path.read_path(&mut p.memory)?;
     let path = resolve_at(p, dirfd, &path)?;
     status_of_path(p, &path, true)?;
     Ok(0)
 }
 
-pub fn access(p: &mut Process, a: &Args) -> SysResult {
-    exists_at(p, embox_abi::consts::at::AT_FDCWD as u32, a[0])
+/// access(path, mode): everything is allowed to root; the file must exist.
+pub fn access(p: &mut Process, path: UserString) -> SysResult {
+    exists_at(p, Fd::CWD, path)
 }
 
-pub fn faccessat(p: &mut Process, a: &Args) -> SysResult {
-    exists_at(p, a[0], a[1])
+/// faccessat(dirfd, path, mode)
+pub fn faccessat(p: &mut Process, dirfd: Fd, path: UserString) -> SysResult {
+    exists_at(p, dirfd, path)
 }
 
-pub fn faccessat2(p: &mut Process, a: &Args) -> SysResult {
-    exists_at(p, a[0], a[1])
+/// faccessat2(dirfd, path, mode, flags)
+pub fn faccessat2(p: &mut Process, dirfd: Fd, path: UserString) -> SysResult {
+    exists_at(p, dirfd, path)
 }
 
-fn readlink_at(p: &mut Process, dirfd: u32, path_addr: u32, buf: UserSlice) -> SysResult {
-    let path = UserString(path_addr).read_path(&mut p.memory)?;
+fn readlink_at(p: &mut Process, dirfd: Fd, path: UserString, buf: UserSlice) -> SysResult {
+    let path = path.read_path(&mut p.memory)?;
     let path = resolve_at(p, dirfd, &path)?;
     let target = match devproc::proc_link(p, &path) {
         Some(target) => target?,
@@ -237,12 +243,14 @@ fn readlink_at(p: &mut Process, dirfd: u32, path_addr: u32, buf: UserSlice) -> S
     Ok(n as u32)
 }
 
-pub fn readlink(p: &mut Process, a: &Args) -> SysResult {
-    readlink_at(p, embox_abi::consts::at::AT_FDCWD as u32, a[0], UserSlice::new(a[1], a[2]))
+/// readlink(path, buf, size)
+pub fn readlink(p: &mut Process, path: UserString, buf: UserSlice) -> SysResult {
+    readlink_at(p, Fd::CWD, path, buf)
 }
 
-pub fn readlinkat(p: &mut Process, a: &Args) -> SysResult {
-    readlink_at(p, a[0], a[1], UserSlice::new(a[2], a[3]))
+/// readlinkat(dirfd, path, buf, size)
+pub fn readlinkat(p: &mut Process, dirfd: Fd, path: UserString, buf: UserSlice) -> SysResult {
+    readlink_at(p, dirfd, path, buf)
 }
 
 /// Sets the permission bits of the node at `path` (absolute).
@@ -255,51 +263,56 @@ fn change_mode(path: &str, mode: u32) -> SysResult {
     .map_err(env::fs_errno)
 }
 
-pub fn chmod(p: &mut Process, a: &Args) -> SysResult {
-    fchmodat(p, &[embox_abi::consts::at::AT_FDCWD as u32, a[0], a[1], 0, 0, 0])
+/// chmod(path, mode)
+pub fn chmod(p: &mut Process, path: UserString, mode: u32) -> SysResult {
+    fchmodat(p, Fd::CWD, path, mode)
 }
 
 /// fchmod(fd, mode): the file the descriptor was opened by.
-pub fn fchmod(p: &mut Process, a: &Args) -> SysResult {
-    let path = p.files.get(a[0])?.path.clone();
+pub fn fchmod(p: &mut Process, fd: Fd, mode: u32) -> SysResult {
+    let path = p.files.get(fd.0)?.path.clone();
     if !path.starts_with('/') || path.starts_with("/dev/") {
         return Ok(0); // the console and other devices keep their modes
     }
-    change_mode(&path, a[1])
+    change_mode(&path, mode)
 }
 
-pub fn fchmodat(p: &mut Process, a: &Args) -> SysResult {
-    let path = UserString(a[1]).read_path(&mut p.memory)?;
-    let path = resolve_at(p, a[0], &path)?;
-    change_mode(&path, a[2])
+/// fchmodat(dirfd, path, mode)
+pub fn fchmodat(p: &mut Process, dirfd: Fd, path: UserString, mode: u32) -> SysResult {
+    let path = path.read_path(&mut p.memory)?;
+    let path = resolve_at(p, dirfd, &path)?;
+    change_mode(&path, mode)
 }
 
 /// umask(mask): sets the file-creation mask, returns the old one.
-pub fn umask(p: &mut Process, a: &Args) -> SysResult {
-    Ok(core::mem::replace(&mut p.umask, a[0] & 0o777))
+pub fn umask(p: &mut Process, mask: u32) -> SysResult {
+    Ok(core::mem::replace(&mut p.umask, mask & 0o777))
 }
 
 
 /// utimensat(dirfd, path, times, flags): the file must exist; times are not
 /// kept (the in-memory tree records none after boot).
-pub fn utimensat(p: &mut Process, a: &Args) -> SysResult {
-    if a[1] == 0 {
-        p.files.get(a[0])?;
+pub fn utimensat(p: &mut Process, dirfd: Fd, path: UserString) -> SysResult {
+    if path.0 == 0 {
+        p.files.get(dirfd.0)?;
         return Ok(0);
     }
-    exists_at(p, a[0], a[1])
+    exists_at(p, dirfd, path)
 }
 
 /// chown family: everything belongs to root; the file must exist.
-pub fn chown(p: &mut Process, a: &Args) -> SysResult {
-    exists_at(p, embox_abi::consts::at::AT_FDCWD as u32, a[0])
+/// chown(path, owner, group)
+pub fn chown(p: &mut Process, path: UserString) -> SysResult {
+    exists_at(p, Fd::CWD, path)
 }
 
-pub fn fchown(p: &mut Process, a: &Args) -> SysResult {
-    p.files.get(a[0])?;
+/// fchown(fd, owner, group)
+pub fn fchown(p: &mut Process, fd: Fd) -> SysResult {
+    p.files.get(fd.0)?;
     Ok(0)
 }
 
-pub fn fchownat(p: &mut Process, a: &Args) -> SysResult {
-    exists_at(p, a[0], a[1])
+/// fchownat(dirfd, path, owner, group, flags)
+pub fn fchownat(p: &mut Process, dirfd: Fd, path: UserString) -> SysResult {
+    exists_at(p, dirfd, path)
 }

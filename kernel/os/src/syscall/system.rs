@@ -10,7 +10,6 @@ use embox_abi::types::{Rlimit32, Rlimit64, Utsname};
 use embox_abi::Errno;
 
 use super::user::{UserPtr, UserSlice};
-use super::Args;
 use crate::linux::files::MAX_FDS;
 use crate::linux::memory::STACK_SIZE;
 use crate::linux::process::Process;
@@ -23,9 +22,10 @@ pub const RELEASE: &str = "6.1.0-embox";
 pub const VERSION: &str = "#1 Embox Rust kernel";
 pub const MACHINE: &str = "i686";
 
-pub fn uname(p: &mut Process, a: &Args) -> SysResult {
+/// uname(buf)
+pub fn uname(p: &mut Process, buf: UserPtr<Utsname>) -> SysResult {
     let u = Utsname::new(SYSNAME, NODENAME, RELEASE, VERSION, MACHINE);
-    UserPtr::<Utsname>::new(a[0]).write(&mut p.memory, &u)?;
+    buf.write(&mut p.memory, &u)?;
     Ok(0)
 }
 
@@ -41,39 +41,39 @@ fn limit(resource: u32) -> Result<(u64, u64), Errno> {
 }
 
 /// getrlimit/ugetrlimit(resource, struct rlimit *): 32-bit values, infinity saturates.
-pub fn getrlimit(p: &mut Process, a: &Args) -> SysResult {
-    let (cur, max) = limit(a[0])?;
+pub fn getrlimit(p: &mut Process, resource: u32, rlim: UserPtr<Rlimit32>) -> SysResult {
+    let (cur, max) = limit(resource)?;
     let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
-    UserPtr::<Rlimit32>::new(a[1]).write(&mut p.memory, &Rlimit32 { rlim_cur: clamp(cur), rlim_max: clamp(max) })?;
+    rlim.write(&mut p.memory, &Rlimit32 { rlim_cur: clamp(cur), rlim_max: clamp(max) })?;
     Ok(0)
 }
 
 /// prlimit64(pid, resource, new, old): new limits are accepted and not enforced.
-pub fn prlimit64(p: &mut Process, a: &Args) -> SysResult {
-    if a[0] != 0 && a[0] != p.pid {
+pub fn prlimit64(p: &mut Process, pid: u32, resource: u32, new: UserPtr<Rlimit64>, old: UserPtr<Rlimit64>) -> SysResult {
+    if pid != 0 && pid != p.pid {
         return Err(Errno::ESRCH);
     }
-    let (cur, max) = limit(a[1])?;
-    let new = UserPtr::<Rlimit64>::new(a[2]).read_opt(&mut p.memory)?;
+    let (cur, max) = limit(resource)?;
+    let new = new.read_opt(&mut p.memory)?;
     if let Some(new) = new {
         if new.rlim_cur.get() > new.rlim_max.get() {
             return Err(Errno::EINVAL);
         }
     }
-    UserPtr::<Rlimit64>::new(a[3]).write_opt(&mut p.memory, &Rlimit64 { rlim_cur: cur.into(), rlim_max: max.into() })?;
+    old.write_opt(&mut p.memory, &Rlimit64 { rlim_cur: cur.into(), rlim_max: max.into() })?;
     Ok(0)
 }
 
 /// getrusage(who, struct rusage *): all zero (72 bytes on i386).
-pub fn getrusage(p: &mut Process, a: &Args) -> SysResult {
-    p.memory.write(a[1], &[0u8; 72])?;
+pub fn getrusage(p: &mut Process, _who: i32, usage: UserPtr<[u8; 72]>) -> SysResult {
+    usage.write(&mut p.memory, &[0u8; 72])?;
     Ok(0)
 }
 
 /// getrandom(buf, len, flags): bytes from the process's generator.
-pub fn getrandom(p: &mut Process, a: &Args) -> SysResult {
-    let out = UserSlice::new(a[0], a[1].min(1 << 20));
-    if a[2] & !7 != 0 {
+pub fn getrandom(p: &mut Process, buf: UserSlice, flags: u32) -> SysResult {
+    let out = UserSlice::new(buf.addr, buf.len.min(1 << 20));
+    if flags & !7 != 0 {
         return Err(Errno::EINVAL);
     }
     // Through a small buffer on the stack: the length a program asks for
@@ -98,60 +98,65 @@ pub fn getrandom(p: &mut Process, a: &Args) -> SysResult {
 
 /// set_tid_address(tidptr): the word zeroed and futex-woken when the
 /// thread ends; returns the caller's tid.
-pub fn set_tid_address(p: &mut Process, a: &Args) -> SysResult {
-    p.clear_child_tid = a[0];
+pub fn set_tid_address(p: &mut Process, tidptr: UserPtr<u32>) -> SysResult {
+    p.clear_child_tid = tidptr.addr;
     Ok(p.tid)
 }
 
 /// `sizeof(struct robust_list_head)` on i386.
 const ROBUST_LIST_HEAD_SIZE: u32 = 12;
 
+/// `struct robust_list_head` (list, futex_offset, list_op_pending); never read.
+type RobustListHead = [u32; 3];
+
 /// set_robust_list(head, len): stored for get_robust_list. The list is not
 /// walked when the thread dies (a mutex its owner left locked stays so,
 /// rather than reporting EOWNERDEAD).
-pub fn set_robust_list(p: &mut Process, a: &Args) -> SysResult {
-    if a[1] != ROBUST_LIST_HEAD_SIZE {
+pub fn set_robust_list(p: &mut Process, head: UserPtr<RobustListHead>, len: u32) -> SysResult {
+    if len != ROBUST_LIST_HEAD_SIZE {
         return Err(Errno::EINVAL);
     }
-    p.robust_list = (a[0], a[1]);
+    p.robust_list = (head.addr, len);
     Ok(0)
 }
 
 /// get_robust_list(tid, head_ptr, len_ptr): the caller's own (tid 0 or
 /// its own tid); another thread's: ESRCH (not kept where we can reach it).
-pub fn get_robust_list(p: &mut Process, a: &Args) -> SysResult {
-    if a[0] != 0 && a[0] != p.tid {
+pub fn get_robust_list(p: &mut Process, tid: u32, head_ptr: UserPtr<u32>, len_ptr: UserPtr<u32>) -> SysResult {
+    if tid != 0 && tid != p.tid {
         return Err(Errno::ESRCH);
     }
     let (head, len) = p.robust_list;
-    UserPtr::<u32>::new(a[1]).write(&mut p.memory, &head)?;
-    UserPtr::<u32>::new(a[2]).write(&mut p.memory, &if head == 0 { ROBUST_LIST_HEAD_SIZE } else { len })?;
+    head_ptr.write(&mut p.memory, &head)?;
+    len_ptr.write(&mut p.memory, &if head == 0 { ROBUST_LIST_HEAD_SIZE } else { len })?;
     Ok(0)
 }
 
 /// rseq(rseq, len, flags, sig): registration succeeds; the kernel writes
 /// CPU 0 into cpu_id_start/cpu_id once (one CPU, no migration, and no
 /// preemption inside critical sections can move it elsewhere).
-pub fn rseq(p: &mut Process, a: &Args) -> SysResult {
+pub fn rseq(p: &mut Process, rseq: UserPtr<[u32; 2]>, len: u32, flags: u32) -> SysResult {
     const RSEQ_FLAG_UNREGISTER: u32 = 1;
-    if a[2] & RSEQ_FLAG_UNREGISTER != 0 {
+    if flags & RSEQ_FLAG_UNREGISTER != 0 {
         return Ok(0);
     }
-    if a[1] < 32 || a[0] % 32 != 0 {
+    if len < 32 || rseq.addr % 32 != 0 {
         return Err(Errno::EINVAL);
     }
-    p.memory.write(a[0], &[0u8; 8])?;
+    // cpu_id_start and cpu_id, the struct's first two words.
+    rseq.write(&mut p.memory, &[0, 0])?;
     Ok(0)
 }
 
 /// prctl(option, ...): the task name (PR_SET_NAME/PR_GET_NAME, used by
 /// busybox); other options are not served (EINVAL, as for unknown options).
-pub fn prctl(p: &mut Process, a: &Args) -> SysResult {
+/// The second argument of the options served is a 16-byte task name.
+pub fn prctl(p: &mut Process, option: u32, name_buf: UserPtr<[u8; 16]>) -> SysResult {
     const PR_SET_NAME: u32 = 15;
     const PR_GET_NAME: u32 = 16;
-    match a[0] {
+    match option {
         PR_SET_NAME => {
-            let name = p.memory.read_cstr(a[1], 16).unwrap_or_default();
+            let name = p.memory.read_cstr(name_buf.addr, 16).unwrap_or_default();
             p.name = alloc::string::String::from_utf8_lossy(&name[..name.len().min(15)]).into_owned();
             Ok(0)
         }
@@ -159,7 +164,7 @@ pub fn prctl(p: &mut Process, a: &Args) -> SysResult {
             let mut out = [0u8; 16];
             let n = p.name.len().min(15);
             out[..n].copy_from_slice(&p.name.as_bytes()[..n]);
-            p.memory.write(a[1], &out)?;
+            name_buf.write(&mut p.memory, &out)?;
             Ok(0)
         }
         _ => Err(Errno::EINVAL),
@@ -167,18 +172,18 @@ pub fn prctl(p: &mut Process, a: &Args) -> SysResult {
 }
 
 /// sched_getaffinity(pid, size, mask): one CPU, CPU 0. Returns the bytes written.
-pub fn sched_getaffinity(p: &mut Process, a: &Args) -> SysResult {
-    if a[1] < 4 || a[1] % 4 != 0 {
+pub fn sched_getaffinity(p: &mut Process, _pid: u32, size: u32, mask_ptr: UserPtr<u8>) -> SysResult {
+    if size < 4 || size % 4 != 0 {
         return Err(Errno::EINVAL);
     }
-    let mut mask = vec![0u8; a[1].min(128) as usize];
+    let mut mask = vec![0u8; size.min(128) as usize];
     mask[0] = 1;
-    p.memory.write(a[2], &mask)?;
+    p.memory.write(mask_ptr.addr, &mask)?;
     Ok(mask.len() as u32)
 }
 
 /// sysinfo(info): uptime and memory from the frame allocator (i386 layout, 64 bytes).
-pub fn sysinfo(p: &mut Process, a: &Args) -> SysResult {
+pub fn sysinfo(p: &mut Process, info: UserPtr<[u8; 64]>) -> SysResult {
     let frames = crate::hal::memory::frame_stats();
     let uptime = crate::linux::env::monotonic().as_secs() as u32;
     let words: [u32; 10] = [
@@ -194,6 +199,6 @@ pub fn sysinfo(p: &mut Process, a: &Args) -> SysResult {
     }
     out[40..42].copy_from_slice(&1u16.to_le_bytes()); // procs
     out[52..56].copy_from_slice(&4096u32.to_le_bytes()); // mem_unit
-    p.memory.write(a[0], &out)?;
+    info.write(&mut p.memory, &out)?;
     Ok(0)
 }

@@ -11,7 +11,6 @@ use embox_abi::Errno;
 use zerocopy::little_endian::U32;
 
 use super::user::UserPtr;
-use super::Args;
 use crate::linux::env;
 use crate::linux::process::Process;
 
@@ -49,57 +48,61 @@ pub(super) fn ns_of32(t: &Timespec32) -> Result<u64, Errno> {
     ns_of64(&Timespec64 { tv_sec: (t.tv_sec as i64).into(), tv_nsec: (t.tv_nsec as i64).into() })
 }
 
-pub fn time(p: &mut Process, a: &Args) -> SysResult {
+/// time(tloc)
+pub fn time(p: &mut Process, tloc: UserPtr<U32>) -> SysResult {
     let secs = (now_ns(p, CLOCK_REALTIME)? / 1_000_000_000) as u32;
-    UserPtr::<U32>::new(a[0]).write_opt(&mut p.memory, &secs.into())?;
+    tloc.write_opt(&mut p.memory, &secs.into())?;
     Ok(secs)
 }
 
-pub fn gettimeofday(p: &mut Process, a: &Args) -> SysResult {
+/// gettimeofday(tv, tz): the zone is not written.
+pub fn gettimeofday(p: &mut Process, tv_ptr: UserPtr<Timeval32>) -> SysResult {
     let ns = now_ns(p, CLOCK_REALTIME)?;
     let tv = Timeval32 { tv_sec: (ns / 1_000_000_000) as i32, tv_usec: ((ns % 1_000_000_000) / 1000) as i32 };
-    UserPtr::<Timeval32>::new(a[0]).write_opt(&mut p.memory, &tv)?;
+    tv_ptr.write_opt(&mut p.memory, &tv)?;
     Ok(0)
 }
 
 /// times(buf): the process's time as user time, in clock ticks (100 Hz).
-pub fn times(p: &mut Process, a: &Args) -> SysResult {
+pub fn times(p: &mut Process, buf: UserPtr<Tms>) -> SysResult {
     let ticks = |ns: u64| (ns / 10_000_000) as u32;
     let mono = env::monotonic().as_nanos() as u64;
     let tms = Tms { tms_utime: ticks(mono.saturating_sub(p.started_ns)), ..Tms::default() };
-    UserPtr::<Tms>::new(a[0]).write_opt(&mut p.memory, &tms)?;
+    buf.write_opt(&mut p.memory, &tms)?;
     Ok(ticks(mono))
 }
 
-pub fn clock_gettime32(p: &mut Process, a: &Args) -> SysResult {
-    let ns = now_ns(p, a[0])?;
-    UserPtr::<Timespec32>::new(a[1]).write(&mut p.memory, &ts32(ns))?;
+/// clock_gettime(clock, tp)
+pub fn clock_gettime32(p: &mut Process, clock: u32, tp: UserPtr<Timespec32>) -> SysResult {
+    let ns = now_ns(p, clock)?;
+    tp.write(&mut p.memory, &ts32(ns))?;
     Ok(0)
 }
 
-pub fn clock_gettime64(p: &mut Process, a: &Args) -> SysResult {
-    let ns = now_ns(p, a[0])?;
-    UserPtr::<Timespec64>::new(a[1]).write(&mut p.memory, &ts64(ns))?;
+pub fn clock_gettime64(p: &mut Process, clock: u32, tp: UserPtr<Timespec64>) -> SysResult {
+    let ns = now_ns(p, clock)?;
+    tp.write(&mut p.memory, &ts64(ns))?;
     Ok(0)
 }
 
-pub fn clock_getres32(p: &mut Process, a: &Args) -> SysResult {
-    now_ns(p, a[0])?;
-    UserPtr::<Timespec32>::new(a[1]).write_opt(&mut p.memory, &ts32(RESOLUTION_NS))?;
+/// clock_getres(clock, res)
+pub fn clock_getres32(p: &mut Process, clock: u32, res: UserPtr<Timespec32>) -> SysResult {
+    now_ns(p, clock)?;
+    res.write_opt(&mut p.memory, &ts32(RESOLUTION_NS))?;
     Ok(0)
 }
 
-pub fn clock_getres64(p: &mut Process, a: &Args) -> SysResult {
-    now_ns(p, a[0])?;
-    UserPtr::<Timespec64>::new(a[1]).write_opt(&mut p.memory, &ts64(RESOLUTION_NS))?;
+pub fn clock_getres64(p: &mut Process, clock: u32, res: UserPtr<Timespec64>) -> SysResult {
+    now_ns(p, clock)?;
+    res.write_opt(&mut p.memory, &ts64(RESOLUTION_NS))?;
     Ok(0)
 }
 
 /// Sleeps until `clock` reads `deadline_ns` (absolute) or for `ns` (relative).
 /// Where a relative sleep writes the time left when a signal ends it.
 enum Remaining {
-    Time32(u32),
-    Time64(u32),
+    Time32(UserPtr<Timespec32>),
+    Time64(UserPtr<Timespec64>),
 }
 
 /// Sleeps; EINTR when a signal ends it early (never restarted, as on
@@ -112,10 +115,10 @@ fn sleep(p: &mut Process, clock: u32, flags: u32, ns: u64, rem: Remaining) -> Sy
     if !absolute {
         let (sec, nsec) = (left.as_secs(), left.subsec_nanos());
         match rem {
-            Remaining::Time32(at) if at != 0 => {
-                UserPtr::<Timespec32>::new(at).write(&mut p.memory, &Timespec32 { tv_sec: sec as i32, tv_nsec: nsec as i32 })?
+            Remaining::Time32(at) if !at.is_null() => {
+                at.write(&mut p.memory, &Timespec32 { tv_sec: sec as i32, tv_nsec: nsec as i32 })?
             }
-            Remaining::Time64(at) if at != 0 => UserPtr::<Timespec64>::new(at)
+            Remaining::Time64(at) if !at.is_null() => at
                 .write(&mut p.memory, &Timespec64 { tv_sec: (sec as i64).into(), tv_nsec: (nsec as i64).into() })?,
             _ => {}
         }
@@ -124,23 +127,23 @@ fn sleep(p: &mut Process, clock: u32, flags: u32, ns: u64, rem: Remaining) -> Sy
 }
 
 /// nanosleep(req, rem)
-pub fn nanosleep(p: &mut Process, a: &Args) -> SysResult {
-    let ns = ns_of32(&UserPtr::<Timespec32>::new(a[0]).read(&mut p.memory)?)?;
-    sleep(p, CLOCK_MONOTONIC, 0, ns, Remaining::Time32(a[1]))
+pub fn nanosleep(p: &mut Process, req: UserPtr<Timespec32>, rem: UserPtr<Timespec32>) -> SysResult {
+    let ns = ns_of32(&req.read(&mut p.memory)?)?;
+    sleep(p, CLOCK_MONOTONIC, 0, ns, Remaining::Time32(rem))
 }
 
 /// clock_nanosleep(clock, flags, req, rem)
-pub fn clock_nanosleep32(p: &mut Process, a: &Args) -> SysResult {
-    let ns = ns_of32(&UserPtr::<Timespec32>::new(a[2]).read(&mut p.memory)?)?;
-    sleep(p, a[0], a[1], ns, Remaining::Time32(a[3]))
+pub fn clock_nanosleep32(p: &mut Process, clock: u32, flags: u32, req: UserPtr<Timespec32>, rem: UserPtr<Timespec32>) -> SysResult {
+    let ns = ns_of32(&req.read(&mut p.memory)?)?;
+    sleep(p, clock, flags, ns, Remaining::Time32(rem))
 }
 
-pub fn clock_nanosleep64(p: &mut Process, a: &Args) -> SysResult {
-    let ns = ns_of64(&UserPtr::<Timespec64>::new(a[2]).read(&mut p.memory)?)?;
-    sleep(p, a[0], a[1], ns, Remaining::Time64(a[3]))
+pub fn clock_nanosleep64(p: &mut Process, clock: u32, flags: u32, req: UserPtr<Timespec64>, rem: UserPtr<Timespec64>) -> SysResult {
+    let ns = ns_of64(&req.read(&mut p.memory)?)?;
+    sleep(p, clock, flags, ns, Remaining::Time64(rem))
 }
 
-pub fn sched_yield(_p: &mut Process, _a: &Args) -> SysResult {
+pub fn sched_yield(_p: &mut Process) -> SysResult {
     env::yield_now();
     Ok(0)
 }

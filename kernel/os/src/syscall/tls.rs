@@ -8,7 +8,6 @@ use embox_abi::Errno;
 use embox_hal::gdt::{descriptor, TLS_ENTRIES, TLS_FIRST_ENTRY};
 
 use super::user::UserPtr;
-use super::Args;
 use crate::linux::env;
 use crate::linux::process::Process;
 
@@ -40,8 +39,8 @@ fn to_descriptor(d: &UserDesc) -> u64 {
 /// the `user_desc` at `at`: (slot, GDT descriptor, the entry as
 /// get_thread_area gives it back). The entry must be named (Linux refuses
 /// -1 here: EINVAL).
-pub fn entry_for_clone(p: &mut Process, at: u32) -> Result<(usize, u64, Option<UserDesc>), Errno> {
-    let desc = UserPtr::<UserDesc>::new(at).read(&mut p.memory)?;
+pub fn entry_for_clone(p: &mut Process, at: UserPtr<UserDesc>) -> Result<(usize, u64, Option<UserDesc>), Errno> {
+    let desc = at.read(&mut p.memory)?;
     let entry = desc.entry_number as usize;
     if !acceptable(&desc) || !(TLS_FIRST_ENTRY..TLS_FIRST_ENTRY + TLS_ENTRIES).contains(&entry) {
         return Err(Errno::EINVAL);
@@ -51,8 +50,7 @@ pub fn entry_for_clone(p: &mut Process, at: u32) -> Result<(usize, u64, Option<U
 }
 
 /// set_thread_area(u_info): entry_number -1 picks a free entry and writes it back.
-pub fn set_thread_area(p: &mut Process, a: &Args) -> SysResult {
-    let ptr = UserPtr::<UserDesc>::new(a[0]);
+pub fn set_thread_area(p: &mut Process, ptr: UserPtr<UserDesc>) -> SysResult {
     let mut desc = ptr.read(&mut p.memory)?;
     if !acceptable(&desc) {
         return Err(Errno::EINVAL);
@@ -75,8 +73,7 @@ pub fn set_thread_area(p: &mut Process, a: &Args) -> SysResult {
 }
 
 /// get_thread_area(u_info): the `user_desc` last set for that entry.
-pub fn get_thread_area(p: &mut Process, a: &Args) -> SysResult {
-    let ptr = UserPtr::<UserDesc>::new(a[0]);
+pub fn get_thread_area(p: &mut Process, ptr: UserPtr<UserDesc>) -> SysResult {
     let asked = ptr.read(&mut p.memory)?.entry_number as usize;
     if !(TLS_FIRST_ENTRY..TLS_FIRST_ENTRY + TLS_ENTRIES).contains(&asked) {
         return Err(Errno::EINVAL);

@@ -33,6 +33,12 @@ impl<T: UserPod> UserPtr<T> {
         self.addr == 0
     }
 
+    /// Element `i` of the array this points to (wrapping: a pointer past
+    /// the user half fails the copy with EFAULT).
+    pub fn at(&self, i: u32) -> Self {
+        UserPtr::new(self.addr.wrapping_add(i.wrapping_mul(core::mem::size_of::<T>() as u32)))
+    }
+
     pub fn read(&self, mem: &mut ProcessMemory) -> Result<T, Errno> {
         let mut value = T::new_zeroed();
         mem.read(self.addr, value.as_mut_bytes())?;

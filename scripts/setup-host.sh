@@ -64,6 +64,19 @@ if ! command -v cargo >/dev/null; then
   export PATH=$HOME/.cargo/bin:$PATH
 fi
 
+# --- the base image's root filesystem, while embctl compiles ----------------
+# debootstrap needs nothing of embctl. When the base image is missing, start it
+# now in the background: embctl-base-rootfs has no dependencies and builds in
+# seconds, and `embctl image build` imports its tree (waiting for it when it is
+# still being made) instead of running debootstrap after the long compile.
+base_tag=${EMBCTL_BASE_TAG:-emdocker-lkl-base:trixie}
+if [[ -z ${EMBCTL_BASE_TAG:-} ]] && ! docker image inspect "$base_tag" >/dev/null 2>&1; then
+  cargo build --release --locked -p embctl-base-rootfs --manifest-path "$here/Cargo.toml" -q
+  prepare_log=/var/log/embctl-base-rootfs.log
+  log "base image $base_tag missing: debootstrap runs in the background while embctl compiles (log: $prepare_log)"
+  nohup "$here/target/release/embctl-base-rootfs" prepare >"$prepare_log" 2>&1 </dev/null &
+fi
+
 log "building embctl"
 cargo build --release --locked -p embctl --manifest-path "$here/Cargo.toml" -q
 log "ready: $here/target/release/embctl"

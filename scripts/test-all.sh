@@ -21,7 +21,7 @@ echo "== embctl: unit and integration tests"
 # One test at a time: QEMU under TCG keeps both cores busy anyway (kernel_boot took 110 s serially and
 # 116 s in parallel), and serial runs keep each failure's console output readable. (The stalls once
 # seen in parallel runs were a kernel bug, a lost console wake-up, fixed in hal/src/cpu.rs.)
-cargo test --release -p embctl -- --test-threads=1
+cargo test --release -p embctl -p embctl-base-rootfs -- --test-threads=1
 
 if [[ -z ${EMBCTL_LKL_TREE:-} ]]; then
   echo "== SKIPPED, not passed: the tests that need a real LKL tree (lkl_pipeline real_lkl_tree_*, kernel_lkl lkl_boots_*,"

@@ -66,20 +66,7 @@ impl Drop for TreeGuard {
 }
 
 /// Unmounts whatever is mounted at or below `dir` (e.g. debootstrap's /proc), deepest first.
-pub fn unmount_below(dir: &Path) {
-    let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else {
-        return;
-    };
-    let mut points: Vec<&str> = mounts
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(1))
-        .filter(|p| Path::new(p).starts_with(dir))
-        .collect();
-    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-    for p in points {
-        let _ = std::process::Command::new("umount").arg("-l").arg(p).status();
-    }
-}
+pub use embctl_base_rootfs::unmount_below;
 
 fn remove_trees() {
     let trees = std::mem::take(&mut *TREES.lock().unwrap_or_else(|e| e.into_inner()));

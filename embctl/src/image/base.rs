@@ -1,7 +1,10 @@
 //! The base image the build image starts `FROM`: a pinned `i386/debian:trixie-slim`
 //! when a registry answers, otherwise (air-gapped) a debootstrap'ed trixie minbase
 //! imported through the Engine API. Either way it is tagged locally
-//! ([`base_tag`]) so it is made once.
+//! ([`base_tag`]) so it is made once. On a fresh machine scripts/setup-host.sh
+//! debootstraps the tree ahead of time, while embctl compiles
+//! (`embctl-base-rootfs prepare`); then that tree is imported, without trying
+//! a registry first.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -9,6 +12,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+
+use embctl_base_rootfs::{Found, Prepared, SUITE};
 
 use crate::engine::{Engine, MANAGED_LABEL};
 use crate::ui::Progress;
@@ -19,8 +24,6 @@ use super::{LABEL_BASE_SOURCE, LABEL_IMAGE};
 pub const PINNED_BASE: &str = "i386/debian:trixie-slim";
 /// Local repository of the base image.
 pub const BASE_REPO: &str = "emdocker-lkl-base";
-const SUITE: &str = "trixie";
-const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
 /// A registry either answers quickly or not at all here; do not wait for the engine's timeout.
 const PULL_DEADLINE: Duration = Duration::from_secs(20);
 
@@ -76,7 +79,9 @@ pub async fn ensure_base(engine: &Engine) -> Result<Base> {
         );
         return Ok(base);
     }
-    if std::env::var_os("EMBCTL_OFFLINE").is_none() {
+    if let Some(prepared) = prepared_tree().filter(Prepared::exists) {
+        tracing::info!("base image {tag} missing; a debootstrap tree is (being) prepared in {}: using it", prepared.dir.display());
+    } else if std::env::var_os("EMBCTL_OFFLINE").is_none() {
         tracing::info!("base image {tag} missing; trying to pull {PINNED_BASE}");
         match engine.pull_image(PINNED_BASE, PULL_DEADLINE).await {
             Ok(()) => {
@@ -105,8 +110,10 @@ pub async fn ensure_base(engine: &Engine) -> Result<Base> {
     })
 }
 
-/// debootstrap --variant=minbase --arch=i386 trixie into a temporary directory,
-/// streamed as a tarball into the engine's import. Returns the image id.
+/// The base from debootstrap --variant=minbase --arch=i386 trixie: the tree
+/// setup-host.sh prepared when there is one (waiting while it is being made),
+/// else debootstrap into a temporary directory now. Either tree is streamed as
+/// a tarball into the engine's import. Returns the image id.
 async fn debootstrap_base(engine: &Engine, tag: &str) -> Result<String> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
@@ -116,11 +123,36 @@ async fn debootstrap_base(engine: &Engine, tag: &str) -> Result<String> {
              reachable so {PINNED_BASE} can be pulled"
         );
     }
-    let debootstrap = which("debootstrap").context(
+    let found = match prepared_tree() {
+        None => Found::Nothing { stale: None },
+        Some(prepared) => tokio::task::spawn_blocking(move || {
+            let log = prepared.log();
+            prepared
+                .take(|| tracing::info!("waiting for the debootstrap that scripts/setup-host.sh started (progress: {})", log.display()))
+                .map_err(|e| anyhow::anyhow!("cannot read the prepared debootstrap tree in {}: {e}", prepared.dir.display()))
+        })
+        .await
+        .context("the wait for the prepared debootstrap tree failed")??,
+    };
+    match found {
+        Found::Ready(ready) => {
+            tracing::info!("importing the debootstrap tree prepared in {} (from {})", ready.rootfs.display(), ready.mirror);
+            let id = import_tree(engine, tag, &ready.rootfs, &ready.mirror, None).await?;
+            let dir = ready.dir().display().to_string();
+            if let Err(e) = ready.remove() {
+                tracing::warn!("cannot remove the imported tree {dir}: {e}; remove it with `rm -rf {dir}`");
+            }
+            return Ok(id);
+        }
+        Found::Nothing { stale: Some(why) } => tracing::warn!("{why}; running debootstrap now"),
+        Found::Nothing { stale: None } => {}
+    }
+
+    let debootstrap = embctl_base_rootfs::debootstrap_path().context(
         "the base image must be made with debootstrap (no registry answers) but debootstrap is not installed; \
          install it with `apt-get install debootstrap`",
     )?;
-    let mirror = host_mirror();
+    let mirror = embctl_base_rootfs::host_mirror();
     let root = tempfile::Builder::new()
         .prefix("embctl-debootstrap-")
         .tempdir_in(std::env::temp_dir())
@@ -129,9 +161,7 @@ async fn debootstrap_base(engine: &Engine, tag: &str) -> Result<String> {
     let progress = Progress::new(&format!("debootstrap {SUITE} (i386, minbase) from {mirror}"));
     let status = {
         let mut child = tokio::process::Command::new(&debootstrap)
-            .args(["--variant=minbase", "--arch=i386", SUITE])
-            .arg(&target)
-            .arg(&mirror)
+            .args(embctl_base_rootfs::debootstrap_args(&target, &mirror))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -156,8 +186,9 @@ async fn debootstrap_base(engine: &Engine, tag: &str) -> Result<String> {
             progress.fail();
             crate::interrupt::unmount_below(&target);
             bail!(
-                "debootstrap --variant=minbase --arch=i386 {SUITE} from {mirror} failed ({status}); last output:\n{}\n\
+                "{} failed ({status}); last output:\n{}\n\
                  check the mirror (set EMBCTL_DEBIAN_MIRROR to override) and the network",
+                embctl_base_rootfs::describe(&mirror),
                 tail.join("\n")
             );
         }
@@ -165,17 +196,33 @@ async fn debootstrap_base(engine: &Engine, tag: &str) -> Result<String> {
     };
     progress.finish(&format!("debootstrap done ({status})"));
     crate::interrupt::unmount_below(&target);
+    import_tree(engine, tag, &target, &mirror, Some(root.path())).await
+}
 
+/// The tree setup-host.sh prepares is for the project's base: a scratch base
+/// (`EMBCTL_BASE_TAG`, as the tests and the benchmark use) takes one only when
+/// `EMBCTL_BASE_ROOTFS_DIR` names it explicitly, so a test that wants a fresh
+/// debootstrap gets one.
+fn prepared_tree() -> Option<Prepared> {
+    let scratch_tag = std::env::var_os("EMBCTL_BASE_TAG").is_some_and(|t| !t.is_empty());
+    let explicit = std::env::var_os("EMBCTL_BASE_ROOTFS_DIR").is_some_and(|d| !d.is_empty());
+    (!scratch_tag || explicit).then(Prepared::location)
+}
+
+/// Streams `tree` as a tarball into the engine's import as `tag`, labelled as
+/// embctl's debootstrap base from `mirror`. `scratch` (the tree's temporary
+/// parent) is removed if a signal ends embctl meanwhile.
+async fn import_tree(engine: &Engine, tag: &str, tree: &std::path::Path, mirror: &str, scratch: Option<&std::path::Path>) -> Result<String> {
     let progress = Progress::new(&format!("importing the root filesystem as {tag}"));
     let mut tar = tokio::process::Command::new("tar")
         .args(["--numeric-owner", "-C"])
-        .arg(&target)
+        .arg(tree)
         .args(["-cf", "-", "."])
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .context("cannot start tar to stream the debootstrap tree")?;
-    let _on_interrupt = crate::interrupt::remove_tree_on_interrupt(root.path(), tar.id());
+    let _on_interrupt = scratch.map(|dir| crate::interrupt::remove_tree_on_interrupt(dir, tar.id()));
     let stdout = tar.stdout.take().expect("piped");
     let chunks = futures_util::stream::unfold(stdout, |mut out| async move {
         let mut buf = vec![0u8; 1 << 16];
@@ -214,120 +261,10 @@ fn tokio_lines<R: tokio::io::AsyncBufRead + Unpin + Send + 'static>(
     })
 }
 
-/// The Debian mirror the host's apt uses (first non-security `deb` source), so
-/// debootstrap goes where apt already goes (proxies, internal mirrors).
-/// `EMBCTL_DEBIAN_MIRROR` overrides.
-pub fn host_mirror() -> String {
-    if let Ok(m) = std::env::var("EMBCTL_DEBIAN_MIRROR") {
-        if !m.is_empty() {
-            return m;
-        }
-    }
-    let mut texts = Vec::new();
-    if let Ok(t) = std::fs::read_to_string("/etc/apt/sources.list") {
-        texts.push((false, t));
-    }
-    if let Ok(dir) = std::fs::read_dir("/etc/apt/sources.list.d") {
-        let mut paths: Vec<_> = dir.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-        paths.sort();
-        for p in paths {
-            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-            if ext == "sources" || ext == "list" {
-                if let Ok(t) = std::fs::read_to_string(&p) {
-                    texts.push((ext == "sources", t));
-                }
-            }
-        }
-    }
-    texts
-        .iter()
-        .flat_map(|(deb822, t)| {
-            if *deb822 {
-                mirrors_deb822(t)
-            } else {
-                mirrors_one_line(t)
-            }
-        })
-        .find(|m| !m.contains("security"))
-        .unwrap_or_else(|| DEFAULT_MIRROR.to_string())
-}
-
-fn usable(url: &str) -> bool {
-    url.starts_with("http://") || url.starts_with("https://")
-}
-
-/// `deb [options] URL suite components` lines.
-fn mirrors_one_line(text: &str) -> Vec<String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with("deb ") || l.starts_with("deb\t"))
-        .filter_map(|l| {
-            let rest = l[3..].trim_start();
-            let rest = if rest.starts_with('[') {
-                rest.split_once(']').map(|(_, r)| r.trim_start())?
-            } else {
-                rest
-            };
-            rest.split_whitespace().next().map(str::to_string)
-        })
-        .filter(|u| usable(u))
-        .collect()
-}
-
-/// deb822 stanzas: `Types: deb` with `URIs:`; disabled stanzas (`Enabled: no`) skipped.
-fn mirrors_deb822(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for stanza in text.split("\n\n") {
-        let field = |name: &str| {
-            stanza.lines().find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-            })
-        };
-        let is_deb = field("Types").is_some_and(|t| t.split_whitespace().any(|t| t == "deb"));
-        let enabled = field("Enabled").is_none_or(|e| !e.eq_ignore_ascii_case("no"));
-        if is_deb && enabled {
-            if let Some(uris) = field("URIs") {
-                out.extend(uris.split_whitespace().filter(|u| usable(u)).map(str::to_string));
-            }
-        }
-    }
-    out
-}
-
-fn which(program: &str) -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin"].map(Into::into))
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
-}
-
 /// Whether debootstrap is installed (for doctor).
-pub fn debootstrap_path() -> Option<std::path::PathBuf> {
-    which("debootstrap")
-}
+pub use embctl_base_rootfs::debootstrap_path;
 
 pub fn short_id(id: &str) -> &str {
     let id = id.strip_prefix("sha256:").unwrap_or(id);
     &id[..id.len().min(12)]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn one_line_sources_skip_options_and_cdrom() {
-        let text = "# comment\ndeb cdrom:[Debian]/ trixie main\ndeb [arch=amd64 signed-by=/k.gpg] http://m.example/debian trixie main\n";
-        assert_eq!(mirrors_one_line(text), vec!["http://m.example/debian"]);
-    }
-
-    #[test]
-    fn deb822_sources_take_uris_of_enabled_deb_stanzas() {
-        let text =
-            "Types: deb-src\nURIs: http://src.example/debian\n\nTypes: deb\nEnabled: no\nURIs: http://off.example/\n\n\
-                    Types: deb\n# note\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n";
-        assert_eq!(mirrors_deb822(text), vec!["http://deb.debian.org/debian"]);
-    }
 }

@@ -426,6 +426,19 @@ fn signals_match_linux() {
     differential(&[case("signals-glibc", &[]), case("signals-musl", &[])]);
 }
 
+/// Job control (`tests/compat/jobctl.c`, glibc and musl): SIGSTOP,
+/// SIGTSTP, SIGTTIN and SIGTTOU stop every thread of a process, SIGCONT
+/// continues it and runs its handler, signals sent meanwhile wait, SIGKILL
+/// ends a stopped process; wait4/waitpid (WUNTRACED, WCONTINUED, -pgid) and
+/// waitid (WSTOPPED, WCONTINUED, WNOWAIT, P_PGID) report each stop and
+/// continue once; the parent's SIGCHLD says CLD_STOPPED/CLD_CONTINUED
+/// unless SA_NOCLDSTOP; SIGCONT discards a pending stop signal; SIGTSTP
+/// does nothing to an orphaned process group, SIGSTOP still stops it.
+#[test]
+fn job_control_matches_linux() {
+    differential(&[case("jobctl-glibc", &[]), case("jobctl-musl", &[])]);
+}
+
 /// A fork bomb stops at the process limit with EAGAIN; a fork with memory
 /// full fails with ENOMEM; every child is reaped, and the kernel carries on.
 /// (Kernel only: on the host, root is not bound by RLIMIT_NPROC.)

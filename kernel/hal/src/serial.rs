@@ -33,11 +33,13 @@ struct RxRing {
 static RX: IrqMutex<RxRing> = IrqMutex::new(RxRing { buf: [0; RX_CAP], head: 0, len: 0 });
 static TX_LOCK: IrqMutex<()> = IrqMutex::new(());
 static INPUT_HOOK: IrqMutex<Option<fn()>> = IrqMutex::new(None);
-/// Set when Ctrl-C (0x03, bit [`CTRL_C`]) or Ctrl-\\ (0x1c, bit
-/// [`CTRL_BACKSLASH`]) arrives; taken by [`take_interrupt`].
+/// Set when Ctrl-C (0x03, bit [`CTRL_C`]), Ctrl-\\ (0x1c, bit
+/// [`CTRL_BACKSLASH`]) or Ctrl-Z (0x1a, bit [`CTRL_Z`]) arrives; taken by
+/// [`take_interrupt`].
 static INTERRUPT: AtomicU8 = AtomicU8::new(0);
 pub const CTRL_C: u8 = 1;
 pub const CTRL_BACKSLASH: u8 = 2;
+pub const CTRL_Z: u8 = 4;
 /// True when the last byte written was a newline (or nothing was written).
 static AT_LINE_START: AtomicBool = AtomicBool::new(true);
 
@@ -154,6 +156,9 @@ fn drain_receiver() {
             0x1c => {
                 INTERRUPT.fetch_or(CTRL_BACKSLASH, Ordering::Relaxed);
             }
+            0x1a => {
+                INTERRUPT.fetch_or(CTRL_Z, Ordering::Relaxed);
+            }
             _ => {}
         }
         if rx.len < RX_CAP {
@@ -173,7 +178,7 @@ pub(crate) fn handle_irq() {
     }
 }
 
-/// Which of Ctrl-C ([`CTRL_C`]) and Ctrl-\\ ([`CTRL_BACKSLASH`]) arrived
+/// Which of Ctrl-C ([`CTRL_C`]), Ctrl-\\ ([`CTRL_BACKSLASH`]) and Ctrl-Z ([`CTRL_Z`]) arrived
 /// since the last call (bits; taken).
 pub fn take_interrupt() -> u8 {
     INTERRUPT.swap(0, Ordering::Relaxed)

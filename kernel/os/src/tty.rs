@@ -59,11 +59,12 @@ pub fn on_console() -> bool {
 
 /// The task blocked in [`read_byte`], woken by the serial interrupt.
 static READER: IrqMutex<Option<Pid>> = IrqMutex::new(None);
-/// Called (in interrupt context) with SIGINT when Ctrl-C is typed and
-/// SIGQUIT for Ctrl-\\: the compat layer signals the foreground group.
+/// Called (in interrupt context) with SIGINT when Ctrl-C is typed,
+/// SIGQUIT for Ctrl-\\ and SIGTSTP for Ctrl-Z: the compat layer signals
+/// the foreground group.
 static INTERRUPT_HOOK: IrqMutex<Option<fn(u32)>> = IrqMutex::new(None);
 
-/// Sets what Ctrl-C and Ctrl-\\ do besides reaching the reader as bytes.
+/// Sets what Ctrl-C, Ctrl-\\ and Ctrl-Z do besides reaching the reader as bytes.
 pub fn set_interrupt_hook(hook: fn(u32)) {
     *INTERRUPT_HOOK.lock() = Some(hook);
 }
@@ -83,6 +84,9 @@ fn on_input() {
             }
             if keys & serial::CTRL_BACKSLASH != 0 {
                 hook(3); // SIGQUIT
+            }
+            if keys & serial::CTRL_Z != 0 {
+                hook(20); // SIGTSTP
             }
         }
     }

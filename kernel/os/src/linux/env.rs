@@ -53,30 +53,66 @@ pub fn console_write(bytes: &[u8]) {
     tty::write(bytes);
 }
 
-const CTRL_C: u8 = 3;
-const CTRL_D: u8 = 4;
 const BACKSPACE: u8 = 8;
 const DELETE: u8 = 127;
+/// termios bits the console honours.
+const ISIG: u32 = 0o1;
+const ICANON: u32 = 0o2;
+const ECHO: u32 = 0o10;
+const ICRNL: u32 = 0o400;
+/// c_cc indexes.
+const VINTR: usize = 0;
+const VQUIT: usize = 1;
+const VEOF: usize = 4;
+const VSUSP: usize = 10;
 
-/// Reads a line from the console in cooked mode: echoes input, handles
-/// backspace, returns at newline (included) or when `buf` is full; Ctrl-D
-/// at the start of a line is end of file (0 bytes).
-/// `None`: a signal interrupted the read before any byte came (EINTR; a
-/// Ctrl-C drops the line typed so far, as the tty's ISIG does).
+/// Reads from the console as its termios says. Canonical mode (ICANON):
+/// a line, echoed, with backspace, returned at newline (included) or when
+/// `buf` is full; the EOF key at the start of a line is end of file (0
+/// bytes). Raw mode: the bytes typed, at least one (waiting for it), no
+/// line editing, echoed only with ECHO.
+/// `None`: a signal interrupted the read before any byte came (EINTR; with
+/// ISIG the interrupt, quit and suspend keys are signals, not input, and
+/// drop the line typed so far).
 pub fn console_read(buf: &mut [u8]) -> Option<usize> {
-    let echo = CONSOLE.lock().termios.c_lflag & 0o10 != 0; // ECHO
+    let t = console_termios();
+    let (canonical, echo) = (t.c_lflag & ICANON != 0, t.c_lflag & ECHO != 0);
+    let signal_keys = [t.c_cc[VINTR], t.c_cc[VQUIT], t.c_cc[VSUSP]];
     let mut n = 0;
     while n < buf.len() {
-        let b = match tty::read_byte_unless(super::interrupted) {
+        let next = if n > 0 && !canonical {
+            // Raw mode: what is already there, without waiting for more.
+            if !tty::on_console() {
+                break;
+            }
+            match tty::read_byte_unless(|| true) {
+                Some(b) => Some(b),
+                None => break,
+            }
+        } else {
+            tty::read_byte_unless(super::interrupted)
+        };
+        let b = match next {
             None if n == 0 => return None,
             None => return Some(n),
-            Some(b'\r') => b'\n',
+            Some(b'\r') if t.c_iflag & ICRNL != 0 => b'\n',
             Some(b) => b,
         };
+        if t.c_lflag & ISIG != 0 && b != 0 && signal_keys.contains(&b) {
+            // The signal is posted: handled, stopped, or the program ends.
+            return None;
+        }
+        if !canonical {
+            buf[n] = b;
+            n += 1;
+            if echo {
+                tty::write(if b == b'\n' { b"\r\n" } else { core::slice::from_ref(&buf[n - 1]) });
+            }
+            continue;
+        }
         match b {
-            CTRL_C => return None, // SIGINT is posted: handled, or the program ends
-            CTRL_D if n == 0 => return Some(0),
-            CTRL_D => return Some(n),
+            b if b == t.c_cc[VEOF] && n == 0 => return Some(0),
+            b if b == t.c_cc[VEOF] => return Some(n),
             BACKSPACE | DELETE => {
                 if n > 0 {
                     n -= 1;
@@ -119,6 +155,17 @@ pub fn console_termios() -> Termios {
 
 pub fn set_console_termios(t: Termios) {
     CONSOLE.lock().termios = t;
+}
+
+/// Back to the default mode (a new program on the console: a program
+/// killed in raw mode must not leave the next one without Ctrl-C).
+pub fn reset_console_termios() {
+    CONSOLE.lock().termios = Termios::console_default();
+}
+
+/// ISIG: the interrupt, quit and suspend keys send signals.
+pub fn console_signals_enabled() -> bool {
+    console_termios().c_lflag & ISIG != 0
 }
 
 /// The serial console has no size of its own: report the classic 80x24.

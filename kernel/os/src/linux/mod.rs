@@ -94,6 +94,25 @@ struct Entry {
     group_exit: Option<Ending>,
     /// First thread: it ended and waits for the other threads to go.
     parked: bool,
+    /// First thread: SIGCHLD has SA_NOCLDSTOP (as of its last trap): its
+    /// children's stops and continues send it no SIGCHLD.
+    no_cldstop: bool,
+    /// First thread: the whole process is stopped (SIGSTOP, SIGTSTP,
+    /// SIGTTIN, SIGTTOU) until a SIGCONT or SIGKILL.
+    stopped: bool,
+    /// First thread: a stop or continue its parent's wait has not yet
+    /// reported (WUNTRACED, WCONTINUED).
+    job_event: Option<JobEvent>,
+    /// The thread is to stop at its next return to ring 3 (its group is
+    /// stopping).
+    stop_pending: bool,
+}
+
+/// A change of a process's run state that wait reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobEvent {
+    Stopped(u32),
+    Continued,
 }
 
 impl Entry {
@@ -114,6 +133,10 @@ impl Entry {
             ending: false,
             group_exit: None,
             parked: false,
+            no_cldstop: false,
+            stopped: false,
+            job_event: None,
+            stop_pending: false,
         };
         entry.mirror(&process);
         entry.process = Some(process);
@@ -126,6 +149,7 @@ impl Entry {
         self.interrupting = signal::interrupting(process);
         let chld = process.sigactions.with(|all| all[signal::SIGCHLD as usize - 1]);
         self.no_zombies = chld.sa_handler == signal::SIG_IGN || chld.sa_flags & signal::SA_NOCLDWAIT != 0;
+        self.no_cldstop = chld.sa_flags & signal::SA_NOCLDSTOP != 0;
     }
 
     /// The signals that end a blocking call of the thread now.
@@ -136,7 +160,7 @@ impl Entry {
     /// The thread must stop what it waits for: its group is going, or a
     /// signal is posted that it does not block or ignore.
     fn interrupted(&self) -> bool {
-        self.ending || (self.zombie.is_none() && self.posted != 0 && self.posted & self.interrupting_now() != 0)
+        self.ending || self.stop_pending || (self.zombie.is_none() && self.posted != 0 && self.posted & self.interrupting_now() != 0)
     }
 
     /// The first thread of its process, which stands for the process.
@@ -144,10 +168,16 @@ impl Entry {
         self.pid == self.tgid
     }
 
-    /// The thread must end at its next entry into the kernel; blocking
-    /// calls end early.
+    /// The thread must end (or stop) at its next entry into the kernel;
+    /// blocking calls end early.
     fn must_stop(&self) -> bool {
-        self.ending
+        self.ending || self.stop_pending
+    }
+
+    /// The one check on the way back to ring 3: the thread must end or
+    /// stop, or a signal is posted that it acts on now.
+    fn needs_attention(&self) -> bool {
+        self.must_stop() || self.posted & self.interrupting_now() != 0
     }
 }
 
@@ -257,15 +287,133 @@ fn post_to_process(table: &mut [Entry], tgid: sched::Pid, sig: u32, info: SigInf
     }
 }
 
-/// Whether process `tgid` leaves no zombies (SIGCHLD ignored or
-/// SA_NOCLDWAIT): read from a thread in the table, else the first thread's
-/// mirror.
-fn ignores_children(table: &[Entry], tgid: sched::Pid) -> bool {
+/// How process `tgid` takes SIGCHLD: (leaves no zombies: SIG_IGN or
+/// SA_NOCLDWAIT; wants no stop/continue notices: SA_NOCLDSTOP). Read from
+/// a thread in the table, else the first thread's mirror.
+fn child_policy(table: &[Entry], tgid: sched::Pid) -> (bool, bool) {
     if let Some(p) = table.iter().filter(|e| e.tgid == tgid).find_map(|e| e.process.as_deref()) {
         let chld = p.sigactions.with(|all| all[signal::SIGCHLD as usize - 1]);
-        return chld.sa_handler == signal::SIG_IGN || chld.sa_flags & signal::SA_NOCLDWAIT != 0;
+        let no_zombies = chld.sa_handler == signal::SIG_IGN || chld.sa_flags & signal::SA_NOCLDWAIT != 0;
+        return (no_zombies, chld.sa_flags & signal::SA_NOCLDSTOP != 0);
     }
-    table.iter().any(|e| e.pid == tgid && e.no_zombies)
+    table.iter().find(|e| e.pid == tgid).map_or((false, false), |e| (e.no_zombies, e.no_cldstop))
+}
+
+/// Whether process `tgid` leaves no zombies (SIGCHLD ignored or
+/// SA_NOCLDWAIT).
+fn ignores_children(table: &[Entry], tgid: sched::Pid) -> bool {
+    child_policy(table, tgid).0
+}
+
+/// Process `pid` stopped (CLD_STOPPED, with the signal) or continued
+/// (CLD_CONTINUED): its parent gets SIGCHLD unless it asked for
+/// SA_NOCLDSTOP (or ignores SIGCHLD), and its waits are woken by the caller.
+fn notify_stop_or_continue(table: &mut [Entry], pid: sched::Pid, event: JobEvent) {
+    let Some(ppid) = table.iter().find(|e| e.pid == pid && e.is_leader()).map(|e| e.ppid) else { return };
+    if !table.iter().any(|e| e.pid == ppid && e.is_leader() && e.zombie.is_none()) {
+        return;
+    }
+    let (code, status) = match event {
+        JobEvent::Stopped(sig) => (signal::CLD_STOPPED, sig),
+        JobEvent::Continued => (signal::CLD_CONTINUED, signal::SIGCONT),
+    };
+    let chld = table
+        .iter()
+        .filter(|e| e.tgid == ppid)
+        .find_map(|e| e.process.as_deref())
+        .map(|p| p.sigactions.with(|all| all[signal::SIGCHLD as usize - 1].sa_handler == signal::SIG_IGN));
+    let ignored = chld.unwrap_or(false);
+    if !ignored && !child_policy(table, ppid).1 {
+        post_to_process(table, ppid, signal::SIGCHLD, SigInfo::child(pid, code, status));
+    }
+}
+
+/// What sending `sig` to process `tgid` does at once, before any thread
+/// takes it (Linux's prepare_signal): a stop signal cancels a pending
+/// SIGCONT; SIGCONT cancels pending stop signals and, when the process is
+/// stopped, continues every thread of it (its handler, if any, runs after).
+/// SIGKILL wakes a stopped process so that it can die.
+fn prepare_signal(table: &mut [Entry], tgid: sched::Pid, sig: u32) {
+    if signal::STOP_SIGNALS & bit(sig) != 0 {
+        for e in table.iter_mut().filter(|e| e.tgid == tgid) {
+            e.posted &= !bit(signal::SIGCONT);
+        }
+    } else if sig == signal::SIGCONT {
+        let mut was_stopped = false;
+        for e in table.iter_mut().filter(|e| e.tgid == tgid && e.zombie.is_none()) {
+            e.posted &= !signal::STOP_SIGNALS;
+            e.stop_pending = false;
+            if e.is_leader() && e.stopped {
+                e.stopped = false;
+                e.job_event = Some(JobEvent::Continued);
+                was_stopped = true;
+            }
+        }
+        if was_stopped {
+            notify_stop_or_continue(table, tgid, JobEvent::Continued);
+            STOPPED.wake_all();
+        }
+    } else if sig == embox_abi::consts::signal::SIGKILL {
+        STOPPED.wake_all();
+    }
+}
+
+/// Stopped threads wait here for SIGCONT or SIGKILL.
+static STOPPED: WaitQueue = WaitQueue::new();
+
+/// True when process group `pgid` of session `sid` is orphaned: no member
+/// has a parent in another group of the same session (job-control stop
+/// signals then do nothing, and a read from the terminal is EIO). The
+/// program `load_app` starts leads its own session with the `embox>`
+/// shell as its parent, which is no Linux process: its group is orphaned,
+/// as a login shell's is under init.
+fn orphaned(table: &[Entry], pgid: sched::Pid, sid: sched::Pid) -> bool {
+    !table.iter().filter(|e| e.is_leader() && e.pgid == pgid && e.zombie.is_none()).any(|e| {
+        table.iter().any(|parent| parent.pid == e.ppid && parent.is_leader() && parent.zombie.is_none() && parent.pgid != pgid && parent.sid == sid)
+    })
+}
+
+/// The running thread `tid` of process `tgid` acts on stop signal `sig`
+/// (its default action): the whole process stops, its parent is told
+/// (wait's WUNTRACED, SIGCHLD with CLD_STOPPED), and the thread waits until
+/// a SIGCONT or SIGKILL comes, then takes in what was posted meanwhile.
+/// SIGTSTP, SIGTTIN and SIGTTOU do nothing to an orphaned process group.
+fn stop_group(tid: sched::Pid, process: &mut Process, sig: u32) {
+    let tgid = process.pid;
+    let stops = cpu::without_interrupts(|| {
+        let mut table = PROCESSES.lock();
+        let Some(leader) = table.iter().position(|e| e.pid == tgid && e.is_leader()) else { return false };
+        if sig != embox_abi::consts::signal::SIGSTOP && orphaned(&table, table[leader].pgid, table[leader].sid) {
+            return false;
+        }
+        if !table[leader].stopped {
+            table[leader].stopped = true;
+            table[leader].job_event = Some(JobEvent::Stopped(sig));
+            for e in table.iter_mut().filter(|e| e.tgid == tgid && e.pid != tid && !e.parked) {
+                e.stop_pending = true;
+                sched::wake(e.pid);
+            }
+            notify_stop_or_continue(&mut table, tgid, JobEvent::Stopped(sig));
+        }
+        true
+    });
+    if stops {
+        CHILD_EVENTS.wake_all();
+        wait_while_stopped(tid, tgid);
+        collect(tid, process);
+    }
+}
+
+/// Blocks thread `tid` while process `tgid` is stopped (until SIGCONT, a
+/// SIGKILL posted to it, or the end of its group).
+fn wait_while_stopped(tid: sched::Pid, tgid: sched::Pid) {
+    STOPPED.wait_until(|| {
+        let mut table = PROCESSES.lock();
+        let stopped = table.iter().any(|e| e.pid == tgid && e.is_leader() && e.stopped);
+        let Some(me) = table.iter_mut().find(|e| e.pid == tid) else { return true };
+        me.stop_pending = false;
+        !stopped || me.ending || me.posted & bit(embox_abi::consts::signal::SIGKILL) != 0
+    });
 }
 
 /// Which processes a kill is for.
@@ -285,13 +433,19 @@ pub fn send_signal(target: Target, sig: u32, info: SigInfo) -> Result<(), Errno>
     let found = cpu::without_interrupts(|| {
         let mut table = PROCESSES.lock();
         if let Target::Thread { tgid, tid } = target {
-            let Some(entry) = table
-                .iter_mut()
+            let Some(group) = table
+                .iter()
                 .find(|e| e.pid == tid && tgid.is_none_or(|g| g == e.tgid) && e.zombie.is_none() && !e.parked)
+                .map(|e| e.tgid)
             else {
                 return false;
             };
-            post_signal(entry, sig, info);
+            if sig != 0 {
+                prepare_signal(&mut table, group, sig);
+            }
+            if let Some(entry) = table.iter_mut().find(|e| e.pid == tid) {
+                post_signal(entry, sig, info);
+            }
             return true;
         }
         let processes: Vec<sched::Pid> = table
@@ -306,6 +460,9 @@ pub fn send_signal(target: Target, sig: u32, info: SigInfo) -> Result<(), Errno>
             .map(|e| e.pid)
             .collect();
         for &tgid in &processes {
+            if sig != 0 {
+                prepare_signal(&mut table, tgid, sig);
+            }
             post_to_process(&mut table, tgid, sig, info);
         }
         !processes.is_empty()
@@ -318,19 +475,20 @@ pub fn send_signal(target: Target, sig: u32, info: SigInfo) -> Result<(), Errno>
     }
 }
 
-/// Takes the signals posted to thread `pid` into its pending set.
-fn collect(pid: sched::Pid, process: &mut Process) {
+/// Takes the signals posted to thread `pid` into its pending set. True
+/// when its process is stopping and the thread must stop too.
+fn collect(pid: sched::Pid, process: &mut Process) -> bool {
     cpu::without_interrupts(|| {
         let mut table = PROCESSES.lock();
-        if let Some(entry) = table.iter_mut().find(|e| e.pid == pid) {
-            let mut posted = core::mem::take(&mut entry.posted);
-            while posted != 0 {
-                let sig = posted.trailing_zeros() + 1;
-                posted &= posted - 1;
-                signal::post(process, sig, entry.posted_info[sig as usize - 1]);
-            }
+        let Some(entry) = table.iter_mut().find(|e| e.pid == pid) else { return false };
+        let mut posted = core::mem::take(&mut entry.posted);
+        while posted != 0 {
+            let sig = posted.trailing_zeros() + 1;
+            posted &= posted - 1;
+            signal::post(process, sig, entry.posted_info[sig as usize - 1]);
         }
-    });
+        entry.stop_pending
+    })
 }
 
 /// [`collect`] for the running thread (sigsuspend, sigpending).
@@ -398,8 +556,48 @@ pub fn new_session(pid: sched::Pid) -> Result<sched::Pid, Errno> {
     })
 }
 
-/// The console's foreground process group: Ctrl-C and Ctrl-\ go to it.
+/// The console's foreground process group: Ctrl-C, Ctrl-\ and Ctrl-Z go to it.
 static FOREGROUND: IrqMutex<sched::Pid> = IrqMutex::new(0);
+/// The session the console is the controlling terminal of: the one the
+/// program `load_app` started last leads.
+static CONSOLE_SESSION: IrqMutex<sched::Pid> = IrqMutex::new(0);
+
+/// Job control on the console for process `p` (the caller), as Linux's
+/// tty_check_change and job_control: a process of the console's session
+/// outside its foreground group that reads (`sig` = SIGTTIN) or changes
+/// the terminal (SIGTTOU: tcsetpgrp, tcsetattr) signals its whole group
+/// and gets EINTR (the call restarts once the group is continued, or after
+/// a handler with SA_RESTART). A blocked or ignored SIGTTOU lets the change
+/// through; a blocked or ignored SIGTTIN, or an orphaned group, is EIO.
+pub fn console_job_control(p: &Process, sig: u32) -> Result<(), Errno> {
+    let session = *CONSOLE_SESSION.lock();
+    let Some((pgid, sid)) = group_of(p.pid) else { return Ok(()) };
+    if sid != session || pgid == foreground_group() {
+        return Ok(());
+    }
+    let shielded = p.sigmask & bit(sig) != 0 || p.sigactions.with(|all| all[sig as usize - 1].sa_handler == signal::SIG_IGN);
+    if shielded {
+        return if sig == signal::SIGTTOU { Ok(()) } else { Err(Errno::EIO) };
+    }
+    let sent = cpu::without_interrupts(|| {
+        let mut table = PROCESSES.lock();
+        if orphaned(&table, pgid, sid) {
+            return false;
+        }
+        let members: Vec<sched::Pid> =
+            table.iter().filter(|e| e.is_leader() && e.pgid == pgid && e.zombie.is_none()).map(|e| e.pid).collect();
+        for tgid in members {
+            prepare_signal(&mut table, tgid, sig);
+            post_to_process(&mut table, tgid, sig, SigInfo::kernel());
+        }
+        true
+    });
+    if sent {
+        Err(Errno::EINTR)
+    } else {
+        Err(Errno::EIO)
+    }
+}
 
 /// tcgetpgrp on the console.
 pub fn foreground_group() -> sched::Pid {
@@ -427,13 +625,20 @@ pub fn set_foreground_group(caller: sched::Pid, pgid: sched::Pid) -> Result<(), 
 /// The tty's hook (interrupt context): Ctrl-C sends SIGINT and Ctrl-\
 /// SIGQUIT to the console's foreground process group.
 fn on_console_signal(sig: u32) {
+    // Raw mode without ISIG (a line editor): the key is input, not a signal.
+    if !env::console_signals_enabled() {
+        return;
+    }
     let group = foreground_group();
     let mut table = PROCESSES.lock();
     let processes: Vec<sched::Pid> =
         table.iter().filter(|e| e.is_leader() && e.pgid == group && e.zombie.is_none()).map(|e| e.pid).collect();
     for tgid in processes {
+        prepare_signal(&mut table, tgid, sig);
         post_to_process(&mut table, tgid, sig, SigInfo::kernel());
     }
+    drop(table);
+    CHILD_EVENTS.wake_all();
 }
 
 /// Ends the running thread quietly if its group is going.
@@ -469,11 +674,23 @@ fn die(pid: sched::Pid, process: Box<Process>, fatal: signal::Fatal, frame: Opti
 /// ring 3 (`syscall`: the call it returns from). Ends the process when a
 /// signal says so.
 fn deliver(pid: sched::Pid, mut process: Box<Process>, frame: &mut TrapFrame, syscall: Option<u32>) -> Box<Process> {
-    collect(pid, &mut process);
-    if process.pending == 0 && process.saved_mask.is_none() {
+    let mut stopped = false;
+    if collect(pid, &mut process) {
+        // Another thread stopped the process: this one stops with it.
+        stopped = true;
+        wait_while_stopped(pid, process.pid);
+        collect(pid, &mut process);
+    }
+    if process.pending == 0 && process.saved_mask.is_none() && !stopped {
         return process;
     }
-    match signal::deliver(&mut process, frame, syscall) {
+    let mut stop = |p: &mut Process, sig: u32| {
+        stopped = true;
+        stop_group(pid, p, sig);
+    };
+    match signal::deliver(&mut process, frame, syscall, &mut stop) {
+        // A stopped thread whose group ended meanwhile ends here.
+        Ok(()) if stopped => stop_if_ending(pid, process),
         Ok(()) => process,
         Err(fatal) => die(pid, process, fatal, None),
     }
@@ -484,10 +701,7 @@ fn deliver(pid: sched::Pid, mut process: Box<Process>, frame: &mut TrapFrame, sy
 /// kill, Ctrl-C, a timer).
 fn irq_return(frame: &mut TrapFrame) {
     let tid = sched::current_pid();
-    let waiting = PROCESSES
-        .lock()
-        .iter()
-        .any(|e| e.pid == tid && e.process.is_some() && (e.ending || e.posted & e.interrupting_now() != 0));
+    let waiting = PROCESSES.lock().iter().any(|e| e.pid == tid && e.process.is_some() && e.needs_attention());
     if !waiting {
         return;
     }
@@ -682,6 +896,8 @@ fn finish_thread(pid: sched::Pid, process: Box<Process>, ending: Ending) -> ! {
                 entry.zombie = Some(ending);
                 entry.posted = 0;
                 entry.ending = false;
+                entry.stopped = false;
+                entry.job_event = None;
                 entry.vfork_parent = None;
             }
         } else {
@@ -861,19 +1077,36 @@ pub fn spawn_thread(parent: &mut Process, options: ThreadOptions) -> Result<u32,
 pub enum WaitFor {
     Any,
     Pid(sched::Pid),
+    /// The children in this process group.
+    Group(sched::Pid),
+}
+
+/// What a wait call reports (wait4's options, waitid's WEXITED, WSTOPPED,
+/// WCONTINUED, WNOHANG, WNOWAIT).
+#[derive(Clone, Copy, Default)]
+pub struct WaitOptions {
+    pub exited: bool,
+    pub stopped: bool,
+    pub continued: bool,
+    pub no_hang: bool,
+    /// Leave the child waitable (WNOWAIT).
+    pub keep: bool,
 }
 
 /// What a wait call found.
 pub enum Waited {
     /// A child ended (and was reaped unless `keep`).
     Ended { pid: sched::Pid, ending: Ending },
-    /// WNOHANG: children exist but none has ended.
+    /// A child stopped or continued (reported once, unless `keep`).
+    Job { pid: sched::Pid, event: JobEvent },
+    /// WNOHANG: children exist but none has anything to report.
     NothingYet,
 }
 
-/// wait4/waitid: waits for a child of `parent` to end. ECHILD when it has
-/// none (that match), EINTR when a signal is to end the caller.
-pub fn wait_child(parent: sched::Pid, which: WaitFor, no_hang: bool, keep: bool) -> Result<Waited, Errno> {
+/// wait4/waitid: waits for a child of `parent` to end (or stop, or
+/// continue, as `options` ask). ECHILD when it has none (that match),
+/// EINTR when a signal is to end the caller.
+pub fn wait_child(parent: sched::Pid, which: WaitFor, options: WaitOptions) -> Result<Waited, Errno> {
     let me = sched::current_pid();
     let matches = move |e: &Entry| {
         e.ppid == parent
@@ -881,6 +1114,15 @@ pub fn wait_child(parent: sched::Pid, which: WaitFor, no_hang: bool, keep: bool)
             && match which {
                 WaitFor::Any => true,
                 WaitFor::Pid(pid) => e.pid == pid,
+                WaitFor::Group(pgid) => e.pgid == pgid,
+            }
+    };
+    let reportable = move |e: &Entry| {
+        (options.exited && e.zombie.is_some())
+            || match e.job_event {
+                Some(JobEvent::Stopped(_)) => options.stopped && e.stopped,
+                Some(JobEvent::Continued) => options.continued,
+                None => false,
             }
     };
     loop {
@@ -889,14 +1131,21 @@ pub fn wait_child(parent: sched::Pid, which: WaitFor, no_hang: bool, keep: bool)
             if !table.iter().any(|e| matches(e)) {
                 return Some(Err(Errno::ECHILD));
             }
-            if let Some(i) = table.iter().position(|e| matches(e) && e.zombie.is_some()) {
-                let (pid, ending) = (table[i].pid, table[i].zombie.expect("zombie"));
-                if !keep {
-                    table.remove(i);
+            if let Some(i) = table.iter().position(|e| matches(e) && reportable(e)) {
+                let pid = table[i].pid;
+                if let (true, Some(ending)) = (options.exited, table[i].zombie) {
+                    if !options.keep {
+                        table.remove(i);
+                    }
+                    return Some(Ok(Waited::Ended { pid, ending }));
                 }
-                return Some(Ok(Waited::Ended { pid, ending }));
+                let event = table[i].job_event.expect("a reportable job event");
+                if !options.keep {
+                    table[i].job_event = None;
+                }
+                return Some(Ok(Waited::Job { pid, event }));
             }
-            if no_hang {
+            if options.no_hang {
                 return Some(Ok(Waited::NothingYet));
             }
             if table.iter().any(|e| e.pid == me && e.interrupted()) {
@@ -909,7 +1158,7 @@ pub fn wait_child(parent: sched::Pid, which: WaitFor, no_hang: bool, keep: bool)
         }
         CHILD_EVENTS.wait_until(|| {
             let table = PROCESSES.lock();
-            table.iter().any(|e| (matches(e) && e.zombie.is_some()) || (e.pid == me && e.interrupted()))
+            table.iter().any(|e| (matches(e) && reportable(e)) || (e.pid == me && e.interrupted()))
                 || !table.iter().any(|e| matches(e))
         });
     }
@@ -1015,8 +1264,11 @@ pub fn start(path: &str, args: &[String], cwd: &str, options: &Options) -> Resul
         process.trace = options.trace;
         process.lkl = lkl;
         PROCESSES.lock().push(Entry::new(pid, pid, Box::new(process), sched::current_pid(), (pid, pid)));
-        // The shell's job is the console's foreground group.
+        // The shell's job is the console's foreground group, in a session
+        // of its own with the console as its terminal, in the default mode.
         *FOREGROUND.lock() = pid;
+        *CONSOLE_SESSION.lock() = pid;
+        env::reset_console_termios();
         pid
     });
     Ok(pid)

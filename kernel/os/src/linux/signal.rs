@@ -48,6 +48,8 @@ pub const SI_KERNEL: i32 = 0x80;
 pub const SI_TKILL: i32 = -6;
 pub const CLD_EXITED: i32 = 1;
 pub const CLD_KILLED: i32 = 2;
+pub const CLD_STOPPED: i32 = 5;
+pub const CLD_CONTINUED: i32 = 6;
 pub const SEGV_MAPERR: i32 = 1;
 pub const SEGV_ACCERR: i32 = 2;
 pub const ILL_ILLOPN: i32 = 2;
@@ -61,6 +63,9 @@ pub const fn bit(sig: u32) -> u64 {
 
 /// Signals no mask can block and no handler can catch.
 pub const UNBLOCKABLE: u64 = bit(SIGKILL) | bit(SIGSTOP);
+
+/// The signals whose default action stops the process.
+pub const STOP_SIGNALS: u64 = bit(SIGSTOP) | bit(SIGTSTP) | bit(SIGTTIN) | bit(SIGTTOU);
 
 /// What a signal does when its disposition is SIG_DFL.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -238,10 +243,10 @@ fn restartable(nr: u32) -> bool {
 }
 
 /// Signals whose default action does nothing a blocked call would notice:
-/// ignore (SIGCHLD, SIGURG, SIGWINCH), continue, stop (not implemented:
-/// acts as ignore).
-const QUIET_BY_DEFAULT: u64 =
-    bit(SIGCHLD) | bit(23) | bit(28) | bit(SIGCONT) | bit(SIGSTOP) | bit(SIGTSTP) | bit(SIGTTIN) | bit(SIGTTOU);
+/// ignore (SIGCHLD, SIGURG, SIGWINCH) and continue. A stop signal ends the
+/// call (the process stops on its way out) and the call restarts once
+/// continued.
+const QUIET_BY_DEFAULT: u64 = bit(SIGCHLD) | bit(23) | bit(28) | bit(SIGCONT);
 
 /// The signals that end a blocking call of `p`: neither blocked nor
 /// ignored (SIGKILL always). Runs on every slow syscall's way out, so it
@@ -261,10 +266,16 @@ pub fn interrupting(p: &Process) -> u64 {
 }
 
 /// Makes `sig` pending for `p` (standard signals do not queue: a second
-/// one while pending is merged).
+/// one while pending is merged). SIGCONT discards pending stop signals and
+/// a stop signal a pending SIGCONT, as sending them does.
 pub fn post(p: &mut Process, sig: u32, info: SigInfo) {
     if sig == 0 || sig > NSIG {
         return;
+    }
+    if sig == SIGCONT {
+        p.pending &= !STOP_SIGNALS;
+    } else if STOP_SIGNALS & bit(sig) != 0 {
+        p.pending &= !bit(SIGCONT);
     }
     if p.pending & bit(sig) == 0 {
         p.siginfo[sig as usize - 1] = info;
@@ -287,8 +298,10 @@ pub fn post_fault(p: &mut Process, sig: u32, info: SigInfo) -> Result<(), Fatal>
 /// Acts on every pending signal the mask lets through before `frame`
 /// returns to ring 3. `syscall`: the call this return ends (its result
 /// is in eax), for SA_RESTART. Handlers nest as on Linux: the signal
-/// set up last runs first.
-pub fn deliver(p: &mut Process, frame: &mut TrapFrame, mut syscall: Option<u32>) -> Result<(), Fatal> {
+/// set up last runs first. A stop signal's default action is `stop`
+/// (the process stops; it returns once continued, with what was posted
+/// meanwhile taken in).
+pub fn deliver(p: &mut Process, frame: &mut TrapFrame, mut syscall: Option<u32>, stop: &mut dyn FnMut(&mut Process, u32)) -> Result<(), Fatal> {
     let eintr = Errno::EINTR.to_ret() as u32;
     // After sigsuspend the first frame saves the mask from before the call.
     let mut restore = p.saved_mask.take();
@@ -307,7 +320,11 @@ pub fn deliver(p: &mut Process, frame: &mut TrapFrame, mut syscall: Option<u32>)
                 continue;
             }
             match default_action(sig) {
-                DefaultAction::Ignore | DefaultAction::Continue | DefaultAction::Stop => continue,
+                DefaultAction::Ignore | DefaultAction::Continue => continue,
+                DefaultAction::Stop => {
+                    stop(p, sig);
+                    continue;
+                }
                 DefaultAction::Terminate | DefaultAction::Core => return Err(Fatal { sig, info, bad_frame: false }),
             }
         }
@@ -331,10 +348,12 @@ pub fn deliver(p: &mut Process, frame: &mut TrapFrame, mut syscall: Option<u32>)
     if let Some(mask) = restore {
         p.sigmask = mask;
     }
-    // A blocking call ended by a signal that was then not caught (it was
-    // ignored meanwhile, or stopped): the call starts again, as on Linux.
+    // A blocking call ended by a signal that then ran no handler (it was
+    // ignored meanwhile, or it stopped the process): the call starts
+    // again, as on Linux (-ERESTARTNOHAND and the like). Not sigreturn:
+    // the eax it restored is the interrupted call's, already dealt with.
     if let Some(nr) = syscall {
-        if frame.eax == eintr && restartable(nr) {
+        if frame.eax == eintr && nr != nr::SIGRETURN && nr != nr::RT_SIGRETURN {
             frame.eax = nr;
             frame.eip = frame.eip.wrapping_sub(2);
         }

@@ -12,7 +12,7 @@ use embox_abi::types::UserDesc;
 
 use super::user::{UserPtr, UserString};
 use crate::linux::process::{Ending, Process};
-use crate::linux::{self, ForkOptions, WaitFor, Waited};
+use crate::linux::{self, ForkOptions, JobEvent, WaitFor, WaitOptions, Waited};
 
 /// Most bytes of arguments and environment execve accepts (Linux's
 /// MAX_ARG_STRLEN is per string; our initial stack holds 128 KiB in all).
@@ -28,6 +28,9 @@ const P_PGID: u32 = 2;
 const SIGCHLD: u32 = 17;
 const CLD_EXITED: u32 = 1;
 const CLD_KILLED: u32 = 2;
+const CLD_STOPPED: u32 = 5;
+const CLD_CONTINUED: u32 = 6;
+const SIGCONT: u32 = 18;
 
 /// exit(status): ends the calling thread (the process, when it is the last).
 pub fn exit(p: &mut Process, status: u32) -> SysResult {
@@ -182,12 +185,23 @@ pub fn execve(p: &mut Process, path: UserString, argv: UserPtr<u32>, envp: UserP
     Ok(0)
 }
 
-fn which_pid(pid: i32, me: u32) -> Result<WaitFor, Errno> {
+/// wait4's pid: a child (> 0), any child (-1), the caller's process group
+/// (0) or group -pid.
+fn which_pid(pid: i32, me: u32) -> WaitFor {
     match pid {
-        // Process groups are the caller's own (one group per job).
-        -1 | 0 => Ok(WaitFor::Any),
-        pid if pid < -1 => Ok(if (-pid) as u32 == me { WaitFor::Any } else { WaitFor::Pid(u32::MAX) }),
-        pid => Ok(WaitFor::Pid(pid as u32)),
+        -1 => WaitFor::Any,
+        0 => WaitFor::Group(linux::group_of(me).map_or(me, |g| g.0)),
+        pid if pid < -1 => WaitFor::Group(pid.unsigned_abs()),
+        pid => WaitFor::Pid(pid as u32),
+    }
+}
+
+/// The status word wait4 reports for a stop (sig << 8 | 0x7f) or a
+/// continue (0xffff).
+fn job_status(event: JobEvent) -> u32 {
+    match event {
+        JobEvent::Stopped(sig) => (sig << 8) | 0x7f,
+        JobEvent::Continued => 0xffff,
     }
 }
 
@@ -196,15 +210,22 @@ pub fn wait4(p: &mut Process, pid: i32, status: UserPtr<u32>, options: u32, rusa
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | 0x8000_0000 | 0x4000_0000 | 0x2000_0000) != 0 {
         return Err(Errno::EINVAL);
     }
-    match linux::wait_child(p.pid, which_pid(pid, p.pid)?, options & WNOHANG != 0, false)? {
-        Waited::NothingYet => Ok(0),
-        Waited::Ended { pid, ending } => {
-            status.write_opt(&mut p.memory, &ending.wait_status())?;
-            // The child's resource usage is not accounted: all zero.
-            rusage.write_opt(&mut p.memory, &[0u8; RUSAGE_SIZE])?;
-            Ok(pid)
-        }
-    }
+    let wanted = WaitOptions {
+        exited: true,
+        stopped: options & WUNTRACED != 0,
+        continued: options & WCONTINUED != 0,
+        no_hang: options & WNOHANG != 0,
+        keep: false,
+    };
+    let (pid, word) = match linux::wait_child(p.pid, which_pid(pid, p.pid), wanted)? {
+        Waited::NothingYet => return Ok(0),
+        Waited::Ended { pid, ending } => (pid, ending.wait_status()),
+        Waited::Job { pid, event } => (pid, job_status(event)),
+    };
+    status.write_opt(&mut p.memory, &word)?;
+    // The child's resource usage is not accounted: all zero.
+    rusage.write_opt(&mut p.memory, &[0u8; RUSAGE_SIZE])?;
+    Ok(pid)
 }
 
 /// waitpid(pid, wstatus, options): wait4 without the rusage argument.
@@ -217,29 +238,37 @@ const RUSAGE_SIZE: usize = 72;
 
 /// waitid(idtype, id, infop, options)
 pub fn waitid(p: &mut Process, idtype: u32, id: u32, info: UserPtr<[u32; 32]>, options: u32) -> SysResult {
-    if options & (WEXITED) == 0 || options & !(WNOHANG | WEXITED | WNOWAIT | WUNTRACED | WCONTINUED) != 0 {
+    if options & (WEXITED | WUNTRACED | WCONTINUED) == 0 || options & !(WNOHANG | WEXITED | WNOWAIT | WUNTRACED | WCONTINUED) != 0 {
         return Err(Errno::EINVAL);
     }
     let which = match idtype {
         P_ALL => WaitFor::Any,
         P_PID => WaitFor::Pid(id),
-        P_PGID => which_pid(-(id as i32), p.pid)?,
+        P_PGID if id == 0 => which_pid(0, p.pid),
+        P_PGID => WaitFor::Group(id),
         _ => return Err(Errno::EINVAL),
     };
+    let wanted = WaitOptions {
+        exited: options & WEXITED != 0,
+        stopped: options & WUNTRACED != 0,
+        continued: options & WCONTINUED != 0,
+        no_hang: options & WNOHANG != 0,
+        keep: options & WNOWAIT != 0,
+    };
     let mut siginfo = [0u32; 32];
-    match linux::wait_child(p.pid, which, options & WNOHANG != 0, options & WNOWAIT != 0)? {
-        Waited::NothingYet => {}
-        Waited::Ended { pid, ending } => {
-            siginfo[0] = SIGCHLD;
-            let (code, status) = match ending {
-                Ending::Exited(code) => (CLD_EXITED, code as u32),
-                Ending::Killed(sig) => (CLD_KILLED, sig),
-            };
-            siginfo[2] = code;
-            siginfo[3] = pid;
-            siginfo[4] = 0; // uid
-            siginfo[5] = status;
-        }
+    let found = match linux::wait_child(p.pid, which, wanted)? {
+        Waited::NothingYet => None,
+        Waited::Ended { pid, ending: Ending::Exited(code) } => Some((pid, CLD_EXITED, code as u32)),
+        Waited::Ended { pid, ending: Ending::Killed(sig) } => Some((pid, CLD_KILLED, sig)),
+        Waited::Job { pid, event: JobEvent::Stopped(sig) } => Some((pid, CLD_STOPPED, sig)),
+        Waited::Job { pid, event: JobEvent::Continued } => Some((pid, CLD_CONTINUED, SIGCONT)),
+    };
+    if let Some((pid, code, status)) = found {
+        siginfo[0] = SIGCHLD;
+        siginfo[2] = code;
+        siginfo[3] = pid;
+        siginfo[4] = 0; // uid
+        siginfo[5] = status;
     }
     info.write_opt(&mut p.memory, &siginfo)?;
     Ok(0)

@@ -69,6 +69,7 @@ pub fn ioctl(p: &mut Process, fd: Fd, request: u32, arg: u32) -> SysResult {
             Ok(0)
         }
         TCSETS | TCSETSW | TCSETSF => {
+            crate::linux::console_job_control(p, crate::linux::signal::SIGTTOU)?;
             let t = UserPtr::<Termios>::new(arg).read(&mut p.memory)?;
             env::set_console_termios(t);
             Ok(0)
@@ -91,6 +92,7 @@ pub fn ioctl(p: &mut Process, fd: Fd, request: u32, arg: u32) -> SysResult {
             if (group as i32) < 0 {
                 return Err(Errno::EINVAL);
             }
+            crate::linux::console_job_control(p, crate::linux::signal::SIGTTOU)?;
             crate::linux::set_foreground_group(p.pid, group).map(|()| 0)
         }
         FIONREAD => {

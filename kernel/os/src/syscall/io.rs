@@ -45,6 +45,7 @@ fn read_into(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysRe
             if at.is_some() {
                 return Err(Errno::ESPIPE);
             }
+            crate::linux::console_job_control(p, crate::linux::signal::SIGTTIN)?;
             let mut block = [0u8; CHUNK];
             let chunk = &mut block[..(buf.len as usize).min(CHUNK)];
             let n = env::console_read(chunk).ok_or(Errno::EINTR)?;

@@ -72,25 +72,11 @@ _start:
 extern "C" {
     static embox_boot_stack_bottom: u8;
     static embox_boot_stack_top: u8;
-    static __kernel_start: u8;
-    static __kernel_end: u8;
-    static __readonly_start: u8;
-    static __readonly_end: u8;
 }
 
 /// Physical (= virtual, identity-mapped) range of the boot stack.
 pub fn boot_stack() -> (usize, usize) {
     (&raw const embox_boot_stack_bottom as usize, &raw const embox_boot_stack_top as usize)
-}
-
-/// Physical range of the loaded kernel image, `.bss` included.
-pub fn kernel_image() -> PhysRange {
-    PhysRange::new(&raw const __kernel_start as u64, &raw const __kernel_end as u64)
-}
-
-/// Physical range of the kernel's code and read-only data (mapped read-only).
-pub fn kernel_readonly() -> PhysRange {
-    PhysRange::new(&raw const __readonly_start as u64, &raw const __readonly_end as u64)
 }
 
 /// What the loader told us, copied out of its structures at boot.
@@ -102,7 +88,7 @@ pub struct BootInfo {
     pub initrd: Option<PhysRange>,
     /// The kernel command line (`-append`), up to 255 bytes.
     pub cmdline: heapless_str::Str256,
-    /// Set by `memory::init`: the initramfs bytes, mapped.
+    /// Set by `init` from `memory::init`: the initramfs bytes, mapped.
     pub initrd_bytes: Option<&'static [u8]>,
     /// Set by `init`: whether console output goes through virtio-serial
     /// (else the UART, and why).
@@ -177,7 +163,7 @@ struct MmapEntry {
 /// are directly usable).
 pub(crate) fn parse(magic: u32, info_phys: u32) -> BootInfo {
     if magic != LOADER_MAGIC {
-        crate::trap::fatal(format_args!(
+        crate::report::fatal(format_args!(
             "not started by a multiboot loader (magic {magic:#x}); boot with qemu-system-i386 -kernel"
         ));
     }

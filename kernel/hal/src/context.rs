@@ -107,7 +107,7 @@ extern "C" fn thread_entry(body: *mut ThreadBody) -> ! {
     let hook = *EXIT_HOOK.lock();
     match hook {
         Some(exit) => exit(),
-        None => crate::trap::fatal(format_args!("a kernel thread returned and no exit hook is set")),
+        None => crate::report::fatal(format_args!("a kernel thread returned and no exit hook is set")),
     }
 }
 

@@ -17,7 +17,7 @@ use core::arch::{asm, global_asm};
 use core::cell::UnsafeCell;
 
 /// Vector of the Linux syscall gate (left closed until the syscall layer opens it).
-pub const SYSCALL_VECTOR: u8 = 0x80;
+pub use crate::trap::SYSCALL_VECTOR;
 
 global_asm!(
     r#"
@@ -99,8 +99,8 @@ embox_trap_common:
     LOAD_FLAT_DATA es
     cld
     mov ebp, esp
-    # The frame's cs (offset 60): which ring the trap came from.
-    test byte ptr [esp + 60], 3
+    # The frame's cs: which ring the trap came from.
+    test byte ptr [esp + {frame_cs}], 3
     jz 71f
     # From ring 3: the user's FPU/SSE state stays in the registers (lazy
     # switching, see crate::fpu); CR0.TS makes any kernel use of them raise
@@ -112,7 +112,7 @@ embox_trap_common:
     sub esp, 12
     push ebp
     # int 0x80 (only ring 3 can reach it) goes straight to the syscall layer.
-    cmp dword ptr [ebp + 48], 0x80
+    cmp dword ptr [ebp + {frame_vector}], 0x80
     je 74f
     call {dispatch}
     jmp 75f
@@ -170,13 +170,13 @@ embox_trap_common:
     mov esp, ebp
 .global embox_trap_return
 embox_trap_return:
-    RESTORE_SEGMENT gs, 0
-    RESTORE_SEGMENT fs, 4
-    RESTORE_SEGMENT es, 8
-    RESTORE_SEGMENT ds, 12
+    RESTORE_SEGMENT gs, {frame_gs}
+    RESTORE_SEGMENT fs, {frame_fs}
+    RESTORE_SEGMENT es, {frame_es}
+    RESTORE_SEGMENT ds, {frame_ds}
     # Every segment register now caches its current descriptor.
     mov byte ptr [{tls_changed}], 0
-    add esp, 16
+    add esp, {frame_segments}
     popad
     add esp, 8
     iretd
@@ -199,6 +199,13 @@ embox_trap_table:
     tls_changed = sym crate::gdt::TLS_CHANGED,
     dispatch_syscall = sym crate::trap::dispatch_syscall,
     syscall_handler = sym crate::trap::SYSCALL_HANDLER,
+    frame_cs = const crate::trap::FRAME_CS,
+    frame_vector = const crate::trap::FRAME_VECTOR,
+    frame_gs = const crate::trap::FRAME_GS,
+    frame_fs = const crate::trap::FRAME_FS,
+    frame_es = const crate::trap::FRAME_ES,
+    frame_ds = const crate::trap::FRAME_DS,
+    frame_segments = const crate::trap::FRAME_SEGMENTS_BYTES,
 );
 
 extern "C" {
@@ -261,11 +268,4 @@ fn set_gate(vector: u8, handler: u32, dpl: u8) {
 /// vectors with a stub (0x80, exceptions 3 and 4) are allowed.
 pub fn set_user_gate(vector: u8) {
     set_gate(vector, stub(vector), 3);
-}
-
-/// Resets the CPU by loading an empty IDT and raising an exception.
-pub fn triple_fault() -> ! {
-    let pointer = Pointer { limit: 0, base: 0 };
-    // SAFETY: we want the machine to reset; nothing runs afterwards.
-    unsafe { asm!("lidt [{}]", "int3", in(reg) &pointer, options(noreturn)) }
 }

@@ -8,18 +8,19 @@
 //! reports the overflow (see `trap::double_fault`). The region's page tables
 //! are made at boot and shared by every address space.
 
-use crate::{memory, paging, sync::IrqMutex};
+use crate::layout;
+use crate::{memory, sync::IrqMutex};
 use core::cell::UnsafeCell;
 
 /// Start of the kernel stack region (just above the physical map).
-pub const REGION_BASE: usize = paging::PHYS_MAP_BASE + paging::PHYS_MAP_LIMIT as usize;
+pub const REGION_BASE: usize = layout::PHYS_MAP_BASE + layout::PHYS_MAP_LIMIT as usize;
 /// Bytes per slot, guard page included.
 pub const SLOT_SIZE: usize = 64 * 1024;
 /// Usable bytes of a stack.
-pub const STACK_SIZE: usize = SLOT_SIZE - paging::PAGE_SIZE;
+pub const STACK_SIZE: usize = SLOT_SIZE - layout::PAGE_SIZE;
 const TABLES: usize = 4;
 const SLOTS: usize = TABLES * 4 * 1024 * 1024 / SLOT_SIZE;
-const PAGES_PER_SLOT: usize = SLOT_SIZE / paging::PAGE_SIZE;
+const PAGES_PER_SLOT: usize = SLOT_SIZE / layout::PAGE_SIZE;
 
 #[repr(C, align(4096))]
 struct Table([u32; 1024]);
@@ -94,7 +95,7 @@ impl Drop for KernelStack {
             if old & 1 == 0 {
                 continue; // never mapped (try_new ran out of frames)
             }
-            let virt = REGION_BASE + index * paging::PAGE_SIZE;
+            let virt = REGION_BASE + index * layout::PAGE_SIZE;
             // SAFETY: invalidating a TLB entry has no memory-safety effect.
             unsafe { core::arch::asm!("invlpg [{}]", in(reg) virt, options(nostack, preserves_flags)) };
             memory::free_frame((old & !0xfff) as u64);
@@ -110,5 +111,5 @@ fn set_entry(index: usize, value: u32) -> u32 {
 
 /// True if `addr` is in the guard page of a stack slot.
 pub fn is_guard_page(addr: usize) -> bool {
-    (REGION_BASE..REGION_BASE + SLOTS * SLOT_SIZE).contains(&addr) && (addr - REGION_BASE) % SLOT_SIZE < paging::PAGE_SIZE
+    (REGION_BASE..REGION_BASE + SLOTS * SLOT_SIZE).contains(&addr) && (addr - REGION_BASE) % SLOT_SIZE < layout::PAGE_SIZE
 }

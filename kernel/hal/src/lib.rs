@@ -23,6 +23,7 @@ pub mod gdt;
 pub mod heap;
 pub mod idt;
 pub mod kstack;
+pub mod layout;
 pub mod lkl;
 mod mem;
 pub mod memory;
@@ -31,11 +32,13 @@ pub mod pci;
 pub mod netdev;
 pub mod pic;
 pub mod power;
+pub mod report;
 pub mod rtc;
 pub mod serial;
 pub mod sync;
 pub mod time;
 pub mod trap;
+mod uart;
 pub mod usermode;
 pub mod virtio;
 pub mod virtio_console;
@@ -59,6 +62,7 @@ pub struct HalConfig {
 /// Must be called once, first thing, from `embox_main` with the values the
 /// boot entry passed in.
 pub fn init(magic: u32, info_phys: u32, config: &HalConfig) -> BootInfo {
+    report::set_console_flush(virtio_console::flush);
     serial::init();
     time::init(config.timer_hz);
     gdt::init();
@@ -67,7 +71,7 @@ pub fn init(magic: u32, info_phys: u32, config: &HalConfig) -> BootInfo {
     let mut boot = boot::parse(magic, info_phys);
     paging::init(boot.memory_top());
     gdt::init_double_fault(paging::kernel_directory() as u32, trap::double_fault);
-    memory::init(&mut boot, config.heap_bytes);
+    boot.initrd_bytes = memory::init(&boot.ram, boot.initrd, config.heap_bytes);
     // Console output leaves the UART as soon as frames for the rings exist
     // (without the device, e.g. a plain `qemu -serial stdio`, the UART stays).
     boot.console = virtio_console::start(&pci::scan());

@@ -2,36 +2,39 @@
 //! multiboot memory map minus low memory, the kernel image and the initramfs,
 //! after the kernel heap has been carved out.
 
-use crate::{boot::BootInfo, heap, paging, sync::IrqMutex};
-use embox_mm::{FrameAllocator, FrameStats, PhysRange};
+use crate::layout::{self, kernel_image};
+use crate::{heap, sync::IrqMutex};
+use embox_mm::{FrameAllocator, FrameStats, PhysRange, RegionList};
 
 static FRAMES: IrqMutex<Option<FrameAllocator>> = IrqMutex::new(None);
 
-pub(crate) fn init(boot: &mut BootInfo, heap_bytes: usize) {
-    let image = crate::boot::kernel_image();
-    let mut free = boot.ram.clone();
-    free.remove(PhysRange::new(0, (paging::USER_START as u64).max(image.end)));
-    if let Some(initrd) = boot.initrd {
+/// Builds the heap and the frame allocator from usable `ram`, leaving out
+/// the initramfs (`initrd`); returns the initramfs bytes, mapped.
+pub(crate) fn init(ram: &RegionList<32>, initrd: Option<PhysRange>, heap_bytes: usize) -> Option<&'static [u8]> {
+    let image = kernel_image();
+    let mut free = ram.clone();
+    free.remove(PhysRange::new(0, (layout::USER_START as u64).max(image.end)));
+    if let Some(initrd) = initrd {
         free.remove(initrd);
     }
-    free.clamp(paging::PHYS_MAP_LIMIT);
-    let heap_range = match free.take(heap_bytes as u64, paging::PAGE_SIZE as u64) {
+    free.clamp(layout::PHYS_MAP_LIMIT);
+    let heap_range = match free.take(heap_bytes as u64, layout::PAGE_SIZE as u64) {
         Some(r) => r,
-        None => crate::trap::fatal(format_args!(
+        None => crate::report::fatal(format_args!(
             "no room for a {} KiB kernel heap in {} KiB of free RAM; give QEMU more memory (-m) or lower heap_kib in the template",
             heap_bytes / 1024,
             free.total() / 1024
         )),
     };
-    heap::init(paging::phys_to_virt(heap_range.start), heap_bytes);
+    heap::init(layout::phys_to_virt(heap_range.start), heap_bytes);
     *FRAMES.lock() = Some(FrameAllocator::new(free.as_slice()));
-    if let Some(initrd) = boot.initrd {
-        let start = paging::phys_to_virt(initrd.start);
+    initrd.map(|initrd| {
+        let start = layout::phys_to_virt(initrd.start);
         // SAFETY: the module's frames were removed from every allocator above,
         // so nothing else writes them for the rest of the kernel's life, and
         // the physical map covers them.
-        boot.initrd_bytes = Some(unsafe { core::slice::from_raw_parts(start as *const u8, initrd.len() as usize) });
-    }
+        unsafe { core::slice::from_raw_parts(start as *const u8, initrd.len() as usize) }
+    })
 }
 
 /// Allocates a frame (contents undefined).
@@ -44,7 +47,7 @@ pub fn alloc_frame() -> Option<u64> {
 pub fn alloc_zeroed_contiguous(count: usize) -> Option<u64> {
     let first = alloc_contiguous_frames(count)?;
     // SAFETY: the frames were just allocated, so we own them; the physical map covers them.
-    unsafe { core::ptr::write_bytes(paging::phys_to_virt(first) as *mut u8, 0, count * paging::PAGE_SIZE) };
+    unsafe { core::ptr::write_bytes(layout::phys_to_virt(first) as *mut u8, 0, count * layout::PAGE_SIZE) };
     Some(first)
 }
 
@@ -52,7 +55,7 @@ pub fn alloc_zeroed_contiguous(count: usize) -> Option<u64> {
 pub fn alloc_zeroed_frame() -> Option<u64> {
     let frame = alloc_frame()?;
     // SAFETY: the frame was just allocated, so we own it; the physical map covers it.
-    unsafe { core::ptr::write_bytes(paging::phys_to_virt(frame) as *mut u8, 0, paging::PAGE_SIZE) };
+    unsafe { core::ptr::write_bytes(layout::phys_to_virt(frame) as *mut u8, 0, layout::PAGE_SIZE) };
     Some(frame)
 }
 
@@ -66,7 +69,7 @@ pub fn alloc_contiguous_frames(count: usize) -> Option<u64> {
 /// [`alloc_contiguous_frames`]) to the allocator.
 pub fn free_contiguous_frames(first: u64, count: usize) {
     for i in 0..count as u64 {
-        free_frame(first + i * paging::PAGE_SIZE as u64);
+        free_frame(first + i * layout::PAGE_SIZE as u64);
     }
 }
 
@@ -89,9 +92,9 @@ pub fn copy_of_frame(source: u64) -> Option<u64> {
     // two distinct frames never overlap.
     unsafe {
         core::ptr::copy_nonoverlapping(
-            paging::phys_to_virt(source) as *const u8,
-            paging::phys_to_virt(frame) as *mut u8,
-            paging::PAGE_SIZE,
+            layout::phys_to_virt(source) as *const u8,
+            layout::phys_to_virt(frame) as *mut u8,
+            layout::PAGE_SIZE,
         )
     };
     Some(frame)
@@ -111,15 +114,15 @@ pub fn frame_stats() -> FrameStats {
 
 /// Copies `data` into frame `frame` at `offset`. Panics if it does not fit.
 pub fn write_frame(frame: u64, offset: usize, data: &[u8]) {
-    assert!(offset + data.len() <= paging::PAGE_SIZE, "write past the end of a frame");
+    assert!(offset + data.len() <= layout::PAGE_SIZE, "write past the end of a frame");
     // SAFETY: the range lies inside one frame of the physical map; callers
     // pass frames they own (allocated and not yet freed).
-    unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), (paging::phys_to_virt(frame) + offset) as *mut u8, data.len()) }
+    unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), (layout::phys_to_virt(frame) + offset) as *mut u8, data.len()) }
 }
 
 /// Copies bytes out of frame `frame` at `offset`. Panics if it does not fit.
 pub fn read_frame(frame: u64, offset: usize, out: &mut [u8]) {
-    assert!(offset + out.len() <= paging::PAGE_SIZE, "read past the end of a frame");
+    assert!(offset + out.len() <= layout::PAGE_SIZE, "read past the end of a frame");
     // SAFETY: as for `write_frame`.
-    unsafe { core::ptr::copy_nonoverlapping((paging::phys_to_virt(frame) + offset) as *const u8, out.as_mut_ptr(), out.len()) }
+    unsafe { core::ptr::copy_nonoverlapping((layout::phys_to_virt(frame) + offset) as *const u8, out.as_mut_ptr(), out.len()) }
 }

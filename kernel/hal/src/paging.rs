@@ -14,26 +14,14 @@
 //! switching CR3 between address spaces keeps them in the TLB.
 
 use crate::memory;
+use crate::layout::{kernel_image, kernel_readonly};
 use core::arch::asm;
 use core::cell::UnsafeCell;
 
-pub const PAGE_SIZE: usize = 4096;
-/// Virtual address of physical address 0 in the physical map.
-pub const PHYS_MAP_BASE: usize = 0xc000_0000;
-/// Most physical memory the map covers (above it: kernel stacks).
-pub const PHYS_MAP_LIMIT: u64 = 0x3000_0000;
-/// First user virtual address; below it, the identity-mapped kernel.
-#[cfg(not(feature = "lkl"))]
-pub const USER_START: usize = 0x0040_0000;
-/// First user virtual address; below it, the identity-mapped kernel (with
-/// LKL linked in, the image is about 8 MiB).
-#[cfg(feature = "lkl")]
-pub const USER_START: usize = 0x0100_0000;
+pub use crate::layout::{phys_to_virt, virt_to_phys, PAGE_SIZE, PHYS_MAP_BASE, PHYS_MAP_LIMIT, USER_END, USER_START};
+
 /// Page tables of the identity map (4 MiB each).
 const LOW_TABLES: usize = USER_START >> 22;
-/// End (exclusive) of user virtual addresses.
-pub const USER_END: usize = PHYS_MAP_BASE;
-
 const PRESENT: u32 = 1 << 0;
 const WRITABLE: u32 = 1 << 1;
 const USER: u32 = 1 << 2;
@@ -72,18 +60,6 @@ static KERNEL: KernelTables = KernelTables {
     low: UnsafeCell::new([const { Table([0; 1024]) }; LOW_TABLES]),
 };
 
-/// Virtual address of a physical address in the physical map.
-pub fn phys_to_virt(phys: u64) -> usize {
-    assert!(phys < PHYS_MAP_LIMIT, "physical address {phys:#x} beyond the physical map");
-    PHYS_MAP_BASE + phys as usize
-}
-
-/// The physical address of `virt`, an address in the physical map.
-pub fn virt_to_phys(virt: usize) -> u64 {
-    assert!((PHYS_MAP_BASE..PHYS_MAP_BASE + PHYS_MAP_LIMIT as usize).contains(&virt), "{virt:#x} is not in the physical map");
-    (virt - PHYS_MAP_BASE) as u64
-}
-
 /// Physical address of the kernel's page directory.
 pub fn kernel_directory() -> u64 {
     KERNEL.directory.get() as u64
@@ -92,9 +68,9 @@ pub fn kernel_directory() -> u64 {
 /// Builds the kernel mappings and turns paging on. `memory_top` is the end of
 /// RAM; the physical map covers it (capped at [`PHYS_MAP_LIMIT`]).
 pub(crate) fn init(memory_top: u64) {
-    let image = crate::boot::kernel_image();
+    let image = kernel_image();
     if image.end > USER_START as u64 {
-        crate::trap::fatal(format_args!("kernel image ends at {:#x}, beyond the {} MiB low map", image.end, USER_START >> 20));
+        crate::report::fatal(format_args!("kernel image ends at {:#x}, beyond the {} MiB low map", image.end, USER_START >> 20));
     }
     let top = memory_top.min(PHYS_MAP_LIMIT);
     // SAFETY: boot is single-threaded with interrupts off and paging off; the
@@ -105,7 +81,7 @@ pub(crate) fn init(memory_top: u64) {
     unsafe {
         // Kernel code and read-only data are mapped read-only (CR0.WP makes
         // that hold in ring 0 too), so a stray write into them faults.
-        let readonly = crate::boot::kernel_readonly();
+        let readonly = kernel_readonly();
         let low = &mut *KERNEL.low.get();
         let entries = low.iter_mut().flat_map(|t| t.0.iter_mut());
         for (i, entry) in entries.enumerate().skip(1) {

@@ -6,11 +6,13 @@
 //! 0x11 → 35 (kernel fault). Without that device the writes are ignored and we
 //! fall back to ACPI poweroff (QEMU's PIIX4 PM port) and then halt.
 
-use crate::cpu;
+use core::arch::asm;
 
-const DEBUG_EXIT_PORT: u16 = 0xf4;
+use crate::cpu;
+use crate::report::DEBUG_EXIT_PORT;
+pub use crate::report::EXIT_FAULT;
+
 pub const EXIT_POWEROFF: u8 = 0x10;
-pub const EXIT_FAULT: u8 = 0x11;
 
 pub fn poweroff() -> ! {
     cpu::disable_interrupts();
@@ -23,10 +25,7 @@ pub fn poweroff() -> ! {
 
 /// Ends the run as failed (after a kernel fault or panic).
 pub fn exit_failure() -> ! {
-    cpu::disable_interrupts();
-    crate::virtio_console::flush();
-    cpu::outb(DEBUG_EXIT_PORT, EXIT_FAULT);
-    cpu::halt_forever()
+    crate::report::exit_failure()
 }
 
 /// Resets the machine through the keyboard controller (QEMU with
@@ -41,5 +40,17 @@ pub fn reboot() -> ! {
         }
     }
     cpu::outb(0x64, 0xfe);
-    crate::idt::triple_fault()
+    triple_fault()
+}
+
+/// Resets the CPU by loading an empty IDT and raising an exception.
+fn triple_fault() -> ! {
+    #[repr(C, packed)]
+    struct Pointer {
+        limit: u16,
+        base: u32,
+    }
+    let pointer = Pointer { limit: 0, base: 0 };
+    // SAFETY: we want the machine to reset; nothing runs afterwards.
+    unsafe { asm!("lidt [{}]", "int3", in(reg) &pointer, options(noreturn)) }
 }

@@ -9,15 +9,14 @@ use crate::sync::IrqMutex;
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
-const COM1: u16 = 0x3f8;
+use crate::uart::{COM1, LSR};
+
 const DATA: u16 = COM1;
 const IER: u16 = COM1 + 1;
 const FCR: u16 = COM1 + 2;
 const LCR: u16 = COM1 + 3;
 const MCR: u16 = COM1 + 4;
-const LSR: u16 = COM1 + 5;
 const LSR_DATA_READY: u8 = 0x01;
-const LSR_THR_EMPTY: u8 = 0x20;
 
 /// IRQ line of COM1.
 pub const IRQ: u8 = 4;
@@ -63,13 +62,6 @@ pub fn set_input_hook(hook: fn()) {
     *INPUT_HOOK.lock() = Some(hook);
 }
 
-fn put_byte(b: u8) {
-    while inb(LSR) & LSR_THR_EMPTY == 0 {
-        core::hint::spin_loop();
-    }
-    outb(DATA, b);
-}
-
 /// Writes bytes to the console, turning `\n` into `\r\n`: through
 /// virtio-console once it is started ([`crate::virtio_console`]), else on
 /// the UART. Whole calls are not interleaved.
@@ -77,31 +69,13 @@ pub fn write_bytes(bytes: &[u8]) {
     let _guard = TX_LOCK.try_lock(); // None: reentered (a fault while printing), print anyway
     note_line_start(bytes);
     if !crate::virtio_console::write(bytes) {
-        write_uart(bytes);
+        crate::uart::write(bytes);
     }
-}
-
-/// Writes on the UART without taking the console lock: for fault reports
-/// (what was written through virtio-console before is flushed first, so the
-/// report comes after it).
-pub fn write_unlocked(bytes: &[u8]) {
-    crate::virtio_console::flush();
-    note_line_start(bytes);
-    write_uart(bytes);
 }
 
 fn note_line_start(bytes: &[u8]) {
     if let Some(&last) = bytes.last() {
         AT_LINE_START.store(last == b'\n', Ordering::Relaxed);
-    }
-}
-
-fn write_uart(bytes: &[u8]) {
-    for &b in bytes {
-        if b == b'\n' {
-            put_byte(b'\r');
-        }
-        put_byte(b);
     }
 }
 
@@ -117,16 +91,6 @@ pub struct Console;
 impl fmt::Write for Console {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         write_bytes(s.as_bytes());
-        Ok(())
-    }
-}
-
-/// Like [`Console`], without the lock (fault reporting).
-pub struct RawConsole;
-
-impl fmt::Write for RawConsole {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        write_unlocked(s.as_bytes());
         Ok(())
     }
 }

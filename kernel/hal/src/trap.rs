@@ -6,11 +6,11 @@
 //! calls the function given to [`set_syscall_handler`] directly, without a
 //! lock. Exceptions from ring 3 go to the user-fault handler (the compat
 //! layer turns them into signals); other vectors go to a handler registered
-//! with [`set_handler`]. An exception nobody handles is fatal: [`fatal`]
+//! with [`set_handler`]. An exception nobody handles is fatal: [`fatal_trap`]
 //! prints the message, the registers and the current task, and ends the run
 //! with the fault status.
 
-use crate::{cpu, pic, serial, sync::IrqMutex};
+use crate::{cpu, pic, report, serial, sync::IrqMutex};
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -40,6 +40,58 @@ pub struct TrapFrame {
     pub user_esp: u32,
     pub user_ss: u32,
 }
+
+/// The layout the trap stubs (`idt.rs`) build and unwind: `pushad`, then
+/// gs, fs, es, ds pushed last (lowest), below the vector and error code the
+/// stub pushed and the CPU's eip, cs, eflags (and ring 3's esp, ss). The
+/// assembly reads fields at these offsets ([`FRAME_CS`], [`FRAME_VECTOR`],
+/// the segment slots), so a change to the struct that does not match the
+/// pushes fails to compile here instead of corrupting every trap.
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    let order = [
+        offset_of!(TrapFrame, gs),
+        offset_of!(TrapFrame, fs),
+        offset_of!(TrapFrame, es),
+        offset_of!(TrapFrame, ds),
+        // pushad: edi, esi, ebp, esp, ebx, edx, ecx, eax (lowest first)
+        offset_of!(TrapFrame, edi),
+        offset_of!(TrapFrame, esi),
+        offset_of!(TrapFrame, ebp),
+        offset_of!(TrapFrame, kernel_esp),
+        offset_of!(TrapFrame, ebx),
+        offset_of!(TrapFrame, edx),
+        offset_of!(TrapFrame, ecx),
+        offset_of!(TrapFrame, eax),
+        offset_of!(TrapFrame, vector),
+        offset_of!(TrapFrame, error_code),
+        // what the CPU pushes
+        offset_of!(TrapFrame, eip),
+        offset_of!(TrapFrame, cs),
+        offset_of!(TrapFrame, eflags),
+        offset_of!(TrapFrame, user_esp),
+        offset_of!(TrapFrame, user_ss),
+    ];
+    let mut i = 0;
+    while i < order.len() {
+        assert!(order[i] == 4 * i, "TrapFrame's fields must be the 32-bit slots the trap stubs push, in order");
+        i += 1;
+    }
+    assert!(size_of::<TrapFrame>() == 4 * order.len(), "TrapFrame has a field the trap stubs do not push");
+    assert!(FRAME_SEGMENTS_BYTES == offset_of!(TrapFrame, edi));
+    // popad's eight registers sit between the segment slots and the vector.
+    assert!(FRAME_SEGMENTS_BYTES + 32 == offset_of!(TrapFrame, vector));
+};
+
+/// Offsets the trap stubs' assembly uses (passed to it as `const` operands).
+pub(crate) const FRAME_CS: usize = core::mem::offset_of!(TrapFrame, cs);
+pub(crate) const FRAME_VECTOR: usize = core::mem::offset_of!(TrapFrame, vector);
+pub(crate) const FRAME_GS: usize = core::mem::offset_of!(TrapFrame, gs);
+pub(crate) const FRAME_FS: usize = core::mem::offset_of!(TrapFrame, fs);
+pub(crate) const FRAME_ES: usize = core::mem::offset_of!(TrapFrame, es);
+pub(crate) const FRAME_DS: usize = core::mem::offset_of!(TrapFrame, ds);
+/// The four segment slots below `pushad`'s registers (popped with `add esp`).
+pub(crate) const FRAME_SEGMENTS_BYTES: usize = 16;
 
 impl TrapFrame {
     /// True when the trap interrupted ring 3.
@@ -129,7 +181,6 @@ static USER_FAULT_HANDLER: IrqMutex<Option<Handler>> = IrqMutex::new(None);
 /// (the compat layer delivers signals there).
 static USER_RETURN_HOOK: IrqMutex<Option<Handler>> = IrqMutex::new(None);
 /// Writes a line about the current task into fault reports.
-static TASK_REPORTER: IrqMutex<Option<fn(&mut dyn Write)>> = IrqMutex::new(None);
 
 /// Registers the handler for an interrupt vector (not 0x80: see
 /// [`set_syscall_handler`]). CPU
@@ -137,7 +188,7 @@ static TASK_REPORTER: IrqMutex<Option<fn(&mut dyn Write)>> = IrqMutex::new(None)
 /// [`set_user_fault_handler`].
 pub fn set_handler(vector: u8, handler: Handler) {
     assert!(vector >= 32, "exceptions go to set_user_fault_handler, not set_handler");
-    assert!(vector != crate::idt::SYSCALL_VECTOR, "int 0x80 goes to set_syscall_handler");
+    assert!(vector != SYSCALL_VECTOR, "int 0x80 goes to set_syscall_handler");
     HANDLERS.lock()[vector as usize] = Some(handler);
 }
 
@@ -169,10 +220,8 @@ pub fn set_user_return_hook(hook: Handler) {
     *USER_RETURN_HOOK.lock() = Some(hook);
 }
 
-/// Registers the function that describes the current task in fault reports.
-pub fn set_task_reporter(reporter: fn(&mut dyn Write)) {
-    *TASK_REPORTER.lock() = Some(reporter);
-}
+/// The vector of the Linux syscall gate (`int 0x80`).
+pub const SYSCALL_VECTOR: u8 = 0x80;
 
 pub const EXCEPTION_NAMES: [&str; 32] = [
     "divide error", "debug", "non-maskable interrupt", "breakpoint", "overflow",
@@ -293,44 +342,23 @@ fn frame_esp(f: &TrapFrame) -> u32 {
 
 /// Ends the run after an unhandled trap: message, registers, current task.
 pub fn fatal_trap(frame: &TrapFrame) -> ! {
-    let mut out = serial::RawConsole;
+    let mut out = report::FaultConsole::new();
     let _ = writeln!(out, "\nkernel panic: {}", TrapDescription(frame));
     let _ = write_registers(&mut out, frame);
-    report_task_and_exit(&mut out)
+    report::task_and_exit(&mut out)
 }
 
 /// Runs on the double-fault TSS's own stack (task gate, vector 8).
 pub(crate) extern "C" fn double_fault() -> ! {
     let [eip, esp, eflags, eax] = crate::gdt::double_fault_state();
-    let mut out = serial::RawConsole;
+    let mut out = report::FaultConsole::new();
     if crate::kstack::is_guard_page(cpu::cr2()) {
         let _ = writeln!(out, "\nkernel panic: kernel stack overflow (double fault at the guard page {:#010x})", cpu::cr2());
     } else {
         let _ = writeln!(out, "\nkernel panic: double fault (a fault while handling a fault)");
     }
     let _ = writeln!(out, "  eip={eip:08x} esp={esp:08x} eflags={eflags:08x} eax={eax:08x} cr2={:08x}", cpu::cr2());
-    report_task_and_exit(&mut out)
-}
-
-/// Ends the run after a fatal kernel error: prints `kernel panic: MESSAGE`,
-/// the current task, and exits QEMU with the fault status.
-pub fn fatal(message: fmt::Arguments<'_>) -> ! {
-    cpu::disable_interrupts();
-    let mut out = serial::RawConsole;
-    let _ = writeln!(out, "\nkernel panic: {message}");
-    report_task_and_exit(&mut out)
-}
-
-fn report_task_and_exit(out: &mut dyn Write) -> ! {
-    let reporter = TASK_REPORTER.try_lock().and_then(|r| *r);
-    match reporter {
-        Some(report) => report(out),
-        None => {
-            let _ = writeln!(out, "  task: (none: before the scheduler started)");
-        }
-    }
-    let _ = writeln!(out, "  the kernel stops here (QEMU exits with status 35)");
-    crate::power::exit_failure()
+    report::task_and_exit(&mut out)
 }
 
 /// Makes a kernel-mode page fault on purpose: reads the unmapped page at 0.
@@ -342,60 +370,6 @@ pub fn trigger_page_fault() -> ! {
     // so the compiler cannot treat the null read as undefined behaviour.
     unsafe { core::arch::asm!("mov {}, dword ptr [0]", out(reg) value, options(nostack, readonly)) };
     panic!("page 0 is mapped (read {value:#x})")
-}
-
-/// Leaves the kernel for ring 3 at `eip` with stack `esp`, with the user
-/// segments loaded, interrupts enabled, general registers, x87/SSE
-/// registers and MXCSR reset. The current task's kernel stack (TSS esp0) takes its traps; the
-/// caller has activated the task's address space.
-pub fn enter_user(eip: u32, esp: u32) -> ! {
-    use crate::gdt::USER_DATA;
-    let data = USER_DATA as u32;
-    enter_user_frame(&TrapFrame { eip, user_esp: esp, fs: data, gs: data, eflags: 0x202, ..TrapFrame::default() })
-}
-
-/// Leaves the kernel for ring 3 with every register as `frame` holds it
-/// (a forked child resumes where its parent made the call; a signal
-/// handler starts with the registers the kernel built). x87/SSE registers
-/// and MXCSR are reset, as in [`enter_user`]. The caller has activated the
-/// task's address space and TLS descriptors; `frame` must be a ring-3 frame
-/// (user cs and ss, interrupts enabled in eflags).
-pub fn enter_user_frame(frame: &TrapFrame) -> ! {
-    use crate::gdt::{USER_CODE, USER_DATA};
-    let mut copy = *frame;
-    // Whatever the caller built, the CPU returns to ring 3 with user
-    // segments and interrupts on, never to kernel privilege.
-    copy.cs = USER_CODE as u32;
-    copy.user_ss = USER_DATA as u32;
-    copy.ds = USER_DATA as u32;
-    copy.es = USER_DATA as u32;
-    copy.eflags = (copy.eflags & 0x0000_0cd5) | 0x202;
-    // SAFETY: `copy` lies on this task's kernel stack above the stack
-    // pointer, laid out as the trap stubs push a frame, so the common trap
-    // return pops it and `iretd`s to ring 3 with the user selectors forced
-    // above; every later trap comes back through the IDT onto this stack.
-    unsafe {
-        core::arch::asm!(
-            "cli",
-            "call embox_fpu_claim",
-            "fninit",
-            "push 0x1f80",
-            "ldmxcsr [esp]",
-            "add esp, 4",
-            "xorps xmm0, xmm0",
-            "xorps xmm1, xmm1",
-            "xorps xmm2, xmm2",
-            "xorps xmm3, xmm3",
-            "xorps xmm4, xmm4",
-            "xorps xmm5, xmm5",
-            "xorps xmm6, xmm6",
-            "xorps xmm7, xmm7",
-            "mov esp, edi",
-            "jmp embox_trap_return",
-            in("edi") &copy as *const TrapFrame,
-            options(noreturn)
-        )
-    }
 }
 
 /// Makes a double fault on purpose: with the stack pointer on the unmapped

@@ -12,7 +12,7 @@
 //! owned by the driver for the device's lifetime.
 
 use crate::cpu::{inb, inl, inw, outb, outl, outw};
-use crate::paging::{phys_to_virt, PAGE_SIZE};
+use crate::layout::{phys_to_virt, PAGE_SIZE};
 use crate::pci::Function;
 use core::sync::atomic::{fence, Ordering};
 

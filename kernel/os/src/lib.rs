@@ -105,5 +105,5 @@ fn shell_task() {
 
 /// The kernel's panic handler: report and stop.
 pub fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    hal::trap::fatal(format_args!("{}", info))
+    hal::report::fatal(format_args!("{}", info))
 }

@@ -108,7 +108,7 @@ pub(crate) fn init() {
     *SCHED.lock() = Some(Scheduler { tasks, ready: VecDeque::new(), current: IDLE, next_pid: 1, slice_left: TIME_SLICE_TICKS });
     time::set_tick_hook(tick);
     context::set_thread_exit_hook(|| exit(0));
-    crate::hal::trap::set_task_reporter(report_current);
+    crate::hal::report::set_task_reporter(report_current);
 }
 
 fn with<R>(f: impl FnOnce(&mut Scheduler) -> R) -> R {

@@ -95,7 +95,7 @@ pub fn thread_detach() {
 }
 pub fn thread_exit() -> ! {
     embox_lkl_thread_exit();
-    crate::trap::fatal(format_args!("lkl: thread_exit returned"))
+    crate::report::fatal(format_args!("lkl: thread_exit returned"))
 }
 pub fn gettid() -> i64 {
     embox_lkl_gettid() as i64

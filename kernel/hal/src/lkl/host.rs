@@ -94,7 +94,7 @@ pub fn set_host(host: &'static dyn Host) {
 fn host() -> &'static dyn Host {
     let host = HOST.load(Ordering::Acquire);
     if host.is_null() {
-        crate::trap::fatal(format_args!("lkl: host operation called before set_host"));
+        crate::report::fatal(format_args!("lkl: host operation called before set_host"));
     }
     // SAFETY: non-null values of HOST come from Box::into_raw in set_host
     // and are never freed.
@@ -308,9 +308,9 @@ pub extern "C" fn embox_lkl_mem_free(ptr: *mut c_void) {
 /// contiguous frames, addressed through the kernel's physical map.
 #[no_mangle]
 pub extern "C" fn embox_lkl_page_alloc(size: c_ulong) -> *mut c_void {
-    let frames = (size as usize).div_ceil(crate::paging::PAGE_SIZE);
+    let frames = (size as usize).div_ceil(crate::layout::PAGE_SIZE);
     match crate::memory::alloc_contiguous_frames(frames) {
-        Some(phys) => crate::paging::phys_to_virt(phys) as *mut c_void,
+        Some(phys) => crate::layout::phys_to_virt(phys) as *mut c_void,
         None => core::ptr::null_mut(),
     }
 }
@@ -320,8 +320,8 @@ pub extern "C" fn embox_lkl_page_free(addr: *mut c_void, size: c_ulong) {
     if addr.is_null() {
         return;
     }
-    let frames = (size as usize).div_ceil(crate::paging::PAGE_SIZE);
-    crate::memory::free_contiguous_frames(crate::paging::virt_to_phys(addr as usize), frames);
+    let frames = (size as usize).div_ceil(crate::layout::PAGE_SIZE);
+    crate::memory::free_contiguous_frames(crate::layout::virt_to_phys(addr as usize), frames);
 }
 
 #[no_mangle]

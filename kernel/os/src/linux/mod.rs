@@ -1007,7 +1007,7 @@ fn child_registers(parent: &Process, stack: u32) -> Result<TrapFrame, Errno> {
 fn start_user_task(name: &str, regs: TrapFrame, directory: u64, tls: Option<(usize, u64)>) -> Result<sched::Pid, Errno> {
     let inherited = sched::with_current(|t| t.context().map(|c| c.tls_descriptors())).unwrap_or_default();
     let no_stack = || if crate::hal::memory::frame_stats().free < 16 { Errno::ENOMEM } else { Errno::EAGAIN };
-    let pid = sched::try_spawn(name, move || trap::enter_user_frame(&regs)).ok_or_else(no_stack)?;
+    let pid = sched::try_spawn(name, move || crate::hal::usermode::enter_user_frame(&regs)).ok_or_else(no_stack)?;
     sched::with_task(pid, |t| {
         t.detached = true;
         if let Some(ctx) = t.context() {
@@ -1251,7 +1251,7 @@ pub fn start(path: &str, args: &[String], cwd: &str, options: &Options) -> Resul
     let name = args[0].rsplit('/').next().unwrap_or(&args[0]);
     let lkl = crate::syscall::lkl_forwarding();
     let pid = cpu::without_interrupts(|| {
-        let pid = sched::spawn(name, move || trap::enter_user(entry, stack));
+        let pid = sched::spawn(name, move || crate::hal::usermode::enter_user(entry, stack));
         sched::with_task(pid, |t| {
             if let Some(ctx) = t.context() {
                 ctx.set_page_directory(directory);

@@ -155,7 +155,7 @@ impl hal_lkl::Host for Host {
     }
 
     fn panic(&self) -> ! {
-        crate::hal::trap::fatal(format_args!("lkl: Linux panicked (see its messages above)"))
+        crate::hal::report::fatal(format_args!("lkl: Linux panicked (see its messages above)"))
     }
 
     fn sem_alloc(&self, count: u32) -> Option<Box<dyn HostSem>> {

@@ -199,30 +199,43 @@ pub fn tasks() -> alloc::vec::Vec<TaskInfo> {
     })
 }
 
+/// The contexts to switch from and to ([`pick_next`]).
+type Switch = Option<(Option<Arc<Context>>, Arc<Context>)>;
+
 /// Picks the next task and switches to it. The caller has already set the
 /// current task's state (Ready tasks go back in the queue).
 fn schedule() {
-    let switch = cpu::without_interrupts(|| {
-        with(|s| {
-            let prev = s.current;
-            let prev_task = s.tasks.get_mut(&prev).expect("current task missing");
-            if prev_task.state == State::Running {
-                return None; // nothing changed: keep running
-            }
-            if prev_task.state == State::Ready && prev != IDLE {
-                s.ready.push_back(prev);
-            }
-            let next = s.ready.pop_front().unwrap_or(IDLE);
-            s.current = next;
-            CURRENT.store(next, core::sync::atomic::Ordering::Relaxed);
-            s.slice_left = TIME_SLICE_TICKS;
-            let next_task = s.tasks.get_mut(&next).expect("ready task missing");
-            next_task.state = State::Running;
-            let to = next_task.context.clone().expect("ready task without context");
-            let from = s.tasks.get(&prev).and_then(|t| t.context.clone());
-            Some((from, to))
-        })
+    // Masked from the pick to the switch: a tick in between would pick again.
+    cpu::without_interrupts(|| {
+        let switch = with(pick_next);
+        switch_to(switch);
     });
+}
+
+/// Picks the task to run after the current one, whose state the caller
+/// has set (Ready tasks go back in the queue); None: keep running it.
+fn pick_next(s: &mut Scheduler) -> Switch {
+    let prev = s.current;
+    let prev_task = s.tasks.get_mut(&prev).expect("current task missing");
+    if prev_task.state == State::Running {
+        return None; // nothing changed: keep running
+    }
+    if prev_task.state == State::Ready && prev != IDLE {
+        s.ready.push_back(prev);
+    }
+    let from = prev_task.context.clone();
+    let next = s.ready.pop_front().unwrap_or(IDLE);
+    s.current = next;
+    CURRENT.store(next, core::sync::atomic::Ordering::Relaxed);
+    s.slice_left = TIME_SLICE_TICKS;
+    let next_task = s.tasks.get_mut(&next).expect("ready task missing");
+    next_task.state = State::Running;
+    let to = next_task.context.clone().expect("ready task without context");
+    Some((from, to))
+}
+
+/// Switches as [`pick_next`] decided.
+fn switch_to(switch: Switch) {
     match switch {
         None => {}
         Some((Some(from), to)) => context::switch(&from, &to),
@@ -234,27 +247,33 @@ fn schedule() {
     }
 }
 
-/// Gives the CPU to another ready task, if any.
+/// Gives the CPU to another ready task, if any (one pass under the lock).
 pub fn yield_now() {
-    let any_ready = with(|s| {
-        if s.ready.is_empty() {
-            return false;
-        }
-        let cur = s.current;
-        s.tasks.get_mut(&cur).expect("current task missing").state = State::Ready;
-        true
+    cpu::without_interrupts(|| {
+        let switch = with(|s| {
+            if s.ready.is_empty() {
+                return None;
+            }
+            let cur = s.current;
+            s.tasks.get_mut(&cur).expect("current task missing").state = State::Ready;
+            pick_next(s)
+        });
+        switch_to(switch);
     });
-    if any_ready {
-        schedule();
-    }
 }
 
 /// Blocks the running task until [`wake`] (or the tick `until_tick`).
 /// Call with interrupts masked after checking the condition, so a wake-up
 /// between the check and the block is not lost.
 pub fn block(until_tick: Option<u64>) {
-    with_current(|t| t.state = State::Blocked { until_tick });
-    schedule();
+    cpu::without_interrupts(|| {
+        let switch = with(|s| {
+            let cur = s.current;
+            s.tasks.get_mut(&cur).expect("current task missing").state = State::Blocked { until_tick };
+            pick_next(s)
+        });
+        switch_to(switch);
+    });
 }
 
 /// Makes a blocked task ready (no effect on other states).

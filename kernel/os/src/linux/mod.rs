@@ -81,6 +81,11 @@ struct Entry {
     /// First thread: SIGCHLD is ignored or has SA_NOCLDWAIT (as of its
     /// last trap): the process's children leave no zombie.
     no_zombies: bool,
+    /// The signals the thread's dispositions ignore, and the version of
+    /// the dispositions ([`process::Shared::version`]) that and
+    /// `no_zombies` were computed from (0: never).
+    ignored: u64,
+    dispositions_version: u64,
     /// First thread: the process group and session.
     pgid: sched::Pid,
     sid: sched::Pid,
@@ -127,6 +132,8 @@ impl Entry {
             posted_info: [SigInfo::default(); 64],
             interrupting: 0,
             no_zombies: false,
+            ignored: 0,
+            dispositions_version: 0,
             pgid: group.0,
             sid: group.1,
             vfork_parent: None,
@@ -144,12 +151,19 @@ impl Entry {
     }
 
     /// Copies what others need to know of the thread's signal state while
-    /// a call of its has the process out of the table.
+    /// a call of its has the process out of the table. Runs on every
+    /// syscall's way out, so what comes from the dispositions (64 of
+    /// them, under their lock) is recomputed only when they changed.
     fn mirror(&mut self, process: &Process) {
-        self.interrupting = signal::interrupting(process);
-        let chld = process.sigactions.with(|all| all[signal::SIGCHLD as usize - 1]);
-        self.no_zombies = chld.sa_handler == signal::SIG_IGN || chld.sa_flags & signal::SA_NOCLDWAIT != 0;
-        self.no_cldstop = chld.sa_flags & signal::SA_NOCLDSTOP != 0;
+        let version = process.sigactions.version();
+        if self.dispositions_version != version {
+            self.dispositions_version = version;
+            self.ignored = signal::ignored(process);
+            let chld = process.sigactions.read(|all| all[signal::SIGCHLD as usize - 1]);
+            self.no_zombies = chld.sa_handler == signal::SIG_IGN || chld.sa_flags & signal::SA_NOCLDWAIT != 0;
+            self.no_cldstop = chld.sa_flags & signal::SA_NOCLDSTOP != 0;
+        }
+        self.interrupting = signal::interrupting_given(self.ignored, process.sigmask);
     }
 
     /// The signals that end a blocking call of the thread now.
@@ -292,7 +306,7 @@ fn post_to_process(table: &mut [Entry], tgid: sched::Pid, sig: u32, info: SigInf
 /// a thread in the table, else the first thread's mirror.
 fn child_policy(table: &[Entry], tgid: sched::Pid) -> (bool, bool) {
     if let Some(p) = table.iter().filter(|e| e.tgid == tgid).find_map(|e| e.process.as_deref()) {
-        let chld = p.sigactions.with(|all| all[signal::SIGCHLD as usize - 1]);
+        let chld = p.sigactions.read(|all| all[signal::SIGCHLD as usize - 1]);
         let no_zombies = chld.sa_handler == signal::SIG_IGN || chld.sa_flags & signal::SA_NOCLDWAIT != 0;
         return (no_zombies, chld.sa_flags & signal::SA_NOCLDSTOP != 0);
     }
@@ -321,7 +335,7 @@ fn notify_stop_or_continue(table: &mut [Entry], pid: sched::Pid, event: JobEvent
         .iter()
         .filter(|e| e.tgid == ppid)
         .find_map(|e| e.process.as_deref())
-        .map(|p| p.sigactions.with(|all| all[signal::SIGCHLD as usize - 1].sa_handler == signal::SIG_IGN));
+        .map(|p| p.sigactions.read(|all| all[signal::SIGCHLD as usize - 1].sa_handler == signal::SIG_IGN));
     let ignored = chld.unwrap_or(false);
     if !ignored && !child_policy(table, ppid).1 {
         post_to_process(table, ppid, signal::SIGCHLD, SigInfo::child(pid, code, status));
@@ -575,7 +589,7 @@ pub fn console_job_control(p: &Process, sig: u32) -> Result<(), Errno> {
     if sid != session || pgid == foreground_group() {
         return Ok(());
     }
-    let shielded = p.sigmask & bit(sig) != 0 || p.sigactions.with(|all| all[sig as usize - 1].sa_handler == signal::SIG_IGN);
+    let shielded = p.sigmask & bit(sig) != 0 || p.sigactions.read(|all| all[sig as usize - 1].sa_handler == signal::SIG_IGN);
     if shielded {
         return if sig == signal::SIGTTOU { Ok(()) } else { Err(Errno::EIO) };
     }
@@ -706,7 +720,6 @@ fn irq_return(frame: &mut TrapFrame) {
         return;
     }
     let Some((pid, process)) = take_current() else { return };
-    let process = stop_if_ending(pid, process);
     let process = deliver(pid, process, frame, None);
     put_back(pid, process);
 }
@@ -739,11 +752,41 @@ pub fn init() {
     });
 }
 
+/// Takes the running thread's process out of the table for its trap (one
+/// lock, one pass); a thread whose group is going ends here instead
+/// ([`stop_if_ending`]).
 fn take_current() -> Option<(sched::Pid, Box<Process>)> {
     let tid = sched::current_pid();
+    let (process, must_stop) = {
+        let mut table = PROCESSES.lock();
+        let entry = table.iter_mut().find(|e| e.pid == tid && e.process.is_some())?;
+        (entry.process.take()?, entry.must_stop())
+    };
+    Some((tid, if must_stop { stop_if_ending(tid, process) } else { process }))
+}
+
+/// The common way out of a call, under one lock: the call did not end
+/// the thread or fail with EINTR (which may restart), the thread's group
+/// is not going, and no signal is posted to it or pending and unblocked.
+/// Then the process goes straight back (Ok); else it is handed back for
+/// the full way out. Interrupts masked.
+fn put_back_quickly(pid: sched::Pid, process: Box<Process>, frame: &mut TrapFrame) -> Result<(), Box<Process>> {
+    let deliverable = process.pending & !(process.sigmask & !signal::UNBLOCKABLE);
+    if process.exit_status.is_some() || frame.eax == Errno::EINTR.to_ret() as u32 || deliverable != 0 || process.saved_mask.is_some() {
+        return Err(process);
+    }
+    if !frame.repair_user_segments() {
+        return Err(process);
+    }
     let mut table = PROCESSES.lock();
-    let entry = table.iter_mut().find(|e| e.pid == tid && e.process.is_some())?;
-    entry.process.take().map(|p| (entry.pid, p))
+    match table.iter_mut().find(|e| e.pid == pid) {
+        Some(entry) if !entry.must_stop() && entry.posted == 0 => {
+            entry.mirror(&process);
+            entry.process = Some(process);
+            Ok(())
+        }
+        _ => Err(process),
+    }
 }
 
 /// Puts the thread's process back after its trap.
@@ -770,11 +813,10 @@ extern "C" fn syscall_trap(frame: &mut TrapFrame) {
             }
         }
     }
-    let Some((pid, process)) = take_current() else {
+    let Some((pid, mut process)) = take_current() else {
         frame.eax = embox_abi::Errno::ENOSYS.to_ret() as u32;
         return;
     };
-    let mut process = stop_if_ending(pid, process);
     let nr = frame.eax;
     let needs_regs = crate::syscall::needs_registers(nr);
     if needs_regs {
@@ -789,6 +831,9 @@ extern "C" fn syscall_trap(frame: &mut TrapFrame) {
         }
     }
     frame.eax = result;
+    let Err(process) = put_back_quickly(pid, process, frame) else {
+        return;
+    };
     let process = stop_if_ending(pid, process);
     if let Some(ending) = process.exit_status {
         if process.exit_thread_only {
@@ -807,10 +852,9 @@ extern "C" fn syscall_trap(frame: &mut TrapFrame) {
 
 /// A CPU exception in ring 3: demand paging, copy on write, or a fatal signal.
 fn fault_trap(frame: &mut TrapFrame) {
-    let Some((pid, process)) = take_current() else {
+    let Some((pid, mut process)) = take_current() else {
         trap::fatal_trap(frame);
     };
-    let mut process = stop_if_ending(pid, process);
     match fault::try_demand_page(&mut process, frame) {
         FaultResolution::Mapped => {
             put_back(pid, process);

@@ -9,6 +9,7 @@
 
 use alloc::string::String;
 use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use embox_abi::Errno;
 use embox_hal::trap::TrapFrame;
@@ -49,12 +50,39 @@ impl Ending {
 }
 
 /// State the threads of a group share, behind a lock taken for one short
-/// step at a time (never across a block).
-pub struct Shared<T>(Arc<IrqMutex<T>>);
+/// step at a time (never across a block). It carries a version that
+/// changes whenever the state may have changed, so what is derived from
+/// it (the signals that interrupt a thread, computed on every syscall's
+/// way out) is recomputed only then.
+pub struct Shared<T>(Arc<SharedState<T>>);
+
+struct SharedState<T> {
+    value: IrqMutex<T>,
+    version: AtomicU64,
+}
+
+/// Versions of every [`Shared`], unique kernel-wide: a new state never
+/// repeats the version of one that went away.
+static NEXT_VERSION: AtomicU64 = AtomicU64::new(1);
+
+fn next_version() -> u64 {
+    NEXT_VERSION.fetch_add(1, Ordering::Relaxed)
+}
 
 impl<T: Clone + Send> Shared<T> {
     pub fn new(value: T) -> Self {
-        Shared(Arc::new(IrqMutex::new(value)))
+        Shared(Arc::new(SharedState { value: IrqMutex::new(value), version: AtomicU64::new(next_version()) }))
+    }
+
+    /// Changes whenever the state may have changed ([`Shared::with`],
+    /// [`Shared::set`]); never the same for two states.
+    pub fn version(&self) -> u64 {
+        self.0.version.load(Ordering::Relaxed)
+    }
+
+    /// Reads the state without changing its version.
+    pub fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.0.value.lock())
     }
 
     /// The same state, for another thread of the group.
@@ -63,16 +91,21 @@ impl<T: Clone + Send> Shared<T> {
     }
 
     pub fn get(&self) -> T {
-        self.0.lock().clone()
+        self.0.value.lock().clone()
     }
 
     pub fn set(&self, value: T) {
-        *self.0.lock() = value;
+        let mut state = self.0.value.lock();
+        *state = value;
+        self.0.version.store(next_version(), Ordering::Relaxed);
     }
 
     /// Runs `f` on the state (it must not block).
     pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        f(&mut self.0.lock())
+        let mut state = self.0.value.lock();
+        let result = f(&mut state);
+        self.0.version.store(next_version(), Ordering::Relaxed);
+        result
     }
 }
 

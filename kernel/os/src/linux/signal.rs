@@ -249,10 +249,20 @@ fn restartable(nr: u32) -> bool {
 const QUIET_BY_DEFAULT: u64 = bit(SIGCHLD) | bit(23) | bit(28) | bit(SIGCONT);
 
 /// The signals that end a blocking call of `p`: neither blocked nor
-/// ignored (SIGKILL always). Runs on every slow syscall's way out, so it
-/// reads the shared dispositions in place, under their lock.
+/// ignored (SIGKILL always).
 pub fn interrupting(p: &Process) -> u64 {
-    let ignored = p.sigactions.with(|all| {
+    interrupting_given(ignored(p), p.sigmask)
+}
+
+/// [`interrupting`] from the ignored set ([`ignored`]) and the mask.
+pub fn interrupting_given(ignored: u64, sigmask: u64) -> u64 {
+    (!ignored & !sigmask) | bit(SIGKILL)
+}
+
+/// The signals `p`'s dispositions ignore (explicitly, or by default and
+/// quietly). Reads the shared dispositions in place, under their lock.
+pub fn ignored(p: &Process) -> u64 {
+    p.sigactions.read(|all| {
         let mut ignored = 0u64;
         for (i, action) in all.iter().enumerate() {
             let sig_bit = 1u64 << i;
@@ -261,8 +271,7 @@ pub fn interrupting(p: &Process) -> u64 {
             }
         }
         ignored
-    });
-    (!ignored & !p.sigmask) | bit(SIGKILL)
+    })
 }
 
 /// Makes `sig` pending for `p` (standard signals do not queue: a second
@@ -287,7 +296,7 @@ pub fn post(p: &mut Process, sig: u32, info: SigInfo) {
 /// blocked or ignored Linux forces it: the handler is reset and the
 /// program dies); without one it ends.
 pub fn post_fault(p: &mut Process, sig: u32, info: SigInfo) -> Result<(), Fatal> {
-    let action = p.sigactions.with(|all| all[sig as usize - 1]);
+    let action = p.sigactions.read(|all| all[sig as usize - 1]);
     if action.sa_handler <= SIG_IGN || p.sigmask & bit(sig) != 0 {
         return Err(Fatal { sig, info, bad_frame: false });
     }
@@ -313,7 +322,7 @@ pub fn deliver(p: &mut Process, frame: &mut TrapFrame, mut syscall: Option<u32>,
         let sig = ready.trailing_zeros() + 1;
         p.pending &= !bit(sig);
         let info = p.siginfo[sig as usize - 1];
-        let action = p.sigactions.with(|all| all[sig as usize - 1]);
+        let action = p.sigactions.read(|all| all[sig as usize - 1]);
         let caught = action.sa_handler > SIG_IGN && sig != SIGKILL && sig != SIGSTOP;
         if !caught {
             if action.sa_handler == SIG_IGN && sig != SIGKILL && sig != SIGSTOP {

@@ -1,8 +1,11 @@
 //! All user-facing output: logging setup, error reports, progress.
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
-/// `EMBCTL_LOG` (a tracing filter) wins; otherwise -v/-q pick the level.
+/// `EMBCTL_LOG` (`target=level` directives, comma-separated, e.g.
+/// `embctl=debug,warn`) wins; otherwise -v/-q pick the level.
 pub fn init_logging(verbose: u8, quiet: bool) {
     let default = match (quiet, verbose) {
         (true, _) => "warn",
@@ -11,15 +14,24 @@ pub fn init_logging(verbose: u8, quiet: bool) {
         (false, _) => "trace",
     };
     QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
-    let filter = EnvFilter::try_from_env("EMBCTL_LOG").unwrap_or_else(|_| EnvFilter::new(format!("embctl={default},warn")));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fallback = || format!("embctl={default},warn").parse::<Targets>().expect("a valid filter");
+    let (filter, bad) = match std::env::var("EMBCTL_LOG") {
+        Ok(text) if !text.trim().is_empty() => match text.parse::<Targets>() {
+            Ok(filter) => (filter, None),
+            Err(err) => (fallback(), Some(format!("EMBCTL_LOG={text:?} is not a filter ({err}); write target=level pairs such as `embctl=debug,warn`"))),
+        },
+        _ => (fallback(), None),
+    };
+    let output = tracing_subscriber::fmt::layer()
         .with_target(false)
         .without_time()
         .with_writer(std::io::stderr)
         // No colour escapes in CI logs and pipes.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    tracing_subscriber::registry().with(output).with(filter).init();
+    if let Some(why) = bad {
+        tracing::warn!("{why}");
+    }
 }
 
 /// Prints an error with its chain of causes on one line each: what went wrong,

@@ -9,7 +9,9 @@
 //! - bad input: random frames injected on the TAP and a port scan leave the
 //!   kernel answering and the run ends with `poweroff`;
 //! - Debian's busybox in the guest: `wget` fetches a file from an HTTP server
-//!   in the container, `nc` talks to an echo server there.
+//!   in the container, `nc` talks to an echo server there;
+//! - busybox `httpd` as a daemon in the guest (a child forked per
+//!   connection) serves the host through --publish, also several at once.
 //!
 //! Needs a Docker engine that grants NET_ADMIN and /dev/net/tun (the run
 //! falls back to user-mode networking otherwise, and these tests say so and
@@ -433,6 +435,72 @@ fn busybox_wget_and_nc_talk_to_the_container() {
     assert!(out.contains(&want), "the fetched file differs from the served one (md5 {want}): {out}");
     let out = t.command("load_app busybox nc -w 5 10.0.2.10 9000 < /etc/message.txt");
     assert!(out.contains("hello from busybox nc"), "no echo through busybox nc: {out}");
+    t.stream.write_all(b"exit\r\n").unwrap();
+    let console = run.finish();
+    assert!(!console.contains("kernel panic"));
+}
+
+/// `GET path` over HTTP/1.0 to 127.0.0.1:port: (status line, body).
+fn http_get(port: u16, path: &str) -> (String, Vec<u8>) {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect to the published HTTP port");
+    c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    c.write_all(format!("GET {path} HTTP/1.0\r\nHost: embox\r\n\r\n").as_bytes()).unwrap();
+    let mut reply = Vec::new();
+    c.read_to_end(&mut reply).unwrap_or_else(|e| panic!("reading the answer to GET {path}: {e}"));
+    let head_end = reply.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| panic!("no HTTP header in {:?}", String::from_utf8_lossy(&reply)));
+    let status = String::from_utf8_lossy(&reply[..head_end]).lines().next().unwrap_or("").to_string();
+    (status, reply[head_end + 4..].to_vec())
+}
+
+/// busybox `httpd` as a daemon in the guest: it forks a child per
+/// connection, which serves it on the accepted socket while the parent
+/// closes its copy and accepts the next (sockets survive fork, and only the
+/// last close ends the connection). The host fetches through --publish,
+/// one after another and several at once.
+#[test]
+fn busybox_httpd_in_the_guest_serves_the_host() {
+    let busybox = common::debian_busybox("net-test");
+    let dir = tempfile::tempdir().unwrap();
+    let www = dir.path().join("www");
+    std::fs::create_dir(&www).unwrap();
+    let data: Vec<u8> = (0..300_000u32).map(|i| ((i * 13 + 5) % 256) as u8).collect();
+    std::fs::write(www.join("data.bin"), &data).unwrap();
+    std::fs::write(www.join("index.html"), "<h1>embox httpd</h1>\n").unwrap();
+    let (telnet, http) = (free_port(), free_port());
+    let extra = [
+        String::from("--add"),
+        format!("{}:/bin/busybox", busybox.display()),
+        String::from("--add"),
+        format!("{}:/www", www.display()),
+    ];
+    let run = GuestRun::start_with(&[(telnet, 23), (http, 80)], 60, &extra);
+    let mut t = Telnet::connect(telnet);
+    // Without -f httpd daemonizes: the shell gets its prompt back.
+    let out = t.command("load_app busybox httpd -p 80 -h /www");
+    let status = t.command("echo httpd=$?");
+    assert!(status.contains("httpd=0"), "busybox httpd did not start: {out}{status}");
+
+    for round in 0..3 {
+        let (status, body) = http_get(http, "/data.bin");
+        assert!(status.contains(" 200 "), "round {round}: {status}");
+        assert!(body == data, "round {round}: the fetched file differs ({} of {} bytes)", body.len(), data.len());
+    }
+    let (status, body) = http_get(http, "/index.html");
+    assert!(status.contains(" 200 ") && body == b"<h1>embox httpd</h1>\n", "{status}: {:?}", String::from_utf8_lossy(&body));
+    let (status, _) = http_get(http, "/missing.txt");
+    assert!(status.contains(" 404 "), "a missing file: {status}");
+
+    // Four at once: four children serving at the same time.
+    let fetches: Vec<_> = (0..4).map(|_| std::thread::spawn(move || http_get(http, "/data.bin"))).collect();
+    for (i, f) in fetches.into_iter().enumerate() {
+        let (status, body) = f.join().unwrap();
+        assert!(status.contains(" 200 ") && body == data, "concurrent fetch {i}: {status}, {} of {} bytes", body.len(), data.len());
+    }
+
+    // The kernel lives on: ping, the shell, and httpd still answers.
+    assert_eq!(ping_from_container(&run, 2).len(), 2, "ping after the fetches");
+    assert!(t.command("uname").contains("Embox"));
+    assert!(http_get(http, "/index.html").0.contains(" 200 "));
     t.stream.write_all(b"exit\r\n").unwrap();
     let console = run.finish();
     assert!(!console.contains("kernel panic"));

@@ -189,9 +189,8 @@ impl FdTable {
                 FileKind::PipeRead(id) => super::pipe::add_ref(id, false),
                 FileKind::PipeWrite(id) => super::pipe::add_ref(id, true),
                 FileKind::Snapshot(id) | FileKind::ProcDir(id) => super::devproc::add_snapshot_ref(id),
-                // Sockets are not reference-counted per table yet: the
-                // child shares them as they are.
-                FileKind::Console | FileKind::Socket(_) | FileKind::Device(_) => {}
+                FileKind::Socket(id) => crate::net::socket::add_ref(id),
+                FileKind::Console | FileKind::Device(_) => {}
             }
         }
         child

@@ -59,6 +59,9 @@ enum Sock {
 #[derive(Default)]
 pub struct Table {
     socks: BTreeMap<SockId, Sock>,
+    /// Open file descriptions per socket beyond the first (a forked
+    /// descriptor table holds one more); the socket goes with its last.
+    extra_refs: BTreeMap<SockId, u32>,
     next_id: SockId,
     next_port: u16,
 }
@@ -570,10 +573,28 @@ pub fn kind(id: SockId) -> Result<Kind, Errno> {
     })
 }
 
-/// The last descriptor was closed: a connection is closed gracefully (its
-/// smoltcp socket goes once closed), listeners and UDP sockets go now.
+/// One more open file description of the socket (a forked descriptor
+/// table): [`close`] then ends it only with the last one.
+pub fn add_ref(id: SockId) {
+    let _ = with_stack(|s| {
+        if s.table.socks.contains_key(&id) {
+            *s.table.extra_refs.entry(id).or_insert(0) += 1;
+        }
+    });
+}
+
+/// An open file description of the socket was closed. With the last one a
+/// connection is closed gracefully (its smoltcp socket goes once closed),
+/// listeners and UDP sockets go now.
 pub fn close(id: SockId) {
     let _ = with_stack(|s| {
+        if let Some(extra) = s.table.extra_refs.get_mut(&id) {
+            *extra -= 1;
+            if *extra == 0 {
+                s.table.extra_refs.remove(&id);
+            }
+            return;
+        }
         let Some(sock) = s.table.socks.remove(&id) else { return };
         match sock {
             Sock::Tcp { state: Tcp::Connected(p), .. } => {

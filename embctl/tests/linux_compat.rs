@@ -924,10 +924,10 @@ fn hostile_elves(elf: &[u8]) -> Vec<(&'static str, Vec<u8>, &'static str)> {
 /// `build/compat-test/host`. Returns that directory and the libraries as
 /// (host copy, guest path): the interpreter at its `PT_INTERP` path, the
 /// rest in the guest's `/lib`, where ld.so looks without a cache.
+/// The kernel it runs in is the caller's to build.
 fn host_dynamic() -> &'static (PathBuf, Vec<(PathBuf, String)>) {
     static BUILT: OnceLock<(PathBuf, Vec<(PathBuf, String)>)> = OnceLock::new();
     BUILT.get_or_init(|| {
-        run_ok(embctl().arg("build"));
         let dir = test_dir().join("host");
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("lib")).unwrap();
@@ -970,6 +970,16 @@ fn host_dynamic() -> &'static (PathBuf, Vec<(PathBuf, String)>) {
     })
 }
 
+/// The cases of [`host_dynamic`]'s programs.
+fn host_dynamic_cases() -> [Case; 4] {
+    [
+        case("hello-dynamic-pie", &["glibc", "dynamic PIE"]),
+        case("hello-dynamic-nopie", &["glibc", "no-pie"]),
+        case("dynamic", &[]),
+        case("dynamic", &["exec"]),
+    ]
+}
+
 /// A plain `gcc -m32` program from the host (a dynamically linked PIE), with
 /// the host's own ld-linux.so.2 and libc.so.6 in the guest's /lib, runs
 /// under `load_app` exactly as on the host: PT_INTERP, the auxv ld.so needs,
@@ -977,18 +987,14 @@ fn host_dynamic() -> &'static (PathBuf, Vec<(PathBuf, String)>) {
 /// dynamic program, atexit. `-no-pie` (ET_EXEC with an interpreter) too.
 #[test]
 fn host_dynamic_programs_match_linux() {
+    run_ok(embctl().arg("build"));
     let (bin, libs) = host_dynamic();
     let guests: Vec<&str> = libs.iter().map(|(_, g)| g.as_str()).collect();
     assert!(guests.contains(&"/lib/ld-linux.so.2") && guests.contains(&"/lib/libc.so.6"), "ldd found {guests:?}");
     differential_at(
         Kernel::Native,
         bin,
-        &[
-            case("hello-dynamic-pie", &["glibc", "dynamic PIE"]),
-            case("hello-dynamic-nopie", &["glibc", "no-pie"]),
-            case("dynamic", &[]),
-            case("dynamic", &["exec"]),
-        ],
+        &host_dynamic_cases(),
         libs,
     );
 }
@@ -1177,11 +1183,30 @@ fn lkl_corpus_matches_linux() {
     cases.extend(busybox_cases());
     // poll/select on LKL's pipes and files, sendmsg/recvmsg on LKL's Unix
     // sockets (x86/qemu's select reports pipes always ready and has no Unix
-    // sockets, so these run under LKL only).
-    for program in ["polls-glibc", "polls-musl", "msgs-glibc", "msgs-musl"] {
+    // sockets, so these run under LKL only); signals interrupting reads
+    // that sleep inside LKL (eintr, on an LKL pipe and Unix socket).
+    for program in ["polls-glibc", "polls-musl", "msgs-glibc", "msgs-musl", "eintr-glibc", "eintr-musl"] {
         cases.push(case(program, &[]));
     }
     differential_in(Kernel::Lkl(&tree), &cases);
+}
+
+/// The host's dynamically linked `gcc -m32` programs under LKL: ld.so's
+/// opens and file-backed mmaps of ld-linux.so.2, libc.so.6 and (dlopen)
+/// libm.so.6 go to LKL's file system, which holds the initramfs (the
+/// libraries added under /lib), and execve of a dynamic program too.
+#[test]
+#[cfg_attr(not(lkl_tree), ignore = "needs a real LKL tree: set EMBCTL_LKL_TREE=DIR when building the tests (CI has none)")]
+fn lkl_host_dynamic_programs_match_linux() {
+    let Some(tree) = lkl_tree("lkl_host_dynamic_programs_match_linux") else { return };
+    prepared_lkl(&tree);
+    let (bin, libs) = host_dynamic();
+    differential_at(
+        Kernel::Lkl(&tree),
+        bin,
+        &host_dynamic_cases(),
+        libs,
+    );
 }
 
 /// The release as the tree's Makefile sets it (`VERSION.PATCHLEVEL.SUBLEVEL`).

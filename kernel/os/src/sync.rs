@@ -27,13 +27,28 @@ impl WaitQueue {
 
     /// Blocks the running task until `ready()` is true. `ready` is checked
     /// with interrupts masked, first and after every wake-up.
+    ///
+    /// A task woken by something else (a signal's [`sched::wake`]) is still
+    /// queued: it is queued once only, and leaves the queue when it stops
+    /// waiting, so a later `wake_one` never goes to a task that no longer
+    /// waits while a real waiter sleeps on (a lost wake-up).
     pub fn wait_until(&self, mut ready: impl FnMut() -> bool) {
+        let me = sched::current_pid();
+        let mut queued = false;
         loop {
             let done = cpu::without_interrupts(|| {
                 if ready() {
+                    if queued {
+                        self.waiters.lock().retain(|&p| p != me);
+                    }
                     return true;
                 }
-                self.waiters.lock().push_back(sched::current_pid());
+                let mut waiters = self.waiters.lock();
+                if !waiters.contains(&me) {
+                    waiters.push_back(me);
+                }
+                drop(waiters);
+                queued = true;
                 sched::block(None);
                 false
             });

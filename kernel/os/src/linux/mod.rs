@@ -236,6 +236,7 @@ fn end_other_threads(table: &mut [Entry], tgid: sched::Pid, me: sched::Pid) -> b
         thread.ending = true;
         any = true;
         sched::wake(thread.pid);
+        crate::lkl::interrupt(thread.pid);
     }
     any
 }
@@ -279,6 +280,7 @@ fn post_signal(entry: &mut Entry, sig: u32, info: SigInfo) {
     entry.posted |= bit(sig);
     if entry.interrupting_now() & bit(sig) != 0 {
         sched::wake(entry.pid);
+        crate::lkl::interrupt(entry.pid);
     }
 }
 

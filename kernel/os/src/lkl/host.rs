@@ -13,7 +13,7 @@ use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use core::time::Duration;
 
 pub(crate) struct Host;
@@ -26,6 +26,23 @@ static PRINT_LINE: IrqMutex<Vec<u8>> = IrqMutex::new(Vec::new());
 /// TLS keys: key -> destructor.
 static TLS_KEYS: IrqMutex<BTreeMap<usize, Option<TlsDestructor>>> = IrqMutex::new(BTreeMap::new());
 static NEXT_TLS_KEY: IrqMutex<usize> = IrqMutex::new(1);
+
+/// LKL reads its task pointer with `tls_get` in every forwarded syscall:
+/// the last (task, value) of one key is kept here, readable without the
+/// scheduler lock. `TLS_CACHE` packs (pid << 32 | value); pid 0 (the idle
+/// task, never an LKL caller) means empty. Pids are never reused, and
+/// only a task's own calls (tls_set, a miss, its exit) store its entry, so
+/// a hit is always the reader's own current value.
+static TLS_CACHE_KEY: AtomicUsize = AtomicUsize::new(0);
+static TLS_CACHE: AtomicU64 = AtomicU64::new(0);
+
+fn cache_tls(key: usize, pid: Pid, value: usize) {
+    // The first key LKL reads (its task key) is the cached one.
+    let _ = TLS_CACHE_KEY.compare_exchange(0, key, Ordering::Relaxed, Ordering::Relaxed);
+    if TLS_CACHE_KEY.load(Ordering::Relaxed) == key {
+        TLS_CACHE.store((pid as u64) << 32 | value as u32 as u64, Ordering::Relaxed);
+    }
+}
 
 fn current() -> ThreadId {
     ThreadId::new(sched::current_pid() as usize).expect("LKL host operation called from the idle task")
@@ -204,6 +221,9 @@ impl hal_lkl::Host for Host {
 
     fn tls_free(&self, key: TlsKey) {
         TLS_KEYS.lock().remove(&key.get());
+        if TLS_CACHE_KEY.load(Ordering::Relaxed) == key.get() {
+            TLS_CACHE.store(0, Ordering::Relaxed);
+        }
         // Values other tasks hold for the key are forgotten lazily: a task's
         // (key, value) pair for a freed key is never read or destroyed.
     }
@@ -212,15 +232,28 @@ impl hal_lkl::Host for Host {
         if !TLS_KEYS.lock().contains_key(&key.get()) {
             return false;
         }
-        sched::with_current(|t| match t.lkl_tls.iter_mut().find(|(k, _)| *k == key.get()) {
-            Some(slot) => slot.1 = value,
-            None => t.lkl_tls.push((key.get(), value)),
+        let pid = sched::with_current(|t| {
+            match t.lkl_tls.iter_mut().find(|(k, _)| *k == key.get()) {
+                Some(slot) => slot.1 = value,
+                None => t.lkl_tls.push((key.get(), value)),
+            }
+            t.pid
         });
+        cache_tls(key.get(), pid, value);
         true
     }
 
     fn tls_get(&self, key: TlsKey) -> usize {
-        sched::with_current(|t| t.lkl_tls.iter().find(|(k, _)| *k == key.get()).map_or(0, |(_, v)| *v))
+        let me = sched::current_pid();
+        if TLS_CACHE_KEY.load(Ordering::Relaxed) == key.get() {
+            let cached = TLS_CACHE.load(Ordering::Relaxed);
+            if cached >> 32 == me as u64 {
+                return cached as u32 as usize;
+            }
+        }
+        let value = sched::with_current(|t| t.lkl_tls.iter().find(|(k, _)| *k == key.get()).map_or(0, |(_, v)| *v));
+        cache_tls(key.get(), me, value);
+        value
     }
 
     fn time_ns(&self) -> u64 {
@@ -243,6 +276,11 @@ pub(crate) fn run_tls_destructors() {
     // POSIX allows it): a few rounds, as pthreads does.
     for _ in 0..4 {
         let values = sched::with_current(|t| core::mem::take(&mut t.lkl_tls));
+        #[cfg(feature = "lkl")]
+        super::interrupt::forget(sched::current_pid());
+        if TLS_CACHE.load(Ordering::Relaxed) >> 32 == sched::current_pid() as u64 {
+            TLS_CACHE.store(0, Ordering::Relaxed);
+        }
         let mut ran = false;
         for (key, value) in values {
             if value == 0 {

@@ -67,7 +67,7 @@ pub fn syscall(nr: u32, args: &mut [Arg<'_>]) -> Result<isize, Errno> {
     }
     #[cfg(feature = "lkl")]
     {
-        Ok(crate::hal::lkl::kernel::syscall(nr, args))
+        Ok(interrupt::syscall(nr, args))
     }
     #[cfg(not(feature = "lkl"))]
     {
@@ -104,6 +104,18 @@ pub(crate) fn init(memory_mib: u32) {
 
 #[cfg(feature = "lkl")]
 mod boot;
+#[cfg(feature = "lkl")]
+mod interrupt;
+
+/// A signal that ends blocking calls was posted to thread `pid`: if it is
+/// blocked inside LKL, LKL is made to end the call (EINTR). Called with
+/// interrupts masked; never blocks.
+pub fn interrupt(pid: crate::sched::Pid) {
+    #[cfg(feature = "lkl")]
+    interrupt::interrupt(pid);
+    #[cfg(not(feature = "lkl"))]
+    let _ = pid;
+}
 
 #[cfg(feature = "lkl")]
 fn finish_boot(state: State) {

@@ -1,0 +1,94 @@
+/* A signal interrupts a read that blocks: EINTR after a handler without
+ * SA_RESTART, a restart with SA_RESTART, death by a fatal signal, and no
+ * stale interruption of the next blocking read. Under x86/lkl-qemu the pipe
+ * and the socket are LKL's and the read sleeps inside LKL. */
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include "compat.h"
+
+static volatile int handled;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	handled++;
+}
+
+static void catch_alarm(int flags)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_alarm;
+	sa.sa_flags = flags;
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
+}
+
+static void alarm_in_ms(long ms)
+{
+	struct itimerval it = { { 0, 0 }, { ms / 1000, (ms % 1000) * 1000 } };
+	CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0);
+}
+
+/* A child that writes one byte to `fd` after `ms` milliseconds. */
+static pid_t write_later(int fd, long ms)
+{
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		usleep(ms * 1000);
+		CHECK(write(fd, "x", 1) == 1);
+		_exit(0);
+	}
+	return pid;
+}
+
+static void interrupted_read(const char *what, int rfd)
+{
+	char c;
+	handled = 0;
+	alarm_in_ms(100);
+	errno = 0;
+	ssize_t n = read(rfd, &c, 1);
+	printf("%s: read %zd, %s, handler ran %d\n", what, n, n < 0 ? strerror(errno) : "no error", handled);
+}
+
+int main(void)
+{
+	int fds[2], sv[2], status;
+	char c;
+	CHECK(pipe(fds) == 0);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	catch_alarm(0);
+	interrupted_read("pipe, no SA_RESTART", fds[0]);
+	interrupted_read("socket, no SA_RESTART", sv[0]);
+
+	/* Nothing stale: the next reads block until the data comes. */
+	pid_t child = write_later(fds[1], 200);
+	printf("pipe, then data: read %zd\n", read(fds[0], &c, 1));
+	CHECK(waitpid(child, &status, 0) == child);
+
+	/* SA_RESTART: the handler runs, the read goes on and gets the data. */
+	catch_alarm(SA_RESTART);
+	handled = 0;
+	child = write_later(sv[1], 300);
+	alarm_in_ms(100);
+	ssize_t n = read(sv[0], &c, 1);
+	printf("socket, SA_RESTART: read %zd '%c', handler ran %d\n", n, n == 1 ? c : '?', handled);
+	CHECK(waitpid(child, &status, 0) == child);
+
+	/* A fatal signal ends a process blocked in a read. */
+	child = fork();
+	CHECK(child >= 0);
+	if (child == 0) {
+		read(fds[0], &c, 1);
+		_exit(3);
+	}
+	usleep(100000);
+	CHECK(kill(child, SIGTERM) == 0);
+	CHECK(waitpid(child, &status, 0) == child);
+	describe("blocked reader after SIGTERM", status);
+	return 0;
+}

@@ -408,6 +408,7 @@ fn stop_group(tid: sched::Pid, process: &mut Process, sig: u32) {
             for e in table.iter_mut().filter(|e| e.tgid == tgid && e.pid != tid && !e.parked) {
                 e.stop_pending = true;
                 sched::wake(e.pid);
+                crate::lkl::interrupt(e.pid);
             }
             notify_stop_or_continue(&mut table, tgid, JobEvent::Stopped(sig));
         }

@@ -13,6 +13,7 @@
 
 pub mod packages;
 pub mod rootfs;
+mod stamp;
 pub mod template;
 
 use std::fs;
@@ -22,7 +23,7 @@ use std::time::SystemTime;
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 
-use crate::engine::Engine;
+use crate::engine::{ContainerSpec, Engine};
 use crate::lkl::LklSource;
 use crate::qemu::shell_join;
 use crate::workspace::Workspace;
@@ -182,18 +183,33 @@ async fn build_kernel(ws: &Workspace, engine: &Engine, image: &str, template: &T
         format!("EMBOX_TEMPLATE_DIR={}", template.container_dir()),
         format!("CARGO_TARGET_DIR={}", container_path(ws, &out.base.join("cargo"))?),
     ];
+    let mut inputs = vec![ws.root.join("kernel")];
     if let Some(lkl) = lkl {
         // kernel/build.rs links $EMBOX_LKL_DIR/lib/lkl.o and compiles against $EMBOX_LKL_DIR/include.
         env.push(format!("EMBOX_LKL_DIR={}", lkl.container));
+        inputs.push(lkl.host.clone());
     }
-    run_step(ws, engine, image, argv, env).await?;
+    let outputs = [cargo_out.clone(), out.kernel()];
+    let ran = run_step_unless_current(ws, engine, image, argv, env, "kernel", &inputs, &outputs).await?;
     let after = fingerprint(&cargo_out);
     if after.is_none() {
         bail!("cargo finished but {} does not exist; does kernel/ have a binary target named `embox`?", cargo_out.display());
     }
     let published = publish(&cargo_out, &out.kernel())?;
+    let ran = match ran {
+        Some(stamp) => {
+            // Recorded only now: the published kernel is an output too.
+            stamp.record(&outputs);
+            true
+        }
+        None => false,
+    };
     let bytes = fs::read(&published).with_context(|| format!("cannot read {}", published.display()))?;
-    let state = if before == after { "kernel up to date (nothing recompiled)" } else { "kernel rebuilt" };
+    let state = match (ran, before == after) {
+        (false, _) => "kernel up to date (its inputs are unchanged since the last build; cargo not started)",
+        (true, true) => "kernel up to date (nothing recompiled)",
+        (true, false) => "kernel rebuilt",
+    };
     tracing::info!(
         "{state}: build/base/bin/embox {} bytes ({} KiB), sha256 {}",
         bytes.len(),
@@ -207,7 +223,12 @@ async fn build_user_programs(ws: &Workspace, engine: &Engine, image: &str) -> Re
     let out_dir = Artefacts::new(ws).rootfs_gen().join("bin");
     fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
     let argv = vec!["make".into(), "-C".into(), "third-party/lkl".into(), format!("OUT={}", container_path(ws, &out_dir)?)];
-    run_step(ws, engine, image, argv, Vec::new()).await
+    let (inputs, outputs) = ([ws.third_party_dir().join("lkl")], [out_dir]);
+    match run_step_unless_current(ws, engine, image, argv, Vec::new(), "user-programs", &inputs, &outputs).await? {
+        Some(stamp) => stamp.record(&outputs),
+        None => tracing::info!("user programs up to date (their inputs are unchanged since the last build; make not started)"),
+    }
+    Ok(())
 }
 
 fn pack_initramfs(ws: &Workspace) -> Result<()> {
@@ -223,14 +244,48 @@ fn pack_initramfs(ws: &Workspace) -> Result<()> {
     Ok(())
 }
 
+/// Runs one build command in the image unless its stamp (see `stamp`) shows it
+/// already ran on these inputs and left these outputs. Returns `None` when it
+/// was skipped, else the stamp to record once the step's outputs are final.
+#[allow(clippy::too_many_arguments)]
+async fn run_step_unless_current(
+    ws: &Workspace,
+    engine: &Engine,
+    image: &str,
+    argv: Vec<String>,
+    env: Vec<String>,
+    name: &str,
+    inputs: &[PathBuf],
+    outputs: &[PathBuf],
+) -> Result<Option<stamp::Stamp>> {
+    let spec = step_spec(ws, image, argv, env);
+    let command = format!("{} {:?} {:?} {:?} {:?}", spec.image, spec.cmd, spec.env, spec.binds, spec.user);
+    let stamp = stamp::Stamp::new(&Artefacts::new(ws).base.join("stamps"), name, &command, inputs);
+    if stamp.is_current(outputs) {
+        tracing::debug!("{name}: inputs and outputs as the last successful run left them; not started");
+        return Ok(None);
+    }
+    stamp.clear();
+    run_spec(engine, spec).await?;
+    Ok(Some(stamp))
+}
+
+fn step_spec(ws: &Workspace, image: &str, argv: Vec<String>, env: Vec<String>) -> ContainerSpec {
+    let mut spec = crate::image::workspace_spec(ws, image, argv);
+    spec.env.extend(env);
+    spec
+}
+
 /// Runs one build command in the image. Its output is streamed; with -q it is
 /// captured instead and shown only when the command fails. A failure names the
 /// command and its status.
 pub(crate) async fn run_step(ws: &Workspace, engine: &Engine, image: &str, argv: Vec<String>, env: Vec<String>) -> Result<()> {
-    let line = shell_join(&argv);
+    run_spec(engine, step_spec(ws, image, argv, env)).await
+}
+
+async fn run_spec(engine: &Engine, spec: ContainerSpec) -> Result<()> {
+    let line = shell_join(&spec.cmd);
     tracing::info!("$ {line}");
-    let mut spec = crate::image::workspace_spec(ws, image, argv);
-    spec.env.extend(env);
     let cannot_run = || format!("cannot run `{line}` in the build image");
     if tracing::enabled!(tracing::Level::INFO) {
         let code = engine.run(&spec).await.with_context(cannot_run)?;

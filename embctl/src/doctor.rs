@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::engine::privileges::{privileged_granted, PrivilegedProbe};
+use crate::engine::privileges::{privileged_probe_fresh, PrivilegedProbe};
 use crate::engine::Engine;
 use crate::workspace::Workspace;
 
@@ -256,7 +256,7 @@ async fn kvm(r: &mut Report, engine: &Engine, image: Option<&str>) {
 }
 
 async fn privileged(r: &mut Report, engine: &Engine) {
-    match privileged_granted(engine).await {
+    match privileged_probe_fresh(engine).await {
         Ok(PrivilegedProbe::Granted) => r.line(
             Status::Ok,
             "privileged",

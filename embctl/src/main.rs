@@ -19,6 +19,7 @@ mod qemu;
 mod run;
 mod shell;
 mod ui;
+mod verdict_cache;
 mod workspace;
 
 use std::process::ExitCode;

@@ -42,19 +42,57 @@ pub async fn qemu_privileges(engine: &Engine, mode: PrivilegeMode) -> Result<Pri
             tracing::info!("QEMU container: {p} (forced by --privileges devices)");
             p
         }
-        PrivilegeMode::Auto => match privileged_granted(engine).await? {
-            PrivilegedProbe::Granted => {
-                tracing::info!("QEMU container: --privileged (the engine grants it)");
-                Privileges::Privileged
+        PrivilegeMode::Auto => {
+            // A refusal is remembered (the device set works either way); a grant
+            // is probed each time, so an engine that stops granting is noticed.
+            let key = refusal_key(engine).await;
+            let cached = key.as_deref().and_then(|k| crate::verdict_cache::read(REFUSAL_CACHE, k, REFUSAL_TTL));
+            let probe = match &cached {
+                Some(Err(why)) => PrivilegedProbe::Refused(format!("{why}; cached, `embctl doctor` probes again")),
+                _ => privileged_granted(engine).await?,
+            };
+            match probe {
+                PrivilegedProbe::Granted => {
+                    tracing::info!("QEMU container: --privileged (the engine grants it)");
+                    Privileges::Privileged
+                }
+                PrivilegedProbe::Refused(why) => {
+                    if let (Some(key), None) = (&key, &cached) {
+                        crate::verdict_cache::write(REFUSAL_CACHE, key, Err(why.clone()));
+                    }
+                    let p = devices();
+                    tracing::info!("QEMU container: {p} (the engine refuses --privileged: {why})");
+                    p
+                }
             }
-            PrivilegedProbe::Refused(why) => {
-                let p = devices();
-                tracing::info!("QEMU container: {p} (the engine refuses --privileged: {why})");
-                p
-            }
-        },
+        }
     };
     Ok(chosen)
+}
+
+/// The cache file of the engine's refusal of `--privileged` (`verdict_cache`).
+const REFUSAL_CACHE: &str = "privileged-verdict";
+const REFUSAL_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// What a refusal holds for: this engine (address and version) on this host kernel.
+async fn refusal_key(engine: &Engine) -> Option<String> {
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    let version = engine.server_version().await.ok()?;
+    Some(format!("{} {version} {}", engine.address(), kernel.trim()))
+}
+
+/// Probes now (doctor) and records the answer, so a refusal cached by `run`
+/// is refreshed (or forgotten, when the engine grants it now).
+pub async fn privileged_probe_fresh(engine: &Engine) -> Result<PrivilegedProbe> {
+    let probe = privileged_granted(engine).await?;
+    if let Some(key) = refusal_key(engine).await {
+        let verdict = match &probe {
+            PrivilegedProbe::Granted => Ok(()),
+            PrivilegedProbe::Refused(why) => Err(why.clone()),
+        };
+        crate::verdict_cache::write(REFUSAL_CACHE, &key, verdict);
+    }
+    Ok(probe)
 }
 
 pub enum PrivilegedProbe {

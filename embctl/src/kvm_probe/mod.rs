@@ -5,7 +5,6 @@
 //! hangs or QEMU reports a KVM internal error; we watch the console and decide as
 //! soon as either shows, bounded by [`PROBE_TIMEOUT`].
 
-mod cache;
 mod guest;
 
 use std::io::Write;
@@ -29,6 +28,8 @@ const EXIT_FAULT: i64 = 35;
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a verdict is trusted without probing again.
 const CACHE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The verdict's file under the user's cache (`verdict_cache`).
+const CACHE_NAME: &str = "kvm-verdict";
 
 /// Which accelerator the probe guest runs under (TCG is the control: the guest
 /// itself must pass there).
@@ -46,7 +47,7 @@ pub async fn kvm_usable(engine: &Engine, image: &str) -> KvmVerdict {
         bail!("/dev/kvm does not exist on this host (no hardware virtualisation, or the kvm module is not loaded)");
     }
     let key = cache_key(engine, image).await;
-    if let Some(cached) = key.as_deref().and_then(cache::read) {
+    if let Some(cached) = key.as_deref().and_then(|k| crate::verdict_cache::read(CACHE_NAME, k, CACHE_TTL)) {
         tracing::debug!("KVM verdict from the cache (`embctl doctor` probes again)");
         return cached.map_err(|why| anyhow!("{why} (cached; `embctl doctor` probes again)"));
     }
@@ -65,7 +66,7 @@ pub async fn kvm_probe_fresh(engine: &Engine, image: &str) -> KvmVerdict {
 async fn probe_and_remember(engine: &Engine, image: &str, key: Option<String>) -> KvmVerdict {
     let verdict = run_probe(engine, image, ProbeAccel::Kvm).await;
     if let Some(key) = key {
-        cache::write(&key, verdict.as_ref().map(|_| ()).map_err(|e| format!("{e:#}")));
+        crate::verdict_cache::write(CACHE_NAME, &key, verdict.as_ref().map(|_| ()).map_err(|e| format!("{e:#}")));
     }
     verdict
 }

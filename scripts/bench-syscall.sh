@@ -7,6 +7,9 @@
 #     futex wake round trip between two threads, and the ratios;
 #   - signal delivery to a handler (kill to itself, the handler, sigreturn)
 #     per signal, and the ratio;
+#   - fork+exit+wait, fork+execve+wait (a tiny static program), a pipe
+#     round trip (one byte between two processes) and pipe throughput
+#     (64 KiB writes), and the ratios;
 #   - write() throughput to /tmp in our kernel;
 #   - time from `load_app` to the program's first instruction (read by the
 #     program from CLOCK_PROCESS_CPUTIME_ID, which the kernel counts from
@@ -26,6 +29,11 @@ TRIPS=100000
 WRITE_MIB=${WRITE_MIB:-2}
 # The Linux guest's init sends itself 100000 (bench.c).
 SIGNALS=100000
+# The process figures: the Linux guest's init runs these counts too.
+FORKS=2000
+EXECS=1000
+PIPE_TRIPS=20000
+PIPE_MIB=16
 FIRST_RUNS=${FIRST_RUNS:-20}
 
 echo "== building the kernel and the benchmark binaries (build image)"
@@ -35,6 +43,7 @@ set -e
 cd /ws/scripts/bench-syscall
 out=/ws/build/bench
 gcc -m32 -static -O2 -o "$out/bench" bench.c
+gcc -m32 -nostdlib -static -no-pie -fno-pie -O2 -fno-stack-protector -Wl,--build-id=none -o "$out/tiny" tiny.c
 gcc -m32 -nostdlib -emain -fpie -N -static -O2 -fno-stack-protector -ffreestanding -Wno-main \
     -Wl,--no-warn-rwx-segments -o "$out/first" first.c
 if [ ! -f "$out/vmlinuz" ]; then
@@ -53,12 +62,13 @@ if [ ! -f "$out/vmlinuz" ]; then
 fi
 rm -rf "$out/initramfs" && mkdir -p "$out/initramfs"
 cp "$out/bench" "$out/initramfs/init"
-(cd "$out/initramfs" && echo init | cpio -o -H newc --quiet) > "$out/linux-initramfs.cpio"
+cp "$out/tiny" "$out/initramfs/tiny"
+(cd "$out/initramfs" && printf "init\ntiny\n" | cpio -o -H newc --quiet) > "$out/linux-initramfs.cpio"
 '
 
 echo "== Linux guest (TCG): $CALLS getpid calls"
 linux_log="$out/linux-guest.log"
-"$embctl" --workspace "$ws" shell -- timeout 600 qemu-system-i386 -accel tcg -m 256 -display none -serial stdio \
+"$embctl" --workspace "$ws" shell -- timeout 900 qemu-system-i386 -accel tcg -m 256 -display none -serial stdio \
     -no-reboot -kernel /ws/build/bench/vmlinuz -initrd /ws/build/bench/linux-initramfs.cpio \
     -append "console=ttyS0 quiet panic=-1" > "$linux_log" 2>&1 || true
 linux_ns=$(sed -n 's/.*null syscall: .*: \([0-9.]*\) ns\/call.*/\1/p' "$linux_log" | head -1)
@@ -72,9 +82,11 @@ ours_log="$out/embox.log"
 first_cmds=()
 for _ in $(seq 0 "$FIRST_RUNS"); do first_cmds+=(--cmd "load_app first"); done
 "$embctl" --workspace "$ws" run --no-build --no-kvm --timeout 300 \
-    --add "$out/bench:/bin/bench" --add "$out/first:/bin/first" \
+    --add "$out/bench:/bin/bench" --add "$out/first:/bin/first" --add "$out/tiny:/bin/tiny" \
     --cmd "load_app bench null $CALLS" --cmd "load_app bench signal $SIGNALS" --cmd "load_app bench write $WRITE_MIB" \
     --cmd "load_app bench switch $TRIPS" --cmd "load_app bench futex $TRIPS" \
+    --cmd "load_app bench fork $FORKS" --cmd "load_app bench exec $EXECS /bin/tiny" \
+    --cmd "load_app bench pipe $PIPE_TRIPS" --cmd "load_app bench pipethru $PIPE_MIB" \
     "${first_cmds[@]}" > "$ours_log" 2>&1
 # figure NAME LOG: the ns figure of the line that starts with NAME.
 figure() { sed -n "s/.*$1: .*: \([0-9.]*\) ns\/.*/\1/p" "$2" | tr -d '\r' | head -1; }
@@ -105,3 +117,19 @@ for what in "thread switch" "futex wake round trip"; do
     awk -v o="$o" -v l="$l" 'BEGIN { printf "  ratio ours/Linux: %.2f (goal: at most 0.50)\n", o / l }'
   fi
 done
+for what in "fork+exit+wait" "fork+execve+wait" "pipe round trip"; do
+  l=$(figure "$what" "$linux_log"); o=$(figure "$what" "$ours_log")
+  echo "$what (TCG):"
+  echo "  Linux guest: ${l:-none} ns   our kernel: ${o:-none} ns"
+  if [ -n "$l" ] && [ -n "$o" ]; then
+    awk -v o="$o" -v l="$l" 'BEGIN { printf "  ratio ours/Linux: %.2f (goal: at most 0.50)\n", o / l }'
+  fi
+done
+# mibs LOG: the MiB/s of the pipe throughput line.
+mibs() { sed -n 's/.*pipe throughput: .*: \([0-9.]*\) MiB\/s.*/\1/p' "$1" | tr -d '\r' | head -1; }
+l=$(mibs "$linux_log"); o=$(mibs "$ours_log")
+echo "pipe throughput ($PIPE_MIB MiB in 64 KiB writes, TCG):"
+echo "  Linux guest: ${l:-none} MiB/s   our kernel: ${o:-none} MiB/s"
+if [ -n "$l" ] && [ -n "$o" ]; then
+  awk -v o="$o" -v l="$l" 'BEGIN { printf "  ratio ours/Linux: %.2f (goal: at least 1.00)\n", o / l }'
+fi

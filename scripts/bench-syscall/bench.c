@@ -8,8 +8,18 @@
  *                   times each: ns per context switch (a yield included)
  *   bench futex N   N futex wake round trips between two threads (A wakes
  *                   B, B wakes A; each sleeps in FUTEX_WAIT): ns per trip
+ *   bench fork N    N times fork, the child _exits at once, the parent
+ *                   waits for it: ns per fork+exit+wait
+ *   bench exec N P  N times fork, the child execs the tiny static program
+ *                   P (which exits at once), the parent waits: ns per
+ *                   fork+execve+wait
+ *   bench pipe N    N one-byte round trips between two processes over two
+ *                   pipes (parent writes, child echoes): ns per trip
+ *   bench pipethru MIB  a child writes MIB MiB into a pipe in 64 KiB
+ *                   writes, the parent reads it: MiB/s
  * As a Linux guest's init (pid 1, no arguments) it runs `null 1000000`,
- * `signal 100000`, `switch 100000` and `futex 100000`, then powers the
+ * `signal 100000`, `switch 100000`, `futex 100000`, `fork 2000`,
+ * `exec 1000 /tiny`, `pipe 20000` and `pipethru 16`, then powers the
  * guest off. */
 #include <fcntl.h>
 #include <pthread.h>
@@ -23,6 +33,7 @@
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -173,6 +184,121 @@ static void futex_round_trips(long n)
 	printf("futex wake round trip: %ld trips in %.3f s: %.1f ns/trip\n", n, t, t / n * 1e9);
 }
 
+static void wait_child(pid_t pid)
+{
+	int status;
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "child %d did not exit with 0 (status %#x)\n", (int)pid, status);
+		exit(1);
+	}
+}
+
+static pid_t fork_or_die(void)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		exit(1);
+	}
+	return pid;
+}
+
+static void fork_exit_wait(long n)
+{
+	double t0 = now();
+	for (long i = 0; i < n; i++) {
+		pid_t pid = fork_or_die();
+		if (pid == 0)
+			_exit(0);
+		wait_child(pid);
+	}
+	double t = now() - t0;
+	printf("fork+exit+wait: %ld in %.3f s: %.1f ns/fork\n", n, t, t / n * 1e9);
+}
+
+static void fork_exec_wait(long n, const char *path)
+{
+	char *argv[] = { (char *)path, NULL };
+	char *envp[] = { NULL };
+	double t0 = now();
+	for (long i = 0; i < n; i++) {
+		pid_t pid = fork_or_die();
+		if (pid == 0) {
+			execve(path, argv, envp);
+			_exit(127);
+		}
+		wait_child(pid);
+	}
+	double t = now() - t0;
+	printf("fork+execve+wait: %ld in %.3f s: %.1f ns/exec\n", n, t, t / n * 1e9);
+}
+
+static void pipe_or_die(int fds[2])
+{
+	if (pipe(fds) < 0) {
+		perror("pipe");
+		exit(1);
+	}
+}
+
+/* n one-byte round trips: the parent writes to the child, the child
+ * writes the byte back. */
+static void pipe_round_trips(long n)
+{
+	int to_child[2], to_parent[2];
+	pipe_or_die(to_child);
+	pipe_or_die(to_parent);
+	pid_t pid = fork_or_die();
+	char c = 'x';
+	if (pid == 0) {
+		for (long i = 0; i < n; i++)
+			if (read(to_child[0], &c, 1) != 1 || write(to_parent[1], &c, 1) != 1)
+				_exit(1);
+		_exit(0);
+	}
+	double t0 = now();
+	for (long i = 0; i < n; i++)
+		if (write(to_child[1], &c, 1) != 1 || read(to_parent[0], &c, 1) != 1) {
+			perror("pipe round trip");
+			exit(1);
+		}
+	double t = now() - t0;
+	wait_child(pid);
+	close(to_child[0]), close(to_child[1]), close(to_parent[0]), close(to_parent[1]);
+	printf("pipe round trip: %ld trips in %.3f s: %.1f ns/trip\n", n, t, t / n * 1e9);
+}
+
+/* A child writes mib MiB in 64 KiB writes; the parent reads all of it. */
+static void pipe_throughput(long mib)
+{
+	static char buf[64 * 1024];
+	int fds[2];
+	pipe_or_die(fds);
+	double t0 = now();
+	pid_t pid = fork_or_die();
+	if (pid == 0) {
+		close(fds[0]);
+		memset(buf, 'p', sizeof buf);
+		for (long i = 0; i < mib * 16; i++)
+			if (write(fds[1], buf, sizeof buf) != sizeof buf)
+				_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	long long total = 0;
+	ssize_t got;
+	while ((got = read(fds[0], buf, sizeof buf)) > 0)
+		total += got;
+	double t = now() - t0;
+	wait_child(pid);
+	close(fds[0]);
+	if (total != mib * 1024 * 1024) {
+		fprintf(stderr, "pipe throughput: read %lld bytes, wanted %ld MiB\n", total, mib);
+		exit(1);
+	}
+	printf("pipe throughput: %ld MiB in %.3f s: %.1f MiB/s\n", mib, t, mib / t);
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -185,6 +311,10 @@ int main(int argc, char **argv)
 		signal_delivery(100000);
 		thread_switches(100000);
 		futex_round_trips(100000);
+		fork_exit_wait(2000);
+		fork_exec_wait(1000, "/tiny");
+		pipe_round_trips(20000);
+		pipe_throughput(16);
 		reboot(RB_POWER_OFF);
 		return 0;
 	}
@@ -200,8 +330,17 @@ int main(int argc, char **argv)
 		thread_switches(atol(argv[2]));
 	else if (argc == 3 && !strcmp(argv[1], "futex"))
 		futex_round_trips(atol(argv[2]));
+	else if (argc == 3 && !strcmp(argv[1], "fork"))
+		fork_exit_wait(atol(argv[2]));
+	else if (argc == 4 && !strcmp(argv[1], "exec"))
+		fork_exec_wait(atol(argv[2]), argv[3]);
+	else if (argc == 3 && !strcmp(argv[1], "pipe"))
+		pipe_round_trips(atol(argv[2]));
+	else if (argc == 3 && !strcmp(argv[1], "pipethru"))
+		pipe_throughput(atol(argv[2]));
 	else {
-		fprintf(stderr, "usage: bench null N | bench getuid N | bench write MIB | bench signal N | bench switch N | bench futex N\n");
+		fprintf(stderr, "usage: bench null N | bench getuid N | bench write MIB | bench signal N | bench switch N | bench futex N\n"
+		                "       bench fork N | bench exec N PROGRAM | bench pipe N | bench pipethru MIB\n");
 		return 2;
 	}
 	return 0;

@@ -9,12 +9,17 @@
 //! Each end counts its open file descriptions (a descriptor table slot;
 //! `dup` shares one, `fork` adds one), so the pipe knows when the last
 //! reader or writer is gone.
+//!
+//! The bytes sit in a ring that grows up to [`CAPACITY`] as needed; read
+//! and write copy between it and user memory directly (one copy each way,
+//! as Linux's pipe pages do), at most [`STEP`] bytes per hold of the lock.
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use embox_abi::Errno;
 
+use super::memory::ProcessMemory;
 use crate::hal::sync::IrqMutex;
 use crate::sync::WaitQueue;
 
@@ -24,11 +29,52 @@ pub const CAPACITY: usize = 64 * 1024;
 pub const PIPE_BUF: usize = 4096;
 /// Most pipes at once (each may hold 64 KiB of kernel heap).
 const MAX_PIPES: usize = 64;
+/// Most bytes copied per hold of the pipes' lock (interrupts are masked
+/// meanwhile).
+const STEP: usize = 16 * 1024;
+/// The ring's first size.
+const FIRST_RING: usize = 4096;
 
 struct Pipe {
-    data: VecDeque<u8>,
+    /// The ring: `len` bytes from `head`, wrapping at `ring.len()`.
+    ring: Vec<u8>,
+    head: usize,
+    len: usize,
     readers: u32,
     writers: u32,
+}
+
+impl Pipe {
+    fn room(&self) -> usize {
+        CAPACITY - self.len
+    }
+
+    /// Makes the ring hold at least `want` bytes (at most CAPACITY),
+    /// keeping its contents; ENOMEM when the heap has no room.
+    fn grow_to(&mut self, want: usize) -> Result<(), Errno> {
+        if want <= self.ring.len() {
+            return Ok(());
+        }
+        let size = want.next_power_of_two().clamp(FIRST_RING, CAPACITY);
+        let mut ring = Vec::new();
+        ring.try_reserve_exact(size).map_err(|_| Errno::ENOMEM)?;
+        ring.resize(size, 0);
+        let (a, b) = self.slices(self.head, self.len);
+        ring[..a.len()].copy_from_slice(a);
+        ring[a.len()..a.len() + b.len()].copy_from_slice(b);
+        self.ring = ring;
+        self.head = 0;
+        Ok(())
+    }
+
+    /// The ring's `len` bytes from `start` as at most two slices.
+    fn slices(&self, start: usize, len: usize) -> (&[u8], &[u8]) {
+        if len == 0 {
+            return (&[], &[]);
+        }
+        let first = len.min(self.ring.len() - start);
+        (&self.ring[start..start + first], &self.ring[..len - first])
+    }
 }
 
 struct Pipes {
@@ -48,7 +94,7 @@ pub fn create() -> Result<u32, Errno> {
     }
     let id = pipes.next_id;
     pipes.next_id = pipes.next_id.wrapping_add(1).max(1);
-    pipes.pipes.insert(id, Pipe { data: VecDeque::new(), readers: 1, writers: 1 });
+    pipes.pipes.insert(id, Pipe { ring: Vec::new(), head: 0, len: 0, readers: 1, writers: 1 });
     Ok(id)
 }
 
@@ -100,49 +146,91 @@ fn wait_for(id: u32, nonblock: bool, ready: impl Fn(&Pipe) -> bool) -> Result<()
     }
 }
 
-/// Reads up to `max` bytes: what is there, blocking while the pipe is
-/// empty and has writers; empty at end of file.
-pub fn read(id: u32, max: usize, nonblock: bool) -> Result<Vec<u8>, Errno> {
-    if max == 0 {
-        return Ok(Vec::new());
+/// Reads up to `len` bytes into user memory at `addr`: what is there,
+/// blocking while the pipe is empty and has writers; 0 at end of file.
+/// EFAULT (nothing taken) when the buffer cannot be written.
+pub fn read_user(id: u32, memory: &mut ProcessMemory, addr: u32, len: usize, nonblock: bool) -> Result<usize, Errno> {
+    if len == 0 {
+        return Ok(0);
     }
-    wait_for(id, nonblock, |p| !p.data.is_empty() || p.writers == 0)?;
-    let out = {
-        let mut pipes = PIPES.lock();
-        let pipe = pipes.pipes.get_mut(&id).ok_or(Errno::EBADF)?;
-        let n = max.min(pipe.data.len());
-        let mut out = Vec::new();
-        out.try_reserve_exact(n).map_err(|_| Errno::ENOMEM)?;
-        out.extend(pipe.data.drain(..n));
-        out
-    };
+    wait_for(id, nonblock, |p| p.len != 0 || p.writers == 0)?;
+    let mut done = 0;
+    loop {
+        let step = {
+            let mut pipes = PIPES.lock();
+            let pipe = pipes.pipes.get_mut(&id).ok_or(Errno::EBADF)?;
+            let n = (len - done).min(pipe.len).min(STEP);
+            let (a, b) = pipe.slices(pipe.head, n);
+            let copied = memory.write(addr + done as u32, a).and_then(|()| memory.write(addr + (done + a.len()) as u32, b));
+            if let Err(e) = copied {
+                drop(pipes);
+                return if done > 0 { Ok(done) } else { Err(e) };
+            }
+            pipe.head = (pipe.head + n) % pipe.ring.len().max(1);
+            pipe.len -= n;
+            n
+        };
+        done += step;
+        if step < STEP || done == len {
+            break;
+        }
+    }
     EVENTS.wake_all();
-    Ok(out)
+    Ok(done)
 }
 
-/// Writes `data`, blocking for room; returns the bytes written (fewer than
-/// asked only when a signal or O_NONBLOCK stopped a large write after some
-/// went in). EPIPE when no reader is left.
+/// Writes `len` bytes from user memory at `addr`, blocking for room;
+/// returns the bytes written (see [`write_with`]).
+pub fn write_user(id: u32, memory: &mut ProcessMemory, addr: u32, len: usize, nonblock: bool) -> Result<usize, Errno> {
+    write_with(id, len, nonblock, |at, out| memory.read(addr + at as u32, out))
+}
+
+/// Writes kernel bytes `data` (see [`write_with`]).
 pub fn write(id: u32, data: &[u8], nonblock: bool) -> Result<usize, Errno> {
+    write_with(id, data.len(), nonblock, |at, out| {
+        out.copy_from_slice(&data[at..at + out.len()]);
+        Ok(())
+    })
+}
+
+/// Writes `len` bytes, `fill(at, out)` copying bytes `at..at + out.len()`
+/// into the ring, blocking for room; returns the bytes written (fewer than
+/// asked only when a signal or O_NONBLOCK stopped a large write after some
+/// went in, or the source faulted after some). EPIPE when no reader is left.
+fn write_with(id: u32, len: usize, nonblock: bool, mut fill: impl FnMut(usize, &mut [u8]) -> Result<(), Errno>) -> Result<usize, Errno> {
     let mut done = 0;
-    while done < data.len() {
-        let left = data.len() - done;
+    while done < len {
+        let left = len - done;
         // Atomic writes wait for room for all of them; others for any room.
-        let need = if data.len() <= PIPE_BUF { left } else { 1 };
-        let waited = wait_for(id, nonblock, |p| p.readers == 0 || CAPACITY - p.data.len() >= need);
+        let need = if len <= PIPE_BUF { left } else { 1 };
+        let waited = wait_for(id, nonblock, |p| p.readers == 0 || p.room() >= need);
         if let Err(e) = waited {
             return if done > 0 { Ok(done) } else { Err(e) };
         }
-        {
+        let copied = {
             let mut pipes = PIPES.lock();
             let pipe = pipes.pipes.get_mut(&id).ok_or(Errno::EBADF)?;
             if pipe.readers == 0 {
                 return Err(Errno::EPIPE);
             }
-            let n = left.min(CAPACITY - pipe.data.len());
-            pipe.data.try_reserve(n).map_err(|_| Errno::ENOMEM)?;
-            pipe.data.extend(&data[done..done + n]);
-            done += n;
+            let n = left.min(pipe.room()).min(STEP.max(need));
+            pipe.grow_to(pipe.len + n)?;
+            let size = pipe.ring.len();
+            let tail = (pipe.head + pipe.len) % size;
+            let first = n.min(size - tail);
+            let filled = fill(done, &mut pipe.ring[tail..tail + first]).and_then(|()| fill(done + first, &mut pipe.ring[..n - first]));
+            if filled.is_ok() {
+                pipe.len += n;
+            }
+            filled.map(|()| n)
+        };
+        match copied {
+            Ok(n) => done += n,
+            Err(_) if done > 0 => {
+                EVENTS.wake_all();
+                return Ok(done);
+            }
+            Err(e) => return Err(e),
         }
         EVENTS.wake_all();
     }
@@ -154,8 +242,8 @@ pub fn write(id: u32, data: &[u8], nonblock: bool) -> Result<usize, Errno> {
 pub fn state(id: u32) -> (bool, bool, bool, bool) {
     match PIPES.lock().pipes.get(&id) {
         Some(p) => (
-            !p.data.is_empty() || p.writers == 0,
-            p.readers > 0 && CAPACITY - p.data.len() >= PIPE_BUF,
+            p.len != 0 || p.writers == 0,
+            p.readers > 0 && p.room() >= PIPE_BUF,
             p.writers == 0,
             p.readers == 0,
         ),
@@ -165,5 +253,5 @@ pub fn state(id: u32) -> (bool, bool, bool, bool) {
 
 /// Bytes waiting in the pipe (FIONREAD).
 pub fn available(id: u32) -> usize {
-    PIPES.lock().pipes.get(&id).map_or(0, |p| p.data.len())
+    PIPES.lock().pipes.get(&id).map_or(0, |p| p.len)
 }

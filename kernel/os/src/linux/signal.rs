@@ -198,11 +198,11 @@ fn restore_sigcontext(f: &mut TrapFrame, sc: &[u8]) {
     f.user_ss = get(sc, 72) & 0xffff;
 }
 
-/// The FPU state as a `struct _fpstate_32` (fsave header with the control,
-/// status and tag words and the x87 registers, magic 0 = FXSR, then the
-/// fxsave image).
-fn fpstate_bytes(fx: &[u8; FXSAVE_BYTES]) -> alloc::boxed::Box<[u8; FPSTATE_BYTES]> {
-    let mut out = alloc::boxed::Box::new([0u8; FPSTATE_BYTES]);
+/// The head of a `struct _fpstate_32` for the FPU state `fx` (the fsave
+/// header with the control, status and tag words and the x87 registers,
+/// magic 0 = FXSR); the fxsave image itself follows it at FXSAVE_OFFSET.
+fn fpstate_header(fx: &[u8; FXSAVE_BYTES]) -> [u8; FXSAVE_OFFSET] {
+    let mut out = [0u8; FXSAVE_OFFSET];
     let fcw = u16::from_le_bytes([fx[0], fx[1]]) as u32;
     let fsw = u16::from_le_bytes([fx[2], fx[3]]) as u32;
     put(&mut out[..], 0, fcw | 0xffff_0000);
@@ -217,7 +217,6 @@ fn fpstate_bytes(fx: &[u8; FXSAVE_BYTES]) -> alloc::boxed::Box<[u8; FPSTATE_BYTE
     }
     out[108..110].copy_from_slice(&fx[2..4]); // status
     out[110..112].copy_from_slice(&0u16.to_le_bytes()); // magic: FXSR data follows
-    out[FXSAVE_OFFSET..FXSAVE_OFFSET + FXSAVE_BYTES].copy_from_slice(fx);
     out
 }
 
@@ -406,7 +405,10 @@ fn setup_frame(p: &mut Process, frame: &mut TrapFrame, sig: u32, info: &SigInfo,
     }
     let mut fx = [0u8; FXSAVE_BYTES];
     fpu::read_user_state(&mut fx);
-    p.memory.write(fp_at, &fpstate_bytes(&fx)[..])?;
+    // Written in place (the header, then the image): a signal is on the
+    // path the benchmarks time, and every byte copied costs under TCG.
+    p.memory.write(fp_at, &fpstate_header(&fx))?;
+    p.memory.write(fp_at + FXSAVE_OFFSET as u32, &fx)?;
     let restorer = |retcode: usize| if action.sa_flags & SA_RESTORER != 0 { action.sa_restorer } else { at + retcode as u32 };
     let cr2 = if frame.vector == crate::hal::trap::PAGE_FAULT as u32 { info.fields[0] } else { 0 };
     let sc = sigcontext(frame, fp_at, oldmask as u32, cr2);
@@ -427,13 +429,18 @@ fn setup_frame(p: &mut Process, frame: &mut TrapFrame, sig: u32, info: &SigInfo,
         frame.edx = at + RT_INFO as u32;
         frame.ecx = at + RT_UC as u32;
     } else {
-        let mut buf = alloc::boxed::Box::new([0u8; SIGFRAME_BYTES]);
-        put(&mut buf[..], 0, restorer(SIGFRAME_RETCODE));
-        put(&mut buf[..], 4, sig);
-        buf[SIGFRAME_SC..SIGFRAME_SC + SIGCONTEXT_BYTES].copy_from_slice(&sc);
-        put(&mut buf[..], SIGFRAME_EXTRAMASK, (oldmask >> 32) as u32);
-        buf[SIGFRAME_RETCODE..SIGFRAME_RETCODE + 8].copy_from_slice(&SIGRETURN_CODE);
-        p.memory.write(at, &buf[..])?;
+        // The frame's own fpstate (fpstate_unused) is left alone, as
+        // Linux does: the head (pretcode, sig, sigcontext) and the tail
+        // (extramask, retcode) are written.
+        let mut head = [0u8; SIGFRAME_SC + SIGCONTEXT_BYTES];
+        put(&mut head, 0, restorer(SIGFRAME_RETCODE));
+        put(&mut head, 4, sig);
+        head[SIGFRAME_SC..].copy_from_slice(&sc);
+        let mut tail = [0u8; SIGFRAME_BYTES - SIGFRAME_EXTRAMASK];
+        put(&mut tail, 0, (oldmask >> 32) as u32);
+        tail[SIGFRAME_RETCODE - SIGFRAME_EXTRAMASK..].copy_from_slice(&SIGRETURN_CODE);
+        p.memory.write(at, &head)?;
+        p.memory.write(at + SIGFRAME_EXTRAMASK as u32, &tail)?;
         frame.edx = 0;
         frame.ecx = 0;
     }

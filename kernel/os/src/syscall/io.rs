@@ -59,9 +59,8 @@ fn read_into(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysRe
             if at.is_some() {
                 return Err(Errno::ESPIPE);
             }
-            let data = pipe::read(id, (buf.len as usize).min(pipe::CAPACITY), flags & O_NONBLOCK != 0)?;
-            p.memory.write(buf.addr, &data)?;
-            Ok(data.len() as u32)
+            let n = pipe::read_user(id, &mut p.memory, buf.addr, (buf.len as usize).min(pipe::CAPACITY), flags & O_NONBLOCK != 0)?;
+            Ok(n as u32)
         }
         FileKind::Socket(_) if at.is_some() => Err(Errno::ESPIPE),
         FileKind::Socket(_) => super::socket::read(p, fd, buf),
@@ -121,10 +120,10 @@ fn write_from(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysR
     if !writable(flags) {
         return Err(Errno::EBADF);
     }
-    let mut block = [0u8; CHUNK];
-            let chunk = &mut block[..(buf.len as usize).min(CHUNK)];
     match kind {
         FileKind::Console => {
+            let mut block = [0u8; CHUNK];
+            let chunk = &mut block[..(buf.len as usize).min(CHUNK)];
             let mut done = 0usize;
             while done < buf.len as usize {
                 let n = chunk.len().min(buf.len as usize - done);
@@ -141,8 +140,7 @@ fn write_from(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysR
             if at.is_some() {
                 return Err(Errno::ESPIPE);
             }
-            let data = buf.read_all(&mut p.memory)?;
-            match pipe::write(id, &data, flags & O_NONBLOCK != 0) {
+            match pipe::write_user(id, &mut p.memory, buf.addr, buf.len as usize, flags & O_NONBLOCK != 0) {
                 Err(Errno::EPIPE) => {
                     super::signal::raise(p, embox_abi::consts::signal::SIGPIPE);
                     Err(Errno::EPIPE)
@@ -165,6 +163,8 @@ fn write_from(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysR
             };
             // A fault or a full file system part way gives the count
             // written so far, as on Linux; the error only when nothing was.
+            let mut block = [0u8; CHUNK];
+            let chunk = &mut block[..(buf.len as usize).min(CHUNK)];
             let mut done = 0usize;
             while done < buf.len as usize {
                 let n = chunk.len().min(buf.len as usize - done);

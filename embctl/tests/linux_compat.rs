@@ -820,9 +820,10 @@ impl Console {
         console
     }
 
+    /// Waits until the console has shown `needle` (carriage returns aside).
     fn wait_for(&self, needle: &str) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while !self.text.lock().unwrap().contains(needle) {
+        while !self.text.lock().unwrap().replace('\r', "").contains(needle) {
             assert!(std::time::Instant::now() < deadline, "no {needle:?}; console:\n{}", self.text.lock().unwrap());
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
@@ -841,6 +842,18 @@ impl Console {
         self.reader.take().unwrap().join().unwrap();
         eprintln!("{}", self.text.lock().unwrap());
         assert!(exit.success(), "embctl run ended with {exit:?}");
+    }
+}
+
+/// A test that failed half-way must not leave its `embctl run` behind
+/// (it holds the test's stderr open, and its QEMU container runs on).
+impl Drop for Console {
+    fn drop(&mut self) {
+        if self.reader.is_some() {
+            // SIGTERM: embctl removes its container on the way out.
+            let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -873,6 +886,50 @@ fn ctrl_c_and_ctrl_backslash_signal_the_foreground_program() {
     console.type_bytes(b"\x1c");
     console.wait_for("killed by SIGQUIT");
     console.finish(131);
+}
+
+/// Debian's busybox `sh`, interactive on the console with job control
+/// (issue 9 part 7): it takes the terminal (tcsetpgrp) and gives each job
+/// a process group; a pipeline with a redirection, `$(...)` and a loop; a
+/// background job with `&` and `jobs`; Ctrl-C ends the foreground job and
+/// not the shell (130); Ctrl-Z stops it (148) and `jobs` says so; `bg`
+/// sends it to the background, where reading the console stops it again
+/// (SIGTTIN); `fg` brings it back to read what is typed; `exit` returns to
+/// `embox>` with its status.
+#[test]
+fn busybox_sh_job_control_on_the_console() {
+    let mut console = Console::start("busybox");
+    fn step(console: &mut Console, typed: &str, wanted: &str) {
+        console.type_bytes(typed.as_bytes());
+        console.wait_for(wanted);
+    }
+    step(&mut console, "load_app /bin/busybox sh\n", "built-in shell (ash)");
+    step(&mut console, "busybox --install -s /bin; echo ready-$((40+2))\n", "ready-42");
+    step(&mut console, "for w in b a c; do echo $w; done | sort | tr a-z A-Z > /tmp/o; echo \"piped-$(tr '\\n' , < /tmp/o)\"\n", "piped-A,B,C,");
+    step(&mut console, "sleep 300 & echo bg-$((1+1))\n", "bg-2");
+    step(&mut console, "jobs > /tmp/j; echo jobs-$(grep -c 'Running.*sleep 300' /tmp/j)\n", "jobs-1");
+    step(&mut console, "echo go-$((2+3)); sleep 40\n", "go-5");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    step(&mut console, "\x03", "killed by SIGINT");
+    step(&mut console, "echo int-$?\n", "int-130");
+    step(&mut console, "echo cat-$((3+3)); cat\n", "cat-6");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    step(&mut console, "hello\n", "hello\nhello");
+    step(&mut console, "\x1a", "Stopped");
+    step(&mut console, "echo stop-$?\n", "stop-148");
+    step(&mut console, "jobs > /tmp/j; echo stopped-$(grep -c 'Stopped.*cat' /tmp/j)\n", "stopped-1");
+    // In the background cat reads the console: SIGTTIN stops it again.
+    step(&mut console, "bg %2; sleep 1; jobs > /tmp/j; echo ttin-$(grep -c 'Stopped.*cat' /tmp/j)\n", "ttin-1");
+    step(&mut console, "fg %2\n", "fg %2\ncat");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    step(&mut console, "again\n", "again\nagain");
+    console.type_bytes(b"\x04");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    step(&mut console, "echo fg-$?\n", "fg-0");
+    step(&mut console, "kill %1; sleep 1; echo killed-$((4*4))\n", "killed-16");
+    console.wait_for("Terminated");
+    console.type_bytes(b"exit 7\n");
+    console.finish(7);
 }
 
 /// Hostile variants of a static i386 ELF: (name, bytes, the reason

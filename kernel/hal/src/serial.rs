@@ -142,6 +142,14 @@ pub(crate) fn handle_irq() {
     }
 }
 
+/// Drops the input received and not yet read (a terminal's input flush
+/// when the interrupt, quit or suspend key signals a program).
+pub fn discard_input() {
+    let mut rx = RX.lock();
+    rx.head = 0;
+    rx.len = 0;
+}
+
 /// Which of Ctrl-C ([`CTRL_C`]), Ctrl-\\ ([`CTRL_BACKSLASH`]) and Ctrl-Z ([`CTRL_Z`]) arrived
 /// since the last call (bits; taken).
 pub fn take_interrupt() -> u8 {

@@ -62,10 +62,12 @@ static READER: IrqMutex<Option<Pid>> = IrqMutex::new(None);
 /// Called (in interrupt context) with SIGINT when Ctrl-C is typed,
 /// SIGQUIT for Ctrl-\\ and SIGTSTP for Ctrl-Z: the compat layer signals
 /// the foreground group.
-static INTERRUPT_HOOK: IrqMutex<Option<fn(u32)>> = IrqMutex::new(None);
+static INTERRUPT_HOOK: IrqMutex<Option<fn(u32) -> bool>> = IrqMutex::new(None);
 
 /// Sets what Ctrl-C, Ctrl-\\ and Ctrl-Z do besides reaching the reader as bytes.
-pub fn set_interrupt_hook(hook: fn(u32)) {
+/// The hook returns true when it signalled a program: the input typed so
+/// far is then dropped (the key too), as a tty's ISIG does without NOFLSH.
+pub fn set_interrupt_hook(hook: fn(u32) -> bool) {
     *INTERRUPT_HOOK.lock() = Some(hook);
 }
 
@@ -79,14 +81,18 @@ fn on_input() {
     if keys != 0 {
         let hook = *INTERRUPT_HOOK.lock();
         if let Some(hook) = hook {
+            let mut signalled = false;
             if keys & serial::CTRL_C != 0 {
-                hook(2); // SIGINT
+                signalled |= hook(2); // SIGINT
             }
             if keys & serial::CTRL_BACKSLASH != 0 {
-                hook(3); // SIGQUIT
+                signalled |= hook(3); // SIGQUIT
             }
             if keys & serial::CTRL_Z != 0 {
-                hook(20); // SIGTSTP
+                signalled |= hook(20); // SIGTSTP
+            }
+            if signalled {
+                serial::discard_input();
             }
         }
     }

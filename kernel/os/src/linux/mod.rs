@@ -639,23 +639,26 @@ pub fn set_foreground_group(caller: sched::Pid, pgid: sched::Pid) -> Result<(), 
     })
 }
 
-/// The tty's hook (interrupt context): Ctrl-C sends SIGINT and Ctrl-\
-/// SIGQUIT to the console's foreground process group.
-fn on_console_signal(sig: u32) {
+/// The tty's hook (interrupt context): Ctrl-C sends SIGINT, Ctrl-\
+/// SIGQUIT and Ctrl-Z SIGTSTP to the console's foreground process group
+/// (when ISIG is on). True when it signalled a process.
+fn on_console_signal(sig: u32) -> bool {
     // Raw mode without ISIG (a line editor): the key is input, not a signal.
     if !env::console_signals_enabled() {
-        return;
+        return false;
     }
     let group = foreground_group();
     let mut table = PROCESSES.lock();
     let processes: Vec<sched::Pid> =
         table.iter().filter(|e| e.is_leader() && e.pgid == group && e.zombie.is_none()).map(|e| e.pid).collect();
+    let signalled = !processes.is_empty();
     for tgid in processes {
         prepare_signal(&mut table, tgid, sig);
         post_to_process(&mut table, tgid, sig, SigInfo::kernel());
     }
     drop(table);
     CHILD_EVENTS.wake_all();
+    signalled
 }
 
 /// Ends the running thread quietly if its group is going.

@@ -20,5 +20,5 @@ echo "== load_app x$RUNS and the syscall fuzzer (TCG), via the linux_compat test
 calls=$(sed -n 's/^const FUZZ_CALLS: u64 = \([0-9_]*\);.*/\1/p' "$ws/embctl/tests/linux_compat.rs" | tr -d _)
 echo
 grep -E "^load_app x[0-9]+: heap used" "$log" | sed 's/^/  /'
-grep -E "^fuzz: " "$log" | sed 's/^/  /'
+grep -E "^fuzz: " "$log" | awk '!seen[$0]++' | sed 's/^/  /'
 echo "  calls per CI run: ${EMBOX_FUZZ_CALLS:-$calls} (FUZZ_CALLS; EMBOX_FUZZ_CALLS overrides)"

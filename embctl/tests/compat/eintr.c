@@ -2,6 +2,7 @@
  * SA_RESTART, a restart with SA_RESTART, death by a fatal signal, and no
  * stale interruption of the next blocking read. Under x86/lkl-qemu the pipe
  * and the socket are LKL's and the read sleeps inside LKL. */
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -65,9 +66,20 @@ int main(void)
 	interrupted_read("pipe, no SA_RESTART", fds[0]);
 	interrupted_read("socket, no SA_RESTART", sv[0]);
 
+	struct pollfd pfd = { fds[0], POLLIN, 0 };
+	handled = 0;
+	alarm_in_ms(100);
+	int r = poll(&pfd, 1, -1);
+	printf("poll on the pipe: %d, %s, handler ran %d\n", r, r < 0 ? strerror(errno) : "no error", handled);
+
 	/* Nothing stale: the next reads block until the data comes. */
 	pid_t child = write_later(fds[1], 200);
 	printf("pipe, then data: read %zd\n", read(fds[0], &c, 1));
+	CHECK(waitpid(child, &status, 0) == child);
+	child = write_later(fds[1], 200);
+	r = poll(&pfd, 1, 5000);
+	printf("poll, then data: %d %#x\n", r, pfd.revents);
+	CHECK(read(fds[0], &c, 1) == 1);
 	CHECK(waitpid(child, &status, 0) == child);
 
 	/* SA_RESTART: the handler runs, the read goes on and gets the data. */

@@ -92,7 +92,7 @@ fn may_sleep(nr: u32) -> bool {
     // read 63, readv 65, pread64 67, openat 56 (a FIFO), sendfile 71,
     // accept 202; the rest are named in embox_lkl_abi.
     matches!(nr, 56 | 63 | 64 | 65 | 71 | 202)
-        || [WRITEV, PREAD64, PWRITE64, FLOCK, FCNTL64, CONNECT, SENDTO, RECVFROM, SENDMSG, RECVMSG, ACCEPT4].contains(&nr)
+        || [WRITEV, PREAD64, PWRITE64, PPOLL, FLOCK, FCNTL64, CONNECT, SENDTO, RECVFROM, SENDMSG, RECVMSG, ACCEPT4].contains(&nr)
 }
 
 /// Runs LKL syscall `nr` for the calling thread so that a signal posted to

@@ -407,6 +407,30 @@ pub fn poll_now(fd: i32, events: u16) -> u16 {
     }
 }
 
+/// Sleeps in LKL's poll until one of `fds` (LKL descriptor, events) is
+/// ready or `timeout` (None: forever) is up; EINTR when a signal ends it.
+/// The caller scans again for the revents.
+pub fn poll_wait(fds: &[(i32, u16)], timeout: Option<core::time::Duration>) -> Result<(), Errno> {
+    let mut pollfds = buffer(fds.len() * 8)?;
+    for (slot, &(fd, events)) in pollfds.chunks_exact_mut(8).zip(fds) {
+        slot[..4].copy_from_slice(&fd.to_le_bytes());
+        slot[4..6].copy_from_slice(&events.to_le_bytes());
+    }
+    // LKL's 32-bit ppoll takes an old_timespec32 (two 32-bit fields).
+    let mut ts = [0u8; 8];
+    let timed = timeout.map(|t| {
+        let secs = t.as_secs().min(i32::MAX as u64) as i32;
+        ts[..4].copy_from_slice(&secs.to_le_bytes());
+        ts[4..].copy_from_slice(&(t.subsec_nanos() as i32).to_le_bytes());
+    });
+    let n = fds.len() as isize;
+    let mut args = [LklArg::Out(&mut pollfds), LklArg::Int(n), if timed.is_some() { LklArg::In(&ts) } else { LklArg::Null }, LklArg::Null, LklArg::Int(8)];
+    match lkl::syscall(lkl_nr::PPOLL, &mut args)? {
+        r if r == -(Errno::EINTR as isize) => Err(Errno::EINTR),
+        _ => Ok(()),
+    }
+}
+
 /// Reads LKL file `fd` at `offset` into a kernel buffer (mmap of an LKL
 /// file copies its pages this way); the bytes read.
 pub fn pread(fd: i32, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {

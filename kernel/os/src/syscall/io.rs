@@ -454,8 +454,9 @@ fn select_for(p: &mut Process, nfds: u32, sets: [FdSet; 3], timeout_ms: i32) -> 
 
 /// poll(fds, nfds, timeout): sockets, pipes and LKL's descriptors report
 /// their real state (a poll on them waits up to `timeout` ms for one to
-/// become ready; on pipes and LKL descriptors in short sleeps, ending with
-/// EINTR when a signal is to end the caller);
+/// become ready: on LKL descriptors alone inside LKL's poll, woken by LKL;
+/// on pipes, or LKL's mixed with ours, in short sleeps; ending with EINTR
+/// when a signal is to end the caller);
 /// every other valid descriptor is ready for what it asked.
 pub fn poll(p: &mut Process, fds: UserPtr<PollFd>, n: u32, timeout: i32) -> SysResult {
     poll_for(p, fds, n, timeout)
@@ -473,11 +474,18 @@ fn poll_for(p: &mut Process, fds: UserPtr<PollFd>, n: u32, timeout: i32) -> SysR
             return Ok(ready);
         }
         if pipes {
-            if deadline.is_some_and(|d| crate::hal::time::since_boot() >= d) {
+            let now = crate::hal::time::since_boot();
+            if deadline.is_some_and(|d| now >= d) {
                 return Ok(0);
             }
             if crate::linux::interrupted() {
                 return Err(Errno::EINTR);
+            }
+            // Only LKL's descriptors: LKL's own poll sleeps until one is
+            // ready, the time is up, or a signal ends it (lkl::interrupt).
+            if let Some(lkl_fds) = lkl_only(p, fds, n)? {
+                super::forward::poll_wait(&lkl_fds, deadline.map(|d| d - now))?;
+                continue;
             }
             let _ = env::sleep(core::time::Duration::from_millis(1));
             continue;
@@ -492,6 +500,24 @@ fn poll_for(p: &mut Process, fds: UserPtr<PollFd>, n: u32, timeout: i32) -> SysR
             None => crate::net::wait_until(any_ready),
         }
     }
+}
+
+/// The (LKL descriptor, events) of every entry when all of them (those
+/// with fd >= 0) are LKL's; `None` when any is one of ours.
+fn lkl_only(p: &mut Process, fds: UserPtr<PollFd>, n: u32) -> Result<Option<alloc::vec::Vec<(i32, u16)>>, Errno> {
+    let mut out = alloc::vec::Vec::new();
+    for i in 0..n {
+        let entry = fds.at(i).read(&mut p.memory)?;
+        let fd = i32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]);
+        if fd < 0 {
+            continue;
+        }
+        match p.files.get(fd as u32).map(|f| f.kind) {
+            Ok(FileKind::Lkl(n)) => out.push((n, u16::from_le_bytes([entry[4], entry[5]]))),
+            _ => return Ok(None),
+        }
+    }
+    Ok((!out.is_empty()).then_some(out))
 }
 
 const POLLIN: u16 = 0x1;

@@ -118,7 +118,7 @@ pub struct Context {
     _stack: Option<KernelStack>,
     stack_top: usize,
     directory: Cell<u64>,
-    tls: Cell<[u64; gdt::TLS_ENTRIES]>,
+    tls: Cell<[gdt::TlsDescriptor; gdt::TLS_ENTRIES]>,
     /// The body, until the first switch to this context starts it.
     pending_body: Cell<Option<*mut ThreadBody>>,
     /// The user FPU/SSE state while another task has the registers.
@@ -150,7 +150,7 @@ impl Context {
             _stack: stack,
             stack_top,
             directory: Cell::new(0),
-            tls: Cell::new([0; gdt::TLS_ENTRIES]),
+            tls: Cell::new([gdt::TlsDescriptor::EMPTY; gdt::TLS_ENTRIES]),
             pending_body: Cell::new(None),
             fpu: FpuArea::new(),
         }
@@ -206,7 +206,7 @@ impl Context {
     }
 
     /// Sets a TLS descriptor of this context (installed in the GDT while it runs).
-    pub fn set_tls_descriptor(&self, slot: usize, descriptor: u64) -> u16 {
+    pub fn set_tls_descriptor(&self, slot: usize, descriptor: gdt::TlsDescriptor) -> u16 {
         let mut tls = self.tls.get();
         tls[slot] = descriptor;
         self.tls.set(tls);
@@ -218,7 +218,7 @@ impl Context {
     }
 
     /// The three TLS descriptors of this context (a forked child starts with its parent's).
-    pub fn tls_descriptors(&self) -> [u64; gdt::TLS_ENTRIES] {
+    pub fn tls_descriptors(&self) -> [gdt::TlsDescriptor; gdt::TLS_ENTRIES] {
         self.tls.get()
     }
 

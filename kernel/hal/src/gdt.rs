@@ -88,13 +88,57 @@ const T_SS: usize = 17;
 const T_DS: usize = 18;
 
 /// A segment descriptor from base, limit (20 bits) and access/flag bytes.
-pub const fn descriptor(base: u32, limit: u32, access: u8, flags: u8) -> u64 {
+pub(crate) const fn descriptor(base: u32, limit: u32, access: u8, flags: u8) -> u64 {
     (limit as u64 & 0xffff)
         | (base as u64 & 0xff_ffff) << 16
         | (access as u64) << 40
         | ((limit as u64 >> 16) & 0xf) << 48
         | ((flags as u64) & 0xf) << 52
         | ((base as u64 >> 24) & 0xff) << 56
+}
+
+/// The fields of Linux's `struct user_desc` that describe a segment (what
+/// `set_thread_area` and `clone(CLONE_SETTLS)` pass).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TlsSegment {
+    pub base: u32,
+    /// 20 bits; in pages with `limit_in_pages`.
+    pub limit: u32,
+    pub seg_32bit: bool,
+    /// 0: data, 1: data expanding down, 2 and 3: code.
+    pub contents: u32,
+    pub read_exec_only: bool,
+    pub limit_in_pages: bool,
+    pub seg_not_present: bool,
+    pub useable: bool,
+}
+
+/// What may sit in a TLS slot of the GDT: nothing, or a present, DPL-3,
+/// 32-bit data segment (Linux's `tls_desc_okay`). There is no other way to
+/// make one, so no TLS selector a program loads can make a segment reload
+/// on the way back to ring 3 fault in the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TlsDescriptor(u64);
+
+impl TlsDescriptor {
+    /// An empty slot (a selector for it loads as unusable).
+    pub const EMPTY: TlsDescriptor = TlsDescriptor(0);
+
+    /// The descriptor Linux's `fill_ldt` builds from `segment`; `None` for
+    /// a segment `tls_desc_okay` refuses (not present, 16-bit, or code).
+    pub fn new(segment: &TlsSegment) -> Option<Self> {
+        if !segment.seg_32bit || segment.contents > 1 || segment.seg_not_present {
+            return None;
+        }
+        let kind = (segment.contents << 2) as u8 | if segment.read_exec_only { 0 } else { 2 };
+        let access = 0x80 /* present */ | 0x60 /* DPL 3 */ | 0x10 /* code/data */ | kind;
+        let flags = u8::from(segment.useable) | 1 << 2 /* 32-bit */ | (u8::from(segment.limit_in_pages) << 3);
+        Some(TlsDescriptor(descriptor(segment.base, segment.limit, access, flags)))
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
 }
 
 pub(crate) fn init() {
@@ -162,8 +206,9 @@ pub(crate) static TLS_CHANGED: AtomicBool = AtomicBool::new(true);
 /// and `gs` if they hold it (the kernel keeps the user's fs/gs loaded, and
 /// the context switch reloads them): no later reload of a stale selector can
 /// fault in kernel mode. Linux's `loadsegment` fixup does the same.
-pub fn set_tls_descriptor(slot: usize, descriptor: u64) -> u16 {
+pub(crate) fn set_tls_descriptor(slot: usize, descriptor: TlsDescriptor) -> u16 {
     assert!(slot < TLS_ENTRIES, "TLS slot {slot} out of range");
+    let TlsDescriptor(descriptor) = descriptor;
     let index = TLS_FIRST_ENTRY + slot;
     let selector = (index as u16) << 3;
     crate::cpu::without_interrupts(|| {
@@ -218,8 +263,8 @@ pub fn user_selector_loadable(selector: u32, stack: bool) -> bool {
     loadable(tls_descriptor(index - TLS_FIRST_ENTRY), stack)
 }
 
-/// Reads back a TLS descriptor (for saving it across task switches).
-pub fn tls_descriptor(slot: usize) -> u64 {
+/// Reads back the raw TLS descriptor in `slot`.
+fn tls_descriptor(slot: usize) -> u64 {
     assert!(slot < TLS_ENTRIES, "TLS slot {slot} out of range");
     // SAFETY: a plain read of a static table on one CPU.
     crate::cpu::without_interrupts(|| unsafe { (*TABLES.gdt.get())[TLS_FIRST_ENTRY + slot] })

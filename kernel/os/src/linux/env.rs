@@ -225,7 +225,7 @@ pub fn yield_now() {
 }
 
 /// Installs a TLS descriptor for the running task (kept across switches).
-pub fn set_tls_descriptor(slot: usize, descriptor: u64) {
+pub fn set_tls_descriptor(slot: usize, descriptor: crate::hal::gdt::TlsDescriptor) {
     sched::with_current(|t| {
         if let Some(ctx) = t.context() {
             ctx.set_tls_descriptor(slot, descriptor);

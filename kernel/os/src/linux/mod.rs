@@ -1054,7 +1054,7 @@ fn child_registers(parent: &Process, stack: u32) -> Result<TrapFrame, Errno> {
 /// descriptor, on top). No kernel stack: EAGAIN when all slots are taken,
 /// ENOMEM when frames ran out. Call with interrupts masked, and enter the
 /// task in the table before they are enabled again.
-fn start_user_task(name: &str, regs: TrapFrame, directory: u64, tls: Option<(usize, u64)>) -> Result<sched::Pid, Errno> {
+fn start_user_task(name: &str, regs: TrapFrame, directory: u64, tls: Option<(usize, crate::hal::gdt::TlsDescriptor)>) -> Result<sched::Pid, Errno> {
     let inherited = sched::with_current(|t| t.context().map(|c| c.tls_descriptors())).unwrap_or_default();
     let no_stack = || if crate::hal::memory::frame_stats().free < 16 { Errno::ENOMEM } else { Errno::EAGAIN };
     let pid = sched::try_spawn(name, move || crate::hal::usermode::enter_user_frame(&regs)).ok_or_else(no_stack)?;
@@ -1080,7 +1080,7 @@ pub struct ThreadOptions {
     pub stack: u32,
     /// CLONE_SETTLS: a TLS entry (slot, GDT descriptor, what
     /// get_thread_area gives back) installed for the new thread only.
-    pub tls: Option<(usize, u64, Option<UserDesc>)>,
+    pub tls: Option<(usize, crate::hal::gdt::TlsDescriptor, Option<UserDesc>)>,
     /// CLONE_CHILD_SETTID: the thread's tid is written there.
     pub child_settid: Option<u32>,
     /// CLONE_CHILD_CLEARTID: zeroed and futex-woken when the thread ends.

@@ -5,7 +5,7 @@
 use embox_abi::errno::SysResult;
 use embox_abi::types::UserDesc;
 use embox_abi::Errno;
-use embox_hal::gdt::{descriptor, TLS_ENTRIES, TLS_FIRST_ENTRY};
+use embox_hal::gdt::{TlsDescriptor, TlsSegment, TLS_ENTRIES, TLS_FIRST_ENTRY};
 
 use super::user::UserPtr;
 use crate::linux::env;
@@ -16,45 +16,46 @@ fn is_zero(d: &UserDesc) -> bool {
     d.base_addr == 0 && d.limit == 0 && d.flags & 0x7f == 0
 }
 
-/// Linux's `tls_desc_okay`: only present 32-bit data segments (or a clear)
-/// may go into the GDT, so no TLS selector a program loads can make a
-/// segment reload fault in the kernel.
-fn acceptable(d: &UserDesc) -> bool {
-    d.is_empty() || is_zero(d) || (d.seg_32bit() && d.contents() <= 1 && !d.seg_not_present())
-}
-
-/// The GDT descriptor Linux's `fill_ldt` builds from a `user_desc`.
-fn to_descriptor(d: &UserDesc) -> u64 {
+/// The GDT descriptor for a `user_desc`: a clear gives an empty slot; the
+/// hal's [`TlsDescriptor::new`] refuses what Linux's `tls_desc_okay` does
+/// (EINVAL), so no TLS selector a program loads can make a segment reload
+/// fault in the kernel.
+fn to_descriptor(d: &UserDesc) -> Result<TlsDescriptor, Errno> {
     if d.is_empty() || is_zero(d) {
-        return 0;
+        return Ok(TlsDescriptor::EMPTY);
     }
-    let present = if d.seg_not_present() { 0 } else { 0x80 };
-    let kind = (d.contents() << 2) as u8 | if d.read_exec_only() { 0 } else { 2 };
-    let access = present | 0x60 /* DPL 3 */ | 0x10 /* code/data */ | kind;
-    let flags = u8::from(d.useable()) | (u8::from(d.seg_32bit()) << 2) | (u8::from(d.limit_in_pages()) << 3);
-    descriptor(d.base_addr, d.limit, access, flags)
+    let segment = TlsSegment {
+        base: d.base_addr,
+        limit: d.limit,
+        seg_32bit: d.seg_32bit(),
+        contents: d.contents(),
+        read_exec_only: d.read_exec_only(),
+        limit_in_pages: d.limit_in_pages(),
+        seg_not_present: d.seg_not_present(),
+        useable: d.useable(),
+    };
+    TlsDescriptor::new(&segment).ok_or(Errno::EINVAL)
 }
 
 /// The TLS entry `clone(CLONE_SETTLS)` installs for the new thread from
 /// the `user_desc` at `at`: (slot, GDT descriptor, the entry as
 /// get_thread_area gives it back). The entry must be named (Linux refuses
 /// -1 here: EINVAL).
-pub fn entry_for_clone(p: &mut Process, at: UserPtr<UserDesc>) -> Result<(usize, u64, Option<UserDesc>), Errno> {
+pub fn entry_for_clone(p: &mut Process, at: UserPtr<UserDesc>) -> Result<(usize, TlsDescriptor, Option<UserDesc>), Errno> {
     let desc = at.read(&mut p.memory)?;
     let entry = desc.entry_number as usize;
-    if !acceptable(&desc) || !(TLS_FIRST_ENTRY..TLS_FIRST_ENTRY + TLS_ENTRIES).contains(&entry) {
+    let descriptor = to_descriptor(&desc)?;
+    if !(TLS_FIRST_ENTRY..TLS_FIRST_ENTRY + TLS_ENTRIES).contains(&entry) {
         return Err(Errno::EINVAL);
     }
-    let kept = if desc.is_empty() || is_zero(&desc) { None } else { Some(desc) };
-    Ok((entry - TLS_FIRST_ENTRY, to_descriptor(&desc), kept))
+    let kept = if descriptor.is_empty() { None } else { Some(desc) };
+    Ok((entry - TLS_FIRST_ENTRY, descriptor, kept))
 }
 
 /// set_thread_area(u_info): entry_number -1 picks a free entry and writes it back.
 pub fn set_thread_area(p: &mut Process, ptr: UserPtr<UserDesc>) -> SysResult {
     let mut desc = ptr.read(&mut p.memory)?;
-    if !acceptable(&desc) {
-        return Err(Errno::EINVAL);
-    }
+    let descriptor = to_descriptor(&desc)?;
     let slot = if desc.entry_number == u32::MAX {
         let free = p.tls.iter().position(Option::is_none).ok_or(Errno::ESRCH)?;
         desc.entry_number = (TLS_FIRST_ENTRY + free) as u32;
@@ -67,8 +68,8 @@ pub fn set_thread_area(p: &mut Process, ptr: UserPtr<UserDesc>) -> SysResult {
         }
         entry - TLS_FIRST_ENTRY
     };
-    env::set_tls_descriptor(slot, to_descriptor(&desc));
-    p.tls[slot] = if desc.is_empty() || is_zero(&desc) { None } else { Some(desc) };
+    env::set_tls_descriptor(slot, descriptor);
+    p.tls[slot] = if descriptor.is_empty() { None } else { Some(desc) };
     Ok(0)
 }
 

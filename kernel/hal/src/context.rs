@@ -117,7 +117,7 @@ pub struct Context {
     /// Owned, never read: the stack memory must live as long as the context.
     _stack: Option<KernelStack>,
     stack_top: usize,
-    directory: Cell<u64>,
+    directory: Cell<paging::Directory>,
     tls: Cell<[gdt::TlsDescriptor; gdt::TLS_ENTRIES]>,
     /// The body, until the first switch to this context starts it.
     pending_body: Cell<Option<*mut ThreadBody>>,
@@ -149,7 +149,7 @@ impl Context {
             saved_esp: UnsafeCell::new(0),
             _stack: stack,
             stack_top,
-            directory: Cell::new(0),
+            directory: Cell::new(paging::Directory::KERNEL),
             tls: Cell::new([gdt::TlsDescriptor::EMPTY; gdt::TLS_ENTRIES]),
             pending_body: Cell::new(None),
             fpu: FpuArea::new(),
@@ -195,10 +195,10 @@ impl Context {
         self.stack_top
     }
 
-    /// Uses this page directory (physical address; 0 = the kernel's) while
+    /// Uses this page directory ([`paging::Directory::KERNEL`]: the kernel's) while
     /// this context runs. Takes effect at the next switch to it, or now if it
     /// is the current context.
-    pub fn set_page_directory(&self, directory: u64) {
+    pub fn set_page_directory(&self, directory: paging::Directory) {
         self.directory.set(directory);
         if self.is_current() {
             load_directory(directory);
@@ -240,10 +240,11 @@ impl Drop for Context {
     }
 }
 
-fn load_directory(directory: u64) {
-    let dir = if directory == 0 { paging::kernel_directory() } else { directory };
+fn load_directory(directory: paging::Directory) {
+    let kernel = directory == paging::Directory::KERNEL;
+    let dir = if kernel { paging::kernel_directory() } else { directory.0 };
     if cpu::cr3() as u64 != dir {
-        if directory == 0 {
+        if kernel {
             paging::activate_kernel();
         } else {
             load_cr3(dir);

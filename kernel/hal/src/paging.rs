@@ -124,6 +124,17 @@ pub enum MapError {
     OutOfMemory,
 }
 
+/// Names a page directory for a task's context (what CR3 gets while it
+/// runs): the kernel's, or an [`AddressSpace`]'s. An opaque token, not an
+/// address; the owner keeps the address space alive while a context uses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Directory(pub(crate) u64);
+
+impl Directory {
+    /// The kernel's own directory (no user mappings).
+    pub const KERNEL: Directory = Directory(0);
+}
+
 /// A page directory: user mappings of its own, kernel mappings shared.
 pub struct AddressSpace {
     directory: u64,
@@ -148,9 +159,9 @@ impl AddressSpace {
         Some(Self { directory })
     }
 
-    /// Physical address of the page directory (the CR3 value).
-    pub fn directory(&self) -> u64 {
-        self.directory
+    /// The page directory, for a task's context.
+    pub fn directory(&self) -> Directory {
+        Directory(self.directory)
     }
 
     /// Makes this the active address space.

@@ -18,7 +18,7 @@ use embox_hal::memory;
 use embox_hal::sync::IrqMutex;
 pub use embox_uspace::{page_ceil, page_floor, Area, AreaKind};
 use embox_uspace::{AreaError, AreaMap};
-use embox_hal::paging::{AddressSpace, MapError, PageFlags, PAGE_SIZE, USER_END, USER_START};
+use embox_hal::paging::{AddressSpace, Directory, MapError, PageFlags, PAGE_SIZE, USER_END, USER_START};
 
 const PAGE: u32 = PAGE_SIZE as u32;
 /// Top of the user stack; one page below the kernel's half stays unmapped.
@@ -90,8 +90,8 @@ impl ProcessMemory {
         Arc::as_ptr(&self.mm) as *const () as usize
     }
 
-    /// Physical address of the page directory, for the task's context.
-    pub fn directory(&self) -> u64 {
+    /// The page directory, for the task's context.
+    pub fn directory(&self) -> Directory {
         self.mm.lock().directory()
     }
 
@@ -197,8 +197,8 @@ impl Mm {
         Ok(Self { space, areas: AreaMap::new(MAX_AREAS), brk_start: 0, brk: 0 })
     }
 
-    /// Physical address of the page directory, for the task's context.
-    pub fn directory(&self) -> u64 {
+    /// The page directory, for the task's context.
+    pub fn directory(&self) -> Directory {
         self.space.directory()
     }
 

@@ -907,7 +907,7 @@ fn finish_thread(pid: sched::Pid, process: Box<Process>, ending: Ending) -> ! {
     // descriptors stay: fs/gs may hold their selectors until the task's end.
     sched::with_current(|t| {
         if let Some(ctx) = t.context() {
-            ctx.set_page_directory(0);
+            ctx.set_page_directory(crate::hal::paging::Directory::KERNEL);
         }
     });
     drop(process);
@@ -1054,7 +1054,7 @@ fn child_registers(parent: &Process, stack: u32) -> Result<TrapFrame, Errno> {
 /// descriptor, on top). No kernel stack: EAGAIN when all slots are taken,
 /// ENOMEM when frames ran out. Call with interrupts masked, and enter the
 /// task in the table before they are enabled again.
-fn start_user_task(name: &str, regs: TrapFrame, directory: u64, tls: Option<(usize, crate::hal::gdt::TlsDescriptor)>) -> Result<sched::Pid, Errno> {
+fn start_user_task(name: &str, regs: TrapFrame, directory: crate::hal::paging::Directory, tls: Option<(usize, crate::hal::gdt::TlsDescriptor)>) -> Result<sched::Pid, Errno> {
     let inherited = sched::with_current(|t| t.context().map(|c| c.tls_descriptors())).unwrap_or_default();
     let no_stack = || if crate::hal::memory::frame_stats().free < 16 { Errno::ENOMEM } else { Errno::EAGAIN };
     let pid = sched::try_spawn(name, move || crate::hal::usermode::enter_user_frame(&regs)).ok_or_else(no_stack)?;

@@ -426,6 +426,18 @@ fn signals_match_linux() {
     differential(&[case("signals-glibc", &[]), case("signals-musl", &[])]);
 }
 
+/// AF_UNIX sockets (`tests/compat/unix.c`, glibc and musl): socketpair
+/// (stream, datagram), a server bound to a path (a socket node) with
+/// listen/connect/accept across fork, abstract names, datagrams to a path
+/// with the sender's address, getsockname/getpeername, poll readiness,
+/// shutdown and end of stream, EPIPE, EAGAIN, SCM_RIGHTS to another
+/// process, the errors of bind and connect; and `msgs.c` (iovecs, MSG_TRUNC,
+/// a descriptor passed): the same output as on Linux.
+#[test]
+fn unix_sockets_match_linux() {
+    differential(&[case("unix-glibc", &[]), case("unix-musl", &[]), case("msgs-glibc", &[]), case("msgs-musl", &[])]);
+}
+
 /// Job control (`tests/compat/jobctl.c`, glibc and musl): SIGSTOP,
 /// SIGTSTP, SIGTTIN and SIGTTOU stop every thread of a process, SIGCONT
 /// continues it and runs its handler, signals sent meanwhile wait, SIGKILL

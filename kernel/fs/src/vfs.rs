@@ -18,6 +18,8 @@ use core::fmt;
 pub type NodeId = u32;
 
 const ROOT: NodeId = 1;
+/// `st_mode` file type of a socket.
+pub const S_IFSOCK: u32 = 0o140000;
 const MAX_SYMLINK_DEPTH: u32 = 8;
 const MAX_NAME: usize = 255;
 
@@ -26,6 +28,8 @@ pub enum FileKind {
     Directory,
     File,
     Symlink,
+    /// A socket node (`bind` of an AF_UNIX socket to a path).
+    Socket,
 }
 
 /// Why a file operation failed.
@@ -98,6 +102,7 @@ impl Metadata {
             FileKind::Directory => cpio::S_IFDIR,
             FileKind::File => cpio::S_IFREG,
             FileKind::Symlink => cpio::S_IFLNK,
+            FileKind::Socket => S_IFSOCK,
         };
         kind | self.permissions
     }
@@ -132,6 +137,8 @@ enum Content {
     Dir(BTreeMap<String, NodeId>),
     File(Data),
     Symlink(String),
+    /// A socket node: a name for an AF_UNIX socket; its state is the kernel's.
+    Socket,
 }
 
 struct Node {
@@ -400,6 +407,15 @@ impl Vfs {
         }
     }
 
+    /// Creates a socket node at `path` (an existing name is `AlreadyExists`,
+    /// which `bind` reports as EADDRINUSE).
+    pub fn mksock(&mut self, path: &str, permissions: u32) -> Result<NodeId, FsError> {
+        if path.ends_with('/') {
+            return Err(FsError::NotFound);
+        }
+        self.insert(path, Content::Socket, permissions & 0o7777)
+    }
+
     /// Creates a symbolic link at `path` pointing to `target`.
     pub fn symlink(&mut self, target: &str, path: &str) -> Result<NodeId, FsError> {
         self.insert(path, Content::Symlink(target.to_string()), 0o777)
@@ -419,6 +435,7 @@ impl Vfs {
             Content::Dir(d) => (FileKind::Directory, d.len() as u64),
             Content::File(data) => (FileKind::File, data.len()),
             Content::Symlink(t) => (FileKind::Symlink, t.len() as u64),
+            Content::Socket => (FileKind::Socket, 0),
         };
         let nlink = if kind == FileKind::Directory { 2 + self.subdir_count(id) } else { node.links };
         Metadata { ino: id, kind, permissions: node.permissions, size, nlink, mtime: node.mtime }
@@ -437,7 +454,7 @@ impl Vfs {
         match &self.node(id).content {
             Content::File(d) => Ok(d),
             Content::Dir(_) => Err(FsError::IsADirectory),
-            Content::Symlink(_) => Err(FsError::Invalid),
+            Content::Symlink(_) | Content::Socket => Err(FsError::Invalid),
         }
     }
 
@@ -489,7 +506,7 @@ impl Vfs {
             Content::File(Data::Borrowed(b)) => Some(*b),
             Content::File(Data::Paged(_)) => None,
             Content::Dir(_) => return Err(FsError::IsADirectory),
-            Content::Symlink(_) => return Err(FsError::Invalid),
+            Content::Symlink(_) | Content::Socket => return Err(FsError::Invalid),
         };
         if let Some(bytes) = borrowed {
             let bytes = &bytes[..(keep.min(bytes.len() as u64)) as usize];
@@ -757,6 +774,20 @@ mod tests {
         assert_eq!(vfs.readlink("/bin/hi").unwrap(), "hello");
         vfs.symlink("/tmp/loop", "/tmp/loop").unwrap();
         assert_eq!(vfs.lookup("/tmp/loop"), Err(FsError::Loop));
+    }
+
+    #[test]
+    fn socket_nodes_have_a_name_and_no_data() {
+        let mut vfs = mounted();
+        let id = vfs.mksock("/tmp/sock", 0o755).unwrap();
+        assert_eq!(vfs.mksock("/tmp/sock", 0o755), Err(FsError::AlreadyExists));
+        assert_eq!(vfs.mksock("/etc/motd", 0o755), Err(FsError::AlreadyExists));
+        assert_eq!(vfs.mksock("/nowhere/sock", 0o755), Err(FsError::NotFound));
+        let meta = vfs.metadata(id);
+        assert_eq!((meta.kind, meta.size, meta.mode()), (FileKind::Socket, 0, S_IFSOCK | 0o755));
+        assert_eq!(vfs.read_at(id, 0, &mut [0u8; 4]), Err(FsError::Invalid));
+        vfs.unlink("/tmp/sock").unwrap();
+        assert_eq!(vfs.lookup("/tmp/sock"), Err(FsError::NotFound));
     }
 
     #[test]

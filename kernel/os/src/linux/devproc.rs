@@ -143,6 +143,7 @@ pub fn proc_link(p: &Process, path: &str) -> Option<Result<String, Errno>> {
             p.files.get(fd).map(|f| match f.kind {
                 FileKind::PipeRead(id) | FileKind::PipeWrite(id) => alloc::format!("pipe:[{}]", 0x4000_0000u64 + u64::from(id)),
                 FileKind::Socket(id) => alloc::format!("socket:[{id}]"),
+                FileKind::Unix(id) => alloc::format!("socket:[{}]", id + 0x10000),
                 _ => f.path.clone(),
             })
         }

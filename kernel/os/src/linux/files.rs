@@ -31,6 +31,8 @@ pub enum FileKind {
     Lkl(i32),
     /// A socket of the kernel's TCP/IP (`crate::net::socket`).
     Socket(crate::net::socket::SockId),
+    /// An AF_UNIX socket (`crate::net::unix`).
+    Unix(crate::net::unix::UnixId),
     /// `/dev/null`, `/dev/zero`, ... ([`super::devproc`]).
     Device(super::devproc::Device),
     /// A generated `/proc` file's snapshot ([`super::devproc`]).
@@ -180,18 +182,7 @@ impl FdTable {
     pub fn fork(&self) -> FdTable {
         let mut child = self.clone();
         for slot in child.slots.iter_mut().flatten() {
-            match slot.file.kind {
-                FileKind::File(id) | FileKind::Dir(id) => super::env::with_vfs(|vfs| vfs.open(id)),
-                // All processes share LKL's one descriptor table: the child
-                // gets its own LKL descriptor for the same open file, so its
-                // close does not close the parent's.
-                FileKind::Lkl(fd) => slot.file.kind = FileKind::Lkl(crate::syscall::dup_lkl_fd(fd)),
-                FileKind::PipeRead(id) => super::pipe::add_ref(id, false),
-                FileKind::PipeWrite(id) => super::pipe::add_ref(id, true),
-                FileKind::Snapshot(id) | FileKind::ProcDir(id) => super::devproc::add_snapshot_ref(id),
-                FileKind::Socket(id) => crate::net::socket::add_ref(id),
-                FileKind::Console | FileKind::Device(_) => {}
-            }
+            retain(&mut slot.file);
         }
         child
     }
@@ -219,6 +210,25 @@ impl FdTable {
             }
         }
         released
+    }
+}
+
+/// Takes one more reference on what `file` refers to, for a second open
+/// file description of it (a forked table, a descriptor passed over an
+/// AF_UNIX socket): each is released on its own.
+pub fn retain(file: &mut OpenFile) {
+    match file.kind {
+        FileKind::File(id) | FileKind::Dir(id) => super::env::with_vfs(|vfs| vfs.open(id)),
+        // All processes share LKL's one descriptor table: the copy gets its
+        // own LKL descriptor for the same open file, so its close does not
+        // close the original's.
+        FileKind::Lkl(fd) => file.kind = FileKind::Lkl(crate::syscall::dup_lkl_fd(fd)),
+        FileKind::PipeRead(id) => super::pipe::add_ref(id, false),
+        FileKind::PipeWrite(id) => super::pipe::add_ref(id, true),
+        FileKind::Snapshot(id) | FileKind::ProcDir(id) => super::devproc::add_snapshot_ref(id),
+        FileKind::Socket(id) => crate::net::socket::add_ref(id),
+        FileKind::Unix(id) => crate::net::unix::add_ref(id),
+        FileKind::Console | FileKind::Device(_) => {}
     }
 }
 

@@ -14,6 +14,7 @@
 mod commands;
 mod device;
 pub mod socket;
+pub mod unix;
 pub mod telnet;
 
 use crate::hal::{cpu, netdev::NetDevice, pci, sync::IrqMutex, time, trap, virtio_net};

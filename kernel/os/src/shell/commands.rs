@@ -61,6 +61,7 @@ fn mode_string(meta: &Metadata) -> String {
         FileKind::Directory => 'd',
         FileKind::Symlink => 'l',
         FileKind::File => '-',
+        FileKind::Socket => 's',
     });
     for shift in [6, 3, 0] {
         let bits = meta.permissions >> shift;

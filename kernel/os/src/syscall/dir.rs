@@ -23,6 +23,7 @@ fn dtype(kind: NodeKind) -> u8 {
         NodeKind::Directory => DT_DIR,
         NodeKind::File => DT_REG,
         NodeKind::Symlink => DT_LNK,
+        NodeKind::Socket => embox_abi::consts::mode::DT_SOCK,
     }
 }
 

@@ -62,8 +62,8 @@ fn read_into(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysRe
             let n = pipe::read_user(id, &mut p.memory, buf.addr, (buf.len as usize).min(pipe::CAPACITY), flags & O_NONBLOCK != 0)?;
             Ok(n as u32)
         }
-        FileKind::Socket(_) if at.is_some() => Err(Errno::ESPIPE),
-        FileKind::Socket(_) => super::socket::read(p, fd, buf),
+        FileKind::Socket(_) | FileKind::Unix(_) if at.is_some() => Err(Errno::ESPIPE),
+        FileKind::Socket(_) | FileKind::Unix(_) => super::socket::read(p, fd, buf),
         FileKind::Device(Device::Null) => Ok(0),
         FileKind::Device(device) => {
             // Zeros or random bytes, a block at a time (a huge read is short,
@@ -148,8 +148,8 @@ fn write_from(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysR
                 other => other.map(|n| n as u32),
             }
         }
-        FileKind::Socket(_) if at.is_some() => Err(Errno::ESPIPE),
-        FileKind::Socket(_) => super::socket::write(p, fd, buf),
+        FileKind::Socket(_) | FileKind::Unix(_) if at.is_some() => Err(Errno::ESPIPE),
+        FileKind::Socket(_) | FileKind::Unix(_) => super::socket::write(p, fd, buf),
         FileKind::Device(Device::Full) => Err(Errno::ENOSPC),
         // Written bytes vanish (urandom's are not mixed into anything).
         FileKind::Device(_) => Ok(buf.len),
@@ -383,13 +383,14 @@ fn select_for(p: &mut Process, nfds: u32, sets: [FdSet; 3], timeout_ms: i32) -> 
     }
     // (fd, socket id, in the read set?, in the write set?)
     let mut sockets = alloc::vec::Vec::new();
-    // (fd, LKL descriptor, in the read set?, in the write set?)
+    // (fd, LKL descriptor or AF_UNIX socket, in the read set?, in the
+    // write set?): asked again every millisecond while the call waits.
     let mut lkl_fds = alloc::vec::Vec::new();
     for fd in 0..nfds {
         let (r, w) = (asked[0][fd as usize / 8] & (1 << (fd % 8)) != 0, asked[1][fd as usize / 8] & (1 << (fd % 8)) != 0);
         match (r || w, p.files.get(fd).map(|f| f.kind)) {
             (true, Ok(FileKind::Socket(id))) => sockets.push((fd, id, r, w)),
-            (true, Ok(FileKind::Lkl(n))) => lkl_fds.push((fd, n, r, w)),
+            (true, Ok(kind @ (FileKind::Lkl(_) | FileKind::Unix(_)))) => lkl_fds.push((fd, kind, r, w)),
             _ => {}
         }
     }
@@ -400,8 +401,12 @@ fn select_for(p: &mut Process, nfds: u32, sets: [FdSet; 3], timeout_ms: i32) -> 
             let ready = super::socket::readiness(id);
             (fd, r, w, ready.readable || ready.hangup, ready.writable)
         });
-        let lkl_readiness = lkl_fds.iter().map(|&(fd, n, r, w)| {
-            let revents = super::forward::poll_now(n, POLLIN | POLLOUT);
+        let lkl_readiness = lkl_fds.iter().map(|&(fd, kind, r, w)| {
+            let revents = match kind {
+                FileKind::Lkl(n) => super::forward::poll_now(n, POLLIN | POLLOUT),
+                FileKind::Unix(id) => unix_revents(id, POLLIN | POLLOUT),
+                _ => 0,
+            };
             (fd, r, w, revents & (POLLIN | POLLHUP | POLLERR) != 0, revents & (POLLOUT | POLLERR) != 0)
         });
         for (fd, r, w, readable, writable) in readiness.chain(lkl_readiness) {
@@ -417,8 +422,8 @@ fn select_for(p: &mut Process, nfds: u32, sets: [FdSet; 3], timeout_ms: i32) -> 
     };
     let mut out = [vec![0u8; words], vec![0u8; words]];
     let mut ready = scan(&mut out);
-    // LKL descriptors are asked again every millisecond (LKL tells us no
-    // readiness changes), until one is ready, the time is up or a signal
+    // LKL descriptors and AF_UNIX sockets are asked again every millisecond
+    // (neither tells us of readiness changes), until one is ready, the time is up or a signal
     // is to end the call.
     while ready == 0 && timeout_ms != 0 && !lkl_fds.is_empty() {
         if deadline.is_some_and(|d| crate::hal::time::since_boot() >= d) {
@@ -525,9 +530,18 @@ const POLLOUT: u16 = 0x4;
 const POLLHUP: u16 = 0x10;
 const POLLERR: u16 = 0x8;
 
-fn socket_revents(id: crate::net::socket::SockId, events: u16) -> u16 {
-    let r = super::socket::readiness(id);
+/// The revents of a socket in state `r` for the `events` asked.
+fn readiness_revents(r: crate::net::socket::Readiness, events: u16) -> u16 {
     (if r.readable { POLLIN } else { 0 } | if r.writable { POLLOUT } else { 0 }) & events | if r.hangup { POLLHUP } else { 0 }
+}
+
+fn socket_revents(id: crate::net::socket::SockId, events: u16) -> u16 {
+    readiness_revents(super::socket::readiness(id), events)
+}
+
+/// An AF_UNIX socket's revents (POLLHUP as Linux's unix_poll reports it).
+fn unix_revents(id: crate::net::unix::UnixId, events: u16) -> u16 {
+    readiness_revents(crate::net::unix::readiness(id), events)
 }
 
 /// A pipe end's revents: POLLIN with data (or no writer left to wait
@@ -572,6 +586,10 @@ fn poll_scan(p: &mut Process, fds: UserPtr<PollFd>, n: u32) -> Result<PollScan, 
                 Ok(kind @ (FileKind::PipeRead(_) | FileKind::PipeWrite(_))) => {
                     pipes = true;
                     pipe_revents(kind, events)
+                }
+                Ok(FileKind::Unix(id)) => {
+                    pipes = true;
+                    unix_revents(id, events)
                 }
                 // LKL's pipes, sockets and files: asked now, and again
                 // every millisecond while the call waits (like our pipes).
@@ -681,6 +699,10 @@ pub(super) fn write_kernel_bytes(p: &mut Process, fd: u32, data: &[u8]) -> Resul
         }
         FileKind::Socket(id) => {
             crate::net::socket::send(id, data, None, false)?;
+        }
+        FileKind::Unix(id) => {
+            let (sent, _) = crate::net::unix::send(id, data, None, alloc::vec::Vec::new(), flags & O_NONBLOCK != 0);
+            sent?;
         }
         FileKind::File(id) => {
             let at = if flags & O_APPEND != 0 { env::with_vfs(|vfs| vfs.metadata(id).size) } else { offset };

@@ -48,6 +48,7 @@ fn map(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off
         FileKind::Dir(_)
         | FileKind::Console
         | FileKind::Socket(_)
+        | FileKind::Unix(_)
         | FileKind::PipeRead(_)
         | FileKind::PipeWrite(_)
         | FileKind::Device(_)

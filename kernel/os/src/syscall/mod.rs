@@ -33,6 +33,7 @@ mod stat;
 mod system;
 mod time;
 mod tls;
+mod unix;
 
 use core::sync::atomic::{AtomicBool, Ordering};
 

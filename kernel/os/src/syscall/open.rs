@@ -93,6 +93,8 @@ fn open_path(p: &mut Process, path: String, flags: u32, mode: u32) -> SysResult 
             FileKind::File(id)
         }
         NodeKind::Symlink => return Err(Errno::ELOOP),
+        // A socket node is reached with connect, not open (as on Linux).
+        NodeKind::Socket => return Err(Errno::ENXIO),
     };
     // A directory keeps its canonical path: the `*at` calls and fchdir
     // resolve against it.
@@ -133,6 +135,7 @@ pub(super) fn release(file: Option<OpenFile>) {
         Some(OpenFile { kind: FileKind::File(id) | FileKind::Dir(id), .. }) => env::with_vfs(|vfs| vfs.close(id)),
         Some(OpenFile { kind: FileKind::Lkl(fd), .. }) => super::forward::close_lkl(fd),
         Some(OpenFile { kind: FileKind::Socket(id), .. }) => crate::net::socket::close(id),
+        Some(OpenFile { kind: FileKind::Unix(id), .. }) => crate::net::unix::close(id),
         Some(OpenFile { kind: FileKind::PipeRead(id), .. }) => crate::linux::pipe::release(id, false),
         Some(OpenFile { kind: FileKind::PipeWrite(id), .. }) => crate::linux::pipe::release(id, true),
         Some(OpenFile { kind: FileKind::Snapshot(id) | FileKind::ProcDir(id), .. }) => devproc::release_snapshot(id),

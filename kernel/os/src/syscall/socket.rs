@@ -20,7 +20,9 @@ use super::user::{UserPtr, UserSlice};
 use super::Args;
 use crate::linux::files::{FileKind, OpenFile};
 use crate::linux::process::Process;
+use super::unix;
 use crate::net::socket::{self as net, Kind, SockId};
+use crate::net::unix::UnixId;
 
 const AF_INET: u16 = 2;
 const SOCK_STREAM: u32 = 1;
@@ -48,6 +50,18 @@ fn socket_of(p: &Process, fd: u32) -> Result<(SockId, bool), Errno> {
     match f.kind {
         FileKind::Socket(id) => Ok((id, f.flags & O_NONBLOCK != 0)),
         _ => Err(Errno::ENOTSOCK),
+    }
+}
+
+/// The AF_UNIX socket behind `fd`, if it is one, and whether it is
+/// non-blocking (those calls go to `syscall/unix.rs`).
+fn unix_of(p: &Process, fd: u32) -> Option<(UnixId, bool)> {
+    match p.files.get(fd) {
+        Ok(f) => match f.kind {
+            FileKind::Unix(id) => Some((id, f.flags & O_NONBLOCK != 0)),
+            _ => None,
+        },
+        Err(_) => None,
     }
 }
 
@@ -92,6 +106,9 @@ fn install(p: &mut Process, id: SockId, flags: u32) -> SysResult {
 }
 
 fn socket_call(p: &mut Process, domain: u32, ty: u32, protocol: u32) -> SysResult {
+    if domain == unix::AF_UNIX {
+        return unix::socket(p, ty, protocol);
+    }
     if domain != u32::from(AF_INET) {
         return Err(Errno::EAFNOSUPPORT);
     }
@@ -106,27 +123,39 @@ fn socket_call(p: &mut Process, domain: u32, ty: u32, protocol: u32) -> SysResul
 }
 
 fn bind_call(p: &mut Process, fd: u32, addr: u32, len: u32) -> SysResult {
+    if let Some((id, _)) = unix_of(p, fd) {
+        return unix::bind(p, id, addr, len);
+    }
     let (id, _) = socket_of(p, fd)?;
     let (ip, port) = read_addr(p, addr, len)?;
     net::bind(id, ip, port).map(|()| 0)
 }
 
 fn connect_call(p: &mut Process, fd: u32, addr: u32, len: u32) -> SysResult {
+    if let Some((id, nonblocking)) = unix_of(p, fd) {
+        return unix::connect(p, id, nonblocking, addr, len);
+    }
     let (id, nonblocking) = socket_of(p, fd)?;
     let (ip, port) = read_addr(p, addr, len)?;
     net::connect(id, ip, port, nonblocking).map(|()| 0)
 }
 
 fn listen_call(p: &mut Process, fd: u32, backlog: u32) -> SysResult {
+    if let Some((id, _)) = unix_of(p, fd) {
+        return unix::listen(id, backlog);
+    }
     let (id, _) = socket_of(p, fd)?;
     net::listen(id, backlog).map(|()| 0)
 }
 
 fn accept_call(p: &mut Process, fd: u32, addr: u32, len_ptr: u32, flags: u32) -> SysResult {
-    let (id, nonblocking) = socket_of(p, fd)?;
     if flags & !(O_NONBLOCK | O_CLOEXEC) != 0 {
         return Err(Errno::EINVAL);
     }
+    if let Some((id, nonblocking)) = unix_of(p, fd) {
+        return unix::accept(p, id, nonblocking, addr, len_ptr, flags);
+    }
+    let (id, nonblocking) = socket_of(p, fd)?;
     let (new_id, peer) = net::accept(id, nonblocking)?;
     let smoltcp::wire::IpAddress::Ipv4(ip) = peer.addr;
     if let Err(e) = write_addr(p, addr, len_ptr, (ip, peer.port)) {
@@ -137,6 +166,9 @@ fn accept_call(p: &mut Process, fd: u32, addr: u32, len_ptr: u32, flags: u32) ->
 }
 
 fn name_call(p: &mut Process, fd: u32, addr: u32, len_ptr: u32, peer: bool) -> SysResult {
+    if let Some((id, _)) = unix_of(p, fd) {
+        return unix::name(p, id, addr, len_ptr, peer);
+    }
     let (id, _) = socket_of(p, fd)?;
     let name = if peer { net::peer_name(id)? } else { net::local_name(id)? };
     write_addr(p, addr, len_ptr, name).map(|()| 0)
@@ -144,6 +176,9 @@ fn name_call(p: &mut Process, fd: u32, addr: u32, len_ptr: u32, peer: bool) -> S
 
 /// Sends `buf` (optionally to an address), in bounded chunks.
 fn send_call(p: &mut Process, fd: u32, buf: UserSlice, flags: u32, to: Option<(u32, u32)>) -> SysResult {
+    if let Some((id, nonblocking)) = unix_of(p, fd) {
+        return unix::send(p, id, nonblocking, buf, flags, to);
+    }
     let (id, nonblocking) = socket_of(p, fd)?;
     let to = match to {
         Some((addr, len)) if addr != 0 => Some(read_addr(p, addr, len)?),
@@ -174,6 +209,9 @@ fn send_call(p: &mut Process, fd: u32, buf: UserSlice, flags: u32, to: Option<(u
 
 /// Receives into `buf`; writes the sender's address when asked.
 fn recv_call(p: &mut Process, fd: u32, buf: UserSlice, flags: u32, from: Option<(u32, u32)>) -> SysResult {
+    if let Some((id, nonblocking)) = unix_of(p, fd) {
+        return unix::recv(p, id, nonblocking, buf, flags, from);
+    }
     let (id, nonblocking) = socket_of(p, fd)?;
     let nonblocking = nonblocking || flags & MSG_DONTWAIT != 0;
     let mut chunk = vec![0u8; (buf.len as usize).min(CHUNK)];
@@ -202,11 +240,20 @@ pub fn readiness(id: SockId) -> net::Readiness {
 }
 
 fn shutdown_call(p: &mut Process, fd: u32, how: u32) -> SysResult {
+    if let Some((id, _)) = unix_of(p, fd) {
+        return crate::net::unix::shutdown(id, how).map(|()| 0);
+    }
     let (id, _) = socket_of(p, fd)?;
     net::shutdown(id, how).map(|()| 0)
 }
 
 fn setsockopt_call(p: &mut Process, fd: u32, level: u32, name: u32, val: u32, len: u32) -> SysResult {
+    if unix_of(p, fd).is_some() {
+        return match (level, name) {
+            (SOL_SOCKET, n) if SO_IGNORED.contains(&n) => Ok(0),
+            _ => Err(Errno::ENOPROTOOPT),
+        };
+    }
     let (id, _) = socket_of(p, fd)?;
     let value = if len >= 4 && val != 0 { UserPtr::<U32>::new(val).read(&mut p.memory)?.get() } else { 0 };
     match (level, name) {
@@ -217,9 +264,15 @@ fn setsockopt_call(p: &mut Process, fd: u32, level: u32, name: u32, val: u32, le
 }
 
 fn getsockopt_call(p: &mut Process, fd: u32, level: u32, name: u32, val: u32, len_ptr: u32) -> SysResult {
-    let (id, _) = socket_of(p, fd)?;
+    let kind = match unix_of(p, fd) {
+        Some((id, _)) => match crate::net::unix::kind(id)? {
+            crate::net::unix::Type::Stream => Kind::Stream,
+            crate::net::unix::Type::Datagram => Kind::Datagram,
+        },
+        None => net::kind(socket_of(p, fd)?.0)?,
+    };
     let value: u32 = match (level, name) {
-        (SOL_SOCKET, SO_TYPE) => match net::kind(id)? {
+        (SOL_SOCKET, SO_TYPE) => match kind {
             Kind::Stream => SOCK_STREAM,
             Kind::Datagram => SOCK_DGRAM,
         },
@@ -238,7 +291,7 @@ fn getsockopt_call(p: &mut Process, fd: u32, level: u32, name: u32, val: u32, le
 }
 
 /// `struct msghdr` (i386): name, namelen, iov, iovlen, control, controllen, flags.
-fn read_msghdr(p: &mut Process, msg: u32) -> Result<[u32; 7], Errno> {
+pub(super) fn read_msghdr(p: &mut Process, msg: u32) -> Result<[u32; 7], Errno> {
     let mut raw = [0u8; 28];
     p.memory.read(msg, &mut raw)?;
     let mut out = [0u32; 7];
@@ -249,7 +302,7 @@ fn read_msghdr(p: &mut Process, msg: u32) -> Result<[u32; 7], Errno> {
 }
 
 /// The iovecs of a msghdr as (addr, len) pairs.
-fn read_iovecs(p: &mut Process, iov: u32, count: u32) -> Result<Vec<UserSlice>, Errno> {
+pub(super) fn read_iovecs(p: &mut Process, iov: u32, count: u32) -> Result<Vec<UserSlice>, Errno> {
     if count > 1024 {
         return Err(Errno::EMSGSIZE);
     }
@@ -263,6 +316,9 @@ fn read_iovecs(p: &mut Process, iov: u32, count: u32) -> Result<Vec<UserSlice>, 
 }
 
 fn sendmsg_call(p: &mut Process, fd: u32, msg: u32, flags: u32) -> SysResult {
+    if let Some((id, nonblocking)) = unix_of(p, fd) {
+        return unix::sendmsg(p, id, nonblocking, msg, flags);
+    }
     let (id, nonblocking) = socket_of(p, fd)?;
     let [name, namelen, iov, iovlen, ..] = read_msghdr(p, msg)?;
     let to = if name != 0 { Some(read_addr(p, name, namelen)?) } else { None };
@@ -279,6 +335,9 @@ fn sendmsg_call(p: &mut Process, fd: u32, msg: u32, flags: u32) -> SysResult {
 }
 
 fn recvmsg_call(p: &mut Process, fd: u32, msg: u32, flags: u32) -> SysResult {
+    if let Some((id, nonblocking)) = unix_of(p, fd) {
+        return unix::recvmsg(p, id, nonblocking, msg, flags);
+    }
     let (id, nonblocking) = socket_of(p, fd)?;
     let [name, _namelen, iov, iovlen, ..] = read_msghdr(p, msg)?;
     let iovs = read_iovecs(p, iov, iovlen)?;
@@ -327,7 +386,7 @@ pub fn socketcall(p: &mut Process, call: u32, args: UserPtr<u32>) -> SysResult {
         5 | 18 => SyscallFn::call(accept4, p, regs),
         6 => SyscallFn::call(getsockname, p, regs),
         7 => SyscallFn::call(getpeername, p, regs),
-        8 => Err(Errno::EOPNOTSUPP), // socketpair: AF_UNIX only
+        8 => SyscallFn::call(socketpair, p, regs),
         9 | 11 => SyscallFn::call(sendto, p, regs),
         10 | 12 => SyscallFn::call(recvfrom, p, regs),
         13 => SyscallFn::call(shutdown, p, regs),
@@ -348,8 +407,12 @@ type MsgHdr = [u32; 7];
 pub fn socket(p: &mut Process, domain: u32, ty: u32, protocol: u32) -> SysResult {
     socket_call(p, domain, ty, protocol)
 }
-pub fn socketpair(_p: &mut Process) -> SysResult {
-    Err(Errno::EOPNOTSUPP)
+/// socketpair(domain, type, protocol, sv): AF_UNIX only, as on Linux.
+pub fn socketpair(p: &mut Process, domain: u32, ty: u32, protocol: u32, sv: UserPtr<[U32; 2]>) -> SysResult {
+    if domain != unix::AF_UNIX {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    unix::socketpair(p, ty, protocol, sv)
 }
 /// bind(fd, addr, addrlen)
 pub fn bind(p: &mut Process, fd: Fd, addr: UserSlice) -> SysResult {

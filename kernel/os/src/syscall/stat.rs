@@ -146,6 +146,7 @@ fn status_of_fd(p: &Process, fd: u32) -> Result<Status, Errno> {
         FileKind::Console => Ok(Status::console()),
         // S_IFSOCK, inode = socket id (as Linux's sockfs numbers them)
         FileKind::Socket(id) => Ok(Status { ino: u64::from(id), mode: 0o140000 | 0o777, nlink: 1, size: 0, rdev: (0, 0), mtime: 0 }),
+        FileKind::Unix(id) => Ok(Status { ino: u64::from(id) + 0x10000, mode: 0o140000 | 0o777, nlink: 1, size: 0, rdev: (0, 0), mtime: 0 }),
         FileKind::PipeRead(id) | FileKind::PipeWrite(id) => Ok(Status::pipe(id)),
         FileKind::Device(device) => Ok(Status::device(device)),
         FileKind::Snapshot(_) => Ok(Status::generated()),

@@ -465,6 +465,17 @@ pub fn send_signal(target: Target, sig: u32, info: SigInfo) -> Result<(), Errno>
             }
             return true;
         }
+        if let Target::Pid(pid) = target {
+            // One process (kill to a pid, the common case): no list to build.
+            if !table.iter().any(|e| e.pid == pid && e.is_leader() && e.zombie.is_none()) {
+                return false;
+            }
+            if sig != 0 {
+                prepare_signal(&mut table, pid, sig);
+            }
+            post_to_process(&mut table, pid, sig, info);
+            return true;
+        }
         let processes: Vec<sched::Pid> = table
             .iter()
             .filter(|e| e.is_leader() && e.zombie.is_none())

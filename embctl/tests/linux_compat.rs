@@ -333,6 +333,7 @@ fn libc_cases(libc: &'static str) -> Vec<Case> {
         case(name("fpu"), &[]),
         case(name("timeclock"), &[]),
         case(name("system"), &[]),
+        case(name("statfs"), &[]),
         case(name("exitcode"), &["42"]),
         case(name("exitcode"), &["exit_group", "3"]),
     ]
@@ -389,6 +390,8 @@ fn threads_match_linux() {
         case("threads-musl", &["groupexit"]),
         case("threads-glibc", &["execthread"]),
         case("threads-musl", &["execthread"]),
+        case("threads-glibc", &["many"]),
+        case("threads-musl", &["many"]),
     ]);
 }
 

@@ -503,6 +503,41 @@ static void *idle_forever(void *arg)
 	return arg;
 }
 
+/* More threads than the old 64-entry limit (which counted threads):
+ * 100 threads that all wait at a barrier, so they live at once. */
+#define MANY 100
+static pthread_barrier_t many_barrier;
+static void *at_barrier(void *arg)
+{
+	pthread_barrier_wait(&many_barrier);
+	return arg;
+}
+
+static int many_threads(void)
+{
+	pthread_t t[MANY];
+	pthread_attr_t attr;
+	CHECK(pthread_attr_init(&attr) == 0);
+	CHECK(pthread_attr_setstacksize(&attr, 64 * 1024) == 0);
+	CHECK(pthread_barrier_init(&many_barrier, NULL, MANY + 1) == 0);
+	int created = 0, joined = 0;
+	for (int i = 0; i < MANY; i++)
+		if (pthread_create(&t[i], &attr, at_barrier, (void *)(long)i) == 0)
+			created++;
+	if (created != MANY) {
+		printf("many threads: only %d created\n", created);
+		return 1;
+	}
+	pthread_barrier_wait(&many_barrier);
+	for (int i = 0; i < MANY; i++) {
+		void *r;
+		if (pthread_join(t[i], &r) == 0 && r == (void *)(long)i)
+			joined++;
+	}
+	printf("many threads: %d alive at once, %d joined\n", created + 1, joined);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -512,6 +547,8 @@ int main(int argc, char **argv)
 		printf("exec'd from a thread: one thread left, pid == tid: %d\n", syscall(SYS_gettid) == getpid());
 		return 3;
 	}
+	if (strcmp(mode, "many") == 0)
+		return many_threads();
 	if (strcmp(mode, "mainexit") == 0) {
 		pthread_t t;
 		CHECK(pthread_create(&t, NULL, finish_later, NULL) == 0);

@@ -202,6 +202,12 @@ impl Vfs {
         vfs
     }
 
+    /// What the tree holds against its limits, for statfs: (limits, pages
+    /// of file data used, nodes used).
+    pub fn usage(&self) -> (Limits, usize, usize) {
+        (self.limits, self.pages_used, self.nodes.len())
+    }
+
     /// Adds every member of a newc archive under `/` (member `etc/motd`
     /// becomes `/etc/motd`), creating missing parent directories. Returns
     /// the number of members. File data stays in `archive`.

@@ -200,10 +200,14 @@ static PROCESSES: IrqMutex<Vec<Entry>> = IrqMutex::new(Vec::new());
 /// Woken whenever a process ends or execs: parents in wait4/waitid and vfork.
 static CHILD_EVENTS: WaitQueue = WaitQueue::new();
 
-/// Most threads (running, and zombie processes) at once, as RLIMIT_NPROC
-/// (which counts threads too): past it fork and clone fail with EAGAIN.
-/// Each needs a kernel stack (256 slots in all).
+/// Most processes (thread groups, zombies included) at once: past it fork
+/// fails with EAGAIN (a fork bomb stops here).
 pub const MAX_PROCESSES: usize = 64;
+
+/// Most threads of all processes at once: past it clone fails with EAGAIN.
+/// Each needs a kernel stack (256 slots in all); the rest stay for the
+/// kernel's own tasks (shell, timers, network, telnet sessions, LKL).
+pub const MAX_THREADS: usize = 192;
 
 /// The pid orphans are given as their parent (Linux's init; here the shell).
 pub const INIT_PID: sched::Pid = 1;
@@ -998,7 +1002,7 @@ pub struct ForkOptions {
 /// for the copy.
 pub fn fork(parent: &mut Process, options: ForkOptions) -> Result<u32, Errno> {
     let vfork = options.vfork;
-    let regs = child_registers(parent, options.stack)?;
+    let regs = child_registers(parent, options.stack, true)?;
     let started = env::monotonic().as_nanos() as u64;
     // The pid is known only once the task exists: the child is built
     // first (with a placeholder) and named after.
@@ -1045,11 +1049,16 @@ pub fn fork(parent: &mut Process, options: ForkOptions) -> Result<u32, Errno> {
     Ok(pid)
 }
 
-/// The registers a new process or thread starts with: the caller's at the
-/// call, 0 in EAX, and `stack` (unless 0) as its stack pointer. EAGAIN when
-/// the table is full (threads and processes count alike).
-fn child_registers(parent: &Process, stack: u32) -> Result<TrapFrame, Errno> {
-    if PROCESSES.lock().len() >= MAX_PROCESSES {
+/// The registers a new process (`process`) or thread starts with: the
+/// caller's at the call, 0 in EAX, and `stack` (unless 0) as its stack
+/// pointer. EAGAIN past [`MAX_PROCESSES`] processes or [`MAX_THREADS`]
+/// threads.
+fn child_registers(parent: &Process, stack: u32, process: bool) -> Result<TrapFrame, Errno> {
+    let (processes, threads) = cpu::without_interrupts(|| {
+        let table = PROCESSES.lock();
+        (table.iter().filter(|e| e.is_leader()).count(), table.iter().filter(|e| e.zombie.is_none()).count())
+    });
+    if (process && processes >= MAX_PROCESSES) || threads >= MAX_THREADS {
         return Err(Errno::EAGAIN);
     }
     let mut regs = parent.user_regs.ok_or(Errno::ENOSYS)?;
@@ -1103,10 +1112,10 @@ pub struct ThreadOptions {
 
 /// `clone(CLONE_VM|CLONE_THREAD|...)`: a new thread of the caller's
 /// process, resuming from the same call with 0 in EAX on its own stack.
-/// Returns its tid. EAGAIN past [`MAX_PROCESSES`] threads and processes or
+/// Returns its tid. EAGAIN past [`MAX_THREADS`] threads or
 /// without a kernel stack slot, ENOMEM without frames for one.
 pub fn spawn_thread(parent: &mut Process, options: ThreadOptions) -> Result<u32, Errno> {
-    let regs = child_registers(parent, options.stack)?;
+    let regs = child_registers(parent, options.stack, false)?;
     let directory = parent.memory.directory();
     let name = parent.name.clone();
     let (tgid, ppid) = (parent.pid, parent_of(parent.pid));

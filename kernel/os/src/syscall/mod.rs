@@ -166,7 +166,10 @@ const TABLE: &[(u32, Serve)] = &[
     (FTRUNCATE, Lkl(sys!(io::ftruncate))),                     // 93
     (FCHMOD, Lkl(sys!(stat::fchmod))),                         // 94
     (FCHOWN, Lkl(sys!(stat::fchown))),                         // 95
-    // 96..=101: getpriority, setpriority, profil, statfs, ...
+    // 96..=98: getpriority, setpriority, profil
+    (STATFS, Native(sys!(stat::statfs))),                      // 99
+    (FSTATFS, Native(sys!(stat::fstatfs))),                    // 100
+    // 101: ioperm
     (SOCKETCALL, LklVia(sys!(socket::socketcall), forward::socketcall)), // 102
     // 103: syslog
     (SETITIMER, Native(sys!(signal::setitimer))),              // 104
@@ -267,7 +270,8 @@ const TABLE: &[(u32, Serve)] = &[
     (CLOCK_GETTIME, Native(sys!(time::clock_gettime32))),      // 265
     (CLOCK_GETRES, Native(sys!(time::clock_getres32))),        // 266
     (CLOCK_NANOSLEEP, Native(sys!(time::clock_nanosleep32))),  // 267
-    // 268..=269: statfs64, fstatfs64
+    (STATFS64, Native(sys!(stat::statfs64))),                  // 268
+    (FSTATFS64, Native(sys!(stat::fstatfs64))),                // 269
     (TGKILL, Native(sys!(signal::tgkill))),                    // 270
     // 271: utimes
     (FADVISE64_64, Native(sys!(mm::fadvise64_64))),            // 272

@@ -210,6 +210,88 @@ pub fn statx(p: &mut Process, dirfd: Fd, path: UserString, flags: u32, _mask: u3
     Ok(0)
 }
 
+/// `struct statfs64` on i386 (packed to 4: type, bsize, five 64-bit
+/// counts, fsid, namelen, frsize, flags, spare[4]) and `struct statfs`
+/// (the same with 32-bit counts).
+const STATFS64_BYTES: usize = 84;
+const STATFS_BYTES: usize = 64;
+const TMPFS_MAGIC: u32 = 0x0102_1994;
+const PROC_SUPER_MAGIC: u32 = 0x9fa0;
+
+/// The file system's figures as statfs gives them, as words: type, block
+/// size, blocks, free, available, files, free files, namelen, fragment
+/// size. The tree is a tmpfs sized by its limits (/proc a procfs).
+fn fs_figures(path: Option<&str>) -> [u64; 9] {
+    let (limits, pages, nodes) = env::with_vfs(|vfs| vfs.usage());
+    let blocks = limits.max_pages.min(u32::MAX as usize) as u64;
+    let files = limits.max_nodes.min(u32::MAX as usize) as u64;
+    let proc = path.is_some_and(|p| p == "/proc" || p.starts_with("/proc/"));
+    let fs_type = if proc { PROC_SUPER_MAGIC } else { TMPFS_MAGIC } as u64;
+    [fs_type, 4096, blocks, blocks.saturating_sub(pages as u64), blocks.saturating_sub(pages as u64), files, files.saturating_sub(nodes as u64), 255, 4096]
+}
+
+/// `struct statfs64` (`wide`) or `struct statfs` bytes of `f`.
+fn statfs_bytes(f: [u64; 9], wide: bool) -> [u8; STATFS64_BYTES] {
+    let mut out = [0u8; STATFS64_BYTES];
+    let mut at = 0;
+    let mut put = |v: u64, bytes: usize| {
+        out[at..at + bytes].copy_from_slice(&v.to_le_bytes()[..bytes]);
+        at += bytes;
+    };
+    let count = if wide { 8 } else { 4 };
+    put(f[0], 4);
+    put(f[1], 4);
+    for &v in &f[2..7] {
+        put(v, count);
+    }
+    put(0, 8); // f_fsid
+    put(f[7], 4);
+    put(f[8], 4);
+    out
+}
+
+fn write_statfs(p: &mut Process, path: Option<&str>, size: Option<u32>, buf: u32) -> SysResult {
+    let (wide, bytes) = match size {
+        Some(size) if size as usize == STATFS64_BYTES => (true, STATFS64_BYTES),
+        Some(_) => return Err(Errno::EINVAL),
+        None => (false, STATFS_BYTES),
+    };
+    let out = statfs_bytes(fs_figures(path), wide);
+    p.memory.write(buf, &out[..bytes])?;
+    Ok(0)
+}
+
+/// statfs64(path, size, buf): the file system `path` is on (coreutils' df
+/// and ls ask). EINVAL unless `size` is the struct's.
+pub fn statfs64(p: &mut Process, path: UserString, size: u32, buf: UserPtr<[u8; STATFS64_BYTES]>) -> SysResult {
+    let path = path.read_path(&mut p.memory)?;
+    let path = p.absolute(&path);
+    status_of_path(p, &path, true)?;
+    write_statfs(p, Some(&path), Some(size), buf.addr)
+}
+
+/// fstatfs64(fd, size, buf)
+pub fn fstatfs64(p: &mut Process, fd: Fd, size: u32, buf: UserPtr<[u8; STATFS64_BYTES]>) -> SysResult {
+    status_of_fd(p, fd.0)?;
+    let path = p.files.get(fd.0)?.path.clone();
+    write_statfs(p, Some(&path), Some(size), buf.addr)
+}
+
+/// statfs(path, buf): 32-bit counts.
+pub fn statfs(p: &mut Process, path: UserString, buf: UserPtr<[u8; STATFS_BYTES]>) -> SysResult {
+    let path = path.read_path(&mut p.memory)?;
+    let path = p.absolute(&path);
+    status_of_path(p, &path, true)?;
+    write_statfs(p, Some(&path), None, buf.addr)
+}
+
+/// fstatfs(fd, buf)
+pub fn fstatfs(p: &mut Process, fd: Fd, buf: UserPtr<[u8; STATFS_BYTES]>) -> SysResult {
+    status_of_fd(p, fd.0)?;
+    let path = p.files.get(fd.0)?.path.clone();
+    write_statfs(p, Some(&path), None, buf.addr)
+}
+
 fn exists_at(p: &mut Process, dirfd: Fd, path: UserString) -> SysResult {
     let path = path.read_path(&mut p.memory)?;
     let path = resolve_at(p, dirfd, &path)?;

@@ -563,7 +563,7 @@ pub fn set_group(caller: sched::Pid, pid: sched::Pid, pgid: sched::Pid) -> Resul
         if target.sid != caller_sid || target.sid == pid {
             return Err(Errno::EPERM);
         }
-        let exists = table.iter().any(|e| e.is_leader() && e.pgid == pgid && e.sid == caller_sid && e.zombie.is_none());
+        let exists = table.iter().any(|e| e.is_leader() && e.pgid == pgid && e.sid == caller_sid);
         if pgid != pid && !exists {
             return Err(Errno::EPERM);
         }
@@ -642,7 +642,10 @@ pub fn set_foreground_group(caller: sched::Pid, pgid: sched::Pid) -> Result<(), 
     cpu::without_interrupts(|| {
         let table = PROCESSES.lock();
         let (_, sid) = group_in(&table, caller).ok_or(Errno::ESRCH)?;
-        let live_group = |e: &&Entry| e.is_leader() && e.pgid == pgid && e.zombie.is_none();
+        // A zombie is still in its group until reaped (the first process
+        // of a pipeline may have ended before the last one takes the
+        // terminal for the group).
+        let live_group = |e: &&Entry| e.is_leader() && e.pgid == pgid;
         if !table.iter().any(|e| live_group(&e)) {
             return Err(Errno::ESRCH);
         }

@@ -28,14 +28,15 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use embox_abi::consts::at::AT_SYMLINK_NOFOLLOW;
 use embox_abi::consts::open::O_CLOEXEC;
 use embox_abi::errno::{to_eax, SysResult};
-use embox_abi::types::Stat64;
+use embox_abi::types::{Iovec, Stat64};
 use embox_abi::Errno;
 use embox_lkl_abi::route::{self, Arg, Forward, Ret, AT_FDCWD, MAX_IO, MAX_SOCKBUF};
 use embox_lkl_abi::{dirent, nr as lkl_nr, socketcall, stat};
+use zerocopy::little_endian::I64;
 use zerocopy::FromBytes;
 
-use super::args::SyscallFn;
-use super::user::{UserPtr, UserSlice, PATH_MAX};
+use super::args::{Fd, Off64Hi, SyscallFn};
+use super::user::{UserPtr, UserSlice, UserString, PATH_MAX};
 use super::{Args, Handler};
 use crate::linux::files::{FileKind, OpenFile};
 use crate::linux::process::Process;
@@ -341,44 +342,56 @@ fn at_args(p: &mut Process, dirfd: u32, path: u32) -> Result<Option<(isize, Vec<
     }
 }
 
-/// LKL's `fstatat64` into an i386 `stat64`.
-fn stat_at(p: &mut Process, dirfd: u32, path: u32, flags: u32, out: u32, native: Handler, a: &Args) -> SysResult {
-    let Some((dfd, path)) = at_args(p, dirfd, path)? else { return native(p, a) };
+/// LKL's `fstatat64` of a staged `*at` path into an i386 `stat64`.
+fn stat_at(p: &mut Process, (dfd, path): (isize, Vec<u8>), flags: u32, out: UserPtr<Stat64>) -> SysResult {
     let mut st = [Staged::Int(dfd), Staged::Str(path), Staged::Out(buffer(size_of::<stat::LklStat64>())?), Staged::Int(flags as isize)];
     sys(call_staged(lkl_nr::FSTATAT64, &mut st))?;
     write_stat(p, &st[2], out)
 }
 
-fn write_stat(p: &mut Process, staged: &Staged, out: u32) -> SysResult {
+fn write_stat(p: &mut Process, staged: &Staged, out: UserPtr<Stat64>) -> SysResult {
     let Staged::Out(buf) = staged else { return Err(Errno::EIO) };
     let lkl = stat::LklStat64::read_from_bytes(buf).map_err(|_| Errno::EIO)?;
-    UserPtr::<Stat64>::new(out).write(&mut p.memory, &stat::to_i386(&lkl))?;
+    out.write(&mut p.memory, &stat::to_i386(&lkl))?;
     Ok(0)
 }
 
-pub fn stat64(p: &mut Process, a: &Args) -> SysResult {
-    stat_at(p, AT_FDCWD, a[0], 0, a[1], super::sys!(super::stat::stat64), a)
+/// stat64(path, buf)
+pub fn stat64(p: &mut Process, path: UserString, buf: UserPtr<Stat64>) -> SysResult {
+    match at_args(p, AT_FDCWD, path.0)? {
+        Some(staged) => stat_at(p, staged, 0, buf),
+        None => super::stat::stat64(p, path, buf),
+    }
 }
 
-pub fn lstat64(p: &mut Process, a: &Args) -> SysResult {
-    stat_at(p, AT_FDCWD, a[0], AT_SYMLINK_NOFOLLOW, a[1], super::sys!(super::stat::lstat64), a)
+/// lstat64(path, buf)
+pub fn lstat64(p: &mut Process, path: UserString, buf: UserPtr<Stat64>) -> SysResult {
+    match at_args(p, AT_FDCWD, path.0)? {
+        Some(staged) => stat_at(p, staged, AT_SYMLINK_NOFOLLOW, buf),
+        None => super::stat::lstat64(p, path, buf),
+    }
 }
 
-pub fn fstatat64(p: &mut Process, a: &Args) -> SysResult {
-    stat_at(p, a[0], a[1], a[3], a[2], super::sys!(super::stat::fstatat64), a)
+/// fstatat64(dirfd, path, buf, flags)
+pub fn fstatat64(p: &mut Process, dirfd: Fd, path: UserString, buf: UserPtr<Stat64>, flags: u32) -> SysResult {
+    match at_args(p, dirfd.0, path.0)? {
+        Some(staged) => stat_at(p, staged, flags, buf),
+        None => super::stat::fstatat64(p, dirfd, path, buf, flags),
+    }
 }
 
-pub fn fstat64(p: &mut Process, a: &Args) -> SysResult {
-    let Some(fd) = lkl_fd(p, a[0])? else { return SyscallFn::call(super::stat::fstat64, p, a) };
-    let mut st = [Staged::Int(fd as isize), Staged::Out(buffer(size_of::<stat::LklStat64>())?)];
+/// fstat64(fd, buf)
+pub fn fstat64(p: &mut Process, fd: Fd, buf: UserPtr<Stat64>) -> SysResult {
+    let Some(lkl) = lkl_fd(p, fd.0)? else { return super::stat::fstat64(p, fd, buf) };
+    let mut st = [Staged::Int(lkl as isize), Staged::Out(buffer(size_of::<stat::LklStat64>())?)];
     sys(call_staged(lkl_nr::FSTAT64, &mut st))?;
-    write_stat(p, &st[1], a[1])
+    write_stat(p, &st[1], buf)
 }
 
-/// i386 `getdents` (old `linux_dirent`) from LKL's `getdents64`.
-pub fn getdents(p: &mut Process, a: &Args) -> SysResult {
-    let Some(fd) = lkl_fd(p, a[0])? else { return Err(Errno::ENOTDIR) };
-    let count = a[2].min(MAX_IO) as usize;
+/// i386 `getdents(fd, dirp, count)` (old `linux_dirent`) from LKL's `getdents64`.
+pub fn getdents(p: &mut Process, fd: Fd, dirp: UserSlice) -> SysResult {
+    let Some(fd) = lkl_fd(p, fd.0)? else { return Err(Errno::ENOTDIR) };
+    let count = dirp.len.min(MAX_IO) as usize;
     let mut st = [Staged::Int(fd as isize), Staged::Out(buffer(count)?), Staged::Int(count as isize)];
     let n = sys(call_staged(lkl_nr::GETDENTS64, &mut st))? as usize;
     let Staged::Out(src) = &st[1] else { return Err(Errno::EIO) };
@@ -388,7 +401,7 @@ pub fn getdents(p: &mut Process, a: &Args) -> SysResult {
         dirent::DirentError::TooSmall => Errno::EINVAL,
         dirent::DirentError::Malformed => Errno::EIO,
     })?;
-    UserSlice::new(a[1], count as u32).write_prefix(&mut p.memory, &out[..len])?;
+    UserSlice::new(dirp.addr, count as u32).write_prefix(&mut p.memory, &out[..len])?;
     Ok(len as u32)
 }
 
@@ -462,36 +475,39 @@ fn llseek(fd: i32, offset: i64, whence: u32) -> Result<u64, Errno> {
     Ok(u64::from_le_bytes(b[..8].try_into().map_err(|_| Errno::EIO)?))
 }
 
-pub fn lseek(p: &mut Process, a: &Args) -> SysResult {
-    let Some(fd) = lkl_fd(p, a[0])? else { return SyscallFn::call(super::io::lseek, p, a) };
-    let pos = llseek(fd, a[1] as i32 as i64, a[2])?;
+/// lseek(fd, offset, whence)
+pub fn lseek(p: &mut Process, fd: Fd, off: i32, whence: u32) -> SysResult {
+    let Some(lkl) = lkl_fd(p, fd.0)? else { return super::io::lseek(p, fd, off, whence) };
+    let pos = llseek(lkl, off as i64, whence)?;
     u32::try_from(pos).ok().filter(|v| *v <= i32::MAX as u32).ok_or(Errno::EOVERFLOW)
 }
 
-pub fn llseek_i386(p: &mut Process, a: &Args) -> SysResult {
-    let Some(fd) = lkl_fd(p, a[0])? else { return SyscallFn::call(super::io::llseek, p, a) };
-    let pos = llseek(fd, ((a[1] as u64) << 32 | a[2] as u64) as i64, a[4])?;
-    p.memory.write(a[3], &pos.to_le_bytes())?;
+/// _llseek(fd, offset_hi, offset_lo, loff_t *result, whence)
+pub fn llseek_i386(p: &mut Process, fd: Fd, off: Off64Hi, result: UserPtr<I64>, whence: u32) -> SysResult {
+    let Some(lkl) = lkl_fd(p, fd.0)? else { return super::io::llseek(p, fd, off, result, whence) };
+    let pos = llseek(lkl, off.0 as i64, whence)?;
+    result.write(&mut p.memory, &I64::new(pos as i64))?;
     Ok(0)
 }
 
 /// fcntl/fcntl64: descriptor flags and duplication stay in our table;
 /// status flags and locks go to LKL for LKL files.
-pub fn fcntl(p: &mut Process, a: &Args) -> SysResult {
+/// fcntl(fd, cmd, arg): `arg` is a pointer for the lock commands.
+pub fn fcntl(p: &mut Process, ours: Fd, cmd: u32, arg: u32) -> SysResult {
     use embox_abi::consts::fcntl::*;
-    let Some(fd) = lkl_fd(p, a[0])? else { return SyscallFn::call(super::fd::fcntl, p, a) };
-    match a[1] {
-        F_DUPFD | F_DUPFD_CLOEXEC | F_GETFD | F_SETFD => SyscallFn::call(super::fd::fcntl, p, a),
-        F_GETFL | F_SETFL => sys(call_ints(lkl_nr::FCNTL64, &[fd as isize, a[1] as isize, a[2] as isize])),
+    let Some(fd) = lkl_fd(p, ours.0)? else { return super::fd::fcntl(p, ours, cmd, arg) };
+    match cmd {
+        F_DUPFD | F_DUPFD_CLOEXEC | F_GETFD | F_SETFD => super::fd::fcntl(p, ours, cmd, arg),
+        F_GETFL | F_SETFL => sys(call_ints(lkl_nr::FCNTL64, &[fd as isize, cmd as isize, arg as isize])),
         // F_GETLK64/F_SETLK64/F_SETLKW64 (12..=14; asm-generic fcntl.h, same
         // numbers and `struct flock64` layout on i386: 24 bytes, packed at 4).
         12..=14 => {
-            let mut lock = buffer(24)?;
-            p.memory.read(a[2], &mut lock)?;
-            let mut st = [Staged::Int(fd as isize), Staged::Int(a[1] as isize), Staged::Out(lock)];
+            let lock_ptr = UserSlice::new(arg, 24);
+            let lock = lock_ptr.read_all(&mut p.memory)?;
+            let mut st = [Staged::Int(fd as isize), Staged::Int(cmd as isize), Staged::Out(lock)];
             let r = sys(call_staged(lkl_nr::FCNTL64, &mut st))?;
             if let Staged::Out(lock) = &st[2] {
-                p.memory.write(a[2], lock)?;
+                lock_ptr.write_prefix(&mut p.memory, lock)?;
             }
             Ok(r)
         }
@@ -501,18 +517,19 @@ pub fn fcntl(p: &mut Process, a: &Args) -> SysResult {
 
 /// ioctl: the console's requests natively; for LKL files only the
 /// requests whose argument size we know.
-pub fn ioctl(p: &mut Process, a: &Args) -> SysResult {
+/// ioctl(fd, request, arg): `arg` points to an int for the requests forwarded.
+pub fn ioctl(p: &mut Process, ours: Fd, request: u32, arg: u32) -> SysResult {
     use embox_abi::consts::ioctl::{FIONREAD, TCGETS, TIOCGWINSZ};
     const FIONBIO: u32 = 0x5421;
-    let Some(fd) = lkl_fd(p, a[0])? else { return SyscallFn::call(super::fd::ioctl, p, a) };
-    match a[1] {
+    let Some(fd) = lkl_fd(p, ours.0)? else { return super::fd::ioctl(p, ours, request, arg) };
+    match request {
         FIONREAD | FIONBIO => {
-            let mut v = buffer(4)?;
-            p.memory.read(a[2], &mut v)?;
-            let mut st = [Staged::Int(fd as isize), Staged::Int(a[1] as isize), Staged::Out(v)];
+            let int_ptr = UserSlice::new(arg, 4);
+            let v = int_ptr.read_all(&mut p.memory)?;
+            let mut st = [Staged::Int(fd as isize), Staged::Int(request as isize), Staged::Out(v)];
             let r = sys(call_staged(lkl_nr::IOCTL, &mut st))?;
             if let Staged::Out(v) = &st[2] {
-                p.memory.write(a[2], v)?;
+                int_ptr.write_prefix(&mut p.memory, v)?;
             }
             Ok(r)
         }
@@ -522,8 +539,8 @@ pub fn ioctl(p: &mut Process, a: &Args) -> SysResult {
 }
 
 /// pipe/pipe2: an LKL pipe, both ends in our table.
-pub fn pipe2(p: &mut Process, a: &Args) -> SysResult {
-    let flags = a.get(1).copied().unwrap_or(0);
+/// pipe2(fds, flags)
+pub fn pipe2(p: &mut Process, fds: UserPtr<[u32; 2]>, flags: u32) -> SysResult {
     let mut st = [Staged::Out(buffer(8)?), Staged::Int(flags as isize)];
     sys(call_staged(lkl_nr::PIPE2, &mut st))?;
     let (r, w) = fd_pair(&st[0])?;
@@ -535,7 +552,7 @@ pub fn pipe2(p: &mut Process, a: &Args) -> SysResult {
             return Err(e);
         }
     };
-    write_fd_pair(p, a[0], ours_r, ours_w)
+    write_fd_pair(p, fds, ours_r, ours_w)
 }
 
 /// The two descriptors LKL wrote (pipe2, socketpair).
@@ -546,68 +563,66 @@ fn fd_pair(staged: &Staged) -> Result<(i32, i32), Errno> {
 }
 
 /// Our two descriptors into the caller's `int[2]`.
-fn write_fd_pair(p: &mut Process, addr: u32, first: u32, second: u32) -> SysResult {
-    let mut out = [0u8; 8];
-    out[..4].copy_from_slice(&first.to_le_bytes());
-    out[4..].copy_from_slice(&second.to_le_bytes());
-    p.memory.write(addr, &out)?;
+fn write_fd_pair(p: &mut Process, fds: UserPtr<[u32; 2]>, first: u32, second: u32) -> SysResult {
+    fds.write(&mut p.memory, &[first, second])?;
     Ok(0)
 }
 
-pub fn pipe(p: &mut Process, a: &Args) -> SysResult {
-    pipe2(p, &[a[0], 0, 0, 0, 0, 0])
+/// pipe(fds)
+pub fn pipe(p: &mut Process, fds: UserPtr<[u32; 2]>) -> SysResult {
+    pipe2(p, fds, 0)
 }
 
-/// socketpair: both ends in our table.
-pub fn socketpair(p: &mut Process, a: &Args) -> SysResult {
-    let mut st = [Staged::Int(a[0] as isize), Staged::Int(a[1] as isize), Staged::Int(a[2] as isize), Staged::Out(buffer(8)?)];
+/// socketpair(domain, type, protocol, sv): both ends in our table.
+pub fn socketpair(p: &mut Process, domain: u32, ty: u32, protocol: u32, sv: UserPtr<[u32; 2]>) -> SysResult {
+    let mut st = [Staged::Int(domain as isize), Staged::Int(ty as isize), Staged::Int(protocol as isize), Staged::Out(buffer(8)?)];
     sys(call_staged(lkl_nr::SOCKETPAIR, &mut st))?;
     let (x, y) = fd_pair(&st[3])?;
-    let ours_x = install(p, x, a[1] & O_CLOEXEC | 2, "socket:".into()).inspect_err(|_| close_lkl(y))?;
-    let ours_y = install(p, y, a[1] & O_CLOEXEC | 2, "socket:".into())?;
-    write_fd_pair(p, a[3], ours_x, ours_y)
+    let ours_x = install(p, x, ty & O_CLOEXEC | 2, "socket:".into()).inspect_err(|_| close_lkl(y))?;
+    let ours_y = install(p, y, ty & O_CLOEXEC | 2, "socket:".into())?;
+    write_fd_pair(p, sv, ours_x, ours_y)
 }
 
-/// socketcall(call, args): the direct call it stands for.
-pub fn socketcall(p: &mut Process, a: &Args) -> SysResult {
-    let d = socketcall::demux(a[0]).ok_or(Errno::EINVAL)?;
+/// socketcall(call, args): the direct call it stands for, its arguments
+/// read from user memory and decoded as that call's registers are.
+pub fn socketcall(p: &mut Process, call: u32, args: UserPtr<u32>) -> SysResult {
+    let d = socketcall::demux(call).ok_or(Errno::EINVAL)?;
     let mut raw = [0u8; 24];
-    p.memory.read(a[1], &mut raw[..d.nargs * 4])?;
+    p.memory.read(args.addr, &mut raw[..d.nargs * 4])?;
     let words: Vec<u32> = raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-    let args = socketcall::args_of(&words[..d.nargs]);
+    let regs = socketcall::args_of(&words[..d.nargs]);
     match d.nr {
-        embox_abi::nr::SOCKETPAIR => return socketpair(p, &args),
-        embox_abi::nr::SENDMSG => return sendmsg(p, &args),
-        embox_abi::nr::RECVMSG => return recvmsg(p, &args),
+        embox_abi::nr::SOCKETPAIR => return SyscallFn::call(socketpair, p, &regs),
+        embox_abi::nr::SENDMSG => return SyscallFn::call(sendmsg, p, &regs),
+        embox_abi::nr::RECVMSG => return SyscallFn::call(recvmsg, p, &regs),
         _ => {}
     }
     match route::route(d.nr) {
-        Some(f) => sys(forward(p, &f, enosys, &args)),
+        Some(f) => sys(forward(p, &f, super::sys!(enosys), &regs)),
         None => Err(Errno::ENOSYS),
     }
 }
 
 /// The native side of a call only LKL serves (reached when a descriptor
 /// of ours, such as the console, is given to it).
-pub fn enosys(_p: &mut Process, _a: &Args) -> SysResult {
+pub fn enosys(_p: &mut Process) -> SysResult {
     Err(Errno::ENOSYS)
 }
 
 /// readv/writev on an LKL file: one kernel buffer for the whole vector (up
 /// to MAX_IO bytes), one LKL call, so the write stays one write.
-fn vector(p: &mut Process, a: &Args, write: bool) -> SysResult {
-    use embox_abi::types::Iovec;
-    let Some(fd) = lkl_fd(p, a[0])? else {
-        return if write { SyscallFn::call(super::io::writev, p, a) } else { SyscallFn::call(super::io::readv, p, a) };
+fn vector(p: &mut Process, ours: Fd, iov: UserPtr<Iovec>, count: u32, write: bool) -> SysResult {
+    let Some(fd) = lkl_fd(p, ours.0)? else {
+        return if write { super::io::writev(p, ours, iov, count) } else { super::io::readv(p, ours, iov, count) };
     };
-    if a[2] > 1024 {
+    if count > 1024 {
         return Err(Errno::EINVAL);
     }
     let mut iovs = Vec::new();
-    iovs.try_reserve_exact(a[2] as usize).map_err(|_| Errno::ENOMEM)?;
+    iovs.try_reserve_exact(count as usize).map_err(|_| Errno::ENOMEM)?;
     let mut total = 0usize;
-    for i in 0..a[2] {
-        let v = UserPtr::<Iovec>::new(a[1] + i * 8).read(&mut p.memory)?;
+    for i in 0..count {
+        let v = iov.at(i).read(&mut p.memory)?;
         let take = (v.iov_len as usize).min(MAX_IO as usize - total);
         iovs.push((v.iov_base, take));
         total += take;
@@ -638,27 +653,22 @@ fn vector(p: &mut Process, a: &Args, write: bool) -> SysResult {
     }
 }
 
-pub fn readv(p: &mut Process, a: &Args) -> SysResult {
-    vector(p, a, false)
+/// readv(fd, iov, iovcnt)
+pub fn readv(p: &mut Process, fd: Fd, iov: UserPtr<Iovec>, count: u32) -> SysResult {
+    vector(p, fd, iov, count, false)
 }
 
-pub fn writev(p: &mut Process, a: &Args) -> SysResult {
-    vector(p, a, true)
+/// writev(fd, iov, iovcnt)
+pub fn writev(p: &mut Process, fd: Fd, iov: UserPtr<Iovec>, count: u32) -> SysResult {
+    vector(p, fd, iov, count, true)
 }
 
 /// sendfile64(out, in, offset*, count) between any two descriptors: LKL
 /// reads, then the output's own write (the console natively).
-pub fn sendfile64(p: &mut Process, a: &Args) -> SysResult {
-    let (out_fd, in_fd, off_ptr, count) = (a[0], a[1], a[2], a[3]);
-    let Some(src) = lkl_fd(p, in_fd)? else { return SyscallFn::call(super::io::sendfile64, p, a) };
-    let count = count.min(MAX_IO) as usize;
-    let mut offset = if off_ptr != 0 {
-        let mut b = [0u8; 8];
-        p.memory.read(off_ptr, &mut b)?;
-        Some(i64::from_le_bytes(b))
-    } else {
-        None
-    };
+pub fn sendfile64(p: &mut Process, out_fd: Fd, in_fd: Fd, off_ptr: UserPtr<I64>, count: usize) -> SysResult {
+    let Some(src) = lkl_fd(p, in_fd.0)? else { return super::io::sendfile64(p, out_fd, in_fd, off_ptr, count) };
+    let count = count.min(MAX_IO as usize);
+    let mut offset = off_ptr.read_opt(&mut p.memory)?.map(|off| off.get());
     let mut st = [Staged::Int(src as isize), Staged::Out(buffer(count)?), Staged::Int(count as isize), Staged::Int(0), Staged::Int(0)];
     let n = match offset {
         Some(off) => {
@@ -669,10 +679,10 @@ pub fn sendfile64(p: &mut Process, a: &Args) -> SysResult {
         None => sys(call_staged(lkl_nr::READ, &mut st[..3]))?,
     } as usize;
     let Staged::Out(data) = &st[1] else { return Err(Errno::EIO) };
-    let written = write_data(p, out_fd, &data[..n])?;
+    let written = write_data(p, out_fd.0, &data[..n])?;
     if let Some(off) = offset.as_mut() {
         *off += written as i64;
-        p.memory.write(off_ptr, &off.to_le_bytes())?;
+        off_ptr.write(&mut p.memory, &I64::new(*off))?;
     }
     Ok(written)
 }
@@ -689,17 +699,18 @@ fn write_data(p: &mut Process, fd: u32, data: &[u8]) -> SysResult {
 }
 
 /// chdir: LKL checks the directory; the process keeps the path.
-pub fn chdir(p: &mut Process, a: &Args) -> SysResult {
-    let path = stage_path(p, a[0], true)?;
+pub fn chdir(p: &mut Process, path: UserString) -> SysResult {
+    let path = stage_path(p, path.0, true)?;
     enter_dir(p, path)
 }
 
-pub fn fchdir(p: &mut Process, a: &Args) -> SysResult {
-    let Some(fd) = lkl_fd(p, a[0])? else { return SyscallFn::call(super::dir::fchdir, p, a) };
+/// fchdir(fd)
+pub fn fchdir(p: &mut Process, ours: Fd) -> SysResult {
+    let Some(fd) = lkl_fd(p, ours.0)? else { return super::dir::fchdir(p, ours) };
     let mut st = [Staged::Int(fd as isize), Staged::Out(buffer(size_of::<stat::LklStat64>())?)];
     sys(call_staged(lkl_nr::FSTAT64, &mut st))?;
     check_dir(&st[1])?;
-    p.cwd.set(p.files.get(a[0])?.path);
+    p.cwd.set(p.files.get(ours.0)?.path);
     Ok(0)
 }
 
@@ -802,9 +813,9 @@ fn map_rights(control: &mut [u8], mut map: impl FnMut(i32) -> Result<i32, Errno>
 /// sendmsg on an LKL socket: the name, the data of every iovec (gathered
 /// into one kernel buffer, so it stays one message) and the control data
 /// are copied in; SCM_RIGHTS carries our descriptors as LKL's.
-pub fn sendmsg(p: &mut Process, a: &Args) -> SysResult {
-    let Some(fd) = lkl_fd(p, a[0])? else { return SyscallFn::call(super::socket::sendmsg, p, a) };
-    let m = MsgHdr::read(p, a[1])?;
+pub fn sendmsg(p: &mut Process, ours: Fd, msg: UserPtr<[u32; 7]>, flags: u32) -> SysResult {
+    let Some(fd) = lkl_fd(p, ours.0)? else { return super::socket::sendmsg(p, ours, msg, flags) };
+    let m = MsgHdr::read(p, msg.addr)?;
     let mut name = if m.0[0] != 0 && m.0[1] != 0 {
         if m.0[1] > MAX_MSG_NAME {
             return Err(Errno::EINVAL);
@@ -842,16 +853,16 @@ pub fn sendmsg(p: &mut Process, a: &Args) -> SysResult {
     // LKL follows the pointers inside the header to `name`, `iov`, `data`
     // and `control`: kernel buffers that live until the call returns.
     let header = m.for_lkl(&mut name, &mut iov, &mut control);
-    let mut st = [Staged::Int(fd as isize), Staged::In(header.to_vec()), Staged::Int(a[2] as isize)];
+    let mut st = [Staged::Int(fd as isize), Staged::In(header.to_vec()), Staged::Int(flags as isize)];
     sys(call_staged(lkl_nr::SENDMSG, &mut st))
 }
 
 /// recvmsg on an LKL socket: LKL fills kernel buffers, which are scattered
 /// back into the iovecs; the name, the control data (SCM_RIGHTS
 /// descriptors become ours) and their lengths and the flags are written back.
-pub fn recvmsg(p: &mut Process, a: &Args) -> SysResult {
-    let Some(fd) = lkl_fd(p, a[0])? else { return SyscallFn::call(super::socket::recvmsg, p, a) };
-    let m = MsgHdr::read(p, a[1])?;
+pub fn recvmsg(p: &mut Process, ours: Fd, msg: UserPtr<[u32; 7]>, flags: u32) -> SysResult {
+    let Some(fd) = lkl_fd(p, ours.0)? else { return super::socket::recvmsg(p, ours, msg, flags) };
+    let m = MsgHdr::read(p, msg.addr)?;
     let mut name = buffer(if m.0[0] != 0 { m.0[1].min(MAX_MSG_NAME) as usize } else { 0 })?;
     let (iovs, total) = msg_iovs(p, &m)?;
     let mut data = buffer(total)?;
@@ -862,11 +873,11 @@ pub fn recvmsg(p: &mut Process, a: &Args) -> SysResult {
     // As in sendmsg: LKL writes through the header's pointers into these
     // kernel buffers, which live until the call returns.
     let header = m.for_lkl(&mut name, &mut iov, &mut control);
-    let mut st = [Staged::Int(fd as isize), Staged::Out(header.to_vec()), Staged::Int(a[2] as isize)];
+    let mut st = [Staged::Int(fd as isize), Staged::Out(header.to_vec()), Staged::Int(flags as isize)];
     let n = sys(call_staged(lkl_nr::RECVMSG, &mut st))? as usize;
     let Staged::Out(back) = &st[1] else { return Err(Errno::EIO) };
     let field = |i: usize| u32::from_le_bytes([back[i * 4], back[i * 4 + 1], back[i * 4 + 2], back[i * 4 + 3]]);
-    let (name_len, control_len, flags) = (field(1), field(5) as usize, field(6));
+    let (name_len, control_len, msg_flags) = (field(1), field(5) as usize, field(6));
     let mut at = 0;
     for &(base, len) in &iovs {
         if at == n {
@@ -880,15 +891,15 @@ pub fn recvmsg(p: &mut Process, a: &Args) -> SysResult {
         p.memory.write(m.0[0], &name[..(name_len as usize).min(name.len())])?;
     }
     if m.0[0] != 0 {
-        p.memory.write(a[1] + 4, &name_len.to_le_bytes())?;
+        p.memory.write(msg.addr.wrapping_add(4), &name_len.to_le_bytes())?;
     }
     let control_len = control_len.min(control.len());
     if control_len > 0 {
-        let flags_rights = if a[2] & MSG_CMSG_CLOEXEC != 0 { O_CLOEXEC | 2 } else { 2 };
+        let flags_rights = if flags & MSG_CMSG_CLOEXEC != 0 { O_CLOEXEC | 2 } else { 2 };
         map_rights(&mut control[..control_len], |theirs| install(p, theirs, flags_rights, "socket:".into()).map(|n| n as i32))?;
         p.memory.write(m.0[4], &control[..control_len])?;
     }
-    p.memory.write(a[1] + 20, &(control_len as u32).to_le_bytes())?;
-    p.memory.write(a[1] + 24, &flags.to_le_bytes())?;
+    p.memory.write(msg.addr.wrapping_add(20), &(control_len as u32).to_le_bytes())?;
+    p.memory.write(msg.addr.wrapping_add(24), &msg_flags.to_le_bytes())?;
     Ok(n as u32)
 }

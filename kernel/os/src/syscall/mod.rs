@@ -102,13 +102,13 @@ const TABLE: &[(u32, Serve)] = &[
     (LINK, Lkl(sys!(dir::link))),                              // 9
     (UNLINK, Lkl(sys!(dir::unlink))),                          // 10
     (EXECVE, Native(sys!(exit::execve))),                      // 11
-    (CHDIR, LklVia(sys!(dir::chdir), forward::chdir)),         // 12
+    (CHDIR, LklVia(sys!(dir::chdir), sys!(forward::chdir))),   // 12
     (TIME, Native(sys!(time::time))),                          // 13
     (MKNOD, LklOnly),                                          // 14
     (CHMOD, Lkl(sys!(stat::chmod))),                           // 15
     (LCHOWN, Lkl(sys!(stat::chown))),                          // 16
     // 17..=18: break, oldstat
-    (LSEEK, LklVia(sys!(io::lseek), forward::lseek)),          // 19
+    (LSEEK, LklVia(sys!(io::lseek), sys!(forward::lseek))),    // 19
     (GETPID, Native(sys!(ids::getpid))),                       // 20
     // 21..=22: mount, umount
     (SETUID, LklOnly),                                         // 23
@@ -126,7 +126,7 @@ const TABLE: &[(u32, Serve)] = &[
     (MKDIR, Lkl(sys!(dir::mkdir))),                            // 39
     (RMDIR, Lkl(sys!(dir::rmdir))),                            // 40
     (DUP, Native(sys!(fd::dup))),                              // 41
-    (PIPE, LklVia(sys!(fd::pipe), forward::pipe)),             // 42
+    (PIPE, LklVia(sys!(fd::pipe), sys!(forward::pipe))),       // 42
     (TIMES, Native(sys!(time::times))),                        // 43
     // 44: prof
     (BRK, Native(sys!(mm::brk))),                              // 45
@@ -136,8 +136,8 @@ const TABLE: &[(u32, Serve)] = &[
     (GETEUID, Lkl(sys!(ids::geteuid))),                        // 49
     (GETEGID, Lkl(sys!(ids::getegid))),                        // 50
     // 51..=53: acct, umount2, lock
-    (IOCTL, LklVia(sys!(fd::ioctl), forward::ioctl)),          // 54
-    (FCNTL, LklVia(sys!(fd::fcntl), forward::fcntl)),          // 55
+    (IOCTL, LklVia(sys!(fd::ioctl), sys!(forward::ioctl))),    // 54
+    (FCNTL, LklVia(sys!(fd::fcntl), sys!(forward::fcntl))),    // 55
     // 56: mpx
     (SETPGID, Native(sys!(ids::setpgid))),                     // 57
     // 58..=59: ulimit, oldolduname
@@ -170,7 +170,7 @@ const TABLE: &[(u32, Serve)] = &[
     (STATFS, Native(sys!(stat::statfs))),                      // 99
     (FSTATFS, Native(sys!(stat::fstatfs))),                    // 100
     // 101: ioperm
-    (SOCKETCALL, LklVia(sys!(socket::socketcall), forward::socketcall)), // 102
+    (SOCKETCALL, LklVia(sys!(socket::socketcall), sys!(forward::socketcall))), // 102
     // 103: syslog
     (SETITIMER, Native(sys!(signal::setitimer))),              // 104
     (GETITIMER, Native(sys!(signal::getitimer))),              // 105
@@ -188,15 +188,15 @@ const TABLE: &[(u32, Serve)] = &[
     (MPROTECT, Native(sys!(mm::mprotect))),                    // 125
     // 126..=131: sigprocmask, create_module, init_module, delete_module, ...
     (GETPGID, Native(sys!(ids::getpgid))),                     // 132
-    (FCHDIR, LklVia(sys!(dir::fchdir), forward::fchdir)),      // 133
+    (FCHDIR, LklVia(sys!(dir::fchdir), sys!(forward::fchdir))), // 133
     // 134..=139: bdflush, sysfs, personality, afs_syscall, ...
-    (_LLSEEK, LklVia(sys!(io::llseek), forward::llseek_i386)), // 140
-    (GETDENTS, LklOnlyVia(forward::getdents)),                 // 141
+    (_LLSEEK, LklVia(sys!(io::llseek), sys!(forward::llseek_i386))), // 140
+    (GETDENTS, LklOnlyVia(sys!(forward::getdents))),           // 141
     (_NEWSELECT, Emulated(sys!(io::select))),                  // 142
     (FLOCK, LklOnly),                                          // 143
     (MSYNC, Native(sys!(mm::msync))),                          // 144
-    (READV, LklVia(sys!(io::readv), forward::readv)),          // 145
-    (WRITEV, LklVia(sys!(io::writev), forward::writev)),       // 146
+    (READV, LklVia(sys!(io::readv), sys!(forward::readv))),    // 145
+    (WRITEV, LklVia(sys!(io::writev), sys!(forward::writev))), // 146
     (GETSID, Native(sys!(ids::getsid))),                       // 147
     (FDATASYNC, Lkl(sys!(io::fsync))),                         // 148
     // 149..=157: _sysctl, mlock, munlock, mlockall, ...
@@ -226,9 +226,9 @@ const TABLE: &[(u32, Serve)] = &[
     (MMAP2, Native(sys!(mm::mmap2))),                          // 192
     (TRUNCATE64, Lkl(sys!(io::truncate64))),                   // 193
     (FTRUNCATE64, Lkl(sys!(io::ftruncate64))),                 // 194
-    (STAT64, LklVia(sys!(stat::stat64), forward::stat64)),     // 195
-    (LSTAT64, LklVia(sys!(stat::lstat64), forward::lstat64)),  // 196
-    (FSTAT64, LklVia(sys!(stat::fstat64), forward::fstat64)),  // 197
+    (STAT64, LklVia(sys!(stat::stat64), sys!(forward::stat64))), // 195
+    (LSTAT64, LklVia(sys!(stat::lstat64), sys!(forward::lstat64))), // 196
+    (FSTAT64, LklVia(sys!(stat::fstat64), sys!(forward::fstat64))), // 197
     (LCHOWN32, Lkl(sys!(stat::chown))),                        // 198
     (GETUID32, Lkl(sys!(ids::getuid))),                        // 199
     (GETGID32, Lkl(sys!(ids::getgid))),                        // 200
@@ -251,12 +251,12 @@ const TABLE: &[(u32, Serve)] = &[
     // 217..=218: pivot_root, mincore
     (MADVISE, Native(sys!(mm::madvise))),                      // 219
     (GETDENTS64, Lkl(sys!(dir::getdents64))),                  // 220
-    (FCNTL64, LklVia(sys!(fd::fcntl), forward::fcntl)),        // 221
+    (FCNTL64, LklVia(sys!(fd::fcntl), sys!(forward::fcntl))),  // 221
     // 222..=223: -, -
     (GETTID, Native(sys!(ids::gettid))),                       // 224
     // 225..=237: readahead, setxattr, lsetxattr, fsetxattr, ...
     (TKILL, Native(sys!(signal::tkill))),                      // 238
-    (SENDFILE64, LklVia(sys!(io::sendfile64), forward::sendfile64)), // 239
+    (SENDFILE64, LklVia(sys!(io::sendfile64), sys!(forward::sendfile64))), // 239
     (FUTEX, Native(sys!(futex::futex32))),                     // 240
     // 241: sched_setaffinity
     (SCHED_GETAFFINITY, Native(sys!(system::sched_getaffinity))), // 242
@@ -283,7 +283,7 @@ const TABLE: &[(u32, Serve)] = &[
     (MKNODAT, LklOnly),                                        // 297
     (FCHOWNAT, Lkl(sys!(stat::fchownat))),                     // 298
     // 299: futimesat
-    (FSTATAT64, LklVia(sys!(stat::fstatat64), forward::fstatat64)), // 300
+    (FSTATAT64, LklVia(sys!(stat::fstatat64), sys!(forward::fstatat64))), // 300
     (UNLINKAT, Lkl(sys!(dir::unlinkat))),                      // 301
     (RENAMEAT, Lkl(sys!(dir::renameat))),                      // 302
     (LINKAT, Lkl(sys!(dir::link))),                            // 303
@@ -302,7 +302,7 @@ const TABLE: &[(u32, Serve)] = &[
     (FALLOCATE, LklOnly),                                      // 324
     // 325..=329: timerfd_settime, timerfd_gettime, signalfd4, eventfd2, ...
     (DUP3, Native(sys!(fd::dup3))),                            // 330
-    (PIPE2, LklVia(sys!(fd::pipe2), forward::pipe2)),          // 331
+    (PIPE2, LklVia(sys!(fd::pipe2), sys!(forward::pipe2))),    // 331
     // 332..=339: inotify_init1, preadv, pwritev, rt_tgsigqueueinfo, ...
     (PRLIMIT64, Native(sys!(system::prlimit64))),              // 340
     // 341..=343: name_to_handle_at, open_by_handle_at, clock_adjtime
@@ -313,7 +313,7 @@ const TABLE: &[(u32, Serve)] = &[
     (GETRANDOM, Native(sys!(system::getrandom))),              // 355
     // 356..=358: memfd_create, bpf, execveat
     (SOCKET, Lkl(sys!(socket::socket))),                       // 359
-    (SOCKETPAIR, LklVia(sys!(socket::socketpair), forward::socketpair)), // 360
+    (SOCKETPAIR, LklVia(sys!(socket::socketpair), sys!(forward::socketpair))), // 360
     (BIND, Lkl(sys!(socket::bind))),                           // 361
     (CONNECT, Lkl(sys!(socket::connect))),                     // 362
     (LISTEN, Lkl(sys!(socket::listen))),                       // 363
@@ -323,9 +323,9 @@ const TABLE: &[(u32, Serve)] = &[
     (GETSOCKNAME, Lkl(sys!(socket::getsockname))),             // 367
     (GETPEERNAME, Lkl(sys!(socket::getpeername))),             // 368
     (SENDTO, Lkl(sys!(socket::sendto))),                       // 369
-    (SENDMSG, LklVia(sys!(socket::sendmsg), forward::sendmsg)), // 370
+    (SENDMSG, LklVia(sys!(socket::sendmsg), sys!(forward::sendmsg))), // 370
     (RECVFROM, Lkl(sys!(socket::recvfrom))),                   // 371
-    (RECVMSG, LklVia(sys!(socket::recvmsg), forward::recvmsg)), // 372
+    (RECVMSG, LklVia(sys!(socket::recvmsg), sys!(forward::recvmsg))), // 372
     (SHUTDOWN, Lkl(sys!(socket::shutdown))),                   // 373
     // 374..=382: userfaultfd, membarrier, mlock2, copy_file_range, ...
     (STATX, Lkl(sys!(stat::statx))),                           // 383
@@ -388,7 +388,7 @@ const LKL_HANDLERS: [Option<LklEntry>; NR_LIMIT] = {
         let route = embox_lkl_abi::route::route(nr);
         out[nr as usize] = Some(match (TABLE[i].1, route) {
             (Lkl(native), Some(f)) => LklEntry::Route(f, native),
-            (LklOnly, Some(f)) => LklEntry::Route(f, forward::enosys),
+            (LklOnly, Some(f)) => LklEntry::Route(f, sys!(forward::enosys)),
             (Lkl(_) | LklOnly, None) => panic!("an Lkl row of the syscall TABLE has no route in embox-lkl-abi"),
             (_, Some(_)) => panic!("a syscall with an LKL route is not an Lkl row of the TABLE"),
             (LklVia(_, h) | LklOnlyVia(h) | Native(h) | Emulated(h), None) => LklEntry::Handler(h),

@@ -224,14 +224,19 @@ fn pick_next(s: &mut Scheduler) -> Switch {
         s.ready.push_back(prev);
     }
     let from = prev_task.context.clone();
+    Some((from, run_next_ready(s)))
+}
+
+/// Makes the first ready task (or idle) the running one with a fresh time
+/// slice, and returns the context to switch to.
+fn run_next_ready(s: &mut Scheduler) -> Arc<Context> {
     let next = s.ready.pop_front().unwrap_or(IDLE);
     s.current = next;
     CURRENT.store(next, core::sync::atomic::Ordering::Relaxed);
     s.slice_left = TIME_SLICE_TICKS;
     let next_task = s.tasks.get_mut(&next).expect("ready task missing");
     next_task.state = State::Running;
-    let to = next_task.context.clone().expect("ready task without context");
-    Some((from, to))
+    next_task.context.clone().expect("ready task without context")
 }
 
 /// Switches as [`pick_next`] decided.
@@ -321,13 +326,7 @@ pub fn exit(status: i32) -> ! {
         if detached && waiter.is_none() {
             s.tasks.remove(&pid);
         }
-        let next = s.ready.pop_front().unwrap_or(IDLE);
-        s.current = next;
-        CURRENT.store(next, core::sync::atomic::Ordering::Relaxed);
-        s.slice_left = TIME_SLICE_TICKS;
-        let next_task = s.tasks.get_mut(&next).expect("ready task missing");
-        next_task.state = State::Running;
-        (from, next_task.context.clone().expect("ready task without context"))
+        (from, run_next_ready(s))
     });
     context::exit_to(from, to)
 }

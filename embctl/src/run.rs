@@ -66,7 +66,7 @@ pub async fn run(ws: &Workspace, opts: &RunOptions) -> Result<ExitCode> {
         crate::qemu::check_memory(mib, template.config.heap_kib(), 0, "-m").map_err(anyhow::Error::msg)?;
     }
     if opts.no_build {
-        require_artefacts(ws)?;
+        require_artefacts(ws, &template.name)?;
     }
     let engine = Engine::connect().await?;
     reap_orphaned_qemu(&engine).await;
@@ -141,11 +141,21 @@ pub async fn reap_orphaned_qemu(engine: &Engine) {
 }
 
 /// `--no-build` needs a finished build.
-fn require_artefacts(ws: &Workspace) -> Result<()> {
+fn require_artefacts(ws: &Workspace, template: &str) -> Result<()> {
     let out = Artefacts::new(ws);
     for path in [out.kernel(), out.initramfs()] {
         if !path.is_file() {
-            bail!("--no-build: {} does not exist; run `embctl build` first (or drop --no-build)", path.display());
+            bail!("--no-build: {} does not exist; run `embctl build -t {template}` first (or drop --no-build)", path.display());
+        }
+    }
+    // A kernel published before the marker existed has none: nothing to compare.
+    if let Ok(built) = std::fs::read_to_string(out.kernel_template()) {
+        let built = built.trim();
+        if built != template {
+            bail!(
+                "--no-build: {} was built for template {built}, not {template}; run `embctl build -t {template}` first (or drop --no-build)",
+                out.kernel().display()
+            );
         }
     }
     Ok(())

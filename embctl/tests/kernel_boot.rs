@@ -331,7 +331,33 @@ fn no_build_without_artefacts_says_what_to_do() {
     }
     let out = run(Command::new(env!("CARGO_BIN_EXE_embctl")).arg("--workspace").arg(copy.path()).args(["run", "--no-build"]));
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("run `embctl build` first"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("run `embctl build -t x86/qemu` first"), "{}", stderr(&out));
+}
+
+#[test]
+fn no_build_refuses_a_kernel_built_for_another_template() {
+    let copy = tempfile::tempdir().unwrap();
+    for dir in ["docker", "kernel"] {
+        copy_tree(&workspace_root().join(dir), &copy.path().join(dir));
+    }
+    // What `embctl build -t x86/qemu` leaves behind, as far as --no-build looks.
+    let bin = copy.path().join("build/base/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("embox"), b"kernel").unwrap();
+    std::fs::write(bin.join("embox.template"), "x86/qemu\n").unwrap();
+    std::fs::write(copy.path().join("build/base/rootfs.cpio"), b"cpio").unwrap();
+    let embctl = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_embctl"));
+        cmd.arg("--workspace").arg(copy.path());
+        cmd
+    };
+    let out = run(embctl().args(["run", "-t", "x86/qemu-debian", "--no-build"]));
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("was built for template x86/qemu, not x86/qemu-debian; run `embctl build -t x86/qemu-debian` first"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 // ---- helpers ----

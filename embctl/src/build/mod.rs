@@ -51,6 +51,11 @@ impl Artefacts {
     pub fn cargo_kernel(&self) -> PathBuf {
         self.base.join("cargo").join(KERNEL_TARGET).join("release/embox")
     }
+    /// Names the template the published kernel was built for, so that
+    /// `run --no-build` cannot boot a kernel of another template unnoticed.
+    pub fn kernel_template(&self) -> PathBuf {
+        self.base.join("bin/embox.template")
+    }
     pub fn rootfs_gen(&self) -> PathBuf {
         self.base.join("rootfs-gen")
     }
@@ -196,6 +201,8 @@ async fn build_kernel(ws: &Workspace, engine: &Engine, image: &str, template: &T
         bail!("cargo finished but {} does not exist; does kernel/ have a binary target named `embox`?", cargo_out.display());
     }
     let published = publish(&cargo_out, &out.kernel())?;
+    let marker = out.kernel_template();
+    fs::write(&marker, format!("{}\n", template.name)).with_context(|| format!("cannot write {}", marker.display()))?;
     let ran = match ran {
         Some(stamp) => {
             // Recorded only now: the published kernel is an output too.

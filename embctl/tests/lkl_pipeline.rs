@@ -966,3 +966,64 @@ fn real_lkl_tree_builds_out_of_tree() {
         assert!(stderr(&diff).contains("no local changes"), "lkl-diff shows changes after a build of a clean tree");
     }
 }
+
+/// With `EMBCTL_LKL_TREE` naming a real LKL git tree, the `--save` round trip
+/// on a real-sized pinned archive (its HEAD, zipped by `git archive` as the
+/// pinned upstream zip is made): fetch, one edit plus what an in-place Kbuild
+/// run leaves, `lkl-diff --stat` shows only the edit, `--save`, `clean-lkl
+/// --all`, fetch again, and the edit is back (applied by diffy) with
+/// `lkl-diff` empty. Empty patch series: the project's patches are for the pin.
+#[test]
+#[cfg_attr(not(lkl_tree), ignore = "needs a real LKL tree: set EMBCTL_LKL_TREE=DIR when building the tests (CI has none)")]
+fn real_lkl_tree_archive_save_round_trip() {
+    let Some(tree) = std::env::var_os("EMBCTL_LKL_TREE").map(PathBuf::from) else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: real_lkl_tree_archive_save_round_trip needs EMBCTL_LKL_TREE=<an LKL git tree>; none is set, so nothing was checked (this is not a pass)"
+        );
+        return;
+    };
+    // A tree id has no commit, so git writes no zip comment; the pin's commit
+    // goes into the end-of-central-directory record's comment, as upstream's has it.
+    let zipped = Command::new("git")
+        .arg("-C")
+        .arg(&tree)
+        .args(["archive", "--format=zip", &format!("--prefix=linux-{COMMIT}/"), "HEAD^{tree}"])
+        .output()
+        .unwrap();
+    assert!(zipped.status.success(), "git archive of {} failed: {}", tree.display(), String::from_utf8_lossy(&zipped.stderr));
+    let mut archive = zipped.stdout;
+    let n = archive.len();
+    assert_eq!(&archive[n - 22..n - 18], b"PK\x05\x06", "git's zip ends with an end-of-central-directory record and no comment");
+    archive[n - 2..].copy_from_slice(&(COMMIT.len() as u16).to_le_bytes());
+    archive.extend_from_slice(COMMIT.as_bytes());
+    let (ws, local) = Scratch::offline(&archive);
+    ws.set_series(&[]);
+    drop(archive);
+
+    ws.run_ok(&["lkl", "fetch", "--lkl-zip", local.to_str().unwrap()]);
+    let lkl_tree = ws.tree();
+    assert!(lkl_tree.join("arch/lkl/Kconfig").is_file(), "the real tree was extracted");
+    assert!(stdout(&ws.run_ok(&["lkl-diff"])).is_empty(), "a fresh tree has no local changes");
+
+    let setup = lkl_tree.join("arch/lkl/kernel/setup.c");
+    let original = fs::read_to_string(&setup).unwrap();
+    fs::write(&setup, format!("{original}/* a local edit kept by lkl-diff --save */\n")).unwrap();
+    let generated = ["usr/include/linux/types.h", "scripts/kconfig/lexer.lex.c", "vmlinux.symvers", "tools/lkl/bin/stat", "include/config/auto.conf"];
+    for file in generated {
+        fs::create_dir_all(lkl_tree.join(file).parent().unwrap()).unwrap();
+        fs::write(lkl_tree.join(file), "generated\n").unwrap();
+    }
+    let stat = stdout(&ws.run_ok(&["lkl-diff", "--stat"]));
+    assert!(stat.contains("arch/lkl/kernel/setup.c") && stat.contains("1 file changed, 1 insertion(+)"), "{stat}");
+
+    ws.run_ok(&["lkl-diff", "--save", "local-work.patch"]);
+    ws.run_ok(&["clean-lkl", "--all"]);
+    assert!(!lkl_tree.exists());
+    ws.run_ok(&["lkl", "fetch"]);
+    assert!(fs::read_to_string(&setup).unwrap().ends_with("/* a local edit kept by lkl-diff --save */\n"), "the saved edit is back");
+    for file in generated {
+        assert!(!lkl_tree.join(file).exists(), "{file} came back from the archive");
+    }
+    assert!(stdout(&ws.run_ok(&["lkl-diff"])).is_empty(), "the saved patch is part of the clean tree");
+}

@@ -238,7 +238,8 @@ fn apply_pending_patches(paths: &LklPaths) -> Result<()> {
     // The out-of-tree build sees the patched files' new mtimes and rebuilds what they affect.
     let files = patch::apply_series(&paths.tree, pending)?;
     write_patched_marker(paths, &series)?;
-    info!("applied {} ({files} files changed)", names.join(", "));
+    let noun = if files == 1 { "file" } else { "files" };
+    info!("applied {} ({files} {noun} changed)", names.join(", "));
     Ok(())
 }
 

@@ -109,21 +109,21 @@ cold=$(echo "$firsts" | head -1)
 cached=$(echo "$firsts" | tail -n +2 | sort -n)
 n=$(echo "$cached" | wc -l)
 echo "load_app to first instruction (TSC clock): cold $cold us; cached, $n runs: min $(echo "$cached" | head -1) us, median $(echo "$cached" | sed -n "$(( (n + 1) / 2 ))p") us"
-for what in "thread switch" "futex wake round trip"; do
-  l=$(figure "$what" "$linux_log"); o=$(figure "$what" "$ours_log")
-  echo "$what (two threads of one process, TCG, $TRIPS):"
+# side_by_side WHAT HOW: one figure from both logs, and its ratio.
+side_by_side() {
+  local l o
+  l=$(figure "$1" "$linux_log"); o=$(figure "$1" "$ours_log")
+  echo "$1 ($2):"
   echo "  Linux guest: ${l:-none} ns   our kernel: ${o:-none} ns"
   if [ -n "$l" ] && [ -n "$o" ]; then
     awk -v o="$o" -v l="$l" 'BEGIN { printf "  ratio ours/Linux: %.2f (goal: at most 0.50)\n", o / l }'
   fi
+}
+for what in "thread switch" "futex wake round trip"; do
+  side_by_side "$what" "two threads of one process, TCG, $TRIPS"
 done
 for what in "fork+exit+wait" "fork+execve+wait" "pipe round trip"; do
-  l=$(figure "$what" "$linux_log"); o=$(figure "$what" "$ours_log")
-  echo "$what (TCG):"
-  echo "  Linux guest: ${l:-none} ns   our kernel: ${o:-none} ns"
-  if [ -n "$l" ] && [ -n "$o" ]; then
-    awk -v o="$o" -v l="$l" 'BEGIN { printf "  ratio ours/Linux: %.2f (goal: at most 0.50)\n", o / l }'
-  fi
+  side_by_side "$what" "TCG"
 done
 # mibs LOG: the MiB/s of the pipe throughput line.
 mibs() { sed -n 's/.*pipe throughput: .*: \([0-9.]*\) MiB\/s.*/\1/p' "$1" | tr -d '\r' | head -1; }

@@ -429,6 +429,18 @@ fn signals_match_linux() {
     differential(&[case("signals-glibc", &[]), case("signals-musl", &[])]);
 }
 
+/// Real-time signals (`tests/compat/rtsig.c`, glibc and musl): they queue
+/// (every instance, lowest signal first, oldest first) with their values
+/// through sigqueue and rt_tgsigqueueinfo (si_value, si_pid, si_uid,
+/// si_code at an SA_SIGINFO handler), standard ones merge,
+/// RLIMIT_SIGPENDING bounds the queue (EAGAIN; kill's signal still
+/// pending), ignoring drops the queue, and a forged si_code to another
+/// process is EPERM: the same output as on Linux.
+#[test]
+fn realtime_signals_match_linux() {
+    differential(&[case("rtsig-glibc", &[]), case("rtsig-musl", &[])]);
+}
+
 /// AF_UNIX sockets (`tests/compat/unix.c`, glibc and musl): socketpair
 /// (stream, datagram), a server bound to a path (a socket node) with
 /// listen/connect/accept across fork, abstract names, datagrams to a path

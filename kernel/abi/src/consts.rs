@@ -198,6 +198,7 @@ pub mod rlimit {
     pub const RLIMIT_CORE: u32 = 4;
     pub const RLIMIT_NOFILE: u32 = 7;
     pub const RLIMIT_AS: u32 = 9;
+    pub const RLIMIT_SIGPENDING: u32 = 11;
     pub const RLIM_NLIMITS: u32 = 16;
     pub const RLIM_INFINITY: u64 = u64::MAX;
 }

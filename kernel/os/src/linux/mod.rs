@@ -72,8 +72,11 @@ struct Entry {
     /// Signals sent to it (kill, the console, a child's end, a timer) and
     /// not yet taken in: the thread takes them on its way back to ring 3.
     posted: u64,
-    /// The `siginfo` of each posted signal.
+    /// The `siginfo` of each posted standard signal.
     posted_info: [SigInfo; 64],
+    /// The thread's queue of real-time signals (its process's too):
+    /// posting one queues it there at once.
+    rt_queue: signal::RtQueue,
     /// The signals that end a blocking call of the thread (unblocked, not
     /// ignored), as of its last trap ([`signal::interrupting`]); while the
     /// process is in the table it is computed afresh.
@@ -130,6 +133,7 @@ impl Entry {
             zombie: None,
             posted: 0,
             posted_info: [SigInfo::default(); 64],
+            rt_queue: process.rt_queue.share(),
             interrupting: 0,
             no_zombies: false,
             ignored: 0,
@@ -273,12 +277,15 @@ pub fn parent_of(pid: sched::Pid) -> sched::Pid {
 }
 
 /// Posts `sig` to the thread's entry: the thread takes it in on its way
-/// back to ring 3; a blocking call it would interrupt is woken.
-fn post_signal(entry: &mut Entry, sig: u32, info: SigInfo) {
+/// back to ring 3; a blocking call it would interrupt is woken. A
+/// real-time signal is queued (EAGAIN: a sigqueue past RLIMIT_SIGPENDING).
+fn post_signal(entry: &mut Entry, sig: u32, info: SigInfo) -> Result<(), Errno> {
     if sig == 0 || sig > embox_abi::consts::signal::NSIG || entry.zombie.is_some() {
-        return;
+        return Ok(());
     }
-    if entry.posted & bit(sig) == 0 {
+    if sig >= signal::SIGRTMIN {
+        entry.rt_queue.push(sig, info)?;
+    } else if entry.posted & bit(sig) == 0 {
         entry.posted_info[sig as usize - 1] = info;
     }
     entry.posted |= bit(sig);
@@ -286,12 +293,14 @@ fn post_signal(entry: &mut Entry, sig: u32, info: SigInfo) {
         sched::wake(entry.pid);
         crate::lkl::interrupt(entry.pid);
     }
+    Ok(())
 }
 
 /// Posts a signal for process `tgid` to one of its threads: the first that
 /// neither blocks nor ignores it, else the first thread (or any that is
-/// still running). False when the process has no live thread.
-fn post_to_process(table: &mut [Entry], tgid: sched::Pid, sig: u32, info: SigInfo) -> bool {
+/// still running). False when the process has no live thread; EAGAIN when
+/// a queued signal is past the limit.
+fn post_to_process(table: &mut [Entry], tgid: sched::Pid, sig: u32, info: SigInfo) -> Result<bool, Errno> {
     let live = |e: &Entry| e.tgid == tgid && e.zombie.is_none() && !e.parked && !e.ending;
     let chosen = table
         .iter()
@@ -299,11 +308,8 @@ fn post_to_process(table: &mut [Entry], tgid: sched::Pid, sig: u32, info: SigInf
         .or_else(|| table.iter().position(|e| live(e) && e.is_leader()))
         .or_else(|| table.iter().position(live));
     match chosen {
-        Some(i) => {
-            post_signal(&mut table[i], sig, info);
-            true
-        }
-        None => table.iter().any(|e| e.pid == tgid && e.is_leader() && e.zombie.is_none()),
+        Some(i) => post_signal(&mut table[i], sig, info).map(|()| true),
+        None => Ok(table.iter().any(|e| e.pid == tgid && e.is_leader() && e.zombie.is_none())),
     }
 }
 
@@ -344,7 +350,7 @@ fn notify_stop_or_continue(table: &mut [Entry], pid: sched::Pid, event: JobEvent
         .map(|p| p.sigactions.read(|all| all[signal::SIGCHLD as usize - 1].sa_handler == signal::SIG_IGN));
     let ignored = chld.unwrap_or(false);
     if !ignored && !child_policy(table, ppid).1 {
-        post_to_process(table, ppid, signal::SIGCHLD, SigInfo::child(pid, code, status));
+        let _ = post_to_process(table, ppid, signal::SIGCHLD, SigInfo::child(pid, code, status));
     }
 }
 
@@ -451,34 +457,32 @@ pub enum Target {
 /// Sends `sig` to what `target` names (signal 0 only checks that it
 /// exists). ESRCH when nothing matches.
 pub fn send_signal(target: Target, sig: u32, info: SigInfo) -> Result<(), Errno> {
-    let found = cpu::without_interrupts(|| {
+    let sent = cpu::without_interrupts(|| {
         let mut table = PROCESSES.lock();
         if let Target::Thread { tgid, tid } = target {
-            let Some(group) = table
+            let group = table
                 .iter()
                 .find(|e| e.pid == tid && tgid.is_none_or(|g| g == e.tgid) && e.zombie.is_none() && !e.parked)
                 .map(|e| e.tgid)
-            else {
-                return false;
-            };
+                .ok_or(Errno::ESRCH)?;
             if sig != 0 {
                 prepare_signal(&mut table, group, sig);
             }
             if let Some(entry) = table.iter_mut().find(|e| e.pid == tid) {
-                post_signal(entry, sig, info);
+                post_signal(entry, sig, info)?;
             }
-            return true;
+            return Ok(());
         }
         if let Target::Pid(pid) = target {
             // One process (kill to a pid, the common case): no list to build.
             if !table.iter().any(|e| e.pid == pid && e.is_leader() && e.zombie.is_none()) {
-                return false;
+                return Err(Errno::ESRCH);
             }
             if sig != 0 {
                 prepare_signal(&mut table, pid, sig);
             }
-            post_to_process(&mut table, pid, sig, info);
-            return true;
+            post_to_process(&mut table, pid, sig, info)?;
+            return Ok(());
         }
         let processes: Vec<sched::Pid> = table
             .iter()
@@ -495,16 +499,17 @@ pub fn send_signal(target: Target, sig: u32, info: SigInfo) -> Result<(), Errno>
             if sig != 0 {
                 prepare_signal(&mut table, tgid, sig);
             }
-            post_to_process(&mut table, tgid, sig, info);
+            // kill's signals never fail for want of queue room.
+            let _ = post_to_process(&mut table, tgid, sig, info);
         }
-        !processes.is_empty()
+        if processes.is_empty() {
+            Err(Errno::ESRCH)
+        } else {
+            Ok(())
+        }
     });
     CHILD_EVENTS.wake_all();
-    if found {
-        Ok(())
-    } else {
-        Err(Errno::ESRCH)
-    }
+    sent
 }
 
 /// Takes the signals posted to thread `pid` into its pending set. True
@@ -513,12 +518,16 @@ fn collect(pid: sched::Pid, process: &mut Process) -> bool {
     cpu::without_interrupts(|| {
         let mut table = PROCESSES.lock();
         let Some(entry) = table.iter_mut().find(|e| e.pid == pid) else { return false };
-        let mut posted = core::mem::take(&mut entry.posted);
-        while posted != 0 {
-            let sig = posted.trailing_zeros() + 1;
-            posted &= posted - 1;
-            signal::post(process, sig, entry.posted_info[sig as usize - 1]);
+        let posted = core::mem::take(&mut entry.posted);
+        // Real-time signals are in the queue already: their bits only say so.
+        process.pending |= posted & !signal::STANDARD_SIGNALS;
+        let mut standard = posted & signal::STANDARD_SIGNALS;
+        while standard != 0 {
+            let sig = standard.trailing_zeros() + 1;
+            standard &= standard - 1;
+            let _ = signal::post(process, sig, entry.posted_info[sig as usize - 1]);
         }
+        signal::sync_queued(process);
         entry.stop_pending
     })
 }
@@ -620,7 +629,7 @@ pub fn console_job_control(p: &Process, sig: u32) -> Result<(), Errno> {
             table.iter().filter(|e| e.is_leader() && e.pgid == pgid && e.zombie.is_none()).map(|e| e.pid).collect();
         for tgid in members {
             prepare_signal(&mut table, tgid, sig);
-            post_to_process(&mut table, tgid, sig, SigInfo::kernel());
+            let _ = post_to_process(&mut table, tgid, sig, SigInfo::kernel());
         }
         true
     });
@@ -672,7 +681,7 @@ fn on_console_signal(sig: u32) -> bool {
     let signalled = !processes.is_empty();
     for tgid in processes {
         prepare_signal(&mut table, tgid, sig);
-        post_to_process(&mut table, tgid, sig, SigInfo::kernel());
+        let _ = post_to_process(&mut table, tgid, sig, SigInfo::kernel());
     }
     drop(table);
     CHILD_EVENTS.wake_all();
@@ -957,12 +966,13 @@ fn finish_thread(pid: sched::Pid, process: Box<Process>, ending: Ending) -> ! {
                 Ending::Exited(code) => (signal::CLD_EXITED, code as u32),
                 Ending::Killed(sig) => (signal::CLD_KILLED, sig),
             };
-            post_to_process(&mut table, ppid, signal::SIGCHLD, SigInfo::child(pid, code, status));
+            let _ = post_to_process(&mut table, ppid, signal::SIGCHLD, SigInfo::child(pid, code, status));
         }
         if keep_zombie {
             if let Some(entry) = table.iter_mut().find(|e| e.pid == pid) {
                 entry.zombie = Some(ending);
                 entry.posted = 0;
+                entry.rt_queue.discard(!0);
                 entry.ending = false;
                 entry.stopped = false;
                 entry.job_event = None;

@@ -128,8 +128,11 @@ pub struct Process {
     pub sigmask: u64,
     /// Signals taken in and not yet acted on (blocked ones wait here).
     pub pending: u64,
-    /// The `siginfo` of each pending signal.
+    /// The `siginfo` of each pending standard signal.
     pub siginfo: [super::signal::SigInfo; 64],
+    /// The queued real-time signals (shared with the thread's table entry)
+    /// and the process's RLIMIT_SIGPENDING.
+    pub rt_queue: super::signal::RtQueue,
     /// The mask to restore once sigsuspend's temporary mask has let a
     /// signal through (the handler's frame saves this one).
     pub saved_mask: Option<u64>,
@@ -179,6 +182,10 @@ impl Process {
             sigmask: 0,
             pending: 0,
             siginfo: [super::signal::SigInfo::default(); 64],
+            rt_queue: super::signal::RtQueue::new(super::signal::SigPendingLimit::new(
+                super::signal::MAX_QUEUED_SIGNALS,
+                super::signal::MAX_QUEUED_SIGNALS,
+            )),
             saved_mask: None,
             altstack: StackT { ss_sp: 0, ss_flags: embox_abi::consts::signal::SS_DISABLE, ss_size: 0 },
             clear_child_tid: 0,
@@ -208,6 +215,8 @@ impl Process {
         child.exe = self.exe.clone();
         child.sigactions = Shared::new(self.sigactions.get());
         child.sigmask = self.sigmask;
+        let (cur, max) = self.rt_queue.limit.get();
+        child.rt_queue = super::signal::RtQueue::new(super::signal::SigPendingLimit::new(cur, max));
         child.altstack = self.altstack;
         child.tls = self.tls;
         child.trace = self.trace;
@@ -229,6 +238,7 @@ impl Process {
         thread.cwd = self.cwd.share();
         thread.sigactions = self.sigactions.share();
         thread.sigmask = self.sigmask;
+        thread.rt_queue = super::signal::RtQueue::new(self.rt_queue.limit.clone());
         thread.tls = self.tls;
         thread.trace = self.trace;
         thread.umask = self.umask;

@@ -11,9 +11,15 @@
 //! through `TrapFrame::sanitize_from_user` (user selectors only, sane
 //! eflags), so a forged frame can never reach ring 0.
 
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
 use embox_abi::consts::signal::*;
 use embox_abi::nr;
 use embox_abi::Errno;
+
+use crate::hal::sync::IrqMutex;
 
 use crate::hal::fpu::{self, FXSAVE_BYTES};
 use crate::hal::gdt::{USER_CODE, USER_DATA};
@@ -42,9 +48,18 @@ pub const SIGTSTP: u32 = 20;
 pub const SIGTTIN: u32 = 21;
 pub const SIGTTOU: u32 = 22;
 
+/// The first real-time signal (the kernel's; glibc keeps 32 and 33 for
+/// itself and calls 34 SIGRTMIN, musl 35). Real-time signals queue: every
+/// one sent is delivered, with its own siginfo, oldest first.
+pub const SIGRTMIN: u32 = 32;
+/// Signals 1..=31, which do not queue (a second one while one is pending
+/// is merged).
+pub const STANDARD_SIGNALS: u64 = (1 << (SIGRTMIN - 1)) - 1;
+
 /// `si_code` values.
 pub const SI_USER: i32 = 0;
 pub const SI_KERNEL: i32 = 0x80;
+pub const SI_QUEUE: i32 = -1;
 pub const SI_TKILL: i32 = -6;
 pub const CLD_EXITED: i32 = 1;
 pub const CLD_KILLED: i32 = 2;
@@ -115,9 +130,15 @@ impl SigInfo {
     pub fn child(pid: u32, code: i32, status: u32) -> Self {
         SigInfo { code, fields: [pid, 0, status] }
     }
+    /// What a program gave rt_sigqueueinfo/rt_tgsigqueueinfo: its code and
+    /// the union's first three words (sigqueue: pid, uid, value), as Linux
+    /// passes them on.
+    pub fn from_user(bytes: &[u8; SIGINFO_BYTES]) -> Self {
+        SigInfo { code: get(bytes, 8) as i32, fields: [get(bytes, 12), get(bytes, 16), get(bytes, 20)] }
+    }
 
     /// The 128-byte `siginfo_t` of i386.
-    fn bytes(&self, sig: u32) -> [u8; SIGINFO_BYTES] {
+    pub fn bytes(&self, sig: u32) -> [u8; SIGINFO_BYTES] {
         let mut out = [0u8; SIGINFO_BYTES];
         put(&mut out, 0, sig);
         put(&mut out, 8, self.code as u32);
@@ -128,7 +149,187 @@ impl SigInfo {
     }
 }
 
-const SIGINFO_BYTES: usize = 128;
+pub const SIGINFO_BYTES: usize = 128;
+
+/// RLIMIT_SIGPENDING's ceiling here (and its default): the most
+/// real-time signals queued at once. Linux counts them per user; every
+/// process here runs as root, so the count is kernel-wide, checked against
+/// the receiving process's limit (as Linux checks the receiver's). Each
+/// queued signal costs heap, so no program can use more than this.
+pub const MAX_QUEUED_SIGNALS: u64 = 1024;
+
+/// Real-time signals queued in the whole kernel.
+static QUEUED: AtomicUsize = AtomicUsize::new(0);
+
+/// A process's RLIMIT_SIGPENDING (soft, hard), shared by its threads.
+pub struct SigPendingLimit {
+    cur: AtomicU64,
+    max: AtomicU64,
+}
+
+impl SigPendingLimit {
+    pub fn new(cur: u64, max: u64) -> Arc<Self> {
+        Arc::new(SigPendingLimit { cur: AtomicU64::new(cur), max: AtomicU64::new(max) })
+    }
+    pub fn get(&self) -> (u64, u64) {
+        (self.cur.load(Ordering::Relaxed), self.max.load(Ordering::Relaxed))
+    }
+    /// setrlimit: EINVAL when soft > hard, EPERM above the kernel's ceiling.
+    pub fn set(&self, cur: u64, max: u64) -> Result<(), Errno> {
+        if cur > max {
+            return Err(Errno::EINVAL);
+        }
+        if max > MAX_QUEUED_SIGNALS {
+            return Err(Errno::EPERM);
+        }
+        self.cur.store(cur, Ordering::Relaxed);
+        self.max.store(max, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// One thread's queued real-time signals, oldest first, shared between its
+/// [`Process`] and its entry in the thread table (a signal sent while the
+/// thread is in a call lands here at once). The pending bits are hints
+/// that make the thread look; this queue says what is really pending.
+pub struct RtQueue {
+    items: Arc<IrqMutex<RtItems>>,
+    /// The process's RLIMIT_SIGPENDING.
+    pub limit: Arc<SigPendingLimit>,
+}
+
+struct RtItems {
+    queue: VecDeque<(u32, SigInfo)>,
+    /// Signals sent past the limit by kill (or the kernel): pending
+    /// without their siginfo, as on Linux.
+    lost: u64,
+}
+
+impl Drop for RtItems {
+    fn drop(&mut self) {
+        QUEUED.fetch_sub(self.queue.len(), Ordering::Relaxed);
+    }
+}
+
+impl RtQueue {
+    pub fn new(limit: Arc<SigPendingLimit>) -> Self {
+        RtQueue { items: Arc::new(IrqMutex::new(RtItems { queue: VecDeque::new(), lost: 0 })), limit }
+    }
+
+    /// The same queue (the thread table's handle on it).
+    pub fn share(&self) -> Self {
+        RtQueue { items: self.items.clone(), limit: self.limit.clone() }
+    }
+
+    /// Queues real-time signal `sig`. Past the limit (or without heap) a
+    /// sigqueue's is EAGAIN; kill's and the kernel's are still pending,
+    /// without their siginfo (Linux's rule).
+    pub fn push(&self, sig: u32, info: SigInfo) -> Result<(), Errno> {
+        let limit = self.limit.get().0.min(MAX_QUEUED_SIGNALS) as usize;
+        let mut items = self.items.lock();
+        let counted = QUEUED
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < limit).then_some(n + 1))
+            .is_ok();
+        if counted && items.queue.try_reserve(1).is_ok() {
+            items.queue.push_back((sig, info));
+            return Ok(());
+        }
+        if counted {
+            QUEUED.fetch_sub(1, Ordering::Relaxed);
+        }
+        if info.code == SI_USER || info.code == SI_KERNEL {
+            items.lost |= bit(sig);
+            Ok(())
+        } else {
+            Err(Errno::EAGAIN)
+        }
+    }
+
+    /// The real-time signals really pending.
+    pub fn pending(&self) -> u64 {
+        let items = self.items.lock();
+        items.queue.iter().fold(items.lost, |set, (sig, _)| set | bit(*sig))
+    }
+
+    /// Takes the oldest instance of `sig`: its siginfo (SI_USER with no
+    /// sender when it was sent past the limit), and whether another is
+    /// still queued. `None`: nothing of `sig` is pending. Taking the last
+    /// queued one also drops a lost one, as Linux's collect_signal does.
+    fn take(&self, sig: u32) -> Option<(SigInfo, bool)> {
+        let mut items = self.items.lock();
+        let mut found = items.queue.iter().enumerate().filter(|(_, (s, _))| *s == sig).map(|(i, _)| i);
+        match (found.next(), found.next()) {
+            (Some(i), more) => {
+                let (_, info) = items.queue.remove(i).expect("an index just found");
+                QUEUED.fetch_sub(1, Ordering::Relaxed);
+                if more.is_none() {
+                    items.lost &= !bit(sig);
+                }
+                Some((info, more.is_some()))
+            }
+            (None, _) if items.lost & bit(sig) != 0 => {
+                items.lost &= !bit(sig);
+                Some((SigInfo::from_process(0, SI_USER), false))
+            }
+            (None, _) => None,
+        }
+    }
+
+    /// Drops every queued instance of the signals in `set`.
+    pub fn discard(&self, set: u64) {
+        let mut items = self.items.lock();
+        let before = items.queue.len();
+        items.queue.retain(|(sig, _)| set & bit(*sig) == 0);
+        QUEUED.fetch_sub(before - items.queue.len(), Ordering::Relaxed);
+        items.lost &= !set;
+    }
+}
+
+/// Makes `p`'s pending bits of real-time signals say what its queue holds
+/// (a bit posted for an instance already taken goes).
+pub fn sync_queued(p: &mut Process) {
+    if p.pending & !STANDARD_SIGNALS != 0 {
+        p.pending = (p.pending & STANDARD_SIGNALS) | p.rt_queue.pending();
+    }
+}
+
+/// Takes signal `sig` off `p`'s pending set: its siginfo, or `None` when
+/// nothing of it was really pending (a stale bit of a real-time signal).
+pub fn take(p: &mut Process, sig: u32) -> Option<SigInfo> {
+    if sig < SIGRTMIN {
+        p.pending &= !bit(sig);
+        return Some(p.siginfo[sig as usize - 1]);
+    }
+    let taken = p.rt_queue.take(sig);
+    if !matches!(taken, Some((_, true))) {
+        p.pending &= !bit(sig);
+    }
+    taken.map(|(info, _)| info)
+}
+
+/// Takes the lowest pending signal of `set` (sigtimedwait, signalfd).
+pub fn take_first(p: &mut Process, set: u64) -> Option<(u32, SigInfo)> {
+    loop {
+        let ready = p.pending & set;
+        if ready == 0 {
+            return None;
+        }
+        let sig = ready.trailing_zeros() + 1;
+        if let Some(info) = take(p, sig) {
+            return Some((sig, info));
+        }
+    }
+}
+
+/// Drops the pending signals of `set` (they became ignored).
+pub fn discard(p: &mut Process, set: u64) {
+    p.pending &= !set;
+    if set & !STANDARD_SIGNALS != 0 {
+        p.rt_queue.discard(set);
+    }
+}
+
+
 /// `struct sigcontext` (i386): gs fs es ds edi esi ebp esp ebx edx ecx eax
 /// trapno err eip cs eflags esp_at_signal ss fpstate oldmask cr2.
 const SIGCONTEXT_BYTES: usize = 88;
@@ -274,11 +475,17 @@ pub fn ignored(p: &Process) -> u64 {
 }
 
 /// Makes `sig` pending for `p` (standard signals do not queue: a second
-/// one while pending is merged). SIGCONT discards pending stop signals and
-/// a stop signal a pending SIGCONT, as sending them does.
-pub fn post(p: &mut Process, sig: u32, info: SigInfo) {
+/// one while pending is merged; real-time ones do, EAGAIN past the limit).
+/// SIGCONT discards pending stop signals and a stop signal a pending
+/// SIGCONT, as sending them does.
+pub fn post(p: &mut Process, sig: u32, info: SigInfo) -> Result<(), Errno> {
     if sig == 0 || sig > NSIG {
-        return;
+        return Ok(());
+    }
+    if sig >= SIGRTMIN {
+        p.rt_queue.push(sig, info)?;
+        p.pending |= bit(sig);
+        return Ok(());
     }
     if sig == SIGCONT {
         p.pending &= !STOP_SIGNALS;
@@ -289,6 +496,7 @@ pub fn post(p: &mut Process, sig: u32, info: SigInfo) {
         p.siginfo[sig as usize - 1] = info;
     }
     p.pending |= bit(sig);
+    Ok(())
 }
 
 /// A fault raised `sig`: with a handler the program gets it (even if
@@ -299,7 +507,7 @@ pub fn post_fault(p: &mut Process, sig: u32, info: SigInfo) -> Result<(), Fatal>
     if action.sa_handler <= SIG_IGN || p.sigmask & bit(sig) != 0 {
         return Err(Fatal { sig, info, bad_frame: false });
     }
-    post(p, sig, info);
+    let _ = post(p, sig, info);
     Ok(())
 }
 
@@ -319,8 +527,7 @@ pub fn deliver(p: &mut Process, frame: &mut TrapFrame, mut syscall: Option<u32>,
             break;
         }
         let sig = ready.trailing_zeros() + 1;
-        p.pending &= !bit(sig);
-        let info = p.siginfo[sig as usize - 1];
+        let Some(info) = take(p, sig) else { continue };
         let action = p.sigactions.read(|all| all[sig as usize - 1]);
         let caught = action.sa_handler > SIG_IGN && sig != SIGKILL && sig != SIGSTOP;
         if !caught {

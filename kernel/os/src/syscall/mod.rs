@@ -149,7 +149,7 @@ const TABLE: &[(u32, Serve)] = &[
     (SETSID, Native(sys!(ids::setsid))),                       // 66
     // 67..=73: sigaction, sgetmask, ssetmask, setreuid, ...
     (SETHOSTNAME, LklOnly),                                    // 74
-    // 75: setrlimit
+    (SETRLIMIT, Native(sys!(system::setrlimit))),              // 75
     (GETRLIMIT, Native(sys!(system::getrlimit))),              // 76
     (GETRUSAGE, Native(sys!(system::getrusage))),              // 77
     (GETTIMEOFDAY, Native(sys!(time::gettimeofday))),          // 78
@@ -212,7 +212,8 @@ const TABLE: &[(u32, Serve)] = &[
     (RT_SIGACTION, Native(sys!(signal::rt_sigaction))),        // 174
     (RT_SIGPROCMASK, Native(sys!(signal::rt_sigprocmask))),    // 175
     (RT_SIGPENDING, Native(sys!(signal::rt_sigpending))),      // 176
-    // 177..=178: rt_sigtimedwait, rt_sigqueueinfo
+    // 177: rt_sigtimedwait
+    (RT_SIGQUEUEINFO, Native(sys!(signal::rt_sigqueueinfo))),  // 178
     (RT_SIGSUSPEND, Native(sys!(signal::rt_sigsuspend))),      // 179
     (PREAD64, Lkl(sys!(io::pread64))),                         // 180
     (PWRITE64, Lkl(sys!(io::pwrite64))),                       // 181
@@ -303,7 +304,9 @@ const TABLE: &[(u32, Serve)] = &[
     // 325..=329: timerfd_settime, timerfd_gettime, signalfd4, eventfd2, ...
     (DUP3, Native(sys!(fd::dup3))),                            // 330
     (PIPE2, LklVia(sys!(fd::pipe2), sys!(forward::pipe2))),    // 331
-    // 332..=339: inotify_init1, preadv, pwritev, rt_tgsigqueueinfo, ...
+    // 332..=334: inotify_init1, preadv, pwritev
+    (RT_TGSIGQUEUEINFO, Native(sys!(signal::rt_tgsigqueueinfo))), // 335
+    // 336..=339: perf_event_open, recvmmsg, fanotify_init, fanotify_mark
     (PRLIMIT64, Native(sys!(system::prlimit64))),              // 340
     // 341..=343: name_to_handle_at, open_by_handle_at, clock_adjtime
     (SYNCFS, LklOnly),                                         // 344

@@ -39,7 +39,7 @@ pub fn rt_sigaction(p: &mut Process, signo: u32, act: UserPtr<KernelSigaction>, 
         let ignored = new.sa_handler == sig::SIG_IGN
             || (new.sa_handler == sig::SIG_DFL && sig::default_action(signo) == sig::DefaultAction::Ignore);
         if ignored {
-            p.pending &= !bit(signo);
+            sig::discard(p, bit(signo));
         }
     }
     Ok(0)
@@ -91,7 +91,10 @@ fn suspend(p: &mut Process, mask: u64) -> SysResult {
             return Err(Errno::EINTR);
         }
         // Signals that end up ignored are dropped here, as delivery would.
-        p.pending &= !(!p.sigmask & !sig::interrupting(p));
+        let dropped = p.pending & !p.sigmask & !sig::interrupting(p);
+        if dropped != 0 {
+            sig::discard(p, dropped);
+        }
         linux::env::wait_for_signal();
     }
 }
@@ -129,7 +132,7 @@ pub fn sigaltstack(p: &mut Process, ss: UserPtr<StackT>, old: UserPtr<StackT>) -
 /// A signal the program sends itself (SIGPIPE from a write to a pipe with
 /// no reader; abort's and raise's kill/tkill).
 pub(super) fn raise(p: &mut Process, signo: u32) {
-    sig::post(p, signo, SigInfo::from_process(p.pid, SI_USER));
+    let _ = sig::post(p, signo, SigInfo::from_process(p.pid, SI_USER));
 }
 
 fn check_signal(signo: u32) -> Result<(), Errno> {
@@ -156,16 +159,15 @@ pub fn kill(p: &mut Process, pid: i32, signo: u32) -> SysResult {
     linux::send_signal(target, signo, info).map(|()| 0)
 }
 
-/// Sends `signo` to thread `tid` (of process `tgid`, when given).
-fn to_thread(p: &mut Process, tgid: Option<u32>, tid: u32, signo: u32) -> SysResult {
+/// Sends `signo` with `info` to thread `tid` (of process `tgid`, when given).
+fn to_thread(p: &mut Process, tgid: Option<u32>, tid: u32, signo: u32, info: SigInfo) -> SysResult {
     check_signal(signo)?;
     if tid as i32 <= 0 || tgid.is_some_and(|g| g as i32 <= 0) {
         return Err(Errno::EINVAL);
     }
-    let info = SigInfo::from_process(p.pid, SI_TKILL);
     if tid == p.tid && tgid.is_none_or(|g| g == p.pid) {
         if signo != 0 {
-            sig::post(p, signo, info);
+            sig::post(p, signo, info)?;
         }
         return Ok(0);
     }
@@ -174,12 +176,39 @@ fn to_thread(p: &mut Process, tgid: Option<u32>, tid: u32, signo: u32) -> SysRes
 
 /// tgkill(tgid, tid, sig)
 pub fn tgkill(p: &mut Process, tgid: u32, tid: u32, signo: u32) -> SysResult {
-    to_thread(p, Some(tgid), tid, signo)
+    let info = SigInfo::from_process(p.pid, SI_TKILL);
+    to_thread(p, Some(tgid), tid, signo, info)
 }
 
 /// tkill(tid, sig): musl's `raise`.
 pub fn tkill(p: &mut Process, tid: u32, signo: u32) -> SysResult {
-    to_thread(p, None, tid, signo)
+    let info = SigInfo::from_process(p.pid, SI_TKILL);
+    to_thread(p, None, tid, signo, info)
+}
+
+/// The siginfo a program hands rt_sigqueueinfo/rt_tgsigqueueinfo. Only
+/// to itself may it claim to be kill or tkill (si_code >= 0 or SI_TKILL),
+/// or the kernel: EPERM otherwise, as on Linux.
+fn queued_info(p: &mut Process, uinfo: UserPtr<[u8; sig::SIGINFO_BYTES]>, to_self: bool) -> Result<SigInfo, Errno> {
+    let info = SigInfo::from_user(&uinfo.read(&mut p.memory)?);
+    if (info.code >= 0 || info.code == SI_TKILL) && !to_self {
+        return Err(Errno::EPERM);
+    }
+    Ok(info)
+}
+
+/// rt_sigqueueinfo(tgid, sig, info): sigqueue's call. A real-time signal
+/// queues with its value; EAGAIN past RLIMIT_SIGPENDING.
+pub fn rt_sigqueueinfo(p: &mut Process, tgid: u32, signo: u32, uinfo: UserPtr<[u8; sig::SIGINFO_BYTES]>) -> SysResult {
+    let info = queued_info(p, uinfo, tgid == p.pid)?;
+    check_signal(signo)?;
+    linux::send_signal(Target::Pid(tgid), signo, info).map(|()| 0)
+}
+
+/// rt_tgsigqueueinfo(tgid, tid, sig, info): the same, to one thread.
+pub fn rt_tgsigqueueinfo(p: &mut Process, tgid: u32, tid: u32, signo: u32, uinfo: UserPtr<[u8; sig::SIGINFO_BYTES]>) -> SysResult {
+    let info = queued_info(p, uinfo, tgid == p.pid)?;
+    to_thread(p, Some(tgid), tid, signo, info)
 }
 
 /// A bad frame at sigreturn: the program ends with SIGSEGV (no handler

@@ -30,8 +30,9 @@ pub fn uname(p: &mut Process, buf: UserPtr<Utsname>) -> SysResult {
 }
 
 /// The limits we enforce (or that describe what we give), by resource.
-fn limit(resource: u32) -> Result<(u64, u64), Errno> {
+fn limit(p: &Process, resource: u32) -> Result<(u64, u64), Errno> {
     match resource {
+        RLIMIT_SIGPENDING => Ok(p.rt_queue.limit.get()),
         RLIMIT_STACK => Ok((STACK_SIZE as u64, RLIM_INFINITY)),
         RLIMIT_NOFILE => Ok((MAX_FDS as u64, MAX_FDS as u64)),
         RLIMIT_CORE => Ok((0, RLIM_INFINITY)),
@@ -42,25 +43,43 @@ fn limit(resource: u32) -> Result<(u64, u64), Errno> {
 
 /// getrlimit/ugetrlimit(resource, struct rlimit *): 32-bit values, infinity saturates.
 pub fn getrlimit(p: &mut Process, resource: u32, rlim: UserPtr<Rlimit32>) -> SysResult {
-    let (cur, max) = limit(resource)?;
+    let (cur, max) = limit(p, resource)?;
     let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
     rlim.write(&mut p.memory, &Rlimit32 { rlim_cur: clamp(cur), rlim_max: clamp(max) })?;
     Ok(0)
 }
 
-/// prlimit64(pid, resource, new, old): new limits are accepted and not enforced.
+/// prlimit64(pid, resource, new, old): RLIMIT_SIGPENDING is kept and
+/// enforced; other new limits are accepted and not enforced.
 pub fn prlimit64(p: &mut Process, pid: u32, resource: u32, new: UserPtr<Rlimit64>, old: UserPtr<Rlimit64>) -> SysResult {
     if pid != 0 && pid != p.pid {
         return Err(Errno::ESRCH);
     }
-    let (cur, max) = limit(resource)?;
-    let new = new.read_opt(&mut p.memory)?;
-    if let Some(new) = new {
-        if new.rlim_cur.get() > new.rlim_max.get() {
-            return Err(Errno::EINVAL);
-        }
+    let (cur, max) = limit(p, resource)?;
+    if let Some(new) = new.read_opt(&mut p.memory)? {
+        set_limit(p, resource, new.rlim_cur.get(), new.rlim_max.get())?;
     }
     old.write_opt(&mut p.memory, &Rlimit64 { rlim_cur: cur.into(), rlim_max: max.into() })?;
+    Ok(0)
+}
+
+/// A new (soft, hard) limit for `resource`: EINVAL when soft > hard.
+fn set_limit(p: &mut Process, resource: u32, cur: u64, max: u64) -> Result<(), Errno> {
+    if cur > max {
+        return Err(Errno::EINVAL);
+    }
+    if resource == RLIMIT_SIGPENDING {
+        p.rt_queue.limit.set(cur, max)?;
+    }
+    Ok(())
+}
+
+/// setrlimit(resource, struct rlimit *): 32-bit values, all ones is infinity.
+pub fn setrlimit(p: &mut Process, resource: u32, rlim: UserPtr<Rlimit32>) -> SysResult {
+    limit(p, resource)?;
+    let new = rlim.read(&mut p.memory)?;
+    let widen = |v: u32| if v == u32::MAX { RLIM_INFINITY } else { v as u64 };
+    set_limit(p, resource, widen(new.rlim_cur), widen(new.rlim_max))?;
     Ok(0)
 }
 

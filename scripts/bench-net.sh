@@ -1,13 +1,15 @@
 #!/bin/sh
-# Network figures (printed, not checked) of the kernel's own TCP/IP under
-# `embctl run --net` (TCG, virtio-net on a TAP in the QEMU container):
+# Network figures (printed, not checked) of the kernel's own TCP/IP next to
+# a Linux guest's (Debian bookworm's linux-image-686 with its virtio_net
+# module), both under `embctl run --net` in the same QEMU (TCG), with the
+# same virtio-net NIC on the same TAP setup in the QEMU container, in one run
+# of this script (ratios from one run; absolute times move with the load):
 #   - ping round-trip time, container -> guest (raw ICMP, 20 requests) and
-#     guest -> container (the kernel's `ping`);
+#     guest -> container (our kernel's `ping`, busybox `ping` in Linux);
 #   - TCP throughput container -> guest (static glibc `netprog sink` in the
 #     guest) and guest -> container (`netprog source` in the guest).
 # The container is the host side of the TAP (10.0.2.10), so these are the
-# guest's figures without Docker's port publishing in the way.
-# Not done yet: the same figures for a Debian linux-image-686 guest.
+# guests' figures without Docker's port publishing in the way.
 # Usage: scripts/bench-net.sh [MIB]   (needs Docker, the build image, gcc-multilib)
 set -eu
 ws=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,22 +21,57 @@ mkdir -p "$out"
 gcc -m32 -static -O2 -o "$out/netprog" "$ws/embctl/tests/net/netprog.c"
 "$embctl" --workspace "$ws" build -q
 
-log="$out/bench-net.log"
-"$embctl" --workspace "$ws" run --no-build --no-kvm --net --add "$out/netprog" --timeout 300 \
-  --cmd 'load_app netprog sink 5001' \
-  --cmd "load_app netprog source 10.0.2.10 5002 $MIB" \
-  --cmd 'ping -c 10 10.0.2.10' >"$log" 2>&1 &
-run=$!
-trap 'kill $run 2>/dev/null || true' EXIT INT TERM
-i=0
-until grep -q "listening on port 5001" "$log"; do
-  i=$((i + 1)); [ $i -lt 600 ] || { echo "the guest did not start:"; tail -20 "$log"; exit 1; }
-  sleep 0.5
+# The Linux guest: its kernel and modules, busybox-static, and an init that
+# loads the virtio-net modules, sets eth0 up as 10.0.2.16/24 and runs what
+# `--cmd` runs in ours.
+"$embctl" --workspace "$ws" shell -- sh -c '
+set -e
+MIB=$1
+out=/ws/build/bench
+sh /ws/scripts/lib/debian-kernel.sh "$out"
+if [ ! -x "$out/busybox" ]; then
+  mkdir -p "$out/bb/lists/partial" "$out/bb/cache/archives/partial"
+  A="-o Dir::State::Lists=$out/bb/lists -o Dir::Cache=$out/bb/cache -o Debug::NoLocking=1"
+  apt-get $A update -qq
+  cd "$out/bb" && apt-get $A download busybox-static >/dev/null
+  dpkg-deb -x busybox-static_*.deb x && cp x/usr/bin/busybox "$out/busybox"
+fi
+r=$out/net-initramfs && rm -rf "$r" && mkdir -p "$r/bin" "$r/lib" "$r/proc" "$r/sys" "$r/dev"
+for m in virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net; do
+  find "$out"/deb/x/lib/modules -name "$m.ko" -exec cp {} "$r/lib/" \;
+  [ -f "$r/lib/$m.ko" ] || { echo "module $m.ko is not in the Linux guest kernel package" >&2; exit 1; }
 done
-container=$(docker ps --filter label=org.embctl.role=qemu --filter "name=embctl-$run-" --format '{{.Names}}')
-docker exec "$container" python3 -c '
+cp "$out/busybox" "$out/netprog" "$r/bin/"
+cat > "$r/init" <<INIT
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+for m in virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net; do
+  insmod /lib/\$m.ko || echo "insmod \$m failed"
+done
+ifconfig lo 127.0.0.1 up
+ifconfig eth0 10.0.2.16 netmask 255.255.255.0 up
+netprog sink 5001
+netprog source 10.0.2.10 5002 $MIB
+ping -c 10 10.0.2.10
+poweroff -f
+INIT
+chmod +x "$r/init"
+(cd "$r" && find . | cpio -o -H newc --quiet) > "$out/linux-net-initramfs.cpio"
+' sh "$MIB"
+
+# measure LABEL LOG PID: once LOG (of the run PID) shows the guest's sink,
+# the figures from the container side, on stdout as `LABEL: ...` lines.
+measure() {
+  i=0
+  until grep -q "listening on port 5001" "$2"; do
+    i=$((i + 1)); [ $i -lt 1200 ] || { echo "the $1 guest did not start:" >&2; tail -20 "$2" >&2; kill "$3"; exit 1; }
+    sleep 0.5
+  done
+  container=$(docker ps --filter label=org.embctl.role=qemu --filter "name=embctl-$3-" --format '{{.Names}}')
+  docker exec "$container" python3 -c '
 import socket, struct, time, sys
-mib = int(sys.argv[1])
+label, mib = sys.argv[1], int(sys.argv[2])
 def csum(b):
     s = sum(struct.unpack("!%dH" % (len(b) // 2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
     return ~s & 0xffff
@@ -52,22 +89,64 @@ for seq in range(20):
             rtts.append((time.perf_counter() - t0) * 1000); break
     time.sleep(0.05)
 rtts.sort()
-print("ping container -> guest: min %.3f / median %.3f / max %.3f ms (20 requests)" % (rtts[0], rtts[10], rtts[-1]))
+print("%s: ping container -> guest: min %.3f / median %.3f / max %.3f ms (20 requests)" % (label, rtts[0], rtts[10], rtts[-1]))
 s = socket.create_connection(("10.0.2.16", 5001)); block = b"x" * 65536
 t0 = time.perf_counter()
 for _ in range(mib * 16): s.sendall(block)
 s.shutdown(socket.SHUT_WR); s.recv(1); s.close()
 dt = time.perf_counter() - t0
-print("TCP container -> guest: %d MiB in %.2f s = %.2f MiB/s (sender side, until the guest closed)" % (mib, dt, mib / dt))
+print("%s: TCP container -> guest: %d MiB in %.2f s = %.2f MiB/s (sender side, until the guest closed)" % (label, mib, dt, mib / dt))
 c, _ = sink.accept(); n = 0; t0 = time.perf_counter()
 while True:
     d = c.recv(1 << 20)
     if not d: break
     n += len(d)
 dt = time.perf_counter() - t0
-print("TCP guest -> container: %.1f MiB in %.2f s = %.2f MiB/s (receiver side)" % (n / 1048576, dt, n / 1048576 / dt))
-' "$MIB"
-wait $run || { echo "embctl run failed:"; tail -20 "$log"; exit 1; }
+print("%s: TCP guest -> container: %.1f MiB in %.2f s = %.2f MiB/s (receiver side)" % (label, n / 1048576, dt, n / 1048576 / dt))
+' "$1" "$MIB"
+  wait "$3" || { echo "the $1 guest run failed:" >&2; tail -20 "$2" >&2; exit 1; }
+}
+
+figures="$out/bench-net.figures"
+: > "$figures"
+run=
+trap '[ -z "$run" ] || kill $run 2>/dev/null || true' EXIT INT TERM
+
+echo "== our kernel (TCG, virtio-net, TAP)"
+log="$out/bench-net.log"
+"$embctl" --workspace "$ws" run --no-build --no-kvm --net --add "$out/netprog" --timeout 300 \
+  --cmd 'load_app netprog sink 5001' \
+  --cmd "load_app netprog source 10.0.2.10 5002 $MIB" \
+  --cmd 'ping -c 10 10.0.2.10' >"$log" 2>&1 &
+run=$!
+measure ours "$log" $run >>"$figures"
+sed -n 's/.*rtt min\/avg\/max = \([0-9.]*\)\/\([0-9.]*\)\/\([0-9.]*\).*/ours: ping guest -> container: min \1 \/ avg \2 \/ max \3 ms (10 requests)/p' "$log" | tr -d '\r' >>"$figures"
+grep "^ours" "$figures"
+
+echo "== Linux guest (bookworm linux-image-686, TCG, virtio-net, TAP)"
+log="$out/bench-net-linux.log"
+"$embctl" --workspace "$ws" run --no-kvm --net --linux-guest "$out/vmlinuz:$out/linux-net-initramfs.cpio" \
+  </dev/null >"$log" 2>&1 &
+run=$!
+measure linux "$log" $run >>"$figures"
+sed -n 's/.*round-trip min\/avg\/max = \([0-9.]*\)\/\([0-9.]*\)\/\([0-9.]*\).*/linux: ping guest -> container: min \1 \/ avg \2 \/ max \3 ms (10 requests)/p' "$log" | tr -d '\r' >>"$figures"
+grep "^linux" "$figures"
+run=
 trap - EXIT INT TERM
-echo "guest's own lines:"
-grep -E "received [0-9]+ bytes|sent [0-9]+ bytes|rtt min|packet loss" "$log" | sed 's/^/  /'
+
+# side_by_side WHAT FIELD GOAL: one figure of both guests and the ratio ours/Linux.
+side_by_side() {
+  o=$(grep "^ours: $1" "$figures" | sed -n "s/.*$2 \([0-9.]*\).*/\1/p")
+  l=$(grep "^linux: $1" "$figures" | sed -n "s/.*$2 \([0-9.]*\).*/\1/p")
+  echo "$1 ($2):"
+  echo "  Linux guest: ${l:-none}   our kernel: ${o:-none}"
+  if [ -n "$l" ] && [ -n "$o" ]; then
+    awk -v o="$o" -v l="$l" -v g="$3" 'BEGIN { printf "  ratio ours/Linux: %.2f (goal: %s)\n", o / l, g }'
+  fi
+}
+echo
+echo "side by side, one run ($MIB MiB per TCP direction):"
+side_by_side "ping container -> guest" median "at most 1.00"
+side_by_side "ping guest -> container" avg "at most 1.00"
+side_by_side "TCP container -> guest" = "at least 1.00"
+side_by_side "TCP guest -> container" = "at least 1.00"

@@ -46,20 +46,7 @@ gcc -m32 -static -O2 -o "$out/bench" bench.c
 gcc -m32 -nostdlib -static -no-pie -fno-pie -O2 -fno-stack-protector -Wl,--build-id=none -o "$out/tiny" tiny.c
 gcc -m32 -nostdlib -emain -fpie -N -static -O2 -fno-stack-protector -ffreestanding -Wno-main \
     -Wl,--no-warn-rwx-segments -o "$out/first" first.c
-if [ ! -f "$out/vmlinuz" ]; then
-  # Debian bookworm i386 kernel, with our own package lists (no root needed).
-  d=$out/apt
-  mkdir -p $d/lists/partial $d/cache/archives/partial
-  echo "deb http://deb.debian.org/debian bookworm main" > $d/sources.list
-  A="-o Dir::Etc::SourceList=$d/sources.list -o Dir::Etc::SourceParts=/nonexistent -o Dir::State::Lists=$d/lists -o Dir::Cache=$d/cache -o Debug::NoLocking=1 -o APT::Architecture=i386"
-  apt-get $A update -qq
-  pkg=$(apt-cache $A depends linux-image-686 | sed -n "s/.*Depends: \(linux-image-[0-9].*-686\)$/\1/p" | head -1)
-  cd "$out" && rm -rf deb && mkdir deb && cd deb
-  apt-get $A download "$pkg" >/dev/null
-  dpkg-deb -x linux-image-*.deb x
-  cp x/boot/vmlinuz-* "$out/vmlinuz"
-  echo "Linux guest kernel: $pkg"
-fi
+sh /ws/scripts/lib/debian-kernel.sh "$out"
 rm -rf "$out/initramfs" && mkdir -p "$out/initramfs"
 cp "$out/bench" "$out/initramfs/init"
 cp "$out/tiny" "$out/initramfs/tiny"

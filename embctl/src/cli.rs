@@ -117,6 +117,10 @@ pub struct RunArgs {
     /// repeatable; implies --net), e.g. `--publish 2323:23` for telnet.
     #[arg(long = "publish", short = 'p', value_name = "HOSTPORT:GUESTPORT")]
     pub publish: Vec<String>,
+    /// Benchmarks: boot this Linux kernel and initramfs (paths in the workspace)
+    /// instead of ours, with the same QEMU, NIC and network, console on ttyS0.
+    #[arg(long, hide = true, value_name = "VMLINUZ:INITRD", conflicts_with_all = ["commands", "add", "gdb"])]
+    pub linux_guest: Option<String>,
     #[command(flatten)]
     pub privileges: PrivilegeArgs,
     /// Where the build gets LKL from (templates with LKL only).

@@ -81,6 +81,7 @@ impl From<RunArgs> for RunOptions {
             no_build: args.no_build,
             net: args.net,
             publish: args.publish,
+            linux_guest: args.linux_guest,
             privileges: args.privileges.privileges.into(),
             lkl: args.lkl_source.into(),
         }

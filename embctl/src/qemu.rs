@@ -59,6 +59,9 @@ pub struct QemuRun {
     pub console: SerialConsole,
     /// Start halted and wait for gdb on [`GDB_PORT`] (`-s -S`).
     pub gdb: bool,
+    /// A kernel command line (`-append`): only a Linux guest takes one
+    /// (`run --linux-guest`); ours is a multiboot kernel configured by its template.
+    pub append: Option<String>,
 }
 
 impl QemuRun {
@@ -68,6 +71,9 @@ impl QemuRun {
         let mut push = |args: &[&str]| argv.extend(args.iter().map(|a| a.to_string()));
         push(&["-kernel", &self.kernel]);
         push(&["-initrd", &self.initrd]);
+        if let Some(append) = &self.append {
+            push(&["-append", append]);
+        }
         push(&["-m", &self.memory_mib.to_string()]);
         push(&["-accel", self.accel.as_str()]);
         push(&[
@@ -253,6 +259,7 @@ mod tests {
             accel: Accel::Tcg,
             console: SerialConsole::Scripted,
             gdb: false,
+            append: None,
         }
     }
 
@@ -276,6 +283,14 @@ mod tests {
         assert_eq!(value_of(&argv, "-chardev"), Some("file,id=console,path=/proc/self/fd/1"));
         assert!(argv.contains(&"-no-reboot".to_string()));
         assert!(!argv.contains(&"-S".to_string()));
+        assert!(!argv.contains(&"-append".to_string()), "our multiboot kernel takes no command line");
+    }
+
+    #[test]
+    fn a_linux_guest_gets_its_command_line() {
+        let mut run = sample();
+        run.append = Some("console=ttyS0 quiet".into());
+        assert_eq!(value_of(&run.argv(), "-append"), Some("console=ttyS0 quiet"));
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub struct RunOptions {
     pub net: bool,
     /// `HOSTPORT:GUESTPORT` forwarded to the guest (implies `net`).
     pub publish: Vec<String>,
+    /// Benchmarks: `VMLINUZ:INITRD` of a Linux guest booted instead of ours.
+    pub linux_guest: Option<String>,
     pub privileges: PrivilegeMode,
     /// Where the build gets LKL from (templates with LKL only).
     pub lkl: LklSource,
@@ -61,41 +63,61 @@ pub async fn run(ws: &Workspace, opts: &RunOptions) -> Result<ExitCode> {
     let template = template::find(ws, &opts.template)?;
     let extras = opts.add.iter().map(|spec| Extra::parse(spec)).collect::<Result<Vec<_>>>()?;
     let network = network(opts)?;
+    let linux_guest = opts.linux_guest.as_deref().map(|spec| LinuxGuest::parse(ws, spec)).transpose()?;
     // Early, before a build: a flag or template that cannot boot fails now.
     if let Some(mib) = opts.memory_mib {
         crate::qemu::check_memory(mib, template.config.heap_kib(), 0, "-m").map_err(anyhow::Error::msg)?;
     }
-    if opts.no_build {
+    let ours = linux_guest.is_none();
+    if opts.no_build && ours {
         require_artefacts(ws, &template.name)?;
     }
     let engine = Engine::connect().await?;
     reap_orphaned_qemu(&engine).await;
     let image = crate::image::ensure(&engine, ws).await?;
-    if !opts.no_build {
+    if !opts.no_build && ours {
         build::build_with(ws, &engine, &image, &template, &opts.lkl).await?;
     }
 
     let accel = choose_accel(&engine, &image, opts.no_kvm).await;
     let privileges = crate::image::qemu_privileges(&engine, opts.privileges).await?;
 
-    let out = Artefacts::new(ws);
-    let initramfs = match extras.is_empty() {
-        true => TempInitramfs::Base(out.initramfs()),
-        false => TempInitramfs::write(ws, &extras)?,
-    };
-    let initramfs_bytes = std::fs::metadata(initramfs.path()).map(|m| m.len()).unwrap_or(0);
-    let memory_mib = opts.memory_mib.unwrap_or_else(|| default_memory(template.config.qemu.memory_mib, template.config.heap_kib(), initramfs_bytes));
-    let source = if opts.memory_mib.is_some() { "-m" } else { "the template's [qemu] memory_mib" };
-    crate::qemu::check_memory(memory_mib, template.config.heap_kib(), initramfs_bytes, source).map_err(anyhow::Error::msg)?;
     let scripted = !opts.commands.is_empty();
     let interactive = !scripted && std::io::IsTerminal::is_terminal(&std::io::stdin());
-    let qemu = QemuRun {
-        kernel: container_path(ws, &out.kernel())?,
-        initrd: container_path(ws, initramfs.path())?,
-        memory_mib,
-        accel,
-        console: if interactive { SerialConsole::Interactive } else { SerialConsole::Scripted },
-        gdb: opts.gdb,
+    let console = if interactive { SerialConsole::Interactive } else { SerialConsole::Scripted };
+    let mut initramfs = None;
+    let qemu = match linux_guest {
+        Some(guest) => QemuRun {
+            kernel: guest.kernel,
+            initrd: guest.initrd,
+            memory_mib: opts.memory_mib.unwrap_or(LinuxGuest::MEMORY_MIB),
+            accel,
+            console,
+            gdb: false,
+            append: Some(LinuxGuest::APPEND.into()),
+        },
+        None => {
+            let out = Artefacts::new(ws);
+            let temp = match extras.is_empty() {
+                true => TempInitramfs::Base(out.initramfs()),
+                false => TempInitramfs::write(ws, &extras)?,
+            };
+            let initramfs_bytes = std::fs::metadata(temp.path()).map(|m| m.len()).unwrap_or(0);
+            let memory_mib = opts.memory_mib.unwrap_or_else(|| default_memory(template.config.qemu.memory_mib, template.config.heap_kib(), initramfs_bytes));
+            let source = if opts.memory_mib.is_some() { "-m" } else { "the template's [qemu] memory_mib" };
+            crate::qemu::check_memory(memory_mib, template.config.heap_kib(), initramfs_bytes, source).map_err(anyhow::Error::msg)?;
+            let qemu = QemuRun {
+                kernel: container_path(ws, &out.kernel())?,
+                initrd: container_path(ws, temp.path())?,
+                memory_mib,
+                accel,
+                console,
+                gdb: opts.gdb,
+                append: None,
+            };
+            initramfs = Some(temp);
+            qemu
+        }
     };
     tracing::info!("$ {}", qemu.command_line());
     let mut spec = qemu_container(ws, &image, &qemu, privileges, interactive);
@@ -117,6 +139,35 @@ pub async fn run(ws: &Workspace, opts: &RunOptions) -> Result<ExitCode> {
     };
     drop(initramfs);
     Ok(exit)
+}
+
+/// `--linux-guest VMLINUZ:INITRD` (hidden; scripts/bench-net.sh): a Linux
+/// kernel booted in the same QEMU container as ours, so that its figures
+/// come from the same QEMU, accelerator, NIC and network setup.
+struct LinuxGuest {
+    /// Paths as QEMU sees them.
+    kernel: String,
+    initrd: String,
+}
+
+impl LinuxGuest {
+    /// Linux's console is the serial port; a panic ends the run.
+    const APPEND: &'static str = "console=ttyS0 quiet panic=-1";
+    const MEMORY_MIB: u32 = 256;
+
+    fn parse(ws: &Workspace, spec: &str) -> Result<LinuxGuest> {
+        let (kernel, initrd) = spec
+            .split_once(':')
+            .with_context(|| format!("--linux-guest {spec:?}: expected VMLINUZ:INITRD"))?;
+        let path = |p: &str| -> Result<String> {
+            let p = std::path::absolute(p).with_context(|| format!("--linux-guest: bad path {p:?}"))?;
+            if !p.is_file() {
+                bail!("--linux-guest: {} is not a file", p.display());
+            }
+            container_path(ws, &p)
+        };
+        Ok(LinuxGuest { kernel: path(kernel)?, initrd: path(initrd)? })
+    }
 }
 
 /// `--net`/`--publish`: the ports to publish when the guest gets a network.

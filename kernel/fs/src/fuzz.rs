@@ -2,11 +2,10 @@
 //! `src/__fuzz__/` and one second of random inputs; `cargo bolero test
 //! embox_fs::fuzz::fuzz_vfs_ops` fuzzes with libFuzzer.
 
-use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::{cpio, HeapPages, Limits, Vfs};
+use crate::{cpio, Limits, Vfs};
 
 /// Any bytes as an initramfs: the reader ends with members or an error.
 #[test]
@@ -33,7 +32,7 @@ const NAMES: [&str; 12] = ["/tmp/a", "/tmp/a/b", "/tmp/a/../c", "/tmp/c/", "/tmp
 fn fuzz_vfs_ops() {
     bolero::check!().for_each(|program: &[u8]| {
         let limits = Limits { max_pages: 6, max_nodes: 12 };
-        let mut vfs = Vfs::with_store(Box::new(HeapPages::default()), limits);
+        let mut vfs: Vfs = Vfs::with_limits(limits);
         let mut open: Vec<u32> = Vec::new();
         for op in program.chunks(2) {
             let (code, arg) = (op[0], op.get(1).copied().unwrap_or(0));

@@ -4,8 +4,8 @@
 //!
 //! The initramfs is mounted at `/` without copying: a file from the archive
 //! borrows its bytes from the archive (which the kernel keeps for its whole
-//! life) until it is first written. Written file data lives in pages from a
-//! [`PageStore`] (page frames in the kernel), counted against the tree's
+//! life) until it is first written. Written file data lives in owned
+//! [`Page`]s (page frames in the kernel), counted against the tree's
 //! size limit ([`Limits`]), as in a tmpfs. Everything is writable; `/tmp`
 //! always exists.
 #![cfg_attr(not(test), no_std)]
@@ -19,7 +19,7 @@ mod path;
 mod vfs;
 
 pub use path::{join, normalize};
-pub use pages::{HeapPages, PageId, PageStore, PAGE_SIZE};
+pub use pages::{HeapPage, Page, PAGE_SIZE};
 pub use vfs::{DirEntry, FileKind, FsError, Limits, Metadata, NodeId, Vfs};
 
 #[cfg(test)]

@@ -6,9 +6,8 @@
 //! ([`Vfs::open`]/[`Vfs::close`]), as in POSIX.
 
 use crate::cpio::{self, CpioError};
-use crate::pages::{HeapPages, PageStore, PagedData, PAGE_SIZE};
+use crate::pages::{HeapPage, Page, PagedData, PAGE_SIZE};
 use crate::path::split_last;
-use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -117,14 +116,14 @@ pub struct DirEntry {
     pub kind: FileKind,
 }
 
-enum Data {
+enum Data<P> {
     /// Bytes of the initramfs, shared until the first write.
     Borrowed(&'static [u8]),
     /// Written data, in pages of the tree's [`PageStore`].
-    Paged(PagedData),
+    Paged(PagedData<P>),
 }
 
-impl Data {
+impl<P> Data<P> {
     fn len(&self) -> u64 {
         match self {
             Data::Borrowed(b) => b.len() as u64,
@@ -133,16 +132,16 @@ impl Data {
     }
 }
 
-enum Content {
+enum Content<P> {
     Dir(BTreeMap<String, NodeId>),
-    File(Data),
+    File(Data<P>),
     Symlink(String),
     /// A socket node: a name for an AF_UNIX socket; its state is the kernel's.
     Socket,
 }
 
-struct Node {
-    content: Content,
+struct Node<P> {
+    content: Content<P>,
     permissions: u32,
     mtime: u64,
     /// The directory holding this node (itself for `/`).
@@ -164,36 +163,37 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// No limit but the memory of the page store.
+    /// No limit but the memory pages come from.
     pub const UNLIMITED: Limits = Limits { max_pages: usize::MAX, max_nodes: usize::MAX };
 }
 
 /// The file tree.
-pub struct Vfs {
-    nodes: BTreeMap<NodeId, Node>,
+pub struct Vfs<P: Page = HeapPage> {
+    nodes: BTreeMap<NodeId, Node<P>>,
     next_id: NodeId,
-    store: Box<dyn PageStore>,
     limits: Limits,
     /// Pages charged against `limits.max_pages`.
     pages_used: usize,
 }
 
-impl Default for Vfs {
+impl Default for Vfs<HeapPage> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Vfs {
+impl Vfs<HeapPage> {
     /// An empty tree: `/` and a world-writable `/tmp`, file data in the heap
     /// and no limits (host tests).
     pub fn new() -> Self {
-        Self::with_store(Box::new(HeapPages::default()), Limits::UNLIMITED)
+        Self::with_limits(Limits::UNLIMITED)
     }
+}
 
-    /// An empty tree whose file data lives in `store`, within `limits`.
-    pub fn with_store(store: Box<dyn PageStore>, limits: Limits) -> Self {
-        let mut vfs = Self { nodes: BTreeMap::new(), next_id: ROOT + 1, store, limits, pages_used: 0 };
+impl<P: Page> Vfs<P> {
+    /// An empty tree whose file data lives in pages of type `P`, within `limits`.
+    pub fn with_limits(limits: Limits) -> Self {
+        let mut vfs = Self { nodes: BTreeMap::new(), next_id: ROOT + 1, limits, pages_used: 0 };
         vfs.nodes.insert(
             ROOT,
             Node { content: Content::Dir(BTreeMap::new()), permissions: 0o755, mtime: 0, parent: ROOT, links: 1, opens: 0 },
@@ -237,11 +237,11 @@ impl Vfs {
         Ok(count)
     }
 
-    fn node(&self, id: NodeId) -> &Node {
+    fn node(&self, id: NodeId) -> &Node<P> {
         self.nodes.get(&id).expect("NodeId of a freed node")
     }
 
-    fn node_mut(&mut self, id: NodeId) -> &mut Node {
+    fn node_mut(&mut self, id: NodeId) -> &mut Node<P> {
         self.nodes.get_mut(&id).expect("NodeId of a freed node")
     }
 
@@ -352,7 +352,7 @@ impl Vfs {
         Ok((dir, name))
     }
 
-    fn insert(&mut self, path: &str, content: Content, permissions: u32) -> Result<NodeId, FsError> {
+    fn insert(&mut self, path: &str, content: Content<P>, permissions: u32) -> Result<NodeId, FsError> {
         let (parent, name) = self.parent_of(path)?;
         if self.dir(parent)?.contains_key(name) {
             return Err(FsError::AlreadyExists);
@@ -456,7 +456,7 @@ impl Vfs {
         self.node(id).parent
     }
 
-    fn data(&self, id: NodeId) -> Result<&Data, FsError> {
+    fn data(&self, id: NodeId) -> Result<&Data<P>, FsError> {
         match &self.node(id).content {
             Content::File(d) => Ok(d),
             Content::Dir(_) => Err(FsError::IsADirectory),
@@ -494,7 +494,7 @@ impl Vfs {
                     let (index, off) = ((at / PAGE_SIZE as u64) as u32, (at % PAGE_SIZE as u64) as usize);
                     let chunk = (PAGE_SIZE - off).min(n - done);
                     match p.pages.get(&index) {
-                        Some(&page) => self.store.read(page, off, &mut buf[done..done + chunk]),
+                        Some(page) => page.read(off, &mut buf[done..done + chunk]),
                         None => buf[done..done + chunk].fill(0),
                     }
                     done += chunk;
@@ -507,7 +507,7 @@ impl Vfs {
     /// The paged data of file `id`, copying the first `keep` bytes of
     /// initramfs data into pages first (copy on write). On failure nothing
     /// changes.
-    fn paged(&mut self, id: NodeId, keep: u64) -> Result<&mut PagedData, FsError> {
+    fn paged(&mut self, id: NodeId, keep: u64) -> Result<&mut PagedData<P>, FsError> {
         let borrowed = match &self.node(id).content {
             Content::File(Data::Borrowed(b)) => Some(*b),
             Content::File(Data::Paged(_)) => None,
@@ -519,8 +519,8 @@ impl Vfs {
             let mut copy = PagedData { len: bytes.len() as u64, pages: BTreeMap::new() };
             for (index, chunk) in bytes.chunks(PAGE_SIZE).enumerate() {
                 match self.new_page() {
-                    Ok(page) => {
-                        self.store.write(page, 0, chunk);
+                    Ok(mut page) => {
+                        page.write(0, chunk);
                         copy.pages.insert(index as u32, page);
                     }
                     Err(e) => {
@@ -538,20 +538,19 @@ impl Vfs {
     }
 
     /// A zeroed page charged against the size limit.
-    fn new_page(&mut self) -> Result<u64, FsError> {
+    fn new_page(&mut self) -> Result<P, FsError> {
         if self.pages_used >= self.limits.max_pages {
             return Err(FsError::NoSpace);
         }
-        let page = self.store.alloc().ok_or(FsError::NoSpace)?;
+        let page = P::zeroed().ok_or(FsError::NoSpace)?;
         self.pages_used += 1;
         Ok(page)
     }
 
-    fn free_pages(&mut self, pages: BTreeMap<u32, u64>) {
-        for (_, page) in pages {
-            self.store.free(page);
-            self.pages_used -= 1;
-        }
+    /// Drops `pages` (which frees them) and uncharges them.
+    fn free_pages(&mut self, pages: BTreeMap<u32, P>) {
+        self.pages_used -= pages.len();
+        drop(pages);
     }
 
     /// Writes at `offset`, leaving a hole (zeros) before it; returns the
@@ -570,21 +569,20 @@ impl Vfs {
             let at = offset + done as u64;
             let (index, off) = ((at / PAGE_SIZE as u64) as u32, (at % PAGE_SIZE as u64) as usize);
             let chunk = (PAGE_SIZE - off).min(data.len() - done);
-            let existing = self.paged(id, keep)?.pages.get(&index).copied();
-            let page = match existing {
-                Some(page) => page,
-                None => match self.new_page() {
+            if !self.paged(id, keep)?.pages.contains_key(&index) {
+                match self.new_page() {
                     Ok(page) => {
                         self.paged(id, keep)?.pages.insert(index, page);
-                        page
                     }
                     Err(e) => {
                         error = Some(e);
                         break;
                     }
-                },
-            };
-            self.store.write(page, off, &data[done..done + chunk]);
+                }
+            }
+            if let Some(page) = self.paged(id, keep)?.pages.get_mut(&index) {
+                page.write(off, &data[done..done + chunk]);
+            }
             done += chunk;
         }
         let file = self.paged(id, keep)?;
@@ -612,7 +610,7 @@ impl Vfs {
             };
             match page {
                 Some(page) => {
-                    self.store.free(page);
+                    drop(page);
                     self.pages_used -= 1;
                 }
                 None => break,
@@ -620,11 +618,12 @@ impl Vfs {
         }
         let tail = (len % PAGE_SIZE as u64) as usize;
         let file = self.paged(id, len)?;
-        let last = if tail != 0 && len < old_len { file.pages.get(&((len / PAGE_SIZE as u64) as u32)).copied() } else { None };
         file.len = len;
-        if let Some(page) = last {
-            const ZEROS: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
-            self.store.write(page, tail, &ZEROS[tail..]);
+        if tail != 0 && len < old_len {
+            if let Some(page) = file.pages.get_mut(&((len / PAGE_SIZE as u64) as u32)) {
+                const ZEROS: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
+                page.write(tail, &ZEROS[tail..]);
+            }
         }
         Ok(())
     }
@@ -843,7 +842,7 @@ mod tests {
     }
 
     fn limited(max_pages: usize, max_nodes: usize) -> Vfs {
-        Vfs::with_store(Box::new(HeapPages::default()), Limits { max_pages, max_nodes })
+        Vfs::with_limits(Limits { max_pages, max_nodes })
     }
 
     #[test]

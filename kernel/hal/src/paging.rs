@@ -13,7 +13,7 @@
 //! through the physical map. Kernel entries are global (CR4.PGE), so
 //! switching CR3 between address spaces keeps them in the TLB.
 
-use crate::memory;
+use crate::memory::{self, Frame, FrameRef};
 use crate::layout::{kernel_image, kernel_readonly};
 use core::arch::asm;
 use core::cell::UnsafeCell;
@@ -195,17 +195,26 @@ impl AddressSpace {
         Ok(unsafe { &mut (*table_entries(table))[(virt >> 12) & 1023] as *mut u32 })
     }
 
-    /// Maps the page at `virt` (user space, page aligned) to frame `phys`.
-    pub fn map(&mut self, virt: usize, phys: u64, flags: PageFlags) -> Result<(), MapError> {
-        let entry = self.entry(virt, true)?;
+    /// Maps the page at `virt` (user space, page aligned) to `frame`; the
+    /// address space keeps the frame until [`unmap`](Self::unmap) gives it
+    /// back (or drops it when the space goes). On failure the frame comes
+    /// back with the error.
+    pub fn map(&mut self, virt: usize, frame: Frame, flags: PageFlags) -> Result<FrameRef<'_>, (MapError, Frame)> {
+        let entry = match self.entry(virt, true) {
+            Ok(entry) => entry,
+            Err(e) => return Err((e, frame)),
+        };
         // SAFETY: `entry` points into a page table owned by this object.
         unsafe {
             if *entry & PRESENT != 0 {
-                return Err(MapError::AlreadyMapped);
+                return Err((MapError::AlreadyMapped, frame));
             }
+            let phys = frame.into_raw();
             *entry = phys as u32 | flags.bits();
+            // SAFETY: the entry now holds the frame's reference until unmap
+            // or drop, which outlive the view's borrow of `self`.
+            Ok(FrameRef::from_raw(phys))
         }
-        Ok(())
     }
 
     /// Changes the permissions of a mapped page.
@@ -223,7 +232,7 @@ impl AddressSpace {
     }
 
     /// Unmaps the page at `virt`, returning the frame it mapped.
-    pub fn unmap(&mut self, virt: usize) -> Option<u64> {
+    pub fn unmap(&mut self, virt: usize) -> Option<Frame> {
         let entry = self.entry(virt, false).ok()?;
         // SAFETY: as in `map`.
         let old = unsafe { core::mem::replace(&mut *entry, 0) };
@@ -231,11 +240,13 @@ impl AddressSpace {
             return None;
         }
         self.flush(virt);
-        Some((old & !NO_FLAGS_MASK) as u64)
+        // SAFETY: a present user entry holds the reference `map` took; the
+        // entry is cleared, so the reference passes to the returned handle.
+        Some(unsafe { Frame::from_raw((old & !NO_FLAGS_MASK) as u64) })
     }
 
     /// The frame and permissions of the page holding `virt`.
-    pub fn translate(&self, virt: usize) -> Option<(u64, PageFlags)> {
+    pub fn translate(&self, virt: usize) -> Option<(FrameRef<'_>, PageFlags)> {
         if !(USER_START..USER_END).contains(&virt) {
             return None;
         }
@@ -246,13 +257,14 @@ impl AddressSpace {
                 return None;
             }
             let pte = (*table_entries((pde & !NO_FLAGS_MASK) as u64))[(virt >> 12) & 1023];
-            (pte & PRESENT != 0).then(|| ((pte & !NO_FLAGS_MASK) as u64, PageFlags::from_bits(pte)))
+            // The entry keeps the frame while `self` is borrowed (the view's lifetime).
+            (pte & PRESENT != 0).then(|| (FrameRef::from_raw((pte & !NO_FLAGS_MASK) as u64), PageFlags::from_bits(pte)))
         }
     }
 
     /// Calls `f(virt, frame, flags)` for every mapped page in `[start, end)`
     /// (user space, page aligned), skipping page tables that do not exist.
-    pub fn for_each_mapped(&self, start: usize, end: usize, mut f: impl FnMut(usize, u64, PageFlags)) {
+    pub fn for_each_mapped(&self, start: usize, end: usize, mut f: impl FnMut(usize, FrameRef<'_>, PageFlags)) {
         let (start, end) = (start.max(USER_START), end.min(USER_END));
         let mut virt = start & !(PAGE_SIZE - 1);
         while virt < end {
@@ -265,7 +277,9 @@ impl AddressSpace {
             // SAFETY: as above; user-range entries point at our tables.
             let pte = unsafe { (*table_entries((pde & !NO_FLAGS_MASK) as u64))[(virt >> 12) & 1023] };
             if pte & PRESENT != 0 {
-                f(virt, (pte & !NO_FLAGS_MASK) as u64, PageFlags::from_bits(pte));
+                // SAFETY: the entry keeps the frame while `self` is borrowed.
+                let frame = unsafe { FrameRef::from_raw((pte & !NO_FLAGS_MASK) as u64) };
+                f(virt, frame, PageFlags::from_bits(pte));
             }
             virt += PAGE_SIZE;
         }
@@ -280,8 +294,8 @@ impl AddressSpace {
 }
 
 impl Drop for AddressSpace {
-    /// Frees the directory and its user page tables (not the frames they map:
-    /// their owner unmaps and frees those first).
+    /// Drops the frames still mapped (the space's references to them), then
+    /// frees the user page tables and the directory.
     fn drop(&mut self) {
         if self.is_active() {
             activate_kernel();
@@ -289,9 +303,19 @@ impl Drop for AddressSpace {
         // SAFETY: the directory frame belongs to this object and is no longer active.
         let dir = unsafe { &*table_entries(self.directory) };
         for pde in &dir[USER_START >> 22..USER_END >> 22] {
-            if pde & PRESENT != 0 {
-                memory::free_frame((pde & !NO_FLAGS_MASK) as u64);
+            if pde & PRESENT == 0 {
+                continue;
             }
+            let table = (pde & !NO_FLAGS_MASK) as u64;
+            // SAFETY: user-range directory entries point at tables this object allocated.
+            for pte in unsafe { &*table_entries(table) } {
+                if pte & PRESENT != 0 {
+                    // SAFETY: a present entry holds the reference `map` took;
+                    // the table goes away with it, so the reference is dropped once.
+                    drop(unsafe { Frame::from_raw((pte & !NO_FLAGS_MASK) as u64) });
+                }
+            }
+            memory::free_frame(table);
         }
         memory::free_frame(self.directory);
     }

@@ -1,10 +1,11 @@
 //! The kernel's one file tree: the initramfs mounted at `/`, with `/tmp`.
 
-use alloc::boxed::Box;
-
 use crate::hal;
 use crate::hal::sync::IrqMutex;
-use embox_fs::{Limits, PageId, PageStore, Vfs};
+use embox_fs::{Limits, Page};
+
+/// The kernel's file tree: file data in page frames.
+pub type Vfs = embox_fs::Vfs<FramePage>;
 
 static VFS: IrqMutex<Option<Vfs>> = IrqMutex::new(None);
 static INITRAMFS: IrqMutex<Option<&'static [u8]>> = IrqMutex::new(None);
@@ -14,21 +15,18 @@ pub fn initramfs() -> Option<&'static [u8]> {
     *INITRAMFS.lock()
 }
 
-/// File data in page frames (never in the kernel heap).
-struct FramePages;
+/// A page of file data: a page frame (never the kernel heap), owned.
+pub struct FramePage(hal::memory::Frame);
 
-impl PageStore for FramePages {
-    fn alloc(&mut self) -> Option<PageId> {
-        hal::memory::alloc_zeroed_frame()
+impl Page for FramePage {
+    fn zeroed() -> Option<Self> {
+        hal::memory::Frame::zeroed().map(FramePage)
     }
-    fn free(&mut self, page: PageId) {
-        hal::memory::free_frame(page)
+    fn read(&self, offset: usize, out: &mut [u8]) {
+        self.0.read(offset, out)
     }
-    fn read(&self, page: PageId, offset: usize, out: &mut [u8]) {
-        hal::memory::read_frame(page, offset, out)
-    }
-    fn write(&mut self, page: PageId, offset: usize, data: &[u8]) {
-        hal::memory::write_frame(page, offset, data)
+    fn write(&mut self, offset: usize, data: &[u8]) {
+        self.0.write(offset, data)
     }
 }
 
@@ -45,7 +43,7 @@ fn limits() -> Limits {
 pub(crate) fn init(initrd: Option<&'static [u8]>) {
     *INITRAMFS.lock() = initrd;
     let limits = limits();
-    let mut vfs = Vfs::with_store(Box::new(FramePages), limits);
+    let mut vfs = Vfs::with_limits(limits);
     match initrd {
         Some(archive) => match vfs.mount_cpio(archive) {
             Ok(n) => crate::klog!("rootfs: {} entries from the initramfs ({} KiB) mounted at /", n, archive.len() / 1024),

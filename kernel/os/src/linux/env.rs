@@ -5,7 +5,8 @@ use core::time::Duration;
 
 use embox_abi::types::{Termios, Winsize};
 use embox_abi::Errno;
-use embox_fs::{FsError, Vfs};
+use crate::vfs::Vfs;
+use embox_fs::FsError;
 
 use crate::hal::sync::IrqMutex;
 use crate::{sched, tty, vfs};

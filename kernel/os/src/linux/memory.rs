@@ -2,7 +2,7 @@
 //! areas (program segments, heap, mmap regions, stack) with their rights.
 //!
 //! Pages of an area are mapped on first touch: a user page fault inside an
-//! area, or a kernel copy to or from it ([`ProcessMemory::frame_for`]), maps a
+//! area, or a kernel copy to or from it (`Mm::frame_for`), maps a
 //! zeroed frame. So `brk`, `mmap2` and the 8 MiB stack cost only the pages
 //! the program uses. Rights map onto i386 page bits: writable areas get
 //! writable user pages, readable/executable ones read-only user pages, and
@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 
 use embox_abi::Errno;
 use embox_elf::Perms;
-use embox_hal::memory;
+use embox_hal::memory::{Frame, FrameRef};
 use embox_hal::sync::IrqMutex;
 pub use embox_uspace::{page_ceil, page_floor, Area, AreaKind};
 use embox_uspace::{AreaError, AreaMap};
@@ -106,14 +106,6 @@ impl ProcessMemory {
 
     pub fn add_stack_and_heap(&mut self, brk_start: u32) -> Result<(), Errno> {
         self.mm.lock().add_stack_and_heap(brk_start)
-    }
-
-    pub fn frame_for(&mut self, page: u32, write: bool) -> Result<u64, Errno> {
-        self.mm.lock().frame_for(page, write)
-    }
-
-    pub fn frame_for_load(&mut self, page: u32) -> Result<u64, Errno> {
-        self.mm.lock().frame_for_load(page)
     }
 
     /// A forked child's copy-on-write copy (see [`Mm::fork`]).
@@ -230,43 +222,41 @@ impl Mm {
     /// The frame backing the page at `page` (page aligned), mapping a zeroed
     /// one first if the page belongs to an area. `write` asks for a page
     /// the program may write.
-    pub fn frame_for(&mut self, page: u32, write: bool) -> Result<u64, Errno> {
-        if let Some((frame, flags)) = self.space.translate(page as usize) {
-            if flags.user && write && !flags.writable && self.is_copy_on_write(page) {
-                return self.break_copy_on_write(page, frame);
+    fn frame_for(&mut self, page: u32, write: bool) -> Result<FrameRef<'_>, Errno> {
+        match self.space.translate(page as usize).map(|(_, flags)| flags) {
+            Some(flags) if flags.user && write && !flags.writable && self.is_copy_on_write(page) => {
+                return self.break_copy_on_write(page)
             }
-            return if flags.user && (flags.writable || !write) { Ok(frame) } else { Err(Errno::EFAULT) };
+            Some(flags) if !(flags.user && (flags.writable || !write)) => return Err(Errno::EFAULT),
+            Some(_) => {}
+            None => {
+                let area = *self.area_at(page).ok_or(Errno::EFAULT)?;
+                let flags = flags_for(area.perms);
+                if !flags.user || (write && !flags.writable) {
+                    return Err(Errno::EFAULT);
+                }
+                return self.map_zeroed(page, flags);
+            }
         }
-        let area = *self.area_at(page).ok_or(Errno::EFAULT)?;
-        let flags = flags_for(area.perms);
-        if !flags.user || (write && !flags.writable) {
-            return Err(Errno::EFAULT);
-        }
-        self.map_zeroed(page, flags)
+        self.space.translate(page as usize).map(|(frame, _)| frame).ok_or(Errno::EFAULT)
     }
 
     /// Frame for the loader: maps the page writable-or-not as its area says,
     /// but always hands it out (the loader writes read-only text).
-    pub fn frame_for_load(&mut self, page: u32) -> Result<u64, Errno> {
-        if let Some((frame, _)) = self.space.translate(page as usize) {
-            return Ok(frame);
+    fn frame_for_load(&mut self, page: u32) -> Result<FrameRef<'_>, Errno> {
+        if self.space.translate(page as usize).is_none() {
+            let area = *self.area_at(page).ok_or(Errno::EFAULT)?;
+            return self.map_zeroed(page, flags_for(area.perms));
         }
-        let area = *self.area_at(page).ok_or(Errno::EFAULT)?;
-        self.map_zeroed(page, flags_for(area.perms))
+        self.space.translate(page as usize).map(|(frame, _)| frame).ok_or(Errno::EFAULT)
     }
 
-    fn map_zeroed(&mut self, page: u32, flags: PageFlags) -> Result<u64, Errno> {
-        let frame = memory::alloc_zeroed_frame().ok_or(Errno::ENOMEM)?;
-        match self.space.map(page as usize, frame, flags) {
-            Ok(()) => Ok(frame),
-            Err(e) => {
-                memory::free_frame(frame);
-                Err(match e {
-                    MapError::OutOfMemory => Errno::ENOMEM,
-                    MapError::BadAddress | MapError::AlreadyMapped => Errno::EFAULT,
-                })
-            }
-        }
+    fn map_zeroed(&mut self, page: u32, flags: PageFlags) -> Result<FrameRef<'_>, Errno> {
+        let frame = Frame::zeroed().ok_or(Errno::ENOMEM)?;
+        self.space.map(page as usize, frame, flags).map_err(|(e, _)| match e {
+            MapError::OutOfMemory => Errno::ENOMEM,
+            MapError::BadAddress | MapError::AlreadyMapped => Errno::EFAULT,
+        })
     }
 
     /// True when `page` is mapped read-only although its area is writable:
@@ -277,22 +267,27 @@ impl Mm {
 
     /// A write to a copy-on-write page: the process gets a frame of its own
     /// (a copy while another process still shares the old one) mapped writable.
-    fn break_copy_on_write(&mut self, page: u32, frame: u64) -> Result<u64, Errno> {
+    fn break_copy_on_write(&mut self, page: u32) -> Result<FrameRef<'_>, Errno> {
         let writable = PageFlags { writable: true, user: true };
-        if !memory::frame_is_shared(frame) {
+        let (frame, _) = self.space.translate(page as usize).ok_or(Errno::EFAULT)?;
+        if !frame.is_shared() {
             self.space.protect(page as usize, writable).map_err(|_| Errno::EFAULT)?;
-            return Ok(frame);
+            return self.space.translate(page as usize).map(|(frame, _)| frame).ok_or(Errno::EFAULT);
         }
-        let copy = memory::copy_of_frame(frame).ok_or(Errno::ENOMEM)?;
-        self.space.unmap(page as usize);
-        if self.space.map(page as usize, copy, writable).is_err() {
-            // Cannot happen (the entry was just cleared); keep the old frame.
-            memory::free_frame(copy);
-            let _ = self.space.map(page as usize, frame, PageFlags { writable: false, user: true });
-            return Err(Errno::ENOMEM);
+        let copy = frame.copy().ok_or(Errno::ENOMEM)?;
+        // Dropping the old handle drops this process's reference to the shared frame.
+        let shared = self.space.unmap(page as usize);
+        match self.space.map(page as usize, copy, writable) {
+            Ok(_) => {}
+            Err(_) => {
+                // Cannot happen (the entry was just cleared); keep the old frame.
+                if let Some(shared) = shared {
+                    let _ = self.space.map(page as usize, shared, PageFlags { writable: false, user: true });
+                }
+                return Err(Errno::ENOMEM);
+            }
         }
-        memory::free_frame(frame); // this process's reference to the shared frame
-        Ok(copy)
+        self.space.translate(page as usize).map(|(frame, _)| frame).ok_or(Errno::EFAULT)
     }
 
     /// The address space of a forked child: the same areas, every mapped
@@ -312,19 +307,18 @@ impl Mm {
                 if failed {
                     return;
                 }
-                let (child_frame, child_flags) = if memory::share_frame(frame) {
-                    (frame, PageFlags { writable: false, ..flags })
-                } else {
-                    match memory::copy_of_frame(frame) {
+                let (child_frame, child_flags) = match frame.share() {
+                    Some(shared) => (shared, PageFlags { writable: false, ..flags }),
+                    None => match frame.copy() {
                         Some(copy) => (copy, flags),
                         None => {
                             failed = true;
                             return;
                         }
-                    }
+                    },
                 };
+                // On failure the frame comes back and is dropped.
                 if child_space.map(virt, child_frame, child_flags).is_err() {
-                    memory::free_frame(child_frame);
                     failed = true;
                 }
             });
@@ -353,9 +347,9 @@ impl Mm {
     /// of a copy-on-write page it writes.
     pub fn resolve_fault(&mut self, addr: u32, write: bool) -> FaultResolution {
         let page = page_floor(addr);
-        if let Some((frame, flags)) = self.space.translate(page as usize) {
+        if let Some((_, flags)) = self.space.translate(page as usize) {
             if write && flags.user && !flags.writable && self.is_copy_on_write(page) {
-                return match self.break_copy_on_write(page, frame) {
+                return match self.break_copy_on_write(page) {
                     Ok(_) => FaultResolution::Mapped,
                     Err(_) => FaultResolution::OutOfMemory,
                 };
@@ -368,13 +362,11 @@ impl Mm {
         }
     }
 
-    /// Unmaps and frees every mapped page in `[start, end)`.
+    /// Unmaps every mapped page in `[start, end)`, dropping the frames.
     fn release_pages(&mut self, start: u32, end: u32) {
         let mut page = start;
         while page < end {
-            if let Some(frame) = self.space.unmap(page as usize) {
-                memory::free_frame(frame);
-            }
+            drop(self.space.unmap(page as usize));
             page += PAGE;
         }
     }
@@ -460,9 +452,8 @@ impl Mm {
         let mut offset = 0;
         while offset < old_len {
             if let Some(frame) = self.space.unmap((old + offset) as usize) {
-                let flags = PageFlags { writable: flags.writable && !memory::frame_is_shared(frame), ..flags };
+                let flags = PageFlags { writable: flags.writable && !frame.view().is_shared(), ..flags };
                 if self.space.map((new + offset) as usize, frame, flags).is_err() {
-                    memory::free_frame(frame);
                     return Err(Errno::ENOMEM);
                 }
             }
@@ -486,7 +477,7 @@ impl Mm {
             // Pages not mapped yet get the new rights when first touched;
             // a frame shared since a fork stays read-only (copy on write).
             if let Some((frame, _)) = self.space.translate(page as usize) {
-                let shared = flags.writable && memory::frame_is_shared(frame);
+                let shared = flags.writable && frame.is_shared();
                 let _ = self.space.protect(page as usize, PageFlags { writable: flags.writable && !shared, ..flags });
             }
             page += PAGE;
@@ -508,7 +499,7 @@ impl Mm {
     /// the page rights (program text is read-only to the program itself).
     pub fn load_bytes(&mut self, addr: u32, data: &[u8]) -> Result<(), Errno> {
         self.copy(addr, data.len(), None, |frame, offset, range| {
-            memory::write_frame(frame, offset, &data[range]);
+            frame.write(offset, &data[range]);
         })
     }
 
@@ -517,7 +508,7 @@ impl Mm {
     pub fn read(&mut self, addr: u32, out: &mut [u8]) -> Result<(), Errno> {
         let len = out.len();
         self.copy(addr, len, Some(false), |frame, offset, range| {
-            memory::read_frame(frame, offset, &mut out[range]);
+            frame.read(offset, &mut out[range]);
         })
     }
 
@@ -525,7 +516,7 @@ impl Mm {
     /// writable by the program.
     pub fn write(&mut self, addr: u32, data: &[u8]) -> Result<(), Errno> {
         self.copy(addr, data.len(), Some(true), |frame, offset, range| {
-            memory::write_frame(frame, offset, &data[range]);
+            frame.write(offset, &data[range]);
         })
     }
 
@@ -536,7 +527,7 @@ impl Mm {
         addr: u32,
         len: usize,
         access: Option<bool>,
-        mut each: impl FnMut(u64, usize, core::ops::Range<usize>),
+        mut each: impl FnMut(FrameRef<'_>, usize, core::ops::Range<usize>),
     ) -> Result<(), Errno> {
         let end = (addr as u64) + len as u64;
         if len == 0 {
@@ -580,14 +571,5 @@ impl Mm {
             }
             at = at.checked_add(n as u32).ok_or(Errno::EFAULT)?;
         }
-    }
-}
-
-impl Drop for Mm {
-    fn drop(&mut self) {
-        for a in self.areas.areas().to_vec() {
-            self.release_pages(a.start, a.end);
-        }
-        // The AddressSpace's own drop frees the page tables and directory.
     }
 }

@@ -64,17 +64,20 @@ if ! command -v cargo >/dev/null; then
   export PATH=$HOME/.cargo/bin:$PATH
 fi
 
-# --- the base image's root filesystem, while embctl compiles ----------------
-# debootstrap needs nothing of embctl. When the base image is missing, start it
-# now in the background: embctl-base-rootfs has no dependencies and builds in
-# seconds, and `embctl image build` imports its tree (waiting for it when it is
-# still being made) instead of running debootstrap after the long compile.
+# --- the base image and the build image, while embctl compiles ---------------
+# Neither needs embctl's compiled code. When the base image is missing, start
+# them now in the background: embctl-base-rootfs (std and sha2 only, built in
+# seconds) debootstraps the base, imports it and builds docker/Dockerfile with
+# the docker CLI, under the same tag, labels and host locks embctl uses (one
+# definition: base-rootfs/src/recipe.rs). embctl's image step then finds the
+# image, waiting for it when it is still being built; whatever the background
+# job could not do, embctl does itself.
 base_tag=${EMBCTL_BASE_TAG:-emdocker-lkl-base:trixie}
 if [[ -z ${EMBCTL_BASE_TAG:-} ]] && ! docker image inspect "$base_tag" >/dev/null 2>&1; then
   cargo build --release --locked -p embctl-base-rootfs --manifest-path "$here/Cargo.toml" -q
   prepare_log=/var/log/embctl-base-rootfs.log
-  log "base image $base_tag missing: debootstrap runs in the background while embctl compiles (log: $prepare_log)"
-  nohup "$here/target/release/embctl-base-rootfs" prepare >"$prepare_log" 2>&1 </dev/null &
+  log "base image $base_tag missing: debootstrap and the build image run in the background while embctl compiles (log: $prepare_log)"
+  EMBCTL_PREPARE_LOG=$prepare_log nohup "$here/target/release/embctl-base-rootfs" prepare --image "$here/docker" >"$prepare_log" 2>&1 </dev/null &
 fi
 
 log "building embctl"

@@ -17,6 +17,10 @@
 //!   it the tree is unfinished (a failed or interrupted attempt), and is never
 //!   imported.
 
+pub mod host_lock;
+pub mod prebuild;
+pub mod recipe;
+
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io;

@@ -175,6 +175,54 @@ fn image_is_built_from_nothing_on_the_offline_path_then_reused_and_rebuilt_on_ch
     );
 }
 
+/// `embctl-base-rootfs`, built next to this embctl (test-all.sh builds both;
+/// a lone `cargo test -p embctl` may not have).
+fn base_rootfs_tool() -> PathBuf {
+    let tool = Path::new(env!("CARGO_BIN_EXE_embctl")).with_file_name("embctl-base-rootfs");
+    if !tool.is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        run_ok(Command::new(cargo).current_dir(workspace_root()).args(["build", "--release", "-p", "embctl-base-rootfs"]));
+    }
+    tool
+}
+
+#[test]
+fn the_image_built_in_the_background_by_setup_host_is_the_one_embctl_reuses() {
+    // A base of our own (the checkout's base under a scratch tag: same id, no debootstrap).
+    real_image();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let base = format!("emdocker-lkl-base:test-bg-{}-{nanos:x}", std::process::id());
+    docker(&["tag", "emdocker-lkl-base:trixie", &base]);
+    let mut cleanup = ImageCleanup(vec![base.clone()]);
+    // A context nobody else builds.
+    let ws = ScratchWorkspace::with_dockerfile(&format!("{TINY_DOCKERFILE}# {base}\n"));
+
+    let prepared = run(Command::new(base_rootfs_tool())
+        .env("EMBCTL_BASE_TAG", &base)
+        .env("EMBCTL_BASE_ROOTFS_DIR", ws.path().join("prepared"))
+        .args(["prepare", "--image"])
+        .arg(ws.path().join("docker")));
+    let log = stderr(&prepared);
+    assert!(prepared.status.success(), "{log}");
+    let tag = log.lines().find_map(|l| l.strip_prefix("embctl-base-rootfs: built ")).and_then(|l| l.split(' ').next()).expect("built line").to_string();
+    cleanup.0.insert(0, tag.clone());
+    assert!(log.contains("recorded") && std::fs::read_to_string(ws.path().join("docker/packages.lock")).unwrap().contains("dpkg="), "{log}");
+    assert!(!std::path::Path::new(&std::env::temp_dir()).join(format!("embctl-{}.lock", tag.replace(':', "_"))).exists(), "no lock file left");
+
+    // embctl finds it: same tag, labels that match its own hash, nothing built.
+    let again = run(ws.embctl().env("EMBCTL_BASE_TAG", &base).args(["-v", "image", "build"]));
+    assert!(again.status.success());
+    assert_eq!(stdout(&again).trim(), tag, "embctl computes the same tag");
+    assert!(!stderr(&again).contains("building"), "embctl reuses the background build");
+    let labels = docker(&["image", "inspect", "-f", "{{json .Config.Labels}}", &tag]);
+    for key in ["\"org.embctl.managed\":\"true\"", "org.embctl.base-id", "org.embctl.context-dir", "\"org.embctl.image\":\"emdocker-lkl\""] {
+        assert!(labels.contains(key), "label {key} missing in {labels}");
+    }
+    // Run again, the tool has nothing to do.
+    let twice = run(Command::new(base_rootfs_tool()).env("EMBCTL_BASE_TAG", &base).args(["prepare", "--image"]).arg(ws.path().join("docker")));
+    assert!(stderr(&twice).contains("exists already"), "{}", stderr(&twice));
+}
+
 /// A Unix-socket relay in front of the real engine that keeps every byte its
 /// clients send, so a test can count the API requests embctl really makes.
 struct EngineRelay {

@@ -906,6 +906,15 @@ fn local_tree_builds_out_of_tree_and_stays_untouched() {
     assert_elf32_i386_relocatable(&ws.base().join("out").join(&outs[0]).join("install/lib/lkl.o"));
     assert!(!ws.tree().exists(), "the pinned tree was not fetched");
 
+    // Unchanged tree, fragment and image: the build stamp skips make and install.
+    let again = run(ws.embctl().args(["lkl", "build"]).env("EMBCTL_LKL_TREE", &user_tree));
+    assert!(again.status.success());
+    assert!(stderr(&again).contains("make not run"), "an unchanged tree is not built again: {}", stderr(&again));
+    assert!(!stdout(&again).contains("== LKL") && !stderr(&again).contains("== LKL"), "no build container ran");
+    // Only git's own files changed (a commit): still nothing to build.
+    fs::write(user_tree.join(".git/description"), "touched\n").unwrap();
+    assert!(stderr(&run(ws.embctl().args(["lkl", "build"]).env("EMBCTL_LKL_TREE", &user_tree))).contains("make not run"));
+
     // lkl-diff --lkl-tree: the user's edit and new file, against the tree's HEAD.
     assert!(stdout(&ws.run_ok(&["lkl-diff", "--lkl-tree", user_tree.to_str().unwrap()])).is_empty());
     fs::write(user_tree.join("README"), "edited\n").unwrap();
@@ -920,6 +929,12 @@ fn local_tree_builds_out_of_tree_and_stays_untouched() {
     assert!(stderr(&out).contains("unpinned"), "{}", stderr(&out));
     assert!(snapshot(&user_tree.join(".git")) == git_dir, "lkl-diff --lkl-tree wrote nothing into .git");
     assert_eq!(git(&["status", "--porcelain"]), " M README\n?? tools/lkl/new.c\n?? tools/lkl/stray.o\n", "git's index untouched");
+
+    // A changed file in the tree: built again.
+    let rebuilt = run(ws.embctl().args(["lkl", "build"]).env("EMBCTL_LKL_TREE", &user_tree));
+    assert!(rebuilt.status.success());
+    assert!(!stderr(&rebuilt).contains("make not run"), "an edited tree is built again: {}", stderr(&rebuilt));
+    assert!(stderr(&run(ws.embctl().args(["lkl", "build"]).env("EMBCTL_LKL_TREE", &user_tree))).contains("make not run"));
 }
 
 /// With `EMBCTL_LKL_TREE` naming a real LKL tree, the real round trip: built out

@@ -13,7 +13,7 @@
 
 pub mod packages;
 pub mod rootfs;
-mod stamp;
+pub(crate) mod stamp;
 pub mod template;
 
 use std::fs;

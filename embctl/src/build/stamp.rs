@@ -25,12 +25,18 @@ pub struct Stamp {
 impl Stamp {
     /// The stamp of step `name` under `dir`, with `command` describing the
     /// container and `inputs` the files or trees it reads (now).
+    /// Directories named `target` (cargo's output of host builds) are not inputs.
     pub fn new(dir: &Path, name: &str, command: &str, inputs: &[PathBuf]) -> Stamp {
+        Self::skipping(dir, name, command, inputs, &["target"])
+    }
+
+    /// As [`Stamp::new`], with directories of the names in `skip` left out of the inputs.
+    pub fn skipping(dir: &Path, name: &str, command: &str, inputs: &[PathBuf], skip: &[&str]) -> Stamp {
         let mut digest = Sha256::new();
         digest.update(command.as_bytes());
         digest.update([0]);
         for input in inputs {
-            add_tree(&mut digest, input);
+            add_tree(&mut digest, input, skip);
         }
         Stamp { file: dir.join(name), inputs: digest }
     }
@@ -39,7 +45,7 @@ impl Stamp {
         let mut digest = self.inputs.clone();
         digest.update(b"outputs\0");
         for output in outputs {
-            add_tree(&mut digest, output);
+            add_tree(&mut digest, output, &[]);
         }
         hex::encode(digest.finalize())
     }
@@ -64,9 +70,8 @@ impl Stamp {
 }
 
 /// Every file at or below `path`, sorted, as path, size and mtime; a missing
-/// path counts as such. Directories named `target` (cargo's output of host
-/// builds) are not inputs.
-fn add_tree(digest: &mut Sha256, path: &Path) {
+/// path counts as such. Directories named in `skip` are left out.
+fn add_tree(digest: &mut Sha256, path: &Path, skip: &[&str]) {
     let Ok(meta) = fs::symlink_metadata(path) else {
         digest.update(format!("missing {}\0", path.display()).as_bytes());
         return;
@@ -76,10 +81,11 @@ fn add_tree(digest: &mut Sha256, path: &Path) {
             digest.update(format!("unreadable {}\0", path.display()).as_bytes());
             return;
         };
-        let mut children: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        let mut children: Vec<(PathBuf, bool)> =
+            entries.filter_map(|e| e.ok()).map(|e| (e.path(), e.file_type().is_ok_and(|t| t.is_dir()))).collect();
         children.sort();
-        for child in children.iter().filter(|c| !(c.is_dir() && c.file_name().is_some_and(|n| n == "target"))) {
-            add_tree(digest, child);
+        for (child, _) in children.iter().filter(|(c, dir)| !(*dir && c.file_name().is_some_and(|n| skip.iter().any(|s| n == *s)))) {
+            add_tree(digest, child, skip);
         }
         return;
     }

@@ -24,7 +24,7 @@ pub use orphans::ROLE_LABEL;
 
 /// Label put on every container (and image) this tool creates, so leftovers can
 /// be found: `docker ps -a --filter label=org.embctl.managed=true`.
-pub const MANAGED_LABEL: &str = "org.embctl.managed";
+pub use embctl_base_rootfs::recipe::MANAGED_LABEL;
 
 /// How long the first ping may take before we call the engine unreachable.
 const PING_TIMEOUT: Duration = Duration::from_secs(10);

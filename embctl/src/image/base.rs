@@ -13,17 +13,16 @@ use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
+use embctl_base_rootfs::recipe::{base_import_changes, LABEL_BASE_SOURCE};
 use embctl_base_rootfs::{Found, Prepared, SUITE};
 
-use crate::engine::{Engine, MANAGED_LABEL};
+use crate::engine::Engine;
 use crate::ui::Progress;
 
-use super::{LABEL_BASE_SOURCE, LABEL_IMAGE};
+pub use embctl_base_rootfs::recipe::base_tag;
 
 /// The registry image used when one answers (Debian's official i386 build).
 pub const PINNED_BASE: &str = "i386/debian:trixie-slim";
-/// Local repository of the base image.
-pub const BASE_REPO: &str = "emdocker-lkl-base";
 /// A registry either answers quickly or not at all here; do not wait for the engine's timeout.
 const PULL_DEADLINE: Duration = Duration::from_secs(20);
 
@@ -33,15 +32,6 @@ pub struct Base {
     pub id: String,
     /// "pull", "debootstrap" (how it was made), as recorded on the image.
     pub source: String,
-}
-
-/// The local tag of the base: `EMBCTL_BASE_TAG` (tests force a fresh base with it)
-/// or `emdocker-lkl-base:trixie`.
-pub fn base_tag() -> String {
-    std::env::var("EMBCTL_BASE_TAG")
-        .ok()
-        .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| format!("{BASE_REPO}:{SUITE}"))
 }
 
 /// The base when it exists locally (one inspect), without making it. Its id is
@@ -235,15 +225,7 @@ async fn import_tree(engine: &Engine, tag: &str, tree: &std::path::Path, mirror:
         }
     });
     let (repo, t) = tag.split_once(':').unwrap_or((tag, "latest"));
-    let changes = vec![
-        format!("LABEL {MANAGED_LABEL}=true"),
-        format!("LABEL {LABEL_IMAGE}={BASE_REPO}"),
-        format!("LABEL {LABEL_BASE_SOURCE}=debootstrap"),
-        format!("LABEL org.embctl.debian-mirror={mirror}"),
-        "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
-        "CMD [\"/bin/bash\"]".to_string(),
-    ];
-    let id = engine.import_rootfs(repo, t, changes, chunks).await?;
+    let id = engine.import_rootfs(repo, t, base_import_changes(mirror), chunks).await?;
     let status = tar.wait().await.context("tar did not finish")?;
     if !status.success() {
         let _ = engine.remove_image(tag, true).await;

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use anyhow::{bail, Result};
 
-use crate::engine::{Engine, ImageInfo, MANAGED_LABEL};
+use crate::engine::{Engine, ImageInfo};
 use crate::ui::Progress;
 use crate::workspace::Workspace;
 
@@ -25,19 +25,10 @@ pub use crate::kvm_probe::{kvm_usable, KvmVerdict};
 pub use base::{base_tag, debootstrap_path, existing_base, short_id, PINNED_BASE};
 pub use spec::workspace_spec;
 
-/// Repository of the build image; tags are the first 16 hex digits of the content hash.
-pub const IMAGE_REPO: &str = "emdocker-lkl";
-/// Which of this tool's images an image is (`emdocker-lkl` or `emdocker-lkl-base`).
-pub const LABEL_IMAGE: &str = "org.embctl.image";
-/// Full content hash (docker/ files + base image id) the image was built from.
-pub const LABEL_HASH: &str = "org.embctl.context-hash";
-pub const LABEL_BASE: &str = "org.embctl.base";
-pub const LABEL_BASE_ID: &str = "org.embctl.base-id";
-/// The `docker/` directory an image was built from: prune only touches images of
-/// this checkout (other checkouts on the machine keep theirs).
-pub const LABEL_CONTEXT: &str = "org.embctl.context-dir";
-/// How the base was made: "pull" or "debootstrap".
-pub const LABEL_BASE_SOURCE: &str = "org.embctl.base-source";
+// The image's one definition (tag, labels, build arguments) is shared with the
+// background build scripts/setup-host.sh starts (`embctl-base-rootfs prepare --image`).
+use embctl_base_rootfs::recipe::{self, tag_for, BaseRef};
+pub use embctl_base_rootfs::recipe::{IMAGE_REPO, LABEL_BASE_SOURCE, LABEL_CONTEXT, LABEL_HASH, LABEL_IMAGE};
 
 /// The image reference to use for the workspace's current `docker/`: reused after
 /// one inspect of the image when the base id is recorded (see [`base_record`]);
@@ -90,10 +81,6 @@ pub async fn current(engine: &Engine, ws: &Workspace) -> Result<Option<(String, 
     Ok(Some((tag, exists)))
 }
 
-fn tag_for(hash: &str) -> String {
-    format!("{IMAGE_REPO}:{}", &hash[..16])
-}
-
 /// The full path: inspect (or make) the base, then reuse or build the image.
 async fn ensure_with(engine: &Engine, ws: &Workspace, ctx: context::BuildContext, force: bool) -> Result<String> {
     let base = base::ensure_base(engine).await?;
@@ -108,17 +95,9 @@ async fn ensure_with(engine: &Engine, ws: &Workspace, ctx: context::BuildContext
         tracing::info!("build image {tag} was built by another embctl meanwhile; reusing it");
         return Ok(tag);
     }
-    let labels = HashMap::from([
-        (MANAGED_LABEL.to_string(), "true".to_string()),
-        (LABEL_IMAGE.to_string(), IMAGE_REPO.to_string()),
-        (LABEL_HASH.to_string(), hash.clone()),
-        (LABEL_BASE.to_string(), base.reference.clone()),
-        (LABEL_BASE_ID.to_string(), base.id.clone()),
-        (LABEL_BASE_SOURCE.to_string(), base.source.clone()),
-        (LABEL_CONTEXT.to_string(), ws.docker_dir().display().to_string()),
-    ]);
-    // FROM the base's id, not its tag: the hash covers exactly this base.
-    let build_args = HashMap::from([("BASE".to_string(), base.id.clone())]);
+    let base_ref = BaseRef { reference: &base.reference, id: &base.id, source: &base.source };
+    let labels: HashMap<_, _> = recipe::image_labels(&hash, &base_ref, &ws.docker_dir()).into_iter().collect();
+    let build_args: HashMap<_, _> = recipe::build_args(&base_ref).into_iter().collect();
     let progress = Progress::new(&format!(
         "building {tag} from {} (base {} made by {})",
         ws.docker_dir().join("Dockerfile").display(),

@@ -9,6 +9,7 @@
 //! are made at boot and shared by every address space.
 
 use crate::layout;
+use crate::paging::{Entry, Table};
 use crate::{memory, sync::IrqMutex};
 use core::cell::UnsafeCell;
 
@@ -22,23 +23,21 @@ const TABLES: usize = 4;
 const SLOTS: usize = TABLES * 4 * 1024 * 1024 / SLOT_SIZE;
 const PAGES_PER_SLOT: usize = SLOT_SIZE / layout::PAGE_SIZE;
 
-#[repr(C, align(4096))]
-struct Table([u32; 1024]);
 struct Tables(UnsafeCell<[Table; TABLES]>);
 // SAFETY: entries change only under the SLOTS_USED lock (interrupts masked, one CPU).
 unsafe impl Sync for Tables {}
-static PAGE_TABLES: Tables = Tables(UnsafeCell::new([const { Table([0; 1024]) }; TABLES]));
+static PAGE_TABLES: Tables = Tables(UnsafeCell::new([const { Table::EMPTY }; TABLES]));
 
 /// Bit set = slot in use.
 static SLOTS_USED: IrqMutex<[u64; SLOTS / 64]> = IrqMutex::new([0; SLOTS / 64]);
 
 /// Installs the region's page tables in the kernel page directory (before
 /// any address space copies the kernel part of it).
-pub(crate) fn init(directory: &mut [u32; 1024]) {
+pub(crate) fn init(directory: &mut Table) {
     for i in 0..TABLES {
         // SAFETY: only the address of the static table is taken.
-        let table = unsafe { &raw const (*PAGE_TABLES.0.get())[i] } as u32;
-        directory[REGION_BASE / (4 << 20) + i] = table | 0x3; // present, writable, supervisor
+        let table = unsafe { &raw const (*PAGE_TABLES.0.get())[i] } as u64;
+        directory.0[REGION_BASE / (4 << 20) + i] = Entry::kernel_table(table);
     }
 }
 
@@ -69,7 +68,7 @@ impl KernelStack {
         for page in 1..PAGES_PER_SLOT {
             let frame = memory::alloc_frame()?;
             let _guard = SLOTS_USED.lock();
-            set_entry(slot * PAGES_PER_SLOT + page, frame as u32 | 0x103); // present, writable, global
+            set_entry(slot * PAGES_PER_SLOT + page, Entry::kernel_page(frame, true));
         }
         Some(stack)
     }
@@ -91,20 +90,20 @@ impl Drop for KernelStack {
         let mut used = SLOTS_USED.lock();
         for page in 1..PAGES_PER_SLOT {
             let index = self.slot * PAGES_PER_SLOT + page;
-            let old = set_entry(index, 0);
-            if old & 1 == 0 {
+            let old = set_entry(index, Entry::EMPTY);
+            if !old.is_present() {
                 continue; // never mapped (try_new ran out of frames)
             }
             let virt = REGION_BASE + index * layout::PAGE_SIZE;
             // SAFETY: invalidating a TLB entry has no memory-safety effect.
             unsafe { core::arch::asm!("invlpg [{}]", in(reg) virt, options(nostack, preserves_flags)) };
-            memory::free_frame((old & !0xfff) as u64);
+            memory::free_frame(old.frame());
         }
         used[self.slot / 64] &= !(1 << (self.slot % 64));
     }
 }
 
-fn set_entry(index: usize, value: u32) -> u32 {
+fn set_entry(index: usize, value: Entry) -> Entry {
     // SAFETY: callers hold the SLOTS_USED lock and own the slot of `index`.
     unsafe { core::mem::replace(&mut (*PAGE_TABLES.0.get())[index / 1024].0[index % 1024], value) }
 }

@@ -22,12 +22,6 @@ pub use crate::layout::{phys_to_virt, virt_to_phys, PAGE_SIZE, PHYS_MAP_BASE, PH
 
 /// Page tables of the identity map (4 MiB each).
 const LOW_TABLES: usize = USER_START >> 22;
-const PRESENT: u32 = 1 << 0;
-const WRITABLE: u32 = 1 << 1;
-const USER: u32 = 1 << 2;
-const HUGE: u32 = 1 << 7;
-const GLOBAL: u32 = 1 << 8;
-const NO_FLAGS_MASK: u32 = 0xfff;
 
 /// Permissions of a user page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,17 +30,87 @@ pub struct PageFlags {
     pub user: bool,
 }
 
-impl PageFlags {
-    fn bits(self) -> u32 {
-        PRESENT | if self.writable { WRITABLE } else { 0 } | if self.user { USER } else { 0 }
+/// One entry of a page directory or page table: a frame's address and its
+/// flag bits. The only code that knows the i386 bit layout; everything else
+/// builds entries with the constructors, which say what the entry is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(transparent)]
+pub(crate) struct Entry(u32);
+
+impl Entry {
+    const PRESENT: u32 = 1 << 0;
+    const WRITABLE: u32 = 1 << 1;
+    const USER: u32 = 1 << 2;
+    const HUGE: u32 = 1 << 7;
+    const GLOBAL: u32 = 1 << 8;
+    const FLAGS: u32 = 0xfff;
+
+    /// Not present: maps nothing.
+    pub(crate) const EMPTY: Entry = Entry(0);
+
+    fn new(frame: u64, flags: u32) -> Entry {
+        debug_assert!(frame % PAGE_SIZE as u64 == 0 && frame < 1 << 32, "frame {frame:#x} is not a 32-bit page address");
+        Entry(frame as u32 | flags)
     }
-    fn from_bits(bits: u32) -> Self {
-        Self { writable: bits & WRITABLE != 0, user: bits & USER != 0 }
+
+    /// A 4 KiB kernel page (supervisor only, global: kept in the TLB across
+    /// address-space switches).
+    pub(crate) fn kernel_page(frame: u64, writable: bool) -> Entry {
+        Entry::new(frame, Self::PRESENT | Self::GLOBAL | if writable { Self::WRITABLE } else { 0 })
+    }
+
+    /// A directory entry for a page table of kernel pages.
+    pub(crate) fn kernel_table(table: u64) -> Entry {
+        Entry::new(table, Self::PRESENT | Self::WRITABLE)
+    }
+
+    /// A directory entry mapping 4 MiB of RAM for the kernel (CR4.PSE).
+    fn kernel_huge_page(frame: u64) -> Entry {
+        Entry::new(frame, Self::PRESENT | Self::WRITABLE | Self::HUGE | Self::GLOBAL)
+    }
+
+    /// A directory entry for a page table of user pages (the pages' own
+    /// entries decide the rights).
+    fn user_table(table: u64) -> Entry {
+        Entry::new(table, Self::PRESENT | Self::WRITABLE | Self::USER)
+    }
+
+    /// A user-space page with `flags`.
+    fn user_page(frame: u64, flags: PageFlags) -> Entry {
+        Entry::new(frame, Self::PRESENT | Self::page_bits(flags))
+    }
+
+    fn page_bits(flags: PageFlags) -> u32 {
+        (if flags.writable { Self::WRITABLE } else { 0 }) | if flags.user { Self::USER } else { 0 }
+    }
+
+    pub(crate) fn is_present(self) -> bool {
+        self.0 & Self::PRESENT != 0
+    }
+
+    /// The physical address the entry points at (a frame or a page table).
+    pub(crate) fn frame(self) -> u64 {
+        (self.0 & !Self::FLAGS) as u64
+    }
+
+    /// The rights of a user-space page entry.
+    fn page_flags(self) -> PageFlags {
+        PageFlags { writable: self.0 & Self::WRITABLE != 0, user: self.0 & Self::USER != 0 }
+    }
+
+    /// The same page with other rights.
+    fn with_page_flags(self, flags: PageFlags) -> Entry {
+        Entry::user_page(self.frame(), flags)
     }
 }
 
+/// A page directory or page table.
 #[repr(C, align(4096))]
-struct Table([u32; 1024]);
+pub(crate) struct Table(pub(crate) [Entry; 1024]);
+
+impl Table {
+    pub(crate) const EMPTY: Table = Table([Entry::EMPTY; 1024]);
+}
 
 struct KernelTables {
     directory: UnsafeCell<Table>,
@@ -56,8 +120,8 @@ struct KernelTables {
 unsafe impl Sync for KernelTables {}
 
 static KERNEL: KernelTables = KernelTables {
-    directory: UnsafeCell::new(Table([0; 1024])),
-    low: UnsafeCell::new([const { Table([0; 1024]) }; LOW_TABLES]),
+    directory: UnsafeCell::new(Table::EMPTY),
+    low: UnsafeCell::new([const { Table::EMPTY }; LOW_TABLES]),
 };
 
 /// Physical address of the kernel's page directory.
@@ -86,18 +150,17 @@ pub(crate) fn init(memory_top: u64) {
         let entries = low.iter_mut().flat_map(|t| t.0.iter_mut());
         for (i, entry) in entries.enumerate().skip(1) {
             let addr = (i * PAGE_SIZE) as u64;
-            let writable = if (readonly.start..readonly.end).contains(&addr) { 0 } else { WRITABLE };
-            *entry = addr as u32 | PRESENT | writable | GLOBAL;
+            *entry = Entry::kernel_page(addr, !(readonly.start..readonly.end).contains(&addr));
         }
         let dir = &mut *KERNEL.directory.get();
         for (i, table) in low.iter().enumerate() {
-            dir.0[i] = table as *const Table as u32 | PRESENT | WRITABLE;
+            dir.0[i] = Entry::kernel_table(table as *const Table as u64);
         }
         let huge_pages = top.div_ceil(1 << 22) as usize;
         for i in 0..huge_pages {
-            dir.0[PHYS_MAP_BASE / (1 << 22) + i] = (i << 22) as u32 | PRESENT | WRITABLE | HUGE | GLOBAL;
+            dir.0[PHYS_MAP_BASE / (1 << 22) + i] = Entry::kernel_huge_page((i as u64) << 22);
         }
-        crate::kstack::init(&mut dir.0);
+        crate::kstack::init(dir);
         asm!(
             "mov eax, cr4",
             "or eax, 0x90", // PSE | PGE
@@ -140,8 +203,9 @@ pub struct AddressSpace {
     directory: u64,
 }
 
-fn table_entries(phys: u64) -> *mut [u32; 1024] {
-    phys_to_virt(phys) as *mut [u32; 1024]
+/// The table at physical address `phys`, through the physical map.
+fn table_at(phys: u64) -> *mut Table {
+    phys_to_virt(phys) as *mut Table
 }
 
 impl AddressSpace {
@@ -151,7 +215,7 @@ impl AddressSpace {
         // SAFETY: `directory` is a fresh frame owned by this object; the
         // kernel directory is only read (it is not written after boot).
         unsafe {
-            let new = &mut *table_entries(directory);
+            let new = &mut (*table_at(directory)).0;
             let kernel = &*KERNEL.directory.get();
             new[..LOW_TABLES].copy_from_slice(&kernel.0[..LOW_TABLES]);
             new[USER_END >> 22..].copy_from_slice(&kernel.0[USER_END >> 22..]);
@@ -176,23 +240,38 @@ impl AddressSpace {
     }
 
     /// The page table entry for `virt`, creating the table if `create`.
-    fn entry(&mut self, virt: usize, create: bool) -> Result<*mut u32, MapError> {
+    fn entry(&mut self, virt: usize, create: bool) -> Result<&mut Entry, MapError> {
         if virt % PAGE_SIZE != 0 || !(USER_START..USER_END).contains(&virt) {
             return Err(MapError::BadAddress);
         }
         // SAFETY: the directory frame belongs to this object.
-        let dir = unsafe { &mut *table_entries(self.directory) };
-        let pde = &mut dir[virt >> 22];
-        if *pde & PRESENT == 0 {
+        let dir = unsafe { &mut *table_at(self.directory) };
+        let pde = &mut dir.0[virt >> 22];
+        if !pde.is_present() {
             if !create {
                 return Err(MapError::BadAddress);
             }
             let table = memory::alloc_zeroed_frame().ok_or(MapError::OutOfMemory)?;
-            *pde = table as u32 | PRESENT | WRITABLE | USER;
+            *pde = Entry::user_table(table);
         }
-        let table = (*pde & !NO_FLAGS_MASK) as u64;
+        // SAFETY: user-range directory entries point at tables this object
+        // allocated; `&mut self` makes the borrow exclusive.
+        Ok(unsafe { &mut (*table_at(pde.frame())).0[(virt >> 12) & 1023] })
+    }
+
+    /// The present entry of the page holding `virt` (user space), if any.
+    fn present_entry(&self, virt: usize) -> Option<Entry> {
+        if !(USER_START..USER_END).contains(&virt) {
+            return None;
+        }
+        // SAFETY: read-only walk of tables owned by this object.
+        let pde = unsafe { (*table_at(self.directory)).0[virt >> 22] };
+        if !pde.is_present() {
+            return None;
+        }
         // SAFETY: user-range directory entries point at tables this object allocated.
-        Ok(unsafe { &mut (*table_entries(table))[(virt >> 12) & 1023] as *mut u32 })
+        let pte = unsafe { (*table_at(pde.frame())).0[(virt >> 12) & 1023] };
+        pte.is_present().then_some(pte)
     }
 
     /// Maps the page at `virt` (user space, page aligned) to `frame`; the
@@ -204,29 +283,23 @@ impl AddressSpace {
             Ok(entry) => entry,
             Err(e) => return Err((e, frame)),
         };
-        // SAFETY: `entry` points into a page table owned by this object.
-        unsafe {
-            if *entry & PRESENT != 0 {
-                return Err((MapError::AlreadyMapped, frame));
-            }
-            let phys = frame.into_raw();
-            *entry = phys as u32 | flags.bits();
-            // SAFETY: the entry now holds the frame's reference until unmap
-            // or drop, which outlive the view's borrow of `self`.
-            Ok(FrameRef::from_raw(phys))
+        if entry.is_present() {
+            return Err((MapError::AlreadyMapped, frame));
         }
+        let phys = frame.into_raw();
+        *entry = Entry::user_page(phys, flags);
+        // SAFETY: the entry now holds the frame's reference until unmap or
+        // drop, which cannot happen while the view borrows `self`.
+        Ok(unsafe { FrameRef::from_raw(phys) })
     }
 
     /// Changes the permissions of a mapped page.
     pub fn protect(&mut self, virt: usize, flags: PageFlags) -> Result<(), MapError> {
         let entry = self.entry(virt, false)?;
-        // SAFETY: as in `map`.
-        unsafe {
-            if *entry & PRESENT == 0 {
-                return Err(MapError::BadAddress);
-            }
-            *entry = (*entry & !NO_FLAGS_MASK) | flags.bits();
+        if !entry.is_present() {
+            return Err(MapError::BadAddress);
         }
+        *entry = entry.with_page_flags(flags);
         self.flush(virt);
         Ok(())
     }
@@ -234,32 +307,21 @@ impl AddressSpace {
     /// Unmaps the page at `virt`, returning the frame it mapped.
     pub fn unmap(&mut self, virt: usize) -> Option<Frame> {
         let entry = self.entry(virt, false).ok()?;
-        // SAFETY: as in `map`.
-        let old = unsafe { core::mem::replace(&mut *entry, 0) };
-        if old & PRESENT == 0 {
+        let old = core::mem::replace(entry, Entry::EMPTY);
+        if !old.is_present() {
             return None;
         }
         self.flush(virt);
         // SAFETY: a present user entry holds the reference `map` took; the
         // entry is cleared, so the reference passes to the returned handle.
-        Some(unsafe { Frame::from_raw((old & !NO_FLAGS_MASK) as u64) })
+        Some(unsafe { Frame::from_raw(old.frame()) })
     }
 
     /// The frame and permissions of the page holding `virt`.
     pub fn translate(&self, virt: usize) -> Option<(FrameRef<'_>, PageFlags)> {
-        if !(USER_START..USER_END).contains(&virt) {
-            return None;
-        }
-        // SAFETY: read-only walk of tables owned by this object.
-        unsafe {
-            let pde = (*table_entries(self.directory))[virt >> 22];
-            if pde & PRESENT == 0 {
-                return None;
-            }
-            let pte = (*table_entries((pde & !NO_FLAGS_MASK) as u64))[(virt >> 12) & 1023];
-            // The entry keeps the frame while `self` is borrowed (the view's lifetime).
-            (pte & PRESENT != 0).then(|| (FrameRef::from_raw((pte & !NO_FLAGS_MASK) as u64), PageFlags::from_bits(pte)))
-        }
+        let pte = self.present_entry(virt)?;
+        // SAFETY: the entry keeps the frame while `self` is borrowed (the view's lifetime).
+        Some((unsafe { FrameRef::from_raw(pte.frame()) }, pte.page_flags()))
     }
 
     /// Calls `f(virt, frame, flags)` for every mapped page in `[start, end)`
@@ -269,17 +331,17 @@ impl AddressSpace {
         let mut virt = start & !(PAGE_SIZE - 1);
         while virt < end {
             // SAFETY: read-only walk of tables owned by this object.
-            let pde = unsafe { (*table_entries(self.directory))[virt >> 22] };
-            if pde & PRESENT == 0 {
+            let pde = unsafe { (*table_at(self.directory)).0[virt >> 22] };
+            if !pde.is_present() {
                 virt = ((virt >> 22) + 1) << 22;
                 continue;
             }
             // SAFETY: as above; user-range entries point at our tables.
-            let pte = unsafe { (*table_entries((pde & !NO_FLAGS_MASK) as u64))[(virt >> 12) & 1023] };
-            if pte & PRESENT != 0 {
+            let pte = unsafe { (*table_at(pde.frame())).0[(virt >> 12) & 1023] };
+            if pte.is_present() {
                 // SAFETY: the entry keeps the frame while `self` is borrowed.
-                let frame = unsafe { FrameRef::from_raw((pte & !NO_FLAGS_MASK) as u64) };
-                f(virt, frame, PageFlags::from_bits(pte));
+                let frame = unsafe { FrameRef::from_raw(pte.frame()) };
+                f(virt, frame, pte.page_flags());
             }
             virt += PAGE_SIZE;
         }
@@ -301,21 +363,20 @@ impl Drop for AddressSpace {
             activate_kernel();
         }
         // SAFETY: the directory frame belongs to this object and is no longer active.
-        let dir = unsafe { &*table_entries(self.directory) };
-        for pde in &dir[USER_START >> 22..USER_END >> 22] {
-            if pde & PRESENT == 0 {
+        let dir = unsafe { &*table_at(self.directory) };
+        for pde in &dir.0[USER_START >> 22..USER_END >> 22] {
+            if !pde.is_present() {
                 continue;
             }
-            let table = (pde & !NO_FLAGS_MASK) as u64;
             // SAFETY: user-range directory entries point at tables this object allocated.
-            for pte in unsafe { &*table_entries(table) } {
-                if pte & PRESENT != 0 {
+            for pte in unsafe { &(*table_at(pde.frame())).0 } {
+                if pte.is_present() {
                     // SAFETY: a present entry holds the reference `map` took;
                     // the table goes away with it, so the reference is dropped once.
-                    drop(unsafe { Frame::from_raw((pte & !NO_FLAGS_MASK) as u64) });
+                    drop(unsafe { Frame::from_raw(pte.frame()) });
                 }
             }
-            memory::free_frame(table);
+            memory::free_frame(pde.frame());
         }
         memory::free_frame(self.directory);
     }

@@ -441,6 +441,18 @@ fn realtime_signals_match_linux() {
     differential(&[case("rtsig-glibc", &[]), case("rtsig-musl", &[])]);
 }
 
+/// Waiting for signals (`tests/compat/sigwait.c`, glibc and musl):
+/// sigtimedwait (rt_sigtimedwait and its time64 twin), sigwaitinfo and
+/// sigwait take pending signals with their siginfo in Linux's order, time
+/// out with EAGAIN and end with EINTR for a handled signal; signalfd and
+/// signalfd4 read signalfd_siginfo records (values, senders, a child's
+/// status), are readable for poll and select, honour SFD_NONBLOCK and
+/// SFD_CLOEXEC, change masks, and read the reader's own signals after fork.
+#[test]
+fn signal_waits_and_signalfd_match_linux() {
+    differential(&[case("sigwait-glibc", &[]), case("sigwait-musl", &[])]);
+}
+
 /// AF_UNIX sockets (`tests/compat/unix.c`, glibc and musl): socketpair
 /// (stream, datagram), a server bound to a path (a socket node) with
 /// listen/connect/accept across fork, abstract names, datagrams to a path

@@ -2,6 +2,7 @@
 #ifndef COMPAT_H
 #define COMPAT_H
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,5 +35,22 @@ static inline void describe(const char *what, int status)
 		printf("%s: killed by signal %d\n", what, WTERMSIG(status));
 	else
 		printf("%s: status %#x\n", what, status);
+}
+
+/* A short name for a siginfo's si_code (the ones the corpus sends). */
+static inline const char *si_code_name(int code)
+{
+	switch (code) {
+	case SI_USER:
+		return "user";
+	case SI_QUEUE:
+		return "queue";
+	case SI_TKILL:
+		return "tkill";
+	case CLD_EXITED:
+		return "exited";
+	default:
+		return "other";
+	}
 }
 #endif

@@ -40,6 +40,9 @@ pub enum FileKind {
     /// A generated `/proc` directory (`/proc/self/fd`): its snapshot holds
     /// one entry name per line ([`super::devproc`]).
     ProcDir(u32),
+    /// A signalfd with its mask: reads the reader's pending signals of it
+    /// (`syscall/signalfd.rs`).
+    SignalFd(u64),
 }
 
 #[derive(Clone, Debug)]
@@ -228,7 +231,7 @@ pub fn retain(file: &mut OpenFile) {
         FileKind::Snapshot(id) | FileKind::ProcDir(id) => super::devproc::add_snapshot_ref(id),
         FileKind::Socket(id) => crate::net::socket::add_ref(id),
         FileKind::Unix(id) => crate::net::unix::add_ref(id),
-        FileKind::Console | FileKind::Device(_) => {}
+        FileKind::Console | FileKind::Device(_) | FileKind::SignalFd(_) => {}
     }
 }
 

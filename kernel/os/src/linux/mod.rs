@@ -81,6 +81,9 @@ struct Entry {
     /// ignored), as of its last trap ([`signal::interrupting`]); while the
     /// process is in the table it is computed afresh.
     interrupting: u64,
+    /// The signals the thread waits for in sigtimedwait or a signalfd
+    /// read: posting one wakes it, blocked or ignored ([`await_signals`]).
+    awaited: u64,
     /// First thread: SIGCHLD is ignored or has SA_NOCLDWAIT (as of its
     /// last trap): the process's children leave no zombie.
     no_zombies: bool,
@@ -135,6 +138,7 @@ impl Entry {
             posted_info: [SigInfo::default(); 64],
             rt_queue: process.rt_queue.share(),
             interrupting: 0,
+            awaited: 0,
             no_zombies: false,
             ignored: 0,
             dispositions_version: 0,
@@ -172,7 +176,7 @@ impl Entry {
 
     /// The signals that end a blocking call of the thread now.
     fn interrupting_now(&self) -> u64 {
-        self.process.as_deref().map_or(self.interrupting, signal::interrupting)
+        self.process.as_deref().map_or(self.interrupting, signal::interrupting) | self.awaited
     }
 
     /// The thread must stop what it waits for: its group is going, or a
@@ -535,6 +539,34 @@ fn collect(pid: sched::Pid, process: &mut Process) -> bool {
 /// [`collect`] for the running thread (sigsuspend, sigpending).
 pub fn collect_current(process: &mut Process) {
     collect(sched::current_pid(), process);
+}
+
+/// The signals pending for the running thread, with those posted to it
+/// and not yet taken in (a signalfd's readiness; taking them in here would
+/// hide them from the checks that end a blocking call).
+pub fn pending_now(process: &Process) -> u64 {
+    let pid = sched::current_pid();
+    let posted = cpu::without_interrupts(|| PROCESSES.lock().iter().find(|e| e.pid == pid).map_or(0, |e| e.posted));
+    ((process.pending | posted) & signal::STANDARD_SIGNALS) | process.rt_queue.pending()
+}
+
+/// The running thread waits for the signals of `set` (sigtimedwait, a
+/// signalfd read; 0 when it no longer does): one posted to it wakes it even
+/// while blocked or ignored, and one sent to its process comes to it, as
+/// Linux's temporary unblocking does.
+pub fn await_signals(set: u64) {
+    let pid = sched::current_pid();
+    cpu::without_interrupts(|| {
+        if let Some(entry) = PROCESSES.lock().iter_mut().find(|e| e.pid == pid) {
+            entry.awaited = set;
+        }
+    });
+}
+
+/// The running thread's group is going or stopping: a wait must end now.
+pub fn must_stop() -> bool {
+    let pid = sched::current_pid();
+    cpu::without_interrupts(|| PROCESSES.lock().iter().any(|e| e.pid == pid && e.must_stop()))
 }
 
 /// Publishes the running thread's signal mask and dispositions (a call

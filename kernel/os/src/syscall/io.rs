@@ -55,6 +55,8 @@ fn read_into(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysRe
         FileKind::Dir(_) | FileKind::ProcDir(_) => Err(Errno::EISDIR),
         // Forwarded before it gets here (syscall/forward.rs).
         FileKind::Lkl(_) | FileKind::PipeWrite(_) => Err(Errno::EBADF),
+        FileKind::SignalFd(_) if at.is_some() => Err(Errno::ESPIPE),
+        FileKind::SignalFd(mask) => super::signalfd::read(p, mask, flags & O_NONBLOCK != 0, buf),
         FileKind::PipeRead(id) => {
             if at.is_some() {
                 return Err(Errno::ESPIPE);
@@ -136,6 +138,8 @@ fn write_from(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysR
         FileKind::Dir(_) | FileKind::ProcDir(_) => Err(Errno::EISDIR),
         // Forwarded before it gets here (syscall/forward.rs).
         FileKind::Lkl(_) | FileKind::PipeRead(_) => Err(Errno::EBADF),
+        // Linux's signalfd has no write method.
+        FileKind::SignalFd(_) => Err(Errno::EINVAL),
         FileKind::PipeWrite(id) => {
             if at.is_some() {
                 return Err(Errno::ESPIPE);
@@ -260,7 +264,8 @@ fn seek(p: &mut Process, fd: u32, off: i64, whence: u32) -> Result<u64, Errno> {
         (f.kind, f.offset)
     };
     let base = match (whence, kind) {
-        (_, FileKind::Console | FileKind::Device(_)) => return Ok(0),
+        // signalfd: Linux's noop_llseek.
+        (_, FileKind::Console | FileKind::Device(_) | FileKind::SignalFd(_)) => return Ok(0),
         (SEEK_END, FileKind::Snapshot(id)) => devproc::snapshot_len(id) as i64,
         (_, FileKind::PipeRead(_) | FileKind::PipeWrite(_)) => return Err(Errno::ESPIPE),
         (SEEK_SET, _) => 0,
@@ -390,10 +395,12 @@ fn select_for(p: &mut Process, nfds: u32, sets: [FdSet; 3], timeout_ms: i32) -> 
         let (r, w) = (asked[0][fd as usize / 8] & (1 << (fd % 8)) != 0, asked[1][fd as usize / 8] & (1 << (fd % 8)) != 0);
         match (r || w, p.files.get(fd).map(|f| f.kind)) {
             (true, Ok(FileKind::Socket(id))) => sockets.push((fd, id, r, w)),
-            (true, Ok(kind @ (FileKind::Lkl(_) | FileKind::Unix(_)))) => lkl_fds.push((fd, kind, r, w)),
+            (true, Ok(kind @ (FileKind::Lkl(_) | FileKind::Unix(_) | FileKind::SignalFd(_)))) => lkl_fds.push((fd, kind, r, w)),
             _ => {}
         }
     }
+    // The caller's pending signals, for signalfds (read before each scan).
+    let pending = core::cell::Cell::new(0u64);
     let scan = |out: &mut [alloc::vec::Vec<u8>; 2]| -> u32 {
         out[0].copy_from_slice(&asked[0]);
         out[1].copy_from_slice(&asked[1]);
@@ -405,6 +412,7 @@ fn select_for(p: &mut Process, nfds: u32, sets: [FdSet; 3], timeout_ms: i32) -> 
             let revents = match kind {
                 FileKind::Lkl(n) => super::forward::poll_now(n, POLLIN | POLLOUT),
                 FileKind::Unix(id) => unix_revents(id, POLLIN | POLLOUT),
+                FileKind::SignalFd(mask) if pending.get() & mask != 0 => POLLIN,
                 _ => 0,
             };
             (fd, r, w, revents & (POLLIN | POLLHUP | POLLERR) != 0, revents & (POLLOUT | POLLERR) != 0)
@@ -421,6 +429,7 @@ fn select_for(p: &mut Process, nfds: u32, sets: [FdSet; 3], timeout_ms: i32) -> 
         out.iter().flat_map(|b| b.iter()).map(|b| b.count_ones()).sum()
     };
     let mut out = [vec![0u8; words], vec![0u8; words]];
+    pending.set(signal_pending(p));
     let mut ready = scan(&mut out);
     // LKL descriptors and AF_UNIX sockets are asked again every millisecond
     // (neither tells us of readiness changes), until one is ready, the time is up or a signal
@@ -433,6 +442,7 @@ fn select_for(p: &mut Process, nfds: u32, sets: [FdSet; 3], timeout_ms: i32) -> 
             return Err(Errno::EINTR);
         }
         env::sleep(core::time::Duration::from_millis(1));
+        pending.set(signal_pending(p));
         ready = scan(&mut out);
     }
     if ready == 0 && timeout_ms != 0 && !sockets.is_empty() && lkl_fds.is_empty() {
@@ -455,6 +465,11 @@ fn select_for(p: &mut Process, nfds: u32, sets: [FdSet; 3], timeout_ms: i32) -> 
         p.memory.write(sets[2].addr, &vec![0u8; words])?;
     }
     Ok(ready)
+}
+
+/// The caller's pending signals (a signalfd's readiness).
+fn signal_pending(p: &mut Process) -> u64 {
+    crate::linux::pending_now(p) & !crate::linux::signal::UNBLOCKABLE
 }
 
 /// poll(fds, nfds, timeout): sockets, pipes and LKL's descriptors report
@@ -597,6 +612,16 @@ fn poll_scan(p: &mut Process, fds: UserPtr<PollFd>, n: u32) -> Result<PollScan, 
                     pipes = true;
                     super::forward::poll_now(n, events)
                 }
+                // Readable while a signal of its mask is pending; asked
+                // again every millisecond while the call waits.
+                Ok(FileKind::SignalFd(mask)) => {
+                    pipes = true;
+                    if super::signalfd::readable(p, mask) {
+                        events & POLLIN
+                    } else {
+                        0
+                    }
+                }
                 Ok(_) => events & (POLLIN | POLLOUT),
             }
         };
@@ -694,6 +719,7 @@ pub(super) fn write_kernel_bytes(p: &mut Process, fd: u32, data: &[u8]) -> Resul
         FileKind::Snapshot(_) => return Err(Errno::EIO),
         FileKind::Dir(_) | FileKind::ProcDir(_) => return Err(Errno::EISDIR),
         FileKind::Lkl(_) | FileKind::PipeRead(_) => return Err(Errno::EBADF),
+        FileKind::SignalFd(_) => return Err(Errno::EINVAL),
         FileKind::PipeWrite(id) => {
             pipe::write(id, data, flags & O_NONBLOCK != 0)?;
         }

@@ -53,7 +53,8 @@ fn map(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off
         | FileKind::PipeWrite(_)
         | FileKind::Device(_)
         | FileKind::Snapshot(_)
-        | FileKind::ProcDir(_) => return Err(Errno::ENODEV),
+        | FileKind::ProcDir(_)
+        | FileKind::SignalFd(_) => return Err(Errno::ENODEV),
     };
     if kind == MAP_SHARED && prot & PROT_WRITE != 0 {
         return Err(Errno::ENODEV);

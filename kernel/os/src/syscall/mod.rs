@@ -28,6 +28,7 @@ mod io;
 mod mm;
 mod open;
 mod signal;
+mod signalfd;
 mod socket;
 mod stat;
 mod system;
@@ -212,7 +213,7 @@ const TABLE: &[(u32, Serve)] = &[
     (RT_SIGACTION, Native(sys!(signal::rt_sigaction))),        // 174
     (RT_SIGPROCMASK, Native(sys!(signal::rt_sigprocmask))),    // 175
     (RT_SIGPENDING, Native(sys!(signal::rt_sigpending))),      // 176
-    // 177: rt_sigtimedwait
+    (RT_SIGTIMEDWAIT, Native(sys!(signal::rt_sigtimedwait))),  // 177
     (RT_SIGQUEUEINFO, Native(sys!(signal::rt_sigqueueinfo))),  // 178
     (RT_SIGSUSPEND, Native(sys!(signal::rt_sigsuspend))),      // 179
     (PREAD64, Lkl(sys!(io::pread64))),                         // 180
@@ -299,9 +300,12 @@ const TABLE: &[(u32, Serve)] = &[
     (GET_ROBUST_LIST, Native(sys!(system::get_robust_list))),  // 312
     // 313..=319: splice, sync_file_range, tee, vmsplice, ...
     (UTIMENSAT, Lkl(sys!(stat::utimensat))),                   // 320
-    // 321..=323: signalfd, timerfd_create, eventfd
+    (SIGNALFD, Native(sys!(signalfd::signalfd))),              // 321
+    // 322..=323: timerfd_create, eventfd
     (FALLOCATE, LklOnly),                                      // 324
-    // 325..=329: timerfd_settime, timerfd_gettime, signalfd4, eventfd2, ...
+    // 325..=326: timerfd_settime, timerfd_gettime
+    (SIGNALFD4, Native(sys!(signalfd::signalfd4))),            // 327
+    // 328..=329: eventfd2, epoll_create1
     (DUP3, Native(sys!(fd::dup3))),                            // 330
     (PIPE2, LklVia(sys!(fd::pipe2), sys!(forward::pipe2))),    // 331
     // 332..=334: inotify_init1, preadv, pwritev
@@ -343,7 +347,8 @@ const TABLE: &[(u32, Serve)] = &[
     (UTIMENSAT_TIME64, Lkl(sys!(stat::utimensat))),            // 412
     (PSELECT6_TIME64, Emulated(sys!(io::pselect6_time64))),    // 413
     (PPOLL_TIME64, Emulated(sys!(io::ppoll64))),               // 414
-    // 415..=421: -, io_pgetevents_time64, recvmmsg_time64, mq_timedsend_time64, ...
+    // 415..=420: -, io_pgetevents_time64, recvmmsg_time64, mq_timedsend_time64, ...
+    (RT_SIGTIMEDWAIT_TIME64, Native(sys!(signal::rt_sigtimedwait_time64))), // 421
     (FUTEX_TIME64, Native(sys!(futex::futex64))),              // 422
     // 423..=434: sched_rr_get_interval_time64, pidfd_send_signal, io_uring_setup, io_uring_enter, ...
     (CLONE3, Native(sys!(exit::clone3))),                      // 435

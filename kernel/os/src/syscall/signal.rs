@@ -9,7 +9,7 @@ use core::time::Duration;
 
 use embox_abi::consts::signal::{NSIG, SIGKILL, SIGSEGV, SIGSTOP, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK};
 use embox_abi::errno::SysResult;
-use embox_abi::types::{KernelSigaction, StackT};
+use embox_abi::types::{KernelSigaction, StackT, Timespec32, Timespec64};
 use embox_abi::Errno;
 use zerocopy::little_endian::U64;
 
@@ -238,6 +238,68 @@ fn back_from_handler(p: &mut Process, restore: fn(&mut Process, &mut crate::hal:
     }
     p.user_regs = Some(regs);
     Ok(regs.eax)
+}
+
+/// Waits until a signal of `set` is pending and takes it (the lowest,
+/// the oldest instance). `timeout`: `None` waits for ever, zero only
+/// looks. EAGAIN when the time is up, EINTR when another signal is to be
+/// acted on (a handler, the end of the program, a stop).
+pub(super) fn wait_for_one(p: &mut Process, set: u64, timeout: Option<Duration>) -> Result<(u32, SigInfo), Errno> {
+    let set = set & !UNBLOCKABLE;
+    let deadline = timeout.map(|t| linux::env::monotonic() + t);
+    linux::await_signals(set);
+    let found = loop {
+        linux::collect_current(p);
+        if let Some(found) = sig::take_first(p, set) {
+            break Ok(found);
+        }
+        if p.pending & !p.sigmask & !set & sig::interrupting(p) != 0 || linux::must_stop() {
+            break Err(Errno::EINTR);
+        }
+        match deadline {
+            Some(d) => {
+                let now = linux::env::monotonic();
+                if now >= d {
+                    break Err(Errno::EAGAIN);
+                }
+                let _ = linux::env::sleep(d - now);
+            }
+            None => linux::env::wait_for_signal(),
+        }
+    };
+    linux::await_signals(0);
+    found
+}
+
+/// rt_sigtimedwait(set, info, timeout, sigsetsize) with a 32-bit timespec
+/// (sigwaitinfo and sigwait pass none).
+pub fn rt_sigtimedwait(p: &mut Process, set: UserPtr<U64>, info: UserPtr<[u8; sig::SIGINFO_BYTES]>, timeout: UserPtr<Timespec32>, setsize: u32) -> SysResult {
+    let timeout = timeout.read_opt(&mut p.memory)?.map(|t| (i64::from(t.tv_sec), i64::from(t.tv_nsec)));
+    sigtimedwait(p, set, info, timeout, setsize)
+}
+
+/// rt_sigtimedwait_time64: the same with a 64-bit timespec.
+pub fn rt_sigtimedwait_time64(p: &mut Process, set: UserPtr<U64>, info: UserPtr<[u8; sig::SIGINFO_BYTES]>, timeout: UserPtr<Timespec64>, setsize: u32) -> SysResult {
+    let timeout = timeout.read_opt(&mut p.memory)?.map(|t| (t.tv_sec.get(), t.tv_nsec.get()));
+    sigtimedwait(p, set, info, timeout, setsize)
+}
+
+/// Takes a pending signal of `set`, waiting up to `timeout` (seconds,
+/// nanoseconds) for one; its siginfo goes to `info`. The signal number, or
+/// EAGAIN (time up), EINTR (another signal), EINVAL (bad size or time).
+fn sigtimedwait(p: &mut Process, set: UserPtr<U64>, info: UserPtr<[u8; sig::SIGINFO_BYTES]>, timeout: Option<(i64, i64)>, setsize: u32) -> SysResult {
+    if setsize != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let set = set.read(&mut p.memory)?.get();
+    let timeout = match timeout {
+        Some((sec, nsec)) if sec < 0 || !(0..1_000_000_000).contains(&nsec) => return Err(Errno::EINVAL),
+        Some((sec, nsec)) => Some(Duration::from_secs(sec as u64) + Duration::from_nanos(nsec as u64)),
+        None => None,
+    };
+    let (signo, found) = wait_for_one(p, set, timeout)?;
+    info.write_opt(&mut p.memory, &found.bytes(signo))?;
+    Ok(signo)
 }
 
 const ITIMER_REAL: u32 = 0;

@@ -151,6 +151,8 @@ fn status_of_fd(p: &Process, fd: u32) -> Result<Status, Errno> {
         FileKind::Device(device) => Ok(Status::device(device)),
         FileKind::Snapshot(_) => Ok(Status::generated()),
         FileKind::ProcDir(_) => Ok(Status::generated_dir()),
+        // An anonymous inode: no file type bits, rw for the owner (Linux's).
+        FileKind::SignalFd(_) => Ok(Status { ino: PROC_INO + 2, mode: 0o600, nlink: 1, size: 0, rdev: (0, 0), mtime: 0 }),
         FileKind::File(id) | FileKind::Dir(id) => Ok(env::with_vfs(|vfs| Status::of(&vfs.metadata(id)))),
         // Forwarded before it gets here (syscall/forward.rs).
         FileKind::Lkl(_) => Err(Errno::EBADF),

@@ -1,51 +1,7 @@
-//! Single instructions: port I/O, interrupt flag, halt, control registers.
+//! Single instructions: interrupt flag, halt, control registers, TSC (port
+//! I/O is in `port`).
 
 use core::arch::asm;
-
-/// Writes a byte to an I/O port.
-pub fn outb(port: u16, value: u8) {
-    // SAFETY: the ports this kernel uses (COM1, PIC, PIT, PCI, virtio,
-    // debug-exit, reset) are owned by the hal. Not `nomem`: a port access can
-    // make a device read or write memory (a virtio notify reads the rings the
-    // code stored just before), so it is a compiler barrier like any call.
-    unsafe { asm!("out dx, al", in("dx") port, in("al") value, options(nostack, preserves_flags)) }
-}
-
-/// Reads a byte from an I/O port.
-pub fn inb(port: u16) -> u8 {
-    let value: u8;
-    // SAFETY: as for `outb`.
-    unsafe { asm!("in al, dx", out("al") value, in("dx") port, options(nostack, preserves_flags)) }
-    value
-}
-
-/// Writes a 16-bit word to an I/O port.
-pub fn outw(port: u16, value: u16) {
-    // SAFETY: as for `outb`.
-    unsafe { asm!("out dx, ax", in("dx") port, in("ax") value, options(nostack, preserves_flags)) }
-}
-
-/// Reads a 16-bit word from an I/O port.
-pub fn inw(port: u16) -> u16 {
-    let value: u16;
-    // SAFETY: as for `outb`.
-    unsafe { asm!("in ax, dx", out("ax") value, in("dx") port, options(nostack, preserves_flags)) }
-    value
-}
-
-/// Writes a 32-bit word to an I/O port.
-pub fn outl(port: u16, value: u32) {
-    // SAFETY: as for `outb`; the PCI and NIC ports are owned by `pci` and `virtio_net`.
-    unsafe { asm!("out dx, eax", in("dx") port, in("eax") value, options(nostack, preserves_flags)) }
-}
-
-/// Reads a 32-bit word from an I/O port.
-pub fn inl(port: u16) -> u32 {
-    let value: u32;
-    // SAFETY: as for `outb`.
-    unsafe { asm!("in eax, dx", out("eax") value, in("dx") port, options(nostack, preserves_flags)) }
-    value
-}
 
 /// True when maskable interrupts are enabled (EFLAGS.IF).
 pub fn interrupts_enabled() -> bool {

@@ -31,6 +31,7 @@ pub mod paging;
 pub mod pci;
 pub mod netdev;
 pub mod pic;
+mod port;
 pub mod power;
 pub mod report;
 pub mod rtc;

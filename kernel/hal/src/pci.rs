@@ -1,14 +1,19 @@
 //! PCI configuration space through the legacy mechanism #1 (ports 0xCF8 and
-//! 0xCFC), and a scan of bus 0..=255 for functions. Drivers find their device
-//! here, read its I/O BAR and interrupt line, and turn on I/O decoding and bus
-//! mastering (DMA).
+//! 0xCFC), and a scan of bus 0..=255 for functions. Drivers (in the hal)
+//! find their device here, get its I/O BAR as a port block, read its
+//! interrupt line, and turn on I/O decoding and bus mastering (DMA). Outside
+//! the hal, [`scan`] only describes the functions: configuration space and
+//! BARs are the hal's.
 
-use crate::cpu::{inl, outl};
+use crate::port::{Port, PortBlock};
 use crate::sync::IrqMutex;
 use alloc::vec::Vec;
 
-const CONFIG_ADDRESS: u16 = 0xcf8;
-const CONFIG_DATA: u16 = 0xcfc;
+// SAFETY: configuration mechanism #1's address and data ports on the PC;
+// only this module uses them, under CONFIG_LOCK.
+const CONFIG_ADDRESS: Port<u32> = unsafe { Port::new(0xcf8) };
+// SAFETY: as above.
+const CONFIG_DATA: Port<u32> = unsafe { Port::new(0xcfc) };
 
 /// Offsets in the configuration header (type 0).
 const VENDOR_ID: u8 = 0x00;
@@ -44,24 +49,20 @@ impl Address {
     }
 
     /// Reads the aligned configuration dword at `offset`.
-    pub fn read32(self, offset: u8) -> u32 {
+    pub(crate) fn read32(self, offset: u8) -> u32 {
         let _guard = CONFIG_LOCK.lock();
-        outl(CONFIG_ADDRESS, self.config_address(offset));
-        inl(CONFIG_DATA)
+        CONFIG_ADDRESS.write(self.config_address(offset));
+        CONFIG_DATA.read()
     }
 
     /// Writes the aligned configuration dword at `offset`.
-    pub fn write32(self, offset: u8, value: u32) {
+    pub(crate) fn write32(self, offset: u8, value: u32) {
         let _guard = CONFIG_LOCK.lock();
-        outl(CONFIG_ADDRESS, self.config_address(offset));
-        outl(CONFIG_DATA, value);
+        CONFIG_ADDRESS.write(self.config_address(offset));
+        CONFIG_DATA.write(value);
     }
 
-    pub fn read16(self, offset: u8) -> u16 {
-        (self.read32(offset) >> ((offset & 2) * 8)) as u16
-    }
-
-    pub fn read8(self, offset: u8) -> u8 {
+    pub(crate) fn read8(self, offset: u8) -> u8 {
         (self.read32(offset) >> ((offset & 3) * 8)) as u8
     }
 }
@@ -95,14 +96,17 @@ impl Function {
         })
     }
 
-    /// Base address register `n` as an I/O port base, if it is an I/O BAR.
-    pub fn io_bar(&self, n: u8) -> Option<u16> {
+    /// Base address register `n` as a block of I/O ports, if it is an I/O
+    /// BAR (for the function's driver in the hal).
+    pub(crate) fn io_bar(&self, n: u8) -> Option<PortBlock> {
         let bar = self.address.read32(BAR0 + 4 * n);
-        (bar & 1 == 1 && bar & !3 != 0).then_some((bar & 0xfffc) as u16)
+        // SAFETY: an I/O BAR is the window the firmware gave this function's
+        // registers; the driver that asks for it is the function's only user.
+        (bar & 1 == 1 && bar & !3 != 0).then(|| unsafe { PortBlock::new((bar & 0xfffc) as u16) })
     }
 
     /// Turns on I/O-space decoding and bus mastering (the device may DMA).
-    pub fn enable_io_and_dma(&self) {
+    pub(crate) fn enable_io_and_dma(&self) {
         let cmd = self.address.read32(COMMAND);
         self.address.write32(COMMAND, cmd | u32::from(COMMAND_IO | COMMAND_BUS_MASTER));
     }

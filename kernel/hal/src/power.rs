@@ -9,17 +9,22 @@
 use core::arch::asm;
 
 use crate::cpu;
+use crate::port::Port;
 use crate::report::DEBUG_EXIT_PORT;
 pub use crate::report::EXIT_FAULT;
 
 pub const EXIT_POWEROFF: u8 = 0x10;
+// SAFETY: QEMU's PIIX4 power-management control port; written only to power off.
+const ACPI_PM1A_CONTROL: Port<u16> = unsafe { Port::new(0x604) };
+// SAFETY: the 8042 keyboard controller's status/command port; used only to reset.
+const KBD_CONTROLLER: Port<u8> = unsafe { Port::new(0x64) };
 
 pub fn poweroff() -> ! {
     cpu::disable_interrupts();
     // QEMU exits at the port write: what it has not written out yet is lost.
     crate::virtio_console::flush();
-    cpu::outb(DEBUG_EXIT_PORT, EXIT_POWEROFF);
-    cpu::outw(0x604, 0x2000);
+    DEBUG_EXIT_PORT.write(EXIT_POWEROFF);
+    ACPI_PM1A_CONTROL.write(0x2000); // SLP_EN, sleep type S5
     cpu::halt_forever()
 }
 
@@ -35,11 +40,11 @@ pub fn reboot() -> ! {
     crate::virtio_console::flush();
     // Wait until the controller's input buffer is empty, then pulse reset.
     for _ in 0..0x10000 {
-        if cpu::inb(0x64) & 0x02 == 0 {
+        if KBD_CONTROLLER.read() & 0x02 == 0 {
             break;
         }
     }
-    cpu::outb(0x64, 0xfe);
+    KBD_CONTROLLER.write(0xfe);
     triple_fault()
 }
 

@@ -12,11 +12,13 @@
 use core::fmt::{self, Write};
 
 use crate::cpu;
+use crate::port::Port;
 use crate::sync::IrqMutex;
 
 /// QEMU's `isa-debug-exit` port: a written value `v` ends QEMU with status
 /// `(v << 1) | 1`.
-pub(crate) const DEBUG_EXIT_PORT: u16 = 0xf4;
+// SAFETY: QEMU's isa-debug-exit device (embctl adds it at 0xf4); only the exits write it.
+pub(crate) const DEBUG_EXIT_PORT: Port<u8> = unsafe { Port::new(0xf4) };
 /// Written to [`DEBUG_EXIT_PORT`] after a kernel fault: status 35.
 pub const EXIT_FAULT: u8 = 0x11;
 
@@ -85,6 +87,6 @@ pub(crate) fn task_and_exit(out: &mut dyn Write) -> ! {
 pub(crate) fn exit_failure() -> ! {
     cpu::disable_interrupts();
     flush_console();
-    cpu::outb(DEBUG_EXIT_PORT, EXIT_FAULT);
+    DEBUG_EXIT_PORT.write(EXIT_FAULT);
     cpu::halt_forever()
 }

@@ -1,14 +1,16 @@
 //! The CMOS real-time clock, read once for the wall-clock time at boot
 //! (`CLOCK_REALTIME` = that plus the monotonic clock).
 
-use crate::cpu::{inb, outb};
+use crate::port::Port;
 
-const INDEX: u16 = 0x70;
-const DATA: u16 = 0x71;
+// SAFETY: the CMOS index and data ports on the PC; only this module uses them.
+const INDEX: Port<u8> = unsafe { Port::new(0x70) };
+// SAFETY: as above.
+const DATA: Port<u8> = unsafe { Port::new(0x71) };
 
 fn read(reg: u8) -> u8 {
-    outb(INDEX, reg | 0x80); // bit 7: keep NMIs disabled while we talk to the chip
-    inb(DATA)
+    INDEX.write(reg | 0x80); // bit 7: keep NMIs disabled while we talk to the chip
+    DATA.read()
 }
 
 fn updating() -> bool {

@@ -4,18 +4,17 @@
 //! Input is interrupt-driven: IRQ 4 moves received bytes into a ring buffer
 //! and calls the input hook, which the OS uses to wake the reader.
 
-use crate::cpu::{inb, outb};
+use crate::port::{Port, Register};
 use crate::sync::IrqMutex;
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
-use crate::uart::{COM1, LSR};
+use crate::uart::{COM1, DATA, LSR};
 
-const DATA: u16 = COM1;
-const IER: u16 = COM1 + 1;
-const FCR: u16 = COM1 + 2;
-const LCR: u16 = COM1 + 3;
-const MCR: u16 = COM1 + 4;
+const IER: Port<u8> = COM1.port(Register::at(1));
+const FCR: Port<u8> = COM1.port(Register::at(2));
+const LCR: Port<u8> = COM1.port(Register::at(3));
+const MCR: Port<u8> = COM1.port(Register::at(4));
 const LSR_DATA_READY: u8 = 0x01;
 
 /// IRQ line of COM1.
@@ -44,17 +43,17 @@ static AT_LINE_START: AtomicBool = AtomicBool::new(true);
 
 /// 115200 8N1, FIFOs on, receive interrupt on.
 pub fn init() {
-    outb(IER, 0x00);
-    outb(LCR, 0x80); // DLAB: set the divisor
-    outb(DATA, 0x01); // 115200 baud
-    outb(IER, 0x00);
-    outb(LCR, 0x03); // 8N1
+    IER.write(0x00);
+    LCR.write(0x80); // DLAB: set the divisor
+    DATA.write(0x01); // 115200 baud
+    IER.write(0x00);
+    LCR.write(0x03); // 8N1
     // FIFOs stay off: QEMU empties the receive FIFO whenever the FIFO is
     // switched on, losing input typed ahead by scripted runs; without it,
     // QEMU hands over one byte at a time and holds the rest until we read.
-    outb(FCR, 0x00);
-    outb(MCR, 0x0b); // DTR, RTS, OUT2 (routes the IRQ to the PIC)
-    outb(IER, 0x01); // interrupt on received data
+    FCR.write(0x00);
+    MCR.write(0x0b); // DTR, RTS, OUT2 (routes the IRQ to the PIC)
+    IER.write(0x01); // interrupt on received data
 }
 
 /// Sets the function called (in interrupt context) when input arrives.
@@ -100,7 +99,7 @@ pub fn read_byte() -> Option<u8> {
     let mut rx = RX.lock();
     if rx.len == 0 {
         // Bytes that came before the interrupt was routed may still sit in the FIFO.
-        return (inb(LSR) & LSR_DATA_READY != 0).then(|| inb(DATA));
+        return (LSR.read() & LSR_DATA_READY != 0).then(|| DATA.read());
     }
     let b = rx.buf[rx.head];
     rx.head = (rx.head + 1) % RX_CAP;
@@ -111,8 +110,8 @@ pub fn read_byte() -> Option<u8> {
 /// Moves received bytes into the ring (dropping bytes when it is full).
 fn drain_receiver() {
     let mut rx = RX.lock();
-    while inb(LSR) & LSR_DATA_READY != 0 {
-        let b = inb(DATA);
+    while LSR.read() & LSR_DATA_READY != 0 {
+        let b = DATA.read();
         match b {
             0x03 => {
                 INTERRUPT.fetch_or(CTRL_C, Ordering::Relaxed);
@@ -158,5 +157,5 @@ pub fn take_interrupt() -> u8 {
 
 /// True if received bytes are waiting (without taking one).
 pub fn read_byte_pending() -> bool {
-    RX.lock().len > 0 || inb(LSR) & LSR_DATA_READY != 0
+    RX.lock().len > 0 || LSR.read() & LSR_DATA_READY != 0
 }

@@ -9,14 +9,16 @@
 //! intervals read as 0 (`load_app to first instruction: 0 us`). The TSC
 //! needs no interrupt and resolves nanoseconds.
 
-use crate::cpu::{inb, outb};
+use crate::port::Port;
 use crate::sync::IrqMutex;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use core::time::Duration;
 
 const PIT_HZ: u64 = 1_193_182;
-const CH0: u16 = 0x40;
-const CMD: u16 = 0x43;
+// SAFETY: the 8254 PIT's channel 0 and command ports on the PC; only this module drives the PIT.
+const CH0: Port<u8> = unsafe { Port::new(0x40) };
+// SAFETY: as above.
+const CMD: Port<u8> = unsafe { Port::new(0x43) };
 pub const IRQ: u8 = 0;
 
 static TICKS: AtomicU64 = AtomicU64::new(0);
@@ -27,8 +29,10 @@ static LAST_NS: AtomicU64 = AtomicU64::new(0);
 static TSC_START: AtomicU64 = AtomicU64::new(0);
 static NS_PER_TSC_32: AtomicU64 = AtomicU64::new(0);
 /// PIT channel 2 (its gate and output are bits 0 and 5 of port 0x61).
-const CH2: u16 = 0x42;
-const PORT_B: u16 = 0x61;
+// SAFETY: as above (channel 2).
+const CH2: Port<u8> = unsafe { Port::new(0x42) };
+// SAFETY: port B of the PC's system control (channel 2's gate, the speaker); only the calibration uses it.
+const PORT_B: Port<u8> = unsafe { Port::new(0x61) };
 /// Calibration window: 2 ms of PIT counts (long enough for 0.1% at any
 /// TSC rate, short enough not to show in the boot time).
 const CALIBRATION_COUNTS: u64 = PIT_HZ * 2 / 1000;
@@ -39,9 +43,9 @@ static TICK_HOOK: IrqMutex<Option<fn()>> = IrqMutex::new(None);
 pub fn init(hz: u32) {
     let divisor = (PIT_HZ / hz.clamp(19, 100_000) as u64) as u32;
     DIVISOR.store(divisor, Ordering::Relaxed);
-    outb(CMD, 0x34); // channel 0, lobyte/hibyte, mode 2
-    outb(CH0, divisor as u8);
-    outb(CH0, (divisor >> 8) as u8);
+    CMD.write(0x34); // channel 0, lobyte/hibyte, mode 2
+    CH0.write(divisor as u8);
+    CH0.write((divisor >> 8) as u8);
     calibrate_tsc();
 }
 
@@ -52,13 +56,13 @@ pub fn init(hz: u32) {
 /// does not skew the rate. Up to three tries (one when its reads were
 /// quick), the tightest kept.
 fn calibrate_tsc() {
-    let port_b = inb(PORT_B);
-    outb(PORT_B, (port_b & !0x02) | 0x01); // gate on, speaker off
+    let port_b = PORT_B.read();
+    PORT_B.write((port_b & !0x02) | 0x01); // gate on, speaker off
     let mut best: Option<(u64, u64, u64)> = None; // (bracket width, cycles, counts)
     for _ in 0..3 {
-        outb(CMD, 0xb0); // channel 2, lobyte/hibyte, mode 0: counts down from 0xffff
-        outb(CH2, 0xff);
-        outb(CH2, 0xff);
+        CMD.write(0xb0); // channel 2, lobyte/hibyte, mode 0: counts down from 0xffff
+        CH2.write(0xff);
+        CH2.write(0xff);
         let (t0, c0, w0) = read_channel2();
         let mut end = None;
         for _ in 0..10_000_000u32 {
@@ -77,7 +81,7 @@ fn calibrate_tsc() {
             break; // both reads took under 0.1% of the window: good enough
         }
     }
-    outb(PORT_B, port_b);
+    PORT_B.write(port_b);
     let Some((_, cycles, counts)) = best else { return }; // no channel 2: the tick clock stays
     if cycles < 1000 {
         return; // no usable TSC
@@ -91,9 +95,9 @@ fn calibrate_tsc() {
 /// cycles the read took.
 fn read_channel2() -> (u64, u64, u64) {
     let before = rdtsc();
-    outb(CMD, 0x80); // latch channel 2
-    let lo = inb(CH2) as u64;
-    let hi = inb(CH2) as u64;
+    CMD.write(0x80); // latch channel 2
+    let lo = CH2.read() as u64;
+    let hi = CH2.read() as u64;
     let after = rdtsc();
     let width = after.wrapping_sub(before);
     (before.wrapping_add(width / 2), hi << 8 | lo, width)

@@ -11,7 +11,7 @@
 //! device takes a single page frame number), and its buffers another block,
 //! owned by the driver for the device's lifetime.
 
-use crate::cpu::{inb, inl, inw, outb, outl, outw};
+use crate::port::{PortBlock, Register};
 use crate::layout::{phys_to_virt, PAGE_SIZE};
 use crate::pci::Function;
 use core::sync::atomic::{fence, Ordering};
@@ -19,16 +19,16 @@ use core::sync::atomic::{fence, Ordering};
 pub const VENDOR_VIRTIO: u16 = 0x1af4;
 
 // Legacy register offsets from BAR0.
-const REG_DEVICE_FEATURES: u16 = 0x00;
-const REG_GUEST_FEATURES: u16 = 0x04;
-const REG_QUEUE_PFN: u16 = 0x08;
-const REG_QUEUE_SIZE: u16 = 0x0c;
-const REG_QUEUE_SELECT: u16 = 0x0e;
-const REG_QUEUE_NOTIFY: u16 = 0x10;
-const REG_STATUS: u16 = 0x12;
-const REG_ISR: u16 = 0x13;
+const REG_DEVICE_FEATURES: Register<u32> = Register::at(0x00);
+const REG_GUEST_FEATURES: Register<u32> = Register::at(0x04);
+const REG_QUEUE_PFN: Register<u32> = Register::at(0x08);
+const REG_QUEUE_SIZE: Register<u16> = Register::at(0x0c);
+const REG_QUEUE_SELECT: Register<u16> = Register::at(0x0e);
+const REG_QUEUE_NOTIFY: Register<u16> = Register::at(0x10);
+const REG_STATUS: Register<u8> = Register::at(0x12);
+const REG_ISR: Register<u8> = Register::at(0x13);
 /// Device-specific configuration (no MSI-X enabled, so it starts right after the header).
-pub const REG_DEVICE_CONFIG: u16 = 0x14;
+const REG_DEVICE_CONFIG: u16 = 0x14;
 
 const STATUS_ACKNOWLEDGE: u8 = 1;
 const STATUS_DRIVER: u8 = 2;
@@ -44,7 +44,7 @@ const AVAIL_F_NO_INTERRUPT: u16 = 1;
 /// negotiated. [`Legacy::ready`] or [`Legacy::fail`] ends the handshake.
 #[derive(Clone, Copy)]
 pub struct Legacy {
-    pub io: u16,
+    pub(crate) io: PortBlock,
 }
 
 impl Legacy {
@@ -53,41 +53,43 @@ impl Legacy {
     pub fn begin(f: &Function) -> Option<Legacy> {
         let io = f.io_bar(0)?;
         f.enable_io_and_dma();
-        outb(io + REG_STATUS, 0); // reset
-        outb(io + REG_STATUS, STATUS_ACKNOWLEDGE);
-        outb(io + REG_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
+        io.write(REG_STATUS, 0); // reset
+        io.write(REG_STATUS, STATUS_ACKNOWLEDGE);
+        io.write(REG_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
         Some(Legacy { io })
     }
 
     /// Accepts the features of `wanted` the device offers; returns them.
     pub fn negotiate(&self, wanted: u32) -> u32 {
-        let accepted = inl(self.io + REG_DEVICE_FEATURES) & wanted;
-        outl(self.io + REG_GUEST_FEATURES, accepted);
+        let accepted = self.io.read(REG_DEVICE_FEATURES) & wanted;
+        self.io.write(REG_GUEST_FEATURES, accepted);
         accepted
     }
 
     /// The driver is set up: the device may start using the queues.
     pub fn ready(&self) {
-        outb(self.io + REG_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_DRIVER_OK);
+        self.io.write(REG_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_DRIVER_OK);
     }
 
     /// The driver gives up on the device.
     pub fn fail(&self) {
-        outb(self.io + REG_STATUS, STATUS_FAILED);
+        self.io.write(REG_STATUS, STATUS_FAILED);
     }
 
-    pub fn config8(&self, offset: u16) -> u8 {
-        inb(self.io + REG_DEVICE_CONFIG + offset)
+    /// The device-specific configuration byte at `offset`.
+    pub(crate) fn config8(&self, offset: u16) -> u8 {
+        self.io.read(Register::<u8>::at(REG_DEVICE_CONFIG + offset))
     }
 
-    pub fn config16(&self, offset: u16) -> u16 {
-        inw(self.io + REG_DEVICE_CONFIG + offset)
+    /// The device-specific configuration word at `offset`.
+    pub(crate) fn config16(&self, offset: u16) -> u16 {
+        self.io.read(Register::<u16>::at(REG_DEVICE_CONFIG + offset))
     }
 
     /// Reads (and so clears) the interrupt status; true when the device had
     /// raised its (possibly shared) line.
-    pub fn acknowledge_interrupt(io: u16) -> bool {
-        io != 0 && inb(io + REG_ISR) & 3 != 0
+    pub(crate) fn acknowledge_interrupt(&self) -> bool {
+        self.io.read(REG_ISR) & 3 != 0
     }
 }
 
@@ -174,8 +176,8 @@ impl Queue {
     /// contiguous frames are left.
     pub fn new(dev: &Legacy, index: u16, buffers: u16, buf_size: usize) -> Option<Queue> {
         let io = dev.io;
-        outw(io + REG_QUEUE_SELECT, index);
-        let size = inw(io + REG_QUEUE_SIZE);
+        io.write(REG_QUEUE_SELECT, index);
+        let size = io.read(REG_QUEUE_SIZE);
         if size == 0 {
             return None;
         }
@@ -192,7 +194,7 @@ impl Queue {
             queue.ring.write32(d + 8, buf_size as u32);
             queue.ring.write16(d + 12, 0);
         }
-        outl(io + REG_QUEUE_PFN, (queue.ring.phys / PAGE_SIZE as u64) as u32);
+        io.write(REG_QUEUE_PFN, (queue.ring.phys / PAGE_SIZE as u64) as u32);
         Some(queue)
     }
 
@@ -241,7 +243,7 @@ impl Queue {
     pub fn notify(&self, dev: &Legacy) {
         fence(Ordering::SeqCst);
         if self.ring.read16(self.used_off) & USED_F_NO_NOTIFY == 0 {
-            outw(dev.io + REG_QUEUE_NOTIFY, self.index);
+            dev.io.write(REG_QUEUE_NOTIFY, self.index);
         }
     }
 

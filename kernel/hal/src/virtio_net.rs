@@ -15,7 +15,7 @@ use crate::netdev::{NetDevice, NetStats, MAX_FRAME};
 use crate::pci::Function;
 use crate::virtio::{Legacy, Queue, DESC_F_WRITE, VENDOR_VIRTIO};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU16, Ordering};
+use crate::sync::IrqMutex;
 
 /// Transitional virtio-net (legacy interface present).
 const DEVICE_NET_LEGACY: u16 = 0x1000;
@@ -36,8 +36,8 @@ const BUF_SIZE: usize = 2048;
 /// Buffers per queue at most (the device's queue may be larger).
 const MAX_BUFFERS: u16 = 128;
 
-/// I/O base of the device the IRQ handler acknowledges (0: none).
-static IRQ_IO_BASE: AtomicU16 = AtomicU16::new(0);
+/// The device the IRQ handler acknowledges (None: none started).
+static IRQ_DEVICE: IrqMutex<Option<Legacy>> = IrqMutex::new(None);
 
 /// A virtio-net device, started.
 pub struct VirtioNet {
@@ -117,7 +117,7 @@ impl VirtioNet {
         for id in 0..net.rx.buffer_count() {
             net.rx.post(id, BUF_SIZE, DESC_F_WRITE);
         }
-        IRQ_IO_BASE.store(dev.io, Ordering::Relaxed);
+        *IRQ_DEVICE.lock() = Some(dev);
         dev.ready();
         net.rx.notify(&dev);
         Ok(net)
@@ -134,7 +134,7 @@ impl VirtioNet {
 /// Interrupt context: reads (and so clears) the device's interrupt status.
 /// True when the device had raised the (possibly shared) line.
 pub fn acknowledge_interrupt() -> bool {
-    Legacy::acknowledge_interrupt(IRQ_IO_BASE.load(Ordering::Relaxed))
+    IRQ_DEVICE.lock().is_some_and(|dev| dev.acknowledge_interrupt())
 }
 
 impl NetDevice for VirtioNet {

@@ -42,6 +42,9 @@ pub struct Script {
     transcript: Vec<u8>,
     /// Where to look for the next prompt: just past the last one found.
     scan_from: usize,
+    /// Prompts cannot start before this: the bytes before it were searched
+    /// (so each byte of a long output is searched once, not once per read).
+    searched: usize,
     /// A line was typed and its echo (up to the first newline) is not in yet.
     awaiting_echo: bool,
     /// Read each command's exit status (`echo $?`) and stop at the first non-zero.
@@ -52,7 +55,7 @@ pub struct Script {
 
 impl Script {
     pub fn new(commands: Vec<String>) -> Self {
-        Self { commands, phase: Phase::Booting, transcript: Vec::new(), scan_from: 0, awaiting_echo: false, check_status: false, failed: None }
+        Self { commands, phase: Phase::Booting, transcript: Vec::new(), scan_from: 0, searched: 0, awaiting_echo: false, check_status: false, failed: None }
     }
 
     /// After each command, type `echo $?`; a non-zero status ends the run
@@ -76,7 +79,12 @@ impl Script {
             self.scan_from += newline + 1;
             self.awaiting_echo = false;
         }
-        let at = find_prompt(&self.transcript, self.scan_from)?;
+        let Some(at) = find_prompt(&self.transcript, self.scan_from.max(self.searched)) else {
+            // Every start with a whole prompt's room after it was looked at
+            // (a match there, not at a line start, never becomes a prompt).
+            self.searched = self.transcript.len().saturating_sub(PROMPT.len() - 1);
+            return None;
+        };
         let output_start = self.scan_from;
         self.scan_from = at + PROMPT.len();
         self.awaiting_echo = true;
@@ -246,6 +254,20 @@ mod tests {
         assert_eq!(s.feed(b"'\r\n"), None);
         assert_eq!(s.feed(b"x embox> \r\n"), None, "output containing the prompt mid-line is not a prompt");
         assert_eq!(s.feed(b"embox> ").as_deref(), Some("true\n"));
+    }
+
+    #[test]
+    fn long_output_in_small_reads_is_searched_once() {
+        let mut s = script(&["cat big"]);
+        s.feed(b"embox> ").unwrap();
+        assert_eq!(s.feed(b"cat big\r\n"), None);
+        let line = b"line abcdefghijklmnopqrstuvwxyz0123456789 embox\r\n";
+        for _ in 0..20_000 {
+            assert_eq!(s.feed(line), None);
+        }
+        assert!(s.searched > 20_000 * line.len() - PROMPT.len(), "the search resumes where it stopped");
+        assert_eq!(s.feed(b"emb"), None);
+        assert_eq!(s.feed(b"ox> ").as_deref(), Some("poweroff\n"), "a prompt split across reads is still found");
     }
 
     #[test]

@@ -125,7 +125,7 @@ static KERNEL: KernelTables = KernelTables {
 };
 
 /// Physical address of the kernel's page directory.
-pub fn kernel_directory() -> u64 {
+pub(crate) fn kernel_directory() -> u64 {
     KERNEL.directory.get() as u64
 }
 

@@ -180,6 +180,8 @@ const STATUS_MARK: &str = "@@status";
 enum Kernel<'a> {
     /// x86/qemu: every syscall served natively.
     Native,
+    /// x86/qemu with a NIC (`run --net`): the kernel's TCP/IP is up (127.0.0.1 too).
+    NativeNet,
     /// x86/lkl-qemu built from this LKL tree: files, identity, uname,
     /// /proc... forwarded to LKL.
     Lkl(&'a Path),
@@ -189,6 +191,7 @@ impl Kernel<'_> {
     fn run_args(self) -> Vec<String> {
         match self {
             Kernel::Native => vec![],
+            Kernel::NativeNet => vec!["--net".into()],
             Kernel::Lkl(tree) => {
                 vec!["-t".into(), "x86/lkl-qemu".into(), "--lkl-tree".into(), tree.display().to_string()]
             }
@@ -463,6 +466,27 @@ fn signal_waits_and_signalfd_match_linux() {
 #[test]
 fn unix_sockets_match_linux() {
     differential(&[case("unix-glibc", &[]), case("unix-musl", &[]), case("msgs-glibc", &[]), case("msgs-musl", &[])]);
+}
+
+/// TCP when the peer goes away and signals ending blocking socket calls
+/// (`tests/compat/tcperr.c`, glibc and musl, over 127.0.0.1 in a guest
+/// with a NIC): a send after the peer's reset is EPIPE with SIGPIPE
+/// (ECONNRESET first when the peer reset unread data), not with
+/// MSG_NOSIGNAL or SIGPIPE ignored, and the default SIGPIPE kills; a
+/// signal ends a blocking recv, accept and send (EINTR or the part sent),
+/// SA_RESTART restarts recv, SIGINT ends a blocked accept.
+#[test]
+fn tcp_errors_and_interrupted_socket_calls_match_linux() {
+    differential_in(Kernel::NativeNet, &[case("tcperr-glibc", &[]), case("tcperr-musl", &[])]);
+}
+
+/// poll and select on pipes and a file (`tests/compat/polls.c`): select
+/// reports a pipe ready only when it is; signals interrupting reads on a
+/// pipe and an AF_UNIX socket (`tests/compat/eintr.c`), natively (the LKL
+/// corpus runs both too).
+#[test]
+fn polls_and_interrupted_reads_match_linux() {
+    differential(&[case("polls-glibc", &[]), case("polls-musl", &[]), case("eintr-glibc", &[]), case("eintr-musl", &[])]);
 }
 
 /// Job control (`tests/compat/jobctl.c`, glibc and musl): SIGSTOP,
@@ -832,9 +856,16 @@ struct Console {
 
 impl Console {
     fn start(program: &str) -> Console {
+        Console::start_with(program, &[])
+    }
+
+    /// [`Console::start`] with more `embctl run` arguments (`--net`).
+    fn start_with(program: &str, extra: &[&str]) -> Console {
         let bin = prepared();
         let mut child = embctl()
-            .args(["run", "--no-build", "--no-kvm", "--add"])
+            .args(["run", "--no-build", "--no-kvm"])
+            .args(extra)
+            .arg("--add")
             .arg(format!("{}:/bin/{program}", bin.join(program).display()))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -903,6 +934,19 @@ fn ctrl_c_stops_a_spinning_program() {
     let mut console = Console::start("exitcode-glibc");
     console.type_bytes(b"load_app exitcode-glibc spin\n");
     std::thread::sleep(std::time::Duration::from_secs(2));
+    console.type_bytes(b"\x03");
+    console.wait_for("killed by SIGINT");
+    console.finish(130);
+}
+
+/// Ctrl-C on the console ends a program blocked in a TCP accept (SIGINT,
+/// status 130): the socket wait ends for the signal.
+#[test]
+fn ctrl_c_ends_a_program_blocked_in_accept() {
+    let mut console = Console::start_with("tcperr-glibc", &["--net"]);
+    console.type_bytes(b"load_app tcperr-glibc accept\n");
+    console.wait_for("waiting in accept");
+    std::thread::sleep(std::time::Duration::from_secs(1));
     console.type_bytes(b"\x03");
     console.wait_for("killed by SIGINT");
     console.finish(130);
@@ -1278,9 +1322,8 @@ fn lkl_corpus_matches_linux() {
     cases.extend(libc_cases("musl"));
     cases.extend(busybox_cases());
     // poll/select on LKL's pipes and files, sendmsg/recvmsg on LKL's Unix
-    // sockets (x86/qemu's select reports pipes always ready and has no Unix
-    // sockets, so these run under LKL only); signals interrupting reads
-    // that sleep inside LKL (eintr, on an LKL pipe and Unix socket).
+    // sockets; signals interrupting reads that sleep inside LKL (eintr, on
+    // an LKL pipe and Unix socket). Natively: polls_and_interrupted_reads_match_linux.
     for program in ["polls-glibc", "polls-musl", "msgs-glibc", "msgs-musl", "eintr-glibc", "eintr-musl"] {
         cases.push(case(program, &[]));
     }

@@ -26,6 +26,17 @@ static inline void report(const char *what, int ok)
 		printf("%s: %s\n", what, strerror(errno));
 }
 
+/* Installs `fn` for `sig` with sa_flags `flags` and an empty mask. */
+static inline void set_handler(int sig, void (*fn)(int), int flags)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = fn;
+	sa.sa_flags = flags;
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(sig, &sa, NULL) == 0);
+}
+
 /* Prints how a child ended, as a wait status says. */
 static inline void describe(const char *what, int status)
 {

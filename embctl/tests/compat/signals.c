@@ -40,16 +40,6 @@ static void on_plain(int sig)
 		order[order_len++] = '0' + sig % 10;
 }
 
-static void set_handler(int sig, void (*fn)(int), int flags)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = fn;
-	sa.sa_flags = flags;
-	sigemptyset(&sa.sa_mask);
-	CHECK(sigaction(sig, &sa, NULL) == 0);
-}
-
 static void set_info_handler(int sig, void (*fn)(int, siginfo_t *, void *), int flags)
 {
 	struct sigaction sa;

@@ -205,6 +205,20 @@ impl Queue {
         self.ring.write16(self.avail_off, AVAIL_F_NO_INTERRUPT);
     }
 
+    /// Lets the device interrupt again when it uses our buffers (after
+    /// [`suppress_interrupts`](Self::suppress_interrupts)); the caller then
+    /// re-checks the used ring, which may have filled in between.
+    pub fn allow_interrupts(&self) {
+        self.ring.write16(self.avail_off, 0);
+        fence(Ordering::SeqCst); // the flag before the caller's re-check
+    }
+
+    /// True when the device has returned buffers we have not taken yet.
+    pub fn has_used(&self) -> bool {
+        fence(Ordering::SeqCst);
+        self.ring.read16(self.used_off + 2) != self.last_used
+    }
+
     pub fn buffer_count(&self) -> u16 {
         (self.buffers.len / self.buf_size).min(usize::from(self.size)) as u16
     }

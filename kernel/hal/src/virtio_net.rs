@@ -10,6 +10,14 @@
 //! Every descriptor owns a fixed 2 KiB buffer. Receive descriptors are all
 //! posted at start and re-posted as soon as their frame is copied out;
 //! transmit descriptors are recycled from the used ring.
+//!
+//! Interrupts, which cost most under TCG: the transmit queue never
+//! interrupts (finished descriptors are reclaimed when the next frame is
+//! sent). The receive queue interrupts only when the ring was found empty:
+//! while frames keep coming, [`NetDevice::receive`] drains them with the
+//! device's interrupts off, and turns them back on (then looks again) once
+//! the ring is empty, as Linux's NAPI does. Every caller polls until
+//! `receive` says None (smoltcp's `Interface::poll` does).
 
 use crate::netdev::{NetDevice, NetStats, MAX_FRAME};
 use crate::pci::Function;
@@ -114,6 +122,7 @@ impl VirtioNet {
             tx_free,
             stats: NetStats::default(),
         };
+        net.tx.suppress_interrupts();
         for id in 0..net.rx.buffer_count() {
             net.rx.post(id, BUF_SIZE, DESC_F_WRITE);
         }
@@ -156,7 +165,17 @@ impl NetDevice for VirtioNet {
 
     fn receive(&mut self, buf: &mut [u8]) -> Option<usize> {
         loop {
-            let (id, written) = self.rx.take_used()?;
+            let Some((id, written)) = self.rx.take_used() else {
+                // Empty: interrupts on, then a last look for a frame that
+                // came in before the device saw them on.
+                self.rx.allow_interrupts();
+                if !self.rx.has_used() {
+                    return None;
+                }
+                self.rx.suppress_interrupts();
+                continue;
+            };
+            self.rx.suppress_interrupts();
             let frame_len = written.saturating_sub(NET_HDR);
             let ok = written <= BUF_SIZE && (14..=MAX_FRAME).contains(&frame_len) && frame_len <= buf.len();
             if ok {

@@ -25,6 +25,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::net::Ipv4Addr;
 use core::sync::atomic::{AtomicBool, Ordering};
+use embox_abi::Errno;
 use device::Nic;
 use smoltcp::iface::{Config as IfaceConfig, Interface, SocketHandle, SocketSet};
 use smoltcp::phy::{Loopback, Medium};
@@ -59,9 +60,21 @@ pub struct Stack {
     dhcp: Option<SocketHandle>,
     /// Linux programs' sockets.
     table: socket::Table,
-    /// Sockets whose owner is gone (on lo?, handle, UDP?); removed once closed (TCP)
-    /// or flushed (UDP).
-    orphans: Vec<(bool, SocketHandle, bool)>,
+    /// Sockets whose owner is gone; removed once closed (TCP) or flushed (UDP).
+    orphans: Vec<Orphan>,
+}
+
+/// A socket its owner closed: (on lo?, handle, what is left to do).
+type Orphan = (bool, SocketHandle, Leftover);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Leftover {
+    /// A TCP connection closing gracefully.
+    Closing,
+    /// A TCP connection aborted: its RST goes out with the next poll.
+    Reset,
+    /// A UDP socket's queued datagrams.
+    Flush,
 }
 
 static STACK: IrqMutex<Option<Stack>> = IrqMutex::new(None);
@@ -98,24 +111,45 @@ pub fn kick() {
 }
 
 /// Blocks the running task until `ready()` (checked after every poll).
-pub fn wait_until(mut ready: impl FnMut() -> bool) {
-    loop {
-        if wait_step(&mut ready, None) {
-            return;
-        }
-    }
+pub fn wait_until(ready: impl FnMut() -> bool) {
+    let _ = wait(ready, None, false);
 }
 
 /// Like [`wait_until`], giving up at `deadline` (time since boot). Returns
 /// whether `ready()` became true.
-pub fn wait_until_or(mut ready: impl FnMut() -> bool, deadline: core::time::Duration) -> bool {
+pub fn wait_until_or(ready: impl FnMut() -> bool, deadline: core::time::Duration) -> bool {
+    wait(ready, Some(deadline), false).unwrap_or(false)
+}
+
+/// A Linux program's blocking call: like [`wait_until`] (up to `deadline`
+/// when given; Ok(false) then), but EINTR as soon as a signal is to end the
+/// call (the signal's sender wakes the thread).
+pub fn wait_interruptible(ready: impl FnMut() -> bool, deadline: Option<core::time::Duration>) -> Result<bool, Errno> {
+    wait(ready, deadline, true)
+}
+
+fn wait(mut ready: impl FnMut() -> bool, deadline: Option<core::time::Duration>, interruptible: bool) -> Result<bool, Errno> {
+    // Checked with `ready`, with interrupts off, so that a signal posted
+    // just before the thread sleeps still ends the wait.
+    let interrupted = core::cell::Cell::new(false);
+    let mut check = || {
+        interrupted.set(interruptible && crate::linux::interrupted());
+        interrupted.get() || ready()
+    };
     loop {
-        let now = time::since_boot();
-        if now >= deadline {
-            return ready();
-        }
-        if wait_step(&mut ready, Some(time::ticks() + ticks_for(deadline - now))) {
-            return true;
+        let until_tick = match deadline {
+            Some(deadline) => {
+                let now = time::since_boot();
+                if now >= deadline {
+                    let done = check();
+                    return if interrupted.get() { Err(Errno::EINTR) } else { Ok(done) };
+                }
+                Some(time::ticks() + ticks_for(deadline - now))
+            }
+            None => None,
+        };
+        if wait_step(&mut check, until_tick) {
+            return if interrupted.get() { Err(Errno::EINTR) } else { Ok(true) };
         }
     }
 }
@@ -296,28 +330,43 @@ impl Stack {
 
     /// Drops a TCP socket its owner no longer uses once it has closed.
     pub fn orphan(&mut self, on_lo: bool, handle: SocketHandle) {
-        self.orphans.push((on_lo, handle, false));
+        self.orphans.push((on_lo, handle, Leftover::Closing));
+    }
+
+    /// Drops a TCP socket its owner aborted (`abort()`: RST) once the RST is out.
+    pub fn orphan_reset(&mut self, on_lo: bool, handle: SocketHandle) {
+        self.orphans.push((on_lo, handle, Leftover::Reset));
     }
 
     /// Drops a UDP socket its owner closed once its queued datagrams are sent.
     pub fn orphan_udp(&mut self, on_lo: bool, handle: SocketHandle) {
-        self.orphans.push((on_lo, handle, true));
+        self.orphans.push((on_lo, handle, Leftover::Flush));
     }
 
+    /// After a poll: removes finished orphans. Data arriving for a closed
+    /// connection resets it, as on Linux (nobody will read it; the sender
+    /// learns with ECONNRESET/EPIPE).
     fn reap_orphans(&mut self) {
+        use smoltcp::socket::{tcp, udp};
         let (eth, lo) = (&mut self.sockets, &mut self.lo_sockets);
-        self.orphans.retain(|&(on_lo, h, udp)| {
-            let sockets = if on_lo { &mut *lo } else { &mut *eth };
-            let done = if udp {
-                sockets.get::<smoltcp::socket::udp::Socket>(h).send_queue() == 0
-            } else {
-                matches!(
-                    sockets.get::<smoltcp::socket::tcp::Socket>(h).state(),
-                    smoltcp::socket::tcp::State::Closed | smoltcp::socket::tcp::State::TimeWait
-                )
+        self.orphans.retain_mut(|(on_lo, h, left)| {
+            let sockets = if *on_lo { &mut *lo } else { &mut *eth };
+            let done = match *left {
+                Leftover::Flush => sockets.get::<udp::Socket>(*h).send_queue() == 0,
+                Leftover::Reset => true,
+                Leftover::Closing => {
+                    let sock = sockets.get_mut::<tcp::Socket>(*h);
+                    if sock.recv_queue() > 0 && sock.is_open() {
+                        sock.abort();
+                        *left = Leftover::Reset;
+                        false
+                    } else {
+                        matches!(sock.state(), tcp::State::Closed | tcp::State::TimeWait)
+                    }
+                }
             };
             if done {
-                sockets.remove(h);
+                sockets.remove(*h);
             }
             !done
         });

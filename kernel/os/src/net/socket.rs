@@ -7,9 +7,16 @@
 //! takes one that finished its handshake and puts a fresh listener in its
 //! place. A UDP socket has one smoltcp socket in each set, bound to the same
 //! port, so it hears both 127.0.0.1 and the NIC; it sends through the set of
-//! the destination. Blocking calls wait with [`super::wait_until`].
+//! the destination. Blocking calls wait with [`super::wait_interruptible`]:
+//! a signal that is to end the caller ends them with EINTR (the signal code
+//! restarts them after an SA_RESTART handler).
+//!
+//! Errors as on Linux: a send on a connection the peer reset gives
+//! ECONNRESET once, then EPIPE (the syscall layer raises SIGPIPE unless
+//! MSG_NOSIGNAL); closing a connection with unread data, or data arriving
+//! for a closed one, resets it (RST) instead of a graceful close.
 
-use super::{kick, wait_until, wait_until_or, with_stack, Stack};
+use super::{kick, wait_interruptible, with_stack, Stack};
 use crate::hal::time;
 use alloc::collections::BTreeMap;
 use alloc::vec;
@@ -51,7 +58,9 @@ struct Udp {
 }
 
 enum Sock {
-    Tcp { state: Tcp, read_shut: bool, nodelay: bool },
+    /// `quiet`: no reset is left to report (reported once as ECONNRESET,
+    /// or the program shut its sending side down itself: EPIPE then).
+    Tcp { state: Tcp, read_shut: bool, nodelay: bool, quiet: bool },
     Udp(Udp),
 }
 
@@ -85,6 +94,18 @@ fn stack<R>(f: impl FnOnce(&mut Stack) -> Result<R, Errno>) -> Result<R, Errno> 
 }
 
 impl Stack {
+    /// A connection found closed without our doing: ECONNRESET the first
+    /// time (the peer reset it, or it timed out), EPIPE after that.
+    fn reset_error(&mut self, id: SockId) -> Errno {
+        match self.table.socks.get_mut(&id) {
+            Some(Sock::Tcp { quiet: quiet @ false, .. }) => {
+                *quiet = true;
+                Errno::ECONNRESET
+            }
+            _ => Errno::EPIPE,
+        }
+    }
+
     fn sock(&mut self, id: SockId) -> Result<&mut Sock, Errno> {
         self.table.socks.get_mut(&id).ok_or(Errno::EBADF)
     }
@@ -139,7 +160,7 @@ fn new_udp() -> udp::Socket<'static> {
 pub fn create(kind: Kind) -> Result<SockId, Errno> {
     stack(|s| {
         let sock = match kind {
-            Kind::Stream => Sock::Tcp { state: Tcp::Idle { bound: None }, read_shut: false, nodelay: false },
+            Kind::Stream => Sock::Tcp { state: Tcp::Idle { bound: None }, read_shut: false, nodelay: false, quiet: false },
             Kind::Datagram => {
                 let eth = s.sockets.add(new_udp());
                 let lo = s.lo_sockets.add(new_udp());
@@ -248,7 +269,7 @@ fn try_accept(s: &mut Stack, id: SockId) -> Result<Option<(SockId, IpEndpoint)>,
         }
         s.table.next_id += 1;
         let new_id = s.table.next_id;
-        s.table.socks.insert(new_id, Sock::Tcp { state: Tcp::Connected(*placed), read_shut: false, nodelay });
+        s.table.socks.insert(new_id, Sock::Tcp { state: Tcp::Connected(*placed), read_shut: false, nodelay, quiet: false });
         return Ok(Some((new_id, peer)));
     }
     Ok(None)
@@ -264,7 +285,7 @@ pub fn accept(id: SockId, nonblocking: bool) -> Result<(SockId, IpEndpoint), Err
         if nonblocking {
             return Err(Errno::EAGAIN);
         }
-        wait_until(|| readiness(id).map_or(true, |r| r.readable));
+        wait_interruptible(|| readiness(id).map_or(true, |r| r.readable), None)?;
     }
 }
 
@@ -314,10 +335,10 @@ pub fn connect(id: SockId, to: Ipv4Addr, port: u16, nonblocking: bool) -> Result
     }
     let started = time::since_boot();
     let state = |s: &mut Stack| s.tcp(placed).state();
-    wait_until_or(
+    wait_interruptible(
         || with_stack(|s| !matches!(state(s), tcp::State::SynSent | tcp::State::SynReceived)).unwrap_or(true),
-        started + CONNECT_TIMEOUT + Duration::from_secs(1),
-    );
+        Some(started + CONNECT_TIMEOUT + Duration::from_secs(1)),
+    )?;
     let st = with_stack(state).unwrap_or(tcp::State::Closed);
     match st {
         tcp::State::SynSent | tcp::State::SynReceived => Err(Errno::ETIMEDOUT),
@@ -355,8 +376,33 @@ pub fn send(id: SockId, data: &[u8], to: Option<(Ipv4Addr, u16)>, nonblocking: b
             None if nonblocking => return Err(Errno::EAGAIN),
             None => {}
         }
-        wait_until(|| readiness(id).map_or(true, |r| r.writable || r.hangup));
+        match wait_interruptible(|| room_to_send(id), None) {
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => return Ok(done),
+            Ok(_) => {}
+        }
     }
+}
+
+/// Whether a blocked sender should look again: a TCP send buffer half
+/// empty (as Linux wakes writers: one copy then fills many segments, where
+/// waking on every acknowledgement would copy one or two), a connection
+/// that can no longer send, or a UDP socket with room.
+fn room_to_send(id: SockId) -> bool {
+    with_stack(|s| match s.table.socks.get(&id) {
+        Some(Sock::Tcp { state: Tcp::Connected(p), .. }) => {
+            let p = *p;
+            let sock = s.tcp(p);
+            let connecting = matches!(sock.state(), tcp::State::SynSent | tcp::State::SynReceived);
+            !connecting && !sock.may_send() || sock.send_capacity() - sock.send_queue() >= sock.send_capacity() / 2
+        }
+        Some(Sock::Udp(u)) => {
+            let eth = u.eth;
+            s.sockets.get::<udp::Socket>(eth).can_send()
+        }
+        _ => true,
+    })
+    .unwrap_or(true)
 }
 
 fn is_udp(id: SockId) -> bool {
@@ -370,16 +416,27 @@ fn send_step(s: &mut Stack, id: SockId, data: &[u8], to: Option<(Ipv4Addr, u16)>
             let placed = *placed;
             let sock = s.tcp(placed);
             if !sock.may_send() {
-                return match sock.state() {
+                let state = sock.state();
+                return match state {
                     tcp::State::SynSent | tcp::State::SynReceived => Ok(None),
+                    tcp::State::Closed => Err(s.reset_error(id)),
                     _ => Err(Errno::EPIPE),
                 };
             }
-            match sock.send_slice(data) {
+            let peer_closed = sock.state() == tcp::State::CloseWait;
+            let sent = match sock.send_slice(data) {
                 Ok(0) if !data.is_empty() => Ok(None),
                 Ok(n) => Ok(Some(n)),
                 Err(_) => Err(Errno::EPIPE),
+            };
+            // Sending after the peer's FIN: its reset then means EPIPE on
+            // Linux (a closed peer), not ECONNRESET.
+            if peer_closed {
+                if let Sock::Tcp { quiet, .. } = s.sock(id)? {
+                    *quiet = true;
+                }
             }
+            sent
         }
         Sock::Tcp { .. } => Err(Errno::ENOTCONN),
         Sock::Udp(u) => {
@@ -424,7 +481,7 @@ pub fn recv(id: SockId, buf: &mut [u8], nonblocking: bool, peek: bool) -> Result
         if nonblocking {
             return Err(Errno::EAGAIN);
         }
-        wait_until(|| readiness(id).map_or(true, |r| r.readable || r.hangup));
+        wait_interruptible(|| readiness(id).map_or(true, |r| r.readable || r.hangup), None)?;
     }
 }
 
@@ -439,9 +496,14 @@ fn recv_step(s: &mut Stack, id: SockId, buf: &mut [u8], peek: bool) -> Result<Op
                 let n = if peek { sock.peek_slice(buf) } else { sock.recv_slice(buf) };
                 return Ok(Some((n.unwrap_or(0), peer)));
             }
-            match sock.state() {
+            let (state, may_recv) = (sock.state(), sock.may_recv());
+            match state {
                 tcp::State::SynSent | tcp::State::SynReceived => Ok(None),
-                _ if sock.may_recv() => Ok(None),
+                _ if may_recv => Ok(None),
+                tcp::State::Closed => match s.reset_error(id) {
+                    Errno::ECONNRESET => Err(Errno::ECONNRESET),
+                    _ => Ok(Some((0, peer))),
+                },
                 _ => Ok(Some((0, peer))),
             }
         }
@@ -498,12 +560,13 @@ pub fn shutdown(id: SockId, how: u32) -> Result<(), Errno> {
         return Err(Errno::EINVAL);
     }
     stack(|s| match s.sock(id)? {
-        Sock::Tcp { state: Tcp::Connected(p), read_shut, .. } => {
+        Sock::Tcp { state: Tcp::Connected(p), read_shut, quiet, .. } => {
             let p = *p;
             if how != 1 {
                 *read_shut = true;
             }
             if how != 0 {
+                *quiet = true;
                 s.tcp(p).close();
             }
             Ok(())
@@ -597,14 +660,20 @@ pub fn close(id: SockId) {
         }
         let Some(sock) = s.table.socks.remove(&id) else { return };
         match sock {
+            // Unread data: a reset, as on Linux, so the peer learns it was lost.
+            Sock::Tcp { state: Tcp::Connected(p), .. } if s.tcp(p).recv_queue() > 0 => {
+                s.tcp(p).abort();
+                s.orphan_reset(p.0, p.1);
+            }
             Sock::Tcp { state: Tcp::Connected(p), .. } => {
                 s.tcp(p).close();
                 s.orphan(p.0, p.1);
             }
+            // Connections not accepted yet are reset.
             Sock::Tcp { state: Tcp::Listening { pool, .. }, .. } => {
                 for (on_lo, h) in pool {
                     s.set(on_lo).get_mut::<tcp::Socket>(h).abort();
-                    s.orphan(on_lo, h);
+                    s.orphan_reset(on_lo, h);
                 }
             }
             Sock::Tcp { state: Tcp::Idle { .. }, .. } => {}

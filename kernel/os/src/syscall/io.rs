@@ -388,14 +388,16 @@ fn select_for(p: &mut Process, nfds: u32, sets: [FdSet; 3], timeout_ms: i32) -> 
     }
     // (fd, socket id, in the read set?, in the write set?)
     let mut sockets = alloc::vec::Vec::new();
-    // (fd, LKL descriptor or AF_UNIX socket, in the read set?, in the
-    // write set?): asked again every millisecond while the call waits.
+    // (fd, LKL descriptor, AF_UNIX socket or pipe end, in the read set?,
+    // in the write set?): asked again every millisecond while the call waits.
     let mut lkl_fds = alloc::vec::Vec::new();
     for fd in 0..nfds {
         let (r, w) = (asked[0][fd as usize / 8] & (1 << (fd % 8)) != 0, asked[1][fd as usize / 8] & (1 << (fd % 8)) != 0);
         match (r || w, p.files.get(fd).map(|f| f.kind)) {
             (true, Ok(FileKind::Socket(id))) => sockets.push((fd, id, r, w)),
-            (true, Ok(kind @ (FileKind::Lkl(_) | FileKind::Unix(_) | FileKind::SignalFd(_)))) => lkl_fds.push((fd, kind, r, w)),
+            (true, Ok(kind @ (FileKind::Lkl(_) | FileKind::Unix(_) | FileKind::SignalFd(_) | FileKind::PipeRead(_) | FileKind::PipeWrite(_)))) => {
+                lkl_fds.push((fd, kind, r, w))
+            }
             _ => {}
         }
     }
@@ -413,6 +415,7 @@ fn select_for(p: &mut Process, nfds: u32, sets: [FdSet; 3], timeout_ms: i32) -> 
                 FileKind::Lkl(n) => super::forward::poll_now(n, POLLIN | POLLOUT),
                 FileKind::Unix(id) => unix_revents(id, POLLIN | POLLOUT),
                 FileKind::SignalFd(mask) if pending.get() & mask != 0 => POLLIN,
+                FileKind::PipeRead(_) | FileKind::PipeWrite(_) => pipe_revents(kind, POLLIN | POLLOUT),
                 _ => 0,
             };
             (fd, r, w, revents & (POLLIN | POLLHUP | POLLERR) != 0, revents & (POLLOUT | POLLERR) != 0)
@@ -431,7 +434,7 @@ fn select_for(p: &mut Process, nfds: u32, sets: [FdSet; 3], timeout_ms: i32) -> 
     let mut out = [vec![0u8; words], vec![0u8; words]];
     pending.set(signal_pending(p));
     let mut ready = scan(&mut out);
-    // LKL descriptors and AF_UNIX sockets are asked again every millisecond
+    // LKL descriptors, AF_UNIX sockets and pipes are asked again every millisecond
     // (neither tells us of readiness changes), until one is ready, the time is up or a signal
     // is to end the call.
     while ready == 0 && timeout_ms != 0 && !lkl_fds.is_empty() {
@@ -447,13 +450,7 @@ fn select_for(p: &mut Process, nfds: u32, sets: [FdSet; 3], timeout_ms: i32) -> 
     }
     if ready == 0 && timeout_ms != 0 && !sockets.is_empty() && lkl_fds.is_empty() {
         let mut probe = [vec![0u8; words], vec![0u8; words]];
-        let mut any = || scan(&mut probe) > 0;
-        match deadline {
-            Some(d) => {
-                crate::net::wait_until_or(&mut any, d);
-            }
-            None => crate::net::wait_until(&mut any),
-        }
+        crate::net::wait_interruptible(|| scan(&mut probe) > 0, deadline)?;
         ready = scan(&mut out);
     }
     for (set, bits) in sets[..2].iter().zip(out.iter()) {
@@ -511,13 +508,8 @@ fn poll_for(p: &mut Process, fds: UserPtr<PollFd>, n: u32, timeout: i32) -> SysR
             continue;
         }
         let any_ready = || sockets.iter().any(|(id, events)| socket_revents(*id, *events) != 0);
-        match deadline {
-            Some(d) => {
-                if !crate::net::wait_until_or(any_ready, d) {
-                    return poll_scan(p, fds, n).map(|(r, _, _)| r);
-                }
-            }
-            None => crate::net::wait_until(any_ready),
+        if !crate::net::wait_interruptible(any_ready, deadline)? {
+            return poll_scan(p, fds, n).map(|(r, _, _)| r);
         }
     }
 }

@@ -174,11 +174,17 @@ fn name_call(p: &mut Process, fd: u32, addr: u32, len_ptr: u32, peer: bool) -> S
     write_addr(p, addr, len_ptr, name).map(|()| 0)
 }
 
-/// Sends `buf` (optionally to an address), in bounded chunks.
+/// Sends `buf` (optionally to an address), in bounded chunks; EPIPE raises
+/// SIGPIPE unless MSG_NOSIGNAL.
 fn send_call(p: &mut Process, fd: u32, buf: UserSlice, flags: u32, to: Option<(u32, u32)>) -> SysResult {
     if let Some((id, nonblocking)) = unix_of(p, fd) {
         return unix::send(p, id, nonblocking, buf, flags, to);
     }
+    let result = send_inet(p, fd, buf, flags, to);
+    super::unix::sigpipe(p, result, flags)
+}
+
+fn send_inet(p: &mut Process, fd: u32, buf: UserSlice, flags: u32, to: Option<(u32, u32)>) -> SysResult {
     let (id, nonblocking) = socket_of(p, fd)?;
     let to = match to {
         Some((addr, len)) if addr != 0 => Some(read_addr(p, addr, len)?),
@@ -331,7 +337,8 @@ fn sendmsg_call(p: &mut Process, fd: u32, msg: u32, flags: u32) -> SysResult {
         data.resize(start + v.len as usize, 0);
         p.memory.read(v.addr, &mut data[start..])?;
     }
-    net::send(id, &data, to, nonblocking || flags & MSG_DONTWAIT != 0).map(|n| n as u32)
+    let result = net::send(id, &data, to, nonblocking || flags & MSG_DONTWAIT != 0).map(|n| n as u32);
+    super::unix::sigpipe(p, result, flags)
 }
 
 fn recvmsg_call(p: &mut Process, fd: u32, msg: u32, flags: u32) -> SysResult {

@@ -192,8 +192,8 @@ pub fn name(p: &mut Process, id: UnixId, addr: u32, len_ptr: u32, peer: bool) ->
     write_name(p, addr, len_ptr, name.as_deref()).map(|()| 0)
 }
 
-/// EPIPE from a send raises SIGPIPE unless MSG_NOSIGNAL.
-fn sigpipe(p: &mut Process, result: SysResult, flags: u32) -> SysResult {
+/// EPIPE from a send raises SIGPIPE unless MSG_NOSIGNAL (AF_UNIX and TCP).
+pub(super) fn sigpipe(p: &mut Process, result: SysResult, flags: u32) -> SysResult {
     if result == Err(Errno::EPIPE) && flags & MSG_NOSIGNAL == 0 {
         super::signal::raise(p, embox_abi::consts::signal::SIGPIPE);
     }

@@ -277,6 +277,7 @@ fn handle_irq(irq: u8) {
     match irq {
         crate::time::IRQ => {
             crate::time::handle_irq();
+            crate::virtio_console::on_tick();
             pic::end_of_interrupt(irq);
             // May switch tasks: the EOI above is already sent.
             crate::time::run_tick_hook();

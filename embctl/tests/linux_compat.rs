@@ -462,10 +462,18 @@ fn signal_waits_and_signalfd_match_linux() {
 /// with the sender's address, getsockname/getpeername, poll readiness,
 /// shutdown and end of stream, EPIPE, EAGAIN, SCM_RIGHTS to another
 /// process, the errors of bind and connect; and `msgs.c` (iovecs, MSG_TRUNC,
-/// a descriptor passed): the same output as on Linux.
+/// a descriptor passed); `unixmore.c`: SOCK_SEQPACKET, SO_PEERCRED and
+/// ECONNRESET after a close with unread data: the same output as on Linux.
 #[test]
 fn unix_sockets_match_linux() {
-    differential(&[case("unix-glibc", &[]), case("unix-musl", &[]), case("msgs-glibc", &[]), case("msgs-musl", &[])]);
+    differential(&[
+        case("unix-glibc", &[]),
+        case("unix-musl", &[]),
+        case("msgs-glibc", &[]),
+        case("msgs-musl", &[]),
+        case("unixmore-glibc", &["/tmp"]),
+        case("unixmore-musl", &["/tmp"]),
+    ]);
 }
 
 /// TCP when the peer goes away and signals ending blocking socket calls

@@ -15,6 +15,13 @@
 //! `accept`, already connected (as Linux does), so connect never waits for
 //! accept unless the backlog is full.
 //!
+//! SOCK_SEQPACKET is a stream's connection (listen/connect/accept, end of
+//! stream, EPIPE) carrying datagrams' messages (one per read, the rest of
+//! it dropped). SO_PEERCRED: the peer's credentials as of `socketpair`,
+//! `connect` (the accepted end) or `listen` (the connecting end). A stream
+//! socket closed with unread data leaves its peer an ECONNRESET for its
+//! next read once the queue is empty, as Linux does.
+//!
 //! Blocking calls wait on one queue woken on every change; a signal that is
 //! to end the caller ends the wait with EINTR, `O_NONBLOCK` with EAGAIN.
 
@@ -43,10 +50,29 @@ const MAX_SOCKETS: usize = 1024;
 /// Longest listen backlog.
 const MAX_BACKLOG: usize = 128;
 
+/// Messages a SOCK_SEQPACKET queue holds before senders wait (bytes as a stream's).
+const PACKET_MESSAGES: usize = 256;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Type {
     Stream,
     Datagram,
+    SeqPacket,
+}
+
+impl Type {
+    /// Stream and SOCK_SEQPACKET: connected pairs, listen/accept, end of stream.
+    fn connected(self) -> bool {
+        self != Type::Datagram
+    }
+}
+
+/// A process's credentials as SO_PEERCRED reports them (`struct ucred`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cred {
+    pub pid: u32,
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// What a name refers to: a socket node of the VFS or an abstract name.
@@ -93,6 +119,13 @@ struct Endpoint {
     write_shut: bool,
     /// A stream peer is gone (POLLHUP; sends are EPIPE).
     peer_gone: bool,
+    /// Our credentials as of `listen` (given to connecting sockets).
+    cred: Option<Cred>,
+    /// The peer's credentials (SO_PEERCRED).
+    peer_cred: Option<Cred>,
+    /// An error for the next read once the queue is empty (Linux's sk_err):
+    /// ECONNRESET when the peer closed with data unread.
+    error: Option<Errno>,
 }
 
 struct Table {
@@ -126,6 +159,9 @@ impl Table {
             read_shut: false,
             write_shut: false,
             peer_gone: false,
+            cred: None,
+            peer_cred: None,
+            error: None,
         };
         self.sockets.insert(id, endpoint);
         Ok(id)
@@ -164,8 +200,8 @@ pub fn create(ty: Type) -> Result<UnixId, Errno> {
     TABLE.lock().add(ty)
 }
 
-/// Two sockets connected to each other.
-pub fn pair(ty: Type) -> Result<(UnixId, UnixId), Errno> {
+/// Two sockets connected to each other, made by `cred`.
+pub fn pair(ty: Type, cred: Cred) -> Result<(UnixId, UnixId), Errno> {
     let mut t = TABLE.lock();
     let a = t.add(ty)?;
     let b = match t.add(ty) {
@@ -175,8 +211,11 @@ pub fn pair(ty: Type) -> Result<(UnixId, UnixId), Errno> {
             return Err(e);
         }
     };
-    t.get(a)?.state = State::Connected(b);
-    t.get(b)?.state = State::Connected(a);
+    for (me, peer) in [(a, b), (b, a)] {
+        let e = t.get(me)?;
+        e.state = State::Connected(peer);
+        e.peer_cred = Some(cred);
+    }
     Ok((a, b))
 }
 
@@ -199,9 +238,11 @@ pub fn bind(id: UnixId, address: Address) -> Result<(), Errno> {
     Ok(())
 }
 
-pub fn listen(id: UnixId, backlog: u32) -> Result<(), Errno> {
+/// `listen` by `cred` (what connecting sockets see as their peer's).
+pub fn listen(id: UnixId, backlog: u32, cred: Cred) -> Result<(), Errno> {
     let mut t = TABLE.lock();
     let e = t.get(id)?;
+    e.cred = Some(cred);
     let backlog = (backlog as usize).clamp(1, MAX_BACKLOG);
     match (&mut e.state, e.ty) {
         (_, Type::Datagram) => Err(Errno::EOPNOTSUPP),
@@ -223,9 +264,10 @@ fn lookup(t: &Table, key: &Key) -> Result<UnixId, Errno> {
     t.names.get(key).copied().filter(|id| t.sockets.contains_key(id)).ok_or(Errno::ECONNREFUSED)
 }
 
-/// `connect`: a stream socket to a listening one (a new endpoint is queued
-/// for its accept), a datagram socket sets its default destination.
-pub fn connect(id: UnixId, key: &Key, nonblocking: bool) -> Result<(), Errno> {
+/// `connect` by `cred`: a stream or seqpacket socket to a listening one of
+/// its type (a new endpoint is queued for its accept), a datagram socket
+/// sets its default destination.
+pub fn connect(id: UnixId, key: &Key, nonblocking: bool, cred: Cred) -> Result<(), Errno> {
     let ty = kind(id)?;
     if ty == Type::Datagram {
         let mut t = TABLE.lock();
@@ -245,7 +287,7 @@ pub fn connect(id: UnixId, key: &Key, nonblocking: bool) -> Result<(), Errno> {
         }
         server = lookup(t, key)?;
         let listener = t.get(server)?;
-        if listener.ty != Type::Stream {
+        if listener.ty != ty {
             return Err(Errno::EPROTOTYPE);
         }
         match &listener.state {
@@ -254,12 +296,18 @@ pub fn connect(id: UnixId, key: &Key, nonblocking: bool) -> Result<(), Errno> {
         }
     })?;
     let mut t = TABLE.lock();
-    let address = t.get(server)?.address.clone();
-    let accepted = t.add(Type::Stream)?;
+    let (address, server_cred) = {
+        let server = t.get(server)?;
+        (server.address.clone(), server.cred)
+    };
+    let accepted = t.add(ty)?;
     let a = t.get(accepted)?;
     a.address = address;
     a.state = State::Connected(id);
-    t.get(id)?.state = State::Connected(accepted);
+    a.peer_cred = Some(cred);
+    let me = t.get(id)?;
+    me.state = State::Connected(accepted);
+    me.peer_cred = server_cred;
     if let State::Listening { pending, .. } = &mut t.get(server)?.state {
         pending.push_back(accepted);
     }
@@ -297,6 +345,7 @@ pub fn send(id: UnixId, data: &[u8], to: Option<&Key>, rights: Vec<OpenFile>, no
         Ok(Type::Datagram) => send_datagram(id, data, to, &mut rights, nonblocking),
         Ok(Type::Stream) if data.is_empty() => stream_peer(&mut TABLE.lock(), id, to.is_some()).map(|_| 0),
         Ok(Type::Stream) => send_stream(id, data, to.is_some(), &mut rights, nonblocking),
+        Ok(Type::SeqPacket) => send_packet(id, data, to.is_some(), &mut rights, nonblocking),
     };
     (result, rights.unwrap_or_default())
 }
@@ -379,6 +428,32 @@ fn send_stream(id: UnixId, data: &[u8], addressed: bool, rights: &mut Option<Vec
     }
 }
 
+/// One SOCK_SEQPACKET message to the connected peer, whole.
+fn send_packet(id: UnixId, data: &[u8], addressed: bool, rights: &mut Option<Vec<OpenFile>>, nonblocking: bool) -> Result<usize, Errno> {
+    if data.len() > MAX_DATAGRAM {
+        return Err(Errno::EMSGSIZE);
+    }
+    let mut peer = 0;
+    wait_for(nonblocking, |t| {
+        peer = stream_peer(t, id, addressed)?;
+        let p = t.get(peer).map_err(|_| Errno::EPIPE)?;
+        Ok(p.read_shut || (p.queue.len() < PACKET_MESSAGES && p.queued + data.len() <= STREAM_CAPACITY))
+    })?;
+    let mut copy = Vec::new();
+    copy.try_reserve_exact(data.len()).map_err(|_| Errno::ENOMEM)?;
+    copy.extend_from_slice(data);
+    let mut t = TABLE.lock();
+    let p = t.get(peer).map_err(|_| Errno::EPIPE)?;
+    if p.read_shut {
+        return Err(Errno::EPIPE);
+    }
+    p.queued += copy.len();
+    p.queue.push_back(Message { data: copy, from: None, rights: rights.take().unwrap_or_default() });
+    drop(t);
+    EVENTS.wake_all();
+    Ok(data.len())
+}
+
 /// What a receive got.
 pub struct Received {
     /// Bytes copied into the buffer.
@@ -396,16 +471,21 @@ pub struct Received {
 pub fn recv(id: UnixId, buf: &mut [u8], nonblocking: bool, peek: bool) -> Result<Received, Errno> {
     wait_for(nonblocking, |t| {
         let me = t.get(id)?;
-        if me.ty == Type::Stream && !matches!(me.state, State::Connected(_)) {
+        if me.ty.connected() && !matches!(me.state, State::Connected(_)) {
             return Err(if matches!(me.state, State::Listening { .. }) { Errno::EINVAL } else { Errno::ENOTCONN });
         }
-        Ok(!me.queue.is_empty() || me.read_shut || (me.ty == Type::Stream && buf.is_empty()))
+        Ok(!me.queue.is_empty() || me.read_shut || me.error.is_some() || (me.ty == Type::Stream && buf.is_empty()))
     })?;
     let mut t = TABLE.lock();
     let me = t.get(id)?;
+    if me.queue.is_empty() {
+        if let Some(e) = me.error.take() {
+            return Err(e);
+        }
+    }
     let mut got = Received { len: 0, full_len: 0, from: None, rights: Vec::new() };
     match me.ty {
-        Type::Datagram => {
+        Type::Datagram | Type::SeqPacket => {
             if let Some(m) = me.queue.front() {
                 got.len = m.data.len().min(buf.len());
                 got.full_len = m.data.len();
@@ -467,6 +547,7 @@ pub fn readiness(id: UnixId) -> Readiness {
     let peer_full = match me.state {
         State::Connected(peer) => t.sockets.get(&peer).is_some_and(|p| match me.ty {
             Type::Stream => p.queued >= STREAM_CAPACITY && !p.read_shut,
+            Type::SeqPacket => (p.queue.len() >= PACKET_MESSAGES || p.queued >= STREAM_CAPACITY) && !p.read_shut,
             Type::Datagram => p.queue.len() >= DGRAM_MESSAGES || p.queued >= DGRAM_CAPACITY,
         }),
         _ => false,
@@ -474,7 +555,7 @@ pub fn readiness(id: UnixId) -> Readiness {
     Readiness {
         readable: !me.queue.is_empty() || me.read_shut || incoming,
         writable: !listening && !peer_full,
-        hangup: (me.read_shut && me.write_shut) || (me.ty == Type::Stream && matches!(me.state, State::Unconnected)),
+        hangup: (me.read_shut && me.write_shut) || (me.ty.connected() && matches!(me.state, State::Unconnected)),
     }
 }
 
@@ -489,7 +570,7 @@ pub fn shutdown(id: UnixId, how: u32) -> Result<(), Errno> {
     let me = t.get(id)?;
     me.read_shut |= read;
     me.write_shut |= write;
-    if let (Type::Stream, State::Connected(peer)) = (me.ty, &me.state) {
+    if let (true, State::Connected(peer)) = (me.ty.connected(), &me.state) {
         let peer = *peer;
         if let Ok(p) = t.get(peer) {
             p.write_shut |= read;
@@ -515,6 +596,11 @@ pub fn peer_name(id: UnixId) -> Result<Option<Vec<u8>>, Errno> {
     }
 }
 
+/// SO_PEERCRED: the peer's credentials (None: not connected).
+pub fn peer_cred(id: UnixId) -> Result<Option<Cred>, Errno> {
+    Ok(TABLE.lock().get(id)?.peer_cred)
+}
+
 /// One more open file description of the socket (a forked table, a
 /// descriptor passed in a message).
 pub fn add_ref(id: UnixId) {
@@ -525,8 +611,9 @@ pub fn add_ref(id: UnixId) {
 
 /// An open file description of the socket was closed. With the last one
 /// the socket goes: its name is freed, a stream peer sees end of stream
-/// (and EPIPE on send), connections not yet accepted go too, and the open
-/// files still queued are released.
+/// (and EPIPE on send; ECONNRESET first on a read if we left data unread),
+/// connections not yet accepted go too (their peers get ECONNRESET), and
+/// the open files still queued are released.
 pub fn close(id: UnixId) {
     let mut released = Vec::new();
     let mut nodes = Vec::new();
@@ -537,8 +624,9 @@ pub fn close(id: UnixId) {
         if e.refs > 0 {
             return;
         }
-        let mut gone = alloc::vec![id];
-        while let Some(id) = gone.pop() {
+        // (socket, never accepted?)
+        let mut gone = alloc::vec![(id, false)];
+        while let Some((id, embryo)) = gone.pop() {
             let Some(e) = t.sockets.remove(&id) else { continue };
             if let Some(a) = e.address {
                 if t.names.get(&a.key) == Some(&id) {
@@ -549,14 +637,17 @@ pub fn close(id: UnixId) {
                 }
             }
             match e.state {
-                State::Connected(peer) if e.ty == Type::Stream => {
+                State::Connected(peer) if e.ty.connected() => {
                     if let Some(p) = t.sockets.get_mut(&peer) {
                         p.peer_gone = true;
                         p.read_shut = true;
                         p.write_shut = true;
+                        if embryo || !e.queue.is_empty() {
+                            p.error = Some(Errno::ECONNRESET);
+                        }
                     }
                 }
-                State::Listening { pending, .. } => gone.extend(pending),
+                State::Listening { pending, .. } => gone.extend(pending.into_iter().map(|p| (p, true))),
                 _ => {}
             }
             released.extend(e.queue.into_iter().flat_map(|m| m.rights));

@@ -32,6 +32,8 @@ const IPPROTO_TCP: u32 = 6;
 const IPPROTO_UDP: u32 = 17;
 const SOL_SOCKET: u32 = 1;
 const SO_TYPE: u32 = 3;
+const SO_PEERCRED: u32 = 17;
+const SOCK_SEQPACKET: u32 = 5;
 const SO_ERROR: u32 = 4;
 const SO_SNDBUF: u32 = 7;
 const SO_RCVBUF: u32 = 8;
@@ -142,7 +144,7 @@ fn connect_call(p: &mut Process, fd: u32, addr: u32, len: u32) -> SysResult {
 
 fn listen_call(p: &mut Process, fd: u32, backlog: u32) -> SysResult {
     if let Some((id, _)) = unix_of(p, fd) {
-        return unix::listen(id, backlog);
+        return unix::listen(p, id, backlog);
     }
     let (id, _) = socket_of(p, fd)?;
     net::listen(id, backlog).map(|()| 0)
@@ -270,18 +272,31 @@ fn setsockopt_call(p: &mut Process, fd: u32, level: u32, name: u32, val: u32, le
 }
 
 fn getsockopt_call(p: &mut Process, fd: u32, level: u32, name: u32, val: u32, len_ptr: u32) -> SysResult {
-    let kind = match unix_of(p, fd) {
+    let unix = unix_of(p, fd);
+    let sock_type = match unix {
         Some((id, _)) => match crate::net::unix::kind(id)? {
-            crate::net::unix::Type::Stream => Kind::Stream,
-            crate::net::unix::Type::Datagram => Kind::Datagram,
+            crate::net::unix::Type::Stream => SOCK_STREAM,
+            crate::net::unix::Type::Datagram => SOCK_DGRAM,
+            crate::net::unix::Type::SeqPacket => SOCK_SEQPACKET,
         },
-        None => net::kind(socket_of(p, fd)?.0)?,
-    };
-    let value: u32 = match (level, name) {
-        (SOL_SOCKET, SO_TYPE) => match kind {
+        None => match net::kind(socket_of(p, fd)?.0)? {
             Kind::Stream => SOCK_STREAM,
             Kind::Datagram => SOCK_DGRAM,
         },
+    };
+    if (level, name) == (SOL_SOCKET, SO_PEERCRED) {
+        // AF_UNIX only; an inet socket has no peer credentials ({0, -1, -1}).
+        let cred = match unix {
+            Some((id, _)) => super::unix::peer_cred_bytes(id)?,
+            None => [0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+        };
+        let len = UserPtr::<U32>::new(len_ptr);
+        let room = (len.read(&mut p.memory)?.get() as usize).min(cred.len());
+        p.memory.write(val, &cred[..room])?;
+        return len.write(&mut p.memory, &U32::new(room as u32)).map(|()| 0);
+    }
+    let value: u32 = match (level, name) {
+        (SOL_SOCKET, SO_TYPE) => sock_type,
         (SOL_SOCKET, SO_ERROR) => 0,
         (SOL_SOCKET, SO_SNDBUF | SO_RCVBUF) => 64 * 1024,
         (SOL_SOCKET, n) if SO_IGNORED.contains(&n) => 0,

@@ -42,6 +42,21 @@ fn install(p: &mut Process, id: UnixId, flags: u32) -> SysResult {
     p.files.open(file, flags & O_CLOEXEC != 0).inspect_err(|_| unix::close(id))
 }
 
+/// The caller's credentials for SO_PEERCRED (uid and gid are always 0 here).
+fn cred(p: &Process) -> unix::Cred {
+    unix::Cred { pid: p.pid, uid: 0, gid: 0 }
+}
+
+/// SO_PEERCRED's `struct ucred`: {0, -1, -1} without a peer, as on Linux.
+pub fn peer_cred_bytes(id: UnixId) -> Result<[u8; 12], Errno> {
+    let c = unix::peer_cred(id)?.unwrap_or(unix::Cred { pid: 0, uid: u32::MAX, gid: u32::MAX });
+    let mut out = [0u8; 12];
+    out[..4].copy_from_slice(&c.pid.to_le_bytes());
+    out[4..8].copy_from_slice(&c.uid.to_le_bytes());
+    out[8..].copy_from_slice(&c.gid.to_le_bytes());
+    Ok(out)
+}
+
 fn socket_type(ty: u32, protocol: u32) -> Result<Type, Errno> {
     if protocol != 0 {
         return Err(Errno::EPROTONOSUPPORT);
@@ -49,6 +64,7 @@ fn socket_type(ty: u32, protocol: u32) -> Result<Type, Errno> {
     match ty & 0xf {
         1 => Ok(Type::Stream),
         2 => Ok(Type::Datagram),
+        5 => Ok(Type::SeqPacket),
         _ => Err(Errno::ESOCKTNOSUPPORT),
     }
 }
@@ -61,7 +77,7 @@ pub fn socket(p: &mut Process, ty: u32, protocol: u32) -> SysResult {
 
 /// socketpair(AF_UNIX, type, protocol, sv)
 pub fn socketpair(p: &mut Process, ty: u32, protocol: u32, sv: UserPtr<[U32; 2]>) -> SysResult {
-    let (a, b) = unix::pair(socket_type(ty, protocol)?)?;
+    let (a, b) = unix::pair(socket_type(ty, protocol)?, cred(p))?;
     let fa = match install(p, a, ty) {
         Ok(fd) => fd,
         Err(e) => {
@@ -157,11 +173,11 @@ pub fn bind(p: &mut Process, id: UnixId, addr: u32, len: u32) -> SysResult {
 pub fn connect(p: &mut Process, id: UnixId, nonblocking: bool, addr: u32, len: u32) -> SysResult {
     let sun_path = read_sun_path(p, addr, len)?;
     let key = key_of(p, &sun_path)?;
-    unix::connect(id, &key, nonblocking).map(|()| 0)
+    unix::connect(id, &key, nonblocking, cred(p)).map(|()| 0)
 }
 
-pub fn listen(id: UnixId, backlog: u32) -> SysResult {
-    unix::listen(id, backlog).map(|()| 0)
+pub fn listen(p: &mut Process, id: UnixId, backlog: u32) -> SysResult {
+    unix::listen(id, backlog, cred(p)).map(|()| 0)
 }
 
 /// Writes a `sockaddr_un` holding `name` (None: unnamed, the family only)
@@ -207,7 +223,8 @@ fn send_bufs(p: &mut Process, id: UnixId, nonblocking: bool, bufs: &[UserSlice],
         release_all(rights);
         return Err(Errno::EINVAL);
     };
-    let datagram = unix::kind(id)? == Type::Datagram;
+    // Datagrams and seqpacket messages go whole.
+    let datagram = unix::kind(id)? != Type::Stream;
     if datagram && total > unix::MAX_DATAGRAM {
         release_all(rights);
         return Err(Errno::EMSGSIZE);
@@ -278,7 +295,7 @@ pub fn send(p: &mut Process, id: UnixId, nonblocking: bool, buf: UserSlice, flag
 /// the sender and the passed files, and sets MSG_TRUNC in `msg_flags`.
 fn recv_bufs(p: &mut Process, id: UnixId, nonblocking: bool, bufs: &[UserSlice], flags: u32, msg_flags: &mut u32) -> Result<(usize, unix::Received), Errno> {
     let total = total_len(bufs).ok_or(Errno::EINVAL)?;
-    let want = if unix::kind(id)? == Type::Datagram { total.min(unix::MAX_DATAGRAM) } else { total.min(CHUNK) };
+    let want = if unix::kind(id)? != Type::Stream { total.min(unix::MAX_DATAGRAM) } else { total.min(CHUNK) };
     let mut buf = Vec::new();
     buf.try_reserve_exact(want).map_err(|_| Errno::ENOMEM)?;
     buf.resize(want, 0);

@@ -70,6 +70,30 @@ impl HostLock {
     }
 }
 
+/// Removes the lock files nobody holds (left by embctl versions that kept
+/// them, or by a process killed between taking and releasing). Returns them.
+pub fn remove_stale() -> Vec<PathBuf> {
+    remove_stale_in(&std::env::temp_dir())
+}
+
+fn remove_stale_in(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
+    let mut removed = Vec::new();
+    for path in entries.flatten().map(|e| e.path()) {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if !(name.starts_with("embctl-") && name.ends_with(".lock")) {
+            continue;
+        }
+        let Ok(file) = File::options().read(true).write(true).open(&path) else { continue };
+        // Held: in use. Taken: ours to remove, by the protocol above (a process
+        // that opened it meanwhile sees it removed and starts again).
+        if file.try_lock().is_ok() && same_file(&file, &path) && fs::remove_file(&path).is_ok() {
+            removed.push(path);
+        }
+    }
+    removed
+}
+
 impl Drop for HostLock {
     fn drop(&mut self) {
         // Remove the file while still holding the lock (waiters then retry on a
@@ -100,5 +124,20 @@ mod tests {
         assert_eq!(fs::read_to_string(path_for(&name)).unwrap(), "second");
         drop(second);
         assert!(!path_for(&name).exists(), "the lock file is removed on release");
+    }
+
+    #[test]
+    fn only_unheld_lock_files_are_stale() {
+        let dir = std::env::temp_dir().join(format!("host-lock-stale-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        for name in ["embctl-a.lock", "embctl-b.lock", "other.lock"] {
+            fs::write(dir.join(name), "").unwrap();
+        }
+        let held = File::options().write(true).open(dir.join("embctl-b.lock")).unwrap();
+        held.lock().unwrap();
+        assert_eq!(remove_stale_in(&dir), vec![dir.join("embctl-a.lock")]);
+        assert!(dir.join("embctl-b.lock").is_file() && dir.join("other.lock").is_file());
+        drop(held);
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

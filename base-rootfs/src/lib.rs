@@ -243,6 +243,24 @@ impl Prepared {
         }
     }
 
+    /// Removes the whole directory unless some process works on it right now
+    /// (for a tree that will never be imported: the base image exists). Returns
+    /// whether there was one to remove.
+    pub fn remove_unused(&self) -> io::Result<bool> {
+        if !self.exists() {
+            return Ok(false);
+        }
+        let file = OpenOptions::new().write(true).open(self.lock_path())?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Ok(false),
+            Err(fs::TryLockError::Error(e)) => return Err(e),
+        }
+        unmount_below(&self.dir);
+        fs::remove_dir_all(&self.dir)?;
+        Ok(true)
+    }
+
     /// Removes an unfinished attempt (unmounting what it left mounted). Call with the lock held.
     fn clear(&self) -> io::Result<()> {
         let _ = fs::remove_file(self.done());
@@ -348,6 +366,19 @@ mod tests {
         assert_eq!(ready.mirror, "http://m.example/debian");
         assert!(p.is_busy(), "the taker holds the lock while it imports");
         ready.remove().unwrap();
+        assert!(!p.dir.exists());
+    }
+
+    #[test]
+    fn an_unused_tree_is_removed_but_not_one_in_use() {
+        let p = scratch("unused");
+        assert!(!p.remove_unused().unwrap(), "nothing there");
+        let held = p.lock(|| {}).unwrap();
+        fs::create_dir_all(p.rootfs().join("etc")).unwrap();
+        assert!(!p.remove_unused().unwrap(), "in use");
+        assert!(p.rootfs().is_dir());
+        drop(held);
+        assert!(p.remove_unused().unwrap());
         assert!(!p.dir.exists());
     }
 

@@ -214,6 +214,15 @@ async fn debootstrap(r: &mut Report, engine: Option<&Engine>) {
             "debootstrap",
             format!("{} present but needs root; run `sudo embctl image build` once when no registry answers", path.display()),
         ),
+        (Some(_), Some(b)) | (None, Some(b)) if crate::image::unused_prepared_tree().is_some() => r.line(
+            Status::Warn,
+            "debootstrap",
+            format!(
+                "base {} exists, so the debootstrap tree {} will never be imported; `embctl image prune` removes it",
+                b.reference,
+                crate::image::unused_prepared_tree().unwrap_or_default().display()
+            ),
+        ),
         (Some(path), Some(_)) => r.line(Status::Ok, "debootstrap", format!("{} (base image already made)", path.display())),
         (None, Some(b)) => r.line(Status::Ok, "debootstrap", format!("not installed; not needed: base {} exists", b.reference)),
         (None, None) => r.line(

@@ -16,6 +16,7 @@ mod kvm_probe;
 mod lkl;
 mod net;
 mod qemu;
+mod remove_tree;
 mod run;
 mod shell;
 mod ui;

@@ -189,6 +189,26 @@ async fn debootstrap_base(engine: &Engine, tag: &str) -> Result<String> {
     import_tree(engine, tag, &target, &mirror, Some(root.path())).await
 }
 
+/// A prepared debootstrap tree that nobody will import (the base image exists)
+/// and nobody works on: removed (about 200 MB), saying so.
+pub fn remove_unused_prepared_tree() {
+    let Some(prepared) = prepared_tree() else { return };
+    match prepared.remove_unused() {
+        Ok(true) => crate::ui::print_line(format_args!(
+            "removed the debootstrap tree {} (the base image exists, so it was never going to be imported)",
+            prepared.dir.display()
+        )),
+        Ok(false) => {}
+        Err(e) => tracing::warn!("cannot remove the unused debootstrap tree {}: {e}; remove it with `sudo rm -rf {}`", prepared.dir.display(), prepared.dir.display()),
+    }
+}
+
+/// The prepared tree, when one is there that nobody works on and the base
+/// exists (for doctor).
+pub fn unused_prepared_tree() -> Option<std::path::PathBuf> {
+    prepared_tree().filter(|p| p.exists() && !p.is_busy()).map(|p| p.dir)
+}
+
 /// The tree setup-host.sh prepares is for the project's base: a scratch base
 /// (`EMBCTL_BASE_TAG`, as the tests and the benchmark use) takes one only when
 /// `EMBCTL_BASE_ROOTFS_DIR` names it explicitly, so a test that wants a fresh

@@ -22,7 +22,7 @@ use crate::workspace::Workspace;
 pub use crate::engine::privileges::{qemu_privileges, PrivilegeMode};
 #[allow(unused_imports)] // KvmVerdict names kvm_usable's result for callers
 pub use crate::kvm_probe::{kvm_usable, KvmVerdict};
-pub use base::{base_tag, debootstrap_path, existing_base, short_id, PINNED_BASE};
+pub use base::{base_tag, debootstrap_path, existing_base, short_id, unused_prepared_tree, PINNED_BASE};
 pub use spec::workspace_spec;
 
 // The image's one definition (tag, labels, build arguments) is shared with the
@@ -244,5 +244,11 @@ pub async fn prune(ws: &Workspace) -> Result<()> {
         }
     }
     crate::ui::print_line(format_args!("pruned {removed} stale image(s)"));
+    if current_hash.is_some() {
+        base::remove_unused_prepared_tree();
+    }
+    for lock in embctl_base_rootfs::host_lock::remove_stale() {
+        crate::ui::print_line(format_args!("removed the unused lock file {}", lock.display()));
+    }
     Ok(())
 }

@@ -305,7 +305,7 @@ pub fn clean_outputs(paths: &LklPaths) -> Result<Vec<PathBuf>> {
     if let Ok(entries) = fs::read_dir(&paths.out_root) {
         for entry in entries.flatten() {
             let path = entry.path();
-            fs::remove_dir_all(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+            crate::remove_tree::remove_tree(&path).with_context(|| format!("cannot remove {}", path.display()))?;
             removed.push(path);
         }
     }

@@ -47,7 +47,7 @@ pub fn remove_stale_temporaries(dir: &Path, prefix: &str) -> Result<()> {
         let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
         if entry.file_name().to_string_lossy().starts_with(prefix) {
             debug!("removing the leftover of an interrupted extraction: {}", entry.path().display());
-            fs::remove_dir_all(entry.path()).with_context(|| format!("cannot remove {}", entry.path().display()))?;
+            crate::remove_tree::remove_tree(&entry.path()).with_context(|| format!("cannot remove {}", entry.path().display()))?;
         }
     }
     Ok(())

@@ -182,7 +182,7 @@ fn extract_fresh(pin: &Pin, paths: &LklPaths, archive: &Path) -> Result<()> {
     remove_if_present(&paths.patched_marker)?;
     let out = paths.pinned_out(pin);
     if out.exists() {
-        fs::remove_dir_all(&out).with_context(|| format!("cannot remove the old build outputs {}", out.display()))?;
+        crate::remove_tree::remove_tree(&out).with_context(|| format!("cannot remove the old build outputs {}", out.display()))?;
     }
     extract::extract_tree(archive, &pin.tree_name(), &paths.tree)?;
     info!("extracted {}", paths.tree.display());
@@ -450,9 +450,9 @@ pub async fn clean_lkl(ws: &Workspace, opts: CleanOptions) -> Result<()> {
                 );
             }
         }
-        if paths.base.exists() {
-            fs::remove_dir_all(&paths.base).with_context(|| format!("cannot remove {}", paths.base.display()))?;
-        }
+        let started = std::time::Instant::now();
+        crate::remove_tree::remove_tree(&paths.base).with_context(|| format!("cannot remove {}", paths.base.display()))?;
+        tracing::info!("removed {} in {:.1} s", paths.base.display(), started.elapsed().as_secs_f64());
         crate::ui::print_line(format_args!("removed {}", paths.base.display()));
         return Ok(());
     }

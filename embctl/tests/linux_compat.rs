@@ -1356,6 +1356,36 @@ fn lkl_host_dynamic_programs_match_linux() {
     );
 }
 
+/// Each program its own LKL process (patches/lkl-tree/host-task-clone.patch):
+/// a child's /proc/self is its own, a thread's is its process's, a child's
+/// setuid leaves its parent's ids alone (as on Linux, run as root), and
+/// forking and exec'ing 80 children leaves LKL's task count where it was.
+#[test]
+#[cfg_attr(not(lkl_tree), ignore = "needs a real LKL tree: set EMBCTL_LKL_TREE=DIR when building the tests (CI has none)")]
+fn lkl_gives_each_process_its_own_lkl_process() {
+    let Some(tree) = lkl_tree("lkl_gives_each_process_its_own_lkl_process") else { return };
+    let bin = prepared();
+    prepared_lkl(&tree);
+    let ids = [case("lkltasks-glibc", &["ids"]), case("lkltasks-musl", &["ids"])];
+    let mut cases = ids.to_vec();
+    cases.extend([
+        case("lkltasks-glibc", &["count"]),
+        case("lkltasks-glibc", &["churn", "40"]),
+        case("lkltasks-musl", &["churn", "40"]),
+        case("lkltasks-glibc", &["count"]),
+    ]);
+    let (transcript, results) = run_in(Kernel::Lkl(&tree), bin, &cases, &[]);
+    for (c, (inside, _)) in ids.iter().zip(&results) {
+        let native = run_native(bin, c);
+        assert_eq!(&native, inside, "`{}` differs from Linux:\n{transcript}", c.command_line());
+        assert!(inside.output.contains("own process: yes"), "{transcript}");
+    }
+    let tasks = |i: usize| results[i].0.output.trim().strip_prefix("tasks: ").and_then(|n| n.parse::<u32>().ok());
+    let (before, after) = (tasks(2), tasks(5));
+    assert!(before.is_some() && before == after, "LKL's task count moved from {before:?} to {after:?}:\n{transcript}");
+    assert!(results[3..5].iter().all(|(o, _)| o.status == 0 && o.output.starts_with("churned 40")), "{transcript}");
+}
+
 /// The release as the tree's Makefile sets it (`VERSION.PATCHLEVEL.SUBLEVEL`).
 fn tree_release(tree: &Path) -> String {
     let makefile = std::fs::read_to_string(tree.join("Makefile")).unwrap();

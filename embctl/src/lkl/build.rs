@@ -92,7 +92,8 @@ pub async fn build_for_template(
     let script = build_script(&out, frag_container.as_deref(), i386_makefile);
     let started = std::time::Instant::now();
     let install = tree.install_dir();
-    let stamp = build_stamp(&tree, image, &script, fragment.as_deref());
+    let overlay = (!tree.pinned).then(|| super::overlay::series_dir(ws));
+    let stamp = build_stamp(&tree, image, &script, fragment.as_deref(), overlay.as_deref());
     if stamp.is_current(std::slice::from_ref(&install)) {
         info!(
             "LKL from {} is unchanged since its last build (same files, {FRAGMENT_FILE}, build image and script; checked in {:.1} s): \
@@ -114,6 +115,9 @@ pub async fn build_for_template(
         }
     );
     stamp.clear();
+    if !tree.pinned {
+        super::overlay::apply(&super::overlay::series_dir(ws), &tree.source, &tree.out.join("kernel"))?;
+    }
     run_step(ws, engine, image, &tree.source, &script, "the LKL build").await?;
     if let Some(fragment) = &fragment {
         report_unmet_config(fragment, &tree.out.join("kernel/.config"))?;
@@ -128,13 +132,15 @@ pub async fn build_for_template(
 /// The LKL build's stamp (`out/<id>/build.stamp`, see `crate::build::stamp`):
 /// every file of the source tree (path, size, mtime; `.git` is not an input,
 /// so `git status` refreshing the index rebuilds nothing) and the fragment,
-/// taken before make runs, the image (the toolchain) and the script, and the
-/// installed files after. A tree whose stamp matches skips make and install,
+/// taken before make runs, the image (the toolchain) and the script, the
+/// out-of-tree patches of a local tree (`overlay`), and the installed files
+/// after. A tree whose stamp matches skips make and install,
 /// about 3 minutes of make finding nothing to do on a real tree.
-fn build_stamp(tree: &BuildTree, image: &str, script: &str, fragment: Option<&Path>) -> crate::build::stamp::Stamp {
+fn build_stamp(tree: &BuildTree, image: &str, script: &str, fragment: Option<&Path>, overlay: Option<&Path>) -> crate::build::stamp::Stamp {
     let command = format!("image {image}\nsource {}\n{script}", tree.source.display());
     let mut inputs = vec![tree.source.clone()];
     inputs.extend(fragment.map(Path::to_path_buf));
+    inputs.extend(overlay.map(Path::to_path_buf));
     crate::build::stamp::Stamp::skipping(&tree.out, "build.stamp", &command, &inputs, &[".git"])
 }
 

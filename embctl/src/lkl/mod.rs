@@ -15,6 +15,7 @@ mod diff;
 mod download;
 mod extract;
 mod local;
+mod overlay;
 mod patch;
 mod source;
 mod verify;
@@ -257,7 +258,8 @@ async fn prepare_tree(ws: &Workspace, src: &LklSource) -> Result<(build::BuildTr
         let lock = TreeLock::acquire(&paths)?;
         tracing::warn!(
             "using the UNPINNED LKL tree {} (--lkl-tree / EMBCTL_LKL_TREE): it is not checked against \
-             third-party/lkl/lkl.toml and the patch series is not applied to it",
+             third-party/lkl/lkl.toml and the patch series (patches/lkl) is not applied to it; patches/lkl-tree \
+             is, out of tree",
             local.dir.display()
         );
         let out = paths.out_root.join(&local.id);

@@ -1055,11 +1055,16 @@ pub fn fork(parent: &mut Process, options: ForkOptions) -> Result<u32, Errno> {
     let directory = child.memory.directory();
     let name = parent.name.clone();
     let parent_pid = parent.pid;
+    // The child's own LKL process, cloned from ours (credentials copied).
+    let mut lkl_task = if parent.lkl { crate::lkl::task::clone(false) } else { None };
     // The task and its table entry appear together: the child must not run
     // (and trap) before the table knows it.
     let mut child = Some(child);
     let spawned = cpu::without_interrupts(|| -> Result<sched::Pid, Errno> {
         let pid = start_user_task(&name, regs, directory, None)?;
+        if let Some(task) = lkl_task.take() {
+            task.hand_to(pid);
+        }
         let mut process = Box::new(child.take().expect("the child is built"));
         process.pid = pid;
         process.tid = pid;
@@ -1164,8 +1169,13 @@ pub fn spawn_thread(parent: &mut Process, options: ThreadOptions) -> Result<u32,
     let directory = parent.memory.directory();
     let name = parent.name.clone();
     let (tgid, ppid) = (parent.pid, parent_of(parent.pid));
+    // A thread of the caller's LKL process.
+    let mut lkl_task = if parent.lkl { crate::lkl::task::clone(true) } else { None };
     let tid = cpu::without_interrupts(|| -> Result<sched::Pid, Errno> {
         let tid = start_user_task(&name, regs, directory, options.tls.map(|(slot, d, _)| (slot, d)))?;
+        if let Some(task) = lkl_task.take() {
+            task.hand_to(tid);
+        }
         let mut thread = Box::new(parent.new_thread(tid));
         if let Some((slot, _, desc)) = options.tls {
             thread.tls[slot] = desc;
@@ -1365,8 +1375,13 @@ pub fn start(path: &str, args: &[String], cwd: &str, options: &Options) -> Resul
     let (entry, stack, directory) = (loaded.entry, loaded.stack, loaded.memory.directory());
     let name = args[0].rsplit('/').next().unwrap_or(&args[0]);
     let lkl = crate::syscall::lkl_forwarding();
+    // The program's own LKL process, a child of the caller's host task.
+    let mut lkl_task = if lkl { crate::lkl::task::clone(false) } else { None };
     let pid = cpu::without_interrupts(|| {
         let pid = sched::spawn(name, move || crate::hal::usermode::enter_user(entry, stack));
+        if let Some(task) = lkl_task.take() {
+            task.hand_to(pid);
+        }
         sched::with_task(pid, |t| {
             if let Some(ctx) = t.context() {
                 ctx.set_page_directory(directory);

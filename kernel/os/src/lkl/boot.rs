@@ -62,6 +62,7 @@ pub(super) fn run(memory_mib: u32) {
         },
         None => klog!("lkl: no initramfs to copy; LKL's root holds only /proc, /sys, /dev, /tmp"),
     }
+    super::task::init();
     super::interrupt::init();
     finish_boot(State::Up);
 }

@@ -269,6 +269,29 @@ impl hal_lkl::Host for Host {
     }
 }
 
+/// Hands LKL host task `value` to task `pid` (which has not run yet): its
+/// first `tls_get` of LKL's task key returns it. False when LKL has not read
+/// its key yet or there is no such task.
+pub(crate) fn set_task_of(pid: Pid, value: usize) -> bool {
+    let key = TLS_CACHE_KEY.load(Ordering::Relaxed);
+    key != 0
+        && sched::with_task(pid, |t| {
+            t.lkl_tls.retain(|(k, _)| *k != key);
+            t.lkl_tls.push((key, value));
+        })
+        .is_some()
+}
+
+/// Ends LKL host task `value` that no task holds, in the caller's thread,
+/// with LKL's own destructor for its task key.
+pub(crate) fn end_task(value: usize) {
+    let key = TLS_CACHE_KEY.load(Ordering::Relaxed);
+    let destructor = TLS_KEYS.lock().get(&key).copied().flatten();
+    if let Some(d) = destructor {
+        d.call(value);
+    }
+}
+
 /// Runs the running task's TLS destructors (POSIX order: each non-zero value
 /// of a key that has a destructor, value cleared first), as the task exits.
 pub(crate) fn run_tls_destructors() {
@@ -278,6 +301,7 @@ pub(crate) fn run_tls_destructors() {
         let values = sched::with_current(|t| core::mem::take(&mut t.lkl_tls));
         #[cfg(feature = "lkl")]
         super::interrupt::forget(sched::current_pid());
+        super::task::forget(sched::current_pid());
         if TLS_CACHE.load(Ordering::Relaxed) >> 32 == sched::current_pid() as u64 {
             TLS_CACHE.store(0, Ordering::Relaxed);
         }

@@ -5,7 +5,8 @@
 //! semaphore: our own wake-up does not reach it. So when a signal is posted
 //! to a thread that is inside such a call ([`interrupt`]), the `lkl-kick`
 //! task sends the thread's LKL host task a signal *inside LKL*
-//! (`tgkill(host0, task, KICK)`). LKL has no user-mode signal delivery, so
+//! (`tkill(task, KICK)`; host tasks are in several LKL processes, see
+//! [`super::task`]). LKL has no user-mode signal delivery, so
 //! the kick only does what a signal does to a sleeping Linux task: its
 //! interruptible wait ends and the call returns -ERESTARTSYS (or -EINTR).
 //! The caller then takes the kick back out of LKL's pending set
@@ -28,7 +29,7 @@ use alloc::collections::{BTreeMap, VecDeque};
 use core::sync::atomic::{AtomicI32, Ordering};
 
 // LKL's (asm-generic) numbers.
-const NR_TGKILL: u32 = 131;
+const NR_TKILL: u32 = 130;
 const NR_RT_SIGACTION: u32 = 134;
 const NR_GETPID: u32 = 172;
 const NR_GETTID: u32 = 178;
@@ -44,7 +45,8 @@ const KICK: isize = 23;
 /// (1); LKL never calls it.
 const KICK_HANDLER: u32 = 0x1000;
 
-/// LKL's thread-group id of its host tasks (host0's pid); 0 before [`init`].
+/// host0's LKL pid once [`init`] gave KICK its action; 0 before (or when
+/// that failed: no kicks then).
 static HOST_TGID: AtomicI32 = AtomicI32::new(0);
 
 #[derive(Default)]
@@ -173,7 +175,6 @@ pub fn forget(pid: Pid) {
 }
 
 fn kicker() {
-    let tgid = HOST_TGID.load(Ordering::Acquire) as isize;
     loop {
         let mut next = None;
         KICKER.wait_until(|| {
@@ -182,7 +183,7 @@ fn kicker() {
         });
         let Some(pid) = next else { continue };
         let tid = THREADS.lock().get(&pid).map_or(0, |t| t.lkl_tid);
-        let sent = tid > 0 && kernel::syscall(NR_TGKILL, &mut [Arg::Int(tgid), Arg::Int(tid as isize), Arg::Int(KICK)]) == 0;
+        let sent = tid > 0 && kernel::syscall(NR_TKILL, &mut [Arg::Int(tid as isize), Arg::Int(KICK)]) == 0;
         if let Some(t) = THREADS.lock().get_mut(&pid) {
             t.kick_queued = false;
             t.kicks_sent += sent as u32;

@@ -106,6 +106,7 @@ pub(crate) fn init(memory_mib: u32) {
 mod boot;
 #[cfg(feature = "lkl")]
 mod interrupt;
+pub mod task;
 
 /// A signal that ends blocking calls was posted to thread `pid`: if it is
 /// blocked inside LKL, LKL is made to end the call (EINTR). Called with

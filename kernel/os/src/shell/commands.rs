@@ -202,7 +202,9 @@ fn uname(_: &mut Shell, args: &[String]) -> i32 {
 }
 
 fn ps(_: &mut Shell, _: &[String]) -> i32 {
-    println!("{:>5} {:<9} {:>8} {:<4} {:<7} NAME", "PID", "STATE", "CPU(ms)", "LKL", "TLS-KEY");
+    // LKL: the task's LKL process (its LKL pid, or pid/tid for a thread of
+    // it), `yes` for an LKL thread or a host task LKL made on its own.
+    println!("{:>5} {:<9} {:>8} {:<9} {:<7} NAME", "PID", "STATE", "CPU(ms)", "LKL", "TLS-KEY");
     let hz = time::timer_hz().max(1) as u64;
     for t in sched::tasks() {
         let tls = if t.lkl_tls_keys.is_empty() {
@@ -210,12 +212,18 @@ fn ps(_: &mut Shell, _: &[String]) -> i32 {
         } else {
             t.lkl_tls_keys.iter().map(|k| alloc::format!("{k}")).collect::<alloc::vec::Vec<_>>().join(",")
         };
+        let lkl = match crate::lkl::task::ids(t.pid) {
+            Some((tgid, tid)) if tgid == tid => alloc::format!("{tid}"),
+            Some((tgid, tid)) => alloc::format!("{tgid}/{tid}"),
+            None if t.lkl_thread => String::from("yes"),
+            None => String::from("no"),
+        };
         println!(
-            "{:>5} {:<9} {:>8} {:<4} {:<7} {}",
+            "{:>5} {:<9} {:>8} {:<9} {:<7} {}",
             t.pid,
             t.state,
             t.cpu_ticks * 1000 / hz,
-            if t.lkl_thread { "yes" } else { "no" },
+            lkl,
             tls,
             t.name
         );

@@ -434,17 +434,36 @@ fn select_for(p: &mut Process, nfds: u32, sets: [FdSet; 3], timeout_ms: i32) -> 
     let mut out = [vec![0u8; words], vec![0u8; words]];
     pending.set(signal_pending(p));
     let mut ready = scan(&mut out);
-    // LKL descriptors, AF_UNIX sockets and pipes are asked again every millisecond
-    // (neither tells us of readiness changes), until one is ready, the time is up or a signal
-    // is to end the call.
+    // Only LKL's descriptors: the call sleeps in LKL's own poll, woken by
+    // LKL, the time being up or a signal (lkl::interrupt). With AF_UNIX
+    // sockets, pipes, signalfds or our sockets among them, they are asked
+    // again every millisecond (they do not tell us of readiness changes),
+    // until one is ready, the time is up or a signal is to end the call.
+    let lkl_only: Option<alloc::vec::Vec<(i32, u16)>> = if sockets.is_empty() {
+        lkl_fds
+            .iter()
+            .map(|&(_, kind, r, w)| match kind {
+                FileKind::Lkl(n) => Some((n, if r { POLLIN } else { 0 } | if w { POLLOUT } else { 0 })),
+                _ => None,
+            })
+            .collect()
+    } else {
+        None
+    };
     while ready == 0 && timeout_ms != 0 && !lkl_fds.is_empty() {
-        if deadline.is_some_and(|d| crate::hal::time::since_boot() >= d) {
+        let now = crate::hal::time::since_boot();
+        if deadline.is_some_and(|d| now >= d) {
             break;
         }
         if crate::linux::interrupted() {
             return Err(Errno::EINTR);
         }
-        env::sleep(core::time::Duration::from_millis(1));
+        match &lkl_only {
+            Some(fds) => super::forward::poll_wait(fds, deadline.map(|d| d - now))?,
+            None => {
+                let _ = env::sleep(core::time::Duration::from_millis(1));
+            }
+        }
         pending.set(signal_pending(p));
         ready = scan(&mut out);
     }

@@ -274,9 +274,19 @@ pub fn statfs64(p: &mut Process, path: UserString, size: u32, buf: UserPtr<[u8; 
 
 /// fstatfs64(fd, size, buf)
 pub fn fstatfs64(p: &mut Process, fd: Fd, size: u32, buf: UserPtr<[u8; STATFS64_BYTES]>) -> SysResult {
-    status_of_fd(p, fd.0)?;
-    let path = p.files.get(fd.0)?.path.clone();
+    let path = fd_path(p, fd)?;
     write_statfs(p, Some(&path), Some(size), buf.addr)
+}
+
+/// The path of open descriptor `fd`, for fstatfs. An LKL descriptor (under
+/// x86/lkl-qemu) is answered like statfs of its path, which is served here
+/// too: the same figures either way.
+fn fd_path(p: &Process, fd: Fd) -> Result<alloc::string::String, Errno> {
+    let file = p.files.get(fd.0)?;
+    if !matches!(file.kind, FileKind::Lkl(_)) {
+        status_of_fd(p, fd.0)?;
+    }
+    Ok(file.path.clone())
 }
 
 /// statfs(path, buf): 32-bit counts.
@@ -289,8 +299,7 @@ pub fn statfs(p: &mut Process, path: UserString, buf: UserPtr<[u8; STATFS_BYTES]
 
 /// fstatfs(fd, buf)
 pub fn fstatfs(p: &mut Process, fd: Fd, buf: UserPtr<[u8; STATFS_BYTES]>) -> SysResult {
-    status_of_fd(p, fd.0)?;
-    let path = p.files.get(fd.0)?.path.clone();
+    let path = fd_path(p, fd)?;
     write_statfs(p, Some(&path), None, buf.addr)
 }
 

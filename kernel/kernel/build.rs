@@ -61,6 +61,15 @@ fn main() {
     let heap_kib = int("heap_kib", 8192, 256..=524_288);
     let timer_hz = int("timer_hz", 1000, 19..=10_000);
     let lkl_memory_mib = int("lkl_memory_mib", 64, 16..=512);
+    // Extra words for LKL's kernel command line (after `mem=`), e.g. "initcall_debug".
+    let lkl_cmdline = match kernel.get("lkl_cmdline") {
+        None => String::new(),
+        Some(v) => v
+            .as_str()
+            .filter(|s| !s.contains('\0'))
+            .unwrap_or_else(|| panic!("{}: [kernel] lkl_cmdline must be a string without NUL, found {v:?}", template_file.display()))
+            .to_string(),
+    };
     // The template's name, as `embctl build --template` spells it.
     let templates_root = manifest_dir.join("../templates");
     let name = match (template_dir.canonicalize(), templates_root.canonicalize()) {
@@ -77,6 +86,8 @@ fn main() {
     writeln!(out, "pub const TIMER_HZ: u32 = {timer_hz};").unwrap();
     writeln!(out, "/// LKL's memory, from `[kernel] lkl_memory_mib` (used with the `lkl` feature).").unwrap();
     writeln!(out, "pub const LKL_MEMORY_MIB: u32 = {lkl_memory_mib};").unwrap();
+    writeln!(out, "/// More of LKL's command line, from `[kernel] lkl_cmdline`.").unwrap();
+    writeln!(out, "pub const LKL_CMDLINE: &str = {lkl_cmdline:?};").unwrap();
     // [net]: the guest's static address (the seed's 10.0.2.16/24 behind the
     // host's 10.0.2.10), or DHCP; the telnet port (0: no telnet server).
     let net = template.get("net").and_then(|k| k.as_table()).cloned().unwrap_or_default();

@@ -20,6 +20,7 @@ pub extern "C" fn embox_main(magic: u32, info: u32) -> ! {
             timer_hz: config::TIMER_HZ,
             template: config::TEMPLATE,
             lkl_memory_mib: config::LKL_MEMORY_MIB,
+            lkl_cmdline: config::LKL_CMDLINE,
             net: embox_os::net::NetConfig {
                 address: config::NET_ADDRESS,
                 gateway: config::NET_GATEWAY,

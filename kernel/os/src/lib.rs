@@ -34,6 +34,8 @@ pub struct Config {
     pub template: &'static str,
     /// LKL's memory in MiB (template `[kernel] lkl_memory_mib`; used with the `lkl` feature).
     pub lkl_memory_mib: u32,
+    /// More of LKL's command line (template `[kernel] lkl_cmdline`).
+    pub lkl_cmdline: &'static str,
     pub net: net::NetConfig,
 }
 
@@ -42,6 +44,7 @@ static CONFIG: IrqMutex<Config> = IrqMutex::new(Config {
     timer_hz: 0,
     template: "",
     lkl_memory_mib: 0,
+    lkl_cmdline: "",
     net: net::NetConfig { address: "", gateway: "", dhcp: false, telnet_port: 0 },
 });
 
@@ -84,7 +87,7 @@ pub fn start(magic: u32, info: u32, config: &Config) -> ! {
     tty::init();
     linux::init();
     timer::init();
-    lkl::init(config.lkl_memory_mib);
+    lkl::init(config.lkl_memory_mib, config.lkl_cmdline);
     net::init(&config.net);
     sched::spawn("shell", shell_task);
     hal::cpu::enable_interrupts();

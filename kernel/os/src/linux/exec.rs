@@ -124,6 +124,9 @@ pub fn execve(p: &mut Process, path: String, mut argv: Vec<Vec<u8>>, envp: Vec<V
     if let Some(name) = argv.first().and_then(|a| core::str::from_utf8(a).ok()) {
         p.name = String::from(name.rsplit('/').next().unwrap_or(name));
     }
+    if p.lkl {
+        crate::lkl::task::name(&p.name);
+    }
     p.user_regs = Some(TrapFrame {
         eip: loaded.entry,
         user_esp: loaded.stack,

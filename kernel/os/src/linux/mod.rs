@@ -1377,8 +1377,14 @@ pub fn start(path: &str, args: &[String], cwd: &str, options: &Options) -> Resul
     let lkl = crate::syscall::lkl_forwarding();
     // The program's own LKL process, a child of the caller's host task.
     let mut lkl_task = if lkl { crate::lkl::task::clone(false) } else { None };
+    let lkl_name = String::from(name);
     let pid = cpu::without_interrupts(|| {
-        let pid = sched::spawn(name, move || crate::hal::usermode::enter_user(entry, stack));
+        let pid = sched::spawn(name, move || {
+            if lkl {
+                crate::lkl::task::name(&lkl_name);
+            }
+            crate::hal::usermode::enter_user(entry, stack)
+        });
         if let Some(task) = lkl_task.take() {
             task.hand_to(pid);
         }

@@ -21,9 +21,11 @@ const O_WRONLY_CREAT_TRUNC: isize = 0o1 | 0o100 | 0o1000;
 const EEXIST: isize = 17;
 const ENODEV: isize = 19;
 
-pub(super) fn run(memory_mib: u32) {
+pub(super) fn run(memory_mib: u32, cmdline: &str) {
     let start = time::since_boot();
-    if let Err(e) = kernel::start(memory_mib, c"") {
+    // build.rs refuses a command line with a NUL.
+    let cmdline = CString::new(cmdline).unwrap_or_default();
+    if let Err(e) = kernel::start(memory_mib, &cmdline) {
         klog!("lkl: lkl_start_kernel failed: error {e}; Linux syscalls will not be forwarded");
         finish_boot(State::Failed(e));
         return;

@@ -89,17 +89,17 @@ pub(crate) fn log_line(line: &str) {
 
 /// Registers the host operations and the `lklhosttest` command; with LKL
 /// built in, starts the `lkl` boot task.
-pub(crate) fn init(memory_mib: u32) {
+pub(crate) fn init(memory_mib: u32, cmdline: &'static str) {
     crate::hal::lkl::set_host(&host::HOST);
     selftest::register();
     #[cfg(feature = "lkl")]
     {
         *STATE.lock() = State::Booting;
-        let pid = crate::sched::spawn("lkl-boot", move || boot::run(memory_mib));
+        let pid = crate::sched::spawn("lkl-boot", move || boot::run(memory_mib, cmdline));
         crate::sched::with_task(pid, |t| t.detached = true);
     }
     #[cfg(not(feature = "lkl"))]
-    let _ = memory_mib;
+    let _ = (memory_mib, cmdline);
 }
 
 #[cfg(feature = "lkl")]

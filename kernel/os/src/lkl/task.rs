@@ -27,6 +27,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 const NR_HOST_TASK_CLONE: u32 = 245;
 #[cfg(feature = "lkl")]
 const NR_RT_SIGACTION: u32 = 134;
+const NR_PRCTL: u32 = 167;
 const ENOSYS: isize = 38;
 
 /// Cleared when LKL lacks `host_task_clone`.
@@ -45,7 +46,6 @@ static IDS: IrqMutex<BTreeMap<Pid, (i32, i32)>> = IrqMutex::new(BTreeMap::new())
 pub(super) fn init() {
     const SIGCHLD: isize = 17;
     const SIG_IGN: u32 = 1;
-    const NR_PRCTL: u32 = 167;
     const PR_SET_CHILD_SUBREAPER: isize = 36;
     let mut action = [0u8; 32];
     action[..4].copy_from_slice(&SIG_IGN.to_le_bytes());
@@ -110,6 +110,20 @@ impl Drop for HostTask {
     fn drop(&mut self) {
         super::host::end_task(self.task);
     }
+}
+
+/// Names the caller's LKL process after its program (`Name:` in LKL's
+/// /proc/self/status, LKL's `ps`), as exec does on Linux; LKL keeps 15
+/// bytes.
+pub fn name(program: &str) {
+    if !super::is_up() || !SUPPORTED.load(Ordering::Relaxed) {
+        return;
+    }
+    const PR_SET_NAME: isize = 15;
+    let mut comm = [0u8; 16];
+    let n = program.len().min(15);
+    comm[..n].copy_from_slice(&program.as_bytes()[..n]);
+    let _ = super::syscall(NR_PRCTL, &mut [Arg::Int(PR_SET_NAME), Arg::In(&comm)]);
 }
 
 /// The LKL (thread group id, thread id) of `pid`'s host task, when we made

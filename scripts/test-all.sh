@@ -24,7 +24,7 @@ echo "== embctl: unit and integration tests"
 cargo test --release -p embctl -p embctl-base-rootfs -- --test-threads=1
 
 if [[ -z ${EMBCTL_LKL_TREE:-} ]]; then
-  echo "== SKIPPED, not passed: the tests that need a real LKL tree (lkl_pipeline real_lkl_tree_* (build, archive --save round trip), kernel_lkl lkl_boots_*,"
+  echo "== SKIPPED, not passed: the tests that need a real LKL tree (lkl_pipeline real_lkl_tree_* (build, archive --save round trip), kernel_lkl lkl_boots_*, lkl_net lkl_network_*,"
   echo "   linux_compat lkl_*, lkl-abi *_the_tree) were reported as 'ignored' above because EMBCTL_LKL_TREE is not set."
   echo "   Run them with: EMBCTL_LKL_TREE=/path/to/lkl bash scripts/test-all.sh"
 fi

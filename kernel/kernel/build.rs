@@ -102,6 +102,9 @@ fn main() {
     };
     let address = net_str("address", "10.0.2.16/24");
     let gateway = net_str("gateway", "10.0.2.10");
+    // With LKL: the kernel's own stack's address when LKL's eth0 takes
+    // `address` (kernel/os/src/lkl/netdev.rs); empty keeps the NIC ours.
+    let kernel_address = net_str("kernel_address", "");
     let dhcp = match net.get("dhcp") {
         None => false,
         Some(v) => v.as_bool().unwrap_or_else(|| panic!("{}: [net] dhcp must be true or false", template_file.display())),
@@ -118,6 +121,7 @@ fn main() {
     writeln!(out, "pub const NET_GATEWAY: &str = {gateway:?};").unwrap();
     writeln!(out, "pub const NET_DHCP: bool = {dhcp};").unwrap();
     writeln!(out, "pub const NET_TELNET_PORT: u16 = {telnet_port};").unwrap();
+    writeln!(out, "pub const NET_KERNEL_ADDRESS: &str = {kernel_address:?};").unwrap();
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
     fs::write(out_dir.join("config.rs"), out).unwrap();
 

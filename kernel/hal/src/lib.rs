@@ -43,6 +43,7 @@ mod uart;
 pub mod usermode;
 pub mod virtio;
 pub mod virtio_console;
+pub mod virtio_mmio;
 pub mod virtio_net;
 
 pub use boot::BootInfo;

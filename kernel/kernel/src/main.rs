@@ -26,6 +26,7 @@ pub extern "C" fn embox_main(magic: u32, info: u32) -> ! {
                 gateway: config::NET_GATEWAY,
                 dhcp: config::NET_DHCP,
                 telnet_port: config::NET_TELNET_PORT,
+                kernel_address: config::NET_KERNEL_ADDRESS,
             },
         },
     )

@@ -45,7 +45,7 @@ static CONFIG: IrqMutex<Config> = IrqMutex::new(Config {
     template: "",
     lkl_memory_mib: 0,
     lkl_cmdline: "",
-    net: net::NetConfig { address: "", gateway: "", dhcp: false, telnet_port: 0 },
+    net: net::NetConfig { address: "", gateway: "", dhcp: false, telnet_port: 0, kernel_address: "" },
 });
 
 /// The configuration the kernel was built with.

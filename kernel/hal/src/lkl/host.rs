@@ -310,7 +310,12 @@ pub extern "C" fn embox_lkl_mem_free(ptr: *mut c_void) {
 pub extern "C" fn embox_lkl_page_alloc(size: c_ulong) -> *mut c_void {
     let frames = (size as usize).div_ceil(crate::layout::PAGE_SIZE);
     match crate::memory::alloc_contiguous_frames(frames) {
-        Some(phys) => crate::layout::phys_to_virt(phys) as *mut c_void,
+        Some(phys) => {
+            let virt = crate::layout::phys_to_virt(phys);
+            // LKL's memory: where its virtqueues may point.
+            crate::virtio_mmio::add_guest_memory(virt, frames * crate::layout::PAGE_SIZE);
+            virt as *mut c_void
+        }
         None => core::ptr::null_mut(),
     }
 }
@@ -321,6 +326,7 @@ pub extern "C" fn embox_lkl_page_free(addr: *mut c_void, size: c_ulong) {
         return;
     }
     let frames = (size as usize).div_ceil(crate::layout::PAGE_SIZE);
+    crate::virtio_mmio::remove_guest_memory(addr as usize);
     crate::memory::free_contiguous_frames(crate::layout::virt_to_phys(addr as usize), frames);
 }
 
@@ -354,15 +360,32 @@ pub extern "C" fn embox_lkl_timer_free(timer: *mut c_void) {
     }
 }
 
-/// No memory-mapped devices are offered to LKL (no virtio-mmio): nothing to map.
+/// LKL's MMIO: the virtio-mmio devices of [`crate::virtio_mmio`] (its
+/// addresses are tokens, never mapped).
 #[no_mangle]
-pub extern "C" fn embox_lkl_ioremap(_addr: c_long, _size: c_int) -> *mut c_void {
-    core::ptr::null_mut()
+pub extern "C" fn embox_lkl_ioremap(addr: c_long, size: c_int) -> *mut c_void {
+    crate::virtio_mmio::ioremap(addr as usize, size.max(0) as usize).map_or(core::ptr::null_mut(), |a| a as *mut c_void)
 }
 
 #[no_mangle]
-pub extern "C" fn embox_lkl_iomem_access(_addr: *const c_void, _val: *mut c_void, _size: c_int, _write: c_int) -> c_int {
-    -1
+pub extern "C" fn embox_lkl_iomem_access(addr: *const c_void, val: *mut c_void, size: c_int, write: c_int) -> c_int {
+    let len = match size {
+        1 | 2 | 4 | 8 if !val.is_null() => size as usize,
+        _ => return -1,
+    };
+    let mut bytes = [0u8; 8];
+    if write != 0 {
+        // SAFETY: LKL's readX/writeX pass a `size`-byte value at `val`.
+        unsafe { core::ptr::copy_nonoverlapping(val as *const u8, bytes.as_mut_ptr(), len) };
+    }
+    if !crate::virtio_mmio::access(addr as usize, &mut bytes[..len], write != 0) {
+        return -1;
+    }
+    if write == 0 {
+        // SAFETY: as above, `val` has room for `size` bytes.
+        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), val as *mut u8, len) };
+    }
+    0
 }
 
 #[no_mangle]

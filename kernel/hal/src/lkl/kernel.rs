@@ -10,6 +10,33 @@ extern "C" {
     fn embox_lkl_start(mem_mib: c_ulong, extra: *const c_char) -> c_int;
     /// LKL: runs syscall `no` (asm-generic numbering) with six arguments.
     fn lkl_syscall(no: c_long, params: *mut c_long) -> c_long;
+    /// LKL: reserves an interrupt number for a host device.
+    fn lkl_get_free_irq(user: *const c_char) -> c_int;
+    /// LKL: raises interrupt `irq` (runs its handler now, or marks it
+    /// pending when another thread holds LKL's CPU).
+    fn lkl_trigger_irq(irq: c_int) -> c_int;
+}
+
+/// Reserves one of LKL's interrupt numbers for a device named `user`
+/// (before or after [`start`]); `Err(-errno)` when none is free.
+pub fn get_free_irq(user: &'static CStr) -> Result<u32, i32> {
+    // SAFETY: LKL keeps the name pointer (it is 'static); the call only
+    // updates LKL's irq table, which is safe before the kernel starts (LKL's
+    // POSIX host library does the same before lkl_start_kernel).
+    let irq = unsafe { lkl_get_free_irq(user.as_ptr()) };
+    if irq < 0 {
+        Err(irq)
+    } else {
+        Ok(irq as u32)
+    }
+}
+
+/// Raises LKL interrupt `irq` (from a kernel task, never from interrupt
+/// context: LKL may take its CPU lock, which sleeps).
+pub fn trigger_irq(irq: u32) {
+    // SAFETY: LKL's contract for lkl_trigger_irq: any host thread, at any
+    // time after start; an irq it does not know is refused with -EINVAL.
+    unsafe { lkl_trigger_irq(irq as c_int) };
 }
 
 /// Boots LKL with `mem_mib` MiB of memory and `extra` on its command line.

@@ -22,9 +22,11 @@ const EEXIST: isize = 17;
 const ENODEV: isize = 19;
 
 pub(super) fn run(memory_mib: u32, cmdline: &str) {
+    // LKL's card (with --net), announced on its command line.
+    let devices = super::netdev::command_line();
     let start = time::since_boot();
     // build.rs refuses a command line with a NUL.
-    let cmdline = CString::new(cmdline).unwrap_or_default();
+    let cmdline = CString::new(alloc::format!("{cmdline} {}", devices.to_str().unwrap_or_default())).unwrap_or_default();
     if let Err(e) = kernel::start(memory_mib, &cmdline) {
         klog!("lkl: lkl_start_kernel failed: error {e}; Linux syscalls will not be forwarded");
         finish_boot(State::Failed(e));
@@ -64,6 +66,7 @@ pub(super) fn run(memory_mib: u32, cmdline: &str) {
         },
         None => klog!("lkl: no initramfs to copy; LKL's root holds only /proc, /sys, /dev, /tmp"),
     }
+    super::netdev::configure();
     super::task::init();
     super::interrupt::init();
     finish_boot(State::Up);

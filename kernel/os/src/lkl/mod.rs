@@ -13,6 +13,7 @@
 
 pub mod fs;
 pub(crate) mod host;
+mod mmio_selftest;
 mod selftest;
 
 use crate::hal::sync::IrqMutex;
@@ -92,6 +93,7 @@ pub(crate) fn log_line(line: &str) {
 pub(crate) fn init(memory_mib: u32, cmdline: &'static str) {
     crate::hal::lkl::set_host(&host::HOST);
     selftest::register();
+    mmio_selftest::register();
     #[cfg(feature = "lkl")]
     {
         *STATE.lock() = State::Booting;
@@ -107,6 +109,8 @@ mod boot;
 #[cfg(feature = "lkl")]
 mod interrupt;
 pub mod task;
+#[cfg(feature = "lkl")]
+pub mod netdev;
 
 /// A signal that ends blocking calls was posted to thread `pid`: if it is
 /// blocked inside LKL, LKL is made to end the call (EINTR). Called with

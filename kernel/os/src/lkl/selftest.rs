@@ -24,9 +24,9 @@ pub(super) fn register() {
     });
 }
 
-type Check = Result<(), String>;
+pub(super) type Check = Result<(), String>;
 
-fn ensure(ok: bool, what: impl FnOnce() -> String) -> Check {
+pub(super) fn ensure(ok: bool, what: impl FnOnce() -> String) -> Check {
     if ok {
         Ok(())
     } else {

@@ -44,6 +44,10 @@ pub struct NetConfig {
     pub dhcp: bool,
     /// TCP port of the telnet server; 0 turns it off.
     pub telnet_port: u16,
+    /// With LKL: the kernel's own stack's address when LKL's eth0 takes
+    /// `address` (the NIC is then shared, see `lkl::netdev`); empty: the
+    /// NIC and `address` stay the kernel's.
+    pub kernel_address: &'static str,
 }
 
 /// The network stack: interfaces, their devices and the sockets.
@@ -212,7 +216,12 @@ pub fn init(config: &NetConfig) {
         irq,
         if dev.link_up() { "up" } else { "down" }
     );
-    let mut nic = Nic::new(Box::new(dev));
+    let dev: Box<dyn NetDevice> = Box::new(dev);
+    #[cfg(feature = "lkl")]
+    let (dev, address) = crate::lkl::netdev::attach(dev, config);
+    #[cfg(not(feature = "lkl"))]
+    let address = config.address;
+    let mut nic = Nic::new(dev);
     let mut iface_config = IfaceConfig::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
     iface_config.random_seed = cpu::rdtsc();
     let mut iface = Interface::new(iface_config, &mut nic, now());
@@ -228,14 +237,14 @@ pub fn init(config: &NetConfig) {
         dhcp = Some(sockets.add(dhcpv4::Socket::new()));
         klog!("net: eth0 asks DHCP for an address");
     } else {
-        match parse_cidr(config.address) {
+        match parse_cidr(address) {
             Some(cidr) => {
                 iface.update_ip_addrs(|a| {
                     let _ = a.push(IpCidr::Ipv4(cidr));
                 });
                 klog!("net: eth0 {cidr} (static, from the template)");
             }
-            None => klog!("net: template address {:?} is not ADDR/PREFIX; eth0 has no address", config.address),
+            None => klog!("net: template address {address:?} is not ADDR/PREFIX; eth0 has no address"),
         }
         if !config.gateway.is_empty() {
             match config.gateway.parse::<Ipv4Addr>() {

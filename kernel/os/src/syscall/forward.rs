@@ -517,25 +517,28 @@ pub fn fcntl(p: &mut Process, ours: Fd, cmd: u32, arg: u32) -> SysResult {
 
 /// ioctl: the console's requests natively; for LKL files only the
 /// requests whose argument size we know.
-/// ioctl(fd, request, arg): `arg` points to an int for the requests forwarded.
+/// ioctl(fd, request, arg): `arg` points to an int (FIONREAD, FIONBIO) or
+/// a `struct ifreq` for the requests forwarded.
 pub fn ioctl(p: &mut Process, ours: Fd, request: u32, arg: u32) -> SysResult {
-    use embox_abi::consts::ioctl::{FIONREAD, TCGETS, TIOCGWINSZ};
+    use embox_abi::consts::ioctl::FIONREAD;
     const FIONBIO: u32 = 0x5421;
     let Some(fd) = lkl_fd(p, ours.0)? else { return super::fd::ioctl(p, ours, request, arg) };
-    match request {
-        FIONREAD | FIONBIO => {
-            let int_ptr = UserSlice::new(arg, 4);
-            let v = int_ptr.read_all(&mut p.memory)?;
-            let mut st = [Staged::Int(fd as isize), Staged::Int(request as isize), Staged::Out(v)];
-            let r = sys(call_staged(lkl_nr::IOCTL, &mut st))?;
-            if let Staged::Out(v) = &st[2] {
-                int_ptr.write_prefix(&mut p.memory, v)?;
-            }
-            Ok(r)
-        }
-        TCGETS | TIOCGWINSZ => Err(Errno::ENOTTY),
-        _ => Err(Errno::ENOTTY),
+    let size = match request {
+        FIONREAD | FIONBIO => 4,
+        // Network interface requests on an LKL socket (busybox ifconfig):
+        // a `struct ifreq`, the same 32 bytes on i386 and in LKL.
+        // (SIOCGIFCONF, 0x8912, holds a pointer: not forwarded.)
+        0x8910 | 0x8913..=0x8927 | 0x8933 | 0x8942 | 0x8943 | 0x8970 | 0x8971 => 32,
+        // Terminal requests (an LKL file is never a terminal) and the rest.
+        _ => return Err(Errno::ENOTTY),
+    };
+    let arg_ptr = UserSlice::new(arg, size);
+    let mut st = [Staged::Int(fd as isize), Staged::Int(request as isize), Staged::Out(arg_ptr.read_all(&mut p.memory)?)];
+    let r = sys(call_staged(lkl_nr::IOCTL, &mut st))?;
+    if let Staged::Out(v) = &st[2] {
+        arg_ptr.write_prefix(&mut p.memory, v)?;
     }
+    Ok(r)
 }
 
 /// pipe/pipe2: an LKL pipe, both ends in our table.

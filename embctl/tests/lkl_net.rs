@@ -1,0 +1,262 @@
+//! LKL's own network stack on the NIC, for real (x86/lkl-qemu with a real
+//! LKL tree, `EMBCTL_LKL_TREE`; skipped loudly without one): `embctl run
+//! --net` boots the kernel under TCG on a TAP in the QEMU container; LKL's
+//! eth0 is the guest at 10.0.2.16 and the kernel's own stack keeps
+//! 10.0.2.17 on the same NIC (kernel/os/src/lkl/netdev.rs).
+//!
+//! - ping of 10.0.2.16 from the run container is answered by LKL, ping of
+//!   10.0.2.17 by the kernel's smoltcp;
+//! - a static glibc program's TCP echo with a server in the container, and
+//!   busybox `wget` fetching a file from the container, both through LKL;
+//! - a guest server (netprog under LKL) serving the host through --publish;
+//! - busybox `ifconfig eth0` and /proc/net/dev, answered by LKL, show its
+//!   card, its address and the frames it moved.
+//!
+//! Without a tree (CI) the device model itself is still tested:
+//! `virtiommiotest` drives it in QEMU the way LKL's driver does, bad rings
+//! and buffers included.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use common::{embctl, run_ok};
+
+/// The LKL tree (`EMBCTL_LKL_TREE`), or `None` after saying why the test is skipped.
+fn lkl_tree(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("EMBCTL_LKL_TREE") {
+        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
+        _ => {
+            // Straight to stderr, past the harness's capture, so the skip shows.
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: EMBCTL_LKL_TREE is not set (needs a real LKL tree to build x86/lkl-qemu; CI has none)"
+            );
+            None
+        }
+    }
+}
+
+/// The tests here build different templates into the same build/base: one at a time.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The device model LKL's card is made of, driven as LKL's driver drives
+/// it, in the default template (no LKL needed).
+#[test]
+fn virtio_mmio_device_model_self_test_passes_in_qemu() {
+    let _serial = one_at_a_time();
+    run_ok(embctl().arg("build"));
+    let out = common::run(embctl().args(["run", "--no-build", "--no-kvm", "--timeout", "120", "--check-status", "--cmd", "virtiommiotest"]));
+    let text = common::stdout(&out);
+    assert!(out.status.success(), "virtiommiotest failed:\n{text}\n{}", common::stderr(&out));
+    for area in ["registers", "negotiation", "queues", "transmit", "receive", "bad driver"] {
+        assert!(text.contains(&format!("virtiommiotest: {area}: ok")), "missing `{area}: ok`:\n{text}");
+    }
+    assert!(text.contains("virtiommiotest: all 6 areas passed"), "{text}");
+}
+
+/// `embctl/tests/net/netprog.c`, static i386 glibc.
+fn netprog() -> PathBuf {
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lkl-netprog");
+    let src = common::workspace_root().join("embctl/tests/net/netprog.c");
+    let status = Command::new("gcc").args(["-m32", "-static", "-O2", "-Wall", "-o"]).arg(&out).arg(&src).status().expect("run gcc -m32");
+    assert!(status.success(), "gcc -m32 -static {} failed", src.display());
+    out
+}
+
+/// A scripted `embctl run --net` of x86/lkl-qemu, its console collected.
+struct Run {
+    child: Child,
+    console: Arc<Mutex<String>>,
+}
+
+impl Run {
+    fn start(tree: &Path, args: &[String]) -> Run {
+        run_ok(embctl().args(["build", "-t", "x86/lkl-qemu", "--lkl-tree"]).arg(tree));
+        let mut cmd = embctl();
+        cmd.args(["run", "-t", "x86/lkl-qemu", "--no-build", "--no-kvm", "--net", "--timeout", "300"]).args(args);
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn embctl run");
+        let console = Arc::new(Mutex::new(String::new()));
+        for pipe in [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())] {
+            let console = console.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    eprintln!("| {line}");
+                    console.lock().unwrap().push_str(&(line + "\n"));
+                }
+            });
+        }
+        let run = Run { child, console };
+        run.wait_for("shell: ready", Duration::from_secs(180));
+        assert!(run.text().contains("network: TAP embtap0"), "the run did not get a TAP (see the console above)");
+        run
+    }
+
+    fn text(&self) -> String {
+        self.console.lock().unwrap().clone()
+    }
+
+    fn wait_for(&self, what: &str, limit: Duration) -> String {
+        let end = Instant::now() + limit;
+        loop {
+            let text = self.text();
+            if text.contains(what) {
+                return text;
+            }
+            assert!(Instant::now() < end, "no {what:?} on the console within {limit:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn container(&self) -> String {
+        let out = Command::new("docker")
+            .args(["ps", "--filter", "label=org.embctl.role=qemu", "--filter"])
+            .arg(format!("name=embctl-{}-", self.child.id()))
+            .args(["--format", "{{.Names}}"])
+            .output()
+            .expect("docker ps");
+        let name = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(!name.is_empty(), "no running QEMU container for embctl pid {}", self.child.id());
+        name
+    }
+
+    /// Runs python3 `code` in the container (`detach`: in the background).
+    fn python(&self, code: &str, detach: bool) -> String {
+        let mut cmd = Command::new("docker");
+        cmd.arg("exec");
+        if detach {
+            cmd.arg("-d");
+        }
+        let out = cmd.args([&self.container(), "python3", "-c", code]).output().expect("docker exec");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        eprintln!("python in container: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "python3 in the container failed");
+        stdout
+    }
+
+    /// Echo replies (of `count`) from `addr` to raw ICMP from the container.
+    fn ping(&self, addr: &str, count: u32) -> usize {
+        self.python(&PING.replace("COUNT", &count.to_string()).replace("ADDR", addr), false).lines().filter(|l| l.starts_with("reply ")).count()
+    }
+
+    fn finish(mut self) -> String {
+        let status = self.child.wait().expect("wait embctl");
+        std::thread::sleep(Duration::from_millis(300));
+        let text = self.text();
+        assert!(status.success(), "embctl run failed: {status:?}");
+        assert!(!text.contains("kernel panic"), "the kernel panicked");
+        text
+    }
+}
+
+/// ICMP echo from the container: prints `reply SEQ` lines.
+const PING: &str = r#"
+import socket, struct
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return ~s & 0xffff
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); s.settimeout(3)
+for seq in range(COUNT):
+    payload = b"lkl-net-test" * 4
+    pkt = struct.pack("!BBHHH", 8, 0, csum(struct.pack("!BBHHH", 8, 0, 0, 0x4c4b, seq) + payload), 0x4c4b, seq) + payload
+    s.sendto(pkt, ("ADDR", 0))
+    while True:
+        try: data, (src, _) = s.recvfrom(2048)
+        except socket.timeout: print("timeout", seq); break
+        icmp = data[(data[0] & 15) * 4:]
+        if src == "ADDR" and icmp[0] == 0 and struct.unpack("!HH", icmp[4:8]) == (0x4c4b, seq) and icmp[8:] == payload:
+            print("reply", seq); break
+"#;
+
+/// A TCP echo server on 10.0.2.10:9000 and an HTTP server on 10.0.2.10:8000
+/// serving /tmp/www/data.bin (300 000 bytes), in the container.
+const SERVERS: &str = r#"
+import functools, http.server, os, socket, threading
+os.makedirs("/tmp/www", exist_ok=True)
+with open("/tmp/www/data.bin", "wb") as f: f.write(bytes((i * 7 + 3) % 256 for i in range(300000)))
+def echo():
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("10.0.2.10", 9000)); s.listen(1)
+    c, _ = s.accept()
+    while True:
+        d = c.recv(65536)
+        if not d: break
+        c.sendall(d)
+    c.close()
+threading.Thread(target=echo, daemon=True).start()
+http.server.ThreadingHTTPServer(("10.0.2.10", 8000), functools.partial(http.server.SimpleHTTPRequestHandler, directory="/tmp/www")).serve_forever()
+"#;
+
+/// The whole path through LKL's stack: ping, TCP both ways, busybox wget,
+/// and LKL's own view of its card.
+#[test]
+#[cfg_attr(not(lkl_tree), ignore = "needs a real LKL tree: set EMBCTL_LKL_TREE=DIR when building the tests (CI has none)")]
+fn lkl_network_reaches_the_container_and_the_host() {
+    let Some(tree) = lkl_tree("lkl_network_reaches_the_container_and_the_host") else { return };
+    let _serial = one_at_a_time();
+    let busybox = common::debian_busybox("lkl-net-test");
+    let published = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut args = vec![
+        "--add".to_string(),
+        format!("{}:/bin/netprog", netprog().display()),
+        "--add".to_string(),
+        format!("{}:/bin/busybox", busybox.display()),
+        "--publish".to_string(),
+        format!("{published}:8080"),
+    ];
+    for cmd in [
+        "sleep 30",
+        "load_app netprog client 10.0.2.10 9000 abcdefgh 4096",
+        "load_app busybox wget -q -O /tmp/data.bin http://10.0.2.10:8000/data.bin",
+        "load_app busybox md5sum /tmp/data.bin",
+        "load_app netprog server 8080 1",
+        "load_app busybox ifconfig eth0",
+        "load_app busybox cat /proc/net/dev",
+        "dmesg",
+    ] {
+        args.extend(["--cmd".to_string(), cmd.to_string()]);
+    }
+    let run = Run::start(&tree, &args);
+    let boot = run.text();
+    assert!(boot.contains("lkl: eth0 10.0.2.16/24"), "LKL's eth0 was not configured (see the console above)");
+    assert!(boot.contains("net: eth0 10.0.2.17/24"), "the kernel's own stack did not move to 10.0.2.17");
+    run.python(SERVERS, true);
+
+    // Ping: LKL answers for 10.0.2.16, smoltcp for 10.0.2.17.
+    assert_eq!(run.ping("10.0.2.16", 3), 3, "LKL did not answer ping at 10.0.2.16");
+    assert_eq!(run.ping("10.0.2.17", 3), 3, "the kernel's own stack did not answer ping at 10.0.2.17");
+
+    // The guest server under LKL, through --publish (to 10.0.2.16:8080).
+    run.wait_for("listening on port 8080", Duration::from_secs(240));
+    let mut c = TcpStream::connect(("127.0.0.1", published)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    c.write_all(&data).unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut back = Vec::new();
+    c.read_to_end(&mut back).unwrap();
+    assert!(back == data, "the echo through --publish differs ({} of {} bytes)", back.len(), data.len());
+
+    let text = run.finish();
+    assert!(text.contains("echo ok: sent 32768, received 32768, 0 wrong"), "the TCP echo with the container failed through LKL");
+    let want: String = {
+        use md5::Digest;
+        let data: Vec<u8> = (0..300_000u32).map(|i| ((i * 7 + 3) % 256) as u8).collect();
+        md5::Md5::digest(&data).iter().map(|b| format!("{b:02x}")).collect()
+    };
+    assert!(text.contains(&format!("{want}  /tmp/data.bin")), "busybox wget through LKL did not fetch the file (md5 {want})");
+    assert!(text.contains("connection from 10.0.2.10") && text.contains("served 200000 bytes"), "the guest server did not serve the host");
+    // LKL's own view: its card, the address and MAC it has, and traffic.
+    assert!(text.contains("inet addr:10.0.2.16") && text.contains("HWaddr 52:54:00:12:34:57"), "busybox ifconfig eth0 (LKL) shows no address");
+    let eth0 = text.lines().find_map(|l| l.trim_start().strip_prefix("eth0:")).expect("eth0 in LKL's /proc/net/dev");
+    let rx_packets: u64 = eth0.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(rx_packets > 100, "LKL's eth0 received only {rx_packets} frames: {eth0}");
+    assert!(!text.contains("queue stopped"), "a virtqueue of LKL's card was stopped");
+}

@@ -10,7 +10,10 @@
 #     guest) and guest -> container (`netprog source` in the guest).
 # The container is the host side of the TAP (10.0.2.10), so these are the
 # guests' figures without Docker's port publishing in the way.
-# Usage: scripts/bench-net.sh [MIB]   (needs Docker, the build image, gcc-multilib)
+# With EMBCTL_LKL_TREE=DIR, a third guest: x86/lkl-qemu built with that
+# LKL tree, where 10.0.2.16 is LKL's own stack on its virtio-mmio card
+# bridged to the same NIC (kernel/os/src/lkl/netdev.rs).
+# Usage: [EMBCTL_LKL_TREE=DIR] scripts/bench-net.sh [MIB]   (needs Docker, the build image, gcc-multilib)
 set -eu
 ws=$(cd "$(dirname "$0")/.." && pwd)
 embctl=${EMBCTL:-$ws/target/release/embctl}
@@ -131,6 +134,17 @@ run=$!
 measure linux "$log" $run >>"$figures"
 sed -n 's/.*round-trip min\/avg\/max = \([0-9.]*\)\/\([0-9.]*\)\/\([0-9.]*\).*/linux: ping guest -> container: min \1 \/ avg \2 \/ max \3 ms (10 requests)/p' "$log" | tr -d '\r' >>"$figures"
 grep "^linux" "$figures"
+if [ -n "${EMBCTL_LKL_TREE:-}" ]; then
+  echo "== our kernel with LKL's stack (x86/lkl-qemu: LKL's eth0 on its virtio-mmio card, bridged to the NIC)"
+  "$embctl" --workspace "$ws" build -q -t x86/lkl-qemu --lkl-tree "$EMBCTL_LKL_TREE"
+  log="$out/bench-net-lkl.log"
+  "$embctl" --workspace "$ws" run -t x86/lkl-qemu --no-build --no-kvm --net --add "$out/netprog" --timeout 300 \
+    --cmd 'load_app netprog sink 5001' \
+    --cmd "load_app netprog source 10.0.2.10 5002 $MIB" >"$log" 2>&1 &
+  run=$!
+  measure lkl "$log" $run >>"$figures"
+  grep "^lkl" "$figures"
+fi
 run=
 trap - EXIT INT TERM
 
@@ -139,7 +153,8 @@ side_by_side() {
   o=$(grep "^ours: $1" "$figures" | sed -n "s/.*$2 \([0-9.]*\).*/\1/p")
   l=$(grep "^linux: $1" "$figures" | sed -n "s/.*$2 \([0-9.]*\).*/\1/p")
   echo "$1 ($2):"
-  echo "  Linux guest: ${l:-none}   our kernel: ${o:-none}"
+  k=$(grep "^lkl: $1" "$figures" | sed -n "s/.*$2 \([0-9.]*\).*/\1/p")
+  echo "  Linux guest: ${l:-none}   our kernel: ${o:-none}${k:+   our kernel with LKL's stack: $k}"
   if [ -n "$l" ] && [ -n "$o" ]; then
     awk -v o="$o" -v l="$l" -v g="$3" 'BEGIN { printf "  ratio ours/Linux: %.2f (goal: %s)\n", o / l, g }'
   fi

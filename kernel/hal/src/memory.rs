@@ -82,6 +82,12 @@ pub(crate) fn free_frame(frame: u64) {
     assert!(ok, "free of frame {frame:#x} that is not allocated");
 }
 
+/// Runs `f` with the frame allocator locked: one lock for a batch of
+/// frame operations (a fork's sharing, an address space's teardown).
+pub(crate) fn with_allocator<R>(f: impl FnOnce(&mut FrameAllocator) -> R) -> R {
+    f(FRAMES.lock().as_mut().expect("the frame allocator is set up at boot"))
+}
+
 /// Frame counts (total/free).
 pub fn frame_stats() -> FrameStats {
     FRAMES.lock().as_ref().map_or(FrameStats { total: 0, free: 0 }, FrameAllocator::stats)

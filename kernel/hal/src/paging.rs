@@ -102,6 +102,11 @@ impl Entry {
     fn with_page_flags(self, flags: PageFlags) -> Entry {
         Entry::user_page(self.frame(), flags)
     }
+
+    /// The same page, not writable.
+    fn read_only(self) -> Entry {
+        Entry(self.0 & !Self::WRITABLE)
+    }
 }
 
 /// A page directory or page table.
@@ -324,27 +329,64 @@ impl AddressSpace {
         Some((unsafe { FrameRef::from_raw(pte.frame()) }, pte.page_flags()))
     }
 
-    /// Calls `f(virt, frame, flags)` for every mapped page in `[start, end)`
-    /// (user space, page aligned), skipping page tables that do not exist.
-    pub fn for_each_mapped(&self, start: usize, end: usize, mut f: impl FnMut(usize, FrameRef<'_>, PageFlags)) {
-        let (start, end) = (start.max(USER_START), end.min(USER_END));
-        let mut virt = start & !(PAGE_SIZE - 1);
-        while virt < end {
-            // SAFETY: read-only walk of tables owned by this object.
-            let pde = unsafe { (*table_at(self.directory)).0[virt >> 22] };
-            if !pde.is_present() {
-                virt = ((virt >> 22) + 1) << 22;
-                continue;
+    /// A copy-on-write copy of the user mappings, for a forked child, in
+    /// one pass over the present page tables under one lock of the frame
+    /// allocator: each mapped frame gets one more reference and is mapped
+    /// read-only on both sides, so the first write on either side faults
+    /// (the owner then copies it, or takes it back writable once it is no
+    /// longer shared). A frame whose count is full is copied at once.
+    /// None when frames for the child's tables or copies run out; the
+    /// parent's pages may then be left read-only, which costs each one
+    /// fault, nothing else.
+    pub fn fork_copy_on_write(&mut self) -> Option<AddressSpace> {
+        let child = AddressSpace::new()?;
+        // SAFETY: both directories belong to their objects; `&mut self`
+        // makes the parent's exclusive, and the child is not shared yet.
+        let (parent_dir, child_dir) = unsafe { (&*table_at(self.directory), &mut *table_at(child.directory)) };
+        let complete = memory::with_allocator(|frames| {
+            for (index, pde) in parent_dir.0.iter().enumerate().take(USER_END >> 22).skip(USER_START >> 22) {
+                if !pde.is_present() {
+                    continue;
+                }
+                let Some(table) = frames.alloc() else { return false };
+                child_dir.0[index] = Entry::user_table(table);
+                // SAFETY: user-range directory entries point at tables their
+                // object allocated; the child's table is the frame just
+                // allocated, distinct from every parent table.
+                let (parent_table, child_table) = unsafe { (&mut *table_at(pde.frame()), &mut *table_at(table)) };
+                let mut complete = true;
+                for (own, copy) in parent_table.0.iter_mut().zip(child_table.0.iter_mut()) {
+                    *copy = if !own.is_present() || !complete {
+                        Entry::EMPTY
+                    } else if frames.share(own.frame()) {
+                        *own = own.read_only();
+                        *own
+                    } else if let Some(frame) = frames.alloc() {
+                        // SAFETY: `frame` was just allocated and is distinct
+                        // from the mapped frame, which this space holds; the
+                        // physical map covers both.
+                        unsafe {
+                            core::ptr::copy_nonoverlapping(phys_to_virt(own.frame()) as *const u8, phys_to_virt(frame) as *mut u8, PAGE_SIZE)
+                        };
+                        Entry::user_page(frame, own.page_flags())
+                    } else {
+                        complete = false;
+                        Entry::EMPTY
+                    };
+                }
+                if !complete {
+                    return false;
+                }
             }
-            // SAFETY: as above; user-range entries point at our tables.
-            let pte = unsafe { (*table_at(pde.frame())).0[(virt >> 12) & 1023] };
-            if pte.is_present() {
-                // SAFETY: the entry keeps the frame while `self` is borrowed.
-                let frame = unsafe { FrameRef::from_raw(pte.frame()) };
-                f(virt, frame, pte.page_flags());
-            }
-            virt += PAGE_SIZE;
+            true
+        });
+        if self.is_active() {
+            // SAFETY: reloading CR3 with its own value only drops the
+            // non-global TLB entries (the parent's writable ones among them).
+            unsafe { asm!("mov {t}, cr3", "mov cr3, {t}", t = out(reg) _, options(nostack)) }
         }
+        // An incomplete child is dropped here, giving back what it holds.
+        complete.then_some(child)
     }
 
     fn flush(&self, virt: usize) {
@@ -364,21 +406,26 @@ impl Drop for AddressSpace {
         }
         // SAFETY: the directory frame belongs to this object and is no longer active.
         let dir = unsafe { &*table_at(self.directory) };
-        for pde in &dir.0[USER_START >> 22..USER_END >> 22] {
-            if !pde.is_present() {
-                continue;
-            }
-            // SAFETY: user-range directory entries point at tables this object allocated.
-            for pte in unsafe { &(*table_at(pde.frame())).0 } {
-                if pte.is_present() {
-                    // SAFETY: a present entry holds the reference `map` took;
-                    // the table goes away with it, so the reference is dropped once.
-                    drop(unsafe { Frame::from_raw(pte.frame()) });
+        // One lock of the allocator for every frame (an exit's teardown).
+        memory::with_allocator(|frames| {
+            let mut free = |frame: u64| assert!(frames.free(frame), "free of frame {frame:#x} that is not allocated");
+            for pde in &dir.0[USER_START >> 22..USER_END >> 22] {
+                if !pde.is_present() {
+                    continue;
                 }
+                // SAFETY: user-range directory entries point at tables this object allocated.
+                for pte in unsafe { &(*table_at(pde.frame())).0 } {
+                    if pte.is_present() {
+                        // A present entry holds the reference `map` (or a
+                        // fork) took; the table goes away with it, so the
+                        // reference is dropped once.
+                        free(pte.frame());
+                    }
+                }
+                free(pde.frame());
             }
-            memory::free_frame(pde.frame());
-        }
-        memory::free_frame(self.directory);
+            free(self.directory);
+        });
     }
 }
 

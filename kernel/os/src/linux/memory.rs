@@ -292,54 +292,12 @@ impl Mm {
 
     /// The address space of a forked child: the same areas, every mapped
     /// page shared copy-on-write (both sides map it read-only until one
-    /// writes). ENOMEM, with nothing of the child left, when frames for its
-    /// page tables (or page copies) run out.
+    /// writes), in one pass over the page tables
+    /// ([`AddressSpace::fork_copy_on_write`]). ENOMEM, with nothing of the
+    /// child left, when frames for its page tables (or page copies) run out.
     fn fork(&mut self) -> Result<Mm, Errno> {
-        let mut child = Mm::new()?;
-        child.areas = self.areas.clone();
-        child.brk_start = self.brk_start;
-        child.brk = self.brk;
-        let mut failed = false;
-        for area in self.areas.areas() {
-            let parent = &self.space;
-            let child_space = &mut child.space;
-            parent.for_each_mapped(area.start as usize, area.end as usize, |virt, frame, flags| {
-                if failed {
-                    return;
-                }
-                let (child_frame, child_flags) = match frame.share() {
-                    Some(shared) => (shared, PageFlags { writable: false, ..flags }),
-                    None => match frame.copy() {
-                        Some(copy) => (copy, flags),
-                        None => {
-                            failed = true;
-                            return;
-                        }
-                    },
-                };
-                // On failure the frame comes back and is dropped.
-                if child_space.map(virt, child_frame, child_flags).is_err() {
-                    failed = true;
-                }
-            });
-        }
-        // The parent's writable pages that are now shared become read-only
-        // too (after the child got them all: on failure nothing changed for
-        // the parent but the sharing counts, which the child's drop undoes).
-        if failed {
-            return Err(Errno::ENOMEM);
-        }
-        for area in self.areas.areas().to_vec() {
-            let parent = &mut self.space;
-            child.space.for_each_mapped(area.start as usize, area.end as usize, |virt, frame, _| {
-                if let Some((own, flags)) = parent.translate(virt) {
-                    if own == frame && flags.writable {
-                        let _ = parent.protect(virt, PageFlags { writable: false, ..flags });
-                    }
-                }
-            });
-        }
-        Ok(child)
+        let space = self.space.fork_copy_on_write().ok_or(Errno::ENOMEM)?;
+        Ok(Mm { space, areas: self.areas.clone(), brk_start: self.brk_start, brk: self.brk })
     }
 
     /// Handles a user page fault at `addr`: maps the page when it lies in an

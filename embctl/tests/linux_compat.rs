@@ -456,6 +456,24 @@ fn signal_waits_and_signalfd_match_linux() {
     differential(&[case("sigwait-glibc", &[]), case("sigwait-musl", &[])]);
 }
 
+/// The CPU-time interval timers (`tests/compat/itimers.c`, glibc and
+/// musl): ITIMER_VIRTUAL and ITIMER_PROF with getitimer, periodic
+/// SIGVTALRM while computing, SIGPROF while in calls, no virtual time
+/// while asleep, none in a forked child, SIGVTALRM's default action.
+#[test]
+fn cpu_time_itimers_match_linux() {
+    differential(&[case("itimers-glibc", &[]), case("itimers-musl", &[])]);
+}
+
+/// Robust futexes (`tests/compat/robust.c`, glibc and musl): a thread
+/// that ends holding a robust mutex leaves it owner-died (EOWNERDEAD for
+/// the next locker, a waiting locker woken), consistent again through
+/// pthread_mutex_consistent or unrecoverable without it; get/set_robust_list.
+#[test]
+fn robust_mutexes_match_linux() {
+    differential(&[case("robust-glibc", &[]), case("robust-musl", &[])]);
+}
+
 /// AF_UNIX sockets (`tests/compat/unix.c`, glibc and musl): socketpair
 /// (stream, datagram), a server bound to a path (a socket node) with
 /// listen/connect/accept across fork, abstract names, datagrams to a path
@@ -1017,6 +1035,10 @@ fn busybox_sh_job_control_on_the_console() {
     console.type_bytes(b"\x04");
     std::thread::sleep(std::time::Duration::from_secs(1));
     step(&mut console, "echo fg-$?\n", "fg-0");
+    // TOSTOP: a background job's write to the console stops it (SIGTTOU);
+    // once TOSTOP is off, fg lets the write through.
+    step(&mut console, "stty tostop; (echo tostop-out) & sleep 1; jobs > /tmp/j; echo ttou-$(grep -c 'Stopped' /tmp/j)\n", "ttou-1");
+    step(&mut console, "stty -tostop; fg\n", "tostop-out");
     step(&mut console, "kill %1; sleep 1; echo killed-$((4*4))\n", "killed-16");
     console.wait_for("Terminated");
     console.type_bytes(b"exit 7\n");

@@ -392,6 +392,8 @@ fn tick() {
             false
         }
     });
+    // CPU time and the CPU-time interval timers of Linux processes.
+    crate::linux::cpu_tick();
     if preempt {
         schedule();
     }

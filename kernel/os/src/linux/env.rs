@@ -169,6 +169,12 @@ pub fn console_signals_enabled() -> bool {
     console_termios().c_lflag & ISIG != 0
 }
 
+/// TOSTOP: a background process that writes to the console gets SIGTTOU.
+pub fn console_stops_background_writes() -> bool {
+    const TOSTOP: u32 = 0o400;
+    console_termios().c_lflag & TOSTOP != 0
+}
+
 /// The serial console has no size of its own: report the classic 80x24.
 pub fn console_winsize() -> Winsize {
     Winsize { ws_row: 24, ws_col: 80, ws_xpixel: 0, ws_ypixel: 0 }

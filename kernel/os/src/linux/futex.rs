@@ -187,3 +187,77 @@ pub fn wake_op(memory: &mut ProcessMemory, addr: u32, count: u32, addr2: u32, co
         Ok(woken)
     })
 }
+
+/// `futex_offset` and the three words of a `struct robust_list_head`.
+const ROBUST_HEAD_BYTES: usize = 12;
+/// Linux's ROBUST_LIST_LIMIT: a longer (or circular) list is cut there.
+const ROBUST_LIST_LIMIT: u32 = 2048;
+const FUTEX_WAITERS: u32 = 0x8000_0000;
+const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+
+/// A thread that ends (exit, exit_group, a fatal signal) with a robust
+/// list at `head` (set_robust_list): every lock it still holds on the list,
+/// and the one it was taking or releasing (`list_op_pending`), is marked
+/// FUTEX_OWNER_DIED and one waiter woken, so the next locker gets
+/// EOWNERDEAD (Linux's exit_robust_list). Every word is read through the
+/// checked user copies and the walk stops at the first bad pointer or after
+/// ROBUST_LIST_LIMIT entries: a forged list costs a bounded walk, nothing
+/// more.
+pub fn release_robust_list(memory: &mut ProcessMemory, tid: u32, head: u32) {
+    let word = |memory: &mut ProcessMemory, at: u32| -> Option<u32> {
+        let mut b = [0u8; 4];
+        memory.read(at, &mut b).ok().map(|()| u32::from_le_bytes(b))
+    };
+    let mut h = [0u8; ROBUST_HEAD_BYTES];
+    if head == 0 || memory.read(head, &mut h).is_err() {
+        return;
+    }
+    let field = |i: usize| u32::from_le_bytes([h[4 * i], h[4 * i + 1], h[4 * i + 2], h[4 * i + 3]]);
+    let (mut entry, offset, pending) = (field(0), field(1), field(2));
+    let mut limit = ROBUST_LIST_LIMIT;
+    while entry & !1 != head {
+        // The next entry first: handling this one may free it.
+        let next = word(memory, entry & !1);
+        if entry & !1 != pending & !1 {
+            futex_death(memory, (entry & !1).wrapping_add(offset), tid, entry & 1 != 0, false);
+        }
+        let Some(next) = next else { return };
+        entry = next;
+        limit -= 1;
+        if limit == 0 {
+            break;
+        }
+    }
+    if pending & !1 != 0 {
+        futex_death(memory, (pending & !1).wrapping_add(offset), tid, pending & 1 != 0, true);
+    }
+}
+
+/// Linux's handle_futex_death for the lock word at `addr` of dead thread
+/// `tid` (`pi`: a priority-inheritance futex, which we only mark).
+fn futex_death(memory: &mut ProcessMemory, addr: u32, tid: u32, pi: bool, pending: bool) {
+    if addr % 4 != 0 {
+        return;
+    }
+    let space = memory.id();
+    cpu::without_interrupts(|| {
+        let mut seen = 0;
+        let Ok(_) = memory.update_u32(addr, |old| {
+            seen = old;
+            if old & FUTEX_TID_MASK == tid {
+                (old & FUTEX_WAITERS) | FUTEX_OWNER_DIED
+            } else {
+                old
+            }
+        }) else {
+            return;
+        };
+        // A pending unlock that got as far as storing 0 may have left a
+        // waiter asleep: wake one (Linux does the same).
+        let owned = seen & FUTEX_TID_MASK == tid;
+        if (pending && !pi && seen == 0) || (owned && !pi && seen & FUTEX_WAITERS != 0) {
+            take_waiters(space, addr, 1, BITSET_ANY);
+        }
+    });
+}

@@ -117,6 +117,20 @@ struct Entry {
     /// The thread is to stop at its next return to ring 3 (its group is
     /// stopping).
     stop_pending: bool,
+    /// Timer ticks that caught the thread in user mode, and in the kernel
+    /// (a call or a fault of its).
+    user_ticks: u64,
+    system_ticks: u64,
+    /// First thread: ITIMER_VIRTUAL and ITIMER_PROF ([`CpuTimer`]).
+    cpu_timers: [Option<CpuTimer>; 2],
+}
+
+/// An interval timer that counts the process's CPU time (ITIMER_VIRTUAL:
+/// user time; ITIMER_PROF: user and system time), a timer tick at a time.
+#[derive(Clone, Copy, Debug)]
+struct CpuTimer {
+    left_ns: u64,
+    interval_ns: u64,
 }
 
 /// A change of a process's run state that wait reports.
@@ -152,6 +166,9 @@ impl Entry {
             stopped: false,
             job_event: None,
             stop_pending: false,
+            user_ticks: 0,
+            system_ticks: 0,
+            cpu_timers: [None; 2],
         };
         entry.mirror(&process);
         entry.process = Some(process);
@@ -638,7 +655,8 @@ static CONSOLE_SESSION: IrqMutex<sched::Pid> = IrqMutex::new(0);
 /// Job control on the console for process `p` (the caller), as Linux's
 /// tty_check_change and job_control: a process of the console's session
 /// outside its foreground group that reads (`sig` = SIGTTIN) or changes
-/// the terminal (SIGTTOU: tcsetpgrp, tcsetattr) signals its whole group
+/// the terminal (SIGTTOU: tcsetpgrp, tcsetattr; a write with TOSTOP set)
+/// signals its whole group
 /// and gets EINTR (the call restarts once the group is continued, or after
 /// a handler with SA_RESTART). A blocked or ignored SIGTTOU lets the change
 /// through; a blocked or ignored SIGTTIN, or an orphaned group, is EIO.
@@ -718,6 +736,87 @@ fn on_console_signal(sig: u32) -> bool {
     drop(table);
     CHILD_EVENTS.wake_all();
     signalled
+}
+
+/// ITIMER_VIRTUAL's and ITIMER_PROF's index in [`Entry::cpu_timers`] and
+/// the signal each sends.
+pub const ITIMER_VIRTUAL: usize = 0;
+pub const ITIMER_PROF: usize = 1;
+const CPU_TIMER_SIGNALS: [u32; 2] = [26, 27]; // SIGVTALRM, SIGPROF
+
+/// The timer tick (interrupt context): charges the tick to the running
+/// thread, as user time while its process sits in the table (ring 3) and
+/// as system time while a call or fault of its has it out, and runs its
+/// process's ITIMER_VIRTUAL (user time) and ITIMER_PROF (both).
+pub fn cpu_tick() {
+    let tid = sched::current_pid();
+    let mut table = PROCESSES.lock();
+    let Some(i) = table.iter().position(|e| e.pid == tid) else { return };
+    let user = table[i].process.is_some();
+    if user {
+        table[i].user_ticks += 1;
+    } else {
+        table[i].system_ticks += 1;
+    }
+    let tgid = table[i].tgid;
+    let leader = if table[i].is_leader() { Some(i) } else { table.iter().position(|e| e.pid == tgid && e.is_leader()) };
+    let Some(leader) = leader else { return };
+    let tick = tick_ns();
+    let mut expired = [false; 2];
+    for (which, slot) in table[leader].cpu_timers.iter_mut().enumerate() {
+        let Some(timer) = slot else { continue };
+        if which == ITIMER_VIRTUAL && !user {
+            continue;
+        }
+        if timer.left_ns > tick {
+            timer.left_ns -= tick;
+            continue;
+        }
+        expired[which] = true;
+        if timer.interval_ns == 0 {
+            *slot = None;
+        } else {
+            // The next round counts from this expiry (Linux adds the
+            // interval to the expiry time).
+            timer.left_ns = (timer.left_ns + timer.interval_ns).saturating_sub(tick).max(1);
+        }
+    }
+    for (which, sig) in CPU_TIMER_SIGNALS.iter().enumerate() {
+        if expired[which] {
+            let _ = post_to_process(&mut table, tgid, *sig, SigInfo::kernel());
+        }
+    }
+}
+
+fn tick_ns() -> u64 {
+    1_000_000_000 / u64::from(crate::hal::time::timer_hz().max(1))
+}
+
+/// Process `tgid`'s CPU-time timer `which` ([`ITIMER_VIRTUAL`],
+/// [`ITIMER_PROF`]): (time left, interval); zeros when disarmed.
+pub fn cpu_timer(tgid: sched::Pid, which: usize) -> (core::time::Duration, core::time::Duration) {
+    use core::time::Duration;
+    cpu::without_interrupts(|| {
+        let table = PROCESSES.lock();
+        let timer = table.iter().find(|e| e.pid == tgid && e.is_leader()).and_then(|e| e.cpu_timers[which]);
+        timer.map_or((Duration::ZERO, Duration::ZERO), |t| (Duration::from_nanos(t.left_ns), Duration::from_nanos(t.interval_ns)))
+    })
+}
+
+/// Arms (value > 0) or disarms process `tgid`'s CPU-time timer `which`;
+/// returns what [`cpu_timer`] said before.
+pub fn set_cpu_timer(tgid: sched::Pid, which: usize, value: core::time::Duration, interval: core::time::Duration) -> (core::time::Duration, core::time::Duration) {
+    let old = cpu_timer(tgid, which);
+    cpu::without_interrupts(|| {
+        let mut table = PROCESSES.lock();
+        if let Some(leader) = table.iter_mut().find(|e| e.pid == tgid && e.is_leader()) {
+            // One tick more, as Linux's set_cpu_itimer adds: the tick
+            // under way is partly spent.
+            leader.cpu_timers[which] = (!value.is_zero())
+                .then(|| CpuTimer { left_ns: value.as_nanos() as u64 + tick_ns(), interval_ns: interval.as_nanos() as u64 });
+        }
+    });
+    old
 }
 
 /// Ends the running thread quietly if its group is going.
@@ -955,6 +1054,11 @@ fn finish(pid: sched::Pid, mut process: Box<Process>, ending: Ending) -> ! {
 /// children go to [`INIT_PID`], and the task ends.
 fn finish_thread(pid: sched::Pid, process: Box<Process>, ending: Ending) -> ! {
     let mut process = process;
+    if process.memory.users() > 1 {
+        // Other threads may wait on locks this one still holds.
+        let (head, tid) = (process.robust_list.0, process.tid);
+        futex::release_robust_list(&mut process.memory, tid, head);
+    }
     if process.clear_child_tid != 0 && process.memory.users() > 1 {
         let at = process.clear_child_tid;
         if process.memory.write(at, &0u32.to_le_bytes()).is_ok() {
@@ -1003,6 +1107,7 @@ fn finish_thread(pid: sched::Pid, process: Box<Process>, ending: Ending) -> ! {
         if keep_zombie {
             if let Some(entry) = table.iter_mut().find(|e| e.pid == pid) {
                 entry.zombie = Some(ending);
+                entry.cpu_timers = [None; 2];
                 entry.posted = 0;
                 entry.rt_queue.discard(!0);
                 entry.ending = false;

@@ -148,7 +148,8 @@ pub struct Process {
     pub exit_status: Option<Ending>,
     /// `exit` (not `exit_group`): only this thread ends.
     pub exit_thread_only: bool,
-    /// `set_robust_list(head, len)`: stored, given back by get_robust_list.
+    /// `set_robust_list(head, len)`: given back by get_robust_list, walked
+    /// when the thread ends ([`super::futex::release_robust_list`]).
     pub robust_list: (u32, u32),
     /// xorshift state for `getrandom` and `AT_RANDOM`.
     pub rng: u64,
@@ -263,6 +264,7 @@ impl Process {
         self.altstack = StackT { ss_sp: 0, ss_flags: embox_abi::consts::signal::SS_DISABLE, ss_size: 0 };
         self.tls = [None; TLS_ENTRIES];
         self.clear_child_tid = 0;
+        self.robust_list = (0, 0);
     }
 
     /// The next 64 pseudo-random bits (xorshift64*; seeded from the TSC).

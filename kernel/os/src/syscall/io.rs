@@ -124,6 +124,9 @@ fn write_from(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysR
     }
     match kind {
         FileKind::Console => {
+            if env::console_stops_background_writes() {
+                crate::linux::console_job_control(p, crate::linux::signal::SIGTTOU)?;
+            }
             let mut block = [0u8; CHUNK];
             let chunk = &mut block[..(buf.len as usize).min(CHUNK)];
             let mut done = 0usize;

@@ -303,6 +303,8 @@ fn sigtimedwait(p: &mut Process, set: UserPtr<U64>, info: UserPtr<[u8; sig::SIGI
 }
 
 const ITIMER_REAL: u32 = 0;
+const ITIMER_VIRTUAL: u32 = 1;
+const ITIMER_PROF: u32 = 2;
 
 /// `struct itimerval` as four words: interval (sec, usec), value (sec, usec).
 type Itimerval = [u32; 4];
@@ -319,10 +321,12 @@ fn duration_of(sec: u32, usec: u32) -> Result<Duration, Errno> {
     }
 }
 
-/// setitimer(which, new, old): ITIMER_REAL only (SIGALRM by the monotonic
-/// clock); the virtual and profiling timers are EINVAL here.
+/// setitimer(which, new, old): ITIMER_REAL (SIGALRM by the monotonic
+/// clock), ITIMER_VIRTUAL (SIGVTALRM by the process's user time) and
+/// ITIMER_PROF (SIGPROF by its user and system time), counted in timer
+/// ticks.
 pub fn setitimer(p: &mut Process, which: u32, new: UserPtr<Itimerval>, old: UserPtr<Itimerval>) -> SysResult {
-    if which != ITIMER_REAL {
+    if which > ITIMER_PROF {
         return Err(Errno::EINVAL);
     }
     let new = new.read_opt(&mut p.memory)?;
@@ -330,19 +334,31 @@ pub fn setitimer(p: &mut Process, which: u32, new: UserPtr<Itimerval>, old: User
         Some(v) => (duration_of(v[0], v[1])?, duration_of(v[2], v[3])?),
         None => (Duration::ZERO, Duration::ZERO),
     };
-    let (old_value, old_interval) = linux::itimer::set(p.pid, value, interval);
+    let (old_value, old_interval) = match which {
+        ITIMER_REAL => linux::itimer::set(p.pid, value, interval),
+        cpu => linux::set_cpu_timer(p.pid, cpu_timer_index(cpu), value, interval),
+    };
     old.write_opt(&mut p.memory, &itimerval(old_interval, old_value))?;
     Ok(0)
 }
 
 /// getitimer(which, cur)
 pub fn getitimer(p: &mut Process, which: u32, cur: UserPtr<Itimerval>) -> SysResult {
-    if which != ITIMER_REAL {
-        return Err(Errno::EINVAL);
-    }
-    let (value, interval) = linux::itimer::get(p.pid);
+    let (value, interval) = match which {
+        ITIMER_REAL => linux::itimer::get(p.pid),
+        ITIMER_VIRTUAL | ITIMER_PROF => linux::cpu_timer(p.pid, cpu_timer_index(which)),
+        _ => return Err(Errno::EINVAL),
+    };
     cur.write(&mut p.memory, &itimerval(interval, value))?;
     Ok(0)
+}
+
+fn cpu_timer_index(which: u32) -> usize {
+    if which == ITIMER_VIRTUAL {
+        linux::ITIMER_VIRTUAL
+    } else {
+        linux::ITIMER_PROF
+    }
 }
 
 /// alarm(seconds): the seconds left of the previous alarm (rounded to the

@@ -125,12 +125,13 @@ pub fn set_tid_address(p: &mut Process, tidptr: UserPtr<u32>) -> SysResult {
 /// `sizeof(struct robust_list_head)` on i386.
 const ROBUST_LIST_HEAD_SIZE: u32 = 12;
 
-/// `struct robust_list_head` (list, futex_offset, list_op_pending); never read.
+/// `struct robust_list_head` (list, futex_offset, list_op_pending); read
+/// when the thread ends.
 type RobustListHead = [u32; 3];
 
-/// set_robust_list(head, len): stored for get_robust_list. The list is not
-/// walked when the thread dies (a mutex its owner left locked stays so,
-/// rather than reporting EOWNERDEAD).
+/// set_robust_list(head, len): kept for get_robust_list and walked when
+/// the thread ends: locks it still holds are marked FUTEX_OWNER_DIED and a
+/// waiter woken, so the next locker gets EOWNERDEAD.
 pub fn set_robust_list(p: &mut Process, head: UserPtr<RobustListHead>, len: u32) -> SysResult {
     if len != ROBUST_LIST_HEAD_SIZE {
         return Err(Errno::EINVAL);

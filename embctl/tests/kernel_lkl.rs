@@ -45,28 +45,11 @@ fn host_operations_self_test_passes_in_qemu() {
     assert!(!ps.iter().any(|l| l.ends_with(" lkl")), "host threads left behind after the test:\n{text}");
 }
 
-/// The LKL tree named by EMBCTL_LKL_TREE, or None after printing why the
-/// test is skipped.
-fn lkl_tree(test: &str) -> Option<String> {
-    match std::env::var("EMBCTL_LKL_TREE") {
-        Ok(tree) if !tree.is_empty() => Some(tree),
-        _ => {
-            // Straight to stderr, past the test harness's capture, so the
-            // skip shows in every run.
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED: {test} needs a real LKL tree (set EMBCTL_LKL_TREE=/path/to/lkl to run it)"
-            );
-            None
-        }
-    }
-}
-
 #[test]
 #[cfg_attr(not(lkl_tree), ignore = "needs a real LKL tree: set EMBCTL_LKL_TREE=DIR when building the tests (CI has none)")]
 fn lkl_boots_inside_the_kernel_and_the_shell_answers() {
-    let Some(tree) = lkl_tree("lkl_boots_inside_the_kernel_and_the_shell_answers") else { return };
+    let Some(tree) = common::lkl_tree("lkl_boots_inside_the_kernel_and_the_shell_answers") else { return };
+    let tree = tree.display().to_string();
     run_ok(embctl().args(["build", "-t", "x86/lkl-qemu", "--lkl-tree", &tree]));
     let out = run(embctl().args([
         "run", "-t", "x86/lkl-qemu", "--lkl-tree", &tree, "--no-build", "--no-kvm", "--timeout", "180", "--check-status",

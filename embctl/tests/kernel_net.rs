@@ -19,12 +19,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, Once};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::sync::Once;
+use std::time::Duration;
 
+use common::guest::GuestRun;
 use common::{embctl, run_ok};
 
 fn build_once() {
@@ -39,130 +40,24 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// A scripted `embctl run --net` in the background, its console collected.
-struct GuestRun {
-    child: Child,
-    console: Arc<Mutex<String>>,
+/// Boots the guest with `embctl run --net`; it stays up for `seconds` (a
+/// `sleep` at the prompt), then shows `ifconfig` and `netstat` and powers off.
+fn start(publish: &[(u16, u16)], seconds: u32) -> GuestRun {
+    start_with(publish, seconds, &[])
 }
 
-impl GuestRun {
-    /// Boots the guest; it stays up for `seconds` (a `sleep` at the prompt).
-    fn start(publish: &[(u16, u16)], seconds: u32) -> GuestRun {
-        GuestRun::start_with(publish, seconds, &[])
+/// Like [`start`], with more `embctl run` arguments (e.g. `--add`).
+fn start_with(publish: &[(u16, u16)], seconds: u32, extra: &[String]) -> GuestRun {
+    build_once();
+    let mut args: Vec<String> = ["--no-build", "--no-kvm", "--net", "--timeout", "120"].map(String::from).to_vec();
+    args.extend_from_slice(extra);
+    for (host, guest) in publish {
+        args.extend(["--publish".to_string(), format!("{host}:{guest}")]);
     }
-
-    /// Like [`GuestRun::start`], with more `embctl run` arguments (e.g. `--add`).
-    fn start_with(publish: &[(u16, u16)], seconds: u32, extra: &[String]) -> GuestRun {
-        build_once();
-        let mut cmd = embctl();
-        cmd.args(["run", "--no-build", "--no-kvm", "--net", "--timeout", "120"]);
-        cmd.args(extra);
-        for (host, guest) in publish {
-            cmd.args(["--publish", &format!("{host}:{guest}")]);
-        }
-        cmd.args(["--cmd", &format!("sleep {seconds}"), "--cmd", "ifconfig", "--cmd", "netstat"]);
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn embctl run");
-        let console = Arc::new(Mutex::new(String::new()));
-        for pipe in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let console = console.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    eprintln!("| {line}");
-                    console.lock().unwrap().push_str(&(line + "\n"));
-                }
-            });
-        }
-        let run = GuestRun { child, console };
-        run.wait_for("shell: ready", Duration::from_secs(120));
-        assert!(run.text().contains("network: TAP embtap0"), "the run did not get a TAP (see the console above)");
-        run
+    for cmd in [format!("sleep {seconds}"), "ifconfig".to_string(), "netstat".to_string()] {
+        args.extend(["--cmd".to_string(), cmd]);
     }
-
-    fn text(&self) -> String {
-        self.console.lock().unwrap().clone()
-    }
-
-    fn wait_for(&self, what: &str, limit: Duration) {
-        let end = Instant::now() + limit;
-        while !self.text().contains(what) {
-            assert!(Instant::now() < end, "no {what:?} on the console within {limit:?}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// The QEMU container of this run.
-    fn container(&self) -> String {
-        let out = Command::new("docker")
-            .args(["ps", "--filter", "label=org.embctl.role=qemu", "--filter"])
-            .arg(format!("name=embctl-{}-", self.child.id()))
-            .args(["--format", "{{.Names}}"])
-            .output()
-            .expect("docker ps");
-        let name = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        assert!(!name.is_empty(), "no running QEMU container for embctl pid {}", self.child.id());
-        name
-    }
-
-    /// Runs python3 code in the QEMU container; returns stdout.
-    fn python_in_container(&self, code: &str) -> String {
-        let out = Command::new("docker")
-            .args(["exec", &self.container(), "python3", "-c", code])
-            .output()
-            .expect("docker exec");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        eprintln!("python in container: {stdout}{}", String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "python3 in the container failed");
-        stdout
-    }
-
-    /// Waits for the run to end (the scripted `poweroff`) and returns the console.
-    fn finish(mut self) -> String {
-        let status = self.child.wait().expect("wait embctl");
-        std::thread::sleep(Duration::from_millis(300));
-        let text = self.text();
-        assert!(status.success(), "embctl run failed: {status:?}");
-        assert!(text.contains("the kernel powered off") || text.contains("poweroff"), "no poweroff");
-        text
-    }
-}
-
-/// ICMP echo from the container to the guest: prints `reply SEQ MICROS` lines.
-const PING: &str = r#"
-import socket, struct, time, sys
-def csum(b):
-    if len(b) % 2: b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xffff); s += s >> 16
-    return ~s & 0xffff
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-s.settimeout(2)
-for seq in range(COUNT):
-    payload = b"embox-net-test" * 4
-    hdr = struct.pack("!BBHHH", 8, 0, 0, 0x4242, seq)
-    pkt = struct.pack("!BBHHH", 8, 0, csum(hdr + payload), 0x4242, seq) + payload
-    t0 = time.perf_counter()
-    s.sendto(pkt, ("10.0.2.16", 0))
-    while True:
-        try:
-            data, addr = s.recvfrom(2048)
-        except socket.timeout:
-            print("timeout", seq); break
-        icmp = data[(data[0] & 15) * 4:]
-        if icmp[0] == 0 and struct.unpack("!HH", icmp[4:8]) == (0x4242, seq) and icmp[8:] == payload:
-            print("reply", seq, int((time.perf_counter() - t0) * 1e6)); break
-    time.sleep(0.05)
-"#;
-
-fn ping_from_container(run: &GuestRun, count: u32) -> Vec<u64> {
-    let out = run.python_in_container(&PING.replace("COUNT", &count.to_string()));
-    out.lines()
-        .filter_map(|l| l.strip_prefix("reply "))
-        .map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap())
-        .collect()
+    GuestRun::spawn(&args, Duration::from_secs(120))
 }
 
 /// A telnet client on the published port: skips option negotiation, reads
@@ -225,8 +120,8 @@ fn strip_negotiation(bytes: &[u8]) -> Vec<u8> {
 
 #[test]
 fn the_guest_answers_ping_from_the_run_container() {
-    let run = GuestRun::start(&[], 25);
-    let rtts = ping_from_container(&run, 5);
+    let run = start(&[], 25);
+    let rtts = run.ping("10.0.2.16", 5);
     assert_eq!(rtts.len(), 5, "every echo request gets its reply");
     let console = run.finish();
     assert!(console.contains("inet 10.0.2.16/24"), "ifconfig shows the template's address");
@@ -235,7 +130,7 @@ fn the_guest_answers_ping_from_the_run_container() {
 #[test]
 fn telnet_sessions_through_the_published_port() {
     let port = free_port();
-    let run = GuestRun::start(&[(port, 23)], 30);
+    let run = start(&[(port, 23)], 30);
     let mut a = Telnet::connect(port);
     let out = a.command("uname -a");
     assert!(out.contains("Embox embox"), "uname -a over telnet: {out:?}");
@@ -296,11 +191,11 @@ print("open", open_ports)
 #[test]
 fn random_frames_and_a_port_scan_leave_the_kernel_alive() {
     let port = free_port();
-    let run = GuestRun::start(&[(port, 23)], 45);
-    let out = run.python_in_container(GARBAGE);
+    let run = start(&[(port, 23)], 45);
+    let out = run.python(GARBAGE, false);
     assert!(out.contains("frames 3000"));
     assert!(out.contains("open [23]"), "only the telnet port is open: {out}");
-    assert_eq!(ping_from_container(&run, 3).len(), 3, "ping still answered after the garbage");
+    assert_eq!(run.ping("10.0.2.16", 3).len(), 3, "ping still answered after the garbage");
     let mut t = Telnet::connect(port);
     assert!(t.command("uname").contains("Embox"));
     t.stream.write_all(b"exit\r\n").unwrap();
@@ -339,7 +234,7 @@ c.close()
 fn linux_programs_talk_tcp_and_udp() {
     let (telnet, published) = (free_port(), free_port());
     let extra = [String::from("--add"), netprog().display().to_string()];
-    let run = GuestRun::start_with(&[(telnet, 23), (published, 8080)], 60, &extra);
+    let run = start_with(&[(telnet, 23), (published, 8080)], 60, &extra);
     let mut a = Telnet::connect(telnet);
     let mut b = Telnet::connect(telnet);
 
@@ -412,7 +307,7 @@ fn busybox_wget_and_nc_talk_to_the_container() {
         String::from("--add"),
         format!("{}:/etc/message.txt", message.display()),
     ];
-    let run = GuestRun::start_with(&[(telnet, 23)], 60, &extra);
+    let run = start_with(&[(telnet, 23)], 60, &extra);
     let container = run.container();
     for (code, port) in [(CONTAINER_HTTP, "8000"), (CONTAINER_ECHO, "9000")] {
         let status = Command::new("docker")
@@ -473,7 +368,7 @@ fn busybox_httpd_in_the_guest_serves_the_host() {
         String::from("--add"),
         format!("{}:/www", www.display()),
     ];
-    let run = GuestRun::start_with(&[(telnet, 23), (http, 80)], 60, &extra);
+    let run = start_with(&[(telnet, 23), (http, 80)], 60, &extra);
     let mut t = Telnet::connect(telnet);
     // Without -f httpd daemonizes: the shell gets its prompt back.
     let out = t.command("load_app busybox httpd -p 80 -h /www");
@@ -498,7 +393,7 @@ fn busybox_httpd_in_the_guest_serves_the_host() {
     }
 
     // The kernel lives on: ping, the shell, and httpd still answers.
-    assert_eq!(ping_from_container(&run, 2).len(), 2, "ping after the fetches");
+    assert_eq!(run.ping("10.0.2.16", 2).len(), 2, "ping after the fetches");
     assert!(t.command("uname").contains("Embox"));
     assert!(http_get(http, "/index.html").0.contains(" 200 "));
     t.stream.write_all(b"exit\r\n").unwrap();

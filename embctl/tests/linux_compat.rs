@@ -1321,18 +1321,6 @@ fn busybox_applets_match_linux() {
     differential(&busybox_cases());
 }
 
-/// The LKL tree the LKL tests build x86/lkl-qemu from (`EMBCTL_LKL_TREE`);
-/// `None` after printing why the calling test is skipped.
-fn lkl_tree(test: &str) -> Option<PathBuf> {
-    match std::env::var_os("EMBCTL_LKL_TREE") {
-        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
-        _ => {
-            eprintln!("SKIPPED {test}: EMBCTL_LKL_TREE is not set (needs a real LKL tree to build x86/lkl-qemu; CI has none)");
-            None
-        }
-    }
-}
-
 /// Builds x86/lkl-qemu with LKL from `tree`, once per test binary.
 fn prepared_lkl(tree: &Path) {
     static BUILT: OnceLock<()> = OnceLock::new();
@@ -1346,7 +1334,7 @@ fn prepared_lkl(tree: &Path) {
 #[test]
 #[cfg_attr(not(lkl_tree), ignore = "needs a real LKL tree: set EMBCTL_LKL_TREE=DIR when building the tests (CI has none)")]
 fn lkl_corpus_matches_linux() {
-    let Some(tree) = lkl_tree("lkl_corpus_matches_linux") else { return };
+    let Some(tree) = common::lkl_tree("lkl_corpus_matches_linux") else { return };
     let mut cases = seed_cases();
     cases.extend(libc_cases("glibc"));
     cases.extend(libc_cases("musl"));
@@ -1367,7 +1355,7 @@ fn lkl_corpus_matches_linux() {
 #[test]
 #[cfg_attr(not(lkl_tree), ignore = "needs a real LKL tree: set EMBCTL_LKL_TREE=DIR when building the tests (CI has none)")]
 fn lkl_host_dynamic_programs_match_linux() {
-    let Some(tree) = lkl_tree("lkl_host_dynamic_programs_match_linux") else { return };
+    let Some(tree) = common::lkl_tree("lkl_host_dynamic_programs_match_linux") else { return };
     prepared_lkl(&tree);
     let (bin, libs) = host_dynamic();
     differential_at(
@@ -1385,7 +1373,7 @@ fn lkl_host_dynamic_programs_match_linux() {
 #[test]
 #[cfg_attr(not(lkl_tree), ignore = "needs a real LKL tree: set EMBCTL_LKL_TREE=DIR when building the tests (CI has none)")]
 fn lkl_gives_each_process_its_own_lkl_process() {
-    let Some(tree) = lkl_tree("lkl_gives_each_process_its_own_lkl_process") else { return };
+    let Some(tree) = common::lkl_tree("lkl_gives_each_process_its_own_lkl_process") else { return };
     let bin = prepared();
     prepared_lkl(&tree);
     let ids = [case("lkltasks-glibc", &["ids"]), case("lkltasks-musl", &["ids"])];
@@ -1425,7 +1413,7 @@ fn tree_release(tree: &Path) -> String {
 #[test]
 #[cfg_attr(not(lkl_tree), ignore = "needs a real LKL tree: set EMBCTL_LKL_TREE=DIR when building the tests (CI has none)")]
 fn lkl_serves_uname_and_proc() {
-    let Some(tree) = lkl_tree("lkl_serves_uname_and_proc") else { return };
+    let Some(tree) = common::lkl_tree("lkl_serves_uname_and_proc") else { return };
     let bin = prepared();
     prepared_lkl(&tree);
     let cases = vec![

@@ -18,29 +18,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
+use common::guest::GuestRun;
 use common::{embctl, run_ok};
-
-/// The LKL tree (`EMBCTL_LKL_TREE`), or `None` after saying why the test is skipped.
-fn lkl_tree(test: &str) -> Option<PathBuf> {
-    match std::env::var_os("EMBCTL_LKL_TREE") {
-        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
-        _ => {
-            // Straight to stderr, past the harness's capture, so the skip shows.
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED {test}: EMBCTL_LKL_TREE is not set (needs a real LKL tree to build x86/lkl-qemu; CI has none)"
-            );
-            None
-        }
-    }
-}
 
 /// The tests here build different templates into the same build/base: one at a time.
 fn one_at_a_time() -> MutexGuard<'static, ()> {
@@ -72,109 +58,14 @@ fn netprog() -> PathBuf {
     out
 }
 
-/// A scripted `embctl run --net` of x86/lkl-qemu, its console collected.
-struct Run {
-    child: Child,
-    console: Arc<Mutex<String>>,
+/// Builds x86/lkl-qemu with LKL from `tree` and boots it with `embctl run
+/// --net` and `args`.
+fn start(tree: &Path, args: &[String]) -> GuestRun {
+    run_ok(embctl().args(["build", "-t", "x86/lkl-qemu", "--lkl-tree"]).arg(tree));
+    let mut all: Vec<String> = ["-t", "x86/lkl-qemu", "--no-build", "--no-kvm", "--net", "--timeout", "300"].map(String::from).to_vec();
+    all.extend_from_slice(args);
+    GuestRun::spawn(&all, Duration::from_secs(180))
 }
-
-impl Run {
-    fn start(tree: &Path, args: &[String]) -> Run {
-        run_ok(embctl().args(["build", "-t", "x86/lkl-qemu", "--lkl-tree"]).arg(tree));
-        let mut cmd = embctl();
-        cmd.args(["run", "-t", "x86/lkl-qemu", "--no-build", "--no-kvm", "--net", "--timeout", "300"]).args(args);
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn embctl run");
-        let console = Arc::new(Mutex::new(String::new()));
-        for pipe in [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())] {
-            let console = console.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    eprintln!("| {line}");
-                    console.lock().unwrap().push_str(&(line + "\n"));
-                }
-            });
-        }
-        let run = Run { child, console };
-        run.wait_for("shell: ready", Duration::from_secs(180));
-        assert!(run.text().contains("network: TAP embtap0"), "the run did not get a TAP (see the console above)");
-        run
-    }
-
-    fn text(&self) -> String {
-        self.console.lock().unwrap().clone()
-    }
-
-    fn wait_for(&self, what: &str, limit: Duration) -> String {
-        let end = Instant::now() + limit;
-        loop {
-            let text = self.text();
-            if text.contains(what) {
-                return text;
-            }
-            assert!(Instant::now() < end, "no {what:?} on the console within {limit:?}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn container(&self) -> String {
-        let out = Command::new("docker")
-            .args(["ps", "--filter", "label=org.embctl.role=qemu", "--filter"])
-            .arg(format!("name=embctl-{}-", self.child.id()))
-            .args(["--format", "{{.Names}}"])
-            .output()
-            .expect("docker ps");
-        let name = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        assert!(!name.is_empty(), "no running QEMU container for embctl pid {}", self.child.id());
-        name
-    }
-
-    /// Runs python3 `code` in the container (`detach`: in the background).
-    fn python(&self, code: &str, detach: bool) -> String {
-        let mut cmd = Command::new("docker");
-        cmd.arg("exec");
-        if detach {
-            cmd.arg("-d");
-        }
-        let out = cmd.args([&self.container(), "python3", "-c", code]).output().expect("docker exec");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        eprintln!("python in container: {stdout}{}", String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "python3 in the container failed");
-        stdout
-    }
-
-    /// Echo replies (of `count`) from `addr` to raw ICMP from the container.
-    fn ping(&self, addr: &str, count: u32) -> usize {
-        self.python(&PING.replace("COUNT", &count.to_string()).replace("ADDR", addr), false).lines().filter(|l| l.starts_with("reply ")).count()
-    }
-
-    fn finish(mut self) -> String {
-        let status = self.child.wait().expect("wait embctl");
-        std::thread::sleep(Duration::from_millis(300));
-        let text = self.text();
-        assert!(status.success(), "embctl run failed: {status:?}");
-        assert!(!text.contains("kernel panic"), "the kernel panicked");
-        text
-    }
-}
-
-/// ICMP echo from the container: prints `reply SEQ` lines.
-const PING: &str = r#"
-import socket, struct
-def csum(b):
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
-    return ~s & 0xffff
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); s.settimeout(3)
-for seq in range(COUNT):
-    payload = b"lkl-net-test" * 4
-    pkt = struct.pack("!BBHHH", 8, 0, csum(struct.pack("!BBHHH", 8, 0, 0, 0x4c4b, seq) + payload), 0x4c4b, seq) + payload
-    s.sendto(pkt, ("ADDR", 0))
-    while True:
-        try: data, (src, _) = s.recvfrom(2048)
-        except socket.timeout: print("timeout", seq); break
-        icmp = data[(data[0] & 15) * 4:]
-        if src == "ADDR" and icmp[0] == 0 and struct.unpack("!HH", icmp[4:8]) == (0x4c4b, seq) and icmp[8:] == payload:
-            print("reply", seq); break
-"#;
 
 /// A TCP echo server on 10.0.2.10:9000 and an HTTP server on 10.0.2.10:8000
 /// serving /tmp/www/data.bin (300 000 bytes), in the container.
@@ -199,7 +90,7 @@ http.server.ThreadingHTTPServer(("10.0.2.10", 8000), functools.partial(http.serv
 #[test]
 #[cfg_attr(not(lkl_tree), ignore = "needs a real LKL tree: set EMBCTL_LKL_TREE=DIR when building the tests (CI has none)")]
 fn lkl_network_reaches_the_container_and_the_host() {
-    let Some(tree) = lkl_tree("lkl_network_reaches_the_container_and_the_host") else { return };
+    let Some(tree) = common::lkl_tree("lkl_network_reaches_the_container_and_the_host") else { return };
     let _serial = one_at_a_time();
     let busybox = common::debian_busybox("lkl-net-test");
     let published = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -223,15 +114,15 @@ fn lkl_network_reaches_the_container_and_the_host() {
     ] {
         args.extend(["--cmd".to_string(), cmd.to_string()]);
     }
-    let run = Run::start(&tree, &args);
+    let run = start(&tree, &args);
     let boot = run.text();
     assert!(boot.contains("lkl: eth0 10.0.2.16/24"), "LKL's eth0 was not configured (see the console above)");
     assert!(boot.contains("net: eth0 10.0.2.17/24"), "the kernel's own stack did not move to 10.0.2.17");
     run.python(SERVERS, true);
 
     // Ping: LKL answers for 10.0.2.16, smoltcp for 10.0.2.17.
-    assert_eq!(run.ping("10.0.2.16", 3), 3, "LKL did not answer ping at 10.0.2.16");
-    assert_eq!(run.ping("10.0.2.17", 3), 3, "the kernel's own stack did not answer ping at 10.0.2.17");
+    assert_eq!(run.ping("10.0.2.16", 3).len(), 3, "LKL did not answer ping at 10.0.2.16");
+    assert_eq!(run.ping("10.0.2.17", 3).len(), 3, "the kernel's own stack did not answer ping at 10.0.2.17");
 
     // The guest server under LKL, through --publish (to 10.0.2.16:8080).
     run.wait_for("listening on port 8080", Duration::from_secs(240));

@@ -2,6 +2,8 @@
 //! binary against the real Docker engine, and print everything on failure.
 #![allow(dead_code)]
 
+pub mod guest;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -61,4 +63,22 @@ cp x/usr/bin/busybox "$out/busybox"
     );
     run_ok(embctl().args(["shell", "--", "sh", "-c", &script]));
     workspace_root().join("build").join(dir).join("busybox")
+}
+
+/// The LKL tree the LKL tests build x86/lkl-qemu from (`EMBCTL_LKL_TREE`),
+/// or `None` after saying why the calling test is skipped.
+pub fn lkl_tree(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("EMBCTL_LKL_TREE") {
+        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
+        _ => {
+            // Straight to stderr, past the test harness's capture, so the
+            // skip shows in every run.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: EMBCTL_LKL_TREE is not set (needs a real LKL tree to build x86/lkl-qemu; CI has none)"
+            );
+            None
+        }
+    }
 }

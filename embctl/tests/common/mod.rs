@@ -48,6 +48,10 @@ pub fn stderr(out: &Output) -> String {
 /// build image (package lists in a directory of ours: no root, nothing
 /// touched in the image) into `build/<dir>/busybox`. Returns its host path.
 pub fn debian_busybox(dir: &str) -> PathBuf {
+    // Tests of one binary run in parallel, and two apt-get runs in the same
+    // lists directory (no locking there) corrupt it: one fetch at a time.
+    static FETCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = FETCH.lock().unwrap_or_else(|e| e.into_inner());
     let script = format!(
         r#"set -e
 out=/ws/build/{dir}

@@ -267,14 +267,7 @@ fn linux_programs_talk_tcp_and_udp() {
     // The host as a client of a guest server, through --publish.
     a.send_line("load_app netprog server 8080 1");
     a.read_until("listening on port 8080");
-    let mut c = TcpStream::connect(("127.0.0.1", published)).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-    c.write_all(&data).unwrap();
-    c.shutdown(std::net::Shutdown::Write).unwrap();
-    let mut back = Vec::new();
-    c.read_to_end(&mut back).unwrap();
-    assert!(back == data, "the echo through --publish differs ({} of {} bytes)", back.len(), data.len());
+    common::guest::echo_through_published_port(published, Duration::from_secs(20));
     assert!(a.read_until("embox> ").contains("served 200000 bytes"));
 
     a.send_line("exit");

@@ -18,8 +18,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
@@ -126,14 +124,7 @@ fn lkl_network_reaches_the_container_and_the_host() {
 
     // The guest server under LKL, through --publish (to 10.0.2.16:8080).
     run.wait_for("listening on port 8080", Duration::from_secs(240));
-    let mut c = TcpStream::connect(("127.0.0.1", published)).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-    c.write_all(&data).unwrap();
-    c.shutdown(std::net::Shutdown::Write).unwrap();
-    let mut back = Vec::new();
-    c.read_to_end(&mut back).unwrap();
-    assert!(back == data, "the echo through --publish differs ({} of {} bytes)", back.len(), data.len());
+    common::guest::echo_through_published_port(published, Duration::from_secs(60));
 
     let text = run.finish();
     assert!(text.contains("echo ok: sent 32768, received 32768, 0 wrong"), "the TCP echo with the container failed through LKL");

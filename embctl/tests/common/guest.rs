@@ -2,7 +2,8 @@
 //! while the test talks to the guest from the run container and the host
 //! (kernel_net.rs for the kernel's own stack, lkl_net.rs for LKL's).
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -106,6 +107,19 @@ impl GuestRun {
         assert!(text.contains("the kernel powered off") || text.contains("poweroff"), "no poweroff");
         text
     }
+}
+
+/// The host as a client of a guest echo server (`netprog server`) through
+/// `--publish`: 200 000 bytes to 127.0.0.1:`port` come back unchanged.
+pub fn echo_through_published_port(port: u16, read_timeout: Duration) {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(read_timeout)).unwrap();
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    c.write_all(&data).unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut back = Vec::new();
+    c.read_to_end(&mut back).unwrap();
+    assert!(back == data, "the echo through --publish differs ({} of {} bytes)", back.len(), data.len());
 }
 
 /// ICMP echo from the container to ADDR: prints `reply SEQ MICROS` lines

@@ -1482,10 +1482,12 @@ pub fn start(path: &str, args: &[String], cwd: &str, options: &Options) -> Resul
     let lkl = crate::syscall::lkl_forwarding();
     // The program's own LKL process, a child of the caller's host task.
     let mut lkl_task = if lkl { crate::lkl::task::clone(false) } else { None };
-    let lkl_name = String::from(name);
+    // The body never returns (enter_user): whatever it captures must be
+    // dropped before that call, or it leaks with every load_app.
+    let lkl_name = lkl.then(|| String::from(name));
     let pid = cpu::without_interrupts(|| {
         let pid = sched::spawn(name, move || {
-            if lkl {
+            if let Some(lkl_name) = lkl_name {
                 crate::lkl::task::name(&lkl_name);
             }
             crate::hal::usermode::enter_user(entry, stack)

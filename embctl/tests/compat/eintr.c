@@ -17,16 +17,6 @@ static void on_alarm(int sig)
 	handled++;
 }
 
-static void catch_alarm(int flags)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_alarm;
-	sa.sa_flags = flags;
-	sigemptyset(&sa.sa_mask);
-	CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
-}
-
 static void alarm_in_ms(long ms)
 {
 	struct itimerval it = { { 0, 0 }, { ms / 1000, (ms % 1000) * 1000 } };
@@ -62,7 +52,7 @@ int main(void)
 	char c;
 	CHECK(pipe(fds) == 0);
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-	catch_alarm(0);
+	set_handler(SIGALRM, on_alarm, 0);
 	interrupted_read("pipe, no SA_RESTART", fds[0]);
 	interrupted_read("socket, no SA_RESTART", sv[0]);
 
@@ -83,7 +73,7 @@ int main(void)
 	CHECK(waitpid(child, &status, 0) == child);
 
 	/* SA_RESTART: the handler runs, the read goes on and gets the data. */
-	catch_alarm(SA_RESTART);
+	set_handler(SIGALRM, on_alarm, SA_RESTART);
 	handled = 0;
 	child = write_later(sv[1], 300);
 	alarm_in_ms(100);

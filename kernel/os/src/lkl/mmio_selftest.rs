@@ -6,7 +6,7 @@
 //! loops; the queue stops and the kernel lives. One line per area; exits 0
 //! only if every check passed.
 
-use super::selftest::{ensure, Check};
+use super::selftest::{ensure, run_areas, Check};
 use crate::hal::sync::IrqMutex;
 use crate::hal::virtio_mmio::{self, Backend, GuestBlock, RingError, Transport};
 use crate::println;
@@ -135,34 +135,21 @@ fn run(_: &mut Shell, _: &[String]) -> i32 {
     LOOP.sent.lock().clear();
     LOOP.errors.lock().clear();
     let bench = Bench { base, transport, memory, virt };
-    let areas: [(&str, fn(&Bench) -> Check); 6] = [
-        ("registers", registers),
-        ("negotiation", negotiation),
-        ("queues", queues),
-        ("transmit", transmit),
-        ("receive", receive),
-        ("bad driver", bad_driver),
-    ];
-    let mut failed = 0;
-    for (name, test) in areas {
-        match test(&bench) {
-            Ok(()) => println!("virtiommiotest: {name}: ok"),
-            Err(e) => {
-                failed += 1;
-                println!("virtiommiotest: {name}: FAILED: {e}");
-            }
-        }
-    }
+    let status = run_areas(
+        "virtiommiotest",
+        &[
+            ("registers", &|| registers(&bench)),
+            ("negotiation", &|| negotiation(&bench)),
+            ("queues", &|| queues(&bench)),
+            ("transmit", &|| transmit(&bench)),
+            ("receive", &|| receive(&bench)),
+            ("bad driver", &|| bad_driver(&bench)),
+        ],
+    );
     *LOOP.transport.lock() = None;
     virtio_mmio::unregister(base);
     drop(bench);
-    if failed == 0 {
-        println!("virtiommiotest: all {} areas passed", areas.len());
-        0
-    } else {
-        println!("virtiommiotest: {failed} of {} areas FAILED", areas.len());
-        1
-    }
+    status
 }
 
 fn registers(b: &Bench) -> Check {

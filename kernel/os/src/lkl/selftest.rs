@@ -39,31 +39,40 @@ fn spawn(body: impl FnOnce() + Send + 'static) -> Result<usize, String> {
 }
 
 fn run(_: &mut Shell, _: &[String]) -> i32 {
-    let areas: [(&str, fn() -> Check); 8] = [
-        ("threads", threads),
-        ("semaphores", semaphores),
-        ("mutexes", mutexes),
-        ("tls", tls),
-        ("timers", timers),
-        ("memory", memory_ops),
-        ("jmp_buf", jmp_buf),
-        ("time", clock),
-    ];
+    run_areas(
+        "lklhosttest",
+        &[
+            ("threads", &threads),
+            ("semaphores", &semaphores),
+            ("mutexes", &mutexes),
+            ("tls", &tls),
+            ("timers", &timers),
+            ("memory", &memory_ops),
+            ("jmp_buf", &jmp_buf),
+            ("time", &clock),
+        ],
+    )
+}
+
+/// Runs a self-test's areas in order and prints `NAME: AREA: ok` or
+/// `NAME: AREA: FAILED: why` for each, then a summary; the shell status is
+/// 0 when every area passed (shared by `lklhosttest` and `virtiommiotest`).
+pub(super) fn run_areas(test: &str, areas: &[(&str, &dyn Fn() -> Check)]) -> i32 {
     let mut failed = 0;
-    for (name, test) in areas {
-        match test() {
-            Ok(()) => println!("lklhosttest: {name}: ok"),
+    for (name, area) in areas {
+        match area() {
+            Ok(()) => println!("{test}: {name}: ok"),
             Err(e) => {
                 failed += 1;
-                println!("lklhosttest: {name}: FAILED: {e}");
+                println!("{test}: {name}: FAILED: {e}");
             }
         }
     }
     if failed == 0 {
-        println!("lklhosttest: all {} areas passed", areas.len());
+        println!("{test}: all {} areas passed", areas.len());
         0
     } else {
-        println!("lklhosttest: {failed} of {} areas failed", areas.len());
+        println!("{test}: {failed} of {} areas failed", areas.len());
         1
     }
 }

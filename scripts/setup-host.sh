@@ -21,39 +21,45 @@ if [[ ${1:-} == --stop-started ]]; then
   exit 0
 fi
 
+# --- what is missing --------------------------------------------------------
+# In three groups, so that the long ones overlap embctl's compile:
+#   compile: what compiling embctl needs before anything else (a C compiler and
+#            linker; curl and the CA bundle for rustup and embctl's downloads);
+#   engine:  the Docker engine and debootstrap (and setpriv), for the build image;
+#   tests:   gcc-multilib (the tests build i386 programs on the host with gcc -m32).
+missing_compile=() missing_engine=() missing_tests=()
+command -v gcc >/dev/null || missing_compile+=(gcc)
+command -v curl >/dev/null || missing_compile+=(curl)
+[[ -f /etc/ssl/certs/ca-certificates.crt ]] || missing_compile+=(ca-certificates)
+command -v dockerd >/dev/null || missing_engine+=(docker.io)
+command -v debootstrap >/dev/null || missing_engine+=(debootstrap)
+command -v setpriv >/dev/null || missing_engine+=(util-linux)
+[[ -e /usr/lib/gcc/x86_64-linux-gnu/$(gcc -dumpversion 2>/dev/null || echo none)/32/libgcc.a ]] || missing_tests+=(gcc-multilib)
+if [[ ${1:-} == --print-packages ]]; then
+  # For scripts/bench-image.sh --apt (what a bare host gets, by group).
+  printf 'compile %s\nengine %s\ntests %s\n' "${missing_compile[*]}" "${missing_engine[*]}" "${missing_tests[*]}"
+  exit 0
+fi
+
 [[ $(id -u) -eq 0 ]] || die "run this as root (it installs packages and may start dockerd): sudo $0"
 
-# --- Debian packages -------------------------------------------------------
-need=()
-command -v dockerd >/dev/null || need+=(docker.io)
-command -v debootstrap >/dev/null || need+=(debootstrap)
-command -v gcc >/dev/null || need+=(gcc)
-[[ -e /usr/lib/gcc/x86_64-linux-gnu/$(gcc -dumpversion 2>/dev/null || echo none)/32/libgcc.a ]] || need+=(gcc-multilib)
-command -v curl >/dev/null || need+=(curl)
-command -v setpriv >/dev/null || need+=(util-linux)
-[[ -f /etc/ssl/certs/ca-certificates.crt ]] || need+=(ca-certificates)
-if ((${#need[@]})); then
-  log "installing: ${need[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q >/dev/null
-  apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
-fi
+export DEBIAN_FRONTEND=noninteractive
+apt_updated=no
+apt_install() {
+  [[ $apt_updated == yes ]] || apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "$@" >/dev/null
+}
 
-# --- Docker engine ---------------------------------------------------------
-if ! docker info >/dev/null 2>&1; then
-  if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
-    log "starting docker.service"
-    systemctl start docker || true
-  fi
+# embctl's compile, started in the background, ends with this script if it
+# fails (apt-get is never interrupted: dpkg would be left half-done).
+compile_pid=
+trap '[[ -z $compile_pid ]] || kill "$compile_pid" 2>/dev/null || true' EXIT
+
+if ((${#missing_compile[@]})); then
+  log "installing: ${missing_compile[*]}"
+  apt_install "${missing_compile[@]}"
+  apt_updated=yes
 fi
-if ! docker info >/dev/null 2>&1; then
-  log "no Docker engine answers; starting dockerd (log: /var/log/embctl-dockerd.log)"
-  nohup dockerd >/var/log/embctl-dockerd.log 2>&1 &
-  echo $! >"$pidfile"
-  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
-  docker info >/dev/null 2>&1 || die "dockerd did not come up; see /var/log/embctl-dockerd.log"
-fi
-log "docker engine: $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
 
 # --- Rust toolchain for embctl (the kernel builds with Debian's rustc inside the image) ---
 if ! command -v cargo >/dev/null; then
@@ -64,22 +70,67 @@ if ! command -v cargo >/dev/null; then
   export PATH=$HOME/.cargo/bin:$PATH
 fi
 
+# --- the engine's packages, while the small image tool compiles ---------------
+base_tag=${EMBCTL_BASE_TAG:-emdocker-lkl-base:trixie}
+engine_ready() { docker info >/dev/null 2>&1; }
+base_missing() { [[ -z ${EMBCTL_BASE_TAG:-} ]] && ! docker image inspect "$base_tag" >/dev/null 2>&1; }
+apt_pid=
+if ((${#missing_engine[@]})); then
+  log "installing: ${missing_engine[*]} (while embctl compiles)"
+  apt_install "${missing_engine[@]}" &
+  apt_pid=$!
+fi
+# embctl-base-rootfs (std and sha2 only, built in seconds) makes the base and
+# the build image in the background while embctl compiles. It is needed when
+# the base image is missing, which is unknown until an engine answers.
+need_image_tool=no
+if [[ -z ${EMBCTL_BASE_TAG:-} ]] && { ! engine_ready || base_missing; }; then
+  need_image_tool=yes
+  cargo build --release --locked -p embctl-base-rootfs --manifest-path "$here/Cargo.toml" -q
+fi
+
+log "building embctl"
+cargo build --release --locked -p embctl --manifest-path "$here/Cargo.toml" -q &
+compile_pid=$!
+if [[ -n $apt_pid ]]; then
+  wait "$apt_pid" || die "installing ${missing_engine[*]} failed (apt-get's messages are above)"
+  apt_updated=yes
+fi
+
+# --- Docker engine ---------------------------------------------------------
+if ! engine_ready; then
+  if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
+    log "starting docker.service"
+    systemctl start docker || true
+  fi
+fi
+if ! engine_ready; then
+  log "no Docker engine answers; starting dockerd (log: /var/log/embctl-dockerd.log)"
+  nohup dockerd >/var/log/embctl-dockerd.log 2>&1 &
+  echo $! >"$pidfile"
+  for _ in $(seq 1 60); do engine_ready && break; sleep 0.5; done
+  engine_ready || die "dockerd did not come up; see /var/log/embctl-dockerd.log"
+fi
+log "docker engine: $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
+
 # --- the base image and the build image, while embctl compiles ---------------
 # Neither needs embctl's compiled code. When the base image is missing, start
-# them now in the background: embctl-base-rootfs (std and sha2 only, built in
-# seconds) debootstraps the base, imports it and builds docker/Dockerfile with
-# the docker CLI, under the same tag, labels and host locks embctl uses (one
-# definition: base-rootfs/src/recipe.rs). embctl's image step then finds the
-# image, waiting for it when it is still being built; whatever the background
-# job could not do, embctl does itself.
-base_tag=${EMBCTL_BASE_TAG:-emdocker-lkl-base:trixie}
-if [[ -z ${EMBCTL_BASE_TAG:-} ]] && ! docker image inspect "$base_tag" >/dev/null 2>&1; then
-  cargo build --release --locked -p embctl-base-rootfs --manifest-path "$here/Cargo.toml" -q
+# them now in the background: embctl-base-rootfs debootstraps the base, imports
+# it and builds docker/Dockerfile with the docker CLI, under the same tag,
+# labels and host locks embctl uses (one definition: base-rootfs/src/recipe.rs).
+# embctl's image step then finds the image, waiting for it when it is still
+# being built; whatever the background job could not do, embctl does itself.
+if [[ $need_image_tool == yes ]] && base_missing; then
   prepare_log=/var/log/embctl-base-rootfs.log
   log "base image $base_tag missing: debootstrap and the build image run in the background while embctl compiles (log: $prepare_log)"
   EMBCTL_PREPARE_LOG=$prepare_log nohup "$here/target/release/embctl-base-rootfs" prepare --image "$here/docker" >"$prepare_log" 2>&1 </dev/null &
 fi
 
-log "building embctl"
-cargo build --release --locked -p embctl --manifest-path "$here/Cargo.toml" -q
+if ((${#missing_tests[@]})); then
+  log "installing: ${missing_tests[*]} (while embctl compiles)"
+  apt_install "${missing_tests[@]}"
+fi
+
+wait "$compile_pid" || { compile_pid=; die "embctl did not compile (cargo's messages are above)"; }
+compile_pid=
 log "ready: $here/target/release/embctl"

@@ -456,6 +456,18 @@ fn signal_waits_and_signalfd_match_linux() {
     differential(&[case("sigwait-glibc", &[]), case("sigwait-musl", &[])]);
 }
 
+/// Signals sent to a process as a whole (`tests/compat/sigshared.c`,
+/// glibc and musl) wait in a set its threads share: another thread (even
+/// one started after the kill) sees them in sigtimedwait, sigpending, a
+/// signalfd and sigsuspend, queued values included; the one thread that
+/// does not block a signal gets it, and a thread that unblocks one
+/// pending for the process takes it at once; a sigtimedwait ended by
+/// SIGSTOP and SIGCONT returns EINTR.
+#[test]
+fn process_signals_are_shared_by_threads_like_linux() {
+    differential(&[case("sigshared-glibc", &[]), case("sigshared-musl", &[])]);
+}
+
 /// The CPU-time interval timers (`tests/compat/itimers.c`, glibc and
 /// musl): ITIMER_VIRTUAL and ITIMER_PROF with getitimer, periodic
 /// SIGVTALRM while computing, SIGPROF while in calls, no virtual time

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #define CHECK(cond)                                                                  \
 	do {                                                                         \
@@ -63,5 +64,12 @@ static inline const char *si_code_name(int code)
 	default:
 		return "other";
 	}
+}
+/* Sleeps `ms` milliseconds, the rest again after a signal's handler. */
+static inline void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
 }
 #endif

@@ -17,13 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static void nap_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* The parent's record of SIGCHLD: "code/status" per signal. */
 static char chld_log[512];
 static volatile int chld_len;
@@ -70,7 +63,7 @@ static void *ticker(void *arg)
 	(void)arg;
 	for (;;) {
 		CHECK(write(tick_fd, "t", 1) == 1);
-		nap_ms(10);
+		sleep_ms(10);
 	}
 	return NULL;
 }
@@ -128,7 +121,7 @@ static char wait_byte(int fd)
 		char c;
 		if (read(fd, &c, 1) == 1)
 			return c;
-		nap_ms(10);
+		sleep_ms(10);
 	}
 	printf("nothing from the child\n");
 	exit(1);
@@ -162,7 +155,7 @@ static void test_stop_and_continue(void)
 	pid_t pid = start_child(reports, ticks, 1);
 
 	/* The ticker runs. */
-	nap_ms(100);
+	sleep_ms(100);
 	printf("running: ticks %d\n", drain(ticks[0], buf, sizeof buf) > 0);
 
 	CHECK(kill(pid, SIGSTOP) == 0);
@@ -170,14 +163,14 @@ static void test_stop_and_continue(void)
 	describe_job("SIGSTOP", status);
 	printf("stop reported once: %d\n", waitpid(pid, &status, WUNTRACED | WNOHANG));
 	/* Every thread stopped: no ticks come while it is stopped. */
-	nap_ms(50);
+	sleep_ms(50);
 	drain(ticks[0], buf, sizeof buf);
-	nap_ms(200);
+	sleep_ms(200);
 	printf("stopped: ticks %d\n", drain(ticks[0], buf, sizeof buf));
 
 	/* A signal sent while stopped waits for the continue. */
 	CHECK(kill(pid, SIGUSR1) == 0);
-	nap_ms(100);
+	sleep_ms(100);
 	printf("SIGUSR1 while stopped: handler ran %d\n", drain(reports[0], buf, sizeof buf));
 
 	CHECK(kill(pid, SIGCONT) == 0);
@@ -188,7 +181,7 @@ static void test_stop_and_continue(void)
 	char first = wait_byte(reports[0]), second = wait_byte(reports[0]);
 	printf("after SIGCONT: SIGCONT and SIGUSR1 handlers ran %d\n",
 	       (first == 'c' && second == 'u') || (first == 'u' && second == 'c'));
-	nap_ms(100);
+	sleep_ms(100);
 	printf("continued: ticks %d\n", drain(ticks[0], buf, sizeof buf) > 0);
 
 	/* SIGTSTP, SIGTTIN, SIGTTOU stop it too; waitid says CLD_STOPPED. */
@@ -290,9 +283,9 @@ static void test_orphaned_group(void)
 			for (;;)
 				pause();
 		}
-		nap_ms(50);
+		sleep_ms(50);
 		CHECK(kill(pid, SIGTSTP) == 0);
-		nap_ms(100);
+		sleep_ms(100);
 		int r = waitpid(pid, &status, WUNTRACED | WNOHANG);
 		printf("orphaned group: SIGTSTP stopped it: %d\n", r == pid);
 		CHECK(kill(pid, SIGSTOP) == 0);

@@ -15,13 +15,6 @@
 static pthread_mutex_t robust, plain = PTHREAD_MUTEX_INITIALIZER;
 static int held[2];
 
-static void nap_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* Takes the robust mutex (and the plain one, the first time), says so,
  * and ends. */
 static void *holder(void *arg)
@@ -31,7 +24,7 @@ static void *holder(void *arg)
 	if (linger_ms == 0)
 		CHECK(pthread_mutex_lock(&plain) == 0);
 	CHECK(write(held[1], "h", 1) == 1);
-	nap_ms(linger_ms);
+	sleep_ms(linger_ms);
 	return NULL; /* ends holding both */
 }
 

@@ -25,13 +25,6 @@ static volatile int last_code, last_pid_ok, last_status, uc_ok;
 static char order[64];
 static volatile int order_len;
 
-static void nap_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 static void on_plain(int sig)
 {
 	hits++;
@@ -240,10 +233,10 @@ static void test_sigsuspend_and_kill(void)
 	CHECK(read(ready[0], &c, 1) == 1);
 	CHECK(kill(child, 0) == 0);
 	/* pause() has the normal mask: USR1 is blocked there, USR2 ends it. */
-	nap_ms(100);
+	sleep_ms(100);
 	set_handler(SIGUSR2, on_plain, 0);
 	CHECK(kill(child, SIGUSR1) == 0);
-	nap_ms(100);
+	sleep_ms(100);
 	CHECK(kill(child, SIGUSR2) == 0);
 	int status;
 	CHECK(waitpid(child, &status, 0) == child);
@@ -279,9 +272,9 @@ static void restart_case(int flags)
 	}
 	char c;
 	CHECK(read(ready[0], &c, 1) == 1);
-	nap_ms(300);
+	sleep_ms(300);
 	CHECK(kill(child, SIGUSR1) == 0);
-	nap_ms(300);
+	sleep_ms(300);
 	CHECK(write(data[1], "late", 4) == 4);
 	int status;
 	CHECK(waitpid(child, &status, 0) == child);
@@ -307,7 +300,7 @@ static void test_restart(void)
 		printf("child: nanosleep %d %s, remaining time left %d\n", r, r ? strerror(errno) : "", rem.tv_sec > 0);
 		_exit(0);
 	}
-	nap_ms(300);
+	sleep_ms(300);
 	kill(child, SIGUSR1);
 	int status;
 	CHECK(waitpid(child, &status, 0) == child);
@@ -589,7 +582,7 @@ static void test_default_actions(void)
 			for (;;)
 				pause();
 		}
-		nap_ms(50);
+		sleep_ms(50);
 		CHECK(kill(child, sigs[i]) == 0);
 		int status;
 		CHECK(waitpid(child, &status, 0) == child);
@@ -644,7 +637,7 @@ static void test_timers(void)
 		pid_t child = fork();
 		CHECK(child >= 0);
 		if (child == 0) {
-			nap_ms(600);
+			sleep_ms(600);
 			_exit(4);
 		}
 		hits = 0;
@@ -745,7 +738,7 @@ static void test_groups(void)
 				pause();
 		}
 		signal(SIGUSR1, SIG_IGN);
-		nap_ms(200);
+		sleep_ms(200);
 		kill(0, SIGUSR1);
 		int st;
 		waitpid(gc, &st, 0);

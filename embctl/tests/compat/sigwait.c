@@ -33,13 +33,6 @@ static long long now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-static void nap_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 static int rel(int sig)
 {
 	return sig >= SIGRTMIN ? sig - SIGRTMIN : -sig;
@@ -133,9 +126,9 @@ static void woken_by_a_child(void)
 	pid_t child = fork();
 	CHECK(child >= 0);
 	if (child == 0) {
-		nap_ms(50);
+		sleep_ms(50);
 		CHECK(queue_to(parent, SIGRTMIN + 2, 77) == 0);
-		nap_ms(20);
+		sleep_ms(20);
 		_exit(3);
 	}
 	sigset_t set;
@@ -169,7 +162,7 @@ static void interrupted_by_a_handler(void)
 	pid_t child = fork();
 	CHECK(child >= 0);
 	if (child == 0) {
-		nap_ms(50);
+		sleep_ms(50);
 		kill(parent, SIGUSR1);
 		_exit(0);
 	}
@@ -189,7 +182,7 @@ static void interrupted_by_a_handler(void)
 static void *send_to_process(void *arg)
 {
 	(void)arg;
-	nap_ms(30);
+	sleep_ms(30);
 	CHECK(kill(getpid(), SIGUSR2) == 0);
 	return NULL;
 }
@@ -326,9 +319,9 @@ static void signalfd_blocking(void)
 	pid_t child = fork();
 	CHECK(child >= 0);
 	if (child == 0) {
-		nap_ms(50);
+		sleep_ms(50);
 		CHECK(queue_to(parent, SIGRTMIN + 1, 21) == 0);
-		nap_ms(50);
+		sleep_ms(50);
 		_exit(4);
 	}
 	struct signalfd_siginfo rec;

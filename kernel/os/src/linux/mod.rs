@@ -17,11 +17,14 @@
 //! entry into the kernel (a thread spinning in ring 3 at the next timer
 //! interrupt, a blocked one is woken).
 //!
-//! Signals ([`signal`]): one sent to a process is posted to the entry of
-//! one of its threads that does not block it (one sent to a thread, to
-//! that thread's); the thread takes it in on its way back to ring 3 (the
-//! end of its call, or an interrupt that caught it in user mode) and acts
-//! on it there: a handler's frame, or the end of the whole process.
+//! Signals ([`signal`]): one sent to a process waits in the set its
+//! threads share (Linux's shared_pending), and one of its threads that
+//! does not block it is woken to take it; one sent to a thread is posted
+//! to that thread's entry. The thread takes it in on its way back to
+//! ring 3 (the end of its call, or an interrupt that caught it in user
+//! mode) and acts on it there: a handler's frame, or the end of the whole
+//! process. A signal every thread blocks stays in the shared set for the
+//! first thread that unblocks or waits for it.
 
 pub mod futex;
 
@@ -77,6 +80,16 @@ struct Entry {
     /// The thread's queue of real-time signals (its process's too):
     /// posting one queues it there at once.
     rt_queue: signal::RtQueue,
+    /// Its process's shared pending set (the same as its `Process`'s).
+    shared_pending: signal::SharedPending,
+    /// Signals of the shared set this thread was chosen to take (woken
+    /// for): they end its blocking calls, as `posted` ones do.
+    shared_chosen: u64,
+    /// Signals to drop from the thread's own pending set when it next
+    /// takes in what was posted (a SIGCONT sent to the process discards
+    /// every thread's pending stop signals, a stop signal their SIGCONT;
+    /// a thread in a call has its `Process` out of the table).
+    flush_private: u64,
     /// The signals that end a blocking call of the thread (unblocked, not
     /// ignored), as of its last trap ([`signal::interrupting`]); while the
     /// process is in the table it is computed afresh.
@@ -151,6 +164,9 @@ impl Entry {
             posted: 0,
             posted_info: [SigInfo::default(); 64],
             rt_queue: process.rt_queue.share(),
+            shared_pending: process.shared_pending.share(),
+            shared_chosen: 0,
+            flush_private: 0,
             interrupting: 0,
             awaited: 0,
             no_zombies: false,
@@ -196,10 +212,31 @@ impl Entry {
         self.process.as_deref().map_or(self.interrupting, signal::interrupting) | self.awaited
     }
 
+    /// The signals posted to the thread, and those of its process's shared
+    /// set it was chosen to take and that are still there.
+    fn posted_to_it(&self) -> u64 {
+        let chosen = if self.shared_chosen != 0 { self.shared_chosen & self.shared_pending.pending() } else { 0 };
+        self.posted | chosen
+    }
+
     /// The thread must stop what it waits for: its group is going, or a
     /// signal is posted that it does not block or ignore.
     fn interrupted(&self) -> bool {
-        self.ending || self.stop_pending || (self.zombie.is_none() && self.posted != 0 && self.posted & self.interrupting_now() != 0)
+        if self.ending || self.stop_pending || self.zombie.is_some() {
+            return self.ending || self.stop_pending;
+        }
+        let posted = self.posted_to_it();
+        posted != 0 && posted & self.interrupting_now() != 0
+    }
+
+    /// Drops the signals of `set` from the thread's own pending set: now
+    /// when its process sits in the table, else when it next takes in
+    /// what was posted ([`collect`]).
+    fn flush(&mut self, set: u64) {
+        match self.process.as_deref_mut() {
+            Some(process) => process.pending &= !set,
+            None => self.flush_private |= set,
+        }
     }
 
     /// The first thread of its process, which stands for the process.
@@ -216,7 +253,11 @@ impl Entry {
     /// The one check on the way back to ring 3: the thread must end or
     /// stop, or a signal is posted that it acts on now.
     fn needs_attention(&self) -> bool {
-        self.must_stop() || self.posted & self.interrupting_now() != 0
+        if self.must_stop() {
+            return true;
+        }
+        let posted = self.posted_to_it();
+        posted != 0 && posted & self.interrupting_now() != 0
     }
 }
 
@@ -317,21 +358,26 @@ fn post_signal(entry: &mut Entry, sig: u32, info: SigInfo) -> Result<(), Errno> 
     Ok(())
 }
 
-/// Posts a signal for process `tgid` to one of its threads: the first that
-/// neither blocks nor ignores it, else the first thread (or any that is
-/// still running). False when the process has no live thread; EAGAIN when
-/// a queued signal is past the limit.
+/// Posts a signal for process `tgid` to its shared pending set and wakes
+/// the first of its threads that neither blocks nor ignores it (or waits
+/// for it) to take it, as Linux's complete_signal does; with none, it
+/// waits there for a thread that unblocks it. False when the process has
+/// no live thread; EAGAIN when a queued signal is past the limit.
 fn post_to_process(table: &mut [Entry], tgid: sched::Pid, sig: u32, info: SigInfo) -> Result<bool, Errno> {
-    let live = |e: &Entry| e.tgid == tgid && e.zombie.is_none() && !e.parked && !e.ending;
-    let chosen = table
-        .iter()
-        .position(|e| live(e) && e.interrupting_now() & bit(sig) != 0)
-        .or_else(|| table.iter().position(|e| live(e) && e.is_leader()))
-        .or_else(|| table.iter().position(live));
-    match chosen {
-        Some(i) => post_signal(&mut table[i], sig, info).map(|()| true),
-        None => Ok(table.iter().any(|e| e.pid == tgid && e.is_leader() && e.zombie.is_none())),
+    if sig == 0 || sig > embox_abi::consts::signal::NSIG {
+        return Ok(table.iter().any(|e| e.pid == tgid && e.is_leader() && e.zombie.is_none()));
     }
+    let live = |e: &Entry| e.tgid == tgid && e.zombie.is_none() && !e.parked && !e.ending;
+    let Some(any) = table.iter().position(live) else {
+        return Ok(table.iter().any(|e| e.pid == tgid && e.is_leader() && e.zombie.is_none()));
+    };
+    table[any].shared_pending.post(sig, info)?;
+    if let Some(chosen) = table.iter_mut().find(|e| live(e) && e.interrupting_now() & bit(sig) != 0) {
+        chosen.shared_chosen |= bit(sig);
+        sched::wake(chosen.pid);
+        crate::lkl::interrupt(chosen.pid);
+    }
+    Ok(true)
 }
 
 /// How process `tgid` takes SIGCHLD: (leaves no zombies: SIG_IGN or
@@ -384,11 +430,15 @@ fn prepare_signal(table: &mut [Entry], tgid: sched::Pid, sig: u32) {
     if signal::STOP_SIGNALS & bit(sig) != 0 {
         for e in table.iter_mut().filter(|e| e.tgid == tgid) {
             e.posted &= !bit(signal::SIGCONT);
+            e.shared_pending.discard(bit(signal::SIGCONT));
+            e.flush(bit(signal::SIGCONT));
         }
     } else if sig == signal::SIGCONT {
         let mut was_stopped = false;
         for e in table.iter_mut().filter(|e| e.tgid == tgid && e.zombie.is_none()) {
             e.posted &= !signal::STOP_SIGNALS;
+            e.shared_pending.discard(signal::STOP_SIGNALS);
+            e.flush(signal::STOP_SIGNALS);
             e.stop_pending = false;
             if e.is_leader() && e.stopped {
                 e.stopped = false;
@@ -460,7 +510,7 @@ fn wait_while_stopped(tid: sched::Pid, tgid: sched::Pid) {
         let stopped = table.iter().any(|e| e.pid == tgid && e.is_leader() && e.stopped);
         let Some(me) = table.iter_mut().find(|e| e.pid == tid) else { return true };
         me.stop_pending = false;
-        !stopped || me.ending || me.posted & bit(embox_abi::consts::signal::SIGKILL) != 0
+        !stopped || me.ending || (me.posted | me.shared_pending.pending()) & bit(embox_abi::consts::signal::SIGKILL) != 0
     });
 }
 
@@ -539,7 +589,11 @@ fn collect(pid: sched::Pid, process: &mut Process) -> bool {
     cpu::without_interrupts(|| {
         let mut table = PROCESSES.lock();
         let Some(entry) = table.iter_mut().find(|e| e.pid == pid) else { return false };
+        process.pending &= !core::mem::take(&mut entry.flush_private);
         let posted = core::mem::take(&mut entry.posted);
+        // Chosen for shared signals it now blocks (it blocked them since):
+        // another thread takes them, as Linux's retarget_shared_pending.
+        let blocked_now = core::mem::take(&mut entry.shared_chosen) & entry.shared_pending.pending() & process.sigmask;
         // Real-time signals are in the queue already: their bits only say so.
         process.pending |= posted & !signal::STANDARD_SIGNALS;
         let mut standard = posted & signal::STANDARD_SIGNALS;
@@ -549,8 +603,28 @@ fn collect(pid: sched::Pid, process: &mut Process) -> bool {
             let _ = signal::post(process, sig, entry.posted_info[sig as usize - 1]);
         }
         signal::sync_queued(process);
-        entry.stop_pending
+        let stopping = entry.stop_pending;
+        if blocked_now != 0 {
+            retarget(&mut table, process.pid, pid, blocked_now);
+        }
+        stopping
     })
+}
+
+/// Wakes another thread of process `tgid` than `from` for each signal of
+/// `set` in its shared set: the first that neither blocks nor ignores it.
+fn retarget(table: &mut [Entry], tgid: sched::Pid, from: sched::Pid, set: u64) {
+    let mut left = set;
+    while left != 0 {
+        let sig_bit = left & left.wrapping_neg();
+        left &= left - 1;
+        let wants = |e: &Entry| e.tgid == tgid && e.pid != from && e.zombie.is_none() && !e.parked && !e.ending && e.interrupting_now() & sig_bit != 0;
+        if let Some(other) = table.iter_mut().find(|e| wants(e)) {
+            other.shared_chosen |= sig_bit;
+            sched::wake(other.pid);
+            crate::lkl::interrupt(other.pid);
+        }
+    }
 }
 
 /// [`collect`] for the running thread (sigsuspend, sigpending).
@@ -564,7 +638,7 @@ pub fn collect_current(process: &mut Process) {
 pub fn pending_now(process: &Process) -> u64 {
     let pid = sched::current_pid();
     let posted = cpu::without_interrupts(|| PROCESSES.lock().iter().find(|e| e.pid == pid).map_or(0, |e| e.posted));
-    ((process.pending | posted) & signal::STANDARD_SIGNALS) | process.rt_queue.pending()
+    ((process.pending | posted) & signal::STANDARD_SIGNALS) | process.rt_queue.pending() | process.shared_pending.pending()
 }
 
 /// The running thread waits for the signals of `set` (sigtimedwait, a
@@ -859,7 +933,7 @@ fn deliver(pid: sched::Pid, mut process: Box<Process>, frame: &mut TrapFrame, sy
         wait_while_stopped(pid, process.pid);
         collect(pid, &mut process);
     }
-    if process.pending == 0 && process.saved_mask.is_none() && !stopped {
+    if signal::pending(&process) == 0 && process.saved_mask.is_none() && !stopped {
         return process;
     }
     let mut stop = |p: &mut Process, sig: u32| {
@@ -935,7 +1009,7 @@ fn take_current() -> Option<(sched::Pid, Box<Process>)> {
 /// Then the process goes straight back (Ok); else it is handed back for
 /// the full way out. Interrupts masked.
 fn put_back_quickly(pid: sched::Pid, process: Box<Process>, frame: &mut TrapFrame) -> Result<(), Box<Process>> {
-    let deliverable = process.pending & !(process.sigmask & !signal::UNBLOCKABLE);
+    let deliverable = signal::pending(&process) & !(process.sigmask & !signal::UNBLOCKABLE);
     if process.exit_status.is_some() || frame.eax == Errno::EINTR.to_ret() as u32 || deliverable != 0 || process.saved_mask.is_some() {
         return Err(process);
     }
@@ -944,7 +1018,7 @@ fn put_back_quickly(pid: sched::Pid, process: Box<Process>, frame: &mut TrapFram
     }
     let mut table = PROCESSES.lock();
     match table.iter_mut().find(|e| e.pid == pid) {
-        Some(entry) if !entry.must_stop() && entry.posted == 0 => {
+        Some(entry) if !entry.must_stop() && entry.posted == 0 && entry.shared_chosen == 0 => {
             entry.mirror(&process);
             entry.process = Some(process);
             Ok(())
@@ -971,7 +1045,8 @@ extern "C" fn syscall_trap(frame: &mut TrapFrame) {
         let tid = sched::current_pid();
         let mut table = PROCESSES.lock();
         if let Some(entry) = table.iter_mut().find(|e| e.pid == tid && !e.must_stop() && e.posted == 0) {
-            if let Some(process) = entry.process.as_deref_mut() {
+            let shared = entry.shared_pending.pending();
+            if let Some(process) = entry.process.as_deref_mut().filter(|p| shared & !(p.sigmask & !signal::UNBLOCKABLE) == 0) {
                 frame.eax = crate::syscall::dispatch(process, frame.eax, &args);
                 return;
             }
@@ -1110,6 +1185,7 @@ fn finish_thread(pid: sched::Pid, process: Box<Process>, ending: Ending) -> ! {
                 entry.cpu_timers = [None; 2];
                 entry.posted = 0;
                 entry.rt_queue.discard(!0);
+                entry.shared_pending.discard(!0);
                 entry.ending = false;
                 entry.stopped = false;
                 entry.job_event = None;

@@ -4,8 +4,8 @@
 //! space, descriptor table, working directory and signal dispositions are
 //! shared by every thread of the group (`clone(CLONE_VM|CLONE_FILES|
 //! CLONE_FS|CLONE_SIGHAND|CLONE_THREAD)`), each behind its own lock.
-//! Signals: the mask and pending set are per thread, delivered by
-//! [`super::signal`].
+//! Signals: the mask and a pending set are per thread; signals sent to the
+//! process wait in a set its threads share. Delivered by [`super::signal`].
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -133,6 +133,9 @@ pub struct Process {
     /// The queued real-time signals (shared with the thread's table entry)
     /// and the process's RLIMIT_SIGPENDING.
     pub rt_queue: super::signal::RtQueue,
+    /// The signals sent to the process as a whole, shared by its threads
+    /// (Linux's shared_pending): any thread that does not block one takes it.
+    pub shared_pending: super::signal::SharedPending,
     /// The mask to restore once sigsuspend's temporary mask has let a
     /// signal through (the handler's frame saves this one).
     pub saved_mask: Option<u64>,
@@ -171,6 +174,7 @@ pub struct Process {
 
 impl Process {
     pub fn new(pid: u32, name: String, memory: ProcessMemory, rng_seed: u64, started_ns: u64) -> Self {
+        let limit = super::signal::SigPendingLimit::new(super::signal::MAX_QUEUED_SIGNALS, super::signal::MAX_QUEUED_SIGNALS);
         Process {
             pid,
             tid: pid,
@@ -183,10 +187,8 @@ impl Process {
             sigmask: 0,
             pending: 0,
             siginfo: [super::signal::SigInfo::default(); 64],
-            rt_queue: super::signal::RtQueue::new(super::signal::SigPendingLimit::new(
-                super::signal::MAX_QUEUED_SIGNALS,
-                super::signal::MAX_QUEUED_SIGNALS,
-            )),
+            rt_queue: super::signal::RtQueue::new(limit.clone()),
+            shared_pending: super::signal::SharedPending::new(limit),
             saved_mask: None,
             altstack: StackT { ss_sp: 0, ss_flags: embox_abi::consts::signal::SS_DISABLE, ss_size: 0 },
             clear_child_tid: 0,
@@ -217,7 +219,9 @@ impl Process {
         child.sigactions = Shared::new(self.sigactions.get());
         child.sigmask = self.sigmask;
         let (cur, max) = self.rt_queue.limit.get();
-        child.rt_queue = super::signal::RtQueue::new(super::signal::SigPendingLimit::new(cur, max));
+        let limit = super::signal::SigPendingLimit::new(cur, max);
+        child.rt_queue = super::signal::RtQueue::new(limit.clone());
+        child.shared_pending = super::signal::SharedPending::new(limit);
         child.altstack = self.altstack;
         child.tls = self.tls;
         child.trace = self.trace;
@@ -240,6 +244,7 @@ impl Process {
         thread.sigactions = self.sigactions.share();
         thread.sigmask = self.sigmask;
         thread.rt_queue = super::signal::RtQueue::new(self.rt_queue.limit.clone());
+        thread.shared_pending = self.shared_pending.share();
         thread.tls = self.tls;
         thread.trace = self.trace;
         thread.umask = self.umask;

@@ -285,6 +285,104 @@ impl RtQueue {
     }
 }
 
+/// The signals sent to a process as a whole (kill, sigqueue, SIGCHLD, the
+/// console, timers) and not yet taken by one of its threads: Linux's
+/// `signal->shared_pending`. Every thread of the group and its table entry
+/// hold the same set; a thread takes a signal from it when it acts on it
+/// (delivery, sigtimedwait, a signalfd read), so one a thread blocks waits
+/// here for any other thread, including one started later.
+pub struct SharedPending(Arc<SharedSet>);
+
+struct SharedSet {
+    /// What is pending (standard signals, and real-time ones queued), for
+    /// checks that take no lock; written only under `standard`'s lock.
+    bits: AtomicU64,
+    /// The standard signals pending and the siginfo of each.
+    standard: IrqMutex<(u64, [SigInfo; SIGRTMIN as usize])>,
+    /// The queued real-time signals (and the process's RLIMIT_SIGPENDING).
+    rt: RtQueue,
+}
+
+impl SharedPending {
+    pub fn new(limit: Arc<SigPendingLimit>) -> Self {
+        SharedPending(Arc::new(SharedSet {
+            bits: AtomicU64::new(0),
+            standard: IrqMutex::new((0, [SigInfo::default(); SIGRTMIN as usize])),
+            rt: RtQueue::new(limit),
+        }))
+    }
+
+    /// The same set, for another thread of the group or its table entry.
+    pub fn share(&self) -> Self {
+        SharedPending(self.0.clone())
+    }
+
+    /// The signals pending in the set (no lock).
+    pub fn pending(&self) -> u64 {
+        self.0.bits.load(Ordering::Relaxed)
+    }
+
+    /// Runs `f` on the standard signals under the set's lock, then makes
+    /// the lock-free bits say what is pending.
+    fn update<R>(&self, f: impl FnOnce(&mut (u64, [SigInfo; SIGRTMIN as usize]), &RtQueue) -> R) -> R {
+        let mut standard = self.0.standard.lock();
+        let result = f(&mut standard, &self.0.rt);
+        self.0.bits.store(standard.0 | self.0.rt.pending(), Ordering::Relaxed);
+        result
+    }
+
+    /// Makes `sig` pending for the process: a standard signal merges with
+    /// one pending, a real-time one queues (EAGAIN: a sigqueue past the
+    /// limit). SIGCONT drops pending stop signals and a stop signal a
+    /// pending SIGCONT, as sending them does.
+    pub fn post(&self, sig: u32, info: SigInfo) -> Result<(), Errno> {
+        self.update(|(set, infos), rt| {
+            if sig >= SIGRTMIN {
+                return rt.push(sig, info);
+            }
+            if sig == SIGCONT {
+                *set &= !STOP_SIGNALS;
+            } else if STOP_SIGNALS & bit(sig) != 0 {
+                *set &= !bit(SIGCONT);
+            }
+            if *set & bit(sig) == 0 {
+                infos[sig as usize - 1] = info;
+            }
+            *set |= bit(sig);
+            Ok(())
+        })
+    }
+
+    /// Takes one instance of `sig`, if one is pending.
+    pub fn take(&self, sig: u32) -> Option<SigInfo> {
+        if self.pending() & bit(sig) == 0 {
+            return None;
+        }
+        self.update(|(set, infos), rt| {
+            if sig >= SIGRTMIN {
+                return rt.take(sig).map(|(info, _)| info);
+            }
+            let was = *set & bit(sig) != 0;
+            *set &= !bit(sig);
+            was.then(|| infos[sig as usize - 1])
+        })
+    }
+
+    /// Drops the pending signals of `set` (they became ignored, a stop
+    /// was cancelled, the process ended).
+    pub fn discard(&self, set: u64) {
+        if self.pending() & set == 0 {
+            return;
+        }
+        self.update(|(standard, _), rt| {
+            *standard &= !set;
+            if set & !STANDARD_SIGNALS != 0 {
+                rt.discard(set);
+            }
+        })
+    }
+}
+
 /// Makes `p`'s pending bits of real-time signals say what its queue holds
 /// (a bit posted for an instance already taken goes).
 pub fn sync_queued(p: &mut Process) {
@@ -293,24 +391,35 @@ pub fn sync_queued(p: &mut Process) {
     }
 }
 
-/// Takes signal `sig` off `p`'s pending set: its siginfo, or `None` when
-/// nothing of it was really pending (a stale bit of a real-time signal).
+/// The signals pending for thread `p`: its own and its process's.
+pub fn pending(p: &Process) -> u64 {
+    p.pending | p.shared_pending.pending()
+}
+
+/// Takes signal `sig` off `p`'s pending sets (the thread's own first, then
+/// the process's): its siginfo, or `None` when nothing of it was really
+/// pending (a stale bit of a real-time signal).
 pub fn take(p: &mut Process, sig: u32) -> Option<SigInfo> {
-    if sig < SIGRTMIN {
-        p.pending &= !bit(sig);
-        return Some(p.siginfo[sig as usize - 1]);
+    if p.pending & bit(sig) != 0 {
+        if sig < SIGRTMIN {
+            p.pending &= !bit(sig);
+            return Some(p.siginfo[sig as usize - 1]);
+        }
+        let taken = p.rt_queue.take(sig);
+        if !matches!(taken, Some((_, true))) {
+            p.pending &= !bit(sig);
+        }
+        if let Some((info, _)) = taken {
+            return Some(info);
+        }
     }
-    let taken = p.rt_queue.take(sig);
-    if !matches!(taken, Some((_, true))) {
-        p.pending &= !bit(sig);
-    }
-    taken.map(|(info, _)| info)
+    p.shared_pending.take(sig)
 }
 
 /// Takes the lowest pending signal of `set` (sigtimedwait, signalfd).
 pub fn take_first(p: &mut Process, set: u64) -> Option<(u32, SigInfo)> {
     loop {
-        let ready = p.pending & set;
+        let ready = pending(p) & set;
         if ready == 0 {
             return None;
         }
@@ -321,12 +430,14 @@ pub fn take_first(p: &mut Process, set: u64) -> Option<(u32, SigInfo)> {
     }
 }
 
-/// Drops the pending signals of `set` (they became ignored).
+/// Drops the pending signals of `set` (they became ignored): the thread's
+/// own and its process's.
 pub fn discard(p: &mut Process, set: u64) {
     p.pending &= !set;
     if set & !STANDARD_SIGNALS != 0 {
         p.rt_queue.discard(set);
     }
+    p.shared_pending.discard(set);
 }
 
 
@@ -442,6 +553,15 @@ fn restartable(nr: u32) -> bool {
     )
 }
 
+/// Calls that never restart, even when the signal that ended them ran no
+/// handler (a stop and a continue): Linux returns plain -EINTR from them,
+/// not an -ERESTART code. Nor sigreturn: the eax it restored is the
+/// interrupted call's, already dealt with.
+fn never_restarts(nr: u32) -> bool {
+    use embox_abi::nr::*;
+    matches!(nr, SIGRETURN | RT_SIGRETURN | RT_SIGTIMEDWAIT | RT_SIGTIMEDWAIT_TIME64 | EPOLL_WAIT | EPOLL_PWAIT | EPOLL_PWAIT2)
+}
+
 /// Signals whose default action does nothing a blocked call would notice:
 /// ignore (SIGCHLD, SIGURG, SIGWINCH) and continue. A stop signal ends the
 /// call (the process stops on its way out) and the call restarts once
@@ -522,7 +642,7 @@ pub fn deliver(p: &mut Process, frame: &mut TrapFrame, mut syscall: Option<u32>,
     // After sigsuspend the first frame saves the mask from before the call.
     let mut restore = p.saved_mask.take();
     for _ in 0..NSIG {
-        let ready = p.pending & !(p.sigmask & !UNBLOCKABLE);
+        let ready = pending(p) & !(p.sigmask & !UNBLOCKABLE);
         if ready == 0 {
             break;
         }
@@ -565,10 +685,10 @@ pub fn deliver(p: &mut Process, frame: &mut TrapFrame, mut syscall: Option<u32>,
     }
     // A blocking call ended by a signal that then ran no handler (it was
     // ignored meanwhile, or it stopped the process): the call starts
-    // again, as on Linux (-ERESTARTNOHAND and the like). Not sigreturn:
-    // the eax it restored is the interrupted call's, already dealt with.
+    // again, as on Linux (-ERESTARTNOHAND and the like), unless it is
+    // one that never restarts.
     if let Some(nr) = syscall {
-        if frame.eax == eintr && nr != nr::SIGRETURN && nr != nr::RT_SIGRETURN {
+        if frame.eax == eintr && !never_restarts(nr) {
             frame.eax = nr;
             frame.eip = frame.eip.wrapping_sub(2);
         }

@@ -73,7 +73,7 @@ pub fn rt_sigpending(p: &mut Process, set: UserPtr<U64>, setsize: u32) -> SysRes
         return Err(Errno::EINVAL);
     }
     linux::collect_current(p);
-    let pending = p.pending & p.sigmask;
+    let pending = sig::pending(p) & p.sigmask;
     set.write(&mut p.memory, &pending.into())?;
     Ok(0)
 }
@@ -87,11 +87,12 @@ fn suspend(p: &mut Process, mask: u64) -> SysResult {
     linux::publish_signal_state(p);
     loop {
         linux::collect_current(p);
-        if p.pending & !p.sigmask & sig::interrupting(p) != 0 {
+        let pending = sig::pending(p);
+        if pending & !p.sigmask & sig::interrupting(p) != 0 {
             return Err(Errno::EINTR);
         }
         // Signals that end up ignored are dropped here, as delivery would.
-        let dropped = p.pending & !p.sigmask & !sig::interrupting(p);
+        let dropped = pending & !p.sigmask & !sig::interrupting(p);
         if dropped != 0 {
             sig::discard(p, dropped);
         }
@@ -253,7 +254,7 @@ pub(super) fn wait_for_one(p: &mut Process, set: u64, timeout: Option<Duration>)
         if let Some(found) = sig::take_first(p, set) {
             break Ok(found);
         }
-        if p.pending & !p.sigmask & !set & sig::interrupting(p) != 0 || linux::must_stop() {
+        if sig::pending(p) & !p.sigmask & !set & sig::interrupting(p) != 0 || linux::must_stop() {
             break Err(Errno::EINTR);
         }
         match deadline {

@@ -72,7 +72,13 @@ fi
 
 # --- the engine's packages, while the small image tool compiles ---------------
 base_tag=${EMBCTL_BASE_TAG:-emdocker-lkl-base:trixie}
-engine_ready() { docker info >/dev/null 2>&1; }
+# One `docker version` call answers "does an engine answer" and names it (a
+# warm run makes no other engine call here).
+engine=
+engine_ready() {
+  [[ -n $engine ]] || engine=$(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})' 2>/dev/null) || engine=
+  [[ -n $engine ]]
+}
 base_missing() { [[ -z ${EMBCTL_BASE_TAG:-} ]] && ! docker image inspect "$base_tag" >/dev/null 2>&1; }
 apt_pid=
 if ((${#missing_engine[@]})); then
@@ -89,9 +95,16 @@ if [[ -z ${EMBCTL_BASE_TAG:-} ]] && { ! engine_ready || base_missing; }; then
   cargo build --release --locked -p embctl-base-rootfs --manifest-path "$here/Cargo.toml" -q
 fi
 
-log "building embctl"
-cargo build --release --locked -p embctl --manifest-path "$here/Cargo.toml" -q &
-compile_pid=$!
+# A warm run does not start cargo (half a second even with nothing to do) when
+# the binary is newer than every file it is built from.
+embctl_bin=$here/target/release/embctl
+if [[ -x $embctl_bin && -z $(find "$here/Cargo.toml" "$here/Cargo.lock" "$here/embctl" "$here/base-rootfs" -newer "$embctl_bin" -print -quit 2>/dev/null) ]]; then
+  compile_pid=
+else
+  log "building embctl"
+  cargo build --release --locked -p embctl --manifest-path "$here/Cargo.toml" -q &
+  compile_pid=$!
+fi
 if [[ -n $apt_pid ]]; then
   wait "$apt_pid" || die "installing ${missing_engine[*]} failed (apt-get's messages are above)"
   apt_updated=yes
@@ -111,7 +124,7 @@ if ! engine_ready; then
   for _ in $(seq 1 60); do engine_ready && break; sleep 0.5; done
   engine_ready || die "dockerd did not come up; see /var/log/embctl-dockerd.log"
 fi
-log "docker engine: $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
+log "docker engine: $engine"
 
 # --- the base image and the build image, while embctl compiles ---------------
 # Neither needs embctl's compiled code. When the base image is missing, start
@@ -131,6 +144,8 @@ if ((${#missing_tests[@]})); then
   apt_install "${missing_tests[@]}"
 fi
 
-wait "$compile_pid" || { compile_pid=; die "embctl did not compile (cargo's messages are above)"; }
-compile_pid=
+if [[ -n $compile_pid ]]; then
+  wait "$compile_pid" || { compile_pid=; die "embctl did not compile (cargo's messages are above)"; }
+  compile_pid=
+fi
 log "ready: $here/target/release/embctl"

@@ -96,9 +96,18 @@ if [[ -z ${EMBCTL_BASE_TAG:-} ]] && { ! engine_ready || base_missing; }; then
 fi
 
 # A warm run does not start cargo (half a second even with nothing to do) when
-# the binary is newer than every file it is built from.
+# the binary is newer than every file it is built from and names the commit
+# checked out (`--version` does; a commit that touched only kernel/ must still
+# refresh it).
 embctl_bin=$here/target/release/embctl
-if [[ -x $embctl_bin && -z $(find "$here/Cargo.toml" "$here/Cargo.lock" "$here/embctl" "$here/base-rootfs" -newer "$embctl_bin" -print -quit 2>/dev/null) ]]; then
+embctl_is_current() {
+  [[ -x $embctl_bin ]] || return 1
+  [[ -z $(find "$here/Cargo.toml" "$here/Cargo.lock" "$here/embctl" "$here/base-rootfs" -newer "$embctl_bin" -print -quit 2>/dev/null) ]] || return 1
+  local head
+  head=$(git -C "$here" rev-parse --short=12 HEAD 2>/dev/null) || return 0
+  [[ $("$embctl_bin" --version 2>/dev/null) == *"commit $head"* ]]
+}
+if embctl_is_current; then
   compile_pid=
 else
   log "building embctl"

@@ -7,7 +7,9 @@
 #   - ping round-trip time, container -> guest (raw ICMP, 20 requests) and
 #     guest -> container (our kernel's `ping`, busybox `ping` in Linux);
 #   - TCP throughput container -> guest (static glibc `netprog sink` in the
-#     guest) and guest -> container (`netprog source` in the guest).
+#     guest) and guest -> container (`netprog source` in the guest);
+#   - TCP throughput over 127.0.0.1 inside the guest (`netprog loop`: the
+#     stack, socket layer and scheduling without the NIC).
 # The container is the host side of the TAP (10.0.2.10), so these are the
 # guests' figures without Docker's port publishing in the way.
 # With EMBCTL_LKL_TREE=DIR, a third guest: x86/lkl-qemu built with that
@@ -54,6 +56,7 @@ for m in virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_p
 done
 ifconfig lo 127.0.0.1 up
 ifconfig eth0 10.0.2.16 netmask 255.255.255.0 up
+netprog loop 5003 $MIB
 netprog sink 5001
 netprog source 10.0.2.10 5002 $MIB
 ping -c 10 10.0.2.10
@@ -110,6 +113,11 @@ print("%s: TCP guest -> container: %.1f MiB in %.2f s = %.2f MiB/s (receiver sid
   wait "$3" || { echo "the $1 guest run failed:" >&2; tail -20 "$2" >&2; exit 1; }
 }
 
+# loopback LOG LABEL: the guest's `netprog loop` figure as a `LABEL: ...` line.
+loopback() {
+  sed -n "s/.*loopback: .* in \([0-9.]*\) s: \([0-9.]*\) MiB\/s.*/$2: TCP over 127.0.0.1 in the guest: $MIB MiB in \1 s = \2 MiB\/s/p" "$1" | tr -d '\r'
+}
+
 figures="$out/bench-net.figures"
 : > "$figures"
 run=
@@ -118,11 +126,13 @@ trap '[ -z "$run" ] || kill $run 2>/dev/null || true' EXIT INT TERM
 echo "== our kernel (TCG, virtio-net, TAP)"
 log="$out/bench-net.log"
 "$embctl" --workspace "$ws" run --no-build --no-kvm --net --add "$out/netprog" --timeout 300 \
+  --cmd "load_app netprog loop 5003 $MIB" \
   --cmd 'load_app netprog sink 5001' \
   --cmd "load_app netprog source 10.0.2.10 5002 $MIB" \
   --cmd 'ping -c 10 10.0.2.10' >"$log" 2>&1 &
 run=$!
 measure ours "$log" $run >>"$figures"
+loopback "$log" ours >>"$figures"
 sed -n 's/.*rtt min\/avg\/max = \([0-9.]*\)\/\([0-9.]*\)\/\([0-9.]*\).*/ours: ping guest -> container: min \1 \/ avg \2 \/ max \3 ms (10 requests)/p' "$log" | tr -d '\r' >>"$figures"
 grep "^ours" "$figures"
 
@@ -132,6 +142,7 @@ log="$out/bench-net-linux.log"
   </dev/null >"$log" 2>&1 &
 run=$!
 measure linux "$log" $run >>"$figures"
+loopback "$log" linux >>"$figures"
 sed -n 's/.*round-trip min\/avg\/max = \([0-9.]*\)\/\([0-9.]*\)\/\([0-9.]*\).*/linux: ping guest -> container: min \1 \/ avg \2 \/ max \3 ms (10 requests)/p' "$log" | tr -d '\r' >>"$figures"
 grep "^linux" "$figures"
 if [ -n "${EMBCTL_LKL_TREE:-}" ]; then
@@ -165,3 +176,4 @@ side_by_side "ping container -> guest" median "at most 1.00"
 side_by_side "ping guest -> container" avg "at most 1.00"
 side_by_side "TCP container -> guest" = "at least 1.00"
 side_by_side "TCP guest -> container" = "at least 1.00"
+side_by_side "TCP over 127.0.0.1 in the guest" = "at least 1.00"

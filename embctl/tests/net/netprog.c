@@ -5,6 +5,10 @@
  *   netprog client HOST PORT MSG [N]   sends MSG N times, half-closes, checks the echo
  *   netprog sink PORT                  accepts one connection, counts bytes to EOF
  *   netprog source HOST PORT MIB       connects and sends MIB MiB, prints the rate
+ *   netprog loop PORT MIB [CHUNK]      a forked child sends MIB MiB over 127.0.0.1 in
+ *                                      CHUNK-byte writes (64 KiB); the parent reads them
+ *                                      and prints the rate (under -icount shift=0 the
+ *                                      guest's clock counts instructions)
  *   netprog udp-echo PORT [N]          answers N datagrams on 0.0.0.0:PORT
  *   netprog udp-ping HOST PORT MSG     sends one datagram, waits (poll, 5 s) for the echo
  */
@@ -17,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void die(const char *what) { perror(what); exit(1); }
@@ -138,6 +143,38 @@ int main(int argc, char **argv) {
         double dt = now() - t0;
         printf("sent %ld bytes in %.3f s: %.2f MiB/s\n", done, dt, done / dt / 1048576);
         return 0;
+    }
+    if (argc >= 4 && !strcmp(argv[1], "loop")) {
+        int s = listener(atoi(argv[2]));
+        long total = atol(argv[3]) * 1048576, chunk = argc > 4 ? atol(argv[4]) : (long)sizeof buf;
+        if (chunk < 1 || chunk > (long)sizeof buf) { fprintf(stderr, "bad chunk %ld\n", chunk); return 2; }
+        struct sockaddr_in me; socklen_t len = sizeof me;
+        if (getsockname(s, (struct sockaddr *)&me, &len) < 0) die("getsockname");
+        pid_t child = fork();
+        if (child < 0) die("fork");
+        if (child == 0) {
+            close(s);
+            int c = connected("127.0.0.1", ntohs(me.sin_port));
+            memset(buf, 'x', sizeof buf);
+            for (long done = 0; done < total;) {
+                ssize_t w = write(c, buf, total - done < chunk ? total - done : chunk);
+                if (w <= 0) die("write");
+                done += w;
+            }
+            close(c);
+            _exit(0);
+        }
+        int c = accept(s, NULL, NULL);
+        if (c < 0) die("accept");
+        long got = 0;
+        ssize_t n;
+        double t0 = now();
+        while ((n = read(c, buf, sizeof buf)) > 0) got += n;
+        double dt = now() - t0;
+        int status;
+        waitpid(child, &status, 0);
+        printf("loopback: %ld bytes in %.3f s: %.2f MiB/s (%ld-byte writes)\n", got, dt, got / dt / 1048576, chunk);
+        return n < 0 || got != total || status != 0;
     }
     if (argc >= 3 && !strcmp(argv[1], "udp-echo")) {
         int s = socket(AF_INET, SOCK_DGRAM, 0), n = argc > 3 ? atoi(argv[3]) : 1;

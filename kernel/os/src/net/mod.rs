@@ -26,9 +26,8 @@ use alloc::vec::Vec;
 use core::net::Ipv4Addr;
 use core::sync::atomic::{AtomicBool, Ordering};
 use embox_abi::Errno;
-use device::Nic;
+use device::{Lo, Nic};
 use smoltcp::iface::{Config as IfaceConfig, Interface, SocketHandle, SocketSet};
-use smoltcp::phy::{Loopback, Medium};
 use smoltcp::socket::dhcpv4;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Cidr};
@@ -55,7 +54,7 @@ pub struct Stack {
     pub iface: Interface,
     pub nic: Nic,
     pub lo: Interface,
-    pub lo_dev: Loopback,
+    pub lo_dev: Lo,
     /// Sockets on eth0.
     pub sockets: SocketSet<'static>,
     /// Sockets on lo (talking to 127.0.0.0/8).
@@ -225,7 +224,7 @@ pub fn init(config: &NetConfig) {
     let mut iface_config = IfaceConfig::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
     iface_config.random_seed = cpu::rdtsc();
     let mut iface = Interface::new(iface_config, &mut nic, now());
-    let mut lo_dev = Loopback::new(Medium::Ip);
+    let mut lo_dev = Lo::new();
     let mut lo = Interface::new(IfaceConfig::new(HardwareAddress::Ip), &mut lo_dev, now());
     lo.update_ip_addrs(|a| {
         let _ = a.push(IpCidr::new(IpAddress::v4(127, 0, 0, 1), 8));

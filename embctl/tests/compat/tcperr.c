@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <poll.h>
 #include "compat.h"
 
 static volatile int pipes, usr1;
@@ -32,6 +33,14 @@ static void on_usr1(int sig)
 static void settle(void)
 {
 	usleep(400000);
+}
+
+/* Whether poll says POLLERR (a pending error: a reset not reported yet). */
+static void show_pollerr(const char *what, int fd)
+{
+	struct pollfd p = { fd, POLLIN | POLLOUT, 0 };
+	CHECK(poll(&p, 1, 0) >= 0);
+	printf("%s: POLLERR %s\n", what, (p.revents & POLLERR) ? "set" : "clear");
 }
 
 static int listener(struct sockaddr_in *a)
@@ -128,9 +137,12 @@ int main(int argc, char **argv)
 	s = connection(l, &a, &c);
 	CHECK(send(c, "unread", 6, 0) == 6);
 	settle();
+	show_pollerr("before the reset", c);
 	close(s);
 	settle();
+	show_pollerr("after the peer reset", c);
 	attempt("send after the peer reset", c, 0);
+	show_pollerr("after the reset was reported", c);
 	attempt("send again", c, 0);
 	close(c);
 

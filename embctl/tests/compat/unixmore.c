@@ -3,7 +3,8 @@
  * (the peer's pid, uid and gid at connect or socketpair time; the client
  * checks its server's pid and says so by its exit status), and
  * a stream socket closed with unread data: its peer's next read (once the
- * queue is empty) is ECONNRESET, its sends EPIPE. */
+ * queue is empty) is ECONNRESET, its sends EPIPE, and poll says POLLERR
+ * until that error was read. */
 #define _GNU_SOURCE
 #include <poll.h>
 #include <sys/socket.h>
@@ -38,6 +39,13 @@ static void show_cred(const char *what, int fd, pid_t pid)
 	}
 	printf("%s: len %d, pid %s, uid %s, gid %s\n", what, (int)len, c.pid == pid ? "right" : "wrong",
 	       c.uid == getuid() ? "right" : "wrong", c.gid == getgid() ? "right" : "wrong");
+}
+
+static void show_pollerr(const char *what, int fd)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	CHECK(poll(&p, 1, 0) >= 0);
+	printf("%s: POLLERR %s\n", what, (p.revents & POLLERR) ? "set" : "clear");
 }
 
 int main(int argc, char **argv)
@@ -126,9 +134,12 @@ int main(int argc, char **argv)
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
 	CHECK(send(sv[0], "unread", 6, 0) == 6);
 	CHECK(send(sv[1], "queued", 6, 0) == 6);
+	show_pollerr("before the close", sv[0]);
 	close(sv[1]);
+	show_pollerr("peer closed with our data unread", sv[0]);
 	show_recv("what was queued", sv[0], 64);
 	show_recv("then", sv[0], 64);
+	show_pollerr("after the error was read", sv[0]);
 	show_recv("and then", sv[0], 64);
 	close(sv[0]);
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);

@@ -21,6 +21,7 @@ pub mod sysinfo;
 pub mod timer;
 pub mod tty;
 pub mod vfs;
+pub mod wait;
 
 pub use embox_hal as hal;
 

@@ -355,6 +355,8 @@ fn post_signal(entry: &mut Entry, sig: u32, info: SigInfo) -> Result<(), Errno> 
         sched::wake(entry.pid);
         crate::lkl::interrupt(entry.pid);
     }
+    // A poll/select on a signalfd waits for the signal even while it is blocked.
+    crate::wait::notify();
     Ok(())
 }
 
@@ -377,6 +379,8 @@ fn post_to_process(table: &mut [Entry], tgid: sched::Pid, sig: u32, info: SigInf
         sched::wake(chosen.pid);
         crate::lkl::interrupt(chosen.pid);
     }
+    // A poll/select on a signalfd waits for the signal even while it is blocked.
+    crate::wait::notify();
     Ok(true)
 }
 

@@ -121,7 +121,7 @@ pub fn release(id: u32, write: bool) {
             }
         }
     }
-    EVENTS.wake_all();
+    crate::wait::changed(&EVENTS);
 }
 
 /// Blocks until `ready` holds for the pipe (checked under the lock), the
@@ -175,7 +175,7 @@ pub fn read_user(id: u32, memory: &mut ProcessMemory, addr: u32, len: usize, non
             break;
         }
     }
-    EVENTS.wake_all();
+    crate::wait::changed(&EVENTS);
     Ok(done)
 }
 
@@ -227,12 +227,12 @@ fn write_with(id: u32, len: usize, nonblock: bool, mut fill: impl FnMut(usize, &
         match copied {
             Ok(n) => done += n,
             Err(_) if done > 0 => {
-                EVENTS.wake_all();
+                crate::wait::changed(&EVENTS);
                 return Ok(done);
             }
             Err(e) => return Err(e),
         }
-        EVENTS.wake_all();
+        crate::wait::changed(&EVENTS);
     }
     Ok(done)
 }

@@ -6,7 +6,7 @@
 //! interface), behind an `IrqMutex`. The `net`
 //! kernel thread polls it whenever the NIC interrupts, a task queued work
 //! ([`kick`]), or smoltcp's next timer is due; after each poll every task
-//! waiting on a socket re-checks its condition ([`wait_until`]).
+//! waiting on a socket re-checks its condition ([`crate::wait`]).
 //!
 //! Shell commands: `ifconfig`, `ping`, `netstat` ([`commands`]); the telnet
 //! server gives further `embox>` sessions ([`telnet`]).
@@ -17,6 +17,9 @@ pub mod socket;
 pub mod unix;
 pub mod telnet;
 
+pub use crate::wait::{wait_interruptible, wait_until, wait_until_or};
+use crate::wait::ticks_for;
+
 use crate::hal::{cpu, netdev::NetDevice, pci, sync::IrqMutex, time, trap, virtio_net};
 use crate::sched::{self, Pid};
 use crate::klog;
@@ -25,7 +28,6 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::net::Ipv4Addr;
 use core::sync::atomic::{AtomicBool, Ordering};
-use embox_abi::Errno;
 use device::{Lo, Nic};
 use smoltcp::iface::{Config as IfaceConfig, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::dhcpv4;
@@ -87,8 +89,6 @@ const BURST_POLLS: usize = 32;
 static PENDING: AtomicBool = AtomicBool::new(false);
 /// The net thread, while it sleeps.
 static POLLER: IrqMutex<Option<Pid>> = IrqMutex::new(None);
-/// Tasks waiting for a socket to change.
-static WAITERS: IrqMutex<Vec<Pid>> = IrqMutex::new(Vec::new());
 
 /// smoltcp's clock: time since boot.
 pub fn now() -> Instant {
@@ -111,76 +111,6 @@ pub fn kick() {
     if let Some(pid) = POLLER.lock().take() {
         sched::wake(pid);
     }
-}
-
-/// Blocks the running task until `ready()` (checked after every poll).
-pub fn wait_until(ready: impl FnMut() -> bool) {
-    let _ = wait(ready, None, false);
-}
-
-/// Like [`wait_until`], giving up at `deadline` (time since boot). Returns
-/// whether `ready()` became true.
-pub fn wait_until_or(ready: impl FnMut() -> bool, deadline: core::time::Duration) -> bool {
-    wait(ready, Some(deadline), false).unwrap_or(false)
-}
-
-/// A Linux program's blocking call: like [`wait_until`] (up to `deadline`
-/// when given; Ok(false) then), but EINTR as soon as a signal is to end the
-/// call (the signal's sender wakes the thread).
-pub fn wait_interruptible(ready: impl FnMut() -> bool, deadline: Option<core::time::Duration>) -> Result<bool, Errno> {
-    wait(ready, deadline, true)
-}
-
-fn wait(mut ready: impl FnMut() -> bool, deadline: Option<core::time::Duration>, interruptible: bool) -> Result<bool, Errno> {
-    // Checked with `ready`, with interrupts off, so that a signal posted
-    // just before the thread sleeps still ends the wait.
-    let interrupted = core::cell::Cell::new(false);
-    let mut check = || {
-        interrupted.set(interruptible && crate::linux::interrupted());
-        interrupted.get() || ready()
-    };
-    loop {
-        let until_tick = match deadline {
-            Some(deadline) => {
-                let now = time::since_boot();
-                if now >= deadline {
-                    let done = check();
-                    return if interrupted.get() { Err(Errno::EINTR) } else { Ok(done) };
-                }
-                Some(time::ticks() + ticks_for(deadline - now))
-            }
-            None => None,
-        };
-        if wait_step(&mut check, until_tick) {
-            return if interrupted.get() { Err(Errno::EINTR) } else { Ok(true) };
-        }
-    }
-}
-
-/// Checks `ready` and, if false, sleeps until the next poll or `until_tick`.
-fn wait_step(ready: &mut impl FnMut() -> bool, until_tick: Option<u64>) -> bool {
-    cpu::without_interrupts(|| {
-        if ready() {
-            return true;
-        }
-        let me = sched::current_pid();
-        WAITERS.lock().push(me);
-        sched::block(until_tick);
-        WAITERS.lock().retain(|p| *p != me);
-        false
-    })
-}
-
-/// Wakes every task in [`wait_until`] (after a poll changed the sockets).
-fn wake_waiters() {
-    let waiters = core::mem::take(&mut *WAITERS.lock());
-    for pid in waiters {
-        sched::wake(pid);
-    }
-}
-
-fn ticks_for(d: core::time::Duration) -> u64 {
-    ((d.as_micros() as u64 * u64::from(time::timer_hz())).div_ceil(1_000_000)).max(1)
 }
 
 /// Interrupt context: the NIC raised its line.
@@ -388,7 +318,7 @@ fn poll_loop() {
         PENDING.store(false, Ordering::Release);
         let delay = with_stack(|s| s.poll()).flatten();
         telnet::accept_sessions();
-        wake_waiters();
+        crate::wait::notify();
         if delay.is_some_and(|d| d.total_micros() == 0) {
             sched::yield_now();
             continue;

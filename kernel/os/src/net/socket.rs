@@ -87,6 +87,9 @@ pub struct Readiness {
     pub readable: bool,
     pub writable: bool,
     pub hangup: bool,
+    /// An error is pending (POLLERR): a reset not reported yet, or an
+    /// AF_UNIX peer gone with our data unread.
+    pub error: bool,
 }
 
 fn stack<R>(f: impl FnOnce(&mut Stack) -> Result<R, Errno>) -> Result<R, Errno> {
@@ -527,27 +530,28 @@ fn recv_step(s: &mut Stack, id: SockId, buf: &mut [u8], peek: bool) -> Result<Op
 pub fn readiness(id: SockId) -> Result<Readiness, Errno> {
     stack(|s| {
         let r = match s.sock(id)? {
-            Sock::Tcp { state: Tcp::Idle { .. }, .. } => Readiness { readable: false, writable: false, hangup: true },
+            Sock::Tcp { state: Tcp::Idle { .. }, .. } => Readiness { hangup: true, ..Default::default() },
             Sock::Tcp { state: Tcp::Listening { pool, .. }, .. } => {
                 let pool = pool.clone();
                 let ready = pool.iter().any(|p| !matches!(s.tcp(*p).state(), tcp::State::Listen | tcp::State::SynReceived | tcp::State::Closed));
                 Readiness { readable: ready, ..Default::default() }
             }
-            Sock::Tcp { state: Tcp::Connected(p), read_shut, .. } => {
-                let (p, read_shut) = (*p, *read_shut);
+            Sock::Tcp { state: Tcp::Connected(p), read_shut, quiet, .. } => {
+                let (p, read_shut, quiet) = (*p, *read_shut, *quiet);
                 let sock = s.tcp(p);
                 let connecting = matches!(sock.state(), tcp::State::SynSent | tcp::State::SynReceived);
                 Readiness {
                     readable: read_shut || sock.can_recv() || (!connecting && !sock.may_recv()),
                     writable: sock.can_send(),
                     hangup: !connecting && !sock.may_send() && !sock.may_recv(),
+                    error: sock.state() == tcp::State::Closed && !quiet,
                 }
             }
             Sock::Udp(u) => {
                 let (eth, lo) = (u.eth, u.lo);
                 let readable = s.sockets.get::<udp::Socket>(eth).can_recv() || s.lo_sockets.get::<udp::Socket>(lo).can_recv();
                 let writable = s.sockets.get::<udp::Socket>(eth).can_send();
-                Readiness { readable, writable, hangup: false }
+                Readiness { readable, writable, ..Default::default() }
             }
         };
         Ok(r)

@@ -312,7 +312,7 @@ pub fn connect(id: UnixId, key: &Key, nonblocking: bool, cred: Cred) -> Result<(
         pending.push_back(accepted);
     }
     drop(t);
-    EVENTS.wake_all();
+    crate::wait::changed(&EVENTS);
     Ok(())
 }
 
@@ -380,7 +380,7 @@ fn send_datagram(id: UnixId, data: &[u8], to: Option<&Key>, rights: &mut Option<
     peer.queued += copy.len();
     peer.queue.push_back(Message { data: copy, from, rights: rights.take().unwrap_or_default() });
     drop(t);
-    EVENTS.wake_all();
+    crate::wait::changed(&EVENTS);
     Ok(data.len())
 }
 
@@ -421,7 +421,7 @@ fn send_stream(id: UnixId, data: &[u8], addressed: bool, rights: &mut Option<Vec
         p.queue.push_back(Message { data: copy, from: None, rights: rights.take().unwrap_or_default() });
         done += n;
         drop(t);
-        EVENTS.wake_all();
+        crate::wait::changed(&EVENTS);
         if done == data.len() || nonblocking {
             return Ok(done);
         }
@@ -450,7 +450,7 @@ fn send_packet(id: UnixId, data: &[u8], addressed: bool, rights: &mut Option<Vec
     p.queued += copy.len();
     p.queue.push_back(Message { data: copy, from: None, rights: rights.take().unwrap_or_default() });
     drop(t);
-    EVENTS.wake_all();
+    crate::wait::changed(&EVENTS);
     Ok(data.len())
 }
 
@@ -532,14 +532,14 @@ pub fn recv(id: UnixId, buf: &mut [u8], nonblocking: bool, peek: bool) -> Result
     }
     got.full_len = got.full_len.max(got.len);
     drop(t);
-    EVENTS.wake_all();
+    crate::wait::changed(&EVENTS);
     Ok(got)
 }
 
 /// What poll/select would report (as Linux's unix_poll/unix_dgram_poll).
 pub fn readiness(id: UnixId) -> Readiness {
     let t = TABLE.lock();
-    let Some(me) = t.sockets.get(&id) else { return Readiness { readable: true, writable: true, hangup: true } };
+    let Some(me) = t.sockets.get(&id) else { return Readiness { readable: true, writable: true, hangup: true, error: false } };
     let (listening, incoming) = match &me.state {
         State::Listening { pending, .. } => (true, !pending.is_empty()),
         _ => (false, false),
@@ -556,6 +556,7 @@ pub fn readiness(id: UnixId) -> Readiness {
         readable: !me.queue.is_empty() || me.read_shut || incoming,
         writable: !listening && !peer_full,
         hangup: (me.read_shut && me.write_shut) || (me.ty.connected() && matches!(me.state, State::Unconnected)),
+        error: me.error.is_some(),
     }
 }
 
@@ -578,7 +579,7 @@ pub fn shutdown(id: UnixId, how: u32) -> Result<(), Errno> {
         }
     }
     drop(t);
-    EVENTS.wake_all();
+    crate::wait::changed(&EVENTS);
     Ok(())
 }
 
@@ -659,5 +660,5 @@ pub fn close(id: UnixId) {
     for file in released {
         crate::syscall::release_file(file);
     }
-    EVENTS.wake_all();
+    crate::wait::changed(&EVENTS);
 }

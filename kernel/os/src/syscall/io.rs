@@ -411,7 +411,7 @@ fn select_for(p: &mut Process, nfds: u32, sets: [FdSet; 3], timeout_ms: i32) -> 
         out[1].copy_from_slice(&asked[1]);
         let readiness = sockets.iter().map(|&(fd, id, r, w)| {
             let ready = super::socket::readiness(id);
-            (fd, r, w, ready.readable || ready.hangup, ready.writable)
+            (fd, r, w, ready.readable || ready.hangup || ready.error, ready.writable || ready.error)
         });
         let lkl_readiness = lkl_fds.iter().map(|&(fd, kind, r, w)| {
             let revents = match kind {
@@ -438,10 +438,10 @@ fn select_for(p: &mut Process, nfds: u32, sets: [FdSet; 3], timeout_ms: i32) -> 
     pending.set(signal_pending(p));
     let mut ready = scan(&mut out);
     // Only LKL's descriptors: the call sleeps in LKL's own poll, woken by
-    // LKL, the time being up or a signal (lkl::interrupt). With AF_UNIX
-    // sockets, pipes, signalfds or our sockets among them, they are asked
-    // again every millisecond (they do not tell us of readiness changes),
-    // until one is ready, the time is up or a signal is to end the call.
+    // LKL, the time being up or a signal (lkl::interrupt). LKL's mixed with
+    // ours: asked again every millisecond. Only ours (sockets, AF_UNIX
+    // sockets, pipes, signalfds): the call sleeps until one of them changes
+    // (crate::wait), the time is up or a signal is to end it.
     let lkl_only: Option<alloc::vec::Vec<(i32, u16)>> = if sockets.is_empty() {
         lkl_fds
             .iter()
@@ -453,7 +453,8 @@ fn select_for(p: &mut Process, nfds: u32, sets: [FdSet; 3], timeout_ms: i32) -> 
     } else {
         None
     };
-    while ready == 0 && timeout_ms != 0 && !lkl_fds.is_empty() {
+    let any_lkl = lkl_fds.iter().any(|&(_, kind, _, _)| matches!(kind, FileKind::Lkl(_)));
+    while ready == 0 && timeout_ms != 0 && any_lkl {
         let now = crate::hal::time::since_boot();
         if deadline.is_some_and(|d| now >= d) {
             break;
@@ -470,9 +471,16 @@ fn select_for(p: &mut Process, nfds: u32, sets: [FdSet; 3], timeout_ms: i32) -> 
         pending.set(signal_pending(p));
         ready = scan(&mut out);
     }
-    if ready == 0 && timeout_ms != 0 && !sockets.is_empty() && lkl_fds.is_empty() {
+    if ready == 0 && timeout_ms != 0 && !any_lkl && !(sockets.is_empty() && lkl_fds.is_empty()) {
         let mut probe = [vec![0u8; words], vec![0u8; words]];
-        crate::net::wait_interruptible(|| scan(&mut probe) > 0, deadline)?;
+        crate::wait::wait_interruptible(
+            || {
+                pending.set(signal_pending(p));
+                scan(&mut probe) > 0
+            },
+            deadline,
+        )?;
+        pending.set(signal_pending(p));
         ready = scan(&mut out);
     }
     for (set, bits) in sets[..2].iter().zip(out.iter()) {
@@ -508,11 +516,11 @@ fn poll_for(p: &mut Process, fds: UserPtr<PollFd>, n: u32, timeout: i32) -> SysR
     let n = n.min(1024);
     let deadline = (timeout >= 0).then(|| crate::hal::time::since_boot() + core::time::Duration::from_millis(timeout as u64));
     loop {
-        let (ready, sockets, pipes) = poll_scan(p, fds, n)?;
-        if ready > 0 || timeout == 0 || (sockets.is_empty() && !pipes) {
+        let (ready, watched, lkl) = poll_scan(p, fds, n)?;
+        if ready > 0 || timeout == 0 || (watched.is_empty() && !lkl) {
             return Ok(ready);
         }
-        if pipes {
+        if lkl {
             let now = crate::hal::time::since_boot();
             if deadline.is_some_and(|d| now >= d) {
                 return Ok(0);
@@ -529,10 +537,22 @@ fn poll_for(p: &mut Process, fds: UserPtr<PollFd>, n: u32, timeout: i32) -> SysR
             let _ = env::sleep(core::time::Duration::from_millis(1));
             continue;
         }
-        let any_ready = || sockets.iter().any(|(id, events)| socket_revents(*id, *events) != 0);
-        if !crate::net::wait_interruptible(any_ready, deadline)? {
+        // Only ours: sleep until one of them changes (crate::wait).
+        let any_ready = || watched.iter().any(|&(kind, events)| revents_now(p, kind, events) != 0);
+        if !crate::wait::wait_interruptible(any_ready, deadline)? {
             return poll_scan(p, fds, n).map(|(r, _, _)| r);
         }
+    }
+}
+
+/// The revents of one of our objects that can change while poll waits.
+fn revents_now(p: &mut Process, kind: FileKind, events: u16) -> u16 {
+    match kind {
+        FileKind::Socket(id) => socket_revents(id, events),
+        FileKind::PipeRead(_) | FileKind::PipeWrite(_) => pipe_revents(kind, events),
+        FileKind::Unix(id) => unix_revents(id, events),
+        FileKind::SignalFd(mask) if super::signalfd::readable(p, mask) => events & POLLIN,
+        _ => 0,
     }
 }
 
@@ -561,7 +581,7 @@ const POLLERR: u16 = 0x8;
 
 /// The revents of a socket in state `r` for the `events` asked.
 fn readiness_revents(r: crate::net::socket::Readiness, events: u16) -> u16 {
-    (if r.readable { POLLIN } else { 0 } | if r.writable { POLLOUT } else { 0 }) & events | if r.hangup { POLLHUP } else { 0 }
+    (if r.readable { POLLIN } else { 0 } | if r.writable { POLLOUT } else { 0 }) & events | if r.hangup { POLLHUP } else { 0 } | if r.error { POLLERR } else { 0 }
 }
 
 fn socket_revents(id: crate::net::socket::SockId, events: u16) -> u16 {
@@ -592,12 +612,13 @@ fn pipe_revents(kind: FileKind, events: u16) -> u16 {
 }
 
 /// One pass over the pollfd array: writes revents; returns the ready
-/// count, the sockets asked about, and whether any pipe was.
-type PollScan = (u32, alloc::vec::Vec<(u32, u16)>, bool);
+/// count, our objects that can change while the call waits (with the
+/// events asked), and whether any descriptor is LKL's.
+type PollScan = (u32, alloc::vec::Vec<(FileKind, u16)>, bool);
 fn poll_scan(p: &mut Process, fds: UserPtr<PollFd>, n: u32) -> Result<PollScan, Errno> {
     let mut ready = 0;
-    let mut sockets = alloc::vec::Vec::new();
-    let mut pipes = false;
+    let mut watched = alloc::vec::Vec::new();
+    let mut lkl = false;
     for i in 0..n {
         let at = fds.at(i);
         let entry = at.read(&mut p.memory)?;
@@ -608,33 +629,16 @@ fn poll_scan(p: &mut Process, fds: UserPtr<PollFd>, n: u32) -> Result<PollScan, 
         } else {
             match p.files.get(fd as u32).map(|f| f.kind) {
                 Err(_) => 0x20, // POLLNVAL
-                Ok(FileKind::Socket(id)) => {
-                    sockets.push((id, events));
-                    socket_revents(id, events)
-                }
-                Ok(kind @ (FileKind::PipeRead(_) | FileKind::PipeWrite(_))) => {
-                    pipes = true;
-                    pipe_revents(kind, events)
-                }
-                Ok(FileKind::Unix(id)) => {
-                    pipes = true;
-                    unix_revents(id, events)
-                }
                 // LKL's pipes, sockets and files: asked now, and again
-                // every millisecond while the call waits (like our pipes).
+                // every millisecond while the call waits (with ours) or
+                // in LKL's own poll (LKL's alone).
                 Ok(FileKind::Lkl(n)) => {
-                    pipes = true;
+                    lkl = true;
                     super::forward::poll_now(n, events)
                 }
-                // Readable while a signal of its mask is pending; asked
-                // again every millisecond while the call waits.
-                Ok(FileKind::SignalFd(mask)) => {
-                    pipes = true;
-                    if super::signalfd::readable(p, mask) {
-                        events & POLLIN
-                    } else {
-                        0
-                    }
+                Ok(kind @ (FileKind::Socket(_) | FileKind::PipeRead(_) | FileKind::PipeWrite(_) | FileKind::Unix(_) | FileKind::SignalFd(_))) => {
+                    watched.push((kind, events));
+                    revents_now(p, kind, events)
                 }
                 Ok(_) => events & (POLLIN | POLLOUT),
             }
@@ -644,7 +648,7 @@ fn poll_scan(p: &mut Process, fds: UserPtr<PollFd>, n: u32) -> Result<PollScan, 
         }
         p.memory.write(at.addr.wrapping_add(6), &revents.to_le_bytes())?;
     }
-    Ok((ready, sockets, pipes))
+    Ok((ready, watched, lkl))
 }
 
 /// ppoll(fds, nfds, timespec, sigmask, sigsetsize); the mask is not applied.

@@ -244,7 +244,7 @@ pub(super) fn write(p: &mut Process, fd: u32, buf: UserSlice) -> SysResult {
 
 /// The readiness of a socket descriptor for poll/select.
 pub fn readiness(id: SockId) -> net::Readiness {
-    net::readiness(id).unwrap_or(net::Readiness { readable: true, writable: true, hangup: true })
+    net::readiness(id).unwrap_or(net::Readiness { readable: true, writable: true, hangup: true, error: false })
 }
 
 fn shutdown_call(p: &mut Process, fd: u32, how: u32) -> SysResult {

@@ -292,6 +292,22 @@ int main(int argc, char **argv)
 		}
 		if (nr == 340)
 			c = 0; /* prlimit64: read limits, never lower them */
+		if (nr == 90) {
+			/* The old mmap reads its six arguments from memory. Taken from
+			 * the scratch bytes they could map over the fuzzer's own stack
+			 * (the 10-million-call run lost its stack that way: SIGSEGV,
+			 * status 139), so they are drawn as for mmap2; a NULL or kernel
+			 * pointer still goes in as it is. */
+			static uint32_t old_mmap_args[6];
+			uint32_t at = area_arg();
+			old_mmap_args[0] = area_arg();
+			old_mmap_args[1] = area_len(old_mmap_args[0], arg());
+			old_mmap_args[2] = arg();
+			old_mmap_args[3] = arg();
+			old_mmap_args[4] = arg();
+			old_mmap_args[5] = arg();
+			a = at == 0 || at >= 0xc0000000u ? at : (uint32_t)(uintptr_t)old_mmap_args;
+		}
 		if (i >= verbose_from) {
 			int out = open("/dev/console", O_WRONLY);
 			dprintf(out, "fuzz: call %lu: %u(%#x, %#x, %#x, %#x, %#x, %#x)\n", i, nr, a, b, c, d, e, f);

@@ -25,7 +25,13 @@ global_asm!(
 .long {flags}
 .long {checksum}
 
-.section .bss.boot_stack, "aw", @nobits
+.section .data.entry_tsc, "aw"
+.balign 8
+.global embox_entry_tsc
+embox_entry_tsc:
+.quad 0
+
+.section .boot_stack, "aw", @nobits
 .balign 16
 .global embox_boot_stack_bottom
 embox_boot_stack_bottom:
@@ -39,13 +45,18 @@ _start:
     cli
     cld
     mov esp, offset embox_boot_stack_top
-    mov edx, eax
     mov esi, ebx
+    mov ebx, eax
+    rdtsc
+    mov [embox_entry_tsc], eax
+    mov [embox_entry_tsc + 4], edx
+    mov edx, ebx
     mov edi, offset __bss_start
     mov ecx, offset __bss_end
     sub ecx, edi
+    shr ecx, 2
     xor eax, eax
-    rep stosb
+    rep stosd
     mov eax, cr0
     and eax, 0xfffffffb
     or eax, 0x22
@@ -72,6 +83,41 @@ _start:
 extern "C" {
     static embox_boot_stack_bottom: u8;
     static embox_boot_stack_top: u8;
+    static embox_entry_tsc: u64;
+}
+
+/// The TSC at the kernel's first instruction (read before `.bss` is
+/// cleared; `.data` keeps it): where boot timestamps count from.
+pub(crate) fn entry_tsc() -> u64 {
+    // SAFETY: written once by `_start` before any Rust code runs, never after.
+    unsafe { core::ptr::read_volatile(&raw const embox_entry_tsc) }
+}
+
+/// Boot phases and the TSC at their end, for [`phases`].
+static PHASES: crate::sync::IrqMutex<([(&str, u64); 16], usize)> = crate::sync::IrqMutex::new(([("", 0); 16], 0));
+
+/// Records that the boot phase `name` ended now (the first 16 are kept).
+pub fn mark(name: &'static str) {
+    let tsc = crate::cpu::rdtsc();
+    let mut phases = PHASES.lock();
+    let (list, n) = &mut *phases;
+    if *n < list.len() {
+        list[*n] = (name, tsc);
+        *n += 1;
+    }
+}
+
+/// The recorded boot phases in order, each with how long it took (from the
+/// previous mark, the first from kernel entry).
+pub fn phases(mut each: impl FnMut(&'static str, core::time::Duration)) {
+    let phases = PHASES.lock();
+    let (list, n) = *phases;
+    drop(phases);
+    let mut last = entry_tsc();
+    for &(name, tsc) in &list[..n] {
+        each(name, crate::time::tsc_duration(tsc.wrapping_sub(last)));
+        last = tsc;
+    }
 }
 
 /// Physical (= virtual, identity-mapped) range of the boot stack.

@@ -65,18 +65,28 @@ pub struct HalConfig {
 /// boot entry passed in.
 pub fn init(magic: u32, info_phys: u32, config: &HalConfig) -> BootInfo {
     report::set_console_flush(virtio_console::flush);
+    boot::mark("_start");
     serial::init();
+    boot::mark("serial");
     time::init(config.timer_hz);
     gdt::init();
     idt::init();
     pic::init();
     let mut boot = boot::parse(magic, info_phys);
+    boot::mark("gdt/idt/pic");
     paging::init(boot.memory_top());
     gdt::init_double_fault(paging::kernel_directory() as u32, trap::double_fault);
+    boot::mark("paging");
     boot.initrd_bytes = memory::init(&boot.ram, boot.initrd, config.heap_bytes);
+    boot::mark("memory");
     // Console output leaves the UART as soon as frames for the rings exist
     // (without the device, e.g. a plain `qemu -serial stdio`, the UART stays).
-    boot.console = virtio_console::start(&pci::scan());
+    let pci = pci::scan();
+    boot::mark("pci");
+    boot.console = virtio_console::start(&pci);
+    boot::mark("console");
+    time::finish_calibration();
+    boot::mark("tsc calibration");
     pic::unmask(time::IRQ);
     pic::unmask(serial::IRQ);
     boot

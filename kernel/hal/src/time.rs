@@ -33,62 +33,94 @@ static NS_PER_TSC_32: AtomicU64 = AtomicU64::new(0);
 const CH2: Port<u8> = unsafe { Port::new(0x42) };
 // SAFETY: port B of the PC's system control (channel 2's gate, the speaker); only the calibration uses it.
 const PORT_B: Port<u8> = unsafe { Port::new(0x61) };
-/// Calibration window: 2 ms of PIT counts (long enough for 0.1% at any
-/// TSC rate, short enough not to show in the boot time).
+/// Shortest calibration window: 2 ms of PIT counts (long enough for 0.1%
+/// at any TSC rate; boot work fills it, see [`init`]).
 const CALIBRATION_COUNTS: u64 = PIT_HZ * 2 / 1000;
 static TICK_HOOK: IrqMutex<Option<fn()>> = IrqMutex::new(None);
 
-/// Starts channel 0 as a rate generator at `hz` (clamped to 19..=100000).
-/// Timestamps count from here, the first thing boot does.
+/// Starts channel 0 as a rate generator at `hz` (clamped to 19..=100000),
+/// and the TSC calibration window on channel 2, which [`finish_calibration`]
+/// closes once the rest of boot has run (the window overlaps boot work
+/// instead of being a busy wait of its own). Timestamps count from the
+/// kernel's first instruction.
 pub fn init(hz: u32) {
     let divisor = (PIT_HZ / hz.clamp(19, 100_000) as u64) as u32;
     DIVISOR.store(divisor, Ordering::Relaxed);
     CMD.write(0x34); // channel 0, lobyte/hibyte, mode 2
     CH0.write(divisor as u8);
     CH0.write((divisor >> 8) as u8);
-    calibrate_tsc();
+    *CALIBRATION.lock() = Some(start_window());
 }
 
-/// Counts TSC cycles over [`CALIBRATION_COUNTS`] of PIT channel 2 (polled:
-/// no interrupt is needed this early). Both ends are counter reads, each
-/// bracketed by two TSC reads: a vCPU preempted by the host while polling
-/// (common under TCG on a loaded machine) only lengthens the window, it
-/// does not skew the rate. Up to three tries (one when its reads were
-/// quick), the tightest kept.
-fn calibrate_tsc() {
+/// The open calibration window: port B as boot found it, and channel 2's
+/// first reading (see [`read_channel2`]).
+static CALIBRATION: IrqMutex<Option<(u8, Window)>> = IrqMutex::new(None);
+
+/// A window's first channel 2 reading (see [`read_channel2`]), and whether
+/// channel 2's output bit works (low right after it was started).
+type Window = ((u64, u64, u64), bool);
+
+/// Gates channel 2 on (speaker off) and starts it counting down from 0xffff
+/// (mode 0: its output, bit 5 of port B, goes high when it reaches 0, after
+/// 55 ms); returns port B's old value and the window.
+fn start_window() -> (u8, Window) {
     let port_b = PORT_B.read();
     PORT_B.write((port_b & !0x02) | 0x01); // gate on, speaker off
-    let mut best: Option<(u64, u64, u64)> = None; // (bracket width, cycles, counts)
+    CMD.write(0xb0); // channel 2, lobyte/hibyte, mode 0
+    CH2.write(0xff);
+    CH2.write(0xff);
+    let first = read_channel2();
+    (port_b, (first, PORT_B.read() & 0x20 == 0))
+}
+
+/// Closes the window [`init`] opened: waits until it spans at least
+/// [`CALIBRATION_COUNTS`] (usually boot has taken that long already) and
+/// sets the TSC rate. A window that is unusable (channel 2 ran out: boot
+/// took over 55 ms, e.g. a vCPU descheduled on a loaded host; or a read
+/// was slow) is measured again by polling, as before.
+pub(crate) fn finish_calibration() {
+    let Some((port_b, start)) = CALIBRATION.lock().take() else { return };
+    let mut sample = close_window(start);
+    // Up to three more tries (when a reading took over 0.1% of the window).
     for _ in 0..3 {
-        CMD.write(0xb0); // channel 2, lobyte/hibyte, mode 0: counts down from 0xffff
-        CH2.write(0xff);
-        CH2.write(0xff);
-        let (t0, c0, w0) = read_channel2();
-        let mut end = None;
-        for _ in 0..10_000_000u32 {
-            let (t1, c1, w1) = read_channel2();
-            if c0.saturating_sub(c1) >= CALIBRATION_COUNTS {
-                end = Some((t1, c1, w1));
-                break;
-            }
+        if sample.is_some_and(|(width, cycles, _)| width < cycles / 1000) {
+            break;
         }
-        let Some((t1, c1, w1)) = end else { break };
-        let sample = (w0 + w1, t1.wrapping_sub(t0), c0 - c1);
-        if best.is_none_or(|b| sample.0 < b.0) {
-            best = Some(sample);
-        }
-        if sample.0 < sample.1 / 1000 {
-            break; // both reads took under 0.1% of the window: good enough
+        let (_, start) = start_window();
+        let retry = close_window(start);
+        if retry.is_some_and(|r| sample.is_none_or(|s| r.0 < s.0)) {
+            sample = retry;
         }
     }
     PORT_B.write(port_b);
-    let Some((_, cycles, counts)) = best else { return }; // no channel 2: the tick clock stays
+    let Some((_, cycles, counts)) = sample else { return }; // no channel 2: the tick clock stays
     if cycles < 1000 {
         return; // no usable TSC
     }
     let window_ns = counts * 1_000_000_000 / PIT_HZ;
     NS_PER_TSC_32.store((((window_ns as u128) << 32) / cycles as u128) as u64, Ordering::Relaxed);
-    TSC_START.store(rdtsc(), Ordering::Relaxed);
+    TSC_START.store(crate::boot::entry_tsc(), Ordering::Relaxed);
+}
+
+/// Polls channel 2 until the window from `start` is long enough; returns
+/// (the two readings' total width, TSC cycles, PIT counts), or `None` if
+/// channel 2 ran out (its output went high) or never counted.
+fn close_window(((t0, c0, w0), out_works): Window) -> Option<(u64, u64, u64)> {
+    for _ in 0..10_000_000u32 {
+        let (t1, c1, w1) = read_channel2();
+        if out_works && PORT_B.read() & 0x20 != 0 {
+            return None; // reached 0 (and wrapped): the count no longer says how long
+        }
+        if c0.saturating_sub(c1) >= CALIBRATION_COUNTS {
+            return Some((w0 + w1, t1.wrapping_sub(t0), c0 - c1));
+        }
+    }
+    None
+}
+
+/// A TSC count as time (zero without a calibrated TSC).
+pub(crate) fn tsc_duration(cycles: u64) -> Duration {
+    Duration::from_nanos(((cycles as u128 * NS_PER_TSC_32.load(Ordering::Relaxed) as u128) >> 32) as u64)
 }
 
 /// Channel 2's count, with the TSC halfway through reading it and the

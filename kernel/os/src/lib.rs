@@ -84,12 +84,17 @@ pub fn start(magic: u32, info: u32, config: &Config) -> ! {
         klog!("command line: {}", boot.cmdline.as_str());
     }
     vfs::init(boot.initrd_bytes);
+    hal::boot::mark("vfs");
     sched::init();
+    hal::boot::mark("sched");
     tty::init();
     linux::init();
     timer::init();
+    hal::boot::mark("tty/linux/timer");
     lkl::init(config.lkl_memory_mib, config.lkl_cmdline);
+    hal::boot::mark("lkl");
     net::init(&config.net);
+    hal::boot::mark("net");
     sched::spawn("shell", shell_task);
     hal::cpu::enable_interrupts();
     sched::idle_loop()
@@ -103,6 +108,10 @@ fn shell_task() {
     if let lkl::State::Failed(e) = lkl::wait_booted() {
         klog!("lkl: not running (error {e}); programs are served natively");
     }
+    hal::boot::mark("shell task");
+    let mut text = alloc::string::String::new();
+    hal::boot::phases(|name, d| text.push_str(&alloc::format!(" {name} {}.{:03}", d.as_micros() / 1000, d.as_micros() % 1000)));
+    klog!("boot phases (ms):{text}");
     klog!("shell: ready");
     shell::Shell::new().run()
 }

@@ -361,6 +361,18 @@ fn dev_and_proc_files_match_linux() {
     differential(&[case("devproc-glibc", &[]), case("devproc-musl", &[])]);
 }
 
+/// /proc/self/maps names what each area maps (`compat/mapsnames.c`,
+/// glibc and musl): the program's segments by path and file offset (the
+/// RELRO part after glibc's mprotect too), the bss and anonymous memory
+/// without a name, [heap], [stack], private and shared (`s`) file
+/// mappings with their offsets, kept right through mprotect and munmap
+/// splits. Compared as the set of "perms offset name" ([vvar]/[vdso] left
+/// out: we have no vDSO).
+#[test]
+fn proc_self_maps_names_files_like_linux() {
+    differential(&[case("mapsnames-glibc", &[]), case("mapsnames-musl", &[])]);
+}
+
 /// fork (copy on write), vfork, execve (argv/envp, close-on-exec, `#!`
 /// scripts, exec chains), wait4/waitpid/waitid with WNOHANG and signal
 /// deaths, getppid, orphans, kill; pipes between processes (EOF, PIPE_BUF
@@ -475,6 +487,37 @@ fn process_signals_are_shared_by_threads_like_linux() {
 #[test]
 fn cpu_time_itimers_match_linux() {
     differential(&[case("itimers-glibc", &[]), case("itimers-musl", &[])]);
+}
+
+/// CPU time is counted, not wall time (`tests/compat/cputime.c`, glibc
+/// and musl): CLOCK_PROCESS_CPUTIME_ID and CLOCK_THREAD_CPUTIME_ID stand
+/// still while asleep and count a computing thread; getrusage
+/// (RUSAGE_SELF, RUSAGE_THREAD, RUSAGE_CHILDREN) and times() agree; a
+/// reaped child's time joins the parent's children's.
+#[test]
+fn cpu_time_clocks_and_rusage_match_linux() {
+    differential(&[case("cputime-glibc", &[]), case("cputime-musl", &[])]);
+}
+
+/// POSIX timers (`tests/compat/ptimers.c`, glibc and musl, raw calls):
+/// timer_create with SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD_ID and no
+/// sigevent, CLOCK_MONOTONIC and CLOCK_REALTIME (TIMER_ABSTIME), SI_TIMER
+/// siginfo with id, value and overrun, overruns while blocked,
+/// timer_gettime/settime (and time64), timer_getoverrun, timer_delete,
+/// ids counting up, and the errors.
+#[test]
+fn posix_timers_match_linux() {
+    differential(&[case("ptimers-glibc", &[]), case("ptimers-musl", &[])]);
+}
+
+/// MAP_SHARED file mappings on /tmp (`tests/compat/mshared.c`, glibc and
+/// musl): writes through a mapping reach the file and every other mapping
+/// (in a forked child too, both ways), write() reaches the mapping,
+/// private mappings stay private, msync's checks, the data survives
+/// munmap, PROT_WRITE on a read-only descriptor is EACCES.
+#[test]
+fn shared_file_mappings_match_linux() {
+    differential(&[case("mshared-glibc", &[]), case("mshared-musl", &[])]);
 }
 
 /// Robust futexes (`tests/compat/robust.c`, glibc and musl): a thread

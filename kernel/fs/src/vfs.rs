@@ -553,6 +553,19 @@ impl<P: Page> Vfs<P> {
         drop(pages);
     }
 
+    /// The page of file `id` that holds bytes `index * PAGE_SIZE..`, made
+    /// (zeroed, charged against the size limit) where the file has a hole:
+    /// a shared mapping maps the file's own pages. The file's length does
+    /// not change.
+    pub fn page_mut(&mut self, id: NodeId, index: u32) -> Result<&mut P, FsError> {
+        let keep = self.data(id)?.len();
+        if !self.paged(id, keep)?.pages.contains_key(&index) {
+            let page = self.new_page()?;
+            self.paged(id, keep)?.pages.insert(index, page);
+        }
+        self.paged(id, keep)?.pages.get_mut(&index).ok_or(FsError::NoSpace)
+    }
+
     /// Writes at `offset`, leaving a hole (zeros) before it; returns the
     /// number of bytes written: fewer than `data.len()` when the size limit
     /// or memory runs out part way (NoSpace if not one byte fits).

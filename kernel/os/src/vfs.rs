@@ -18,6 +18,14 @@ pub fn initramfs() -> Option<&'static [u8]> {
 /// A page of file data: a page frame (never the kernel heap), owned.
 pub struct FramePage(hal::memory::Frame);
 
+impl FramePage {
+    /// Another handle on the same frame (a shared file mapping maps it);
+    /// `None` when its reference count is full.
+    pub fn share(&self) -> Option<hal::memory::Frame> {
+        self.0.view().share()
+    }
+}
+
 impl Page for FramePage {
     fn zeroed() -> Option<Self> {
         hal::memory::Frame::zeroed().map(FramePage)

@@ -7,6 +7,7 @@
 
 extern crate alloc;
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 pub use embox_elf::Perms;
@@ -29,13 +30,34 @@ pub enum AreaKind {
     Stack,
 }
 
+/// The file an area maps (`/proc/self/maps` names it): its path, which
+/// page of the file the area's first page holds, and the file's node (a
+/// shared mapping's pages are the file's own).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Backing {
+    pub path: Arc<str>,
+    pub page: u32,
+    pub node: Option<u32>,
+}
+
+impl Backing {
+    /// The same file, `pages` further on (the upper part of a split area).
+    fn advanced(&self, pages: u32) -> Backing {
+        Backing { page: self.page.wrapping_add(pages), ..self.clone() }
+    }
+}
+
 /// `[start, end)`, page aligned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Area {
     pub start: u32,
     pub end: u32,
     pub perms: Perms,
     pub kind: AreaKind,
+    /// The file mapped there (none: anonymous memory).
+    pub file: Option<Backing>,
+    /// MAP_SHARED: writes go to the file (and other mappings of it).
+    pub shared: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,7 +109,7 @@ impl AreaMap {
             return Err(AreaError::TooMany);
         }
         let at = self.areas.partition_point(|a| a.start < start);
-        self.areas.insert(at, Area { start, end, perms, kind });
+        self.areas.insert(at, Area { start, end, perms, kind, file: None, shared: false });
         Ok(())
     }
 
@@ -97,7 +119,8 @@ impl AreaMap {
             if self.areas.len() >= self.limit {
                 return Err(AreaError::TooMany);
             }
-            let mut upper = self.areas[i];
+            let mut upper = self.areas[i].clone();
+            upper.file = upper.file.map(|f| f.advanced((addr - upper.start) / PAGE));
             upper.start = addr;
             self.areas[i].end = addr;
             self.areas.insert(i + 1, upper);
@@ -133,6 +156,18 @@ impl AreaMap {
         Ok(())
     }
 
+    /// Says which file `[start, end)` maps (`file` holds its first page),
+    /// and whether shared: the areas there are cut at `start` and `end`.
+    pub fn set_file(&mut self, start: u32, end: u32, file: Option<Backing>, shared: bool) -> Result<(), AreaError> {
+        self.split_at(start)?;
+        self.split_at(end)?;
+        for a in self.areas.iter_mut().filter(|a| start <= a.start && a.end <= end) {
+            a.file = file.as_ref().map(|f| f.advanced((a.start - start) / PAGE));
+            a.shared = shared;
+        }
+        Ok(())
+    }
+
     /// The highest free `len` bytes (page multiple) inside `[floor, top)`.
     pub fn find_free(&self, len: u32, floor: u32, top: u32) -> Option<u32> {
         let mut top = top;
@@ -152,6 +187,20 @@ impl AreaMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_offsets_follow_splits() {
+        let mut m = AreaMap::new(16);
+        m.insert(0x1000_0000, 0x1000_4000, RW, AreaKind::Mmap).unwrap();
+        let file = Backing { path: Arc::from("/lib/libc.so.6"), page: 5, node: Some(7) };
+        m.set_file(0x1000_0000, 0x1000_4000, Some(file), false).unwrap();
+        m.set_perms(0x1000_1000, 0x1000_2000, NONE).unwrap();
+        m.remove(0x1000_3000, 0x1000_4000).unwrap();
+        let pages: Vec<_> = m.areas().iter().map(|a| (a.start, a.file.as_ref().map(|f| f.page))).collect();
+        assert_eq!(pages, [(0x1000_0000, Some(5)), (0x1000_1000, Some(6)), (0x1000_2000, Some(7))]);
+        m.set_file(0x1000_2000, 0x1000_3000, None, false).unwrap();
+        assert_eq!(m.find(0x1000_2000).unwrap().file, None);
+    }
 
     const RW: Perms = Perms { read: true, write: true, exec: false };
     const RX: Perms = Perms { read: true, write: false, exec: true };

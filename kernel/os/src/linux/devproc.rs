@@ -242,24 +242,36 @@ fn meminfo(out: &mut String) {
     );
 }
 
-/// `/proc/self/maps`: one line per area, as Linux prints them (we keep no
-/// file offsets or inode numbers per area: those columns are 0).
+/// `/proc/self/maps`: one line per area, as Linux prints them: a file's
+/// areas with their offset in it and its path, the heap and stack by
+/// name, anonymous memory (a program's bss among it) without one. The
+/// device is 00:00 (our files have none), the inode a file's node number
+/// when the mapping knows it (0 for the program's own segments).
 fn maps(p: &Process, out: &mut String) {
+    let (heap_start, brk) = p.memory.brk_range();
     for area in p.memory.areas() {
         let bit = |on: bool, c: char| if on { c } else { '-' };
-        let name = match area.kind {
-            AreaKind::Program => p.exe.as_str(),
-            AreaKind::Heap => "[heap]",
-            AreaKind::Stack => "[stack]",
-            AreaKind::Mmap => "",
+        // Linux's vma_is_initial_heap: an area overlapping the heap (musl's
+        // guard pages inside it too).
+        let heap = area.kind == AreaKind::Heap || (area.start < brk && area.end > heap_start);
+        let name = match (&area.file, area.kind) {
+            (Some(file), _) => &*file.path,
+            (None, AreaKind::Stack) => "[stack]",
+            (None, _) if heap => "[heap]",
+            (None, _) => "",
         };
+        let offset = area.file.as_ref().map_or(0, |f| u64::from(f.page) * 4096);
+        let inode = area.file.as_ref().and_then(|f| f.node).unwrap_or(0);
         let line = alloc::format!(
-            "{:08x}-{:08x} {}{}{}p 00000000 00:00 0",
+            "{:08x}-{:08x} {}{}{}{} {:08x} 00:00 {} ",
             area.start,
             area.end,
             bit(area.perms.read, 'r'),
             bit(area.perms.write, 'w'),
-            bit(area.perms.exec, 'x')
+            bit(area.perms.exec, 'x'),
+            if area.shared { 's' } else { 'p' },
+            offset,
+            inode
         );
         if name.is_empty() {
             let _ = writeln!(out, "{line}");

@@ -116,6 +116,8 @@ pub fn execve(p: &mut Process, path: String, mut argv: Vec<Vec<u8>>, envp: Vec<V
         crate::syscall::release_file(file);
     }
     p.reset_for_exec();
+    // POSIX timers do not survive execve (ITIMER_REAL does).
+    super::posix_timer::clear(p.pid);
     p.exe = path;
     // The caller is the process's only thread now; on Linux it takes the
     // process id as its thread id (another thread's task stays parked as

@@ -15,7 +15,7 @@ use alloc::vec::Vec;
 use embox_elf::{build_stack, head_len, plan_head, Interp, LoadPlan, StackInfo, UserLimits};
 use embox_hal::paging::USER_START;
 
-use super::memory::{AreaKind, ProcessMemory, INTERP_BASE, PIE_BASE, STACK_TOP};
+use super::memory::{page_floor, AreaKind, Backing, ProcessMemory, INTERP_BASE, PIE_BASE, STACK_TOP};
 
 /// Most bytes of arguments, environment and auxv on the initial stack.
 const ARG_STACK_LIMIT: usize = 128 * 1024;
@@ -92,13 +92,24 @@ fn plan_image(image: &(impl Image + ?Sized), base: u32) -> Result<LoadPlan, Load
 }
 
 /// Creates the areas of `plan` in `memory` and copies the file bytes of
-/// each segment into them, a page at a time.
-fn map_image(memory: &mut ProcessMemory, image: &(impl Image + ?Sized), plan: &LoadPlan) -> Result<(), LoadError> {
+/// each segment into them, a page at a time. The pages that hold file
+/// bytes are named after the file `path` (with their offset in it, as
+/// `/proc/self/maps` shows them); the bss past them is anonymous.
+fn map_image(memory: &mut ProcessMemory, image: &(impl Image + ?Sized), plan: &LoadPlan, path: &str) -> Result<(), LoadError> {
     for run in plan.page_runs() {
         let end = run.start + run.pages * embox_elf::PAGE_SIZE;
         memory
             .add_area(run.start, end, run.perms, AreaKind::Program)
             .map_err(|e| alloc::format!("cannot map {:#x}..{:#x}: {}", run.start, end, e.name()))?;
+    }
+    let path: alloc::sync::Arc<str> = alloc::sync::Arc::from(path);
+    for seg in plan.segments.iter().filter(|seg| seg.file_size > 0) {
+        let start = page_floor(seg.vaddr);
+        let len = seg.vaddr + seg.file_size - start;
+        let file = Backing { path: path.clone(), page: seg.file_offset / embox_elf::PAGE_SIZE, node: None };
+        memory
+            .set_file(start, len, Some(file), false)
+            .map_err(|e| alloc::format!("cannot map {:#x}..{:#x}: {}", start, start + len, e.name()))?;
     }
     let mut page = [0u8; embox_elf::PAGE_SIZE as usize];
     for seg in &plan.segments {
@@ -146,7 +157,7 @@ fn load_interpreter(memory: &mut ProcessMemory, image: &(impl Image + ?Sized), i
     if plan.interp.is_some() {
         return Err(in_interp("is itself dynamically linked (has PT_INTERP)".to_string()));
     }
-    map_image(memory, &*file, &plan).map_err(in_interp)?;
+    map_image(memory, &*file, &plan, &path).map_err(in_interp)?;
     Ok((plan.entry, plan.bias))
 }
 
@@ -163,7 +174,7 @@ pub fn load(
 ) -> Result<Loaded, LoadError> {
     let plan = plan_image(image, PIE_BASE)?;
     let mut memory = ProcessMemory::new().map_err(|_| "out of memory for a page directory".to_string())?;
-    map_image(&mut memory, image, &plan)?;
+    map_image(&mut memory, image, &plan, execfn)?;
     let (entry, interp_base) = match plan.interp {
         Some(interp) => load_interpreter(&mut memory, image, interp, open)?,
         None => (plan.entry, 0),

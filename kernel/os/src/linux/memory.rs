@@ -16,7 +16,7 @@ use embox_abi::Errno;
 use embox_elf::Perms;
 use embox_hal::memory::{Frame, FrameRef};
 use embox_hal::sync::IrqMutex;
-pub use embox_uspace::{page_ceil, page_floor, Area, AreaKind};
+pub use embox_uspace::{page_ceil, page_floor, Area, AreaKind, Backing};
 use embox_uspace::{AreaError, AreaMap};
 use embox_hal::paging::{AddressSpace, Directory, MapError, PageFlags, PAGE_SIZE, USER_END, USER_START};
 
@@ -100,12 +100,25 @@ impl ProcessMemory {
         self.mm.lock().areas().to_vec()
     }
 
+    /// Where the heap starts and the program break (`[heap]` in
+    /// /proc/self/maps is whatever anonymous area overlaps them).
+    pub fn brk_range(&self) -> (u32, u32) {
+        let mm = self.mm.lock();
+        (mm.brk_start, mm.brk)
+    }
+
     pub fn add_area(&mut self, start: u32, end: u32, perms: Perms, kind: AreaKind) -> Result<(), Errno> {
         self.mm.lock().add_area(start, end, perms, kind)
     }
 
     pub fn add_stack_and_heap(&mut self, brk_start: u32) -> Result<(), Errno> {
         self.mm.lock().add_stack_and_heap(brk_start)
+    }
+
+    /// Says which file `[start, start+len)` maps (`/proc/self/maps`).
+    pub fn set_file(&mut self, start: u32, len: u32, file: Option<Backing>, shared: bool) -> Result<(), Errno> {
+        let end = start.checked_add(page_ceil(len)).ok_or(Errno::EINVAL)?;
+        self.mm.lock().areas.set_file(start, end, file, shared).map_err(errno)
     }
 
     /// A forked child's copy-on-write copy (see [`Mm::fork`]).
@@ -144,6 +157,12 @@ impl ProcessMemory {
 
     pub fn load_bytes(&mut self, addr: u32, data: &[u8]) -> Result<(), Errno> {
         self.mm.lock().load_bytes(addr, data)
+    }
+
+    /// Maps `frame` (a page of a file, for a shared mapping) at `page`, in
+    /// an area, with the area's rights: writes reach whatever else maps it.
+    pub fn map_frame(&mut self, page: u32, frame: Frame) -> Result<(), Errno> {
+        self.mm.lock().map_frame(page, frame)
     }
 
     pub fn read(&mut self, addr: u32, out: &mut [u8]) -> Result<(), Errno> {
@@ -230,8 +249,7 @@ impl Mm {
             Some(flags) if !(flags.user && (flags.writable || !write)) => return Err(Errno::EFAULT),
             Some(_) => {}
             None => {
-                let area = *self.area_at(page).ok_or(Errno::EFAULT)?;
-                let flags = flags_for(area.perms);
+                let flags = flags_for(self.area_at(page).ok_or(Errno::EFAULT)?.perms);
                 if !flags.user || (write && !flags.writable) {
                     return Err(Errno::EFAULT);
                 }
@@ -245,8 +263,8 @@ impl Mm {
     /// but always hands it out (the loader writes read-only text).
     fn frame_for_load(&mut self, page: u32) -> Result<FrameRef<'_>, Errno> {
         if self.space.translate(page as usize).is_none() {
-            let area = *self.area_at(page).ok_or(Errno::EFAULT)?;
-            return self.map_zeroed(page, flags_for(area.perms));
+            let flags = flags_for(self.area_at(page).ok_or(Errno::EFAULT)?.perms);
+            return self.map_zeroed(page, flags);
         }
         self.space.translate(page as usize).map(|(frame, _)| frame).ok_or(Errno::EFAULT)
     }
@@ -254,6 +272,15 @@ impl Mm {
     fn map_zeroed(&mut self, page: u32, flags: PageFlags) -> Result<FrameRef<'_>, Errno> {
         let frame = Frame::zeroed().ok_or(Errno::ENOMEM)?;
         self.space.map(page as usize, frame, flags).map_err(|(e, _)| match e {
+            MapError::OutOfMemory => Errno::ENOMEM,
+            MapError::BadAddress | MapError::AlreadyMapped => Errno::EFAULT,
+        })
+    }
+
+    fn map_frame(&mut self, page: u32, frame: Frame) -> Result<(), Errno> {
+        let flags = flags_for(self.area_at(page).ok_or(Errno::EFAULT)?.perms);
+        drop(self.space.unmap(page as usize));
+        self.space.map(page as usize, frame, flags).map(|_| ()).map_err(|(e, _)| match e {
             MapError::OutOfMemory => Errno::ENOMEM,
             MapError::BadAddress | MapError::AlreadyMapped => Errno::EFAULT,
         })
@@ -270,7 +297,9 @@ impl Mm {
     fn break_copy_on_write(&mut self, page: u32) -> Result<FrameRef<'_>, Errno> {
         let writable = PageFlags { writable: true, user: true };
         let (frame, _) = self.space.translate(page as usize).ok_or(Errno::EFAULT)?;
-        if !frame.is_shared() {
+        // A shared mapping's page is the file's (and every mapper's): the
+        // write goes to it, never to a copy.
+        if !frame.is_shared() || self.area_at(page).is_some_and(|a| a.shared) {
             self.space.protect(page as usize, writable).map_err(|_| Errno::EFAULT)?;
             return self.space.translate(page as usize).map(|(frame, _)| frame).ok_or(Errno::EFAULT);
         }
@@ -404,8 +433,13 @@ impl Mm {
     /// rights of the old one; the old pages move there (no copying), the
     /// rest is fresh zero pages. Returns the new address.
     pub fn move_area(&mut self, old: u32, old_len: u32, new_len: u32) -> Result<u32, Errno> {
-        let perms = self.area_at(old).ok_or(Errno::EFAULT)?.perms;
+        let area = self.area_at(old).ok_or(Errno::EFAULT)?;
+        // The moved area maps the same file, from the page `old` held.
+        let skipped = (old - area.start) / PAGE;
+        let (perms, shared) = (area.perms, area.shared);
+        let file = area.file.clone().map(|f| Backing { page: f.page.wrapping_add(skipped), ..f });
         let new = self.map_anonymous(0, new_len, perms, false)?;
+        let _ = self.areas.set_file(new, new + page_ceil(new_len), file, shared);
         let flags = flags_for(perms);
         let mut offset = 0;
         while offset < old_len {

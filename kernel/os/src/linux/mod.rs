@@ -37,6 +37,7 @@ pub mod itimer;
 pub mod loader;
 pub mod memory;
 pub mod pipe;
+pub mod posix_timer;
 pub mod process;
 pub mod signal;
 
@@ -130,10 +131,15 @@ struct Entry {
     /// The thread is to stop at its next return to ring 3 (its group is
     /// stopping).
     stop_pending: bool,
-    /// Timer ticks that caught the thread in user mode, and in the kernel
-    /// (a call or a fault of its).
-    user_ticks: u64,
-    system_ticks: u64,
+    /// CPU time of the thread in user mode, and in the kernel (a call or a
+    /// fault of its), in nanoseconds, a timer tick at a time.
+    user_ns: u64,
+    system_ns: u64,
+    /// First thread: user and system time of its process's ended threads.
+    ended_threads_ns: (u64, u64),
+    /// First thread: user and system time of its children that ended and
+    /// were waited for (RUSAGE_CHILDREN), theirs included.
+    children_ns: (u64, u64),
     /// First thread: ITIMER_VIRTUAL and ITIMER_PROF ([`CpuTimer`]).
     cpu_timers: [Option<CpuTimer>; 2],
 }
@@ -182,8 +188,10 @@ impl Entry {
             stopped: false,
             job_event: None,
             stop_pending: false,
-            user_ticks: 0,
-            system_ticks: 0,
+            user_ns: 0,
+            system_ns: 0,
+            ended_threads_ns: (0, 0),
+            children_ns: (0, 0),
             cpu_timers: [None; 2],
         };
         entry.mirror(&process);
@@ -326,6 +334,11 @@ pub fn end_threads_for_exec(me: &mut Process) {
         let table = PROCESSES.lock();
         !table.iter().any(|e| e.tgid == tgid && e.pid != tid && !(e.is_leader() && e.parked))
     });
+}
+
+/// True when `tid` is a live thread of process `tgid`.
+pub fn is_thread_of(tgid: sched::Pid, tid: sched::Pid) -> bool {
+    cpu::without_interrupts(|| PROCESSES.lock().iter().any(|e| e.pid == tid && e.tgid == tgid && e.zombie.is_none() && !e.parked))
 }
 
 /// True when a live process `pid` exists.
@@ -831,15 +844,15 @@ pub fn cpu_tick() {
     let mut table = PROCESSES.lock();
     let Some(i) = table.iter().position(|e| e.pid == tid) else { return };
     let user = table[i].process.is_some();
+    let tick = tick_ns();
     if user {
-        table[i].user_ticks += 1;
+        table[i].user_ns += tick;
     } else {
-        table[i].system_ticks += 1;
+        table[i].system_ns += tick;
     }
     let tgid = table[i].tgid;
     let leader = if table[i].is_leader() { Some(i) } else { table.iter().position(|e| e.pid == tgid && e.is_leader()) };
     let Some(leader) = leader else { return };
-    let tick = tick_ns();
     let mut expired = [false; 2];
     for (which, slot) in table[leader].cpu_timers.iter_mut().enumerate() {
         let Some(timer) = slot else { continue };
@@ -864,6 +877,36 @@ pub fn cpu_tick() {
             let _ = post_to_process(&mut table, tgid, *sig, SigInfo::kernel());
         }
     }
+}
+
+/// Whose CPU time [`cpu_time`] reports.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum CpuTimeOf {
+    /// The process of the running thread (all its threads).
+    Process,
+    /// The running thread.
+    Thread,
+    /// The process's children that ended and were waited for.
+    Children,
+}
+
+/// CPU time (user, system) in nanoseconds, as getrusage, times and the
+/// CPU-time clocks report it.
+pub fn cpu_time(of: CpuTimeOf) -> (u64, u64) {
+    let tid = sched::current_pid();
+    cpu::without_interrupts(|| {
+        let table = PROCESSES.lock();
+        let Some(me) = table.iter().find(|e| e.pid == tid) else { return (0, 0) };
+        let tgid = me.tgid;
+        match of {
+            CpuTimeOf::Thread => (me.user_ns, me.system_ns),
+            CpuTimeOf::Process => table
+                .iter()
+                .filter(|e| e.tgid == tgid)
+                .fold((0, 0), |(u, s), e| (u + e.user_ns + e.ended_threads_ns.0, s + e.system_ns + e.ended_threads_ns.1)),
+            CpuTimeOf::Children => table.iter().find(|e| e.pid == tgid && e.is_leader()).map_or((0, 0), |e| e.children_ns),
+        }
+    })
 }
 
 fn tick_ns() -> u64 {
@@ -1043,7 +1086,7 @@ fn put_back(pid: sched::Pid, process: Box<Process>) {
 /// `int 0x80` from ring 3 (called by the trap stub, interrupts masked).
 extern "C" fn syscall_trap(frame: &mut TrapFrame) {
     let args = [frame.ebx, frame.ecx, frame.edx, frame.esi, frame.edi, frame.ebp];
-    if crate::syscall::is_quick(frame.eax) {
+    if crate::syscall::is_quick(frame.eax, frame.ebx) {
         // Short calls that never block or exit: served in place, under one
         // lock with interrupts masked (the null-syscall path).
         let tid = sched::current_pid();
@@ -1155,7 +1198,15 @@ fn finish_thread(pid: sched::Pid, process: Box<Process>, ending: Ending) -> ! {
     drop(process);
     if pid != tgid {
         cpu::disable_interrupts();
-        PROCESSES.lock().retain(|e| e.pid != pid);
+        let mut table = PROCESSES.lock();
+        // Its CPU time stays with the process.
+        let used = table.iter().find(|e| e.pid == pid).map_or((0, 0), |e| (e.user_ns, e.system_ns));
+        if let Some(leader) = table.iter_mut().find(|e| e.pid == tgid && e.is_leader()) {
+            leader.ended_threads_ns.0 += used.0;
+            leader.ended_threads_ns.1 += used.1;
+        }
+        table.retain(|e| e.pid != pid);
+        drop(table);
         CHILD_EVENTS.wake_all();
         sched::exit(ending.shell_status());
     }
@@ -1171,6 +1222,7 @@ fn finish_thread(pid: sched::Pid, process: Box<Process>, ending: Ending) -> ! {
     cpu::disable_interrupts();
     let ending = PROCESSES.lock().iter().find(|e| e.pid == pid).and_then(|e| e.group_exit).unwrap_or(ending);
     itimer::clear(pid);
+    posix_timer::clear(pid);
     {
         let mut table = PROCESSES.lock();
         let ppid = table.iter().find(|e| e.pid == pid).map_or(INIT_PID, |e| e.ppid);
@@ -1406,7 +1458,7 @@ pub struct WaitOptions {
 /// What a wait call found.
 pub enum Waited {
     /// A child ended (and was reaped unless `keep`).
-    Ended { pid: sched::Pid, ending: Ending },
+    Ended { pid: sched::Pid, ending: Ending, used: (u64, u64) },
     /// A child stopped or continued (reported once, unless `keep`).
     Job { pid: sched::Pid, event: JobEvent },
     /// WNOHANG: children exist but none has anything to report.
@@ -1444,10 +1496,21 @@ pub fn wait_child(parent: sched::Pid, which: WaitFor, options: WaitOptions) -> R
             if let Some(i) = table.iter().position(|e| matches(e) && reportable(e)) {
                 let pid = table[i].pid;
                 if let (true, Some(ending)) = (options.exited, table[i].zombie) {
+                    // Its time and its reaped children's (wait4's rusage);
+                    // reaping adds it to the parent's RUSAGE_CHILDREN.
+                    let child = &table[i];
+                    let used = (
+                        child.user_ns + child.ended_threads_ns.0 + child.children_ns.0,
+                        child.system_ns + child.ended_threads_ns.1 + child.children_ns.1,
+                    );
                     if !options.keep {
                         table.remove(i);
+                        if let Some(me) = table.iter_mut().find(|e| e.pid == parent && e.is_leader()) {
+                            me.children_ns.0 += used.0;
+                            me.children_ns.1 += used.1;
+                        }
                     }
-                    return Some(Ok(Waited::Ended { pid, ending }));
+                    return Some(Ok(Waited::Ended { pid, ending, used }));
                 }
                 let event = table[i].job_event.expect("a reportable job event");
                 if !options.keep {
@@ -1539,8 +1602,9 @@ fn hwcap() -> u32 {
 /// Loads `path` and starts it as a new task; returns the task's pid.
 pub fn start(path: &str, args: &[String], cwd: &str, options: &Options) -> Result<sched::Pid, String> {
     let redirects = &options.redirects;
-    // CLOCK_PROCESS_CPUTIME_ID counts from here, so a program reading it
-    // first thing measures load_app's own cost (the benchmark does).
+    // The load counts as the program's system time from here, so a program
+    // reading CLOCK_PROCESS_CPUTIME_ID first thing measures load_app's own
+    // cost (the benchmark does).
     let started = env::monotonic().as_nanos() as u64;
     let image = open_program(path)?;
     let seed = cpu::rdtsc();
@@ -1586,7 +1650,11 @@ pub fn start(path: &str, args: &[String], cwd: &str, options: &Options) -> Resul
         process.files = files::Files::new(files);
         process.trace = options.trace;
         process.lkl = lkl;
-        PROCESSES.lock().push(Entry::new(pid, pid, Box::new(process), sched::current_pid(), (pid, pid)));
+        let mut entry = Entry::new(pid, pid, Box::new(process), sched::current_pid(), (pid, pid));
+        // Loading it was done for it: its system time (Linux's execve runs
+        // in the process), which CLOCK_PROCESS_CPUTIME_ID then starts from.
+        entry.system_ns = (env::monotonic().as_nanos() as u64).saturating_sub(started);
+        PROCESSES.lock().push(entry);
         // The shell's job is the console's foreground group, in a session
         // of its own with the console as its terminal, in the default mode.
         *FOREGROUND.lock() = pid;

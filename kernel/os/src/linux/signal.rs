@@ -398,8 +398,17 @@ pub fn pending(p: &Process) -> u64 {
 
 /// Takes signal `sig` off `p`'s pending sets (the thread's own first, then
 /// the process's): its siginfo, or `None` when nothing of it was really
-/// pending (a stale bit of a real-time signal).
+/// pending (a stale bit of a real-time signal). A POSIX timer's signal
+/// carries the expiries counted since it was posted (si_overrun).
 pub fn take(p: &mut Process, sig: u32) -> Option<SigInfo> {
+    let mut info = take_posted(p, sig)?;
+    if info.code == super::posix_timer::SI_TIMER {
+        info.fields[1] = super::posix_timer::delivered(p.pid, info.fields[0]);
+    }
+    Some(info)
+}
+
+fn take_posted(p: &mut Process, sig: u32) -> Option<SigInfo> {
     if p.pending & bit(sig) != 0 {
         if sig < SIGRTMIN {
             p.pending &= !bit(sig);

@@ -217,14 +217,14 @@ pub fn wait4(p: &mut Process, pid: i32, status: UserPtr<u32>, options: u32, rusa
         no_hang: options & WNOHANG != 0,
         keep: false,
     };
-    let (pid, word) = match linux::wait_child(p.pid, which_pid(pid, p.pid), wanted)? {
+    let (pid, word, used) = match linux::wait_child(p.pid, which_pid(pid, p.pid), wanted)? {
         Waited::NothingYet => return Ok(0),
-        Waited::Ended { pid, ending } => (pid, ending.wait_status()),
-        Waited::Job { pid, event } => (pid, job_status(event)),
+        Waited::Ended { pid, ending, used } => (pid, ending.wait_status(), used),
+        Waited::Job { pid, event } => (pid, job_status(event), (0, 0)),
     };
     status.write_opt(&mut p.memory, &word)?;
-    // The child's resource usage is not accounted: all zero.
-    rusage.write_opt(&mut p.memory, &[0u8; RUSAGE_SIZE])?;
+    // The child's CPU time (its reaped children's included), as Linux.
+    rusage.write_opt(&mut p.memory, &super::system::rusage(used))?;
     Ok(pid)
 }
 
@@ -234,7 +234,7 @@ pub fn waitpid(p: &mut Process, pid: i32, status: UserPtr<u32>, options: u32) ->
 }
 
 /// Size of `struct rusage` on i386.
-const RUSAGE_SIZE: usize = 72;
+const RUSAGE_SIZE: usize = super::system::RUSAGE_BYTES;
 
 /// waitid(idtype, id, infop, options)
 pub fn waitid(p: &mut Process, idtype: u32, id: u32, info: UserPtr<[u32; 32]>, options: u32) -> SysResult {
@@ -258,8 +258,8 @@ pub fn waitid(p: &mut Process, idtype: u32, id: u32, info: UserPtr<[u32; 32]>, o
     let mut siginfo = [0u32; 32];
     let found = match linux::wait_child(p.pid, which, wanted)? {
         Waited::NothingYet => None,
-        Waited::Ended { pid, ending: Ending::Exited(code) } => Some((pid, CLD_EXITED, code as u32)),
-        Waited::Ended { pid, ending: Ending::Killed(sig) } => Some((pid, CLD_KILLED, sig)),
+        Waited::Ended { pid, ending: Ending::Exited(code), .. } => Some((pid, CLD_EXITED, code as u32)),
+        Waited::Ended { pid, ending: Ending::Killed(sig), .. } => Some((pid, CLD_KILLED, sig)),
         Waited::Job { pid, event: JobEvent::Stopped(sig) } => Some((pid, CLD_STOPPED, sig)),
         Waited::Job { pid, event: JobEvent::Continued } => Some((pid, CLD_CONTINUED, SIGCONT)),
     };

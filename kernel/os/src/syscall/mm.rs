@@ -1,9 +1,12 @@
 //! Memory: brk, mmap2 (and the old struct-argument mmap), munmap, mprotect,
-//! madvise, mremap, msync. File mappings are private copies of the file
-//! (shared writable file mappings are not served: ENODEV).
+//! madvise, mremap, msync. Private file mappings are copies of the file;
+//! shared ones of our own files map the file's pages themselves (writes
+//! reach the file and every other mapping at once: msync has nothing to
+//! write back). Shared writable mappings of LKL's files are ENODEV.
 
 
 use embox_abi::consts::mman::*;
+use embox_abi::consts::open::{O_ACCMODE, O_RDWR};
 use embox_abi::errno::SysResult;
 use embox_abi::Errno;
 use embox_elf::Perms;
@@ -13,7 +16,7 @@ use super::user::UserPtr;
 use crate::linux::devproc::Device;
 use crate::linux::env;
 use crate::linux::files::FileKind;
-use crate::linux::memory::page_ceil;
+use crate::linux::memory::{page_ceil, Backing};
 use crate::linux::process::Process;
 
 const MADV_DONTNEED: u32 = 4;
@@ -40,7 +43,8 @@ fn map(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off
     }
     // Private mappings are copies: the pages are read from our file tree,
     // or through LKL for an LKL file.
-    let source = match p.files.get(fd)?.kind {
+    let file = p.files.get(fd)?;
+    let source = match file.kind {
         kind @ (FileKind::File(_) | FileKind::Lkl(_)) => kind,
         // A private mapping of /dev/zero is anonymous memory (old programs
         // allocate that way).
@@ -57,12 +61,28 @@ fn map(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off
         | FileKind::SignalFd(_) => return Err(Errno::ENODEV),
     };
     if kind == MAP_SHARED && prot & PROT_WRITE != 0 {
-        return Err(Errno::ENODEV);
+        if !matches!(source, FileKind::File(_)) {
+            return Err(Errno::ENODEV);
+        }
+        if file.flags & O_ACCMODE != O_RDWR {
+            return Err(Errno::EACCES);
+        }
     }
     if offset % 4096 != 0 {
         return Err(Errno::EINVAL);
     }
     let start = place(p, addr, len, prot, flags)?;
+    // Named after the file (its real path for one of ours) with its offset,
+    // for /proc/self/maps.
+    let (path, node) = match source {
+        FileKind::File(id) => (env::with_vfs(|vfs| vfs.path_of(id)).unwrap_or(file.path), Some(id)),
+        _ => (file.path, None),
+    };
+    let backing = Backing { path: path.into(), page: (offset / 4096) as u32, node };
+    p.memory.set_file(start, len, Some(backing), kind == MAP_SHARED)?;
+    if let (MAP_SHARED, FileKind::File(id)) = (kind, source) {
+        return map_file_pages(p, start, len, id, offset);
+    }
     let mut chunk = [0u8; 4096];
     let mut done = 0u32;
     while done < len {
@@ -77,6 +97,27 @@ fn map(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off
         let n = n.min((len - done) as usize);
         p.memory.load_bytes(start + done, &chunk[..n])?;
         done += n as u32;
+    }
+    Ok(start)
+}
+
+/// Maps the pages of file `id` from `offset` that lie within its length
+/// into `[start, start+len)` (a shared mapping); past the end the pages
+/// are the process's own zeros. Returns `start`.
+fn map_file_pages(p: &mut Process, start: u32, len: u32, id: embox_fs::NodeId, offset: u64) -> SysResult {
+    let size = env::with_vfs(|vfs| vfs.metadata(id).size);
+    let pages = size.saturating_sub(offset).div_ceil(4096).min(u64::from(page_ceil(len) / 4096)) as u32;
+    let first = (offset / 4096) as u32;
+    for i in 0..pages {
+        let frame = env::with_vfs(|vfs| vfs.page_mut(id, first + i).map(|page| page.share()));
+        let mapped = match frame {
+            Ok(Some(frame)) => p.memory.map_frame(start + i * 4096, frame),
+            Ok(None) | Err(_) => Err(Errno::ENOMEM),
+        };
+        if let Err(e) = mapped {
+            let _ = p.memory.unmap(start, len);
+            return Err(e);
+        }
     }
     Ok(start)
 }
@@ -161,6 +202,29 @@ pub fn fadvise64_64(p: &mut Process, fd: Fd) -> SysResult {
     Ok(0)
 }
 
-pub fn msync(_p: &mut Process) -> SysResult {
+const MS_ASYNC: u32 = 1;
+const MS_INVALIDATE: u32 = 2;
+const MS_SYNC: u32 = 4;
+
+/// msync(addr, len, flags): a shared mapping's pages are the file's own,
+/// so there is nothing to write back; the arguments are checked as Linux
+/// does (EINVAL: unaligned, unknown flags, MS_SYNC with MS_ASYNC; ENOMEM:
+/// a hole in the range).
+pub fn msync(p: &mut Process, addr: u32, len: u32, flags: u32) -> SysResult {
+    if addr % 4096 != 0 || flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 || flags & (MS_ASYNC | MS_SYNC) == MS_ASYNC | MS_SYNC {
+        return Err(Errno::EINVAL);
+    }
+    let end = addr.checked_add(page_ceil(len)).ok_or(Errno::ENOMEM)?;
+    let areas = p.memory.areas();
+    let mut covered = addr;
+    for area in areas.iter().filter(|a| a.end > addr && a.start < end) {
+        if area.start > covered {
+            return Err(Errno::ENOMEM);
+        }
+        covered = area.end;
+    }
+    if covered < end {
+        return Err(Errno::ENOMEM);
+    }
     Ok(0)
 }

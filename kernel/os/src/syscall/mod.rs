@@ -33,6 +33,7 @@ mod socket;
 mod stat;
 mod system;
 mod time;
+mod timer;
 mod tls;
 mod unix;
 
@@ -268,7 +269,12 @@ const TABLE: &[(u32, Serve)] = &[
     (EXIT_GROUP, Native(sys!(exit::exit_group))),              // 252
     // 253..=257: lookup_dcookie, epoll_create, epoll_ctl, epoll_wait, ...
     (SET_TID_ADDRESS, Native(sys!(system::set_tid_address))),  // 258
-    // 259..=264: timer_create, timer_settime, timer_gettime, timer_getoverrun, ...
+    (TIMER_CREATE, Native(sys!(timer::timer_create))),         // 259
+    (TIMER_SETTIME, Native(sys!(timer::timer_settime))),       // 260
+    (TIMER_GETTIME, Native(sys!(timer::timer_gettime))),       // 261
+    (TIMER_GETOVERRUN, Native(sys!(timer::timer_getoverrun))), // 262
+    (TIMER_DELETE, Native(sys!(timer::timer_delete))),         // 263
+    // 264: clock_settime
     (CLOCK_GETTIME, Native(sys!(time::clock_gettime32))),      // 265
     (CLOCK_GETRES, Native(sys!(time::clock_getres32))),        // 266
     (CLOCK_NANOSLEEP, Native(sys!(time::clock_nanosleep32))),  // 267
@@ -343,7 +349,9 @@ const TABLE: &[(u32, Serve)] = &[
     // 404..=405: clock_settime64, clock_adjtime64
     (CLOCK_GETRES_TIME64, Native(sys!(time::clock_getres64))), // 406
     (CLOCK_NANOSLEEP_TIME64, Native(sys!(time::clock_nanosleep64))), // 407
-    // 408..=411: timer_gettime64, timer_settime64, timerfd_gettime64, timerfd_settime64
+    (TIMER_GETTIME64, Native(sys!(timer::timer_gettime64))),   // 408
+    (TIMER_SETTIME64, Native(sys!(timer::timer_settime64))),   // 409
+    // 410..=411: timerfd_gettime64, timerfd_settime64
     (UTIMENSAT_TIME64, Lkl(sys!(stat::utimensat))),            // 412
     (PSELECT6_TIME64, Emulated(sys!(io::pselect6_time64))),    // 413
     (PPOLL_TIME64, Emulated(sys!(io::ppoll64))),               // 414
@@ -443,7 +451,14 @@ pub fn lkl_forwarding() -> bool {
     up
 }
 
-pub fn is_quick(nr: u32) -> bool {
+///
+/// Reading a CPU-time clock is not quick: it reads the thread table, which
+/// the quick path holds.
+pub fn is_quick(nr: u32, clock: u32) -> bool {
+    use embox_abi::consts::clock::{CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID};
+    if matches!(nr, CLOCK_GETTIME | CLOCK_GETTIME64) && matches!(clock, CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID) {
+        return false;
+    }
     let table = if FORWARDING.load(Ordering::Relaxed) { &IS_QUICK_FORWARDING } else { &IS_QUICK };
     table.get(nr as usize).copied().unwrap_or(false)
 }

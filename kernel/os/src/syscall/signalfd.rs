@@ -99,6 +99,12 @@ fn record(signo: u32, info: &SigInfo) -> [u8; RECORD_BYTES] {
             put(40, c); // ssi_status
         }
         code if code > 0 && fault => put(72, a), // ssi_addr (low word)
+        crate::linux::posix_timer::SI_TIMER => {
+            put(24, a); // ssi_tid: the timer's id
+            put(32, b); // ssi_overrun
+            put(44, c);
+            put(48, c);
+        }
         code if code > 0 => {
             put(12, a);
             put(16, b);

@@ -83,10 +83,32 @@ pub fn setrlimit(p: &mut Process, resource: u32, rlim: UserPtr<Rlimit32>) -> Sys
     Ok(0)
 }
 
-/// getrusage(who, struct rusage *): all zero (72 bytes on i386).
-pub fn getrusage(p: &mut Process, _who: i32, usage: UserPtr<[u8; 72]>) -> SysResult {
-    usage.write(&mut p.memory, &[0u8; 72])?;
+/// getrusage(who, struct rusage *): RUSAGE_SELF (0), RUSAGE_CHILDREN (-1)
+/// or RUSAGE_THREAD (1); user and system time, the rest zero (72 bytes on
+/// i386).
+pub fn getrusage(p: &mut Process, who: i32, usage: UserPtr<[u8; RUSAGE_BYTES]>) -> SysResult {
+    let of = match who {
+        0 => crate::linux::CpuTimeOf::Process,
+        -1 => crate::linux::CpuTimeOf::Children,
+        1 => crate::linux::CpuTimeOf::Thread,
+        _ => return Err(Errno::EINVAL),
+    };
+    usage.write(&mut p.memory, &rusage(crate::linux::cpu_time(of)))?;
     Ok(0)
+}
+
+/// `sizeof(struct rusage)` on i386.
+pub const RUSAGE_BYTES: usize = 72;
+
+/// A `struct rusage` with user and system time (nanoseconds) as its two
+/// timevals; the counters Linux keeps beside them are zero here.
+pub fn rusage((user, system): (u64, u64)) -> [u8; RUSAGE_BYTES] {
+    let mut out = [0u8; RUSAGE_BYTES];
+    let words = [user / 1_000_000_000, (user % 1_000_000_000) / 1000, system / 1_000_000_000, (system % 1_000_000_000) / 1000];
+    for (i, w) in words.iter().enumerate() {
+        out[4 * i..4 * i + 4].copy_from_slice(&(*w as u32).to_le_bytes());
+    }
+    out
 }
 
 /// getrandom(buf, len, flags): bytes from the process's generator.

@@ -11,19 +11,26 @@ use embox_abi::Errno;
 use zerocopy::little_endian::U32;
 
 use super::user::UserPtr;
-use crate::linux::env;
+use crate::linux::{self, env, CpuTimeOf};
 use crate::linux::process::Process;
 
 /// Resolution we report: the PIT counter gives about a microsecond.
 const RESOLUTION_NS: u64 = 1_000;
 
+/// User plus system time of `of`, in nanoseconds.
+fn cpu_ns(of: CpuTimeOf) -> u64 {
+    let (user, system) = linux::cpu_time(of);
+    user + system
+}
+
 /// Nanoseconds on `clock` now.
-fn now_ns(p: &Process, clock: u32) -> Result<u64, Errno> {
+fn now_ns(clock: u32) -> Result<u64, Errno> {
     let mono = env::monotonic().as_nanos() as u64;
     match clock {
         CLOCK_REALTIME | CLOCK_REALTIME_COARSE => Ok(env::realtime_offset_ns() + mono),
         CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => Ok(mono),
-        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => Ok(mono.saturating_sub(p.started_ns)),
+        CLOCK_PROCESS_CPUTIME_ID => Ok(cpu_ns(CpuTimeOf::Process)),
+        CLOCK_THREAD_CPUTIME_ID => Ok(cpu_ns(CpuTimeOf::Thread)),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -50,50 +57,53 @@ pub(super) fn ns_of32(t: &Timespec32) -> Result<u64, Errno> {
 
 /// time(tloc)
 pub fn time(p: &mut Process, tloc: UserPtr<U32>) -> SysResult {
-    let secs = (now_ns(p, CLOCK_REALTIME)? / 1_000_000_000) as u32;
+    let secs = (now_ns(CLOCK_REALTIME)? / 1_000_000_000) as u32;
     tloc.write_opt(&mut p.memory, &secs.into())?;
     Ok(secs)
 }
 
 /// gettimeofday(tv, tz): the zone is not written.
 pub fn gettimeofday(p: &mut Process, tv_ptr: UserPtr<Timeval32>) -> SysResult {
-    let ns = now_ns(p, CLOCK_REALTIME)?;
+    let ns = now_ns(CLOCK_REALTIME)?;
     let tv = Timeval32 { tv_sec: (ns / 1_000_000_000) as i32, tv_usec: ((ns % 1_000_000_000) / 1000) as i32 };
     tv_ptr.write_opt(&mut p.memory, &tv)?;
     Ok(0)
 }
 
-/// times(buf): the process's time as user time, in clock ticks (100 Hz).
+/// times(buf): the process's user and system time and its reaped
+/// children's, in clock ticks (100 Hz); returns ticks of the monotonic clock.
 pub fn times(p: &mut Process, buf: UserPtr<Tms>) -> SysResult {
     let ticks = |ns: u64| (ns / 10_000_000) as u32;
     let mono = env::monotonic().as_nanos() as u64;
-    let tms = Tms { tms_utime: ticks(mono.saturating_sub(p.started_ns)), ..Tms::default() };
+    let (user, system) = linux::cpu_time(CpuTimeOf::Process);
+    let (cuser, csystem) = linux::cpu_time(CpuTimeOf::Children);
+    let tms = Tms { tms_utime: ticks(user), tms_stime: ticks(system), tms_cutime: ticks(cuser), tms_cstime: ticks(csystem) };
     buf.write_opt(&mut p.memory, &tms)?;
     Ok(ticks(mono))
 }
 
 /// clock_gettime(clock, tp)
 pub fn clock_gettime32(p: &mut Process, clock: u32, tp: UserPtr<Timespec32>) -> SysResult {
-    let ns = now_ns(p, clock)?;
+    let ns = now_ns(clock)?;
     tp.write(&mut p.memory, &ts32(ns))?;
     Ok(0)
 }
 
 pub fn clock_gettime64(p: &mut Process, clock: u32, tp: UserPtr<Timespec64>) -> SysResult {
-    let ns = now_ns(p, clock)?;
+    let ns = now_ns(clock)?;
     tp.write(&mut p.memory, &ts64(ns))?;
     Ok(0)
 }
 
 /// clock_getres(clock, res)
 pub fn clock_getres32(p: &mut Process, clock: u32, res: UserPtr<Timespec32>) -> SysResult {
-    now_ns(p, clock)?;
+    now_ns(clock)?;
     res.write_opt(&mut p.memory, &ts32(RESOLUTION_NS))?;
     Ok(0)
 }
 
 pub fn clock_getres64(p: &mut Process, clock: u32, res: UserPtr<Timespec64>) -> SysResult {
-    now_ns(p, clock)?;
+    now_ns(clock)?;
     res.write_opt(&mut p.memory, &ts64(RESOLUTION_NS))?;
     Ok(0)
 }
@@ -108,7 +118,7 @@ enum Remaining {
 /// Sleeps; EINTR when a signal ends it early (never restarted, as on
 /// Linux), with the time left written to `rem` for a relative sleep.
 fn sleep(p: &mut Process, clock: u32, flags: u32, ns: u64, rem: Remaining) -> SysResult {
-    let now = now_ns(p, clock)?;
+    let now = now_ns(clock)?;
     let absolute = flags & TIMER_ABSTIME != 0;
     let wait = if absolute { ns.saturating_sub(now) } else { ns };
     let Some(left) = env::sleep(Duration::from_nanos(wait)) else { return Ok(0) };

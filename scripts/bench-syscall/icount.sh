@@ -1,33 +1,8 @@
 #!/bin/sh
 # Runs our kernel under `qemu-system-i386 -icount shift=0,sleep=off` (one
 # guest "ns" per guest instruction, so the figures count instructions and the
-# machine's load cannot move them) and types COMMANDS at its `embox>` prompt,
-# each once the previous prompt came back, then `poweroff`. Runs inside the
-# build image (scripts/bench-syscall.sh calls it through `embctl shell`).
+# machine's load cannot move them) and types COMMANDS at its `embox>` prompt
+# (scripts/lib/qemu-prompt.sh). Runs inside the build image
+# (scripts/bench-syscall.sh calls it through `embctl shell`).
 # Usage: icount.sh KERNEL INITRAMFS LOG COMMAND...
-set -eu
-kernel=$1 initramfs=$2 log=$3
-shift 3
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-mkfifo "$dir/in"
-: > "$log"
-# The console as embctl's QEMU line wires it (virtio-serial port out, COM1 in).
-timeout 1800 qemu-system-i386 -icount shift=0,sleep=off -accel tcg -m 128 \
-    -kernel "$kernel" -initrd "$initramfs" -serial stdio -display none -monitor none \
-    -device virtio-serial-pci -chardev file,id=console,path=/proc/self/fd/1 \
-    -device virtserialport,nr=1,chardev=console,name=embox.console -no-reboot \
-    -device isa-debug-exit,iobase=0xf4,iosize=0x04 < "$dir/in" > "$log" 2>&1 &
-qemu=$!
-exec 3> "$dir/in"
-prompts() { grep -o 'embox> ' "$log" | wc -l; }
-typed=0
-for cmd in "$@" poweroff; do
-    while [ "$(prompts)" -le "$typed" ]; do
-        kill -0 "$qemu" 2>/dev/null || { echo "QEMU ended before \`$cmd\`; its console:"; tail -20 "$log"; exit 1; }
-        sleep 0.2
-    done
-    printf '%s\r' "$cmd" >&3
-    typed=$((typed + 1))
-done
-wait "$qemu" || true
+QEMU_EXTRA="-icount shift=0,sleep=off" exec sh "$(dirname "$0")/../lib/qemu-prompt.sh" "$@"

@@ -1,8 +1,11 @@
 //! One-shot timers: run a closure in task context once a delay has passed
-//! (the timer service LKL's host operations need; tick resolution).
+//! (the timer service LKL's host operations need).
 //!
-//! Due timers are found by the scheduler's tick, which wakes the `timers`
-//! kernel thread; callbacks run there, so they may block or allocate.
+//! Deadlines are on the monotonic clock (`time::since_boot`, the TSC), so a
+//! timer fires on the first tick after its deadline: never early, at most
+//! one tick late (plus the switch to the service). Due timers are found by
+//! the scheduler's tick, which wakes the `timers` kernel thread ahead of
+//! every other task; callbacks run there, so they may block or allocate.
 
 use crate::hal::{sync::IrqMutex, time};
 use crate::sched::{self, Pid};
@@ -17,7 +20,7 @@ type Callback = Box<dyn FnOnce() + Send>;
 pub struct TimerId(u64);
 
 struct Timers {
-    /// Keyed by (deadline tick, id): the first entry is the next due.
+    /// Keyed by (deadline in ns since boot, id): the first entry is the next due.
     armed: BTreeMap<(u64, TimerId), Callback>,
     next_id: u64,
     service: Option<Pid>,
@@ -31,16 +34,16 @@ pub(crate) fn init() {
     TIMERS.lock().service = Some(pid);
 }
 
-fn ticks_for(delay: Duration) -> u64 {
-    let hz = time::timer_hz() as u128;
-    ((delay.as_nanos() * hz).div_ceil(1_000_000_000) as u64).max(1)
+fn now_ns() -> u64 {
+    time::since_boot().as_nanos() as u64
 }
 
 /// Runs `callback` once, at least `delay` from now.
 pub fn after(delay: Duration, callback: impl FnOnce() + Send + 'static) -> TimerId {
-    // +1: the current tick is partly over, so `ticks() + n` could come
-    // up to a tick early.
-    let deadline = time::ticks() + ticks_for(delay) + 1;
+    // A tick deadline (`ticks() + n + 1`, as before) made a 1 ms timer
+    // fire 2-3 ms later at 1000 Hz; on the nanosecond clock it is due at
+    // the first tick past its deadline.
+    let deadline = now_ns().saturating_add(u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX));
     let mut timers = TIMERS.lock();
     let id = TimerId(timers.next_id);
     timers.next_id += 1;
@@ -55,11 +58,12 @@ pub fn cancel(id: TimerId) -> bool {
     key.is_some_and(|k| timers.armed.remove(&k).is_some())
 }
 
-/// Called on every tick (interrupt context): wake the service if a timer is due.
-pub(crate) fn tick(now: u64) -> Option<Pid> {
+/// Called on every tick (interrupt context): the service to wake, if a
+/// timer is due.
+pub(crate) fn tick() -> Option<Pid> {
     let timers = TIMERS.lock();
     match timers.armed.keys().next() {
-        Some(&(deadline, _)) if deadline <= now => timers.service,
+        Some(&(deadline, _)) if deadline <= now_ns() => timers.service,
         _ => None,
     }
 }
@@ -69,7 +73,7 @@ fn service() {
         let due = {
             let mut timers = TIMERS.lock();
             match timers.armed.first_key_value() {
-                Some((&(deadline, _), _)) if deadline <= time::ticks() => timers.armed.pop_first().map(|(_, cb)| cb),
+                Some((&(deadline, _), _)) if deadline <= now_ns() => timers.armed.pop_first().map(|(_, cb)| cb),
                 _ => None,
             }
         };
@@ -78,7 +82,7 @@ fn service() {
             None => crate::hal::cpu::without_interrupts(|| {
                 // Checked again with interrupts masked, so a tick between the
                 // check and the block cannot be missed.
-                let pending = TIMERS.lock().armed.first_key_value().is_some_and(|(&(d, _), _)| d <= time::ticks());
+                let pending = TIMERS.lock().armed.first_key_value().is_some_and(|(&(d, _), _)| d <= now_ns());
                 if !pending {
                     sched::block(None);
                 }

@@ -340,3 +340,15 @@ fn progress_bar(len: Option<u64>) -> ProgressBar {
     }
     bar
 }
+
+#[cfg(test)]
+mod tests {
+    /// embctl/Cargo.toml pins idna_adapter to 1.1 (the unicode-rs mapping, not
+    /// ICU4X, for compile time): an internationalized mirror host still works.
+    #[test]
+    fn mirror_urls_map_international_host_names() {
+        let url = reqwest::Url::parse("https://bücher.example/lkl.zip").unwrap();
+        assert_eq!(url.host_str(), Some("xn--bcher-kva.example"));
+        assert!(reqwest::Url::parse("https://a\u{200B}b\u{0301}\u{FFFF}.example/").is_err(), "a disallowed code point is refused");
+    }
+}

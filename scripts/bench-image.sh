@@ -92,7 +92,7 @@ container_cpu() {
         cpu_poller=$! ;;
     stop)
         sleep 0.6
-        cat "$cpu_dir"/* 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s / 1e9 }'
+        cat "$cpu_dir"/* 2>/dev/null | awk '{ s += $1 } END { printf "%.1f", s / 1e9 }'
         rm -rf "$cpu_dir"
         wait "$cpu_poller" 2>/dev/null || true ;;
     esac

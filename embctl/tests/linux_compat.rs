@@ -1451,6 +1451,48 @@ fn lkl_gives_each_process_its_own_lkl_process() {
     assert!(results[3..5].iter().all(|(o, _)| o.status == 0 && o.output.starts_with("churned 40")), "{transcript}");
 }
 
+/// poll/select on a set mixing an LKL pipe with our signalfd (compat/pollmix.c):
+/// the same lines as on Linux (what woke each wait, and that it took about
+/// the 200 ms it waited for), and the waits sleep: LKL's call count
+/// (`lklstat`) stays flat. Re-checking every millisecond, as before, made
+/// over a thousand LKL calls in these six 200 ms waits.
+#[test]
+#[cfg_attr(not(lkl_tree), ignore = "needs a real LKL tree: set EMBCTL_LKL_TREE=DIR when building the tests (CI has none)")]
+fn lkl_mixed_waits_sleep_and_wake() {
+    let Some(tree) = common::lkl_tree("lkl_mixed_waits_sleep_and_wake") else { return };
+    let bin = prepared();
+    prepared_lkl(&tree);
+    let program = case("pollmix-glibc", &[]);
+    let native = run_native(bin, &program);
+    let out = run_ok(
+        embctl()
+            .args(["run", "--no-build", "--no-kvm", "--timeout", "90"])
+            .args(Kernel::Lkl(&tree).run_args())
+            .args(["--add", &format!("{}:/bin/pollmix-glibc", bin.join("pollmix-glibc").display())])
+            .args(["--cmd", "lklstat", "--cmd", &program.command_line(), "--cmd", "lklstat"]),
+    );
+    let transcript = stdout(&out).replace('\r', "");
+    // `lkl: Up; N calls; mixed poll/select: S sleeps in LKL, W woken for ours`
+    let stats: Vec<[u64; 3]> = transcript
+        .lines()
+        .filter_map(|l| l.strip_prefix("lkl: Up; "))
+        .map(|l| {
+            let n: Vec<u64> = l.split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()).collect();
+            [n[0], n[1], n[2]]
+        })
+        .collect();
+    assert_eq!(stats.len(), 2, "two lklstat lines expected:\n{transcript}");
+    let (calls, sleeps, wakes) = (stats[1][0] - stats[0][0], stats[1][1] - stats[0][1], stats[1][2] - stats[0][2]);
+    eprintln!("pollmix: {calls} LKL calls, {sleeps} mixed waits slept in LKL, {wakes} woken for ours");
+    let line = program.command_line();
+    let body = transcript.split(&format!("{line}\n")).nth(1).unwrap_or_else(|| panic!("no `{line}`:\n{transcript}"));
+    let output: String = body.lines().take_while(|l| !l.contains("embox>")).filter(|l| !is_kernel_log(l)).map(|l| format!("{l}\n")).collect();
+    assert_eq!(output, native.output, "differs from Linux:\n{transcript}");
+    assert!(output.lines().count() == 6 && !output.contains("NOT on time"), "{transcript}");
+    assert!(sleeps >= 6 && wakes >= 2, "every wait should sleep in LKL, the signal ones woken for ours:\n{transcript}");
+    assert!(calls < 400, "{calls} LKL calls: the waits re-check instead of sleeping:\n{transcript}");
+}
+
 /// The release as the tree's Makefile sets it (`VERSION.PATCHLEVEL.SUBLEVEL`).
 fn tree_release(tree: &Path) -> String {
     let makefile = std::fs::read_to_string(tree.join("Makefile")).unwrap();

@@ -26,6 +26,8 @@ pub fn notify() {
     for pid in waiters {
         sched::wake(pid);
     }
+    // A poll/select mixing LKL's descriptors with ours sleeps in LKL: kick it.
+    crate::lkl::poll_wake_all();
 }
 
 /// Blocks the running task until `ready()` (checked after every [`notify`]).

@@ -62,10 +62,11 @@ pub fn start(mem_mib: u32, extra: &CStr) -> Result<(), i32> {
 /// reads (LKL trusts lengths, as Linux trusts a process's own pointers).
 pub fn syscall(nr: u32, args: &mut [Arg<'_>]) -> isize {
     assert!(args.len() <= 6, "an LKL syscall takes at most 6 arguments");
-    let mut params = [0 as c_long; 6];
-    for (p, a) in params.iter_mut().zip(args.iter_mut()) {
-        *p = a.as_long() as c_long;
-    }
+    // Filled one by one (no zeroed array first): the compiler zeroes an
+    // array with SSE stores, and the kernel's first SSE instruction in a
+    // syscall costs a #NM trap and a save and restore of the program's FPU
+    // state (see crate::fpu).
+    let mut params: [c_long; 6] = core::array::from_fn(|i| args.get_mut(i).map_or(0, |a| a.as_long() as c_long));
     // SAFETY: LKL is started (os calls this only when it is up); every
     // pointer in `params` is a live kernel buffer borrowed mutably or
     // immutably by `args` until we return, so LKL's reads and writes land in

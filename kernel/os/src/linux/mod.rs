@@ -105,7 +105,7 @@ struct Entry {
     /// the dispositions ([`process::Shared::version`]) that and
     /// `no_zombies` were computed from (0: never).
     ignored: u64,
-    dispositions_version: u64,
+    dispositions_version: u32,
     /// First thread: the process group and session.
     pgid: sched::Pid,
     sid: sched::Pid,
@@ -1055,12 +1055,17 @@ fn take_current() -> Option<(sched::Pid, Box<Process>)> {
 /// is not going, and no signal is posted to it or pending and unblocked.
 /// Then the process goes straight back (Ok); else it is handed back for
 /// the full way out. Interrupts masked.
-fn put_back_quickly(pid: sched::Pid, process: Box<Process>, frame: &mut TrapFrame) -> Result<(), Box<Process>> {
+/// `tls_changed`: the call may have changed the thread's TLS descriptors
+/// (or its registers), so a segment selector in the frame may no longer
+/// load; otherwise they are as the program left them on entry (each
+/// thread's TLS entries are its own and reinstalled on every switch to it),
+/// and the check is skipped.
+fn put_back_quickly(pid: sched::Pid, process: Box<Process>, frame: &mut TrapFrame, tls_changed: bool) -> Result<(), Box<Process>> {
     let deliverable = signal::pending(&process) & !(process.sigmask & !signal::UNBLOCKABLE);
     if process.exit_status.is_some() || frame.eax == Errno::EINTR.to_ret() as u32 || deliverable != 0 || process.saved_mask.is_some() {
         return Err(process);
     }
-    if !frame.repair_user_segments() {
+    if tls_changed && !frame.repair_user_segments() {
         return Err(process);
     }
     let mut table = PROCESSES.lock();
@@ -1117,7 +1122,8 @@ extern "C" fn syscall_trap(frame: &mut TrapFrame) {
         }
     }
     frame.eax = result;
-    let Err(process) = put_back_quickly(pid, process, frame) else {
+    let tls_changed = needs_regs || nr == embox_abi::nr::SET_THREAD_AREA;
+    let Err(process) = put_back_quickly(pid, process, frame, tls_changed) else {
         return;
     };
     let process = stop_if_ending(pid, process);

@@ -9,7 +9,7 @@
 
 use alloc::string::String;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use embox_abi::Errno;
 use embox_hal::trap::TrapFrame;
@@ -58,25 +58,29 @@ pub struct Shared<T>(Arc<SharedState<T>>);
 
 struct SharedState<T> {
     value: IrqMutex<T>,
-    version: AtomicU64,
+    /// 32 bits: on i686 a 64-bit atomic load is an SSE `movq`, and this one
+    /// is read on every slow syscall's way out, where the first SSE
+    /// instruction costs a #NM trap, an `fxsave` of the program's FPU state
+    /// and an `fxrstor` before it resumes (every forwarded LKL call paid it).
+    version: AtomicU32,
 }
 
-/// Versions of every [`Shared`], unique kernel-wide: a new state never
-/// repeats the version of one that went away.
-static NEXT_VERSION: AtomicU64 = AtomicU64::new(1);
+/// Versions of every [`Shared`], unique kernel-wide: a new state does not
+/// repeat the version of one that went away until 2^32 changes later.
+static NEXT_VERSION: AtomicU32 = AtomicU32::new(1);
 
-fn next_version() -> u64 {
+fn next_version() -> u32 {
     NEXT_VERSION.fetch_add(1, Ordering::Relaxed)
 }
 
 impl<T: Clone + Send> Shared<T> {
     pub fn new(value: T) -> Self {
-        Shared(Arc::new(SharedState { value: IrqMutex::new(value), version: AtomicU64::new(next_version()) }))
+        Shared(Arc::new(SharedState { value: IrqMutex::new(value), version: AtomicU32::new(next_version()) }))
     }
 
     /// Changes whenever the state may have changed ([`Shared::with`],
     /// [`Shared::set`]); never the same for two states.
-    pub fn version(&self) -> u64 {
+    pub fn version(&self) -> u32 {
         self.0.version.load(Ordering::Relaxed)
     }
 

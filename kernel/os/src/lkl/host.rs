@@ -13,7 +13,7 @@ use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use core::time::Duration;
 
 pub(crate) struct Host;
@@ -29,19 +29,37 @@ static NEXT_TLS_KEY: IrqMutex<usize> = IrqMutex::new(1);
 
 /// LKL reads its task pointer with `tls_get` in every forwarded syscall:
 /// the last (task, value) of one key is kept here, readable without the
-/// scheduler lock. `TLS_CACHE` packs (pid << 32 | value); pid 0 (the idle
-/// task, never an LKL caller) means empty. Pids are never reused, and
-/// only a task's own calls (tls_set, a miss, its exit) store its entry, so
-/// a hit is always the reader's own current value.
+/// scheduler lock. Pid 0 (the idle task, never an LKL caller) means empty.
+/// Pids are never reused, and only a task's own calls (tls_set, a miss, its
+/// exit) store its entry, so a hit is always the reader's own current
+/// value. Two 32-bit words, read and written together with interrupts
+/// masked (one CPU): a 64-bit atomic is an SSE `movq` on i686, and the
+/// kernel's first SSE instruction in a syscall costs a #NM trap and a save
+/// and restore of the program's FPU state.
 static TLS_CACHE_KEY: AtomicUsize = AtomicUsize::new(0);
-static TLS_CACHE: AtomicU64 = AtomicU64::new(0);
+static TLS_CACHE_PID: AtomicU32 = AtomicU32::new(0);
+static TLS_CACHE_VALUE: AtomicUsize = AtomicUsize::new(0);
 
 fn cache_tls(key: usize, pid: Pid, value: usize) {
     // The first key LKL reads (its task key) is the cached one.
     let _ = TLS_CACHE_KEY.compare_exchange(0, key, Ordering::Relaxed, Ordering::Relaxed);
     if TLS_CACHE_KEY.load(Ordering::Relaxed) == key {
-        TLS_CACHE.store((pid as u64) << 32 | value as u32 as u64, Ordering::Relaxed);
+        store_cached(pid, value);
     }
+}
+
+fn store_cached(pid: Pid, value: usize) {
+    crate::hal::cpu::without_interrupts(|| {
+        TLS_CACHE_PID.store(pid, Ordering::Relaxed);
+        TLS_CACHE_VALUE.store(value, Ordering::Relaxed);
+    })
+}
+
+/// The cached value of the key if it is `pid`'s.
+fn cached(pid: Pid) -> Option<usize> {
+    crate::hal::cpu::without_interrupts(|| {
+        (TLS_CACHE_PID.load(Ordering::Relaxed) == pid).then(|| TLS_CACHE_VALUE.load(Ordering::Relaxed))
+    })
 }
 
 fn current() -> ThreadId {
@@ -60,15 +78,10 @@ impl HostSem for Semaphore {
 /// A mutex LKL allocated: taken with one atomic compare-and-swap when free
 /// (LKL takes and releases its CPU lock twice in every syscall), and only a
 /// contended lock sleeps, on a semaphore used as a wait queue (futex-style:
-/// `state` 0 free, 1 held, 2 held and maybe waited for). A recursive mutex
-/// counts its owner's locks.
+/// `state` 0 free, 1 held, 2 held and maybe waited for). It does not know
+/// its holder: LKL's CPU lock (the one on every call) is not recursive.
 struct Mutex {
-    recursive: bool,
     state: AtomicU32,
-    /// The holder's pid (0: none); only its holder writes it.
-    owner: AtomicU32,
-    /// The holder's lock depth; only its holder touches it.
-    depth: AtomicU32,
     /// Up once per release of a waited-for lock. A wake-up that finds the
     /// lock taken again just waits again; one that comes before its waiter
     /// sleeps is kept as a count, so none is lost.
@@ -76,23 +89,44 @@ struct Mutex {
 }
 
 impl Mutex {
-    fn new(recursive: bool) -> Self {
-        Self { recursive, state: AtomicU32::new(0), owner: AtomicU32::new(0), depth: AtomicU32::new(0), waiters: Semaphore::new(0) }
+    fn new() -> Self {
+        Self { state: AtomicU32::new(0), waiters: Semaphore::new(0) }
     }
 }
 
 impl HostMutex for Mutex {
     fn lock(&self) {
-        let me = sched::current_pid();
-        if self.recursive && self.owner.load(Ordering::Relaxed) == me {
-            self.depth.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
         if self.state.compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed).is_err() {
             while self.state.swap(2, Ordering::Acquire) != 0 {
                 self.waiters.down();
             }
         }
+    }
+
+    fn unlock(&self) {
+        if self.state.swap(0, Ordering::Release) == 2 {
+            self.waiters.up();
+        }
+    }
+}
+
+/// A recursive mutex: a [`Mutex`] that counts its holder's locks.
+struct RecursiveMutex {
+    inner: Mutex,
+    /// The holder's pid (0: none); only its holder writes it.
+    owner: AtomicU32,
+    /// The holder's lock depth; only its holder touches it.
+    depth: AtomicU32,
+}
+
+impl HostMutex for RecursiveMutex {
+    fn lock(&self) {
+        let me = sched::current_pid();
+        if self.owner.load(Ordering::Relaxed) == me {
+            self.depth.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.inner.lock();
         self.owner.store(me, Ordering::Relaxed);
         self.depth.store(1, Ordering::Relaxed);
     }
@@ -104,9 +138,7 @@ impl HostMutex for Mutex {
         }
         self.depth.store(0, Ordering::Relaxed);
         self.owner.store(0, Ordering::Relaxed);
-        if self.state.swap(0, Ordering::Release) == 2 {
-            self.waiters.up();
-        }
+        self.inner.unlock();
     }
 }
 
@@ -180,7 +212,11 @@ impl hal_lkl::Host for Host {
     }
 
     fn mutex_alloc(&self, recursive: bool) -> Option<Box<dyn HostMutex>> {
-        Some(Box::new(Mutex::new(recursive)))
+        if recursive {
+            Some(Box::new(RecursiveMutex { inner: Mutex::new(), owner: AtomicU32::new(0), depth: AtomicU32::new(0) }))
+        } else {
+            Some(Box::new(Mutex::new()))
+        }
     }
 
     fn thread_create(&self, body: ThreadBody) -> Option<ThreadId> {
@@ -222,7 +258,7 @@ impl hal_lkl::Host for Host {
     fn tls_free(&self, key: TlsKey) {
         TLS_KEYS.lock().remove(&key.get());
         if TLS_CACHE_KEY.load(Ordering::Relaxed) == key.get() {
-            TLS_CACHE.store(0, Ordering::Relaxed);
+            store_cached(0, 0);
         }
         // Values other tasks hold for the key are forgotten lazily: a task's
         // (key, value) pair for a freed key is never read or destroyed.
@@ -246,9 +282,8 @@ impl hal_lkl::Host for Host {
     fn tls_get(&self, key: TlsKey) -> usize {
         let me = sched::current_pid();
         if TLS_CACHE_KEY.load(Ordering::Relaxed) == key.get() {
-            let cached = TLS_CACHE.load(Ordering::Relaxed);
-            if cached >> 32 == me as u64 {
-                return cached as u32 as usize;
+            if let Some(value) = cached(me) {
+                return value;
             }
         }
         let value = sched::with_current(|t| t.lkl_tls.iter().find(|(k, _)| *k == key.get()).map_or(0, |(_, v)| *v));
@@ -302,8 +337,8 @@ pub(crate) fn run_tls_destructors() {
         #[cfg(feature = "lkl")]
         super::interrupt::forget(sched::current_pid());
         super::task::forget(sched::current_pid());
-        if TLS_CACHE.load(Ordering::Relaxed) >> 32 == sched::current_pid() as u64 {
-            TLS_CACHE.store(0, Ordering::Relaxed);
+        if cached(sched::current_pid()).is_some() {
+            store_cached(0, 0);
         }
         let mut ran = false;
         for (key, value) in values {

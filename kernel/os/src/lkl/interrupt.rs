@@ -26,7 +26,7 @@ use crate::hal::sync::IrqMutex;
 use crate::sched::{self, Pid};
 use crate::sync::WaitQueue;
 use alloc::collections::{BTreeMap, VecDeque};
-use core::sync::atomic::{AtomicI32, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 // LKL's (asm-generic) numbers.
 const NR_TKILL: u32 = 130;
@@ -59,6 +59,11 @@ struct Thread {
     kick_queued: bool,
     /// Kicks sent and not yet taken back out of LKL.
     kicks_sent: u32,
+    /// In LKL's ppoll for a poll/select that also waits on our own objects
+    /// ([`poll_mixed`]): [`poll_wake_all`] kicks it out.
+    in_poll: bool,
+    /// [`poll_wake_all`] kicked it: the call ends so the caller rescans.
+    poll_woken: bool,
 }
 
 static THREADS: IrqMutex<BTreeMap<Pid, Thread>> = IrqMutex::new(BTreeMap::new());
@@ -88,13 +93,26 @@ pub(super) fn init() {
     sched::with_task(pid, |t| t.detached = true);
 }
 
-/// The calls that may sleep in LKL (LKL's numbers).
-fn may_sleep(nr: u32) -> bool {
+/// The calls that may sleep in LKL, by LKL's number: one load on the path
+/// of every forwarded call.
+const MAY_SLEEP: [bool; 512] = {
     use embox_lkl_abi::nr::*;
     // read 63, readv 65, pread64 67, openat 56 (a FIFO), sendfile 71,
     // accept 202; the rest are named in embox_lkl_abi.
-    matches!(nr, 56 | 63 | 64 | 65 | 71 | 202)
-        || [WRITEV, PREAD64, PWRITE64, PPOLL, FLOCK, FCNTL64, CONNECT, SENDTO, RECVFROM, SENDMSG, RECVMSG, ACCEPT4].contains(&nr)
+    let sleepers = [
+        56, 63, 64, 65, 71, 202, WRITEV, PREAD64, PWRITE64, PPOLL, FLOCK, FCNTL64, CONNECT, SENDTO, RECVFROM, SENDMSG, RECVMSG, ACCEPT4,
+    ];
+    let mut table = [false; 512];
+    let mut i = 0;
+    while i < sleepers.len() {
+        table[sleepers[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
+fn may_sleep(nr: u32) -> bool {
+    MAY_SLEEP.get(nr as usize).copied().unwrap_or(false)
 }
 
 /// Runs LKL syscall `nr` for the calling thread so that a signal posted to
@@ -104,11 +122,7 @@ pub(super) fn syscall(nr: u32, args: &mut [Arg<'_>]) -> isize {
         return kernel::syscall(nr, args);
     }
     let me = sched::current_pid();
-    let known = THREADS.lock().get(&me).map_or(0, |t| t.lkl_tid);
-    if known == 0 {
-        let tid = kernel::syscall(NR_GETTID, &mut []) as i32;
-        THREADS.lock().entry(me).or_default().lkl_tid = tid;
-    }
+    learn_tid(me);
     loop {
         if let Some(t) = THREADS.lock().get_mut(&me) {
             t.in_call = true;
@@ -128,6 +142,99 @@ pub(super) fn syscall(nr: u32, args: &mut [Arg<'_>]) -> isize {
             return -EINTR;
         }
         // Our kick, and no signal for us: a late kick; the call goes again.
+    }
+}
+
+/// Makes sure the thread's LKL tid is known (LKL `gettid` in its context,
+/// asked once), so that a kick can reach it.
+fn learn_tid(me: Pid) {
+    let known = THREADS.lock().get(&me).map_or(0, |t| t.lkl_tid);
+    if known == 0 {
+        let tid = kernel::syscall(NR_GETTID, &mut []) as i32;
+        THREADS.lock().entry(me).or_default().lkl_tid = tid;
+    }
+}
+
+/// Threads in [`poll_mixed`] now: [`poll_wake_all`] does nothing else when 0.
+static POLLERS: AtomicUsize = AtomicUsize::new(0);
+
+/// LKL's `ppoll` (`args` as LKL takes them) for a poll/select whose set also
+/// holds our own objects (pipes, AF_UNIX sockets, signalfds, our sockets):
+/// the thread sleeps in LKL, woken by LKL when one of its descriptors is
+/// ready, by the time running out, by a signal (as every call that may sleep
+/// in LKL), or by [`poll_wake_all`] when one of ours may have changed. LKL's
+/// result, or 0 when woken for ours (the caller rescans both sides), or
+/// -EINTR. `ours_ready` is asked once the thread is registered, so a change
+/// between the caller's scan and the sleep still ends the sleep.
+pub(super) fn poll_mixed(args: &mut [Arg<'_>], ours_ready: &mut dyn FnMut() -> bool) -> isize {
+    if HOST_TGID.load(Ordering::Relaxed) == 0 {
+        // No kicks (their set-up failed at boot): LKL cannot be woken for
+        // ours, so the caller rescans every millisecond.
+        let _ = crate::linux::env::sleep(core::time::Duration::from_millis(1));
+        return 0;
+    }
+    let me = sched::current_pid();
+    learn_tid(me);
+    {
+        let mut threads = THREADS.lock();
+        let t = threads.entry(me).or_default();
+        t.in_call = true;
+        t.in_poll = true;
+        t.poll_woken = false;
+    }
+    POLLERS.fetch_add(1, Ordering::AcqRel);
+    let ret = if crate::linux::interrupted() {
+        -EINTR
+    } else if ours_ready() {
+        0
+    } else {
+        super::STATS.poll_sleeps.fetch_add(1, Ordering::Relaxed);
+        kernel::syscall(embox_lkl_abi::nr::PPOLL, args)
+    };
+    let woken = {
+        let mut threads = THREADS.lock();
+        threads.get_mut(&me).is_some_and(|t| {
+            t.in_poll = false;
+            core::mem::take(&mut t.poll_woken)
+        })
+    };
+    POLLERS.fetch_sub(1, Ordering::AcqRel);
+    take_back_kicks(me);
+    let interrupted = ret == -EINTR || (-ERESTART_LAST..=-ERESTART_FIRST).contains(&ret);
+    if !interrupted {
+        return ret;
+    }
+    if crate::linux::interrupted() || !woken {
+        // A signal of ours, or LKL's own: the call ends with EINTR (a late
+        // kick with no signal pending makes the caller rescan, harmlessly).
+        return if crate::linux::interrupted() { -EINTR } else { 0 };
+    }
+    super::STATS.poll_wakes.fetch_add(1, Ordering::Relaxed);
+    0
+}
+
+/// One of our own objects (pipe, AF_UNIX socket, signalfd, socket) may have
+/// become ready (`crate::wait::notify`): every thread in [`poll_mixed`] is
+/// kicked out of LKL's ppoll to rescan. Never blocks; any context.
+pub fn poll_wake_all() {
+    if POLLERS.load(Ordering::Acquire) == 0 {
+        return;
+    }
+    let mut queued = false;
+    let mut threads = THREADS.lock();
+    for (&pid, t) in threads.iter_mut() {
+        if t.in_poll && !t.poll_woken {
+            t.poll_woken = true;
+            if t.in_call && !t.kick_queued {
+                t.kick_queued = true;
+                QUEUE.lock().push_back(pid);
+                queued = true;
+            }
+        }
+    }
+    drop(threads);
+    if queued {
+        KICKER.wake_all();
     }
 }
 

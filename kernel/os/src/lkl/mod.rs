@@ -18,6 +18,7 @@ mod selftest;
 
 use crate::hal::sync::IrqMutex;
 use crate::sync::WaitQueue;
+use core::sync::atomic::{AtomicU32, Ordering};
 use embox_abi::Errno;
 
 pub use crate::hal::lkl::Arg;
@@ -63,18 +64,69 @@ pub fn wait_booted() -> State {
 /// `Err(ENOSYS)` when LKL is not built in or not up. See
 /// [`crate::hal::lkl::kernel::syscall`] for the buffer contract.
 pub fn syscall(nr: u32, args: &mut [Arg<'_>]) -> Result<isize, Errno> {
-    if !is_up() {
-        return Err(Errno::ENOSYS);
-    }
     #[cfg(feature = "lkl")]
-    {
-        Ok(interrupt::syscall(nr, args))
-    }
+    return when_up(|| interrupt::syscall(nr, args));
     #[cfg(not(feature = "lkl"))]
     {
         let _ = (nr, args);
         Err(Errno::ENOSYS)
     }
+}
+
+/// LKL's `ppoll` for a poll/select that also waits on our own objects (see
+/// [`interrupt::poll_mixed`]): LKL's result, or 0 when the caller should
+/// rescan both sides. `Err(ENOSYS)` when LKL is not up.
+pub fn poll_mixed(args: &mut [Arg<'_>], ours_ready: &mut dyn FnMut() -> bool) -> Result<isize, Errno> {
+    #[cfg(feature = "lkl")]
+    return when_up(|| interrupt::poll_mixed(args, ours_ready));
+    #[cfg(not(feature = "lkl"))]
+    {
+        let _ = (args, ours_ready);
+        Err(Errno::ENOSYS)
+    }
+}
+
+/// Runs `call` (into LKL) when LKL is up, counting it for `lklstat`.
+#[cfg(feature = "lkl")]
+fn when_up(call: impl FnOnce() -> isize) -> Result<isize, Errno> {
+    if !is_up() {
+        return Err(Errno::ENOSYS);
+    }
+    STATS.calls.fetch_add(1, Ordering::Relaxed);
+    Ok(call())
+}
+
+/// One of our own objects may have become ready (`wait::notify`): threads
+/// sleeping in LKL for a poll/select that also waits on ours are kicked out
+/// to rescan. Never blocks; callable with interrupts masked; a single load
+/// when no thread waits that way (or without LKL).
+pub fn poll_wake_all() {
+    #[cfg(feature = "lkl")]
+    interrupt::poll_wake_all();
+}
+
+/// Counters of the syscall layer's use of LKL (`lklstat`). 32-bit: a 64-bit
+/// atomic is an SSE instruction on i686 (a #NM trap in a syscall).
+pub struct Stats {
+    /// LKL syscalls made for programs (forwarded calls and their helpers).
+    pub calls: AtomicU32,
+    /// Mixed poll/select waits that slept in LKL.
+    pub poll_sleeps: AtomicU32,
+    /// Of those, the ones a change of our own objects woke.
+    pub poll_wakes: AtomicU32,
+}
+
+pub static STATS: Stats = Stats { calls: AtomicU32::new(0), poll_sleeps: AtomicU32::new(0), poll_wakes: AtomicU32::new(0) };
+
+fn lklstat(_: &mut crate::shell::Shell, _: &[alloc::string::String]) -> i32 {
+    crate::println!(
+        "lkl: {:?}; {} calls; mixed poll/select: {} sleeps in LKL, {} woken for ours",
+        state(),
+        STATS.calls.load(Ordering::Relaxed),
+        STATS.poll_sleeps.load(Ordering::Relaxed),
+        STATS.poll_wakes.load(Ordering::Relaxed)
+    );
+    0
 }
 
 /// One line of LKL's console: kept in dmesg; the banner and errors also go
@@ -92,6 +144,13 @@ pub(crate) fn log_line(line: &str) {
 /// built in, starts the `lkl` boot task.
 pub(crate) fn init(memory_mib: u32, cmdline: &'static str) {
     crate::hal::lkl::set_host(&host::HOST);
+    crate::shell::register(crate::shell::Command {
+        name: "lklstat",
+        usage: "lklstat",
+        summary: "LKL's state and how many syscalls programs made in it",
+        redirects: false,
+        run: lklstat,
+    });
     selftest::register();
     mmio_selftest::register();
     #[cfg(feature = "lkl")]

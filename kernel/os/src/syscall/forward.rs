@@ -94,10 +94,62 @@ fn call_staged(nr: u32, staged: &mut [Staged]) -> Raw {
     lkl::syscall(nr, &mut args[..n]).map(|r| r as i32)
 }
 
-/// An LKL call with plain numbers only.
+/// An LKL call with plain numbers only (at most six), staged on the stack.
 pub fn call_ints(nr: u32, ints: &[isize]) -> Raw {
-    let mut staged: Vec<Staged> = ints.iter().map(|&v| Staged::Int(v)).collect();
-    call_staged(nr, &mut staged)
+    let mut args: [LklArg<'_>; 6] = core::array::from_fn(|i| LklArg::Int(ints.get(i).copied().unwrap_or(0)));
+    if ints.len() > args.len() {
+        return Err(Errno::EINVAL);
+    }
+    lkl::syscall(nr, &mut args[..ints.len()]).map(|r| r as i32)
+}
+
+/// The value of a plain-number argument (`None` for the others).
+fn plain_value(arg: Arg, a: &Args) -> Option<isize> {
+    Some(match arg {
+        Arg::Val(i) => a[i as usize] as i32 as isize,
+        Arg::Id16(i) => route::id16_to_id32(a[i as usize]) as i32 as isize,
+        Arg::SignHigh(i) => route::sign_high(a[i as usize]) as i32 as isize,
+        Arg::Const(v) => v as i32 as isize,
+        _ => return None,
+    })
+}
+
+/// A route of plain numbers and descriptors whose result is LKL's value
+/// (getuid32, close, fsync, dup2, fchmod, ...): staged on the stack, no
+/// heap and no copy-back bookkeeping. `None` when the route is not one.
+fn forward_plain(p: &mut Process, f: &Forward, native: Handler, a: &Args) -> Option<Raw> {
+    let plain = f.args.len() <= 6
+        && matches!(f.ret, Ret::Value | Ret::Id16)
+        && f.args.iter().all(|&arg| matches!(arg, Arg::Fd(_)) || plain_value(arg, a).is_some());
+    if !plain {
+        return None;
+    }
+    // Built in place (a zeroed array first would be SSE stores, and the
+    // kernel's first SSE instruction in a call costs a #NM trap). `stop`:
+    // the first descriptor argument that is ours (the native handler
+    // serves the call) or not open.
+    let mut stop: Option<Result<(), Errno>> = None;
+    let mut args: [LklArg<'_>; 6] = core::array::from_fn(|i| match f.args.get(i) {
+        None => LklArg::Null,
+        Some(&Arg::Fd(j)) => match lkl_fd(p, a[j as usize]) {
+            Ok(Some(n)) => LklArg::Int(n as isize),
+            other => {
+                stop.get_or_insert(other.map(|_| ()));
+                LklArg::Null
+            }
+        },
+        Some(&arg) => LklArg::Int(plain_value(arg, a).unwrap_or(0)),
+    });
+    match stop {
+        Some(Ok(())) => return Some(Ok(to_eax(native(p, a)) as i32)),
+        Some(Err(e)) => return Some(Err(e)),
+        None => {}
+    }
+    let ret = match lkl::syscall(f.lkl_nr, &mut args[..f.args.len()]).map(|r| r as i32) {
+        Ok(ret) if ret >= 0 && f.ret == Ret::Id16 => Ok(route::id32_to_id16(ret as u32) as i32),
+        other => other,
+    };
+    Some(ret)
 }
 
 /// Sets LKL's own umask to 0 once: creation modes arrive with the
@@ -146,6 +198,9 @@ enum CopyBack {
 /// Forwards i386 call `a` as `f` says; `native` serves it when a descriptor
 /// argument is one of ours rather than LKL's.
 pub fn forward(p: &mut Process, f: &Forward, native: Handler, a: &Args) -> Raw {
+    if let Some(ret) = forward_plain(p, f, native, a) {
+        return ret;
+    }
     let mut staged: Vec<Staged> = Vec::new();
     staged.try_reserve_exact(f.args.len()).map_err(|_| Errno::ENOMEM)?;
     let mut back: Vec<CopyBack> = Vec::new();
@@ -156,10 +211,7 @@ pub fn forward(p: &mut Process, f: &Forward, native: Handler, a: &Args) -> Raw {
     let mut dir_path: Option<alloc::string::String> = None;
     for arg in f.args {
         let s = match *arg {
-            Arg::Val(i) => Staged::Int(a[i as usize] as i32 as isize),
-            Arg::Id16(i) => Staged::Int(route::id16_to_id32(a[i as usize]) as i32 as isize),
-            Arg::SignHigh(i) => Staged::Int(route::sign_high(a[i as usize]) as i32 as isize),
-            Arg::Const(v) => Staged::Int(v as i32 as isize),
+            Arg::Val(_) | Arg::Id16(_) | Arg::SignHigh(_) | Arg::Const(_) => Staged::Int(plain_value(*arg, a).unwrap_or(0)),
             Arg::Mode(i) => {
                 clear_lkl_umask();
                 Staged::Int((a[i as usize] & !p.umask) as isize)
@@ -424,6 +476,17 @@ pub fn poll_now(fd: i32, events: u16) -> u16 {
 /// ready or `timeout` (None: forever) is up; EINTR when a signal ends it.
 /// The caller scans again for the revents.
 pub fn poll_wait(fds: &[(i32, u16)], timeout: Option<core::time::Duration>) -> Result<(), Errno> {
+    ppoll_wait(fds, timeout, None)
+}
+
+/// Like [`poll_wait`] for a set that also holds our own objects: the sleep
+/// in LKL also ends when one of ours may have changed (`ours_ready` is asked
+/// first, then `wait::notify` wakes it); the caller rescans both sides.
+pub fn poll_wait_mixed(fds: &[(i32, u16)], timeout: Option<core::time::Duration>, ours_ready: &mut dyn FnMut() -> bool) -> Result<(), Errno> {
+    ppoll_wait(fds, timeout, Some(ours_ready))
+}
+
+fn ppoll_wait(fds: &[(i32, u16)], timeout: Option<core::time::Duration>, ours_ready: Option<&mut dyn FnMut() -> bool>) -> Result<(), Errno> {
     let mut pollfds = buffer(fds.len() * 8)?;
     for (slot, &(fd, events)) in pollfds.chunks_exact_mut(8).zip(fds) {
         slot[..4].copy_from_slice(&fd.to_le_bytes());
@@ -438,7 +501,11 @@ pub fn poll_wait(fds: &[(i32, u16)], timeout: Option<core::time::Duration>) -> R
     });
     let n = fds.len() as isize;
     let mut args = [LklArg::Out(&mut pollfds), LklArg::Int(n), if timed.is_some() { LklArg::In(&ts) } else { LklArg::Null }, LklArg::Null, LklArg::Int(8)];
-    match lkl::syscall(lkl_nr::PPOLL, &mut args)? {
+    let ret = match ours_ready {
+        Some(ours_ready) => crate::lkl::poll_mixed(&mut args, ours_ready)?,
+        None => lkl::syscall(lkl_nr::PPOLL, &mut args)?,
+    };
+    match ret {
         r if r == -(Errno::EINTR as isize) => Err(Errno::EINTR),
         _ => Ok(()),
     }

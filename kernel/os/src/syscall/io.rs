@@ -406,7 +406,9 @@ fn select_for(p: &mut Process, nfds: u32, sets: [FdSet; 3], timeout_ms: i32) -> 
     }
     // The caller's pending signals, for signalfds (read before each scan).
     let pending = core::cell::Cell::new(0u64);
-    let scan = |out: &mut [alloc::vec::Vec<u8>; 2]| -> u32 {
+    // `with_lkl` false: LKL's descriptors count as not ready (a scan of ours
+    // alone, while the thread is registered for a sleep in LKL).
+    let scan = |out: &mut [alloc::vec::Vec<u8>; 2], with_lkl: bool| -> u32 {
         out[0].copy_from_slice(&asked[0]);
         out[1].copy_from_slice(&asked[1]);
         let readiness = sockets.iter().map(|&(fd, id, r, w)| {
@@ -415,7 +417,7 @@ fn select_for(p: &mut Process, nfds: u32, sets: [FdSet; 3], timeout_ms: i32) -> 
         });
         let lkl_readiness = lkl_fds.iter().map(|&(fd, kind, r, w)| {
             let revents = match kind {
-                FileKind::Lkl(n) => super::forward::poll_now(n, POLLIN | POLLOUT),
+                FileKind::Lkl(n) if with_lkl => super::forward::poll_now(n, POLLIN | POLLOUT),
                 FileKind::Unix(id) => unix_revents(id, POLLIN | POLLOUT),
                 FileKind::SignalFd(mask) if pending.get() & mask != 0 => POLLIN,
                 FileKind::PipeRead(_) | FileKind::PipeWrite(_) => pipe_revents(kind, POLLIN | POLLOUT),
@@ -436,10 +438,11 @@ fn select_for(p: &mut Process, nfds: u32, sets: [FdSet; 3], timeout_ms: i32) -> 
     };
     let mut out = [vec![0u8; words], vec![0u8; words]];
     pending.set(signal_pending(p));
-    let mut ready = scan(&mut out);
+    let mut ready = scan(&mut out, true);
     // Only LKL's descriptors: the call sleeps in LKL's own poll, woken by
     // LKL, the time being up or a signal (lkl::interrupt). LKL's mixed with
-    // ours: asked again every millisecond. Only ours (sockets, AF_UNIX
+    // ours: asleep in LKL, also woken when one of ours changes
+    // (wait::notify kicks it out of LKL: lkl::poll_wake_all). Only ours (sockets, AF_UNIX
     // sockets, pipes, signalfds): the call sleeps until one of them changes
     // (crate::wait), the time is up or a signal is to end it.
     let lkl_only: Option<alloc::vec::Vec<(i32, u16)>> = if sockets.is_empty() {
@@ -453,7 +456,15 @@ fn select_for(p: &mut Process, nfds: u32, sets: [FdSet; 3], timeout_ms: i32) -> 
     } else {
         None
     };
-    let any_lkl = lkl_fds.iter().any(|&(_, kind, _, _)| matches!(kind, FileKind::Lkl(_)));
+    // The LKL descriptors of the set.
+    let lkl_part: alloc::vec::Vec<(i32, u16)> = lkl_fds
+        .iter()
+        .filter_map(|&(_, kind, r, w)| match kind {
+            FileKind::Lkl(n) => Some((n, if r { POLLIN } else { 0 } | if w { POLLOUT } else { 0 })),
+            _ => None,
+        })
+        .collect();
+    let any_lkl = !lkl_part.is_empty();
     while ready == 0 && timeout_ms != 0 && any_lkl {
         let now = crate::hal::time::since_boot();
         if deadline.is_some_and(|d| now >= d) {
@@ -464,24 +475,30 @@ fn select_for(p: &mut Process, nfds: u32, sets: [FdSet; 3], timeout_ms: i32) -> 
         }
         match &lkl_only {
             Some(fds) => super::forward::poll_wait(fds, deadline.map(|d| d - now))?,
+            // LKL's and ours: asleep in LKL, woken by LKL or by a change of ours.
             None => {
-                let _ = env::sleep(core::time::Duration::from_millis(1));
+                let mut probe = [vec![0u8; words], vec![0u8; words]];
+                let mut ours_ready = || {
+                    pending.set(signal_pending(p));
+                    scan(&mut probe, false) > 0
+                };
+                super::forward::poll_wait_mixed(&lkl_part, deadline.map(|d| d - now), &mut ours_ready)?
             }
         }
         pending.set(signal_pending(p));
-        ready = scan(&mut out);
+        ready = scan(&mut out, true);
     }
     if ready == 0 && timeout_ms != 0 && !any_lkl && !(sockets.is_empty() && lkl_fds.is_empty()) {
         let mut probe = [vec![0u8; words], vec![0u8; words]];
         crate::wait::wait_interruptible(
             || {
                 pending.set(signal_pending(p));
-                scan(&mut probe) > 0
+                scan(&mut probe, true) > 0
             },
             deadline,
         )?;
         pending.set(signal_pending(p));
-        ready = scan(&mut out);
+        ready = scan(&mut out, true);
     }
     for (set, bits) in sets[..2].iter().zip(out.iter()) {
         if !set.is_null() {
@@ -501,8 +518,8 @@ fn signal_pending(p: &mut Process) -> u64 {
 
 /// poll(fds, nfds, timeout): sockets, pipes and LKL's descriptors report
 /// their real state (a poll on them waits up to `timeout` ms for one to
-/// become ready: on LKL descriptors alone inside LKL's poll, woken by LKL;
-/// on pipes, or LKL's mixed with ours, in short sleeps; ending with EINTR
+/// become ready: inside LKL's poll when LKL descriptors are among them,
+/// woken by LKL or by a change of ours; on ours alone until one changes; ending with EINTR
 /// when a signal is to end the caller);
 /// every other valid descriptor is ready for what it asked.
 pub fn poll(p: &mut Process, fds: UserPtr<PollFd>, n: u32, timeout: i32) -> SysResult {
@@ -534,7 +551,11 @@ fn poll_for(p: &mut Process, fds: UserPtr<PollFd>, n: u32, timeout: i32) -> SysR
                 super::forward::poll_wait(&lkl_fds, deadline.map(|d| d - now))?;
                 continue;
             }
-            let _ = env::sleep(core::time::Duration::from_millis(1));
+            // LKL's and ours: asleep in LKL, woken by LKL or by a change of
+            // ours (wait::notify kicks it out of LKL: lkl::poll_wake_all).
+            let lkl_part = lkl_entries(p, fds, n)?;
+            let mut ours_ready = || watched.iter().any(|&(kind, events)| revents_now(p, kind, events) != 0);
+            super::forward::poll_wait_mixed(&lkl_part, deadline.map(|d| d - now), &mut ours_ready)?;
             continue;
         }
         // Only ours: sleep until one of them changes (crate::wait).
@@ -559,7 +580,19 @@ fn revents_now(p: &mut Process, kind: FileKind, events: u16) -> u16 {
 /// The (LKL descriptor, events) of every entry when all of them (those
 /// with fd >= 0) are LKL's; `None` when any is one of ours.
 fn lkl_only(p: &mut Process, fds: UserPtr<PollFd>, n: u32) -> Result<Option<alloc::vec::Vec<(i32, u16)>>, Errno> {
+    let (lkl, ours) = lkl_entries_and_ours(p, fds, n)?;
+    Ok((!ours && !lkl.is_empty()).then_some(lkl))
+}
+
+/// The (LKL descriptor, events) of the entries that are LKL's.
+fn lkl_entries(p: &mut Process, fds: UserPtr<PollFd>, n: u32) -> Result<alloc::vec::Vec<(i32, u16)>, Errno> {
+    lkl_entries_and_ours(p, fds, n).map(|(lkl, _)| lkl)
+}
+
+/// The LKL entries, and whether any entry (fd >= 0) is not LKL's.
+fn lkl_entries_and_ours(p: &mut Process, fds: UserPtr<PollFd>, n: u32) -> Result<(alloc::vec::Vec<(i32, u16)>, bool), Errno> {
     let mut out = alloc::vec::Vec::new();
+    let mut ours = false;
     for i in 0..n {
         let entry = fds.at(i).read(&mut p.memory)?;
         let fd = i32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]);
@@ -568,10 +601,10 @@ fn lkl_only(p: &mut Process, fds: UserPtr<PollFd>, n: u32) -> Result<Option<allo
         }
         match p.files.get(fd as u32).map(|f| f.kind) {
             Ok(FileKind::Lkl(n)) => out.push((n, u16::from_le_bytes([entry[4], entry[5]]))),
-            _ => return Ok(None),
+            _ => ours = true,
         }
     }
-    Ok((!out.is_empty()).then_some(out))
+    Ok((out, ours))
 }
 
 const POLLIN: u16 = 0x1;

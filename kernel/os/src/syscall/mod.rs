@@ -489,9 +489,11 @@ pub fn dispatch(process: &mut Process, nr: u32, args: &Args) -> u32 {
 /// [`dispatch`] for a process that forwards to LKL.
 #[inline(never)]
 fn dispatch_lkl(process: &mut Process, nr: u32, args: &Args) -> u32 {
-    let result = match LKL_HANDLERS.get(nr as usize).copied().flatten() {
+    // By reference: copying the route is an 8-byte SSE move, and the
+    // kernel's first SSE instruction in a call costs a #NM trap.
+    let result = match LKL_HANDLERS.get(nr as usize).and_then(Option::as_ref) {
         Some(LklEntry::Handler(handler)) => to_eax(handler(process, args)),
-        Some(LklEntry::Route(route, native)) => match forward::forward(process, &route, native, args) {
+        Some(LklEntry::Route(route, native)) => match forward::forward(process, route, *native, args) {
             Ok(raw) => raw as u32,
             Err(e) => e.to_ret() as u32,
         },

@@ -25,7 +25,7 @@
 
 use core::arch::global_asm;
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// Address of the [`FpuArea`] whose user state is live in the registers and
 /// not saved anywhere (0: none).
@@ -115,6 +115,25 @@ embox_fpu_claim:
     mov dword ptr [{owner}], eax
 5:
     ret
+
+# The current task takes the registers (embox_fpu_claim) and gets the clean
+# user state a program or signal handler starts with: fninit, the default
+# MXCSR, zeroed xmm registers. Interrupts masked; TS is left clear. Keeps
+# every register but eax, flags and the FPU/SSE ones.
+.global embox_fpu_reset
+embox_fpu_reset:
+    call embox_fpu_claim
+    fninit
+    ldmxcsr dword ptr [{mxcsr}]
+    xorps xmm0, xmm0
+    xorps xmm1, xmm1
+    xorps xmm2, xmm2
+    xorps xmm3, xmm3
+    xorps xmm4, xmm4
+    xorps xmm5, xmm5
+    xorps xmm6, xmm6
+    xorps xmm7, xmm7
+    ret
 "#,
     owner = sym OWNER,
     current = sym CURRENT,
@@ -124,20 +143,29 @@ embox_fpu_claim:
 /// Size of an `fxsave` image.
 pub const FXSAVE_BYTES: usize = 512;
 
-/// The running task's user x87/SSE state as an `fxsave` image (what a
-/// signal frame saves). Interrupts are masked while it is read.
-pub fn read_user_state(out: &mut [u8; FXSAVE_BYTES]) {
-    crate::cpu::without_interrupts(|| {
+/// Set while [`with_user_state`] lends the running task's area out: the
+/// functions that would hand the registers back to the task (and so let
+/// `#NM` write the area) refuse meanwhile.
+static LENT: AtomicBool = AtomicBool::new(false);
+
+/// Runs `f` on the running task's user x87/SSE state as an `fxsave` image
+/// (what a signal frame saves), read in place in the task's own area: the
+/// kernel's own SSE use has usually saved it there already (#NM), and
+/// otherwise one `fxsave` puts it there. No copy: a signal is on the path
+/// the benchmarks time. The registers no longer count as holding it (the
+/// return to ring 3 restores it from the area), so nothing writes the area
+/// while `f` reads it: only the owner's area is ever saved into, and this
+/// task cannot become the owner before `f` returns ([`reset_user_state`]
+/// and [`load_user_state`] panic inside `f`; the return to ring 3 cannot
+/// happen there).
+pub fn with_user_state<R>(f: impl FnOnce(&[u8; FXSAVE_BYTES]) -> R) -> R {
+    let current = crate::cpu::without_interrupts(|| {
         let current = CURRENT.load(Ordering::Relaxed);
-        if current == 0 {
-            return;
-        }
-        if OWNER.load(Ordering::Relaxed) == current {
+        if current != 0 && OWNER.load(Ordering::Relaxed) == current {
             // SAFETY: the registers hold this task's live user state and
             // `current` is its 16-byte aligned 512-byte area; TS is cleared
-            // only for the fxsave and set again, keeping the invariant that
-            // an owned state makes kernel FPU use raise #NM. The registers
-            // keep the state (the owner stays), the area gets a copy.
+            // only for the fxsave and set again. With the owner cleared the
+            // registers' copy is stale, which no one else reads.
             unsafe {
                 core::arch::asm!(
                     "clts",
@@ -148,39 +176,86 @@ pub fn read_user_state(out: &mut [u8; FXSAVE_BYTES]) {
                     area = in(reg) current,
                     t = out(reg) _,
                     options(nostack)
-                )
+                );
             }
+            OWNER.store(0, Ordering::Relaxed);
         }
-        // SAFETY: `current` is the running context's FpuArea (512 bytes),
-        // which nothing else writes while interrupts are masked.
-        unsafe { core::ptr::copy_nonoverlapping(current as *const u8, out.as_mut_ptr(), FXSAVE_BYTES) }
-    })
+        current
+    });
+    if current == 0 {
+        return f(&initial_user_state());
+    }
+    LENT.store(true, Ordering::Relaxed);
+    // SAFETY: `current` is the running task's FpuArea, not the owner (see
+    // above), so neither #NM nor a context switch writes it while `f` runs,
+    // and `LENT` stops this task from taking the registers back meanwhile.
+    let r = f(unsafe { &*(current as *const [u8; FXSAVE_BYTES]) });
+    LENT.store(false, Ordering::Relaxed);
+    r
 }
 
-/// Replaces the running task's user x87/SSE state (sigreturn, or the clean
-/// state a signal handler starts with); the return to ring 3 loads it.
+/// Replaces the running task's user x87/SSE state with the `fxsave` image
+/// `fill` writes into the task's own area (sigreturn reads it there
+/// straight from the signal frame); the return to ring 3 loads it. After
+/// `fill`'s error the state is undefined: the caller ends the program.
 /// MXCSR is masked to the bits the CPU supports, so `fxrstor` cannot fault
-/// on a value that came from user memory.
-pub fn write_user_state(image: &[u8; FXSAVE_BYTES]) {
+/// on a value that came from user memory. Interrupts are masked meanwhile.
+pub fn load_user_state<E>(fill: impl FnOnce(&mut [u8; FXSAVE_BYTES]) -> Result<(), E>) -> Result<(), E> {
+    assert!(!LENT.load(Ordering::Relaxed), "the FPU area is lent out");
     crate::cpu::without_interrupts(|| {
         let current = CURRENT.load(Ordering::Relaxed);
         if current == 0 {
+            return Ok(());
+        }
+        // SAFETY: `current` is the running context's 512-byte FpuArea; with
+        // interrupts masked nothing else reads or writes it meanwhile, and
+        // the registers' copy (if they held it) is disowned below before
+        // anything could save over it. MXCSR_MASK (offset 28) was last
+        // written by fxsave (0 there means 0xffbf).
+        let area = unsafe { &mut *(current as *mut [u8; FXSAVE_BYTES]) };
+        let mask = u32::from_le_bytes([area[28], area[29], area[30], area[31]]);
+        let mask = if mask == 0 { 0xffbf } else { mask };
+        // The registers' copy is stale from now on: the return to ring 3
+        // sees no owner and restores this area (embox_fpu_claim + fxrstor).
+        let _ = OWNER.compare_exchange(current, 0, Ordering::Relaxed, Ordering::Relaxed);
+        fill(area)?;
+        let mxcsr = u32::from_le_bytes([area[24], area[25], area[26], area[27]]) & mask;
+        area[24..28].copy_from_slice(&mxcsr.to_le_bytes());
+        area[28..32].copy_from_slice(&mask.to_le_bytes());
+        Ok(())
+    })
+}
+
+/// Gives the running task the clean user state a signal handler starts
+/// with ([`initial_user_state`]) in the registers themselves: `fninit`,
+/// the default MXCSR and zeroed xmm registers (what Linux's handler gets),
+/// instead of an image copied through memory. The state they held must
+/// have been saved first ([`with_user_state`]).
+pub fn reset_user_state() {
+    assert!(!LENT.load(Ordering::Relaxed), "the FPU area is lent out");
+    crate::cpu::without_interrupts(|| {
+        if CURRENT.load(Ordering::Relaxed) == 0 {
             return;
         }
-        let mut copy = *image;
-        // SAFETY: reads the MXCSR_MASK field (offset 28) of the running
-        // context's area, last written by fxsave (0 there means 0xffbf).
-        let mask = unsafe { core::ptr::read((current as *const u8).add(28) as *const u32) };
-        let mask = if mask == 0 { 0xffbf } else { mask };
-        let mxcsr = u32::from_le_bytes([copy[24], copy[25], copy[26], copy[27]]) & mask;
-        copy[24..28].copy_from_slice(&mxcsr.to_le_bytes());
-        copy[28..32].copy_from_slice(&mask.to_le_bytes());
-        // SAFETY: `current` is the running context's 512-byte FpuArea; with
-        // interrupts masked nothing else reads or writes it meanwhile.
-        unsafe { core::ptr::copy_nonoverlapping(copy.as_ptr(), current as *mut u8, FXSAVE_BYTES) }
-        // The registers' copy is stale now: the return to ring 3 sees no
-        // owner and restores this area (embox_fpu_claim + fxrstor).
-        let _ = OWNER.compare_exchange(current, 0, Ordering::Relaxed, Ordering::Relaxed);
+        // SAFETY: embox_fpu_reset (interrupts masked) saves another task's
+        // live state into its area and makes this task the owner with TS
+        // clear, and resets the registers; TS is set again, keeping the
+        // invariant that an owned state makes kernel FPU use raise #NM.
+        // The owner stays: the return to ring 3 just clears TS.
+        unsafe {
+            core::arch::asm!(
+                "call embox_fpu_reset",
+                "mov {t}, cr0",
+                "or {t}, 8",
+                "mov cr0, {t}",
+                t = out(reg) _,
+                out("eax") _,
+                out("xmm0") _, out("xmm1") _, out("xmm2") _, out("xmm3") _,
+                out("xmm4") _, out("xmm5") _, out("xmm6") _, out("xmm7") _,
+                out("st(0)") _, out("st(1)") _, out("st(2)") _, out("st(3)") _,
+                out("st(4)") _, out("st(5)") _, out("st(6)") _, out("st(7)") _,
+            )
+        }
     })
 }
 

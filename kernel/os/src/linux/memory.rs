@@ -61,6 +61,22 @@ pub enum FaultResolution {
     OutOfMemory,
 }
 
+/// A piece of a [`ProcessMemory::write_pieces`] write: bytes, or a gap
+/// whose bytes stay as they are.
+pub enum Piece<'a> {
+    Bytes(&'a [u8]),
+    Gap(usize),
+}
+
+impl Piece<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Piece::Bytes(bytes) => bytes.len(),
+            Piece::Gap(len) => *len,
+        }
+    }
+}
+
 /// A process's memory as its threads hold it: one address space shared by
 /// every thread of the group (`clone(CLONE_VM)`), each call taking its lock
 /// for the duration of one operation (interrupts are masked meanwhile, so
@@ -171,6 +187,10 @@ impl ProcessMemory {
 
     pub fn write(&mut self, addr: u32, data: &[u8]) -> Result<(), Errno> {
         self.mm.lock().write(addr, data)
+    }
+
+    pub fn write_pieces(&mut self, addr: u32, pieces: &[Piece<'_>]) -> Result<(), Errno> {
+        self.mm.lock().write_pieces(addr, pieces)
     }
 
     pub fn read_cstr(&mut self, addr: u32, max: usize) -> Result<Vec<u8>, Errno> {
@@ -512,6 +532,25 @@ impl Mm {
         })
     }
 
+    /// Writes `pieces`, one after the other, to user memory from `addr` in
+    /// one walk (a signal frame is written with one call); EFAULT if any
+    /// byte of the whole, gaps included, is not writable by the program.
+    pub fn write_pieces(&mut self, addr: u32, pieces: &[Piece<'_>]) -> Result<(), Errno> {
+        let len = pieces.iter().map(Piece::len).sum();
+        self.copy(addr, len, Some(true), |frame, offset, range| {
+            // The bytes of the pieces that fall in `range` of the whole.
+            let mut start = 0;
+            for piece in pieces {
+                let end = start + piece.len();
+                let (from, to) = (range.start.max(start), range.end.min(end));
+                if let (Piece::Bytes(bytes), true) = (piece, from < to) {
+                    frame.write(offset + (from - range.start), &bytes[from - start..to - start]);
+                }
+                start = end;
+            }
+        })
+    }
+
     /// Walks `[addr, addr+len)` page by page. `access`: None = loader,
     /// Some(write) = the program's rights are checked.
     fn copy(
@@ -534,11 +573,22 @@ impl Mm {
             let page = page_floor(at);
             let offset = (at - page) as usize;
             let chunk = (PAGE_SIZE - offset).min(len - done);
-            let frame = match access {
-                None => self.frame_for_load(page)?,
-                Some(write) => self.frame_for(page, write)?,
+            // A page mapped with the rights asked for (the common case)
+            // costs one table walk; the rest goes through frame_for.
+            let mapped = match (access, self.space.translate(page as usize)) {
+                (Some(write), Some((frame, flags))) if flags.user && (flags.writable || !write) => {
+                    each(frame, offset, done..done + chunk);
+                    true
+                }
+                _ => false,
             };
-            each(frame, offset, done..done + chunk);
+            if !mapped {
+                let frame = match access {
+                    None => self.frame_for_load(page)?,
+                    Some(write) => self.frame_for(page, write)?,
+                };
+                each(frame, offset, done..done + chunk);
+            }
             done += chunk;
         }
         Ok(())

@@ -25,6 +25,7 @@ use crate::hal::fpu::{self, FXSAVE_BYTES};
 use crate::hal::gdt::{USER_CODE, USER_DATA};
 use crate::hal::trap::TrapFrame;
 
+use super::memory::Piece;
 use super::process::Process;
 
 pub const SIG_DFL: u32 = 0;
@@ -739,47 +740,46 @@ fn setup_frame(p: &mut Process, frame: &mut TrapFrame, sig: u32, info: &SigInfo,
     if (nested || entering) && !on_altstack(p, at) {
         return Err(Errno::EFAULT); // the alternate stack would overflow
     }
-    let mut fx = [0u8; FXSAVE_BYTES];
-    fpu::read_user_state(&mut fx);
-    // Written in place (the header, then the image): a signal is on the
-    // path the benchmarks time, and every byte copied costs under TCG.
-    p.memory.write(fp_at, &fpstate_header(&fx))?;
-    p.memory.write(fp_at + FXSAVE_OFFSET as u32, &fx)?;
     let restorer = |retcode: usize| if action.sa_flags & SA_RESTORER != 0 { action.sa_restorer } else { at + retcode as u32 };
     let cr2 = if frame.vector == crate::hal::trap::PAGE_FAULT as u32 { info.fields[0] } else { 0 };
     let sc = sigcontext(frame, fp_at, oldmask as u32, cr2);
-    if rt {
-        let mut buf = [0u8; RT_SIGFRAME_BYTES];
-        put(&mut buf, 0, restorer(RT_RETCODE));
-        put(&mut buf, 4, sig);
-        put(&mut buf, 8, at + RT_INFO as u32);
-        put(&mut buf, 12, at + RT_UC as u32);
-        buf[RT_INFO..RT_INFO + SIGINFO_BYTES].copy_from_slice(&info.bytes(sig));
-        put(&mut buf, RT_UC_STACK, p.altstack.ss_sp);
-        put(&mut buf, RT_UC_STACK + 4, altstack_flags(p, sp));
-        put(&mut buf, RT_UC_STACK + 8, p.altstack.ss_size);
-        buf[RT_UC_SC..RT_UC_SC + SIGCONTEXT_BYTES].copy_from_slice(&sc);
-        buf[RT_UC_MASK..RT_UC_MASK + 8].copy_from_slice(&oldmask.to_le_bytes());
-        buf[RT_RETCODE..RT_RETCODE + 8].copy_from_slice(&RT_SIGRETURN_CODE);
-        p.memory.write(at, &buf)?;
-        frame.edx = at + RT_INFO as u32;
-        frame.ecx = at + RT_UC as u32;
+    // The frame's own bytes: an rt_sigframe, or a sigframe's head (pretcode,
+    // sig, sigcontext) and tail (extramask, retcode) around its own
+    // fpstate, which is left alone as Linux does.
+    let mut own = [0u8; RT_SIGFRAME_BYTES];
+    let mut tail = [0u8; SIGFRAME_BYTES - SIGFRAME_EXTRAMASK];
+    let (own_len, unused, tail) = if rt {
+        put(&mut own, 0, restorer(RT_RETCODE));
+        put(&mut own, 4, sig);
+        put(&mut own, 8, at + RT_INFO as u32);
+        put(&mut own, 12, at + RT_UC as u32);
+        own[RT_INFO..RT_INFO + SIGINFO_BYTES].copy_from_slice(&info.bytes(sig));
+        put(&mut own, RT_UC_STACK, p.altstack.ss_sp);
+        put(&mut own, RT_UC_STACK + 4, altstack_flags(p, sp));
+        put(&mut own, RT_UC_STACK + 8, p.altstack.ss_size);
+        own[RT_UC_SC..RT_UC_SC + SIGCONTEXT_BYTES].copy_from_slice(&sc);
+        own[RT_UC_MASK..RT_UC_MASK + 8].copy_from_slice(&oldmask.to_le_bytes());
+        own[RT_RETCODE..RT_RETCODE + 8].copy_from_slice(&RT_SIGRETURN_CODE);
+        (RT_SIGFRAME_BYTES, 0, &tail[..0])
     } else {
-        // The frame's own fpstate (fpstate_unused) is left alone, as
-        // Linux does: the head (pretcode, sig, sigcontext) and the tail
-        // (extramask, retcode) are written.
-        let mut head = [0u8; SIGFRAME_SC + SIGCONTEXT_BYTES];
-        put(&mut head, 0, restorer(SIGFRAME_RETCODE));
-        put(&mut head, 4, sig);
-        head[SIGFRAME_SC..].copy_from_slice(&sc);
-        let mut tail = [0u8; SIGFRAME_BYTES - SIGFRAME_EXTRAMASK];
+        put(&mut own, 0, restorer(SIGFRAME_RETCODE));
+        put(&mut own, 4, sig);
+        own[SIGFRAME_SC..SIGFRAME_SC + SIGCONTEXT_BYTES].copy_from_slice(&sc);
         put(&mut tail, 0, (oldmask >> 32) as u32);
         tail[SIGFRAME_RETCODE - SIGFRAME_EXTRAMASK..].copy_from_slice(&SIGRETURN_CODE);
-        p.memory.write(at, &head)?;
-        p.memory.write(at + SIGFRAME_EXTRAMASK as u32, &tail)?;
-        frame.edx = 0;
-        frame.ecx = 0;
-    }
+        (SIGFRAME_SC + SIGCONTEXT_BYTES, FPSTATE_BYTES, &tail[..])
+    };
+    // The frame, the gap up to the FPU state, and the FPU state (the
+    // header, then the image, read where the task's state is saved) go out
+    // in one checked write: a signal is on the path the benchmarks time,
+    // and every byte copied costs under TCG.
+    let gap = (fp_at - at - size) as usize;
+    fpu::with_user_state(|fx| {
+        let header = fpstate_header(fx);
+        let pieces = [Piece::Bytes(&own[..own_len]), Piece::Gap(unused), Piece::Bytes(tail), Piece::Gap(gap), Piece::Bytes(&header), Piece::Bytes(fx)];
+        p.memory.write_pieces(at, &pieces)
+    })?;
+    (frame.edx, frame.ecx) = if rt { (at + RT_INFO as u32, at + RT_UC as u32) } else { (0, 0) };
     frame.user_esp = at;
     frame.eip = action.sa_handler;
     frame.eax = sig;
@@ -789,21 +789,23 @@ fn setup_frame(p: &mut Process, frame: &mut TrapFrame, sig: u32, info: &SigInfo,
     frame.es = USER_DATA as u32;
     // No trap flag, direction flag clear, as the ABI wants at a call.
     frame.eflags &= !(0x100 | 0x400 | 0x1_0000);
-    // The handler starts with a clean FPU; sigreturn brings the old one back.
-    fpu::write_user_state(&fpu::initial_user_state());
+    // The handler starts with a clean FPU (reset in the registers);
+    // sigreturn brings the old one back.
+    fpu::reset_user_state();
     Ok(())
 }
 
-/// Reads back the FPU state a frame saved (none: the initial state).
+/// Reads back the FPU state a frame saved (none: the initial state),
+/// straight into the task's FPU area. On an error the program ends.
 fn restore_fpstate(p: &mut Process, fp_at: u32) -> Result<(), Errno> {
-    let mut fx = [0u8; FXSAVE_BYTES];
     if fp_at == 0 {
-        fx = fpu::initial_user_state();
-    } else {
-        p.memory.read(fp_at.checked_add(FXSAVE_OFFSET as u32).ok_or(Errno::EFAULT)?, &mut fx)?;
+        return fpu::load_user_state(|area| {
+            *area = fpu::initial_user_state();
+            Ok(())
+        });
     }
-    fpu::write_user_state(&fx);
-    Ok(())
+    let image_at = fp_at.checked_add(FXSAVE_OFFSET as u32).ok_or(Errno::EFAULT)?;
+    fpu::load_user_state(|area| p.memory.read(image_at, area))
 }
 
 /// `sigreturn` (119): the handler of a non-SA_SIGINFO signal returned

@@ -115,6 +115,34 @@ pub(crate) struct Table(pub(crate) [Entry; 1024]);
 
 impl Table {
     pub(crate) const EMPTY: Table = Table([Entry::EMPTY; 1024]);
+
+    /// The index of the first entry at or after `from` that is not empty
+    /// (zero). Fork and exit walk whole tables, mostly empty: `repe scasd`
+    /// counts as one guest instruction per entry under TCG, a Rust loop as
+    /// about ten.
+    fn next_used(&self, from: usize) -> Option<usize> {
+        if from >= self.0.len() {
+            return None;
+        }
+        let rest: usize;
+        let found: u8;
+        // SAFETY: scans entries `from..1024` of this table (ecx of them from
+        // edi upwards; the direction flag is clear in kernel code), reading
+        // only; eax stays zero, the value compared against.
+        unsafe {
+            core::arch::asm!(
+                "repe scasd",
+                "setne {found}",
+                found = out(reg_byte) found,
+                inout("edi") self.0.as_ptr().add(from) => _,
+                inout("ecx") self.0.len() - from => rest,
+                in("eax") 0u32,
+                options(nostack, readonly)
+            )
+        }
+        // scasd stops one past the non-empty entry it found.
+        (found != 0).then(|| self.0.len() - rest - 1)
+    }
 }
 
 struct KernelTables {
@@ -354,28 +382,27 @@ impl AddressSpace {
                 // object allocated; the child's table is the frame just
                 // allocated, distinct from every parent table.
                 let (parent_table, child_table) = unsafe { (&mut *table_at(pde.frame()), &mut *table_at(table)) };
-                let mut complete = true;
-                for (own, copy) in parent_table.0.iter_mut().zip(child_table.0.iter_mut()) {
-                    *copy = if !own.is_present() || !complete {
-                        Entry::EMPTY
-                    } else if frames.share(own.frame()) {
-                        *own = own.read_only();
-                        *own
-                    } else if let Some(frame) = frames.alloc() {
-                        // SAFETY: `frame` was just allocated and is distinct
-                        // from the mapped frame, which this space holds; the
-                        // physical map covers both.
-                        unsafe {
-                            core::ptr::copy_nonoverlapping(phys_to_virt(own.frame()) as *const u8, phys_to_virt(frame) as *mut u8, PAGE_SIZE)
+                *child_table = Table::EMPTY;
+                let mut used = parent_table.next_used(0);
+                while let Some(i) = used {
+                    let own = &mut parent_table.0[i];
+                    if own.is_present() {
+                        child_table.0[i] = if frames.share(own.frame()) {
+                            *own = own.read_only();
+                            *own
+                        } else if let Some(frame) = frames.alloc() {
+                            // SAFETY: `frame` was just allocated and is distinct
+                            // from the mapped frame, which this space holds; the
+                            // physical map covers both.
+                            unsafe {
+                                core::ptr::copy_nonoverlapping(phys_to_virt(own.frame()) as *const u8, phys_to_virt(frame) as *mut u8, PAGE_SIZE)
+                            };
+                            Entry::user_page(frame, own.page_flags())
+                        } else {
+                            return false;
                         };
-                        Entry::user_page(frame, own.page_flags())
-                    } else {
-                        complete = false;
-                        Entry::EMPTY
-                    };
-                }
-                if !complete {
-                    return false;
+                    }
+                    used = parent_table.next_used(i + 1);
                 }
             }
             true
@@ -414,13 +441,17 @@ impl Drop for AddressSpace {
                     continue;
                 }
                 // SAFETY: user-range directory entries point at tables this object allocated.
-                for pte in unsafe { &(*table_at(pde.frame())).0 } {
+                let table = unsafe { &*table_at(pde.frame()) };
+                let mut used = table.next_used(0);
+                while let Some(i) = used {
+                    let pte = table.0[i];
                     if pte.is_present() {
                         // A present entry holds the reference `map` (or a
                         // fork) took; the table goes away with it, so the
                         // reference is dropped once.
                         free(pte.frame());
                     }
+                    used = table.next_used(i + 1);
                 }
                 free(pde.frame());
             }

@@ -118,16 +118,28 @@ impl FrameAllocator {
         None
     }
 
-    /// The zone index and frame index of an allocated frame.
-    fn locate(&self, addr: u64) -> Option<(usize, u64)> {
+    /// The zone index and frame index of frame `addr`, allocated or not.
+    /// Fork and exit call this once per mapped page: the zones are
+    /// searched from the last (the RAM above 1 MiB, where nearly every
+    /// frame lies) with one comparison each.
+    fn index(&self, addr: u64) -> Option<(usize, usize)> {
         if addr % FRAME_SIZE != 0 {
             return None;
         }
         let frame = addr / FRAME_SIZE;
-        let zi = self.zones.iter().position(|z| frame >= z.first_frame && frame < z.first_frame + z.frames)?;
-        let idx = frame - self.zones[zi].first_frame;
-        let zone = &self.zones[zi];
-        (zone.used[(idx / 64) as usize] & (1 << (idx % 64)) != 0).then_some((zi, idx))
+        let zi = self.zones.iter().rposition(|z| frame.wrapping_sub(z.first_frame) < z.frames)?;
+        Some((zi, (frame - self.zones[zi].first_frame) as usize))
+    }
+
+    /// True when frame `idx` of `zone` is allocated.
+    fn is_used(zone: &Zone, idx: usize) -> bool {
+        zone.used[idx / 64] >> (idx % 64) & 1 != 0
+    }
+
+    /// The zone index and frame index of an allocated frame.
+    fn locate(&self, addr: u64) -> Option<(usize, usize)> {
+        let (zi, idx) = self.index(addr)?;
+        Self::is_used(&self.zones[zi], idx).then_some((zi, idx))
     }
 
     /// Adds a reference to an allocated frame (a second address space maps
@@ -135,33 +147,40 @@ impl FrameAllocator {
     /// allocated or already has the most references a count holds (the
     /// caller then copies the page instead).
     pub fn share(&mut self, addr: u64) -> bool {
-        let Some((zi, idx)) = self.locate(addr) else { return false };
-        let count = &mut self.zones[zi].extra_refs[idx as usize];
-        if *count == u8::MAX {
+        let Some((zi, idx)) = self.index(addr) else { return false };
+        let zone = &mut self.zones[zi];
+        let count = zone.extra_refs[idx];
+        // A frame with references is allocated; only a lone one is checked.
+        if count == u8::MAX || (count == 0 && !Self::is_used(zone, idx)) {
             return false;
         }
-        *count += 1;
+        zone.extra_refs[idx] = count + 1;
         true
     }
 
     /// True when more than one reference holds the allocated frame `addr`.
     pub fn is_shared(&self, addr: u64) -> bool {
-        self.locate(addr).is_some_and(|(zi, idx)| self.zones[zi].extra_refs[idx as usize] > 0)
+        self.locate(addr).is_some_and(|(zi, idx)| self.zones[zi].extra_refs[idx] > 0)
     }
 
     /// Drops a reference to a frame from [`alloc`](Self::alloc); the last
     /// one gives it back. Returns false (and changes nothing) for an address
     /// that is not an allocated frame.
     pub fn free(&mut self, addr: u64) -> bool {
-        let Some((zi, idx)) = self.locate(addr) else { return false };
+        let Some((zi, idx)) = self.index(addr) else { return false };
         let zone = &mut self.zones[zi];
-        let count = &mut zone.extra_refs[idx as usize];
+        let count = &mut zone.extra_refs[idx];
+        // A frame with references is allocated: the common case at the
+        // exit of a forked child, whose pages are shared.
         if *count > 0 {
             *count -= 1;
             return true;
         }
-        let (wi, bit) = ((idx / 64) as usize, idx % 64);
-        zone.used[wi] &= !(1 << bit);
+        if !Self::is_used(zone, idx) {
+            return false;
+        }
+        let wi = idx / 64;
+        zone.used[wi] &= !(1 << (idx % 64));
         self.free += 1;
         if (zi, wi) < self.hint {
             self.hint = (zi, wi);

@@ -72,9 +72,12 @@ impl WaitQueue {
 
     /// Wakes every waiting task; returns how many.
     pub fn wake_all(&self) -> usize {
-        let pids: VecDeque<Pid> = core::mem::take(&mut *self.waiters.lock());
-        let n = pids.len();
-        for pid in pids {
+        // Drained in place: the queue keeps its buffer (taking it left an
+        // empty one, so every wait after a wake allocated anew: a pipe
+        // round trip paid four heap calls for it).
+        let mut waiters = self.waiters.lock();
+        let n = waiters.len();
+        for pid in waiters.drain(..) {
             sched::wake(pid);
         }
         n

@@ -33,10 +33,7 @@ fn writable(flags: u32) -> bool {
 
 /// Reads from `fd` into `buf`, at `at` (pread) or at the file offset.
 fn read_into(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysResult {
-    let (kind, offset, flags) = {
-        let f = p.files.get(fd)?;
-        (f.kind, f.offset, f.flags)
-    };
+    let (kind, offset, flags) = p.files.status(fd)?;
     if !readable(flags) {
         return Err(Errno::EBADF);
     }
@@ -115,10 +112,7 @@ fn read_into(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysRe
 
 /// Writes `buf` to `fd`, at `at` (pwrite) or at the file offset (the end with O_APPEND).
 fn write_from(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysResult {
-    let (kind, offset, flags) = {
-        let f = p.files.get(fd)?;
-        (f.kind, f.offset, f.flags)
-    };
+    let (kind, offset, flags) = p.files.status(fd)?;
     if !writable(flags) {
         return Err(Errno::EBADF);
     }
@@ -262,10 +256,7 @@ pub fn writev(p: &mut Process, fd: Fd, iov: UserPtr<Iovec>, count: u32) -> SysRe
 
 /// The new offset for lseek/_llseek; the console accepts any seek (the seed's `lseek(1, 0, 0)`).
 fn seek(p: &mut Process, fd: u32, off: i64, whence: u32) -> Result<u64, Errno> {
-    let (kind, cur) = {
-        let f = p.files.get(fd)?;
-        (f.kind, f.offset)
-    };
+    let (kind, cur, _) = p.files.status(fd)?;
     let base = match (whence, kind) {
         // signalfd: Linux's noop_llseek.
         (_, FileKind::Console | FileKind::Device(_) | FileKind::SignalFd(_)) => return Ok(0),
@@ -759,10 +750,7 @@ pub fn sendfile64(p: &mut Process, out_fd: Fd, in_fd: Fd, offset_ptr: UserPtr<I6
 
 /// Writes kernel bytes to `fd` at its offset (the console, or a file).
 pub(super) fn write_kernel_bytes(p: &mut Process, fd: u32, data: &[u8]) -> Result<(), Errno> {
-    let (kind, offset, flags) = {
-        let f = p.files.get(fd)?;
-        (f.kind, f.offset, f.flags)
-    };
+    let (kind, offset, flags) = p.files.status(fd)?;
     match kind {
         FileKind::Console => env::console_write(data),
         FileKind::Device(Device::Full) => return Err(Errno::ENOSPC),

@@ -3,8 +3,9 @@
 # kernel and in a Linux guest (Debian bookworm's linux-image-686, the binary
 # as init in an initramfs) under the same QEMU and accelerator (TCG):
 #   - null syscall (int $0x80 getpid) time per call, and the ratio;
-#   - a context switch between two threads (sched_yield ping-pong) and a
-#     futex wake round trip between two threads, and the ratios;
+#   - a context switch between two threads and between two processes
+#     (sched_yield ping-pong) and a futex wake round trip between two
+#     threads, and the ratios;
 #   - signal delivery to a handler (kill to itself, the handler, sigreturn)
 #     per signal, and the ratio;
 #   - fork+exit+wait, fork+execve+wait (a tiny static program), a pipe
@@ -76,7 +77,7 @@ echo "== our kernel (TCG)"
 ours_log="$out/embox.log"
 # The benchmarks both guests run (the Linux guest's init runs the same).
 bench_cmds=("load_app bench null $CALLS" "load_app bench signal $SIGNALS" "load_app bench switch $TRIPS"
-    "load_app bench futex $TRIPS" "load_app bench fork $FORKS" "load_app bench exec $EXECS /bin/tiny"
+    "load_app bench pswitch $TRIPS" "load_app bench futex $TRIPS" "load_app bench fork $FORKS" "load_app bench exec $EXECS /bin/tiny"
     "load_app bench pipe $PIPE_TRIPS" "load_app bench pipethru $PIPE_MIB")
 # load_app first: one cold run, then FIRST_RUNS more (the file cached).
 cmds=(--cmd "load_app bench write $WRITE_MIB")
@@ -106,9 +107,9 @@ mibs() { sed -n 's/.*pipe throughput: .*: \([0-9.]*\) MiB\/s.*/\1/p' "$1" | tr -
 figures() {
   side_by_side "$1" "$2" "null syscall" "int 0x80 getpid, $CALLS calls" "$3"
   side_by_side "$1" "$2" "signal delivery" "kill to itself + handler + sigreturn, $SIGNALS signals" "$3"
-  for what in "thread switch" "futex wake round trip"; do
-    side_by_side "$1" "$2" "$what" "two threads of one process, $TRIPS" "$3"
-  done
+  side_by_side "$1" "$2" "thread switch" "two threads of one process, $TRIPS" "$3"
+  side_by_side "$1" "$2" "process switch" "two processes, $TRIPS sched_yield each" "$3"
+  side_by_side "$1" "$2" "futex wake round trip" "two threads of one process, $TRIPS" "$3"
   side_by_side "$1" "$2" "fork+exit+wait" "$FORKS" "$3"
   side_by_side "$1" "$2" "fork+execve+wait" "$EXECS, a tiny static program" "$3"
   side_by_side "$1" "$2" "pipe round trip" "one byte between two processes, $PIPE_TRIPS" "$3"

@@ -6,6 +6,9 @@
  *                   delivered to a handler that returns through sigreturn
  *   bench switch N  two threads of one process sched_yield to each other N
  *                   times each: ns per context switch (a yield included)
+ *   bench pswitch N two processes (a fork) sched_yield to each other N
+ *                   times each: ns per context switch between processes
+ *                   (address spaces change; a yield included)
  *   bench futex N   N futex wake round trips between two threads (A wakes
  *                   B, B wakes A; each sleeps in FUTEX_WAIT): ns per trip
  *   bench fork N    N times fork, the child _exits at once, the parent
@@ -18,9 +21,10 @@
  *   bench pipethru MIB  a child writes MIB MiB into a pipe in 64 KiB
  *                   writes, the parent reads it: MiB/s
  * As a Linux guest's init (pid 1, no arguments) it runs `null 1000000`,
- * `signal 100000`, `switch 100000`, `futex 100000`, `fork 2000`,
- * `exec 1000 /tiny`, `pipe 20000` and `pipethru 16`, then powers the
- * guest off. */
+ * `signal 100000`, `switch 100000`, `pswitch 100000`, `futex 100000`, `fork 2000`,
+ * `exec 1000 /tiny`, `pipe 20000` and `pipethru 16` (or only the one
+ * named after `--` on its kernel command line), then powers the guest
+ * off. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -134,6 +138,24 @@ static void thread_switches(long n)
 	pthread_join(other, NULL);
 	double t = now() - t0;
 	printf("thread switch: %ld sched_yield switches in %.3f s: %.1f ns/switch\n", 2 * n, t, t / (2 * n) * 1e9);
+}
+
+static void wait_child(pid_t pid);
+static pid_t fork_or_die(void);
+
+/* The same between two processes: every switch changes address spaces. */
+static void process_switches(long n)
+{
+	double t0 = now();
+	pid_t pid = fork_or_die();
+	if (pid == 0) {
+		yield_n((void *)n);
+		_exit(0);
+	}
+	yield_n((void *)n);
+	wait_child(pid);
+	double t = now() - t0;
+	printf("process switch: %ld sched_yield switches in %.3f s: %.1f ns/switch\n", 2 * n, t, t / (2 * n) * 1e9);
 }
 
 static uint32_t ping, pong;
@@ -299,25 +321,9 @@ static void pipe_throughput(long mib)
 	printf("pipe throughput: %ld MiB in %.3f s: %.1f MiB/s\n", mib, t, mib / t);
 }
 
-int main(int argc, char **argv)
+/* Runs the benchmark argv names; 2 for a bad command line. */
+static int run(int argc, char **argv)
 {
-	setvbuf(stdout, NULL, _IONBF, 0);
-	if (getpid() == 1) { /* init of the Linux guest: get a console first */
-		mkdir("/dev", 0755);
-		mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
-		int fd = open("/dev/console", O_RDWR);
-		dup2(fd, 0), dup2(fd, 1), dup2(fd, 2);
-		null_calls(1000000);
-		signal_delivery(100000);
-		thread_switches(100000);
-		futex_round_trips(100000);
-		fork_exit_wait(2000);
-		fork_exec_wait(1000, "/tiny");
-		pipe_round_trips(20000);
-		pipe_throughput(16);
-		reboot(RB_POWER_OFF);
-		return 0;
-	}
 	if (argc == 3 && !strcmp(argv[1], "null"))
 		null_calls(atol(argv[2]));
 	else if (argc == 3 && !strcmp(argv[1], "getuid"))
@@ -328,6 +334,8 @@ int main(int argc, char **argv)
 		signal_delivery(atol(argv[2]));
 	else if (argc == 3 && !strcmp(argv[1], "switch"))
 		thread_switches(atol(argv[2]));
+	else if (argc == 3 && !strcmp(argv[1], "pswitch"))
+		process_switches(atol(argv[2]));
 	else if (argc == 3 && !strcmp(argv[1], "futex"))
 		futex_round_trips(atol(argv[2]));
 	else if (argc == 3 && !strcmp(argv[1], "fork"))
@@ -339,9 +347,37 @@ int main(int argc, char **argv)
 	else if (argc == 3 && !strcmp(argv[1], "pipethru"))
 		pipe_throughput(atol(argv[2]));
 	else {
-		fprintf(stderr, "usage: bench null N | bench getuid N | bench write MIB | bench signal N | bench switch N | bench futex N\n"
+		fprintf(stderr, "usage: bench null N | bench getuid N | bench write MIB | bench signal N | bench switch N | bench pswitch N\n"
+		                "       bench futex N\n"
 		                "       bench fork N | bench exec N PROGRAM | bench pipe N | bench pipethru MIB\n");
 		return 2;
 	}
 	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (getpid() == 1) { /* init of the Linux guest: get a console first */
+		mkdir("/dev", 0755);
+		mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+		int fd = open("/dev/console", O_RDWR);
+		dup2(fd, 0), dup2(fd, 1), dup2(fd, 2);
+		if (argc > 1) { /* one benchmark, named after `--` on the kernel command line */
+			run(argc, argv);
+		} else {
+			null_calls(1000000);
+			signal_delivery(100000);
+			thread_switches(100000);
+			process_switches(100000);
+			futex_round_trips(100000);
+			fork_exit_wait(2000);
+			fork_exec_wait(1000, "/tiny");
+			pipe_round_trips(20000);
+			pipe_throughput(16);
+		}
+		reboot(RB_POWER_OFF);
+		return 0;
+	}
+	return run(argc, argv);
 }

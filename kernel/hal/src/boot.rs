@@ -146,6 +146,12 @@ impl BootInfo {
     pub fn memory_top(&self) -> u64 {
         self.ram.as_slice().last().map_or(0, |r| r.end)
     }
+
+    /// When RAM reaches past what the kernel's physical map covers: the
+    /// bytes of it that are used.
+    pub fn ram_used_if_capped(&self) -> Option<u64> {
+        (self.memory_top() > crate::layout::PHYS_MAP_LIMIT).then_some(crate::layout::PHYS_MAP_LIMIT)
+    }
 }
 
 /// A small fixed-capacity string, so boot needs no heap.

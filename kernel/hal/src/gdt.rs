@@ -16,17 +16,17 @@ use core::cell::UnsafeCell;
 use core::mem::size_of;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-pub const KERNEL_CODE: u16 = 0x08;
-pub const KERNEL_DATA: u16 = 0x10;
+pub(crate) const KERNEL_CODE: u16 = 0x08;
+pub(crate) const KERNEL_DATA: u16 = 0x10;
 pub const USER_CODE: u16 = 0x1b;
 pub const USER_DATA: u16 = 0x23;
-pub const TSS_SELECTOR: u16 = 0x28;
+pub(crate) const TSS_SELECTOR: u16 = 0x28;
 /// First GDT index of the TLS slots, and how many there are.
 pub const TLS_FIRST_ENTRY: usize = 6;
 pub const TLS_ENTRIES: usize = 3;
 
 /// Selector of the double-fault TSS.
-pub const DOUBLE_FAULT_TSS_SELECTOR: u16 = ((TLS_FIRST_ENTRY + TLS_ENTRIES) << 3) as u16;
+pub(crate) const DOUBLE_FAULT_TSS_SELECTOR: u16 = ((TLS_FIRST_ENTRY + TLS_ENTRIES) << 3) as u16;
 
 const ENTRIES: usize = TLS_FIRST_ENTRY + TLS_ENTRIES + 1;
 const DOUBLE_FAULT_STACK: usize = 8192;

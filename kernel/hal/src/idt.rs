@@ -264,8 +264,24 @@ fn set_gate(vector: u8, handler: u32, dpl: u8) {
     });
 }
 
-/// Opens `vector` to `int n` from ring 3 (a DPL-3 interrupt gate). Only
-/// vectors with a stub (0x80, exceptions 3 and 4) are allowed.
-pub fn set_user_gate(vector: u8) {
+/// The vectors a program may raise with `int n` (any other `int n` from
+/// ring 3 is a general protection fault).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserGate {
+    /// `int 0x80`, the Linux system call.
+    Syscall,
+    /// `int3` (#BP): SIGTRAP.
+    Breakpoint,
+    /// `into` (#OF): SIGSEGV.
+    Overflow,
+}
+
+/// Opens `gate` to `int n` from ring 3 (a DPL-3 interrupt gate).
+pub fn set_user_gate(gate: UserGate) {
+    let vector = match gate {
+        UserGate::Syscall => SYSCALL_VECTOR,
+        UserGate::Breakpoint => 3,
+        UserGate::Overflow => 4,
+    };
     set_gate(vector, stub(vector), 3);
 }

@@ -9,9 +9,9 @@ use embox_mm::PhysRange;
 
 pub const PAGE_SIZE: usize = 4096;
 /// Virtual address of physical address 0 in the physical map.
-pub const PHYS_MAP_BASE: usize = 0xc000_0000;
+pub(crate) const PHYS_MAP_BASE: usize = 0xc000_0000;
 /// Most physical memory the map covers (above it: kernel stacks).
-pub const PHYS_MAP_LIMIT: u64 = 0x3000_0000;
+pub(crate) const PHYS_MAP_LIMIT: u64 = 0x3000_0000;
 /// First user virtual address; below it, the identity-mapped kernel.
 #[cfg(not(feature = "lkl"))]
 pub const USER_START: usize = 0x0040_0000;
@@ -23,13 +23,13 @@ pub const USER_START: usize = 0x0100_0000;
 pub const USER_END: usize = PHYS_MAP_BASE;
 
 /// Virtual address of a physical address in the physical map.
-pub fn phys_to_virt(phys: u64) -> usize {
+pub(crate) fn phys_to_virt(phys: u64) -> usize {
     assert!(phys < PHYS_MAP_LIMIT, "physical address {phys:#x} beyond the physical map");
     PHYS_MAP_BASE + phys as usize
 }
 
 /// The physical address of `virt`, an address in the physical map.
-pub fn virt_to_phys(virt: usize) -> u64 {
+pub(crate) fn virt_to_phys(virt: usize) -> u64 {
     assert!((PHYS_MAP_BASE..PHYS_MAP_BASE + PHYS_MAP_LIMIT as usize).contains(&virt), "{virt:#x} is not in the physical map");
     (virt - PHYS_MAP_BASE) as u64
 }

@@ -18,16 +18,41 @@ use crate::layout::{kernel_image, kernel_readonly};
 use core::arch::asm;
 use core::cell::UnsafeCell;
 
-pub use crate::layout::{phys_to_virt, virt_to_phys, PAGE_SIZE, PHYS_MAP_BASE, PHYS_MAP_LIMIT, USER_END, USER_START};
+pub use crate::layout::{PAGE_SIZE, USER_END, USER_START};
+use crate::layout::{phys_to_virt, PHYS_MAP_BASE, PHYS_MAP_LIMIT};
 
 /// Page tables of the identity map (4 MiB each).
 const LOW_TABLES: usize = USER_START >> 22;
 
-/// Permissions of a user page.
+/// What a program may do with one of its pages: nothing (a reserved,
+/// PROT_NONE page), read, or read and write. (Writable but inaccessible
+/// cannot be expressed: i386 has no such page.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageFlags {
-    pub writable: bool,
-    pub user: bool,
+    writable: bool,
+    user: bool,
+}
+
+impl PageFlags {
+    /// Reserved: any access by the program faults.
+    pub const NONE: PageFlags = PageFlags { writable: false, user: false };
+    pub const READ: PageFlags = PageFlags { writable: false, user: true };
+    pub const READ_WRITE: PageFlags = PageFlags { writable: true, user: true };
+
+    /// The program may read the page.
+    pub fn accessible(self) -> bool {
+        self.user
+    }
+
+    /// The program may write the page.
+    pub fn writable(self) -> bool {
+        self.writable
+    }
+
+    /// The same rights without write access (a page shared copy-on-write).
+    pub fn read_only(self) -> PageFlags {
+        PageFlags { writable: false, ..self }
+    }
 }
 
 /// One entry of a page directory or page table: a frame's address and its

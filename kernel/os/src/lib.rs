@@ -69,11 +69,8 @@ pub fn start(magic: u32, info: u32, config: &Config) -> ! {
         frames.free,
         hal::time::timer_hz()
     );
-    if boot.memory_top() > hal::paging::PHYS_MAP_LIMIT {
-        klog!(
-            "memory: only the first {} MiB of RAM are used (the kernel's physical map ends there)",
-            hal::paging::PHYS_MAP_LIMIT >> 20
-        );
+    if let Some(used) = boot.ram_used_if_capped() {
+        klog!("memory: only the first {} MiB of RAM are used (the kernel's physical map ends there)", used >> 20);
     }
     match boot.console {
         Ok(()) => klog!("console: output through virtio-serial port 1, input on COM1"),

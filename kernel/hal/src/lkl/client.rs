@@ -208,6 +208,13 @@ impl Block {
     pub fn addr(&self) -> usize {
         self.addr as usize
     }
+    /// Whether the block is one physically contiguous range of the
+    /// kernel's physical map (what `page_alloc` must give LKL).
+    pub fn is_physically_contiguous(&self) -> bool {
+        let in_map = |a: usize| (crate::layout::PHYS_MAP_BASE..crate::layout::PHYS_MAP_BASE + crate::layout::PHYS_MAP_LIMIT as usize).contains(&a);
+        let last = self.addr() + self.size.max(1) - 1;
+        in_map(self.addr()) && in_map(last) && crate::layout::virt_to_phys(last) - crate::layout::virt_to_phys(self.addr()) == (last - self.addr()) as u64
+    }
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
         // SAFETY: we own `size` bytes at `addr` until drop.
         unsafe { core::slice::from_raw_parts_mut(self.addr, self.size) }

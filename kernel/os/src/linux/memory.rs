@@ -47,8 +47,11 @@ fn errno(e: AreaError) -> Errno {
 }
 
 fn flags_for(perms: Perms) -> PageFlags {
-    let any = perms.read || perms.write || perms.exec;
-    PageFlags { writable: perms.write, user: any }
+    match (perms.read || perms.write || perms.exec, perms.write) {
+        (false, _) => PageFlags::NONE,
+        (true, false) => PageFlags::READ,
+        (true, true) => PageFlags::READ_WRITE,
+    }
 }
 
 /// What a page fault in user mode turned out to be.
@@ -263,14 +266,14 @@ impl Mm {
     /// the program may write.
     fn frame_for(&mut self, page: u32, write: bool) -> Result<FrameRef<'_>, Errno> {
         match self.space.translate(page as usize).map(|(_, flags)| flags) {
-            Some(flags) if flags.user && write && !flags.writable && self.is_copy_on_write(page) => {
+            Some(flags) if flags.accessible() && write && !flags.writable() && self.is_copy_on_write(page) => {
                 return self.break_copy_on_write(page)
             }
-            Some(flags) if !(flags.user && (flags.writable || !write)) => return Err(Errno::EFAULT),
+            Some(flags) if !(flags.accessible() && (flags.writable() || !write)) => return Err(Errno::EFAULT),
             Some(_) => {}
             None => {
                 let flags = flags_for(self.area_at(page).ok_or(Errno::EFAULT)?.perms);
-                if !flags.user || (write && !flags.writable) {
+                if !flags.accessible() || (write && !flags.writable()) {
                     return Err(Errno::EFAULT);
                 }
                 return self.map_zeroed(page, flags);
@@ -309,13 +312,13 @@ impl Mm {
     /// True when `page` is mapped read-only although its area is writable:
     /// its frame is (or was) shared with another process since a fork.
     fn is_copy_on_write(&self, page: u32) -> bool {
-        self.area_at(page).is_some_and(|a| flags_for(a.perms).writable)
+        self.area_at(page).is_some_and(|a| flags_for(a.perms).writable())
     }
 
     /// A write to a copy-on-write page: the process gets a frame of its own
     /// (a copy while another process still shares the old one) mapped writable.
     fn break_copy_on_write(&mut self, page: u32) -> Result<FrameRef<'_>, Errno> {
-        let writable = PageFlags { writable: true, user: true };
+        let writable = PageFlags::READ_WRITE;
         let (frame, _) = self.space.translate(page as usize).ok_or(Errno::EFAULT)?;
         // A shared mapping's page is the file's (and every mapper's): the
         // write goes to it, never to a copy.
@@ -331,7 +334,7 @@ impl Mm {
             Err(_) => {
                 // Cannot happen (the entry was just cleared); keep the old frame.
                 if let Some(shared) = shared {
-                    let _ = self.space.map(page as usize, shared, PageFlags { writable: false, user: true });
+                    let _ = self.space.map(page as usize, shared, PageFlags::READ);
                 }
                 return Err(Errno::ENOMEM);
             }
@@ -355,7 +358,7 @@ impl Mm {
     pub fn resolve_fault(&mut self, addr: u32, write: bool) -> FaultResolution {
         let page = page_floor(addr);
         if let Some((_, flags)) = self.space.translate(page as usize) {
-            if write && flags.user && !flags.writable && self.is_copy_on_write(page) {
+            if write && flags.accessible() && !flags.writable() && self.is_copy_on_write(page) {
                 return match self.break_copy_on_write(page) {
                     Ok(_) => FaultResolution::Mapped,
                     Err(_) => FaultResolution::OutOfMemory,
@@ -464,7 +467,7 @@ impl Mm {
         let mut offset = 0;
         while offset < old_len {
             if let Some(frame) = self.space.unmap((old + offset) as usize) {
-                let flags = PageFlags { writable: flags.writable && !frame.view().is_shared(), ..flags };
+                let flags = if frame.view().is_shared() { flags.read_only() } else { flags };
                 if self.space.map((new + offset) as usize, frame, flags).is_err() {
                     return Err(Errno::ENOMEM);
                 }
@@ -489,8 +492,7 @@ impl Mm {
             // Pages not mapped yet get the new rights when first touched;
             // a frame shared since a fork stays read-only (copy on write).
             if let Some((frame, _)) = self.space.translate(page as usize) {
-                let shared = flags.writable && frame.is_shared();
-                let _ = self.space.protect(page as usize, PageFlags { writable: flags.writable && !shared, ..flags });
+                let _ = self.space.protect(page as usize, if frame.is_shared() { flags.read_only() } else { flags });
             }
             page += PAGE;
         }
@@ -576,7 +578,7 @@ impl Mm {
             // A page mapped with the rights asked for (the common case)
             // costs one table walk; the rest goes through frame_for.
             let mapped = match (access, self.space.translate(page as usize)) {
-                (Some(write), Some((frame, flags))) if flags.user && (flags.writable || !write) => {
+                (Some(write), Some((frame, flags))) if flags.accessible() && (flags.writable() || !write) => {
                     each(frame, offset, done..done + chunk);
                     true
                 }

@@ -1020,11 +1020,11 @@ const ENVIRONMENT: [&[u8]; 4] = [b"PATH=/bin:/", b"HOME=/", b"TERM=vt100", b"SHE
 /// Opens the syscall gate, takes the user-fault vectors, adds `load_app`.
 pub fn init() {
     trap::set_syscall_handler(syscall_trap);
-    idt::set_user_gate(idt::SYSCALL_VECTOR);
+    idt::set_user_gate(idt::UserGate::Syscall);
     // int3 and into from ring 3 raise their own exceptions (SIGTRAP,
     // SIGSEGV), as on Linux, instead of a general protection fault.
-    idt::set_user_gate(3);
-    idt::set_user_gate(4);
+    idt::set_user_gate(idt::UserGate::Breakpoint);
+    idt::set_user_gate(idt::UserGate::Overflow);
     trap::set_user_fault_handler(fault_trap);
     crate::tty::set_interrupt_hook(on_console_signal);
     trap::set_user_return_hook(irq_return);

@@ -340,8 +340,7 @@ fn memory_ops() -> Check {
     let mut pages = Block::pages(size).ok_or("page_alloc(2 MiB) failed")?;
     ensure(pages.addr() % paging::PAGE_SIZE == 0, || String::from("page_alloc not page-aligned"))?;
     ensure(memory::frame_stats().free == free_before - (size / paging::PAGE_SIZE) as u64, || String::from("page_alloc took the wrong number of frames"))?;
-    let phys = paging::virt_to_phys(pages.addr());
-    ensure(paging::virt_to_phys(pages.addr() + size - 1) == phys + size as u64 - 1, || String::from("page_alloc memory not in the physical map"))?;
+    ensure(pages.is_physically_contiguous(), || String::from("page_alloc memory not in the physical map"))?;
     let slice = pages.as_mut_slice();
     for (i, chunk) in slice.chunks_mut(4096).enumerate() {
         chunk.fill(i as u8);

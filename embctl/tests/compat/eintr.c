@@ -1,6 +1,8 @@
 /* A signal interrupts a read that blocks: EINTR after a handler without
  * SA_RESTART, a restart with SA_RESTART, death by a fatal signal, and no
- * stale interruption of the next blocking read. Under x86/lkl-qemu the pipe
+ * stale interruption of the next blocking read; a recvmsg(MSG_PEEK |
+ * MSG_TRUNC) with nothing to read on a datagram socket (like the one the
+ * syscall fuzzer's seed 0xdecaf blocked in) ends the same way. Under x86/lkl-qemu the pipe
  * and the socket are LKL's and the read sleeps inside LKL. */
 #include <poll.h>
 #include <signal.h>
@@ -46,6 +48,18 @@ static void interrupted_read(const char *what, int rfd)
 	printf("%s: read %zd, %s, handler ran %d\n", what, n, n < 0 ? strerror(errno) : "no error", handled);
 }
 
+static void interrupted_recvmsg(const char *what, int fd)
+{
+	char data[16];
+	struct iovec iov = { data, sizeof data };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	handled = 0;
+	alarm_in_ms(100);
+	errno = 0;
+	ssize_t n = recvmsg(fd, &msg, MSG_PEEK | MSG_TRUNC | MSG_DONTROUTE);
+	printf("%s: recvmsg %zd, %s, handler ran %d\n", what, n, n < 0 ? strerror(errno) : "no error", handled);
+}
+
 int main(void)
 {
 	int fds[2], sv[2], status;
@@ -55,6 +69,11 @@ int main(void)
 	set_handler(SIGALRM, on_alarm, 0);
 	interrupted_read("pipe, no SA_RESTART", fds[0]);
 	interrupted_read("socket, no SA_RESTART", sv[0]);
+	int dgram[2];
+	CHECK(socketpair(AF_UNIX, SOCK_DGRAM, 0, dgram) == 0);
+	interrupted_recvmsg("unix datagram socket", dgram[0]);
+	close(dgram[0]);
+	close(dgram[1]);
 
 	struct pollfd pfd = { fds[0], POLLIN, 0 };
 	handled = 0;

@@ -9,6 +9,12 @@
  * (rt_sigtimedwait among them), pipes and signalfds (a read of an empty
  * one would wait forever), set_thread_area (the libc's
  * TLS), brk and sigreturn.
+ * Other calls may block as they would on Linux (seed 0xdecaf's call
+ * 1 506 164 was a recvmsg on one of its own sockets with nothing to read),
+ * so a watchdog interval timer (SIGALRM every 100 ms, handler without
+ * SA_RESTART) ends any blocked call with EINTR; the fuzzer checks that it
+ * does before it starts, and unblocks SIGALRM after every call that may
+ * have blocked it.
  * Standard input, output and error are closed first, so no random call
  * reaches the console; the report goes to /dev/console at the end. It then
  * removes /tmp/fz, closes every descriptor and exits 0: afterwards the
@@ -23,8 +29,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -249,6 +257,49 @@ static int remove_added(const char *path, const struct listing *before, int out)
 	return failed;
 }
 
+/* The watchdog: SIGALRM every WATCHDOG_MS while the calls run. */
+#define WATCHDOG_MS 100
+static volatile sig_atomic_t in_call;
+static volatile unsigned long interrupted; /* watchdog signals that came during a call */
+
+static void on_watchdog(int sig)
+{
+	(void)sig;
+	if (in_call)
+		interrupted++;
+}
+
+static void watchdog(long ms)
+{
+	struct itimerval it = { { 0, ms * 1000 }, { 0, ms * 1000 } };
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void unblock_watchdog(void)
+{
+	sigset_t alarm;
+	sigemptyset(&alarm);
+	sigaddset(&alarm, SIGALRM);
+	sigprocmask(SIG_UNBLOCK, &alarm, NULL);
+}
+
+/* Starts the watchdog; false if it does not end a read that blocks. */
+static int start_watchdog(void)
+{
+	struct sigaction sa;
+	int fds[2];
+	char c;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_watchdog; /* no SA_RESTART: blocked calls end with EINTR */
+	if (sigaction(SIGALRM, &sa, NULL) != 0 || pipe(fds) != 0)
+		return 0;
+	watchdog(WATCHDOG_MS);
+	int ended = read(fds[0], &c, 1) < 0 && errno == EINTR;
+	close(fds[0]);
+	close(fds[1]);
+	return ended;
+}
+
 static void remap_scratch(void)
 {
 	mmap(SCRATCH, SCRATCH_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
@@ -272,6 +323,10 @@ int main(int argc, char **argv)
 	list("/tmp", &tmp);
 	if (chdir("/tmp/fz") != 0)
 		return 2;
+	if (!start_watchdog()) {
+		dprintf(2, "fuzz: the watchdog (SIGALRM every %d ms) did not end a blocked read\n", WATCHDOG_MS);
+		return 5;
+	}
 	close(0);
 	close(1);
 	close(2);
@@ -313,7 +368,11 @@ int main(int argc, char **argv)
 			dprintf(out, "fuzz: call %lu: %u(%#x, %#x, %#x, %#x, %#x, %#x)\n", i, nr, a, b, c, d, e, f);
 			close(out);
 		}
+		in_call = 1;
 		int32_t r = raw_syscall(nr, a, b, c, d, e, f);
+		in_call = 0;
+		if (nr == 69 || nr == 126 || nr == 175) /* ssetmask, sigprocmask, rt_sigprocmask */
+			unblock_watchdog();
 		counts[r < 0 && r > -4096 ? 1 : 0]++;
 		if (i % 64 == 63) {
 			/* munmap, mprotect and mremap may have taken the scratch area. */
@@ -322,6 +381,7 @@ int main(int argc, char **argv)
 		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	watchdog(0);
 	for (int fd = 0; fd < 1024; fd++)
 		close(fd);
 	chdir("/");
@@ -332,8 +392,8 @@ int main(int argc, char **argv)
 		return 3;
 	if (remove_tree("/tmp/fz", out) + remove_added("/tmp", &tmp, out) + remove_added("/", &root, out) != 0)
 		return 4;
-	dprintf(out, "fuzz: seed %u: %lu calls (%lu ok, %lu errors) in %.3f s: %.0f calls/s\n", seed, calls, counts[0],
-		counts[1], secs, secs > 0 ? calls / secs : 0.0);
+	dprintf(out, "fuzz: seed %u: %lu calls (%lu ok, %lu errors) in %.3f s: %.0f calls/s; %lu watchdog signals during a call\n",
+		seed, calls, counts[0], counts[1], secs, secs > 0 ? calls / secs : 0.0, interrupted);
 	close(out);
 	return 0;
 }

@@ -15,7 +15,9 @@
 # With EMBCTL_LKL_TREE=DIR, a third guest: x86/lkl-qemu built with that
 # LKL tree, where 10.0.2.16 is LKL's own stack on its virtio-mmio card
 # bridged to the same NIC (kernel/os/src/lkl/netdev.rs).
-# Usage: [EMBCTL_LKL_TREE=DIR] scripts/bench-net.sh [MIB]   (needs Docker, the build image, gcc-multilib)
+# With BENCH_NET_BASELINE=FILE, another kernel file (e.g. main's
+# build/base/bin/embox) is measured first in the same run, as `baseline`.
+# Usage: [EMBCTL_LKL_TREE=DIR] [BENCH_NET_BASELINE=FILE] scripts/bench-net.sh [MIB]   (needs Docker, the build image, gcc-multilib)
 set -eu
 ws=$(cd "$(dirname "$0")/.." && pwd)
 embctl=${EMBCTL:-$ws/target/release/embctl}
@@ -123,18 +125,35 @@ figures="$out/bench-net.figures"
 run=
 trap '[ -z "$run" ] || kill $run 2>/dev/null || true' EXIT INT TERM
 
+# run_ours LABEL: our kernel under build/ measured, its figures as `LABEL: ...`.
+run_ours() {
+  log="$out/bench-net-$1.log"
+  "$embctl" --workspace "$ws" run --no-build --no-kvm --net --add "$out/netprog" --timeout 300 \
+    --cmd "load_app netprog loop 5003 $MIB" \
+    --cmd 'load_app netprog sink 5001' \
+    --cmd "load_app netprog source 10.0.2.10 5002 $MIB" \
+    --cmd 'ping -c 10 10.0.2.10' --cmd ifconfig >"$log" 2>&1 &
+  run=$!
+  measure "$1" "$log" $run >>"$figures"
+  loopback "$log" "$1" >>"$figures"
+  sed -n "s/.*rtt min\/avg\/max = \([0-9.]*\)\/\([0-9.]*\)\/\([0-9.]*\).*/$1: ping guest -> container: min \1 \/ avg \2 \/ max \3 ms (10 requests)/p" "$log" | tr -d '\r' >>"$figures"
+  grep "^$1" "$figures"
+  # The NIC's counters after the run (interrupts, frames, kicks).
+  sed -n '/^eth0/,/^lo /p' "$log" | tr -d '\r' | grep -v '^lo '
+}
+
+kernel="$ws/build/base/bin/embox"
+if [ -n "${BENCH_NET_BASELINE:-}" ]; then
+  echo "== baseline kernel $BENCH_NET_BASELINE (TCG, virtio-net, TAP)"
+  cp "$kernel" "$out/embox.ours"
+  trap 'cp "$out/embox.ours" "$kernel"; [ -z "$run" ] || kill $run 2>/dev/null || true' EXIT INT TERM
+  cp "$BENCH_NET_BASELINE" "$kernel"
+  run_ours base
+  cp "$out/embox.ours" "$kernel"
+  trap '[ -z "$run" ] || kill $run 2>/dev/null || true' EXIT INT TERM
+fi
 echo "== our kernel (TCG, virtio-net, TAP)"
-log="$out/bench-net.log"
-"$embctl" --workspace "$ws" run --no-build --no-kvm --net --add "$out/netprog" --timeout 300 \
-  --cmd "load_app netprog loop 5003 $MIB" \
-  --cmd 'load_app netprog sink 5001' \
-  --cmd "load_app netprog source 10.0.2.10 5002 $MIB" \
-  --cmd 'ping -c 10 10.0.2.10' >"$log" 2>&1 &
-run=$!
-measure ours "$log" $run >>"$figures"
-loopback "$log" ours >>"$figures"
-sed -n 's/.*rtt min\/avg\/max = \([0-9.]*\)\/\([0-9.]*\)\/\([0-9.]*\).*/ours: ping guest -> container: min \1 \/ avg \2 \/ max \3 ms (10 requests)/p' "$log" | tr -d '\r' >>"$figures"
-grep "^ours" "$figures"
+run_ours ours
 
 echo "== Linux guest (bookworm linux-image-686, TCG, virtio-net, TAP)"
 log="$out/bench-net-linux.log"
@@ -165,7 +184,8 @@ side_by_side() {
   l=$(grep "^linux: $1" "$figures" | sed -n "s/.*$2 \([0-9.]*\).*/\1/p")
   echo "$1 ($2):"
   k=$(grep "^lkl: $1" "$figures" | sed -n "s/.*$2 \([0-9.]*\).*/\1/p")
-  echo "  Linux guest: ${l:-none}   our kernel: ${o:-none}${k:+   our kernel with LKL's stack: $k}"
+  b=$(grep "^base: $1" "$figures" | sed -n "s/.*$2 \([0-9.]*\).*/\1/p")
+  echo "  Linux guest: ${l:-none}   our kernel: ${o:-none}${k:+   our kernel with LKL's stack: $k}${b:+   baseline kernel: $b}"
   if [ -n "$l" ] && [ -n "$o" ]; then
     awk -v o="$o" -v l="$l" -v g="$3" 'BEGIN { printf "  ratio ours/Linux: %.2f (goal: %s)\n", o / l, g }'
   fi

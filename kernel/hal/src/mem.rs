@@ -2,7 +2,9 @@
 //! expects them from libc, which a kernel does not have). In assembly: LLVM
 //! reserves esi on i686, and a Rust loop could be turned back into a call to
 //! the very function it implements. Bulk copies move 4 bytes per step, which
-//! matters under QEMU's TCG.
+//! matters under QEMU's TCG (memmove too when it copies forwards, which is
+//! safe whenever the destination starts at or below the source; only an
+//! overlapping copy to a higher address goes backwards, a byte at a time).
 
 use core::arch::global_asm;
 
@@ -47,6 +49,11 @@ memmove:
     cld
     jmp 2f
 1:
+    mov edx, ecx
+    shr ecx, 2
+    rep movsd
+    mov ecx, edx
+    and ecx, 3
     rep movsb
 2:
     pop edi

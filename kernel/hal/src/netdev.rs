@@ -2,9 +2,29 @@
 //! frame, the MAC address and the link state. The kernel's own TCP/IP stack
 //! (`os::net`, smoltcp) sits on it, and so can LKL's netdev later: neither
 //! knows which NIC is underneath.
+//!
+//! Offloads: a driver may let the device finish TCP checksums and cut large
+//! TCP segments into wire-sized ones (TSO), and receive the sending host's
+//! coalesced segments whole, with checksums the host vouches for. Under TCG
+//! every frame costs a device exit and an interrupt or two, so one 16 KiB
+//! frame instead of eleven 1 460-byte ones is what counts. The stack says
+//! what the device is to finish in each frame ([`TxOffload`]); the driver
+//! says whether a received frame's checksums still need checking
+//! ([`Received`]).
 
-/// Largest Ethernet frame a driver hands over or accepts (no FCS, no VLAN tag).
+/// Largest Ethernet frame a driver hands over or accepts without offloads
+/// (no FCS, no VLAN tag).
 pub const MAX_FRAME: usize = 1514;
+/// Largest frame with large receive or segmentation offload: an Ethernet
+/// header and a 64 KiB IPv4 packet.
+pub const MAX_LARGE_FRAME: usize = 14 + 65535;
+/// Largest frame sent with segmentation offload: 16 KiB of TCP payload.
+/// Why not 64 KiB: with 64 KiB socket buffers a full segment would be the
+/// whole buffer, and smoltcp's Nagle test holds data back while a segment is
+/// in flight unless a full one can go, so writers would stall (as they did
+/// over loopback with its 64 KiB MTU); four segments per buffer keep them
+/// going.
+pub const MAX_TSO_FRAME: usize = 14 + 20 + 20 + 16 * 1024;
 
 /// Counters a driver keeps (shown by `ifconfig`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -17,6 +37,70 @@ pub struct NetStats {
     pub rx_dropped: u64,
     /// Sends refused because the transmit ring was full.
     pub tx_busy: u64,
+    /// Frames too long for the link that the device was not to segment
+    /// (dropped, as a link drops them).
+    pub tx_dropped: u64,
+    /// Device interrupts (the line raised by this device).
+    pub interrupts: u64,
+    /// Times the driver told the device about new transmit buffers (a port
+    /// write: a VM exit each).
+    pub tx_kicks: u64,
+    /// Frames sent for the device to segment (TSO) or received coalesced.
+    pub tx_large: u64,
+    pub rx_large: u64,
+}
+
+/// What a driver's device does for the stack (all false: plain frames of
+/// at most [`MAX_FRAME`] bytes, checksums done by the stack).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Offloads {
+    /// Received frames may come with TCP/UDP checksums left unfilled by the
+    /// sending host or already checked by the device; [`Received::checksum_trusted`]
+    /// says which frames still need checking.
+    pub rx_checksum: bool,
+    /// The device completes TCP checksums of sent frames ([`TxOffload::checksum`]).
+    pub tx_checksum: bool,
+    /// Received frames may be up to [`MAX_LARGE_FRAME`] bytes (the host's
+    /// coalesced TCP segments).
+    pub rx_large: bool,
+    /// The device cuts TCP frames up to [`MAX_TSO_FRAME`] bytes into
+    /// segments ([`TxOffload::segment`]).
+    pub tx_segmentation: bool,
+}
+
+impl Offloads {
+    /// Largest frame `receive` may return.
+    pub fn max_rx_frame(&self) -> usize {
+        if self.rx_large { MAX_LARGE_FRAME } else { MAX_FRAME }
+    }
+
+    /// Largest frame `send` accepts.
+    pub fn max_tx_frame(&self) -> usize {
+        if self.tx_segmentation { MAX_TSO_FRAME } else { MAX_FRAME }
+    }
+}
+
+/// A received frame.
+#[derive(Debug, Clone, Copy)]
+pub struct Received {
+    pub len: usize,
+    /// The frame's TCP/UDP checksum needs no check: the device checked it,
+    /// or the sending host left it for the receiver of a local hop (it may
+    /// then be incomplete). False for every frame without `rx_checksum`.
+    pub checksum_trusted: bool,
+}
+
+/// What the device is to finish in a sent frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TxOffload {
+    /// (start, offset): the device sums the frame from byte `start` on and
+    /// stores the result at `start + offset`, where the stack left the
+    /// pseudo-header's sum (needs `tx_checksum`).
+    pub checksum: Option<(u16, u16)>,
+    /// (segment payload bytes, header bytes): the device cuts the TCP frame
+    /// into segments of that payload, each with the first `header` bytes
+    /// (Ethernet, IPv4 and TCP headers) adjusted (needs `tx_segmentation`).
+    pub segment: Option<(u16, u16)>,
 }
 
 pub trait NetDevice: Send {
@@ -26,14 +110,20 @@ pub trait NetDevice: Send {
     fn link_up(&self) -> bool;
     /// The legacy interrupt line the device raises.
     fn irq(&self) -> u8;
-    /// Copies the next received frame into `buf` (at least [`MAX_FRAME`]
-    /// bytes) and returns its length; `None` when nothing is waiting.
-    fn receive(&mut self, buf: &mut [u8]) -> Option<usize>;
+    /// What the device finishes for the stack.
+    fn offloads(&self) -> Offloads {
+        Offloads::default()
+    }
+    /// Copies the next received frame into `buf` (at least
+    /// [`Offloads::max_rx_frame`] bytes); `None` when nothing is waiting.
+    fn receive(&mut self, buf: &mut [u8]) -> Option<Received>;
     /// True when [`send`](Self::send) would find room.
     fn can_send(&mut self) -> bool;
-    /// Lets `fill` build a frame of `len` bytes (at most [`MAX_FRAME`]) in
-    /// the device's buffer and queues it. False (nothing sent) when the ring
-    /// is full or `len` is too long.
-    fn send(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> bool;
+    /// Lets `fill` build a frame of `len` bytes (at most
+    /// [`Offloads::max_tx_frame`]) in the device's buffer and say what the
+    /// device is to finish in it, and queues it. False (nothing sent) when
+    /// the ring is full or `len` is too long, or when the frame is longer
+    /// than [`MAX_FRAME`] and not to be segmented.
+    fn send(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8]) -> TxOffload) -> bool;
     fn stats(&self) -> NetStats;
 }

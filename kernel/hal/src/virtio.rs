@@ -59,6 +59,11 @@ impl Legacy {
         Some(Legacy { io })
     }
 
+    /// The features the device offers.
+    pub fn features(&self) -> u32 {
+        self.io.read(REG_DEVICE_FEATURES)
+    }
+
     /// Accepts the features of `wanted` the device offers; returns them.
     pub fn negotiate(&self, wanted: u32) -> u32 {
         let accepted = self.io.read(REG_DEVICE_FEATURES) & wanted;
@@ -253,12 +258,15 @@ impl Queue {
         (id < self.buffer_count()).then_some((id, len))
     }
 
-    /// Tells the device there is new work (unless it asked not to be told).
-    pub fn notify(&self, dev: &Legacy) {
+    /// Tells the device there is new work (unless it asked not to be told);
+    /// true when it was told (a port write: a VM exit).
+    pub fn notify(&self, dev: &Legacy) -> bool {
         fence(Ordering::SeqCst);
-        if self.ring.read16(self.used_off) & USED_F_NO_NOTIFY == 0 {
+        let wanted = self.ring.read16(self.used_off) & USED_F_NO_NOTIFY == 0;
+        if wanted {
             dev.io.write(REG_QUEUE_NOTIFY, self.index);
         }
+        wanted
     }
 
     /// Buffer `id`, for the CPU while the device does not hold it.

@@ -19,10 +19,11 @@
 //! the ring is empty, as Linux's NAPI does. Every caller polls until
 //! `receive` says None (smoltcp's `Interface::poll` does).
 
-use crate::netdev::{NetDevice, NetStats, MAX_FRAME};
+use crate::netdev::{NetDevice, NetStats, Offloads, Received, TxOffload, MAX_FRAME, MAX_LARGE_FRAME, MAX_TSO_FRAME};
 use crate::pci::Function;
 use crate::virtio::{Legacy, Queue, DESC_F_WRITE, VENDOR_VIRTIO};
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::IrqMutex;
 
 /// Transitional virtio-net (legacy interface present).
@@ -32,20 +33,49 @@ const DEVICE_NET_LEGACY: u16 = 0x1000;
 const CONFIG_MAC: u16 = 0x00;
 const CONFIG_LINK: u16 = 0x06;
 
+/// The device completes checksums of frames we send (NEEDS_CSUM).
+const FEATURE_CSUM: u32 = 1 << 0;
+/// We accept frames with partial or device-checked checksums.
+const FEATURE_GUEST_CSUM: u32 = 1 << 1;
 const FEATURE_MAC: u32 = 1 << 5;
+/// We accept coalesced TCP/IPv4 frames (up to 64 KiB).
+const FEATURE_GUEST_TSO4: u32 = 1 << 7;
+/// The device segments our large TCP/IPv4 frames.
+const FEATURE_HOST_TSO4: u32 = 1 << 11;
+/// A received frame may span several receive buffers (`num_buffers`).
+const FEATURE_MRG_RXBUF: u32 = 1 << 15;
 const FEATURE_STATUS: u32 = 1 << 16;
 const LINK_UP: u16 = 1;
+/// The offloads, negotiated all together or not at all (TSO needs the
+/// checksum offloads, large receive needs the mergeable buffers).
+const FEATURES_OFFLOAD: u32 = FEATURE_CSUM | FEATURE_GUEST_CSUM | FEATURE_GUEST_TSO4 | FEATURE_HOST_TSO4 | FEATURE_MRG_RXBUF;
+
+// `struct virtio_net_hdr` fields.
+const HDR_F_NEEDS_CSUM: u8 = 1;
+const HDR_F_DATA_VALID: u8 = 2;
+const HDR_GSO_TCPV4: u8 = 1;
 
 const RX_QUEUE: u16 = 0;
 const TX_QUEUE: u16 = 1;
 /// `struct virtio_net_hdr` without mergeable buffers.
 const NET_HDR: usize = 10;
+/// With mergeable buffers (legacy: on both queues): `num_buffers` added.
+const NET_HDR_MRG: usize = 12;
+/// Plain buffers: a header and a frame of at most [`MAX_FRAME`] bytes.
 const BUF_SIZE: usize = 2048;
+/// Receive buffers with mergeable buffers: a 64 KiB frame spans 17.
+const RX_BUF_SIZE_MRG: usize = 4096;
+/// Transmit buffers with TSO: a header and the largest frame.
+const TX_BUF_SIZE_TSO: usize = NET_HDR_MRG + MAX_TSO_FRAME;
 /// Buffers per queue at most (the device's queue may be larger).
 const MAX_BUFFERS: u16 = 128;
+/// Transmit buffers with TSO (each one 16 KiB: four fill a socket's buffer).
+const TX_BUFFERS_TSO: u16 = 48;
 
 /// The device the IRQ handler acknowledges (None: none started).
 static IRQ_DEVICE: IrqMutex<Option<Legacy>> = IrqMutex::new(None);
+/// Interrupts the device raised.
+static INTERRUPTS: AtomicU64 = AtomicU64::new(0);
 
 /// A virtio-net device, started.
 pub struct VirtioNet {
@@ -53,6 +83,10 @@ pub struct VirtioNet {
     irq: u8,
     mac: [u8; 6],
     has_status: bool,
+    offloads: Offloads,
+    /// Header length on both queues (10, or 12 with mergeable buffers).
+    hdr_len: usize,
+    mergeable: bool,
     rx: Queue,
     tx: Queue,
     /// Transmit descriptors the device is not holding.
@@ -83,8 +117,10 @@ impl core::fmt::Display for ProbeError {
 }
 
 impl VirtioNet {
-    /// Finds the first virtio-net function among `functions` and starts it.
-    pub fn probe(functions: &[Function]) -> Result<VirtioNet, ProbeError> {
+    /// Finds the first virtio-net function among `functions` and starts it;
+    /// with `offload`, asks for checksum and segmentation offloads (granted
+    /// when QEMU's backend is a TAP with virtio-net headers).
+    pub fn probe(functions: &[Function], offload: bool) -> Result<VirtioNet, ProbeError> {
         let f = functions
             .iter()
             .find(|f| f.vendor == VENDOR_VIRTIO && f.device == DEVICE_NET_LEGACY)
@@ -93,10 +129,21 @@ impl VirtioNet {
             return Err(ProbeError::NoIrq);
         }
         let dev = Legacy::begin(f).ok_or(ProbeError::NoIoBar)?;
-        let wanted = dev.negotiate(FEATURE_MAC | FEATURE_STATUS);
+        let offered = dev.features();
+        let mut wanted = FEATURE_MAC | FEATURE_STATUS;
+        if offload && offered & FEATURES_OFFLOAD == FEATURES_OFFLOAD {
+            wanted |= FEATURES_OFFLOAD;
+        }
+        let accepted = dev.negotiate(wanted);
+        let on = accepted & FEATURES_OFFLOAD == FEATURES_OFFLOAD;
+        let offloads = Offloads { rx_checksum: on, tx_checksum: on, rx_large: on, tx_segmentation: on };
+        let (rx_size, tx_size, tx_count) = match on {
+            true => (RX_BUF_SIZE_MRG, TX_BUF_SIZE_TSO, TX_BUFFERS_TSO),
+            false => (BUF_SIZE, BUF_SIZE, MAX_BUFFERS),
+        };
         let queues = (|| {
-            let rx = Queue::new(&dev, RX_QUEUE, MAX_BUFFERS, BUF_SIZE)?;
-            let tx = Queue::new(&dev, TX_QUEUE, MAX_BUFFERS, BUF_SIZE)?;
+            let rx = Queue::new(&dev, RX_QUEUE, MAX_BUFFERS, rx_size)?;
+            let tx = Queue::new(&dev, TX_QUEUE, tx_count, tx_size)?;
             Some((rx, tx))
         })();
         let Some((rx, tx)) = queues else {
@@ -104,7 +151,7 @@ impl VirtioNet {
             return Err(ProbeError::NoQueue);
         };
         let mut mac = [0u8; 6];
-        if wanted & FEATURE_MAC != 0 {
+        if accepted & FEATURE_MAC != 0 {
             for (i, b) in mac.iter_mut().enumerate() {
                 *b = dev.config8(CONFIG_MAC + i as u16);
             }
@@ -112,11 +159,15 @@ impl VirtioNet {
             mac = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56]; // QEMU's default, locally administered
         }
         let tx_free = (0..tx.buffer_count()).rev().collect();
+        let mergeable = accepted & FEATURE_MRG_RXBUF != 0;
         let mut net = VirtioNet {
             dev,
             irq: f.irq_line,
             mac,
-            has_status: wanted & FEATURE_STATUS != 0,
+            has_status: accepted & FEATURE_STATUS != 0,
+            offloads,
+            hdr_len: if mergeable { NET_HDR_MRG } else { NET_HDR },
+            mergeable,
             rx,
             tx,
             tx_free,
@@ -124,7 +175,7 @@ impl VirtioNet {
         };
         net.tx.suppress_interrupts();
         for id in 0..net.rx.buffer_count() {
-            net.rx.post(id, BUF_SIZE, DESC_F_WRITE);
+            net.rx.post(id, rx_size, DESC_F_WRITE);
         }
         *IRQ_DEVICE.lock() = Some(dev);
         dev.ready();
@@ -138,12 +189,31 @@ impl VirtioNet {
             self.tx_free.push(id);
         }
     }
+
+    /// Copies the frame part of receive buffer `id` (`written` bytes, the
+    /// header first when `first`) to `buf[at..]` and posts the buffer again;
+    /// the bytes copied, None when they did not fit.
+    fn take_piece(&mut self, id: u16, written: usize, first: bool, buf: &mut [u8], at: usize) -> Option<usize> {
+        let size = self.rx.buf_size();
+        let skip = if first { self.hdr_len } else { 0 };
+        let piece = (written <= size && written >= skip).then(|| written - skip);
+        let copied = piece.filter(|n| at + n <= buf.len()).map(|n| {
+            buf[at..at + n].copy_from_slice(&self.rx.buffer(id)[skip..skip + n]);
+            n
+        });
+        self.rx.post(id, size, DESC_F_WRITE);
+        copied
+    }
 }
 
 /// Interrupt context: reads (and so clears) the device's interrupt status.
 /// True when the device had raised the (possibly shared) line.
 pub fn acknowledge_interrupt() -> bool {
-    IRQ_DEVICE.lock().is_some_and(|dev| dev.acknowledge_interrupt())
+    let raised = IRQ_DEVICE.lock().is_some_and(|dev| dev.acknowledge_interrupt());
+    if raised {
+        INTERRUPTS.fetch_add(1, Ordering::Relaxed);
+    }
+    raised
 }
 
 impl NetDevice for VirtioNet {
@@ -163,7 +233,11 @@ impl NetDevice for VirtioNet {
         self.irq
     }
 
-    fn receive(&mut self, buf: &mut [u8]) -> Option<usize> {
+    fn offloads(&self) -> Offloads {
+        self.offloads
+    }
+
+    fn receive(&mut self, buf: &mut [u8]) -> Option<Received> {
         loop {
             let Some((id, written)) = self.rx.take_used() else {
                 // Empty: interrupts on, then a last look for a frame that
@@ -176,19 +250,34 @@ impl NetDevice for VirtioNet {
                 continue;
             };
             self.rx.suppress_interrupts();
-            let frame_len = written.saturating_sub(NET_HDR);
-            let ok = written <= BUF_SIZE && (14..=MAX_FRAME).contains(&frame_len) && frame_len <= buf.len();
-            if ok {
-                buf[..frame_len].copy_from_slice(&self.rx.buffer(id)[NET_HDR..NET_HDR + frame_len]);
+            let mut hdr = [0u8; NET_HDR_MRG];
+            let hdr_len = self.hdr_len;
+            hdr[..hdr_len].copy_from_slice(&self.rx.buffer(id)[..hdr_len]);
+            // The device writes every buffer of a frame before it publishes
+            // the used index, so the rest are there.
+            let buffers = if self.mergeable { u16::from_le_bytes([hdr[10], hdr[11]]) } else { 1 };
+            let mut len = self.take_piece(id, written, true, buf, 0);
+            for _ in 1..buffers {
+                let Some((id, written)) = self.rx.take_used() else {
+                    len = None;
+                    break;
+                };
+                len = len.and_then(|at| Some(at + self.take_piece(id, written, false, buf, at)?));
             }
-            self.rx.post(id, BUF_SIZE, DESC_F_WRITE);
             self.rx.notify(&self.dev);
-            if ok {
-                self.stats.rx_frames += 1;
-                self.stats.rx_bytes += frame_len as u64;
-                return Some(frame_len);
+            let max = self.offloads.max_rx_frame();
+            match len.filter(|n| (14..=max).contains(n)) {
+                Some(len) => {
+                    self.stats.rx_frames += 1;
+                    self.stats.rx_bytes += len as u64;
+                    if len > MAX_FRAME {
+                        self.stats.rx_large += 1;
+                    }
+                    let checksum_trusted = self.offloads.rx_checksum && hdr[0] & (HDR_F_NEEDS_CSUM | HDR_F_DATA_VALID) != 0;
+                    return Some(Received { len, checksum_trusted });
+                }
+                None => self.stats.rx_dropped += 1,
             }
-            self.stats.rx_dropped += 1;
         }
     }
 
@@ -197,23 +286,46 @@ impl NetDevice for VirtioNet {
         !self.tx_free.is_empty()
     }
 
-    fn send(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> bool {
-        if len > MAX_FRAME || !self.can_send() {
+    fn send(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8]) -> TxOffload) -> bool {
+        let hdr_len = self.hdr_len;
+        if len > self.offloads.max_tx_frame() || hdr_len + len > self.tx.buf_size() || !self.can_send() {
             self.stats.tx_busy += 1;
             return false;
         }
         let Some(id) = self.tx_free.pop() else { return false };
         let buffer = self.tx.buffer(id);
-        buffer[..NET_HDR].fill(0);
-        fill(&mut buffer[NET_HDR..NET_HDR + len]);
-        self.tx.post(id, NET_HDR + len, 0);
-        self.tx.notify(&self.dev);
+        let offload = fill(&mut buffer[hdr_len..hdr_len + len]);
+        let mut hdr = [0u8; NET_HDR_MRG];
+        if let (Some((start, offset)), true) = (offload.checksum, self.offloads.tx_checksum) {
+            hdr[0] = HDR_F_NEEDS_CSUM;
+            hdr[6..8].copy_from_slice(&start.to_le_bytes());
+            hdr[8..10].copy_from_slice(&offset.to_le_bytes());
+            if let (Some((mss, header)), true) = (offload.segment, self.offloads.tx_segmentation) {
+                hdr[1] = HDR_GSO_TCPV4;
+                hdr[2..4].copy_from_slice(&header.to_le_bytes());
+                hdr[4..6].copy_from_slice(&mss.to_le_bytes());
+                self.stats.tx_large += 1;
+            }
+        }
+        if len > MAX_FRAME && hdr[1] != HDR_GSO_TCPV4 {
+            self.tx_free.push(id);
+            self.stats.tx_dropped += 1;
+            return false;
+        }
+        buffer[..hdr_len].copy_from_slice(&hdr[..hdr_len]);
+        self.tx.post(id, hdr_len + len, 0);
+        if self.tx.notify(&self.dev) {
+            self.stats.tx_kicks += 1;
+        }
         self.stats.tx_frames += 1;
         self.stats.tx_bytes += len as u64;
         true
     }
 
     fn stats(&self) -> NetStats {
-        self.stats
+        NetStats { interrupts: INTERRUPTS.load(Ordering::Relaxed), ..self.stats }
     }
 }
+
+// Frames up to the large size must fit the receive path's buffers.
+const _: () = assert!(MAX_LARGE_FRAME + NET_HDR_MRG <= RX_BUF_SIZE_MRG * MAX_BUFFERS as usize);

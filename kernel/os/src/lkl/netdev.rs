@@ -21,7 +21,7 @@
 //! be done from interrupt context, nor inside LKL's own MMIO access).
 
 use crate::hal::lkl::{kernel, Arg};
-use crate::hal::netdev::{NetDevice, NetStats, MAX_FRAME};
+use crate::hal::netdev::{NetDevice, NetStats, Received, TxOffload, MAX_FRAME};
 use crate::hal::sync::IrqMutex;
 use crate::hal::virtio_mmio::{self, Backend, Transport};
 use crate::klog;
@@ -144,17 +144,17 @@ impl NetDevice for KernelPort {
     /// Drains the NIC until a frame for the kernel comes: LKL's frames are
     /// queued for it on the way, broadcasts go to both, other unicasts (the
     /// NIC is promiscuous) are dropped.
-    fn receive(&mut self, buf: &mut [u8]) -> Option<usize> {
+    fn receive(&mut self, buf: &mut [u8]) -> Option<Received> {
         let switch = self.0;
         let mut for_lkl = false;
         let result = loop {
-            let Some(len) = switch.nic.lock().receive(buf) else { break None };
+            let Some(Received { len, .. }) = switch.nic.lock().receive(buf) else { break None };
             if len < 14 {
                 continue;
             }
             let dst: [u8; 6] = buf[..6].try_into().unwrap_or_default();
             if dst == switch.nic_mac {
-                break Some(len);
+                break Some(Received { len, checksum_trusted: false });
             }
             if dst == switch.lkl_mac {
                 switch.queue_for_lkl(&buf[..len]);
@@ -164,7 +164,7 @@ impl NetDevice for KernelPort {
             if dst[0] & 1 != 0 {
                 switch.queue_for_lkl(&buf[..len]);
                 for_lkl = true;
-                break Some(len);
+                break Some(Received { len, checksum_trusted: false });
             }
         };
         if for_lkl {
@@ -176,7 +176,7 @@ impl NetDevice for KernelPort {
     fn can_send(&mut self) -> bool {
         self.0.nic.lock().can_send()
     }
-    fn send(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> bool {
+    fn send(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8]) -> TxOffload) -> bool {
         self.0.nic.lock().send(len, fill)
     }
     fn stats(&self) -> NetStats {
@@ -209,6 +209,7 @@ impl LklNet {
             let sent = (14..=MAX_FRAME).contains(&len)
                 && self.switch.nic.lock().send(len, &mut |buf| {
                     chain.read(NET_HEADER.len(), &mut buf[..len]);
+                    TxOffload::default()
                 });
             if !sent {
                 self.switch.lkl_tx_dropped.fetch_add(1, Ordering::Relaxed);

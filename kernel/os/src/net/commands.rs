@@ -42,8 +42,21 @@ fn ifconfig(_shell: &mut Shell, _args: &[String]) -> i32 {
         if let Some(gw) = s.gateway {
             println!("          gateway {gw}");
         }
-        println!("          irq {}  RX packets {} bytes {} dropped {}", dev.irq(), st.rx_frames, st.rx_bytes, st.rx_dropped);
-        println!("          TX packets {} bytes {} ring full {}", st.tx_frames, st.tx_bytes, st.tx_busy);
+        let o = s.nic.offloads();
+        let on = |b: bool| if b { "on" } else { "off" };
+        println!(
+            "          offloads: rx checksum {} tx checksum {} large receive {} segmentation {}",
+            on(o.rx_checksum),
+            on(o.tx_checksum),
+            on(o.rx_large),
+            on(o.tx_segmentation)
+        );
+        println!("          irq {}  interrupts {}  net thread rounds {}", dev.irq(), st.interrupts, super::poll_rounds());
+        println!("          RX packets {} bytes {} dropped {} large {}", st.rx_frames, st.rx_bytes, st.rx_dropped, st.rx_large);
+        println!(
+            "          TX packets {} bytes {} ring full {} too long {} large {} kicks {}",
+            st.tx_frames, st.tx_bytes, st.tx_busy, st.tx_dropped, st.tx_large, st.tx_kicks
+        );
         println!("lo        loopback");
         for cidr in s.lo.ip_addrs() {
             println!("          inet {}", cidr);

@@ -1,32 +1,69 @@
 //! smoltcp's `Device` on top of the hal's [`NetDevice`] interface.
+//!
+//! With the NIC's offloads ([`Offloads`]), TCP checksums are neither
+//! computed nor checked here (the device finishes ours; the host's are
+//! vouched for, or left partial on the local hop, and the few frames that
+//! come unvouched are checked in [`Nic`] before smoltcp sees them), and TCP
+//! segments up to 16 KiB go to the device whole, which cuts them to the
+//! peer's MSS: smoltcp sizes segments by the MSS the peer announced, so the
+//! MSS option of a peer's SYN is raised to ours on the way in and the real
+//! one kept per connection for the device ([`Flows`]).
 
-use crate::hal::netdev::{NetDevice, MAX_FRAME};
+use crate::hal::netdev::{NetDevice, Offloads, TxOffload, MAX_FRAME};
 use alloc::boxed::Box;
-use alloc::collections::VecDeque;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
-use smoltcp::phy::{self, DeviceCapabilities, Medium};
+use core::net::Ipv4Addr;
+use smoltcp::phy::{self, Checksum, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpAddress, IpProtocol, Ipv4Packet, TcpPacket, UdpPacket};
 
 /// The NIC as smoltcp sees it.
 pub struct Nic {
     pub dev: Box<dyn NetDevice>,
-    /// Receive buffers to reuse (one frame is copied out of the ring into one).
+    offloads: Offloads,
+    /// Receive buffers to reuse (one frame is copied out of the ring into
+    /// one), each `offloads.max_rx_frame()` long.
     spare: Vec<Vec<u8>>,
+    flows: Flows,
 }
+
+/// The MSS each peer announced, by (peer address, peer port, our port), for
+/// the connections whose SYN had it raised (TSO only).
+type Flows = BTreeMap<(Ipv4Addr, u16, u16), u16>;
+/// Connections remembered at most (the table starts over when full; a
+/// forgotten one is cut to the link's own segment size, its usual MSS).
+const MAX_FLOWS: usize = 256;
+/// TCP header offsets.
+const TCP_FLAGS: usize = 13;
+const TCP_CHECKSUM: usize = 16;
+const TCP_SYN: u8 = 2;
+const TCP_OPTION_MSS: u8 = 2;
+/// IPv4 bytes of a plain frame.
+const LINK_IP_MTU: usize = MAX_FRAME - 14;
 
 impl Nic {
     pub fn new(dev: Box<dyn NetDevice>) -> Self {
-        Self { dev, spare: Vec::new() }
+        let offloads = dev.offloads();
+        Self { dev, offloads, spare: Vec::new(), flows: Flows::new() }
+    }
+
+    /// What the NIC does for the stack (ifconfig shows it).
+    pub fn offloads(&self) -> Offloads {
+        self.offloads
     }
 }
 
 pub struct RxToken<'a> {
     frame: Vec<u8>,
+    len: usize,
     spare: &'a mut Vec<Vec<u8>>,
 }
 
 pub struct TxToken<'a> {
     dev: &'a mut dyn NetDevice,
+    offloads: Offloads,
+    flows: &'a Flows,
 }
 
 impl phy::Device for Nic {
@@ -34,36 +71,165 @@ impl phy::Device for Nic {
     type TxToken<'a> = TxToken<'a>;
 
     fn receive(&mut self, _now: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
-        let mut frame = self.spare.pop().unwrap_or_else(|| alloc::vec![0; MAX_FRAME]);
-        frame.resize(MAX_FRAME, 0);
-        match self.dev.receive(&mut frame) {
-            Some(len) => {
-                frame.truncate(len);
-                Some((RxToken { frame, spare: &mut self.spare }, TxToken { dev: &mut *self.dev }))
-            }
-            None => {
+        let max = self.offloads.max_rx_frame();
+        let mut frame = self.spare.pop().unwrap_or_else(|| alloc::vec![0; max]);
+        let len = loop {
+            let Some(got) = self.dev.receive(&mut frame) else {
                 self.spare.push(frame);
-                None
+                return None;
+            };
+            let bytes = &mut frame[..got.len];
+            if self.offloads.rx_checksum && !got.checksum_trusted && !transport_checksum_ok(bytes) {
+                continue; // as smoltcp would drop it
             }
-        }
+            if self.offloads.tx_segmentation {
+                raise_peer_mss(bytes, &mut self.flows);
+            }
+            break got.len;
+        };
+        let tx = TxToken { dev: &mut *self.dev, offloads: self.offloads, flows: &self.flows };
+        Some((RxToken { frame, len, spare: &mut self.spare }, tx))
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {
-        self.dev.can_send().then(|| TxToken { dev: &mut *self.dev })
+        let offloads = self.offloads;
+        self.dev.can_send().then(|| TxToken { dev: &mut *self.dev, offloads, flows: &self.flows })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
+        let o = self.offloads;
         let mut caps = DeviceCapabilities::default();
         caps.medium = Medium::Ethernet;
-        caps.max_transmission_unit = MAX_FRAME;
+        caps.max_transmission_unit = o.max_tx_frame();
         caps.max_burst_size = Some(32);
+        caps.checksum.tcp = match (o.rx_checksum, o.tx_checksum) {
+            (true, true) => Checksum::None,
+            (true, false) => Checksum::Tx,
+            (false, true) => Checksum::Rx,
+            (false, false) => Checksum::Both,
+        };
+        if o.rx_checksum {
+            caps.checksum.udp = Checksum::Tx;
+        }
         caps
+    }
+}
+
+/// Where the IPv4 packet of an Ethernet frame starts, if it is an
+/// unfragmented one with consistent lengths.
+fn ipv4_start(frame: &[u8]) -> Option<usize> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != EthernetProtocol::Ipv4 {
+        return None;
+    }
+    let start = EthernetFrame::<&[u8]>::header_len();
+    let ip = Ipv4Packet::new_checked(&frame[start..]).ok()?;
+    (!ip.more_frags() && ip.frag_offset() == 0).then_some(start)
+}
+
+/// The IPv4 packet of an Ethernet frame, if it is one (see [`ipv4_start`]).
+fn ipv4_of(frame: &mut [u8]) -> Option<Ipv4Packet<&mut [u8]>> {
+    let start = ipv4_start(frame)?;
+    Some(Ipv4Packet::new_unchecked(&mut frame[start..]))
+}
+
+/// False when `frame` is a TCP or UDP packet over IPv4 whose checksum is
+/// wrong (what smoltcp checks when the device does not).
+fn transport_checksum_ok(frame: &[u8]) -> bool {
+    let Some(start) = ipv4_start(frame) else { return true };
+    let ip = Ipv4Packet::new_unchecked(&frame[start..]);
+    let (src, dst) = (IpAddress::Ipv4(ip.src_addr()), IpAddress::Ipv4(ip.dst_addr()));
+    match ip.next_header() {
+        IpProtocol::Tcp => TcpPacket::new_checked(ip.payload()).map_or(true, |t| t.verify_checksum(&src, &dst)),
+        IpProtocol::Udp => UdpPacket::new_checked(ip.payload()).map_or(true, |u| u.verify_checksum(&src, &dst)),
+        _ => true,
+    }
+}
+
+/// In a peer's SYN: remembers the MSS option's value for the connection and
+/// raises it to ours, so that smoltcp sends segments as large as its MTU
+/// lets it (the device cuts them to the remembered MSS). The checksum is
+/// not adjusted: smoltcp does not check TCP checksums with the offloads.
+fn raise_peer_mss(frame: &mut [u8], flows: &mut Flows) {
+    let Some(mut ip) = ipv4_of(frame) else { return };
+    if ip.next_header() != IpProtocol::Tcp {
+        return;
+    }
+    let peer = ip.src_addr();
+    let tcp = ip.payload_mut();
+    if tcp.len() < 20 || tcp[TCP_FLAGS] & TCP_SYN == 0 {
+        return;
+    }
+    let ours = (MAX_TSO_IP_MTU - 40) as u16;
+    let header = (usize::from(tcp[12] >> 4) * 4).min(tcp.len());
+    let mut at = 20;
+    while at < header {
+        match tcp[at] {
+            0 => break,
+            1 => at += 1,
+            kind => {
+                let len = tcp.get(at + 1).map_or(0, |l| usize::from(*l));
+                if len < 2 || at + len > header {
+                    break;
+                }
+                if kind == TCP_OPTION_MSS && len == 4 {
+                    let mss = u16::from_be_bytes([tcp[at + 2], tcp[at + 3]]);
+                    if flows.len() >= MAX_FLOWS {
+                        flows.clear();
+                    }
+                    let key = (peer, u16::from_be_bytes([tcp[0], tcp[1]]), u16::from_be_bytes([tcp[2], tcp[3]]));
+                    flows.insert(key, mss);
+                    tcp[at + 2..at + 4].copy_from_slice(&ours.max(mss).to_be_bytes());
+                    return;
+                }
+                at += len;
+            }
+        }
+    }
+}
+
+/// IPv4 MTU smoltcp is given with TSO (see `MAX_TSO_FRAME`).
+const MAX_TSO_IP_MTU: usize = crate::hal::netdev::MAX_TSO_FRAME - 14;
+
+/// For a TCP frame over IPv4 smoltcp just built without its checksum: the
+/// pseudo-header's sum in the checksum field and what the device is to
+/// finish (the checksum; segmenting when the payload is more than the
+/// peer's MSS or a plain frame).
+fn prepare_tx(frame: &mut [u8], flows: &Flows) -> TxOffload {
+    let Some(mut ip) = ipv4_of(frame) else { return TxOffload::default() };
+    if ip.next_header() != IpProtocol::Tcp {
+        return TxOffload::default();
+    }
+    let (src, dst) = (ip.src_addr(), ip.dst_addr());
+    let ip_header = usize::from(ip.header_len());
+    let tcp = ip.payload_mut();
+    if tcp.len() < 20 {
+        return TxOffload::default();
+    }
+    let tcp_len = tcp.len();
+    let mut sum = u32::from(u8::from(IpProtocol::Tcp)) + tcp_len as u32;
+    for half in src.octets().chunks(2).chain(dst.octets().chunks(2)) {
+        sum += u32::from(u16::from_be_bytes([half[0], half[1]]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    tcp[TCP_CHECKSUM..TCP_CHECKSUM + 2].copy_from_slice(&(sum as u16).to_be_bytes());
+    let tcp_header = usize::from(tcp[12] >> 4) * 4;
+    let payload = tcp_len.saturating_sub(tcp_header);
+    let plain = LINK_IP_MTU - ip_header - tcp_header;
+    let key = (dst, u16::from_be_bytes([tcp[2], tcp[3]]), u16::from_be_bytes([tcp[0], tcp[1]]));
+    let mss = flows.get(&key).map_or(plain, |m| usize::from(*m).min(plain)).max(1);
+    let start = 14 + ip_header;
+    TxOffload {
+        checksum: Some((start as u16, TCP_CHECKSUM as u16)),
+        segment: (payload > mss).then_some((mss as u16, (start + tcp_header) as u16)),
     }
 }
 
 impl phy::RxToken for RxToken<'_> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        let r = f(&self.frame);
+        let r = f(&self.frame[..self.len]);
         if self.spare.len() < 4 {
             self.spare.push(self.frame);
         }
@@ -75,7 +241,15 @@ impl phy::TxToken for TxToken<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
         let mut f = Some(f);
         let mut result = None;
-        let sent = self.dev.send(len, &mut |buf| result = f.take().map(|f| f(buf)));
+        let offloads = self.offloads;
+        let flows = self.flows;
+        let sent = self.dev.send(len, &mut |buf| {
+            result = f.take().map(|f| f(buf));
+            match offloads.tx_checksum {
+                true => prepare_tx(buf, flows),
+                false => TxOffload::default(),
+            }
+        });
         match result {
             Some(r) => r,
             // The ring filled up since `transmit` said there was room (it

@@ -27,7 +27,7 @@ use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::net::Ipv4Addr;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use device::{Lo, Nic};
 use smoltcp::iface::{Config as IfaceConfig, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::dhcpv4;
@@ -87,6 +87,8 @@ static STACK: IrqMutex<Option<Stack>> = IrqMutex::new(None);
 const BURST_POLLS: usize = 32;
 /// Set by the NIC interrupt and by [`kick`]: the net thread must poll.
 static PENDING: AtomicBool = AtomicBool::new(false);
+/// Rounds of the net thread (each polls the interfaces and wakes waiters).
+static ROUNDS: AtomicU64 = AtomicU64::new(0);
 /// The net thread, while it sleeps.
 static POLLER: IrqMutex<Option<Pid>> = IrqMutex::new(None);
 
@@ -103,6 +105,11 @@ pub fn with_stack<R>(f: impl FnOnce(&mut Stack) -> R) -> Option<R> {
 /// True when a NIC was found and the stack is up.
 pub fn is_up() -> bool {
     STACK.lock().is_some()
+}
+
+/// Rounds of the net thread so far (`ifconfig`).
+pub fn poll_rounds() -> u64 {
+    ROUNDS.load(Ordering::Relaxed)
 }
 
 /// Asks the net thread to poll soon (after a socket was given work).
@@ -125,7 +132,10 @@ fn on_irq() {
 pub fn init(config: &NetConfig) {
     commands::register();
     let functions = pci::scan();
-    let dev = match virtio_net::VirtioNet::probe(&functions) {
+    // LKL's card on the shared NIC (`lkl::netdev`) takes plain frames: no
+    // offloads when LKL gets one.
+    let offload = cfg!(not(feature = "lkl")) || config.kernel_address.is_empty();
+    let dev = match virtio_net::VirtioNet::probe(&functions, offload) {
         Ok(dev) => dev,
         Err(virtio_net::ProbeError::NotFound) => {
             klog!("net: no NIC ({} PCI functions, none virtio-net); networking is off (embctl run --net adds one)", functions.len());
@@ -316,6 +326,7 @@ impl Stack {
 fn poll_loop() {
     loop {
         PENDING.store(false, Ordering::Release);
+        ROUNDS.fetch_add(1, Ordering::Relaxed);
         let delay = with_stack(|s| s.poll()).flatten();
         telnet::accept_sessions();
         crate::wait::notify();

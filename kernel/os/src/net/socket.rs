@@ -31,6 +31,11 @@ use smoltcp::wire::{IpAddress, IpEndpoint, IpListenEndpoint};
 pub type SockId = u32;
 
 const TCP_BUFFER: usize = 64 * 1024;
+/// Receive buffer of a TCP socket on eth0: the window the peer may fill
+/// before it waits for us. With 64 KiB the host sent a window, waited for
+/// the reader to drain it and for our window update, and sent the next
+/// (stop and wait); twice that keeps data coming while the reader drains.
+const TCP_RX_BUFFER_ETH: usize = 128 * 1024;
 const UDP_PACKETS: usize = 32;
 const UDP_BUFFER: usize = 64 * 1024;
 /// Listeners per interface of a listening socket, at most.
@@ -146,8 +151,9 @@ impl Stack {
     }
 }
 
-fn new_tcp(nodelay: bool) -> tcp::Socket<'static> {
-    let mut s = tcp::Socket::new(tcp::SocketBuffer::new(vec![0; TCP_BUFFER]), tcp::SocketBuffer::new(vec![0; TCP_BUFFER]));
+fn new_tcp(nodelay: bool, on_lo: bool) -> tcp::Socket<'static> {
+    let rx = if on_lo { TCP_BUFFER } else { TCP_RX_BUFFER_ETH };
+    let mut s = tcp::Socket::new(tcp::SocketBuffer::new(vec![0; rx]), tcp::SocketBuffer::new(vec![0; TCP_BUFFER]));
     s.set_nagle_enabled(!nodelay);
     s
 }
@@ -211,7 +217,7 @@ pub fn bind(id: SockId, addr: Ipv4Addr, port: u16) -> Result<(), Errno> {
 }
 
 fn add_listener(s: &mut Stack, on_lo: bool, addr: Option<Ipv4Addr>, port: u16, nodelay: bool) -> Result<Placed, Errno> {
-    let mut sock = new_tcp(nodelay);
+    let mut sock = new_tcp(nodelay, on_lo);
     let addr = if on_lo { None } else { addr.filter(|a| !a.is_loopback()) };
     sock.listen(IpListenEndpoint { addr: addr.map(IpAddress::Ipv4), port }).map_err(|_| Errno::EINVAL)?;
     Ok((on_lo, s.set(on_lo).add(sock)))
@@ -313,7 +319,7 @@ pub fn connect(id: SockId, to: Ipv4Addr, port: u16, nonblocking: bool) -> Result
             Some((_, p)) => p,
             None => s.ephemeral_port()?,
         };
-        let mut sock = new_tcp(nodelay);
+        let mut sock = new_tcp(nodelay, on_lo);
         sock.set_timeout(Some(smoltcp::time::Duration::from_secs(CONNECT_TIMEOUT.as_secs())));
         let remote = IpEndpoint::new(IpAddress::Ipv4(to), port);
         let result = if on_lo {

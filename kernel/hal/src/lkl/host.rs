@@ -80,15 +80,19 @@ pub trait Host: Sync {
     fn gettid(&self) -> i32;
 }
 
-/// The registered [`Host`] (a leaked box holding the fat pointer): read
-/// without a lock, since LKL calls host operations several times in every
-/// forwarded syscall.
+/// The registered [`Host`]: a thin pointer to the caller's `&'static dyn Host`,
+/// read without a lock, since LKL calls host operations several times in
+/// every forwarded syscall. Deliberately not a leaked `Box`: LLVM's GlobalOpt
+/// turns a once-stored heap allocation into a global plus an `i1` "init" flag
+/// and then cannot select that flag's atomic load on i686 ("Cannot select:
+/// AtomicLoad ... HOST.0.init"), which broke every kernel build with more than
+/// one codegen unit.
 static HOST: AtomicPtr<&'static dyn Host> = AtomicPtr::new(core::ptr::null_mut());
 
 /// Registers the implementation of the host operations (at boot; a later
-/// call replaces it and leaks the few bytes of the old registration).
-pub fn set_host(host: &'static dyn Host) {
-    HOST.store(Box::into_raw(Box::new(host)), Ordering::Release);
+/// call replaces it). `host` is a static holding the trait object.
+pub fn set_host(host: &'static &'static dyn Host) {
+    HOST.store(core::ptr::from_ref(host).cast_mut(), Ordering::Release);
 }
 
 fn host() -> &'static dyn Host {
@@ -96,8 +100,8 @@ fn host() -> &'static dyn Host {
     if host.is_null() {
         crate::report::fatal(format_args!("lkl: host operation called before set_host"));
     }
-    // SAFETY: non-null values of HOST come from Box::into_raw in set_host
-    // and are never freed.
+    // SAFETY: non-null values of HOST come from a `&'static` reference in
+    // set_host: valid and never written through.
     unsafe { *host }
 }
 

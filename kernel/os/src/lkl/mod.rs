@@ -143,7 +143,8 @@ pub(crate) fn log_line(line: &str) {
 /// Registers the host operations and the `lklhosttest` command; with LKL
 /// built in, starts the `lkl` boot task.
 pub(crate) fn init(memory_mib: u32, cmdline: &'static str) {
-    crate::hal::lkl::set_host(&host::HOST);
+    static HOST_OPS: &dyn crate::hal::lkl::Host = &host::HOST;
+    crate::hal::lkl::set_host(&HOST_OPS);
     crate::shell::register(crate::shell::Command {
         name: "lklstat",
         usage: "lklstat",

@@ -186,6 +186,27 @@ impl FrameRef<'_> {
         unsafe { core::ptr::copy_nonoverlapping((layout::phys_to_virt(self.phys) + offset) as *const u8, out.as_mut_ptr(), out.len()) }
     }
 
+    /// Appends the frame's `len` bytes at `offset` to `out`, without filling
+    /// the new part of `out` first (a staging buffer for a forwarded write
+    /// is filled exactly once). Panics if the range does not fit in the
+    /// frame or `out` has less than `len` bytes of spare capacity: the
+    /// caller reserves (fallibly) beforehand, so this never allocates.
+    pub fn append_to(&self, offset: usize, len: usize, out: &mut alloc::vec::Vec<u8>) {
+        assert!(offset + len <= layout::PAGE_SIZE, "read past the end of a frame");
+        assert!(out.capacity() - out.len() >= len, "append_to: spare capacity not reserved");
+        let start = out.len();
+        // SAFETY: the source range lies inside one frame of the physical map
+        // that the view's owner holds (as for `read`); the destination is
+        // `out`'s spare capacity, checked above to hold `len` bytes and
+        // distinct from frame memory (frames are never Rust allocations).
+        // After the copy the `len` bytes past `start` are initialised, so
+        // `set_len` exposes no uninitialised byte.
+        unsafe {
+            core::ptr::copy_nonoverlapping((layout::phys_to_virt(self.phys) + offset) as *const u8, out.as_mut_ptr().add(start), len);
+            out.set_len(start + len);
+        }
+    }
+
     /// Copies `data` into the frame at `offset`. Panics if it does not fit.
     pub fn write(&self, offset: usize, data: &[u8]) {
         assert!(offset + data.len() <= layout::PAGE_SIZE, "write past the end of a frame");

@@ -25,8 +25,10 @@ pub const AT_REMOVEDIR: u32 = 0x200;
 /// `O_WRONLY | O_CREAT | O_TRUNC` (`include/uapi/asm-generic/fcntl.h`; x86
 /// uses the asm-generic open flags, so every `O_*` value passes unchanged).
 pub const CREAT_FLAGS: u32 = 0o1 | 0o100 | 0o1000;
-/// Largest buffer one forwarded call copies (read/write return short counts
-/// beyond it, as they may on Linux).
+/// Largest buffer one forwarded LKL call copies. The kernel's read, write,
+/// pread64, pwrite64, readv, writev and sendfile64 loop over such chunks
+/// where Linux moves every byte in one call (regular files); other routes
+/// with an `In`/`Out` buffer are capped at it.
 pub const MAX_IO: u32 = 64 * 1024;
 /// Largest socket address or option buffer copied.
 pub const MAX_SOCKBUF: u32 = 256;

@@ -192,6 +192,10 @@ impl ProcessMemory {
         self.mm.lock().write(addr, data)
     }
 
+    pub fn read_append(&mut self, addr: u32, len: usize, out: &mut Vec<u8>) -> Result<(), Errno> {
+        self.mm.lock().read_append(addr, len, out)
+    }
+
     pub fn write_pieces(&mut self, addr: u32, pieces: &[Piece<'_>]) -> Result<(), Errno> {
         self.mm.lock().write_pieces(addr, pieces)
     }
@@ -523,6 +527,18 @@ impl Mm {
         let len = out.len();
         self.copy(addr, len, Some(false), |frame, offset, range| {
             frame.read(offset, &mut out[range]);
+        })
+    }
+
+    /// Appends `len` bytes of user memory at `addr` to `out` (reserved
+    /// fallibly first: ENOMEM, never a panic), each byte written once: no
+    /// zero fill before the copy, as a `read` into a zeroed buffer has.
+    /// EFAULT if any byte is not readable by the program; `out` may then
+    /// hold part of the bytes, and the caller drops it.
+    pub fn read_append(&mut self, addr: u32, len: usize, out: &mut Vec<u8>) -> Result<(), Errno> {
+        out.try_reserve(len).map_err(|_| Errno::ENOMEM)?;
+        self.copy(addr, len, Some(false), |frame, offset, range| {
+            frame.append_to(offset, range.len(), out);
         })
     }
 

@@ -65,6 +65,16 @@ fn buffer(len: usize) -> Result<Vec<u8>, Errno> {
     Ok(v)
 }
 
+/// `len` bytes of user memory at `addr` in a kernel buffer, each byte
+/// written once (no zero fill before the copy); ENOMEM when the heap
+/// cannot give it, EFAULT for a bad pointer.
+fn stage_in(p: &mut Process, addr: u32, len: usize) -> Result<Vec<u8>, Errno> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| Errno::ENOMEM)?;
+    p.memory.read_append(addr, len, &mut v)?;
+    Ok(v)
+}
+
 /// The LKL descriptor behind our `fd`, or `None` for one of our own files
 /// (console, native file tree): the native handler serves those.
 fn lkl_fd(p: &Process, fd: u32) -> Result<Option<i32>, Errno> {
@@ -152,6 +162,171 @@ fn forward_plain(p: &mut Process, f: &Forward, native: Handler, a: &Args) -> Opt
     Some(ret)
 }
 
+/// Linux's `MAX_RW_COUNT` (`INT_MAX` rounded down to a page): the most one
+/// read or write moves.
+const MAX_RW_COUNT: usize = 0x7fff_f000;
+
+/// read, write, pread64 and pwrite64 on an LKL descriptor, of any length
+/// ([`transfer`]); `None` for the other routes.
+fn forward_rw(p: &mut Process, f: &Forward, native: Handler, a: &Args) -> Option<Raw> {
+    let (write, positional) = match f.lkl_nr {
+        lkl_nr::READ => (false, false),
+        lkl_nr::WRITE => (true, false),
+        lkl_nr::PREAD64 => (false, true),
+        lkl_nr::PWRITE64 => (true, true),
+        _ => return None,
+    };
+    Some(match lkl_fd(p, a[0]) {
+        Ok(Some(fd)) => {
+            // i386 pread64/pwrite64: the offset's low word, then its high word.
+            let offset = positional.then(|| (a[3] as u64 | (a[4] as u64) << 32) as i64);
+            transfer(p, fd, &[(a[1], a[2] as usize)], offset, write)
+        }
+        Ok(None) => Ok(to_eax(native(p, a)) as i32),
+        Err(e) => Err(e),
+    })
+}
+
+/// One read or write of LKL descriptor `fd` over the user `ranges`
+/// (address, length; one for read/write, the iovecs for readv/writev), at
+/// `offset` (pread64/pwrite64) or at the file's position. The bytes go
+/// through one kernel buffer of at most MAX_IO bytes, one LKL call per
+/// MAX_IO chunk, as long as [`whole_transfer`] says Linux would move them
+/// all in one call; otherwise one call moves at most MAX_IO bytes (a short
+/// count, as Linux gives on pipes and sockets). A chunk that comes back
+/// short (end of file, a full non-blocking pipe) ends it; an error after
+/// some bytes moved gives the count so far, as Linux returns it.
+fn transfer(p: &mut Process, fd: i32, ranges: &[(u32, usize)], offset: Option<i64>, write: bool) -> Raw {
+    let total = ranges.iter().fold(0usize, |t, r| t.saturating_add(r.1)).min(MAX_RW_COUNT);
+    let max_io = MAX_IO as usize;
+    let limit = if total <= max_io || whole_transfer(fd, write)? { total } else { max_io };
+    let mut buf = Vec::new();
+    buf.try_reserve_exact(limit.min(max_io)).map_err(|_| Errno::ENOMEM)?;
+    let mut done = 0usize;
+    loop {
+        let chunk = (limit - done).min(max_io);
+        let at = offset.map(|o| o + done as i64);
+        let n = match transfer_chunk(p, fd, ranges, done, chunk, at, &mut buf, write) {
+            Ok(n) if n >= 0 => n as usize,
+            _ if done > 0 => break,
+            other => return other,
+        };
+        done += n;
+        if n < chunk || done == limit {
+            break;
+        }
+    }
+    Ok(done as i32)
+}
+
+/// Bytes `[from, from + len)` of the user ranges, written to LKL (staged
+/// into `buf` first) or read from it (through `buf`, then copied out).
+#[allow(clippy::too_many_arguments)]
+fn transfer_chunk(p: &mut Process, fd: i32, ranges: &[(u32, usize)], from: usize, len: usize, at: Option<i64>, buf: &mut Vec<u8>, write: bool) -> Raw {
+    if write {
+        buf.clear();
+        gather(p, ranges, from, len, buf)?;
+        return rw_call(fd, LklArg::In(buf), len, at);
+    }
+    // Zero-filled once, then reused (LKL writes into it: it must be
+    // initialised memory).
+    buf.resize(len, 0);
+    let n = rw_call(fd, LklArg::Out(&mut buf[..len]), len, at)?;
+    if n > 0 {
+        if let Err(e) = scatter(p, ranges, from, &buf[..(n as usize).min(len)]) {
+            // Not delivered: the position stays where the program's bytes end.
+            unread(fd, at, n as usize);
+            return Err(e);
+        }
+    }
+    Ok(n)
+}
+
+/// LKL's read/write (pread64/pwrite64 with an offset) of `len` bytes
+/// to or from the kernel buffer `data`.
+fn rw_call(fd: i32, data: LklArg<'_>, len: usize, at: Option<i64>) -> Raw {
+    let nr = match (&data, at) {
+        (LklArg::In(_), None) => lkl_nr::WRITE,
+        (LklArg::In(_), Some(_)) => lkl_nr::PWRITE64,
+        (_, None) => lkl_nr::READ,
+        (_, Some(_)) => lkl_nr::PREAD64,
+    };
+    let off = at.unwrap_or(0);
+    let mut args = [LklArg::Int(fd as isize), data, LklArg::Int(len as isize), LklArg::Int(off as i32 as isize), LklArg::Int((off >> 32) as i32 as isize)];
+    let n = if at.is_some() { 5 } else { 3 };
+    lkl::syscall(nr, &mut args[..n]).map(|r| r as i32)
+}
+
+/// Calls `each(user address, length, where the piece starts in the run)`
+/// for the pieces of `ranges` that hold bytes `[from, from + len)` of their
+/// concatenation.
+fn pieces(ranges: &[(u32, usize)], from: usize, len: usize, mut each: impl FnMut(u32, usize, usize) -> Result<(), Errno>) -> Result<(), Errno> {
+    let (mut skip, mut at) = (from, 0);
+    for &(base, size) in ranges {
+        if at == len {
+            break;
+        }
+        if skip >= size {
+            skip -= size;
+            continue;
+        }
+        let n = (size - skip).min(len - at);
+        each(base.wrapping_add(skip as u32), n, at)?;
+        at += n;
+        skip = 0;
+    }
+    Ok(())
+}
+
+/// Appends bytes `[from, from + len)` of the user ranges to `out`.
+fn gather(p: &mut Process, ranges: &[(u32, usize)], from: usize, len: usize, out: &mut Vec<u8>) -> Result<(), Errno> {
+    pieces(ranges, from, len, |addr, n, _| p.memory.read_append(addr, n, out))
+}
+
+/// Copies `data` into the user ranges from byte `from` of their concatenation.
+fn scatter(p: &mut Process, ranges: &[(u32, usize)], from: usize, data: &[u8]) -> Result<(), Errno> {
+    pieces(ranges, from, data.len(), |addr, n, at| p.memory.write(addr, &data[at..at + n]))
+}
+
+/// Whether one read (`write` false) or write of LKL descriptor `fd` moves
+/// every byte asked for on Linux, so that [`transfer`] loops over chunks:
+/// regular files and block devices always; writes also to pipes, character
+/// devices and stream sockets (a blocking write waits until all is written;
+/// a non-blocking or interrupted one ends at the count so far, as the loop
+/// does). A read of a pipe, socket or device returns what is there (a second
+/// chunk would wait for more), and a datagram must stay one datagram: those
+/// make one call. Asked only for transfers longer than MAX_IO.
+fn whole_transfer(fd: i32, write: bool) -> Result<bool, Errno> {
+    use embox_abi::consts::mode::{S_IFBLK, S_IFCHR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK};
+    let mut st = [0u8; size_of::<stat::LklStat64>()];
+    let mut args = [LklArg::Int(fd as isize), LklArg::Out(&mut st)];
+    sys(lkl::syscall(lkl_nr::FSTAT64, &mut args).map(|r| r as i32))?;
+    let mode = stat::LklStat64::read_from_bytes(&st).map_err(|_| Errno::EIO)?.st_mode & S_IFMT;
+    Ok(match mode {
+        S_IFREG | S_IFBLK => true,
+        S_IFIFO | S_IFCHR => write,
+        S_IFSOCK => write && socket_type(fd)? == SOCK_STREAM,
+        _ => false,
+    })
+}
+
+const SOCK_STREAM: u32 = 1;
+const SO_TYPE: u32 = 3;
+
+/// The type of LKL socket `fd` (SOCK_STREAM, SOCK_DGRAM, ...).
+fn socket_type(fd: i32) -> Result<u32, Errno> {
+    let (mut value, mut len) = ([0u8; 4], 4u32.to_le_bytes());
+    let mut args = [
+        LklArg::Int(fd as isize),
+        LklArg::Int(SOL_SOCKET as isize),
+        LklArg::Int(SO_TYPE as isize),
+        LklArg::Out(&mut value),
+        LklArg::Out(&mut len),
+    ];
+    sys(lkl::syscall(lkl_nr::GETSOCKOPT, &mut args).map(|r| r as i32))?;
+    Ok(u32::from_le_bytes(value))
+}
+
 /// Sets LKL's own umask to 0 once: creation modes arrive with the
 /// process's umask already applied.
 fn clear_lkl_umask() {
@@ -201,6 +376,9 @@ pub fn forward(p: &mut Process, f: &Forward, native: Handler, a: &Args) -> Raw {
     if let Some(ret) = forward_plain(p, f, native, a) {
         return ret;
     }
+    if let Some(ret) = forward_rw(p, f, native, a) {
+        return ret;
+    }
     let mut staged: Vec<Staged> = Vec::new();
     staged.try_reserve_exact(f.args.len()).map_err(|_| Errno::ENOMEM)?;
     let mut back: Vec<CopyBack> = Vec::new();
@@ -248,23 +426,14 @@ pub fn forward(p: &mut Process, f: &Forward, native: Handler, a: &Args) -> Raw {
             Arg::PathOpt(i) if a[i as usize] == 0 => Staged::Null,
             Arg::PathOpt(i) => Staged::Str(stage_path(p, a[i as usize], at_cwd)?),
             Arg::Str(i) => Staged::Str(stage_path(p, a[i as usize], false)?),
-            Arg::In { ptr, len } => {
-                let len = a[len as usize].min(MAX_IO) as usize;
-                let mut b = buffer(len)?;
-                p.memory.read(a[ptr as usize], &mut b)?;
-                Staged::In(b)
-            }
+            Arg::In { ptr, len } => Staged::In(stage_in(p, a[ptr as usize], a[len as usize].min(MAX_IO) as usize)?),
             Arg::Out { ptr, len } => {
                 back.push(CopyBack::Counted { staged: staged.len(), addr: a[ptr as usize] });
                 Staged::Out(buffer(a[len as usize].min(MAX_IO) as usize)?)
             }
             Arg::Len(i) => Staged::Int(a[i as usize].min(MAX_IO) as isize),
             Arg::InFixed { ptr, nullable: true, .. } if a[ptr as usize] == 0 => Staged::Null,
-            Arg::InFixed { ptr, size, .. } => {
-                let mut b = buffer(size as usize)?;
-                p.memory.read(a[ptr as usize], &mut b)?;
-                Staged::In(b)
-            }
+            Arg::InFixed { ptr, size, .. } => Staged::In(stage_in(p, a[ptr as usize], size as usize)?),
             Arg::OutFixed { ptr, size } => {
                 if a[ptr as usize] == 0 {
                     return Err(Errno::EFAULT);
@@ -279,15 +448,11 @@ pub fn forward(p: &mut Process, f: &Forward, native: Handler, a: &Args) -> Raw {
                 }
                 if count == 0 {
                     Staged::Null
+                } else if matches!(arg, Arg::InIds { .. }) {
+                    Staged::In(stage_in(p, a[ptr as usize], count * 4)?)
                 } else {
-                    let mut b = buffer(count * 4)?;
-                    if matches!(arg, Arg::InIds { .. }) {
-                        p.memory.read(a[ptr as usize], &mut b)?;
-                        Staged::In(b)
-                    } else {
-                        back.push(CopyBack::Ids { staged: staged.len(), addr: a[ptr as usize] });
-                        Staged::Out(b)
-                    }
+                    back.push(CopyBack::Ids { staged: staged.len(), addr: a[ptr as usize] });
+                    Staged::Out(buffer(count * 4)?)
                 }
             }
             Arg::SockBuf { ptr, len_ptr } => {
@@ -514,18 +679,8 @@ fn ppoll_wait(fds: &[(i32, u16)], timeout: Option<core::time::Duration>, ours_re
 /// Reads LKL file `fd` at `offset` into a kernel buffer (mmap of an LKL
 /// file copies its pages this way); the bytes read.
 pub fn pread(fd: i32, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
-    let mut st = [
-        Staged::Int(fd as isize),
-        Staged::Out(buffer(buf.len())?),
-        Staged::Int(buf.len() as isize),
-        Staged::Int(offset as u32 as i32 as isize),
-        Staged::Int((offset >> 32) as u32 as i32 as isize),
-    ];
-    let n = sys(call_staged(lkl_nr::PREAD64, &mut st))? as usize;
-    let Staged::Out(data) = &st[1] else { return Err(Errno::EIO) };
-    let n = n.min(buf.len());
-    buf[..n].copy_from_slice(&data[..n]);
-    Ok(n)
+    let len = buf.len();
+    Ok((sys(rw_call(fd, LklArg::Out(buf), len, Some(offset as i64)))? as usize).min(len))
 }
 
 /// LKL's `llseek` (the only seek of a 32-bit asm-generic kernel); the new offset.
@@ -679,48 +834,27 @@ pub fn enosys(_p: &mut Process) -> SysResult {
     Err(Errno::ENOSYS)
 }
 
-/// readv/writev on an LKL file: one kernel buffer for the whole vector (up
-/// to MAX_IO bytes), one LKL call, so the write stays one write.
+/// readv/writev on an LKL file: the whole vector as one read or write
+/// ([`transfer`]), so a write of up to MAX_IO bytes stays one LKL write.
 fn vector(p: &mut Process, ours: Fd, iov: UserPtr<Iovec>, count: u32, write: bool) -> SysResult {
     let Some(fd) = lkl_fd(p, ours.0)? else {
         return if write { super::io::writev(p, ours, iov, count) } else { super::io::readv(p, ours, iov, count) };
     };
+    // UIO_MAXIOV.
     if count > 1024 {
         return Err(Errno::EINVAL);
     }
     let mut iovs = Vec::new();
     iovs.try_reserve_exact(count as usize).map_err(|_| Errno::ENOMEM)?;
-    let mut total = 0usize;
     for i in 0..count {
         let v = iov.at(i).read(&mut p.memory)?;
-        let take = (v.iov_len as usize).min(MAX_IO as usize - total);
-        iovs.push((v.iov_base, take));
-        total += take;
-    }
-    let mut buf = buffer(total)?;
-    if write {
-        let mut at = 0;
-        for &(base, len) in &iovs {
-            p.memory.read(base, &mut buf[at..at + len])?;
-            at += len;
+        // A length that is negative as a ssize_t is EINVAL, as on Linux.
+        if (v.iov_len as i32) < 0 {
+            return Err(Errno::EINVAL);
         }
-        let mut st = [Staged::Int(fd as isize), Staged::In(buf), Staged::Int(total as isize)];
-        sys(call_staged(lkl_nr::WRITE, &mut st))
-    } else {
-        let mut st = [Staged::Int(fd as isize), Staged::Out(buf), Staged::Int(total as isize)];
-        let n = sys(call_staged(lkl_nr::READ, &mut st))? as usize;
-        let Staged::Out(buf) = &st[1] else { return Err(Errno::EIO) };
-        let mut at = 0;
-        for &(base, len) in &iovs {
-            let take = len.min(n - at);
-            p.memory.write(base, &buf[at..at + take])?;
-            at += take;
-            if at == n {
-                break;
-            }
-        }
-        Ok(n as u32)
+        iovs.push((v.iov_base, v.iov_len as usize));
     }
+    sys(transfer(p, fd, &iovs, None, write))
 }
 
 /// readv(fd, iov, iovcnt)
@@ -734,36 +868,63 @@ pub fn writev(p: &mut Process, fd: Fd, iov: UserPtr<Iovec>, count: u32) -> SysRe
 }
 
 /// sendfile64(out, in, offset*, count) between any two descriptors: LKL
-/// reads, then the output's own write (the console natively).
+/// reads, then the output's own write (the console natively), MAX_IO bytes
+/// at a time; from a regular file until `count` bytes are sent, as Linux
+/// sends them (see [`whole_transfer`]).
 pub fn sendfile64(p: &mut Process, out_fd: Fd, in_fd: Fd, off_ptr: UserPtr<I64>, count: usize) -> SysResult {
     let Some(src) = lkl_fd(p, in_fd.0)? else { return super::io::sendfile64(p, out_fd, in_fd, off_ptr, count) };
-    let count = count.min(MAX_IO as usize);
-    let mut offset = off_ptr.read_opt(&mut p.memory)?.map(|off| off.get());
-    let mut st = [Staged::Int(src as isize), Staged::Out(buffer(count)?), Staged::Int(count as isize), Staged::Int(0), Staged::Int(0)];
-    let n = match offset {
-        Some(off) => {
-            st[3] = Staged::Int(off as i32 as isize);
-            st[4] = Staged::Int((off >> 32) as i32 as isize);
-            sys(call_staged(lkl_nr::PREAD64, &mut st))?
+    let offset = off_ptr.read_opt(&mut p.memory)?.map(|off| off.get());
+    let count = count.min(MAX_RW_COUNT);
+    let max_io = MAX_IO as usize;
+    let limit = if count <= max_io || whole_transfer(src, false)? { count } else { max_io };
+    let mut data = buffer(limit.min(max_io))?;
+    let mut done = 0usize;
+    loop {
+        let chunk = (limit - done).min(max_io);
+        let n = match rw_call(src, LklArg::Out(&mut data[..chunk]), chunk, offset.map(|o| o + done as i64)) {
+            Ok(n) if n >= 0 => n as usize,
+            _ if done > 0 => break,
+            other => return sys(other),
+        };
+        if n == 0 {
+            break;
         }
-        None => sys(call_staged(lkl_nr::READ, &mut st[..3]))?,
-    } as usize;
-    let Staged::Out(data) = &st[1] else { return Err(Errno::EIO) };
-    let written = write_data(p, out_fd.0, &data[..n])?;
-    if let Some(off) = offset.as_mut() {
-        *off += written as i64;
-        off_ptr.write(&mut p.memory, &I64::new(*off))?;
+        let written = match write_data(p, out_fd.0, &data[..n]) {
+            Ok(w) => w as usize,
+            Err(e) => {
+                unread(src, offset, n);
+                if done > 0 {
+                    break;
+                }
+                return Err(e);
+            }
+        };
+        // The input's position counts the bytes sent, not those read.
+        unread(src, offset, n - written.min(n));
+        done += written;
+        if written < n || n < chunk || done == limit {
+            break;
+        }
     }
-    Ok(written)
+    if let Some(off) = offset {
+        off_ptr.write(&mut p.memory, &I64::new(off + done as i64))?;
+    }
+    Ok(done as u32)
+}
+
+/// Moves LKL descriptor `fd`'s position back over `n` bytes read but not
+/// delivered (reads at an explicit `offset` moved nothing). Best effort: a
+/// pipe or socket cannot seek, and its bytes are gone as on Linux.
+fn unread(fd: i32, offset: Option<i64>, n: usize) {
+    if offset.is_none() && n > 0 {
+        let _ = llseek(fd, -(n as i64), embox_abi::consts::seek::SEEK_CUR);
+    }
 }
 
 /// Writes kernel bytes to descriptor `fd`, whatever it is.
 fn write_data(p: &mut Process, fd: u32, data: &[u8]) -> SysResult {
     match lkl_fd(p, fd)? {
-        Some(n) => {
-            let mut st = [Staged::Int(n as isize), Staged::In(data.to_vec()), Staged::Int(data.len() as isize)];
-            sys(call_staged(lkl_nr::WRITE, &mut st))
-        }
+        Some(n) => sys(rw_call(n, LklArg::In(data), data.len(), None)),
         None => super::io::write_kernel_bytes(p, fd, data).map(|_| data.len() as u32),
     }
 }
@@ -890,25 +1051,19 @@ pub fn sendmsg(p: &mut Process, ours: Fd, msg: UserPtr<[u32; 7]>, flags: u32) ->
         if m.0[1] > MAX_MSG_NAME {
             return Err(Errno::EINVAL);
         }
-        let mut b = buffer(m.0[1] as usize)?;
-        p.memory.read(m.0[0], &mut b)?;
-        b
+        stage_in(p, m.0[0], m.0[1] as usize)?
     } else {
         Vec::new()
     };
     let (iovs, total) = msg_iovs(p, &m)?;
-    let mut data = buffer(total)?;
-    let mut at = 0;
-    for &(base, len) in &iovs {
-        p.memory.read(base, &mut data[at..at + len])?;
-        at += len;
-    }
+    let mut data = Vec::new();
+    data.try_reserve_exact(total).map_err(|_| Errno::ENOMEM)?;
+    gather(p, &iovs, 0, total, &mut data)?;
     let mut control = if m.0[4] != 0 && m.0[5] != 0 {
         if m.0[5] > MAX_MSG_CONTROL {
             return Err(Errno::ENOMEM);
         }
-        let mut b = buffer(m.0[5] as usize)?;
-        p.memory.read(m.0[4], &mut b)?;
+        let mut b = stage_in(p, m.0[4], m.0[5] as usize)?;
         map_rights(&mut b, |ours| match lkl_fd(p, ours as u32) {
             Ok(Some(n)) => Ok(n),
             _ => Err(Errno::EBADF),
@@ -948,15 +1103,7 @@ pub fn recvmsg(p: &mut Process, ours: Fd, msg: UserPtr<[u32; 7]>, flags: u32) ->
     let Staged::Out(back) = &st[1] else { return Err(Errno::EIO) };
     let field = |i: usize| u32::from_le_bytes([back[i * 4], back[i * 4 + 1], back[i * 4 + 2], back[i * 4 + 3]]);
     let (name_len, control_len, msg_flags) = (field(1), field(5) as usize, field(6));
-    let mut at = 0;
-    for &(base, len) in &iovs {
-        if at == n {
-            break;
-        }
-        let take = len.min(n - at);
-        p.memory.write(base, &data[at..at + take])?;
-        at += take;
-    }
+    scatter(p, &iovs, 0, &data[..n.min(data.len())])?;
     if !name.is_empty() {
         p.memory.write(m.0[0], &name[..(name_len as usize).min(name.len())])?;
     }

@@ -99,8 +99,14 @@ fn read_into(p: &mut Process, fd: u32, buf: UserSlice, at: Option<u64>) -> SysRe
                 if n == 0 {
                     break;
                 }
-                p.memory.write(buf.addr + done as u32, &chunk[..n])?;
-                done += n;
+                // A fault part way gives the count read so far, as on
+                // Linux (and the offset moves by that much); the error
+                // only when nothing was read.
+                match p.memory.write(buf.addr.wrapping_add(done as u32), &chunk[..n]) {
+                    Ok(()) => done += n,
+                    Err(e) if done == 0 => return Err(e),
+                    Err(_) => break,
+                }
             }
             if at.is_none() {
                 p.files.set_offset(fd, start + done as u64)?;

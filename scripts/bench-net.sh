@@ -128,6 +128,9 @@ trap '[ -z "$run" ] || kill $run 2>/dev/null || true' EXIT INT TERM
 # run_ours LABEL: our kernel under build/ measured, its figures as `LABEL: ...`.
 run_ours() {
   log="$out/bench-net-$1.log"
+  # Emptied here, not by the background job's redirection, which may come
+  # after `measure` already found the previous run's "listening" line in it.
+  : >"$log"
   "$embctl" --workspace "$ws" run --no-build --no-kvm --net --add "$out/netprog" --timeout 300 \
     --cmd "load_app netprog loop 5003 $MIB" \
     --cmd 'load_app netprog sink 5001' \
@@ -157,6 +160,7 @@ run_ours ours
 
 echo "== Linux guest (bookworm linux-image-686, TCG, virtio-net, TAP)"
 log="$out/bench-net-linux.log"
+: >"$log"
 "$embctl" --workspace "$ws" run --no-kvm --net --linux-guest "$out/vmlinuz:$out/linux-net-initramfs.cpio" \
   </dev/null >"$log" 2>&1 &
 run=$!
@@ -168,6 +172,7 @@ if [ -n "${EMBCTL_LKL_TREE:-}" ]; then
   echo "== our kernel with LKL's stack (x86/lkl-qemu: LKL's eth0 on its virtio-mmio card, bridged to the NIC)"
   "$embctl" --workspace "$ws" build -q -t x86/lkl-qemu --lkl-tree "$EMBCTL_LKL_TREE"
   log="$out/bench-net-lkl.log"
+  : >"$log"
   "$embctl" --workspace "$ws" run -t x86/lkl-qemu --no-build --no-kvm --net --add "$out/netprog" --timeout 300 \
     --cmd 'load_app netprog sink 5001' \
     --cmd "load_app netprog source 10.0.2.10 5002 $MIB" >"$log" 2>&1 &

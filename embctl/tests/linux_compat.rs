@@ -423,8 +423,15 @@ fn thread_bomb_gives_eagain_and_the_kernel_lives() {
         case("threads-musl", &["bomb"]),
         case("threads-glibc", &["bomb"]),
         case("busybox", &["echo", "alive"]),
+        case("procs-glibc", &["touchall"]),
+        case("busybox", &["echo", "alive"]),
     ];
     let (transcript, results) = run_in_kernel(bin, &cases);
+    // Demand paging with no frame left: SIGKILL and why, not a SIGSEGV
+    // that reads as a bad address (the long fuzz run's seed 1 died so).
+    assert_eq!((results[4].0.output.as_str(), results[4].0.status), ("", 137), "{transcript}");
+    assert!(transcript.contains("killed by SIGKILL: out of memory for a page at"), "{transcript}");
+    assert_eq!(results[5].0.output, "alive\n", "{transcript}");
     let bomb = "thread bomb: stopped after some threads with Resource temporarily unavailable\nthread bomb: all joined, a new thread runs again\n";
     assert_eq!((results[0].0.output.as_str(), results[0].0.status), (bomb, 0), "{transcript}");
     assert_eq!((results[1].0.output.as_str(), results[1].0.status), (bomb, 0), "{transcript}");
@@ -595,8 +602,15 @@ fn fork_bomb_and_memory_exhaustion_leave_the_kernel_alive() {
         case("procs-glibc", &["forkbomb"]),
         case("procs-glibc", &["forkbomb"]),
         case("busybox", &["echo", "alive"]),
+        case("procs-glibc", &["touchall"]),
+        case("busybox", &["echo", "alive"]),
     ];
     let (transcript, results) = run_in_kernel(bin, &cases);
+    // Demand paging with no frame left: SIGKILL and why, not a SIGSEGV
+    // that reads as a bad address (the long fuzz run's seed 1 died so).
+    assert_eq!((results[4].0.output.as_str(), results[4].0.status), ("", 137), "{transcript}");
+    assert!(transcript.contains("killed by SIGKILL: out of memory for a page at"), "{transcript}");
+    assert_eq!(results[5].0.output, "alive\n", "{transcript}");
     let bomb = "fork bomb: fork failed after 10 or more children with EAGAIN\nfork bomb: all the children reaped, killed by SIGKILL\n";
     assert_eq!((results[1].0.output.as_str(), results[1].0.status), (bomb, 0), "{transcript}");
     assert_eq!(

@@ -14,7 +14,10 @@
  * so a watchdog interval timer (SIGALRM every 100 ms, handler without
  * SA_RESTART) ends any blocked call with EINTR; the fuzzer checks that it
  * does before it starts, and unblocks SIGALRM after every call that may
- * have blocked it.
+ * have blocked it. Every 64 calls it unmaps what its mmap, mmap2 and mremap
+ * calls mapped: pages that calls filled (mlock, reads into a mapping) would
+ * otherwise pile up until memory runs out (seed 1 filled the 128 MiB by
+ * its 2.5 millionth call and was killed: "out of memory for a page").
  * Standard input, output and error are closed first, so no random call
  * reaches the console; the report goes to /dev/console at the end. It then
  * removes /tmp/fz, closes every descriptor and exits 0: afterwards the
@@ -300,6 +303,27 @@ static int start_watchdog(void)
 	return ended;
 }
 
+/* What the run's own mmap, mmap2 and mremap calls mapped since the last
+ * unmap_all (the last MAPPINGS of them). */
+#define MAPPINGS 64
+static struct {
+	uint32_t addr, len;
+} mapped[MAPPINGS];
+static unsigned nmapped;
+
+static void note_mapping(uint32_t addr, uint32_t len)
+{
+	mapped[nmapped++ % MAPPINGS].addr = addr;
+	mapped[(nmapped - 1) % MAPPINGS].len = len;
+}
+
+static void unmap_all(void)
+{
+	for (unsigned i = 0; i < nmapped && i < MAPPINGS; i++)
+		munmap((void *)(uintptr_t)mapped[i].addr, mapped[i].len);
+	nmapped = 0;
+}
+
 static void remap_scratch(void)
 {
 	mmap(SCRATCH, SCRATCH_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
@@ -313,6 +337,7 @@ int main(int argc, char **argv)
 	 * making it (to find the one that fails). */
 	unsigned long verbose_from = argc > 3 ? strtoul(argv[3], NULL, 0) : (unsigned long)-1;
 	unsigned long counts[4] = {0}; /* ok, error, excluded-skips, remaps */
+	static uint32_t old_mmap_args[6]; /* the old mmap's arguments (see below) */
 	struct timespec t0, t1;
 
 	static struct listing root, tmp;
@@ -353,7 +378,6 @@ int main(int argc, char **argv)
 			 * (the 10-million-call run lost its stack that way: SIGSEGV,
 			 * status 139), so they are drawn as for mmap2; a NULL or kernel
 			 * pointer still goes in as it is. */
-			static uint32_t old_mmap_args[6];
 			uint32_t at = area_arg();
 			old_mmap_args[0] = area_arg();
 			old_mmap_args[1] = area_len(old_mmap_args[0], arg());
@@ -373,9 +397,13 @@ int main(int argc, char **argv)
 		in_call = 0;
 		if (nr == 69 || nr == 126 || nr == 175) /* ssetmask, sigprocmask, rt_sigprocmask */
 			unblock_watchdog();
+		if (!(r < 0 && r > -4096) && (nr == 90 || nr == 192 || nr == 163))
+			note_mapping((uint32_t)r, nr == 163 ? c : nr == 192 ? b : a == (uint32_t)(uintptr_t)old_mmap_args ? old_mmap_args[1] : 0);
 		counts[r < 0 && r > -4096 ? 1 : 0]++;
 		if (i % 64 == 63) {
-			/* munmap, mprotect and mremap may have taken the scratch area. */
+			/* munmap, mprotect and mremap may have taken the scratch area
+			 * (and unmap_all may unmap it). */
+			unmap_all();
 			remap_scratch();
 			counts[3]++;
 		}

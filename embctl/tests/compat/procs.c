@@ -6,7 +6,8 @@
  * nothing is printed twice by a child that inherits a buffer.
  *
  * Kernel-only modes: `forkbomb` (fork until the process limit: EAGAIN) and
- * `forkoom` (fill memory, then fork until ENOMEM). */
+ * `forkoom` (fill memory, then fork until ENOMEM), `touchall` (touch more
+ * pages than there is memory: the kernel kills it with SIGKILL). */
 #define _GNU_SOURCE
 #include "compat.h"
 #include <fcntl.h>
@@ -288,6 +289,21 @@ static int forkbomb(void)
 
 /* Touch most free memory, then fork (children hold no new pages) until
  * fork fails: the page tables and stack of one more child do not fit. */
+/* Touches 16 MiB more than the free memory, a page at a time (kernel only:
+ * on Linux the OOM killer may pick another process). */
+static int touchall(void)
+{
+	struct sysinfo si;
+	CHECK(sysinfo(&si) == 0);
+	unsigned long size = si.freeram * si.mem_unit + (16 << 20);
+	char *big = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(big != MAP_FAILED);
+	for (unsigned long i = 0; i < size; i += 4096)
+		big[i] = 1;
+	printf("touchall: %lu MiB touched, more than there is\n", size >> 20);
+	return 0;
+}
+
 static int forkoom(void)
 {
 	struct sysinfo si;
@@ -335,6 +351,8 @@ int main(int argc, char **argv)
 		return forkbomb();
 	if (argc >= 2 && strcmp(argv[1], "forkoom") == 0)
 		return forkoom();
+	if (argc >= 2 && strcmp(argv[1], "touchall") == 0)
+		return touchall();
 	if (argc < 2) {
 		printf("usage: procs SCRATCH_DIR\n");
 		return 2;

@@ -372,6 +372,10 @@ impl Mm {
         }
         match self.frame_for(page, write) {
             Ok(_) => FaultResolution::Mapped,
+            // No frame (or page table) left for a page the program may
+            // touch: SIGKILL "out of memory", not a SIGSEGV that reads as
+            // a bad address (the 10 M-call fuzz run's seed 1 died so).
+            Err(Errno::ENOMEM) => FaultResolution::OutOfMemory,
             Err(_) => FaultResolution::Violation,
         }
     }

@@ -5,8 +5,10 @@
 //! `int 0x80` does not come through the table of handlers: the trap stub
 //! calls the function given to [`set_syscall_handler`] directly, without a
 //! lock. Exceptions from ring 3 go to the user-fault handler (the compat
-//! layer turns them into signals); other vectors go to a handler registered
-//! with [`set_handler`]. An exception nobody handles is fatal: [`fatal_trap`]
+//! layer turns them into signals). Only these vectors have stubs (see
+//! `idt.rs`), so there is no table of handlers by raw vector number (the
+//! old `set_handler(u8, …)` could register handlers nothing ever called).
+//! An exception nobody handles is fatal: [`fatal_trap`]
 //! prints the message, the registers and the current task, and ends the run
 //! with the fault status.
 
@@ -160,7 +162,7 @@ impl TrapFrame {
     }
 }
 
-/// Handler for a vector: gets the frame and may change it (syscall return
+/// Handler for a trap: gets the frame and may change it (syscall return
 /// value, or a different task's frame after a switch).
 pub type Handler = fn(&mut TrapFrame);
 
@@ -168,7 +170,6 @@ pub type Handler = fn(&mut TrapFrame);
 /// interrupts masked, so a syscall takes no Rust dispatch layer.
 pub type SyscallHandler = extern "C" fn(&mut TrapFrame);
 
-static HANDLERS: IrqMutex<[Option<Handler>; 256]> = IrqMutex::new([None; 256]);
 /// The 0x80 handler, called by the trap stub without a lock on every
 /// syscall (0: none yet, the stub then calls [`dispatch_syscall`]).
 pub(crate) static SYSCALL_HANDLER: AtomicUsize = AtomicUsize::new(0);
@@ -181,16 +182,6 @@ static USER_FAULT_HANDLER: IrqMutex<Option<Handler>> = IrqMutex::new(None);
 /// (the compat layer delivers signals there).
 static USER_RETURN_HOOK: IrqMutex<Option<Handler>> = IrqMutex::new(None);
 /// Writes a line about the current task into fault reports.
-
-/// Registers the handler for an interrupt vector (not 0x80: see
-/// [`set_syscall_handler`]). CPU
-/// exceptions (vectors 0..32) are not dispatched here: see
-/// [`set_user_fault_handler`].
-pub fn set_handler(vector: u8, handler: Handler) {
-    assert!(vector >= 32, "exceptions go to set_user_fault_handler, not set_handler");
-    assert!(vector != SYSCALL_VECTOR, "int 0x80 goes to set_syscall_handler");
-    HANDLERS.lock()[vector as usize] = Some(handler);
-}
 
 /// Registers the handler of a device IRQ line (not the timer's or COM1's) and
 /// unmasks the line at the PIC. The handler must silence its device.
@@ -255,15 +246,9 @@ pub(crate) extern "C" fn dispatch(frame: &mut TrapFrame) {
         }
         return;
     }
-    let handler = if vector < 32 {
-        if frame.from_user() {
-            *USER_FAULT_HANDLER.lock()
-        } else {
-            None
-        }
-    } else {
-        HANDLERS.lock()[vector as usize]
-    };
+    // An exception (the only other vectors with stubs): ring 3's go to the
+    // compat layer, the kernel's are fatal.
+    let handler = if frame.from_user() { *USER_FAULT_HANDLER.lock() } else { None };
     match handler {
         Some(h) => h(frame),
         None => fatal_trap(frame),

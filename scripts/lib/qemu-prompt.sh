@@ -20,7 +20,7 @@ mkfifo "$dir/in"
 # shellcheck disable=SC2086 # QEMU_EXTRA is a list of arguments
 timeout 1800 qemu-system-i386 ${QEMU_EXTRA:-} -accel tcg -m "${QEMU_MIB:-128}" \
     -kernel "$kernel" -initrd "$initramfs" -serial stdio -display none -monitor none \
-    -device virtio-serial-pci -chardev file,id=console,path=/proc/self/fd/1 \
+    -device virtio-serial-pci,ioeventfd=off,max_ports=2 -chardev file,id=console,path=/proc/self/fd/1 \
     -device virtserialport,nr=1,chardev=console,name=embox.console -no-reboot \
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 < "$dir/in" > "$log" 2>&1 &
 qemu=$!

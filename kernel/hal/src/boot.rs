@@ -96,9 +96,11 @@ pub(crate) fn entry_tsc() -> u64 {
 /// Boot phases and the TSC at their end, for [`phases`].
 static PHASES: crate::sync::IrqMutex<([(&str, u64); 16], usize)> = crate::sync::IrqMutex::new(([("", 0); 16], 0));
 
-/// Records that the boot phase `name` ended now (the first 16 are kept).
+/// Records that the boot phase `name` ended now (the first 16 are kept),
+/// and lets the TSC calibration window close if it is long enough.
 pub fn mark(name: &'static str) {
     let tsc = crate::cpu::rdtsc();
+    crate::time::poll_calibration();
     let mut phases = PHASES.lock();
     let (list, n) = &mut *phases;
     if *n < list.len() {

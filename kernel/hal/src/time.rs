@@ -39,9 +39,10 @@ const CALIBRATION_COUNTS: u64 = PIT_HZ * 2 / 1000;
 static TICK_HOOK: IrqMutex<Option<fn()>> = IrqMutex::new(None);
 
 /// Starts channel 0 as a rate generator at `hz` (clamped to 19..=100000),
-/// and the TSC calibration window on channel 2, which [`finish_calibration`]
-/// closes once the rest of boot has run (the window overlaps boot work
-/// instead of being a busy wait of its own). Timestamps count from the
+/// and the TSC calibration window on channel 2, which the first boot mark
+/// to find it long enough closes ([`poll_calibration`]), else
+/// [`finish_calibration`] (the window overlaps boot work instead of being a
+/// busy wait of its own). Timestamps count from the
 /// kernel's first instruction.
 pub fn init(hz: u32) {
     let divisor = (PIT_HZ / hz.clamp(19, 100_000) as u64) as u32;
@@ -73,27 +74,42 @@ fn start_window() -> (u8, Window) {
     (port_b, (first, PORT_B.read() & 0x20 == 0))
 }
 
-/// Closes the window [`init`] opened: waits until it spans at least
-/// [`CALIBRATION_COUNTS`] (usually boot has taken that long already) and
-/// sets the TSC rate. A window that is unusable (channel 2 ran out: boot
-/// took over 55 ms, e.g. a vCPU descheduled on a loaded host; or a read
-/// was slow) is measured again by polling, as before.
+/// Called at the end of each boot phase ([`crate::boot::mark`]): one
+/// channel 2 reading, which closes the window when it qualifies (see
+/// [`close_window`]), or starts a new window when channel 2 ran out or
+/// nears its run-out (a boot slower than 55 ms: TCG on a loaded host), so
+/// that [`finish_calibration`] rarely has to wait.
+pub(crate) fn poll_calibration() {
+    let mut calibration = CALIBRATION.lock();
+    let Some((port_b, start)) = *calibration else { return };
+    match read_window(start) {
+        Ok((Some(sample), _)) if precise(sample) => {
+            *calibration = None;
+            drop(calibration);
+            PORT_B.write(port_b);
+            set_rate(sample);
+        }
+        Ok((_, false)) => {}
+        _ => *calibration = Some((port_b, start_window().1)),
+    }
+}
+
+/// Closes the window [`init`] opened, unless a boot mark already did:
+/// waits until it is long enough (see [`close_window`]) and sets the TSC
+/// rate. If channel 2 ran out meanwhile, one window is measured by polling.
 pub(crate) fn finish_calibration() {
     let Some((port_b, start)) = CALIBRATION.lock().take() else { return };
-    let mut sample = close_window(start);
-    // Up to three more tries (when a reading took over 0.1% of the window).
-    for _ in 0..3 {
-        if sample.is_some_and(|(width, cycles, _)| width < cycles / 1000) {
-            break;
-        }
-        let (_, start) = start_window();
-        let retry = close_window(start);
-        if retry.is_some_and(|r| sample.is_none_or(|s| r.0 < s.0)) {
-            sample = retry;
-        }
-    }
+    let sample = close_window(start).or_else(|| close_window(start_window().1));
     PORT_B.write(port_b);
-    let Some((_, cycles, counts)) = sample else { return }; // no channel 2: the tick clock stays
+    if let Some(sample) = sample {
+        set_rate(sample);
+    } // else no channel 2: the tick clock stays
+}
+
+/// A window's measure: its two readings' total width, TSC cycles, PIT counts.
+type Sample = (u64, u64, u64);
+
+fn set_rate((_, cycles, counts): Sample) {
     if cycles < 1000 {
         return; // no usable TSC
     }
@@ -102,20 +118,56 @@ pub(crate) fn finish_calibration() {
     TSC_START.store(crate::boot::entry_tsc(), Ordering::Relaxed);
 }
 
-/// Polls channel 2 until the window from `start` is long enough; returns
-/// (the two readings' total width, TSC cycles, PIT counts), or `None` if
-/// channel 2 ran out (its output went high) or never counted.
-fn close_window(((t0, c0, w0), out_works): Window) -> Option<(u64, u64, u64)> {
+/// Channel 2's count below which a window is near its run-out (about
+/// 3.4 ms before 0).
+const RUN_OUT_MARGIN: u64 = 0x1000;
+
+/// The two readings took under 0.1% of the window.
+fn precise((width, cycles, _): Sample) -> bool {
+    width < cycles / 1000
+}
+
+/// One reading of the window from `start`: `Err` if channel 2 ran out (its
+/// output went high: the count no longer says how long); else the sample
+/// (`None` while the window is shorter than [`CALIBRATION_COUNTS`]) and
+/// whether channel 2 nears its run-out.
+fn read_window(((t0, c0, w0), out_works): Window) -> Result<(Option<Sample>, bool), ()> {
+    let (t1, c1, w1) = read_channel2();
+    if out_works && PORT_B.read() & 0x20 != 0 {
+        return Err(());
+    }
+    let counts = c0.saturating_sub(c1);
+    let sample = (counts >= CALIBRATION_COUNTS).then_some((w0 + w1, t1.wrapping_sub(t0), counts));
+    Ok((sample, c1 < RUN_OUT_MARGIN))
+}
+
+/// Polls channel 2 until the window from `start` is [`precise`] and spans
+/// at least [`CALIBRATION_COUNTS`].
+///
+/// Why the window grows instead of being measured again: under TCG a port
+/// read costs microseconds of host time, so a 2 ms window rarely met the
+/// 0.1% bound, and each retry was another 2 ms busy wait (up to three).
+/// A longer window meets it, and boot work already filled most of it.
+/// Near channel 2's run-out the best reading so far is taken; `None` if it
+/// ran out before any reading, or never counted.
+fn close_window(start: Window) -> Option<Sample> {
+    let mut best: Option<Sample> = None;
     for _ in 0..10_000_000u32 {
-        let (t1, c1, w1) = read_channel2();
-        if out_works && PORT_B.read() & 0x20 != 0 {
-            return None; // reached 0 (and wrapped): the count no longer says how long
+        let Ok((sample, running_out)) = read_window(start) else { return best };
+        if let Some(sample) = sample {
+            if precise(sample) {
+                return Some(sample);
+            }
+            // Lower width per cycle: the better reading.
+            if best.is_none_or(|b| u128::from(sample.0) * u128::from(b.1) < u128::from(b.0) * u128::from(sample.1)) {
+                best = Some(sample);
+            }
         }
-        if c0.saturating_sub(c1) >= CALIBRATION_COUNTS {
-            return Some((w0 + w1, t1.wrapping_sub(t0), c0 - c1));
+        if running_out {
+            return best;
         }
     }
-    None
+    best
 }
 
 /// A TSC count as time (zero without a calibrated TSC).

@@ -73,3 +73,15 @@ pub fn syscall(nr: u32, args: &mut [Arg<'_>]) -> isize {
     // memory the caller handed over for exactly this call.
     unsafe { lkl_syscall(nr as c_long, params.as_mut_ptr()) as isize }
 }
+
+/// [`syscall`] with plain numbers only (descriptors, ids, flags: what
+/// [`Arg::Int`] carries), passed as they are: no `Arg` to convert, for the
+/// forwarded calls without a buffer (getuid32, close, dup2...). Unused
+/// trailing values are 0.
+pub fn syscall_ints(nr: u32, mut ints: [isize; 6]) -> isize {
+    // SAFETY: LKL is started (os calls this only when it is up); the values
+    // are numbers, as with `Arg::Int`: no pointer of ours is handed over.
+    // LKL reads (and may write back) `ints`, a local array that lives until
+    // it returns.
+    unsafe { lkl_syscall(nr as c_long, ints.as_mut_ptr() as *mut c_long) as isize }
+}

@@ -118,8 +118,19 @@ fn may_sleep(nr: u32) -> bool {
 /// Runs LKL syscall `nr` for the calling thread so that a signal posted to
 /// it meanwhile ends the call: `-EINTR` then.
 pub(super) fn syscall(nr: u32, args: &mut [Arg<'_>]) -> isize {
+    interruptible(nr, || kernel::syscall(nr, args))
+}
+
+/// [`syscall`] with plain numbers ([`kernel::syscall_ints`]).
+pub(super) fn syscall_ints(nr: u32, ints: [isize; 6]) -> isize {
+    interruptible(nr, || kernel::syscall_ints(nr, ints))
+}
+
+/// Runs `call` (LKL syscall `nr`), again after a late kick, so that a
+/// signal posted to the thread meanwhile ends a call that may sleep.
+fn interruptible(nr: u32, mut call: impl FnMut() -> isize) -> isize {
     if HOST_TGID.load(Ordering::Relaxed) == 0 || !may_sleep(nr) {
-        return kernel::syscall(nr, args);
+        return call();
     }
     let me = sched::current_pid();
     learn_tid(me);
@@ -132,7 +143,7 @@ pub(super) fn syscall(nr: u32, args: &mut [Arg<'_>]) -> isize {
             take_back_kicks(me);
             return -EINTR;
         }
-        let ret = kernel::syscall(nr, args);
+        let ret = call();
         let kicked = take_back_kicks(me);
         let interrupted = ret == -EINTR || (-ERESTART_LAST..=-ERESTART_FIRST).contains(&ret);
         if !interrupted {

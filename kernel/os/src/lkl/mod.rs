@@ -73,6 +73,18 @@ pub fn syscall(nr: u32, args: &mut [Arg<'_>]) -> Result<isize, Errno> {
     }
 }
 
+/// [`syscall`] with plain numbers only ([`crate::hal::lkl::kernel::syscall_ints`]):
+/// the forwarded calls without a buffer take this shorter way.
+pub fn syscall_ints(nr: u32, ints: [isize; 6]) -> Result<isize, Errno> {
+    #[cfg(feature = "lkl")]
+    return when_up(|| interrupt::syscall_ints(nr, ints));
+    #[cfg(not(feature = "lkl"))]
+    {
+        let _ = (nr, ints);
+        Err(Errno::ENOSYS)
+    }
+}
+
 /// LKL's `ppoll` for a poll/select that also waits on our own objects (see
 /// [`interrupt::poll_mixed`]): LKL's result, or 0 when the caller should
 /// rescan both sides. `Err(ENOSYS)` when LKL is not up.

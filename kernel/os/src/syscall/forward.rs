@@ -106,11 +106,10 @@ fn call_staged(nr: u32, staged: &mut [Staged]) -> Raw {
 
 /// An LKL call with plain numbers only (at most six), staged on the stack.
 pub fn call_ints(nr: u32, ints: &[isize]) -> Raw {
-    let mut args: [LklArg<'_>; 6] = core::array::from_fn(|i| LklArg::Int(ints.get(i).copied().unwrap_or(0)));
-    if ints.len() > args.len() {
+    if ints.len() > 6 {
         return Err(Errno::EINVAL);
     }
-    lkl::syscall(nr, &mut args[..ints.len()]).map(|r| r as i32)
+    lkl::syscall_ints(nr, core::array::from_fn(|i| ints.get(i).copied().unwrap_or(0))).map(|r| r as i32)
 }
 
 /// The value of a plain-number argument (`None` for the others).
@@ -134,28 +133,29 @@ fn forward_plain(p: &mut Process, f: &Forward, native: Handler, a: &Args) -> Opt
     if !plain {
         return None;
     }
-    // Built in place (a zeroed array first would be SSE stores, and the
-    // kernel's first SSE instruction in a call costs a #NM trap). `stop`:
-    // the first descriptor argument that is ours (the native handler
-    // serves the call) or not open.
+    // Numbers only, passed to LKL as they are (no `LklArg` array to build
+    // and convert), built in place (a zeroed array first would be SSE
+    // stores, and the kernel's first SSE instruction in a call costs a #NM
+    // trap). `stop`: the first descriptor argument that is ours (the native
+    // handler serves the call) or not open.
     let mut stop: Option<Result<(), Errno>> = None;
-    let mut args: [LklArg<'_>; 6] = core::array::from_fn(|i| match f.args.get(i) {
-        None => LklArg::Null,
+    let ints: [isize; 6] = core::array::from_fn(|i| match f.args.get(i) {
+        None => 0,
         Some(&Arg::Fd(j)) => match lkl_fd(p, a[j as usize]) {
-            Ok(Some(n)) => LklArg::Int(n as isize),
+            Ok(Some(n)) => n as isize,
             other => {
                 stop.get_or_insert(other.map(|_| ()));
-                LklArg::Null
+                0
             }
         },
-        Some(&arg) => LklArg::Int(plain_value(arg, a).unwrap_or(0)),
+        Some(&arg) => plain_value(arg, a).unwrap_or(0),
     });
     match stop {
         Some(Ok(())) => return Some(Ok(to_eax(native(p, a)) as i32)),
         Some(Err(e)) => return Some(Err(e)),
         None => {}
     }
-    let ret = match lkl::syscall(f.lkl_nr, &mut args[..f.args.len()]).map(|r| r as i32) {
+    let ret = match lkl::syscall_ints(f.lkl_nr, ints).map(|r| r as i32) {
         Ok(ret) if ret >= 0 && f.ret == Ret::Id16 => Ok(route::id32_to_id16(ret as u32) as i32),
         other => other,
     };

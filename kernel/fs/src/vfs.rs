@@ -318,7 +318,14 @@ impl<P: Page> Vfs<P> {
         let mut cur = id;
         while cur != ROOT {
             let node = self.nodes.get(&cur).ok_or(FsError::NotFound)?;
-            let name = self.dir(node.parent)?.iter().find(|(_, &child)| child == cur).map(|(n, _)| n.as_str());
+            // A node open after its last name went keeps the id of its old
+            // directory, which may be freed since (rmdir): no path, not a
+            // panic (the long fuzz run's seed 2 mmap'ed such a file).
+            let parent = match self.nodes.get(&node.parent) {
+                Some(Node { content: Content::Dir(d), .. }) => d,
+                _ => return Err(FsError::NotFound),
+            };
+            let name = parent.iter().find(|(_, &child)| child == cur).map(|(n, _)| n.as_str());
             names.push(name.ok_or(FsError::NotFound)?);
             cur = node.parent;
         }
@@ -839,6 +846,19 @@ mod tests {
         vfs.rmdir("/tmp/d").unwrap();
         assert_eq!(names(&vfs, "/tmp"), Vec::<String>::new());
         assert_eq!(vfs.rmdir("/"), Err(FsError::Invalid));
+    }
+
+    #[test]
+    fn an_unlinked_open_file_in_a_removed_directory_has_no_path() {
+        let mut vfs = mounted();
+        vfs.mkdir("/tmp/d", 0o755).unwrap();
+        let f = vfs.create_file("/tmp/d/x", 0o600, false).unwrap();
+        vfs.open(f);
+        vfs.unlink("/tmp/d/x").unwrap();
+        vfs.rmdir("/tmp/d").unwrap();
+        assert_eq!(vfs.path_of(f), Err(FsError::NotFound));
+        assert_eq!(vfs.metadata(f).kind, FileKind::File);
+        vfs.close(f);
     }
 
     #[test]

@@ -670,3 +670,46 @@ fn image_rm_refuses_images_that_are_not_embctls() {
     assert!(stderr(&out).contains("is not an embctl image"), "{}", stderr(&out));
     assert!(still_there, "embctl removed {tag}");
 }
+
+/// The kernel's own code leaves the FPU alone (kernel/.cargo/config.toml:
+/// no SSE; hal::sync::SplitU64 instead of AtomicU64, which LLVM moves with
+/// x87 fild/fistp): a kernel FPU/SSE instruction in a trap costs a #NM trap
+/// and an fxsave/fxrstor of the program's state under lazy FPU switching.
+/// Only the switch itself (fxsave, fxrstor, fninit, ldmxcsr, the xorps that
+/// clear a handler's registers) may touch them.
+#[test]
+fn kernel_code_uses_no_fpu_or_sse_outside_the_fpu_switch() {
+    built();
+    let out = embctl()
+        .args(["shell", "--", "objdump", "-d", "--no-show-raw-insn", "-M", "intel", "/ws/build/base/bin/embox"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "objdump in the build image failed: {}", stderr(&out));
+    let listing = stdout(&out);
+    let switch = ["fxsave", "fxrstor", "fninit", "ldmxcsr"];
+    let (mut function, mut instructions, mut found) = (String::new(), 0, Vec::new());
+    for line in listing.lines() {
+        if let Some(name) = line.strip_suffix(">:").and_then(|l| l.split_once(" <")).map(|(_, n)| n) {
+            function = name.to_string();
+            continue;
+        }
+        // "  1000e9:\txorps  xmm0,xmm0"
+        let Some((_, text)) = line.split_once(":\t") else { continue };
+        instructions += 1;
+        let mut words = text.split_whitespace();
+        let mnemonic = words.next().unwrap_or("");
+        let operands = words.collect::<Vec<_>>().join(" ");
+        // Registers only, not the symbol names objdump appends ("<...mmap...>").
+        let registers = operands.split(" <").next().unwrap_or("");
+        let mmx_or_sse = registers
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|t| t.strip_prefix('x').unwrap_or(t).strip_prefix("mm").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())));
+        let clears_xmm = mnemonic == "xorps" && function == "embox_fpu_reset";
+        let fpu = mnemonic.starts_with('f') || mmx_or_sse || mnemonic.contains("mxcsr") || mnemonic == "emms";
+        if fpu && !switch.contains(&mnemonic) && !clears_xmm {
+            found.push(format!("{function}: {mnemonic} {operands}"));
+        }
+    }
+    assert!(instructions > 10_000, "objdump listed only {instructions} instructions:\n{listing}");
+    assert!(found.is_empty(), "{} FPU/SSE instructions in kernel code, e.g.:\n{}", found.len(), found[..found.len().min(20)].join("\n"));
+}

@@ -169,7 +169,11 @@ fn user_programs_makefile(ws: &Workspace) -> PathBuf {
 
 /// The cargo command line for the kernel of `template`.
 fn kernel_cargo_argv(template: &Template) -> Vec<String> {
-    let mut argv: Vec<String> = ["cargo", "build", "--release", "--manifest-path", "kernel/Cargo.toml", "-p", "embox", "--target", KERNEL_TARGET]
+    // --config: the kernel's codegen flags (no SSE); cargo looks for
+    // .cargo/config.toml only from the directory it starts in (the repo root).
+    let mut argv: Vec<String> = [
+        "cargo", "build", "--release", "--config", "kernel/.cargo/config.toml", "--manifest-path", "kernel/Cargo.toml", "-p", "embox", "--target", KERNEL_TARGET,
+    ]
         .map(String::from)
         .to_vec();
     if !template.config.kernel.features.is_empty() {
@@ -357,7 +361,7 @@ mod tests {
     #[test]
     fn cargo_argv_adds_features_only_when_present() {
         let plain = kernel_cargo_argv(&template(&[], false));
-        assert_eq!(shell_join(&plain), "cargo build --release --manifest-path kernel/Cargo.toml -p embox --target i686-unknown-linux-gnu");
+        assert_eq!(shell_join(&plain), "cargo build --release --config kernel/.cargo/config.toml --manifest-path kernel/Cargo.toml -p embox --target i686-unknown-linux-gnu");
         let feat = kernel_cargo_argv(&template(&["lkl", "net"], true));
         assert_eq!(&feat[feat.len() - 2..], ["--features", "lkl,net"]);
     }

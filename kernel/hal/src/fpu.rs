@@ -7,10 +7,12 @@
 //!
 //! - While a task runs in ring 3 the registers hold its user state, and that
 //!   task's [`FpuArea`] is the *owner* ([`OWNER`]).
-//! - A trap from ring 3 leaves the registers alone and sets CR0.TS. Kernel
-//!   code that then uses x87/SSE (the prebuilt `core` uses SSE2) raises #NM
-//!   (vector 7); its stub saves the owner's state into the owner's area,
-//!   resets the registers, clears the owner and CR0.TS, and resumes.
+//! - A trap from ring 3 leaves the registers alone and sets CR0.TS. The
+//!   kernel is compiled without SSE and uses no x87 (kernel/.cargo/config.toml,
+//!   [`crate::sync::SplitU64`]), so normally nothing more happens. Kernel
+//!   code that did use x87/SSE would raise #NM (vector 7); its stub saves
+//!   the owner's state into the owner's area, resets the registers, clears
+//!   the owner and CR0.TS, and resumes.
 //! - Going back to ring 3, the stub clears TS if the registers still hold
 //!   the current task's state, and otherwise saves the owner's (another
 //!   task's) state and restores the current task's from its area.
@@ -149,9 +151,9 @@ pub const FXSAVE_BYTES: usize = 512;
 static LENT: AtomicBool = AtomicBool::new(false);
 
 /// Runs `f` on the running task's user x87/SSE state as an `fxsave` image
-/// (what a signal frame saves), read in place in the task's own area: the
-/// kernel's own SSE use has usually saved it there already (#NM), and
-/// otherwise one `fxsave` puts it there. No copy: a signal is on the path
+/// (what a signal frame saves), read in place in the task's own area: one
+/// `fxsave` puts it there when the registers hold it (a context switch may
+/// have saved it there already). No copy: a signal is on the path
 /// the benchmarks time. The registers no longer count as holding it (the
 /// return to ring 3 restores it from the area), so nothing writes the area
 /// while `f` reads it: only the owner's area is ever saved into, and this

@@ -6,8 +6,8 @@
 //! lazily (see [`crate::fpu`]): a trap from ring 3 leaves it in the registers
 //! and sets CR0.TS, so it is saved only if kernel code touches the FPU. A
 //! trap that interrupts kernel code using the FPU saves it (`fxsave`) below
-//! the frame and restores it on the way out, so Rust code in handlers may use
-//! SSE freely.
+//! the frame and restores it on the way out (the kernel is compiled without
+//! SSE, so this is a safety net).
 //!
 //! All gates are ring-0 interrupt gates (IF cleared on entry) except those
 //! opened to user mode with [`set_user_gate`] (DPL 3): the syscall layer
@@ -35,12 +35,13 @@ embox_trap_\n:
     jmp embox_trap_common
 .endm
 
-# Loads the kernel data selector into \seg unless it holds a flat one.
+# Loads the kernel data selector into \seg unless it holds a flat one
+# (the user's first: syscalls come from ring 3).
 .macro LOAD_FLAT_DATA seg
     mov eax, \seg
-    cmp ax, 0x10
-    je 81f
     cmp ax, 0x23
+    je 81f
+    cmp ax, 0x10
     je 81f
     mov eax, 0x10
     mov \seg, eax
@@ -67,6 +68,16 @@ embox_trap_\n:
 82:
     mov \seg, eax
 83:
+.endm
+# RESTORE_SEGMENT while no TLS descriptor changed: reload \seg only if the
+# frame holds another selector.
+.macro RESTORE_CHANGED_SEGMENT seg, off
+    movzx eax, word ptr [esp + \off]
+    mov ecx, \seg
+    cmp ax, cx
+    je 84f
+    mov \seg, eax
+84:
 .endm
 
 .section .text.traps, "ax"
@@ -170,16 +181,27 @@ embox_trap_common:
     mov esp, ebp
 .global embox_trap_return
 embox_trap_return:
+    # The flag is tested once: the common case (no set_thread_area since
+    # the last trap return) only compares selectors.
+    cmp byte ptr [{tls_changed}], 0
+    jne 77f
+    RESTORE_CHANGED_SEGMENT gs, {frame_gs}
+    RESTORE_CHANGED_SEGMENT fs, {frame_fs}
+    RESTORE_CHANGED_SEGMENT es, {frame_es}
+    RESTORE_CHANGED_SEGMENT ds, {frame_ds}
+78:
+    add esp, {frame_segments}
+    popad
+    add esp, 8
+    iretd
+77:
     RESTORE_SEGMENT gs, {frame_gs}
     RESTORE_SEGMENT fs, {frame_fs}
     RESTORE_SEGMENT es, {frame_es}
     RESTORE_SEGMENT ds, {frame_ds}
     # Every segment register now caches its current descriptor.
     mov byte ptr [{tls_changed}], 0
-    add esp, {frame_segments}
-    popad
-    add esp, 8
-    iretd
+    jmp 78b
 
 .section .rodata.traps, "a"
 .balign 4

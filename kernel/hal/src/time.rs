@@ -11,7 +11,9 @@
 
 use crate::port::Port;
 use crate::sync::IrqMutex;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use crate::sync::SplitU64;
 use core::time::Duration;
 
 const PIT_HZ: u64 = 1_193_182;
@@ -21,13 +23,13 @@ const CH0: Port<u8> = unsafe { Port::new(0x40) };
 const CMD: Port<u8> = unsafe { Port::new(0x43) };
 pub const IRQ: u8 = 0;
 
-static TICKS: AtomicU64 = AtomicU64::new(0);
+static TICKS: SplitU64 = SplitU64::new(0);
 static DIVISOR: AtomicU32 = AtomicU32::new(0);
-static LAST_NS: AtomicU64 = AtomicU64::new(0);
+static LAST_NS: SplitU64 = SplitU64::new(0);
 /// TSC at the start of the clock, and nanoseconds per TSC count as a
 /// 32.32 fixed-point factor (0: no TSC rate, use the tick count).
-static TSC_START: AtomicU64 = AtomicU64::new(0);
-static NS_PER_TSC_32: AtomicU64 = AtomicU64::new(0);
+static TSC_START: SplitU64 = SplitU64::new(0);
+static NS_PER_TSC_32: SplitU64 = SplitU64::new(0);
 /// PIT channel 2 (its gate and output are bits 0 and 5 of port 0x61).
 // SAFETY: as above (channel 2).
 const CH2: Port<u8> = unsafe { Port::new(0x42) };
@@ -114,8 +116,8 @@ fn set_rate((_, cycles, counts): Sample) {
         return; // no usable TSC
     }
     let window_ns = counts * 1_000_000_000 / PIT_HZ;
-    NS_PER_TSC_32.store((((window_ns as u128) << 32) / cycles as u128) as u64, Ordering::Relaxed);
-    TSC_START.store(crate::boot::entry_tsc(), Ordering::Relaxed);
+    NS_PER_TSC_32.store((((window_ns as u128) << 32) / cycles as u128) as u64);
+    TSC_START.store(crate::boot::entry_tsc());
 }
 
 /// Channel 2's count below which a window is near its run-out (about
@@ -172,7 +174,7 @@ fn close_window(start: Window) -> Option<Sample> {
 
 /// A TSC count as time (zero without a calibrated TSC).
 pub(crate) fn tsc_duration(cycles: u64) -> Duration {
-    Duration::from_nanos(((cycles as u128 * NS_PER_TSC_32.load(Ordering::Relaxed) as u128) >> 32) as u64)
+    Duration::from_nanos(((cycles as u128 * NS_PER_TSC_32.load() as u128) >> 32) as u64)
 }
 
 /// Channel 2's count, with the TSC halfway through reading it and the
@@ -204,27 +206,27 @@ pub fn set_tick_hook(hook: fn()) {
 
 /// Number of timer interrupts since boot.
 pub fn ticks() -> u64 {
-    TICKS.load(Ordering::Relaxed)
+    TICKS.load()
 }
 
 /// Time since the timer started, monotonic, in nanoseconds from the TSC
 /// (tick resolution if no TSC rate could be measured).
 pub fn since_boot() -> Duration {
-    let factor = NS_PER_TSC_32.load(Ordering::Relaxed);
+    let factor = NS_PER_TSC_32.load();
     let ns = if factor == 0 {
         let divisor = DIVISOR.load(Ordering::Relaxed).max(1) as u64;
         ticks() * divisor * 1_000_000_000 / PIT_HZ
     } else {
-        let cycles = rdtsc().wrapping_sub(TSC_START.load(Ordering::Relaxed));
+        let cycles = rdtsc().wrapping_sub(TSC_START.load());
         ((cycles as u128 * factor as u128) >> 32) as u64
     };
     // Monotonic even if the TSC were to step back (it does not under QEMU).
-    let last = LAST_NS.fetch_max(ns, Ordering::Relaxed);
+    let last = LAST_NS.fetch_max(ns);
     Duration::from_nanos(ns.max(last))
 }
 
 pub(crate) fn handle_irq() {
-    TICKS.fetch_add(1, Ordering::Relaxed);
+    TICKS.fetch_add(1);
 }
 
 pub(crate) fn run_tick_hook() {

@@ -1095,7 +1095,7 @@ extern "C" fn syscall_trap(frame: &mut TrapFrame) {
         // Short calls that never block or exit: served in place, under one
         // lock with interrupts masked (the null-syscall path).
         let tid = sched::current_pid();
-        let mut table = PROCESSES.lock();
+        let mut table = PROCESSES.lock_masked();
         if let Some(entry) = table.iter_mut().find(|e| e.pid == tid && !e.must_stop() && e.posted == 0) {
             let shared = entry.shared_pending.pending();
             if let Some(process) = entry.process.as_deref_mut().filter(|p| shared & !(p.sigmask & !signal::UNBLOCKABLE) == 0) {

@@ -13,13 +13,13 @@
 
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use embox_abi::consts::signal::*;
 use embox_abi::nr;
 use embox_abi::Errno;
 
-use crate::hal::sync::IrqMutex;
+use crate::hal::sync::{IrqMutex, SplitU64};
 
 use crate::hal::fpu::{self, FXSAVE_BYTES};
 use crate::hal::gdt::{USER_CODE, USER_DATA};
@@ -164,16 +164,16 @@ static QUEUED: AtomicUsize = AtomicUsize::new(0);
 
 /// A process's RLIMIT_SIGPENDING (soft, hard), shared by its threads.
 pub struct SigPendingLimit {
-    cur: AtomicU64,
-    max: AtomicU64,
+    cur: SplitU64,
+    max: SplitU64,
 }
 
 impl SigPendingLimit {
     pub fn new(cur: u64, max: u64) -> Arc<Self> {
-        Arc::new(SigPendingLimit { cur: AtomicU64::new(cur), max: AtomicU64::new(max) })
+        Arc::new(SigPendingLimit { cur: SplitU64::new(cur), max: SplitU64::new(max) })
     }
     pub fn get(&self) -> (u64, u64) {
-        (self.cur.load(Ordering::Relaxed), self.max.load(Ordering::Relaxed))
+        (self.cur.load(), self.max.load())
     }
     /// setrlimit: EINVAL when soft > hard, EPERM above the kernel's ceiling.
     pub fn set(&self, cur: u64, max: u64) -> Result<(), Errno> {
@@ -183,8 +183,8 @@ impl SigPendingLimit {
         if max > MAX_QUEUED_SIGNALS {
             return Err(Errno::EPERM);
         }
-        self.cur.store(cur, Ordering::Relaxed);
-        self.max.store(max, Ordering::Relaxed);
+        self.cur.store(cur);
+        self.max.store(max);
         Ok(())
     }
 }
@@ -297,7 +297,7 @@ pub struct SharedPending(Arc<SharedSet>);
 struct SharedSet {
     /// What is pending (standard signals, and real-time ones queued), for
     /// checks that take no lock; written only under `standard`'s lock.
-    bits: AtomicU64,
+    bits: SplitU64,
     /// The standard signals pending and the siginfo of each.
     standard: IrqMutex<(u64, [SigInfo; SIGRTMIN as usize])>,
     /// The queued real-time signals (and the process's RLIMIT_SIGPENDING).
@@ -307,7 +307,7 @@ struct SharedSet {
 impl SharedPending {
     pub fn new(limit: Arc<SigPendingLimit>) -> Self {
         SharedPending(Arc::new(SharedSet {
-            bits: AtomicU64::new(0),
+            bits: SplitU64::new(0),
             standard: IrqMutex::new((0, [SigInfo::default(); SIGRTMIN as usize])),
             rt: RtQueue::new(limit),
         }))
@@ -320,7 +320,7 @@ impl SharedPending {
 
     /// The signals pending in the set (no lock).
     pub fn pending(&self) -> u64 {
-        self.0.bits.load(Ordering::Relaxed)
+        self.0.bits.load()
     }
 
     /// Runs `f` on the standard signals under the set's lock, then makes
@@ -328,7 +328,7 @@ impl SharedPending {
     fn update<R>(&self, f: impl FnOnce(&mut (u64, [SigInfo; SIGRTMIN as usize]), &RtQueue) -> R) -> R {
         let mut standard = self.0.standard.lock();
         let result = f(&mut standard, &self.0.rt);
-        self.0.bits.store(standard.0 | self.0.rt.pending(), Ordering::Relaxed);
+        self.0.bits.store(standard.0 | self.0.rt.pending());
         result
     }
 

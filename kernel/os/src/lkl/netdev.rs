@@ -22,7 +22,7 @@
 
 use crate::hal::lkl::{kernel, Arg};
 use crate::hal::netdev::{NetDevice, NetStats, Received, TxOffload, MAX_FRAME};
-use crate::hal::sync::IrqMutex;
+use crate::hal::sync::{IrqMutex, SplitU64};
 use crate::hal::virtio_mmio::{self, Backend, Transport};
 use crate::klog;
 use crate::net::NetConfig;
@@ -32,7 +32,7 @@ use alloc::collections::VecDeque;
 use alloc::ffi::CString;
 use alloc::vec::Vec;
 use core::net::Ipv4Addr;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 /// virtio device type of a network card.
 const VIRTIO_ID_NET: u32 = 1;
@@ -54,8 +54,8 @@ struct Switch {
     lkl_mac: [u8; 6],
     /// Frames for LKL, oldest first.
     to_lkl: IrqMutex<VecDeque<Vec<u8>>>,
-    to_lkl_dropped: AtomicU64,
-    lkl_tx_dropped: AtomicU64,
+    to_lkl_dropped: SplitU64,
+    lkl_tx_dropped: SplitU64,
 }
 
 static SWITCH: IrqMutex<Option<&'static Switch>> = IrqMutex::new(None);
@@ -101,8 +101,8 @@ pub fn attach(nic: Box<dyn NetDevice>, config: &NetConfig) -> (Box<dyn NetDevice
         nic_mac,
         lkl_mac,
         to_lkl: IrqMutex::new(VecDeque::new()),
-        to_lkl_dropped: AtomicU64::new(0),
-        lkl_tx_dropped: AtomicU64::new(0),
+        to_lkl_dropped: SplitU64::new(0),
+        lkl_tx_dropped: SplitU64::new(0),
     }));
     *SWITCH.lock() = Some(switch);
     (Box::new(KernelPort(switch)), config.kernel_address)
@@ -121,7 +121,7 @@ impl Switch {
         let mut q = self.to_lkl.lock();
         if q.len() >= BACKLOG {
             q.pop_front();
-            self.to_lkl_dropped.fetch_add(1, Ordering::Relaxed);
+            self.to_lkl_dropped.fetch_add(1);
         }
         q.push_back(frame.to_vec());
     }
@@ -212,7 +212,7 @@ impl LklNet {
                     TxOffload::default()
                 });
             if !sent {
-                self.switch.lkl_tx_dropped.fetch_add(1, Ordering::Relaxed);
+                self.switch.lkl_tx_dropped.fetch_add(1);
             }
             self.transport.push_used(TX, chain, 0);
             self.irq_due.store(true, Ordering::Release);
@@ -394,5 +394,5 @@ fn mac_text(mac: [u8; 6]) -> alloc::string::String {
 /// LKL, LKL frames the NIC refused). None without LKL's card.
 pub fn dropped() -> Option<(u64, u64)> {
     let switch = (*SWITCH.lock())?;
-    Some((switch.to_lkl_dropped.load(Ordering::Relaxed), switch.lkl_tx_dropped.load(Ordering::Relaxed)))
+    Some((switch.to_lkl_dropped.load(), switch.lkl_tx_dropped.load()))
 }

@@ -347,17 +347,18 @@ fn recurse(depth: u32) -> u32 {
 /// a one-shot timer: the timer service only runs, the shell only wakes, and
 /// all three only progress, if the timer interrupt preempts.
 fn schedtest(_: &mut Shell, _: &[String]) -> i32 {
-    use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use crate::hal::sync::SplitU64;
+    use core::sync::atomic::{AtomicBool, Ordering};
     static STOP: AtomicBool = AtomicBool::new(false);
-    static COUNTS: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+    static COUNTS: [SplitU64; 3] = [SplitU64::new(0), SplitU64::new(0), SplitU64::new(0)];
     static FINISHED: crate::sync::Semaphore = crate::sync::Semaphore::new(0);
     STOP.store(false, Ordering::SeqCst);
     let pids: alloc::vec::Vec<sched::Pid> = (0..3)
         .map(|i| {
-            COUNTS[i].store(0, Ordering::SeqCst);
+            COUNTS[i].store(0);
             sched::spawn(&alloc::format!("spin{i}"), move || {
                 while !STOP.load(Ordering::Relaxed) {
-                    COUNTS[i].fetch_add(1, Ordering::Relaxed);
+                    COUNTS[i].fetch_add(1);
                 }
                 FINISHED.up();
             })
@@ -377,7 +378,7 @@ fn schedtest(_: &mut Shell, _: &[String]) -> i32 {
     for pid in pids {
         sched::wait(pid);
     }
-    let counts: alloc::vec::Vec<u64> = COUNTS.iter().map(|c| c.load(Ordering::SeqCst)).collect();
+    let counts: alloc::vec::Vec<u64> = COUNTS.iter().map(|c| c.load()).collect();
     let ok = counts.iter().all(|&c| c > 0);
     println!(
         "schedtest: {} busy threads, shell slept {} ms, iterations {:?}: {}",

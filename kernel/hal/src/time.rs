@@ -209,9 +209,16 @@ pub fn ticks() -> u64 {
     TICKS.load()
 }
 
-/// Time since the timer started, monotonic, in nanoseconds from the TSC
-/// (tick resolution if no TSC rate could be measured).
+/// Time since the timer started, monotonic, from the TSC (tick resolution
+/// if no TSC rate could be measured).
 pub fn since_boot() -> Duration {
+    Duration::from_nanos(since_boot_ns())
+}
+
+/// [`since_boot`] in nanoseconds. Callers that compute in ns take this: a
+/// `Duration` splits the count with a 64-bit division (`__udivdi3` on
+/// i686) that `as_nanos` multiplies back.
+pub fn since_boot_ns() -> u64 {
     let factor = NS_PER_TSC_32.load();
     let ns = if factor == 0 {
         let divisor = DIVISOR.load(Ordering::Relaxed).max(1) as u64;
@@ -222,7 +229,7 @@ pub fn since_boot() -> Duration {
     };
     // Monotonic even if the TSC were to step back (it does not under QEMU).
     let last = LAST_NS.fetch_max(ns);
-    Duration::from_nanos(ns.max(last))
+    ns.max(last)
 }
 
 pub(crate) fn handle_irq() {

@@ -35,7 +35,7 @@ pub(crate) fn init() {
 }
 
 fn now_ns() -> u64 {
-    time::since_boot().as_nanos() as u64
+    time::since_boot_ns()
 }
 
 /// Runs `callback` once, at least `delay` from now.

@@ -58,7 +58,8 @@ pub fn wait(memory: &mut ProcessMemory, addr: u32, expected: u32, bitset: u32, d
     loop {
         let outcome = cpu::without_interrupts(|| {
             let interrupted = super::interrupted();
-            let now = crate::hal::time::since_boot().as_nanos() as u64;
+            // The clock only for a wait with a timeout (a round trip's wait has none).
+            let now = deadline_ns.map(|_| crate::hal::time::since_boot_ns()).unwrap_or(0);
             let mut waiters = WAITERS.lock();
             let Some(at) = waiters.iter().position(|w| w.tid == tid) else {
                 return Some(Ok(()));

@@ -1122,7 +1122,10 @@ extern "C" fn syscall_trap(frame: &mut TrapFrame) {
         }
     }
     frame.eax = result;
-    let tls_changed = needs_regs || nr == embox_abi::nr::SET_THREAD_AREA;
+    // sigreturn's registers came from user memory and were checked by
+    // sanitize_from_user, which repair_user_segments' check is part of.
+    let sigreturn = matches!(nr, embox_abi::nr::SIGRETURN | embox_abi::nr::RT_SIGRETURN);
+    let tls_changed = (needs_regs && !sigreturn) || nr == embox_abi::nr::SET_THREAD_AREA;
     let Err(process) = put_back_quickly(pid, process, frame, tls_changed) else {
         return;
     };
@@ -1133,7 +1136,11 @@ extern "C" fn syscall_trap(frame: &mut TrapFrame) {
         }
         finish(pid, process, ending);
     }
-    if !frame.repair_user_segments() {
+    // As in put_back_quickly: only a call that may have changed the
+    // thread's TLS descriptors or registers can leave a selector in the
+    // frame that no longer loads (a signal kill to itself saves ~80
+    // instructions).
+    if tls_changed && !frame.repair_user_segments() {
         // Its stack segment lost its descriptor: iretd would fault.
         fault::report_bad_stack_segment(&process, frame.user_ss);
         finish(pid, process, Ending::Killed(embox_abi::consts::signal::SIGSEGV));

@@ -743,12 +743,20 @@ fn setup_frame(p: &mut Process, frame: &mut TrapFrame, sig: u32, info: &SigInfo,
     let restorer = |retcode: usize| if action.sa_flags & SA_RESTORER != 0 { action.sa_restorer } else { at + retcode as u32 };
     let cr2 = if frame.vector == crate::hal::trap::PAGE_FAULT as u32 { info.fields[0] } else { 0 };
     let sc = sigcontext(frame, fp_at, oldmask as u32, cr2);
-    // The frame's own bytes: an rt_sigframe, or a sigframe's head (pretcode,
-    // sig, sigcontext) and tail (extramask, retcode) around its own
-    // fpstate, which is left alone as Linux does.
-    let mut own = [0u8; RT_SIGFRAME_BYTES];
-    let mut tail = [0u8; SIGFRAME_BYTES - SIGFRAME_EXTRAMASK];
-    let (own_len, unused, tail) = if rt {
+    // The frame, the gap up to the FPU state, and the FPU state (the
+    // header, then the image, read where the task's state is saved) go out
+    // in one checked write: a signal is on the path the benchmarks time,
+    // and every byte copied (or zeroed) costs under TCG.
+    let gap = (fp_at - at - size) as usize;
+    let write = |p: &mut Process, own: &[u8], unused: usize, tail: &[u8]| {
+        fpu::with_user_state(|fx| {
+            let header = fpstate_header(fx);
+            let pieces = [Piece::Bytes(own), Piece::Gap(unused), Piece::Bytes(tail), Piece::Gap(gap), Piece::Bytes(&header), Piece::Bytes(fx)];
+            p.memory.write_pieces(at, &pieces)
+        })
+    };
+    if rt {
+        let mut own = [0u8; RT_SIGFRAME_BYTES];
         put(&mut own, 0, restorer(RT_RETCODE));
         put(&mut own, 4, sig);
         put(&mut own, 8, at + RT_INFO as u32);
@@ -760,25 +768,20 @@ fn setup_frame(p: &mut Process, frame: &mut TrapFrame, sig: u32, info: &SigInfo,
         own[RT_UC_SC..RT_UC_SC + SIGCONTEXT_BYTES].copy_from_slice(&sc);
         own[RT_UC_MASK..RT_UC_MASK + 8].copy_from_slice(&oldmask.to_le_bytes());
         own[RT_RETCODE..RT_RETCODE + 8].copy_from_slice(&RT_SIGRETURN_CODE);
-        (RT_SIGFRAME_BYTES, 0, &tail[..0])
+        write(p, &own, 0, &[])?;
     } else {
-        put(&mut own, 0, restorer(SIGFRAME_RETCODE));
-        put(&mut own, 4, sig);
-        own[SIGFRAME_SC..SIGFRAME_SC + SIGCONTEXT_BYTES].copy_from_slice(&sc);
+        // A sigframe's head (pretcode, sig, sigcontext) and tail
+        // (extramask, retcode) around its own fpstate, which is left alone
+        // as Linux does.
+        let mut head = [0u8; SIGFRAME_SC + SIGCONTEXT_BYTES];
+        put(&mut head, 0, restorer(SIGFRAME_RETCODE));
+        put(&mut head, 4, sig);
+        head[SIGFRAME_SC..].copy_from_slice(&sc);
+        let mut tail = [0u8; SIGFRAME_BYTES - SIGFRAME_EXTRAMASK];
         put(&mut tail, 0, (oldmask >> 32) as u32);
         tail[SIGFRAME_RETCODE - SIGFRAME_EXTRAMASK..].copy_from_slice(&SIGRETURN_CODE);
-        (SIGFRAME_SC + SIGCONTEXT_BYTES, FPSTATE_BYTES, &tail[..])
-    };
-    // The frame, the gap up to the FPU state, and the FPU state (the
-    // header, then the image, read where the task's state is saved) go out
-    // in one checked write: a signal is on the path the benchmarks time,
-    // and every byte copied costs under TCG.
-    let gap = (fp_at - at - size) as usize;
-    fpu::with_user_state(|fx| {
-        let header = fpstate_header(fx);
-        let pieces = [Piece::Bytes(&own[..own_len]), Piece::Gap(unused), Piece::Bytes(tail), Piece::Gap(gap), Piece::Bytes(&header), Piece::Bytes(fx)];
-        p.memory.write_pieces(at, &pieces)
-    })?;
+        write(p, &head, FPSTATE_BYTES, &tail)?;
+    }
     (frame.edx, frame.ecx) = if rt { (at + RT_INFO as u32, at + RT_UC as u32) } else { (0, 0) };
     frame.user_esp = at;
     frame.eip = action.sa_handler;

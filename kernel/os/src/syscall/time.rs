@@ -25,7 +25,7 @@ fn cpu_ns(of: CpuTimeOf) -> u64 {
 
 /// Nanoseconds on `clock` now.
 fn now_ns(clock: u32) -> Result<u64, Errno> {
-    let mono = env::monotonic().as_nanos() as u64;
+    let mono = crate::hal::time::since_boot_ns();
     match clock {
         CLOCK_REALTIME | CLOCK_REALTIME_COARSE => Ok(env::realtime_offset_ns() + mono),
         CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => Ok(mono),

@@ -23,8 +23,8 @@ use crate::netdev::{NetDevice, NetStats, Offloads, Received, TxOffload, MAX_FRAM
 use crate::pci::Function;
 use crate::virtio::{Legacy, Queue, DESC_F_WRITE, VENDOR_VIRTIO};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
-use crate::sync::IrqMutex;
+
+use crate::sync::{IrqMutex, SplitU64};
 
 /// Transitional virtio-net (legacy interface present).
 const DEVICE_NET_LEGACY: u16 = 0x1000;
@@ -75,7 +75,7 @@ const TX_BUFFERS_TSO: u16 = 48;
 /// The device the IRQ handler acknowledges (None: none started).
 static IRQ_DEVICE: IrqMutex<Option<Legacy>> = IrqMutex::new(None);
 /// Interrupts the device raised.
-static INTERRUPTS: AtomicU64 = AtomicU64::new(0);
+static INTERRUPTS: SplitU64 = SplitU64::new(0);
 
 /// A virtio-net device, started.
 pub struct VirtioNet {
@@ -211,7 +211,7 @@ impl VirtioNet {
 pub fn acknowledge_interrupt() -> bool {
     let raised = IRQ_DEVICE.lock().is_some_and(|dev| dev.acknowledge_interrupt());
     if raised {
-        INTERRUPTS.fetch_add(1, Ordering::Relaxed);
+        INTERRUPTS.fetch_add(1);
     }
     raised
 }
@@ -323,7 +323,7 @@ impl NetDevice for VirtioNet {
     }
 
     fn stats(&self) -> NetStats {
-        NetStats { interrupts: INTERRUPTS.load(Ordering::Relaxed), ..self.stats }
+        NetStats { interrupts: INTERRUPTS.load(), ..self.stats }
     }
 }
 

@@ -20,14 +20,14 @@ pub mod telnet;
 pub use crate::wait::{wait_interruptible, wait_until, wait_until_or};
 use crate::wait::ticks_for;
 
-use crate::hal::{cpu, netdev::NetDevice, pci, sync::IrqMutex, time, trap, virtio_net};
+use crate::hal::{cpu, netdev::NetDevice, pci, sync::{IrqMutex, SplitU64}, time, trap, virtio_net};
 use crate::sched::{self, Pid};
 use crate::klog;
 use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::net::Ipv4Addr;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 use device::{Lo, Nic};
 use smoltcp::iface::{Config as IfaceConfig, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::dhcpv4;
@@ -88,7 +88,7 @@ const BURST_POLLS: usize = 32;
 /// Set by the NIC interrupt and by [`kick`]: the net thread must poll.
 static PENDING: AtomicBool = AtomicBool::new(false);
 /// Rounds of the net thread (each polls the interfaces and wakes waiters).
-static ROUNDS: AtomicU64 = AtomicU64::new(0);
+static ROUNDS: SplitU64 = SplitU64::new(0);
 /// The net thread, while it sleeps.
 static POLLER: IrqMutex<Option<Pid>> = IrqMutex::new(None);
 
@@ -109,7 +109,7 @@ pub fn is_up() -> bool {
 
 /// Rounds of the net thread so far (`ifconfig`).
 pub fn poll_rounds() -> u64 {
-    ROUNDS.load(Ordering::Relaxed)
+    ROUNDS.load()
 }
 
 /// Asks the net thread to poll soon (after a socket was given work).
@@ -326,7 +326,7 @@ impl Stack {
 fn poll_loop() {
     loop {
         PENDING.store(false, Ordering::Release);
-        ROUNDS.fetch_add(1, Ordering::Relaxed);
+        ROUNDS.fetch_add(1);
         let delay = with_stack(|s| s.poll()).flatten();
         telnet::accept_sessions();
         crate::wait::notify();

@@ -7,7 +7,8 @@
  *
  * Kernel-only modes: `forkbomb` (fork until the process limit: EAGAIN) and
  * `forkoom` (fill memory, then fork until ENOMEM), `touchall` (touch more
- * pages than there is memory: the kernel kills it with SIGKILL). */
+ * pages than there is memory: the kernel kills it with SIGKILL), `mapbig`
+ * (a private mapping of a 1 GiB file fails and leaves memory as it was). */
 #define _GNU_SOURCE
 #include "compat.h"
 #include <fcntl.h>
@@ -304,6 +305,27 @@ static int touchall(void)
 	return 0;
 }
 
+/* A private mapping of a 1 GiB sparse file: our kernel copies it, so it
+ * fails with ENOMEM (kernel only: Linux maps it lazily), and the pages
+ * copied before the failure must not stay with the process. */
+static int mapbig(void)
+{
+	struct sysinfo si;
+	CHECK(sysinfo(&si) == 0);
+	unsigned long before = si.freeram * si.mem_unit;
+	int fd = open("/tmp/mapbig", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0);
+	CHECK(unlink("/tmp/mapbig") == 0);
+	CHECK(ftruncate(fd, 1 << 30) == 0);
+	void *m = mmap(NULL, 1 << 30, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	int err = errno;
+	CHECK(sysinfo(&si) == 0);
+	unsigned long after = si.freeram * si.mem_unit;
+	printf("mapbig: %s, free memory %s\n", m == MAP_FAILED ? errno_name(err) : "mapped",
+	       after + (8 << 20) >= before ? "as before" : "LOST");
+	return 0;
+}
+
 static int forkoom(void)
 {
 	struct sysinfo si;
@@ -353,6 +375,8 @@ int main(int argc, char **argv)
 		return forkoom();
 	if (argc >= 2 && strcmp(argv[1], "touchall") == 0)
 		return touchall();
+	if (argc >= 2 && strcmp(argv[1], "mapbig") == 0)
+		return mapbig();
 	if (argc < 2) {
 		printf("usage: procs SCRATCH_DIR\n");
 		return 2;

@@ -2,8 +2,10 @@
 //! without writing to the tree: the patched files go into the out-of-tree
 //! Kbuild directory (`out/<tree id>/kernel/`), where Kbuild finds them first
 //! (an `O=` build of a 6.0-era kernel searches the output directory before
-//! the source tree, through `VPATH`). So only `.c` files that Kbuild compiles
-//! can be patched this way; headers and tools/ cannot.
+//! the source tree, through `VPATH`), and Kconfig files (scripts/kconfig
+//! opens a relative Kconfig path in its working directory, the output
+//! directory, before `$srctree`). So only `.c` files that Kbuild compiles and
+//! `Kconfig` files can be patched this way; headers and tools/ cannot.
 //!
 //! A series that does not apply to the tree (another LKL version) is left
 //! out with a warning, and the build goes on with the tree as it is; the
@@ -51,11 +53,11 @@ pub fn apply(series: &Path, source: &Path, kernel_out: &Path) -> Result<Vec<Stri
     };
     let mut files = Vec::new();
     for (rel, data) in &changes {
-        let compiled = rel.extension().is_some_and(|e| e == "c") && !rel.starts_with("tools");
-        let Some(data) = data.as_ref().filter(|_| compiled) else {
+        let shadowed = (rel.extension().is_some_and(|e| e == "c") || is_kconfig(rel)) && !rel.starts_with("tools");
+        let Some(data) = data.as_ref().filter(|_| shadowed) else {
             bail!(
-                "{}: {} cannot be patched out of tree (only .c files Kbuild compiles can; not headers, deletions or \
-                 tools/). Change the patch, or patch a copy of the tree",
+                "{}: {} cannot be patched out of tree (only .c files Kbuild compiles and Kconfig files can; not \
+                 headers, deletions or tools/). Change the patch, or patch a copy of the tree",
                 series.display(),
                 rel.display()
             );
@@ -90,6 +92,12 @@ pub fn apply(series: &Path, source: &Path, kernel_out: &Path) -> Result<Vec<Stri
     let list: Vec<String> = files.iter().map(|(rel, _)| rel.display().to_string()).collect();
     info!("patched out of tree, in {}: {} ({})", kernel_out.display(), names.join(", "), list.join(", "));
     Ok(names)
+}
+
+/// `Kconfig`, `Kconfig.debug` and the like: read by scripts/kconfig from the
+/// output directory first.
+fn is_kconfig(rel: &Path) -> bool {
+    rel.file_name().and_then(|n| n.to_str()).is_some_and(|n| n == "Kconfig" || n.starts_with("Kconfig."))
 }
 
 fn read_manifest(kernel_out: &Path) -> Result<Vec<PathBuf>> {
@@ -150,5 +158,14 @@ mod tests {
         fs::write(source.join("arch/lkl/kernel/x.h"), ORIGINAL).unwrap();
         let err = apply(&series, &source, &out).unwrap_err();
         assert!(format!("{err:#}").contains("cannot be patched out of tree"), "{err:#}");
+    }
+
+    #[test]
+    fn a_kconfig_file_is_patched_out_of_tree() {
+        let (_dir, series, source, out) = setup(&patch_text("arch/lkl/Kconfig"));
+        fs::write(source.join("arch/lkl/Kconfig"), ORIGINAL).unwrap();
+        assert_eq!(apply(&series, &source, &out).unwrap(), ["x.patch"]);
+        assert_eq!(fs::read_to_string(out.join("arch/lkl/Kconfig")).unwrap(), "int a;\nint b2;\nint c;\n");
+        assert_eq!(fs::read_to_string(source.join("arch/lkl/Kconfig")).unwrap(), ORIGINAL);
     }
 }

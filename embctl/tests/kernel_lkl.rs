@@ -56,6 +56,7 @@ fn lkl_boots_inside_the_kernel_and_the_shell_answers() {
     let out = run(embctl().args([
         "run", "-t", "x86/lkl-qemu", "--lkl-tree", &tree, "--no-build", "--no-kvm", "--timeout", "180", "--check-status",
         "--cmd", "dmesg", "--cmd", "echo still-here", "--cmd", "ps", "--cmd", "lklhosttest",
+        "--cmd", "lklstat", "--cmd", "sleep 2", "--cmd", "lklstat",
     ]));
     let text = stdout(&out);
     assert!(out.status.success(), "run failed:\n{text}\n{}", common::stderr(&out));
@@ -73,4 +74,14 @@ fn lkl_boots_inside_the_kernel_and_the_shell_answers() {
     assert!(all.iter().any(|l| l.contains(" yes ") && l.ends_with(" lkl")), "no LKL host thread in ps:\n{text}");
     // Its host operations still pass their self-test with LKL running beside it.
     assert!(all.iter().any(|l| l.trim_end() == "lklhosttest: all 9 areas passed"), "{text}");
+    // LKL's tick stops while nothing runs in it (patches/lkl-tree/lkl-idle-tick-stops.patch):
+    // over 2 s of an idle shell its clockevent fires for its timers only, where
+    // its 100 Hz tick fired ~200 times. `lklstat`: `...; T timer interrupts`.
+    let fired: Vec<u64> = all
+        .iter()
+        .filter_map(|l| l.strip_prefix("lkl: Up; ")?.strip_suffix(" timer interrupts")?.rsplit(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(fired.len(), 2, "two lklstat lines expected:\n{text}");
+    eprintln!("LKL timer interrupts over 2 s idle: {}", fired[1] - fired[0]);
+    assert!(fired[1] - fired[0] <= 40, "LKL's tick kept firing while it was idle ({} in 2 s):\n{text}", fired[1] - fired[0]);
 }

@@ -1499,7 +1499,7 @@ fn lkl_mixed_waits_sleep_and_wake() {
             .args(["--cmd", "lklstat", "--cmd", &program.command_line(), "--cmd", "lklstat"]),
     );
     let transcript = stdout(&out).replace('\r', "");
-    // `lkl: Up; N calls; mixed poll/select: S sleeps in LKL, W woken for ours`
+    // `lkl: Up; N calls; mixed poll/select: S sleeps in LKL, W woken for ours; T timer interrupts`
     let stats: Vec<[u64; 3]> = transcript
         .lines()
         .filter_map(|l| l.strip_prefix("lkl: Up; "))

@@ -173,6 +173,7 @@ impl HostTimer for Timer {
                 current
             };
             if current {
+                super::STATS.timer_fires.fetch_add(1, Ordering::Relaxed);
                 (shared.callback)()
             }
         }));

@@ -126,17 +126,26 @@ pub struct Stats {
     pub poll_sleeps: AtomicU32,
     /// Of those, the ones a change of our own objects woke.
     pub poll_wakes: AtomicU32,
+    /// Host timers that fired into LKL (its clockevent: the HZ tick while
+    /// LKL runs, its next timer while it does not).
+    pub timer_fires: AtomicU32,
 }
 
-pub static STATS: Stats = Stats { calls: AtomicU32::new(0), poll_sleeps: AtomicU32::new(0), poll_wakes: AtomicU32::new(0) };
+pub static STATS: Stats = Stats {
+    calls: AtomicU32::new(0),
+    poll_sleeps: AtomicU32::new(0),
+    poll_wakes: AtomicU32::new(0),
+    timer_fires: AtomicU32::new(0),
+};
 
 fn lklstat(_: &mut crate::shell::Shell, _: &[alloc::string::String]) -> i32 {
     crate::println!(
-        "lkl: {:?}; {} calls; mixed poll/select: {} sleeps in LKL, {} woken for ours",
+        "lkl: {:?}; {} calls; mixed poll/select: {} sleeps in LKL, {} woken for ours; {} timer interrupts",
         state(),
         STATS.calls.load(Ordering::Relaxed),
         STATS.poll_sleeps.load(Ordering::Relaxed),
-        STATS.poll_wakes.load(Ordering::Relaxed)
+        STATS.poll_wakes.load(Ordering::Relaxed),
+        STATS.timer_fires.load(Ordering::Relaxed)
     );
     0
 }

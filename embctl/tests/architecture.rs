@@ -114,7 +114,8 @@ fn raw_argument_indexing_is_recognised() {
 /// `UserPtr`/`UserSlice`/`UserString`, integers) that the table decodes once
 /// (`syscall/args.rs`); none takes or indexes the raw registers. (Two
 /// decoders read them by a computed index: `args.rs` itself, and
-/// `forward::forward`, which stages each register as LKL's route table says.)
+/// `forward::forward`, which stages each register as LKL's route table says;
+/// `forward::forward_rw` names the six registers by destructuring.)
 #[test]
 fn syscall_handlers_do_not_index_raw_arguments() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kernel/os/src/syscall");

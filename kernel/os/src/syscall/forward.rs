@@ -176,11 +176,14 @@ fn forward_rw(p: &mut Process, f: &Forward, native: Handler, a: &Args) -> Option
         lkl_nr::PWRITE64 => (true, true),
         _ => return None,
     };
-    Some(match lkl_fd(p, a[0]) {
+    // Like `forward`, a decoder of the raw registers for LKL's route (the
+    // native handler gets them typed through the table): name them once.
+    let [ours, buf, len, offset_low, offset_high, _] = *a;
+    Some(match lkl_fd(p, ours) {
         Ok(Some(fd)) => {
             // i386 pread64/pwrite64: the offset's low word, then its high word.
-            let offset = positional.then(|| (a[3] as u64 | (a[4] as u64) << 32) as i64);
-            transfer(p, fd, &[(a[1], a[2] as usize)], offset, write)
+            let offset = positional.then(|| (offset_low as u64 | (offset_high as u64) << 32) as i64);
+            transfer(p, fd, &[(buf, len as usize)], offset, write)
         }
         Ok(None) => Ok(to_eax(native(p, a)) as i32),
         Err(e) => Err(e),

@@ -293,7 +293,7 @@ impl hal_lkl::Host for Host {
     }
 
     fn time_ns(&self) -> u64 {
-        crate::linux::env::realtime_offset_ns() + crate::hal::time::since_boot().as_nanos() as u64
+        crate::linux::env::realtime_offset_ns() + crate::hal::time::since_boot_ns()
     }
 
     fn timer_alloc(&self, callback: TimerCallback) -> Option<Box<dyn HostTimer>> {

@@ -18,7 +18,7 @@ use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{OnceLock, RwLock, RwLockReadGuard};
 
 use common::{embctl, run, run_ok, stdout, workspace_root};
 
@@ -34,12 +34,75 @@ const DATA: &[(&str, &str)] = &[
     ("words.txt", "banana\napple\ncherry\napple\n"),
 ];
 
-/// Builds the kernel, the corpus (glibc and musl), the seed programs, and
-/// fetches busybox, once per test binary. Returns the directory of binaries.
+/// The default template's kernel in build/base, held for the rest of the
+/// calling test (see [`hold_kernel`]), and the directory of [`corpus`].
 fn prepared() -> &'static Path {
+    hold_kernel(Built::Native);
+    corpus()
+}
+
+/// The template that build/base holds. Native and LKL tests share one
+/// workspace (`EMBCTL_LKL_TREE=DIR scripts/test-all.sh` runs both kinds in
+/// this one test binary), so a test holds its kernel until it ends, and a test
+/// that needs the other template rebuilds only after every test that boots
+/// the current one has ended.
+#[derive(Clone, PartialEq)]
+enum Built {
+    Nothing,
+    Native,
+    Lkl(PathBuf),
+}
+
+static BUILT: RwLock<Built> = RwLock::new(Built::Nothing);
+
+thread_local! {
+    /// The kernel this test's thread holds (libtest runs each test on its own
+    /// thread, so the guard is released when the test ends, pass or fail).
+    static HELD: std::cell::RefCell<Option<(Built, RwLockReadGuard<'static, Built>)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Makes build/base hold `want` (building it if another template is there)
+/// and keeps it so until the calling test ends.
+fn hold_kernel(want: Built) {
+    let held = HELD.with_borrow(|held| held.as_ref().map(|(built, _)| built.clone()));
+    match held {
+        Some(built) if built == want => return,
+        Some(_) => panic!("a test may boot only one template: it shares build/base with every other test"),
+        None => {}
+    }
+    let guard = loop {
+        let built = BUILT.read().unwrap_or_else(|e| e.into_inner());
+        if *built == want {
+            break built;
+        }
+        drop(built);
+        let mut built = BUILT.write().unwrap_or_else(|e| e.into_inner());
+        if *built != want {
+            *built = Built::Nothing; // a build that fails claims nothing
+            match &want {
+                Built::Native => run_ok(embctl().arg("build")),
+                Built::Lkl(tree) => run_ok(embctl().args(["build", "-t", "x86/lkl-qemu", "--lkl-tree"]).arg(tree)),
+                Built::Nothing => unreachable!("nothing to build"),
+            };
+            *built = want.clone();
+        }
+    };
+    HELD.with_borrow_mut(|held| *held = Some((want, guard)));
+}
+
+/// [`hold_kernel`] for the template that `kernel` boots.
+fn hold(kernel: Kernel) {
+    match kernel {
+        Kernel::Lkl(tree) => hold_kernel(Built::Lkl(tree.to_path_buf())),
+        Kernel::Native | Kernel::NativeNet => hold_kernel(Built::Native),
+    }
+}
+
+/// Builds the corpus (glibc and musl), the seed programs, and fetches
+/// busybox, once per test binary. Returns the directory of binaries.
+fn corpus() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        run_ok(embctl().arg("build"));
         let script = r#"set -e
 out=/ws/build/compat-test
 rm -rf "$out/bin" "$out/deb"
@@ -209,6 +272,7 @@ fn run_in_kernel(bin: &Path, cases: &[Case]) -> (String, Vec<(Outcome, Vec<Strin
 fn run_in(kernel: Kernel, bin: &Path, cases: &[Case], extra: &[(PathBuf, String)]) -> (String, Vec<(Outcome, Vec<String>)>) {
     // One QEMU at a time: the tests of this file run in parallel threads.
     static ONE_BOOT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    hold(kernel);
     let _boot = ONE_BOOT.lock().unwrap_or_else(|e| e.into_inner());
     let mut cmd = embctl();
     cmd.args(["run", "--no-build", "--no-kvm", "--timeout", "90"]).args(kernel.run_args());
@@ -261,10 +325,8 @@ fn differential(cases: &[Case]) -> Vec<(Case, Vec<String>)> {
 }
 
 fn differential_in(kernel: Kernel, cases: &[Case]) -> Vec<(Case, Vec<String>)> {
-    let bin = prepared();
-    if let Kernel::Lkl(tree) = kernel {
-        prepared_lkl(tree);
-    }
+    hold(kernel);
+    let bin = corpus();
     differential_at(kernel, bin, cases, &[])
 }
 
@@ -1239,7 +1301,7 @@ fn host_dynamic_cases() -> [Case; 4] {
 /// dynamic program, atexit. `-no-pie` (ET_EXEC with an interpreter) too.
 #[test]
 fn host_dynamic_programs_match_linux() {
-    run_ok(embctl().arg("build"));
+    hold_kernel(Built::Native);
     let (bin, libs) = host_dynamic();
     let guests: Vec<&str> = libs.iter().map(|(_, g)| g.as_str()).collect();
     assert!(guests.contains(&"/lib/ld-linux.so.2") && guests.contains(&"/lib/libc.so.6"), "ldd found {guests:?}");
@@ -1261,7 +1323,7 @@ fn host_dynamic_programs_match_linux() {
 fn debian_dynamic() -> &'static (PathBuf, PathBuf, Vec<(PathBuf, String)>) {
     static FETCHED: OnceLock<(PathBuf, PathBuf, Vec<(PathBuf, String)>)> = OnceLock::new();
     FETCHED.get_or_init(|| {
-        run_ok(embctl().arg("build"));
+        hold_kernel(Built::Native);
         let script = r#"set -e
 out=/ws/build/compat-test
 apt="-o Dir::State::Lists=$out/apt/lists -o Dir::Cache=$out/apt/cache -o Debug::NoLocking=1"
@@ -1403,12 +1465,10 @@ fn busybox_applets_match_linux() {
     differential(&busybox_cases());
 }
 
-/// Builds x86/lkl-qemu with LKL from `tree`, once per test binary.
+/// x86/lkl-qemu with LKL from `tree` in build/base, held for the rest of
+/// the calling test (see [`hold_kernel`]).
 fn prepared_lkl(tree: &Path) {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        run_ok(embctl().args(["build", "-t", "x86/lkl-qemu", "--lkl-tree"]).arg(tree));
-    });
+    hold_kernel(Built::Lkl(tree.to_path_buf()));
 }
 
 /// The whole differential corpus with its files, metadata and identity
@@ -1456,8 +1516,8 @@ fn lkl_host_dynamic_programs_match_linux() {
 #[cfg_attr(not(lkl_tree), ignore = "needs a real LKL tree: set EMBCTL_LKL_TREE=DIR when building the tests (CI has none)")]
 fn lkl_gives_each_process_its_own_lkl_process() {
     let Some(tree) = common::lkl_tree("lkl_gives_each_process_its_own_lkl_process") else { return };
-    let bin = prepared();
     prepared_lkl(&tree);
+    let bin = corpus();
     let ids = [case("lkltasks-glibc", &["ids"]), case("lkltasks-musl", &["ids"])];
     let mut cases = ids.to_vec();
     cases.extend([
@@ -1487,8 +1547,8 @@ fn lkl_gives_each_process_its_own_lkl_process() {
 #[cfg_attr(not(lkl_tree), ignore = "needs a real LKL tree: set EMBCTL_LKL_TREE=DIR when building the tests (CI has none)")]
 fn lkl_mixed_waits_sleep_and_wake() {
     let Some(tree) = common::lkl_tree("lkl_mixed_waits_sleep_and_wake") else { return };
-    let bin = prepared();
     prepared_lkl(&tree);
+    let bin = corpus();
     let program = case("pollmix-glibc", &[]);
     let native = run_native(bin, &program);
     let out = run_ok(
@@ -1538,8 +1598,8 @@ fn tree_release(tree: &Path) -> String {
 #[cfg_attr(not(lkl_tree), ignore = "needs a real LKL tree: set EMBCTL_LKL_TREE=DIR when building the tests (CI has none)")]
 fn lkl_serves_uname_and_proc() {
     let Some(tree) = common::lkl_tree("lkl_serves_uname_and_proc") else { return };
-    let bin = prepared();
     prepared_lkl(&tree);
+    let bin = corpus();
     let cases = vec![
         case("linux_echo", &["Hello, World!"]),
         case("busybox", &["uname", "-r"]),

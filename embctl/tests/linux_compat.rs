@@ -594,6 +594,30 @@ fn shared_file_mappings_match_linux() {
     differential(&[case("mshared-glibc", &[]), case("mshared-musl", &[])]);
 }
 
+/// MAP_SHARED|MAP_ANONYMOUS across fork (`tests/compat/mshanon.c`, glibc
+/// and musl): parent and children see each other's writes (pages touched
+/// before the fork or not), private memory stays private, /dev/zero's
+/// shared mapping too, MADV_DONTNEED keeps the data; a process-shared
+/// semaphore wakes another process, a process-shared mutex keeps a
+/// counter three processes add to exact, a process-shared robust mutex
+/// whose holder exits or execs gives EOWNERDEAD (a waiting locker is
+/// woken); the exec'd image maps no shared memory.
+#[test]
+fn shared_anonymous_memory_across_fork_matches_linux() {
+    differential(&[case("mshanon-glibc", &[]), case("mshanon-musl", &[])]);
+}
+
+/// SIGBUS past the end of a mapped file (`tests/compat/sigbus.c`, glibc
+/// and musl): shared and private mappings read the page holding the end
+/// (zeros after it) and give SIGBUS (BUS_ADRERR, the address) past it,
+/// for reads and writes, with siglongjmp out of the handler; the pages of
+/// a grown file map its new bytes; an empty file's first byte is SIGBUS;
+/// without a handler SIGBUS kills.
+#[test]
+fn sigbus_past_the_end_of_a_mapped_file_matches_linux() {
+    differential(&[case("sigbus-glibc", &["/tmp"]), case("sigbus-musl", &["/tmp"])]);
+}
+
 /// Robust futexes (`tests/compat/robust.c`, glibc and musl): a thread
 /// that ends holding a robust mutex leaves it owner-died (EOWNERDEAD for
 /// the next locker, a waiting locker woken), consistent again through

@@ -454,6 +454,15 @@ impl<P: Page> Vfs<P> {
         Metadata { ino: id, kind, permissions: node.permissions, size, nlink, mtime: node.mtime }
     }
 
+    /// The length of regular file `id`; `None` once the node is gone (a
+    /// mapping outlives the file's last link and open) or is no file.
+    pub fn file_len(&self, id: NodeId) -> Option<u64> {
+        match &self.nodes.get(&id)?.content {
+            Content::File(data) => Some(data.len()),
+            _ => None,
+        }
+    }
+
     fn subdir_count(&self, id: NodeId) -> u32 {
         self.dir(id).map_or(0, |d| d.values().filter(|c| matches!(self.node(**c).content, Content::Dir(_))).count() as u32)
     }

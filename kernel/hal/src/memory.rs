@@ -237,6 +237,12 @@ impl FrameRef<'_> {
         FRAMES.lock().as_mut().is_some_and(|f| f.share(self.phys)).then(|| Frame { phys: self.phys })
     }
 
+    /// Names the frame while it is held: every mapping of a shared frame
+    /// gives the same number (futex keys of shared memory).
+    pub fn id(&self) -> u64 {
+        self.phys
+    }
+
     /// True while more than one reference holds the frame.
     pub fn is_shared(&self) -> bool {
         FRAMES.lock().as_ref().is_some_and(|f| f.is_shared(self.phys))

@@ -60,6 +60,21 @@ pub struct Area {
     pub shared: bool,
 }
 
+impl Area {
+    /// MAP_SHARED|MAP_ANONYMOUS (or a shared mapping of /dev/zero): memory
+    /// a process shares with the children it forks.
+    pub fn is_shared_anonymous(&self) -> bool {
+        self.shared && self.file.is_none()
+    }
+
+    /// The file node and the page of the file that `addr` (inside the
+    /// area) maps, when the area maps one of our own files.
+    pub fn file_page(&self, addr: u32) -> Option<(u32, u32)> {
+        let file = self.file.as_ref()?;
+        Some((file.node?, file.page.wrapping_add((addr - self.start) / PAGE)))
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AreaError {
     /// Not page aligned, empty, or outside the allowed range.
@@ -198,6 +213,8 @@ mod tests {
         m.remove(0x1000_3000, 0x1000_4000).unwrap();
         let pages: Vec<_> = m.areas().iter().map(|a| (a.start, a.file.as_ref().map(|f| f.page))).collect();
         assert_eq!(pages, [(0x1000_0000, Some(5)), (0x1000_1000, Some(6)), (0x1000_2000, Some(7))]);
+        // The page a fault needs follows the split too (SIGBUS past EOF).
+        assert_eq!(m.find(0x1000_2abc).unwrap().file_page(0x1000_2abc), Some((7, 7)));
         m.set_file(0x1000_2000, 0x1000_3000, None, false).unwrap();
         assert_eq!(m.find(0x1000_2000).unwrap().file, None);
     }

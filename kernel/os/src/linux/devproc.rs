@@ -256,6 +256,8 @@ fn maps(p: &Process, out: &mut String) {
         let heap = area.kind == AreaKind::Heap || (area.start < brk && area.end > heap_start);
         let name = match (&area.file, area.kind) {
             (Some(file), _) => &*file.path,
+            // Linux's name for its shmem object behind shared anonymous memory.
+            (None, _) if area.shared => "/dev/zero (deleted)",
             (None, AreaKind::Stack) => "[stack]",
             (None, _) if heap => "[heap]",
             (None, _) => "",

@@ -105,6 +105,10 @@ pub fn execve(p: &mut Process, path: String, mut argv: Vec<Vec<u8>>, envp: Vec<V
     // between reloads them); the new program's set_thread_area finds
     // every entry free and overwrites them.
     super::end_threads_for_exec(p);
+    // Locks the old image still holds on its robust list are dead now
+    // (Linux's exec_mm_release): another process sharing them gets
+    // EOWNERDEAD.
+    super::futex::release_robust_list(&mut p.memory, p.tid, p.robust_list.0);
     let directory = loaded.memory.directory();
     sched::with_current(|t| {
         if let Some(ctx) = t.context() {

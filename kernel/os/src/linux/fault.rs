@@ -10,7 +10,7 @@ use crate::hal::trap::{TrapDescription, TrapFrame, PAGE_FAULT};
 use crate::klog;
 use crate::linux::memory::FaultResolution;
 use crate::linux::process::Process;
-use crate::linux::signal::{SigInfo, FPE_INTDIV, ILL_ILLOPN, SEGV_ACCERR, SEGV_MAPERR};
+use crate::linux::signal::{SigInfo, BUS_ADRERR, FPE_INTDIV, ILL_ILLOPN, SEGV_ACCERR, SEGV_MAPERR};
 
 /// CPU exceptions a user program can raise, with their signal.
 pub const USER_FAULTS: [(u8, u32); 13] = [
@@ -105,6 +105,12 @@ pub fn report_interrupt(p: &Process, sig: u32) {
 pub fn report_bad_frame(p: &Process) {
     fresh_line();
     klog!("{}[{}]: killed by SIGSEGV: bad signal frame (stack not writable, or a forged frame at sigreturn)", p.name, p.pid);
+}
+
+/// The signal for a touch of a file mapping past the page that holds the
+/// file's end: SIGBUS with BUS_ADRERR and the address, as Linux sends.
+pub fn past_end_of_file() -> (u32, SigInfo) {
+    (SIGBUS, SigInfo::fault(BUS_ADRERR, crate::hal::cpu::cr2() as u32))
 }
 
 /// The `siginfo` a fault gives its handler: the faulting address for page

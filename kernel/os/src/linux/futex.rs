@@ -2,9 +2,12 @@
 //! until another thread wakes that word (glibc's and musl's mutexes,
 //! condition variables, pthread_join and the clear-child-tid wake).
 //!
-//! A waiter is keyed by its address space ([`ProcessMemory::id`]) and the
-//! user address, so private and shared futexes of one process meet, and
-//! two processes never do (forked memory is copy-on-write, never shared).
+//! A waiter is keyed by its address space and the user address, so private
+//! and shared futexes of one process meet; a word of shared memory (a
+//! shared mapping, MAP_SHARED|MAP_ANONYMOUS across fork) reached without
+//! FUTEX_PRIVATE_FLAG is keyed by its frame instead, so the processes that
+//! share it meet there ([`ProcessMemory::futex_key`]: process-shared
+//! mutexes, semaphores and robust locks).
 //! Checking the word and queueing happen with interrupts masked: on our one
 //! CPU no waker can slip in between, which is the futex contract (no lost
 //! wake-up).
@@ -13,7 +16,7 @@ use alloc::vec::Vec;
 
 use embox_abi::Errno;
 
-use super::memory::ProcessMemory;
+use super::memory::{FutexKey, ProcessMemory};
 use crate::hal::sync::IrqMutex;
 use crate::hal::{cpu, time};
 use crate::sched::{self, Pid};
@@ -22,8 +25,7 @@ use crate::sched::{self, Pid};
 pub const BITSET_ANY: u32 = u32::MAX;
 
 struct Waiter {
-    space: usize,
-    addr: u32,
+    key: FutexKey,
     tid: Pid,
     bitset: u32,
 }
@@ -37,12 +39,11 @@ static WAITERS: IrqMutex<Vec<Waiter>> = IrqMutex::new(Vec::new());
 /// clock reaching `deadline_ns` (ETIMEDOUT), or the thread being
 /// interrupted (EINTR: [`super::interrupted`], the signal hook). EAGAIN at
 /// once when the word differs; EFAULT when it cannot be read; EINVAL when
-/// it is not aligned or `bitset` is 0.
-pub fn wait(memory: &mut ProcessMemory, addr: u32, expected: u32, bitset: u32, deadline_ns: Option<u64>) -> Result<(), Errno> {
+/// it is not aligned or `bitset` is 0. `private`: FUTEX_PRIVATE_FLAG.
+pub fn wait(memory: &mut ProcessMemory, addr: u32, private: bool, expected: u32, bitset: u32, deadline_ns: Option<u64>) -> Result<(), Errno> {
     if addr % 4 != 0 || bitset == 0 {
         return Err(Errno::EINVAL);
     }
-    let space = memory.id();
     let tid = sched::current_pid();
     cpu::without_interrupts(|| -> Result<(), Errno> {
         let mut word = [0u8; 4];
@@ -50,9 +51,10 @@ pub fn wait(memory: &mut ProcessMemory, addr: u32, expected: u32, bitset: u32, d
         if u32::from_le_bytes(word) != expected {
             return Err(Errno::EAGAIN);
         }
+        let key = memory.futex_key(addr, private);
         let mut waiters = WAITERS.lock();
         waiters.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
-        waiters.push(Waiter { space, addr, tid, bitset });
+        waiters.push(Waiter { key, tid, bitset });
         Ok(())
     })?;
     loop {
@@ -88,21 +90,20 @@ fn tick_at(deadline: u64, now: u64) -> u64 {
 
 /// FUTEX_WAKE / FUTEX_WAKE_BITSET: wakes up to `count` threads waiting on
 /// `addr` whose bitset meets `bitset`, oldest first; returns how many.
-pub fn wake(memory: &ProcessMemory, addr: u32, count: u32, bitset: u32) -> u32 {
-    let space = memory.id();
-    cpu::without_interrupts(|| take_waiters(space, addr, count, bitset))
+pub fn wake(memory: &ProcessMemory, addr: u32, private: bool, count: u32, bitset: u32) -> u32 {
+    cpu::without_interrupts(|| take_waiters(memory.futex_key(addr, private), count, bitset))
 }
 
 /// Takes up to `count` matching waiters out of the queue and wakes them
 /// (interrupts masked); returns how many. No allocation: this is the
 /// round trip's hot path.
-fn take_waiters(space: usize, addr: u32, count: u32, bitset: u32) -> u32 {
+fn take_waiters(key: FutexKey, count: u32, bitset: u32) -> u32 {
     let mut woken = 0;
     let mut waiters = WAITERS.lock();
     let mut i = 0;
     while i < waiters.len() && woken < count {
         let w = &waiters[i];
-        if w.space == space && w.addr == addr && w.bitset & bitset != 0 {
+        if w.key == key && w.bitset & bitset != 0 {
             // The scheduler's lock nests inside ours (never the other way).
             sched::wake(waiters.remove(i).tid);
             woken += 1;
@@ -117,11 +118,10 @@ fn take_waiters(space: usize, addr: u32, count: u32, bitset: u32) -> u32 {
 /// `addr` and moves up to `requeue_count` more to wait on `addr2`; with
 /// `expected`, EAGAIN (nothing done) unless the word at `addr` holds it.
 /// Returns how many were woken or moved (as Linux does for both).
-pub fn requeue(memory: &mut ProcessMemory, addr: u32, wake_count: u32, requeue_count: u32, addr2: u32, expected: Option<u32>) -> Result<u32, Errno> {
+pub fn requeue(memory: &mut ProcessMemory, (addr, addr2): (u32, u32), private: bool, wake_count: u32, requeue_count: u32, expected: Option<u32>) -> Result<u32, Errno> {
     if addr % 4 != 0 || addr2 % 4 != 0 {
         return Err(Errno::EINVAL);
     }
-    let space = memory.id();
     cpu::without_interrupts(|| {
         if let Some(expected) = expected {
             let mut word = [0u8; 4];
@@ -130,14 +130,15 @@ pub fn requeue(memory: &mut ProcessMemory, addr: u32, wake_count: u32, requeue_c
                 return Err(Errno::EAGAIN);
             }
         }
-        let woken = take_waiters(space, addr, wake_count, BITSET_ANY);
+        let (key, key2) = (memory.futex_key(addr, private), memory.futex_key(addr2, private));
+        let woken = take_waiters(key, wake_count, BITSET_ANY);
         let mut moved = 0;
         for w in WAITERS.lock().iter_mut() {
             if moved == requeue_count {
                 break;
             }
-            if w.space == space && w.addr == addr {
-                w.addr = addr2;
+            if w.key == key {
+                w.key = key2;
                 moved += 1;
             }
         }
@@ -148,7 +149,7 @@ pub fn requeue(memory: &mut ProcessMemory, addr: u32, wake_count: u32, requeue_c
 /// FUTEX_WAKE_OP: applies the operation `op` encodes to the word at
 /// `addr2` (one step), wakes up to `count` waiters on `addr`, and, if the
 /// word's old value passes `op`'s comparison, up to `count2` on `addr2`.
-pub fn wake_op(memory: &mut ProcessMemory, addr: u32, count: u32, addr2: u32, count2: u32, op: u32) -> Result<u32, Errno> {
+pub fn wake_op(memory: &mut ProcessMemory, (addr, addr2): (u32, u32), private: bool, (count, count2): (u32, u32), op: u32) -> Result<u32, Errno> {
     let sign_extend_12 = |v: u32| ((v << 20) as i32 >> 20) as u32;
     let (kind, cmp) = ((op >> 28) & 7, (op >> 24) & 15);
     let mut oparg = sign_extend_12((op >> 12) & 0xfff);
@@ -168,7 +169,6 @@ pub fn wake_op(memory: &mut ProcessMemory, addr: u32, count: u32, addr2: u32, co
         4 => |old: u32, arg: u32| old ^ arg,     // FUTEX_OP_XOR
         _ => return Err(Errno::ENOSYS),
     };
-    let space = memory.id();
     cpu::without_interrupts(|| {
         let old = memory.update_u32(addr2, |old| apply(old, oparg))?;
         let (a, b) = (old as i32, cmparg as i32);
@@ -181,9 +181,9 @@ pub fn wake_op(memory: &mut ProcessMemory, addr: u32, count: u32, addr2: u32, co
             5 => a >= b,
             _ => return Err(Errno::ENOSYS),
         };
-        let mut woken = take_waiters(space, addr, count, BITSET_ANY);
+        let mut woken = take_waiters(memory.futex_key(addr, private), count, BITSET_ANY);
         if passes {
-            woken += take_waiters(space, addr2, count2, BITSET_ANY);
+            woken += take_waiters(memory.futex_key(addr2, private), count2, BITSET_ANY);
         }
         Ok(woken)
     })
@@ -241,7 +241,6 @@ fn futex_death(memory: &mut ProcessMemory, addr: u32, tid: u32, pi: bool, pendin
     if addr % 4 != 0 {
         return;
     }
-    let space = memory.id();
     cpu::without_interrupts(|| {
         let mut seen = 0;
         let Ok(_) = memory.update_u32(addr, |old| {
@@ -258,7 +257,9 @@ fn futex_death(memory: &mut ProcessMemory, addr: u32, tid: u32, pi: bool, pendin
         // waiter asleep: wake one (Linux does the same).
         let owned = seen & FUTEX_TID_MASK == tid;
         if (pending && !pi && seen == 0) || (owned && !pi && seen & FUTEX_WAITERS != 0) {
-            take_waiters(space, addr, 1, BITSET_ANY);
+            // Not private: the lock may live in memory shared with
+            // another process (a process-shared robust mutex).
+            take_waiters(memory.futex_key(addr, false), 1, BITSET_ANY);
         }
     });
 }

@@ -18,6 +18,7 @@ use embox_hal::memory::{Frame, FrameRef};
 use embox_hal::sync::IrqMutex;
 pub use embox_uspace::{page_ceil, page_floor, Area, AreaKind, Backing};
 use embox_uspace::{AreaError, AreaMap};
+use super::env;
 use embox_hal::paging::{AddressSpace, Directory, MapError, PageFlags, PAGE_SIZE, USER_END, USER_START};
 
 const PAGE: u32 = PAGE_SIZE as u32;
@@ -62,6 +63,9 @@ pub enum FaultResolution {
     Violation,
     /// No frame for the page: the program is killed (SIGKILL, as Linux's OOM killer would).
     OutOfMemory,
+    /// A page of a file mapping that lies past the page holding the file's
+    /// end: the program gets SIGBUS (BUS_ADRERR), as on Linux.
+    PastEndOfFile,
 }
 
 /// A piece of a [`ProcessMemory::write_pieces`] write: bytes, or a gap
@@ -79,6 +83,19 @@ impl Piece<'_> {
         }
     }
 }
+
+/// A futex word's name in the wait queue (see [`ProcessMemory::futex_key`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct FutexKey {
+    /// The address space ([`ProcessMemory::id`]), or [`SHARED_FRAMES`].
+    space: usize,
+    /// The user address, or the frame's number plus the word's offset.
+    at: u64,
+}
+
+/// [`FutexKey::space`] of a word named by its frame: no address space's
+/// id (those are addresses of live heap objects, never 0).
+const SHARED_FRAMES: usize = 0;
 
 /// A process's memory as its threads hold it: one address space shared by
 /// every thread of the group (`clone(CLONE_VM)`), each call taking its lock
@@ -114,6 +131,25 @@ impl ProcessMemory {
         self.mm.lock().directory()
     }
 
+    /// Who waits on the futex word at `addr`: this address space and the
+    /// address, or, for a word of a shared area reached without
+    /// FUTEX_PRIVATE_FLAG, its frame and offset, the same in every process
+    /// that maps the frame (Linux keys such a futex by its page).
+    pub fn futex_key(&self, addr: u32, private: bool) -> FutexKey {
+        let own = FutexKey { space: self.id(), at: u64::from(addr) };
+        if private {
+            return own;
+        }
+        let mut mm = self.mm.lock();
+        if !mm.area_at(addr).is_some_and(|a| a.shared) {
+            return own;
+        }
+        match mm.frame_for(page_floor(addr), false) {
+            Ok(frame) => FutexKey { space: SHARED_FRAMES, at: frame.id() + u64::from(addr % PAGE) },
+            Err(_) => own,
+        }
+    }
+
     /// A copy of the area list.
     pub fn areas(&self) -> Vec<Area> {
         self.mm.lock().areas().to_vec()
@@ -146,8 +182,39 @@ impl ProcessMemory {
         Ok(ProcessMemory { mm: Arc::new(IrqMutex::new(child)) })
     }
 
+    /// Resolves a user page fault at `addr` (see [`Mm::resolve_fault`]). A
+    /// page of one of our files that is not mapped yet comes from the file
+    /// as it is now: its own frame for a shared mapping, a copy for a
+    /// private one, SIGBUS past the page holding its end. The VFS is asked
+    /// without the address space's lock held (it has its own).
     pub fn resolve_fault(&mut self, addr: u32, write: bool) -> FaultResolution {
-        self.mm.lock().resolve_fault(addr, write)
+        let file_page = self.mm.lock().unmapped_file_page(addr, write);
+        match file_page {
+            Some(file_page) => self.fault_in_file_page(page_floor(addr), file_page),
+            None => self.mm.lock().resolve_fault(addr, write),
+        }
+    }
+
+    fn fault_in_file_page(&mut self, page: u32, FilePage { node, index, shared }: FilePage) -> FaultResolution {
+        let Some(len) = env::with_vfs(|vfs| vfs.file_len(node)) else {
+            // The file is gone: the page is the process's own zeros.
+            return self.mm.lock().resolve_fault(page, false);
+        };
+        if u64::from(index) * u64::from(PAGE) >= len {
+            return FaultResolution::PastEndOfFile;
+        }
+        let mapped = if shared {
+            let frame = env::with_vfs(|vfs| vfs.page_mut(node, index).ok().and_then(|p| p.share()));
+            frame.ok_or(Errno::ENOMEM).and_then(|frame| self.mm.lock().map_frame_if_unmapped(page, frame))
+        } else {
+            let mut copy = [0u8; PAGE_SIZE];
+            let _ = env::with_vfs(|vfs| vfs.read_at(node, u64::from(index) * u64::from(PAGE), &mut copy));
+            self.mm.lock().load_page_if_unmapped(page, &copy)
+        };
+        match mapped {
+            Ok(()) => FaultResolution::Mapped,
+            Err(_) => FaultResolution::OutOfMemory,
+        }
     }
 
     pub fn set_brk(&mut self, addr: u32) -> u32 {
@@ -219,6 +286,14 @@ impl ProcessMemory {
         mm.write(addr, &f(old).to_le_bytes())?;
         Ok(old)
     }
+}
+
+/// A page of one of our files that a fault needs: which file, which of
+/// its pages, and whether the mapping shares the file's own frame.
+struct FilePage {
+    node: u32,
+    index: u32,
+    shared: bool,
 }
 
 /// The address space itself; threads share it through [`ProcessMemory`].
@@ -352,8 +427,33 @@ impl Mm {
     /// ([`AddressSpace::fork_copy_on_write`]). ENOMEM, with nothing of the
     /// child left, when frames for its page tables (or page copies) run out.
     fn fork(&mut self) -> Result<Mm, Errno> {
+        self.populate_shared_anonymous()?;
         let space = self.space.fork_copy_on_write().ok_or(Errno::ENOMEM)?;
         Ok(Mm { space, areas: self.areas.clone(), brk_start: self.brk_start, brk: self.brk })
+    }
+
+    /// Maps every page of the shared anonymous areas not mapped yet, so a
+    /// fork shares all of them: a page either side first touched after the
+    /// fork would be its own. (Linux backs such an area with one shmem
+    /// object; ours is the frames themselves, so they all exist before
+    /// the fork.)
+    fn populate_shared_anonymous(&mut self) -> Result<(), Errno> {
+        let shared: Vec<(u32, u32, PageFlags)> = self
+            .areas()
+            .iter()
+            .filter(|a| a.is_shared_anonymous())
+            .map(|a| (a.start, a.end, flags_for(a.perms)))
+            .collect();
+        for (start, end, flags) in shared {
+            let mut page = start;
+            while page < end {
+                if self.space.translate(page as usize).is_none() {
+                    self.map_zeroed(page, flags)?;
+                }
+                page += PAGE;
+            }
+        }
+        Ok(())
     }
 
     /// Handles a user page fault at `addr`: maps the page when it lies in an
@@ -378,6 +478,40 @@ impl Mm {
             Err(Errno::ENOMEM) => FaultResolution::OutOfMemory,
             Err(_) => FaultResolution::Violation,
         }
+    }
+
+    /// The file page behind `addr` when the page is not mapped, lies in an
+    /// area mapping one of our files, and the area's rights allow the access.
+    fn unmapped_file_page(&self, addr: u32, write: bool) -> Option<FilePage> {
+        let page = page_floor(addr);
+        if self.space.translate(page as usize).is_some() {
+            return None;
+        }
+        let area = self.area_at(page)?;
+        let flags = flags_for(area.perms);
+        if !flags.accessible() || (write && !flags.writable()) {
+            return None;
+        }
+        let (node, index) = area.file_page(page)?;
+        Some(FilePage { node, index, shared: area.shared })
+    }
+
+    /// Maps a file's `frame` at `page` unless another thread mapped the
+    /// page meanwhile.
+    fn map_frame_if_unmapped(&mut self, page: u32, frame: Frame) -> Result<(), Errno> {
+        if self.space.translate(page as usize).is_some() {
+            return Ok(());
+        }
+        self.map_frame(page, frame)
+    }
+
+    /// Maps a fresh page at `page` holding `bytes` (a private copy of a
+    /// file page) unless another thread mapped the page meanwhile.
+    fn load_page_if_unmapped(&mut self, page: u32, bytes: &[u8]) -> Result<(), Errno> {
+        if self.space.translate(page as usize).is_some() {
+            return Ok(());
+        }
+        self.load_bytes(page, bytes)
     }
 
     /// Unmaps every mapped page in `[start, end)`, dropping the frames.
@@ -507,13 +641,27 @@ impl Mm {
         Ok(())
     }
 
-    /// `madvise(MADV_DONTNEED)`: drops the pages; they read as zero again.
+    /// `madvise(MADV_DONTNEED)`: drops the pages; private anonymous ones
+    /// read as zero again, file pages as the file. Shared anonymous pages
+    /// stay (their frames are the only copy other processes share, as
+    /// Linux's shmem object keeps them).
     pub fn discard(&mut self, addr: u32, len: u32) -> Result<(), Errno> {
         if addr % PAGE != 0 {
             return Err(Errno::EINVAL);
         }
         let end = addr.checked_add(page_ceil(len)).ok_or(Errno::EINVAL)?;
-        self.release_pages(addr, end);
+        let kept: Vec<(u32, u32)> =
+            self.areas().iter().filter(|a| a.is_shared_anonymous() && a.start < end && addr < a.end).map(|a| (a.start, a.end)).collect();
+        let mut page = addr;
+        while page < end {
+            match kept.iter().find(|(start, end)| (*start..*end).contains(&page)) {
+                Some(&(_, kept_end)) => page = kept_end,
+                None => {
+                    drop(self.space.unmap(page as usize));
+                    page += PAGE;
+                }
+            }
+        }
         Ok(())
     }
 

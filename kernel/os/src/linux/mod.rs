@@ -1154,7 +1154,7 @@ fn fault_trap(frame: &mut TrapFrame) {
     let Some((pid, mut process)) = take_current() else {
         trap::fatal_trap(frame);
     };
-    match fault::try_demand_page(&mut process, frame) {
+    let (sig, info) = match fault::try_demand_page(&mut process, frame) {
         FaultResolution::Mapped => {
             put_back(pid, process);
             return;
@@ -1163,10 +1163,9 @@ fn fault_trap(frame: &mut TrapFrame) {
             fault::report_out_of_memory(&process, frame);
             finish(pid, process, Ending::Killed(embox_abi::consts::signal::SIGKILL))
         }
-        FaultResolution::Violation => {}
-    }
-    let sig = fault::signal_for(frame.vector);
-    let info = fault::siginfo_for(&process, frame);
+        FaultResolution::PastEndOfFile => fault::past_end_of_file(),
+        FaultResolution::Violation => (fault::signal_for(frame.vector), fault::siginfo_for(&process, frame)),
+    };
     if let Err(fatal) = signal::post_fault(&mut process, sig, info) {
         die(pid, process, fatal, Some(frame));
     }
@@ -1189,15 +1188,15 @@ fn finish(pid: sched::Pid, mut process: Box<Process>, ending: Ending) -> ! {
 /// children go to [`INIT_PID`], and the task ends.
 fn finish_thread(pid: sched::Pid, process: Box<Process>, ending: Ending) -> ! {
     let mut process = process;
-    if process.memory.users() > 1 {
-        // Other threads may wait on locks this one still holds.
-        let (head, tid) = (process.robust_list.0, process.tid);
-        futex::release_robust_list(&mut process.memory, tid, head);
-    }
+    // Other threads, or other processes sharing memory with this one
+    // (process-shared robust mutexes), may wait on locks it still holds:
+    // the last thread's list is walked too, as Linux does.
+    let (head, tid) = (process.robust_list.0, process.tid);
+    futex::release_robust_list(&mut process.memory, tid, head);
     if process.clear_child_tid != 0 && process.memory.users() > 1 {
         let at = process.clear_child_tid;
         if process.memory.write(at, &0u32.to_le_bytes()).is_ok() {
-            futex::wake(&process.memory, at, 1, futex::BITSET_ANY);
+            futex::wake(&process.memory, at, false, 1, futex::BITSET_ANY);
         }
     }
     let tgid = process.pid;

@@ -178,6 +178,8 @@ fn read_strings(p: &mut Process, array: UserPtr<u32>, total: &mut usize) -> Resu
 pub fn execve(p: &mut Process, path: UserString, argv: UserPtr<u32>, envp: UserPtr<u32>) -> SysResult {
     let path = path.read_path(&mut p.memory)?;
     let path = p.absolute(&path);
+    // /proc/self/exe (and /proc/self/fd/N: fexecve) run what they link to.
+    let path = linux::devproc::proc_link(p, &path).and_then(Result::ok).unwrap_or(path);
     let mut total = 0;
     let argv = read_strings(p, argv, &mut total)?;
     let envp = read_strings(p, envp, &mut total)?;

@@ -1,6 +1,7 @@
 //! futex (both the 32-bit and the time64 form): WAIT, WAKE, REQUEUE,
 //! CMP_REQUEUE, WAKE_OP, WAIT_BITSET and WAKE_BITSET, private or not
-//! (every futex is keyed by address space and address: `linux::futex`).
+//! (keyed by address space and address, or by frame for shared memory
+//! without FUTEX_PRIVATE_FLAG: `linux::futex`).
 //! WAIT's timeout is relative; WAIT_BITSET's is absolute, on
 //! CLOCK_MONOTONIC or, with FUTEX_CLOCK_REALTIME, CLOCK_REALTIME. The
 //! priority-inheritance operations are not served (ENOSYS).
@@ -51,6 +52,7 @@ struct Call {
 fn futex(p: &mut Process, call: Call, read_timespec: fn(&mut Process, u32) -> Result<u64, Errno>) -> SysResult {
     let Call { addr, op, val, timeout, addr2, val3 } = call;
     let realtime = op & FUTEX_CLOCK_REALTIME != 0;
+    let private = op & FUTEX_PRIVATE_FLAG != 0;
     let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
     if realtime && cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET {
         return Err(Errno::ENOSYS);
@@ -71,15 +73,15 @@ fn futex(p: &mut Process, call: Call, read_timespec: fn(&mut Process, u32) -> Re
                     })
                 }
             };
-            futex::wait(&mut p.memory, addr, val, bitset, deadline).map(|()| 0)
+            futex::wait(&mut p.memory, addr, private, val, bitset, deadline).map(|()| 0)
         }
-        FUTEX_WAKE => Ok(futex::wake(&p.memory, addr, val, futex::BITSET_ANY)),
+        FUTEX_WAKE => Ok(futex::wake(&p.memory, addr, private, val, futex::BITSET_ANY)),
         FUTEX_WAKE_BITSET if val3 == 0 => Err(Errno::EINVAL),
-        FUTEX_WAKE_BITSET => Ok(futex::wake(&p.memory, addr, val, val3)),
+        FUTEX_WAKE_BITSET => Ok(futex::wake(&p.memory, addr, private, val, val3)),
         // For these the timeout argument is a count (val2).
-        FUTEX_REQUEUE => futex::requeue(&mut p.memory, addr, val, timeout, addr2, None),
-        FUTEX_CMP_REQUEUE => futex::requeue(&mut p.memory, addr, val, timeout, addr2, Some(val3)),
-        FUTEX_WAKE_OP => futex::wake_op(&mut p.memory, addr, val, addr2, timeout, val3),
+        FUTEX_REQUEUE => futex::requeue(&mut p.memory, (addr, addr2), private, val, timeout, None),
+        FUTEX_CMP_REQUEUE => futex::requeue(&mut p.memory, (addr, addr2), private, val, timeout, Some(val3)),
+        FUTEX_WAKE_OP => futex::wake_op(&mut p.memory, (addr, addr2), private, (val, timeout), val3),
         _ => Err(Errno::ENOSYS),
     }
 }

@@ -2,7 +2,9 @@
 //! madvise, mremap, msync. Private file mappings are copies of the file;
 //! shared ones of our own files map the file's pages themselves (writes
 //! reach the file and every other mapping at once: msync has nothing to
-//! write back). Shared writable mappings of LKL's files are ENODEV.
+//! write back). Shared writable mappings of LKL's files are ENODEV. A
+//! mapping of one of our files past the page holding its end is SIGBUS.
+//! Shared anonymous memory stays shared across fork.
 
 
 use embox_abi::consts::mman::*;
@@ -39,16 +41,16 @@ fn map(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off
         return Err(Errno::EINVAL);
     }
     if flags & MAP_ANONYMOUS != 0 {
-        return place(p, addr, len, prot, flags);
+        return place_anonymous(p, addr, len, prot, flags);
     }
     // Private mappings are copies: the pages are read from our file tree,
     // or through LKL for an LKL file.
     let file = p.files.get(fd)?;
     let source = match file.kind {
         kind @ (FileKind::File(_) | FileKind::Lkl(_)) => kind,
-        // A private mapping of /dev/zero is anonymous memory (old programs
-        // allocate that way).
-        FileKind::Device(Device::Zero) if kind == MAP_PRIVATE => return place(p, addr, len, prot, flags),
+        // A mapping of /dev/zero is anonymous memory, private or shared
+        // (old programs allocate that way).
+        FileKind::Device(Device::Zero) => return place_anonymous(p, addr, len, prot, flags),
         FileKind::Dir(_)
         | FileKind::Console
         | FileKind::Socket(_)
@@ -114,8 +116,10 @@ fn copy_file_pages(p: &mut Process, start: u32, len: u32, source: FileKind, offs
 }
 
 /// Maps the pages of file `id` from `offset` that lie within its length
-/// into `[start, start+len)` (a shared mapping); past the end the pages
-/// are the process's own zeros. Returns `start`.
+/// into `[start, start+len)` (a shared mapping). The pages past the one
+/// holding the file's end stay unmapped: touching them is SIGBUS, unless
+/// the file has grown by then (`ProcessMemory::resolve_fault`). Returns
+/// `start`.
 fn map_file_pages(p: &mut Process, start: u32, len: u32, id: embox_fs::NodeId, offset: u64) -> SysResult {
     let size = env::with_vfs(|vfs| vfs.metadata(id).size);
     let pages = size.saturating_sub(offset).div_ceil(4096).min(u64::from(page_ceil(len) / 4096)) as u32;
@@ -130,6 +134,17 @@ fn map_file_pages(p: &mut Process, start: u32, len: u32, id: embox_fs::NodeId, o
             let _ = p.memory.unmap(start, len);
             return Err(e);
         }
+    }
+    Ok(start)
+}
+
+/// Anonymous memory: a fresh area, which a MAP_SHARED one stays shared
+/// with the children the process forks (every page of it, see
+/// `Mm::fork`): their writes and the parent's meet.
+fn place_anonymous(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32) -> SysResult {
+    let start = place(p, addr, len, prot, flags)?;
+    if flags & MAP_SHARED != 0 {
+        p.memory.set_file(start, len, None, true)?;
     }
     Ok(start)
 }

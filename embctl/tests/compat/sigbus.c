@@ -1,0 +1,111 @@
+/* SIGBUS past the end of a mapped file: in a shared and in a private
+ * mapping of a 5000-byte file on /tmp, the page holding the end reads
+ * (zeros past it), every page after it is SIGBUS (BUS_ADRERR, si_addr the
+ * byte touched) for reads and writes, and siglongjmp out of the handler
+ * carries on. Once the file grows, the same pages map the file's new
+ * bytes. A mapping of an empty file is SIGBUS from its first byte. Output
+ * is unbuffered and free of pids and addresses. */
+#define _GNU_SOURCE
+#include "compat.h"
+#include <fcntl.h>
+#include <setjmp.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define PAGE 4096
+
+static sigjmp_buf back;
+static volatile char *base;
+static volatile long fault_offset;
+static volatile int fault_code;
+
+static void on_bus(int sig, siginfo_t *info, void *context)
+{
+	(void)sig;
+	(void)context;
+	fault_offset = (char *)info->si_addr - (char *)base;
+	fault_code = info->si_code;
+	siglongjmp(back, 1);
+}
+
+/* Reads (or writes) byte `offset` of `map`; prints what happened. */
+static void touch(const char *what, char *map, long offset, int write)
+{
+	base = map;
+	fault_offset = -1;
+	if (sigsetjmp(back, 1) == 0) {
+		if (write)
+			((volatile char *)map)[offset] = 'w';
+		int value = ((volatile char *)map)[offset];
+		printf("%s %s at %ld: %d\n", what, write ? "write" : "read", offset, value);
+	} else {
+		printf("%s %s at %ld: SIGBUS code %s at %ld\n", what, write ? "write" : "read", offset,
+		       fault_code == BUS_ADRERR ? "BUS_ADRERR" : "other", fault_offset);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IONBF, 0);
+	const char *dir = argc > 1 ? argv[1] : "/tmp";
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_bus;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(SIGBUS, &sa, NULL) == 0);
+
+	char path[128];
+	snprintf(path, sizeof path, "%s/sigbus-%d.dat", dir, (int)getpid());
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	CHECK(fd >= 0);
+	static char bytes[5000];
+	memset(bytes, 'f', sizeof bytes);
+	CHECK(write(fd, bytes, sizeof bytes) == (ssize_t)sizeof bytes);
+
+	char *shared = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	char *private = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	CHECK(shared != MAP_FAILED && private != MAP_FAILED);
+	long offsets[] = { 0, 4999, 5000, PAGE * 2 - 1, PAGE * 2, PAGE * 2 + 123, PAGE * 4 - 1 };
+	for (unsigned i = 0; i < sizeof offsets / sizeof *offsets; i++) {
+		touch("shared", shared, offsets[i], 0);
+		touch("private", private, offsets[i], 0);
+	}
+	touch("shared", shared, PAGE * 3 + 8, 1);
+	touch("private", private, PAGE * 3 + 8, 1);
+	touch("shared", shared, 4000, 1);
+
+	/* The file grows to three pages: page 2 is the file's now. */
+	CHECK(ftruncate(fd, 3 * PAGE) == 0);
+	touch("grown shared", shared, PAGE * 2 + 5, 0);
+	touch("grown shared", shared, PAGE * 2 + 6, 1);
+	char c = 0;
+	CHECK(pread(fd, &c, 1, PAGE * 2 + 6) == 1);
+	printf("pread sees the write through the grown mapping: %s\n", c == 'w' ? "yes" : "no");
+	touch("grown private", private, PAGE * 2 + 6, 0);
+	touch("grown shared", shared, PAGE * 3, 0);
+
+	/* An empty file. */
+	char empty_path[160];
+	snprintf(empty_path, sizeof empty_path, "%s.empty", path);
+	int efd = open(empty_path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	CHECK(efd >= 0);
+	char *none = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, efd, 0);
+	CHECK(none != MAP_FAILED);
+	touch("empty file", none, 0, 0);
+
+	/* Without a handler, SIGBUS kills. */
+	pid_t child = fork();
+	CHECK(child >= 0);
+	if (child == 0) {
+		signal(SIGBUS, SIG_DFL);
+		((volatile char *)shared)[PAGE * 3 + 1] = 1;
+		_exit(0);
+	}
+	int status;
+	CHECK(waitpid(child, &status, 0) == child);
+	describe("child touching past the end without a handler", status);
+
+	CHECK(unlink(path) == 0 && unlink(empty_path) == 0);
+	return 0;
+}

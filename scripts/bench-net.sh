@@ -9,7 +9,10 @@
 #   - TCP throughput container -> guest (static glibc `netprog sink` in the
 #     guest) and guest -> container (`netprog source` in the guest);
 #   - TCP throughput over 127.0.0.1 inside the guest (`netprog loop`: the
-#     stack, socket layer and scheduling without the NIC).
+#     stack, socket layer and scheduling without the NIC);
+#   - per MiB over the NIC: frames, interrupts (and our tx kicks and net
+#     thread rounds), from our `ifconfig` and Linux's /proc/interrupts and
+#     eth0 statistics: figures the machine's load moves far less than times.
 # The container is the host side of the TAP (10.0.2.10), so these are the
 # guests' figures without Docker's port publishing in the way.
 # With EMBCTL_LKL_TREE=DIR, a third guest: x86/lkl-qemu built with that
@@ -62,6 +65,8 @@ netprog loop 5003 $MIB
 netprog sink 5001
 netprog source 10.0.2.10 5002 $MIB
 ping -c 10 10.0.2.10
+grep virtio /proc/interrupts | { n=0; while read irq count rest; do n=\$((n + count)); done
+  echo counters: rx \$(cat /sys/class/net/eth0/statistics/rx_packets) tx \$(cat /sys/class/net/eth0/statistics/tx_packets) interrupts \$n; }
 poweroff -f
 INIT
 chmod +x "$r/init"
@@ -143,6 +148,11 @@ run_ours() {
   grep "^$1" "$figures"
   # The NIC's counters after the run (interrupts, frames, kicks).
   sed -n '/^eth0/,/^lo /p' "$log" | tr -d '\r' | grep -v '^lo '
+  tr -d '\r' <"$log" | awk -v mib=$((2 * MIB)) -v label="$1" '
+    /interrupts [0-9]+ +net thread rounds/ { irq = $4; rounds = $8 }
+    /^ *RX packets/ { rx = $3 }
+    /^ *TX packets/ { tx = $3; kicks = $NF }
+    END { if (rx) printf "%s: per MiB over the NIC: %.1f rx frames, %.1f tx frames, %.1f interrupts, %.1f tx kicks, %.1f net thread rounds (rounds count the 127.0.0.1 run too)\n", label, rx / mib, tx / mib, irq / mib, kicks / mib, rounds / mib }' | tee -a "$figures"
 }
 
 kernel="$ws/build/base/bin/embox"
@@ -167,6 +177,8 @@ run=$!
 measure linux "$log" $run >>"$figures"
 loopback "$log" linux >>"$figures"
 sed -n 's/.*round-trip min\/avg\/max = \([0-9.]*\)\/\([0-9.]*\)\/\([0-9.]*\).*/linux: ping guest -> container: min \1 \/ avg \2 \/ max \3 ms (10 requests)/p' "$log" | tr -d '\r' >>"$figures"
+tr -d '\r' <"$log" | awk -v mib=$((2 * MIB)) '/^counters: rx/ {
+  printf "linux: per MiB over the NIC: %.1f rx frames, %.1f tx frames, %.1f interrupts\n", $3 / mib, $5 / mib, $7 / mib }' >>"$figures"
 grep "^linux" "$figures"
 if [ -n "${EMBCTL_LKL_TREE:-}" ]; then
   echo "== our kernel with LKL's stack (x86/lkl-qemu: LKL's eth0 on its virtio-mmio card, bridged to the NIC)"

@@ -659,6 +659,26 @@ fn tcp_errors_and_interrupted_socket_calls_match_linux() {
     differential_in(Kernel::NativeNet, &[case("tcperr-glibc", &[]), case("tcperr-musl", &[])]);
 }
 
+/// UDP and TCP over 127.0.0.1 in a guest without a NIC
+/// (`tests/compat/loopback.c`, glibc and musl): Linux always has its
+/// loopback, so socket(AF_INET, SOCK_DGRAM) works (it failed with ENETDOWN)
+/// and datagrams and a connection get through, as on the host; off the
+/// machine there is no route (ENETUNREACH, as on Linux without one; kernel
+/// only, since the host has routes).
+#[test]
+fn loopback_sockets_without_a_nic_match_linux() {
+    let bin = prepared();
+    let cases = vec![case("loopback-glibc", &[]), case("loopback-musl", &[]), case("loopback-glibc", &["offhost"])];
+    let (transcript, results) = run_in_kernel(bin, &cases);
+    for (c, (inside, log)) in cases[..2].iter().zip(&results) {
+        let native = run_native(bin, c);
+        assert_eq!(&native, inside, "`{}` differs from the host (kernel log {log:?}); transcript:\n{transcript}", c.command_line());
+    }
+    let unreachable = "Network is unreachable";
+    let expected = format!("udp sendto 198.51.100.1: {unreachable}\nudp connect 198.51.100.1: {unreachable}\ntcp connect 198.51.100.1: {unreachable}\n");
+    assert_eq!(results[2].0, Outcome { output: expected, status: 0 }, "{transcript}");
+}
+
 /// poll and select on pipes and a file (`tests/compat/polls.c`): select
 /// reports a pipe ready only when it is; signals interrupting reads on a
 /// pipe and AF_UNIX sockets, a recvmsg among them (`tests/compat/eintr.c`), natively (the LKL

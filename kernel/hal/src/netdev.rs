@@ -125,5 +125,10 @@ pub trait NetDevice: Send {
     /// the ring is full or `len` is too long, or when the frame is longer
     /// than [`MAX_FRAME`] and not to be segmented.
     fn send(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8]) -> TxOffload) -> bool;
+    /// While held (`true`), frames [`send`](Self::send) queues wait for the
+    /// release (`false`) to be announced to the device: one notification
+    /// (a VM exit) for a burst instead of one per frame. By default, and
+    /// when not held, every send announces its frame.
+    fn hold_kicks(&mut self, _hold: bool) {}
     fn stats(&self) -> NetStats;
 }

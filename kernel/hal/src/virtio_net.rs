@@ -3,13 +3,16 @@
 //!
 //! Why virtio and not e1000: a frame costs one descriptor and at most one
 //! notify instead of a dozen emulated register accesses, which is what counts
-//! under TCG, and the same device is what LKL's virtio drivers expect. Only
-//! the MAC and STATUS features are negotiated: no checksum or segmentation
-//! offload, so the header is the plain 10-byte `virtio_net_hdr`.
+//! under TCG, and the same device is what LKL's virtio drivers expect. MAC
+//! and STATUS are negotiated; over a TAP also the checksum, segmentation
+//! and mergeable-buffer offloads (12-byte header; see [`crate::netdev`]).
 //!
-//! Every descriptor owns a fixed 2 KiB buffer. Receive descriptors are all
-//! posted at start and re-posted as soon as their frame is copied out;
-//! transmit descriptors are recycled from the used ring.
+//! Every descriptor owns a fixed buffer (2 KiB plain; with the offloads
+//! 4 KiB receive buffers a large frame spans, and 16 KiB transmit ones).
+//! Receive descriptors are all posted at start and re-posted as soon as
+//! their frame is copied out; transmit descriptors are recycled from the
+//! used ring. While the stack holds kicks ([`NetDevice::hold_kicks`]: a
+//! poll round), sent frames are announced to the device once, at the end.
 //!
 //! Interrupts, which cost most under TCG: the transmit queue never
 //! interrupts (finished descriptors are reclaimed when the next frame is
@@ -91,6 +94,10 @@ pub struct VirtioNet {
     tx: Queue,
     /// Transmit descriptors the device is not holding.
     tx_free: Vec<u16>,
+    /// [`NetDevice::hold_kicks`]: sends do not notify the device.
+    hold_kicks: bool,
+    /// Frames queued since the device was last notified.
+    unannounced: bool,
     stats: NetStats,
 }
 
@@ -171,6 +178,8 @@ impl VirtioNet {
             rx,
             tx,
             tx_free,
+            hold_kicks: false,
+            unannounced: false,
             stats: NetStats::default(),
         };
         net.tx.suppress_interrupts();
@@ -183,10 +192,22 @@ impl VirtioNet {
         Ok(net)
     }
 
-    /// Returns finished transmit descriptors to the free list.
+    /// Returns finished transmit descriptors to the free list; with none
+    /// left, tells the device about the frames it has not been told of, or
+    /// it would never free them.
     fn reclaim_tx(&mut self) {
         while let Some((id, _)) = self.tx.take_used() {
             self.tx_free.push(id);
+        }
+        if self.tx_free.is_empty() {
+            self.announce_tx();
+        }
+    }
+
+    /// Notifies the device of queued frames it was not told of.
+    fn announce_tx(&mut self) {
+        if core::mem::take(&mut self.unannounced) && self.tx.notify(&self.dev) {
+            self.stats.tx_kicks += 1;
         }
     }
 
@@ -314,12 +335,20 @@ impl NetDevice for VirtioNet {
         }
         buffer[..hdr_len].copy_from_slice(&hdr[..hdr_len]);
         self.tx.post(id, hdr_len + len, 0);
-        if self.tx.notify(&self.dev) {
-            self.stats.tx_kicks += 1;
+        self.unannounced = true;
+        if !self.hold_kicks {
+            self.announce_tx();
         }
         self.stats.tx_frames += 1;
         self.stats.tx_bytes += len as u64;
         true
+    }
+
+    fn hold_kicks(&mut self, hold: bool) {
+        self.hold_kicks = hold;
+        if !hold {
+            self.announce_tx();
+        }
     }
 
     fn stats(&self) -> NetStats {

@@ -19,44 +19,17 @@ pub(super) fn register() {
 }
 
 fn no_network() -> i32 {
-    println!("embox: no network (no NIC was found at boot; `embctl run --net` gives the guest one)");
+    println!("embox: no network beyond 127.0.0.1 (no NIC was found at boot; `embctl run --net` gives the guest one)");
     1
 }
 
 fn ifconfig(_shell: &mut Shell, _args: &[String]) -> i32 {
     let shown = with_stack(|s| {
-        let dev = &s.nic.dev;
-        let st = dev.stats();
-        println!(
-            "eth0      {}  HWaddr {}  link {}",
-            dev.driver(),
-            smoltcp::wire::EthernetAddress(dev.mac()),
-            if dev.link_up() { "up" } else { "down" }
-        );
-        for cidr in s.iface.ip_addrs() {
-            println!("          inet {}", cidr);
+        if !s.has_nic() {
+            println!("eth0      no NIC (`embctl run --net` gives the guest one)");
+        } else {
+            show_eth0(s);
         }
-        if s.iface.ip_addrs().is_empty() {
-            println!("          (no address{})", if s.dhcp.is_some() { ": waiting for DHCP" } else { "" });
-        }
-        if let Some(gw) = s.gateway {
-            println!("          gateway {gw}");
-        }
-        let o = s.nic.offloads();
-        let on = |b: bool| if b { "on" } else { "off" };
-        println!(
-            "          offloads: rx checksum {} tx checksum {} large receive {} segmentation {}",
-            on(o.rx_checksum),
-            on(o.tx_checksum),
-            on(o.rx_large),
-            on(o.tx_segmentation)
-        );
-        println!("          irq {}  interrupts {}  net thread rounds {}", dev.irq(), st.interrupts, super::poll_rounds());
-        println!("          RX packets {} bytes {} dropped {} large {}", st.rx_frames, st.rx_bytes, st.rx_dropped, st.rx_large);
-        println!(
-            "          TX packets {} bytes {} ring full {} too long {} large {} kicks {}",
-            st.tx_frames, st.tx_bytes, st.tx_busy, st.tx_dropped, st.tx_large, st.tx_kicks
-        );
         println!("lo        loopback");
         for cidr in s.lo.ip_addrs() {
             println!("          inet {}", cidr);
@@ -66,6 +39,41 @@ fn ifconfig(_shell: &mut Shell, _args: &[String]) -> i32 {
         return no_network();
     }
     0
+}
+
+fn show_eth0(s: &super::Stack) {
+    let dev = &s.nic.dev;
+    let st = dev.stats();
+    println!(
+        "eth0      {}  HWaddr {}  link {}",
+        dev.driver(),
+        smoltcp::wire::EthernetAddress(dev.mac()),
+        if dev.link_up() { "up" } else { "down" }
+    );
+    for cidr in s.iface.ip_addrs() {
+        println!("          inet {}", cidr);
+    }
+    if s.iface.ip_addrs().is_empty() {
+        println!("          (no address{})", if s.dhcp.is_some() { ": waiting for DHCP" } else { "" });
+    }
+    if let Some(gw) = s.gateway {
+        println!("          gateway {gw}");
+    }
+    let o = s.nic.offloads();
+    let on = |b: bool| if b { "on" } else { "off" };
+    println!(
+        "          offloads: rx checksum {} tx checksum {} large receive {} segmentation {}",
+        on(o.rx_checksum),
+        on(o.tx_checksum),
+        on(o.rx_large),
+        on(o.tx_segmentation)
+    );
+    println!("          irq {}  interrupts {}  net thread rounds {}", dev.irq(), st.interrupts, super::poll_rounds());
+    println!("          RX packets {} bytes {} dropped {} large {}", st.rx_frames, st.rx_bytes, st.rx_dropped, st.rx_large);
+    println!(
+        "          TX packets {} bytes {} ring full {} too long {} large {} kicks {}",
+        st.tx_frames, st.tx_bytes, st.tx_busy, st.tx_dropped, st.tx_large, st.tx_kicks
+    );
 }
 
 fn netstat(_shell: &mut Shell, _args: &[String]) -> i32 {
@@ -160,11 +168,15 @@ fn ping(_shell: &mut Shell, args: &[String]) -> i32 {
         icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 4], vec![0; 4 * 1500]),
     );
     let Some(handle) = with_stack(|s| {
+        if !target.is_loopback() && !s.has_nic() {
+            return None;
+        }
         let set = s.sockets_for(target);
         let h = set.add(socket);
         let _ = set.get_mut::<icmp::Socket>(h).bind(icmp::Endpoint::Ident(ident));
-        h
-    }) else {
+        Some(h)
+    })
+    .flatten() else {
         return no_network();
     };
     println!("PING {target} {size} data bytes");

@@ -9,7 +9,7 @@
 //! MSS option of a peer's SYN is raised to ours on the way in and the real
 //! one kept per connection for the device ([`Flows`]).
 
-use crate::hal::netdev::{NetDevice, Offloads, TxOffload, MAX_FRAME};
+use crate::hal::netdev::{NetDevice, NetStats, Offloads, Received, TxOffload, MAX_FRAME};
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -48,9 +48,57 @@ impl Nic {
         Self { dev, offloads, spare: Vec::new(), flows: Flows::new() }
     }
 
+    /// eth0 without a NIC: nothing arrives and nothing can be sent, so the
+    /// stack (and with it 127.0.0.1) runs without one, as Linux's does.
+    pub fn absent() -> Self {
+        Self::new(Box::new(NoNic))
+    }
+
+    /// False for [`Nic::absent`].
+    pub fn present(&self) -> bool {
+        self.dev.driver() != NoNic.driver()
+    }
+
     /// What the NIC does for the stack (ifconfig shows it).
     pub fn offloads(&self) -> Offloads {
         self.offloads
+    }
+}
+
+/// The device of [`Nic::absent`].
+struct NoNic;
+
+impl NetDevice for NoNic {
+    fn driver(&self) -> &'static str {
+        "none"
+    }
+
+    fn mac(&self) -> [u8; 6] {
+        [0x02, 0, 0, 0, 0, 0] // locally administered; never on a wire
+    }
+
+    fn link_up(&self) -> bool {
+        false
+    }
+
+    fn irq(&self) -> u8 {
+        0
+    }
+
+    fn receive(&mut self, _buf: &mut [u8]) -> Option<Received> {
+        None
+    }
+
+    fn can_send(&mut self) -> bool {
+        false
+    }
+
+    fn send(&mut self, _len: usize, _fill: &mut dyn FnMut(&mut [u8]) -> TxOffload) -> bool {
+        false
+    }
+
+    fn stats(&self) -> NetStats {
+        NetStats::default()
     }
 }
 

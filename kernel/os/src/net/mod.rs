@@ -102,11 +102,6 @@ pub fn with_stack<R>(f: impl FnOnce(&mut Stack) -> R) -> Option<R> {
     STACK.lock().as_mut().map(f)
 }
 
-/// True when a NIC was found and the stack is up.
-pub fn is_up() -> bool {
-    STACK.lock().is_some()
-}
-
 /// Rounds of the net thread so far (`ifconfig`).
 pub fn poll_rounds() -> u64 {
     ROUNDS.load()
@@ -127,41 +122,42 @@ fn on_irq() {
     }
 }
 
-/// Finds the NIC and starts the stack and the net thread; logs why not when
-/// there is no NIC (the kernel runs without network then).
+/// Starts the stack and the net thread, with eth0 on the NIC if there is
+/// one (logs why not when there is none): loopback (127.0.0.1) works
+/// without a NIC, as on Linux.
 pub fn init(config: &NetConfig) {
     commands::register();
     let functions = pci::scan();
     // LKL's card on the shared NIC (`lkl::netdev`) takes plain frames: no
     // offloads when LKL gets one.
     let offload = cfg!(not(feature = "lkl")) || config.kernel_address.is_empty();
-    let dev = match virtio_net::VirtioNet::probe(&functions, offload) {
-        Ok(dev) => dev,
+    let (nic, address) = match virtio_net::VirtioNet::probe(&functions, offload) {
+        Ok(dev) => {
+            klog!(
+                "net: eth0 {} {} irq {} link {}",
+                dev.driver(),
+                EthernetAddress(dev.mac()),
+                dev.irq(),
+                if dev.link_up() { "up" } else { "down" }
+            );
+            let dev: Box<dyn NetDevice> = Box::new(dev);
+            #[cfg(feature = "lkl")]
+            let (dev, address) = crate::lkl::netdev::attach(dev, config);
+            #[cfg(not(feature = "lkl"))]
+            let address = config.address;
+            (Nic::new(dev), Some(address))
+        }
         Err(virtio_net::ProbeError::NotFound) => {
-            klog!("net: no NIC ({} PCI functions, none virtio-net); networking is off (embctl run --net adds one)", functions.len());
-            return;
+            klog!("net: no NIC ({} PCI functions, none virtio-net); only loopback (embctl run --net adds one)", functions.len());
+            (Nic::absent(), None)
         }
         Err(e) => {
-            klog!("net: {e}; networking is off");
-            return;
+            klog!("net: {e}; only loopback");
+            (Nic::absent(), None)
         }
     };
-    let mac = dev.mac();
-    let irq = dev.irq();
-    klog!(
-        "net: eth0 {} {} irq {} link {}",
-        dev.driver(),
-        EthernetAddress(mac),
-        irq,
-        if dev.link_up() { "up" } else { "down" }
-    );
-    let dev: Box<dyn NetDevice> = Box::new(dev);
-    #[cfg(feature = "lkl")]
-    let (dev, address) = crate::lkl::netdev::attach(dev, config);
-    #[cfg(not(feature = "lkl"))]
-    let address = config.address;
-    let mut nic = Nic::new(dev);
-    let mut iface_config = IfaceConfig::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
+    let mut nic = nic;
+    let mut iface_config = IfaceConfig::new(HardwareAddress::Ethernet(EthernetAddress(nic.dev.mac())));
     iface_config.random_seed = cpu::rdtsc();
     let mut iface = Interface::new(iface_config, &mut nic, now());
     let mut lo_dev = Lo::new();
@@ -172,33 +168,40 @@ pub fn init(config: &NetConfig) {
     let mut sockets = SocketSet::new(vec![]);
     let mut gateway = None;
     let mut dhcp = None;
-    if config.dhcp {
-        dhcp = Some(sockets.add(dhcpv4::Socket::new()));
-        klog!("net: eth0 asks DHCP for an address");
-    } else {
-        match parse_cidr(address) {
-            Some(cidr) => {
-                iface.update_ip_addrs(|a| {
-                    let _ = a.push(IpCidr::Ipv4(cidr));
-                });
-                klog!("net: eth0 {cidr} (static, from the template)");
-            }
-            None => klog!("net: template address {address:?} is not ADDR/PREFIX; eth0 has no address"),
+    match address {
+        None => {}
+        Some(_) if config.dhcp => {
+            dhcp = Some(sockets.add(dhcpv4::Socket::new()));
+            klog!("net: eth0 asks DHCP for an address");
         }
-        if !config.gateway.is_empty() {
-            match config.gateway.parse::<Ipv4Addr>() {
-                Ok(gw) => {
-                    let _ = iface.routes_mut().add_default_ipv4_route(gw);
-                    gateway = Some(gw);
+        Some(address) => {
+            match parse_cidr(address) {
+                Some(cidr) => {
+                    iface.update_ip_addrs(|a| {
+                        let _ = a.push(IpCidr::Ipv4(cidr));
+                    });
+                    klog!("net: eth0 {cidr} (static, from the template)");
                 }
-                Err(_) => klog!("net: template gateway {:?} is not an IPv4 address; no default route", config.gateway),
+                None => klog!("net: template address {address:?} is not ADDR/PREFIX; eth0 has no address"),
+            }
+            if !config.gateway.is_empty() {
+                match config.gateway.parse::<Ipv4Addr>() {
+                    Ok(gw) => {
+                        let _ = iface.routes_mut().add_default_ipv4_route(gw);
+                        gateway = Some(gw);
+                    }
+                    Err(_) => klog!("net: template gateway {:?} is not an IPv4 address; no default route", config.gateway),
+                }
             }
         }
     }
+    let irq = nic.present().then(|| nic.dev.irq());
     *STACK.lock() = Some(Stack { iface, nic, lo, lo_dev, sockets, lo_sockets: SocketSet::new(vec![]), gateway, dhcp, table: socket::Table::default(), orphans: Vec::new() });
-    trap::set_irq_handler(irq, on_irq);
+    if let Some(irq) = irq {
+        trap::set_irq_handler(irq, on_irq);
+    }
     sched::spawn("net", poll_loop);
-    if config.telnet_port != 0 {
+    if config.telnet_port != 0 && irq.is_some() {
         telnet::start(config.telnet_port);
     }
 }
@@ -211,6 +214,20 @@ fn parse_cidr(text: &str) -> Option<Ipv4Cidr> {
 }
 
 impl Stack {
+    /// False when eth0 has no NIC under it (only loopback works).
+    pub fn has_nic(&self) -> bool {
+        self.nic.present()
+    }
+
+    /// Whether eth0 may reach `addr` (not on 127.0.0.0/8): an address of
+    /// its own and `addr` on its subnet or a gateway. Linux refuses sends
+    /// without a route (ENETUNREACH) rather than dropping them.
+    pub fn routes_to(&self, addr: Ipv4Addr) -> bool {
+        self.iface.ip_addrs().iter().any(|c| match c {
+            IpCidr::Ipv4(c) => self.gateway.is_some() || c.contains_addr(&addr),
+        })
+    }
+
     /// The socket set for traffic with `addr`: lo for 127.0.0.0/8.
     pub fn sockets_for(&mut self, addr: Ipv4Addr) -> &mut SocketSet<'static> {
         match addr.is_loopback() {
@@ -227,12 +244,16 @@ impl Stack {
         // smoltcp sends one segment per socket and poll: keep polling while
         // it has more to send right now (a burst), rather than waking the
         // writer between every two segments.
+        // The device hears of the burst's frames once, at its end (a VM
+        // exit per notification), or when the ring fills.
+        self.nic.dev.hold_kicks(true);
         for _ in 0..BURST_POLLS {
             self.iface.poll(t, &mut self.nic, &mut self.sockets);
             if self.iface.poll_delay(t, &self.sockets) != Some(smoltcp::time::Duration::ZERO) || !self.nic.dev.can_send() {
                 break;
             }
         }
+        self.nic.dev.hold_kicks(false);
         for _ in 0..BURST_POLLS {
             self.lo.poll(t, &mut self.lo_dev, &mut self.lo_sockets);
             if self.lo.poll_delay(t, &self.lo_sockets) != Some(smoltcp::time::Duration::ZERO) {

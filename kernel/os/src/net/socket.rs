@@ -302,7 +302,9 @@ pub fn accept(id: SockId, nonblocking: bool) -> Result<(SockId, IpEndpoint), Err
 pub fn connect(id: SockId, to: Ipv4Addr, port: u16, nonblocking: bool) -> Result<(), Errno> {
     let placed = stack(|s| {
         let on_lo = to.is_loopback();
+        let routable = on_lo || s.routes_to(to);
         match s.sock(id)? {
+            Sock::Udp(_) if !routable => return Err(Errno::ENETUNREACH),
             Sock::Udp(u) => {
                 u.peer = Some(IpEndpoint::new(IpAddress::Ipv4(to), port));
                 return Ok(None);
@@ -367,23 +369,43 @@ pub fn connect(id: SockId, to: Ipv4Addr, port: u16, nonblocking: bool) -> Result
     }
 }
 
-/// Sends on a connected TCP socket or a connected/addressed UDP socket.
-/// Blocking TCP sends send everything (or fail); non-blocking send what fits.
+/// Where bytes to send come from: fills the slice with the bytes from the
+/// given offset on (user memory, copied by the syscall layer straight into
+/// the socket's buffer); an error (EFAULT) ends the call.
+pub type Source<'a> = dyn FnMut(usize, &mut [u8]) -> Result<(), Errno> + 'a;
+/// Where received bytes go: called with successive pieces, straight from
+/// the socket's buffer (the syscall layer copies them to user memory); an
+/// error (EFAULT) ends the call and leaves a TCP stream's bytes queued.
+pub type Sink<'a> = dyn FnMut(&[u8]) -> Result<(), Errno> + 'a;
+
+/// [`send_from`] for bytes in kernel memory.
 pub fn send(id: SockId, data: &[u8], to: Option<(Ipv4Addr, u16)>, nonblocking: bool) -> Result<usize, Errno> {
+    let mut source = |at: usize, room: &mut [u8]| {
+        room.copy_from_slice(&data[at..at + room.len()]);
+        Ok(())
+    };
+    send_from(id, data.len(), &mut source, to, nonblocking)
+}
+
+/// Sends `len` bytes from `source` on a connected TCP socket or a
+/// connected/addressed UDP socket. Blocking TCP sends send everything (or
+/// fail); non-blocking send what fits.
+pub fn send_from(id: SockId, len: usize, source: &mut Source, to: Option<(Ipv4Addr, u16)>, nonblocking: bool) -> Result<usize, Errno> {
     let mut done = 0;
     loop {
-        let step = stack(|s| send_step(s, id, &data[done..], to))?;
+        let step = stack(|s| send_step(s, id, done, len, source, to));
         match step {
-            Some(n) => {
+            Ok(Some(n)) => {
                 done += n;
                 kick();
-                if done == data.len() || n > 0 && nonblocking || is_udp(id) {
+                if done == len || n > 0 && nonblocking || is_udp(id) {
                     return Ok(done);
                 }
             }
-            None if done > 0 => return Ok(done),
-            None if nonblocking => return Err(Errno::EAGAIN),
-            None => {}
+            Err(_) | Ok(None) if done > 0 => return Ok(done),
+            Err(e) => return Err(e),
+            Ok(None) if nonblocking => return Err(Errno::EAGAIN),
+            Ok(None) => {}
         }
         match wait_interruptible(|| room_to_send(id), None) {
             Err(e) if done == 0 => return Err(e),
@@ -418,8 +440,9 @@ fn is_udp(id: SockId) -> bool {
     with_stack(|s| matches!(s.table.socks.get(&id), Some(Sock::Udp(_)))).unwrap_or(false)
 }
 
-/// Queues what fits: `Some(n)`, or `None` when nothing fits now.
-fn send_step(s: &mut Stack, id: SockId, data: &[u8], to: Option<(Ipv4Addr, u16)>) -> Result<Option<usize>, Errno> {
+/// Queues what fits of bytes `from..len` of `source`: `Some(n)`, or `None`
+/// when nothing fits now.
+fn send_step(s: &mut Stack, id: SockId, from: usize, len: usize, source: &mut Source, to: Option<(Ipv4Addr, u16)>) -> Result<Option<usize>, Errno> {
     match s.sock(id)? {
         Sock::Tcp { state: Tcp::Connected(placed), .. } => {
             let placed = *placed;
@@ -433,10 +456,10 @@ fn send_step(s: &mut Stack, id: SockId, data: &[u8], to: Option<(Ipv4Addr, u16)>
                 };
             }
             let peer_closed = sock.state() == tcp::State::CloseWait;
-            let sent = match sock.send_slice(data) {
-                Ok(0) if !data.is_empty() => Ok(None),
+            let sent = match fill_tcp(sock, from, len, source) {
+                Ok(0) if from < len => Ok(None),
                 Ok(n) => Ok(Some(n)),
-                Err(_) => Err(Errno::EPIPE),
+                Err(e) => Err(e),
             };
             // Sending after the peer's FIN: its reset then means EPIPE on
             // Linux (a closed peer), not ECONNRESET.
@@ -453,10 +476,14 @@ fn send_step(s: &mut Stack, id: SockId, data: &[u8], to: Option<(Ipv4Addr, u16)>
                 Some(d) => d,
                 None => return Err(Errno::EDESTADDRREQ),
             };
-            if data.len() > UDP_BUFFER / 2 {
+            if len > UDP_BUFFER / 2 {
                 return Err(Errno::EMSGSIZE);
             }
             let (eth, lo, port) = (u.eth, u.lo, u.port);
+            let IpAddress::Ipv4(dest_addr) = dest.addr;
+            if !dest_addr.is_loopback() && !s.routes_to(dest_addr) {
+                return Err(Errno::ENETUNREACH);
+            }
             if port == 0 {
                 let port = s.ephemeral_port()?;
                 if let Sock::Udp(u) = s.sock(id)? {
@@ -465,13 +492,20 @@ fn send_step(s: &mut Stack, id: SockId, data: &[u8], to: Option<(Ipv4Addr, u16)>
                 s.sockets.get_mut::<udp::Socket>(eth).bind(port).map_err(|_| Errno::EINVAL)?;
                 s.lo_sockets.get_mut::<udp::Socket>(lo).bind(port).map_err(|_| Errno::EINVAL)?;
             }
-            let IpAddress::Ipv4(dest_addr) = dest.addr;
             let sock = match dest_addr.is_loopback() {
                 true => s.lo_sockets.get_mut::<udp::Socket>(lo),
                 false => s.sockets.get_mut::<udp::Socket>(eth),
             };
-            match sock.send_slice(data, dest) {
-                Ok(()) => Ok(Some(data.len())),
+            if !sock.can_send() {
+                return Ok(None);
+            }
+            // Read whole before it is queued: a datagram is never sent in part.
+            let mut data = Vec::new();
+            data.try_reserve_exact(len).map_err(|_| Errno::ENOMEM)?;
+            data.resize(len, 0);
+            source(0, &mut data)?;
+            match sock.send_slice(&data, dest) {
+                Ok(()) => Ok(Some(len)),
                 Err(udp::SendError::BufferFull) => Ok(None),
                 Err(udp::SendError::Unaddressable) => Err(Errno::ENETUNREACH),
             }
@@ -479,10 +513,65 @@ fn send_step(s: &mut Stack, id: SockId, data: &[u8], to: Option<(Ipv4Addr, u16)>
     }
 }
 
-/// Receives into `buf`: `(bytes, sender)`; 0 bytes = end of stream (TCP).
-pub fn recv(id: SockId, buf: &mut [u8], nonblocking: bool, peek: bool) -> Result<(usize, Option<IpEndpoint>), Errno> {
+/// Queues bytes `from..len` of `source` in a TCP socket's send buffer, as
+/// many as fit, copied straight into it (a ring: up to two pieces); the
+/// number queued. The first piece's error is the call's; a later one ends
+/// it with what was queued.
+fn fill_tcp(sock: &mut tcp::Socket, from: usize, len: usize, source: &mut Source) -> Result<usize, Errno> {
+    let mut done = 0;
+    while from + done < len {
+        let mut failed = None;
+        let queued = sock.send(|room| {
+            let take = room.len().min(len - from - done);
+            match source(from + done, &mut room[..take]) {
+                Ok(()) => (take, take),
+                Err(e) => {
+                    failed = Some(e);
+                    (0, 0)
+                }
+            }
+        });
+        match (queued, failed) {
+            (Err(_), _) if done == 0 => return Err(Errno::EPIPE),
+            (_, Some(e)) if done == 0 => return Err(e),
+            (Ok(n), None) if n > 0 => done += n,
+            _ => break,
+        }
+    }
+    Ok(done)
+}
+
+/// Moves up to `max` received bytes of a TCP socket to `sink`, straight
+/// from its receive buffer (a ring: up to two pieces); the number moved.
+/// Bytes the sink refused stay queued.
+fn drain_tcp(sock: &mut tcp::Socket, max: usize, sink: &mut Sink) -> Result<usize, Errno> {
+    let mut done = 0;
+    while done < max {
+        let mut failed = None;
+        let moved = sock.recv(|bytes| {
+            let take = bytes.len().min(max - done);
+            match sink(&bytes[..take]) {
+                Ok(()) => (take, take),
+                Err(e) => {
+                    failed = Some(e);
+                    (0, 0)
+                }
+            }
+        });
+        match (moved, failed) {
+            (_, Some(e)) if done == 0 => return Err(e),
+            (Ok(n), None) if n > 0 => done += n,
+            _ => break,
+        }
+    }
+    Ok(done)
+}
+
+/// Receives at most `max` bytes into `sink`: `(bytes, sender)`; 0 bytes =
+/// end of stream (TCP). A datagram longer than `max` is cut, as on Linux.
+pub fn recv(id: SockId, max: usize, sink: &mut Sink, nonblocking: bool, peek: bool) -> Result<(usize, Option<IpEndpoint>), Errno> {
     loop {
-        let step = stack(|s| recv_step(s, id, buf, peek))?;
+        let step = stack(|s| recv_step(s, id, max, sink, peek))?;
         if let Some(got) = step {
             kick(); // the window may have opened
             return Ok(got);
@@ -494,7 +583,7 @@ pub fn recv(id: SockId, buf: &mut [u8], nonblocking: bool, peek: bool) -> Result
     }
 }
 
-fn recv_step(s: &mut Stack, id: SockId, buf: &mut [u8], peek: bool) -> Result<Option<(usize, Option<IpEndpoint>)>, Errno> {
+fn recv_step(s: &mut Stack, id: SockId, max: usize, sink: &mut Sink, peek: bool) -> Result<Option<(usize, Option<IpEndpoint>)>, Errno> {
     match s.sock(id)? {
         Sock::Tcp { read_shut: true, .. } => Ok(Some((0, None))),
         Sock::Tcp { state: Tcp::Connected(placed), .. } => {
@@ -502,8 +591,15 @@ fn recv_step(s: &mut Stack, id: SockId, buf: &mut [u8], peek: bool) -> Result<Op
             let sock = s.tcp(placed);
             let peer = sock.remote_endpoint();
             if sock.can_recv() {
-                let n = if peek { sock.peek_slice(buf) } else { sock.recv_slice(buf) };
-                return Ok(Some((n.unwrap_or(0), peer)));
+                let n = match peek {
+                    true => {
+                        let bytes = sock.peek(max).unwrap_or(&[]);
+                        sink(bytes)?;
+                        bytes.len()
+                    }
+                    false => drain_tcp(sock, max, sink)?,
+                };
+                return Ok(Some((n, peer)));
             }
             let (state, may_recv) = (sock.state(), sock.may_recv());
             match state {
@@ -520,11 +616,11 @@ fn recv_step(s: &mut Stack, id: SockId, buf: &mut [u8], peek: bool) -> Result<Op
         Sock::Udp(u) => {
             let (eth, lo) = (u.eth, u.lo);
             for sock in [s.sockets.get_mut::<udp::Socket>(eth), s.lo_sockets.get_mut::<udp::Socket>(lo)] {
-                if sock.can_recv() {
-                    let r = if peek { sock.peek_slice(buf).map(|(n, m)| (n, *m)) } else { sock.recv_slice(buf) };
-                    if let Ok((n, meta)) = r {
-                        return Ok(Some((n, Some(meta.endpoint))));
-                    }
+                let got = if peek { sock.peek().map(|(bytes, meta)| (bytes, *meta)) } else { sock.recv() };
+                if let Ok((bytes, meta)) = got {
+                    let n = bytes.len().min(max);
+                    sink(&bytes[..n])?;
+                    return Ok(Some((n, Some(meta.endpoint))));
                 }
             }
             Ok(None)

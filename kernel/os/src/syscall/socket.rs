@@ -6,7 +6,6 @@
 //! chunks.
 
 use alloc::format;
-use alloc::vec;
 use alloc::vec::Vec;
 use core::net::Ipv4Addr;
 
@@ -19,6 +18,7 @@ use super::args::{Fd, SyscallFn};
 use super::user::{UserPtr, UserSlice};
 use super::Args;
 use crate::linux::files::{FileKind, OpenFile};
+use crate::linux::memory::ProcessMemory;
 use crate::linux::process::Process;
 use super::unix;
 use crate::net::socket::{self as net, Kind, SockId};
@@ -193,26 +193,28 @@ fn send_inet(p: &mut Process, fd: u32, buf: UserSlice, flags: u32, to: Option<(u
         _ => None,
     };
     let nonblocking = nonblocking || flags & MSG_DONTWAIT != 0;
-    let datagram = net::kind(id)? == Kind::Datagram;
-    let total = buf.len as usize;
-    let step = if datagram { total } else { total.min(CHUNK) };
-    let mut chunk = Vec::new();
-    chunk.try_reserve_exact(step).map_err(|_| Errno::ENOMEM)?;
-    chunk.resize(step, 0);
-    let mut done = 0usize;
-    loop {
-        let n = step.min(total - done);
-        p.memory.read(buf.addr + done as u32, &mut chunk[..n])?;
-        match net::send(id, &chunk[..n], to, nonblocking) {
-            Ok(sent) => done += sent,
-            Err(e) if done == 0 => return Err(e),
-            Err(_) => break,
+    // Straight from user memory into the socket's buffer.
+    let mut source = |at: usize, room: &mut [u8]| p.memory.read(buf.addr + at as u32, room);
+    let sent = net::send_from(id, buf.len as usize, &mut source, to, nonblocking)?;
+    Ok(sent as u32)
+}
+
+/// A receive sink that writes the bytes across `iovs`, in order, straight
+/// from the socket's buffer into user memory.
+fn scatter<'a>(memory: &'a mut ProcessMemory, iovs: &'a [UserSlice]) -> impl FnMut(&[u8]) -> Result<(), Errno> + 'a {
+    let (mut index, mut offset) = (0usize, 0u32);
+    move |mut bytes: &[u8]| {
+        while let (Some(v), false) = (iovs.get(index), bytes.is_empty()) {
+            let take = ((v.len - offset) as usize).min(bytes.len());
+            memory.write(v.addr + offset, &bytes[..take])?;
+            bytes = &bytes[take..];
+            offset += take as u32;
+            if offset == v.len {
+                (index, offset) = (index + 1, 0);
+            }
         }
-        if done >= total || datagram || nonblocking {
-            break;
-        }
+        Ok(())
     }
-    Ok(done as u32)
 }
 
 /// Receives into `buf`; writes the sender's address when asked.
@@ -222,9 +224,8 @@ fn recv_call(p: &mut Process, fd: u32, buf: UserSlice, flags: u32, from: Option<
     }
     let (id, nonblocking) = socket_of(p, fd)?;
     let nonblocking = nonblocking || flags & MSG_DONTWAIT != 0;
-    let mut chunk = vec![0u8; (buf.len as usize).min(CHUNK)];
-    let (n, sender) = net::recv(id, &mut chunk, nonblocking, flags & MSG_PEEK != 0)?;
-    p.memory.write(buf.addr, &chunk[..n])?;
+    let iovs = [buf];
+    let (n, sender) = net::recv(id, buf.len as usize, &mut scatter(&mut p.memory, &iovs), nonblocking, flags & MSG_PEEK != 0)?;
     if let (Some((addr, len_ptr)), Some(sender)) = (from, sender) {
         let smoltcp::wire::IpAddress::Ipv4(ip) = sender.addr;
         write_addr(p, addr, len_ptr, (ip, sender.port))?;
@@ -363,18 +364,9 @@ fn recvmsg_call(p: &mut Process, fd: u32, msg: u32, flags: u32) -> SysResult {
     let (id, nonblocking) = socket_of(p, fd)?;
     let [name, _namelen, iov, iovlen, ..] = read_msghdr(p, msg)?;
     let iovs = read_iovecs(p, iov, iovlen)?;
-    let total: usize = iovs.iter().map(|v| v.len as usize).sum::<usize>().min(CHUNK);
-    let mut buf = vec![0u8; total];
-    let (n, sender) = net::recv(id, &mut buf, nonblocking || flags & MSG_DONTWAIT != 0, flags & MSG_PEEK != 0)?;
-    let mut off = 0;
-    for v in iovs {
-        let take = (v.len as usize).min(n - off);
-        p.memory.write(v.addr, &buf[off..off + take])?;
-        off += take;
-        if off == n {
-            break;
-        }
-    }
+    let total: usize = iovs.iter().map(|v| v.len as usize).sum();
+    let nonblocking = nonblocking || flags & MSG_DONTWAIT != 0;
+    let (n, sender) = net::recv(id, total, &mut scatter(&mut p.memory, &iovs), nonblocking, flags & MSG_PEEK != 0)?;
     if let (true, Some(sender)) = (name != 0, sender) {
         let smoltcp::wire::IpAddress::Ipv4(ip) = sender.addr;
         write_addr(p, name, msg + 4, (ip, sender.port))?;

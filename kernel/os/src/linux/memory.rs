@@ -596,7 +596,10 @@ impl Mm {
 
     /// `mremap` with MREMAP_MAYMOVE: a new area of `new_len` bytes with the
     /// rights of the old one; the old pages move there (no copying), the
-    /// rest is fresh zero pages. Returns the new address.
+    /// rest is fresh zero pages. Returns the new address. On an error the
+    /// pages move back and the new area goes: a failed call leaves the
+    /// memory as it was (a kept new area would be memory the program does
+    /// not know it holds).
     pub fn move_area(&mut self, old: u32, old_len: u32, new_len: u32) -> Result<u32, Errno> {
         let area = self.area_at(old).ok_or(Errno::EFAULT)?;
         // The moved area maps the same file, from the page `old` held.
@@ -606,18 +609,34 @@ impl Mm {
         let new = self.map_anonymous(0, new_len, perms, false)?;
         let _ = self.areas.set_file(new, new + page_ceil(new_len), file, shared);
         let flags = flags_for(perms);
+        let moved = self.move_pages(old, new, old_len, flags).and_then(|()| self.unmap(old, old_len));
+        if let Err(e) = moved {
+            // The page tables under `old` held these pages a moment ago,
+            // so moving them back needs no frame.
+            let _ = self.move_pages(new, old, old_len, flags);
+            let _ = self.unmap(new, new_len);
+            return Err(e);
+        }
+        Ok(new)
+    }
+
+    /// Moves the pages mapped in `[from, from+len)` to the same offsets
+    /// from `to` (a frame shared since a fork stays read-only there). On
+    /// ENOMEM (no frame for a page table) the page that failed stays at
+    /// `from`; the ones before it have moved.
+    fn move_pages(&mut self, from: u32, to: u32, len: u32, flags: PageFlags) -> Result<(), Errno> {
         let mut offset = 0;
-        while offset < old_len {
-            if let Some(frame) = self.space.unmap((old + offset) as usize) {
+        while offset < len {
+            if let Some(frame) = self.space.unmap((from + offset) as usize) {
                 let flags = if frame.view().is_shared() { flags.read_only() } else { flags };
-                if self.space.map((new + offset) as usize, frame, flags).is_err() {
+                if let Err((_, frame)) = self.space.map((to + offset) as usize, frame, flags) {
+                    let _ = self.space.map((from + offset) as usize, frame, flags);
                     return Err(Errno::ENOMEM);
                 }
             }
             offset += PAGE;
         }
-        self.unmap(old, old_len)?;
-        Ok(new)
+        Ok(())
     }
 
     /// `mprotect`: changes the rights of `[addr, addr+len)`, which must be

@@ -17,30 +17,34 @@ use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// The registers a trap stub pushes, lowest address first. `user_esp` and
-/// `user_ss` exist only when the trap came from ring 3.
+/// `user_ss` exist only when the trap came from ring 3. The fields are
+/// hal's: the rest of the kernel reads and changes a frame through the
+/// methods below, so what reaches `iretd` is always a ring-3 frame with
+/// user selectors (the stubs pop the segment registers in ring 0, where a
+/// kernel selector or a stale one would fault).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TrapFrame {
-    pub gs: u32,
-    pub fs: u32,
-    pub es: u32,
-    pub ds: u32,
-    pub edi: u32,
-    pub esi: u32,
-    pub ebp: u32,
+    pub(crate) gs: u32,
+    pub(crate) fs: u32,
+    pub(crate) es: u32,
+    pub(crate) ds: u32,
+    pub(crate) edi: u32,
+    pub(crate) esi: u32,
+    pub(crate) ebp: u32,
     /// The `pushad` copy of esp (ignored on return).
-    pub kernel_esp: u32,
-    pub ebx: u32,
-    pub edx: u32,
-    pub ecx: u32,
-    pub eax: u32,
-    pub vector: u32,
-    pub error_code: u32,
-    pub eip: u32,
-    pub cs: u32,
-    pub eflags: u32,
-    pub user_esp: u32,
-    pub user_ss: u32,
+    pub(crate) kernel_esp: u32,
+    pub(crate) ebx: u32,
+    pub(crate) edx: u32,
+    pub(crate) ecx: u32,
+    pub(crate) eax: u32,
+    pub(crate) vector: u32,
+    pub(crate) error_code: u32,
+    pub(crate) eip: u32,
+    pub(crate) cs: u32,
+    pub(crate) eflags: u32,
+    pub(crate) user_esp: u32,
+    pub(crate) user_ss: u32,
 }
 
 /// The layout the trap stubs (`idt.rs`) build and unwind: `pushad`, then
@@ -95,6 +99,173 @@ pub(crate) const FRAME_DS: usize = core::mem::offset_of!(TrapFrame, ds);
 /// The four segment slots below `pushad`'s registers (popped with `add esp`).
 pub(crate) const FRAME_SEGMENTS_BYTES: usize = 16;
 
+/// Ring 3's registers as a signal frame saves them (`struct sigcontext`'s
+/// register slots): a plain copy, which user memory may hand back changed.
+/// Segment selectors are 16-bit (the stubs' 32-bit pushes may carry
+/// undefined high bits; they are dropped here). Going back into a frame
+/// goes through [`TrapFrame::set_user_registers`], which sanitizes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UserRegisters {
+    pub gs: u32,
+    pub fs: u32,
+    pub es: u32,
+    pub ds: u32,
+    pub edi: u32,
+    pub esi: u32,
+    pub ebp: u32,
+    pub esp: u32,
+    pub ebx: u32,
+    pub edx: u32,
+    pub ecx: u32,
+    pub eax: u32,
+    pub eip: u32,
+    pub cs: u32,
+    pub eflags: u32,
+    pub ss: u32,
+}
+
+/// Where [`TrapFrame::enter_handler`] sends ring 3: a function at `ip`
+/// with stack `sp` and its first three (regparm) arguments in eax, edx, ecx.
+#[derive(Debug, Clone, Copy)]
+pub struct HandlerEntry {
+    pub ip: u32,
+    pub sp: u32,
+    pub regparm: [u32; 3],
+}
+
+/// The `int 0x80` ABI and the registers the rest of the kernel needs, as
+/// methods (all `#[inline]`: the null-syscall path reads them).
+impl TrapFrame {
+    /// The frame a new program starts from: ring 3 at `ip` with stack
+    /// `sp`, flat user segments (fs and gs null), interrupts enabled, every
+    /// general register 0 (execve).
+    pub fn at_program_entry(ip: u32, sp: u32) -> TrapFrame {
+        use crate::gdt::{USER_CODE, USER_DATA};
+        let data = USER_DATA as u32;
+        TrapFrame { eip: ip, user_esp: sp, cs: USER_CODE as u32, user_ss: data, ds: data, es: data, eflags: 0x202, ..TrapFrame::default() }
+    }
+
+    /// The call number (eax on `int 0x80`).
+    #[inline]
+    pub fn syscall_number(&self) -> u32 {
+        self.eax
+    }
+
+    /// The six argument registers of `int 0x80`: ebx, ecx, edx, esi, edi, ebp.
+    #[inline]
+    pub fn syscall_args(&self) -> [u32; 6] {
+        [self.ebx, self.ecx, self.edx, self.esi, self.edi, self.ebp]
+    }
+
+    /// What the call returns to ring 3 (eax), as set so far.
+    #[inline]
+    pub fn return_value(&self) -> u32 {
+        self.eax
+    }
+
+    /// Sets the call's result (eax).
+    #[inline]
+    pub fn set_return(&mut self, value: u32) {
+        self.eax = value;
+    }
+
+    /// Makes the program issue call `nr` again when it resumes: eax gets
+    /// the number back and eip goes back over the 2-byte `int 0x80`.
+    #[inline]
+    pub fn restart_syscall(&mut self, nr: u32) {
+        self.eax = nr;
+        self.eip = self.eip.wrapping_sub(2);
+    }
+
+    /// The interrupted instruction (or the one after `int 0x80`).
+    #[inline]
+    pub fn ip(&self) -> u32 {
+        self.eip
+    }
+
+    /// Ring 3's stack pointer (meaningful only when [`Self::from_user`]).
+    #[inline]
+    pub fn user_sp(&self) -> u32 {
+        self.user_esp
+    }
+
+    /// Gives ring 3 another stack pointer (a new thread's stack).
+    #[inline]
+    pub fn set_user_sp(&mut self, sp: u32) {
+        self.user_esp = sp;
+    }
+
+    /// Ring 3's stack segment selector.
+    #[inline]
+    pub fn user_stack_segment(&self) -> u32 {
+        self.user_ss & 0xffff
+    }
+
+    /// The trap's vector (an exception number, an IRQ's, or 0x80).
+    #[inline]
+    pub fn vector(&self) -> u32 {
+        self.vector
+    }
+
+    /// The exception's error code (0 for vectors without one).
+    #[inline]
+    pub fn error_code(&self) -> u32 {
+        self.error_code
+    }
+
+    /// Ring 3's registers, as a signal frame saves them.
+    #[inline]
+    pub fn user_registers(&self) -> UserRegisters {
+        UserRegisters {
+            gs: self.gs & 0xffff,
+            fs: self.fs & 0xffff,
+            es: self.es & 0xffff,
+            ds: self.ds & 0xffff,
+            edi: self.edi,
+            esi: self.esi,
+            ebp: self.ebp,
+            esp: self.user_esp,
+            ebx: self.ebx,
+            edx: self.edx,
+            ecx: self.ecx,
+            eax: self.eax,
+            eip: self.eip,
+            cs: self.cs & 0xffff,
+            eflags: self.eflags,
+            ss: self.user_ss & 0xffff,
+        }
+    }
+
+    /// Takes ring 3's registers from `regs`, which came from user memory
+    /// (sigreturn), made safe as [`Self::sanitize_from_user`] says. False:
+    /// `cs` or `ss` cannot be returned to; the program must not resume
+    /// (SIGSEGV, as Linux's faulting `iret`).
+    #[inline]
+    pub fn set_user_registers(&mut self, regs: &UserRegisters) -> bool {
+        let UserRegisters { gs, fs, es, ds, edi, esi, ebp, esp, ebx, edx, ecx, eax, eip, cs, eflags, ss } = *regs;
+        (self.gs, self.fs, self.es, self.ds) = (gs & 0xffff, fs & 0xffff, es & 0xffff, ds & 0xffff);
+        (self.edi, self.esi, self.ebp, self.user_esp, self.ebx, self.edx, self.ecx, self.eax) = (edi, esi, ebp, esp, ebx, edx, ecx, eax);
+        (self.eip, self.cs, self.eflags, self.user_ss) = (eip, cs & 0xffff, eflags, ss & 0xffff);
+        self.sanitize_from_user()
+    }
+
+    /// Sends ring 3 into a signal handler: `entry`'s ip, stack and regparm
+    /// arguments, flat user code, stack and data segments (fs and gs, the
+    /// program's TLS, stay), and no trap, direction or resume flag, as the
+    /// ABI wants at a call.
+    #[inline]
+    pub fn enter_handler(&mut self, entry: &HandlerEntry) {
+        use crate::gdt::{USER_CODE, USER_DATA};
+        let HandlerEntry { ip, sp, regparm: [eax, edx, ecx] } = *entry;
+        (self.eip, self.user_esp, self.eax, self.edx, self.ecx) = (ip, sp, eax, edx, ecx);
+        self.cs = USER_CODE as u32;
+        self.user_ss = USER_DATA as u32;
+        self.ds = USER_DATA as u32;
+        self.es = USER_DATA as u32;
+        self.eflags &= !(0x100 | 0x400 | 0x1_0000);
+    }
+}
+
 impl TrapFrame {
     /// True when the trap interrupted ring 3.
     pub fn from_user(&self) -> bool {
@@ -135,7 +306,7 @@ impl TrapFrame {
     /// appear); others become null. Returns false when `cs` is not the user
     /// code segment or `ss` not a loadable user stack segment: on Linux the
     /// `iret` faults there; here the program must not resume (SIGSEGV).
-    pub fn sanitize_from_user(&mut self) -> bool {
+    fn sanitize_from_user(&mut self) -> bool {
         use crate::gdt::{user_selector_loadable, TLS_ENTRIES, TLS_FIRST_ENTRY, USER_CODE, USER_DATA};
         let tls = |selector: u32| {
             let index = (selector >> 3) as usize;

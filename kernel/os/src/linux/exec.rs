@@ -9,7 +9,6 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use embox_abi::Errno;
-use embox_hal::gdt::{USER_CODE, USER_DATA};
 use embox_hal::trap::TrapFrame;
 
 use super::process::Process;
@@ -133,16 +132,7 @@ pub fn execve(p: &mut Process, path: String, mut argv: Vec<Vec<u8>>, envp: Vec<V
     if p.lkl {
         crate::lkl::task::name(&p.name);
     }
-    p.user_regs = Some(TrapFrame {
-        eip: loaded.entry,
-        user_esp: loaded.stack,
-        cs: USER_CODE as u32,
-        user_ss: USER_DATA as u32,
-        ds: USER_DATA as u32,
-        es: USER_DATA as u32,
-        eflags: 0x202,
-        ..TrapFrame::default()
-    });
+    p.user_regs = Some(TrapFrame::at_program_entry(loaded.entry, loaded.stack));
     super::exec_done(p.pid);
     Ok(())
 }

@@ -35,11 +35,11 @@ pub fn signal_for(vector: u32) -> u32 {
 
 /// Tries to resolve a user page fault by demand paging or copy on write.
 pub fn try_demand_page(p: &mut Process, frame: &TrapFrame) -> FaultResolution {
-    if frame.vector != PAGE_FAULT as u32 {
+    if frame.vector() != PAGE_FAULT as u32 {
         return FaultResolution::Violation;
     }
     let addr = crate::hal::cpu::cr2() as u32;
-    let write = frame.error_code & 2 != 0;
+    let write = frame.error_code() & 2 != 0;
     p.memory.resolve_fault(addr, write)
 }
 
@@ -51,7 +51,7 @@ pub fn report_out_of_memory(p: &Process, f: &TrapFrame) {
         p.name,
         p.pid,
         crate::hal::cpu::cr2(),
-        f.eip
+        f.ip()
     );
 }
 
@@ -73,8 +73,8 @@ pub fn report_signal(p: &Process, sig: u32, frame: Option<&TrapFrame>) {
             p.pid,
             name(sig),
             TrapDescription(f),
-            f.eip,
-            f.user_esp
+            f.ip(),
+            f.user_sp()
         ),
         None => klog!("{}[{}]: killed by {} (raised by the program)", p.name, p.pid, name(sig)),
     }
@@ -118,15 +118,15 @@ pub fn past_end_of_file() -> (u32, SigInfo) {
 /// whose rights forbid the access), the instruction for traps Linux
 /// reports that way, else SI_KERNEL.
 pub fn siginfo_for(p: &Process, f: &TrapFrame) -> SigInfo {
-    match f.vector {
+    match f.vector() {
         14 => {
             let addr = crate::hal::cpu::cr2() as u32;
             let mapped = p.memory.areas().iter().any(|a| (a.start..a.end).contains(&addr));
             let code = if mapped { SEGV_ACCERR } else { SEGV_MAPERR };
             SigInfo::fault(code, addr)
         }
-        0 => SigInfo::fault(FPE_INTDIV, f.eip),
-        6 => SigInfo::fault(ILL_ILLOPN, f.eip),
+        0 => SigInfo::fault(FPE_INTDIV, f.ip()),
+        6 => SigInfo::fault(ILL_ILLOPN, f.ip()),
         _ => SigInfo::kernel(),
     }
 }

@@ -1062,7 +1062,7 @@ fn take_current() -> Option<(sched::Pid, Box<Process>)> {
 /// and the check is skipped.
 fn put_back_quickly(pid: sched::Pid, process: Box<Process>, frame: &mut TrapFrame, tls_changed: bool) -> Result<(), Box<Process>> {
     let deliverable = signal::pending(&process) & !(process.sigmask & !signal::UNBLOCKABLE);
-    if process.exit_status.is_some() || frame.eax == Errno::EINTR.to_ret() as u32 || deliverable != 0 || process.saved_mask.is_some() {
+    if process.exit_status.is_some() || frame.return_value() == Errno::EINTR.to_ret() as u32 || deliverable != 0 || process.saved_mask.is_some() {
         return Err(process);
     }
     if tls_changed && !frame.repair_user_segments() {
@@ -1090,8 +1090,9 @@ fn put_back(pid: sched::Pid, process: Box<Process>) {
 
 /// `int 0x80` from ring 3 (called by the trap stub, interrupts masked).
 extern "C" fn syscall_trap(frame: &mut TrapFrame) {
-    let args = [frame.ebx, frame.ecx, frame.edx, frame.esi, frame.edi, frame.ebp];
-    if crate::syscall::is_quick(frame.eax, frame.ebx) {
+    let args = frame.syscall_args();
+    let nr = frame.syscall_number();
+    if crate::syscall::is_quick(nr, args[0]) {
         // Short calls that never block or exit: served in place, under one
         // lock with interrupts masked (the null-syscall path).
         let tid = sched::current_pid();
@@ -1099,16 +1100,15 @@ extern "C" fn syscall_trap(frame: &mut TrapFrame) {
         if let Some(entry) = table.iter_mut().find(|e| e.pid == tid && !e.must_stop() && e.posted == 0) {
             let shared = entry.shared_pending.pending();
             if let Some(process) = entry.process.as_deref_mut().filter(|p| shared & !(p.sigmask & !signal::UNBLOCKABLE) == 0) {
-                frame.eax = crate::syscall::dispatch(process, frame.eax, &args);
+                frame.set_return(crate::syscall::dispatch(process, nr, &args));
                 return;
             }
         }
     }
     let Some((pid, mut process)) = take_current() else {
-        frame.eax = embox_abi::Errno::ENOSYS.to_ret() as u32;
+        frame.set_return(embox_abi::Errno::ENOSYS.to_ret() as u32);
         return;
     };
-    let nr = frame.eax;
     let needs_regs = crate::syscall::needs_registers(nr);
     if needs_regs {
         process.user_regs = Some(*frame);
@@ -1121,9 +1121,9 @@ extern "C" fn syscall_trap(frame: &mut TrapFrame) {
             *frame = regs;
         }
     }
-    frame.eax = result;
+    frame.set_return(result);
     // sigreturn's registers came from user memory and were checked by
-    // sanitize_from_user, which repair_user_segments' check is part of.
+    // set_user_registers, whose sanitizing includes repair_user_segments' check.
     let sigreturn = matches!(nr, embox_abi::nr::SIGRETURN | embox_abi::nr::RT_SIGRETURN);
     let tls_changed = (needs_regs && !sigreturn) || nr == embox_abi::nr::SET_THREAD_AREA;
     let Err(process) = put_back_quickly(pid, process, frame, tls_changed) else {
@@ -1142,7 +1142,7 @@ extern "C" fn syscall_trap(frame: &mut TrapFrame) {
     // instructions).
     if tls_changed && !frame.repair_user_segments() {
         // Its stack segment lost its descriptor: iretd would fault.
-        fault::report_bad_stack_segment(&process, frame.user_ss);
+        fault::report_bad_stack_segment(&process, frame.user_stack_segment());
         finish(pid, process, Ending::Killed(embox_abi::consts::signal::SIGSEGV));
     }
     let process = deliver(pid, process, frame, Some(nr));
@@ -1164,7 +1164,7 @@ fn fault_trap(frame: &mut TrapFrame) {
             finish(pid, process, Ending::Killed(embox_abi::consts::signal::SIGKILL))
         }
         FaultResolution::PastEndOfFile => fault::past_end_of_file(),
-        FaultResolution::Violation => (fault::signal_for(frame.vector), fault::siginfo_for(&process, frame)),
+        FaultResolution::Violation => (fault::signal_for(frame.vector()), fault::siginfo_for(&process, frame)),
     };
     if let Err(fatal) = signal::post_fault(&mut process, sig, info) {
         die(pid, process, fatal, Some(frame));
@@ -1361,9 +1361,9 @@ fn child_registers(parent: &Process, stack: u32, process: bool) -> Result<TrapFr
         return Err(Errno::EAGAIN);
     }
     let mut regs = parent.user_regs.ok_or(Errno::ENOSYS)?;
-    regs.eax = 0;
+    regs.set_return(0);
     if stack != 0 {
-        regs.user_esp = stack;
+        regs.set_user_sp(stack);
     }
     Ok(regs)
 }

@@ -8,7 +8,7 @@
 //! sigreturn / rt_sigreturn, which restore the registers from that frame.
 //! Everything the kernel reads back from user memory is checked: a frame
 //! that cannot be written or read gives SIGSEGV, and restored registers go
-//! through `TrapFrame::sanitize_from_user` (user selectors only, sane
+//! through `TrapFrame::set_user_registers` (user selectors only, sane
 //! eflags), so a forged frame can never reach ring 0.
 
 use alloc::collections::VecDeque;
@@ -22,8 +22,7 @@ use embox_abi::Errno;
 use crate::hal::sync::{IrqMutex, SplitU64};
 
 use crate::hal::fpu::{self, FXSAVE_BYTES};
-use crate::hal::gdt::{USER_CODE, USER_DATA};
-use crate::hal::trap::TrapFrame;
+use crate::hal::trap::{HandlerEntry, TrapFrame, UserRegisters};
 
 use super::memory::Piece;
 use super::process::Process;
@@ -488,10 +487,11 @@ fn get(buf: &[u8], at: usize) -> u32 {
 
 /// The registers as a `struct sigcontext`.
 fn sigcontext(f: &TrapFrame, fpstate: u32, oldmask: u32, cr2: u32) -> [u8; SIGCONTEXT_BYTES] {
+    let r = f.user_registers();
     let mut sc = [0u8; SIGCONTEXT_BYTES];
     let words = [
-        f.gs & 0xffff, f.fs & 0xffff, f.es & 0xffff, f.ds & 0xffff, f.edi, f.esi, f.ebp, f.user_esp, f.ebx, f.edx, f.ecx,
-        f.eax, f.vector, f.error_code, f.eip, f.cs & 0xffff, f.eflags, f.user_esp, f.user_ss & 0xffff, fpstate, oldmask, cr2,
+        r.gs, r.fs, r.es, r.ds, r.edi, r.esi, r.ebp, r.esp, r.ebx, r.edx, r.ecx, r.eax, f.vector(), f.error_code(), r.eip, r.cs,
+        r.eflags, r.esp, r.ss, fpstate, oldmask, cr2,
     ];
     for (i, w) in words.iter().enumerate() {
         put(&mut sc, 4 * i, *w);
@@ -499,25 +499,27 @@ fn sigcontext(f: &TrapFrame, fpstate: u32, oldmask: u32, cr2: u32) -> [u8; SIGCO
     sc
 }
 
-/// The registers a `struct sigcontext` holds, into `f` (unchecked: the
-/// caller sanitizes).
-fn restore_sigcontext(f: &mut TrapFrame, sc: &[u8]) {
-    f.gs = get(sc, 0) & 0xffff;
-    f.fs = get(sc, 4) & 0xffff;
-    f.es = get(sc, 8) & 0xffff;
-    f.ds = get(sc, 12) & 0xffff;
-    f.edi = get(sc, 16);
-    f.esi = get(sc, 20);
-    f.ebp = get(sc, 24);
-    f.user_esp = get(sc, 28);
-    f.ebx = get(sc, 32);
-    f.edx = get(sc, 36);
-    f.ecx = get(sc, 40);
-    f.eax = get(sc, 44);
-    f.eip = get(sc, 56);
-    f.cs = get(sc, 60) & 0xffff;
-    f.eflags = get(sc, 64);
-    f.user_ss = get(sc, 72) & 0xffff;
+/// The registers a `struct sigcontext` holds (`set_user_registers`
+/// sanitizes them).
+fn sigcontext_registers(sc: &[u8]) -> UserRegisters {
+    UserRegisters {
+        gs: get(sc, 0),
+        fs: get(sc, 4),
+        es: get(sc, 8),
+        ds: get(sc, 12),
+        edi: get(sc, 16),
+        esi: get(sc, 20),
+        ebp: get(sc, 24),
+        esp: get(sc, 28),
+        ebx: get(sc, 32),
+        edx: get(sc, 36),
+        ecx: get(sc, 40),
+        eax: get(sc, 44),
+        eip: get(sc, 56),
+        cs: get(sc, 60),
+        eflags: get(sc, 64),
+        ss: get(sc, 72),
+    }
 }
 
 /// The head of a `struct _fpstate_32` for the FPU state `fx` (the fsave
@@ -674,9 +676,8 @@ pub fn deliver(p: &mut Process, frame: &mut TrapFrame, mut syscall: Option<u32>,
             }
         }
         if let Some(nr) = syscall.take() {
-            if frame.eax == eintr && restartable(nr) && action.sa_flags & SA_RESTART != 0 {
-                frame.eax = nr;
-                frame.eip = frame.eip.wrapping_sub(2);
+            if frame.return_value() == eintr && restartable(nr) && action.sa_flags & SA_RESTART != 0 {
+                frame.restart_syscall(nr);
             }
         }
         let oldmask = restore.take().unwrap_or(p.sigmask);
@@ -698,9 +699,8 @@ pub fn deliver(p: &mut Process, frame: &mut TrapFrame, mut syscall: Option<u32>,
     // again, as on Linux (-ERESTARTNOHAND and the like), unless it is
     // one that never restarts.
     if let Some(nr) = syscall {
-        if frame.eax == eintr && !never_restarts(nr) {
-            frame.eax = nr;
-            frame.eip = frame.eip.wrapping_sub(2);
+        if frame.return_value() == eintr && !never_restarts(nr) {
+            frame.restart_syscall(nr);
         }
     }
     Ok(())
@@ -725,7 +725,7 @@ pub fn altstack_flags(p: &Process, sp: u32) -> u32 {
 
 /// Builds the signal frame for `sig` and points the registers at the handler.
 fn setup_frame(p: &mut Process, frame: &mut TrapFrame, sig: u32, info: &SigInfo, action: &embox_abi::types::KernelSigaction, oldmask: u64) -> Result<(), Errno> {
-    let sp = frame.user_esp;
+    let sp = frame.user_sp();
     let nested = on_altstack(p, sp);
     let mut top = sp;
     let mut entering = false;
@@ -741,7 +741,7 @@ fn setup_frame(p: &mut Process, frame: &mut TrapFrame, sig: u32, info: &SigInfo,
         return Err(Errno::EFAULT); // the alternate stack would overflow
     }
     let restorer = |retcode: usize| if action.sa_flags & SA_RESTORER != 0 { action.sa_restorer } else { at + retcode as u32 };
-    let cr2 = if frame.vector == crate::hal::trap::PAGE_FAULT as u32 { info.fields[0] } else { 0 };
+    let cr2 = if frame.vector() == crate::hal::trap::PAGE_FAULT as u32 { info.fields[0] } else { 0 };
     let sc = sigcontext(frame, fp_at, oldmask as u32, cr2);
     // The frame, the gap up to the FPU state, and the FPU state (the
     // header, then the image, read where the task's state is saved) go out
@@ -782,16 +782,8 @@ fn setup_frame(p: &mut Process, frame: &mut TrapFrame, sig: u32, info: &SigInfo,
         tail[SIGFRAME_RETCODE - SIGFRAME_EXTRAMASK..].copy_from_slice(&SIGRETURN_CODE);
         write(p, &head, FPSTATE_BYTES, &tail)?;
     }
-    (frame.edx, frame.ecx) = if rt { (at + RT_INFO as u32, at + RT_UC as u32) } else { (0, 0) };
-    frame.user_esp = at;
-    frame.eip = action.sa_handler;
-    frame.eax = sig;
-    frame.cs = USER_CODE as u32;
-    frame.user_ss = USER_DATA as u32;
-    frame.ds = USER_DATA as u32;
-    frame.es = USER_DATA as u32;
-    // No trap flag, direction flag clear, as the ABI wants at a call.
-    frame.eflags &= !(0x100 | 0x400 | 0x1_0000);
+    let (info_at, uc_at) = if rt { (at + RT_INFO as u32, at + RT_UC as u32) } else { (0, 0) };
+    frame.enter_handler(&HandlerEntry { ip: action.sa_handler, sp: at, regparm: [sig, info_at, uc_at] });
     // The handler starts with a clean FPU (reset in the registers);
     // sigreturn brings the old one back.
     fpu::reset_user_state();
@@ -816,7 +808,7 @@ fn restore_fpstate(p: &mut Process, fp_at: u32) -> Result<(), Errno> {
 /// esp - 8. Restores the registers, FPU state and mask. Err: the frame is
 /// bad (SIGSEGV).
 pub fn sigreturn(p: &mut Process, regs: &mut TrapFrame) -> Result<(), ()> {
-    let at = regs.user_esp.wrapping_sub(8);
+    let at = regs.user_sp().wrapping_sub(8);
     let mut sc = [0u8; SIGCONTEXT_BYTES];
     p.memory.read(at.wrapping_add(SIGFRAME_SC as u32), &mut sc).map_err(|_| ())?;
     let mut high = [0u8; 4];
@@ -829,7 +821,7 @@ pub fn sigreturn(p: &mut Process, regs: &mut TrapFrame) -> Result<(), ()> {
 /// popped pretcode). Restores registers, FPU state, mask and the
 /// alternate stack.
 pub fn rt_sigreturn(p: &mut Process, regs: &mut TrapFrame) -> Result<(), ()> {
-    let at = regs.user_esp.wrapping_sub(4);
+    let at = regs.user_sp().wrapping_sub(4);
     let mut uc = [0u8; RT_RETCODE - RT_UC];
     p.memory.read(at.wrapping_add(RT_UC as u32), &mut uc).map_err(|_| ())?;
     let base = RT_UC;
@@ -840,13 +832,12 @@ pub fn rt_sigreturn(p: &mut Process, regs: &mut TrapFrame) -> Result<(), ()> {
     finish_return(p, regs, &sc, mask)?;
     // The alternate stack as the handler left it in uc_stack (errors
     // ignored, as Linux's restore_altstack does).
-    let _ = set_altstack(p, regs.user_esp, ss_sp, ss_flags, ss_size);
+    let _ = set_altstack(p, regs.user_sp(), ss_sp, ss_flags, ss_size);
     Ok(())
 }
 
 fn finish_return(p: &mut Process, regs: &mut TrapFrame, sc: &[u8; SIGCONTEXT_BYTES], mask: u64) -> Result<(), ()> {
-    restore_sigcontext(regs, sc);
-    if !regs.sanitize_from_user() {
+    if !regs.set_user_registers(&sigcontext_registers(sc)) {
         return Err(());
     }
     p.sigmask = mask & !UNBLOCKABLE;

@@ -120,7 +120,7 @@ pub fn pause(p: &mut Process) -> SysResult {
 /// sigaltstack(ss, old_ss): needs the user stack pointer (EPERM while on
 /// the alternate stack; SS_ONSTACK in the old value).
 pub fn sigaltstack(p: &mut Process, ss: UserPtr<StackT>, old: UserPtr<StackT>) -> SysResult {
-    let sp = p.user_regs.map_or(0, |r| r.user_esp);
+    let sp = p.user_regs.map_or(0, |r| r.user_sp());
     let new = ss.read_opt(&mut p.memory)?;
     let current = StackT { ss_flags: sig::altstack_flags(p, sp), ..p.altstack };
     old.write_opt(&mut p.memory, &current)?;
@@ -238,7 +238,7 @@ fn back_from_handler(p: &mut Process, restore: fn(&mut Process, &mut crate::hal:
         return bad_frame(p);
     }
     p.user_regs = Some(regs);
-    Ok(regs.eax)
+    Ok(regs.return_value())
 }
 
 /// Waits until a signal of `set` is pending and takes it (the lowest,

@@ -139,7 +139,9 @@ linux_guest "$linux_icount_log" -icount shift=0,sleep=off
 ours_icount_log="$out/embox-icount.log"
 # Our kernel's initramfs plus the benchmark binaries, and the commands typed
 # at its prompt by icount.sh (embctl run has no -icount).
-"$embctl" --workspace "$ws" shell -- sh -c '
+# icount.sh boots with embctl's own QEMU line (qemu-prompt.sh replaces its kernel and initramfs).
+qemu_line=$("$embctl" --workspace "$ws" run --print-qemu --no-build --no-kvm)
+"$embctl" --workspace "$ws" shell -- env QEMU_LINE="$qemu_line" sh -c '
 set -e
 out=/ws/build/bench
 r=$(mktemp -d) && cd "$r" && cpio -idm --quiet < /ws/build/base/rootfs.cpio

@@ -121,6 +121,13 @@ pub struct RunArgs {
     /// instead of ours, with the same QEMU, NIC and network, console on ttyS0.
     #[arg(long, hide = true, value_name = "VMLINUZ:INITRD", conflicts_with_all = ["commands", "add", "gdb"])]
     pub linux_guest: Option<String>,
+    /// Print the QEMU command line a scripted run starts (paths as the build image
+    /// sees them: the workspace is /ws), then exit without booting; builds first
+    /// unless --no-build. For running QEMU by hand (e.g. `embctl shell -- LINE -d int`)
+    /// and for scripts/lib/qemu-prompt.sh. --net's NIC is added by a setup script
+    /// in the container, not part of this line.
+    #[arg(long, conflicts_with_all = ["commands", "add", "net", "publish"])]
+    pub print_qemu: bool,
     #[command(flatten)]
     pub privileges: PrivilegeArgs,
     /// Where the build gets LKL from (templates with LKL only).

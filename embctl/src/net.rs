@@ -107,7 +107,9 @@ fn container_port(p: &Publish) -> u16 {
 }
 
 /// The shell script that sets the network up in the container and then
-/// execs QEMU (`"$@"`, the argv) with the NIC added.
+/// execs QEMU (`"$@"`, the argv) with the NIC added. `romfile=`: no boot
+/// ROM (iPXE) for the NIC; nothing here boots from the network, and QEMU
+/// then has no ROM file to load at start-up.
 pub fn setup_script(publish: &[Publish]) -> String {
     let relays: String = publish
         .iter()
@@ -126,7 +128,7 @@ else
   echo "embctl: network: no TAP device here ($err); falling back to QEMU user-mode networking (slirp): the guest is {GUEST_ADDR} behind {HOST_ADDR}, reachable only through --publish ports{published_note}" >&2
   NETDEV=user,id=n0,net=10.0.2.0/24,host={HOST_ADDR},dhcpstart={GUEST_ADDR},restrict=on{hostfwd}
 fi
-exec "$@" -netdev "$NETDEV" -device virtio-net-pci,netdev=n0,mac={GUEST_MAC}
+exec "$@" -netdev "$NETDEV" -device virtio-net-pci,netdev=n0,mac={GUEST_MAC},romfile=
 "#,
         published_note = if published.is_empty() { String::new() } else { format!(";{published}") },
     )
@@ -169,7 +171,7 @@ mod tests {
         assert!(s.contains("python3 -c \"$RELAY\" 2323 10.0.2.16 23 &"));
         assert!(s.contains("restrict=on,hostfwd=tcp::2323-10.0.2.16:23"));
         assert!(s.contains("falling back to QEMU user-mode networking"));
-        assert!(s.trim_end().ends_with("-device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56"));
+        assert!(s.trim_end().ends_with("-device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,romfile="));
     }
 
     #[test]

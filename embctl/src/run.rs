@@ -18,7 +18,7 @@ use crate::console::{Script, Verdict};
 use crate::engine::{AttachedContainer, ContainerSpec, Engine, Privileges};
 use crate::image::PrivilegeMode;
 use crate::lkl::LklSource;
-use crate::qemu::{Accel, QemuExit, QemuRun, SerialConsole, GDB_PORT};
+use crate::qemu::{Accel, Firmware, QemuExit, QemuRun, SerialConsole, GDB_PORT};
 use crate::workspace::Workspace;
 
 /// The role label of QEMU containers (orphans of killed runs are reaped by it).
@@ -54,6 +54,8 @@ pub struct RunOptions {
     pub publish: Vec<String>,
     /// Benchmarks: `VMLINUZ:INITRD` of a Linux guest booted instead of ours.
     pub linux_guest: Option<String>,
+    /// Print the QEMU command line instead of starting QEMU.
+    pub print_qemu: bool,
     pub privileges: PrivilegeMode,
     /// Where the build gets LKL from (templates with LKL only).
     pub lkl: LklSource,
@@ -83,7 +85,7 @@ pub async fn run(ws: &Workspace, opts: &RunOptions) -> Result<ExitCode> {
     let privileges = crate::image::qemu_privileges(&engine, opts.privileges).await?;
 
     let scripted = !opts.commands.is_empty();
-    let interactive = !scripted && std::io::IsTerminal::is_terminal(&std::io::stdin());
+    let interactive = !scripted && !opts.print_qemu && std::io::IsTerminal::is_terminal(&std::io::stdin());
     let console = if interactive { SerialConsole::Interactive } else { SerialConsole::Scripted };
     let mut initramfs = None;
     let qemu = match linux_guest {
@@ -95,6 +97,7 @@ pub async fn run(ws: &Workspace, opts: &RunOptions) -> Result<ExitCode> {
             console,
             gdb: false,
             append: Some(LinuxGuest::APPEND.into()),
+            firmware: Firmware::SeaBios,
         },
         None => {
             let out = Artefacts::new(ws);
@@ -114,11 +117,16 @@ pub async fn run(ws: &Workspace, opts: &RunOptions) -> Result<ExitCode> {
                 console,
                 gdb: opts.gdb,
                 append: None,
+                firmware: Firmware::Qboot,
             };
             initramfs = Some(temp);
             qemu
         }
     };
+    if opts.print_qemu {
+        crate::ui::print_line(qemu.command_line());
+        return Ok(ExitCode::SUCCESS);
+    }
     tracing::info!("$ {}", qemu.command_line());
     let mut spec = qemu_container(ws, &image, &qemu, privileges, interactive);
     if let Some(publish) = &network {

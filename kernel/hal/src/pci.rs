@@ -1,5 +1,8 @@
 //! PCI configuration space through the legacy mechanism #1 (ports 0xCF8 and
-//! 0xCFC), and a scan of bus 0..=255 for functions. Drivers (in the hal)
+//! 0xCFC), and a scan of bus 0..=255 for functions. The scan gives I/O
+//! windows to the I/O BARs the firmware left unassigned (qboot, the fast
+//! firmware `embctl run` boots with, leaves that to the OS as Linux does it;
+//! SeaBIOS assigns them itself). Drivers (in the hal)
 //! find their device here, get its I/O BAR as a port block, read its
 //! interrupt line, and turn on I/O decoding and bus mastering (DMA). Outside
 //! the hal, [`scan`] only describes the functions: configuration space and
@@ -27,6 +30,13 @@ const SECONDARY_BUS: u8 = 0x19;
 
 const COMMAND_IO: u16 = 1 << 0;
 const COMMAND_BUS_MASTER: u16 = 1 << 2;
+
+/// Where the scan's I/O windows start: above the PC's legacy ports and the
+/// chipset's own blocks (qboot puts PIIX4's power management at 0x600 and
+/// SMBus at 0x700), where SeaBIOS starts too.
+const IO_WINDOWS_START: u32 = 0xc000;
+/// The end of the 16-bit I/O space.
+const IO_SPACE_END: u32 = 0x1_0000;
 
 /// Serialises the two-port address/data sequence.
 static CONFIG_LOCK: IrqMutex<()> = IrqMutex::new(());
@@ -134,6 +144,7 @@ fn scan_buses() -> Vec<Function> {
     let mut found = Vec::new();
     let mut buses = alloc::vec![0u8];
     let mut seen = [false; 256];
+    let mut next_io = IO_WINDOWS_START;
     while let Some(bus) = buses.pop() {
         if core::mem::replace(&mut seen[usize::from(bus)], true) {
             continue;
@@ -141,17 +152,70 @@ fn scan_buses() -> Vec<Function> {
         for device in 0..32u8 {
             let first = Address { bus, device, function: 0 };
             let Some(f0) = Function::probe(first) else { continue };
-            let functions = if first.read8(HEADER_TYPE) & 0x80 != 0 { 8 } else { 1 };
+            let multi_function = first.read8(HEADER_TYPE) & 0x80 != 0;
+            let functions = if multi_function { 8 } else { 1 };
             for function in 0..functions {
                 let Some(f) = (if function == 0 { Some(f0) } else { Function::probe(Address { bus, device, function }) }) else {
                     continue;
                 };
                 if f.class == 0x06 && f.subclass == 0x04 {
                     buses.push(f.address.read8(SECONDARY_BUS));
+                } else if f.address.read8(HEADER_TYPE) & 0x7f == 0 {
+                    next_io = assign_io_bars(f.address, next_io);
                 }
                 found.push(f);
             }
         }
     }
     found
+}
+
+/// Gives each unassigned I/O BAR of the (type 0) function at `address` a
+/// window of its size, naturally aligned, from `next`; returns where the
+/// next window may start. BARs the firmware assigned stay as they are, and
+/// any window is placed above them (it only ever starts above
+/// [`IO_WINDOWS_START`] and past every assigned one met so far).
+fn assign_io_bars(address: Address, mut next: u32) -> u32 {
+    for n in 0..6u8 {
+        let offset = BAR0 + 4 * n;
+        let bar = address.read32(offset);
+        if bar & 1 == 0 {
+            // A memory BAR: none of our drivers uses one; a 64-bit one
+            // spans the next register too.
+            if bar & 0b110 == 0b100 {
+                break;
+            }
+            continue;
+        }
+        let base = bar & 0xfffc;
+        if base != 0 {
+            next = next.max(base + io_bar_size(address, offset, bar));
+            continue;
+        }
+        let size = io_bar_size(address, offset, bar);
+        let start = next.next_multiple_of(size.max(1));
+        if size == 0 || start + size > IO_SPACE_END {
+            continue; // not decodable, or no room: the driver finds no BAR
+        }
+        address.write32(offset, start | 1);
+        next = start + size;
+    }
+    next
+}
+
+/// The size of the I/O BAR at `offset` (whose value is `bar`): the bits
+/// that stay 0 when all 1s are written (PCI spec 6.2.5.1), with I/O
+/// decoding off meanwhile so no half-sized window decodes.
+fn io_bar_size(address: Address, offset: u8, bar: u32) -> u32 {
+    let command = address.read32(COMMAND);
+    address.write32(COMMAND, command & !u32::from(COMMAND_IO));
+    address.write32(offset, 0xffff_ffff);
+    let mask = address.read32(offset) & 0xfffc;
+    address.write32(offset, bar);
+    address.write32(COMMAND, command);
+    if mask == 0 {
+        0
+    } else {
+        (!mask & 0xffff) + 1
+    }
 }

@@ -16,6 +16,7 @@ pub const IRQ_BASE: u8 = 0x20;
 /// Remaps both PICs and masks every line but the cascade; drivers unmask
 /// their line with [`unmask`].
 pub fn init() {
+    bypass_local_apic();
     PIC1_CMD.write(0x11); // ICW1: init, ICW4 follows
     PIC2_CMD.write(0x11);
     PIC1_DATA.write(IRQ_BASE); // ICW2: vector offsets
@@ -51,4 +52,40 @@ pub fn is_pending(irq: u8) -> bool {
 pub fn is_in_service(irq: u8) -> bool {
     PIC1_CMD.write(0x0b); // OCW3: read ISR
     PIC1_CMD.read() & (1 << irq) != 0
+}
+
+/// IA32_APIC_BASE, and its bit that turns the local APIC on.
+const IA32_APIC_BASE: u32 = 0x1b;
+const APIC_GLOBAL_ENABLE: u32 = 1 << 11;
+/// CPUID leaf 1, EDX: the CPU has MSRs, and a local APIC.
+const CPUID_MSR: u32 = 1 << 5;
+const CPUID_APIC: u32 = 1 << 9;
+
+/// Turns the local APIC off, so that the 8259s' INTR reaches the CPU
+/// whatever the firmware left there. SeaBIOS puts the local APIC in
+/// virtual-wire mode (LINT0 as ExtINT); qboot (`embctl run`'s firmware)
+/// leaves it as reset left it, LINT0 masked, and then no IRQ arrives at all.
+/// This kernel uses no local APIC feature: its interrupts all come from the
+/// 8259s and its clock is the PIT and the TSC.
+fn bypass_local_apic() {
+    // SAFETY: CPUID exists on every CPU that runs this i686 kernel.
+    let features = unsafe { core::arch::x86::__cpuid(1) }.edx;
+    if features & (CPUID_MSR | CPUID_APIC) != CPUID_MSR | CPUID_APIC {
+        return;
+    }
+    // SAFETY: CPUID says IA32_APIC_BASE exists; clearing its global enable
+    // stops only the local APIC, which nothing in the kernel uses (see
+    // above). Not `nomem`: interrupt routing changes here.
+    unsafe {
+        core::arch::asm!(
+            "rdmsr",
+            "and eax, {keep}",
+            "wrmsr",
+            keep = const !APIC_GLOBAL_ENABLE,
+            in("ecx") IA32_APIC_BASE,
+            out("eax") _,
+            out("edx") _,
+            options(nostack)
+        );
+    }
 }

@@ -11,7 +11,7 @@
 
 use crate::port::Port;
 use crate::sync::IrqMutex;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use crate::sync::SplitU64;
 use core::time::Duration;
@@ -38,6 +38,11 @@ const PORT_B: Port<u8> = unsafe { Port::new(0x61) };
 /// Shortest calibration window: 2 ms of PIT counts (long enough for 0.1%
 /// at any TSC rate; boot work fills it, see [`init`]).
 const CALIBRATION_COUNTS: u64 = PIT_HZ * 2 / 1000;
+/// Shortest window for the provisional rate boot may start with
+/// ([`finish_calibration`]): 0.2 ms, 238 counts (0.42% quantization).
+const PROVISIONAL_COUNTS: u64 = PIT_HZ / 5000;
+/// Whether a window is open: the timer tick then polls it ([`handle_irq`]).
+static CALIBRATING: AtomicBool = AtomicBool::new(false);
 static TICK_HOOK: IrqMutex<Option<fn()>> = IrqMutex::new(None);
 
 /// Starts channel 0 as a rate generator at `hz` (clamped to 19..=100000),
@@ -53,6 +58,7 @@ pub fn init(hz: u32) {
     CH0.write(divisor as u8);
     CH0.write((divisor >> 8) as u8);
     *CALIBRATION.lock() = Some(start_window());
+    CALIBRATING.store(true, Ordering::Relaxed);
 }
 
 /// The open calibration window: port B as boot found it, and channel 2's
@@ -76,17 +82,19 @@ fn start_window() -> (u8, Window) {
     (port_b, (first, PORT_B.read() & 0x20 == 0))
 }
 
-/// Called at the end of each boot phase ([`crate::boot::mark`]): one
-/// channel 2 reading, which closes the window when it qualifies (see
-/// [`close_window`]), or starts a new window when channel 2 ran out or
-/// nears its run-out (a boot slower than 55 ms: TCG on a loaded host), so
-/// that [`finish_calibration`] rarely has to wait.
+/// Called at the end of each boot phase ([`crate::boot::mark`]) and, after
+/// boot, on every timer tick while a window is open: one channel 2
+/// reading, which closes the window when it qualifies ([`precise`]), or
+/// starts a new window when channel 2 ran out or nears its run-out (a boot
+/// slower than 55 ms: TCG on a loaded host), so that [`finish_calibration`]
+/// rarely has to wait.
 pub(crate) fn poll_calibration() {
     let mut calibration = CALIBRATION.lock();
     let Some((port_b, start)) = *calibration else { return };
     match read_window(start) {
-        Ok((Some(sample), _)) if precise(sample) => {
+        Ok((sample, _)) if precise(sample) => {
             *calibration = None;
+            CALIBRATING.store(false, Ordering::Relaxed);
             drop(calibration);
             PORT_B.write(port_b);
             set_rate(sample);
@@ -96,11 +104,35 @@ pub(crate) fn poll_calibration() {
     }
 }
 
-/// Closes the window [`init`] opened, unless a boot mark already did:
-/// waits until it is long enough (see [`close_window`]) and sets the TSC
-/// rate. If channel 2 ran out meanwhile, one window is measured by polling.
+/// Makes sure the TSC has a rate before boot goes on (log timestamps,
+/// timers): the window's own if a boot mark closed it or it qualifies now;
+/// else a provisional rate from a window of at least [`PROVISIONAL_COUNTS`]
+/// read within 0.5% (under 1% all told), while the window stays open and
+/// the timer tick closes it later with the precise rate.
+///
+/// Why not wait for the precise window here: boot work before this point
+/// is about 0.2 M instructions, so under `-icount` (1 ns per instruction)
+/// the 2 ms window was 1.9 M instructions of busy waiting, 90% of the boot.
+/// Under TCG boot marks usually close the window before this point.
+/// If channel 2 ran out meanwhile, one window is measured by polling.
 pub(crate) fn finish_calibration() {
-    let Some((port_b, start)) = CALIBRATION.lock().take() else { return };
+    let mut calibration = CALIBRATION.lock();
+    let Some((port_b, start)) = *calibration else { return };
+    for _ in 0..10_000_000u32 {
+        match read_window(start) {
+            Ok((sample, _)) if precise(sample) => break,
+            Ok((sample, _)) if roughly_precise(sample) => {
+                drop(calibration);
+                set_rate(sample);
+                return;
+            }
+            Ok(_) => {}
+            Err(()) => break,
+        }
+    }
+    *calibration = None;
+    CALIBRATING.store(false, Ordering::Relaxed);
+    drop(calibration);
     let sample = close_window(start).or_else(|| close_window(start_window().1));
     PORT_B.write(port_b);
     if let Some(sample) = sample {
@@ -124,23 +156,28 @@ fn set_rate((_, cycles, counts): Sample) {
 /// 3.4 ms before 0).
 const RUN_OUT_MARGIN: u64 = 0x1000;
 
-/// The two readings took under 0.1% of the window.
-fn precise((width, cycles, _): Sample) -> bool {
-    width < cycles / 1000
+/// The window spans at least [`CALIBRATION_COUNTS`] and its two readings
+/// took under 0.1% of it.
+fn precise((width, cycles, counts): Sample) -> bool {
+    counts >= CALIBRATION_COUNTS && width < cycles / 1000
+}
+
+/// Good enough to start with ([`finish_calibration`]): at least
+/// [`PROVISIONAL_COUNTS`], readings within 0.5% of the window.
+fn roughly_precise((width, cycles, counts): Sample) -> bool {
+    counts >= PROVISIONAL_COUNTS && width < cycles / 200
 }
 
 /// One reading of the window from `start`: `Err` if channel 2 ran out (its
 /// output went high: the count no longer says how long); else the sample
-/// (`None` while the window is shorter than [`CALIBRATION_COUNTS`]) and
-/// whether channel 2 nears its run-out.
-fn read_window(((t0, c0, w0), out_works): Window) -> Result<(Option<Sample>, bool), ()> {
+/// and whether channel 2 nears its run-out.
+fn read_window(((t0, c0, w0), out_works): Window) -> Result<(Sample, bool), ()> {
     let (t1, c1, w1) = read_channel2();
     if out_works && PORT_B.read() & 0x20 != 0 {
         return Err(());
     }
     let counts = c0.saturating_sub(c1);
-    let sample = (counts >= CALIBRATION_COUNTS).then_some((w0 + w1, t1.wrapping_sub(t0), counts));
-    Ok((sample, c1 < RUN_OUT_MARGIN))
+    Ok(((w0 + w1, t1.wrapping_sub(t0), counts), c1 < RUN_OUT_MARGIN))
 }
 
 /// Polls channel 2 until the window from `start` is [`precise`] and spans
@@ -156,7 +193,7 @@ fn close_window(start: Window) -> Option<Sample> {
     let mut best: Option<Sample> = None;
     for _ in 0..10_000_000u32 {
         let Ok((sample, running_out)) = read_window(start) else { return best };
-        if let Some(sample) = sample {
+        if sample.2 >= CALIBRATION_COUNTS {
             if precise(sample) {
                 return Some(sample);
             }
@@ -234,6 +271,9 @@ pub fn since_boot_ns() -> u64 {
 
 pub(crate) fn handle_irq() {
     TICKS.fetch_add(1);
+    if CALIBRATING.load(Ordering::Relaxed) {
+        poll_calibration();
+    }
 }
 
 pub(crate) fn run_tick_hook() {

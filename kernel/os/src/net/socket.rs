@@ -36,6 +36,12 @@ const TCP_BUFFER: usize = 64 * 1024;
 /// the reader to drain it and for our window update, and sent the next
 /// (stop and wait); twice that keeps data coming while the reader drains.
 const TCP_RX_BUFFER_ETH: usize = 128 * 1024;
+/// Send buffer of a TCP socket `connect`ed over eth0: all the data it may
+/// have in flight (smoltcp keeps no congestion window here), so with 64 KiB
+/// a sender waited a round trip (our interrupt, the net thread's turn on a
+/// loaded CPU, the ACK) per 64 KiB. Listeners keep 64 KiB: a pool of them
+/// is allocated before any connection comes.
+const TCP_TX_BUFFER_CONNECTED_ETH: usize = 256 * 1024;
 const UDP_PACKETS: usize = 32;
 const UDP_BUFFER: usize = 64 * 1024;
 /// Listeners per interface of a listening socket, at most.
@@ -151,9 +157,10 @@ impl Stack {
     }
 }
 
-fn new_tcp(nodelay: bool, on_lo: bool) -> tcp::Socket<'static> {
+/// A TCP socket; `tx`: its send buffer's size.
+fn new_tcp(nodelay: bool, on_lo: bool, tx: usize) -> tcp::Socket<'static> {
     let rx = if on_lo { TCP_BUFFER } else { TCP_RX_BUFFER_ETH };
-    let mut s = tcp::Socket::new(tcp::SocketBuffer::new(vec![0; rx]), tcp::SocketBuffer::new(vec![0; TCP_BUFFER]));
+    let mut s = tcp::Socket::new(tcp::SocketBuffer::new(vec![0; rx]), tcp::SocketBuffer::new(vec![0; tx]));
     s.set_nagle_enabled(!nodelay);
     s
 }
@@ -217,7 +224,7 @@ pub fn bind(id: SockId, addr: Ipv4Addr, port: u16) -> Result<(), Errno> {
 }
 
 fn add_listener(s: &mut Stack, on_lo: bool, addr: Option<Ipv4Addr>, port: u16, nodelay: bool) -> Result<Placed, Errno> {
-    let mut sock = new_tcp(nodelay, on_lo);
+    let mut sock = new_tcp(nodelay, on_lo, TCP_BUFFER);
     let addr = if on_lo { None } else { addr.filter(|a| !a.is_loopback()) };
     sock.listen(IpListenEndpoint { addr: addr.map(IpAddress::Ipv4), port }).map_err(|_| Errno::EINVAL)?;
     Ok((on_lo, s.set(on_lo).add(sock)))
@@ -321,7 +328,7 @@ pub fn connect(id: SockId, to: Ipv4Addr, port: u16, nonblocking: bool) -> Result
             Some((_, p)) => p,
             None => s.ephemeral_port()?,
         };
-        let mut sock = new_tcp(nodelay, on_lo);
+        let mut sock = new_tcp(nodelay, on_lo, if on_lo { TCP_BUFFER } else { TCP_TX_BUFFER_CONNECTED_ETH });
         sock.set_timeout(Some(smoltcp::time::Duration::from_secs(CONNECT_TIMEOUT.as_secs())));
         let remote = IpEndpoint::new(IpAddress::Ipv4(to), port);
         let result = if on_lo {

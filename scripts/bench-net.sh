@@ -12,7 +12,10 @@
 #     stack, socket layer and scheduling without the NIC);
 #   - per MiB over the NIC: frames, interrupts (and our tx kicks and net
 #     thread rounds), from our `ifconfig` and Linux's /proc/interrupts and
-#     eth0 statistics: figures the machine's load moves far less than times.
+#     eth0 statistics: figures the machine's load moves far less than times;
+#   - the same three TCP figures in guest time under `-icount` on QEMU's
+#     user-mode NIC (scripts/lib/net-icount.sh): per guest instruction, so
+#     the machine's load does not move them (no offloads there).
 # The container is the host side of the TAP (10.0.2.10), so these are the
 # guests' figures without Docker's port publishing in the way.
 # With EMBCTL_LKL_TREE=DIR, a third guest: x86/lkl-qemu built with that
@@ -20,6 +23,8 @@
 # bridged to the same NIC (kernel/os/src/lkl/netdev.rs).
 # With BENCH_NET_BASELINE=FILE, another kernel file (e.g. main's
 # build/base/bin/embox) is measured first in the same run, as `baseline`.
+# BENCH_NET_ICOUNT=0 skips the -icount figures (the Linux guest boots in
+# about a minute under -icount).
 # Usage: [EMBCTL_LKL_TREE=DIR] [BENCH_NET_BASELINE=FILE] scripts/bench-net.sh [MIB]   (needs Docker, the build image, gcc-multilib)
 set -eu
 ws=$(cd "$(dirname "$0")/.." && pwd)
@@ -120,6 +125,13 @@ print("%s: TCP guest -> container: %.1f MiB in %.2f s = %.2f MiB/s (receiver sid
   wait "$3" || { echo "the $1 guest run failed:" >&2; tail -20 "$2" >&2; exit 1; }
 }
 
+# ping_median LOG LABEL: the median of the guest's ping replies (the average
+# follows the one or two replies a loaded host delays by milliseconds).
+ping_median() {
+  tr -d '\r' <"$1" | sed -n 's/^64 bytes from 10\.0\.2\.10: .*time=\([0-9.]*\) ms.*/\1/p' | sort -n |
+    awk -v l="$2" '{ t[NR] = $1 } END { if (NR) printf "%s: ping guest -> container: median %.3f ms (%d replies)\n", l, t[int((NR + 1) / 2)], NR }'
+}
+
 # loopback LOG LABEL: the guest's `netprog loop` figure as a `LABEL: ...` line.
 loopback() {
   sed -n "s/.*loopback: .* in \([0-9.]*\) s: \([0-9.]*\) MiB\/s.*/$2: TCP over 127.0.0.1 in the guest: $MIB MiB in \1 s = \2 MiB\/s/p" "$1" | tr -d '\r'
@@ -145,6 +157,7 @@ run_ours() {
   measure "$1" "$log" $run >>"$figures"
   loopback "$log" "$1" >>"$figures"
   sed -n "s/.*rtt min\/avg\/max = \([0-9.]*\)\/\([0-9.]*\)\/\([0-9.]*\).*/$1: ping guest -> container: min \1 \/ avg \2 \/ max \3 ms (10 requests)/p" "$log" | tr -d '\r' >>"$figures"
+  ping_median "$log" "$1" >>"$figures"
   grep "^$1" "$figures"
   # The NIC's counters after the run (interrupts, frames, kicks).
   sed -n '/^eth0/,/^lo /p' "$log" | tr -d '\r' | grep -v '^lo '
@@ -177,6 +190,7 @@ run=$!
 measure linux "$log" $run >>"$figures"
 loopback "$log" linux >>"$figures"
 sed -n 's/.*round-trip min\/avg\/max = \([0-9.]*\)\/\([0-9.]*\)\/\([0-9.]*\).*/linux: ping guest -> container: min \1 \/ avg \2 \/ max \3 ms (10 requests)/p' "$log" | tr -d '\r' >>"$figures"
+ping_median "$log" linux >>"$figures"
 tr -d '\r' <"$log" | awk -v mib=$((2 * MIB)) '/^counters: rx/ {
   printf "linux: per MiB over the NIC: %.1f rx frames, %.1f tx frames, %.1f interrupts\n", $3 / mib, $5 / mib, $7 / mib }' >>"$figures"
 grep "^linux" "$figures"
@@ -210,7 +224,45 @@ side_by_side() {
 echo
 echo "side by side, one run ($MIB MiB per TCP direction):"
 side_by_side "ping container -> guest" median "at most 1.00"
-side_by_side "ping guest -> container" avg "at most 1.00"
+side_by_side "ping guest -> container" median "at most 1.00"
 side_by_side "TCP container -> guest" = "at least 1.00"
 side_by_side "TCP guest -> container" = "at least 1.00"
 side_by_side "TCP over 127.0.0.1 in the guest" = "at least 1.00"
+
+# icount_figures LABEL LOG: a net-icount.sh run's netprog figures.
+icount_figures() {
+  tr -d '\r' <"$2" | sed -n \
+    -e "s/.*received [0-9]* bytes in \([0-9.]*\) s: \([0-9.]*\) MiB\/s.*/$1: TCP container -> guest = \2 MiB\/s (\1 s of guest time)/p" \
+    -e "s/.*sent [0-9]* bytes in \([0-9.]*\) s: \([0-9.]*\) MiB\/s.*/$1: TCP guest -> container = \2 MiB\/s (\1 s of guest time)/p" \
+    -e "s/.*loopback: [0-9]* bytes in \([0-9.]*\) s: \([0-9.]*\) MiB\/s.*/$1: TCP over 127.0.0.1 in the guest = \2 MiB\/s (\1 s of guest time)/p"
+}
+if [ "${BENCH_NET_ICOUNT:-1}" != 0 ]; then
+  echo
+  echo "under -icount shift=0,sleep=off on QEMU's user-mode NIC (guest time = guest instructions; plain frames), $MIB MiB:"
+  icount="$out/bench-net-icount.figures"
+  : >"$icount"
+  # Ours boots with embctl's own QEMU line (qemu-prompt.sh), the NIC added.
+  qemu_line=$("$embctl" --workspace "$ws" run --print-qemu --no-build --no-kvm)
+  icount_ours() {
+    "$embctl" --workspace "$ws" shell -- env QEMU_LINE="$qemu_line" sh /ws/scripts/lib/net-icount.sh ours "/ws/build/bench/$2" /ws/build/base/rootfs.cpio \
+      /ws/build/bench/netprog "$MIB" "/ws/build/bench/icount-$1.log"
+    icount_figures "$1" "$out/icount-$1.log" >>"$icount"
+  }
+  if [ -n "${BENCH_NET_BASELINE:-}" ]; then
+    cp "$BENCH_NET_BASELINE" "$out/embox.baseline"
+    icount_ours base embox.baseline
+  fi
+  cp "$kernel" "$out/embox.icount"
+  icount_ours ours embox.icount
+  "$embctl" --workspace "$ws" shell -- sh /ws/scripts/lib/net-icount.sh linux /ws/build/bench/vmlinuz \
+    /ws/build/bench/linux-net-initramfs.cpio "$MIB" /ws/build/bench/icount-linux.log
+  icount_figures linux "$out/icount-linux.log" >>"$icount"
+  cat "$icount"
+  for what in "TCP container -> guest" "TCP guest -> container" "TCP over 127.0.0.1 in the guest"; do
+    o=$(grep "^ours: $what" "$icount" | sed -n 's/.*= \([0-9.]*\).*/\1/p')
+    l=$(grep "^linux: $what" "$icount" | sed -n 's/.*= \([0-9.]*\).*/\1/p')
+    if [ -n "$o" ] && [ -n "$l" ]; then
+      awk -v o="$o" -v l="$l" -v w="$what" 'BEGIN { printf "  %s: ratio ours/Linux %.2f (goal: at least 1.00)\n", w, o / l }'
+    fi
+  done
+fi

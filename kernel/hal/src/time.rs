@@ -209,6 +209,15 @@ fn close_window(start: Window) -> Option<Sample> {
     best
 }
 
+/// A count of TSC cycles in nanoseconds; None without a calibrated TSC.
+/// (The scheduler stamps each switch with a bare `cpu::rdtsc` and converts
+/// only when a CPU-time clock is read: `since_boot_ns` at every switch
+/// cost the thread switch ~150 more guest instructions.)
+pub fn cycles_ns(cycles: u64) -> Option<u64> {
+    let factor = NS_PER_TSC_32.load();
+    (factor != 0).then(|| ((cycles as u128 * factor as u128) >> 32) as u64)
+}
+
 /// A TSC count as time (zero without a calibrated TSC).
 pub(crate) fn tsc_duration(cycles: u64) -> Duration {
     Duration::from_nanos(((cycles as u128 * NS_PER_TSC_32.load() as u128) >> 32) as u64)

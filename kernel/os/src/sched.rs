@@ -60,6 +60,10 @@ pub struct Task {
     pub detached: bool,
     /// Timer ticks spent running.
     pub cpu_ticks: u64,
+    /// TSC cycles spent running, up to the last time it got the CPU
+    /// (`Scheduler::running_since`; the CPU-time clocks: exact, where
+    /// `cpu_ticks` counts whole ticks).
+    run_cycles: u64,
     /// Tasks waiting in [`wait`] for this one.
     waiter: Option<Pid>,
     /// `None` once the task has exited.
@@ -79,6 +83,8 @@ struct Scheduler {
     current: Pid,
     next_pid: Pid,
     slice_left: u32,
+    /// The TSC when the running task got the CPU.
+    running_since: u64,
 }
 
 static SCHED: IrqMutex<Option<Scheduler>> = IrqMutex::new(None);
@@ -100,12 +106,13 @@ pub(crate) fn init() {
         lkl_tls: alloc::vec::Vec::new(),
         detached: false,
         cpu_ticks: 0,
+        run_cycles: 0,
         waiter: None,
         context: Some(Context::boot()),
     };
     let mut tasks = BTreeMap::new();
     tasks.insert(IDLE, idle);
-    *SCHED.lock() = Some(Scheduler { tasks, ready: VecDeque::new(), current: IDLE, next_pid: 1, slice_left: TIME_SLICE_TICKS });
+    *SCHED.lock() = Some(Scheduler { tasks, ready: VecDeque::new(), current: IDLE, next_pid: 1, slice_left: TIME_SLICE_TICKS, running_since: 0 });
     time::set_tick_hook(tick);
     context::set_thread_exit_hook(|| exit(0));
     crate::hal::report::set_task_reporter(report_current);
@@ -141,6 +148,7 @@ fn add_task(name: &str, ctx: Arc<Context>) -> Pid {
                 lkl_tls: alloc::vec::Vec::new(),
                 detached: false,
                 cpu_ticks: 0,
+                run_cycles: 0,
                 waiter: None,
                 context: Some(ctx),
             },
@@ -168,6 +176,17 @@ pub fn with_current<R>(f: impl FnOnce(&mut Task) -> R) -> R {
 /// Runs `f` on task `pid`, if it exists.
 pub fn with_task<R>(pid: Pid, f: impl FnOnce(&mut Task) -> R) -> Option<R> {
     with(|s| s.tasks.get_mut(&pid).map(f))
+}
+
+/// Nanoseconds task `pid` has spent running (up to now if it runs), or
+/// None once it is gone (or without a calibrated TSC).
+pub fn runtime_ns(pid: Pid) -> Option<u64> {
+    let cycles = with(|s| {
+        let task = s.tasks.get(&pid)?;
+        let running = if s.current == pid { cpu::rdtsc().wrapping_sub(s.running_since) } else { 0 };
+        Some(task.run_cycles + running)
+    })?;
+    time::cycles_ns(cycles)
 }
 
 /// One line per task, for `ps`.
@@ -223,6 +242,9 @@ fn pick_next(s: &mut Scheduler) -> Switch {
     if prev_task.state == State::Ready && prev != IDLE {
         s.ready.push_back(prev);
     }
+    // Its CPU time, to the cycle (the task is in hand: no second lookup
+    // on the switch path).
+    prev_task.run_cycles += cpu::rdtsc().wrapping_sub(s.running_since);
     let from = prev_task.context.clone();
     Some((from, run_next_ready(s)))
 }
@@ -236,6 +258,7 @@ fn run_next_ready(s: &mut Scheduler) -> Arc<Context> {
     s.slice_left = TIME_SLICE_TICKS;
     let next_task = s.tasks.get_mut(&next).expect("ready task missing");
     next_task.state = State::Running;
+    s.running_since = cpu::rdtsc();
     next_task.context.clone().expect("ready task without context")
 }
 

@@ -132,9 +132,14 @@ struct Entry {
     /// stopping).
     stop_pending: bool,
     /// CPU time of the thread in user mode, and in the kernel (a call or a
-    /// fault of its), in nanoseconds, a timer tick at a time.
+    /// fault of its), in nanoseconds, a timer tick at a time: samples that
+    /// split the task's exact run time ([`thread_times`]); exact
+    /// themselves once the first thread has ended (a zombie's).
     user_ns: u64,
     system_ns: u64,
+    /// First thread: what loading the program took (load_app does it in
+    /// the shell's task), counted as the program's system time.
+    load_ns: u64,
     /// First thread: user and system time of its process's ended threads.
     ended_threads_ns: (u64, u64),
     /// First thread: user and system time of its children that ended and
@@ -190,6 +195,7 @@ impl Entry {
             stop_pending: false,
             user_ns: 0,
             system_ns: 0,
+            load_ns: 0,
             ended_threads_ns: (0, 0),
             children_ns: (0, 0),
             cpu_timers: [None; 2],
@@ -899,14 +905,57 @@ pub fn cpu_time(of: CpuTimeOf) -> (u64, u64) {
         let Some(me) = table.iter().find(|e| e.pid == tid) else { return (0, 0) };
         let tgid = me.tgid;
         match of {
-            CpuTimeOf::Thread => (me.user_ns, me.system_ns),
-            CpuTimeOf::Process => table
-                .iter()
-                .filter(|e| e.tgid == tgid)
-                .fold((0, 0), |(u, s), e| (u + e.user_ns + e.ended_threads_ns.0, s + e.system_ns + e.ended_threads_ns.1)),
+            CpuTimeOf::Thread => thread_times(me),
+            CpuTimeOf::Process => process_times(&table, tgid),
             CpuTimeOf::Children => table.iter().find(|e| e.pid == tgid && e.is_leader()).map_or((0, 0), |e| e.children_ns),
         }
     })
+}
+
+/// What the CPU clock of another thread or process reads (the clock ids
+/// clock_getcpuclockid and pthread_getcpuclockid make): `per_thread`, a
+/// thread of the caller's process (`target` 0: the caller); else the
+/// process whose pid is `target` (0: the caller's). None: no such thread
+/// of the caller's process, or no such process (EINVAL, as Linux's
+/// lookup_task).
+pub fn cpu_clock_time(target: sched::Pid, per_thread: bool) -> Option<(u64, u64)> {
+    let me = sched::current_pid();
+    cpu::without_interrupts(|| {
+        let table = PROCESSES.lock();
+        let my_tgid = table.iter().find(|e| e.pid == me)?.tgid;
+        if per_thread {
+            let tid = if target == 0 { me } else { target };
+            table.iter().find(|e| e.pid == tid && e.tgid == my_tgid).map(thread_times)
+        } else {
+            let pid = if target == 0 { my_tgid } else { target };
+            table.iter().any(|e| e.pid == pid && e.is_leader()).then(|| process_times(&table, pid))
+        }
+    })
+}
+
+/// The CPU time of process `tgid`: its threads' and its ended threads'.
+fn process_times(table: &[Entry], tgid: sched::Pid) -> (u64, u64) {
+    table.iter().filter(|e| e.tgid == tgid).fold((0, 0), |(u, s), e| {
+        let (user, system) = thread_times(e);
+        (u + user + e.ended_threads_ns.0, s + system + e.ended_threads_ns.1)
+    })
+}
+
+/// A thread's (user, system) CPU time in nanoseconds: its task's exact run
+/// time (the scheduler's, to the nanosecond), split between user and
+/// system in the proportion of the tick samples, as Linux's cputime_adjust
+/// does (all user time while no system tick was seen), plus the load time.
+fn thread_times(e: &Entry) -> (u64, u64) {
+    let (user, system) = (e.user_ns, e.system_ns);
+    let Some(runtime) = sched::runtime_ns(e.pid) else {
+        return (user, system + e.load_ns);
+    };
+    let system_share = match (user, system) {
+        (_, 0) => 0,
+        (0, _) => runtime,
+        _ => (runtime as u128 * system as u128 / (user as u128 + system as u128)) as u64,
+    };
+    (runtime - system_share, system_share + e.load_ns)
 }
 
 fn tick_ns() -> u64 {
@@ -1212,7 +1261,7 @@ fn finish_thread(pid: sched::Pid, process: Box<Process>, ending: Ending) -> ! {
         cpu::disable_interrupts();
         let mut table = PROCESSES.lock();
         // Its CPU time stays with the process.
-        let used = table.iter().find(|e| e.pid == pid).map_or((0, 0), |e| (e.user_ns, e.system_ns));
+        let used = table.iter().find(|e| e.pid == pid).map_or((0, 0), thread_times);
         if let Some(leader) = table.iter_mut().find(|e| e.pid == tgid && e.is_leader()) {
             leader.ended_threads_ns.0 += used.0;
             leader.ended_threads_ns.1 += used.1;
@@ -1240,6 +1289,11 @@ fn finish_thread(pid: sched::Pid, process: Box<Process>, ending: Ending) -> ! {
         let ppid = table.iter().find(|e| e.pid == pid).map_or(INIT_PID, |e| e.ppid);
         let parent_lives = table.iter().any(|e| e.pid == ppid && e.is_leader() && e.zombie.is_none());
         let keep_zombie = parent_lives && !ignores_children(&table, ppid);
+        // The zombie keeps its exact times: its task is about to go.
+        if let Some(entry) = table.iter_mut().find(|e| e.pid == pid) {
+            (entry.user_ns, entry.system_ns) = thread_times(entry);
+            entry.load_ns = 0;
+        }
         if parent_lives {
             let (code, status) = match ending {
                 Ending::Exited(code) => (signal::CLD_EXITED, code as u32),
@@ -1665,7 +1719,7 @@ pub fn start(path: &str, args: &[String], cwd: &str, options: &Options) -> Resul
         let mut entry = Entry::new(pid, pid, Box::new(process), sched::current_pid(), (pid, pid));
         // Loading it was done for it: its system time (Linux's execve runs
         // in the process), which CLOCK_PROCESS_CPUTIME_ID then starts from.
-        entry.system_ns = (env::monotonic().as_nanos() as u64).saturating_sub(started);
+        entry.load_ns = (env::monotonic().as_nanos() as u64).saturating_sub(started);
         PROCESSES.lock().push(entry);
         // The shell's job is the console's foreground group, in a session
         // of its own with the console as its terminal, in the default mode.

@@ -455,8 +455,7 @@ pub fn lkl_forwarding() -> bool {
 /// Reading a CPU-time clock is not quick: it reads the thread table, which
 /// the quick path holds.
 pub fn is_quick(nr: u32, clock: u32) -> bool {
-    use embox_abi::consts::clock::{CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID};
-    if matches!(nr, CLOCK_GETTIME | CLOCK_GETTIME64) && matches!(clock, CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID) {
+    if matches!(nr, CLOCK_GETTIME | CLOCK_GETTIME64) && time::is_cpu_clock(clock) {
         return false;
     }
     let table = if FORWARDING.load(Ordering::Relaxed) { &IS_QUICK_FORWARDING } else { &IS_QUICK };

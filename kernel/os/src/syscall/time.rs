@@ -16,11 +16,38 @@ use crate::linux::process::Process;
 
 /// Resolution we report: the PIT counter gives about a microsecond.
 const RESOLUTION_NS: u64 = 1_000;
+/// The CPU-time clocks count the scheduler's nanoseconds (Linux says 1 ns).
+const CPU_RESOLUTION_NS: u64 = 1;
 
 /// User plus system time of `of`, in nanoseconds.
 fn cpu_ns(of: CpuTimeOf) -> u64 {
     let (user, system) = linux::cpu_time(of);
     user + system
+}
+
+/// What a clock id that clock_getcpuclockid or pthread_getcpuclockid made
+/// reads, in nanoseconds: Linux's encoding `~pid << 3 | per-thread << 2 |
+/// kind` (kind 0: user and system time, 1: user time, 2: run time; 3 is
+/// EINVAL), pid 0 meaning the caller.
+fn other_cpu_clock_ns(clock: u32) -> Result<u64, Errno> {
+    let target = !((clock as i32) >> 3) as u32;
+    let (user, system) = linux::cpu_clock_time(target, clock & 4 != 0).ok_or(Errno::EINVAL)?;
+    match clock & 3 {
+        0 | 2 => Ok(user + system),
+        1 => Ok(user),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// True for the CPU-time clocks (ours and the pid-encoded ones, which are
+/// negative).
+pub fn is_cpu_clock(clock: u32) -> bool {
+    matches!(clock, CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID) || (clock as i32) < 0
+}
+
+fn resolution_ns(clock: u32) -> Result<u64, Errno> {
+    now_ns(clock)?;
+    Ok(if is_cpu_clock(clock) { CPU_RESOLUTION_NS } else { RESOLUTION_NS })
 }
 
 /// Nanoseconds on `clock` now.
@@ -31,6 +58,7 @@ fn now_ns(clock: u32) -> Result<u64, Errno> {
         CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => Ok(mono),
         CLOCK_PROCESS_CPUTIME_ID => Ok(cpu_ns(CpuTimeOf::Process)),
         CLOCK_THREAD_CPUTIME_ID => Ok(cpu_ns(CpuTimeOf::Thread)),
+        _ if (clock as i32) < 0 => other_cpu_clock_ns(clock),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -97,14 +125,14 @@ pub fn clock_gettime64(p: &mut Process, clock: u32, tp: UserPtr<Timespec64>) -> 
 
 /// clock_getres(clock, res)
 pub fn clock_getres32(p: &mut Process, clock: u32, res: UserPtr<Timespec32>) -> SysResult {
-    now_ns(clock)?;
-    res.write_opt(&mut p.memory, &ts32(RESOLUTION_NS))?;
+    let ns = resolution_ns(clock)?;
+    res.write_opt(&mut p.memory, &ts32(ns))?;
     Ok(0)
 }
 
 pub fn clock_getres64(p: &mut Process, clock: u32, res: UserPtr<Timespec64>) -> SysResult {
-    now_ns(clock)?;
-    res.write_opt(&mut p.memory, &ts64(RESOLUTION_NS))?;
+    let ns = resolution_ns(clock)?;
+    res.write_opt(&mut p.memory, &ts64(ns))?;
     Ok(0)
 }
 

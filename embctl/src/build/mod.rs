@@ -51,6 +51,10 @@ impl Artefacts {
     pub fn cargo_kernel(&self) -> PathBuf {
         self.base.join("cargo").join(KERNEL_TARGET).join("release/embox")
     }
+    /// Cargo's output without its symbol table (what [`Self::kernel`] gets).
+    pub fn stripped_kernel(&self) -> PathBuf {
+        self.base.join("cargo").join(KERNEL_TARGET).join("release/embox.stripped")
+    }
     /// Names the template the published kernel was built for, so that
     /// `run --no-build` cannot boot a kernel of another template unnoticed.
     pub fn kernel_template(&self) -> PathBuf {
@@ -183,11 +187,25 @@ fn kernel_cargo_argv(template: &Template) -> Vec<String> {
     argv
 }
 
+/// `argv`, then `objcopy --strip-all` of its output `from` into `to` (paths
+/// in the container), as one command.
+fn strip_after(argv: Vec<String>, from: &str, to: &str) -> Vec<String> {
+    let script = format!("\"$@\" && objcopy --strip-all {} {}", shell_join(&[from.to_string()]), shell_join(&[to.to_string()]));
+    ["sh".to_string(), "-c".into(), script, "sh".into()].into_iter().chain(argv).collect()
+}
+
 async fn build_kernel(ws: &Workspace, engine: &Engine, image: &str, template: &Template, lkl: Option<&crate::lkl::LklInstall>) -> Result<()> {
     let out = Artefacts::new(ws);
     let cargo_out = out.cargo_kernel();
     let before = fingerprint(&cargo_out);
-    let argv = kernel_cargo_argv(template);
+    let stripped = out.stripped_kernel();
+    // The booted image leaves out the symbol table (a tenth of the file):
+    // nothing reads it at run time, and gdb takes cargo's output.
+    let argv = strip_after(
+        kernel_cargo_argv(template),
+        &container_path(ws, &cargo_out)?,
+        &container_path(ws, &stripped)?,
+    );
     let mut env = vec![
         format!("EMBOX_TEMPLATE_DIR={}", template.container_dir()),
         format!("CARGO_TARGET_DIR={}", container_path(ws, &out.base.join("cargo"))?),
@@ -198,13 +216,13 @@ async fn build_kernel(ws: &Workspace, engine: &Engine, image: &str, template: &T
         env.push(format!("EMBOX_LKL_DIR={}", lkl.container));
         inputs.push(lkl.host.clone());
     }
-    let outputs = [cargo_out.clone(), out.kernel()];
+    let outputs = [cargo_out.clone(), stripped.clone(), out.kernel()];
     let ran = run_step_unless_current(ws, engine, image, argv, env, "kernel", &inputs, &outputs).await?;
     let after = fingerprint(&cargo_out);
     if after.is_none() {
         bail!("cargo finished but {} does not exist; does kernel/ have a binary target named `embox`?", cargo_out.display());
     }
-    let published = publish(&cargo_out, &out.kernel())?;
+    let published = publish(&stripped, &out.kernel())?;
     let marker = out.kernel_template();
     fs::write(&marker, format!("{}\n", template.name)).with_context(|| format!("cannot write {}", marker.display()))?;
     let ran = match ran {
@@ -387,6 +405,13 @@ mod tests {
         let ws = Workspace { root: PathBuf::from("/home/u/proj") };
         assert_eq!(container_path(&ws, Path::new("/home/u/proj/build/base/cargo")).unwrap(), "/ws/build/base/cargo");
         assert!(container_path(&ws, Path::new("/tmp/x")).is_err());
+    }
+
+    #[test]
+    fn the_kernel_step_strips_cargos_output_after_building_it() {
+        let argv = strip_after(vec!["cargo".into(), "build".into()], "/ws/a b", "/ws/c");
+        assert_eq!(argv[..4], ["sh", "-c", "\"$@\" && objcopy --strip-all '/ws/a b' /ws/c", "sh"]);
+        assert_eq!(argv[4..], ["cargo", "build"]);
     }
 
     #[test]

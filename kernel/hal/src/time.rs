@@ -126,8 +126,11 @@ pub(crate) fn finish_calibration() {
                 set_rate(sample);
                 return;
             }
-            Ok(_) => {}
-            Err(()) => break,
+            Ok((_, false)) => {}
+            // Channel 2 nears its run-out (or ran out): this window cannot
+            // qualify any more (its first reading was slow: the host took
+            // the vCPU away), so measure a fresh one below.
+            Ok((_, true)) | Err(()) => break,
         }
     }
     *calibration = None;
@@ -169,11 +172,12 @@ fn roughly_precise((width, cycles, counts): Sample) -> bool {
 }
 
 /// One reading of the window from `start`: `Err` if channel 2 ran out (its
-/// output went high: the count no longer says how long); else the sample
-/// and whether channel 2 nears its run-out.
+/// output went high, or the count is above the first reading: it wrapped;
+/// the count no longer says how long); else the sample and whether channel
+/// 2 nears its run-out.
 fn read_window(((t0, c0, w0), out_works): Window) -> Result<(Sample, bool), ()> {
     let (t1, c1, w1) = read_channel2();
-    if out_works && PORT_B.read() & 0x20 != 0 {
+    if (out_works && PORT_B.read() & 0x20 != 0) || c1 > c0 {
         return Err(());
     }
     let counts = c0.saturating_sub(c1);

@@ -3,8 +3,13 @@
  * registers, with non-default MXCSR and x87 control words, while raw
  * `int $0x80` calls run; afterwards every register must read back the same.
  * Catches a kernel that clobbers user FPU registers (its own code uses SSE)
- * or mixes up two tasks' FPU states. */
+ * or mixes up two tasks' FPU states. Signal handlers that use the FPU and
+ * SSE themselves (after a kill to itself and after a page fault) leave the
+ * interrupted state as it was: the frame saves it, a handler starts with a
+ * clean FPU, sigreturn restores what the frame holds (a handler's edit of
+ * the saved xmm0 included). */
 #include <stdint.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -147,6 +152,148 @@ static void spin_with_live_xmm(void)
 		exit(1);
 }
 
+/* The i386 kernel's ucontext and sigcontext (libc-neutral): the FPU state
+ * a signal frame saves is at sigcontext's fpstate, an fsave header of 112
+ * bytes and then the fxsave image. */
+struct k_sigcontext {
+	uint32_t gs, fs, es, ds, edi, esi, ebp, esp, ebx, edx, ecx, eax, trapno, err, eip, cs, eflags, esp_at_signal,
+		ss, fpstate, oldmask, cr2;
+};
+struct k_ucontext {
+	uint32_t flags, link, ss_sp, ss_flags, ss_size;
+	struct k_sigcontext mc;
+};
+#define FXSAVE_AT 112
+
+static volatile uint32_t handler_mxcsr, handler_fcw, frame_mxcsr, frame_fcw, frame_xmm0;
+static volatile int edit_frame, handled;
+
+/* What a handler that computes with the FPU and SSE leaves behind: other
+ * values in every register, another rounding mode and precision. */
+static void clobber_fpu(void)
+{
+	static const uint32_t junk[4] __attribute__((aligned(16))) = {0xdeadbeef, 0x12345678, 0x0badf00d, 0xfeedface};
+	static const uint32_t mxcsr = 0x7f80;
+	static const uint16_t fcw = 0x0c7f;
+	__asm__ volatile("movdqa %0, %%xmm0\n\tmovdqa %0, %%xmm1\n\tmovdqa %0, %%xmm2\n\tmovdqa %0, %%xmm3\n\t"
+			 "movdqa %0, %%xmm4\n\tmovdqa %0, %%xmm5\n\tmovdqa %0, %%xmm6\n\tmovdqa %0, %%xmm7\n\t"
+			 "fninit\n\tfldpi\n\tfldpi\n\tfldpi\n\tfldpi\n\tfldpi\n\tfldpi\n\tfldpi\n\tfldpi\n\t"
+			 "ldmxcsr %1\n\tfldcw %2"
+			 :
+			 : "m"(junk), "m"(mxcsr), "m"(fcw)
+			 : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "st", "st(1)", "st(2)",
+			   "st(3)", "st(4)", "st(5)", "st(6)", "st(7)");
+}
+
+/* Records the FPU state the handler starts with and the one its frame
+ * saved, edits the frame's xmm0 when asked, then clobbers the registers. */
+/* The MXCSR and x87 control word a handler starts with. */
+static void record_handler_state(void)
+{
+	uint32_t mxcsr;
+	uint16_t fcw;
+	__asm__ volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(mxcsr), "=m"(fcw));
+	handler_mxcsr = mxcsr;
+	handler_fcw = fcw;
+}
+
+static void on_signal_info(int sig, siginfo_t *si, void *ucv)
+{
+	(void)sig;
+	(void)si;
+	record_handler_state();
+	struct k_ucontext *uc = ucv;
+	unsigned char *fp = (unsigned char *)(uintptr_t)uc->mc.fpstate;
+	if (fp) {
+		memcpy((void *)&frame_fcw, fp + FXSAVE_AT, 2);
+		memcpy((void *)&frame_mxcsr, fp + FXSAVE_AT + 24, 4);
+		memcpy((void *)&frame_xmm0, fp + FXSAVE_AT + 160, 4);
+		if (edit_frame) {
+			uint32_t flipped = ~frame_xmm0;
+			memcpy(fp + FXSAVE_AT + 160, &flipped, 4);
+		}
+	}
+	handled++;
+	clobber_fpu();
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	record_handler_state();
+	handled++;
+	clobber_fpu();
+}
+
+/* A write to a PROT_NONE page: the handler opens it and clobbers the FPU;
+ * the write is retried. */
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	CHECK(mprotect((void *)((uintptr_t)si->si_addr & ~4095u), 4096, PROT_READ | PROT_WRITE) == 0);
+	handled++;
+	clobber_fpu();
+}
+
+static void signals_keep_fpu_state(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_signal;
+	CHECK(sigaction(SIGUSR2, &sa, NULL) == 0);
+	sa.sa_sigaction = on_signal_info;
+	sa.sa_flags = SA_SIGINFO;
+	CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+	sa.sa_sigaction = on_fault;
+	CHECK(sigaction(SIGSEGV, &sa, NULL) == 0);
+
+	handled = 0;
+	run("kill to itself, SA_SIGINFO handler clobbers FPU/SSE", 100, SYS_kill, getpid(), SIGUSR1, 0, 0, 0);
+	printf("SA_SIGINFO handler starts with mxcsr %#x fcw %#x; the frame saved mxcsr %#x fcw %#x (%d handled)\n",
+	       handler_mxcsr, handler_fcw, frame_mxcsr, frame_fcw, handled);
+	handled = 0;
+	run("kill to itself, plain handler clobbers FPU/SSE", 100, SYS_kill, getpid(), SIGUSR2, 0, 0, 0);
+	printf("plain handler starts with mxcsr %#x fcw %#x (%d handled)\n", handler_mxcsr, handler_fcw, handled);
+
+	size_t page = 4096;
+	int pages = 16;
+	char *closed = mmap(0, page * pages, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(closed != MAP_FAILED);
+	handled = 0;
+	run("write fault, handler clobbers FPU/SSE", pages, 0, 0, 0, 0, closed, page);
+	printf("faults handled: %d\n", handled);
+
+	/* On an alternate stack whose top is 64 bytes past a page boundary
+	 * the saved FPU image straddles the two pages. */
+	char *alt = mmap(0, page * 5, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(alt != MAP_FAILED);
+	stack_t ss = {.ss_sp = alt, .ss_size = 4 * page + 64, .ss_flags = 0};
+	CHECK(sigaltstack(&ss, NULL) == 0);
+	sa.sa_sigaction = on_signal_info;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+	handled = 0;
+	run("kill to itself on a page-straddling alternate stack, handler clobbers FPU/SSE", 20, SYS_kill, getpid(),
+	    SIGUSR1, 0, 0, 0);
+	printf("alternate stack: the frame saved mxcsr %#x fcw %#x (%d handled)\n", frame_mxcsr, frame_fcw, handled);
+	sa.sa_flags = SA_SIGINFO;
+	CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+
+	/* sigreturn takes the state from the frame: the handler's edit of the
+	 * saved xmm0 is what the program resumes with. */
+	static struct fpu_image in, out;
+	fill(&in, 4242);
+	edit_frame = 1;
+	call_with_state(&in, &out, SYS_kill, getpid(), SIGUSR1, 0, 0);
+	edit_frame = 0;
+	int edited = out.xmm[0][0] == ~in.xmm[0][0];
+	out.xmm[0][0] = in.xmm[0][0];
+	printf("handler's edit of the frame's xmm0: %s; the rest %s\n", edited ? "restored" : "LOST",
+	       same(&in, &out) ? "state kept" : "FPU/SSE state CHANGED");
+}
+
 int main(void)
 {
 	static char text[] = ".";
@@ -167,5 +314,6 @@ int main(void)
 	for (int i = 0; i < 20; i++)
 		x = x * 1.5 + 0.25;
 	printf("double arithmetic: %.6f\n", x);
+	signals_keep_fpu_state();
 	return 0;
 }

@@ -29,6 +29,8 @@ use core::arch::global_asm;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
+use crate::memory::FrameRef;
+
 /// Address of the [`FpuArea`] whose user state is live in the registers and
 /// not saved anywhere (0: none).
 pub(crate) static OWNER: AtomicU32 = AtomicU32::new(0);
@@ -136,11 +138,45 @@ embox_fpu_reset:
     xorps xmm6, xmm6
     xorps xmm7, xmm7
     ret
+
+# The current task takes the registers (embox_fpu_claim) and loads the
+# fxsave image at edx (a signal frame's, checked by the caller). Interrupts
+# masked; TS is left clear. Keeps every register but eax, flags and the
+# FPU/SSE ones.
+.global embox_fpu_load
+embox_fpu_load:
+    call embox_fpu_claim
+    fxrstor [edx]
+    ret
 "#,
     owner = sym OWNER,
     current = sym CURRENT,
     mxcsr = sym DEFAULT_MXCSR,
 );
+
+/// Saves the user x87/SSE state the registers hold at `at` (`fxsave`),
+/// clearing CR0.TS only for that and setting it again (an owned state
+/// keeps TS set while the kernel runs). The registers keep the state.
+///
+/// # Safety
+/// `at` is 16-byte aligned with 512 writable bytes that no Rust reference
+/// points into, and interrupts are masked.
+unsafe fn fxsave_to(at: usize) {
+    // SAFETY: the caller's contract; clts/fxsave/cr0 are ring-0
+    // instructions with no other effect than on TS and `at`'s bytes.
+    unsafe {
+        core::arch::asm!(
+            "clts",
+            "fxsave [{at}]",
+            "mov {t}, cr0",
+            "or {t}, 8",
+            "mov cr0, {t}",
+            at = in(reg) at,
+            t = out(reg) _,
+            options(nostack)
+        );
+    }
+}
 
 /// Size of an `fxsave` image.
 pub const FXSAVE_BYTES: usize = 512;
@@ -165,21 +201,11 @@ pub fn with_user_state<R>(f: impl FnOnce(&[u8; FXSAVE_BYTES]) -> R) -> R {
         let current = CURRENT.load(Ordering::Relaxed);
         if current != 0 && OWNER.load(Ordering::Relaxed) == current {
             // SAFETY: the registers hold this task's live user state and
-            // `current` is its 16-byte aligned 512-byte area; TS is cleared
-            // only for the fxsave and set again. With the owner cleared the
-            // registers' copy is stale, which no one else reads.
-            unsafe {
-                core::arch::asm!(
-                    "clts",
-                    "fxsave [{area}]",
-                    "mov {t}, cr0",
-                    "or {t}, 8",
-                    "mov cr0, {t}",
-                    area = in(reg) current,
-                    t = out(reg) _,
-                    options(nostack)
-                );
-            }
+            // `current` is its 16-byte aligned 512-byte area, which no Rust
+            // reference points into now; interrupts are masked. With the
+            // owner cleared the registers' copy is stale, which no one else
+            // reads.
+            unsafe { fxsave_to(current as usize) };
             OWNER.store(0, Ordering::Relaxed);
         }
         current
@@ -228,6 +254,94 @@ pub fn load_user_state<E>(fill: impl FnOnce(&mut [u8; FXSAVE_BYTES]) -> Result<(
     })
 }
 
+/// Where a signal frame's FPU image sits: an `fxsave` image's 512 bytes at
+/// `offset` of a frame of the program's memory, 16-byte aligned (what
+/// `fxsave`/`fxrstor` demand) and inside the one frame. The caller found
+/// the frame by walking the program's page tables with the access checked
+/// (writable to save into, readable to load from), so a bad address was
+/// EFAULT (SIGSEGV) before this; the CPU reaches the frame through the
+/// physical map, where it cannot fault.
+#[derive(Clone, Copy)]
+pub struct UserImage<'a> {
+    frame: FrameRef<'a>,
+    offset: usize,
+}
+
+impl<'a> UserImage<'a> {
+    /// The image at `offset` of `frame`; `None` unless 16-byte aligned and
+    /// inside the frame (the caller then copies through the task's area).
+    pub fn new(frame: FrameRef<'a>, offset: usize) -> Option<Self> {
+        (offset % 16 == 0 && offset + FXSAVE_BYTES <= crate::layout::PAGE_SIZE).then_some(UserImage { frame, offset })
+    }
+
+    fn address(&self) -> usize {
+        self.frame.mapped_address(self.offset, FXSAVE_BYTES)
+    }
+}
+
+/// Saves the running task's user x87/SSE state into `image` (a signal
+/// frame being built): one `fxsave` straight there when the registers hold
+/// it, a copy of the task's area when a switch saved it there, the initial
+/// state for a task with no area. No copy through the area on the common
+/// path: a signal is on the path the benchmarks time. The registers keep
+/// the state (and the task stays their owner).
+pub fn save_user_state_to(image: UserImage<'_>) {
+    crate::cpu::without_interrupts(|| {
+        let current = CURRENT.load(Ordering::Relaxed);
+        if current == 0 {
+            image.frame.write(image.offset, &initial_user_state());
+        } else if OWNER.load(Ordering::Relaxed) == current {
+            // SAFETY: the registers hold this task's user state; `image`
+            // is 16-byte aligned and its 512 bytes lie in one frame of the
+            // physical map (UserImage::new), frame memory no Rust
+            // reference points into; interrupts are masked.
+            unsafe { fxsave_to(image.address()) };
+        } else {
+            // SAFETY: `current` is the running task's 512-byte area, which
+            // holds its state (it is not the owner, so a switch or #NM
+            // saved it there); with interrupts masked nothing writes it.
+            let area = unsafe { &*(current as *const [u8; FXSAVE_BYTES]) };
+            image.frame.write(image.offset, area);
+        }
+    })
+}
+
+/// Makes `image` (handed back by sigreturn) the running task's user
+/// x87/SSE state, loaded with one `fxrstor` straight into the registers.
+/// False, with nothing changed, when its MXCSR has bits the CPU does not
+/// support (`fxrstor` would fault in ring 0): the caller then goes through
+/// [`load_user_state`], which masks them.
+pub fn load_user_state_from(image: UserImage<'_>) -> bool {
+    assert!(!LENT.load(Ordering::Relaxed), "the FPU area is lent out");
+    crate::cpu::without_interrupts(|| {
+        let current = CURRENT.load(Ordering::Relaxed);
+        if current == 0 {
+            return false;
+        }
+        let mut mxcsr = [0u8; 4];
+        image.frame.read(image.offset + 24, &mut mxcsr);
+        let mxcsr = u32::from_le_bytes(mxcsr);
+        // SAFETY: `current` is the running task's area; the bytes read are
+        // the MXCSR_MASK its last fxsave wrote (0 there means 0xffbf).
+        let area = unsafe { &*(current as *const [u8; FXSAVE_BYTES]) };
+        let mask = u32::from_le_bytes([area[28], area[29], area[30], area[31]]);
+        let mask = if mask == 0 { 0xffbf } else { mask };
+        if mxcsr & !mask != 0 {
+            return false;
+        }
+        // SAFETY: interrupts are masked, so no other thread can change the
+        // image between the MXCSR check above and the fxrstor (one CPU).
+        // embox_fpu_claim saves another owner's live state into its area,
+        // makes this task the owner and clears TS; fxrstor then reads the
+        // 16-byte aligned image inside one frame of the physical map
+        // (UserImage::new), whose MXCSR was checked, so it cannot fault.
+        // TS is set again: an owned state keeps TS set in the kernel; the
+        // return to ring 3 sees this task as the owner and clears it.
+        unsafe { take_registers(embox_fpu_load, image.address()) };
+        true
+    })
+}
+
 /// Gives the running task the clean user state a signal handler starts
 /// with ([`initial_user_state`]) in the registers themselves: `fninit`,
 /// the default MXCSR and zeroed xmm registers (what Linux's handler gets),
@@ -244,21 +358,42 @@ pub fn reset_user_state() {
         // clear, and resets the registers; TS is set again, keeping the
         // invariant that an owned state makes kernel FPU use raise #NM.
         // The owner stays: the return to ring 3 just clears TS.
-        unsafe {
-            core::arch::asm!(
-                "call embox_fpu_reset",
-                "mov {t}, cr0",
-                "or {t}, 8",
-                "mov cr0, {t}",
-                t = out(reg) _,
-                out("eax") _,
-                out("xmm0") _, out("xmm1") _, out("xmm2") _, out("xmm3") _,
-                out("xmm4") _, out("xmm5") _, out("xmm6") _, out("xmm7") _,
-                out("st(0)") _, out("st(1)") _, out("st(2)") _, out("st(3)") _,
-                out("st(4)") _, out("st(5)") _, out("st(6)") _, out("st(7)") _,
-            )
-        }
+        unsafe { take_registers(embox_fpu_reset, 0) }
     })
+}
+
+unsafe extern "C" {
+    fn embox_fpu_reset();
+    fn embox_fpu_load();
+}
+
+/// Runs `routine` (embox_fpu_reset, or embox_fpu_load with the image at
+/// `image`, in edx), which makes the current task the owner of the
+/// registers with TS clear and gives them new contents, then sets TS
+/// again: an owned state keeps TS set while the kernel runs.
+///
+/// # Safety
+/// Interrupts are masked; for embox_fpu_load, `image` is a 16-byte
+/// aligned 512-byte fxsave image that `fxrstor` takes without a fault.
+unsafe fn take_registers(routine: unsafe extern "C" fn(), image: usize) {
+    // SAFETY: the caller's contract; the routines keep every register but
+    // eax, flags and the FPU/SSE ones (declared clobbered here).
+    unsafe {
+        core::arch::asm!(
+            "call {routine}",
+            "mov {t}, cr0",
+            "or {t}, 8",
+            "mov cr0, {t}",
+            routine = in(reg) routine,
+            in("edx") image,
+            t = out(reg) _,
+            out("eax") _,
+            out("xmm0") _, out("xmm1") _, out("xmm2") _, out("xmm3") _,
+            out("xmm4") _, out("xmm5") _, out("xmm6") _, out("xmm7") _,
+            out("st(0)") _, out("st(1)") _, out("st(2)") _, out("st(3)") _,
+            out("st(4)") _, out("st(5)") _, out("st(6)") _, out("st(7)") _,
+        )
+    }
 }
 
 /// The state a program or signal handler starts with: x87 as after

@@ -168,6 +168,15 @@ pub struct FrameRef<'a> {
 }
 
 impl FrameRef<'_> {
+    /// Where `len` bytes at `offset` of the frame sit in the physical map,
+    /// for hal code that has the CPU read or write frame memory itself
+    /// (`fxsave`/`fxrstor` of a signal frame's FPU image). Panics if the
+    /// range does not fit in the frame.
+    pub(crate) fn mapped_address(&self, offset: usize, len: usize) -> usize {
+        assert!(offset + len <= layout::PAGE_SIZE, "range past the end of a frame");
+        layout::phys_to_virt(self.phys) + offset
+    }
+
     /// A view of a frame its owner keeps under the raw address `phys`.
     ///
     /// # Safety

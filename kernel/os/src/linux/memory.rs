@@ -267,6 +267,10 @@ impl ProcessMemory {
         self.mm.lock().write_pieces(addr, pieces)
     }
 
+    pub fn with_frame<R>(&mut self, addr: u32, len: usize, write: bool, f: impl FnOnce(FrameRef<'_>, usize) -> R) -> Result<Option<R>, Errno> {
+        self.mm.lock().with_frame(addr, len, write, f)
+    }
+
     pub fn read_cstr(&mut self, addr: u32, max: usize) -> Result<Vec<u8>, Errno> {
         self.mm.lock().read_cstr(addr, max)
     }
@@ -738,6 +742,20 @@ impl Mm {
                 start = end;
             }
         })
+    }
+
+    /// Runs `f` on the frame holding the `len` bytes at `addr` and their
+    /// offset in it, with the program's rights checked as `read` (or, with
+    /// `write`, `write_pieces`) checks them: a page not yet present is
+    /// mapped, a copy-on-write one copied. `None`: the bytes do not lie in
+    /// one page (the caller copies instead). EFAULT as `read`/`write`.
+    pub fn with_frame<R>(&mut self, addr: u32, len: usize, write: bool, f: impl FnOnce(FrameRef<'_>, usize) -> R) -> Result<Option<R>, Errno> {
+        if (addr % PAGE) as usize + len > PAGE_SIZE {
+            return Ok(None);
+        }
+        let (mut f, mut out) = (Some(f), None);
+        self.copy(addr, len, Some(write), |frame, offset, _| out = f.take().map(|f| f(frame, offset)))?;
+        Ok(out)
     }
 
     /// Walks `[addr, addr+len)` page by page. `access`: None = loader,

@@ -1158,22 +1158,28 @@ extern "C" fn syscall_trap(frame: &mut TrapFrame) {
         frame.set_return(embox_abi::Errno::ENOSYS.to_ret() as u32);
         return;
     };
+    let sigreturn = matches!(nr, embox_abi::nr::SIGRETURN | embox_abi::nr::RT_SIGRETURN);
     let needs_regs = crate::syscall::needs_registers(nr);
-    if needs_regs {
-        process.user_regs = Some(*frame);
-    }
-    cpu::enable_interrupts();
-    let result = crate::syscall::dispatch(&mut process, nr, &args);
-    cpu::disable_interrupts();
-    if needs_regs {
-        if let Some(regs) = process.user_regs.take() {
-            *frame = regs;
+    if sigreturn && !process.trace {
+        // Straight on the frame, interrupts masked (it reads a few user
+        // pages and never blocks).
+        signal::return_from_handler(&mut process, frame, nr == embox_abi::nr::RT_SIGRETURN);
+    } else {
+        if needs_regs {
+            process.user_regs = Some(*frame);
         }
+        cpu::enable_interrupts();
+        let result = crate::syscall::dispatch(&mut process, nr, &args);
+        cpu::disable_interrupts();
+        if needs_regs {
+            if let Some(regs) = process.user_regs.take() {
+                *frame = regs;
+            }
+        }
+        frame.set_return(result);
     }
-    frame.set_return(result);
     // sigreturn's registers came from user memory and were checked by
     // set_user_registers, whose sanitizing includes repair_user_segments' check.
-    let sigreturn = matches!(nr, embox_abi::nr::SIGRETURN | embox_abi::nr::RT_SIGRETURN);
     let tls_changed = (needs_regs && !sigreturn) || nr == embox_abi::nr::SET_THREAD_AREA;
     let Err(process) = put_back_quickly(pid, process, frame, tls_changed) else {
         return;

@@ -22,6 +22,7 @@ use embox_abi::Errno;
 use crate::hal::sync::{IrqMutex, SplitU64};
 
 use crate::hal::fpu::{self, FXSAVE_BYTES};
+use crate::hal::paging::PAGE_SIZE;
 use crate::hal::trap::{HandlerEntry, TrapFrame, UserRegisters};
 
 use super::memory::Piece;
@@ -323,11 +324,15 @@ impl SharedPending {
     }
 
     /// Runs `f` on the standard signals under the set's lock, then makes
-    /// the lock-free bits say what is pending.
-    fn update<R>(&self, f: impl FnOnce(&mut (u64, [SigInfo; SIGRTMIN as usize]), &RtQueue) -> R) -> R {
+    /// the lock-free bits say what is pending. `touches`: the signals `f`
+    /// may change; the queue of real-time ones is read again (under its
+    /// own lock) only when they are among them, as a kill's standard
+    /// signal is not.
+    fn update<R>(&self, touches: u64, f: impl FnOnce(&mut (u64, [SigInfo; SIGRTMIN as usize]), &RtQueue) -> R) -> R {
         let mut standard = self.0.standard.lock();
         let result = f(&mut standard, &self.0.rt);
-        self.0.bits.store(standard.0 | self.0.rt.pending());
+        let rt = if touches & !STANDARD_SIGNALS != 0 { self.0.rt.pending() } else { self.0.bits.load() & !STANDARD_SIGNALS };
+        self.0.bits.store(standard.0 | rt);
         result
     }
 
@@ -336,7 +341,7 @@ impl SharedPending {
     /// limit). SIGCONT drops pending stop signals and a stop signal a
     /// pending SIGCONT, as sending them does.
     pub fn post(&self, sig: u32, info: SigInfo) -> Result<(), Errno> {
-        self.update(|(set, infos), rt| {
+        self.update(bit(sig), |(set, infos), rt| {
             if sig >= SIGRTMIN {
                 return rt.push(sig, info);
             }
@@ -358,7 +363,7 @@ impl SharedPending {
         if self.pending() & bit(sig) == 0 {
             return None;
         }
-        self.update(|(set, infos), rt| {
+        self.update(bit(sig), |(set, infos), rt| {
             if sig >= SIGRTMIN {
                 return rt.take(sig).map(|(info, _)| info);
             }
@@ -374,7 +379,7 @@ impl SharedPending {
         if self.pending() & set == 0 {
             return;
         }
-        self.update(|(standard, _), rt| {
+        self.update(set, |(standard, _), rt| {
             *standard &= !set;
             if set & !STANDARD_SIGNALS != 0 {
                 rt.discard(set);
@@ -453,6 +458,8 @@ pub fn discard(p: &mut Process, set: u64) {
 /// `struct sigcontext` (i386): gs fs es ds edi esi ebp esp ebx edx ecx eax
 /// trapno err eip cs eflags esp_at_signal ss fpstate oldmask cr2.
 const SIGCONTEXT_BYTES: usize = 88;
+const SC_FPSTATE: usize = 76;
+const SC_OLDMASK: usize = 80;
 /// `struct _fpstate_32`: the legacy fsave header (112 bytes), then the
 /// `fxsave` image, then padding (624 bytes in all).
 const FPSTATE_BYTES: usize = 624;
@@ -522,10 +529,15 @@ fn sigcontext_registers(sc: &[u8]) -> UserRegisters {
     }
 }
 
+/// The part of an fxsave image the fsave header is made from (up to the
+/// last x87 register).
+const FX_HEADER_SOURCE: usize = 160;
+
 /// The head of a `struct _fpstate_32` for the FPU state `fx` (the fsave
 /// header with the control, status and tag words and the x87 registers,
-/// magic 0 = FXSR); the fxsave image itself follows it at FXSAVE_OFFSET.
-fn fpstate_header(fx: &[u8; FXSAVE_BYTES]) -> [u8; FXSAVE_OFFSET] {
+/// magic 0 = FXSR), from the image's first [`FX_HEADER_SOURCE`] bytes; the
+/// fxsave image itself follows it at FXSAVE_OFFSET.
+fn fpstate_header(fx: &[u8; FX_HEADER_SOURCE]) -> [u8; FXSAVE_OFFSET] {
     let mut out = [0u8; FXSAVE_OFFSET];
     let fcw = u16::from_le_bytes([fx[0], fx[1]]) as u32;
     let fsw = u16::from_le_bytes([fx[2], fx[3]]) as u32;
@@ -604,6 +616,13 @@ pub fn ignored(p: &Process) -> u64 {
         }
         ignored
     })
+}
+
+/// Signals whose sending does nothing but make them pending (Linux's
+/// prepare_signal acts on the stop signals, SIGCONT and SIGKILL at once,
+/// for the whole process).
+pub fn posted_plainly(sig: u32) -> bool {
+    sig != 0 && sig <= NSIG && (STOP_SIGNALS | bit(SIGCONT) | bit(SIGKILL)) & bit(sig) == 0
 }
 
 /// Makes `sig` pending for `p` (standard signals do not queue: a second
@@ -743,14 +762,33 @@ fn setup_frame(p: &mut Process, frame: &mut TrapFrame, sig: u32, info: &SigInfo,
     let restorer = |retcode: usize| if action.sa_flags & SA_RESTORER != 0 { action.sa_restorer } else { at + retcode as u32 };
     let cr2 = if frame.vector() == crate::hal::trap::PAGE_FAULT as u32 { info.fields[0] } else { 0 };
     let sc = sigcontext(frame, fp_at, oldmask as u32, cr2);
-    // The frame, the gap up to the FPU state, and the FPU state (the
-    // header, then the image, read where the task's state is saved) go out
-    // in one checked write: a signal is on the path the benchmarks time,
-    // and every byte copied (or zeroed) costs under TCG.
+    // A frame in one page (the common case) takes one walk: the FPU image
+    // goes from the registers straight into place (one fxsave), the rest
+    // is written around it. Otherwise the frame, the gap up to the FPU
+    // state and the state (its header, then the image read where the
+    // task's state is saved) go out in one checked write. A signal is on
+    // the path the benchmarks time, and every byte copied (or zeroed)
+    // costs under TCG.
     let gap = (fp_at - at - size) as usize;
+    let span = (fp_at - at) as usize + FPSTATE_BYTES;
     let write = |p: &mut Process, own: &[u8], unused: usize, tail: &[u8]| {
+        let placed = p.memory.with_frame(at, span, true, |frame, base| {
+            let fp = base + (fp_at - at) as usize;
+            fpu::save_user_state_to(fpu::UserImage::new(frame, fp + FXSAVE_OFFSET)?);
+            let mut fx = [0u8; FX_HEADER_SOURCE];
+            frame.read(fp + FXSAVE_OFFSET, &mut fx);
+            frame.write(fp, &fpstate_header(&fx));
+            frame.write(base, own);
+            frame.write(base + own.len() + unused, tail);
+            Some(())
+        })?;
+        if placed.flatten().is_some() {
+            return Ok(());
+        }
         fpu::with_user_state(|fx| {
-            let header = fpstate_header(fx);
+            let mut source = [0u8; FX_HEADER_SOURCE];
+            source.copy_from_slice(&fx[..FX_HEADER_SOURCE]);
+            let header = fpstate_header(&source);
             let pieces = [Piece::Bytes(own), Piece::Gap(unused), Piece::Bytes(tail), Piece::Gap(gap), Piece::Bytes(&header), Piece::Bytes(fx)];
             p.memory.write_pieces(at, &pieces)
         })
@@ -803,28 +841,66 @@ fn restore_fpstate(p: &mut Process, fp_at: u32) -> Result<(), Errno> {
     fpu::load_user_state(|area| p.memory.read(image_at, area))
 }
 
+/// Reads back what sigreturn needs of a frame: `parts` (an address and a
+/// buffer each), and the FPU image whose `struct _fpstate_32` address is
+/// the word at `fpstate_word` of the first part (its sigcontext's
+/// fpstate). When all of it lies in the page of the first part (the
+/// common case) that is one walk, and the image goes straight into the
+/// registers (one fxrstor, if it is aligned and its MXCSR one the CPU
+/// takes); otherwise part by part, the image through the task's area
+/// (MXCSR masked). EFAULT: the program ends.
+fn read_back(p: &mut Process, parts: &mut [(u32, &mut [u8])], fpstate_word: usize) -> Result<(), Errno> {
+    let page = parts[0].0 & !(PAGE_SIZE as u32 - 1);
+    let in_page = |at: u32, len: usize| at >= page && (at - page) as usize + len <= PAGE_SIZE;
+    let mut fp_at = None;
+    if parts.iter().all(|(at, buf)| in_page(*at, buf.len())) {
+        let loaded = p.memory.with_frame(page, PAGE_SIZE, false, |frame, _| {
+            for (at, buf) in parts.iter_mut() {
+                frame.read((*at - page) as usize, buf);
+            }
+            let fp = get(parts[0].1, fpstate_word);
+            fp_at = Some(fp);
+            let image_at = fp.wrapping_add(FXSAVE_OFFSET as u32);
+            fp != 0 && in_page(image_at, FXSAVE_BYTES) && fpu::UserImage::new(frame, (image_at - page) as usize).is_some_and(fpu::load_user_state_from)
+        })?;
+        if loaded == Some(true) {
+            return Ok(());
+        }
+    }
+    let fp_at = match fp_at {
+        Some(fp) => fp,
+        None => {
+            for (at, buf) in parts.iter_mut() {
+                p.memory.read(*at, buf)?;
+            }
+            get(parts[0].1, fpstate_word)
+        }
+    };
+    restore_fpstate(p, fp_at)
+}
+
 /// `sigreturn` (119): the handler of a non-SA_SIGINFO signal returned
 /// through its restorer, which popped the signal number: the frame is at
 /// esp - 8. Restores the registers, FPU state and mask. Err: the frame is
 /// bad (SIGSEGV).
-pub fn sigreturn(p: &mut Process, regs: &mut TrapFrame) -> Result<(), ()> {
+fn sigreturn(p: &mut Process, regs: &mut TrapFrame) -> Result<(), ()> {
     let at = regs.user_sp().wrapping_sub(8);
     let mut sc = [0u8; SIGCONTEXT_BYTES];
-    p.memory.read(at.wrapping_add(SIGFRAME_SC as u32), &mut sc).map_err(|_| ())?;
     let mut high = [0u8; 4];
-    p.memory.read(at.wrapping_add(SIGFRAME_EXTRAMASK as u32), &mut high).map_err(|_| ())?;
-    let mask = get(&sc, 80) as u64 | (u32::from_le_bytes(high) as u64) << 32;
+    let parts: &mut [(u32, &mut [u8])] = &mut [(at.wrapping_add(SIGFRAME_SC as u32), &mut sc), (at.wrapping_add(SIGFRAME_EXTRAMASK as u32), &mut high)];
+    read_back(p, parts, SC_FPSTATE).map_err(|_| ())?;
+    let mask = get(&sc, SC_OLDMASK) as u64 | (u32::from_le_bytes(high) as u64) << 32;
     finish_return(p, regs, &sc, mask)
 }
 
 /// `rt_sigreturn` (173): the frame is at esp - 4 (the handler's `ret`
 /// popped pretcode). Restores registers, FPU state, mask and the
 /// alternate stack.
-pub fn rt_sigreturn(p: &mut Process, regs: &mut TrapFrame) -> Result<(), ()> {
+fn rt_sigreturn(p: &mut Process, regs: &mut TrapFrame) -> Result<(), ()> {
     let at = regs.user_sp().wrapping_sub(4);
     let mut uc = [0u8; RT_RETCODE - RT_UC];
-    p.memory.read(at.wrapping_add(RT_UC as u32), &mut uc).map_err(|_| ())?;
     let base = RT_UC;
+    read_back(p, &mut [(at.wrapping_add(RT_UC as u32), &mut uc)], RT_UC_SC - base + SC_FPSTATE).map_err(|_| ())?;
     let stack = &uc[RT_UC_STACK - base..RT_UC_STACK - base + 12];
     let sc: [u8; SIGCONTEXT_BYTES] = uc[RT_UC_SC - base..RT_UC_SC - base + SIGCONTEXT_BYTES].try_into().map_err(|_| ())?;
     let mask = u64::from_le_bytes(uc[RT_UC_MASK - base..RT_UC_MASK - base + 8].try_into().map_err(|_| ())?);
@@ -836,12 +912,26 @@ pub fn rt_sigreturn(p: &mut Process, regs: &mut TrapFrame) -> Result<(), ()> {
     Ok(())
 }
 
+/// sigreturn (`rt`: rt_sigreturn) on `regs`, the trap's own frame (the
+/// syscall trap's way for them: no copy of the registers through
+/// `Process::user_regs`, no table dispatch; a signal's way back is on the
+/// path the benchmarks time). A bad frame ends the program with SIGSEGV:
+/// no handler can catch it, its registers are gone.
+pub fn return_from_handler(p: &mut Process, regs: &mut TrapFrame, rt: bool) {
+    let restored = if rt { rt_sigreturn(p, regs) } else { sigreturn(p, regs) };
+    if restored.is_err() {
+        super::fault::report_bad_frame(p);
+        p.exit_status = Some(super::process::Ending::Killed(SIGSEGV));
+    }
+}
+
+/// The registers and mask of a frame whose FPU state `read_back` restored.
 fn finish_return(p: &mut Process, regs: &mut TrapFrame, sc: &[u8; SIGCONTEXT_BYTES], mask: u64) -> Result<(), ()> {
     if !regs.set_user_registers(&sigcontext_registers(sc)) {
         return Err(());
     }
     p.sigmask = mask & !UNBLOCKABLE;
-    restore_fpstate(p, get(sc, 76)).map_err(|_| ())
+    Ok(())
 }
 
 /// `sigaltstack`'s change: EPERM while running on it, EINVAL for unknown

@@ -421,21 +421,38 @@ const QUICK: &[u32] = &[
     GETTIMEOFDAY, TIME, CLOCK_GETTIME, CLOCK_GETTIME64,
 ];
 
+/// How the trap serves a call number (one byte per number: the null
+/// call's one check).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Speed {
+    Slow,
+    Quick,
+    /// clock_gettime: quick unless it reads a CPU-time clock (which reads
+    /// the thread table, which the quick path holds).
+    QuickUnlessCpuClock,
+}
+
 /// `QUICK` by number; `forwarding`: without the calls that go to LKL
 /// (LKL may block, so they never run with interrupts masked).
-const fn quick_table(forwarding: bool) -> [bool; NR_LIMIT] {
-    let mut out = [false; NR_LIMIT];
+const fn quick_table(forwarding: bool) -> [Speed; NR_LIMIT] {
+    let mut out = [Speed::Slow; NR_LIMIT];
     let mut i = 0;
     while i < QUICK.len() {
         let nr = QUICK[i] as usize;
-        out[nr] = !(forwarding && matches!(LKL_HANDLERS[nr], Some(LklEntry::Route(..))));
+        out[nr] = if forwarding && matches!(LKL_HANDLERS[nr], Some(LklEntry::Route(..))) {
+            Speed::Slow
+        } else if matches!(QUICK[i], CLOCK_GETTIME | CLOCK_GETTIME64) {
+            Speed::QuickUnlessCpuClock
+        } else {
+            Speed::Quick
+        };
         i += 1;
     }
     out
 }
 
-const IS_QUICK: [bool; NR_LIMIT] = quick_table(false);
-const IS_QUICK_FORWARDING: [bool; NR_LIMIT] = quick_table(true);
+const IS_QUICK: [Speed; NR_LIMIT] = quick_table(false);
+const IS_QUICK_FORWARDING: [Speed; NR_LIMIT] = quick_table(true);
 
 /// Set once a process forwards to LKL (LKL is up): from then on the quick
 /// path leaves the forwarded calls alone.
@@ -455,11 +472,12 @@ pub fn lkl_forwarding() -> bool {
 /// Reading a CPU-time clock is not quick: it reads the thread table, which
 /// the quick path holds.
 pub fn is_quick(nr: u32, clock: u32) -> bool {
-    if matches!(nr, CLOCK_GETTIME | CLOCK_GETTIME64) && time::is_cpu_clock(clock) {
-        return false;
-    }
     let table = if FORWARDING.load(Ordering::Relaxed) { &IS_QUICK_FORWARDING } else { &IS_QUICK };
-    table.get(nr as usize).copied().unwrap_or(false)
+    match table.get(nr as usize) {
+        Some(Speed::Quick) => true,
+        Some(Speed::QuickUnlessCpuClock) => !time::is_cpu_clock(clock),
+        _ => false,
+    }
 }
 
 /// Calls whose handlers read or replace the user registers (`Process::user_regs`).

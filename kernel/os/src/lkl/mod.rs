@@ -73,6 +73,19 @@ pub fn syscall(nr: u32, args: &mut [Arg<'_>]) -> Result<isize, Errno> {
     }
 }
 
+/// [`syscall`] that a signal posted to the calling thread does not end (no
+/// kick, no check first): for the chunks of a regular file's read or write,
+/// which Linux moves to the end before it delivers a signal.
+pub fn syscall_steady(nr: u32, args: &mut [Arg<'_>]) -> Result<isize, Errno> {
+    #[cfg(feature = "lkl")]
+    return when_up(|| crate::hal::lkl::kernel::syscall(nr, args));
+    #[cfg(not(feature = "lkl"))]
+    {
+        let _ = (nr, args);
+        Err(Errno::ENOSYS)
+    }
+}
+
 /// [`syscall`] with plain numbers only ([`crate::hal::lkl::kernel::syscall_ints`]):
 /// the forwarded calls without a buffer take this shorter way.
 pub fn syscall_ints(nr: u32, ints: [isize; 6]) -> Result<isize, Errno> {

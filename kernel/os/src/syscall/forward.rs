@@ -32,10 +32,11 @@ use embox_abi::types::{Iovec, Stat64};
 use embox_abi::Errno;
 use embox_lkl_abi::route::{self, Arg, Forward, Ret, AT_FDCWD, MAX_IO, MAX_SOCKBUF};
 use embox_lkl_abi::{dirent, nr as lkl_nr, socketcall, stat};
-use zerocopy::little_endian::I64;
+use zerocopy::little_endian::{I32, I64};
 use zerocopy::FromBytes;
 
 use super::args::{Fd, Off64Hi, SyscallFn};
+use super::io::MAX_RW_COUNT;
 use super::user::{UserPtr, UserSlice, UserString, PATH_MAX};
 use super::{Args, Handler};
 use crate::linux::files::{FileKind, OpenFile};
@@ -127,33 +128,24 @@ fn plain_value(arg: Arg, a: &Args) -> Option<isize> {
 /// (getuid32, close, fsync, dup2, fchmod, ...): staged on the stack, no
 /// heap and no copy-back bookkeeping. `None` when the route is not one.
 fn forward_plain(p: &mut Process, f: &Forward, native: Handler, a: &Args) -> Option<Raw> {
-    let plain = f.args.len() <= 6
-        && matches!(f.ret, Ret::Value | Ret::Id16)
-        && f.args.iter().all(|&arg| matches!(arg, Arg::Fd(_)) || plain_value(arg, a).is_some());
-    if !plain {
+    if !matches!(f.ret, Ret::Value | Ret::Id16) || f.args.len() > 6 {
         return None;
     }
     // Numbers only, passed to LKL as they are (no `LklArg` array to build
-    // and convert), built in place (a zeroed array first would be SSE
-    // stores, and the kernel's first SSE instruction in a call costs a #NM
-    // trap). `stop`: the first descriptor argument that is ours (the native
-    // handler serves the call) or not open.
-    let mut stop: Option<Result<(), Errno>> = None;
-    let ints: [isize; 6] = core::array::from_fn(|i| match f.args.get(i) {
-        None => 0,
-        Some(&Arg::Fd(j)) => match lkl_fd(p, a[j as usize]) {
-            Ok(Some(n)) => n as isize,
-            other => {
-                stop.get_or_insert(other.map(|_| ()));
-                0
-            }
-        },
-        Some(&arg) => plain_value(arg, a).unwrap_or(0),
-    });
-    match stop {
-        Some(Ok(())) => return Some(Ok(to_eax(native(p, a)) as i32)),
-        Some(Err(e)) => return Some(Err(e)),
-        None => {}
+    // and convert), in one pass over the route's arguments. A descriptor
+    // that is ours (the native handler serves the call) or not open ends
+    // the call where the general path would: every argument before it was
+    // a number, which the general path stages without side effects.
+    let mut ints = [0isize; 6];
+    for (slot, &arg) in ints.iter_mut().zip(f.args) {
+        *slot = match arg {
+            Arg::Fd(j) => match lkl_fd(p, a[j as usize]) {
+                Ok(Some(n)) => n as isize,
+                Ok(None) => return Some(Ok(to_eax(native(p, a)) as i32)),
+                Err(e) => return Some(Err(e)),
+            },
+            _ => plain_value(arg, a)?,
+        };
     }
     let ret = match lkl::syscall_ints(f.lkl_nr, ints).map(|r| r as i32) {
         Ok(ret) if ret >= 0 && f.ret == Ret::Id16 => Ok(route::id32_to_id16(ret as u32) as i32),
@@ -161,10 +153,6 @@ fn forward_plain(p: &mut Process, f: &Forward, native: Handler, a: &Args) -> Opt
     };
     Some(ret)
 }
-
-/// Linux's `MAX_RW_COUNT` (`INT_MAX` rounded down to a page): the most one
-/// read or write moves.
-const MAX_RW_COUNT: usize = 0x7fff_f000;
 
 /// read, write, pread64 and pwrite64 on an LKL descriptor, of any length
 /// ([`transfer`]); `None` for the other routes.
@@ -194,7 +182,7 @@ fn forward_rw(p: &mut Process, f: &Forward, native: Handler, a: &Args) -> Option
 /// (address, length; one for read/write, the iovecs for readv/writev), at
 /// `offset` (pread64/pwrite64) or at the file's position. The bytes go
 /// through one kernel buffer of at most MAX_IO bytes, one LKL call per
-/// MAX_IO chunk, as long as [`whole_transfer`] says Linux would move them
+/// MAX_IO chunk, as long as [`span`] says Linux would move them
 /// all in one call; otherwise one call moves at most MAX_IO bytes (a short
 /// count, as Linux gives on pipes and sockets). A chunk that comes back
 /// short (end of file, a full non-blocking pipe) ends it; an error after
@@ -202,14 +190,17 @@ fn forward_rw(p: &mut Process, f: &Forward, native: Handler, a: &Args) -> Option
 fn transfer(p: &mut Process, fd: i32, ranges: &[(u32, usize)], offset: Option<i64>, write: bool) -> Raw {
     let total = ranges.iter().fold(0usize, |t, r| t.saturating_add(r.1)).min(MAX_RW_COUNT);
     let max_io = MAX_IO as usize;
-    let limit = if total <= max_io || whole_transfer(fd, write)? { total } else { max_io };
+    let span = if total <= max_io { Span::Whole } else { span(fd, write)? };
+    let limit = if span == Span::Capped { max_io } else { total };
+    // A regular file moves to the end; a signal waits for it (see Span).
+    let steady = span == Span::WholeFile;
     let mut buf = Vec::new();
     buf.try_reserve_exact(limit.min(max_io)).map_err(|_| Errno::ENOMEM)?;
     let mut done = 0usize;
     loop {
         let chunk = (limit - done).min(max_io);
         let at = offset.map(|o| o + done as i64);
-        let n = match transfer_chunk(p, fd, ranges, done, chunk, at, &mut buf, write) {
+        let n = match transfer_chunk(p, fd, ranges, done, chunk, at, &mut buf, write, steady) {
             Ok(n) if n >= 0 => n as usize,
             _ if done > 0 => break,
             other => return other,
@@ -225,16 +216,16 @@ fn transfer(p: &mut Process, fd: i32, ranges: &[(u32, usize)], offset: Option<i6
 /// Bytes `[from, from + len)` of the user ranges, written to LKL (staged
 /// into `buf` first) or read from it (through `buf`, then copied out).
 #[allow(clippy::too_many_arguments)]
-fn transfer_chunk(p: &mut Process, fd: i32, ranges: &[(u32, usize)], from: usize, len: usize, at: Option<i64>, buf: &mut Vec<u8>, write: bool) -> Raw {
+fn transfer_chunk(p: &mut Process, fd: i32, ranges: &[(u32, usize)], from: usize, len: usize, at: Option<i64>, buf: &mut Vec<u8>, write: bool, steady: bool) -> Raw {
     if write {
         buf.clear();
         gather(p, ranges, from, len, buf)?;
-        return rw_call(fd, LklArg::In(buf), len, at);
+        return rw_call(fd, LklArg::In(buf), len, at, steady);
     }
     // Zero-filled once, then reused (LKL writes into it: it must be
     // initialised memory).
     buf.resize(len, 0);
-    let n = rw_call(fd, LklArg::Out(&mut buf[..len]), len, at)?;
+    let n = rw_call(fd, LklArg::Out(&mut buf[..len]), len, at, steady)?;
     if n > 0 {
         if let Err(e) = scatter(p, ranges, from, &buf[..(n as usize).min(len)]) {
             // Not delivered: the position stays where the program's bytes end.
@@ -246,8 +237,9 @@ fn transfer_chunk(p: &mut Process, fd: i32, ranges: &[(u32, usize)], from: usize
 }
 
 /// LKL's read/write (pread64/pwrite64 with an offset) of `len` bytes
-/// to or from the kernel buffer `data`.
-fn rw_call(fd: i32, data: LklArg<'_>, len: usize, at: Option<i64>) -> Raw {
+/// to or from the kernel buffer `data`; `steady`: a signal posted to the
+/// thread does not end it ([`lkl::syscall_steady`]).
+fn rw_call(fd: i32, data: LklArg<'_>, len: usize, at: Option<i64>, steady: bool) -> Raw {
     let nr = match (&data, at) {
         (LklArg::In(_), None) => lkl_nr::WRITE,
         (LklArg::In(_), Some(_)) => lkl_nr::PWRITE64,
@@ -257,7 +249,8 @@ fn rw_call(fd: i32, data: LklArg<'_>, len: usize, at: Option<i64>) -> Raw {
     let off = at.unwrap_or(0);
     let mut args = [LklArg::Int(fd as isize), data, LklArg::Int(len as isize), LklArg::Int(off as i32 as isize), LklArg::Int((off >> 32) as i32 as isize)];
     let n = if at.is_some() { 5 } else { 3 };
-    lkl::syscall(nr, &mut args[..n]).map(|r| r as i32)
+    let args = &mut args[..n];
+    if steady { lkl::syscall_steady(nr, args) } else { lkl::syscall(nr, args) }.map(|r| r as i32)
 }
 
 /// Calls `each(user address, length, where the piece starts in the run)`
@@ -291,26 +284,40 @@ fn scatter(p: &mut Process, ranges: &[(u32, usize)], from: usize, data: &[u8]) -
     pieces(ranges, from, data.len(), |addr, n, at| p.memory.write(addr, &data[at..at + n]))
 }
 
-/// Whether one read (`write` false) or write of LKL descriptor `fd` moves
-/// every byte asked for on Linux, so that [`transfer`] loops over chunks:
-/// regular files and block devices always; writes also to pipes, character
-/// devices and stream sockets (a blocking write waits until all is written;
-/// a non-blocking or interrupted one ends at the count so far, as the loop
-/// does). A read of a pipe, socket or device returns what is there (a second
-/// chunk would wait for more), and a datagram must stay one datagram: those
-/// make one call. Asked only for transfers longer than MAX_IO.
-fn whole_transfer(fd: i32, write: bool) -> Result<bool, Errno> {
+/// How one read or write of more than MAX_IO bytes goes through LKL.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Span {
+    /// One call of at most MAX_IO bytes: a read of a pipe, socket or device
+    /// returns what is there (a second chunk would wait for more), and a
+    /// datagram must stay one datagram.
+    Capped,
+    /// Chunk after chunk until every byte is moved: writes to pipes,
+    /// character devices and stream sockets (a blocking write waits until
+    /// all is written; a non-blocking or interrupted one ends at the count
+    /// so far, as the loop does).
+    Whole,
+    /// Chunk after chunk, and a signal does not end it: a regular file or a
+    /// block device, which Linux reads or writes to the end before a signal
+    /// is delivered (a signal between two chunks must not cut it short).
+    WholeFile,
+}
+
+/// How a read (`write` false) or write of LKL descriptor `fd` longer than
+/// MAX_IO goes on Linux ([`Span`]), from its type (an fstat, and for a
+/// socket its SO_TYPE). Asked only for transfers longer than MAX_IO.
+fn span(fd: i32, write: bool) -> Result<Span, Errno> {
     use embox_abi::consts::mode::{S_IFBLK, S_IFCHR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK};
     let mut st = [0u8; size_of::<stat::LklStat64>()];
     let mut args = [LklArg::Int(fd as isize), LklArg::Out(&mut st)];
     sys(lkl::syscall(lkl_nr::FSTAT64, &mut args).map(|r| r as i32))?;
     let mode = stat::LklStat64::read_from_bytes(&st).map_err(|_| Errno::EIO)?.st_mode & S_IFMT;
-    Ok(match mode {
-        S_IFREG | S_IFBLK => true,
+    let whole = match mode {
+        S_IFREG | S_IFBLK => return Ok(Span::WholeFile),
         S_IFIFO | S_IFCHR => write,
         S_IFSOCK => write && socket_type(fd)? == SOCK_STREAM,
         _ => false,
-    })
+    };
+    Ok(if whole { Span::Whole } else { Span::Capped })
 }
 
 const SOCK_STREAM: u32 = 1;
@@ -683,7 +690,7 @@ fn ppoll_wait(fds: &[(i32, u16)], timeout: Option<core::time::Duration>, ours_re
 /// file copies its pages this way); the bytes read.
 pub fn pread(fd: i32, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
     let len = buf.len();
-    Ok((sys(rw_call(fd, LklArg::Out(buf), len, Some(offset as i64)))? as usize).min(len))
+    Ok((sys(rw_call(fd, LklArg::Out(buf), len, Some(offset as i64), false))? as usize).min(len))
 }
 
 /// LKL's `llseek` (the only seek of a 32-bit asm-generic kernel); the new offset.
@@ -870,24 +877,33 @@ pub fn writev(p: &mut Process, fd: Fd, iov: UserPtr<Iovec>, count: u32) -> SysRe
     vector(p, fd, iov, count, true)
 }
 
-/// sendfile64(out, in, offset*, count) between any two descriptors: LKL
-/// reads, then the output's own write (the console natively), MAX_IO bytes
-/// at a time; from a regular file until `count` bytes are sent, as Linux
-/// sends them (see [`whole_transfer`]).
+/// sendfile64 forwarded ([`sendfile_at`]).
 pub fn sendfile64(p: &mut Process, out_fd: Fd, in_fd: Fd, off_ptr: UserPtr<I64>, count: usize) -> SysResult {
-    let Some(src) = lkl_fd(p, in_fd.0)? else { return super::io::sendfile64(p, out_fd, in_fd, off_ptr, count) };
-    let offset = off_ptr.read_opt(&mut p.memory)?.map(|off| off.get());
+    super::io::sendfile64_with(p, out_fd, in_fd, off_ptr, count, sendfile_at)
+}
+
+/// sendfile (i386's 32-bit offset) forwarded ([`sendfile_at`]).
+pub fn sendfile(p: &mut Process, out_fd: Fd, in_fd: Fd, off_ptr: UserPtr<I32>, count: usize) -> SysResult {
+    super::io::sendfile32_with(p, out_fd, in_fd, off_ptr, count, sendfile_at)
+}
+
+/// sendfile between any two descriptors when the input is LKL's (else the
+/// native core): LKL reads, then the output's own write (the console
+/// natively), MAX_IO bytes at a time; from a regular file until `count`
+/// bytes are sent, as Linux sends them (see [`Span`]).
+fn sendfile_at(p: &mut Process, out_fd: Fd, in_fd: Fd, offset: Option<i64>, count: usize) -> Result<(u32, i64), Errno> {
+    let Some(src) = lkl_fd(p, in_fd.0)? else { return super::io::sendfile_at(p, out_fd, in_fd, offset, count) };
     let count = count.min(MAX_RW_COUNT);
     let max_io = MAX_IO as usize;
-    let limit = if count <= max_io || whole_transfer(src, false)? { count } else { max_io };
+    let limit = if count <= max_io || span(src, false)? != Span::Capped { count } else { max_io };
     let mut data = buffer(limit.min(max_io))?;
     let mut done = 0usize;
     loop {
         let chunk = (limit - done).min(max_io);
-        let n = match rw_call(src, LklArg::Out(&mut data[..chunk]), chunk, offset.map(|o| o + done as i64)) {
+        let n = match rw_call(src, LklArg::Out(&mut data[..chunk]), chunk, offset.map(|o| o + done as i64), false) {
             Ok(n) if n >= 0 => n as usize,
             _ if done > 0 => break,
-            other => return sys(other),
+            other => return sys(other).map(|n| (n, offset.unwrap_or(0))),
         };
         if n == 0 {
             break;
@@ -909,10 +925,7 @@ pub fn sendfile64(p: &mut Process, out_fd: Fd, in_fd: Fd, off_ptr: UserPtr<I64>,
             break;
         }
     }
-    if let Some(off) = offset {
-        off_ptr.write(&mut p.memory, &I64::new(off + done as i64))?;
-    }
-    Ok(done as u32)
+    Ok((done as u32, offset.unwrap_or(0) + done as i64))
 }
 
 /// Moves LKL descriptor `fd`'s position back over `n` bytes read but not
@@ -927,7 +940,7 @@ fn unread(fd: i32, offset: Option<i64>, n: usize) {
 /// Writes kernel bytes to descriptor `fd`, whatever it is.
 fn write_data(p: &mut Process, fd: u32, data: &[u8]) -> SysResult {
     match lkl_fd(p, fd)? {
-        Some(n) => sys(rw_call(n, LklArg::In(data), data.len(), None)),
+        Some(n) => sys(rw_call(n, LklArg::In(data), data.len(), None, false)),
         None => super::io::write_kernel_bytes(p, fd, data).map(|_| data.len() as u32),
     }
 }

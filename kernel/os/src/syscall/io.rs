@@ -9,7 +9,7 @@ use embox_abi::consts::seek::{SEEK_CUR, SEEK_END, SEEK_SET};
 use embox_abi::errno::SysResult;
 use embox_abi::types::{Iovec, Timespec32, Timespec64, Timeval32};
 use embox_abi::Errno;
-use zerocopy::little_endian::I64;
+use zerocopy::little_endian::{I32, I64};
 
 use super::args::{Fd, Off64, Off64Hi};
 use super::user::{UserPtr, UserSlice, UserString};
@@ -714,10 +714,66 @@ fn timeout_ms(ts: Option<(i64, i64)>) -> Result<i32, Errno> {
     Ok((sec * 1000 + nsec / 1_000_000).min(i64::from(i32::MAX)) as i32)
 }
 
-/// sendfile64(out_fd, in_fd, loff_t *offset, count): copies from a file to
-/// any descriptor through a kernel buffer. With `offset`, reads there and
-/// updates it instead of the input's file offset.
+/// What serves a sendfile once its offset is read: `(out_fd, in_fd, offset,
+/// count)` with `offset` None for the input's own position; the bytes sent
+/// and the offset after them (meaningful with an offset). The native core is
+/// [`sendfile_at`], the forwarded one `forward::sendfile_at`.
+pub(super) type SendfileCore = fn(&mut Process, Fd, Fd, Option<i64>, usize) -> Result<(u32, i64), Errno>;
+
+/// sendfile64(out_fd, in_fd, loff_t *offset, count) over `core`: the offset
+/// is read first and written back after, as Linux does.
+pub(super) fn sendfile64_with(p: &mut Process, out_fd: Fd, in_fd: Fd, offset_ptr: UserPtr<I64>, count: usize, core: SendfileCore) -> SysResult {
+    let offset = offset_ptr.read_opt(&mut p.memory)?.map(|off| off.get());
+    let (done, end) = core(p, out_fd, in_fd, offset, count)?;
+    if offset.is_some() {
+        offset_ptr.write(&mut p.memory, &I64::new(end))?;
+    }
+    Ok(done)
+}
+
+/// Linux's `MAX_RW_COUNT` (`INT_MAX` rounded down to a page): the most one
+/// read or write moves.
+pub(super) const MAX_RW_COUNT: usize = 0x7fff_f000;
+
+/// Linux's `MAX_NON_LFS`: the end of a file that a 32-bit `off_t` reaches.
+const MAX_NON_LFS: i64 = i32::MAX as i64;
+
+/// sendfile(out_fd, in_fd, off_t *offset, count), i386's old call with a
+/// 32-bit offset, over `core`: as Linux's, an offset at or past 2^31 - 1 is
+/// EOVERFLOW and a count that would pass it is cut to end there. Without an
+/// offset it is sendfile64 (the input's own position has no such limit).
+pub(super) fn sendfile32_with(p: &mut Process, out_fd: Fd, in_fd: Fd, offset_ptr: UserPtr<I32>, count: usize, core: SendfileCore) -> SysResult {
+    let Some(offset) = offset_ptr.read_opt(&mut p.memory)? else {
+        return core(p, out_fd, in_fd, None, count).map(|(done, _)| done);
+    };
+    let pos = i64::from(offset.get());
+    let mut count = count.min(MAX_RW_COUNT);
+    // A negative offset is the core's EINVAL, as Linux checks it first.
+    if pos >= 0 && pos + count as i64 > MAX_NON_LFS {
+        if pos >= MAX_NON_LFS {
+            return Err(Errno::EOVERFLOW);
+        }
+        count = (MAX_NON_LFS - pos) as usize;
+    }
+    let (done, end) = core(p, out_fd, in_fd, Some(pos), count)?;
+    // `end` is at most MAX_NON_LFS: it fits.
+    offset_ptr.write(&mut p.memory, &I32::new(end as i32))?;
+    Ok(done)
+}
+
+/// sendfile64 natively ([`sendfile_at`]).
 pub fn sendfile64(p: &mut Process, out_fd: Fd, in_fd: Fd, offset_ptr: UserPtr<I64>, count: usize) -> SysResult {
+    sendfile64_with(p, out_fd, in_fd, offset_ptr, count, sendfile_at)
+}
+
+/// sendfile (i386's 32-bit offset) natively ([`sendfile_at`]).
+pub fn sendfile(p: &mut Process, out_fd: Fd, in_fd: Fd, offset_ptr: UserPtr<I32>, count: usize) -> SysResult {
+    sendfile32_with(p, out_fd, in_fd, offset_ptr, count, sendfile_at)
+}
+
+/// Copies from a file to any descriptor through a kernel buffer. With
+/// `offset`, reads there and leaves the input's file offset alone.
+pub(super) fn sendfile_at(p: &mut Process, out_fd: Fd, in_fd: Fd, offset: Option<i64>, count: usize) -> Result<(u32, i64), Errno> {
     let (out_fd, in_fd) = (out_fd.0, in_fd.0);
     let (id, file_offset, flags) = match p.files.get(in_fd)? {
         crate::linux::files::OpenFile { kind: FileKind::File(id), offset, flags, .. } => (id, offset, flags),
@@ -730,9 +786,9 @@ pub fn sendfile64(p: &mut Process, out_fd: Fd, in_fd: Fd, offset_ptr: UserPtr<I6
     if !writable(out.flags) {
         return Err(Errno::EBADF);
     }
-    let start = match offset_ptr.read_opt(&mut p.memory)? {
-        Some(off) if off.get() < 0 => return Err(Errno::EINVAL),
-        Some(off) => off.get() as u64,
+    let start = match offset {
+        Some(off) if off < 0 => return Err(Errno::EINVAL),
+        Some(off) => off as u64,
         None => file_offset,
     };
     let mut block = [0u8; CHUNK];
@@ -747,11 +803,10 @@ pub fn sendfile64(p: &mut Process, out_fd: Fd, in_fd: Fd, offset_ptr: UserPtr<I6
         write_kernel_bytes(p, out_fd, &chunk[..n])?;
         done += n;
     }
-    match offset_ptr.is_null() {
-        true => p.files.set_offset(in_fd, start + done as u64)?,
-        false => offset_ptr.write(&mut p.memory, &I64::new((start + done as u64) as i64))?,
+    if offset.is_none() {
+        p.files.set_offset(in_fd, start + done as u64)?;
     }
-    Ok(done as u32)
+    Ok((done as u32, (start + done as u64) as i64))
 }
 
 /// Writes kernel bytes to `fd` at its offset (the console, or a file).

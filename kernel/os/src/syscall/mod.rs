@@ -223,7 +223,8 @@ const TABLE: &[(u32, Serve)] = &[
     (GETCWD, Native(sys!(dir::getcwd))),                       // 183
     // 184..=185: capget, capset
     (SIGALTSTACK, Native(sys!(signal::sigaltstack))),          // 186
-    // 187..=189: sendfile, getpmsg, putpmsg
+    (SENDFILE, LklVia(sys!(io::sendfile), sys!(forward::sendfile))), // 187
+    // 188..=189: getpmsg, putpmsg
     (VFORK, Native(sys!(exit::vfork))),                        // 190
     (UGETRLIMIT, Native(sys!(system::getrlimit))),             // 191
     (MMAP2, Native(sys!(mm::mmap2))),                          // 192

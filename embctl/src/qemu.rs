@@ -88,6 +88,11 @@ impl QemuRun {
         push(&["-nodefaults", "-no-user-config"]);
         if self.firmware == Firmware::Qboot {
             push(&["-bios", "qboot.rom"]);
+            // Nor machine parts our kernel never uses: ACPI tables (QEMU
+            // builds them at start-up), the HPET, SMM and the VMware port.
+            // QEMU start to kernel entry, 15 boots alternated under TCG:
+            // min 61 -> 45 ms, median 99 -> 92 ms.
+            push(&["-machine", "pc,acpi=off,hpet=off,smm=off,vmport=off"]);
         }
         push(&["-kernel", &self.kernel]);
         push(&["-initrd", &self.initrd]);
@@ -314,6 +319,7 @@ mod tests {
         assert!(!argv.contains(&"-S".to_string()));
         assert!(!argv.contains(&"-append".to_string()), "our multiboot kernel takes no command line");
         assert_eq!(value_of(&argv, "-bios"), Some("qboot.rom"));
+        assert_eq!(value_of(&argv, "-machine"), Some("pc,acpi=off,hpet=off,smm=off,vmport=off"));
         assert!(argv.contains(&"-nodefaults".to_string()) && argv.contains(&"-no-user-config".to_string()));
     }
 
@@ -322,6 +328,7 @@ mod tests {
         let mut run = sample();
         run.firmware = Firmware::SeaBios;
         assert_eq!(value_of(&run.argv(), "-bios"), None);
+        assert_eq!(value_of(&run.argv(), "-machine"), None, "a Linux guest gets QEMU's whole PC");
     }
 
     #[test]

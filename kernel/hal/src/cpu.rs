@@ -53,7 +53,7 @@ pub fn cr2() -> usize {
 }
 
 /// The physical address of the active page directory.
-pub fn cr3() -> usize {
+pub(crate) fn cr3() -> usize {
     let v: usize;
     // SAFETY: reading CR3 has no side effect.
     unsafe { asm!("mov {}, cr3", out(reg) v, options(nomem, nostack, preserves_flags)) }

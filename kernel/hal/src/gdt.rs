@@ -184,7 +184,7 @@ pub(crate) fn init() {
 }
 
 /// Sets the stack the CPU switches to on a trap from ring 3.
-pub fn set_kernel_stack(top: usize) {
+pub(crate) fn set_kernel_stack(top: usize) {
     crate::cpu::without_interrupts(|| {
         // SAFETY: interrupts are masked and there is one CPU, so nothing else
         // reads or writes the TSS now; the CPU reads esp0 only on a ring change.

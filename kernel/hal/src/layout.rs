@@ -42,11 +42,11 @@ extern "C" {
 }
 
 /// Physical range of the loaded kernel image, `.bss` included.
-pub fn kernel_image() -> PhysRange {
+pub(crate) fn kernel_image() -> PhysRange {
     PhysRange::new(&raw const __kernel_start as u64, &raw const __kernel_end as u64)
 }
 
 /// Physical range of the kernel's code and read-only data (mapped read-only).
-pub fn kernel_readonly() -> PhysRange {
+pub(crate) fn kernel_readonly() -> PhysRange {
     PhysRange::new(&raw const __readonly_start as u64, &raw const __readonly_end as u64)
 }

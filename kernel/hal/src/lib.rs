@@ -18,6 +18,7 @@ extern crate alloc;
 pub mod boot;
 pub mod context;
 pub mod cpu;
+pub mod crash;
 pub mod fpu;
 pub mod gdt;
 pub mod heap;

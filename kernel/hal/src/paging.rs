@@ -286,13 +286,6 @@ impl AddressSpace {
         Directory(self.directory)
     }
 
-    /// Makes this the active address space.
-    pub fn activate(&self) {
-        // SAFETY: the directory maps the kernel exactly as the kernel
-        // directory does, so the running code and its stack stay mapped.
-        unsafe { asm!("mov cr3, {}", in(reg) self.directory as u32, options(nostack)) }
-    }
-
     fn is_active(&self) -> bool {
         crate::cpu::cr3() as u64 == self.directory
     }
@@ -486,7 +479,7 @@ impl Drop for AddressSpace {
 }
 
 /// Switches back to the kernel's own page directory.
-pub fn activate_kernel() {
+pub(crate) fn activate_kernel() {
     // SAFETY: the kernel directory maps everything the kernel uses.
     unsafe { asm!("mov cr3, {}", in(reg) kernel_directory() as u32, options(nostack)) }
 }

@@ -29,27 +29,20 @@ pub fn init() {
     PIC2_DATA.write(0xff);
 }
 
-pub fn unmask(irq: u8) {
+pub(crate) fn unmask(irq: u8) {
     let (port, bit) = if irq < 8 { (PIC1_DATA, irq) } else { (PIC2_DATA, irq - 8) };
     port.write(port.read() & !(1 << bit));
 }
 
-pub fn end_of_interrupt(irq: u8) {
+pub(crate) fn end_of_interrupt(irq: u8) {
     if irq >= 8 {
         PIC2_CMD.write(0x20);
     }
     PIC1_CMD.write(0x20);
 }
 
-/// True if `irq` (on the master PIC) is raised but not yet serviced.
-pub fn is_pending(irq: u8) -> bool {
-    PIC1_CMD.write(0x0a); // OCW3: read IRR
-    let irr = PIC1_CMD.read();
-    irr & (1 << irq) != 0
-}
-
 /// True if the master PIC really has `irq` in service (a spurious IRQ 7 does not).
-pub fn is_in_service(irq: u8) -> bool {
+pub(crate) fn is_in_service(irq: u8) -> bool {
     PIC1_CMD.write(0x0b); // OCW3: read ISR
     PIC1_CMD.read() & (1 << irq) != 0
 }

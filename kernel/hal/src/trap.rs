@@ -517,31 +517,3 @@ pub(crate) extern "C" fn double_fault() -> ! {
     let _ = writeln!(out, "  eip={eip:08x} esp={esp:08x} eflags={eflags:08x} eax={eax:08x} cr2={:08x}", cpu::cr2());
     report::task_and_exit(&mut out)
 }
-
-/// Makes a kernel-mode page fault on purpose: reads the unmapped page at 0.
-/// For the test that a kernel fault ends the run with its message.
-pub fn trigger_page_fault() -> ! {
-    let value: u32;
-    // SAFETY: on purpose this reads address 0, which paging leaves unmapped:
-    // the page fault ends the run before the value is used. Done in assembly
-    // so the compiler cannot treat the null read as undefined behaviour.
-    unsafe { core::arch::asm!("mov {}, dword ptr [0]", out(reg) value, options(nostack, readonly)) };
-    panic!("page 0 is mapped (read {value:#x})")
-}
-
-/// Makes a double fault on purpose: with the stack pointer on the unmapped
-/// page 0, the page fault cannot push its frame. For the test that even
-/// that ends the run with a report.
-pub fn trigger_double_fault() -> ! {
-    // SAFETY: not safe, on purpose: the fault handlers end the run.
-    unsafe { core::arch::asm!("mov esp, 0x1000", "push eax", "ud2", options(noreturn)) }
-}
-
-/// Writes into the kernel's own code on purpose: the page is read-only, so
-/// this faults. For the test that kernel code is write-protected.
-pub fn trigger_write_to_code() -> ! {
-    let target = trigger_write_to_code as usize;
-    // SAFETY: not safe, on purpose: the write faults and the run ends; were
-    // the page writable, the ud2 below would stop the run instead.
-    unsafe { core::arch::asm!("mov dword ptr [{}], 0", "ud2", in(reg) target, options(noreturn)) }
-}

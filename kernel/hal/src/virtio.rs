@@ -36,7 +36,17 @@ const STATUS_DRIVER_OK: u8 = 4;
 const STATUS_FAILED: u8 = 0x80;
 
 /// Descriptor flag: the device writes this buffer (receive side).
-pub const DESC_F_WRITE: u16 = 2;
+const DESC_F_WRITE: u16 = 2;
+
+/// Which way a posted buffer's bytes go (the descriptor's only flag a
+/// driver chooses: no chains, no indirect tables).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// The device reads the buffer (transmit, console output).
+    DeviceReads,
+    /// The device writes the buffer (receive).
+    DeviceWrites,
+}
 const USED_F_NO_NOTIFY: u16 = 1;
 const AVAIL_F_NO_INTERRUPT: u16 = 1;
 
@@ -232,11 +242,14 @@ impl Queue {
         self.buf_size
     }
 
-    /// Offers descriptor `id` (its buffer `len` bytes long) to the device.
-    pub fn post(&mut self, id: u16, len: usize, flags: u16) {
+    /// Offers descriptor `id` (the first `len` bytes of its buffer) to the
+    /// device. Panics on an `id` or `len` past the queue's buffers: the
+    /// device would read or write memory the queue does not own.
+    pub fn post(&mut self, id: u16, len: usize, direction: Direction) {
+        assert!(id < self.buffer_count() && len <= self.buf_size, "virtqueue post of buffer {id} with {len} bytes: past the queue's buffers");
         let d = 16 * usize::from(id);
         self.ring.write32(d + 8, len as u32);
-        self.ring.write16(d + 12, flags);
+        self.ring.write16(d + 12, if direction == Direction::DeviceWrites { DESC_F_WRITE } else { 0 });
         let slot = usize::from(self.avail_idx % self.size);
         self.ring.write16(self.avail_off + 4 + 2 * slot, id);
         fence(Ordering::SeqCst); // the entry before the index

@@ -30,7 +30,7 @@
 
 use crate::pci::Function;
 use crate::sync::IrqMutex;
-use crate::virtio::{Legacy, Queue, DESC_F_WRITE, VENDOR_VIRTIO};
+use crate::virtio::{Direction, Legacy, Queue, VENDOR_VIRTIO};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -120,7 +120,7 @@ pub fn start(functions: &[Function]) -> Result<(), ProbeError> {
         queue.suppress_interrupts();
     }
     for id in 0..control_rx.buffer_count() {
-        control_rx.post(id, CONTROL_BUF, DESC_F_WRITE);
+        control_rx.post(id, CONTROL_BUF, Direction::DeviceWrites);
     }
     dev.ready();
     control_rx.notify(&dev);
@@ -149,7 +149,7 @@ impl Control {
         buffer[..4].copy_from_slice(&port.to_le_bytes());
         buffer[4..6].copy_from_slice(&event.to_le_bytes());
         buffer[6..8].copy_from_slice(&value.to_le_bytes());
-        self.tx.post(0, CONTROL_SIZE, 0);
+        self.tx.post(0, CONTROL_SIZE, Direction::DeviceReads);
         self.tx.notify(&self.dev);
         (0..HANDSHAKE_POLLS).any(|_| {
             core::hint::spin_loop();
@@ -174,7 +174,7 @@ impl Control {
                 let event = u16::from_le_bytes([message[4], message[5]]);
                 (port, event)
             });
-            self.rx.post(id, CONTROL_BUF, DESC_F_WRITE);
+            self.rx.post(id, CONTROL_BUF, Direction::DeviceWrites);
             self.rx.notify(&self.dev);
             if announced == Some((PORT, DEVICE_ADD)) {
                 return self.send(PORT, PORT_READY, 1) && self.send(PORT, PORT_OPEN, 1);
@@ -241,7 +241,7 @@ impl Console {
     fn post_filling(&mut self) {
         match self.filling.take() {
             Some((id, len)) if len > 0 => {
-                self.tx.post(id, len, 0);
+                self.tx.post(id, len, Direction::DeviceReads);
                 self.tx.notify(&self.dev);
             }
             Some((id, _)) => self.free.push(id),

@@ -78,12 +78,12 @@ static GUEST_MEMORY: IrqMutex<Vec<(usize, usize)>> = IrqMutex::new(Vec::new());
 /// Records a block LKL got from `page_alloc` (start, length): the only
 /// memory its virtqueues may point into. Blocks are never returned while
 /// LKL runs (its memory is one block, allocated at boot).
-pub fn add_guest_memory(start: usize, len: usize) {
+pub(crate) fn add_guest_memory(start: usize, len: usize) {
     GUEST_MEMORY.lock().push((start, len));
 }
 
 /// Forgets a block LKL freed.
-pub fn remove_guest_memory(start: usize) {
+pub(crate) fn remove_guest_memory(start: usize) {
     GUEST_MEMORY.lock().retain(|&(s, _)| s != start);
 }
 

@@ -24,7 +24,7 @@
 
 use crate::netdev::{NetDevice, NetStats, Offloads, Received, TxOffload, MAX_FRAME, MAX_LARGE_FRAME, MAX_TSO_FRAME};
 use crate::pci::Function;
-use crate::virtio::{Legacy, Queue, DESC_F_WRITE, VENDOR_VIRTIO};
+use crate::virtio::{Direction, Legacy, Queue, VENDOR_VIRTIO};
 use alloc::vec::Vec;
 
 use crate::sync::{IrqMutex, SplitU64};
@@ -184,7 +184,7 @@ impl VirtioNet {
         };
         net.tx.suppress_interrupts();
         for id in 0..net.rx.buffer_count() {
-            net.rx.post(id, rx_size, DESC_F_WRITE);
+            net.rx.post(id, rx_size, Direction::DeviceWrites);
         }
         *IRQ_DEVICE.lock() = Some(dev);
         dev.ready();
@@ -222,7 +222,7 @@ impl VirtioNet {
             buf[at..at + n].copy_from_slice(&self.rx.buffer(id)[skip..skip + n]);
             n
         });
-        self.rx.post(id, size, DESC_F_WRITE);
+        self.rx.post(id, size, Direction::DeviceWrites);
         copied
     }
 }
@@ -334,7 +334,7 @@ impl NetDevice for VirtioNet {
             return false;
         }
         buffer[..hdr_len].copy_from_slice(&hdr[..hdr_len]);
-        self.tx.post(id, hdr_len + len, 0);
+        self.tx.post(id, hdr_len + len, Direction::DeviceReads);
         self.unannounced = true;
         if !self.hold_kicks {
             self.announce_tx();

@@ -1,7 +1,8 @@
 //! The built-in shell commands.
 
 use super::{all_commands, Command, Shell, STATUS_USAGE};
-use crate::hal::{heap, memory, power, time, trap};
+use crate::hal::crash::{self, KernelFault};
+use crate::hal::{heap, memory, power, time};
 use crate::{klog, print, println, sched, sysinfo, vfs};
 use alloc::string::String;
 use embox_fs::{FileKind, FsError, Metadata};
@@ -310,11 +311,11 @@ fn crash(_: &mut Shell, args: &[String]) -> i32 {
     match args.first().map(String::as_str) {
         None | Some("page") => {
             klog!("crash: reading address 0 in kernel mode, on request");
-            trap::trigger_page_fault()
+            crash::provoke(KernelFault::PageFault)
         }
         Some("double") => {
             klog!("crash: double fault (kernel stack on an unmapped page), on request");
-            trap::trigger_double_fault()
+            crash::provoke(KernelFault::DoubleFault)
         }
         Some("stack") => {
             klog!("crash: kernel stack overflow by endless recursion, on request");
@@ -324,7 +325,7 @@ fn crash(_: &mut Shell, args: &[String]) -> i32 {
         }
         Some("readonly") => {
             klog!("crash: writing into kernel code, on request");
-            trap::trigger_write_to_code()
+            crash::provoke(KernelFault::WriteToCode)
         }
         Some(other) => {
             println!("crash: unknown kind '{other}' (page, double, stack or readonly)");

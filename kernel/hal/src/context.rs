@@ -11,7 +11,15 @@
 //!
 //! Per context, the switch also installs what the CPU needs for that task:
 //! the TSS `esp0` (its kernel stack top, for traps from ring 3), its page
-//! directory (CR3) and its three TLS descriptors.
+//! directory (CR3) and its three TLS descriptors. A kernel thread (page
+//! directory [`paging::Directory::KERNEL`]) keeps the directory that is
+//! loaded: every directory maps the kernel alike, and a kernel thread
+//! reaches user memory only through an address space's frames, never
+//! through CR3. So a program that blocks, lets the idle task or a kernel
+//! thread (LKL's, the net stack's) run and then resumes pays no CR3 load
+//! and no TLB flush. An address space dropped while loaded puts the
+//! kernel's directory back first (`AddressSpace`'s drop), so CR3 never
+//! names freed tables.
 
 use crate::{cpu, fpu::FpuArea, gdt, kstack::KernelStack, paging};
 use alloc::boxed::Box;
@@ -197,7 +205,7 @@ impl Context {
 
     /// Uses this page directory ([`paging::Directory::KERNEL`]: the kernel's) while
     /// this context runs. Takes effect at the next switch to it, or now if it
-    /// is the current context.
+    /// is the current context (the kernel's is then loaded now, too).
     pub fn set_page_directory(&self, directory: paging::Directory) {
         self.directory.set(directory);
         if self.is_current() {
@@ -296,7 +304,11 @@ fn reap_dead() {
 fn raw_switch(from: &Context, to: &Context) {
     to.pending_body.set(None);
     gdt::set_kernel_stack(to.stack_top);
-    load_directory(to.directory.get());
+    let directory = to.directory.get();
+    // A kernel thread runs on whatever directory is loaded (see the module header).
+    if directory != paging::Directory::KERNEL {
+        load_directory(directory);
+    }
     for (slot, d) in to.tls.get().iter().enumerate() {
         gdt::set_tls_descriptor(slot, *d);
     }

@@ -1661,6 +1661,33 @@ fn lkl_serves_uname_and_proc() {
     assert!(outputs.iter().all(|o| o.status == 0), "{transcript}");
 }
 
+/// No program can bring LKL (and with it the kernel) down by filling its
+/// file system: LKL's root is ramfs (no size limit, no tmpfs size= without an
+/// MMU), so the writes run LKL out of memory, where its OOM killer, finding no
+/// killable process, panicked "System is deadlocked on memory". Now the
+/// write fails (patches/lkl-tree/lkl-oom-fails-allocation.patch), removing
+/// the file gives the memory back, and LKL and the shell go on. Kernel-only:
+/// Linux says ENOSPC only when its /tmp is really full.
+#[test]
+#[cfg_attr(not(lkl_tree), ignore = "needs a real LKL tree: set EMBCTL_LKL_TREE=DIR when building the tests (CI has none)")]
+fn lkl_survives_a_full_file_system() {
+    let Some(tree) = common::lkl_tree("lkl_survives_a_full_file_system") else { return };
+    prepared_lkl(&tree);
+    let bin = corpus();
+    let cases = [case("fillfs-glibc", &["/tmp"]), case("fillfs-musl", &["/tmp"]), case("linux_echo", &["alive"])];
+    let (transcript, results) = run_in(Kernel::Lkl(&tree), bin, &cases, &[]);
+    for (c, (fill, _)) in cases[..2].iter().zip(&results) {
+        let line = c.command_line();
+        let failed = fill.output.lines().any(|l| l == "write failed: ENOSPC" || l == "write failed: ENOMEM");
+        assert!(failed, "`{line}`: the fill should end in ENOSPC or ENOMEM:\n{transcript}");
+        assert!(fill.output.contains("read back: written after the fill\n"), "`{line}`:\n{transcript}");
+        assert_eq!(fill.status, 0, "`{line}`:\n{transcript}");
+        let filled = fill.output.lines().find_map(|l| l.strip_prefix("filled ")).unwrap_or("?");
+        eprintln!("{line}: {filled} before the write failed");
+    }
+    assert_eq!(results[2].0, Outcome { output: "alive\n".into(), status: 0 }, "{transcript}");
+}
+
 #[test]
 fn kernel_log_lines_are_recognised() {
     assert!(is_kernel_log("[    1.234567] busybox[3]: unknown syscall 999\n"));

@@ -1674,7 +1674,17 @@ fn lkl_survives_a_full_file_system() {
     let Some(tree) = common::lkl_tree("lkl_survives_a_full_file_system") else { return };
     prepared_lkl(&tree);
     let bin = corpus();
-    let cases = [case("fillfs-glibc", &["/tmp"]), case("fillfs-musl", &["/tmp"]), case("linux_echo", &["alive"])];
+    let cases = [
+        case("fillfs-glibc", &["/tmp"]),
+        case("fillfs-musl", &["/tmp"]),
+        // LKL left full while other programs run (a fork, a pipe: they may
+        // fail, nothing may stop), then the file removed.
+        case("busybox", &["dd", "if=/dev/zero", "of=/tmp/big", "bs=65536"]),
+        case("busybox", &["sh", "-c", "echo full | cat"]),
+        case("busybox", &["rm", "/tmp/big"]),
+        case("busybox", &["sh", "-c", "echo emptied | cat"]),
+        case("linux_echo", &["alive"]),
+    ];
     let (transcript, results) = run_in(Kernel::Lkl(&tree), bin, &cases, &[]);
     let mut filled_kib = Vec::new();
     for (c, (fill, _)) in cases[..2].iter().zip(&results) {
@@ -1690,7 +1700,11 @@ fn lkl_survives_a_full_file_system() {
     // The second fill gets as far as the first: the memory came back, and no
     // watermark boost (4 MiB before lkl/boot.rs turned it off) stays raised.
     assert!(filled_kib[0].abs_diff(filled_kib[1]) < 1024, "the fills reached {filled_kib:?} KiB:\n{transcript}");
-    assert_eq!(results[2].0, Outcome { output: "alive\n".into(), status: 0 }, "{transcript}");
+    let dd = &results[2].0;
+    assert!(dd.status == 1 && dd.output.contains("Cannot allocate memory"), "dd should end in ENOMEM:\n{transcript}");
+    assert_eq!(results[4].0.status, 0, "rm /tmp/big:\n{transcript}");
+    assert_eq!(results[5].0, Outcome { output: "emptied\n".into(), status: 0 }, "{transcript}");
+    assert_eq!(results[6].0, Outcome { output: "alive\n".into(), status: 0 }, "{transcript}");
 }
 
 #[test]

@@ -50,7 +50,7 @@ if [[ -n ${BEFORE_KERNEL:-} ]]; then
   kernels=("before=build/bench-lkl/embox-before" "after=$kernel")
 fi
 # embctl's QEMU line; qemu-prompt.sh boots each kernel file with it.
-qemu_line=$(ec run --print-qemu --no-build --no-kvm)
+qemu_line=$(ec run --print-qemu --no-build --no-kvm -t x86/lkl-qemu)
 boot() {  # boot KERNEL LOG [QEMU_EXTRA]: one boot to the prompt, 256 MiB as the template asks
   ec shell -- env QEMU_LINE="$qemu_line" QEMU_MIB=256 QEMU_EXTRA="${3:-}" sh /ws/scripts/lib/qemu-prompt.sh "/ws/$1" /ws/build/base/rootfs.cpio "/ws/$2" \
     >/dev/null 2>&1 || { echo "error: booting $1 failed:" >&2; tail -20 "$2" >&2; exit 1; }

@@ -38,6 +38,18 @@ static inline void set_handler(int sig, void (*fn)(int), int flags)
 	CHECK(sigaction(sig, &sa, NULL) == 0);
 }
 
+/* Installs the SA_SIGINFO handler `fn` for `sig` with sa_flags `flags`
+ * (SA_SIGINFO added) and an empty mask. */
+static inline void set_info_handler(int sig, void (*fn)(int, siginfo_t *, void *), int flags)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = fn;
+	sa.sa_flags = SA_SIGINFO | flags;
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(sig, &sa, NULL) == 0);
+}
+
 /* Prints how a child ended, as a wait status says. */
 static inline void describe(const char *what, int status)
 {

@@ -238,16 +238,9 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 
 static void signals_keep_fpu_state(void)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_signal;
-	CHECK(sigaction(SIGUSR2, &sa, NULL) == 0);
-	sa.sa_sigaction = on_signal_info;
-	sa.sa_flags = SA_SIGINFO;
-	CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
-	sa.sa_sigaction = on_fault;
-	CHECK(sigaction(SIGSEGV, &sa, NULL) == 0);
+	set_handler(SIGUSR2, on_signal, 0);
+	set_info_handler(SIGUSR1, on_signal_info, 0);
+	set_info_handler(SIGSEGV, on_fault, 0);
 
 	handled = 0;
 	run("kill to itself, SA_SIGINFO handler clobbers FPU/SSE", 100, SYS_kill, getpid(), SIGUSR1, 0, 0, 0);
@@ -271,15 +264,12 @@ static void signals_keep_fpu_state(void)
 	CHECK(alt != MAP_FAILED);
 	stack_t ss = {.ss_sp = alt, .ss_size = 4 * page + 64, .ss_flags = 0};
 	CHECK(sigaltstack(&ss, NULL) == 0);
-	sa.sa_sigaction = on_signal_info;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-	CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+	set_info_handler(SIGUSR1, on_signal_info, SA_ONSTACK);
 	handled = 0;
 	run("kill to itself on a page-straddling alternate stack, handler clobbers FPU/SSE", 20, SYS_kill, getpid(),
 	    SIGUSR1, 0, 0, 0);
 	printf("alternate stack: the frame saved mxcsr %#x fcw %#x (%d handled)\n", frame_mxcsr, frame_fcw, handled);
-	sa.sa_flags = SA_SIGINFO;
-	CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+	set_info_handler(SIGUSR1, on_signal_info, 0);
 
 	/* sigreturn takes the state from the frame: the handler's edit of the
 	 * saved xmm0 is what the program resumes with. */

@@ -48,12 +48,7 @@ int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
 	const char *dir = argc > 1 ? argv[1] : "/tmp";
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = on_bus;
-	sa.sa_flags = SA_SIGINFO;
-	sigemptyset(&sa.sa_mask);
-	CHECK(sigaction(SIGBUS, &sa, NULL) == 0);
+	set_info_handler(SIGBUS, on_bus, 0);
 
 	char path[128];
 	snprintf(path, sizeof path, "%s/sigbus-%d.dat", dir, (int)getpid());

@@ -33,16 +33,6 @@ static void on_plain(int sig)
 		order[order_len++] = '0' + sig % 10;
 }
 
-static void set_info_handler(int sig, void (*fn)(int, siginfo_t *, void *), int flags)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = fn;
-	sa.sa_flags = flags | SA_SIGINFO;
-	sigemptyset(&sa.sa_mask);
-	CHECK(sigaction(sig, &sa, NULL) == 0);
-}
-
 static int blocked(int sig)
 {
 	sigset_t now;

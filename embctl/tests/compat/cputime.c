@@ -73,8 +73,8 @@ static void resolution(const char *what, clockid_t clock)
 		fine_steps += after > before && after - before < 1000000;
 		whole_ms += after % 1000000 == 0;
 	}
-	printf("%s: clock_getres %ld ns; a little work reads as under 1 ms (not 0): %s; reads not all whole ms: %s\n", what,
-	       res.tv_sec * 1000000000L + res.tv_nsec, fine_steps >= 4 ? "yes" : "no", whole_ms < 8 ? "yes" : "no");
+	printf("%s: clock_getres %lld ns; a little work reads as under 1 ms (not 0): %s; reads not all whole ms: %s\n", what,
+	       (long long)res.tv_sec * 1000000000LL + res.tv_nsec, fine_steps >= 4 ? "yes" : "no", whole_ms < 8 ? "yes" : "no");
 }
 
 int main(void)

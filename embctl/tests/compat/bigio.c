@@ -2,7 +2,8 @@
  * copies): write/read/pwrite/pread/writev/readv/sendfile of a regular file
  * move every byte in one call, as Linux does; a non-blocking pipe takes what
  * fits (a short count); a blocking pipe write waits for its reader until all
- * is written; a buffer whose second half is unmapped moves the first half. */
+ * is written; a buffer whose second half is unmapped moves the first half.
+ * A signal (no SA_RESTART) cuts no regular file's read or write, short or long. */
 #define _GNU_SOURCE
 /* 64-bit off_t: glibc calls sendfile64 (sendfile32.c calls the old 32-bit one, 187). */
 #define _FILE_OFFSET_BITS 64
@@ -120,6 +121,27 @@ int main(int argc, char **argv)
 	CHECK(setitimer(ITIMER_REAL, &stop, NULL) == 0);
 	printf("4 writes and reads of 2 MiB under a 200 us timer: %zd %zd, same: %d\n", w, r,
 	       same(dst, 2 * MIB, 0));
+	close(fd);
+	CHECK(unlink("signalled") == 0);
+
+	/* Nor does one that comes while a write or read of 64 KiB or less (one
+	 * forwarded LKL call) is under way, before it reached the file. */
+	fd = open("signalled", O_CREAT | O_TRUNC | O_RDWR, 0644);
+	CHECK(fd >= 0);
+	alarms = 0;
+	CHECK(setitimer(ITIMER_REAL, &every, NULL) == 0);
+	int cut = 0;
+	for (int i = 0; i < 300; i++) {
+		CHECK(lseek(fd, 0, SEEK_SET) == 0);
+		cut += write(fd, src + i, 65536) != 65536;
+		CHECK(lseek(fd, 0, SEEK_SET) == 0);
+		cut += read(fd, dst, 65536) != 65536;
+		cut += pwrite(fd, src, 4096, 65536) != 4096;
+		cut += pread(fd, dst + 65536, 4096, 65536) != 4096;
+	}
+	CHECK(setitimer(ITIMER_REAL, &stop, NULL) == 0);
+	printf("1200 writes and reads of 64 or 4 KiB under a 200 us timer: %d cut, signals: %s, same: %d\n", cut,
+	       alarms ? "yes" : "no", same(dst, 65536, 299) && same(dst + 65536, 4096, 0));
 	close(fd);
 	CHECK(unlink("signalled") == 0);
 

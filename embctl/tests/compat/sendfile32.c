@@ -3,16 +3,19 @@
  * from an offset (the input's position untouched, the offset advanced), from
  * the input's position, to the end of the file, to stdout; an offset at
  * 2^31 - 1 is EOVERFLOW, one just below it has its count cut to end there,
- * a negative one is EINVAL, a bad offset pointer EFAULT. */
+ * a negative one is EINVAL, a bad offset pointer EFAULT; when several errors
+ * apply, Linux's order (sendfile64's too). */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "compat.h"
 
 #define NR_SENDFILE 187 /* i386's sendfile, 32-bit offset */
+#define NR_SENDFILE64 239
 
 static long sendfile32(int out, int in, int32_t *offset, unsigned long count)
 {
@@ -63,6 +66,45 @@ int main(int argc, char **argv)
 	int wronly = open("out", O_WRONLY);
 	CHECK(wronly >= 0);
 	show("from a write-only input", out, wronly, NULL, 10);
+
+	/* Several errors at once: Linux checks the input (EBADF, then ESPIPE),
+	 * a negative offset (EINVAL), the output (EBADF), then 2^31 - 1
+	 * (EOVERFLOW); the offset is written back even when the call fails. */
+	int rdonly = open("in", O_RDONLY), p[2];
+	CHECK(rdonly >= 0 && pipe(p) == 0);
+	CHECK(write(p[1], "x", 1) == 1);
+	enum { GOOD, BAD, WRONLY, RDONLY, PIPE };
+	const int fds[] = { [GOOD] = -1, [BAD] = 99, [WRONLY] = wronly, [RDONLY] = rdonly, [PIPE] = p[0] };
+	const int32_t far = 2147483647, below = -1;
+	const struct { const char *what; int out, in; int32_t offset; } both[] = {
+		{ "bad input, offset 2^31-1", GOOD, BAD, far },
+		{ "write-only input, offset 2^31-1", GOOD, WRONLY, far },
+		{ "pipe input, offset 2^31-1", GOOD, PIPE, far },
+		{ "pipe input, offset -1", BAD, PIPE, below },
+		{ "bad output, offset 2^31-1", BAD, GOOD, far },
+		{ "read-only output, offset 2^31-1", RDONLY, GOOD, far },
+		{ "bad output, offset -1", BAD, GOOD, below },
+		{ "bad input, offset -1", GOOD, BAD, below },
+	};
+	for (size_t i = 0; i < sizeof both / sizeof both[0]; i++) {
+		offset = both[i].offset;
+		show(both[i].what, both[i].out == GOOD ? out : fds[both[i].out], both[i].in == GOOD ? in : fds[both[i].in],
+		     &offset, 10);
+	}
+	int32_t *readonly = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(readonly != MAP_FAILED);
+	show("bad input, read-only offset", out, 99, readonly, 10);
+	show("read-only offset", out, in, readonly, 10);
+	printf("input position after it: %ld\n", (long)lseek(in, 0, SEEK_CUR));
+	int64_t offset64 = -1;
+	long r = syscall(NR_SENDFILE64, 99, in, &offset64, 10);
+	printf("sendfile64, bad output, offset -1: %ld %s\n", r, r < 0 ? strerror(errno) : "");
+	offset64 = -1;
+	r = syscall(NR_SENDFILE64, out, 99, &offset64, 10);
+	printf("sendfile64, bad input, offset -1: %ld %s\n", r, r < 0 ? strerror(errno) : "");
+	r = syscall(NR_SENDFILE64, out, p[0], &offset64, 10);
+	printf("sendfile64, pipe input, offset -1: %ld %s\n", r, r < 0 ? strerror(errno) : "");
+	close(rdonly), close(p[0]), close(p[1]);
 
 	struct stat st;
 	CHECK(fstat(out, &st) == 0);

@@ -26,6 +26,7 @@ use core::mem::size_of;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use embox_abi::consts::at::AT_SYMLINK_NOFOLLOW;
+use embox_abi::consts::mode::{S_IFBLK, S_IFCHR, S_IFIFO, S_IFREG, S_IFSOCK};
 use embox_abi::consts::open::O_CLOEXEC;
 use embox_abi::errno::{to_eax, SysResult};
 use embox_abi::types::{Iovec, Stat64};
@@ -190,10 +191,10 @@ fn forward_rw(p: &mut Process, f: &Forward, native: Handler, a: &Args) -> Option
 fn transfer(p: &mut Process, fd: i32, ranges: &[(u32, usize)], offset: Option<i64>, write: bool) -> Raw {
     let total = ranges.iter().fold(0usize, |t, r| t.saturating_add(r.1)).min(MAX_RW_COUNT);
     let max_io = MAX_IO as usize;
-    let span = if total <= max_io { Span::Whole } else { span(fd, write)? };
-    let limit = if span == Span::Capped { max_io } else { total };
+    let how = if total <= max_io { Span::Whole } else { span(fd, write)? };
+    let limit = if how == Span::Capped { max_io } else { total };
     // A regular file moves to the end; a signal waits for it (see Span).
-    let steady = span == Span::WholeFile;
+    let mut steady = how == Span::WholeFile;
     let mut buf = Vec::new();
     buf.try_reserve_exact(limit.min(max_io)).map_err(|_| Errno::ENOMEM)?;
     let mut done = 0usize;
@@ -203,6 +204,14 @@ fn transfer(p: &mut Process, fd: i32, ranges: &[(u32, usize)], offset: Option<i6
         let n = match transfer_chunk(p, fd, ranges, done, chunk, at, &mut buf, write, steady) {
             Ok(n) if n >= 0 => n as usize,
             _ if done > 0 => break,
+            // A signal that came while the bytes were staged ends the call
+            // before LKL runs it; a regular file's read or write is made all
+            // the same, and the signal runs after it, as on Linux. The type
+            // is asked only then: nothing on the path of every call.
+            Ok(n) if n == -(Errno::EINTR as i32) && !steady && span(fd, write)? == Span::WholeFile => {
+                steady = true;
+                continue;
+            }
             other => return other,
         };
         done += n;
@@ -298,26 +307,42 @@ enum Span {
     Whole,
     /// Chunk after chunk, and a signal does not end it: a regular file or a
     /// block device, which Linux reads or writes to the end before a signal
-    /// is delivered (a signal between two chunks must not cut it short).
+    /// is delivered (a signal between two chunks, or one pending when the
+    /// call reaches LKL, must not cut it short or fail it).
     WholeFile,
 }
 
 /// How a read (`write` false) or write of LKL descriptor `fd` longer than
 /// MAX_IO goes on Linux ([`Span`]), from its type (an fstat, and for a
-/// socket its SO_TYPE). Asked only for transfers longer than MAX_IO.
+/// socket its SO_TYPE). Asked only for transfers longer than MAX_IO, and
+/// for a shorter one that a signal stopped before LKL ran it.
 fn span(fd: i32, write: bool) -> Result<Span, Errno> {
-    use embox_abi::consts::mode::{S_IFBLK, S_IFCHR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK};
-    let mut st = [0u8; size_of::<stat::LklStat64>()];
-    let mut args = [LklArg::Int(fd as isize), LklArg::Out(&mut st)];
-    sys(lkl::syscall(lkl_nr::FSTAT64, &mut args).map(|r| r as i32))?;
-    let mode = stat::LklStat64::read_from_bytes(&st).map_err(|_| Errno::EIO)?.st_mode & S_IFMT;
-    let whole = match mode {
+    let whole = match file_type(fd)? {
         S_IFREG | S_IFBLK => return Ok(Span::WholeFile),
         S_IFIFO | S_IFCHR => write,
         S_IFSOCK => write && socket_type(fd)? == SOCK_STREAM,
         _ => false,
     };
     Ok(if whole { Span::Whole } else { Span::Capped })
+}
+
+/// LKL descriptor `fd`'s file type (`st_mode & S_IFMT`), from an fstat.
+fn file_type(fd: i32) -> Result<u32, Errno> {
+    use embox_abi::consts::mode::S_IFMT;
+    let mut st = [0u8; size_of::<stat::LklStat64>()];
+    let mut args = [LklArg::Int(fd as isize), LklArg::Out(&mut st)];
+    sys(lkl::syscall(lkl_nr::FSTAT64, &mut args).map(|r| r as i32))?;
+    Ok(stat::LklStat64::read_from_bytes(&st).map_err(|_| Errno::EIO)?.st_mode & S_IFMT)
+}
+
+/// LKL descriptor `fd`'s access mode and status flags (LKL's F_GETFL: our
+/// table's copy of an LKL socket's flags is its type) and whether it can be
+/// read at an offset (Linux's FMODE_PREAD: not a pipe or socket),
+/// for sendfile's error order.
+pub(super) fn access(fd: i32) -> Result<(u32, bool), Errno> {
+    use embox_abi::consts::fcntl::F_GETFL;
+    let flags = sys(call_ints(lkl_nr::FCNTL64, &[fd as isize, F_GETFL as isize]))?;
+    Ok((flags, !matches!(file_type(fd)?, S_IFIFO | S_IFSOCK)))
 }
 
 const SOCK_STREAM: u32 = 1;

@@ -721,14 +721,15 @@ fn timeout_ms(ts: Option<(i64, i64)>) -> Result<i32, Errno> {
 pub(super) type SendfileCore = fn(&mut Process, Fd, Fd, Option<i64>, usize) -> Result<(u32, i64), Errno>;
 
 /// sendfile64(out_fd, in_fd, loff_t *offset, count) over `core`: the offset
-/// is read first and written back after, as Linux does.
+/// is read first and written back after, even when the call fails, as Linux
+/// does (a read-only offset is EFAULT then).
 pub(super) fn sendfile64_with(p: &mut Process, out_fd: Fd, in_fd: Fd, offset_ptr: UserPtr<I64>, count: usize, core: SendfileCore) -> SysResult {
-    let offset = offset_ptr.read_opt(&mut p.memory)?.map(|off| off.get());
-    let (done, end) = core(p, out_fd, in_fd, offset, count)?;
-    if offset.is_some() {
-        offset_ptr.write(&mut p.memory, &I64::new(end))?;
-    }
-    Ok(done)
+    let Some(offset) = offset_ptr.read_opt(&mut p.memory)?.map(|off| off.get()) else {
+        return core(p, out_fd, in_fd, None, count).map(|(done, _)| done);
+    };
+    let sent = sendfile_in_range(p, out_fd, in_fd, offset, count, None).and_then(|count| core(p, out_fd, in_fd, Some(offset), count));
+    offset_ptr.write(&mut p.memory, &I64::new(sent.map_or(offset, |(_, end)| end)))?;
+    sent.map(|(done, _)| done)
 }
 
 /// Linux's `MAX_RW_COUNT` (`INT_MAX` rounded down to a page): the most one
@@ -747,18 +748,58 @@ pub(super) fn sendfile32_with(p: &mut Process, out_fd: Fd, in_fd: Fd, offset_ptr
         return core(p, out_fd, in_fd, None, count).map(|(done, _)| done);
     };
     let pos = i64::from(offset.get());
-    let mut count = count.min(MAX_RW_COUNT);
-    // A negative offset is the core's EINVAL, as Linux checks it first.
-    if pos >= 0 && pos + count as i64 > MAX_NON_LFS {
-        if pos >= MAX_NON_LFS {
-            return Err(Errno::EOVERFLOW);
-        }
-        count = (MAX_NON_LFS - pos) as usize;
-    }
-    let (done, end) = core(p, out_fd, in_fd, Some(pos), count)?;
+    let sent = sendfile_in_range(p, out_fd, in_fd, pos, count, Some(MAX_NON_LFS)).and_then(|count| core(p, out_fd, in_fd, Some(pos), count));
     // `end` is at most MAX_NON_LFS: it fits.
-    offset_ptr.write(&mut p.memory, &I32::new(end as i32))?;
-    Ok(done)
+    offset_ptr.write(&mut p.memory, &I32::new(sent.map_or(pos, |(_, end)| end) as i32))?;
+    sent.map(|(done, _)| done)
+}
+
+/// The count a sendfile from offset `pos` may move (cut to MAX_RW_COUNT,
+/// and to end at `max` when given), or the error Linux's `do_sendfile`
+/// gives for an offset out of range: EINVAL below 0, EOVERFLOW at or past
+/// `max`. Linux checks the descriptors around those two (the input before
+/// EINVAL, the output before EOVERFLOW), and the cores check them only when
+/// they move bytes, so an offset out of range asks for the descriptors'
+/// errors first ([`sendfile_fd_error`]). Nothing more on the way of a
+/// sendfile in range.
+fn sendfile_in_range(p: &mut Process, out_fd: Fd, in_fd: Fd, pos: i64, count: usize, max: Option<i64>) -> Result<usize, Errno> {
+    let count = count.min(MAX_RW_COUNT);
+    if pos < 0 {
+        return Err(sendfile_fd_error(p, out_fd, in_fd, false).unwrap_or(Errno::EINVAL));
+    }
+    match max {
+        Some(max) if pos >= max => Err(sendfile_fd_error(p, out_fd, in_fd, true).unwrap_or(Errno::EOVERFLOW)),
+        Some(max) if pos + count as i64 > max => Ok((max - pos) as usize),
+        _ => Ok(count),
+    }
+}
+
+/// The first error of Linux's descriptor checks in a sendfile from an
+/// offset: the input not open or not readable (EBADF), not readable at an
+/// offset (a pipe or socket: ESPIPE); then, with `output`, the output not
+/// open or not writable (EBADF). `None` when they pass.
+fn sendfile_fd_error(p: &mut Process, out_fd: Fd, in_fd: Fd, output: bool) -> Option<Errno> {
+    match sendfile_access(p, in_fd.0) {
+        Err(e) => return Some(e),
+        Ok((flags, _)) if !readable(flags) => return Some(Errno::EBADF),
+        Ok((_, false)) => return Some(Errno::ESPIPE),
+        Ok(_) => {}
+    }
+    match sendfile_access(p, out_fd.0) {
+        _ if !output => None,
+        Err(e) => Some(e),
+        Ok((flags, _)) => (!writable(flags)).then_some(Errno::EBADF),
+    }
+}
+
+/// Descriptor `fd`'s access mode and whether it can be read at an offset
+/// (Linux's FMODE_PREAD: not a pipe, socket or tty); LKL's view for an LKL
+/// descriptor.
+fn sendfile_access(p: &mut Process, fd: u32) -> Result<(u32, bool), Errno> {
+    match p.files.status(fd)? {
+        (FileKind::Lkl(n), _, _) => super::forward::access(n),
+        (kind, _, flags) => Ok((flags, matches!(kind, FileKind::File(_) | FileKind::Dir(_) | FileKind::Device(_) | FileKind::Snapshot(_)))),
+    }
 }
 
 /// sendfile64 natively ([`sendfile_at`]).

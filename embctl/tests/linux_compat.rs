@@ -399,6 +399,7 @@ fn libc_cases(libc: &'static str) -> Vec<Case> {
         case(name("tls"), &[]),
         case(name("fpu"), &[]),
         case(name("timeclock"), &[]),
+        case(name("cputimers"), &[]),
         case(name("system"), &[]),
         case(name("statfs"), &[]),
         case(name("exitcode"), &["42"]),

@@ -883,6 +883,14 @@ pub fn cpu_tick() {
             let _ = post_to_process(&mut table, tgid, *sig, SigInfo::kernel());
         }
     }
+    // POSIX timers on CPU clocks: due on the tick after their clock passed
+    // the deadline, as Linux's run_posix_cpu_timers (one relaxed load
+    // while none is armed anywhere).
+    if posix_timer::cpu_timers_armed() {
+        let (thread, process) = (thread_times(&table[i]), process_times(&table, tgid));
+        drop(table);
+        posix_timer::cpu_tick(tid, tgid, thread, process);
+    }
 }
 
 /// Whose CPU time [`cpu_time`] reports.
@@ -912,25 +920,82 @@ pub fn cpu_time(of: CpuTimeOf) -> (u64, u64) {
     })
 }
 
-/// What the CPU clock of another thread or process reads (the clock ids
-/// clock_getcpuclockid and pthread_getcpuclockid make): `per_thread`, a
-/// thread of the caller's process (`target` 0: the caller); else the
-/// process whose pid is `target` (0: the caller's). None: no such thread
-/// of the caller's process, or no such process (EINVAL, as Linux's
-/// lookup_task).
-pub fn cpu_clock_time(target: sched::Pid, per_thread: bool) -> Option<(u64, u64)> {
+/// A CPU-time clock, resolved: whose time it counts and which part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CpuClock {
+    /// A thread (`per_thread`) or a process (its first thread's pid).
+    pub pid: sched::Pid,
+    pub per_thread: bool,
+    /// User time only (the VIRT kind); else user plus system.
+    pub user_only: bool,
+}
+
+impl CpuClock {
+    /// The clock's reading from a (user, system) pair.
+    pub fn value(self, (user, system): (u64, u64)) -> u64 {
+        if self.user_only {
+            user
+        } else {
+            user + system
+        }
+    }
+}
+
+/// The CPU clock a clock id names for the running thread:
+/// CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID, or the ids
+/// clock_getcpuclockid and pthread_getcpuclockid make (Linux's encoding
+/// `~pid << 3 | per-thread << 2 | kind`, kind 0 user and system time, 1
+/// user time, 2 run time, 3 invalid; pid 0 meaning the caller). A
+/// per-thread clock must name a thread of the caller's process; a process
+/// clock may name any process. EINVAL otherwise, as Linux's pid_for_clock.
+pub fn cpu_clock(clock: u32) -> Result<CpuClock, Errno> {
+    let me = sched::current_pid();
+    cpu::without_interrupts(|| resolve_cpu_clock(&PROCESSES.lock(), me, clock)).ok_or(Errno::EINVAL)
+}
+
+/// What `clock` reads now, in nanoseconds (both steps of [`cpu_clock`] and
+/// [`cpu_clock_ns`] under one lock). EINVAL: no such clock.
+pub fn cpu_clock_now(clock: u32) -> Result<u64, Errno> {
     let me = sched::current_pid();
     cpu::without_interrupts(|| {
         let table = PROCESSES.lock();
-        let my_tgid = table.iter().find(|e| e.pid == me)?.tgid;
-        if per_thread {
-            let tid = if target == 0 { me } else { target };
-            table.iter().find(|e| e.pid == tid && e.tgid == my_tgid).map(thread_times)
-        } else {
-            let pid = if target == 0 { my_tgid } else { target };
-            table.iter().any(|e| e.pid == pid && e.is_leader()).then(|| process_times(&table, pid))
-        }
+        let c = resolve_cpu_clock(&table, me, clock)?;
+        read_cpu_clock(&table, c).map(|times| c.value(times))
     })
+    .ok_or(Errno::EINVAL)
+}
+
+/// What CPU clock `c` reads now, in nanoseconds; None once its thread or
+/// process is gone.
+pub fn cpu_clock_ns(c: CpuClock) -> Option<u64> {
+    cpu::without_interrupts(|| read_cpu_clock(&PROCESSES.lock(), c).map(|times| c.value(times)))
+}
+
+fn resolve_cpu_clock(table: &[Entry], me: sched::Pid, clock: u32) -> Option<CpuClock> {
+    use embox_abi::consts::clock::{CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID};
+    let my_tgid = table.iter().find(|e| e.pid == me)?.tgid;
+    let (target, per_thread, user_only) = match clock {
+        CLOCK_PROCESS_CPUTIME_ID => (0, false, false),
+        CLOCK_THREAD_CPUTIME_ID => (0, true, false),
+        _ if (clock as i32) < 0 && clock & 3 != 3 => (!((clock as i32) >> 3) as u32, clock & 4 != 0, clock & 3 == 1),
+        _ => return None,
+    };
+    let pid = if per_thread {
+        let tid = if target == 0 { me } else { target };
+        table.iter().find(|e| e.pid == tid && e.tgid == my_tgid)?.pid
+    } else {
+        let pid = if target == 0 { my_tgid } else { target };
+        table.iter().find(|e| e.pid == pid && e.is_leader())?.pid
+    };
+    Some(CpuClock { pid, per_thread, user_only })
+}
+
+fn read_cpu_clock(table: &[Entry], c: CpuClock) -> Option<(u64, u64)> {
+    if c.per_thread {
+        table.iter().find(|e| e.pid == c.pid).map(thread_times)
+    } else {
+        table.iter().any(|e| e.pid == c.pid && e.is_leader()).then(|| process_times(table, c.pid))
+    }
 }
 
 /// The CPU time of process `tgid`: its threads' and its ended threads'.

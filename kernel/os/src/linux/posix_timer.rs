@@ -1,16 +1,20 @@
-//! POSIX per-process timers (timer_create and friends) on CLOCK_REALTIME
-//! and CLOCK_MONOTONIC. An armed timer is a one-shot [`crate::timer`] whose
-//! callback posts the timer's signal (SIGEV_SIGNAL to the process,
-//! SIGEV_THREAD_ID to one of its threads; SIGEV_NONE posts nothing) with
-//! SI_TIMER, the timer's id and value, then re-arms an interval timer; a
-//! generation number makes a callback that lost a race with a re-arm or a
-//! delete do nothing. As on Linux, while a timer's signal waits to be
+//! POSIX per-process timers (timer_create and friends) on CLOCK_REALTIME,
+//! CLOCK_MONOTONIC and the CPU-time clocks. An armed wall-clock timer is a
+//! one-shot [`crate::timer`] whose callback posts the timer's signal
+//! (SIGEV_SIGNAL to the process, SIGEV_THREAD_ID to one of its threads;
+//! SIGEV_NONE posts nothing) with SI_TIMER, the timer's id and value, then
+//! re-arms an interval timer; a generation number makes a callback that
+//! lost a race with a re-arm or a delete do nothing. A CPU-clock timer's
+//! clock moves only while its thread or process runs, so the timer tick
+//! checks it ([`cpu_tick`], for the running thread and its process), as
+//! Linux's run_posix_cpu_timers does. As on Linux, while a timer's signal waits to be
 //! taken its further expiries are only counted: the count becomes the
 //! signal's si_overrun when a thread takes it ([`delivered`]), and
 //! timer_getoverrun's answer. Timers are not inherited by fork and go at
 //! execve and at the end of the process.
 
 use alloc::collections::BTreeMap;
+use core::sync::atomic::{AtomicU32, Ordering};
 use core::time::Duration;
 
 use embox_abi::Errno;
@@ -20,6 +24,7 @@ use crate::sched::Pid;
 use crate::timer::{self, TimerId};
 
 use super::signal::SigInfo;
+use super::CpuClock;
 
 /// `si_code` of a timer's signal.
 pub const SI_TIMER: i32 = -2;
@@ -35,11 +40,31 @@ pub enum Notify {
     Signal { signo: u32, value: u32, thread: Option<Pid> },
 }
 
+/// The clock a timer counts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerClock {
+    /// CLOCK_REALTIME: absolute times are wall-clock times.
+    Realtime,
+    /// CLOCK_MONOTONIC (and CLOCK_BOOTTIME).
+    Monotonic,
+    /// A thread's or a process's CPU time.
+    Cpu(CpuClock),
+}
+
+/// When timer_settime says a timer expires first.
+#[derive(Clone, Copy, Debug)]
+pub enum Expiry {
+    /// This long from now.
+    In(Duration),
+    /// When the timer's clock reads this (TIMER_ABSTIME).
+    At(Duration),
+}
+
 struct PosixTimer {
-    /// CLOCK_REALTIME (absolute times are wall-clock times) or CLOCK_MONOTONIC.
-    realtime: bool,
+    clock: TimerClock,
     notify: Notify,
-    /// Monotonic time of the next expiry; None while disarmed.
+    /// The next expiry, None while disarmed: monotonic time for the wall
+    /// clocks, the CPU clock's reading for a CPU-clock timer.
     deadline: Option<Duration>,
     interval: Duration,
     timer: Option<TimerId>,
@@ -62,11 +87,38 @@ struct Timers {
 }
 
 static TIMERS: IrqMutex<Timers> = IrqMutex::new(Timers { by_id: BTreeMap::new(), next_id: BTreeMap::new(), next_generation: 0 });
+/// How many CPU-clock timers are armed, so the tick looks at none while
+/// there are none. Written under the TIMERS lock.
+static CPU_ARMED: AtomicU32 = AtomicU32::new(0);
+
+/// True while some CPU-clock timer is armed ([`cpu_tick`] has work).
+pub fn cpu_timers_armed() -> bool {
+    CPU_ARMED.load(Ordering::Relaxed) != 0
+}
+
+fn count_cpu_armed(timers: &Timers) {
+    let armed = timers.by_id.values().filter(|t| matches!(t.clock, TimerClock::Cpu(_)) && t.deadline.is_some()).count();
+    CPU_ARMED.store(armed as u32, Ordering::Relaxed);
+}
+
+/// What `clock` reads now on the scale of a timer's deadline (monotonic
+/// time for the wall clocks); None once a CPU clock's thread or process
+/// is gone.
+fn now_on(clock: TimerClock) -> Option<Duration> {
+    match clock {
+        TimerClock::Realtime | TimerClock::Monotonic => Some(super::env::monotonic()),
+        TimerClock::Cpu(c) => super::cpu_clock_ns(c).map(Duration::from_nanos),
+    }
+}
+
+fn clock_of(tgid: Pid, id: u32) -> Result<TimerClock, Errno> {
+    TIMERS.lock().by_id.get(&(tgid, id)).map(|t| t.clock).ok_or(Errno::EINVAL)
+}
 
 /// timer_create for process `tgid`: the new timer's id. `notify` is given
 /// the id (without a sigevent, the signal's value is the id). EAGAIN past
 /// [`MAX_TIMERS`].
-pub fn create(tgid: Pid, realtime: bool, notify: impl FnOnce(u32) -> Notify) -> Result<u32, Errno> {
+pub fn create(tgid: Pid, clock: TimerClock, notify: impl FnOnce(u32) -> Notify) -> Result<u32, Errno> {
     let mut timers = TIMERS.lock();
     let mine = timers.by_id.range((tgid, 0)..=(tgid, u32::MAX)).count();
     if mine >= MAX_TIMERS {
@@ -78,7 +130,7 @@ pub fn create(tgid: Pid, realtime: bool, notify: impl FnOnce(u32) -> Notify) -> 
     }
     timers.next_id.insert(tgid, (id + 1) & i32::MAX as u32);
     let timer = PosixTimer {
-        realtime,
+        clock,
         notify: notify(id),
         deadline: None,
         interval: Duration::ZERO,
@@ -92,16 +144,15 @@ pub fn create(tgid: Pid, realtime: bool, notify: impl FnOnce(u32) -> Notify) -> 
     Ok(id)
 }
 
-/// True when the timer counts on CLOCK_REALTIME. EINVAL: no such timer.
-pub fn is_realtime(tgid: Pid, id: u32) -> Result<bool, Errno> {
-    TIMERS.lock().by_id.get(&(tgid, id)).map(|t| t.realtime).ok_or(Errno::EINVAL)
-}
-
-/// (time left, interval) of a timer; zeros when disarmed. EINVAL: no such timer.
+/// (time left, interval) of a timer; zeros when disarmed (and for a CPU
+/// clock whose thread or process is gone). EINVAL: no such timer.
 pub fn get(tgid: Pid, id: u32) -> Result<(Duration, Duration), Errno> {
-    let now = super::env::monotonic();
+    // The clock is read without TIMERS held (a CPU clock takes the
+    // process table's lock, which the tick holds before TIMERS).
+    let now = now_on(clock_of(tgid, id)?);
     let timers = TIMERS.lock();
     let t = timers.by_id.get(&(tgid, id)).ok_or(Errno::EINVAL)?;
+    let Some(now) = now else { return Ok((Duration::ZERO, t.interval)) };
     let left = match t.deadline {
         None => Duration::ZERO,
         Some(d) if d > now => d - now,
@@ -120,11 +171,20 @@ pub fn get(tgid: Pid, id: u32) -> Result<(Duration, Duration), Errno> {
     Ok((left, t.interval))
 }
 
-/// Arms the timer to expire `delay` from now (zero: disarms it), then
-/// every `interval`; returns what [`get`] said before.
-pub fn set(tgid: Pid, id: u32, delay: Option<Duration>, interval: Duration) -> Result<(Duration, Duration), Errno> {
+/// Arms the timer to expire first as `first` says (None: disarms it), then
+/// every `interval`; returns what [`get`] said before. ESRCH: a CPU
+/// clock's thread or process is gone.
+pub fn set(tgid: Pid, id: u32, first: Option<Expiry>, interval: Duration) -> Result<(Duration, Duration), Errno> {
     let old = get(tgid, id)?;
-    let now = super::env::monotonic();
+    let clock = clock_of(tgid, id)?;
+    let now = now_on(clock).ok_or(Errno::ESRCH)?;
+    let deadline = first.map(|first| match (first, clock) {
+        (Expiry::In(delay), _) => now + delay,
+        // A wall-clock deadline is kept in monotonic time.
+        (Expiry::At(at), TimerClock::Realtime) => at.saturating_sub(Duration::from_nanos(super::env::realtime_offset_ns())).max(now),
+        (Expiry::At(at), TimerClock::Monotonic) => at.max(now),
+        (Expiry::At(at), TimerClock::Cpu(_)) => at,
+    });
     let mut timers = TIMERS.lock();
     let generation = timers.next_generation;
     timers.next_generation += 1;
@@ -134,9 +194,11 @@ pub fn set(tgid: Pid, id: u32, delay: Option<Duration>, interval: Duration) -> R
     }
     t.generation = generation;
     t.interval = interval;
-    t.deadline = delay.map(|d| now + d);
-    if let Some(delay) = delay {
-        t.timer = Some(timer::after(delay, move || fire(tgid, id, generation)));
+    t.deadline = deadline;
+    match (deadline, clock) {
+        (_, TimerClock::Cpu(_)) => count_cpu_armed(&timers),
+        (Some(deadline), _) => t.timer = Some(timer::after(deadline - now, move || fire(tgid, id, generation))),
+        (None, _) => {}
     }
     Ok(old)
 }
@@ -148,7 +210,12 @@ pub fn overrun(tgid: Pid, id: u32) -> Result<u32, Errno> {
 
 /// timer_delete. EINVAL: no such timer.
 pub fn delete(tgid: Pid, id: u32) -> Result<(), Errno> {
-    let t = TIMERS.lock().by_id.remove(&(tgid, id)).ok_or(Errno::EINVAL)?;
+    let t = {
+        let mut timers = TIMERS.lock();
+        let t = timers.by_id.remove(&(tgid, id)).ok_or(Errno::EINVAL)?;
+        count_cpu_armed(&timers);
+        t
+    };
     if let Some(timer) = t.timer {
         timer::cancel(timer);
     }
@@ -162,6 +229,7 @@ pub fn clear(tgid: Pid) {
         timers.next_id.remove(&tgid);
         let ids: alloc::vec::Vec<(Pid, u32)> = timers.by_id.range((tgid, 0)..=(tgid, u32::MAX)).map(|(k, _)| *k).collect();
         let gone = ids.iter().filter_map(|k| timers.by_id.remove(k)).collect();
+        count_cpu_armed(&timers);
         gone
     };
     for t in gone {
@@ -184,48 +252,92 @@ pub fn delivered(tgid: Pid, id: u32) -> u32 {
 
 /// Timer `id` of `tgid` expired (timer thread): its signal, unless the
 /// last one is still pending (then more overruns), and the next round.
-/// Intervals that passed while the timer thread was late count as
-/// overruns too, as Linux's hrtimer_forward counts them.
 fn fire(tgid: Pid, id: u32, generation: u64) {
     let post = {
         let mut timers = TIMERS.lock();
         let next_generation = timers.next_generation;
         let Some(t) = timers.by_id.get_mut(&(tgid, id)).filter(|t| t.generation == generation) else { return };
         let now = super::env::monotonic();
-        let due = t.deadline.unwrap_or(now);
-        let mut expiries = 1u64;
-        if t.interval.is_zero() {
-            t.deadline = None;
-            t.timer = None;
-        } else {
-            // The next round counts from this expiry, not from now.
-            let interval = t.interval.as_nanos().max(1);
-            let missed = (now.saturating_sub(due).as_nanos() / interval) as u64;
-            expiries += missed;
-            let next = due + Duration::from_nanos(((missed as u128 + 1) * interval).min(u64::MAX as u128) as u64);
-            t.deadline = Some(next);
+        let post = expire(t, now);
+        t.timer = t.deadline.map(|next| {
             t.generation = next_generation;
-            t.timer = Some(timer::after(next.saturating_sub(now), move || fire(tgid, id, next_generation)));
-        }
-        let expiries = u32::try_from(expiries).unwrap_or(u32::MAX);
-        let post = match t.notify {
-            Notify::Signal { .. } if t.signal_pending => {
-                t.overrun = t.overrun.saturating_add(expiries);
-                None
-            }
-            Notify::Signal { signo, value, thread } => {
-                t.signal_pending = true;
-                t.overrun = t.overrun.saturating_add(expiries - 1);
-                Some((signo, value, thread))
-            }
-            Notify::None => None,
-        };
+            timer::after(next.saturating_sub(now), move || fire(tgid, id, next_generation))
+        });
         if t.deadline.is_some() {
             timers.next_generation += 1;
         }
         post
     };
-    let Some((signo, value, thread)) = post else { return };
+    if let Some(post) = post {
+        post_expiry(tgid, id, post);
+    }
+}
+
+/// The running thread `tid` of process `tgid` was charged a tick (interrupt
+/// context; `thread` and `process` are its two CPU clocks' (user, system)
+/// times now): the CPU-clock timers on them that are due expire.
+pub fn cpu_tick(tid: Pid, tgid: Pid, thread: (u64, u64), process: (u64, u64)) {
+    let mut posts = alloc::vec::Vec::new();
+    {
+        let mut timers = TIMERS.lock();
+        for (&(owner, id), t) in timers.by_id.iter_mut() {
+            let (TimerClock::Cpu(c), Some(deadline)) = (t.clock, t.deadline) else { continue };
+            let times = match c.per_thread {
+                true if c.pid == tid => thread,
+                false if c.pid == tgid => process,
+                _ => continue,
+            };
+            let now = Duration::from_nanos(c.value(times));
+            if now >= deadline {
+                if let Some(post) = expire(t, now) {
+                    posts.push((owner, id, post));
+                }
+            }
+        }
+        count_cpu_armed(&timers);
+    }
+    for (owner, id, post) in posts {
+        post_expiry(owner, id, post);
+    }
+}
+
+/// The signal an expiry posts: (signo, value, thread).
+type Post = (u32, u32, Option<Pid>);
+
+/// Timer `t` expired at `now` on its clock: the next deadline (None for a
+/// one-shot; the next round counts from this expiry, not from now), the
+/// intervals that passed meanwhile counted as overruns (as Linux's
+/// hrtimer_forward counts them), and the signal to post unless the last
+/// one is still pending (then one more overrun).
+fn expire(t: &mut PosixTimer, now: Duration) -> Option<Post> {
+    let due = t.deadline.unwrap_or(now);
+    let mut expiries = 1u64;
+    if t.interval.is_zero() {
+        t.deadline = None;
+    } else {
+        let interval = t.interval.as_nanos().max(1);
+        let missed = (now.saturating_sub(due).as_nanos() / interval) as u64;
+        expiries += missed;
+        t.deadline = Some(due + Duration::from_nanos(((missed as u128 + 1) * interval).min(u64::MAX as u128) as u64));
+    }
+    let expiries = u32::try_from(expiries).unwrap_or(u32::MAX);
+    match t.notify {
+        Notify::Signal { .. } if t.signal_pending => {
+            t.overrun = t.overrun.saturating_add(expiries);
+            None
+        }
+        Notify::Signal { signo, value, thread } => {
+            t.signal_pending = true;
+            t.overrun = t.overrun.saturating_add(expiries - 1);
+            Some((signo, value, thread))
+        }
+        Notify::None => None,
+    }
+}
+
+/// Posts timer `id`'s signal (SI_TIMER, its id and value) to process `tgid`
+/// or the thread its sigevent named.
+fn post_expiry(tgid: Pid, id: u32, (signo, value, thread): Post) {
     let info = SigInfo { code: SI_TIMER, fields: [id, 0, value] };
     let target = match thread {
         Some(tid) => super::Target::Thread { tgid: Some(tgid), tid },

@@ -19,24 +19,10 @@ const RESOLUTION_NS: u64 = 1_000;
 /// The CPU-time clocks count the scheduler's nanoseconds (Linux says 1 ns).
 const CPU_RESOLUTION_NS: u64 = 1;
 
-/// User plus system time of `of`, in nanoseconds.
-fn cpu_ns(of: CpuTimeOf) -> u64 {
-    let (user, system) = linux::cpu_time(of);
-    user + system
-}
-
-/// What a clock id that clock_getcpuclockid or pthread_getcpuclockid made
-/// reads, in nanoseconds: Linux's encoding `~pid << 3 | per-thread << 2 |
-/// kind` (kind 0: user and system time, 1: user time, 2: run time; 3 is
-/// EINVAL), pid 0 meaning the caller.
-fn other_cpu_clock_ns(clock: u32) -> Result<u64, Errno> {
-    let target = !((clock as i32) >> 3) as u32;
-    let (user, system) = linux::cpu_clock_time(target, clock & 4 != 0).ok_or(Errno::EINVAL)?;
-    match clock & 3 {
-        0 | 2 => Ok(user + system),
-        1 => Ok(user),
-        _ => Err(Errno::EINVAL),
-    }
+/// True for a negative id whose low bits say "file descriptor" (Linux's
+/// dynamic clocks, CLOCKFD): no timers, no sleeping on it (EOPNOTSUPP).
+pub fn is_clock_fd(clock: u32) -> bool {
+    (clock as i32) < 0 && clock & 7 == 3
 }
 
 /// True for the CPU-time clocks (ours and the pid-encoded ones, which are
@@ -56,9 +42,7 @@ fn now_ns(clock: u32) -> Result<u64, Errno> {
     match clock {
         CLOCK_REALTIME | CLOCK_REALTIME_COARSE => Ok(env::realtime_offset_ns() + mono),
         CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => Ok(mono),
-        CLOCK_PROCESS_CPUTIME_ID => Ok(cpu_ns(CpuTimeOf::Process)),
-        CLOCK_THREAD_CPUTIME_ID => Ok(cpu_ns(CpuTimeOf::Thread)),
-        _ if (clock as i32) < 0 => other_cpu_clock_ns(clock),
+        _ if is_cpu_clock(clock) => linux::cpu_clock_now(clock),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -136,7 +120,6 @@ pub fn clock_getres64(p: &mut Process, clock: u32, res: UserPtr<Timespec64>) -> 
     Ok(0)
 }
 
-/// Sleeps until `clock` reads `deadline_ns` (absolute) or for `ns` (relative).
 /// Where a relative sleep writes the time left when a signal ends it.
 enum Remaining {
     Time32(UserPtr<Timespec32>),
@@ -146,10 +129,20 @@ enum Remaining {
 /// Sleeps; EINTR when a signal ends it early (never restarted, as on
 /// Linux), with the time left written to `rem` for a relative sleep.
 fn sleep(p: &mut Process, clock: u32, flags: u32, ns: u64, rem: Remaining) -> SysResult {
-    let now = now_ns(clock)?;
     let absolute = flags & TIMER_ABSTIME != 0;
-    let wait = if absolute { ns.saturating_sub(now) } else { ns };
-    let Some(left) = env::sleep(Duration::from_nanos(wait)) else { return Ok(0) };
+    let left = if is_cpu_clock(clock) {
+        match sleep_on_cpu_clock(clock, absolute, ns)? {
+            Some(left) => left,
+            None => return Ok(0),
+        }
+    } else {
+        let now = now_ns(clock)?;
+        let wait = if absolute { ns.saturating_sub(now) } else { ns };
+        match env::sleep(Duration::from_nanos(wait)) {
+            Some(left) => left,
+            None => return Ok(0),
+        }
+    };
     if !absolute {
         let (sec, nsec) = (left.as_secs(), left.subsec_nanos());
         match rem {
@@ -162,6 +155,37 @@ fn sleep(p: &mut Process, clock: u32, flags: u32, ns: u64, rem: Remaining) -> Sy
         }
     }
     Err(Errno::EINTR)
+}
+
+/// Sleeps until CPU clock `clock` reads `ns` (absolute) or has advanced by
+/// `ns`; Some(CPU time still to go) when a signal ends it. On one CPU no
+/// CPU clock runs faster than the wall clock, so sleeping on the wall
+/// clock for the CPU time still to go, again until it is spent, never
+/// wakes early. As Linux: the calling thread's own clock is EINVAL (it
+/// cannot advance while the thread sleeps), CLOCK_THREAD_CPUTIME_ID itself
+/// and the dynamic clock ids EOPNOTSUPP (no nsleep; the libcs answer
+/// EINVAL for CLOCK_THREAD_CPUTIME_ID before asking), and a
+/// clock whose thread or process ends ends the sleep.
+fn sleep_on_cpu_clock(clock: u32, absolute: bool, ns: u64) -> Result<Option<Duration>, Errno> {
+    if clock == CLOCK_THREAD_CPUTIME_ID || is_clock_fd(clock) {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let cpu_clock = linux::cpu_clock(clock)?;
+    if cpu_clock.per_thread && cpu_clock.pid == crate::sched::current_pid() {
+        return Err(Errno::EINVAL);
+    }
+    let Some(now) = linux::cpu_clock_ns(cpu_clock) else { return Ok(None) };
+    let deadline = if absolute { ns } else { now.saturating_add(ns) };
+    loop {
+        let Some(now) = linux::cpu_clock_ns(cpu_clock) else { return Ok(None) };
+        if now >= deadline {
+            return Ok(None);
+        }
+        if env::sleep(Duration::from_nanos(deadline - now)).is_some() {
+            let now = linux::cpu_clock_ns(cpu_clock).unwrap_or(deadline);
+            return Ok(Some(Duration::from_nanos(deadline.saturating_sub(now))));
+        }
+    }
 }
 
 /// nanosleep(req, rem)

@@ -1,7 +1,9 @@
 //! POSIX timers: timer_create, timer_settime and timer_gettime (32-bit
-//! and time64 forms), timer_getoverrun, timer_delete, on CLOCK_REALTIME
-//! and CLOCK_MONOTONIC (CLOCK_BOOTTIME counts as monotonic). The timers
-//! themselves are [`crate::linux::posix_timer`].
+//! and time64 forms), timer_getoverrun, timer_delete, on CLOCK_REALTIME,
+//! CLOCK_MONOTONIC (CLOCK_BOOTTIME counts as monotonic) and the CPU-time
+//! clocks (the caller's process or thread, or the pid-encoded ids of
+//! clock_getcpuclockid and pthread_getcpuclockid). The timers themselves
+//! are [`crate::linux::posix_timer`].
 
 use core::time::Duration;
 
@@ -12,9 +14,9 @@ use embox_abi::Errno;
 use zerocopy::little_endian::U32;
 
 use super::user::UserPtr;
-use crate::linux::posix_timer::{self, Notify};
+use crate::linux::posix_timer::{self, Expiry, Notify, TimerClock};
 use crate::linux::process::Process;
-use crate::linux::{self, env, signal::SIGALRM};
+use crate::linux::{self, signal::SIGALRM};
 
 const SIGEV_SIGNAL: u32 = 0;
 const SIGEV_NONE: u32 = 1;
@@ -35,9 +37,11 @@ type Itimerspec64 = [[u32; 2]; 4];
 
 /// timer_create(clock, sevp, timerid)
 pub fn timer_create(p: &mut Process, clock: u32, sevp: UserPtr<Sigevent>, timerid: UserPtr<U32>) -> SysResult {
-    let realtime = match clock {
-        CLOCK_REALTIME => true,
-        CLOCK_MONOTONIC | CLOCK_BOOTTIME => false,
+    let clock = match clock {
+        CLOCK_REALTIME => TimerClock::Realtime,
+        CLOCK_MONOTONIC | CLOCK_BOOTTIME => TimerClock::Monotonic,
+        _ if super::time::is_clock_fd(clock) => return Err(Errno::EOPNOTSUPP),
+        _ if super::time::is_cpu_clock(clock) => TimerClock::Cpu(linux::cpu_clock(clock)?),
         _ => return Err(Errno::EINVAL),
     };
     let event = sevp.read_opt(&mut p.memory)?;
@@ -61,7 +65,7 @@ pub fn timer_create(p: &mut Process, clock: u32, sevp: UserPtr<Sigevent>, timeri
         }
         Some(_) => return Err(Errno::EINVAL),
     };
-    let id = posix_timer::create(p.pid, realtime, |id| notify.unwrap_or(Notify::Signal { signo: SIGALRM, value: id, thread: None }))?;
+    let id = posix_timer::create(p.pid, clock, |id| notify.unwrap_or(Notify::Signal { signo: SIGALRM, value: id, thread: None }))?;
     if let Err(e) = timerid.write(&mut p.memory, &id.into()) {
         let _ = posix_timer::delete(p.pid, id);
         return Err(e);
@@ -79,15 +83,12 @@ fn duration(sec: i64, nsec: i64) -> Result<Duration, Errno> {
 /// Arms timer `id` with (interval, value) as timer_settime's flags say;
 /// returns the old (value left, interval).
 fn settime(p: &Process, id: u32, flags: u32, interval: Duration, value: Duration) -> Result<(Duration, Duration), Errno> {
-    let delay = if value.is_zero() {
-        None
-    } else if flags & TIMER_ABSTIME != 0 {
-        let now = env::monotonic() + if posix_timer::is_realtime(p.pid, id)? { Duration::from_nanos(env::realtime_offset_ns()) } else { Duration::ZERO };
-        Some(value.saturating_sub(now))
-    } else {
-        Some(value)
+    let first = match (value.is_zero(), flags & TIMER_ABSTIME != 0) {
+        (true, _) => None,
+        (false, true) => Some(Expiry::At(value)),
+        (false, false) => Some(Expiry::In(value)),
     };
-    posix_timer::set(p.pid, id, delay, interval)
+    posix_timer::set(p.pid, id, first, interval)
 }
 
 /// timer_settime(timerid, flags, new, old) with 32-bit timespecs.

@@ -400,6 +400,7 @@ fn libc_cases(libc: &'static str) -> Vec<Case> {
         case(name("fpu"), &[]),
         case(name("timeclock"), &[]),
         case(name("cputimers"), &[]),
+        case(name("rusage"), &[]),
         case(name("system"), &[]),
         case(name("statfs"), &[]),
         case(name("exitcode"), &["42"]),

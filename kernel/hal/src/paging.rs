@@ -259,6 +259,10 @@ impl Directory {
 /// A page directory: user mappings of its own, kernel mappings shared.
 pub struct AddressSpace {
     directory: u64,
+    /// User pages mapped now, and the most there ever were (getrusage's
+    /// ru_maxrss, Linux's hiwater_rss).
+    resident: usize,
+    peak: usize,
 }
 
 /// The table at physical address `phys`, through the physical map.
@@ -278,7 +282,18 @@ impl AddressSpace {
             new[..LOW_TABLES].copy_from_slice(&kernel.0[..LOW_TABLES]);
             new[USER_END >> 22..].copy_from_slice(&kernel.0[USER_END >> 22..]);
         }
-        Some(Self { directory })
+        Some(Self { directory, resident: 0, peak: 0 })
+    }
+
+    /// User pages mapped now.
+    pub fn resident_pages(&self) -> usize {
+        self.resident
+    }
+
+    /// The most user pages this space has had mapped at once (a forked
+    /// child starts from its parent's, as Linux copies hiwater_rss).
+    pub fn peak_pages(&self) -> usize {
+        self.peak
     }
 
     /// The page directory, for a task's context.
@@ -339,6 +354,8 @@ impl AddressSpace {
         }
         let phys = frame.into_raw();
         *entry = Entry::user_page(phys, flags);
+        self.resident += 1;
+        self.peak = self.peak.max(self.resident);
         // SAFETY: the entry now holds the frame's reference until unmap or
         // drop, which cannot happen while the view borrows `self`.
         Ok(unsafe { FrameRef::from_raw(phys) })
@@ -362,6 +379,7 @@ impl AddressSpace {
         if !old.is_present() {
             return None;
         }
+        self.resident -= 1;
         self.flush(virt);
         // SAFETY: a present user entry holds the reference `map` took; the
         // entry is cleared, so the reference passes to the returned handle.
@@ -385,7 +403,8 @@ impl AddressSpace {
     /// parent's pages may then be left read-only, which costs each one
     /// fault, nothing else.
     pub fn fork_copy_on_write(&mut self) -> Option<AddressSpace> {
-        let child = AddressSpace::new()?;
+        let mut child = AddressSpace::new()?;
+        (child.resident, child.peak) = (self.resident, self.peak);
         // SAFETY: both directories belong to their objects; `&mut self`
         // makes the parent's exclusive, and the child is not shared yet.
         let (parent_dir, child_dir) = unsafe { (&*table_at(self.directory), &mut *table_at(child.directory)) };

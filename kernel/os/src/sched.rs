@@ -64,6 +64,10 @@ pub struct Task {
     /// (`Scheduler::running_since`; the CPU-time clocks: exact, where
     /// `cpu_ticks` counts whole ticks).
     run_cycles: u64,
+    /// Times it gave up the CPU to wait (blocked), and times it was made to
+    /// (preempted, or sched_yield): getrusage's ru_nvcsw and ru_nivcsw.
+    voluntary_switches: u64,
+    involuntary_switches: u64,
     /// Tasks waiting in [`wait`] for this one.
     waiter: Option<Pid>,
     /// `None` once the task has exited.
@@ -107,6 +111,8 @@ pub(crate) fn init() {
         detached: false,
         cpu_ticks: 0,
         run_cycles: 0,
+        voluntary_switches: 0,
+        involuntary_switches: 0,
         waiter: None,
         context: Some(Context::boot()),
     };
@@ -149,6 +155,8 @@ fn add_task(name: &str, ctx: Arc<Context>) -> Pid {
                 detached: false,
                 cpu_ticks: 0,
                 run_cycles: 0,
+                voluntary_switches: 0,
+                involuntary_switches: 0,
                 waiter: None,
                 context: Some(ctx),
             },
@@ -187,6 +195,12 @@ pub fn runtime_ns(pid: Pid) -> Option<u64> {
         Some(task.run_cycles + running)
     })?;
     time::cycles_ns(cycles)
+}
+
+/// Task `pid`'s (voluntary, involuntary) context switches, None once it
+/// is gone.
+pub fn switches(pid: Pid) -> Option<(u64, u64)> {
+    with(|s| s.tasks.get(&pid).map(|t| (t.voluntary_switches, t.involuntary_switches)))
 }
 
 /// One line per task, for `ps`.
@@ -239,8 +253,13 @@ fn pick_next(s: &mut Scheduler) -> Switch {
     if prev_task.state == State::Running {
         return None; // nothing changed: keep running
     }
-    if prev_task.state == State::Ready && prev != IDLE {
-        s.ready.push_back(prev);
+    if prev_task.state == State::Ready {
+        prev_task.involuntary_switches += 1;
+        if prev != IDLE {
+            s.ready.push_back(prev);
+        }
+    } else {
+        prev_task.voluntary_switches += 1;
     }
     // Its CPU time, to the cycle (the task is in hand: no second lookup
     // on the switch path).

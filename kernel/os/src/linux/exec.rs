@@ -114,6 +114,7 @@ pub fn execve(p: &mut Process, path: String, mut argv: Vec<Vec<u8>>, envp: Vec<V
             ctx.set_page_directory(directory);
         }
     });
+    let old_peak_kib = p.memory.peak_kib();
     drop(core::mem::replace(&mut p.memory, loaded.memory));
     for file in p.files.close_on_exec() {
         crate::syscall::release_file(file);
@@ -133,6 +134,6 @@ pub fn execve(p: &mut Process, path: String, mut argv: Vec<Vec<u8>>, envp: Vec<V
         crate::lkl::task::name(&p.name);
     }
     p.user_regs = Some(TrapFrame::at_program_entry(loaded.entry, loaded.stack));
-    super::exec_done(p.pid);
+    super::exec_done(p.pid, old_peak_kib);
     Ok(())
 }

@@ -131,6 +131,12 @@ impl ProcessMemory {
         self.mm.lock().directory()
     }
 
+    /// The most memory the address space has had mapped at once, in KiB
+    /// (getrusage's ru_maxrss).
+    pub fn peak_kib(&self) -> u64 {
+        (self.mm.lock().space.peak_pages() as u64) * u64::from(PAGE / 1024)
+    }
+
     /// Who waits on the futex word at `addr`: this address space and the
     /// address, or, for a word of a shared area reached without
     /// FUTEX_PRIVATE_FLAG, its frame and offset, the same in every process

@@ -140,13 +140,49 @@ struct Entry {
     /// First thread: what loading the program took (load_app does it in
     /// the shell's task), counted as the program's system time.
     load_ns: u64,
-    /// First thread: user and system time of its process's ended threads.
-    ended_threads_ns: (u64, u64),
-    /// First thread: user and system time of its children that ended and
-    /// were waited for (RUSAGE_CHILDREN), theirs included.
-    children_ns: (u64, u64),
+    /// First thread: what its process's ended threads used.
+    ended_threads: Usage,
+    /// First thread: what its children that ended and were waited for
+    /// used (RUSAGE_CHILDREN), theirs included.
+    children: Usage,
+    /// Page faults of the thread's that mapped a page (ru_minflt).
+    min_flt: u64,
+    /// The task's (voluntary, involuntary) switches, kept when the first
+    /// thread ends (its task goes).
+    switches: (u64, u64),
+    /// First thread: the most memory (KiB) the process's earlier address
+    /// spaces had mapped (before an execve) and, once it ended, its last.
+    maxrss_kib: u64,
     /// First thread: ITIMER_VIRTUAL and ITIMER_PROF ([`CpuTimer`]).
     cpu_timers: [Option<CpuTimer>; 2],
+}
+
+/// What getrusage and wait4 report: CPU time in nanoseconds, the peak
+/// memory, page faults and context switches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub user_ns: u64,
+    pub system_ns: u64,
+    /// The most memory mapped at once, in KiB: of several processes the
+    /// largest, not a sum (Linux's maxrss).
+    pub maxrss_kib: u64,
+    pub min_flt: u64,
+    pub nvcsw: u64,
+    pub nivcsw: u64,
+}
+
+impl core::ops::Add for Usage {
+    type Output = Usage;
+    fn add(self, o: Usage) -> Usage {
+        Usage {
+            user_ns: self.user_ns + o.user_ns,
+            system_ns: self.system_ns + o.system_ns,
+            maxrss_kib: self.maxrss_kib.max(o.maxrss_kib),
+            min_flt: self.min_flt + o.min_flt,
+            nvcsw: self.nvcsw + o.nvcsw,
+            nivcsw: self.nivcsw + o.nivcsw,
+        }
+    }
 }
 
 /// An interval timer that counts the process's CPU time (ITIMER_VIRTUAL:
@@ -196,8 +232,11 @@ impl Entry {
             user_ns: 0,
             system_ns: 0,
             load_ns: 0,
-            ended_threads_ns: (0, 0),
-            children_ns: (0, 0),
+            ended_threads: Usage::default(),
+            children: Usage::default(),
+            min_flt: 0,
+            switches: (0, 0),
+            maxrss_kib: 0,
             cpu_timers: [None; 2],
         };
         entry.mirror(&process);
@@ -915,7 +954,7 @@ pub fn cpu_time(of: CpuTimeOf) -> (u64, u64) {
         match of {
             CpuTimeOf::Thread => thread_times(me),
             CpuTimeOf::Process => process_times(&table, tgid),
-            CpuTimeOf::Children => table.iter().find(|e| e.pid == tgid && e.is_leader()).map_or((0, 0), |e| e.children_ns),
+            CpuTimeOf::Children => table.iter().find(|e| e.pid == tgid && e.is_leader()).map_or((0, 0), |e| (e.children.user_ns, e.children.system_ns)),
         }
     })
 }
@@ -1002,8 +1041,36 @@ fn read_cpu_clock(table: &[Entry], c: CpuClock) -> Option<(u64, u64)> {
 fn process_times(table: &[Entry], tgid: sched::Pid) -> (u64, u64) {
     table.iter().filter(|e| e.tgid == tgid).fold((0, 0), |(u, s), e| {
         let (user, system) = thread_times(e);
-        (u + user + e.ended_threads_ns.0, s + system + e.ended_threads_ns.1)
+        (u + user + e.ended_threads.user_ns, s + system + e.ended_threads.system_ns)
     })
+}
+
+/// getrusage's figures for the running thread (`of` as for [`cpu_time`]);
+/// `own_peak_kib` is its address space's peak (the process's maxrss is
+/// the larger of it and its earlier address spaces', for the thread too,
+/// as Linux).
+pub fn usage(of: CpuTimeOf, own_peak_kib: u64) -> Usage {
+    let tid = sched::current_pid();
+    cpu::without_interrupts(|| {
+        let table = PROCESSES.lock();
+        let Some(me) = table.iter().find(|e| e.pid == tid) else { return Usage::default() };
+        let Some(leader) = table.iter().find(|e| e.pid == me.tgid && e.is_leader()) else { return Usage::default() };
+        let maxrss = Usage { maxrss_kib: leader.maxrss_kib.max(own_peak_kib), ..Usage::default() };
+        match of {
+            CpuTimeOf::Thread => thread_usage(me) + maxrss,
+            CpuTimeOf::Process => table.iter().filter(|e| e.tgid == me.tgid).fold(maxrss, |sum, e| sum + thread_usage(e) + e.ended_threads),
+            CpuTimeOf::Children => leader.children,
+        }
+    })
+}
+
+/// What one thread used (a zombie: its times as kept at its end).
+fn thread_usage(e: &Entry) -> Usage {
+    let ((user_ns, system_ns), (nvcsw, nivcsw)) = match e.zombie {
+        Some(_) => ((e.user_ns, e.system_ns), e.switches),
+        None => (thread_times(e), sched::switches(e.pid).unwrap_or(e.switches)),
+    };
+    Usage { user_ns, system_ns, maxrss_kib: 0, min_flt: e.min_flt, nvcsw, nivcsw }
 }
 
 /// A thread's (user, system) CPU time in nanoseconds: its task's exact run
@@ -1195,10 +1262,16 @@ fn put_back_quickly(pid: sched::Pid, process: Box<Process>, frame: &mut TrapFram
 
 /// Puts the thread's process back after its trap.
 fn put_back(pid: sched::Pid, process: Box<Process>) {
+    put_back_with(pid, process, |_| {});
+}
+
+/// [`put_back`], updating the thread's entry with `f` in the same pass.
+fn put_back_with(pid: sched::Pid, process: Box<Process>, f: impl FnOnce(&mut Entry)) {
     let mut table = PROCESSES.lock();
     if let Some(entry) = table.iter_mut().find(|e| e.pid == pid) {
         entry.mirror(&process);
         entry.process = Some(process);
+        f(entry);
     }
 }
 
@@ -1276,7 +1349,7 @@ fn fault_trap(frame: &mut TrapFrame) {
     };
     let (sig, info) = match fault::try_demand_page(&mut process, frame) {
         FaultResolution::Mapped => {
-            put_back(pid, process);
+            put_back_with(pid, process, |entry| entry.min_flt += 1);
             return;
         }
         FaultResolution::OutOfMemory => {
@@ -1320,6 +1393,7 @@ fn finish_thread(pid: sched::Pid, process: Box<Process>, ending: Ending) -> ! {
         }
     }
     let tgid = process.pid;
+    let peak_kib = process.memory.peak_kib();
     // Back on the kernel's page directory before the memory goes. The TLS
     // descriptors stay: fs/gs may hold their selectors until the task's end.
     sched::with_current(|t| {
@@ -1331,11 +1405,11 @@ fn finish_thread(pid: sched::Pid, process: Box<Process>, ending: Ending) -> ! {
     if pid != tgid {
         cpu::disable_interrupts();
         let mut table = PROCESSES.lock();
-        // Its CPU time stays with the process.
-        let used = table.iter().find(|e| e.pid == pid).map_or((0, 0), thread_times);
+        // What it used stays with the process.
+        let used = table.iter().find(|e| e.pid == pid).map_or(Usage::default(), thread_usage);
         if let Some(leader) = table.iter_mut().find(|e| e.pid == tgid && e.is_leader()) {
-            leader.ended_threads_ns.0 += used.0;
-            leader.ended_threads_ns.1 += used.1;
+            leader.ended_threads = leader.ended_threads + used;
+            leader.maxrss_kib = leader.maxrss_kib.max(peak_kib);
         }
         table.retain(|e| e.pid != pid);
         drop(table);
@@ -1360,10 +1434,13 @@ fn finish_thread(pid: sched::Pid, process: Box<Process>, ending: Ending) -> ! {
         let ppid = table.iter().find(|e| e.pid == pid).map_or(INIT_PID, |e| e.ppid);
         let parent_lives = table.iter().any(|e| e.pid == ppid && e.is_leader() && e.zombie.is_none());
         let keep_zombie = parent_lives && !ignores_children(&table, ppid);
-        // The zombie keeps its exact times: its task is about to go.
+        // The zombie keeps its exact times and its switches: its task is
+        // about to go.
         if let Some(entry) = table.iter_mut().find(|e| e.pid == pid) {
             (entry.user_ns, entry.system_ns) = thread_times(entry);
             entry.load_ns = 0;
+            entry.switches = sched::switches(pid).unwrap_or(entry.switches);
+            entry.maxrss_kib = entry.maxrss_kib.max(peak_kib);
         }
         if parent_lives {
             let (code, status) = match ending {
@@ -1595,7 +1672,7 @@ pub struct WaitOptions {
 /// What a wait call found.
 pub enum Waited {
     /// A child ended (and was reaped unless `keep`).
-    Ended { pid: sched::Pid, ending: Ending, used: (u64, u64) },
+    Ended { pid: sched::Pid, ending: Ending, used: Usage },
     /// A child stopped or continued (reported once, unless `keep`).
     Job { pid: sched::Pid, event: JobEvent },
     /// WNOHANG: children exist but none has anything to report.
@@ -1633,18 +1710,15 @@ pub fn wait_child(parent: sched::Pid, which: WaitFor, options: WaitOptions) -> R
             if let Some(i) = table.iter().position(|e| matches(e) && reportable(e)) {
                 let pid = table[i].pid;
                 if let (true, Some(ending)) = (options.exited, table[i].zombie) {
-                    // Its time and its reaped children's (wait4's rusage);
-                    // reaping adds it to the parent's RUSAGE_CHILDREN.
+                    // What it used and its reaped children's (wait4's
+                    // rusage); reaping adds it to the parent's
+                    // RUSAGE_CHILDREN.
                     let child = &table[i];
-                    let used = (
-                        child.user_ns + child.ended_threads_ns.0 + child.children_ns.0,
-                        child.system_ns + child.ended_threads_ns.1 + child.children_ns.1,
-                    );
+                    let used = thread_usage(child) + child.ended_threads + child.children + Usage { maxrss_kib: child.maxrss_kib, ..Usage::default() };
                     if !options.keep {
                         table.remove(i);
                         if let Some(me) = table.iter_mut().find(|e| e.pid == parent && e.is_leader()) {
-                            me.children_ns.0 += used.0;
-                            me.children_ns.1 += used.1;
+                            me.children = me.children + used;
                         }
                     }
                     return Some(Ok(Waited::Ended { pid, ending, used }));
@@ -1675,10 +1749,13 @@ pub fn wait_child(parent: sched::Pid, which: WaitFor, options: WaitOptions) -> R
 }
 
 /// A process called execve successfully: a parent waiting in vfork resumes.
-pub fn exec_done(pid: sched::Pid) {
+/// `old_peak_kib`: the peak of the address space it left (the process's
+/// maxrss keeps it, as Linux's).
+pub fn exec_done(pid: sched::Pid, old_peak_kib: u64) {
     cpu::without_interrupts(|| {
         if let Some(entry) = PROCESSES.lock().iter_mut().find(|e| e.pid == pid) {
             entry.vfork_parent = None;
+            entry.maxrss_kib = entry.maxrss_kib.max(old_peak_kib);
         }
     });
     CHILD_EVENTS.wake_all();

@@ -222,10 +222,10 @@ pub fn wait4(p: &mut Process, pid: i32, status: UserPtr<u32>, options: u32, rusa
     let (pid, word, used) = match linux::wait_child(p.pid, which_pid(pid, p.pid), wanted)? {
         Waited::NothingYet => return Ok(0),
         Waited::Ended { pid, ending, used } => (pid, ending.wait_status(), used),
-        Waited::Job { pid, event } => (pid, job_status(event), (0, 0)),
+        Waited::Job { pid, event } => (pid, job_status(event), linux::Usage::default()),
     };
     status.write_opt(&mut p.memory, &word)?;
-    // The child's CPU time (its reaped children's included), as Linux.
+    // What the child used (its reaped children's included), as Linux.
     rusage.write_opt(&mut p.memory, &super::system::rusage(used))?;
     Ok(pid)
 }

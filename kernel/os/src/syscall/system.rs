@@ -93,20 +93,31 @@ pub fn getrusage(p: &mut Process, who: i32, usage: UserPtr<[u8; RUSAGE_BYTES]>) 
         1 => crate::linux::CpuTimeOf::Thread,
         _ => return Err(Errno::EINVAL),
     };
-    usage.write(&mut p.memory, &rusage(crate::linux::cpu_time(of)))?;
+    let peak_kib = if of == crate::linux::CpuTimeOf::Children { 0 } else { p.memory.peak_kib() };
+    usage.write(&mut p.memory, &rusage(crate::linux::usage(of, peak_kib)))?;
     Ok(0)
 }
 
 /// `sizeof(struct rusage)` on i386.
 pub const RUSAGE_BYTES: usize = 72;
 
-/// A `struct rusage` with user and system time (nanoseconds) as its two
-/// timevals; the counters Linux keeps beside them are zero here.
-pub fn rusage((user, system): (u64, u64)) -> [u8; RUSAGE_BYTES] {
+/// A `struct rusage` (i386): user and system time as two timevals, then
+/// fourteen longs of which we keep maxrss (KiB), minflt, nvcsw and nivcsw;
+/// majflt stays 0 (no fault here waits for I/O: file pages are in memory,
+/// what Linux counts as minor too), the rest are 0 as on Linux.
+pub fn rusage(u: crate::linux::Usage) -> [u8; RUSAGE_BYTES] {
+    let mut words = [0u32; RUSAGE_BYTES / 4];
+    let timeval = |ns: u64| [(ns / 1_000_000_000) as u32, ((ns % 1_000_000_000) / 1000) as u32];
+    let long = |n: u64| n.min(i32::MAX as u64) as u32;
+    [words[0], words[1]] = timeval(u.user_ns);
+    [words[2], words[3]] = timeval(u.system_ns);
+    words[4] = long(u.maxrss_kib);
+    words[8] = long(u.min_flt);
+    words[16] = long(u.nvcsw);
+    words[17] = long(u.nivcsw);
     let mut out = [0u8; RUSAGE_BYTES];
-    let words = [user / 1_000_000_000, (user % 1_000_000_000) / 1000, system / 1_000_000_000, (system % 1_000_000_000) / 1000];
-    for (i, w) in words.iter().enumerate() {
-        out[4 * i..4 * i + 4].copy_from_slice(&(*w as u32).to_le_bytes());
+    for (bytes, w) in out.chunks_exact_mut(4).zip(words) {
+        bytes.copy_from_slice(&w.to_le_bytes());
     }
     out
 }

@@ -396,6 +396,7 @@ fn libc_cases(libc: &'static str) -> Vec<Case> {
         case(name("sendfile32"), &[&format!("/tmp/embox-compat-sendfile32-{libc}")]),
         case(name("dirs"), &[&format!("/tmp/embox-compat-dirs-{libc}")]),
         case(name("memory"), &[]),
+        case(name("mremap"), &[]),
         case(name("tls"), &[]),
         case(name("fpu"), &[]),
         case(name("timeclock"), &[]),

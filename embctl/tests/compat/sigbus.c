@@ -3,7 +3,8 @@
  * (zeros past it), every page after it is SIGBUS (BUS_ADRERR, si_addr the
  * byte touched) for reads and writes, and siglongjmp out of the handler
  * carries on. Once the file grows, the same pages map the file's new
- * bytes. A mapping of an empty file is SIGBUS from its first byte. Output
+ * bytes; once it shrinks (ftruncate, O_TRUNC), the pages wholly past
+ * its new end are SIGBUS again, in a private mapping too. A mapping of an empty file is SIGBUS from its first byte. Output
  * is unbuffered and free of pids and addresses. */
 #define _GNU_SOURCE
 #include "compat.h"
@@ -79,6 +80,27 @@ int main(int argc, char **argv)
 	printf("pread sees the write through the grown mapping: %s\n", c == 'w' ? "yes" : "no");
 	touch("grown private", private, PAGE * 2 + 6, 0);
 	touch("grown shared", shared, PAGE * 3, 0);
+
+	/* The file shrinks under its mappings: their pages wholly past the
+	 * new end go (private copies too), the page holding the end stays;
+	 * O_TRUNC does the same; growing again maps zeros. */
+	CHECK(ftruncate(fd, PAGE + 100) == 0);
+	touch("shrunk shared", shared, 10, 0);
+	touch("shrunk shared", shared, PAGE + 50, 0);
+	touch("shrunk shared", shared, PAGE + 200, 0);
+	touch("shrunk shared", shared, PAGE * 2 + 5, 0);
+	touch("shrunk shared", shared, PAGE * 2 + 7, 1);
+	touch("shrunk private", private, 10, 0);
+	touch("shrunk private", private, PAGE * 2 + 6, 0);
+	touch("shrunk private", private, PAGE * 3 + 8, 0);
+	CHECK(ftruncate(fd, 3 * PAGE) == 0);
+	touch("regrown shared", shared, PAGE * 2 + 6, 0);
+	touch("regrown private", private, PAGE * 2 + 6, 0);
+	int tfd = open(path, O_WRONLY | O_TRUNC);
+	CHECK(tfd >= 0);
+	touch("O_TRUNC shared", shared, 10, 0);
+	touch("O_TRUNC private", private, 10, 0);
+	CHECK(close(tfd) == 0 && ftruncate(fd, 3 * PAGE) == 0);
 
 	/* An empty file. */
 	char empty_path[160];

@@ -9,7 +9,7 @@
 //! `PROT_NONE` areas supervisor-only pages, which keeps their contents across
 //! `mprotect` while any user access faults. (Non-PAE i386 has no execute bit.)
 
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 
 use embox_abi::Errno;
@@ -106,6 +106,40 @@ pub struct ProcessMemory {
     mm: Arc<IrqMutex<Mm>>,
 }
 
+/// Where [`Mm::move_area`] puts the moved area.
+#[derive(Clone, Copy, Debug)]
+pub enum Placement {
+    /// Exactly here (MREMAP_FIXED).
+    At(u32),
+    /// Here if it is free (0: no wish), else where there is room.
+    Near(u32),
+}
+
+/// The address spaces that map one of our files, so a truncation can drop
+/// their pages past the file's new end (Linux's unmap_mapping_range): the
+/// next touch faults and gets SIGBUS. An address space joins when it first
+/// maps such a file (a fork of one joins too); dead ones are pruned then.
+static FILE_MAPPERS: IrqMutex<Vec<Weak<IrqMutex<Mm>>>> = IrqMutex::new(Vec::new());
+
+fn join_file_mappers(mm: &Arc<IrqMutex<Mm>>) {
+    mm.lock().maps_files = true;
+    let mut all = FILE_MAPPERS.lock();
+    all.retain(|space| space.strong_count() > 0);
+    all.push(Arc::downgrade(mm));
+}
+
+/// Our file `node` is now `len` bytes long: every mapping of it loses its
+/// pages wholly past the end, shared and private alike (Linux unmaps
+/// private copies too), so touching them is SIGBUS as for a fresh
+/// mapping. Call without the VFS lock held.
+pub fn file_truncated(node: u32, len: u64) {
+    let first_gone = u32::try_from(len.div_ceil(u64::from(PAGE))).unwrap_or(u32::MAX);
+    let spaces: Vec<Arc<IrqMutex<Mm>>> = FILE_MAPPERS.lock().iter().filter_map(Weak::upgrade).collect();
+    for mm in spaces {
+        mm.lock().drop_file_pages(node, first_gone);
+    }
+}
+
 impl ProcessMemory {
     pub fn new() -> Result<Self, Errno> {
         Ok(Self { mm: Arc::new(IrqMutex::new(Mm::new()?)) })
@@ -179,13 +213,27 @@ impl ProcessMemory {
     /// Says which file `[start, start+len)` maps (`/proc/self/maps`).
     pub fn set_file(&mut self, start: u32, len: u32, file: Option<Backing>, shared: bool) -> Result<(), Errno> {
         let end = start.checked_add(page_ceil(len)).ok_or(Errno::EINVAL)?;
-        self.mm.lock().areas.set_file(start, end, file, shared).map_err(errno)
+        let ours = file.as_ref().is_some_and(|f| f.node.is_some());
+        let joins = {
+            let mut mm = self.mm.lock();
+            mm.areas.set_file(start, end, file, shared).map_err(errno)?;
+            ours && !mm.maps_files
+        };
+        if joins {
+            join_file_mappers(&self.mm);
+        }
+        Ok(())
     }
 
     /// A forked child's copy-on-write copy (see [`Mm::fork`]).
     pub fn fork(&mut self) -> Result<ProcessMemory, Errno> {
         let child = self.mm.lock().fork()?;
-        Ok(ProcessMemory { mm: Arc::new(IrqMutex::new(child)) })
+        let maps_files = child.maps_files;
+        let child = ProcessMemory { mm: Arc::new(IrqMutex::new(child)) };
+        if maps_files {
+            join_file_mappers(&child.mm);
+        }
+        Ok(child)
     }
 
     /// Resolves a user page fault at `addr` (see [`Mm::resolve_fault`]). A
@@ -235,8 +283,8 @@ impl ProcessMemory {
         self.mm.lock().unmap(addr, len)
     }
 
-    pub fn move_area(&mut self, old: u32, old_len: u32, new_len: u32) -> Result<u32, Errno> {
-        self.mm.lock().move_area(old, old_len, new_len)
+    pub fn move_area(&mut self, old: u32, old_len: u32, new_len: u32, to: Placement, keep_old: bool) -> Result<u32, Errno> {
+        self.mm.lock().move_area(old, old_len, new_len, to, keep_old)
     }
 
     pub fn protect(&mut self, addr: u32, len: u32, perms: Perms) -> Result<(), Errno> {
@@ -312,12 +360,14 @@ pub struct Mm {
     areas: AreaMap,
     brk_start: u32,
     brk: u32,
+    /// It is in [`FILE_MAPPERS`].
+    maps_files: bool,
 }
 
 impl Mm {
     fn new() -> Result<Self, Errno> {
         let space = AddressSpace::new().ok_or(Errno::ENOMEM)?;
-        Ok(Self { space, areas: AreaMap::new(MAX_AREAS), brk_start: 0, brk: 0 })
+        Ok(Self { space, areas: AreaMap::new(MAX_AREAS), brk_start: 0, brk: 0, maps_files: false })
     }
 
     /// The page directory, for the task's context.
@@ -439,7 +489,25 @@ impl Mm {
     fn fork(&mut self) -> Result<Mm, Errno> {
         self.populate_shared_anonymous()?;
         let space = self.space.fork_copy_on_write().ok_or(Errno::ENOMEM)?;
-        Ok(Mm { space, areas: self.areas.clone(), brk_start: self.brk_start, brk: self.brk })
+        Ok(Mm { space, areas: self.areas.clone(), brk_start: self.brk_start, brk: self.brk, maps_files: self.maps_files })
+    }
+
+    /// Unmaps the pages of file `node` from page `first_gone` on, in every
+    /// area that maps it ([`file_truncated`]).
+    fn drop_file_pages(&mut self, node: u32, first_gone: u32) {
+        let gone: Vec<(u32, u32)> = self
+            .areas()
+            .iter()
+            .filter_map(|a| {
+                let (area_node, first) = a.file_page(a.start)?;
+                let skip = first_gone.saturating_sub(first);
+                let from = a.start.saturating_add(skip.saturating_mul(PAGE));
+                (area_node == node && from < a.end).then_some((from, a.end))
+            })
+            .collect();
+        for (from, end) in gone {
+            self.release_pages(from, end);
+        }
     }
 
     /// Maps every page of the shared anonymous areas not mapped yet, so a
@@ -605,25 +673,34 @@ impl Mm {
     }
 
     /// `mremap` with MREMAP_MAYMOVE: a new area of `new_len` bytes with the
-    /// rights of the old one; the old pages move there (no copying), the
-    /// rest is fresh zero pages. Returns the new address. On an error the
-    /// pages move back and the new area goes: a failed call leaves the
-    /// memory as it was (a kept new area would be memory the program does
-    /// not know it holds).
-    pub fn move_area(&mut self, old: u32, old_len: u32, new_len: u32) -> Result<u32, Errno> {
+    /// rights of the old one, placed as `to` says (MREMAP_FIXED: whatever
+    /// was mapped there goes first, as Linux unmaps it before moving); the old pages move there (no copying), the rest is fresh
+    /// zero pages. `keep_old` (MREMAP_DONTUNMAP): the old area stays,
+    /// emptied (its pages fault in afresh). Returns the new address. On an
+    /// error the pages move back and the new area goes: a failed call
+    /// leaves the old memory as it was (a kept new area would be memory
+    /// the program does not know it holds).
+    pub fn move_area(&mut self, old: u32, old_len: u32, new_len: u32, to: Placement, keep_old: bool) -> Result<u32, Errno> {
         let area = self.area_at(old).ok_or(Errno::EFAULT)?;
         // The moved area maps the same file, from the page `old` held.
         let skipped = (old - area.start) / PAGE;
         let (perms, shared) = (area.perms, area.shared);
         let file = area.file.clone().map(|f| Backing { page: f.page.wrapping_add(skipped), ..f });
-        let new = self.map_anonymous(0, new_len, perms, false)?;
+        let new = match to {
+            Placement::At(at) => self.map_anonymous(at, new_len, perms, true)?,
+            Placement::Near(hint) => self.map_anonymous(hint, new_len, perms, false)?,
+        };
         let _ = self.areas.set_file(new, new + page_ceil(new_len), file, shared);
         let flags = flags_for(perms);
-        let moved = self.move_pages(old, new, old_len, flags).and_then(|()| self.unmap(old, old_len));
+        let moving = old_len.min(new_len);
+        let mut moved = self.move_pages(old, new, moving, flags);
+        if !keep_old {
+            moved = moved.and_then(|()| self.unmap(old, old_len));
+        }
         if let Err(e) = moved {
             // The page tables under `old` held these pages a moment ago,
             // so moving them back needs no frame.
-            let _ = self.move_pages(new, old, old_len, flags);
+            let _ = self.move_pages(new, old, moving, flags);
             let _ = self.unmap(new, new_len);
             return Err(e);
         }

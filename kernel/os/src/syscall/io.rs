@@ -305,11 +305,12 @@ pub fn sync(_p: &mut Process) -> SysResult {
 fn truncate_path(p: &mut Process, path: UserString, len: u64) -> SysResult {
     let path = path.read_path(&mut p.memory)?;
     let path = p.absolute(&path);
-    env::with_vfs(|vfs| {
+    let id = env::with_vfs(|vfs| {
         let id = vfs.lookup(&path)?;
-        vfs.truncate(id, len)
+        vfs.truncate(id, len).map(|()| id)
     })
     .map_err(env::fs_errno)?;
+    crate::linux::memory::file_truncated(id, len);
     Ok(0)
 }
 
@@ -318,6 +319,7 @@ fn truncate_fd(p: &mut Process, fd: u32, len: u64) -> SysResult {
     match f.kind {
         FileKind::File(id) if writable(f.flags) => {
             env::with_vfs(|vfs| vfs.truncate(id, len)).map_err(env::fs_errno)?;
+            crate::linux::memory::file_truncated(id, len);
             Ok(0)
         }
         _ => Err(Errno::EINVAL),

@@ -18,7 +18,7 @@ use super::user::UserPtr;
 use crate::linux::devproc::Device;
 use crate::linux::env;
 use crate::linux::files::FileKind;
-use crate::linux::memory::{page_ceil, Backing};
+use crate::linux::memory::{page_ceil, Backing, Placement};
 use crate::linux::process::Process;
 
 const MADV_DONTNEED: u32 = 4;
@@ -200,18 +200,35 @@ pub fn madvise(p: &mut Process, addr: u32, len: u32, advice: u32) -> SysResult {
 }
 
 /// mremap(old, old_len, new_len, flags, new_addr): shrinks in place, or
-/// moves the pages to a new area with MREMAP_MAYMOVE. An `old_len` of 0
+/// moves the pages to a new area with MREMAP_MAYMOVE: at `new_addr` with
+/// MREMAP_FIXED (what was there is unmapped first), leaving the old area
+/// mapped and empty with MREMAP_DONTUNMAP (same lengths only), with
+/// Linux's EINVALs for the combinations it refuses. An `old_len` of 0
 /// is EINVAL: Linux gives that for a private mapping and makes a second
 /// mapping of a shared one's pages, which we do not (moving 0 bytes once
 /// left the new area mapped behind the error: the fuzzer's seed 1 lost
 /// 1.5 GiB of address space that way and filled it until memory ran out).
-pub fn mremap(p: &mut Process, old: u32, old_len: u32, new_len: u32, flags: u32) -> SysResult {
+pub fn mremap(p: &mut Process, old: u32, old_len: u32, new_len: u32, flags: u32, new_addr: u32) -> SysResult {
     let (old_len, new_len) = (page_ceil(old_len), page_ceil(new_len));
     if old % 4096 != 0 || new_len == 0 || old.checked_add(old_len).is_none() {
         return Err(Errno::EINVAL);
     }
-    if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 || (flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0) {
+    let (fixed, keep_old) = (flags & MREMAP_FIXED != 0, flags & MREMAP_DONTUNMAP != 0);
+    if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0
+        || ((fixed || keep_old) && flags & MREMAP_MAYMOVE == 0)
+        || (keep_old && old_len != new_len)
+    {
         return Err(Errno::EINVAL);
+    }
+    if fixed || keep_old {
+        // Linux's mremap_to (which DONTUNMAP takes too, `new_addr` then a
+        // hint): an aligned range that fits and does not overlap the old
+        // one.
+        let fits = new_addr.checked_add(new_len).is_some_and(|end| end <= crate::linux::memory::STACK_TOP);
+        let overlaps = old.saturating_add(old_len) > new_addr && new_addr.saturating_add(new_len) > old;
+        if new_addr % 4096 != 0 || !fits || overlaps {
+            return Err(Errno::EINVAL);
+        }
     }
     // The old range must start in a mapping (Linux: EFAULT). Without this,
     // a kernel address plus a length wrapped around to the program's text.
@@ -221,7 +238,7 @@ pub fn mremap(p: &mut Process, old: u32, old_len: u32, new_len: u32, flags: u32)
     if old_len == 0 {
         return Err(Errno::EINVAL);
     }
-    if new_len <= old_len {
+    if new_len <= old_len && !fixed && !keep_old {
         if new_len < old_len {
             p.memory.unmap(old + new_len, old_len - new_len)?;
         }
@@ -230,7 +247,8 @@ pub fn mremap(p: &mut Process, old: u32, old_len: u32, new_len: u32, flags: u32)
     if flags & MREMAP_MAYMOVE == 0 {
         return Err(Errno::ENOMEM);
     }
-    p.memory.move_area(old, old_len, new_len)
+    let to = if fixed { Placement::At(new_addr) } else { Placement::Near(new_addr) };
+    p.memory.move_area(old, old_len, new_len, to, keep_old)
 }
 
 /// fadvise64_64(fd, offset, len, advice): advice only (coreutils' sort,

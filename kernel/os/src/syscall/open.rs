@@ -89,6 +89,7 @@ fn open_path(p: &mut Process, path: String, flags: u32, mode: u32) -> SysResult 
             }
             if flags & O_TRUNC != 0 && flags & O_ACCMODE != O_RDONLY {
                 env::with_vfs(|vfs| vfs.truncate(id, 0)).map_err(env::fs_errno)?;
+                crate::linux::memory::file_truncated(id, 0);
             }
             FileKind::File(id)
         }

@@ -13,9 +13,19 @@
 #   - per MiB over the NIC: frames, interrupts (and our tx kicks and net
 #     thread rounds), from our `ifconfig` and Linux's /proc/interrupts and
 #     eth0 statistics: figures the machine's load moves far less than times;
+#   - guest instructions and memory accesses per MiB of each of the three
+#     transfers, over the same TAP with the same offloads: QEMU counts them
+#     (the TCG plugin scripts/lib/insn-marks.c, between the marks netprog
+#     sets; the accesses weigh copies, which are one `rep movs` each), kernel,
+#     interrupts and program together; the machine's load hardly moves
+#     them (only through how frames batch). They come from a second run
+#     of each guest with the plugin, whose cost would slow the timed runs
+#     (BENCH_NET_INSNS=0 skips them). They count the guest's work, not
+#     QEMU's device model or the host's side, nor time spent waiting;
 #   - the same three TCP figures in guest time under `-icount` on QEMU's
 #     user-mode NIC (scripts/lib/net-icount.sh): per guest instruction, so
-#     the machine's load does not move them (no offloads there).
+#     the machine's load does not move them (no offloads there; guest time
+#     includes the idle jumps to timer deadlines).
 # The container is the host side of the TAP (10.0.2.10), so these are the
 # guests' figures without Docker's port publishing in the way.
 # With EMBCTL_LKL_TREE=DIR, a third guest: x86/lkl-qemu built with that
@@ -43,6 +53,7 @@ gcc -m32 -static -O2 -o "$out/netprog" "$ws/embctl/tests/net/netprog.c"
 set -e
 MIB=$1
 out=/ws/build/bench
+gcc -shared -fPIC -O2 -fvisibility=hidden -Wall -o "$out/insn-marks.so" /ws/scripts/lib/insn-marks.c
 sh /ws/scripts/lib/debian-kernel.sh "$out"
 if [ ! -x "$out/busybox" ]; then
   mkdir -p "$out/bb/lists/partial" "$out/bb/cache/archives/partial"
@@ -139,8 +150,39 @@ loopback() {
 
 figures="$out/bench-net.figures"
 : > "$figures"
+# The counting runs' extra QEMU arguments (empty: the timed runs, which
+# the plugin's own cost would slow).
+plugin=
+
+# insns LOG LABEL: guest instructions and memory accesses per MiB between
+# netprog's marks (in the order both guests run it: loop, sink, source), as
+# `LABEL: ...` lines.
+insns() {
+  [ -n "$plugin" ] || return 0
+  tr -d '\r' <"$1" | sed -n 's/.*insn-marks: mark \([0-9]*\): \([0-9]*\) instructions \([0-9]*\) memory accesses.*/\1 \2 \3/p' |
+    awk -v l="$2" -v mib="$MIB" '{ i[$1] = $2; m[$1] = $3; n = $1 }
+      function per_mib(what, a, b) {
+        printf "%s: guest instructions per MiB, %s = %.0f\n", l, what, (i[b] - i[a]) / mib
+        printf "%s: guest memory accesses per MiB, %s = %.0f\n", l, what, (m[b] - m[a]) / mib
+      }
+      END {
+        if (n != 6) { printf "%s: %d instruction marks instead of 6: no instructions per MiB\n", l, n; exit }
+        per_mib("TCP container -> guest", 3, 4); per_mib("TCP guest -> container", 5, 6); per_mib("TCP over 127.0.0.1 in the guest", 1, 2) }'
+}
 run=
 trap '[ -z "$run" ] || kill $run 2>/dev/null || true' EXIT INT TERM
+
+# guest_figures LABEL LOG PID: the figures of guest run PID (console in
+# LOG) as `LABEL: ...` lines in $figures: the container's side while it
+# runs, then the guest's own (ours prints `rtt`, busybox `round-trip`).
+guest_figures() {
+  measure "$1" "$2" "$3" >>"$figures"
+  loopback "$2" "$1" >>"$figures"
+  sed -n "s/.*\(rtt\|round-trip\) min\/avg\/max = \([0-9.]*\)\/\([0-9.]*\)\/\([0-9.]*\).*/$1: ping guest -> container: min \2 \/ avg \3 \/ max \4 ms (10 requests)/p" "$2" | tr -d '\r' >>"$figures"
+  ping_median "$2" "$1" >>"$figures"
+  insns "$2" "$1" >>"$figures"
+  grep "^$1" "$figures"
+}
 
 # run_ours LABEL: our kernel under build/ measured, its figures as `LABEL: ...`.
 run_ours() {
@@ -148,17 +190,14 @@ run_ours() {
   # Emptied here, not by the background job's redirection, which may come
   # after `measure` already found the previous run's "listening" line in it.
   : >"$log"
-  "$embctl" --workspace "$ws" run --no-build --no-kvm --net --add "$out/netprog" --timeout 300 \
+  # shellcheck disable=SC2086 # $plugin: two words or none
+  "$embctl" --workspace "$ws" run --no-build --no-kvm --net --add "$out/netprog" --timeout 300 $plugin \
     --cmd "load_app netprog loop 5003 $MIB" \
     --cmd 'load_app netprog sink 5001' \
     --cmd "load_app netprog source 10.0.2.10 5002 $MIB" \
     --cmd 'ping -c 10 10.0.2.10' --cmd ifconfig >"$log" 2>&1 &
   run=$!
-  measure "$1" "$log" $run >>"$figures"
-  loopback "$log" "$1" >>"$figures"
-  sed -n "s/.*rtt min\/avg\/max = \([0-9.]*\)\/\([0-9.]*\)\/\([0-9.]*\).*/$1: ping guest -> container: min \1 \/ avg \2 \/ max \3 ms (10 requests)/p" "$log" | tr -d '\r' >>"$figures"
-  ping_median "$log" "$1" >>"$figures"
-  grep "^$1" "$figures"
+  guest_figures "$1" "$log" $run
   # The NIC's counters after the run (interrupts, frames, kicks).
   sed -n '/^eth0/,/^lo /p' "$log" | tr -d '\r' | grep -v '^lo '
   tr -d '\r' <"$log" | awk -v mib=$((2 * MIB)) -v label="$1" '
@@ -169,31 +208,35 @@ run_ours() {
 }
 
 kernel="$ws/build/base/bin/embox"
-if [ -n "${BENCH_NET_BASELINE:-}" ]; then
-  echo "== baseline kernel $BENCH_NET_BASELINE (TCG, virtio-net, TAP)"
+# run_baseline LABEL: run_ours with BENCH_NET_BASELINE's kernel in build/.
+run_baseline() {
+  echo "== baseline kernel $BENCH_NET_BASELINE (TCG, virtio-net, TAP)${plugin:+, counted}"
   cp "$kernel" "$out/embox.ours"
   trap 'cp "$out/embox.ours" "$kernel"; [ -z "$run" ] || kill $run 2>/dev/null || true' EXIT INT TERM
   cp "$BENCH_NET_BASELINE" "$kernel"
-  run_ours base
+  run_ours "$1"
   cp "$out/embox.ours" "$kernel"
   trap '[ -z "$run" ] || kill $run 2>/dev/null || true' EXIT INT TERM
-fi
+}
+
+# run_linux LABEL: the Linux guest measured, its figures as `LABEL: ...`.
+run_linux() {
+  echo "== Linux guest (bookworm linux-image-686, TCG, virtio-net, TAP)${plugin:+, counted}"
+  log="$out/bench-net-$1.log"
+  : >"$log"
+  # shellcheck disable=SC2086 # $plugin: two words or none
+  "$embctl" --workspace "$ws" run --no-kvm --net --linux-guest "$out/vmlinuz:$out/linux-net-initramfs.cpio" $plugin \
+    </dev/null >"$log" 2>&1 &
+  run=$!
+  guest_figures "$1" "$log" $run
+  tr -d '\r' <"$log" | awk -v mib=$((2 * MIB)) -v label="$1" '/^counters: rx/ {
+    printf "%s: per MiB over the NIC: %.1f rx frames, %.1f tx frames, %.1f interrupts\n", label, $3 / mib, $5 / mib, $7 / mib }' | tee -a "$figures"
+}
+
+[ -z "${BENCH_NET_BASELINE:-}" ] || run_baseline base
 echo "== our kernel (TCG, virtio-net, TAP)"
 run_ours ours
-
-echo "== Linux guest (bookworm linux-image-686, TCG, virtio-net, TAP)"
-log="$out/bench-net-linux.log"
-: >"$log"
-"$embctl" --workspace "$ws" run --no-kvm --net --linux-guest "$out/vmlinuz:$out/linux-net-initramfs.cpio" \
-  </dev/null >"$log" 2>&1 &
-run=$!
-measure linux "$log" $run >>"$figures"
-loopback "$log" linux >>"$figures"
-sed -n 's/.*round-trip min\/avg\/max = \([0-9.]*\)\/\([0-9.]*\)\/\([0-9.]*\).*/linux: ping guest -> container: min \1 \/ avg \2 \/ max \3 ms (10 requests)/p' "$log" | tr -d '\r' >>"$figures"
-ping_median "$log" linux >>"$figures"
-tr -d '\r' <"$log" | awk -v mib=$((2 * MIB)) '/^counters: rx/ {
-  printf "linux: per MiB over the NIC: %.1f rx frames, %.1f tx frames, %.1f interrupts\n", $3 / mib, $5 / mib, $7 / mib }' >>"$figures"
-grep "^linux" "$figures"
+run_linux linux
 if [ -n "${EMBCTL_LKL_TREE:-}" ]; then
   echo "== our kernel with LKL's stack (x86/lkl-qemu: LKL's eth0 on its virtio-mmio card, bridged to the NIC)"
   "$embctl" --workspace "$ws" build -q -t x86/lkl-qemu --lkl-tree "$EMBCTL_LKL_TREE"
@@ -205,6 +248,15 @@ if [ -n "${EMBCTL_LKL_TREE:-}" ]; then
   run=$!
   measure lkl "$log" $run >>"$figures"
   grep "^lkl" "$figures"
+fi
+# The counting runs: both guests again with the plugin.
+if [ "${BENCH_NET_INSNS:-1}" != 0 ]; then
+  plugin="--qemu-arg=-plugin --qemu-arg=/ws/build/bench/insn-marks.so"
+  [ -z "${BENCH_NET_BASELINE:-}" ] || run_baseline base-counted
+  echo "== our kernel (TCG, virtio-net, TAP), counted"
+  run_ours ours-counted
+  run_linux linux-counted
+  plugin=
 fi
 run=
 trap - EXIT INT TERM
@@ -228,6 +280,18 @@ side_by_side "ping guest -> container" median "at most 1.00"
 side_by_side "TCP container -> guest" = "at least 1.00"
 side_by_side "TCP guest -> container" = "at least 1.00"
 side_by_side "TCP over 127.0.0.1 in the guest" = "at least 1.00"
+for count in instructions "memory accesses"; do
+  for what in "TCP container -> guest" "TCP guest -> container" "TCP over 127.0.0.1 in the guest"; do
+    o=$(grep "^ours-counted: guest $count per MiB, $what =" "$figures" | sed -n 's/.*= \([0-9]*\).*/\1/p')
+    l=$(grep "^linux-counted: guest $count per MiB, $what =" "$figures" | sed -n 's/.*= \([0-9]*\).*/\1/p')
+    b=$(grep "^base-counted: guest $count per MiB, $what =" "$figures" | sed -n 's/.*= \([0-9]*\).*/\1/p')
+    if [ -n "$o" ] && [ -n "$l" ]; then
+      echo "guest $count per MiB, $what:"
+      echo "  Linux guest: $l   our kernel: $o${b:+   baseline kernel: $b}"
+      awk -v o="$o" -v l="$l" 'BEGIN { printf "  ratio Linux/ours: %.2f (goal: at least 1.00; counted by QEMU, the load hardly moves it)\n", l / o }'
+    fi
+  done
+done
 
 # icount_figures LABEL LOG: a net-icount.sh run's netprog figures.
 icount_figures() {

@@ -121,6 +121,10 @@ pub struct RunArgs {
     /// instead of ours, with the same QEMU, NIC and network, console on ttyS0.
     #[arg(long, hide = true, value_name = "VMLINUZ:INITRD", conflicts_with_all = ["commands", "add", "gdb"])]
     pub linux_guest: Option<String>,
+    /// Benchmarks: one more argument for QEMU, after embctl's own (repeatable),
+    /// e.g. `--qemu-arg=-plugin --qemu-arg=/ws/build/bench/insn-marks.so,out=...`.
+    #[arg(long = "qemu-arg", hide = true, value_name = "ARG", allow_hyphen_values = true)]
+    pub qemu_args: Vec<String>,
     /// Print the QEMU command line a scripted run starts (paths as the build image
     /// sees them: the workspace is /ws), then exit without booting; builds first
     /// unless --no-build. For running QEMU by hand (e.g. `embctl shell -- LINE -d int`)

@@ -82,6 +82,7 @@ impl From<RunArgs> for RunOptions {
             net: args.net,
             publish: args.publish,
             linux_guest: args.linux_guest,
+            qemu_args: args.qemu_args,
             print_qemu: args.print_qemu,
             privileges: args.privileges.privileges.into(),
             lkl: args.lkl_source.into(),

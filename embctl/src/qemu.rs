@@ -76,6 +76,8 @@ pub struct QemuRun {
     /// (`run --linux-guest`); ours is a multiboot kernel configured by its template.
     pub append: Option<String>,
     pub firmware: Firmware,
+    /// Appended as they are (`run --qemu-arg`, for benchmarks).
+    pub extra: Vec<String>,
 }
 
 impl QemuRun {
@@ -133,6 +135,7 @@ impl QemuRun {
         if self.gdb {
             push(&["-s", "-S"]);
         }
+        argv.extend(self.extra.iter().cloned());
         argv
     }
 
@@ -293,6 +296,7 @@ mod tests {
             gdb: false,
             append: None,
             firmware: Firmware::Qboot,
+            extra: Vec::new(),
         }
     }
 
@@ -336,6 +340,14 @@ mod tests {
         let mut run = sample();
         run.append = Some("console=ttyS0 quiet".into());
         assert_eq!(value_of(&run.argv(), "-append"), Some("console=ttyS0 quiet"));
+    }
+
+    #[test]
+    fn extra_arguments_come_last_as_given() {
+        let mut run = sample();
+        run.extra = vec!["-plugin".into(), "/ws/build/bench/insn-marks.so,out=x".into()];
+        let argv = run.argv();
+        assert_eq!(&argv[argv.len() - 2..], ["-plugin", "/ws/build/bench/insn-marks.so,out=x"]);
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub struct RunOptions {
     pub publish: Vec<String>,
     /// Benchmarks: `VMLINUZ:INITRD` of a Linux guest booted instead of ours.
     pub linux_guest: Option<String>,
+    /// Benchmarks: arguments appended to QEMU's (`--qemu-arg`).
+    pub qemu_args: Vec<String>,
     /// Print the QEMU command line instead of starting QEMU.
     pub print_qemu: bool,
     pub privileges: PrivilegeMode,
@@ -98,6 +100,7 @@ pub async fn run(ws: &Workspace, opts: &RunOptions) -> Result<ExitCode> {
             gdb: false,
             append: Some(LinuxGuest::APPEND.into()),
             firmware: Firmware::SeaBios,
+            extra: opts.qemu_args.clone(),
         },
         None => {
             let out = Artefacts::new(ws);
@@ -118,6 +121,7 @@ pub async fn run(ws: &Workspace, opts: &RunOptions) -> Result<ExitCode> {
                 gdb: opts.gdb,
                 append: None,
                 firmware: Firmware::Qboot,
+                extra: opts.qemu_args.clone(),
             };
             initramfs = Some(temp);
             qemu

@@ -90,6 +90,29 @@ pub struct Received {
     pub checksum_trusted: bool,
 }
 
+/// A received frame where the device wrote it, lent to the stack by
+/// [`NetDevice::lend`]: the stack reads (and may patch) it in place and
+/// hands it back with [`NetDevice::give_back`], which gives the buffer to
+/// the device again (until then the device has one receive buffer less).
+pub struct RxFrame {
+    pub info: Received,
+    pub(crate) buffer: crate::virtio::LentBuffer,
+    /// Where the frame starts in the buffer (after the device's header).
+    pub(crate) start: usize,
+}
+
+impl RxFrame {
+    /// The frame, `info.len` bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buffer.bytes(self.start + self.info.len)[self.start..]
+    }
+
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        let start = self.start;
+        &mut self.buffer.bytes_mut(start + self.info.len)[start..]
+    }
+}
+
 /// What the device is to finish in a sent frame.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TxOffload {
@@ -117,6 +140,19 @@ pub trait NetDevice: Send {
     /// Copies the next received frame into `buf` (at least
     /// [`Offloads::max_rx_frame`] bytes); `None` when nothing is waiting.
     fn receive(&mut self, buf: &mut [u8]) -> Option<Received>;
+    /// Whether the driver lends received frames ([`lend`](Self::lend)),
+    /// which saves the copy [`receive`](Self::receive) makes.
+    fn lends(&self) -> bool {
+        false
+    }
+    /// The next received frame, in the driver's own buffer (see
+    /// [`RxFrame`]); `None` when nothing is waiting or the driver does not
+    /// lend. Frames come in the order they arrived, as from `receive`.
+    fn lend(&mut self) -> Option<RxFrame> {
+        None
+    }
+    /// Takes back a frame [`lend`](Self::lend) gave.
+    fn give_back(&mut self, _frame: RxFrame) {}
     /// True when [`send`](Self::send) would find room.
     fn can_send(&mut self) -> bool;
     /// Lets `fill` build a frame of `len` bytes (at most

@@ -9,7 +9,11 @@
 //!
 //! Memory: each queue's ring is one physically contiguous block (the legacy
 //! device takes a single page frame number), and its buffers another block,
-//! owned by the driver for the device's lifetime.
+//! owned by the driver for the device's lifetime. A lending queue
+//! ([`Queue::new_lending`]) instead has one block per buffer, which moves out
+//! of the queue with the used entry ([`LentBuffer`]) and back in when posted
+//! again: a received frame can be read where the device wrote it, by a
+//! holder that owns it meanwhile, without a copy.
 
 use crate::port::{PortBlock, Register};
 use crate::layout::{phys_to_virt, PAGE_SIZE};
@@ -167,6 +171,44 @@ impl Dma {
         // or returned through the used ring).
         unsafe { core::slice::from_raw_parts_mut((self.virt + offset) as *mut u8, len) }
     }
+
+    /// The bytes at `offset..offset + len`, for the CPU to read while the
+    /// device does not own them.
+    fn bytes(&self, offset: usize, len: usize) -> &[u8] {
+        self.check(offset, len);
+        // SAFETY: as for `bytes_mut`; `&self` borrows the block shared, so
+        // nothing writes it through this `Dma` meanwhile.
+        unsafe { core::slice::from_raw_parts((self.virt + offset) as *const u8, len) }
+    }
+}
+
+/// A buffer of a lending queue, out of it: the holder owns its bytes (the
+/// device no longer does) until [`Queue::post_lent`] gives it back. Its
+/// block never moves or goes back to the frame allocator, so the device may
+/// be given its address again.
+pub struct LentBuffer {
+    queue: u16,
+    slot: u16,
+    dma: Dma,
+}
+
+impl LentBuffer {
+    /// The buffer's first `len` bytes (at most its size).
+    pub fn bytes(&self, len: usize) -> &[u8] {
+        self.dma.bytes(0, len)
+    }
+
+    pub fn bytes_mut(&mut self, len: usize) -> &mut [u8] {
+        self.dma.bytes_mut(0, len)
+    }
+}
+
+/// Where a queue's buffers are.
+enum Buffers {
+    /// One block; descriptor `id` owns bytes `id * size..` of it for good.
+    Fixed(Dma),
+    /// A block per descriptor, None while lent out.
+    Lent(alloc::vec::Vec<Option<Dma>>),
 }
 
 /// One split virtqueue: descriptor table, available ring, used ring; each
@@ -175,7 +217,7 @@ pub struct Queue {
     index: u16,
     size: u16,
     ring: Dma,
-    buffers: Dma,
+    buffers: Buffers,
     buf_size: usize,
     avail_off: usize,
     used_off: usize,
@@ -190,6 +232,25 @@ impl Queue {
     /// `buf_size` bytes; None when the device has no such queue or no
     /// contiguous frames are left.
     pub fn new(dev: &Legacy, index: u16, buffers: u16, buf_size: usize) -> Option<Queue> {
+        Self::set_up(dev, index, |count| {
+            let block = Dma::alloc(usize::from(count) * buf_size)?;
+            Some((Buffers::Fixed(block), buf_size))
+        }, buffers)
+    }
+
+    /// Sets up queue `index` of `dev` with up to `buffers` buffers of
+    /// `buf_size` bytes, each its own block, which [`take_used_lent`]
+    /// (Self::take_used_lent) lends out; none is posted yet.
+    pub fn new_lending(dev: &Legacy, index: u16, buffers: u16, buf_size: usize) -> Option<Queue> {
+        Self::set_up(dev, index, |count| {
+            let blocks = (0..count).map(|_| Dma::alloc(buf_size)).collect::<Option<alloc::vec::Vec<_>>>()?;
+            Some((Buffers::Lent(blocks.into_iter().map(Some).collect()), buf_size))
+        }, buffers)
+    }
+
+    /// The ring of queue `index` and `alloc(count)`'s buffers (`count`: at
+    /// most `buffers` and the queue's size); tells the device where the ring is.
+    fn set_up(dev: &Legacy, index: u16, alloc: impl FnOnce(u16) -> Option<(Buffers, usize)>, buffers: u16) -> Option<Queue> {
         let io = dev.io;
         io.write(REG_QUEUE_SELECT, index);
         let size = io.read(REG_QUEUE_SIZE);
@@ -201,13 +262,15 @@ impl Queue {
         let used_off = (avail_off + 6 + 2 * n).next_multiple_of(PAGE_SIZE);
         let ring = Dma::alloc(used_off + 6 + 8 * n)?;
         let count = buffers.min(size);
-        let buffers = Dma::alloc(usize::from(count) * buf_size)?;
+        let (buffers, buf_size) = alloc(count)?;
         let queue = Queue { index, size, ring, buffers, buf_size, avail_off, used_off, avail_idx: 0, last_used: 0 };
-        for i in 0..count {
-            let d = 16 * usize::from(i);
-            queue.ring.write64(d, queue.buffers.phys + (usize::from(i) * buf_size) as u64);
-            queue.ring.write32(d + 8, buf_size as u32);
-            queue.ring.write16(d + 12, 0);
+        if let Buffers::Fixed(block) = &queue.buffers {
+            for i in 0..count {
+                let d = 16 * usize::from(i);
+                queue.ring.write64(d, block.phys + (usize::from(i) * buf_size) as u64);
+                queue.ring.write32(d + 8, buf_size as u32);
+                queue.ring.write16(d + 12, 0);
+            }
         }
         io.write(REG_QUEUE_PFN, (queue.ring.phys / PAGE_SIZE as u64) as u32);
         Some(queue)
@@ -235,7 +298,10 @@ impl Queue {
     }
 
     pub fn buffer_count(&self) -> u16 {
-        (self.buffers.len / self.buf_size).min(usize::from(self.size)) as u16
+        match &self.buffers {
+            Buffers::Fixed(block) => (block.len / self.buf_size).min(usize::from(self.size)) as u16,
+            Buffers::Lent(slots) => slots.len() as u16,
+        }
     }
 
     pub fn buf_size(&self) -> usize {
@@ -246,7 +312,36 @@ impl Queue {
     /// device. Panics on an `id` or `len` past the queue's buffers: the
     /// device would read or write memory the queue does not own.
     pub fn post(&mut self, id: u16, len: usize, direction: Direction) {
+        assert!(matches!(self.buffers, Buffers::Fixed(_)), "virtqueue post on a lending queue (post_lent gives its buffers back)");
         assert!(id < self.buffer_count() && len <= self.buf_size, "virtqueue post of buffer {id} with {len} bytes: past the queue's buffers");
+        self.publish(id, len, direction);
+    }
+
+    /// Gives a buffer this lending queue lent back to the device, its first
+    /// `len` bytes offered. Panics on a buffer of another queue, or a `len`
+    /// past its end.
+    pub fn post_lent(&mut self, lent: LentBuffer, len: usize, direction: Direction) {
+        let (index, buf_size) = (self.index, self.buf_size);
+        let Buffers::Lent(slots) = &mut self.buffers else { panic!("virtqueue post_lent on a queue that does not lend") };
+        let slot = usize::from(lent.slot);
+        assert!(lent.queue == index && slot < slots.len() && slots[slot].is_none() && len <= buf_size, "virtqueue post_lent of a buffer not lent by this queue");
+        let d = 16 * slot;
+        self.ring.write64(d, lent.dma.phys);
+        slots[slot] = Some(lent.dma);
+        self.publish(slot as u16, len, direction);
+    }
+
+    /// Buffers of this lending queue the device does not hold: lent out,
+    /// or never posted (`new_lending` posts none).
+    pub fn unposted(&mut self) -> alloc::vec::Vec<LentBuffer> {
+        let index = self.index;
+        let Buffers::Lent(slots) = &mut self.buffers else { return alloc::vec::Vec::new() };
+        slots.iter_mut().enumerate().filter_map(|(i, s)| Some(LentBuffer { queue: index, slot: i as u16, dma: s.take()? })).collect()
+    }
+
+    /// Puts descriptor `id` (its buffer's address already set) with `len`
+    /// bytes into the available ring.
+    fn publish(&mut self, id: u16, len: usize, direction: Direction) {
         let d = 16 * usize::from(id);
         self.ring.write32(d + 8, len as u32);
         self.ring.write16(d + 12, if direction == Direction::DeviceWrites { DESC_F_WRITE } else { 0 });
@@ -271,6 +366,17 @@ impl Queue {
         (id < self.buffer_count()).then_some((id, len))
     }
 
+    /// Next used entry of a lending queue: its buffer, now the caller's, and
+    /// the bytes the device wrote. None when the device returned nothing,
+    /// or an id it was never given (that entry is skipped).
+    pub fn take_used_lent(&mut self) -> Option<(LentBuffer, usize)> {
+        let (id, len) = self.take_used()?;
+        let index = self.index;
+        let Buffers::Lent(slots) = &mut self.buffers else { panic!("virtqueue take_used_lent on a queue that does not lend") };
+        let dma = slots.get_mut(usize::from(id))?.take()?;
+        Some((LentBuffer { queue: index, slot: id, dma }, len))
+    }
+
     /// Tells the device there is new work (unless it asked not to be told);
     /// true when it was told (a port write: a VM exit).
     pub fn notify(&self, dev: &Legacy) -> bool {
@@ -285,6 +391,9 @@ impl Queue {
     /// Buffer `id`, for the CPU while the device does not hold it.
     pub fn buffer(&mut self, id: u16) -> &mut [u8] {
         let size = self.buf_size;
-        self.buffers.bytes_mut(usize::from(id) * size, size)
+        match &mut self.buffers {
+            Buffers::Fixed(block) => block.bytes_mut(usize::from(id) * size, size),
+            Buffers::Lent(_) => panic!("virtqueue buffer() on a lending queue (its buffers are lent, not borrowed)"),
+        }
     }
 }

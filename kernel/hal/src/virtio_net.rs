@@ -7,11 +7,12 @@
 //! and STATUS are negotiated; over a TAP also the checksum, segmentation
 //! and mergeable-buffer offloads (12-byte header; see [`crate::netdev`]).
 //!
-//! Every descriptor owns a fixed buffer (2 KiB plain; with the offloads
-//! 4 KiB receive buffers a large frame spans, and 16 KiB transmit ones).
-//! Receive descriptors are all posted at start and re-posted as soon as
-//! their frame is copied out; transmit descriptors are recycled from the
-//! used ring. While the stack holds kicks ([`NetDevice::hold_kicks`]: a
+//! Every descriptor owns a buffer (2 KiB plain; with the offloads receive
+//! buffers that hold a whole 64 KiB frame, and 16 KiB transmit ones).
+//! Receive buffers are lent to the stack with their frame
+//! ([`NetDevice::lend`]: smoltcp reads the frame where the device wrote it)
+//! and posted again when it gives them back; transmit descriptors are
+//! recycled from the used ring. While the stack holds kicks ([`NetDevice::hold_kicks`]: a
 //! poll round), sent frames are announced to the device once, at the end.
 //!
 //! Interrupts, which cost most under TCG: the transmit queue never
@@ -22,9 +23,9 @@
 //! the ring is empty, as Linux's NAPI does. Every caller polls until
 //! `receive` says None (smoltcp's `Interface::poll` does).
 
-use crate::netdev::{NetDevice, NetStats, Offloads, Received, TxOffload, MAX_FRAME, MAX_LARGE_FRAME, MAX_TSO_FRAME};
+use crate::netdev::{NetDevice, NetStats, Offloads, Received, RxFrame, TxOffload, MAX_FRAME, MAX_LARGE_FRAME, MAX_TSO_FRAME};
 use crate::pci::Function;
-use crate::virtio::{Direction, Legacy, Queue, VENDOR_VIRTIO};
+use crate::virtio::{Direction, LentBuffer, Legacy, Queue, VENDOR_VIRTIO};
 use alloc::vec::Vec;
 
 use crate::sync::{IrqMutex, SplitU64};
@@ -66,8 +67,16 @@ const NET_HDR: usize = 10;
 const NET_HDR_MRG: usize = 12;
 /// Plain buffers: a header and a frame of at most [`MAX_FRAME`] bytes.
 const BUF_SIZE: usize = 2048;
-/// Receive buffers with mergeable buffers: a 64 KiB frame spans 17.
-const RX_BUF_SIZE_MRG: usize = 4096;
+/// Receive buffers with the offloads: the header and a whole 64 KiB frame,
+/// so that every frame is in one buffer (mergeable buffers negotiated, but
+/// never more than one per frame) and can be lent as it is. (Linux posts
+/// page-sized buffers and chains the pages into one packet; smoltcp wants
+/// the frame in one slice, which cost a copy per frame with 4 KiB buffers;
+/// QEMU also pops one descriptor per frame instead of up to 17.)
+const RX_BUF_SIZE_LARGE: usize = NET_HDR_MRG + MAX_LARGE_FRAME;
+/// Receive buffers with the offloads (68 KiB each: 2.1 MiB). Enough for the
+/// peer's window (smoltcp's 512 KiB, eight full frames) several times over.
+const RX_BUFFERS_LARGE: u16 = 32;
 /// Transmit buffers with TSO: a header and the largest frame.
 const TX_BUF_SIZE_TSO: usize = NET_HDR_MRG + MAX_TSO_FRAME;
 /// Buffers per queue at most (the device's queue may be larger).
@@ -144,12 +153,12 @@ impl VirtioNet {
         let accepted = dev.negotiate(wanted);
         let on = accepted & FEATURES_OFFLOAD == FEATURES_OFFLOAD;
         let offloads = Offloads { rx_checksum: on, tx_checksum: on, rx_large: on, tx_segmentation: on };
-        let (rx_size, tx_size, tx_count) = match on {
-            true => (RX_BUF_SIZE_MRG, TX_BUF_SIZE_TSO, TX_BUFFERS_TSO),
-            false => (BUF_SIZE, BUF_SIZE, MAX_BUFFERS),
+        let (rx_size, rx_count, tx_size, tx_count) = match on {
+            true => (RX_BUF_SIZE_LARGE, RX_BUFFERS_LARGE, TX_BUF_SIZE_TSO, TX_BUFFERS_TSO),
+            false => (BUF_SIZE, MAX_BUFFERS, BUF_SIZE, MAX_BUFFERS),
         };
         let queues = (|| {
-            let rx = Queue::new(&dev, RX_QUEUE, MAX_BUFFERS, rx_size)?;
+            let rx = Queue::new_lending(&dev, RX_QUEUE, rx_count, rx_size)?;
             let tx = Queue::new(&dev, TX_QUEUE, tx_count, tx_size)?;
             Some((rx, tx))
         })();
@@ -183,8 +192,8 @@ impl VirtioNet {
             stats: NetStats::default(),
         };
         net.tx.suppress_interrupts();
-        for id in 0..net.rx.buffer_count() {
-            net.rx.post(id, rx_size, Direction::DeviceWrites);
+        for buffer in net.rx.unposted() {
+            net.rx.post_lent(buffer, rx_size, Direction::DeviceWrites);
         }
         *IRQ_DEVICE.lock() = Some(dev);
         dev.ready();
@@ -211,19 +220,10 @@ impl VirtioNet {
         }
     }
 
-    /// Copies the frame part of receive buffer `id` (`written` bytes, the
-    /// header first when `first`) to `buf[at..]` and posts the buffer again;
-    /// the bytes copied, None when they did not fit.
-    fn take_piece(&mut self, id: u16, written: usize, first: bool, buf: &mut [u8], at: usize) -> Option<usize> {
+    /// Gives a receive buffer back to the device.
+    fn repost(&mut self, buffer: LentBuffer) {
         let size = self.rx.buf_size();
-        let skip = if first { self.hdr_len } else { 0 };
-        let piece = (written <= size && written >= skip).then(|| written - skip);
-        let copied = piece.filter(|n| at + n <= buf.len()).map(|n| {
-            buf[at..at + n].copy_from_slice(&self.rx.buffer(id)[skip..skip + n]);
-            n
-        });
-        self.rx.post(id, size, Direction::DeviceWrites);
-        copied
+        self.rx.post_lent(buffer, size, Direction::DeviceWrites);
     }
 }
 
@@ -260,7 +260,28 @@ impl NetDevice for VirtioNet {
 
     fn receive(&mut self, buf: &mut [u8]) -> Option<Received> {
         loop {
-            let Some((id, written)) = self.rx.take_used() else {
+            let frame = self.lend()?;
+            let len = frame.info.len;
+            let fits = len <= buf.len();
+            if fits {
+                buf[..len].copy_from_slice(frame.bytes());
+            }
+            let info = frame.info;
+            self.give_back(frame);
+            match fits {
+                true => return Some(info),
+                false => self.stats.rx_dropped += 1,
+            }
+        }
+    }
+
+    fn lends(&self) -> bool {
+        true
+    }
+
+    fn lend(&mut self) -> Option<RxFrame> {
+        loop {
+            let Some((buffer, written)) = self.rx.take_used_lent() else {
                 // Empty: interrupts on, then a last look for a frame that
                 // came in before the device saw them on.
                 self.rx.allow_interrupts();
@@ -271,35 +292,43 @@ impl NetDevice for VirtioNet {
                 continue;
             };
             self.rx.suppress_interrupts();
-            let mut hdr = [0u8; NET_HDR_MRG];
             let hdr_len = self.hdr_len;
-            hdr[..hdr_len].copy_from_slice(&self.rx.buffer(id)[..hdr_len]);
-            // The device writes every buffer of a frame before it publishes
-            // the used index, so the rest are there.
-            let buffers = if self.mergeable { u16::from_le_bytes([hdr[10], hdr[11]]) } else { 1 };
-            let mut len = self.take_piece(id, written, true, buf, 0);
-            for _ in 1..buffers {
-                let Some((id, written)) = self.rx.take_used() else {
-                    len = None;
-                    break;
-                };
-                len = len.and_then(|at| Some(at + self.take_piece(id, written, false, buf, at)?));
+            let mut hdr = [0u8; NET_HDR_MRG];
+            let header_written = written >= hdr_len && written <= self.rx.buf_size();
+            if header_written {
+                hdr[..hdr_len].copy_from_slice(buffer.bytes(hdr_len));
             }
-            self.rx.notify(&self.dev);
-            let max = self.offloads.max_rx_frame();
-            match len.filter(|n| (14..=max).contains(n)) {
-                Some(len) => {
-                    self.stats.rx_frames += 1;
-                    self.stats.rx_bytes += len as u64;
-                    if len > MAX_FRAME {
-                        self.stats.rx_large += 1;
-                    }
-                    let checksum_trusted = self.offloads.rx_checksum && hdr[0] & (HDR_F_NEEDS_CSUM | HDR_F_DATA_VALID) != 0;
-                    return Some(Received { len, checksum_trusted });
+            // Every buffer holds a whole frame; one that came in pieces
+            // anyway (the device writes them all before it publishes the
+            // used index) cannot be lent in one slice and is dropped.
+            let pieces = if self.mergeable { u16::from_le_bytes([hdr[10], hdr[11]]) } else { 1 };
+            for _ in 1..pieces {
+                match self.rx.take_used_lent() {
+                    Some((rest, _)) => self.repost(rest),
+                    None => break,
                 }
-                None => self.stats.rx_dropped += 1,
             }
+            let max = self.offloads.max_rx_frame();
+            let len = written.wrapping_sub(hdr_len);
+            if !header_written || pieces != 1 || !(14..=max).contains(&len) {
+                self.stats.rx_dropped += 1;
+                self.repost(buffer);
+                self.rx.notify(&self.dev);
+                continue;
+            }
+            self.stats.rx_frames += 1;
+            self.stats.rx_bytes += len as u64;
+            if len > MAX_FRAME {
+                self.stats.rx_large += 1;
+            }
+            let checksum_trusted = self.offloads.rx_checksum && hdr[0] & (HDR_F_NEEDS_CSUM | HDR_F_DATA_VALID) != 0;
+            return Some(RxFrame { info: Received { len, checksum_trusted }, buffer, start: hdr_len });
         }
+    }
+
+    fn give_back(&mut self, frame: RxFrame) {
+        self.repost(frame.buffer);
+        self.rx.notify(&self.dev);
     }
 
     fn can_send(&mut self) -> bool {
@@ -356,5 +385,5 @@ impl NetDevice for VirtioNet {
     }
 }
 
-// Frames up to the large size must fit the receive path's buffers.
-const _: () = assert!(MAX_LARGE_FRAME + NET_HDR_MRG <= RX_BUF_SIZE_MRG * MAX_BUFFERS as usize);
+// A frame must fit one receive buffer.
+const _: () = assert!(MAX_LARGE_FRAME + NET_HDR_MRG <= RX_BUF_SIZE_LARGE && MAX_FRAME + NET_HDR_MRG <= BUF_SIZE);

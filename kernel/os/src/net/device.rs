@@ -1,5 +1,9 @@
 //! smoltcp's `Device` on top of the hal's [`NetDevice`] interface.
 //!
+//! Received frames are read where the device wrote them when it lends
+//! them ([`NetDevice::lend`]; virtio-net does), and copied otherwise (LKL's
+//! port of a shared NIC).
+//!
 //! With the NIC's offloads ([`Offloads`]), TCP checksums are neither
 //! computed nor checked here (the device finishes ours; the host's are
 //! vouched for, or left partial on the local hop, and the few frames that
@@ -9,7 +13,7 @@
 //! MSS option of a peer's SYN is raised to ours on the way in and the real
 //! one kept per connection for the device ([`Flows`]).
 
-use crate::hal::netdev::{NetDevice, NetStats, Offloads, Received, TxOffload, MAX_FRAME};
+use crate::hal::netdev::{NetDevice, NetStats, Offloads, Received, RxFrame, TxOffload, MAX_FRAME};
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -22,9 +26,15 @@ use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpAddress, IpProtocol, Ipv4
 pub struct Nic {
     pub dev: Box<dyn NetDevice>,
     offloads: Offloads,
+    /// The device lends its frames ([`NetDevice::lend`]): smoltcp reads
+    /// them in the device's buffers. Otherwise each is copied into one of
+    /// `spare`.
+    lends: bool,
     /// Receive buffers to reuse (one frame is copied out of the ring into
     /// one), each `offloads.max_rx_frame()` long.
     spare: Vec<Vec<u8>>,
+    /// Lent frames smoltcp is done with, for the device at the next receive.
+    returned: Vec<RxFrame>,
     flows: Flows,
 }
 
@@ -45,7 +55,8 @@ const LINK_IP_MTU: usize = MAX_FRAME - 14;
 impl Nic {
     pub fn new(dev: Box<dyn NetDevice>) -> Self {
         let offloads = dev.offloads();
-        Self { dev, offloads, spare: Vec::new(), flows: Flows::new() }
+        let lends = dev.lends();
+        Self { dev, offloads, lends, spare: Vec::new(), returned: Vec::new(), flows: Flows::new() }
     }
 
     /// eth0 without a NIC: nothing arrives and nothing can be sent, so the
@@ -62,6 +73,66 @@ impl Nic {
     /// What the NIC does for the stack (ifconfig shows it).
     pub fn offloads(&self) -> Offloads {
         self.offloads
+    }
+
+    /// Gives the device back the frames smoltcp is done with.
+    pub fn give_back_frames(&mut self) {
+        for frame in self.returned.drain(..) {
+            self.dev.give_back(frame);
+        }
+    }
+
+    /// The next received frame, lent or copied.
+    fn next_frame(&mut self) -> Option<Frame> {
+        if self.lends {
+            return self.dev.lend().map(Frame::Lent);
+        }
+        let mut buf = self.spare.pop().unwrap_or_else(|| alloc::vec![0; self.offloads.max_rx_frame()]);
+        match self.dev.receive(&mut buf) {
+            Some(got) => Some(Frame::Copied(buf, got)),
+            None => {
+                self.spare.push(buf);
+                None
+            }
+        }
+    }
+
+    /// Done with a frame: back to the device, or its buffer for reuse.
+    fn recycle(frame: Frame, spare: &mut Vec<Vec<u8>>, returned: &mut Vec<RxFrame>) {
+        match frame {
+            Frame::Lent(lent) => returned.push(lent),
+            Frame::Copied(buf, _) if spare.len() < 4 => spare.push(buf),
+            Frame::Copied(..) => {}
+        }
+    }
+}
+
+/// A received frame: lent by the device, or copied into a buffer of ours.
+enum Frame {
+    Lent(RxFrame),
+    Copied(Vec<u8>, Received),
+}
+
+impl Frame {
+    fn info(&self) -> Received {
+        match self {
+            Frame::Lent(f) => f.info,
+            Frame::Copied(_, info) => *info,
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Frame::Lent(f) => f.bytes(),
+            Frame::Copied(buf, info) => &buf[..info.len],
+        }
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        match self {
+            Frame::Lent(f) => f.bytes_mut(),
+            Frame::Copied(buf, info) => &mut buf[..info.len],
+        }
     }
 }
 
@@ -103,9 +174,10 @@ impl NetDevice for NoNic {
 }
 
 pub struct RxToken<'a> {
-    frame: Vec<u8>,
-    len: usize,
+    /// None once consumed.
+    frame: Option<Frame>,
     spare: &'a mut Vec<Vec<u8>>,
+    returned: &'a mut Vec<RxFrame>,
 }
 
 pub struct TxToken<'a> {
@@ -119,24 +191,20 @@ impl phy::Device for Nic {
     type TxToken<'a> = TxToken<'a>;
 
     fn receive(&mut self, _now: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
-        let max = self.offloads.max_rx_frame();
-        let mut frame = self.spare.pop().unwrap_or_else(|| alloc::vec![0; max]);
-        let len = loop {
-            let Some(got) = self.dev.receive(&mut frame) else {
-                self.spare.push(frame);
-                return None;
-            };
-            let bytes = &mut frame[..got.len];
-            if self.offloads.rx_checksum && !got.checksum_trusted && !transport_checksum_ok(bytes) {
+        self.give_back_frames();
+        let frame = loop {
+            let mut frame = self.next_frame()?;
+            if self.offloads.rx_checksum && !frame.info().checksum_trusted && !transport_checksum_ok(frame.bytes()) {
+                Self::recycle(frame, &mut self.spare, &mut self.returned);
                 continue; // as smoltcp would drop it
             }
             if self.offloads.tx_segmentation {
-                raise_peer_mss(bytes, &mut self.flows);
+                raise_peer_mss(frame.bytes_mut(), &mut self.flows);
             }
-            break got.len;
+            break frame;
         };
         let tx = TxToken { dev: &mut *self.dev, offloads: self.offloads, flows: &self.flows };
-        Some((RxToken { frame, len, spare: &mut self.spare }, tx))
+        Some((RxToken { frame: Some(frame), spare: &mut self.spare, returned: &mut self.returned }, tx))
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {
@@ -276,12 +344,21 @@ fn prepare_tx(frame: &mut [u8], flows: &Flows) -> TxOffload {
 }
 
 impl phy::RxToken for RxToken<'_> {
-    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        let r = f(&self.frame[..self.len]);
-        if self.spare.len() < 4 {
-            self.spare.push(self.frame);
-        }
+    fn consume<R, F: FnOnce(&[u8]) -> R>(mut self, f: F) -> R {
+        let frame = self.frame.take().expect("an RxToken holds its frame until consumed");
+        let r = f(frame.bytes());
+        Nic::recycle(frame, self.spare, self.returned);
         r
+    }
+}
+
+impl Drop for RxToken<'_> {
+    /// A token smoltcp drops unconsumed still gives its frame back: a lent
+    /// one would otherwise leave the device a receive buffer short for good.
+    fn drop(&mut self) {
+        if let Some(frame) = self.frame.take() {
+            Nic::recycle(frame, self.spare, self.returned);
+        }
     }
 }
 

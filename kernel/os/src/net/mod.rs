@@ -253,6 +253,9 @@ impl Stack {
                 break;
             }
         }
+        // The last frames' buffers back to the device now, not at the next
+        // round's first receive.
+        self.nic.give_back_frames();
         self.nic.dev.hold_kicks(false);
         for _ in 0..BURST_POLLS {
             self.lo.poll(t, &mut self.lo_dev, &mut self.lo_sockets);

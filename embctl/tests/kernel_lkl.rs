@@ -84,4 +84,19 @@ fn lkl_boots_inside_the_kernel_and_the_shell_answers() {
     assert_eq!(fired.len(), 2, "two lklstat lines expected:\n{text}");
     eprintln!("LKL timer interrupts over 2 s idle: {}", fired[1] - fired[0]);
     assert!(fired[1] - fired[0] <= 40, "LKL's tick kept firing while it was idle ({} in 2 s):\n{text}", fired[1] - fired[0]);
+    // The boot task's calls after its first (mounts, the initramfs copy) find
+    // LKL's CPU free and their host task current: LKL's quick route serves
+    // them (patches/lkl-tree/lkl-syscall-quick.patch), the rest go through
+    // lkl_syscall. `lkl: syscalls into LKL (...): Q on the quick route, F through lkl_syscall`.
+    let routes: Vec<(u64, u64)> = all
+        .iter()
+        .filter_map(|l| {
+            let (quick, full) = l.split_once("): ")?.1.split_once(" on the quick route, ")?;
+            Some((quick.parse().ok()?, full.strip_suffix(" through lkl_syscall")?.parse().ok()?))
+        })
+        .collect();
+    assert_eq!(routes.len(), 2, "two lklstat route lines expected:\n{text}");
+    let (quick, full) = routes[0];
+    eprintln!("LKL syscalls at boot: {quick} on the quick route, {full} through lkl_syscall");
+    assert!(quick > 0 && quick >= full, "LKL's quick route served {quick} of {} calls:\n{text}", quick + full);
 }

@@ -168,6 +168,12 @@ fn add_task(name: &str, ctx: Arc<Context>) -> Pid {
     pid
 }
 
+/// The word that holds the running task's pid (LKL's thread_self, read
+/// without a call: `crate::hal::lkl::set_thread_word`).
+pub(crate) fn current_pid_word() -> &'static core::sync::atomic::AtomicU32 {
+    &CURRENT
+}
+
 /// The running task's pid.
 pub fn current_pid() -> Pid {
     CURRENT.load(core::sync::atomic::Ordering::Relaxed)

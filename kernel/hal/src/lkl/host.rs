@@ -9,7 +9,7 @@
 
 use alloc::boxed::Box;
 use core::ffi::{c_char, c_int, c_long, c_ulong, c_void};
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
 /// A host thread, as LKL names it (`lkl_thread_t`): never 0.
 pub type ThreadId = core::num::NonZeroUsize;
@@ -93,6 +93,30 @@ static HOST: AtomicPtr<&'static dyn Host> = AtomicPtr::new(core::ptr::null_mut()
 /// call replaces it). `host` is a static holding the trait object.
 pub fn set_host(host: &'static &'static dyn Host) {
     HOST.store(core::ptr::from_ref(host).cast_mut(), Ordering::Release);
+}
+
+/// The word that holds the running thread's id ([`set_thread_word`]).
+static THREAD_WORD: AtomicPtr<AtomicU32> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Registers the word that always holds the running thread's id: the value
+/// [`Host::thread_self`] returns in it (0 only in the idle task, which never
+/// calls LKL). LKL asks for its thread on every CPU take, switch and lock,
+/// and the quick syscall route passes it along: one load instead of a call
+/// through [`Host`].
+pub fn set_thread_word(word: &'static AtomicU32) {
+    THREAD_WORD.store(core::ptr::from_ref(word).cast_mut(), Ordering::Release);
+}
+
+/// The running thread's id from the registered word; None before
+/// [`set_thread_word`] or in the idle task.
+pub(crate) fn registered_thread_self() -> Option<ThreadId> {
+    let word = THREAD_WORD.load(Ordering::Acquire);
+    if word.is_null() {
+        return None;
+    }
+    // SAFETY: non-null values of THREAD_WORD come from a `&'static
+    // AtomicU32` in set_thread_word.
+    ThreadId::new(unsafe { &*word }.load(Ordering::Relaxed) as usize)
 }
 
 fn host() -> &'static dyn Host {
@@ -242,7 +266,7 @@ pub extern "C" fn embox_lkl_thread_join(thread: c_ulong) -> c_int {
 
 #[no_mangle]
 pub extern "C" fn embox_lkl_thread_self() -> c_ulong {
-    host().thread_self().get() as c_ulong
+    registered_thread_self().unwrap_or_else(|| host().thread_self()).get() as c_ulong
 }
 
 #[no_mangle]

@@ -21,7 +21,7 @@ mod jmp;
 #[cfg(feature = "lkl")]
 pub mod kernel;
 
-pub use host::{set_host, Host, HostMutex, HostSem, HostTimer, ThreadBody, ThreadId, TimerCallback, TlsDestructor, TlsKey};
+pub use host::{set_host, set_thread_word, Host, HostMutex, HostSem, HostTimer, ThreadBody, ThreadId, TimerCallback, TlsDestructor, TlsKey};
 pub use jmp::JmpBuf;
 
 /// One argument of an LKL syscall. Pointers are only ever kernel buffers

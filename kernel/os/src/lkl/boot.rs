@@ -34,6 +34,9 @@ pub(super) fn run(memory_mib: u32, cmdline: &str) {
     }
     let booted = time::since_boot() - start;
     klog!("lkl: booted in {}.{:03} ms ({} MiB of memory)", booted.as_millis(), booted.as_micros() % 1000, memory_mib);
+    if !kernel::enable_quick() {
+        klog!("lkl: this LKL has no quick syscall route (patches/lkl-tree not applied): every call takes lkl_syscall");
+    }
 
     let start = time::since_boot();
     for (fs, dir) in [("proc", "/proc"), ("sysfs", "/sys"), ("devtmpfs", "/dev")] {

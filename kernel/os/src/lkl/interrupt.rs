@@ -111,7 +111,7 @@ const MAY_SLEEP: [bool; 512] = {
     table
 };
 
-fn may_sleep(nr: u32) -> bool {
+pub(super) fn may_sleep(nr: u32) -> bool {
     MAY_SLEEP.get(nr as usize).copied().unwrap_or(false)
 }
 

@@ -98,6 +98,30 @@ pub fn syscall_ints(nr: u32, ints: [isize; 6]) -> Result<isize, Errno> {
     }
 }
 
+/// For the trap path's quick forwarded calls (plain numbers, called with
+/// interrupts masked): runs LKL syscall `nr` on LKL's quick route and gives
+/// its result, or None having done nothing (LKL not up; a call that may
+/// sleep in LKL, which keeps the kickable [`syscall_ints`]; LKL's CPU not
+/// free; the thread's LKL host task not current, e.g. its first call). Never
+/// waits before the call runs; LKL may block the thread after it ran (giving
+/// its CPU up the full way: interrupts, scheduling).
+pub fn syscall_quick(nr: u32, ints: [isize; 6]) -> Option<isize> {
+    #[cfg(feature = "lkl")]
+    {
+        if !is_up() || interrupt::may_sleep(nr) {
+            return None;
+        }
+        let ret = crate::hal::lkl::kernel::syscall_quick(nr, ints)?;
+        STATS.calls.fetch_add(1, Ordering::Relaxed);
+        Some(ret)
+    }
+    #[cfg(not(feature = "lkl"))]
+    {
+        let _ = (nr, ints);
+        None
+    }
+}
+
 /// LKL's `ppoll` for a poll/select that also waits on our own objects (see
 /// [`interrupt::poll_mixed`]): LKL's result, or 0 when the caller should
 /// rescan both sides. `Err(ENOSYS)` when LKL is not up.
@@ -160,6 +184,11 @@ fn lklstat(_: &mut crate::shell::Shell, _: &[alloc::string::String]) -> i32 {
         STATS.poll_wakes.load(Ordering::Relaxed),
         STATS.timer_fires.load(Ordering::Relaxed)
     );
+    #[cfg(feature = "lkl")]
+    {
+        let (quick, full) = crate::hal::lkl::kernel::route_counts();
+        crate::println!("lkl: syscalls into LKL (programs' and the kernel's): {quick} on the quick route, {full} through lkl_syscall");
+    }
     0
 }
 
@@ -179,6 +208,7 @@ pub(crate) fn log_line(line: &str) {
 pub(crate) fn init(memory_mib: u32, cmdline: &'static str) {
     static HOST_OPS: &dyn crate::hal::lkl::Host = &host::HOST;
     crate::hal::lkl::set_host(&HOST_OPS);
+    crate::hal::lkl::set_thread_word(crate::sched::current_pid_word());
     crate::shell::register(crate::shell::Command {
         name: "lklstat",
         usage: "lklstat",

@@ -138,19 +138,22 @@ int main(void)
 	int me = (int)syscall(SYS_gettid);
 
 	/* The process clock, SIGEV_SIGNAL: nothing while asleep, then the
-	 * expiry once the process has computed 40 ms. */
+	 * expiry once the process has computed 200 ms. (Generous: under
+	 * QEMU's TCG on a loaded host, time the host takes the virtual CPU
+	 * away counts to the guest thread that was running, even one that
+	 * only woke to sleep again.) */
 	timer_t t = make_timer(CLOCK_PROCESS_CPUTIME_ID, SIGEV_SIGNAL, SIGUSR1, 0);
 	long long start = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
-	arm_ms(t, 0, 40, 0);
+	arm_ms(t, 0, 200, 0);
 	long long left = left_ms(t);
-	printf("process clock timer: armed, 0 < time left <= 40 ms: %s\n", yes(left > 0 && left <= 40));
+	printf("process clock timer: armed, 0 < time left <= 200 ms: %s\n", yes(left > 0 && left <= 200));
 	sleep_ms(150);
-	printf("process clock timer: 150 ms asleep, not fired: %s, time left still over 20 ms: %s\n", yes(!fired), yes(left_ms(t) > 20));
+	printf("process clock timer: 150 ms asleep, not fired: %s, time left still over 100 ms: %s\n", yes(!fired), yes(left_ms(t) > 100));
 	while (!fired && clock_ms(CLOCK_PROCESS_CPUTIME_ID) - start < 2000)
 		work();
 	long long at = clock_ms(CLOCK_PROCESS_CPUTIME_ID) - start;
-	printf("process clock timer: fired once, in the computing thread, SI_TIMER: %s %s %s; after 40-400 ms of CPU: %s\n",
-	       yes(fired == 1), yes(fired_tid == me), yes(fired_code == SI_TIMER), yes(at >= 40 && at < 400));
+	printf("process clock timer: fired once, in the computing thread, SI_TIMER: %s %s %s; after 200-800 ms of CPU: %s\n",
+	       yes(fired == 1), yes(fired_tid == me), yes(fired_code == SI_TIMER), yes(at >= 200 && at < 800));
 	printf("process clock timer: one-shot now disarmed: %s\n", yes(left_ms(t) == 0));
 	CHECK(timer_delete(t) == 0);
 
@@ -190,7 +193,7 @@ int main(void)
 	fired = 0;
 	pthread_t th = start_spinner();
 	t = make_timer(CLOCK_THREAD_CPUTIME_ID, SIGEV_SIGNAL, SIGUSR1, 0);
-	arm_ms(t, 0, 30, 0);
+	arm_ms(t, 0, 100, 0);
 	sleep_ms(150);
 	stop_spinner(th);
 	printf("thread clock timer: another thread computing 150 ms, not fired: %s\n", yes(!fired));

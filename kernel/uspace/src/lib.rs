@@ -47,6 +47,15 @@ impl Backing {
     }
 }
 
+/// The shared anonymous memory an area maps (MAP_SHARED|MAP_ANONYMOUS):
+/// the kernel's object `id`, and which of its pages the area's first page
+/// is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SharedObject {
+    pub id: u32,
+    pub page: u32,
+}
+
 /// `[start, end)`, page aligned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Area {
@@ -58,6 +67,8 @@ pub struct Area {
     pub file: Option<Backing>,
     /// MAP_SHARED: writes go to the file (and other mappings of it).
     pub shared: bool,
+    /// Shared anonymous memory: the object whose pages these are.
+    pub object: Option<SharedObject>,
 }
 
 impl Area {
@@ -72,6 +83,12 @@ impl Area {
     pub fn file_page(&self, addr: u32) -> Option<(u32, u32)> {
         let file = self.file.as_ref()?;
         Some((file.node?, file.page.wrapping_add((addr - self.start) / PAGE)))
+    }
+
+    /// The shared object and its page that `addr` (inside the area) maps.
+    pub fn object_page(&self, addr: u32) -> Option<(u32, u32)> {
+        let object = self.object?;
+        Some((object.id, object.page.wrapping_add((addr - self.start) / PAGE)))
     }
 }
 
@@ -124,7 +141,7 @@ impl AreaMap {
             return Err(AreaError::TooMany);
         }
         let at = self.areas.partition_point(|a| a.start < start);
-        self.areas.insert(at, Area { start, end, perms, kind, file: None, shared: false });
+        self.areas.insert(at, Area { start, end, perms, kind, file: None, shared: false, object: None });
         Ok(())
     }
 
@@ -135,7 +152,9 @@ impl AreaMap {
                 return Err(AreaError::TooMany);
             }
             let mut upper = self.areas[i].clone();
-            upper.file = upper.file.map(|f| f.advanced((addr - upper.start) / PAGE));
+            let pages = (addr - upper.start) / PAGE;
+            upper.file = upper.file.map(|f| f.advanced(pages));
+            upper.object = upper.object.map(|o| SharedObject { page: o.page.wrapping_add(pages), ..o });
             upper.start = addr;
             self.areas[i].end = addr;
             self.areas.insert(i + 1, upper);
@@ -183,6 +202,20 @@ impl AreaMap {
         Ok(())
     }
 
+    /// Makes `[start, end)` shared anonymous memory, the pages of
+    /// `object` from its `page` on: the areas there are cut at `start` and
+    /// `end`.
+    pub fn set_shared_object(&mut self, start: u32, end: u32, object: SharedObject) -> Result<(), AreaError> {
+        self.split_at(start)?;
+        self.split_at(end)?;
+        for a in self.areas.iter_mut().filter(|a| start <= a.start && a.end <= end) {
+            a.file = None;
+            a.shared = true;
+            a.object = Some(SharedObject { page: object.page.wrapping_add((a.start - start) / PAGE), ..object });
+        }
+        Ok(())
+    }
+
     /// The highest free `len` bytes (page multiple) inside `[floor, top)`.
     pub fn find_free(&self, len: u32, floor: u32, top: u32) -> Option<u32> {
         let mut top = top;
@@ -217,6 +250,19 @@ mod tests {
         assert_eq!(m.find(0x1000_2abc).unwrap().file_page(0x1000_2abc), Some((7, 7)));
         m.set_file(0x1000_2000, 0x1000_3000, None, false).unwrap();
         assert_eq!(m.find(0x1000_2000).unwrap().file, None);
+    }
+
+    #[test]
+    fn shared_object_pages_follow_splits() {
+        let mut m = AreaMap::new(16);
+        m.insert(0x1000_0000, 0x1000_4000, RW, AreaKind::Mmap).unwrap();
+        m.set_shared_object(0x1000_0000, 0x1000_4000, SharedObject { id: 9, page: 0 }).unwrap();
+        m.set_perms(0x1000_1000, 0x1000_2000, NONE).unwrap();
+        m.remove(0x1000_0000, 0x1000_1000).unwrap();
+        let pages: Vec<_> = m.areas().iter().map(|a| (a.start, a.object_page(a.start))).collect();
+        assert_eq!(pages, [(0x1000_1000, Some((9, 1))), (0x1000_2000, Some((9, 2)))]);
+        assert_eq!(m.find(0x1000_3abc).unwrap().object_page(0x1000_3abc), Some((9, 3)));
+        assert!(m.find(0x1000_2000).unwrap().is_shared_anonymous());
     }
 
     const RW: Perms = Perms { read: true, write: true, exec: false };

@@ -9,6 +9,7 @@
 //! `PROT_NONE` areas supervisor-only pages, which keeps their contents across
 //! `mprotect` while any user access faults. (Non-PAE i386 has no execute bit.)
 
+use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 
@@ -17,7 +18,7 @@ use embox_elf::Perms;
 use embox_hal::memory::{Frame, FrameRef};
 use embox_hal::sync::IrqMutex;
 pub use embox_uspace::{page_ceil, page_floor, Area, AreaKind, Backing};
-use embox_uspace::{AreaError, AreaMap};
+use embox_uspace::{AreaError, AreaMap, SharedObject};
 use super::env;
 use embox_hal::paging::{AddressSpace, Directory, MapError, PageFlags, PAGE_SIZE, USER_END, USER_START};
 
@@ -104,6 +105,76 @@ const SHARED_FRAMES: usize = 0;
 /// thread.
 pub struct ProcessMemory {
     mm: Arc<IrqMutex<Mm>>,
+}
+
+/// Shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS, a shared mapping of
+/// /dev/zero), as Linux's shmem object: its pages, made when first
+/// touched in any of the address spaces that map it and kept until the
+/// last of those lets go of it, so a fork shares pages neither side has
+/// touched yet without allocating them first. Keyed by the id the
+/// areas carry (`Area::object`).
+struct SharedObjects {
+    by_id: BTreeMap<u32, SharedPages>,
+    next_id: u32,
+}
+
+struct SharedPages {
+    pages: BTreeMap<u32, Frame>,
+    /// Address spaces with an area on it.
+    spaces: u32,
+}
+
+/// Taken inside an address space's lock, never the other way round.
+static SHARED_OBJECTS: IrqMutex<SharedObjects> = IrqMutex::new(SharedObjects { by_id: BTreeMap::new(), next_id: 0 });
+
+/// The distinct shared objects `areas` map.
+fn objects_of<'a>(areas: impl Iterator<Item = &'a Area>) -> Vec<u32> {
+    let mut ids: Vec<u32> = areas.filter_map(|a| a.object.map(|o| o.id)).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// One more address space maps each of `ids`.
+fn hold_objects(ids: &[u32]) {
+    if ids.is_empty() {
+        return;
+    }
+    let mut objects = SHARED_OBJECTS.lock();
+    for id in ids {
+        if let Some(object) = objects.by_id.get_mut(id) {
+            object.spaces += 1;
+        }
+    }
+}
+
+/// One address space less maps each of `ids`; an object nobody maps
+/// goes with its pages (dropped after the lock).
+fn let_go_of_objects(ids: &[u32]) {
+    if ids.is_empty() {
+        return;
+    }
+    let mut gone = Vec::new();
+    {
+        let mut objects = SHARED_OBJECTS.lock();
+        for id in ids {
+            if let Some(object) = objects.by_id.get_mut(id) {
+                object.spaces -= 1;
+                if object.spaces == 0 {
+                    gone.extend(objects.by_id.remove(id));
+                }
+            }
+        }
+    }
+    drop(gone);
+}
+
+impl Drop for Mm {
+    /// The address space goes (exit, execve): its shared objects have one
+    /// mapper less.
+    fn drop(&mut self) {
+        let_go_of_objects(&objects_of(self.areas().iter()));
+    }
 }
 
 /// Where [`Mm::move_area`] puts the moved area.
@@ -223,6 +294,21 @@ impl ProcessMemory {
             join_file_mappers(&self.mm);
         }
         Ok(())
+    }
+
+    /// Makes `[start, start+len)` (fresh areas) shared anonymous memory: a
+    /// new object whose pages come when first touched.
+    pub fn share_anonymous(&mut self, start: u32, len: u32) -> Result<(), Errno> {
+        let end = start.checked_add(page_ceil(len)).ok_or(Errno::EINVAL)?;
+        let mut mm = self.mm.lock();
+        let id = {
+            let mut objects = SHARED_OBJECTS.lock();
+            let id = objects.next_id;
+            objects.next_id = objects.next_id.wrapping_add(1);
+            objects.by_id.insert(id, SharedPages { pages: BTreeMap::new(), spaces: 1 });
+            id
+        };
+        mm.areas.set_shared_object(start, end, SharedObject { id, page: 0 }).map_err(errno)
     }
 
     /// A forked child's copy-on-write copy (see [`Mm::fork`]).
@@ -411,11 +497,15 @@ impl Mm {
             Some(flags) if !(flags.accessible() && (flags.writable() || !write)) => return Err(Errno::EFAULT),
             Some(_) => {}
             None => {
-                let flags = flags_for(self.area_at(page).ok_or(Errno::EFAULT)?.perms);
+                let area = self.area_at(page).ok_or(Errno::EFAULT)?;
+                let (flags, object_page) = (flags_for(area.perms), area.object_page(page));
                 if !flags.accessible() || (write && !flags.writable()) {
                     return Err(Errno::EFAULT);
                 }
-                return self.map_zeroed(page, flags);
+                return match object_page {
+                    Some((id, index)) => self.map_object_page(page, id, index, flags),
+                    None => self.map_zeroed(page, flags),
+                };
             }
         }
         self.space.translate(page as usize).map(|(frame, _)| frame).ok_or(Errno::EFAULT)
@@ -429,6 +519,24 @@ impl Mm {
             return self.map_zeroed(page, flags);
         }
         self.space.translate(page as usize).map(|(frame, _)| frame).ok_or(Errno::EFAULT)
+    }
+
+    /// Maps page `index` of shared object `id` at `page` (made, zeroed, if
+    /// nobody touched it yet).
+    fn map_object_page(&mut self, page: u32, id: u32, index: u32, flags: PageFlags) -> Result<FrameRef<'_>, Errno> {
+        let frame = {
+            let mut objects = SHARED_OBJECTS.lock();
+            let object = objects.by_id.get_mut(&id).ok_or(Errno::EFAULT)?;
+            let frame = match object.pages.entry(index) {
+                alloc::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                alloc::collections::btree_map::Entry::Vacant(e) => e.insert(Frame::zeroed().ok_or(Errno::ENOMEM)?),
+            };
+            frame.view().share().ok_or(Errno::ENOMEM)?
+        };
+        self.space.map(page as usize, frame, flags).map_err(|(e, _)| match e {
+            MapError::OutOfMemory => Errno::ENOMEM,
+            MapError::BadAddress | MapError::AlreadyMapped => Errno::EFAULT,
+        })
     }
 
     fn map_zeroed(&mut self, page: u32, flags: PageFlags) -> Result<FrameRef<'_>, Errno> {
@@ -487,8 +595,10 @@ impl Mm {
     /// ([`AddressSpace::fork_copy_on_write`]). ENOMEM, with nothing of the
     /// child left, when frames for its page tables (or page copies) run out.
     fn fork(&mut self) -> Result<Mm, Errno> {
-        self.populate_shared_anonymous()?;
         let space = self.space.fork_copy_on_write().ok_or(Errno::ENOMEM)?;
+        // The child maps the same shared objects: their pages not touched
+        // yet are made at the first touch, on either side.
+        hold_objects(&objects_of(self.areas().iter()));
         Ok(Mm { space, areas: self.areas.clone(), brk_start: self.brk_start, brk: self.brk, maps_files: self.maps_files })
     }
 
@@ -508,30 +618,6 @@ impl Mm {
         for (from, end) in gone {
             self.release_pages(from, end);
         }
-    }
-
-    /// Maps every page of the shared anonymous areas not mapped yet, so a
-    /// fork shares all of them: a page either side first touched after the
-    /// fork would be its own. (Linux backs such an area with one shmem
-    /// object; ours is the frames themselves, so they all exist before
-    /// the fork.)
-    fn populate_shared_anonymous(&mut self) -> Result<(), Errno> {
-        let shared: Vec<(u32, u32, PageFlags)> = self
-            .areas()
-            .iter()
-            .filter(|a| a.is_shared_anonymous())
-            .map(|a| (a.start, a.end, flags_for(a.perms)))
-            .collect();
-        for (start, end, flags) in shared {
-            let mut page = start;
-            while page < end {
-                if self.space.translate(page as usize).is_none() {
-                    self.map_zeroed(page, flags)?;
-                }
-                page += PAGE;
-            }
-        }
-        Ok(())
     }
 
     /// Handles a user page fault at `addr`: maps the page when it lies in an
@@ -667,8 +753,14 @@ impl Mm {
         if addr < USER_START as u32 || end > STACK_TOP {
             return Err(Errno::EINVAL);
         }
+        let touched = objects_of(self.areas().iter().filter(|a| a.start < end && addr < a.end));
         self.areas.remove(addr, end).map_err(errno)?;
         self.release_pages(addr, end);
+        if !touched.is_empty() {
+            let still = objects_of(self.areas().iter());
+            let gone: Vec<u32> = touched.into_iter().filter(|id| !still.contains(id)).collect();
+            let_go_of_objects(&gone);
+        }
         Ok(())
     }
 
@@ -686,11 +778,17 @@ impl Mm {
         let skipped = (old - area.start) / PAGE;
         let (perms, shared) = (area.perms, area.shared);
         let file = area.file.clone().map(|f| Backing { page: f.page.wrapping_add(skipped), ..f });
+        let object = area.object.map(|o| SharedObject { page: o.page.wrapping_add(skipped), ..o });
         let new = match to {
             Placement::At(at) => self.map_anonymous(at, new_len, perms, true)?,
             Placement::Near(hint) => self.map_anonymous(hint, new_len, perms, false)?,
         };
-        let _ = self.areas.set_file(new, new + page_ceil(new_len), file, shared);
+        let _ = match object {
+            // The same object, the same pages: this address space already
+            // counts as one of its mappers.
+            Some(object) => self.areas.set_shared_object(new, new + page_ceil(new_len), object),
+            None => self.areas.set_file(new, new + page_ceil(new_len), file, shared),
+        };
         let flags = flags_for(perms);
         let moving = old_len.min(new_len);
         let mut moved = self.move_pages(old, new, moving, flags);

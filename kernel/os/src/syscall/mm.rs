@@ -141,12 +141,12 @@ fn map_file_pages(p: &mut Process, start: u32, len: u32, id: embox_fs::NodeId, o
 }
 
 /// Anonymous memory: a fresh area, which a MAP_SHARED one stays shared
-/// with the children the process forks (every page of it, see
-/// `Mm::fork`): their writes and the parent's meet.
+/// with the children the process forks (a shared object's pages, made at
+/// the first touch on either side): their writes and the parent's meet.
 fn place_anonymous(p: &mut Process, addr: u32, len: u32, prot: u32, flags: u32) -> SysResult {
     let start = place(p, addr, len, prot, flags)?;
     if flags & MAP_SHARED != 0 {
-        p.memory.set_file(start, len, None, true)?;
+        p.memory.share_anonymous(start, len)?;
     }
     Ok(start)
 }

@@ -394,6 +394,7 @@ fn libc_cases(libc: &'static str) -> Vec<Case> {
         case(name("files"), &[&format!("/tmp/embox-compat-files-{libc}")]),
         case(name("bigio"), &[&format!("/tmp/embox-compat-bigio-{libc}")]),
         case(name("sendfile32"), &[&format!("/tmp/embox-compat-sendfile32-{libc}")]),
+        case(name("sendpipe"), &[&format!("/tmp/embox-compat-sendpipe-{libc}")]),
         case(name("dirs"), &[&format!("/tmp/embox-compat-dirs-{libc}")]),
         case(name("memory"), &[]),
         case(name("mremap"), &[]),

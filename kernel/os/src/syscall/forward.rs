@@ -966,7 +966,7 @@ fn unread(fd: i32, offset: Option<i64>, n: usize) {
 fn write_data(p: &mut Process, fd: u32, data: &[u8]) -> SysResult {
     match lkl_fd(p, fd)? {
         Some(n) => sys(rw_call(n, LklArg::In(data), data.len(), None, false)),
-        None => super::io::write_kernel_bytes(p, fd, data).map(|_| data.len() as u32),
+        None => super::io::write_kernel_bytes(p, fd, data).map(|wrote| wrote as u32),
     }
 }
 

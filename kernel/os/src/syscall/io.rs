@@ -843,8 +843,17 @@ pub(super) fn sendfile_at(p: &mut Process, out_fd: Fd, in_fd: Fd, offset: Option
         if n == 0 {
             break;
         }
-        write_kernel_bytes(p, out_fd, &chunk[..n])?;
-        done += n;
+        // A write that stops after some bytes gives the count so far, as
+        // Linux; its error only when nothing went.
+        let wrote = match write_kernel_bytes(p, out_fd, &chunk[..n]) {
+            Ok(wrote) => wrote,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        done += wrote;
+        if wrote < n {
+            break;
+        }
     }
     if offset.is_none() {
         p.files.set_offset(in_fd, start + done as u64)?;
@@ -852,35 +861,35 @@ pub(super) fn sendfile_at(p: &mut Process, out_fd: Fd, in_fd: Fd, offset: Option
     Ok((done as u32, (start + done as u64) as i64))
 }
 
-/// Writes kernel bytes to `fd` at its offset (the console, or a file).
-pub(super) fn write_kernel_bytes(p: &mut Process, fd: u32, data: &[u8]) -> Result<(), Errno> {
+/// Writes kernel bytes to `fd` at its offset (the console, or a file);
+/// returns how many went (fewer than `data` from a non-blocking pipe or
+/// socket with less room, or a file system filling up: ENOSPC only when
+/// none did).
+pub(super) fn write_kernel_bytes(p: &mut Process, fd: u32, data: &[u8]) -> Result<usize, Errno> {
     let (kind, offset, flags) = p.files.status(fd)?;
+    let nonblocking = flags & O_NONBLOCK != 0;
     match kind {
-        FileKind::Console => env::console_write(data),
-        FileKind::Device(Device::Full) => return Err(Errno::ENOSPC),
-        FileKind::Device(_) => {}
-        FileKind::Snapshot(_) => return Err(Errno::EIO),
-        FileKind::Dir(_) | FileKind::ProcDir(_) => return Err(Errno::EISDIR),
-        FileKind::Lkl(_) | FileKind::PipeRead(_) => return Err(Errno::EBADF),
-        FileKind::SignalFd(_) => return Err(Errno::EINVAL),
-        FileKind::PipeWrite(id) => {
-            pipe::write(id, data, flags & O_NONBLOCK != 0)?;
+        FileKind::Console => {
+            env::console_write(data);
+            Ok(data.len())
         }
-        FileKind::Socket(id) => {
-            crate::net::socket::send(id, data, None, false)?;
-        }
-        FileKind::Unix(id) => {
-            let (sent, _) = crate::net::unix::send(id, data, None, alloc::vec::Vec::new(), flags & O_NONBLOCK != 0);
-            sent?;
-        }
+        FileKind::Device(Device::Full) => Err(Errno::ENOSPC),
+        FileKind::Device(_) => Ok(data.len()),
+        FileKind::Snapshot(_) => Err(Errno::EIO),
+        FileKind::Dir(_) | FileKind::ProcDir(_) => Err(Errno::EISDIR),
+        FileKind::Lkl(_) | FileKind::PipeRead(_) => Err(Errno::EBADF),
+        FileKind::SignalFd(_) => Err(Errno::EINVAL),
+        FileKind::PipeWrite(id) => pipe::write(id, data, nonblocking),
+        FileKind::Socket(id) => crate::net::socket::send(id, data, None, false),
+        FileKind::Unix(id) => crate::net::unix::send(id, data, None, alloc::vec::Vec::new(), nonblocking).0,
         FileKind::File(id) => {
             let at = if flags & O_APPEND != 0 { env::with_vfs(|vfs| vfs.metadata(id).size) } else { offset };
             let written = env::with_vfs(|vfs| vfs.write_at(id, at, data)).map_err(env::fs_errno)?;
             p.files.set_offset(fd, at + written as u64)?;
-            if written < data.len() {
+            if written == 0 && !data.is_empty() {
                 return Err(Errno::ENOSPC);
             }
+            Ok(written)
         }
     }
-    Ok(())
 }

@@ -35,7 +35,11 @@
 # build/base/bin/embox) is measured first in the same run, as `baseline`.
 # BENCH_NET_ICOUNT=0 skips the -icount figures (the Linux guest boots in
 # about a minute under -icount).
-# Usage: [EMBCTL_LKL_TREE=DIR] [BENCH_NET_BASELINE=FILE] scripts/bench-net.sh [MIB]   (needs Docker, the build image, gcc-multilib)
+# BENCH_NET_ROUNDS=N times both guests N times, alternating which goes
+# first, and prints each timed figure's ratio per round and the median: one
+# pair of runs on a loaded machine can come out either way (at load 6, one
+# pair gave container -> guest 1.10 and the next 3.31).
+# Usage: [EMBCTL_LKL_TREE=DIR] [BENCH_NET_BASELINE=FILE] [BENCH_NET_ROUNDS=N] scripts/bench-net.sh [MIB]   (needs Docker, the build image, gcc-multilib)
 set -eu
 ws=$(cd "$(dirname "$0")/.." && pwd)
 embctl=${EMBCTL:-$ws/target/release/embctl}
@@ -237,6 +241,19 @@ run_linux() {
 echo "== our kernel (TCG, virtio-net, TAP)"
 run_ours ours
 run_linux linux
+rounds=${BENCH_NET_ROUNDS:-1}
+round=1
+while [ "$round" -lt "$rounds" ]; do
+  round=$((round + 1))
+  echo "== round $round of $rounds"
+  if [ $((round % 2)) = 0 ]; then
+    run_linux "linux-$round"
+    run_ours "ours-$round"
+  else
+    run_ours "ours-$round"
+    run_linux "linux-$round"
+  fi
+done
 if [ -n "${EMBCTL_LKL_TREE:-}" ]; then
   echo "== our kernel with LKL's stack (x86/lkl-qemu: LKL's eth0 on its virtio-mmio card, bridged to the NIC)"
   "$embctl" --workspace "$ws" build -q -t x86/lkl-qemu --lkl-tree "$EMBCTL_LKL_TREE"
@@ -280,6 +297,29 @@ side_by_side "ping guest -> container" median "at most 1.00"
 side_by_side "TCP container -> guest" = "at least 1.00"
 side_by_side "TCP guest -> container" = "at least 1.00"
 side_by_side "TCP over 127.0.0.1 in the guest" = "at least 1.00"
+# by_round WHAT FIELD: the figure's ratio ours/Linux in each round, and the median.
+by_round() {
+  ratios=
+  i=1
+  while [ "$i" -le "$rounds" ]; do
+    suffix=; [ "$i" = 1 ] || suffix="-$i"
+    o=$(grep "^ours$suffix: $1" "$figures" | sed -n "s/.*$2 \([0-9.]*\).*/\1/p")
+    l=$(grep "^linux$suffix: $1" "$figures" | sed -n "s/.*$2 \([0-9.]*\).*/\1/p")
+    [ -z "$o" ] || [ -z "$l" ] || ratios="$ratios $(awk -v o="$o" -v l="$l" 'BEGIN { printf "%.2f", o / l }')"
+    i=$((i + 1))
+  done
+  echo "$ratios" | tr ' ' '\n' | grep . | sort -n | awk -v w="$1" '{ r[NR] = $1; all = all " " $1 }
+    END { if (NR) printf "%s, ours/Linux by round (sorted):%s; median %.2f\n", w, all, NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }'
+}
+if [ "$rounds" -gt 1 ]; then
+  echo
+  echo "$rounds rounds:"
+  by_round "ping container -> guest" median
+  by_round "ping guest -> container" median
+  by_round "TCP container -> guest" =
+  by_round "TCP guest -> container" =
+  by_round "TCP over 127.0.0.1 in the guest" =
+fi
 for count in instructions "memory accesses"; do
   for what in "TCP container -> guest" "TCP guest -> container" "TCP over 127.0.0.1 in the guest"; do
     o=$(grep "^ours-counted: guest $count per MiB, $what =" "$figures" | sed -n 's/.*= \([0-9]*\).*/\1/p')

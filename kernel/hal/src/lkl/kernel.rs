@@ -101,11 +101,11 @@ pub fn enable_quick() -> bool {
 /// LKL's CPU not free, or the calling thread's host task not current: the
 /// full route, [`syscall_ints`], is then the way). Never waits before the
 /// call runs; the call itself, and giving LKL's CPU up after it, may.
-pub fn syscall_quick(nr: u32, mut ints: [isize; 6]) -> Option<isize> {
-    quick(nr, &mut ints)
+pub fn syscall_quick(nr: u32, ints: &[isize; 6]) -> Option<isize> {
+    quick(nr, ints)
 }
 
-fn quick(nr: u32, params: &mut [isize; 6]) -> Option<isize> {
+fn quick(nr: u32, params: &[isize; 6]) -> Option<isize> {
     let entry = QUICK_ENTRY.load(Ordering::Acquire);
     if entry.is_null() {
         return None;
@@ -119,8 +119,10 @@ fn quick(nr: u32, params: &mut [isize; 6]) -> Option<isize> {
     // SAFETY: `me` is the calling thread's id (the registered word: what
     // thread_self returns in it), as the route requires; `params` is as for
     // `lkl_syscall` (see `syscall`/`syscall_ints`: numbers, or buffers
-    // borrowed by the caller until we return); `ret` is a local.
-    let ran = unsafe { entry(me.get() as c_ulong, nr as c_long, params.as_mut_ptr() as *mut c_long, &mut ret) };
+    // borrowed by the caller until we return), and the route only reads the
+    // array (it passes the six values to the syscall's handler), so a shared
+    // borrow is enough (no copy of the caller's array); `ret` is a local.
+    let ran = unsafe { entry(me.get() as c_ulong, nr as c_long, params.as_ptr().cast_mut() as *mut c_long, &mut ret) };
     if ran == 0 {
         return None;
     }

@@ -87,10 +87,14 @@ pub fn syscall_steady(nr: u32, args: &mut [Arg<'_>]) -> Result<isize, Errno> {
 }
 
 /// [`syscall`] with plain numbers only ([`crate::hal::lkl::kernel::syscall_ints`]):
-/// the forwarded calls without a buffer take this shorter way.
+/// the forwarded calls without a buffer take this shorter way, LKL's quick
+/// route first ([`syscall_quick`]) when the call cannot sleep in LKL.
 pub fn syscall_ints(nr: u32, ints: [isize; 6]) -> Result<isize, Errno> {
     #[cfg(feature = "lkl")]
-    return when_up(|| interrupt::syscall_ints(nr, ints));
+    return match syscall_quick(nr, ints) {
+        Some(ret) => Ok(ret),
+        None => when_up(|| interrupt::syscall_ints(nr, ints)),
+    };
     #[cfg(not(feature = "lkl"))]
     {
         let _ = (nr, ints);
@@ -111,7 +115,7 @@ pub fn syscall_quick(nr: u32, ints: [isize; 6]) -> Option<isize> {
         if !is_up() || interrupt::may_sleep(nr) {
             return None;
         }
-        let ret = crate::hal::lkl::kernel::syscall_quick(nr, ints)?;
+        let ret = crate::hal::lkl::kernel::syscall_quick(nr, &ints)?;
         STATS.calls.fetch_add(1, Ordering::Relaxed);
         Some(ret)
     }

@@ -12,6 +12,8 @@
 //!   in the container, `nc` talks to an echo server there;
 //! - busybox `httpd` as a daemon in the guest (a child forked per
 //!   connection) serves the host through --publish, also several at once.
+//! - a program asking for more listening sockets than the kernel heap holds
+//!   gets ENOMEM, and the heap is whole again after it exits.
 //!
 //! Needs a Docker engine that grants NET_ADMIN and /dev/net/tun (the run
 //! falls back to user-mode networking otherwise, and these tests say so and
@@ -244,6 +246,33 @@ fn netprog() -> std::path::PathBuf {
         .expect("run gcc (gcc-multilib is needed for -m32)");
     assert!(status.success(), "gcc -m32 -static {} failed", src.display());
     out
+}
+
+/// smoltcp allocates a TCP socket's buffers whole when it is created, and a
+/// listening socket's pool before any connection comes: a program asking
+/// for more listeners than the heap holds gets ENOMEM, not a kernel panic
+/// (session 9 found main's kernel panicking at the fourth `listen(s, 8)`:
+/// "memory allocation of 131072 bytes failed"), and all of it comes back
+/// when the program exits.
+#[test]
+fn listeners_past_the_heap_get_enomem_and_the_heap_comes_back() {
+    build_once();
+    let netprog = netprog().display().to_string();
+    let mut args: Vec<String> = ["run", "--no-build", "--no-kvm", "--net", "--timeout", "120", "--add", &netprog].map(String::from).to_vec();
+    for cmd in ["free", "load_app netprog listeners 6000 12 8", "load_app netprog listeners 6000 12 8", "free"] {
+        args.extend(["--cmd".to_string(), cmd.to_string()]);
+    }
+    let out = common::stdout(&run_ok(embctl().args(&args)));
+    assert!(!out.contains("kernel panic"), "{out}");
+    let runs: Vec<&str> = out.lines().filter(|l| l.contains("listeners: ")).collect();
+    assert_eq!(runs.len(), 2, "{out}");
+    assert_eq!(runs[0], runs[1], "the second run found less memory than the first: {out}");
+    assert!(runs[0].contains("listening") && !runs[0].contains(" 0 refused"), "12 listeners of backlog 8 fit an 8 MiB heap? {out}");
+    assert!(out.contains("Cannot allocate memory"), "{out}");
+    let heap_used: Vec<u64> =
+        out.lines().filter(|l| l.starts_with("heap ")).filter_map(|l| l.split_whitespace().nth(2)?.parse().ok()).collect();
+    assert_eq!(heap_used.len(), 2, "{out}");
+    assert!(heap_used[1] <= heap_used[0] + 64, "heap used {} KiB before, {} KiB after the programs: {out}", heap_used[0], heap_used[1]);
 }
 
 /// A TCP echo server in the QEMU container on 10.0.2.10:PORT, one connection.

@@ -15,8 +15,12 @@
  *   instructions per MiB, which the machine's load does not move.
  *   netprog udp-echo PORT [N]          answers N datagrams on 0.0.0.0:PORT
  *   netprog udp-ping HOST PORT MSG     sends one datagram, waits (poll, 5 s) for the echo
+ *   netprog listeners PORT N BACKLOG   N TCP sockets listening on PORT, PORT+1, ... with
+ *                                      BACKLOG each (kept open), prints how many did and
+ *                                      why the others did not
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -193,6 +197,19 @@ int main(int argc, char **argv) {
         waitpid(child, &status, 0);
         printf("loopback: %ld bytes in %.3f s: %.2f MiB/s (%ld-byte writes)\n", got, dt, got / dt / 1048576, chunk);
         return n < 0 || got != total || status != 0;
+    }
+    if (argc >= 5 && !strcmp(argv[1], "listeners")) {
+        int port = atoi(argv[2]), n = atoi(argv[3]), backlog = atoi(argv[4]), ok = 0;
+        for (int i = 0; i < n; i++) {
+            int s = socket(AF_INET, SOCK_STREAM, 0);
+            if (s < 0) { printf("socket %d: %s\n", i, strerror(errno)); continue; }
+            struct sockaddr_in a = addr_of("0.0.0.0", port + i);
+            if (bind(s, (struct sockaddr *)&a, sizeof a) < 0) { printf("bind %d: %s\n", i, strerror(errno)); continue; }
+            if (listen(s, backlog) < 0) { printf("listen %d: %s\n", i, strerror(errno)); close(s); continue; }
+            ok++;
+        }
+        printf("listeners: %d listening, %d refused\n", ok, n - ok);
+        return 0;
     }
     if (argc >= 3 && !strcmp(argv[1], "udp-echo")) {
         int s = socket(AF_INET, SOCK_DGRAM, 0), n = argc > 3 ? atoi(argv[3]) : 1;

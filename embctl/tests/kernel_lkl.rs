@@ -100,3 +100,36 @@ fn lkl_boots_inside_the_kernel_and_the_shell_answers() {
     eprintln!("LKL syscalls at boot: {quick} on the quick route, {full} through lkl_syscall");
     assert!(quick > 0 && quick >= full, "LKL's quick route served {quick} of {} calls:\n{text}", quick + full);
 }
+
+/// LKL's quick syscall route (patches/lkl-tree/lkl-syscall-quick.patch) under
+/// real concurrency, which our one-CPU kernel never gives it: lkl-host/quickstress.c,
+/// built in the image against LKL's own POSIX host library from the same LKL
+/// build, runs eight pthreads through the route (getuid/getpid, with pipe reads
+/// that block in LKL and their partners' writes) on the machine's cores, and
+/// checks every result.
+#[test]
+#[cfg_attr(not(lkl_tree), ignore = "needs a real LKL tree: set EMBCTL_LKL_TREE=DIR when building the tests (CI has none)")]
+fn lkl_quick_route_holds_under_host_threads() {
+    let Some(tree) = common::lkl_tree("lkl_quick_route_holds_under_host_threads") else { return };
+    run_ok(embctl().args(["build", "-t", "x86/lkl-qemu", "--lkl-tree", &tree.display().to_string()]));
+    // The newest LKL build output under build/ (one directory per tree).
+    let outputs = common::workspace_root().join("build/extbld/third_party/lkl/out");
+    let out_dir = std::fs::read_dir(&outputs)
+        .unwrap_or_else(|e| panic!("{}: {e}", outputs.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|d| d.join("tools/lkl/liblkl.a").is_file())
+        .max_by_key(|d| std::fs::metadata(d.join("tools/lkl/liblkl.a")).and_then(|m| m.modified()).ok())
+        .unwrap_or_else(|| panic!("no LKL build with tools/lkl/liblkl.a under {}", outputs.display()));
+    let out = format!("/ws/build/extbld/third_party/lkl/out/{}", out_dir.file_name().unwrap().to_string_lossy());
+    let script = format!(
+        "gcc -O2 -Wall -Werror -I{out}/install/include -o /tmp/quickstress /ws/embctl/tests/lkl-host/quickstress.c \
+         {out}/tools/lkl/liblkl.a -lpthread -lrt && /tmp/quickstress"
+    );
+    let result = run(embctl().args(["shell", "--", "sh", "-c", &script]));
+    let text = stdout(&result);
+    assert!(result.status.success(), "quickstress failed:\n{text}\n{}", common::stderr(&result));
+    let line = text.lines().find_map(|l| l.strip_prefix("quickstress ok: ")).unwrap_or_else(|| panic!("no result line:\n{text}"));
+    eprintln!("quickstress: {line}");
+    let quick: u64 = line.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(quick > 0, "no call took the quick route: {line}");
+}

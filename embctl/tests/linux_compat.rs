@@ -1666,12 +1666,17 @@ fn lkl_serves_uname_and_proc() {
 }
 
 /// No program can bring LKL (and with it the kernel) down by filling its
-/// file system: LKL's root is ramfs (no size limit, no tmpfs size= without an
-/// MMU), so the writes run LKL out of memory, where its OOM killer, finding no
-/// killable process, panicked "System is deadlocked on memory". Now the
-/// write fails (patches/lkl-tree/lkl-oom-fails-allocation.patch), removing
-/// the file gives the memory back, and LKL and the shell go on. Kernel-only:
-/// Linux says ENOSPC only when its /tmp is really full.
+/// file system, and a full /tmp leaves LKL working. /tmp is a tmpfs with a
+/// size (LKL has no MMU: its tmpfs is ramfs, which takes size= with
+/// patches/lkl-tree/lkl-ramfs-size-limit.patch; kernel/os/src/lkl/boot.rs
+/// sizes it to leave LKL memory beyond its watermarks), so filling it is
+/// ENOSPC as on Linux, and pipes and forks still work while it is full. The
+/// root has no limit: filling it runs LKL out of memory, where its OOM
+/// killer, finding no killable process, panicked "System is deadlocked on
+/// memory"; now the write fails with ENOMEM
+/// (patches/lkl-tree/lkl-oom-fails-allocation.patch). Removing the file
+/// gives the memory back, and LKL and the shell go on. Kernel-only: Linux
+/// says ENOSPC only when its /tmp is really full.
 #[test]
 #[cfg_attr(not(lkl_tree), ignore = "needs a real LKL tree: set EMBCTL_LKL_TREE=DIR when building the tests (CI has none)")]
 fn lkl_survives_a_full_file_system() {
@@ -1681,34 +1686,35 @@ fn lkl_survives_a_full_file_system() {
     let cases = [
         case("fillfs-glibc", &["/tmp"]),
         case("fillfs-musl", &["/tmp"]),
-        // LKL left full while other programs run (a fork, a pipe: they may
-        // fail, nothing may stop), then the file removed.
+        // /tmp left full while other programs run (a fork, a pipe), then
+        // the file removed.
         case("busybox", &["dd", "if=/dev/zero", "of=/tmp/big", "bs=65536"]),
         case("busybox", &["sh", "-c", "echo full | cat"]),
         case("busybox", &["rm", "/tmp/big"]),
         case("busybox", &["sh", "-c", "echo emptied | cat"]),
+        // The root: no limit, LKL's memory runs out.
+        case("fillfs-glibc", &["/"]),
         case("linux_echo", &["alive"]),
     ];
     let (transcript, results) = run_in(Kernel::Lkl(&tree), bin, &cases, &[]);
     let mut filled_kib = Vec::new();
-    for (c, (fill, _)) in cases[..2].iter().zip(&results) {
-        let line = c.command_line();
-        let failed = fill.output.lines().any(|l| l == "write failed: ENOSPC" || l == "write failed: ENOMEM");
-        assert!(failed, "`{line}`: the fill should end in ENOSPC or ENOMEM:\n{transcript}");
+    for (i, errno) in [(0, "ENOSPC"), (1, "ENOSPC"), (6, "ENOMEM")] {
+        let (fill, line) = (&results[i].0, cases[i].command_line());
+        assert!(fill.output.lines().any(|l| l == format!("write failed: {errno}")), "`{line}`: the fill should end in {errno}:\n{transcript}");
         assert!(fill.output.contains("read back: written after the fill\n"), "`{line}`:\n{transcript}");
         assert_eq!(fill.status, 0, "`{line}`:\n{transcript}");
         let filled = fill.output.lines().find_map(|l| l.strip_prefix("filled ")?.strip_suffix(" KiB")?.parse::<u64>().ok());
         eprintln!("{line}: {filled:?} KiB written before the write failed");
         filled_kib.push(filled.unwrap_or_else(|| panic!("`{line}`: no `filled N KiB` line:\n{transcript}")));
     }
-    // The second fill gets as far as the first: the memory came back, and no
-    // watermark boost (4 MiB before lkl/boot.rs turned it off) stays raised.
+    // The second fill gets as far as the first: the space came back.
     assert!(filled_kib[0].abs_diff(filled_kib[1]) < 1024, "the fills reached {filled_kib:?} KiB:\n{transcript}");
     let dd = &results[2].0;
-    assert!(dd.status == 1 && dd.output.contains("Cannot allocate memory"), "dd should end in ENOMEM:\n{transcript}");
+    assert!(dd.status == 1 && dd.output.contains("No space left on device"), "dd should end in ENOSPC:\n{transcript}");
+    assert_eq!(results[3].0, Outcome { output: "full\n".into(), status: 0 }, "a pipe and a fork with /tmp full:\n{transcript}");
     assert_eq!(results[4].0.status, 0, "rm /tmp/big:\n{transcript}");
     assert_eq!(results[5].0, Outcome { output: "emptied\n".into(), status: 0 }, "{transcript}");
-    assert_eq!(results[6].0, Outcome { output: "alive\n".into(), status: 0 }, "{transcript}");
+    assert_eq!(results[7].0, Outcome { output: "alive\n".into(), status: 0 }, "{transcript}");
 }
 
 #[test]

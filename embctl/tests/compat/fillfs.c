@@ -1,7 +1,7 @@
 /* Fills a file system until a write fails (tests/linux_compat.rs's
- * lkl_survives_a_full_file_system: LKL's ramfs root has no size limit, so
- * this runs LKL out of memory), then removes the file and checks that the
- * file system works again. Kernel-only, not differential: Linux says ENOSPC
+ * lkl_survives_a_full_file_system: LKL's /tmp has a size, ENOSPC; its root
+ * has none, so filling it runs LKL out of memory, ENOMEM), then removes the
+ * file and checks that the file system works again. Kernel-only, not differential: Linux says ENOSPC
  * only when its /tmp is really full. Argument: the directory (default /tmp). */
 #define _GNU_SOURCE
 #include "compat.h"

@@ -15,7 +15,9 @@ const NR_SYMLINKAT: u32 = 36;
 const NR_MOUNT: u32 = 40;
 const NR_OPENAT: u32 = 56;
 const NR_CLOSE: u32 = 57;
+const NR_READ: u32 = 63;
 const NR_WRITE: u32 = 64;
+const NR_SYSINFO: u32 = 179;
 const AT_FDCWD: isize = -100;
 const O_WRONLY_CREAT_TRUNC: isize = 0o1 | 0o100 | 0o1000;
 const EEXIST: isize = 17;
@@ -55,12 +57,25 @@ pub(super) fn run(memory_mib: u32, cmdline: &str) {
         klog!("lkl: turning LKL's watermark boost off failed: error {e}");
     }
     // Our native tree always has a world-writable /tmp (programs and the
-    // corpus create their scratch directories there); LKL's root is an empty
-    // ramfs, so it gets the same /tmp unless the initramfs brings one.
-    if let Err(e) = mkdir("/tmp", 0o1777).and_then(|()| chmod("/tmp", 0o1777)) {
-        klog!("lkl: creating /tmp failed: error {e}");
+    // corpus create their scratch directories there). LKL's is a tmpfs with
+    // a size: a program that fills it gets ENOSPC, and LKL keeps the rest of
+    // its memory for pipes, sockets and processes (LKL has no MMU, so its
+    // tmpfs is ramfs; patches/lkl-tree/lkl-ramfs-size-limit.patch gives
+    // ramfs size=). Mounted before the copy, so whatever the initramfs
+    // brings under /tmp is in it.
+    let initramfs = crate::vfs::initramfs();
+    let size = tmp_size(initramfs.map_or(0, |a| a.len()));
+    let options = c_path(&alloc::format!("size={}k,mode=1777", size / 1024));
+    match mount_with("tmpfs", "/tmp", Arg::Str(&options)) {
+        Ok(()) => klog!("lkl: /tmp is a tmpfs of {} KiB", size / 1024),
+        Err(e) => {
+            klog!("lkl: mounting a tmpfs on /tmp failed: error {e}; /tmp is part of the root, without a limit");
+            if let Err(e) = mkdir("/tmp", 0o1777).and_then(|()| chmod("/tmp", 0o1777)) {
+                klog!("lkl: creating /tmp failed: error {e}");
+            }
+        }
     }
-    match crate::vfs::initramfs() {
+    match initramfs {
         Some(archive) => match copy_initramfs(archive) {
             Ok((entries, bytes)) => {
                 let took = time::since_boot() - start;
@@ -118,9 +133,55 @@ fn mkdir_parents(path: &str) -> Result<(), isize> {
 }
 
 fn mount(fstype: &str, dir: &str) -> Result<(), isize> {
+    mount_with(fstype, dir, Arg::Null)
+}
+
+/// [`mount`] with file-system options (`data`: a C string, or Null).
+fn mount_with(fstype: &str, dir: &str, data: Arg<'_>) -> Result<(), isize> {
     mkdir(dir, 0o755)?;
     let (source, target, fstype) = (c_path(fstype), c_path(dir), c_path(fstype));
-    sys(NR_MOUNT, &mut [Arg::Str(&source), Arg::Str(&target), Arg::Str(&fstype), Arg::Int(0), Arg::Null]).map(|_| ())
+    sys(NR_MOUNT, &mut [Arg::Str(&source), Arg::Str(&target), Arg::Str(&fstype), Arg::Int(0), data]).map(|_| ())
+}
+
+/// Memory LKL keeps beyond its watermarks when /tmp is full: pipes (64 KiB
+/// each when full), socket buffers, the tasks of forked processes. Small:
+/// with the corpus's 14 MiB initramfs in 32 MiB, every MiB here is one less
+/// for /tmp.
+const TMP_RESERVE: usize = 2 << 20;
+/// /tmp's least size, whatever LKL has.
+const TMP_MIN: usize = 1 << 20;
+
+/// The size of LKL's /tmp, in bytes: LKL's free memory less the initramfs
+/// about to be copied (`initramfs` bytes of archive), LKL's `min_free_kbytes`
+/// (below it allocations fail) and [`TMP_RESERVE`].
+fn tmp_size(initramfs: usize) -> usize {
+    // asm-generic struct sysinfo with LKL's 32-bit longs: freeram at 20,
+    // mem_unit at 52.
+    let mut info = [0u8; 64];
+    let free = match sys(NR_SYSINFO, &mut [Arg::Out(&mut info)]) {
+        Ok(_) => {
+            let word = |at: usize| u32::from_le_bytes([info[at], info[at + 1], info[at + 2], info[at + 3]]) as usize;
+            word(20).saturating_mul(word(52).max(1))
+        }
+        Err(_) => 0,
+    };
+    let mut text = [0u8; 16];
+    let min_free = read_file("/proc/sys/vm/min_free_kbytes", &mut text)
+        .ok()
+        .and_then(|n| core::str::from_utf8(&text[..n]).ok()?.trim().parse::<usize>().ok())
+        .unwrap_or(0)
+        * 1024;
+    free.saturating_sub(initramfs + min_free + TMP_RESERVE).max(TMP_MIN)
+}
+
+/// Reads the start of `path` in LKL's tree into `buf`; the bytes read.
+fn read_file(path: &str, buf: &mut [u8]) -> Result<usize, isize> {
+    let p = c_path(path);
+    let fd = sys(NR_OPENAT, &mut [Arg::Int(AT_FDCWD), Arg::Str(&p), Arg::Int(0), Arg::Int(0)])?;
+    let n = buf.len();
+    let read = sys(NR_READ, &mut [Arg::Int(fd), Arg::Out(buf), Arg::Int(n as isize)]);
+    let _ = sys(NR_CLOSE, &mut [Arg::Int(fd)]);
+    read.map(|n| n as usize)
 }
 
 /// Creates (or truncates) `path` in LKL's tree with `mode` and writes `data` to it.

@@ -1675,8 +1675,10 @@ fn lkl_serves_uname_and_proc() {
 /// killer, finding no killable process, panicked "System is deadlocked on
 /// memory"; now the write fails with ENOMEM
 /// (patches/lkl-tree/lkl-oom-fails-allocation.patch). Removing the file
-/// gives the memory back, and LKL and the shell go on. Kernel-only: Linux
-/// says ENOSPC only when its /tmp is really full.
+/// gives the memory back, and LKL and the shell go on. A sendfile that
+/// fills the rest returns the bytes it wrote. Kernel-only: Linux says
+/// ENOSPC only when its /tmp is really full (compat/fillfs.c on a 1 MiB
+/// tmpfs on Linux prints the same sendfile lines).
 #[test]
 #[cfg_attr(not(lkl_tree), ignore = "needs a real LKL tree: set EMBCTL_LKL_TREE=DIR when building the tests (CI has none)")]
 fn lkl_survives_a_full_file_system() {
@@ -1703,6 +1705,12 @@ fn lkl_survives_a_full_file_system() {
         assert!(fill.output.lines().any(|l| l == format!("write failed: {errno}")), "`{line}`: the fill should end in {errno}:\n{transcript}");
         assert!(fill.output.contains("read back: written after the fill\n"), "`{line}`:\n{transcript}");
         assert_eq!(fill.status, 0, "`{line}`:\n{transcript}");
+        // With 100 KiB free again, a sendfile of 200 KiB returns the count
+        // it wrote (all 100 KiB on a full /tmp, as Linux's tmpfs), the next
+        // one the error.
+        let sent = fill.output.lines().find_map(|l| l.strip_prefix("sendfile into 100 KiB of room: ")?.parse::<i64>().ok());
+        assert!(if errno == "ENOSPC" { sent == Some(102400) } else { sent.is_some_and(|n| n > 0) }, "`{line}`: {sent:?}:\n{transcript}");
+        assert!(fill.output.contains(&format!("sendfile with no room: -1 {errno}\n")), "`{line}`:\n{transcript}");
         let filled = fill.output.lines().find_map(|l| l.strip_prefix("filled ")?.strip_suffix(" KiB")?.parse::<u64>().ok());
         eprintln!("{line}: {filled:?} KiB written before the write failed");
         filled_kib.push(filled.unwrap_or_else(|| panic!("`{line}`: no `filled N KiB` line:\n{transcript}")));

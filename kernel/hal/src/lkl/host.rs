@@ -95,8 +95,10 @@ pub fn set_host(host: &'static &'static dyn Host) {
     HOST.store(core::ptr::from_ref(host).cast_mut(), Ordering::Release);
 }
 
-/// The word that holds the running thread's id ([`set_thread_word`]).
-static THREAD_WORD: AtomicPtr<AtomicU32> = AtomicPtr::new(core::ptr::null_mut());
+/// The word that holds the running thread's id ([`set_thread_word`]); until
+/// then a word that holds 0 (no id), so a read needs no null check.
+static THREAD_WORD: AtomicPtr<AtomicU32> = AtomicPtr::new(&NO_THREAD_WORD as *const AtomicU32 as *mut AtomicU32);
+static NO_THREAD_WORD: AtomicU32 = AtomicU32::new(0);
 
 /// Registers the word that always holds the running thread's id: the value
 /// [`Host::thread_self`] returns in it (0 only in the idle task, which never
@@ -110,13 +112,10 @@ pub fn set_thread_word(word: &'static AtomicU32) {
 /// The running thread's id from the registered word; None before
 /// [`set_thread_word`] or in the idle task.
 pub(crate) fn registered_thread_self() -> Option<ThreadId> {
-    let word = THREAD_WORD.load(Ordering::Acquire);
-    if word.is_null() {
-        return None;
-    }
-    // SAFETY: non-null values of THREAD_WORD come from a `&'static
-    // AtomicU32` in set_thread_word.
-    ThreadId::new(unsafe { &*word }.load(Ordering::Relaxed) as usize)
+    // SAFETY: THREAD_WORD only ever holds a `&'static AtomicU32` (its
+    // initial NO_THREAD_WORD, or set_thread_word's).
+    let word = unsafe { &*THREAD_WORD.load(Ordering::Acquire) };
+    ThreadId::new(word.load(Ordering::Relaxed) as usize)
 }
 
 fn host() -> &'static dyn Host {

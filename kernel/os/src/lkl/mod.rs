@@ -112,7 +112,9 @@ pub fn syscall_ints(nr: u32, ints: [isize; 6]) -> Result<isize, Errno> {
 pub fn syscall_quick(nr: u32, ints: [isize; 6]) -> Option<isize> {
     #[cfg(feature = "lkl")]
     {
-        if !is_up() || interrupt::may_sleep(nr) {
+        // No `is_up()`: the route exists only once LKL has started (hal's
+        // `enable_quick`, in the boot task, before any program runs).
+        if interrupt::may_sleep(nr) {
             return None;
         }
         let ret = crate::hal::lkl::kernel::syscall_quick(nr, &ints)?;

@@ -59,6 +59,36 @@ int main(int argc, char **argv)
 	memset(bytes, 'f', sizeof bytes);
 	CHECK(write(fd, bytes, sizeof bytes) == (ssize_t)sizeof bytes);
 
+	/* Calls that copy into or out of a shared mapping reach the file, in
+	 * pages the program never touched (also one the file grew by after
+	 * the mmap); past the page holding its end they are EFAULT. */
+	char *fresh = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(fresh != MAP_FAILED);
+	int p[2];
+	CHECK(pipe(p) == 0 && write(p[1], "pipe data", 9) == 9);
+	printf("read() into an untouched page of the mapping: %zd\n", read(p[0], fresh + PAGE + 10, 9));
+	char back[10] = { 0 };
+	CHECK(pread(fd, back, 9, PAGE + 10) == 9);
+	printf("the file has it: %s\n", back);
+	printf("write() from another untouched page: %zd\n", write(p[1], fresh + 100, 5));
+	CHECK(read(p[0], back, 5) == 5);
+	printf("it wrote the file's bytes: %.5s\n", back);
+	CHECK(write(p[1], "more", 4) == 4);
+	errno = 0;
+	ssize_t r = read(p[0], fresh + 2 * PAGE, 4);
+	printf("read() into a page past the end: %zd %s\n", r, strerror(errno));
+	errno = 0;
+	r = write(p[1], fresh + 3 * PAGE, 4);
+	printf("write() from a page past the end: %zd %s\n", r, strerror(errno));
+	/* The file grows under the mapping: a copy into the new page
+	 * reaches the file. */
+	CHECK(ftruncate(fd, 3 * PAGE) == 0 && write(p[1], "grown", 5) == 5);
+	printf("read() into the page the file grew by: %zd\n", read(p[0], fresh + 2 * PAGE + 20, 5));
+	CHECK(pread(fd, back, 5, 2 * PAGE + 20) == 5);
+	printf("the file has it: %.5s\n", back);
+	CHECK(close(p[0]) == 0 && close(p[1]) == 0 && munmap(fresh, 4 * PAGE) == 0);
+	CHECK(ftruncate(fd, sizeof bytes) == 0 && pwrite(fd, "ffffffffff", 10, PAGE + 10) == 10);
+
 	char *shared = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	char *private = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	CHECK(shared != MAP_FAILED && private != MAP_FAILED);

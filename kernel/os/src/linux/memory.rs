@@ -255,10 +255,14 @@ impl ProcessMemory {
         if !mm.area_at(addr).is_some_and(|a| a.shared) {
             return own;
         }
-        match mm.frame_for(page_floor(addr), false) {
+        let key = match mm.frame_for(page_floor(addr), false) {
             Ok(frame) => FutexKey { space: SHARED_FRAMES, at: frame.id() + u64::from(addr % PAGE) },
             Err(_) => own,
-        }
+        };
+        // A file page not mapped yet: the word was never touched (its
+        // value check mapped it, or fails first).
+        mm.file_page_wanted = None;
+        key
     }
 
     /// A copy of the area list.
@@ -338,7 +342,11 @@ impl ProcessMemory {
     fn fault_in_file_page(&mut self, page: u32, FilePage { node, index, shared }: FilePage) -> FaultResolution {
         let Some(len) = env::with_vfs(|vfs| vfs.file_len(node)) else {
             // The file is gone: the page is the process's own zeros.
-            return self.mm.lock().resolve_fault(page, false);
+            return match self.mm.lock().map_zeroed_if_unmapped(page) {
+                Ok(()) => FaultResolution::Mapped,
+                Err(Errno::ENOMEM) => FaultResolution::OutOfMemory,
+                Err(_) => FaultResolution::Violation,
+            };
         };
         if u64::from(index) * u64::from(PAGE) >= len {
             return FaultResolution::PastEndOfFile;
@@ -391,28 +399,85 @@ impl ProcessMemory {
         self.mm.lock().map_frame(page, frame)
     }
 
+    /// A copy through the page tables stopped (EFAULT): when at a page of
+    /// one of our files that is not mapped yet ([`Mm::frame_for`] notes
+    /// it), the page is mapped as a fault maps it (the VFS asked outside
+    /// the lock) and the copy runs again, until it is done or fails for
+    /// another reason: a call that reads or writes a file mapping reaches
+    /// the file, as the program's own accesses do; past the file's end it
+    /// is EFAULT, as Linux's copies. Off the common path: a copy that
+    /// succeeds never comes here. (Copies are repeatable: they read or
+    /// write the same bytes again.)
+    #[cold]
+    fn copy_again<R>(&mut self, mut f: impl FnMut(&mut Mm) -> Result<R, Errno>) -> Result<R, Errno> {
+        loop {
+            let Some((page, file_page)) = self.mm.lock().file_page_wanted.take() else { return Err(Errno::EFAULT) };
+            match self.fault_in_file_page(page, file_page) {
+                FaultResolution::Mapped => {}
+                FaultResolution::OutOfMemory => return Err(Errno::ENOMEM),
+                _ => return Err(Errno::EFAULT),
+            }
+            match f(&mut self.mm.lock()) {
+                Err(Errno::EFAULT) => continue,
+                done => return done,
+            }
+        }
+    }
+
     pub fn read(&mut self, addr: u32, out: &mut [u8]) -> Result<(), Errno> {
-        self.mm.lock().read(addr, out)
+        let first = self.mm.lock().read(addr, out);
+        match first {
+            Err(Errno::EFAULT) => self.copy_again(|mm| mm.read(addr, out)),
+            done => done,
+        }
     }
 
     pub fn write(&mut self, addr: u32, data: &[u8]) -> Result<(), Errno> {
-        self.mm.lock().write(addr, data)
+        let first = self.mm.lock().write(addr, data);
+        match first {
+            Err(Errno::EFAULT) => self.copy_again(|mm| mm.write(addr, data)),
+            done => done,
+        }
     }
 
     pub fn read_append(&mut self, addr: u32, len: usize, out: &mut Vec<u8>) -> Result<(), Errno> {
-        self.mm.lock().read_append(addr, len, out)
+        let kept = out.len();
+        let first = self.mm.lock().read_append(addr, len, out);
+        match first {
+            Err(Errno::EFAULT) => self.copy_again(|mm| {
+                out.truncate(kept);
+                mm.read_append(addr, len, out)
+            }),
+            done => done,
+        }
     }
 
     pub fn write_pieces(&mut self, addr: u32, pieces: &[Piece<'_>]) -> Result<(), Errno> {
-        self.mm.lock().write_pieces(addr, pieces)
+        let first = self.mm.lock().write_pieces(addr, pieces);
+        match first {
+            Err(Errno::EFAULT) => self.copy_again(|mm| mm.write_pieces(addr, pieces)),
+            done => done,
+        }
     }
 
+    /// (A page of one of our files not mapped yet is EFAULT here: `f` is
+    /// gone once tried. Signal frames and futex words there were touched
+    /// first.)
     pub fn with_frame<R>(&mut self, addr: u32, len: usize, write: bool, f: impl FnOnce(FrameRef<'_>, usize) -> R) -> Result<Option<R>, Errno> {
-        self.mm.lock().with_frame(addr, len, write, f)
+        let mut mm = self.mm.lock();
+        let done = mm.with_frame(addr, len, write, f);
+        if done.is_err() {
+            mm.file_page_wanted = None;
+        }
+        done
     }
 
     pub fn read_cstr(&mut self, addr: u32, max: usize) -> Result<Vec<u8>, Errno> {
-        self.mm.lock().read_cstr(addr, max)
+        let first = self.mm.lock().read_cstr(addr, max);
+        match first {
+            Err(Errno::EFAULT) => self.copy_again(|mm| mm.read_cstr(addr, max)),
+            done => done,
+        }
     }
 
     /// Reads the aligned 32-bit word at `addr`, runs `f` on it and writes
@@ -423,12 +488,18 @@ impl ProcessMemory {
         if addr % 4 != 0 {
             return Err(Errno::EINVAL);
         }
+        // As with_frame: a page of one of our files not mapped yet is
+        // EFAULT here (a futex word there was touched first).
         let mut mm = self.mm.lock();
         let mut bytes = [0u8; 4];
-        mm.read(addr, &mut bytes)?;
-        let old = u32::from_le_bytes(bytes);
-        mm.write(addr, &f(old).to_le_bytes())?;
-        Ok(old)
+        let done = mm.read(addr, &mut bytes).and_then(|()| {
+            let old = u32::from_le_bytes(bytes);
+            mm.write(addr, &f(old).to_le_bytes()).map(|()| old)
+        });
+        if done.is_err() {
+            mm.file_page_wanted = None;
+        }
+        done
     }
 }
 
@@ -448,12 +519,14 @@ pub struct Mm {
     brk: u32,
     /// It is in [`FILE_MAPPERS`].
     maps_files: bool,
+    /// The unmapped file page a copy stopped at ([`ProcessMemory::copy`]).
+    file_page_wanted: Option<(u32, FilePage)>,
 }
 
 impl Mm {
     fn new() -> Result<Self, Errno> {
         let space = AddressSpace::new().ok_or(Errno::ENOMEM)?;
-        Ok(Self { space, areas: AreaMap::new(MAX_AREAS), brk_start: 0, brk: 0, maps_files: false })
+        Ok(Self { space, areas: AreaMap::new(MAX_AREAS), brk_start: 0, brk: 0, maps_files: false, file_page_wanted: None })
     }
 
     /// The page directory, for the task's context.
@@ -500,6 +573,12 @@ impl Mm {
                 let area = self.area_at(page).ok_or(Errno::EFAULT)?;
                 let (flags, object_page) = (flags_for(area.perms), area.object_page(page));
                 if !flags.accessible() || (write && !flags.writable()) {
+                    return Err(Errno::EFAULT);
+                }
+                if let Some((node, index)) = area.file_page(page) {
+                    // One of our files: the VFS has the page (or says it
+                    // is past the end), asked outside this lock.
+                    self.file_page_wanted = Some((page, FilePage { node, index, shared: area.shared }));
                     return Err(Errno::EFAULT);
                 }
                 return match object_page {
@@ -599,7 +678,7 @@ impl Mm {
         // The child maps the same shared objects: their pages not touched
         // yet are made at the first touch, on either side.
         hold_objects(&objects_of(self.areas().iter()));
-        Ok(Mm { space, areas: self.areas.clone(), brk_start: self.brk_start, brk: self.brk, maps_files: self.maps_files })
+        Ok(Mm { space, areas: self.areas.clone(), brk_start: self.brk_start, brk: self.brk, maps_files: self.maps_files, file_page_wanted: None })
     }
 
     /// Unmaps the pages of file `node` from page `first_gone` on, in every
@@ -667,6 +746,16 @@ impl Mm {
             return Ok(());
         }
         self.map_frame(page, frame)
+    }
+
+    /// Maps a zeroed page at `page` with its area's rights unless another
+    /// thread mapped the page meanwhile.
+    fn map_zeroed_if_unmapped(&mut self, page: u32) -> Result<(), Errno> {
+        if self.space.translate(page as usize).is_some() {
+            return Ok(());
+        }
+        let flags = flags_for(self.area_at(page).ok_or(Errno::EFAULT)?.perms);
+        self.map_zeroed(page, flags).map(|_| ())
     }
 
     /// Maps a fresh page at `page` holding `bytes` (a private copy of a

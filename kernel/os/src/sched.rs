@@ -96,6 +96,15 @@ static SCHED: IrqMutex<Option<Scheduler>> = IrqMutex::new(None);
 /// it (thread_self) several times in every forwarded syscall. Written only
 /// with the lock held, next to `current`.
 static CURRENT: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(IDLE);
+/// Context switches so far (wrapping): a caller that ran with interrupts
+/// masked and sees the same count afterwards knows no other task ran.
+static SWITCHES: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+/// [`SWITCHES`] now.
+#[inline]
+pub fn context_switches() -> u32 {
+    SWITCHES.load(core::sync::atomic::Ordering::Relaxed)
+}
 
 const IDLE: Pid = 0;
 
@@ -278,6 +287,7 @@ fn pick_next(s: &mut Scheduler) -> Switch {
 /// slice, and returns the context to switch to.
 fn run_next_ready(s: &mut Scheduler) -> Arc<Context> {
     let next = s.ready.pop_front().unwrap_or(IDLE);
+    SWITCHES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     s.current = next;
     CURRENT.store(next, core::sync::atomic::Ordering::Relaxed);
     s.slice_left = TIME_SLICE_TICKS;

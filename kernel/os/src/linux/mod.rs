@@ -1277,20 +1277,21 @@ fn put_back_with(pid: sched::Pid, process: Box<Process>, f: impl FnOnce(&mut Ent
 
 /// `int 0x80` from ring 3 (called by the trap stub, interrupts masked).
 extern "C" fn syscall_trap(frame: &mut TrapFrame) {
+    use crate::syscall::Speed;
     let args = frame.syscall_args();
     let nr = frame.syscall_number();
-    if crate::syscall::is_quick(nr, args[0]) {
+    let speed = crate::syscall::speed(nr, args[0]);
+    if speed == Speed::Quick {
         // Short calls that never block or exit: served in place, under one
         // lock with interrupts masked (the null-syscall path).
         let tid = sched::current_pid();
         let mut table = PROCESSES.lock_masked();
-        if let Some(entry) = table.iter_mut().find(|e| e.pid == tid && !e.must_stop() && e.posted == 0) {
-            let shared = entry.shared_pending.pending();
-            if let Some(process) = entry.process.as_deref_mut().filter(|p| shared & !(p.sigmask & !signal::UNBLOCKABLE) == 0) {
-                frame.set_return(crate::syscall::dispatch(process, nr, &args));
-                return;
-            }
+        if let Some(process) = quick_process(&mut table, tid) {
+            frame.set_return(crate::syscall::dispatch_quick(process, nr, &args));
+            return;
         }
+    } else if speed == Speed::Forward && forward_quickly(frame, nr, &args) {
+        return;
     }
     let Some((pid, mut process)) = take_current() else {
         frame.set_return(embox_abi::Errno::ENOSYS.to_ret() as u32);
@@ -1319,6 +1320,59 @@ extern "C" fn syscall_trap(frame: &mut TrapFrame) {
     // sigreturn's registers came from user memory and were checked by
     // set_user_registers, whose sanitizing includes repair_user_segments' check.
     let tls_changed = (needs_regs && !sigreturn) || nr == embox_abi::nr::SET_THREAD_AREA;
+    leave_call(pid, process, frame, nr, tls_changed);
+}
+
+/// The calling thread's process, left in the table, when nothing waits for
+/// it on the way back to ring 3 (the quick paths' one check): its group is
+/// not going, nothing is posted to it, and its process's shared set holds
+/// no signal it takes.
+#[inline]
+fn quick_process(table: &mut [Entry], tid: sched::Pid) -> Option<&mut Process> {
+    let entry = table.iter_mut().find(|e| e.pid == tid && !e.must_stop() && e.posted == 0)?;
+    let shared = entry.shared_pending.pending();
+    entry.process.as_deref_mut().filter(|p| shared & !(p.sigmask & !signal::UNBLOCKABLE) == 0)
+}
+
+/// A [`crate::syscall::Speed::Forward`] call: staged under the table's
+/// lock, as the quick path checks, then run in LKL with interrupts still
+/// masked and the process left in the table (no take-out, no put-back,
+/// no interrupts on and off). If LKL blocked (its CPU was held), other
+/// tasks ran and may have posted a signal or ended the group: the way out
+/// is then the slow path's. False: nothing ran; the slow path serves it.
+/// Out of line, so that `syscall_trap`'s quick and slow paths keep the
+/// shape they had without it.
+#[inline(never)]
+fn forward_quickly(frame: &mut TrapFrame, nr: u32, args: &crate::syscall::Args) -> bool {
+    let tid = sched::current_pid();
+    let mut ints = [0isize; 6];
+    let call = {
+        let mut table = PROCESSES.lock_masked();
+        match quick_process(&mut table, tid).and_then(|p| crate::syscall::quick_forward(p, nr, args, &mut ints)) {
+            Some(call) => call,
+            None => return false,
+        }
+    };
+    let switches = sched::context_switches();
+    let Some(result) = call.run(&ints) else {
+        return false;
+    };
+    frame.set_return(result);
+    if sched::context_switches() != switches {
+        if let Some((pid, process)) = take_current() {
+            leave_call(pid, process, frame, nr, false);
+        }
+    }
+    true
+}
+
+/// The way out of a call whose result is in `frame`, with the thread's
+/// process taken out of the table: straight back when nothing waits
+/// ([`put_back_quickly`]); else the thread ends, stops or takes its signals.
+/// `tls_changed`: as for [`put_back_quickly`]. Inlined: it is the slow
+/// path's tail, and a call layer there cost signal delivery and switches.
+#[inline(always)]
+fn leave_call(pid: sched::Pid, process: Box<Process>, frame: &mut TrapFrame, nr: u32, tls_changed: bool) {
     let Err(process) = put_back_quickly(pid, process, frame, tls_changed) else {
         return;
     };

@@ -91,7 +91,7 @@ pub fn syscall_steady(nr: u32, args: &mut [Arg<'_>]) -> Result<isize, Errno> {
 /// route first ([`syscall_quick`]) when the call cannot sleep in LKL.
 pub fn syscall_ints(nr: u32, ints: [isize; 6]) -> Result<isize, Errno> {
     #[cfg(feature = "lkl")]
-    return match syscall_quick(nr, ints) {
+    return match syscall_quick(nr, &ints) {
         Some(ret) => Ok(ret),
         None => when_up(|| interrupt::syscall_ints(nr, ints)),
     };
@@ -109,7 +109,7 @@ pub fn syscall_ints(nr: u32, ints: [isize; 6]) -> Result<isize, Errno> {
 /// free; the thread's LKL host task not current, e.g. its first call). Never
 /// waits before the call runs; LKL may block the thread after it ran (giving
 /// its CPU up the full way: interrupts, scheduling).
-pub fn syscall_quick(nr: u32, ints: [isize; 6]) -> Option<isize> {
+pub fn syscall_quick(nr: u32, ints: &[isize; 6]) -> Option<isize> {
     #[cfg(feature = "lkl")]
     {
         // No `is_up()`: the route exists only once LKL has started (hal's
@@ -117,7 +117,7 @@ pub fn syscall_quick(nr: u32, ints: [isize; 6]) -> Option<isize> {
         if interrupt::may_sleep(nr) {
             return None;
         }
-        let ret = crate::hal::lkl::kernel::syscall_quick(nr, &ints)?;
+        let ret = crate::hal::lkl::kernel::syscall_quick(nr, ints)?;
         STATS.calls.fetch_add(1, Ordering::Relaxed);
         Some(ret)
     }

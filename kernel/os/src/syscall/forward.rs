@@ -80,7 +80,8 @@ fn stage_in(p: &mut Process, addr: u32, len: usize) -> Result<Vec<u8>, Errno> {
 /// The LKL descriptor behind our `fd`, or `None` for one of our own files
 /// (console, native file tree): the native handler serves those.
 fn lkl_fd(p: &Process, fd: u32) -> Result<Option<i32>, Errno> {
-    Ok(match p.files.get(fd)?.kind {
+    // Its kind only: a copy of the open file would copy its path too.
+    Ok(match p.files.kind(fd)? {
         FileKind::Lkl(n) => Some(n),
         _ => None,
     })
@@ -125,29 +126,55 @@ fn plain_value(arg: Arg, a: &Args) -> Option<isize> {
     })
 }
 
-/// A route of plain numbers and descriptors whose result is LKL's value
-/// (getuid32, close, fsync, dup2, fchmod, ...): staged on the stack, no
-/// heap and no copy-back bookkeeping. `None` when the route is not one.
-fn forward_plain(p: &mut Process, f: &Forward, native: Handler, a: &Args) -> Option<Raw> {
+/// Why a plain route's arguments could not all be staged as numbers.
+enum NotPlain {
+    /// A descriptor is one of ours: the native handler serves the call.
+    Ours,
+    /// A descriptor is not open.
+    Error(Errno),
+}
+
+/// Stages a plain route's arguments into `ints` as LKL numbers
+/// (descriptors mapped to LKL's), in one pass over the route; `None` when
+/// the route is not plain. A descriptor that is ours or not open ends the
+/// staging where the general path would stop: every argument before it
+/// was a number, which the general path stages without side effects.
+#[inline]
+fn plain_args(p: &Process, f: &Forward, a: &Args, ints: &mut [isize; 6]) -> Option<Result<(), NotPlain>> {
     if !matches!(f.ret, Ret::Value | Ret::Id16) || f.args.len() > 6 {
         return None;
     }
-    // Numbers only, passed to LKL as they are (no `LklArg` array to build
-    // and convert), in one pass over the route's arguments. A descriptor
-    // that is ours (the native handler serves the call) or not open ends
-    // the call where the general path would: every argument before it was
-    // a number, which the general path stages without side effects.
-    let mut ints = [0isize; 6];
     for (slot, &arg) in ints.iter_mut().zip(f.args) {
         *slot = match arg {
             Arg::Fd(j) => match lkl_fd(p, a[j as usize]) {
                 Ok(Some(n)) => n as isize,
-                Ok(None) => return Some(Ok(to_eax(native(p, a)) as i32)),
-                Err(e) => return Some(Err(e)),
+                Ok(None) => return Some(Err(NotPlain::Ours)),
+                Err(e) => return Some(Err(NotPlain::Error(e))),
             },
             _ => plain_value(arg, a)?,
         };
     }
+    Some(Ok(()))
+}
+
+/// The trap's quick forwarded call ([`super::quick_forward`]): stages the
+/// numbers LKL gets into `ints` (zeroed by the caller); false when an
+/// argument needs more than that or a descriptor is not an open LKL one.
+#[inline]
+pub fn plain_ints(p: &Process, f: &Forward, a: &Args, ints: &mut [isize; 6]) -> bool {
+    matches!(plain_args(p, f, a, ints), Some(Ok(())))
+}
+
+/// A route of plain numbers and descriptors whose result is LKL's value
+/// (getuid32, close, fsync, dup2, fchmod, ...): staged on the stack, no
+/// heap and no copy-back bookkeeping. `None` when the route is not one.
+fn forward_plain(p: &mut Process, f: &Forward, native: Handler, a: &Args) -> Option<Raw> {
+    let mut ints = [0isize; 6];
+    match plain_args(p, f, a, &mut ints)? {
+        Ok(()) => {}
+        Err(NotPlain::Ours) => return Some(Ok(to_eax(native(p, a)) as i32)),
+        Err(NotPlain::Error(e)) => return Some(Err(e)),
+    };
     let ret = match lkl::syscall_ints(f.lkl_nr, ints).map(|r| r as i32) {
         Ok(ret) if ret >= 0 && f.ret == Ret::Id16 => Ok(route::id32_to_id16(ret as u32) as i32),
         other => other,

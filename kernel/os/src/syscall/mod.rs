@@ -422,32 +422,88 @@ const QUICK: &[u32] = &[
     GETTIMEOFDAY, TIME, CLOCK_GETTIME, CLOCK_GETTIME64,
 ];
 
+/// Forwarded calls with plain-number arguments that never sleep in LKL
+/// (beyond the `QUICK` ones that are forwarded): for a process that
+/// forwards, the trap hands them to LKL without taking the process out of
+/// its table ([`Speed::Forward`]).
+const FORWARDED_QUICKLY: &[u32] = &[FCHMOD, FCHOWN, FCHOWN32];
+
 /// How the trap serves a call number (one byte per number: the null
 /// call's one check).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Speed {
+pub enum Speed {
+    /// Taken out of the table, with interrupts on ([`dispatch`]).
     Slow,
+    /// Served in place under the table's lock, interrupts masked ([`dispatch`]).
     Quick,
     /// clock_gettime: quick unless it reads a CPU-time clock (which reads
     /// the thread table, which the quick path holds).
     QuickUnlessCpuClock,
+    /// For a process that forwards: its LKL route is plain numbers and
+    /// descriptors ([`quick_forward`]), and LKL runs it without sleeping,
+    /// so the trap stages it under the table's lock and runs it with
+    /// interrupts still masked; the slow way otherwise.
+    Forward,
 }
 
-/// `QUICK` by number; `forwarding`: without the calls that go to LKL
-/// (LKL may block, so they never run with interrupts masked).
+/// A route the trap can stage from the registers alone: numbers, and
+/// descriptors it maps to LKL's, with LKL's value as the result.
+const fn is_plain(f: &embox_lkl_abi::route::Forward) -> bool {
+    use embox_lkl_abi::route::{Arg, Ret};
+    if !matches!(f.ret, Ret::Value | Ret::Id16) || f.args.len() > 6 {
+        return false;
+    }
+    let mut i = 0;
+    while i < f.args.len() {
+        if !matches!(f.args[i], Arg::Val(_) | Arg::Id16(_) | Arg::SignHigh(_) | Arg::Const(_) | Arg::Fd(_)) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// `QUICK` by number; `forwarding`: the calls that go to LKL are
+/// [`Speed::Forward`] instead (checked here to have plain routes).
 const fn quick_table(forwarding: bool) -> [Speed; NR_LIMIT] {
     let mut out = [Speed::Slow; NR_LIMIT];
     let mut i = 0;
     while i < QUICK.len() {
         let nr = QUICK[i] as usize;
         out[nr] = if forwarding && matches!(LKL_HANDLERS[nr], Some(LklEntry::Route(..))) {
-            Speed::Slow
+            Speed::Forward
         } else if matches!(QUICK[i], CLOCK_GETTIME | CLOCK_GETTIME64) {
             Speed::QuickUnlessCpuClock
         } else {
             Speed::Quick
         };
         i += 1;
+    }
+    // For a process that forwards, a quick call's handler is the native
+    // one (dispatch_quick).
+    let mut i = 0;
+    while forwarding && i < TABLE.len() {
+        if matches!(out[TABLE[i].0 as usize], Speed::Quick | Speed::QuickUnlessCpuClock) {
+            assert!(matches!(TABLE[i].1, Native(_) | Emulated(_)), "a quick call must be a Native or Emulated row");
+        }
+        i += 1;
+    }
+    if forwarding {
+        let mut i = 0;
+        while i < FORWARDED_QUICKLY.len() {
+            out[FORWARDED_QUICKLY[i] as usize] = Speed::Forward;
+            i += 1;
+        }
+        let mut nr = 0;
+        while nr < NR_LIMIT {
+            if matches!(out[nr], Speed::Forward) {
+                match &LKL_HANDLERS[nr] {
+                    Some(LklEntry::Route(f, _)) => assert!(is_plain(f), "a quickly forwarded call must have a plain LKL route"),
+                    _ => panic!("a quickly forwarded call must be an Lkl row of the syscall TABLE"),
+                }
+            }
+            nr += 1;
+        }
     }
     out
 }
@@ -469,21 +525,81 @@ pub fn lkl_forwarding() -> bool {
     up
 }
 
-///
+/// How the trap serves call `nr` whose first argument is `clock`.
 /// Reading a CPU-time clock is not quick: it reads the thread table, which
 /// the quick path holds.
-pub fn is_quick(nr: u32, clock: u32) -> bool {
+#[inline]
+pub fn speed(nr: u32, clock: u32) -> Speed {
     let table = if FORWARDING.load(Ordering::Relaxed) { &IS_QUICK_FORWARDING } else { &IS_QUICK };
     match table.get(nr as usize) {
-        Some(Speed::Quick) => true,
-        Some(Speed::QuickUnlessCpuClock) => !time::is_cpu_clock(clock),
-        _ => false,
+        Some(Speed::QuickUnlessCpuClock) => {
+            if time::is_cpu_clock(clock) {
+                Speed::Slow
+            } else {
+                Speed::Quick
+            }
+        }
+        Some(&speed) => speed,
+        None => Speed::Slow,
+    }
+}
+
+/// A [`Speed::Forward`] call staged for LKL from the registers alone (its
+/// numbers are in the caller's array).
+#[derive(Clone, Copy)]
+pub struct QuickForward {
+    lkl_nr: u32,
+    id16: bool,
+}
+
+/// Stages [`Speed::Forward`] call `nr` of `process` into `ints` (zeroed;
+/// the trap holds the table's lock): `None` when it must go the slow way
+/// (the process does not forward, is traced, or a descriptor is not an
+/// open LKL one: the native handler or the error comes from [`dispatch`]).
+#[inline]
+pub fn quick_forward(process: &Process, nr: u32, args: &Args, ints: &mut [isize; 6]) -> Option<QuickForward> {
+    if !process.lkl || process.trace {
+        return None;
+    }
+    let Some(LklEntry::Route(f, _)) = LKL_HANDLERS.get(nr as usize).and_then(Option::as_ref) else {
+        return None;
+    };
+    forward::plain_ints(process, f, args, ints).then_some(QuickForward { lkl_nr: f.lkl_nr, id16: f.ret == embox_lkl_abi::route::Ret::Id16 })
+}
+
+impl QuickForward {
+    /// Runs the call in LKL with the numbers in `ints` (no lock held;
+    /// interrupts masked): the value for EAX, or `None` when LKL could not
+    /// take it without sleeping first (nothing ran: the caller goes the
+    /// slow way).
+    #[inline]
+    pub fn run(self, ints: &[isize; 6]) -> Option<u32> {
+        let ret = lkl_door::syscall_quick(self.lkl_nr, ints)?;
+        Some(if ret >= 0 && self.id16 { embox_lkl_abi::route::id32_to_id16(ret as u32) } else { ret as i32 as u32 })
     }
 }
 
 /// Calls whose handlers read or replace the user registers (`Process::user_regs`).
 pub fn needs_registers(nr: u32) -> bool {
     matches!(nr, FORK | VFORK | CLONE | CLONE3 | EXECVE | SIGRETURN | RT_SIGRETURN | SIGALTSTACK)
+}
+
+/// Runs [`Speed::Quick`] call `nr` for `process`; returns the value for
+/// EAX. While processes forward, a quick call is a `Native` or `Emulated`
+/// row (checked by [`quick_table`]; the forwarded ones are
+/// [`Speed::Forward`]), so its handler is the same whether or not the
+/// process forwards to LKL: no [`dispatch_lkl`] for the null call of a
+/// process that forwards.
+#[inline]
+pub fn dispatch_quick(process: &mut Process, nr: u32, args: &Args) -> u32 {
+    let result = to_eax(match HANDLERS.get(nr as usize).copied().flatten() {
+        Some(handler) => handler(process, args),
+        None => unknown(process, nr),
+    });
+    if process.trace {
+        trace(process, nr, args, result);
+    }
+    result
 }
 
 /// Runs syscall `nr` for `process`; returns the value for EAX. Inlined into

@@ -5,7 +5,12 @@
  * and a reaped child's figures come back from wait4 and RUSAGE_CHILDREN.
  * Printed as yes/no against generous bounds: the host and our kernel
  * count differently in detail (file pages, huge pages, the libc's own
- * faults), not in kind. */
+ * faults), not in kind. The host's maxrss is read from per-CPU RSS
+ * counters that can lag a few hundred KiB behind under load, and a host
+ * under load can take a major fault on a file page of its own: the
+ * bounds leave room for both (seen in lkl_corpus_matches_linux at load
+ * 8-10: the host printed "maxrss 4 MiB or more: no", "majflt unchanged:
+ * no"). */
 #define _GNU_SOURCE
 #include "compat.h"
 #include <pthread.h>
@@ -61,8 +66,8 @@ int main(void)
 	struct rusage b = usage(RUSAGE_SELF);
 	/* Not "grew by 4 MiB": Linux's maxrss starts from the peak of the
 	 * address space execve left (here the test harness's, forked). */
-	printf("touching 4 MiB: maxrss 4 MiB or more: %s, minflt +900 or more: %s, majflt unchanged: %s\n",
-	       yes(b.ru_maxrss >= 4 * 1024), yes(b.ru_minflt - a.ru_minflt >= 900), yes(b.ru_majflt == a.ru_majflt));
+	printf("touching 4 MiB: maxrss 3 MiB or more: %s, minflt +900 or more: %s, majflt +16 or fewer: %s\n",
+	       yes(b.ru_maxrss >= 3 * 1024), yes(b.ru_minflt - a.ru_minflt >= 900), yes(b.ru_majflt - a.ru_majflt <= 16));
 	CHECK(munmap(m, 4 * MIB) == 0);
 	struct rusage c = usage(RUSAGE_SELF);
 	printf("after munmap: maxrss kept: %s\n", yes(c.ru_maxrss >= b.ru_maxrss));
@@ -101,7 +106,7 @@ int main(void)
 	int status;
 	struct rusage ru;
 	CHECK(wait4(child, &status, 0, &ru) == child);
-	printf("wait4's rusage: maxrss 8 MiB or more: %s, minflt 1800 or more: %s, nvcsw 3 or more: %s\n", yes(ru.ru_maxrss >= 8 * 1024),
+	printf("wait4's rusage: maxrss 7 MiB or more: %s, minflt 1800 or more: %s, nvcsw 3 or more: %s\n", yes(ru.ru_maxrss >= 7 * 1024),
 	       yes(ru.ru_minflt >= 1800), yes(ru.ru_nvcsw >= 3));
 	struct rusage children = usage(RUSAGE_CHILDREN);
 	printf("RUSAGE_CHILDREN agrees: %s %s %s\n", yes(children.ru_maxrss == ru.ru_maxrss), yes(children.ru_minflt == ru.ru_minflt),

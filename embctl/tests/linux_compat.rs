@@ -1532,8 +1532,10 @@ fn lkl_corpus_matches_linux() {
     cases.extend(busybox_cases());
     // poll/select on LKL's pipes and files, sendmsg/recvmsg on LKL's Unix
     // sockets; signals interrupting reads that sleep inside LKL (eintr, on
-    // an LKL pipe and Unix socket). Natively: polls_and_interrupted_reads_match_linux.
-    for program in ["polls-glibc", "polls-musl", "msgs-glibc", "msgs-musl", "eintr-glibc", "eintr-musl"] {
+    // an LKL pipe and Unix socket); pipes (SIGPIPE for a write without a
+    // reader, a read that blocks afterwards). Natively:
+    // polls_and_interrupted_reads_match_linux, processes_match_linux.
+    for program in ["polls-glibc", "polls-musl", "msgs-glibc", "msgs-musl", "eintr-glibc", "eintr-musl", "pipes-glibc", "pipes-musl"] {
         cases.push(case(program, &[]));
     }
     differential_in(Kernel::Lkl(&tree), &cases);

@@ -41,6 +41,8 @@ const ERESTART_LAST: isize = 516;
 
 /// The signal LKL sees (SIGURG: no meaning for LKL's kernel threads).
 const KICK: isize = 23;
+const SIGPIPE: isize = 13;
+const SIG_IGN: u32 = 1;
 /// The action LKL records for KICK: any value but SIG_DFL (0) and SIG_IGN
 /// (1); LKL never calls it.
 const KICK_HANDLER: u32 = 0x1000;
@@ -87,6 +89,16 @@ pub(super) fn init() {
     if r < 0 {
         crate::klog!("lkl: rt_sigaction in LKL failed ({r}); blocked LKL calls cannot be interrupted");
         return;
+    }
+    // A write to a pipe or socket without a reader makes LKL send SIGPIPE
+    // to the host task; nothing ever takes it, and pending it ended every
+    // later sleep of that task in LKL at once (EINTR). Ignored there, it is
+    // never queued; the syscall layer raises the program's own SIGPIPE on
+    // EPIPE (forward.rs).
+    action[..4].copy_from_slice(&SIG_IGN.to_le_bytes());
+    let r = kernel::syscall(NR_RT_SIGACTION, &mut [Arg::Int(SIGPIPE), Arg::In(&action), Arg::Null, Arg::Int(8)]);
+    if r < 0 {
+        crate::klog!("lkl: ignoring SIGPIPE in LKL failed ({r}); a write without a reader may cut a later blocking call");
     }
     HOST_TGID.store(tgid as i32, Ordering::Release);
     let pid = sched::spawn("lkl-kick", kicker);

@@ -199,11 +199,22 @@ fn forward_rw(p: &mut Process, f: &Forward, native: Handler, a: &Args) -> Option
         Ok(Some(fd)) => {
             // i386 pread64/pwrite64: the offset's low word, then its high word.
             let offset = positional.then(|| (offset_low as u64 | (offset_high as u64) << 32) as i64);
-            transfer(p, fd, &[(buf, len as usize)], offset, write)
+            let r = transfer(p, fd, &[(buf, len as usize)], offset, write);
+            sigpipe_on_epipe(p, write, r)
         }
         Ok(None) => Ok(to_eax(native(p, a)) as i32),
         Err(e) => Err(e),
     })
+}
+
+/// A write that LKL answered EPIPE (a pipe or stream socket without a
+/// reader) raises SIGPIPE in the program, as Linux does (LKL's own SIGPIPE
+/// goes to the host task, which ignores it: lkl/interrupt.rs).
+fn sigpipe_on_epipe(p: &mut Process, write: bool, r: Raw) -> Raw {
+    if write && r == Ok(-(Errno::EPIPE as i32)) {
+        super::signal::raise(p, embox_abi::consts::signal::SIGPIPE);
+    }
+    r
 }
 
 /// One read or write of LKL descriptor `fd` over the user `ranges`
@@ -916,7 +927,8 @@ fn vector(p: &mut Process, ours: Fd, iov: UserPtr<Iovec>, count: u32, write: boo
         }
         iovs.push((v.iov_base, v.iov_len as usize));
     }
-    sys(transfer(p, fd, &iovs, None, write))
+    let r = transfer(p, fd, &iovs, None, write);
+    sys(sigpipe_on_epipe(p, write, r))
 }
 
 /// readv(fd, iov, iovcnt)

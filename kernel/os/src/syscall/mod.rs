@@ -564,7 +564,12 @@ pub fn quick_forward(process: &Process, nr: u32, args: &Args, ints: &mut [isize;
     let Some(LklEntry::Route(f, _)) = LKL_HANDLERS.get(nr as usize).and_then(Option::as_ref) else {
         return None;
     };
-    forward::plain_ints(process, f, args, ints).then_some(QuickForward { lkl_nr: f.lkl_nr, id16: f.ret == embox_lkl_abi::route::Ret::Id16 })
+    // The id getters take no argument: nothing to stage (quick_table
+    // checked that the route is plain).
+    if !f.args.is_empty() && !forward::plain_ints(process, f, args, ints) {
+        return None;
+    }
+    Some(QuickForward { lkl_nr: f.lkl_nr, id16: f.ret == embox_lkl_abi::route::Ret::Id16 })
 }
 
 impl QuickForward {

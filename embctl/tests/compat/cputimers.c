@@ -148,7 +148,12 @@ int main(void)
 	long long left = left_ms(t);
 	printf("process clock timer: armed, 0 < time left <= 200 ms: %s\n", yes(left > 0 && left <= 200));
 	sleep_ms(150);
-	printf("process clock timer: 150 ms asleep, not fired: %s, time left still over 100 ms: %s\n", yes(!fired), yes(left_ms(t) > 100));
+	/* Checked against the clock itself, not the sleep: a loaded host
+	 * can charge the sleeper for stolen time (see above). */
+	long long used = clock_ms(CLOCK_PROCESS_CPUTIME_ID) - start;
+	left = left_ms(t);
+	printf("process clock timer: 150 ms asleep, not fired before 200 ms of CPU: %s, time left + CPU used = 200 ms: %s\n",
+	       yes(!fired || used >= 200), yes(fired || (left + used >= 190 && left + used <= 210)));
 	while (!fired && clock_ms(CLOCK_PROCESS_CPUTIME_ID) - start < 2000)
 		work();
 	long long at = clock_ms(CLOCK_PROCESS_CPUTIME_ID) - start;
@@ -194,9 +199,13 @@ int main(void)
 	pthread_t th = start_spinner();
 	t = make_timer(CLOCK_THREAD_CPUTIME_ID, SIGEV_SIGNAL, SIGUSR1, 0);
 	arm_ms(t, 0, 100, 0);
+	long long own_before = clock_ms(CLOCK_THREAD_CPUTIME_ID);
 	sleep_ms(150);
 	stop_spinner(th);
-	printf("thread clock timer: another thread computing 150 ms, not fired: %s\n", yes(!fired));
+	/* Not fired unless this thread's own clock did reach 100 ms (a
+	 * loaded host can charge the sleeper for stolen time). */
+	printf("thread clock timer: another thread computing 150 ms, not fired before its own 100 ms: %s\n",
+	       yes(!fired || clock_ms(CLOCK_THREAD_CPUTIME_ID) - own_before >= 100));
 	start = clock_ms(CLOCK_THREAD_CPUTIME_ID);
 	while (!fired && clock_ms(CLOCK_THREAD_CPUTIME_ID) - start < 2000)
 		work();

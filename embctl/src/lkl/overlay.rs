@@ -9,7 +9,9 @@
 //!
 //! A series that does not apply to the tree (another LKL version) is left
 //! out with a warning, and the build goes on with the tree as it is; the
-//! kernel then falls back to what an unpatched LKL offers.
+//! kernel then falls back to what an unpatched LKL offers. A patch that is
+//! not a valid diff at all stops the build: that is the series' own fault,
+//! and building on without the whole series would hide it behind a warning.
 //!
 //! `.embctl-overlay` in the Kbuild directory lists the files written; a file
 //! the series no longer makes is removed with its object, so Kbuild compiles
@@ -37,6 +39,7 @@ pub fn series_dir(ws: &Workspace) -> PathBuf {
 /// `O=`). Returns the names of the patches applied.
 pub fn apply(series: &Path, source: &Path, kernel_out: &Path) -> Result<Vec<String>> {
     let patches = patch::read_series(series)?;
+    patch::check_parses(&patches)?;
     let names: Vec<String> = patches.iter().map(|p| p.name.clone()).collect();
     let changes = match patch::patch_in_memory(&DirTree(source), &patches, source) {
         Ok(changes) => changes,
@@ -158,6 +161,23 @@ mod tests {
         fs::write(source.join("arch/lkl/kernel/x.h"), ORIGINAL).unwrap();
         let err = apply(&series, &source, &out).unwrap_err();
         assert!(format!("{err:#}").contains("cannot be patched out of tree"), "{err:#}");
+    }
+
+    #[test]
+    fn a_patch_that_is_not_a_diff_stops_the_build() {
+        // A hunk header whose counts the body does not match.
+        let (_dir, series, source, out) = setup("--- a/arch/lkl/kernel/x.c\n+++ b/arch/lkl/kernel/x.c\n@@ -1,3 +1,3 @@\n int a;\n");
+        let err = apply(&series, &source, &out).unwrap_err();
+        assert!(format!("{err:#}").contains("x.patch") && format!("{err:#}").contains("not a valid unified diff"), "{err:#}");
+        assert!(!out.join("arch/lkl/kernel/x.c").exists());
+    }
+
+    #[test]
+    fn the_shipped_series_parses() {
+        let series = Path::new(env!("CARGO_MANIFEST_DIR")).join("../patches/lkl-tree");
+        let patches = patch::read_series(&series).unwrap();
+        assert!(patches.len() >= 10, "{} patches", patches.len());
+        patch::check_parses(&patches).unwrap();
     }
 
     #[test]

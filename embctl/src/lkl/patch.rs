@@ -174,6 +174,27 @@ pub fn apply_series(root: &Path, patches: &[PatchFile]) -> Result<usize> {
     commit(root, changes)
 }
 
+/// Checks that every patch of `patches` parses as a text unified diff,
+/// without applying anything: a patch that does not parse is a fault of the
+/// series itself, whatever tree it is meant for.
+pub fn check_parses(patches: &[PatchFile]) -> Result<()> {
+    for patch in patches {
+        for file_patch in PatchSet::parse_bytes(&patch.bytes, parse_options(&patch.bytes)) {
+            match file_patch {
+                Ok(file_patch) if matches!(file_patch.patch(), PatchKind::Text(_)) => {}
+                Ok(_) => bail!("{} ({}) holds a binary patch, which embctl cannot apply", patch.name, patch.path.display()),
+                Err(e) => bail!(
+                    "{} ({}) is not a valid unified diff: {e}. Fix the patch (`git diff` or `diff -u` output), or \
+                     take it out of the series file",
+                    patch.name,
+                    patch.path.display()
+                ),
+            }
+        }
+    }
+    Ok(())
+}
+
 fn parse_options(bytes: &[u8]) -> ParseOptions {
     let git = bytes.starts_with(b"diff --git ") || bytes.windows(12).any(|w| w == b"\ndiff --git ");
     if git {

@@ -38,7 +38,9 @@
 # BENCH_NET_ROUNDS=N times both guests N times, alternating which goes
 # first, and prints each timed figure's ratio per round and the median: one
 # pair of runs on a loaded machine can come out either way (at load 6, one
-# pair gave container -> guest 1.10 and the next 3.31).
+# pair gave container -> guest 1.10 and the next 3.31). With
+# BENCH_NET_BASELINE too, the baseline kernel runs in every round, and
+# ours/baseline is given by round as well.
 # Usage: [EMBCTL_LKL_TREE=DIR] [BENCH_NET_BASELINE=FILE] [BENCH_NET_ROUNDS=N] scripts/bench-net.sh [MIB]   (needs Docker, the build image, gcc-multilib)
 set -eu
 ws=$(cd "$(dirname "$0")/.." && pwd)
@@ -249,7 +251,9 @@ while [ "$round" -lt "$rounds" ]; do
   if [ $((round % 2)) = 0 ]; then
     run_linux "linux-$round"
     run_ours "ours-$round"
+    [ -z "${BENCH_NET_BASELINE:-}" ] || run_baseline "base-$round"
   else
+    [ -z "${BENCH_NET_BASELINE:-}" ] || run_baseline "base-$round"
     run_ours "ours-$round"
     run_linux "linux-$round"
   fi
@@ -297,19 +301,20 @@ side_by_side "ping guest -> container" median "at most 1.00"
 side_by_side "TCP container -> guest" = "at least 1.00"
 side_by_side "TCP guest -> container" = "at least 1.00"
 side_by_side "TCP over 127.0.0.1 in the guest" = "at least 1.00"
-# by_round WHAT FIELD: the figure's ratio ours/Linux in each round, and the median.
+# by_round WHAT FIELD [LABEL NAME]: the figure's ratio ours/Linux (or ours/LABEL,
+# shown as NAME) in each round, and the median.
 by_round() {
   ratios=
   i=1
   while [ "$i" -le "$rounds" ]; do
     suffix=; [ "$i" = 1 ] || suffix="-$i"
     o=$(grep "^ours$suffix: $1" "$figures" | sed -n "s/.*$2 \([0-9.]*\).*/\1/p")
-    l=$(grep "^linux$suffix: $1" "$figures" | sed -n "s/.*$2 \([0-9.]*\).*/\1/p")
+    l=$(grep "^${3:-linux}$suffix: $1" "$figures" | sed -n "s/.*$2 \([0-9.]*\).*/\1/p")
     [ -z "$o" ] || [ -z "$l" ] || ratios="$ratios $(awk -v o="$o" -v l="$l" 'BEGIN { printf "%.2f", o / l }')"
     i=$((i + 1))
   done
-  echo "$ratios" | tr ' ' '\n' | grep . | sort -n | awk -v w="$1" '{ r[NR] = $1; all = all " " $1 }
-    END { if (NR) printf "%s, ours/Linux by round (sorted):%s; median %.2f\n", w, all, NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }'
+  echo "$ratios" | tr ' ' '\n' | grep . | sort -n | awk -v w="$1" -v b="${4:-Linux}" '{ r[NR] = $1; all = all " " $1 }
+    END { if (NR) printf "%s, ours/%s by round (sorted):%s; median %.2f\n", w, b, all, NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }'
 }
 if [ "$rounds" -gt 1 ]; then
   echo
@@ -319,6 +324,11 @@ if [ "$rounds" -gt 1 ]; then
   by_round "TCP container -> guest" =
   by_round "TCP guest -> container" =
   by_round "TCP over 127.0.0.1 in the guest" =
+  if [ -n "${BENCH_NET_BASELINE:-}" ]; then
+    by_round "TCP container -> guest" = base baseline
+    by_round "TCP guest -> container" = base baseline
+    by_round "TCP over 127.0.0.1 in the guest" = base baseline
+  fi
 fi
 for count in instructions "memory accesses"; do
   for what in "TCP container -> guest" "TCP guest -> container" "TCP over 127.0.0.1 in the guest"; do

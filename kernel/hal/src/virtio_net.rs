@@ -81,8 +81,10 @@ const RX_BUFFERS_LARGE: u16 = 32;
 const TX_BUF_SIZE_TSO: usize = NET_HDR_MRG + MAX_TSO_FRAME;
 /// Buffers per queue at most (the device's queue may be larger).
 const MAX_BUFFERS: u16 = 128;
-/// Transmit buffers with TSO (each one 16 KiB: four fill a socket's buffer).
-const TX_BUFFERS_TSO: u16 = 48;
+/// Transmit buffers with TSO (64 KiB each, 1.6 MiB: a connected socket's
+/// 256 KiB send buffer is four of them, an accepted one's 64 KiB four
+/// 16 KiB segments; the rest carry ACKs and other flows).
+const TX_BUFFERS_TSO: u16 = 24;
 
 /// The device the IRQ handler acknowledges (None: none started).
 static IRQ_DEVICE: IrqMutex<Option<Legacy>> = IrqMutex::new(None);

@@ -48,6 +48,13 @@ const MAX_FLOWS: usize = 256;
 const TCP_FLAGS: usize = 13;
 const TCP_CHECKSUM: usize = 16;
 const TCP_SYN: u8 = 2;
+const TCP_ACK: u8 = 0x10;
+/// The MSS an accepted connection's peer is made to announce: a quarter of
+/// the accepted socket's 64 KiB send buffer. A full-sized segment would be
+/// the whole buffer, and smoltcp's Nagle test holds data back while a
+/// segment is in flight unless a full one can go, so a writer would wait
+/// for each ACK (as writers did over loopback with its 64 KiB MTU).
+const ACCEPTED_MSS: u16 = 16 * 1024;
 const TCP_OPTION_MSS: u8 = 2;
 /// IPv4 bytes of a plain frame.
 const LINK_IP_MTU: usize = MAX_FRAME - 14;
@@ -263,9 +270,12 @@ fn transport_checksum_ok(frame: &[u8]) -> bool {
 }
 
 /// In a peer's SYN: remembers the MSS option's value for the connection and
-/// raises it to ours, so that smoltcp sends segments as large as its MTU
-/// lets it (the device cuts them to the remembered MSS). The checksum is
-/// not adjusted: smoltcp does not check TCP checksums with the offloads.
+/// raises it to ours, so that smoltcp sends segments that large (the device
+/// cuts them to the remembered MSS). Ours is the whole 64 KiB packet in the
+/// SYN-ACK answering our `connect` (a connected socket's send buffer is
+/// 256 KiB), [`ACCEPTED_MSS`] in a SYN to our listeners (an accepted
+/// socket's is 64 KiB). The checksum is not adjusted: smoltcp does not check
+/// TCP checksums with the offloads.
 fn raise_peer_mss(frame: &mut [u8], flows: &mut Flows) {
     let Some(mut ip) = ipv4_of(frame) else { return };
     if ip.next_header() != IpProtocol::Tcp {
@@ -276,7 +286,7 @@ fn raise_peer_mss(frame: &mut [u8], flows: &mut Flows) {
     if tcp.len() < 20 || tcp[TCP_FLAGS] & TCP_SYN == 0 {
         return;
     }
-    let ours = (MAX_TSO_IP_MTU - 40) as u16;
+    let ours = if tcp[TCP_FLAGS] & TCP_ACK != 0 { (MAX_TSO_IP_MTU - 40) as u16 } else { ACCEPTED_MSS };
     let header = (usize::from(tcp[12] >> 4) * 4).min(tcp.len());
     let mut at = 20;
     while at < header {

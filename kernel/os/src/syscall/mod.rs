@@ -597,14 +597,7 @@ pub fn needs_registers(nr: u32) -> bool {
 /// process that forwards.
 #[inline]
 pub fn dispatch_quick(process: &mut Process, nr: u32, args: &Args) -> u32 {
-    let result = to_eax(match HANDLERS.get(nr as usize).copied().flatten() {
-        Some(handler) => handler(process, args),
-        None => unknown(process, nr),
-    });
-    if process.trace {
-        trace(process, nr, args, result);
-    }
-    result
+    dispatch_native(process, nr, args)
 }
 
 /// Runs syscall `nr` for `process`; returns the value for EAX. Inlined into
@@ -615,6 +608,15 @@ pub fn dispatch(process: &mut Process, nr: u32, args: &Args) -> u32 {
     if process.lkl {
         return dispatch_lkl(process, nr, args);
     }
+    dispatch_native(process, nr, args)
+}
+
+/// Call `nr` by the native table ([`HANDLERS`]), traced under `--strace`:
+/// how [`dispatch`] serves a process that does not forward and
+/// [`dispatch_quick`] serves every quick call. Inlined into both (the quick
+/// path gains no call layer).
+#[inline]
+fn dispatch_native(process: &mut Process, nr: u32, args: &Args) -> u32 {
     let result = to_eax(match HANDLERS.get(nr as usize).copied().flatten() {
         Some(handler) => handler(process, args),
         None => unknown(process, nr),

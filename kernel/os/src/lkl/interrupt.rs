@@ -20,7 +20,7 @@
 //! tasks are kernel threads), so at boot [`init`] gives KICK an action in
 //! LKL (a dummy handler address that is never called).
 
-use super::Arg;
+use super::{may_sleep, Arg};
 use crate::hal::lkl::kernel;
 use crate::hal::sync::IrqMutex;
 use crate::sched::{self, Pid};
@@ -103,28 +103,6 @@ pub(super) fn init() {
     HOST_TGID.store(tgid as i32, Ordering::Release);
     let pid = sched::spawn("lkl-kick", kicker);
     sched::with_task(pid, |t| t.detached = true);
-}
-
-/// The calls that may sleep in LKL, by LKL's number: one load on the path
-/// of every forwarded call.
-const MAY_SLEEP: [bool; 512] = {
-    use embox_lkl_abi::nr::*;
-    // read 63, readv 65, pread64 67, openat 56 (a FIFO), sendfile 71,
-    // accept 202; the rest are named in embox_lkl_abi.
-    let sleepers = [
-        56, 63, 64, 65, 71, 202, WRITEV, PREAD64, PWRITE64, PPOLL, FLOCK, FCNTL64, CONNECT, SENDTO, RECVFROM, SENDMSG, RECVMSG, ACCEPT4,
-    ];
-    let mut table = [false; 512];
-    let mut i = 0;
-    while i < sleepers.len() {
-        table[sleepers[i] as usize] = true;
-        i += 1;
-    }
-    table
-};
-
-pub(super) fn may_sleep(nr: u32) -> bool {
-    MAY_SLEEP.get(nr as usize).copied().unwrap_or(false)
 }
 
 /// Runs LKL syscall `nr` for the calling thread so that a signal posted to

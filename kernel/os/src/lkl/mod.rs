@@ -91,7 +91,7 @@ pub fn syscall_steady(nr: u32, args: &mut [Arg<'_>]) -> Result<isize, Errno> {
 /// route first ([`syscall_quick`]) when the call cannot sleep in LKL.
 pub fn syscall_ints(nr: u32, ints: [isize; 6]) -> Result<isize, Errno> {
     #[cfg(feature = "lkl")]
-    return match syscall_quick(nr, &ints) {
+    return match if may_sleep(nr) { None } else { syscall_quick(nr, &ints) } {
         Some(ret) => Ok(ret),
         None => when_up(|| interrupt::syscall_ints(nr, ints)),
     };
@@ -104,19 +104,18 @@ pub fn syscall_ints(nr: u32, ints: [isize; 6]) -> Result<isize, Errno> {
 
 /// For the trap path's quick forwarded calls (plain numbers, called with
 /// interrupts masked): runs LKL syscall `nr` on LKL's quick route and gives
-/// its result, or None having done nothing (LKL not up; a call that may
-/// sleep in LKL, which keeps the kickable [`syscall_ints`]; LKL's CPU not
-/// free; the thread's LKL host task not current, e.g. its first call). Never
+/// its result, or None having done nothing (LKL not up; LKL's CPU not free;
+/// the thread's LKL host task not current, e.g. its first call). Never
 /// waits before the call runs; LKL may block the thread after it ran (giving
-/// its CPU up the full way: interrupts, scheduling).
+/// its CPU up the full way: interrupts, scheduling). `nr` is not a call
+/// that [`may_sleep`] (those keep the kickable [`syscall_ints`]): the
+/// trap's table checks that at compile time, so the check is not made here
+/// on every call (~4 guest instructions).
 pub fn syscall_quick(nr: u32, ints: &[isize; 6]) -> Option<isize> {
     #[cfg(feature = "lkl")]
     {
         // No `is_up()`: the route exists only once LKL has started (hal's
         // `enable_quick`, in the boot task, before any program runs).
-        if interrupt::may_sleep(nr) {
-            return None;
-        }
         let ret = crate::hal::lkl::kernel::syscall_quick(nr, ints)?;
         STATS.calls.fetch_add(1, Ordering::Relaxed);
         Some(ret)
@@ -126,6 +125,31 @@ pub fn syscall_quick(nr: u32, ints: &[isize; 6]) -> Option<isize> {
         let _ = (nr, ints);
         None
     }
+}
+
+/// The calls that may sleep in LKL, by LKL's number: one load on the path
+/// of every forwarded call.
+const MAY_SLEEP: [bool; 512] = {
+    use embox_lkl_abi::nr::*;
+    // read 63, readv 65, pread64 67, openat 56 (a FIFO), sendfile 71,
+    // accept 202; the rest are named in embox_lkl_abi.
+    let sleepers = [
+        56, 63, 64, 65, 71, 202, WRITEV, PREAD64, PWRITE64, PPOLL, FLOCK, FCNTL64, CONNECT, SENDTO, RECVFROM, SENDMSG, RECVMSG, ACCEPT4,
+    ];
+    let mut table = [false; 512];
+    let mut i = 0;
+    while i < sleepers.len() {
+        table[sleepers[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
+/// Whether LKL call `nr` may sleep in LKL (then a signal must be able to
+/// kick it: [`syscall_ints`] keeps it off [`syscall_quick`]). `const`: the
+/// trap's table checks its quickly forwarded calls at compile time.
+pub const fn may_sleep(nr: u32) -> bool {
+    (nr as usize) < MAY_SLEEP.len() && MAY_SLEEP[nr as usize]
 }
 
 /// LKL's `ppoll` for a poll/select that also waits on our own objects (see

@@ -498,7 +498,11 @@ const fn quick_table(forwarding: bool) -> [Speed; NR_LIMIT] {
         while nr < NR_LIMIT {
             if matches!(out[nr], Speed::Forward) {
                 match &LKL_HANDLERS[nr] {
-                    Some(LklEntry::Route(f, _)) => assert!(is_plain(f), "a quickly forwarded call must have a plain LKL route"),
+                    Some(LklEntry::Route(f, _)) => {
+                        assert!(is_plain(f), "a quickly forwarded call must have a plain LKL route");
+                        // lkl_door::syscall_quick does not check it.
+                        assert!(!lkl_door::may_sleep(f.lkl_nr), "a quickly forwarded call must not sleep in LKL");
+                    }
                     _ => panic!("a quickly forwarded call must be an Lkl row of the syscall TABLE"),
                 }
             }

@@ -101,10 +101,13 @@ pub fn enable_quick() -> bool {
 /// LKL's CPU not free, or the calling thread's host task not current: the
 /// full route, [`syscall_ints`], is then the way). Never waits before the
 /// call runs; the call itself, and giving LKL's CPU up after it, may.
+/// Inlined: the trap's quick forwarded calls make no call layer for it.
+#[inline]
 pub fn syscall_quick(nr: u32, ints: &[isize; 6]) -> Option<isize> {
     quick(nr, ints)
 }
 
+#[inline]
 fn quick(nr: u32, params: &[isize; 6]) -> Option<isize> {
     let entry = QUICK_ENTRY.load(Ordering::Acquire);
     if entry.is_null() {

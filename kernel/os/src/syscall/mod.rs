@@ -515,6 +515,25 @@ const fn quick_table(forwarding: bool) -> [Speed; NR_LIMIT] {
 const IS_QUICK: [Speed; NR_LIMIT] = quick_table(false);
 const IS_QUICK_FORWARDING: [Speed; NR_LIMIT] = quick_table(true);
 
+/// The [`Speed::Forward`] calls by number, as the trap stages them: LKL's
+/// number and its result's kind in one small entry, so that the id getters
+/// read neither [`LKL_HANDLERS`]' route nor its argument list.
+const QUICK_FORWARDS: [QuickForward; NR_LIMIT] = {
+    let mut out = [QuickForward { lkl_nr: 0, id16: false, args: false }; NR_LIMIT];
+    let mut nr = 0;
+    while nr < NR_LIMIT {
+        if let (Speed::Forward, Some(LklEntry::Route(f, _))) = (IS_QUICK_FORWARDING[nr], &LKL_HANDLERS[nr]) {
+            out[nr] = QuickForward {
+                lkl_nr: f.lkl_nr,
+                id16: matches!(f.ret, embox_lkl_abi::route::Ret::Id16),
+                args: !f.args.is_empty(),
+            };
+        }
+        nr += 1;
+    }
+    out
+};
+
 /// Set once a process forwards to LKL (LKL is up): from then on the quick
 /// path leaves the forwarded calls alone.
 static FORWARDING: AtomicBool = AtomicBool::new(false);
@@ -554,26 +573,38 @@ pub fn speed(nr: u32, clock: u32) -> Speed {
 pub struct QuickForward {
     lkl_nr: u32,
     id16: bool,
+    /// Whether the route has arguments to stage ([`forward::plain_ints`]).
+    args: bool,
 }
 
-/// Stages [`Speed::Forward`] call `nr` of `process` into `ints` (zeroed;
-/// the trap holds the table's lock): `None` when it must go the slow way
-/// (the process does not forward, is traced, or a descriptor is not an
-/// open LKL one: the native handler or the error comes from [`dispatch`]).
+/// The numbers LKL gets for a call without arguments (the id getters):
+/// nothing to zero on the stack for them.
+static NO_ARGS: [isize; 6] = [0; 6];
+
+/// Stages [`Speed::Forward`] call `nr` of `process` into `staged` (the
+/// trap holds the table's lock) and gives the numbers LKL gets:
+/// `None` when it must go the slow way (the process does not forward, is
+/// traced, or a descriptor is not an open LKL one: the native handler or
+/// the error comes from [`dispatch`]).
 #[inline]
-pub fn quick_forward(process: &Process, nr: u32, args: &Args, ints: &mut [isize; 6]) -> Option<QuickForward> {
+pub fn quick_forward<'a>(process: &Process, nr: u32, args: &Args, staged: &'a mut Option<[isize; 6]>) -> Option<(QuickForward, &'a [isize; 6])> {
     if !process.lkl || process.trace {
         return None;
     }
-    let Some(LklEntry::Route(f, _)) = LKL_HANDLERS.get(nr as usize).and_then(Option::as_ref) else {
-        return None;
-    };
+    let call = *QUICK_FORWARDS.get(nr as usize)?;
     // The id getters take no argument: nothing to stage (quick_table
     // checked that the route is plain).
-    if !f.args.is_empty() && !forward::plain_ints(process, f, args, ints) {
+    if !call.args {
+        return Some((call, &NO_ARGS));
+    }
+    let Some(LklEntry::Route(f, _)) = &LKL_HANDLERS[nr as usize] else {
+        return None;
+    };
+    let ints = staged.insert([0; 6]);
+    if !forward::plain_ints(process, f, args, ints) {
         return None;
     }
-    Some(QuickForward { lkl_nr: f.lkl_nr, id16: f.ret == embox_lkl_abi::route::Ret::Id16 })
+    Some((call, ints))
 }
 
 impl QuickForward {
